@@ -1,0 +1,823 @@
+//! The records Dialtone keeps, as the API shows them, and the requests that create and change
+//! them. Requests carry raw strings: the service parses each field into its value type, so an
+//! error names the field the caller sent.
+//!
+//! Optional text fields are `""` when unset. In a patch, a field left out is unchanged; a
+//! reference set to `""` (e.g. `"owner_user_id": ""`) clears it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// One page of a find.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// How many records match, over all pages.
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Product systems
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemKind {
+    /// A call-control cluster: users, phones, lines, device profiles, services live here.
+    CallControl,
+    /// A voicemail system: voicemail subscribers, classes of service, distribution lists.
+    Voicemail,
+}
+
+impl SystemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SystemKind::CallControl => "call_control",
+            SystemKind::Voicemail => "voicemail",
+        }
+    }
+    pub fn from_db(s: &str) -> SystemKind {
+        if s == "voicemail" {
+            SystemKind::Voicemail
+        } else {
+            SystemKind::CallControl
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct System {
+    pub id: i64,
+    pub name: String,
+    pub kind: SystemKind,
+    pub description: String,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSystem {
+    pub name: String,
+    pub kind: Option<SystemKind>,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SystemPatch {
+    pub version: i64,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub kind: Option<SystemKind>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conflicts between product systems (seed 000, "Resolving Conflicts")
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// The same user ID exists on two systems of the same kind.
+    SameIdOnSeveralSystems,
+    /// The same user ID carries different first or last names.
+    DifferentNames,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Conflict {
+    pub kind: ConflictKind,
+    /// The other systems involved.
+    pub systems: Vec<String>,
+    /// What is wrong and how to resolve it.
+    pub message: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// End users
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppProfiles {
+    #[serde(default)]
+    pub ldap: Option<String>,
+    #[serde(default)]
+    pub cti: Option<String>,
+    #[serde(default)]
+    pub voicemail: Option<String>,
+    #[serde(default)]
+    pub conferencing: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    #[serde(default)]
+    pub presence: bool,
+    #[serde(default)]
+    pub soft_client: bool,
+}
+
+/// A directory number by its natural key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+pub struct LineRef {
+    pub pattern: String,
+    #[serde(default)]
+    pub partition: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub id: i64,
+    pub system: String,
+    pub user_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub department: String,
+    pub manager: String,
+    pub mail: String,
+    pub telephone_number: String,
+    pub primary_extension: Option<String>,
+    pub primary_extension_partition: String,
+    pub user_profile: Option<String>,
+    pub groups: Vec<String>,
+    pub must_change_password: bool,
+    pub password_never_expires: bool,
+    pub presence_home_node: Option<String>,
+    pub app_profiles: AppProfiles,
+    pub capabilities: Capabilities,
+    /// Synced from LDAP: the directory's fields are read-only.
+    pub ldap_synced: bool,
+    pub has_password: bool,
+    pub has_pin: bool,
+    /// Phones associated with (controlled by) the user.
+    pub devices: Vec<String>,
+    pub device_profiles: Vec<String>,
+    pub default_device_profile: Option<String>,
+    pub lines: Vec<LineRef>,
+    pub conflicts: Vec<Conflict>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewUser {
+    pub user_id: String,
+    /// Name of the call-control system; may be left out when there is only one.
+    pub system: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub department: String,
+    pub manager: String,
+    pub mail: String,
+    pub telephone_number: String,
+    /// Write-only: stored as an argon2 hash.
+    pub password: Option<String>,
+    /// Write-only: 4 to 20 digits, stored as an argon2 hash.
+    pub pin: Option<String>,
+    pub primary_extension: Option<String>,
+    pub primary_extension_partition: Option<String>,
+    pub user_profile: Option<String>,
+    pub groups: Vec<String>,
+    pub must_change_password: bool,
+    pub password_never_expires: bool,
+    pub presence_home_node: Option<String>,
+    pub app_profiles: AppProfiles,
+    pub capabilities: Capabilities,
+    pub devices: Vec<String>,
+    pub device_profiles: Vec<String>,
+    pub default_device_profile: Option<String>,
+    pub lines: Vec<LineRef>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct UserPatch {
+    /// The `version` you read; a stale one is refused with 409.
+    pub version: i64,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<String>,
+    pub department: Option<String>,
+    pub manager: Option<String>,
+    pub mail: Option<String>,
+    pub telephone_number: Option<String>,
+    pub password: Option<String>,
+    pub pin: Option<String>,
+    pub primary_extension: Option<String>,
+    pub primary_extension_partition: Option<String>,
+    pub user_profile: Option<String>,
+    pub groups: Option<Vec<String>>,
+    pub must_change_password: Option<bool>,
+    pub password_never_expires: Option<bool>,
+    pub presence_home_node: Option<String>,
+    pub app_profiles: Option<AppProfiles>,
+    pub capabilities: Option<Capabilities>,
+    pub devices: Option<Vec<String>>,
+    pub device_profiles: Option<Vec<String>>,
+    pub default_device_profile: Option<String>,
+    pub lines: Option<Vec<LineRef>>,
+    /// A product system cannot be changed; present only to give a clear error.
+    pub system: Option<String>,
+    pub user_id: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Voicemail
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VoicemailSubscriber {
+    pub id: i64,
+    pub system: String,
+    pub alias: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub extension: String,
+    pub mail: String,
+    pub class_of_service: String,
+    pub subscriber_template: String,
+    pub distribution_lists: Vec<String>,
+    pub has_pin: bool,
+    pub conflicts: Vec<Conflict>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewVoicemailSubscriber {
+    pub alias: String,
+    /// Name of the voicemail system; may be left out when there is only one.
+    pub system: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub extension: String,
+    pub mail: String,
+    pub pin: Option<String>,
+    pub class_of_service: String,
+    pub subscriber_template: String,
+    pub distribution_lists: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoicemailSubscriberPatch {
+    pub version: i64,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<String>,
+    pub extension: Option<String>,
+    pub mail: Option<String>,
+    pub pin: Option<String>,
+    pub class_of_service: Option<String>,
+    pub subscriber_template: Option<String>,
+    pub distribution_lists: Option<Vec<String>>,
+    pub system: Option<String>,
+    pub alias: Option<String>,
+}
+
+/// A class of service: limits and permissions for voicemail subscribers, with the restriction
+/// tables that control which numbers they may use for transfers, notifications and faxes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClassOfService {
+    pub id: i64,
+    pub system: String,
+    pub name: String,
+    pub max_message_seconds: i64,
+    pub send_to_public_lists: bool,
+    pub secure_logon: bool,
+    pub directory_listing: bool,
+    pub transfer_restriction: Vec<RestrictionEntry>,
+    pub notification_restriction: Vec<RestrictionEntry>,
+    pub fax_restriction: Vec<RestrictionEntry>,
+    pub version: i64,
+}
+
+/// One row of a restriction table: numbers matching `pattern` (digits, `*` any run of digits,
+/// `?` one digit) are allowed or blocked; the first matching row wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictionEntry {
+    pub pattern: String,
+    pub allowed: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewClassOfService {
+    pub name: String,
+    pub system: Option<String>,
+    pub max_message_seconds: Option<i64>,
+    pub send_to_public_lists: bool,
+    pub secure_logon: bool,
+    pub directory_listing: bool,
+    pub transfer_restriction: Vec<RestrictionEntry>,
+    pub notification_restriction: Vec<RestrictionEntry>,
+    pub fax_restriction: Vec<RestrictionEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DistributionList {
+    pub id: i64,
+    pub system: String,
+    pub name: String,
+    pub description: String,
+    pub members: i64,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewDistributionList {
+    pub name: String,
+    pub system: Option<String>,
+    pub description: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lines
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Line {
+    pub id: i64,
+    pub system: String,
+    pub pattern: String,
+    pub partition: String,
+    pub description: String,
+    pub alerting_name: String,
+    pub forward_all: String,
+    pub forward_busy_internal: String,
+    pub forward_busy_external: String,
+    pub forward_no_answer_internal: String,
+    pub forward_no_answer_external: String,
+    pub pickup_group: String,
+    pub voicemail_profile: String,
+    pub max_calls: i64,
+    /// Call `busy_trigger + 1` gets busy; at most `max_calls`.
+    pub busy_trigger: i64,
+    /// Devices (phones and device profiles) the line appears on.
+    pub appearances: Vec<LineAppearanceRef>,
+    /// True when the line appears on more than one device.
+    pub shared: bool,
+    /// Users associated with the line.
+    pub users: Vec<String>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LineAppearanceRef {
+    pub device: String,
+    /// `phone` or `device_profile`.
+    pub class: String,
+    pub button: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewLine {
+    pub pattern: String,
+    pub partition: String,
+    pub system: Option<String>,
+    pub description: String,
+    pub alerting_name: String,
+    pub forward_all: String,
+    pub forward_busy_internal: String,
+    pub forward_busy_external: String,
+    pub forward_no_answer_internal: String,
+    pub forward_no_answer_external: String,
+    pub pickup_group: String,
+    pub voicemail_profile: String,
+    pub max_calls: Option<i64>,
+    pub busy_trigger: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinePatch {
+    pub version: i64,
+    pub pattern: Option<String>,
+    pub partition: Option<String>,
+    pub description: Option<String>,
+    pub alerting_name: Option<String>,
+    pub forward_all: Option<String>,
+    pub forward_busy_internal: Option<String>,
+    pub forward_busy_external: Option<String>,
+    pub forward_no_answer_internal: Option<String>,
+    pub forward_no_answer_external: Option<String>,
+    pub pickup_group: Option<String>,
+    pub voicemail_profile: Option<String>,
+    pub max_calls: Option<i64>,
+    pub busy_trigger: Option<i64>,
+    pub system: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phones and device profiles
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityMode {
+    NonSecure,
+    Authenticated,
+    Encrypted,
+}
+
+impl SecurityMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityMode::NonSecure => "non_secure",
+            SecurityMode::Authenticated => "authenticated",
+            SecurityMode::Encrypted => "encrypted",
+        }
+    }
+    pub fn from_db(s: &str) -> Option<SecurityMode> {
+        match s {
+            "non_secure" => Some(SecurityMode::NonSecure),
+            "authenticated" => Some(SecurityMode::Authenticated),
+            "encrypted" => Some(SecurityMode::Encrypted),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DndMode {
+    #[default]
+    Off,
+    CallReject,
+    RingerOff,
+}
+
+impl DndMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DndMode::Off => "off",
+            DndMode::CallReject => "call_reject",
+            DndMode::RingerOff => "ringer_off",
+        }
+    }
+    pub fn from_db(s: &str) -> DndMode {
+        match s {
+            "call_reject" => DndMode::CallReject,
+            "ringer_off" => DndMode::RingerOff,
+            _ => DndMode::Off,
+        }
+    }
+}
+
+/// A line on a device's button.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Appearance {
+    pub pattern: String,
+    pub partition: String,
+    pub button: i64,
+    pub label: String,
+    /// Internal caller-ID display.
+    pub display: String,
+    pub external_mask: String,
+    /// The other devices this line appears on (a shared line when not empty).
+    pub shared_with: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppearanceInput {
+    pub pattern: String,
+    pub partition: String,
+    /// Button index from 1; the next free one when left out.
+    pub button: Option<i64>,
+    pub label: String,
+    pub display: String,
+    pub external_mask: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Subscription {
+    pub service: String,
+    pub label: String,
+    pub parameters: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpeedDial {
+    pub position: i64,
+    pub number: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Phone {
+    pub id: i64,
+    pub name: String,
+    pub mac: Option<String>,
+    pub model: String,
+    pub protocol: String,
+    pub system: String,
+    pub description: String,
+    pub device_pool: String,
+    pub button_template: String,
+    pub softkey_template: String,
+    pub calling_search_space: String,
+    pub location: String,
+    pub security_mode: Option<SecurityMode>,
+    pub security_profile: String,
+    pub allow_cti_control: bool,
+    pub owner_user_id: Option<String>,
+    pub dnd: DndMode,
+    pub expansion_modules: Vec<String>,
+    pub logout_profile: Option<String>,
+    /// The primary phone of a secondary (adjunct) soft phone.
+    pub primary_phone: Option<String>,
+    /// Secondary soft phones of this phone (at most 2).
+    pub secondary_phones: Vec<String>,
+    pub lines: Vec<Appearance>,
+    pub services: Vec<Subscription>,
+    pub speed_dials: Vec<SpeedDial>,
+    /// Per-device parameter overrides.
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    /// Users associated with the phone.
+    pub users: Vec<String>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewPhone {
+    /// `SEP` + MAC; derived from `mac` (hardware) or from the owner (soft phones) when left out.
+    pub name: Option<String>,
+    pub mac: Option<String>,
+    pub model: String,
+    pub protocol: Option<String>,
+    pub system: Option<String>,
+    pub description: String,
+    pub device_pool: String,
+    pub button_template: String,
+    pub softkey_template: String,
+    pub calling_search_space: String,
+    pub location: String,
+    pub security_mode: Option<SecurityMode>,
+    pub security_profile: String,
+    pub allow_cti_control: Option<bool>,
+    pub owner_user_id: Option<String>,
+    pub dnd: Option<DndMode>,
+    pub expansion_modules: Vec<String>,
+    pub logout_profile: Option<String>,
+    pub primary_phone: Option<String>,
+    pub lines: Vec<AppearanceInput>,
+    pub services: Vec<Subscription>,
+    pub speed_dials: Vec<SpeedDial>,
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhonePatch {
+    pub version: i64,
+    pub name: Option<String>,
+    pub mac: Option<String>,
+    pub model: Option<String>,
+    pub protocol: Option<String>,
+    /// A phone never moves between systems: present only to give a clear error.
+    pub system: Option<String>,
+    pub description: Option<String>,
+    pub device_pool: Option<String>,
+    pub button_template: Option<String>,
+    pub softkey_template: Option<String>,
+    pub calling_search_space: Option<String>,
+    pub location: Option<String>,
+    pub security_mode: Option<SecurityMode>,
+    pub security_profile: Option<String>,
+    pub allow_cti_control: Option<bool>,
+    pub owner_user_id: Option<String>,
+    pub dnd: Option<DndMode>,
+    pub expansion_modules: Option<Vec<String>>,
+    pub logout_profile: Option<String>,
+    pub primary_phone: Option<String>,
+    /// Replaces all line appearances.
+    pub lines: Option<Vec<AppearanceInput>>,
+    pub services: Option<Vec<Subscription>>,
+    pub speed_dials: Option<Vec<SpeedDial>>,
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceProfile {
+    pub id: i64,
+    pub name: String,
+    pub model: String,
+    pub protocol: String,
+    pub system: String,
+    pub description: String,
+    pub button_template: String,
+    pub softkey_template: String,
+    pub mlpp_domain: String,
+    pub mlpp_indication: bool,
+    pub mlpp_preemption: bool,
+    pub expansion_modules: Vec<String>,
+    pub lines: Vec<Appearance>,
+    pub services: Vec<Subscription>,
+    pub speed_dials: Vec<SpeedDial>,
+    pub users: Vec<String>,
+    /// Phones that load this profile when a user logs out.
+    pub logout_profile_of: Vec<String>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewDeviceProfile {
+    pub name: String,
+    pub model: String,
+    pub protocol: Option<String>,
+    pub system: Option<String>,
+    pub description: String,
+    pub button_template: String,
+    pub softkey_template: String,
+    pub mlpp_domain: String,
+    pub mlpp_indication: bool,
+    pub mlpp_preemption: bool,
+    pub expansion_modules: Vec<String>,
+    pub lines: Vec<AppearanceInput>,
+    pub services: Vec<Subscription>,
+    pub speed_dials: Vec<SpeedDial>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceProfilePatch {
+    pub version: i64,
+    pub name: Option<String>,
+    pub model: Option<String>,
+    pub protocol: Option<String>,
+    pub system: Option<String>,
+    pub description: Option<String>,
+    pub button_template: Option<String>,
+    pub softkey_template: Option<String>,
+    pub mlpp_domain: Option<String>,
+    pub mlpp_indication: Option<bool>,
+    pub mlpp_preemption: Option<bool>,
+    pub expansion_modules: Option<Vec<String>>,
+    pub lines: Option<Vec<AppearanceInput>>,
+    pub services: Option<Vec<Subscription>>,
+    pub speed_dials: Option<Vec<SpeedDial>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// IP phone services
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceParameter {
+    pub name: String,
+    pub display_name: String,
+    pub default: String,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PhoneService {
+    pub id: i64,
+    pub system: String,
+    pub name: String,
+    pub url: String,
+    pub description: String,
+    pub parameters: Vec<ServiceParameter>,
+    /// Phones and device profiles subscribed.
+    pub subscribers: i64,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewPhoneService {
+    pub name: String,
+    pub system: Option<String>,
+    pub url: String,
+    pub description: String,
+    pub parameters: Vec<ServiceParameter>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhoneServicePatch {
+    pub version: i64,
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub parameters: Option<Vec<ServiceParameter>>,
+    pub system: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit log and batch results
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Partial,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Partial => "partial",
+            Outcome::Failed => "failed",
+        }
+    }
+    pub fn from_db(s: &str) -> Outcome {
+        match s {
+            "ok" => Outcome::Ok,
+            "partial" => Outcome::Partial,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    /// `create`, `update`, `delete`, `batch_delete`, `login`, …
+    pub action: String,
+    /// `user`, `phone`, `line`, …
+    pub resource: String,
+    pub target: String,
+    pub system: String,
+    pub result: Outcome,
+    pub detail: String,
+}
+
+/// Names of records to act on together.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// Natural keys (or ids) of the records.
+    pub targets: Vec<String>,
+    /// Needed when a user ID exists on several systems.
+    #[serde(default)]
+    pub system: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchFailure {
+    pub target: String,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// What an operation on many records did: each part succeeded or failed on its own.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchResult {
+    pub result: Outcome,
+    pub succeeded: Vec<String>,
+    pub failed: Vec<BatchFailure>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Administrators
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewToken {
+    /// What the token is for (shown in the audit log).
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedToken {
+    pub name: String,
+    /// Shown once: send it as `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WhoAmI {
+    pub username: String,
+}

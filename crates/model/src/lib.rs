@@ -1,0 +1,17 @@
+//! Dialtone's domain model: values parsed at the boundary (`Mac`, `DeviceName`, `DirectoryNumber`,
+//! `UserId`, `Pin`, …), the records and the requests that change them, the device type catalogue,
+//! and the pure rules (soft-phone names, what a model supports, conflicts between product systems).
+//!
+//! Nothing in here touches SQL, sockets, files or the clock.
+#![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod entities;
+pub mod error;
+pub mod rules;
+pub mod values;
+
+pub use catalog::{Catalog, DeviceFamily, DeviceType, Naming};
+pub use entities::*;
+pub use error::Invalid;
+pub use values::*;
