@@ -1,0 +1,82 @@
+//! The audit log: append-only, one row per change (or failed attempt).
+
+use crate::sql::{Find, Sql};
+use crate::{now, Result};
+use model::{AuditEntry, Outcome, Page};
+use sqlx::{AnyConnection, Row};
+
+/// What an audit entry records, before it is written.
+#[derive(Debug, Clone)]
+pub struct NewEntry<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub resource: &'a str,
+    pub target: &'a str,
+    pub system: &'a str,
+    pub result: Outcome,
+    pub detail: &'a str,
+}
+
+pub async fn append(conn: &mut AnyConnection, e: &NewEntry<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, resource, target, system, result, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(now())
+    .bind(e.actor)
+    .bind(e.action)
+    .bind(e.resource)
+    .bind(e.target)
+    .bind(e.system)
+    .bind(e.result.as_str())
+    .bind(e.detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Newest first. Filters: `actor`, `action`, `resource`, `target`, `system`, `result`,
+/// `since` and `until` (RFC 3339 times); `q` is a prefix of the target.
+pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<AuditEntry>> {
+    let mut w = Sql::new(" WHERE 1 = 1");
+    for (k, v) in &f.filters {
+        match k.as_str() {
+            "actor" | "action" | "resource" | "target" | "system" | "result" => {
+                w.push(&format!(" AND {k} = ")).bind(v.as_str());
+            }
+            "since" => {
+                w.push(" AND at >= ").bind(v.as_str());
+            }
+            "until" => {
+                w.push(" AND at < ").bind(v.as_str());
+            }
+            _ => {}
+        }
+    }
+    if let Some(q) = &f.q {
+        w.push(" AND ");
+        crate::sql::push_prefix(&mut w, "target", q);
+    }
+    let count = w.with_prefix("SELECT COUNT(*) FROM audit_log");
+    let mut sel = w.with_prefix("SELECT id, at, actor, action, resource, target, system, result, detail FROM audit_log");
+    let total: i64 = count.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    sel.push(&format!(" ORDER BY id {} LIMIT ", if f.descending { "ASC" } else { "DESC" })).bind(f.limit).push(" OFFSET ").bind(f.offset);
+    let rows = sel.query().fetch_all(conn).await?;
+    let items = rows
+        .iter()
+        .map(|r| {
+            Ok(AuditEntry {
+                id: r.try_get("id")?,
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                resource: r.try_get("resource")?,
+                target: r.try_get("target")?,
+                system: r.try_get("system")?,
+                result: Outcome::from_db(&r.try_get::<String, _>("result")?),
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page { items, total, limit: f.limit, offset: f.offset })
+}

@@ -1,0 +1,529 @@
+//! Phones and device profiles: one table and one name space, told apart by `class`, with their
+//! line appearances and service subscriptions.
+
+use crate::sql::{push_prefix, Find, Sql};
+use crate::{b, json_list, now, to_json, Error, Result};
+use model::rules::DeviceClass;
+use model::{Appearance, DeviceProfile, DndMode, Page, Phone, SecurityMode, SpeedDial, Subscription};
+use sqlx::{AnyConnection, Row};
+use std::collections::BTreeMap;
+
+/// The stored fields of a phone or device profile, validated by the service.
+#[derive(Debug, Clone)]
+pub struct DeviceRow {
+    pub class: DeviceClass,
+    pub name: String,
+    pub mac: Option<String>,
+    pub model: String,
+    pub protocol: String,
+    pub system_id: i64,
+    pub description: String,
+    pub device_pool: String,
+    pub button_template: String,
+    pub softkey_template: String,
+    pub calling_search_space: String,
+    pub location: String,
+    pub security_mode: Option<SecurityMode>,
+    pub security_profile: String,
+    pub allow_cti_control: bool,
+    pub owner_id: Option<i64>,
+    pub dnd: DndMode,
+    pub expansion_modules: Vec<String>,
+    pub logout_profile_id: Option<i64>,
+    pub primary_phone_id: Option<i64>,
+    pub speed_dials: Vec<SpeedDial>,
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    pub mlpp_domain: String,
+    pub mlpp_indication: bool,
+    pub mlpp_preemption: bool,
+}
+
+/// A line appearance as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppearanceRow {
+    pub line_id: i64,
+    pub button: i64,
+    pub label: String,
+    pub display: String,
+    pub external_mask: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRow {
+    pub service_id: i64,
+    pub label: String,
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// A device as read: the row, its names for the references, and what hangs off it.
+#[derive(Debug, Clone)]
+pub struct StoredDevice {
+    pub id: i64,
+    pub row: DeviceRow,
+    pub system: String,
+    pub owner_user_id: Option<String>,
+    pub logout_profile: Option<String>,
+    pub primary_phone: Option<String>,
+    pub appearances: Vec<(i64, Appearance)>,
+    pub services: Vec<Subscription>,
+    pub users: Vec<String>,
+    pub secondary_phones: Vec<String>,
+    pub logout_profile_of: Vec<String>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl StoredDevice {
+    pub fn to_phone(&self) -> Phone {
+        let r = &self.row;
+        Phone {
+            id: self.id,
+            name: r.name.clone(),
+            mac: r.mac.clone(),
+            model: r.model.clone(),
+            protocol: r.protocol.clone(),
+            system: self.system.clone(),
+            description: r.description.clone(),
+            device_pool: r.device_pool.clone(),
+            button_template: r.button_template.clone(),
+            softkey_template: r.softkey_template.clone(),
+            calling_search_space: r.calling_search_space.clone(),
+            location: r.location.clone(),
+            security_mode: r.security_mode,
+            security_profile: r.security_profile.clone(),
+            allow_cti_control: r.allow_cti_control,
+            owner_user_id: self.owner_user_id.clone(),
+            dnd: r.dnd,
+            expansion_modules: r.expansion_modules.clone(),
+            logout_profile: self.logout_profile.clone(),
+            primary_phone: self.primary_phone.clone(),
+            secondary_phones: self.secondary_phones.clone(),
+            lines: self.appearances.iter().map(|(_, a)| a.clone()).collect(),
+            services: self.services.clone(),
+            speed_dials: r.speed_dials.clone(),
+            parameters: r.parameters.clone(),
+            users: self.users.clone(),
+            version: self.version,
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+        }
+    }
+
+    pub fn to_profile(&self) -> DeviceProfile {
+        let r = &self.row;
+        DeviceProfile {
+            id: self.id,
+            name: r.name.clone(),
+            model: r.model.clone(),
+            protocol: r.protocol.clone(),
+            system: self.system.clone(),
+            description: r.description.clone(),
+            button_template: r.button_template.clone(),
+            softkey_template: r.softkey_template.clone(),
+            mlpp_domain: r.mlpp_domain.clone(),
+            mlpp_indication: r.mlpp_indication,
+            mlpp_preemption: r.mlpp_preemption,
+            expansion_modules: r.expansion_modules.clone(),
+            lines: self.appearances.iter().map(|(_, a)| a.clone()).collect(),
+            services: self.services.clone(),
+            speed_dials: r.speed_dials.clone(),
+            users: self.users.clone(),
+            logout_profile_of: self.logout_profile_of.clone(),
+            version: self.version,
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+        }
+    }
+}
+
+fn class_str(c: DeviceClass) -> &'static str {
+    c.as_str()
+}
+
+const COLS: &str = "d.id, d.class, d.name, d.mac, d.model, d.protocol, d.system_id, s.name AS system_name, d.description, \
+    d.device_pool, d.button_template, d.softkey_template, d.calling_search_space, d.location, d.security_mode, \
+    d.security_profile, d.allow_cti_control, d.owner_id, ou.user_id AS owner_user_id, d.dnd, d.expansion_modules_json, \
+    d.logout_profile_id, lp.name AS logout_name, d.primary_phone_id, pp.name AS primary_name, d.speed_dials_json, \
+    d.parameters_json, d.mlpp_domain, d.mlpp_indication, d.mlpp_preemption, d.version, d.created_at, d.updated_at";
+const FROM: &str = " FROM devices d JOIN systems s ON s.id = d.system_id LEFT JOIN users ou ON ou.id = d.owner_id \
+    LEFT JOIN devices lp ON lp.id = d.logout_profile_id LEFT JOIN devices pp ON pp.id = d.primary_phone_id";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredDevice> {
+    let class: String = r.try_get("class")?;
+    let row = DeviceRow {
+        class: if class == "phone" { DeviceClass::Phone } else { DeviceClass::DeviceProfile },
+        name: r.try_get("name")?,
+        mac: r.try_get("mac")?,
+        model: r.try_get("model")?,
+        protocol: r.try_get("protocol")?,
+        system_id: r.try_get("system_id")?,
+        description: r.try_get("description")?,
+        device_pool: r.try_get("device_pool")?,
+        button_template: r.try_get("button_template")?,
+        softkey_template: r.try_get("softkey_template")?,
+        calling_search_space: r.try_get("calling_search_space")?,
+        location: r.try_get("location")?,
+        security_mode: r.try_get::<Option<String>, _>("security_mode")?.as_deref().and_then(SecurityMode::from_db),
+        security_profile: r.try_get("security_profile")?,
+        allow_cti_control: b(r.try_get("allow_cti_control")?),
+        owner_id: r.try_get("owner_id")?,
+        dnd: DndMode::from_db(&r.try_get::<String, _>("dnd")?),
+        expansion_modules: json_list(&r.try_get::<String, _>("expansion_modules_json")?),
+        logout_profile_id: r.try_get("logout_profile_id")?,
+        primary_phone_id: r.try_get("primary_phone_id")?,
+        speed_dials: json_list(&r.try_get::<String, _>("speed_dials_json")?),
+        parameters: serde_json::from_str(&r.try_get::<String, _>("parameters_json")?).unwrap_or_default(),
+        mlpp_domain: r.try_get("mlpp_domain")?,
+        mlpp_indication: b(r.try_get("mlpp_indication")?),
+        mlpp_preemption: b(r.try_get("mlpp_preemption")?),
+    };
+    Ok(StoredDevice {
+        id: r.try_get("id")?,
+        row,
+        system: r.try_get("system_name")?,
+        owner_user_id: r.try_get("owner_user_id")?,
+        logout_profile: r.try_get("logout_name")?,
+        primary_phone: r.try_get("primary_name")?,
+        appearances: Vec::new(),
+        services: Vec::new(),
+        users: Vec::new(),
+        secondary_phones: Vec::new(),
+        logout_profile_of: Vec::new(),
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+async fn names_by(conn: &mut AnyConnection, sql: &str, ids: &[i64]) -> Result<BTreeMap<i64, Vec<String>>> {
+    let mut out: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    let mut q = Sql::new(sql);
+    q.bind_list(ids).push(" ORDER BY 2");
+    for r in q.query().fetch_all(conn).await? {
+        out.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
+    }
+    Ok(out)
+}
+
+async fn hydrate(conn: &mut AnyConnection, mut devs: Vec<StoredDevice>) -> Result<Vec<StoredDevice>> {
+    if devs.is_empty() {
+        return Ok(devs);
+    }
+    let ids: Vec<i64> = devs.iter().map(|d| d.id).collect();
+    // Line appearances, and the other devices each line appears on.
+    let mut apps: BTreeMap<i64, Vec<(i64, Appearance)>> = BTreeMap::new();
+    let mut line_ids = Vec::new();
+    let mut q = Sql::new(
+        "SELECT a.device_id, a.line_id, l.pattern, l.partition, a.button, a.label, a.display, a.external_mask \
+         FROM appearances a JOIN lines l ON l.id = a.line_id WHERE a.device_id IN ",
+    );
+    q.bind_list(&ids).push(" ORDER BY a.button");
+    for r in q.query().fetch_all(&mut *conn).await? {
+        let line_id: i64 = r.try_get("line_id")?;
+        line_ids.push(line_id);
+        apps.entry(r.try_get("device_id")?).or_default().push((
+            line_id,
+            Appearance {
+                pattern: r.try_get("pattern")?,
+                partition: r.try_get("partition")?,
+                button: r.try_get("button")?,
+                label: r.try_get("label")?,
+                display: r.try_get("display")?,
+                external_mask: r.try_get("external_mask")?,
+                shared_with: Vec::new(),
+            },
+        ));
+    }
+    line_ids.sort();
+    line_ids.dedup();
+    let mut on_line: BTreeMap<i64, Vec<(i64, String)>> = BTreeMap::new();
+    if !line_ids.is_empty() {
+        let mut q = Sql::new("SELECT a.line_id, a.device_id, d.name FROM appearances a JOIN devices d ON d.id = a.device_id WHERE a.line_id IN ");
+        q.bind_list(&line_ids).push(" ORDER BY d.name");
+        for r in q.query().fetch_all(&mut *conn).await? {
+            on_line.entry(r.try_get(0)?).or_default().push((r.try_get(1)?, r.try_get(2)?));
+        }
+    }
+    let mut subs: BTreeMap<i64, Vec<Subscription>> = BTreeMap::new();
+    let mut q = Sql::new(
+        "SELECT sub.device_id, ps.name, sub.label, sub.parameters_json FROM subscriptions sub \
+         JOIN phone_services ps ON ps.id = sub.service_id WHERE sub.device_id IN ",
+    );
+    q.bind_list(&ids).push(" ORDER BY sub.position");
+    for r in q.query().fetch_all(&mut *conn).await? {
+        subs.entry(r.try_get(0)?).or_default().push(Subscription {
+            service: r.try_get(1)?,
+            label: r.try_get(2)?,
+            parameters: serde_json::from_str(&r.try_get::<String, _>(3)?).unwrap_or_default(),
+        });
+    }
+    let mut users = names_by(
+        conn,
+        "SELECT ud.device_id, u.user_id FROM user_devices ud JOIN users u ON u.id = ud.user_id WHERE ud.device_id IN ",
+        &ids,
+    )
+    .await?;
+    let mut secondaries = names_by(conn, "SELECT primary_phone_id, name FROM devices WHERE primary_phone_id IN ", &ids).await?;
+    let mut logout_of = names_by(conn, "SELECT logout_profile_id, name FROM devices WHERE logout_profile_id IN ", &ids).await?;
+    for d in &mut devs {
+        let mut a = apps.remove(&d.id).unwrap_or_default();
+        for (line_id, app) in &mut a {
+            app.shared_with = on_line
+                .get(line_id)
+                .map(|v| v.iter().filter(|(dev, _)| *dev != d.id).map(|(_, n)| n.clone()).collect())
+                .unwrap_or_default();
+        }
+        d.appearances = a;
+        d.services = subs.remove(&d.id).unwrap_or_default();
+        d.users = users.remove(&d.id).unwrap_or_default();
+        d.secondary_phones = secondaries.remove(&d.id).unwrap_or_default();
+        d.logout_profile_of = logout_of.remove(&d.id).unwrap_or_default();
+    }
+    Ok(devs)
+}
+
+/// `q` is a prefix of the device name (any case). Filters: `model`, `device_pool`,
+/// `owner_user_id`, `mac`, `line` (a directory number on the device), `description` (prefix).
+/// Sorts: `name` (default), `model`, `description`, `updated_at`.
+pub async fn find(conn: &mut AnyConnection, class: DeviceClass, f: &Find) -> Result<Page<StoredDevice>> {
+    let mut w = Sql::new(" WHERE d.class = ");
+    w.bind(class_str(class));
+    if let Some(s) = &f.system {
+        w.push(" AND s.name = ").bind(s.as_str());
+    }
+    if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
+        w.push(" AND ");
+        push_prefix(&mut w, "d.name_lc", &q.to_lowercase());
+    }
+    for (k, v) in &f.filters {
+        match k.as_str() {
+            "model" | "device_pool" | "mac" => {
+                w.push(&format!(" AND d.{k} = ")).bind(v.as_str());
+            }
+            "owner_user_id" => {
+                w.push(" AND ou.user_id = ").bind(v.as_str());
+            }
+            "line" => {
+                w.push(" AND EXISTS (SELECT 1 FROM appearances a JOIN lines l ON l.id = a.line_id WHERE a.device_id = d.id AND l.pattern = ")
+                    .bind(v.as_str())
+                    .push(")");
+            }
+            "description" => {
+                w.push(" AND ");
+                push_prefix(&mut w, "d.description", v);
+            }
+            _ => {}
+        }
+    }
+    let total: i64 = w
+        .with_prefix("SELECT COUNT(*) FROM devices d JOIN systems s ON s.id = d.system_id LEFT JOIN users ou ON ou.id = d.owner_id")
+        .query()
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    let sort = match f.sort.as_deref() {
+        Some("model") => "d.model",
+        Some("description") => "d.description",
+        Some("updated_at") => "d.updated_at",
+        _ => "d.name_lc",
+    };
+    let mut sel = w.with_prefix(&format!("SELECT {COLS}{FROM}"));
+    sel.push(&format!(" ORDER BY {sort} {}, d.id LIMIT ", f.order())).bind(f.limit).push(" OFFSET ").bind(f.offset);
+    let rows = sel.query().fetch_all(&mut *conn).await?;
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Page { items: hydrate(conn, items).await?, total, limit: f.limit, offset: f.offset })
+}
+
+pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<StoredDevice> {
+    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE d.id = $1")).bind(id).fetch_optional(&mut *conn).await?;
+    let d = r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)?;
+    Ok(hydrate(conn, vec![d]).await?.remove(0))
+}
+
+/// A device by name, case-insensitively: (id, class).
+pub async fn id_by_name(conn: &mut AnyConnection, name: &str) -> Result<Option<(i64, DeviceClass)>> {
+    let r = sqlx::query("SELECT id, class FROM devices WHERE name_lc = $1").bind(name.to_lowercase()).fetch_optional(conn).await?;
+    match r {
+        None => Ok(None),
+        Some(r) => {
+            let class: String = r.try_get(1)?;
+            Ok(Some((r.try_get(0)?, if class == "phone" { DeviceClass::Phone } else { DeviceClass::DeviceProfile })))
+        }
+    }
+}
+
+/// The device holding this MAC: (id, name).
+pub async fn by_mac(conn: &mut AnyConnection, mac: &str) -> Result<Option<(i64, String)>> {
+    let r = sqlx::query("SELECT id, name FROM devices WHERE mac = $1").bind(mac).fetch_optional(conn).await?;
+    r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+}
+
+fn bind_row<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    d: &'q DeviceRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(d.name.as_str())
+        .bind(d.name.to_lowercase())
+        .bind(d.mac.as_deref())
+        .bind(d.model.as_str())
+        .bind(d.protocol.as_str())
+        .bind(d.description.as_str())
+        .bind(d.device_pool.as_str())
+        .bind(d.button_template.as_str())
+        .bind(d.softkey_template.as_str())
+        .bind(d.calling_search_space.as_str())
+        .bind(d.location.as_str())
+        .bind(d.security_mode.map(|s| s.as_str()))
+        .bind(d.security_profile.as_str())
+        .bind(d.allow_cti_control as i64)
+        .bind(d.owner_id)
+        .bind(d.dnd.as_str())
+        .bind(to_json(&d.expansion_modules))
+        .bind(d.logout_profile_id)
+        .bind(d.primary_phone_id)
+        .bind(to_json(&d.speed_dials))
+        .bind(to_json(&d.parameters))
+        .bind(d.mlpp_domain.as_str())
+        .bind(d.mlpp_indication as i64)
+        .bind(d.mlpp_preemption as i64)
+}
+
+const WRITE_COLS: &str = "name, name_lc, mac, model, protocol, description, device_pool, button_template, softkey_template, \
+    calling_search_space, location, security_mode, security_profile, allow_cti_control, owner_id, dnd, \
+    expansion_modules_json, logout_profile_id, primary_phone_id, speed_dials_json, parameters_json, mlpp_domain, \
+    mlpp_indication, mlpp_preemption";
+const N_WRITE: usize = 24;
+
+pub async fn insert(conn: &mut AnyConnection, d: &DeviceRow) -> Result<i64> {
+    let ph: Vec<String> = (1..=N_WRITE).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO devices ({WRITE_COLS}, class, system_id, created_at, updated_at) VALUES ({}, ${}, ${}, ${}, ${}) RETURNING id",
+        ph.join(", "),
+        N_WRITE + 1,
+        N_WRITE + 2,
+        N_WRITE + 3,
+        N_WRITE + 3
+    );
+    let id: i64 = bind_row(sqlx::query(&sql), d)
+        .bind(class_str(d.class))
+        .bind(d.system_id)
+        .bind(now())
+        .fetch_one(conn)
+        .await?
+        .try_get(0)?;
+    Ok(id)
+}
+
+pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, d: &DeviceRow) -> Result<()> {
+    let sets: Vec<String> = WRITE_COLS.split(',').enumerate().map(|(i, c)| format!("{} = ${}", c.trim(), i + 1)).collect();
+    let sql = format!(
+        "UPDATE devices SET {}, version = version + 1, updated_at = ${} WHERE id = ${} AND version = ${}",
+        sets.join(", "),
+        N_WRITE + 1,
+        N_WRITE + 2,
+        N_WRITE + 3
+    );
+    let n = bind_row(sqlx::query(&sql), d).bind(now()).bind(id).bind(version).execute(conn).await?.rows_affected();
+    if n == 0 {
+        return Err(Error::Stale);
+    }
+    Ok(())
+}
+
+/// Bumps a device's version (something shown on it, e.g. a shared line, changed).
+pub async fn touch(conn: &mut AnyConnection, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut q = Sql::new("UPDATE devices SET version = version + 1, updated_at = ");
+    q.bind(now()).push(" WHERE id IN ").bind_list(ids);
+    q.query().execute(conn).await?;
+    Ok(())
+}
+
+/// Devices on which any of these lines appears.
+pub async fn ids_on_lines(conn: &mut AnyConnection, lines: &[i64]) -> Result<Vec<i64>> {
+    if lines.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new("SELECT DISTINCT device_id FROM appearances WHERE line_id IN ");
+    q.bind_list(lines);
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
+pub async fn set_appearances(conn: &mut AnyConnection, device: i64, apps: &[AppearanceRow]) -> Result<()> {
+    sqlx::query("DELETE FROM appearances WHERE device_id = $1").bind(device).execute(&mut *conn).await?;
+    for a in apps {
+        sqlx::query(
+            "INSERT INTO appearances (device_id, line_id, button, label, display, external_mask) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(device)
+        .bind(a.line_id)
+        .bind(a.button)
+        .bind(&a.label)
+        .bind(&a.display)
+        .bind(&a.external_mask)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn set_subscriptions(conn: &mut AnyConnection, device: i64, subs: &[SubscriptionRow]) -> Result<()> {
+    sqlx::query("DELETE FROM subscriptions WHERE device_id = $1").bind(device).execute(&mut *conn).await?;
+    for (i, s) in subs.iter().enumerate() {
+        sqlx::query("INSERT INTO subscriptions (device_id, service_id, position, label, parameters_json) VALUES ($1, $2, $3, $4, $5)")
+            .bind(device)
+            .bind(s.service_id)
+            .bind(i as i64)
+            .bind(&s.label)
+            .bind(to_json(&s.parameters))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Replaces the users associated with a device.
+pub async fn set_users(conn: &mut AnyConnection, device: i64, users: &[i64]) -> Result<()> {
+    sqlx::query("DELETE FROM user_devices WHERE device_id = $1").bind(device).execute(&mut *conn).await?;
+    for u in users {
+        sqlx::query("INSERT INTO user_devices (user_id, device_id, is_default) VALUES ($1, $2, 0)")
+            .bind(*u)
+            .bind(device)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// How many secondary phones a phone has, other than `except`.
+pub async fn count_secondaries(conn: &mut AnyConnection, primary: i64, except: Option<i64>) -> Result<Vec<String>> {
+    let rows = sqlx::query("SELECT id, name FROM devices WHERE primary_phone_id = $1 ORDER BY name")
+        .bind(primary)
+        .fetch_all(conn)
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let id: i64 = r.try_get(0)?;
+        if Some(id) != except {
+            out.push(r.try_get(1)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The owner's user ID of a device, by name (for soft-phone name collisions).
+pub async fn owner_of(conn: &mut AnyConnection, id: i64) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT u.user_id FROM devices d JOIN users u ON u.id = d.owner_id WHERE d.id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM devices WHERE id = $1").bind(id).execute(conn).await?;
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! A small builder for the statements whose shape depends on the request (finds with optional
+//! filters), numbering the `$n` parameters both backends understand.
+
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::Any;
+
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Int(i64),
+    Text(String),
+    NullText,
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(v.to_string())
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        v.map(Arg::Text).unwrap_or(Arg::NullText)
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Sql {
+    pub text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Sql {
+        Sql { text: text.to_string(), args: Vec::new() }
+    }
+    pub fn push(&mut self, text: &str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+    /// Appends a parameter placeholder bound to `v`.
+    pub fn bind(&mut self, v: impl Into<Arg>) -> &mut Sql {
+        self.args.push(v.into());
+        self.text.push_str(&format!("${}", self.args.len()));
+        self
+    }
+    /// Appends `(v1, v2, …)`.
+    pub fn bind_list<T: Into<Arg> + Clone>(&mut self, vs: &[T]) -> &mut Sql {
+        self.text.push('(');
+        for (i, v) in vs.iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(v.clone());
+        }
+        self.text.push(')');
+        self
+    }
+    /// The same statement with `head` in front (a WHERE clause shared by a count and a select).
+    pub fn with_prefix(&self, head: &str) -> Sql {
+        Sql { text: format!("{head}{}", self.text), args: self.args.clone() }
+    }
+    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.text);
+        for a in &self.args {
+            q = match a {
+                Arg::Int(v) => q.bind(*v),
+                Arg::Text(v) => q.bind(v.as_str()),
+                Arg::NullText => q.bind(None::<String>),
+            };
+        }
+        q
+    }
+}
+
+/// The upper bound of the range holding every string that starts with `prefix` (byte order), or
+/// `None` when there is none (the prefix is all `char::MAX`).
+pub fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(c) = chars.pop() {
+        let mut next = c as u32 + 1;
+        while next <= char::MAX as u32 {
+            if let Some(n) = char::from_u32(next) {
+                chars.push(n);
+                return Some(chars.into_iter().collect());
+            }
+            next += 1;
+        }
+    }
+    None
+}
+
+/// Appends `col >= prefix AND col < end` (a prefix match an index serves on both backends).
+pub fn push_prefix(sql: &mut Sql, col: &str, prefix: &str) {
+    sql.push(col).push(" >= ").bind(prefix.to_string());
+    if let Some(end) = prefix_end(prefix) {
+        sql.push(" AND ").push(col).push(" < ").bind(end);
+    }
+}
+
+/// How to find records: a prefix, equality filters, order and page.
+#[derive(Debug, Clone, Default)]
+pub struct Find {
+    /// Prefix matched (case-insensitively) against the record's names.
+    pub q: Option<String>,
+    /// Only records of this system.
+    pub system: Option<String>,
+    /// `field = value` filters the resource allows.
+    pub filters: Vec<(String, String)>,
+    pub sort: Option<String>,
+    pub descending: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Find {
+    pub fn all() -> Find {
+        Find { limit: 100_000, ..Default::default() }
+    }
+    pub fn order(&self) -> &'static str {
+        if self.descending {
+            "DESC"
+        } else {
+            "ASC"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_ranges() {
+        assert_eq!(prefix_end("smi").as_deref(), Some("smj"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        // Surrogates are skipped.
+        assert_eq!(prefix_end("\u{D7FF}").as_deref(), Some("\u{E000}"));
+    }
+
+    #[test]
+    fn placeholders_are_numbered() {
+        let mut s = Sql::new("SELECT 1 WHERE a = ");
+        s.bind(1i64).push(" AND b IN ").bind_list(&["x", "y"]);
+        assert_eq!(s.text, "SELECT 1 WHERE a = $1 AND b IN ($2, $3)");
+    }
+}

@@ -1,0 +1,96 @@
+//! Product systems.
+
+use crate::{now, Error, Result};
+use model::{System, SystemKind};
+use sqlx::{AnyConnection, Row};
+
+const COLS: &str = "id, name, kind, description, version, created_at, updated_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<System> {
+    Ok(System {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        kind: SystemKind::from_db(&r.try_get::<String, _>("kind")?),
+        description: r.try_get("description")?,
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn list(conn: &mut AnyConnection) -> Result<Vec<System>> {
+    let rows = sqlx::query(&format!("SELECT {COLS} FROM systems ORDER BY name")).fetch_all(conn).await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn by_name(conn: &mut AnyConnection, name: &str) -> Result<System> {
+    let r = sqlx::query(&format!("SELECT {COLS} FROM systems WHERE name = $1")).bind(name).fetch_optional(conn).await?;
+    r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)
+}
+
+pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<System> {
+    let r = sqlx::query(&format!("SELECT {COLS} FROM systems WHERE id = $1")).bind(id).fetch_optional(conn).await?;
+    r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)
+}
+
+pub async fn insert(conn: &mut AnyConnection, name: &str, kind: SystemKind, description: &str) -> Result<i64> {
+    let t = now();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO systems (name, kind, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(kind.as_str())
+    .bind(description)
+    .bind(&t)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn update(conn: &mut AnyConnection, s: &System, expected_version: i64) -> Result<()> {
+    let n = sqlx::query(
+        "UPDATE systems SET name = $1, description = $2, kind = $3, version = version + 1, updated_at = $4 \
+         WHERE id = $5 AND version = $6",
+    )
+    .bind(&s.name)
+    .bind(&s.description)
+    .bind(s.kind.as_str())
+    .bind(now())
+    .bind(s.id)
+    .bind(expected_version)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(Error::Stale);
+    }
+    Ok(())
+}
+
+/// How many records belong to the system, by table.
+pub async fn usage(conn: &mut AnyConnection, id: i64) -> Result<Vec<(&'static str, i64)>> {
+    let mut out = Vec::new();
+    for (label, table) in [
+        ("users", "users"),
+        ("phones and device profiles", "devices"),
+        ("lines", "lines"),
+        ("services", "phone_services"),
+        ("voicemail subscribers", "voicemail_subscribers"),
+        ("classes of service", "classes_of_service"),
+        ("distribution lists", "distribution_lists"),
+    ] {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE system_id = $1"))
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
+        if n > 0 {
+            out.push((label, n));
+        }
+    }
+    Ok(out)
+}
+
+pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM systems WHERE id = $1").bind(id).execute(conn).await?;
+    Ok(())
+}

@@ -1,0 +1,364 @@
+//! End users of call-control systems, their associations, and the conflicts between systems.
+
+use crate::sql::{push_prefix, Find, Sql};
+use crate::{b, json_list, now, to_json, Error, Result};
+use model::rules::{conflicts, Namesake};
+use model::{AppProfiles, Capabilities, Conflict, LineRef, Page, SystemKind, User};
+use sqlx::{AnyConnection, Row};
+use std::collections::BTreeMap;
+
+/// The stored fields of a user, validated by the service. Hashes, never secrets.
+#[derive(Debug, Clone, Default)]
+pub struct UserRow {
+    pub system_id: i64,
+    pub user_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub department: String,
+    pub manager: String,
+    pub mail: String,
+    pub telephone_number: String,
+    pub password_hash: Option<String>,
+    pub pin_hash: Option<String>,
+    pub primary_line_id: Option<i64>,
+    pub user_profile: Option<String>,
+    pub groups: Vec<String>,
+    pub must_change_password: bool,
+    pub password_never_expires: bool,
+    pub presence_home_node: Option<String>,
+    pub app_profiles: AppProfiles,
+    pub capabilities: Capabilities,
+    pub ldap_synced: bool,
+}
+
+const COLS: &str = "u.id, s.name AS system_name, u.system_id, u.user_id, u.first_name, u.last_name, u.display_name, u.department, \
+    u.manager, u.mail, u.telephone_number, u.password_hash, u.pin_hash, u.primary_line_id, pl.pattern AS pe_pattern, \
+    pl.partition AS pe_partition, u.user_profile, u.groups_json, u.must_change_password, u.password_never_expires, \
+    u.presence_home_node, u.ldap_profile, u.cti_profile, u.voicemail_profile, u.conferencing_profile, u.cap_presence, \
+    u.cap_soft_client, u.ldap_synced, u.version, u.created_at, u.updated_at";
+const FROM: &str = " FROM users u JOIN systems s ON s.id = u.system_id LEFT JOIN lines pl ON pl.id = u.primary_line_id";
+
+/// A user as stored, with the row's secrets' hashes for the service to check or keep.
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub user: User,
+    pub row: UserRow,
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredUser> {
+    let row = UserRow {
+        system_id: r.try_get("system_id")?,
+        user_id: r.try_get("user_id")?,
+        first_name: r.try_get("first_name")?,
+        last_name: r.try_get("last_name")?,
+        display_name: r.try_get("display_name")?,
+        department: r.try_get("department")?,
+        manager: r.try_get("manager")?,
+        mail: r.try_get("mail")?,
+        telephone_number: r.try_get("telephone_number")?,
+        password_hash: r.try_get("password_hash")?,
+        pin_hash: r.try_get("pin_hash")?,
+        primary_line_id: r.try_get("primary_line_id")?,
+        user_profile: r.try_get("user_profile")?,
+        groups: json_list(&r.try_get::<String, _>("groups_json")?),
+        must_change_password: b(r.try_get("must_change_password")?),
+        password_never_expires: b(r.try_get("password_never_expires")?),
+        presence_home_node: r.try_get("presence_home_node")?,
+        app_profiles: AppProfiles {
+            ldap: r.try_get("ldap_profile")?,
+            cti: r.try_get("cti_profile")?,
+            voicemail: r.try_get("voicemail_profile")?,
+            conferencing: r.try_get("conferencing_profile")?,
+        },
+        capabilities: Capabilities {
+            presence: b(r.try_get("cap_presence")?),
+            soft_client: b(r.try_get("cap_soft_client")?),
+        },
+        ldap_synced: b(r.try_get("ldap_synced")?),
+    };
+    let user = User {
+        id: r.try_get("id")?,
+        system: r.try_get("system_name")?,
+        user_id: row.user_id.clone(),
+        first_name: row.first_name.clone(),
+        last_name: row.last_name.clone(),
+        display_name: row.display_name.clone(),
+        department: row.department.clone(),
+        manager: row.manager.clone(),
+        mail: row.mail.clone(),
+        telephone_number: row.telephone_number.clone(),
+        primary_extension: r.try_get("pe_pattern")?,
+        primary_extension_partition: r.try_get::<Option<String>, _>("pe_partition")?.unwrap_or_default(),
+        user_profile: row.user_profile.clone(),
+        groups: row.groups.clone(),
+        must_change_password: row.must_change_password,
+        password_never_expires: row.password_never_expires,
+        presence_home_node: row.presence_home_node.clone(),
+        app_profiles: row.app_profiles.clone(),
+        capabilities: row.capabilities.clone(),
+        ldap_synced: row.ldap_synced,
+        has_password: row.password_hash.is_some(),
+        has_pin: row.pin_hash.is_some(),
+        devices: Vec::new(),
+        device_profiles: Vec::new(),
+        default_device_profile: None,
+        lines: Vec::new(),
+        conflicts: Vec::new(),
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    };
+    Ok(StoredUser { user, row })
+}
+
+/// Every record (user or voicemail subscriber) carrying one of these IDs, by ID:
+/// (table, record id, namesake).
+pub async fn namesakes(conn: &mut AnyConnection, ids: &[String]) -> Result<BTreeMap<String, Vec<(&'static str, i64, Namesake)>>> {
+    let mut out: BTreeMap<String, Vec<(&'static str, i64, Namesake)>> = BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let mut q = Sql::new(
+        "SELECT 'user' AS t, u.id, u.user_id AS uid, s.name, s.kind, u.first_name, u.last_name FROM users u \
+         JOIN systems s ON s.id = u.system_id WHERE u.user_id IN ",
+    );
+    q.bind_list(ids);
+    q.push(
+        " UNION ALL SELECT 'voicemail' AS t, v.id, v.alias AS uid, s.name, s.kind, v.first_name, v.last_name \
+         FROM voicemail_subscribers v JOIN systems s ON s.id = v.system_id WHERE v.alias IN ",
+    );
+    q.bind_list(ids);
+    for r in q.query().fetch_all(conn).await? {
+        let t: String = r.try_get("t")?;
+        out.entry(r.try_get("uid")?).or_default().push((
+            if t == "user" { "user" } else { "voicemail" },
+            r.try_get("id")?,
+            Namesake {
+                system: r.try_get("name")?,
+                kind: SystemKind::from_db(&r.try_get::<String, _>("kind")?),
+                first_name: r.try_get("first_name")?,
+                last_name: r.try_get("last_name")?,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// The conflicts of the record `(table, id)` carrying `user_id`, from its namesakes.
+pub fn conflicts_of(table: &str, id: i64, user_id: &str, all: &BTreeMap<String, Vec<(&'static str, i64, Namesake)>>) -> Vec<Conflict> {
+    let Some(records) = all.get(user_id) else { return Vec::new() };
+    let Some(this) = records.iter().find(|(t, i, _)| *t == table && *i == id).map(|(_, _, n)| n) else {
+        return Vec::new();
+    };
+    let others: Vec<Namesake> =
+        records.iter().filter(|(t, i, _)| !(*t == table && *i == id)).map(|(_, _, n)| n.clone()).collect();
+    conflicts(user_id, this, &others)
+}
+
+async fn hydrate(conn: &mut AnyConnection, mut users: Vec<StoredUser>) -> Result<Vec<StoredUser>> {
+    if users.is_empty() {
+        return Ok(users);
+    }
+    let ids: Vec<i64> = users.iter().map(|u| u.user.id).collect();
+    let mut devs: BTreeMap<i64, Vec<(String, String, bool)>> = BTreeMap::new();
+    let mut q = Sql::new(
+        "SELECT ud.user_id, d.name, d.class, ud.is_default FROM user_devices ud JOIN devices d ON d.id = ud.device_id WHERE ud.user_id IN ",
+    );
+    q.bind_list(&ids).push(" ORDER BY d.name");
+    for r in q.query().fetch_all(&mut *conn).await? {
+        devs.entry(r.try_get("user_id")?).or_default().push((r.try_get("name")?, r.try_get("class")?, b(r.try_get("is_default")?)));
+    }
+    let mut lines: BTreeMap<i64, Vec<LineRef>> = BTreeMap::new();
+    let mut q = Sql::new("SELECT ul.user_id, l.pattern, l.partition FROM user_lines ul JOIN lines l ON l.id = ul.line_id WHERE ul.user_id IN ");
+    q.bind_list(&ids).push(" ORDER BY l.pattern, l.partition");
+    for r in q.query().fetch_all(&mut *conn).await? {
+        lines.entry(r.try_get("user_id")?).or_default().push(LineRef { pattern: r.try_get("pattern")?, partition: r.try_get("partition")? });
+    }
+    let uids: Vec<String> = users.iter().map(|u| u.user.user_id.clone()).collect();
+    let names = namesakes(conn, &uids).await?;
+    for su in &mut users {
+        let u = &mut su.user;
+        for (name, class, default) in devs.remove(&u.id).unwrap_or_default() {
+            if class == "phone" {
+                u.devices.push(name);
+            } else {
+                if default {
+                    u.default_device_profile = Some(name.clone());
+                }
+                u.device_profiles.push(name);
+            }
+        }
+        u.lines = lines.remove(&u.id).unwrap_or_default();
+        u.conflicts = conflicts_of("user", u.id, &u.user_id, &names);
+    }
+    Ok(users)
+}
+
+/// `q` is a prefix of the user ID, first name or last name (any case). Filters: `user_id`,
+/// `last_name`, `first_name`, `department` (exact), `conflicts=true` (only users in conflict).
+/// Sorts: `last_name` (default, then first name), `first_name`, `user_id`, `updated_at`.
+pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
+    let mut w = Sql::new(" WHERE 1 = 1");
+    if let Some(s) = &f.system {
+        w.push(" AND s.name = ").bind(s.as_str());
+    }
+    if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
+        let q = q.to_lowercase();
+        w.push(" AND ((");
+        push_prefix(&mut w, "u.user_id_lc", &q);
+        w.push(") OR (");
+        push_prefix(&mut w, "u.first_lc", &q);
+        w.push(") OR (");
+        push_prefix(&mut w, "u.last_lc", &q);
+        w.push("))");
+    }
+    for (k, v) in &f.filters {
+        match k.as_str() {
+            "user_id" | "last_name" | "first_name" | "department" => {
+                w.push(&format!(" AND u.{k} = ")).bind(v.as_str());
+            }
+            "conflicts" if v == "true" => {
+                w.push(
+                    " AND (EXISTS (SELECT 1 FROM users o WHERE o.user_id = u.user_id AND o.id <> u.id) \
+                     OR EXISTS (SELECT 1 FROM voicemail_subscribers v WHERE v.alias = u.user_id \
+                     AND (LOWER(v.first_name) <> LOWER(u.first_name) OR LOWER(v.last_name) <> LOWER(u.last_name))))",
+                );
+            }
+            _ => {}
+        }
+    }
+    let total: i64 = w
+        .with_prefix("SELECT COUNT(*) FROM users u JOIN systems s ON s.id = u.system_id")
+        .query()
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    let o = f.order();
+    let sort = match f.sort.as_deref() {
+        Some("first_name") => format!("u.first_lc {o}, u.last_lc {o}"),
+        Some("user_id") => format!("u.user_id {o}"),
+        Some("updated_at") => format!("u.updated_at {o}"),
+        _ => format!("u.last_lc {o}, u.first_lc {o}"),
+    };
+    let mut sel = w.with_prefix(&format!("SELECT {COLS}{FROM}"));
+    sel.push(&format!(" ORDER BY {sort}, u.id LIMIT ")).bind(f.limit).push(" OFFSET ").bind(f.offset);
+    let rows = sel.query().fetch_all(&mut *conn).await?;
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let items = hydrate(conn, items).await?.into_iter().map(|s| s.user).collect();
+    Ok(Page { items, total, limit: f.limit, offset: f.offset })
+}
+
+pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<StoredUser> {
+    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE u.id = $1")).bind(id).fetch_optional(&mut *conn).await?;
+    let u = r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)?;
+    Ok(hydrate(conn, vec![u]).await?.remove(0))
+}
+
+/// Ids of the users with this user ID (on any system, or on the given one).
+pub async fn ids_by_user_id(conn: &mut AnyConnection, user_id: &str, system: Option<&str>) -> Result<Vec<(i64, String)>> {
+    let mut q = Sql::new("SELECT u.id, s.name FROM users u JOIN systems s ON s.id = u.system_id WHERE u.user_id = ");
+    q.bind(user_id);
+    if let Some(s) = system {
+        q.push(" AND s.name = ").bind(s);
+    }
+    q.push(" ORDER BY s.name");
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+pub async fn id_on_system(conn: &mut AnyConnection, system_id: i64, user_id: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar("SELECT id FROM users WHERE system_id = $1 AND user_id = $2")
+        .bind(system_id)
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+fn bind_row<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    u: &'q UserRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(&u.user_id)
+        .bind(u.user_id.to_lowercase())
+        .bind(&u.first_name)
+        .bind(u.first_name.to_lowercase())
+        .bind(&u.last_name)
+        .bind(u.last_name.to_lowercase())
+        .bind(&u.display_name)
+        .bind(&u.department)
+        .bind(&u.manager)
+        .bind(&u.mail)
+        .bind(&u.telephone_number)
+        .bind(u.password_hash.as_deref())
+        .bind(u.pin_hash.as_deref())
+        .bind(u.primary_line_id)
+        .bind(u.user_profile.as_deref())
+        .bind(to_json(&u.groups))
+        .bind(u.must_change_password as i64)
+        .bind(u.password_never_expires as i64)
+        .bind(u.presence_home_node.as_deref())
+        .bind(u.app_profiles.ldap.as_deref())
+        .bind(u.app_profiles.cti.as_deref())
+        .bind(u.app_profiles.voicemail.as_deref())
+        .bind(u.app_profiles.conferencing.as_deref())
+        .bind(u.capabilities.presence as i64)
+        .bind(u.capabilities.soft_client as i64)
+        .bind(u.ldap_synced as i64)
+}
+
+const WRITE_COLS: &str = "user_id, user_id_lc, first_name, first_lc, last_name, last_lc, display_name, department, manager, mail, \
+    telephone_number, password_hash, pin_hash, primary_line_id, user_profile, groups_json, must_change_password, \
+    password_never_expires, presence_home_node, ldap_profile, cti_profile, voicemail_profile, conferencing_profile, \
+    cap_presence, cap_soft_client, ldap_synced";
+
+pub async fn insert(conn: &mut AnyConnection, u: &UserRow) -> Result<i64> {
+    let t = now();
+    let placeholders: Vec<String> = (1..=26).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO users ({WRITE_COLS}, system_id, created_at, updated_at) VALUES ({}, $27, $28, $28) RETURNING id",
+        placeholders.join(", ")
+    );
+    let id: i64 = bind_row(sqlx::query(&sql), u).bind(u.system_id).bind(t).fetch_one(conn).await?.try_get(0)?;
+    Ok(id)
+}
+
+pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, u: &UserRow) -> Result<()> {
+    let sets: Vec<String> = WRITE_COLS.split(", ").enumerate().map(|(i, c)| format!("{} = ${}", c.trim(), i + 1)).collect();
+    let sql = format!(
+        "UPDATE users SET {}, version = version + 1, updated_at = $27 WHERE id = $28 AND version = $29",
+        sets.join(", ")
+    );
+    let n = bind_row(sqlx::query(&sql), u).bind(now()).bind(id).bind(version).execute(conn).await?.rows_affected();
+    if n == 0 {
+        return Err(Error::Stale);
+    }
+    Ok(())
+}
+
+/// Replaces the user's phones and device profiles (`default` marks the extension-mobility one).
+pub async fn set_devices(conn: &mut AnyConnection, user: i64, devices: &[i64], default: Option<i64>) -> Result<()> {
+    sqlx::query("DELETE FROM user_devices WHERE user_id = $1").bind(user).execute(&mut *conn).await?;
+    for d in devices {
+        sqlx::query("INSERT INTO user_devices (user_id, device_id, is_default) VALUES ($1, $2, $3)")
+            .bind(user)
+            .bind(*d)
+            .bind((Some(*d) == default) as i64)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn set_lines(conn: &mut AnyConnection, user: i64, lines: &[i64]) -> Result<()> {
+    sqlx::query("DELETE FROM user_lines WHERE user_id = $1").bind(user).execute(&mut *conn).await?;
+    for l in lines {
+        sqlx::query("INSERT INTO user_lines (user_id, line_id) VALUES ($1, $2)").bind(user).bind(*l).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(conn).await?;
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! Voicemail subscribers, classes of service and public distribution lists.
+
+use crate::sql::{push_prefix, Find, Sql};
+use crate::users::{conflicts_of, namesakes};
+use crate::{b, json_list, now, to_json, Error, Result};
+use model::{ClassOfService, DistributionList, Page, RestrictionEntry, VoicemailSubscriber};
+use sqlx::{AnyConnection, Row};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default)]
+pub struct SubscriberRow {
+    pub system_id: i64,
+    pub alias: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub extension: String,
+    pub mail: String,
+    pub pin_hash: Option<String>,
+    pub cos_id: i64,
+    pub subscriber_template: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredSubscriber {
+    pub subscriber: VoicemailSubscriber,
+    pub row: SubscriberRow,
+    pub list_ids: Vec<i64>,
+}
+
+const COLS: &str = "v.id, s.name AS system_name, v.system_id, v.alias, v.first_name, v.last_name, v.display_name, v.extension, \
+    v.mail, v.pin_hash, v.cos_id, c.name AS cos_name, v.subscriber_template, v.version, v.created_at, v.updated_at";
+const FROM: &str = " FROM voicemail_subscribers v JOIN systems s ON s.id = v.system_id JOIN classes_of_service c ON c.id = v.cos_id";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredSubscriber> {
+    let row = SubscriberRow {
+        system_id: r.try_get("system_id")?,
+        alias: r.try_get("alias")?,
+        first_name: r.try_get("first_name")?,
+        last_name: r.try_get("last_name")?,
+        display_name: r.try_get("display_name")?,
+        extension: r.try_get("extension")?,
+        mail: r.try_get("mail")?,
+        pin_hash: r.try_get("pin_hash")?,
+        cos_id: r.try_get("cos_id")?,
+        subscriber_template: r.try_get("subscriber_template")?,
+    };
+    let subscriber = VoicemailSubscriber {
+        id: r.try_get("id")?,
+        system: r.try_get("system_name")?,
+        alias: row.alias.clone(),
+        first_name: row.first_name.clone(),
+        last_name: row.last_name.clone(),
+        display_name: row.display_name.clone(),
+        extension: row.extension.clone(),
+        mail: row.mail.clone(),
+        class_of_service: r.try_get("cos_name")?,
+        subscriber_template: row.subscriber_template.clone(),
+        distribution_lists: Vec::new(),
+        has_pin: row.pin_hash.is_some(),
+        conflicts: Vec::new(),
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    };
+    Ok(StoredSubscriber { subscriber, row, list_ids: Vec::new() })
+}
+
+async fn hydrate(conn: &mut AnyConnection, mut subs: Vec<StoredSubscriber>) -> Result<Vec<StoredSubscriber>> {
+    if subs.is_empty() {
+        return Ok(subs);
+    }
+    let ids: Vec<i64> = subs.iter().map(|s| s.subscriber.id).collect();
+    let mut lists: BTreeMap<i64, Vec<(i64, String)>> = BTreeMap::new();
+    let mut q = Sql::new("SELECT sl.subscriber_id, dl.id, dl.name FROM subscriber_lists sl JOIN distribution_lists dl ON dl.id = sl.list_id WHERE sl.subscriber_id IN ");
+    q.bind_list(&ids).push(" ORDER BY dl.name");
+    for r in q.query().fetch_all(&mut *conn).await? {
+        lists.entry(r.try_get(0)?).or_default().push((r.try_get(1)?, r.try_get(2)?));
+    }
+    let aliases: Vec<String> = subs.iter().map(|s| s.subscriber.alias.clone()).collect();
+    let names = namesakes(conn, &aliases).await?;
+    for s in &mut subs {
+        let l = lists.remove(&s.subscriber.id).unwrap_or_default();
+        s.list_ids = l.iter().map(|(id, _)| *id).collect();
+        s.subscriber.distribution_lists = l.into_iter().map(|(_, n)| n).collect();
+        s.subscriber.conflicts = conflicts_of("voicemail", s.subscriber.id, &s.subscriber.alias, &names);
+    }
+    Ok(subs)
+}
+
+/// `q` is a prefix of the alias, first or last name. Filters: `alias`, `extension`,
+/// `class_of_service`. Sorts: `last_name` (default), `alias`, `extension`, `updated_at`.
+pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<VoicemailSubscriber>> {
+    let mut w = Sql::new(" WHERE 1 = 1");
+    if let Some(s) = &f.system {
+        w.push(" AND s.name = ").bind(s.as_str());
+    }
+    if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
+        let q = q.to_lowercase();
+        w.push(" AND ((");
+        push_prefix(&mut w, "v.alias_lc", &q);
+        w.push(") OR (");
+        push_prefix(&mut w, "v.first_lc", &q);
+        w.push(") OR (");
+        push_prefix(&mut w, "v.last_lc", &q);
+        w.push("))");
+    }
+    for (k, v) in &f.filters {
+        match k.as_str() {
+            "alias" | "extension" => {
+                w.push(&format!(" AND v.{k} = ")).bind(v.as_str());
+            }
+            "class_of_service" => {
+                w.push(" AND c.name = ").bind(v.as_str());
+            }
+            _ => {}
+        }
+    }
+    let total: i64 = w.with_prefix(&format!("SELECT COUNT(*){FROM}")).query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let o = f.order();
+    let sort = match f.sort.as_deref() {
+        Some("alias") => format!("v.alias {o}"),
+        Some("extension") => format!("v.extension {o}"),
+        Some("updated_at") => format!("v.updated_at {o}"),
+        _ => format!("v.last_lc {o}, v.first_lc {o}"),
+    };
+    let mut sel = w.with_prefix(&format!("SELECT {COLS}{FROM}"));
+    sel.push(&format!(" ORDER BY {sort}, v.id LIMIT ")).bind(f.limit).push(" OFFSET ").bind(f.offset);
+    let rows = sel.query().fetch_all(&mut *conn).await?;
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let items = hydrate(conn, items).await?.into_iter().map(|s| s.subscriber).collect();
+    Ok(Page { items, total, limit: f.limit, offset: f.offset })
+}
+
+pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<StoredSubscriber> {
+    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE v.id = $1")).bind(id).fetch_optional(&mut *conn).await?;
+    let s = r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)?;
+    Ok(hydrate(conn, vec![s]).await?.remove(0))
+}
+
+pub async fn ids_by_alias(conn: &mut AnyConnection, alias: &str, system: Option<&str>) -> Result<Vec<(i64, String)>> {
+    let mut q = Sql::new("SELECT v.id, s.name FROM voicemail_subscribers v JOIN systems s ON s.id = v.system_id WHERE v.alias = ");
+    q.bind(alias);
+    if let Some(s) = system {
+        q.push(" AND s.name = ").bind(s);
+    }
+    q.push(" ORDER BY s.name");
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+fn bind_row<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    v: &'q SubscriberRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(&v.alias)
+        .bind(v.alias.to_lowercase())
+        .bind(&v.first_name)
+        .bind(v.first_name.to_lowercase())
+        .bind(&v.last_name)
+        .bind(v.last_name.to_lowercase())
+        .bind(&v.display_name)
+        .bind(&v.extension)
+        .bind(&v.mail)
+        .bind(v.pin_hash.as_deref())
+        .bind(v.cos_id)
+        .bind(&v.subscriber_template)
+}
+
+const WRITE_COLS: &str =
+    "alias, alias_lc, first_name, first_lc, last_name, last_lc, display_name, extension, mail, pin_hash, cos_id, subscriber_template";
+
+pub async fn insert(conn: &mut AnyConnection, v: &SubscriberRow) -> Result<i64> {
+    let sql = format!(
+        "INSERT INTO voicemail_subscribers ({WRITE_COLS}, system_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id"
+    );
+    Ok(bind_row(sqlx::query(&sql), v).bind(v.system_id).bind(now()).fetch_one(conn).await?.try_get(0)?)
+}
+
+pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, v: &SubscriberRow) -> Result<()> {
+    let sets: Vec<String> = WRITE_COLS.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+    let sql = format!(
+        "UPDATE voicemail_subscribers SET {}, version = version + 1, updated_at = $13 WHERE id = $14 AND version = $15",
+        sets.join(", ")
+    );
+    let n = bind_row(sqlx::query(&sql), v).bind(now()).bind(id).bind(version).execute(conn).await?.rows_affected();
+    if n == 0 {
+        return Err(Error::Stale);
+    }
+    Ok(())
+}
+
+pub async fn set_lists(conn: &mut AnyConnection, subscriber: i64, lists: &[i64]) -> Result<()> {
+    sqlx::query("DELETE FROM subscriber_lists WHERE subscriber_id = $1").bind(subscriber).execute(&mut *conn).await?;
+    for l in lists {
+        sqlx::query("INSERT INTO subscriber_lists (subscriber_id, list_id) VALUES ($1, $2)")
+            .bind(subscriber)
+            .bind(*l)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM voicemail_subscribers WHERE id = $1").bind(id).execute(conn).await?;
+    Ok(())
+}
+
+// --- classes of service ---------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct CosRow {
+    pub system_id: i64,
+    pub name: String,
+    pub max_message_seconds: i64,
+    pub send_to_public_lists: bool,
+    pub secure_logon: bool,
+    pub directory_listing: bool,
+    pub transfer: Vec<RestrictionEntry>,
+    pub notification: Vec<RestrictionEntry>,
+    pub fax: Vec<RestrictionEntry>,
+}
+
+const COS_SELECT: &str = "SELECT c.id, s.name AS system_name, c.name, c.max_message_seconds, c.send_to_public_lists, c.secure_logon, \
+    c.directory_listing, c.transfer_json, c.notification_json, c.fax_json, c.version FROM classes_of_service c JOIN systems s ON s.id = c.system_id";
+
+fn cos_from_row(r: &sqlx::any::AnyRow) -> Result<ClassOfService> {
+    Ok(ClassOfService {
+        id: r.try_get("id")?,
+        system: r.try_get("system_name")?,
+        name: r.try_get("name")?,
+        max_message_seconds: r.try_get("max_message_seconds")?,
+        send_to_public_lists: b(r.try_get("send_to_public_lists")?),
+        secure_logon: b(r.try_get("secure_logon")?),
+        directory_listing: b(r.try_get("directory_listing")?),
+        transfer_restriction: json_list(&r.try_get::<String, _>("transfer_json")?),
+        notification_restriction: json_list(&r.try_get::<String, _>("notification_json")?),
+        fax_restriction: json_list(&r.try_get::<String, _>("fax_json")?),
+        version: r.try_get("version")?,
+    })
+}
+
+pub async fn list_cos(conn: &mut AnyConnection, system: Option<&str>) -> Result<Vec<ClassOfService>> {
+    let mut q = Sql::new(COS_SELECT);
+    if let Some(s) = system {
+        q.push(" WHERE s.name = ").bind(s);
+    }
+    q.push(" ORDER BY s.name, c.name");
+    q.query().fetch_all(conn).await?.iter().map(cos_from_row).collect()
+}
+
+pub async fn cos_id(conn: &mut AnyConnection, system_id: i64, name: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar("SELECT id FROM classes_of_service WHERE system_id = $1 AND name = $2")
+        .bind(system_id)
+        .bind(name)
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub async fn cos_by_id(conn: &mut AnyConnection, id: i64) -> Result<ClassOfService> {
+    let r = sqlx::query(&format!("{COS_SELECT} WHERE c.id = $1")).bind(id).fetch_optional(conn).await?;
+    r.as_ref().map(cos_from_row).transpose()?.ok_or(Error::NotFound)
+}
+
+pub async fn insert_cos(conn: &mut AnyConnection, c: &CosRow) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO classes_of_service (system_id, name, max_message_seconds, send_to_public_lists, secure_logon, \
+         directory_listing, transfer_json, notification_json, fax_json, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+    )
+    .bind(c.system_id)
+    .bind(&c.name)
+    .bind(c.max_message_seconds)
+    .bind(c.send_to_public_lists as i64)
+    .bind(c.secure_logon as i64)
+    .bind(c.directory_listing as i64)
+    .bind(to_json(&c.transfer))
+    .bind(to_json(&c.notification))
+    .bind(to_json(&c.fax))
+    .bind(now())
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn cos_users(conn: &mut AnyConnection, id: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM voicemail_subscribers WHERE cos_id = $1").bind(id).fetch_one(conn).await?)
+}
+
+pub async fn delete_cos(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM classes_of_service WHERE id = $1").bind(id).execute(conn).await?;
+    Ok(())
+}
+
+// --- distribution lists ---------------------------------------------------------------------
+
+const DL_SELECT: &str = "SELECT dl.id, s.name AS system_name, dl.name, dl.description, dl.version, \
+    (SELECT COUNT(*) FROM subscriber_lists sl WHERE sl.list_id = dl.id) AS members \
+    FROM distribution_lists dl JOIN systems s ON s.id = dl.system_id";
+
+fn dl_from_row(r: &sqlx::any::AnyRow) -> Result<DistributionList> {
+    Ok(DistributionList {
+        id: r.try_get("id")?,
+        system: r.try_get("system_name")?,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        members: r.try_get("members")?,
+        version: r.try_get("version")?,
+    })
+}
+
+pub async fn list_dls(conn: &mut AnyConnection, system: Option<&str>) -> Result<Vec<DistributionList>> {
+    let mut q = Sql::new(DL_SELECT);
+    if let Some(s) = system {
+        q.push(" WHERE s.name = ").bind(s);
+    }
+    q.push(" ORDER BY s.name, dl.name");
+    q.query().fetch_all(conn).await?.iter().map(dl_from_row).collect()
+}
+
+pub async fn dl_by_id(conn: &mut AnyConnection, id: i64) -> Result<DistributionList> {
+    let r = sqlx::query(&format!("{DL_SELECT} WHERE dl.id = $1")).bind(id).fetch_optional(conn).await?;
+    r.as_ref().map(dl_from_row).transpose()?.ok_or(Error::NotFound)
+}
+
+pub async fn dl_id(conn: &mut AnyConnection, system_id: i64, name: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar("SELECT id FROM distribution_lists WHERE system_id = $1 AND name = $2")
+        .bind(system_id)
+        .bind(name)
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub async fn insert_dl(conn: &mut AnyConnection, system_id: i64, name: &str, description: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO distribution_lists (system_id, name, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
+    )
+    .bind(system_id)
+    .bind(name)
+    .bind(description)
+    .bind(now())
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn delete_dl(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM subscriber_lists WHERE list_id = $1").bind(id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM distribution_lists WHERE id = $1").bind(id).execute(conn).await?;
+    Ok(())
+}

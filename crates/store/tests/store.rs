@@ -1,0 +1,145 @@
+//! The store's own tests, each run on SQLite and on PostgreSQL.
+
+use dialtone_store as store;
+use model::rules::DeviceClass;
+use model::{DndMode, SecurityMode, SystemKind};
+use store::devices::{AppearanceRow, DeviceRow};
+use store::lines::LineRow;
+use store::testing::TestDb;
+use store::users::UserRow;
+use store::{Error, Find};
+
+fn device(name: &str, system_id: i64) -> DeviceRow {
+    DeviceRow {
+        class: DeviceClass::Phone,
+        name: name.into(),
+        mac: Some(name[3..].into()),
+        model: "7960".into(),
+        protocol: "SIP".into(),
+        system_id,
+        description: "desk".into(),
+        device_pool: "Default".into(),
+        button_template: String::new(),
+        softkey_template: String::new(),
+        calling_search_space: String::new(),
+        location: String::new(),
+        security_mode: Some(SecurityMode::Encrypted),
+        security_profile: String::new(),
+        allow_cti_control: true,
+        owner_id: None,
+        dnd: DndMode::RingerOff,
+        expansion_modules: vec!["7914".into()],
+        logout_profile_id: None,
+        primary_phone_id: None,
+        speed_dials: vec![],
+        parameters: Default::default(),
+        mlpp_domain: String::new(),
+        mlpp_indication: false,
+        mlpp_preemption: false,
+    }
+}
+
+#[tokio::test]
+async fn records_round_trip_on_every_backend() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let label = db.label;
+        let mut tx = store.write().await.unwrap();
+        let sys = store::systems::insert(tx.conn(), "cucm1", SystemKind::CallControl, "HQ").await.unwrap();
+        let line = store::lines::insert(
+            tx.conn(),
+            &LineRow { system_id: sys, pattern: "1000".into(), max_calls: 4, busy_trigger: 2, ..Default::default() },
+        )
+        .await
+        .unwrap();
+        let u = store::users::insert(
+            tx.conn(),
+            &UserRow {
+                system_id: sys,
+                user_id: "jsmith".into(),
+                first_name: "John".into(),
+                last_name: "Smith".into(),
+                primary_line_id: Some(line),
+                groups: vec!["Standard CCM End Users".into()],
+                must_change_password: true,
+                password_hash: Some("$argon2id$x".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let d = store::devices::insert(tx.conn(), &device("SEP00562B043615", sys)).await.unwrap();
+        store::devices::set_appearances(
+            tx.conn(),
+            d,
+            &[AppearanceRow { line_id: line, button: 1, label: "John".into(), display: "John Smith".into(), external_mask: String::new() }],
+        )
+        .await
+        .unwrap();
+        store::users::set_devices(tx.conn(), u, &[d], None).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut c = store.read().await.unwrap();
+        let got = store::users::by_id(&mut c, u).await.unwrap();
+        assert_eq!(got.user.primary_extension.as_deref(), Some("1000"), "{label}");
+        assert!(got.user.must_change_password, "{label}");
+        assert!(got.user.has_password && !got.user.has_pin, "{label}");
+        assert_eq!(got.user.devices, vec!["SEP00562B043615"], "{label}");
+        assert_eq!(got.user.groups, vec!["Standard CCM End Users"], "{label}");
+
+        let dev = store::devices::by_id(&mut c, d).await.unwrap().to_phone();
+        assert_eq!(dev.lines.len(), 1, "{label}");
+        assert_eq!(dev.security_mode, Some(SecurityMode::Encrypted), "{label}");
+        assert_eq!(dev.dnd, DndMode::RingerOff, "{label}");
+        assert_eq!(dev.expansion_modules, vec!["7914"], "{label}");
+        assert_eq!(dev.users, vec!["jsmith"], "{label}");
+
+        // Prefix find, any case, on each name.
+        for q in ["SMI", "jo", "jsm"] {
+            let f = Find { q: Some(q.into()), limit: 10, ..Default::default() };
+            let page = store::users::find(&mut c, &f).await.unwrap();
+            assert_eq!(page.total, 1, "{label} q={q}");
+        }
+        let f = Find { q: Some("x".into()), limit: 10, ..Default::default() };
+        assert_eq!(store::users::find(&mut c, &f).await.unwrap().total, 0, "{label}");
+        drop(c);
+
+        // A stale version is refused; the right one is taken.
+        let mut tx = store.write().await.unwrap();
+        let row = store::users::by_id(tx.conn(), u).await.unwrap().row;
+        assert!(matches!(store::users::update(tx.conn(), u, 99, &row).await, Err(Error::Stale)), "{label}");
+        store::users::update(tx.conn(), u, 1, &row).await.unwrap();
+        // Unique violations come back as such.
+        let dup = store::lines::insert(
+            tx.conn(),
+            &LineRow { system_id: sys, pattern: "1000".into(), max_calls: 4, busy_trigger: 2, ..Default::default() },
+        )
+        .await;
+        assert!(matches!(dup, Err(Error::Unique(_))), "{label}: {dup:?}");
+    }
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_make_the_same_columns() {
+    let mut columns = Vec::new();
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        assert_eq!(store.migrate().await.unwrap(), 0, "{}: second run applies nothing", db.label);
+        let sql = match store.backend() {
+            store::Backend::Sqlite => {
+                "SELECT m.name || '.' || p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY 1"
+            }
+            store::Backend::Postgres => {
+                "SELECT table_name || '.' || column_name FROM information_schema.columns \
+                 WHERE table_schema = 'public' ORDER BY 1"
+            }
+        };
+        let mut cols: Vec<String> = sqlx::query_scalar(sql).fetch_all(store.pool()).await.unwrap();
+        cols.sort();
+        columns.push((db.label, cols));
+    }
+    if let [(a, ca), (b, cb)] = &columns[..] {
+        assert_eq!(ca, cb, "{a} and {b} have different tables or columns");
+    }
+}
