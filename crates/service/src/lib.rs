@@ -1,1 +1,321 @@
-//! placeholder
+//! Dialtone's use cases: each one reads what it needs, checks every rule, writes in one
+//! transaction and records what it did in the audit log. Front ends (REST API, CLI, later the
+//! web console and CSV jobs) call these and nothing below them.
+#![forbid(unsafe_code)]
+
+mod auth;
+mod devices;
+mod lines;
+mod phone_services;
+mod systems;
+mod users;
+mod voicemail;
+
+pub use auth::{hash_secret, verify_secret};
+pub use store::{Backend, Find, Store};
+
+use model::{BatchFailure, BatchResult, Catalog, Invalid, Outcome, System, SystemKind};
+use store::audit::NewEntry;
+use store::WriteTx;
+
+/// Who is acting: an administrator's name, `cli`, or `system`.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub name: String,
+}
+
+impl Actor {
+    pub fn new(name: impl Into<String>) -> Actor {
+        Actor { name: name.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field is wrong; the message says how to fix it.
+    #[error("{0}")]
+    Invalid(Invalid),
+    #[error("{0}")]
+    NotFound(String),
+    /// The change collides with what is stored (a duplicate, or a record still in use).
+    #[error("{message}")]
+    Conflict { field: Option<String>, message: String },
+    /// The record changed since the caller read it; `current` is what is stored now.
+    #[error("the record changed since you read it (now version {version}): read it again and redo your change")]
+    Stale { version: i64, current: Box<serde_json::Value> },
+    /// A natural key names records on several systems.
+    #[error("{0}")]
+    Ambiguous(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Invalid> for Error {
+    fn from(e: Invalid) -> Self {
+        Error::Invalid(e)
+    }
+}
+
+impl From<store::Error> for Error {
+    fn from(e: store::Error) -> Self {
+        match e {
+            store::Error::NotFound => Error::NotFound("not found".into()),
+            store::Error::Unique(m) => Error::Conflict { field: None, message: format!("already exists: {m}") },
+            store::Error::InUse(m) => Error::Conflict { field: None, message: format!("still in use: {m}") },
+            store::Error::Stale => Error::Conflict { field: Some("version".into()), message: "the record changed meanwhile: read it again".into() },
+            store::Error::Config(m) => Error::Internal(m),
+            store::Error::Db(m) => Error::Internal(m),
+        }
+    }
+}
+
+impl Error {
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::Invalid(i) => Some(&i.field),
+            Error::Conflict { field, .. } => field.as_deref(),
+            Error::Stale { .. } => Some("version"),
+            _ => None,
+        }
+    }
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Invalid(Invalid::new(field, message))
+    }
+    pub(crate) fn conflict(field: &str, message: impl Into<String>) -> Error {
+        Error::Conflict { field: Some(field.to_string()), message: message.into() }
+    }
+}
+
+/// What one change did, for the audit log.
+pub(crate) struct Audit<'a> {
+    pub action: &'a str,
+    pub resource: &'a str,
+    pub target: String,
+    pub system: String,
+}
+
+/// Dialtone's use cases over one store.
+#[derive(Clone)]
+pub struct Service {
+    store: Store,
+    catalog: &'static Catalog,
+    auth: auth::AuthCache,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+/// The name of the call-control system the first start creates.
+pub const FIRST_SYSTEM: &str = "default";
+
+impl Service {
+    pub fn new(store: Store) -> Service {
+        Service { store, catalog: Catalog::builtin(), auth: auth::AuthCache::default() }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn catalog(&self) -> &'static Catalog {
+        self.catalog
+    }
+
+    /// First-start set-up: a call-control system when there is none.
+    pub async fn bootstrap(&self) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        let systems = store::systems::list(tx.conn()).await?;
+        if !systems.iter().any(|s| s.kind == SystemKind::CallControl) {
+            store::systems::insert(tx.conn(), FIRST_SYSTEM, SystemKind::CallControl, "created at first start").await?;
+            store::audit::append(
+                tx.conn(),
+                &NewEntry {
+                    actor: "system",
+                    action: "create",
+                    resource: "system",
+                    target: FIRST_SYSTEM,
+                    system: FIRST_SYSTEM,
+                    result: Outcome::Ok,
+                    detail: "first start",
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Commits `tx` with an audit entry when `r` is Ok; otherwise rolls back and records the
+    /// failure in an audit entry of its own.
+    pub(crate) async fn finish<T>(&self, actor: &Actor, mut tx: WriteTx, a: Audit<'_>, r: Result<T>) -> Result<T> {
+        match r {
+            Ok(v) => {
+                store::audit::append(
+                    tx.conn(),
+                    &NewEntry {
+                        actor: &actor.name,
+                        action: a.action,
+                        resource: a.resource,
+                        target: &a.target,
+                        system: &a.system,
+                        result: Outcome::Ok,
+                        detail: "",
+                    },
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(v)
+            }
+            Err(e) => {
+                drop(tx);
+                self.audit_failure(actor, &a, &e).await;
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) async fn audit_failure(&self, actor: &Actor, a: &Audit<'_>, e: &Error) {
+        let detail = match e.field() {
+            Some(f) => format!("{f}: {e}"),
+            None => e.to_string(),
+        };
+        let write = async {
+            let mut tx = self.store.write().await?;
+            store::audit::append(
+                tx.conn(),
+                &NewEntry {
+                    actor: &actor.name,
+                    action: a.action,
+                    resource: a.resource,
+                    target: &a.target,
+                    system: &a.system,
+                    result: Outcome::Failed,
+                    detail: &detail,
+                },
+            )
+            .await?;
+            tx.commit().await
+        };
+        if let Err(err) = write.await {
+            tracing::error!(%err, "could not write the audit entry of a failed change");
+        }
+    }
+
+    /// Runs `one` for every target, each in its own transaction, and records the whole batch:
+    /// which parts succeeded and which failed.
+    pub(crate) async fn batch<F, Fut>(&self, actor: &Actor, action: &str, resource: &str, targets: &[String], one: F) -> Result<BatchResult>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let mut succeeded = Vec::new();
+        let mut failed = Vec::new();
+        for t in targets {
+            match one(t.clone()).await {
+                Ok(()) => succeeded.push(t.clone()),
+                Err(e) => failed.push(BatchFailure { target: t.clone(), field: e.field().map(str::to_string), message: e.to_string() }),
+            }
+        }
+        let result = match (succeeded.is_empty(), failed.is_empty()) {
+            (_, true) => Outcome::Ok,
+            (true, false) => Outcome::Failed,
+            (false, false) => Outcome::Partial,
+        };
+        let detail = format!(
+            "{} succeeded{}{}; {} failed{}",
+            succeeded.len(),
+            if succeeded.is_empty() { "" } else { ": " },
+            succeeded.join(", "),
+            failed.len(),
+            failed.iter().map(|f| format!("; {}: {}", f.target, f.message)).collect::<String>()
+        );
+        let mut tx = self.store.write().await?;
+        store::audit::append(
+            tx.conn(),
+            &NewEntry {
+                actor: &actor.name,
+                action,
+                resource,
+                target: &format!("{} records", targets.len()),
+                system: "",
+                result,
+                detail: &detail,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(BatchResult { result, succeeded, failed })
+    }
+
+    pub async fn audit(&self, f: &Find) -> Result<model::Page<model::AuditEntry>> {
+        let mut c = self.store.read().await?;
+        Ok(store::audit::find(&mut c, f).await?)
+    }
+}
+
+/// Resolves the system a new record goes to: the one named, or the only one of its kind.
+pub(crate) async fn pick_system(conn: &mut store::Conn, given: Option<&str>, kind: SystemKind) -> Result<System> {
+    let what = match kind {
+        SystemKind::CallControl => "call-control",
+        SystemKind::Voicemail => "voicemail",
+    };
+    match given.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(name) => {
+            let s = store::systems::by_name(conn, name).await.map_err(|e| match e {
+                store::Error::NotFound => Error::invalid("system", format!("there is no product system `{name}`")),
+                e => e.into(),
+            })?;
+            if s.kind != kind {
+                return Err(Error::invalid("system", format!("{name} is a {} system; this record belongs on a {what} system", s.kind.as_str().replace('_', "-"))));
+            }
+            Ok(s)
+        }
+        None => {
+            let all: Vec<System> = store::systems::list(conn).await?.into_iter().filter(|s| s.kind == kind).collect();
+            match all.len() {
+                1 => Ok(all.into_iter().next().expect("one")),
+                0 => Err(Error::invalid("system", format!("there is no {what} system yet: add one first"))),
+                _ => Err(Error::invalid(
+                    "system",
+                    format!(
+                        "there are {} {what} systems ({}): say which one",
+                        all.len(),
+                        all.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                )),
+            }
+        }
+    }
+}
+
+/// A record's id from a natural key that may exist on several systems.
+pub(crate) fn one_of(what: &str, key: &str, found: Vec<(i64, String)>) -> Result<i64> {
+    match found.len() {
+        0 => Err(Error::NotFound(format!("there is no {what} `{key}`"))),
+        1 => Ok(found[0].0),
+        _ => Err(Error::Ambiguous(format!(
+            "{what} `{key}` exists on {}: choose a product system with ?system=NAME",
+            found.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>().join(" and ")
+        ))),
+    }
+}
+
+/// Trims optional text and turns `""` into `None`.
+pub(crate) fn opt(s: Option<&str>) -> Option<String> {
+    s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// Maps a store error of a lookup to "not found" with a message.
+pub(crate) fn nf(e: store::Error, msg: impl FnOnce() -> String) -> Error {
+    match e {
+        store::Error::NotFound => Error::NotFound(msg()),
+        e => e.into(),
+    }
+}

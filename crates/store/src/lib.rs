@@ -26,6 +26,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use migrate::{migrations, Migration};
 pub use sql::Find;
+pub use sqlx::AnyConnection as Conn;
 
 /// The database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

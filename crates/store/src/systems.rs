@@ -67,7 +67,8 @@ pub async fn update(conn: &mut AnyConnection, s: &System, expected_version: i64)
     Ok(())
 }
 
-/// How many records belong to the system, by table.
+/// How many records belong to the system, by table (classes of service and distribution lists
+/// are settings of the system and go with it).
 pub async fn usage(conn: &mut AnyConnection, id: i64) -> Result<Vec<(&'static str, i64)>> {
     let mut out = Vec::new();
     for (label, table) in [
@@ -76,8 +77,6 @@ pub async fn usage(conn: &mut AnyConnection, id: i64) -> Result<Vec<(&'static st
         ("lines", "lines"),
         ("services", "phone_services"),
         ("voicemail subscribers", "voicemail_subscribers"),
-        ("classes of service", "classes_of_service"),
-        ("distribution lists", "distribution_lists"),
     ] {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE system_id = $1"))
             .bind(id)
@@ -91,6 +90,8 @@ pub async fn usage(conn: &mut AnyConnection, id: i64) -> Result<Vec<(&'static st
 }
 
 pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM classes_of_service WHERE system_id = $1").bind(id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM distribution_lists WHERE system_id = $1").bind(id).execute(&mut *conn).await?;
     sqlx::query("DELETE FROM systems WHERE id = $1").bind(id).execute(conn).await?;
     Ok(())
 }

@@ -1,0 +1,194 @@
+//! Administrators: argon2 passwords, API tokens, and the first start's `admin`.
+
+use crate::{Actor, Error, Result, Service};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use model::{CreatedToken, Password};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use store::audit::NewEntry;
+
+/// An argon2id hash (PHC string) of a password or PIN.
+pub fn hash_secret(secret: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Internal(format!("hashing failed: {e}")))
+}
+
+/// Checks a secret against its argon2 hash.
+pub fn verify_secret(secret: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).map(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok()).unwrap_or(false)
+}
+
+fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Remembers Basic credentials already checked against their argon2 hash, keyed by a digest of
+/// the stored hash and the password: a changed password changes the stored hash and so misses.
+/// Scripts that send Basic on every request then cost one argon2 verification per 5 minutes.
+#[derive(Clone, Default)]
+pub(crate) struct AuthCache {
+    verified: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+const CACHE_TTL: Duration = Duration::from_secs(300);
+
+impl AuthCache {
+    fn check(&self, key: &str) -> bool {
+        let mut m = self.verified.lock().expect("auth cache lock");
+        match m.get(key) {
+            Some(t) if t.elapsed() < CACHE_TTL => true,
+            Some(_) => {
+                m.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+    fn remember(&self, key: String) {
+        let mut m = self.verified.lock().expect("auth cache lock");
+        if m.len() > 10_000 {
+            m.retain(|_, t| t.elapsed() < CACHE_TTL);
+        }
+        m.insert(key, Instant::now());
+    }
+}
+
+const BAD_LOGIN: &str = "user name or password is wrong";
+
+impl Service {
+    /// On first start, creates the administrator `admin` with `password`, or with a generated
+    /// one that is returned (to be printed once). Returns `None` when administrators exist.
+    pub async fn ensure_admin(&self, password: Option<&str>) -> Result<Option<String>> {
+        let mut tx = self.store.write().await?;
+        if store::admins::count(tx.conn()).await? > 0 {
+            return Ok(None);
+        }
+        let (pw, generated) = match password.filter(|p| !p.is_empty()) {
+            Some(p) => (Password::parse("DIALTONE_ADMIN_PASSWORD", p, 8)?, None),
+            None => {
+                let mut b = [0u8; 18];
+                rand::thread_rng().fill_bytes(&mut b);
+                let p = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+                (Password::parse("password", &p, 8)?, Some(p))
+            }
+        };
+        store::admins::insert(tx.conn(), "admin", &hash_secret(pw.expose())?).await?;
+        store::audit::append(
+            tx.conn(),
+            &NewEntry {
+                actor: "system",
+                action: "create",
+                resource: "admin",
+                target: "admin",
+                system: "",
+                result: model::Outcome::Ok,
+                detail: "first start",
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(generated)
+    }
+
+    /// Adds an administrator, or sets the password of an existing one.
+    pub async fn set_admin(&self, actor: &Actor, username: &str, password: &str) -> Result<()> {
+        let name = model::Name::parse("username", username)?;
+        let pw = Password::parse("password", password, 8)?;
+        let hash = hash_secret(pw.expose())?;
+        let mut tx = self.store.write().await?;
+        let r = async {
+            match store::admins::by_username(tx.conn(), name.as_str()).await? {
+                Some(a) => store::admins::set_password(tx.conn(), a.id, &hash).await?,
+                None => {
+                    store::admins::insert(tx.conn(), name.as_str(), &hash).await?;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        let a = crate::Audit { action: "set_password", resource: "admin", target: name.to_string(), system: String::new() };
+        self.finish(actor, tx, a, r).await
+    }
+
+    /// Checks HTTP Basic credentials.
+    pub async fn authenticate_basic(&self, username: &str, password: &str) -> Result<Actor> {
+        let mut c = self.store.read().await?;
+        let Some(admin) = store::admins::by_username(&mut c, username).await? else {
+            // Spend the time a real check would, so a wrong name is not faster than a wrong password.
+            let _ = verify_secret(password, "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0CQBGoOB0iRoAQkC4zC1xr8Jf2jVY3Zt0wbNXgFkmL8");
+            return Err(Error::Unauthorized(BAD_LOGIN.into()));
+        };
+        drop(c);
+        let key = sha256_hex(&[admin.password_hash.as_bytes(), password.as_bytes()]);
+        if self.auth.check(&key) {
+            return Ok(Actor::new(admin.username));
+        }
+        let hash = admin.password_hash.clone();
+        let pw = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || verify_secret(&pw, &hash))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        if !ok {
+            return Err(Error::Unauthorized(BAD_LOGIN.into()));
+        }
+        self.auth.remember(key);
+        Ok(Actor::new(admin.username))
+    }
+
+    /// Checks a bearer token.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Actor> {
+        let mut c = self.store.read().await?;
+        match store::admins::by_token(&mut c, &sha256_hex(&[token.as_bytes()])).await? {
+            Some(a) => Ok(Actor::new(a.username)),
+            None => Err(Error::Unauthorized("the bearer token is not known: create one with POST /api/v1/tokens".into())),
+        }
+    }
+
+    /// Creates an API token for the acting administrator; the token is shown only here.
+    pub async fn create_token(&self, actor: &Actor, name: &str) -> Result<CreatedToken> {
+        let mut b = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut b);
+        let token = format!("dt_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b));
+        let name = if name.trim().is_empty() { "api".to_string() } else { name.trim().to_string() };
+        let mut tx = self.store.write().await?;
+        let r = async {
+            let admin = store::admins::by_username(tx.conn(), &actor.name)
+                .await?
+                .ok_or_else(|| Error::Unauthorized("only administrators can create tokens".into()))?;
+            store::admins::insert_token(tx.conn(), admin.id, &name, &sha256_hex(&[token.as_bytes()])).await?;
+            Ok(CreatedToken { name: name.clone(), token: token.clone() })
+        }
+        .await;
+        let a = crate::Audit { action: "create", resource: "token", target: name.clone(), system: String::new() };
+        self.finish(actor, tx, a, r).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_differ() {
+        let a = hash_secret("secret1").unwrap();
+        let b = hash_secret("secret1").unwrap();
+        assert_ne!(a, b, "salted");
+        assert!(a.starts_with("$argon2id$"));
+        assert!(verify_secret("secret1", &a));
+        assert!(!verify_secret("secret2", &a));
+        assert!(!verify_secret("secret1", "not a hash"));
+    }
+}

@@ -1,0 +1,282 @@
+//! End users and their associations.
+
+use crate::{hash_secret, one_of, opt, pick_system, Actor, Audit, Error, Result, Service};
+use model::rules::DeviceClass;
+use model::{BatchRequest, BatchResult, NewUser, Page, Password, Pin, SystemKind, User, UserId, UserPatch};
+use store::users::{StoredUser, UserRow};
+use store::Conn;
+
+/// The associations a user asks for, resolved to ids.
+struct Assoc {
+    devices: Vec<i64>,
+    default_profile: Option<i64>,
+    lines: Vec<i64>,
+}
+
+impl Service {
+    async fn user_id_of(&self, conn: &mut Conn, key: &str, system: Option<&str>) -> Result<i64> {
+        let found = store::users::ids_by_user_id(conn, key, system).await?;
+        if found.is_empty() {
+            if let Ok(id) = key.parse::<i64>() {
+                if store::users::by_id(conn, id).await.is_ok() {
+                    return Ok(id);
+                }
+            }
+        }
+        one_of("user", key, found)
+    }
+
+    pub async fn find_users(&self, f: &store::Find) -> Result<Page<User>> {
+        let mut c = self.store.read().await?;
+        Ok(store::users::find(&mut c, f).await?)
+    }
+
+    /// A user by user ID (with `system` when the ID exists on several systems) or by id.
+    pub async fn user(&self, key: &str, system: Option<&str>) -> Result<User> {
+        let mut c = self.store.read().await?;
+        let id = self.user_id_of(&mut c, key, system).await?;
+        Ok(store::users::by_id(&mut c, id).await?.user)
+    }
+
+    async fn user_row(&self, conn: &mut Conn, system_id: i64, system: &str, u: &NewUser, keep: Option<&UserRow>) -> Result<(UserRow, Assoc)> {
+        let user_id = UserId::parse(&u.user_id)?;
+        let last_name = u.last_name.trim();
+        if last_name.is_empty() {
+            return Err(Error::invalid("last_name", "a user needs a last name"));
+        }
+        let password_hash = match u.password.as_deref() {
+            Some(p) => Some(hash_secret(Password::parse("password", p, 1)?.expose())?),
+            None => keep.and_then(|k| k.password_hash.clone()),
+        };
+        let pin_hash = match u.pin.as_deref() {
+            Some(p) => Some(hash_secret(Pin::parse(p)?.expose())?),
+            None => keep.and_then(|k| k.pin_hash.clone()),
+        };
+        let primary_line_id = match opt(u.primary_extension.as_deref()) {
+            None => None,
+            Some(pe) => {
+                let partition = u.primary_extension_partition.as_deref();
+                Some(crate::lines::line_id(conn, system_id, &pe, partition).await.map_err(|e| match e {
+                    Error::Invalid(i) => Error::Invalid(i.within("primary_extension")),
+                    e => e,
+                })?.ok_or_else(|| {
+                    Error::invalid(
+                        "primary_extension",
+                        format!(
+                            "there is no line {pe}{} on {system}: add the line first, or give primary_extension_partition",
+                            partition.filter(|p| !p.is_empty()).map(|p| format!(" in partition {p}")).unwrap_or_default()
+                        ),
+                    )
+                })?)
+            }
+        };
+        let mut groups = Vec::new();
+        for (i, g) in u.groups.iter().enumerate() {
+            let g = g.trim();
+            if g.is_empty() {
+                return Err(Error::invalid(format!("groups[{i}]"), "a group name cannot be empty"));
+            }
+            if !groups.iter().any(|x: &String| x == g) {
+                groups.push(g.to_string());
+            }
+        }
+        // Associations: phones, device profiles (one of them the default), lines.
+        let mut devices = Vec::new();
+        for (field, names, class) in [("devices", &u.devices, DeviceClass::Phone), ("device_profiles", &u.device_profiles, DeviceClass::DeviceProfile)] {
+            for (i, n) in names.iter().enumerate() {
+                let (id, c) = store::devices::id_by_name(conn, n.trim())
+                    .await?
+                    .ok_or_else(|| Error::invalid(format!("{field}[{i}]"), format!("there is no {} {n}", if class == DeviceClass::Phone { "phone" } else { "device profile" })))?;
+                if c != class {
+                    return Err(Error::invalid(format!("{field}[{i}]"), format!("{n} is a {}: list it under {}", c.as_str().replace('_', " "), if c == DeviceClass::Phone { "devices" } else { "device_profiles" })));
+                }
+                let d = store::devices::by_id(conn, id).await?;
+                if d.row.system_id != system_id {
+                    return Err(Error::invalid(format!("{field}[{i}]"), format!("{n} is on {}, the user on {system}", d.system)));
+                }
+                if !devices.contains(&id) {
+                    devices.push(id);
+                }
+            }
+        }
+        let default_profile = match opt(u.default_device_profile.as_deref()) {
+            None => None,
+            Some(n) => {
+                let found = store::devices::id_by_name(conn, &n).await?;
+                match found {
+                    Some((id, DeviceClass::DeviceProfile)) if devices.contains(&id) => Some(id),
+                    Some((_, DeviceClass::DeviceProfile)) => {
+                        return Err(Error::invalid("default_device_profile", format!("{n} is not among the user's device_profiles: add it there too")))
+                    }
+                    _ => return Err(Error::invalid("default_device_profile", format!("there is no device profile {n}"))),
+                }
+            }
+        };
+        let mut lines = Vec::new();
+        for (i, l) in u.lines.iter().enumerate() {
+            let id = crate::lines::line_id(conn, system_id, &l.pattern, Some(&l.partition))
+                .await
+                .map_err(|e| match e {
+                    Error::Invalid(inv) => Error::Invalid(inv.within(&format!("lines[{i}]"))),
+                    e => e,
+                })?
+                .ok_or_else(|| Error::invalid(format!("lines[{i}]"), format!("there is no line {} on {system}", l.pattern)))?;
+            if !lines.contains(&id) {
+                lines.push(id);
+            }
+        }
+        let row = UserRow {
+            system_id,
+            user_id: user_id.into_string(),
+            first_name: u.first_name.trim().to_string(),
+            last_name: last_name.to_string(),
+            display_name: u.display_name.trim().to_string(),
+            department: u.department.trim().to_string(),
+            manager: u.manager.trim().to_string(),
+            mail: u.mail.trim().to_string(),
+            telephone_number: u.telephone_number.trim().to_string(),
+            password_hash,
+            pin_hash,
+            primary_line_id,
+            user_profile: opt(u.user_profile.as_deref()),
+            groups,
+            must_change_password: u.must_change_password,
+            password_never_expires: u.password_never_expires,
+            presence_home_node: opt(u.presence_home_node.as_deref()),
+            app_profiles: model::AppProfiles {
+                ldap: opt(u.app_profiles.ldap.as_deref()),
+                cti: opt(u.app_profiles.cti.as_deref()),
+                voicemail: opt(u.app_profiles.voicemail.as_deref()),
+                conferencing: opt(u.app_profiles.conferencing.as_deref()),
+            },
+            capabilities: u.capabilities.clone(),
+            ldap_synced: keep.map(|k| k.ldap_synced).unwrap_or(false),
+        };
+        Ok((row, Assoc { devices, default_profile, lines }))
+    }
+
+    async fn write_assoc(&self, conn: &mut Conn, id: i64, a: &Assoc) -> Result<()> {
+        store::users::set_devices(conn, id, &a.devices, a.default_profile).await?;
+        store::users::set_lines(conn, id, &a.lines).await?;
+        Ok(())
+    }
+
+    pub async fn create_user(&self, actor: &Actor, req: NewUser) -> Result<User> {
+        let mut tx = self.store.write().await?;
+        let mut system = req.system.clone().unwrap_or_default();
+        let r = async {
+            let sys = pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl).await?;
+            system = sys.name.clone();
+            let (row, assoc) = self.user_row(tx.conn(), sys.id, &sys.name, &req, None).await?;
+            if store::users::id_on_system(tx.conn(), sys.id, &row.user_id).await?.is_some() {
+                return Err(Error::conflict("user_id", format!("user {} already exists on {}: change that user, or choose another user ID", row.user_id, sys.name)));
+            }
+            let id = store::users::insert(tx.conn(), &row).await?;
+            self.write_assoc(tx.conn(), id, &assoc).await?;
+            Ok(store::users::by_id(tx.conn(), id).await?.user)
+        }
+        .await;
+        let a = Audit { action: "create", resource: "user", target: req.user_id.clone(), system };
+        self.finish(actor, tx, a, r).await
+    }
+
+    pub async fn update_user(&self, actor: &Actor, key: &str, system: Option<&str>, p: UserPatch) -> Result<User> {
+        let current: StoredUser = {
+            let mut c = self.store.read().await?;
+            let id = self.user_id_of(&mut c, key, system).await?;
+            store::users::by_id(&mut c, id).await?
+        };
+        let mut tx = self.store.write().await?;
+        let r = async {
+            let cu = &current.user;
+            if let Some(s) = p.system.as_deref().filter(|s| *s != cu.system) {
+                return Err(Error::invalid("system", format!("a user cannot move from {} to {s}: delete the user and add it again on {s}", cu.system)));
+            }
+            if let Some(u) = p.user_id.as_deref().filter(|u| *u != cu.user_id) {
+                return Err(Error::invalid("user_id", format!("a user ID cannot change ({} to {u}): add a new user and delete this one", cu.user_id)));
+            }
+            if current.row.ldap_synced {
+                for (f, given, now) in [
+                    ("first_name", &p.first_name, &cu.first_name),
+                    ("last_name", &p.last_name, &cu.last_name),
+                    ("mail", &p.mail, &cu.mail),
+                    ("telephone_number", &p.telephone_number, &cu.telephone_number),
+                    ("department", &p.department, &cu.department),
+                    ("manager", &p.manager, &cu.manager),
+                ] {
+                    if given.as_ref().is_some_and(|g| g != now) {
+                        return Err(Error::invalid(f, format!("{} is synced from LDAP: change {f} in the directory", cu.user_id)));
+                    }
+                }
+            }
+            let spec = NewUser {
+                user_id: cu.user_id.clone(),
+                system: Some(cu.system.clone()),
+                first_name: p.first_name.clone().unwrap_or(cu.first_name.clone()),
+                last_name: p.last_name.clone().unwrap_or(cu.last_name.clone()),
+                display_name: p.display_name.clone().unwrap_or(cu.display_name.clone()),
+                department: p.department.clone().unwrap_or(cu.department.clone()),
+                manager: p.manager.clone().unwrap_or(cu.manager.clone()),
+                mail: p.mail.clone().unwrap_or(cu.mail.clone()),
+                telephone_number: p.telephone_number.clone().unwrap_or(cu.telephone_number.clone()),
+                password: p.password.clone(),
+                pin: p.pin.clone(),
+                primary_extension: p.primary_extension.clone().or(cu.primary_extension.clone()),
+                primary_extension_partition: p.primary_extension_partition.clone().or(Some(cu.primary_extension_partition.clone())),
+                user_profile: p.user_profile.clone().or(cu.user_profile.clone()),
+                groups: p.groups.clone().unwrap_or(cu.groups.clone()),
+                must_change_password: p.must_change_password.unwrap_or(cu.must_change_password),
+                password_never_expires: p.password_never_expires.unwrap_or(cu.password_never_expires),
+                presence_home_node: p.presence_home_node.clone().or(cu.presence_home_node.clone()),
+                app_profiles: p.app_profiles.clone().unwrap_or(cu.app_profiles.clone()),
+                capabilities: p.capabilities.clone().unwrap_or(cu.capabilities.clone()),
+                devices: p.devices.clone().unwrap_or(cu.devices.clone()),
+                device_profiles: p.device_profiles.clone().unwrap_or(cu.device_profiles.clone()),
+                default_device_profile: p.default_device_profile.clone().or(cu.default_device_profile.clone()),
+                lines: p.lines.clone().unwrap_or(cu.lines.clone()),
+            };
+            let (row, assoc) = self.user_row(tx.conn(), current.row.system_id, &cu.system, &spec, Some(&current.row)).await?;
+            match store::users::update(tx.conn(), cu.id, p.version, &row).await {
+                Err(store::Error::Stale) => {
+                    let now = store::users::by_id(tx.conn(), cu.id).await?.user;
+                    return Err(Error::Stale { version: now.version, current: Box::new(serde_json::to_value(&now).unwrap_or_default()) });
+                }
+                r => r?,
+            }
+            self.write_assoc(tx.conn(), cu.id, &assoc).await?;
+            Ok(store::users::by_id(tx.conn(), cu.id).await?.user)
+        }
+        .await;
+        let a = Audit { action: "update", resource: "user", target: current.user.user_id.clone(), system: current.user.system.clone() };
+        self.finish(actor, tx, a, r).await
+    }
+
+    pub async fn delete_user(&self, actor: &Actor, key: &str, system: Option<&str>) -> Result<()> {
+        let current = {
+            let mut c = self.store.read().await?;
+            let id = self.user_id_of(&mut c, key, system).await?;
+            store::users::by_id(&mut c, id).await?.user
+        };
+        let mut tx = self.store.write().await?;
+        let r = async {
+            store::users::delete(tx.conn(), current.id).await?;
+            Ok(())
+        }
+        .await;
+        let a = Audit { action: "delete", resource: "user", target: current.user_id.clone(), system: current.system.clone() };
+        self.finish(actor, tx, a, r).await
+    }
+
+    pub async fn delete_users(&self, actor: &Actor, req: &BatchRequest) -> Result<BatchResult> {
+        let sys = req.system.as_deref();
+        self.batch(actor, "batch_delete", "user", &req.targets, |t| async move { self.delete_user(actor, &t, sys).await }).await
+    }
+
+    /// Checks an end user's password (for self-care pages and phones later).
+    pub async fn check_user_password(&self, key: &str, system: Option<&str>, password: &str) -> Result<bool> {
+        let mut c = self.store.read().await?;
+        let id = self.user_id_of(&mut c, key, system).await?;
+        let u = store::users::by_id(&mut c, id).await?;
+        Ok(u.row.password_hash.as_deref().is_some_and(|h| crate::verify_secret(password, h)))
+    }
+}
