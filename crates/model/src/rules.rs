@@ -208,7 +208,7 @@ pub fn conflicts(user_id: &str, this: &Namesake, others: &[Namesake]) -> Vec<Con
             !o.first_name.trim().eq_ignore_ascii_case(this.first_name.trim())
                 || !o.last_name.trim().eq_ignore_ascii_case(this.last_name.trim())
         })
-        .map(|o| format!("{} ({} {})", o.system, o.first_name, o.last_name))
+        .map(|o| format!("{} {} on {}", o.first_name, o.last_name, o.system))
         .collect();
     differ.sort();
     differ.dedup();
@@ -225,7 +225,7 @@ pub fn conflicts(user_id: &str, this: &Namesake, others: &[Namesake]) -> Vec<Con
             kind: ConflictKind::DifferentNames,
             systems,
             message: format!(
-                "user ID {user_id} is {} {} here but {} elsewhere: update the names so they agree",
+                "user ID {user_id} is {} {} here but {}: if it is one person, update the names so they agree; if not, give one of them another user ID",
                 this.first_name,
                 this.last_name,
                 differ.join(", ")
@@ -314,6 +314,6 @@ mod tests {
         let c = conflicts("jsmith", &this, &[ns("unity", SystemKind::Voicemail, "Joe", "Smith")]);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].kind, ConflictKind::DifferentNames);
-        assert!(c[0].message.contains("Joe Smith"));
+        assert!(c[0].message.contains("Joe Smith on unity"), "{}", c[0].message);
     }
 }

@@ -1,1 +1,25 @@
-//! placeholder
+//! Dialtone's HTTP front: `router(state)` gives the REST API under `/api/v1/` (with its OpenAPI
+//! document) and the health check. Later the admin console, the phone HTTP endpoint and the
+//! self-care pages join it. No SQL here: every request goes through `service`.
+#![forbid(unsafe_code)]
+
+mod api;
+mod auth;
+mod error;
+
+pub use api::openapi;
+pub use error::{ApiError, ErrorBody};
+
+use axum::Router;
+use service::Service;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub service: Service,
+}
+
+/// The admin listener's routes: the REST API, its OpenAPI document, `/healthz`.
+pub fn router(state: AppState) -> Router {
+    api::routes().with_state(state)
+}

@@ -1,0 +1,177 @@
+//! The command line: `serve`, `demo`, `migrate`, `healthcheck`, `openapi`, and the `user`,
+//! `phone` and `line` commands scripts use (they work on the database directly, through the same
+//! use cases as the API, so they run with or without a server).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "dialtone", version, about = "Dialtone: a voice provisioning server")]
+pub struct Cli {
+    /// Configuration file (TOML); `dialtone.toml` is read when it exists.
+    #[arg(long, global = true, env = "DIALTONE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite:PATH (the default, sqlite:dialtone.db) or postgres://USER:PASSWORD@HOST/DB.
+    #[arg(long, global = true)]
+    pub db: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Fill a fresh database with a realistic sample, then serve it.
+    Demo(DemoArgs),
+    /// Bring the database schema up to date, then exit.
+    Migrate,
+    /// Exit 0 when the server at ADDR answers its health check.
+    Healthcheck {
+        /// Address of the admin listener.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        admin: String,
+    },
+    /// Print the OpenAPI document of the REST API.
+    Openapi,
+    /// Find, add and remove end users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Find, add and remove phones.
+    #[command(subcommand)]
+    Phone(PhoneCmd),
+    /// Find, add and remove lines (directory numbers).
+    #[command(subcommand)]
+    Line(LineCmd),
+    /// Set an administrator's password (creating the administrator if needed); the password is
+    /// read from DIALTONE_NEW_PASSWORD or from standard input.
+    AdminPassword {
+        username: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the REST API (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub admin: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address of the REST API (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub admin: Option<String>,
+    /// How many users the sample has.
+    #[arg(long, default_value_t = 300)]
+    pub users: usize,
+    /// Fill the database and exit instead of serving.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FindArgs {
+    /// Prefix to find.
+    pub q: Option<String>,
+    /// Only this product system.
+    #[arg(long)]
+    pub system: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    #[arg(long, default_value_t = 0)]
+    pub offset: i64,
+    /// Print JSON (one object per line) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Find users by prefix of user ID, first or last name.
+    Find(FindArgs),
+    /// Add a user.
+    Add {
+        #[arg(long)]
+        user_id: String,
+        #[arg(long, default_value = "")]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        #[arg(long)]
+        system: Option<String>,
+        #[arg(long)]
+        primary_extension: Option<String>,
+        #[arg(long, default_value = "")]
+        mail: String,
+        /// Read the password from DIALTONE_USER_PASSWORD.
+        #[arg(long)]
+        password_from_env: bool,
+    },
+    /// Remove a user.
+    Remove {
+        user_id: String,
+        #[arg(long)]
+        system: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PhoneCmd {
+    /// Find phones by prefix of device name.
+    Find(FindArgs),
+    /// Add a phone.
+    Add {
+        #[arg(long)]
+        mac: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        system: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long)]
+        owner: Option<String>,
+        /// A line, as PATTERN or PATTERN@PARTITION; repeat for more buttons.
+        #[arg(long = "line")]
+        lines: Vec<String>,
+    },
+    /// Remove a phone.
+    Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LineCmd {
+    /// Find lines by prefix of the pattern.
+    Find(FindArgs),
+    /// Add a line.
+    Add {
+        pattern: String,
+        #[arg(long, default_value = "")]
+        partition: String,
+        #[arg(long)]
+        system: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long)]
+        max_calls: Option<i64>,
+        #[arg(long)]
+        busy_trigger: Option<i64>,
+    },
+    /// Remove a line.
+    Remove {
+        pattern: String,
+        #[arg(long)]
+        partition: Option<String>,
+        #[arg(long)]
+        system: Option<String>,
+    },
+}
+
+impl FindArgs {
+    pub fn find(&self) -> service::Find {
+        service::Find { q: self.q.clone(), system: self.system.clone(), limit: self.limit, offset: self.offset, ..Default::default() }
+    }
+}

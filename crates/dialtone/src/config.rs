@@ -1,0 +1,144 @@
+//! Layered configuration: defaults, then a TOML file, then `DIALTONE_…` environment variables
+//! (`DIALTONE_DATABASE__URL`, `DIALTONE_ADMIN__LISTEN`, `DIALTONE_ADMIN_PASSWORD`), then flags.
+//! A secret may instead be read from a file named by the same variable with `_FILE`.
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub database: Database,
+    pub admin: Admin,
+    /// Password of the `admin` administrator created at first start (never printed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_password: Option<String>,
+    /// A file holding that password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_password_file: Option<String>,
+    pub log: Log,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Database {
+    /// `sqlite:PATH` (created when missing) or `postgres://user:password@host/db`.
+    pub url: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Admin {
+    /// Address of the REST API (and later the web console).
+    pub listen: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Log {
+    /// A tracing filter: `info`, `debug`, `dialtone=debug,sqlx=warn`, …
+    pub level: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database", &store::redact_url(&self.database.url))
+            .field("admin", &self.admin)
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "***"))
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database: Database { url: "sqlite:dialtone.db".into() },
+            admin: Admin { listen: "127.0.0.1:8080".into() },
+            admin_password: None,
+            admin_password_file: None,
+            log: Log { level: "info".into() },
+        }
+    }
+}
+
+const KNOWN: &[(&str, &[&str])] =
+    &[("database", &["url"]), ("admin", &["listen"]), ("log", &["level"]), ("admin_password", &[]), ("admin_password_file", &[])];
+
+impl Config {
+    /// Defaults, then `file` (or `dialtone.toml` when it exists), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<(Config, Vec<String>)> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(f) => {
+                if !f.exists() {
+                    bail!("configuration file {} does not exist", f.display());
+                }
+                fig = fig.merge(Toml::file(f));
+            }
+            None if Path::new("dialtone.toml").exists() => fig = fig.merge(Toml::file("dialtone.toml")),
+            None => {}
+        }
+        fig = fig.merge(Env::prefixed("DIALTONE_").split("__").ignore(&["test_postgres", "require_peers"]));
+        let warnings = unknown_keys(&fig);
+        let cfg: Config = fig.extract().context("reading the configuration")?;
+        Ok((cfg, warnings))
+    }
+
+    /// The first administrator's password, from the value or the file.
+    pub fn admin_password(&self) -> anyhow::Result<Option<String>> {
+        if let Some(p) = &self.admin_password {
+            return Ok(Some(p.clone()));
+        }
+        match &self.admin_password_file {
+            Some(f) => {
+                let p = std::fs::read_to_string(f).with_context(|| format!("reading the admin password file {f}"))?;
+                Ok(Some(p.trim_end_matches(['\r', '\n']).to_string()))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+fn unknown_keys(fig: &Figment) -> Vec<String> {
+    let Ok(value) = fig.extract::<serde_json::Value>() else { return Vec::new() };
+    let mut out = Vec::new();
+    if let Some(map) = value.as_object() {
+        for (k, v) in map {
+            match KNOWN.iter().find(|(s, _)| s == k) {
+                None => out.push(format!("unknown configuration key `{k}` is ignored")),
+                Some((_, fields)) => {
+                    if let Some(inner) = v.as_object() {
+                        for f in inner.keys() {
+                            if !fields.contains(&f.as_str()) {
+                                out.push(format!("unknown configuration key `{k}.{f}` is ignored"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_and_unknown_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("d.toml", "[database]\nurl = \"sqlite:x.db\"\n[admin]\nlisten = \"127.0.0.1:9\"\nlisen = 1\n")?;
+            jail.set_env("DIALTONE_ADMIN__LISTEN", "127.0.0.1:7");
+            jail.set_env("DIALTONE_ADMIN_PASSWORD", "from-env-123");
+            let (c, warnings) = Config::load(Some(Path::new("d.toml"))).unwrap();
+            assert_eq!(c.database.url, "sqlite:x.db");
+            assert_eq!(c.admin.listen, "127.0.0.1:7", "the environment beats the file");
+            assert_eq!(c.admin_password().unwrap().as_deref(), Some("from-env-123"));
+            assert!(!format!("{c:?}").contains("from-env-123"));
+            assert_eq!(warnings, vec!["unknown configuration key `admin.lisen` is ignored"]);
+            Ok(())
+        });
+    }
+}

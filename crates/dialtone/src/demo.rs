@@ -1,0 +1,240 @@
+//! A realistic sample directory for `dialtone demo`: two call-control systems and a voicemail
+//! system, a few hundred users with desk phones of several models, shared lines between
+//! managers and assistants, soft phones (some secondary to a desk phone), extension-mobility
+//! device profiles with a logout profile, IP phone services, voicemail subscribers, and two
+//! deliberate conflicts between systems for the lists to show.
+//! Everything goes through the service, so every rule applies and the audit log shows it.
+
+use anyhow::Context;
+use model::*;
+use service::{Actor, Service};
+
+const FIRST: &[&str] = &[
+    "James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "William", "Elizabeth", "David", "Barbara",
+    "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen", "Daniel", "Nancy", "Matthew", "Lisa",
+    "Anthony", "Betty", "Mark", "Margaret", "Paul", "Sandra", "Steven", "Ashley", "Andrew", "Emily", "Kenneth", "Donna",
+    "Joshua", "Michelle", "Kevin", "Carol", "Brian", "Amanda", "George", "Melissa", "Edward", "Deborah", "Aiko", "Omar",
+    "Priya", "Lars",
+];
+const LAST: &[&str] = &[
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Hernandez",
+    "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson",
+    "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright",
+    "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell",
+    "Mitchell", "Carter", "Roberts",
+];
+const DEPARTMENTS: &[&str] = &["Sales", "Engineering", "Finance", "Support", "Operations", "Legal", "Marketing", "HR"];
+const DESK_MODELS: &[&str] = &["7960", "7940", "7970", "8861", "8851", "8841", "7841", "7821", "7912", "8845"];
+
+/// What the demo made.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub users: usize,
+    pub phones: usize,
+    pub lines: usize,
+    pub device_profiles: usize,
+    pub voicemail_subscribers: usize,
+}
+
+fn mac(n: usize) -> String {
+    format!("00562B{:06X}", 0x040000 + n)
+}
+
+pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
+    let a = Actor::new("demo");
+    let mut sum = Summary::default();
+    let hq = service::FIRST_SYSTEM;
+    svc.create_system(&a, NewSystem { name: "branch".into(), kind: Some(SystemKind::CallControl), description: "Branch office cluster".into() })
+        .await?;
+    svc.create_system(&a, NewSystem { name: "unity".into(), kind: Some(SystemKind::Voicemail), description: "Voicemail".into() }).await?;
+    svc.create_distribution_list(&a, NewDistributionList { name: "All Staff".into(), system: Some("unity".into()), description: "Everyone".into() })
+        .await?;
+    for svc_name in [("Corporate Directory", "http://directory.example.com/xmldirectory.jsp"), ("Weather", "http://weather.example.com/phone")] {
+        svc.create_service(
+            &a,
+            NewPhoneService {
+                name: svc_name.0.into(),
+                system: Some(hq.into()),
+                url: svc_name.1.into(),
+                description: String::new(),
+                parameters: if svc_name.0 == "Weather" {
+                    vec![ServiceParameter { name: "city".into(), display_name: "City".into(), default: "San Jose".into(), required: true }]
+                } else {
+                    vec![]
+                },
+            },
+        )
+        .await?;
+    }
+    // A logout profile for hot-desk phones.
+    svc.create_device_profile(
+        &a,
+        NewDeviceProfile {
+            name: "EM-Logout".into(),
+            model: "7960".into(),
+            system: Some(hq.into()),
+            description: "Loaded when a user logs out of a hot desk".into(),
+            lines: vec![AppearanceInput { pattern: "2999".into(), label: "Lobby".into(), ..Default::default() }],
+            ..Default::default()
+        },
+    )
+    .await?;
+    sum.device_profiles += 1;
+
+    let mut used_ids = std::collections::BTreeSet::new();
+    for i in 0..users {
+        let first = FIRST[i % FIRST.len()];
+        let last = LAST[(i / FIRST.len() + i * 7) % LAST.len()];
+        let mut uid = format!("{}{}", first[..1].to_lowercase(), last.to_lowercase());
+        let mut n = 1;
+        while !used_ids.insert(uid.clone()) {
+            n += 1;
+            uid = format!("{}{}{n}", first[..1].to_lowercase(), last.to_lowercase());
+        }
+        let ext = format!("{}", 2000 + i);
+        svc.create_line(
+            &a,
+            NewLine {
+                pattern: ext.clone(),
+                system: Some(hq.into()),
+                description: format!("{first} {last}"),
+                alerting_name: format!("{first} {last}"),
+                forward_busy_internal: "voicemail".into(),
+                forward_no_answer_internal: "voicemail".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .with_context(|| format!("line {ext}"))?;
+        sum.lines += 1;
+        svc.create_user(
+            &a,
+            NewUser {
+                user_id: uid.clone(),
+                system: Some(hq.into()),
+                first_name: first.into(),
+                last_name: last.into(),
+                department: DEPARTMENTS[i % DEPARTMENTS.len()].into(),
+                mail: format!("{uid}@example.com"),
+                telephone_number: format!("+1408555{ext}"),
+                primary_extension: Some(ext.clone()),
+                groups: vec!["Standard CCM End Users".into()],
+                capabilities: Capabilities { presence: i % 4 == 0, soft_client: i % 10 == 0 },
+                lines: vec![LineRef { pattern: ext.clone(), partition: String::new() }],
+                ..Default::default()
+            },
+        )
+        .await
+        .with_context(|| format!("user {uid}"))?;
+        sum.users += 1;
+        let model = DESK_MODELS[i % DESK_MODELS.len()];
+        // Every fifth user is a manager whose line also rings on the next user's (the assistant's) phone.
+        let mut lines = vec![AppearanceInput { pattern: ext.clone(), label: format!("{first} {last}"), display: format!("{first} {last}"), ..Default::default() }];
+        if i % 5 == 1 && model != "7912" {
+            lines.push(AppearanceInput { pattern: format!("{}", 2000 + i - 1), label: "Manager".into(), ..Default::default() });
+        }
+        let expansion_modules = if i == 0 { vec!["7914".into()] } else { vec![] };
+        let phone = svc
+            .create_phone(
+                &a,
+                NewPhone {
+                    mac: Some(mac(i)),
+                    model: model.into(),
+                    system: Some(hq.into()),
+                    description: format!("{first} {last} - desk"),
+                    device_pool: if i % 3 == 0 { "DP-HQ-1".into() } else { "DP-HQ-2".into() },
+                    owner_user_id: Some(uid.clone()),
+                    expansion_modules,
+                    lines,
+                    services: if i % 2 == 0 { vec![Subscription { service: "Corporate Directory".into(), ..Default::default() }] } else { vec![] },
+                    logout_profile: (i % 25 == 0).then(|| "EM-Logout".to_string()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("phone of {uid}"))?;
+        sum.phones += 1;
+        let u = svc.user(&uid, Some(hq)).await?;
+        svc.update_user(&a, &uid, Some(hq), UserPatch { version: u.version, devices: Some(vec![phone.name.clone()]), ..Default::default() }).await?;
+        if i % 10 == 0 {
+            // A soft phone named after the user, secondary to the desk phone (adjunct licensing).
+            svc.create_phone(
+                &a,
+                NewPhone {
+                    model: "CUPC".into(),
+                    system: Some(hq.into()),
+                    description: format!("{first} {last} - soft phone"),
+                    owner_user_id: Some(uid.clone()),
+                    primary_phone: Some(phone.name.clone()),
+                    lines: vec![AppearanceInput { pattern: ext.clone(), display: format!("{first} {last}"), ..Default::default() }],
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("soft phone of {uid}"))?;
+            sum.phones += 1;
+        }
+        if i % 15 == 0 {
+            let name = format!("EM-{uid}");
+            svc.create_device_profile(
+                &a,
+                NewDeviceProfile {
+                    name: name.clone(),
+                    model: "7960".into(),
+                    system: Some(hq.into()),
+                    description: format!("Extension mobility profile of {first} {last}"),
+                    lines: vec![AppearanceInput { pattern: ext.clone(), label: format!("{first} {last}"), ..Default::default() }],
+                    ..Default::default()
+                },
+            )
+            .await?;
+            sum.device_profiles += 1;
+            let u = svc.user(&uid, Some(hq)).await?;
+            svc.update_user(
+                &a,
+                &uid,
+                Some(hq),
+                UserPatch { version: u.version, device_profiles: Some(vec![name.clone()]), default_device_profile: Some(name), ..Default::default() },
+            )
+            .await?;
+        }
+        if i % 6 != 5 {
+            svc.create_voicemail_subscriber(
+                &a,
+                NewVoicemailSubscriber {
+                    alias: uid.clone(),
+                    system: Some("unity".into()),
+                    first_name: first.into(),
+                    last_name: last.into(),
+                    extension: ext.clone(),
+                    mail: format!("{uid}@example.com"),
+                    distribution_lists: vec!["All Staff".into()],
+                    ..Default::default()
+                },
+            )
+            .await?;
+            sum.voicemail_subscribers += 1;
+        }
+    }
+    // Two conflicts for the lists to show (seed 000): the first user also exists on the branch
+    // cluster, and the second user's voicemail box carries another first name.
+    let first_uid = svc.find_users(&service::Find { limit: 1, sort: Some("user_id".into()), ..Default::default() }).await?;
+    if let Some(u) = first_uid.items.first() {
+        svc.create_user(
+            &a,
+            NewUser { user_id: u.user_id.clone(), system: Some("branch".into()), first_name: u.first_name.clone(), last_name: u.last_name.clone(), ..Default::default() },
+        )
+        .await?;
+        sum.users += 1;
+    }
+    svc.create_user(&a, NewUser { user_id: "pmarlowe".into(), system: Some(hq.into()), first_name: "Philip".into(), last_name: "Marlowe".into(), ..Default::default() })
+        .await?;
+    svc.create_voicemail_subscriber(
+        &a,
+        NewVoicemailSubscriber { alias: "pmarlowe".into(), system: Some("unity".into()), first_name: "Phil".into(), last_name: "Marlowe".into(), extension: "2998".into(), ..Default::default() },
+    )
+    .await?;
+    sum.users += 1;
+    sum.voicemail_subscribers += 1;
+    Ok(sum)
+}

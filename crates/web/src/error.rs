@@ -1,0 +1,79 @@
+//! One mapping from errors to HTTP answers: JSON `{"error": {code, message, field, …}}`.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `invalid`, `bad_request`, `not_found`, `conflict`, `stale`, `ambiguous`, `unauthorized`, `internal`.
+    pub code: &'static str,
+    /// What is wrong and how to fix it.
+    pub message: String,
+    /// The offending field, as the request names it (`lines[1].button`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For `stale`: the record's current version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// For `stale`: the record as it is stored now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<serde_json::Value>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub detail: ErrorDetail,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>, field: Option<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            detail: ErrorDetail { code: "bad_request", message: message.into(), field, version: None, current: None },
+        }
+    }
+}
+
+impl From<service::Error> for ApiError {
+    fn from(e: service::Error) -> Self {
+        use service::Error as E;
+        let field = e.field().map(str::to_string);
+        let message = e.to_string();
+        let (status, code, version, current) = match e {
+            E::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", None, None),
+            E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None, None),
+            E::Conflict { .. } => (StatusCode::CONFLICT, "conflict", None, None),
+            E::Stale { version, current } => (StatusCode::CONFLICT, "stale", Some(version), Some(*current)),
+            E::Ambiguous(_) => (StatusCode::CONFLICT, "ambiguous", None, None),
+            E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", None, None),
+            E::Internal(ref m) => {
+                tracing::error!(error = %m, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", None, None)
+            }
+        };
+        ApiError { status, detail: ErrorDetail { code, message, field, version, current } }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let unauthorized = self.status == StatusCode::UNAUTHORIZED;
+        let mut r = (self.status, Json(ErrorBody { error: self.detail })).into_response();
+        if unauthorized {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"dialtone\""));
+        }
+        r
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
