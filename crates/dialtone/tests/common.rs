@@ -1,0 +1,86 @@
+//! `TestApp`: the real server on 127.0.0.1 port 0, on a throw-away database, with a client.
+
+#![allow(dead_code)]
+
+use dialtone::{App, Config};
+use reqwest::StatusCode;
+use serde_json::Value;
+use store::testing::TestDb;
+
+pub const PASSWORD: &str = "test-admin-password";
+
+pub struct TestApp {
+    pub app: App,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub token: String,
+    pub label: &'static str,
+}
+
+impl TestApp {
+    pub async fn spawn(db: &TestDb) -> TestApp {
+        let mut cfg = Config::default();
+        cfg.database.url = db.url.clone();
+        cfg.admin.listen = "127.0.0.1:0".into();
+        cfg.admin_password = Some(PASSWORD.into());
+        let app = App::build(&cfg).await.expect("the server starts");
+        let base = format!("http://{}", app.admin_addr);
+        let client = reqwest::Client::new();
+        let r = client
+            .post(format!("{base}/api/v1/tokens"))
+            .basic_auth("admin", Some(PASSWORD))
+            .json(&serde_json::json!({"name": "tests"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+        TestApp { app, base, client, token, label: db.label }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn send(&self, rb: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let r = rb.bearer_auth(&self.token).send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, v)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.client.get(self.url(path))).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.client.post(self.url(path)).json(&body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.client.patch(self.url(path)).json(&body)).await
+    }
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.client.delete(self.url(path))).await
+    }
+
+    /// POST that must succeed with 201; returns the record.
+    pub async fn create(&self, path: &str, body: Value) -> Value {
+        let (s, v) = self.post(path, body.clone()).await;
+        assert_eq!(s, StatusCode::CREATED, "[{}] POST {path} {body}: {v}", self.label);
+        v
+    }
+
+    /// A request that must fail with `status`, naming `field`; returns the error message.
+    pub fn refused(&self, got: (StatusCode, Value), status: StatusCode, field: &str) -> String {
+        let (s, v) = got;
+        assert_eq!(s, status, "[{}] expected {status} on {field}, got {v}", self.label);
+        assert_eq!(v["error"]["field"].as_str(), Some(field), "[{}] field of {v}", self.label);
+        let m = v["error"]["message"].as_str().unwrap_or_default().to_string();
+        assert!(!m.is_empty());
+        m
+    }
+
+    pub async fn stop(mut self) {
+        self.app.stop().await.unwrap();
+    }
+}
