@@ -6,7 +6,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "dialtone", version, about = "Dialtone: a voice provisioning server")]
+#[command(
+    name = "dialtone",
+    version,
+    about = "Dialtone: a voice provisioning server"
+)]
 pub struct Cli {
     /// Configuration file (TOML); `dialtone.toml` is read when it exists.
     #[arg(long, global = true, env = "DIALTONE_CONFIG")]
@@ -45,9 +49,7 @@ pub enum Command {
     Line(LineCmd),
     /// Set an administrator's password (creating the administrator if needed); the password is
     /// read from DIALTONE_NEW_PASSWORD or from standard input.
-    AdminPassword {
-        username: String,
-    },
+    AdminPassword { username: String },
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +174,12 @@ pub enum LineCmd {
 
 impl FindArgs {
     pub fn find(&self) -> service::Find {
-        service::Find { q: self.q.clone(), system: self.system.clone(), limit: self.limit, offset: self.offset, ..Default::default() }
+        service::Find {
+            q: self.q.clone(),
+            system: self.system.clone(),
+            limit: self.limit,
+            offset: self.offset,
+            ..Default::default()
+        }
     }
 }

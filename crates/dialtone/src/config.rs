@@ -44,7 +44,10 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database", &store::redact_url(&self.database.url))
             .field("admin", &self.admin)
-            .field("admin_password", &self.admin_password.as_ref().map(|_| "***"))
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "***"),
+            )
             .field("log", &self.log)
             .finish()
     }
@@ -53,17 +56,28 @@ impl std::fmt::Debug for Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            database: Database { url: "sqlite:dialtone.db".into() },
-            admin: Admin { listen: "127.0.0.1:8080".into() },
+            database: Database {
+                url: "sqlite:dialtone.db".into(),
+            },
+            admin: Admin {
+                listen: "127.0.0.1:8080".into(),
+            },
             admin_password: None,
             admin_password_file: None,
-            log: Log { level: "info".into() },
+            log: Log {
+                level: "info".into(),
+            },
         }
     }
 }
 
-const KNOWN: &[(&str, &[&str])] =
-    &[("database", &["url"]), ("admin", &["listen"]), ("log", &["level"]), ("admin_password", &[]), ("admin_password_file", &[])];
+const KNOWN: &[(&str, &[&str])] = &[
+    ("database", &["url"]),
+    ("admin", &["listen"]),
+    ("log", &["level"]),
+    ("admin_password", &[]),
+    ("admin_password_file", &[]),
+];
 
 impl Config {
     /// Defaults, then `file` (or `dialtone.toml` when it exists), then the environment.
@@ -76,10 +90,16 @@ impl Config {
                 }
                 fig = fig.merge(Toml::file(f));
             }
-            None if Path::new("dialtone.toml").exists() => fig = fig.merge(Toml::file("dialtone.toml")),
+            None if Path::new("dialtone.toml").exists() => {
+                fig = fig.merge(Toml::file("dialtone.toml"))
+            }
             None => {}
         }
-        fig = fig.merge(Env::prefixed("DIALTONE_").split("__").ignore(&["test_postgres", "require_peers"]));
+        fig = fig.merge(
+            Env::prefixed("DIALTONE_")
+                .split("__")
+                .ignore(&["test_postgres", "require_peers"]),
+        );
         let warnings = unknown_keys(&fig);
         let cfg: Config = fig.extract().context("reading the configuration")?;
         Ok((cfg, warnings))
@@ -92,7 +112,8 @@ impl Config {
         }
         match &self.admin_password_file {
             Some(f) => {
-                let p = std::fs::read_to_string(f).with_context(|| format!("reading the admin password file {f}"))?;
+                let p = std::fs::read_to_string(f)
+                    .with_context(|| format!("reading the admin password file {f}"))?;
                 Ok(Some(p.trim_end_matches(['\r', '\n']).to_string()))
             }
             None => Ok(None),
@@ -101,7 +122,9 @@ impl Config {
 }
 
 fn unknown_keys(fig: &Figment) -> Vec<String> {
-    let Ok(value) = fig.extract::<serde_json::Value>() else { return Vec::new() };
+    let Ok(value) = fig.extract::<serde_json::Value>() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     if let Some(map) = value.as_object() {
         for (k, v) in map {
@@ -127,17 +150,27 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
     fn layers_and_unknown_keys() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("d.toml", "[database]\nurl = \"sqlite:x.db\"\n[admin]\nlisten = \"127.0.0.1:9\"\nlisen = 1\n")?;
+            jail.create_file(
+                "d.toml",
+                "[database]\nurl = \"sqlite:x.db\"\n[admin]\nlisten = \"127.0.0.1:9\"\nlisen = 1\n",
+            )?;
             jail.set_env("DIALTONE_ADMIN__LISTEN", "127.0.0.1:7");
             jail.set_env("DIALTONE_ADMIN_PASSWORD", "from-env-123");
             let (c, warnings) = Config::load(Some(Path::new("d.toml"))).unwrap();
             assert_eq!(c.database.url, "sqlite:x.db");
-            assert_eq!(c.admin.listen, "127.0.0.1:7", "the environment beats the file");
+            assert_eq!(
+                c.admin.listen, "127.0.0.1:7",
+                "the environment beats the file"
+            );
             assert_eq!(c.admin_password().unwrap().as_deref(), Some("from-env-123"));
             assert!(!format!("{c:?}").contains("from-env-123"));
-            assert_eq!(warnings, vec!["unknown configuration key `admin.lisen` is ignored"]);
+            assert_eq!(
+                warnings,
+                vec!["unknown configuration key `admin.lisen` is ignored"]
+            );
             Ok(())
         });
     }

@@ -10,21 +10,122 @@ use model::*;
 use service::{Actor, Service};
 
 const FIRST: &[&str] = &[
-    "James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "William", "Elizabeth", "David", "Barbara",
-    "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen", "Daniel", "Nancy", "Matthew", "Lisa",
-    "Anthony", "Betty", "Mark", "Margaret", "Paul", "Sandra", "Steven", "Ashley", "Andrew", "Emily", "Kenneth", "Donna",
-    "Joshua", "Michelle", "Kevin", "Carol", "Brian", "Amanda", "George", "Melissa", "Edward", "Deborah", "Aiko", "Omar",
-    "Priya", "Lars",
+    "James",
+    "Mary",
+    "John",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "William",
+    "Elizabeth",
+    "David",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Charles",
+    "Karen",
+    "Daniel",
+    "Nancy",
+    "Matthew",
+    "Lisa",
+    "Anthony",
+    "Betty",
+    "Mark",
+    "Margaret",
+    "Paul",
+    "Sandra",
+    "Steven",
+    "Ashley",
+    "Andrew",
+    "Emily",
+    "Kenneth",
+    "Donna",
+    "Joshua",
+    "Michelle",
+    "Kevin",
+    "Carol",
+    "Brian",
+    "Amanda",
+    "George",
+    "Melissa",
+    "Edward",
+    "Deborah",
+    "Aiko",
+    "Omar",
+    "Priya",
+    "Lars",
 ];
 const LAST: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Hernandez",
-    "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson",
-    "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright",
-    "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell",
-    "Mitchell", "Carter", "Roberts",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Green",
+    "Adams",
+    "Nelson",
+    "Baker",
+    "Hall",
+    "Rivera",
+    "Campbell",
+    "Mitchell",
+    "Carter",
+    "Roberts",
 ];
-const DEPARTMENTS: &[&str] = &["Sales", "Engineering", "Finance", "Support", "Operations", "Legal", "Marketing", "HR"];
-const DESK_MODELS: &[&str] = &["7960", "7940", "7970", "8861", "8851", "8841", "7841", "7821", "7912", "8845"];
+const DEPARTMENTS: &[&str] = &[
+    "Sales",
+    "Engineering",
+    "Finance",
+    "Support",
+    "Operations",
+    "Legal",
+    "Marketing",
+    "HR",
+];
+const DESK_MODELS: &[&str] = &[
+    "7960", "7940", "7970", "8861", "8851", "8841", "7841", "7821", "7912", "8845",
+];
 
 /// What the demo made.
 #[derive(Debug, Default)]
@@ -44,12 +145,40 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
     let a = Actor::new("demo");
     let mut sum = Summary::default();
     let hq = service::FIRST_SYSTEM;
-    svc.create_system(&a, NewSystem { name: "branch".into(), kind: Some(SystemKind::CallControl), description: "Branch office cluster".into() })
-        .await?;
-    svc.create_system(&a, NewSystem { name: "unity".into(), kind: Some(SystemKind::Voicemail), description: "Voicemail".into() }).await?;
-    svc.create_distribution_list(&a, NewDistributionList { name: "All Staff".into(), system: Some("unity".into()), description: "Everyone".into() })
-        .await?;
-    for svc_name in [("Corporate Directory", "http://directory.example.com/xmldirectory.jsp"), ("Weather", "http://weather.example.com/phone")] {
+    svc.create_system(
+        &a,
+        NewSystem {
+            name: "branch".into(),
+            kind: Some(SystemKind::CallControl),
+            description: "Branch office cluster".into(),
+        },
+    )
+    .await?;
+    svc.create_system(
+        &a,
+        NewSystem {
+            name: "unity".into(),
+            kind: Some(SystemKind::Voicemail),
+            description: "Voicemail".into(),
+        },
+    )
+    .await?;
+    svc.create_distribution_list(
+        &a,
+        NewDistributionList {
+            name: "All Staff".into(),
+            system: Some("unity".into()),
+            description: "Everyone".into(),
+        },
+    )
+    .await?;
+    for svc_name in [
+        (
+            "Corporate Directory",
+            "http://directory.example.com/xmldirectory.jsp",
+        ),
+        ("Weather", "http://weather.example.com/phone"),
+    ] {
         svc.create_service(
             &a,
             NewPhoneService {
@@ -58,7 +187,12 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
                 url: svc_name.1.into(),
                 description: String::new(),
                 parameters: if svc_name.0 == "Weather" {
-                    vec![ServiceParameter { name: "city".into(), display_name: "City".into(), default: "San Jose".into(), required: true }]
+                    vec![ServiceParameter {
+                        name: "city".into(),
+                        display_name: "City".into(),
+                        default: "San Jose".into(),
+                        required: true,
+                    }]
                 } else {
                     vec![]
                 },
@@ -74,7 +208,11 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
             model: "7960".into(),
             system: Some(hq.into()),
             description: "Loaded when a user logs out of a hot desk".into(),
-            lines: vec![AppearanceInput { pattern: "2999".into(), label: "Lobby".into(), ..Default::default() }],
+            lines: vec![AppearanceInput {
+                pattern: "2999".into(),
+                label: "Lobby".into(),
+                ..Default::default()
+            }],
             ..Default::default()
         },
     )
@@ -119,8 +257,14 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
                 telephone_number: format!("+1408555{ext}"),
                 primary_extension: Some(ext.clone()),
                 groups: vec!["Standard CCM End Users".into()],
-                capabilities: Capabilities { presence: i % 4 == 0, soft_client: i % 10 == 0 },
-                lines: vec![LineRef { pattern: ext.clone(), partition: String::new() }],
+                capabilities: Capabilities {
+                    presence: i % 4 == 0,
+                    soft_client: i % 10 == 0,
+                },
+                lines: vec![LineRef {
+                    pattern: ext.clone(),
+                    partition: String::new(),
+                }],
                 ..Default::default()
             },
         )
@@ -129,9 +273,18 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
         sum.users += 1;
         let model = DESK_MODELS[i % DESK_MODELS.len()];
         // Every fifth user is a manager whose line also rings on the next user's (the assistant's) phone.
-        let mut lines = vec![AppearanceInput { pattern: ext.clone(), label: format!("{first} {last}"), display: format!("{first} {last}"), ..Default::default() }];
+        let mut lines = vec![AppearanceInput {
+            pattern: ext.clone(),
+            label: format!("{first} {last}"),
+            display: format!("{first} {last}"),
+            ..Default::default()
+        }];
         if i % 5 == 1 && model != "7912" {
-            lines.push(AppearanceInput { pattern: format!("{}", 2000 + i - 1), label: "Manager".into(), ..Default::default() });
+            lines.push(AppearanceInput {
+                pattern: format!("{}", 2000 + i - 1),
+                label: "Manager".into(),
+                ..Default::default()
+            });
         }
         let expansion_modules = if i == 0 { vec!["7914".into()] } else { vec![] };
         let phone = svc
@@ -142,11 +295,22 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
                     model: model.into(),
                     system: Some(hq.into()),
                     description: format!("{first} {last} - desk"),
-                    device_pool: if i % 3 == 0 { "DP-HQ-1".into() } else { "DP-HQ-2".into() },
+                    device_pool: if i % 3 == 0 {
+                        "DP-HQ-1".into()
+                    } else {
+                        "DP-HQ-2".into()
+                    },
                     owner_user_id: Some(uid.clone()),
                     expansion_modules,
                     lines,
-                    services: if i % 2 == 0 { vec![Subscription { service: "Corporate Directory".into(), ..Default::default() }] } else { vec![] },
+                    services: if i % 2 == 0 {
+                        vec![Subscription {
+                            service: "Corporate Directory".into(),
+                            ..Default::default()
+                        }]
+                    } else {
+                        vec![]
+                    },
                     logout_profile: (i % 25 == 0).then(|| "EM-Logout".to_string()),
                     ..Default::default()
                 },
@@ -155,7 +319,17 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
             .with_context(|| format!("phone of {uid}"))?;
         sum.phones += 1;
         let u = svc.user(&uid, Some(hq)).await?;
-        svc.update_user(&a, &uid, Some(hq), UserPatch { version: u.version, devices: Some(vec![phone.name.clone()]), ..Default::default() }).await?;
+        svc.update_user(
+            &a,
+            &uid,
+            Some(hq),
+            UserPatch {
+                version: u.version,
+                devices: Some(vec![phone.name.clone()]),
+                ..Default::default()
+            },
+        )
+        .await?;
         if i % 10 == 0 {
             // A soft phone named after the user, secondary to the desk phone (adjunct licensing).
             svc.create_phone(
@@ -166,7 +340,11 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
                     description: format!("{first} {last} - soft phone"),
                     owner_user_id: Some(uid.clone()),
                     primary_phone: Some(phone.name.clone()),
-                    lines: vec![AppearanceInput { pattern: ext.clone(), display: format!("{first} {last}"), ..Default::default() }],
+                    lines: vec![AppearanceInput {
+                        pattern: ext.clone(),
+                        display: format!("{first} {last}"),
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 },
             )
@@ -183,7 +361,11 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
                     model: "7960".into(),
                     system: Some(hq.into()),
                     description: format!("Extension mobility profile of {first} {last}"),
-                    lines: vec![AppearanceInput { pattern: ext.clone(), label: format!("{first} {last}"), ..Default::default() }],
+                    lines: vec![AppearanceInput {
+                        pattern: ext.clone(),
+                        label: format!("{first} {last}"),
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 },
             )
@@ -194,7 +376,12 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
                 &a,
                 &uid,
                 Some(hq),
-                UserPatch { version: u.version, device_profiles: Some(vec![name.clone()]), default_device_profile: Some(name), ..Default::default() },
+                UserPatch {
+                    version: u.version,
+                    device_profiles: Some(vec![name.clone()]),
+                    default_device_profile: Some(name),
+                    ..Default::default()
+                },
             )
             .await?;
         }
@@ -218,20 +405,48 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
     }
     // Two conflicts for the lists to show (seed 000): the first user also exists on the branch
     // cluster, and the second user's voicemail box carries another first name.
-    let first_uid = svc.find_users(&service::Find { limit: 1, sort: Some("user_id".into()), ..Default::default() }).await?;
+    let first_uid = svc
+        .find_users(&service::Find {
+            limit: 1,
+            sort: Some("user_id".into()),
+            ..Default::default()
+        })
+        .await?;
     if let Some(u) = first_uid.items.first() {
         svc.create_user(
             &a,
-            NewUser { user_id: u.user_id.clone(), system: Some("branch".into()), first_name: u.first_name.clone(), last_name: u.last_name.clone(), ..Default::default() },
+            NewUser {
+                user_id: u.user_id.clone(),
+                system: Some("branch".into()),
+                first_name: u.first_name.clone(),
+                last_name: u.last_name.clone(),
+                ..Default::default()
+            },
         )
         .await?;
         sum.users += 1;
     }
-    svc.create_user(&a, NewUser { user_id: "pmarlowe".into(), system: Some(hq.into()), first_name: "Philip".into(), last_name: "Marlowe".into(), ..Default::default() })
-        .await?;
+    svc.create_user(
+        &a,
+        NewUser {
+            user_id: "pmarlowe".into(),
+            system: Some(hq.into()),
+            first_name: "Philip".into(),
+            last_name: "Marlowe".into(),
+            ..Default::default()
+        },
+    )
+    .await?;
     svc.create_voicemail_subscriber(
         &a,
-        NewVoicemailSubscriber { alias: "pmarlowe".into(), system: Some("unity".into()), first_name: "Phil".into(), last_name: "Marlowe".into(), extension: "2998".into(), ..Default::default() },
+        NewVoicemailSubscriber {
+            alias: "pmarlowe".into(),
+            system: Some("unity".into()),
+            first_name: "Phil".into(),
+            last_name: "Marlowe".into(),
+            extension: "2998".into(),
+            ..Default::default()
+        },
     )
     .await?;
     sum.users += 1;

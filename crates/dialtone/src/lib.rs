@@ -19,11 +19,16 @@ use tokio::task::JoinHandle;
 /// Returns the service and, when `admin` was just created with a generated password, that
 /// password (to print once).
 pub async fn open_service(cfg: &Config) -> anyhow::Result<(Service, Option<String>)> {
-    let store = store::Store::open(&cfg.database.url).await.context("opening the database")?;
+    let store = store::Store::open(&cfg.database.url)
+        .await
+        .context("opening the database")?;
     let service = Service::new(store);
     service.bootstrap().await.context("first-start set-up")?;
     let password = cfg.admin_password()?;
-    let generated = service.ensure_admin(password.as_deref()).await.context("creating the first administrator")?;
+    let generated = service
+        .ensure_admin(password.as_deref())
+        .await
+        .context("creating the first administrator")?;
     Ok((service, generated))
 }
 
@@ -45,7 +50,9 @@ impl App {
             .await
             .with_context(|| format!("binding the admin listener on {}", cfg.admin.listen))?;
         let admin_addr = listener.local_addr()?;
-        let router = web::router(web::AppState { service: service.clone() });
+        let router = web::router(web::AppState {
+            service: service.clone(),
+        });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -55,7 +62,13 @@ impl App {
                 .await
         });
         tracing::info!(%admin_addr, "admin API listening");
-        Ok(App { admin_addr, service, generated_admin_password: generated, stop: Some(stop), task })
+        Ok(App {
+            admin_addr,
+            service,
+            generated_admin_password: generated,
+            stop: Some(stop),
+            task,
+        })
     }
 
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests under way.
@@ -69,7 +82,10 @@ impl App {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        (&mut self.task).await.context("server task")?.context("server")?;
+        (&mut self.task)
+            .await
+            .context("server task")?
+            .context("server")?;
         self.service.store().close().await;
         Ok(())
     }
@@ -81,7 +97,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

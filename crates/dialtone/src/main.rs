@@ -10,7 +10,10 @@ use std::io::{IsTerminal, Read, Write};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -27,8 +30,12 @@ fn main() -> std::process::ExitCode {
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -36,12 +43,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(db) = &cli.db {
         cfg.database.url = db.clone();
     }
-    let quiet = matches!(cli.command, Command::User(_) | Command::Phone(_) | Command::Line(_) | Command::Openapi | Command::Healthcheck { .. });
+    let quiet = matches!(
+        cli.command,
+        Command::User(_)
+            | Command::Phone(_)
+            | Command::Line(_)
+            | Command::Openapi
+            | Command::Healthcheck { .. }
+    );
     init_logging(if quiet { "warn" } else { &cfg.log.level });
     for w in warnings {
         tracing::warn!("{w}");
     }
-    let cli_actor = Actor::new(format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())));
+    let cli_actor = Actor::new(format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    ));
     match cli.command {
         Command::Serve(args) => {
             if let Some(a) = args.admin {
@@ -63,11 +80,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 for suffix in ["", "-wal", "-shm"] {
                     let f = format!("{path}{suffix}");
                     if std::path::Path::new(&f).exists() {
-                        std::fs::remove_file(&f).with_context(|| format!("removing the previous demo database {f}"))?;
+                        std::fs::remove_file(&f)
+                            .with_context(|| format!("removing the previous demo database {f}"))?;
                     }
                 }
             } else {
-                bail!("the demo fills a fresh SQLite file; give --db sqlite:PATH (or leave --db out)");
+                bail!(
+                    "the demo fills a fresh SQLite file; give --db sqlite:PATH (or leave --db out)"
+                );
             }
             if cfg.admin_password()?.is_none() {
                 cfg.admin_password = Some("dialtone-demo".into());
@@ -91,10 +111,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let app = App::build(&cfg).await?;
             let base = format!("http://{}", app.admin_addr);
-            println!("\nDialtone is running. Administrator: admin / {}", cfg.admin_password()?.unwrap_or_default());
-            println!("  curl -u admin:{} {base}/api/v1/users?q=smi", cfg.admin_password()?.unwrap_or_default());
-            println!("  curl -u admin:{} {base}/api/v1/phones/SEP00562B040000", cfg.admin_password()?.unwrap_or_default());
-            println!("  curl -u admin:{} '{base}/api/v1/users?conflicts=true'", cfg.admin_password()?.unwrap_or_default());
+            println!(
+                "\nDialtone is running. Administrator: admin / {}",
+                cfg.admin_password()?.unwrap_or_default()
+            );
+            println!(
+                "  curl -u admin:{} {base}/api/v1/users?q=smi",
+                cfg.admin_password()?.unwrap_or_default()
+            );
+            println!(
+                "  curl -u admin:{} {base}/api/v1/phones/SEP00562B040000",
+                cfg.admin_password()?.unwrap_or_default()
+            );
+            println!(
+                "  curl -u admin:{} '{base}/api/v1/users?conflicts=true'",
+                cfg.admin_password()?.unwrap_or_default()
+            );
             println!("  OpenAPI: {base}/api/v1/openapi.json\nStop with Ctrl-C.");
             app.run_until_signal().await
         }
@@ -143,7 +175,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn announce(app: &App, cfg: &Config) {
-    println!("Dialtone is serving the REST API on http://{}/api/v1/ (database {})", app.admin_addr, store::redact_url(&cfg.database.url));
+    println!(
+        "Dialtone is serving the REST API on http://{}/api/v1/ (database {})",
+        app.admin_addr,
+        store::redact_url(&cfg.database.url)
+    );
     if let Some(p) = &app.generated_admin_password {
         println!("First start: created administrator `admin` with password {p}\n(shown once; change it with `dialtone admin-password admin`)");
     }
@@ -152,8 +188,14 @@ fn announce(app: &App, cfg: &Config) {
 async fn healthcheck(addr: &str) -> anyhow::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let fut = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
-        s.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+        let mut s = tokio::net::TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        s.write_all(
+            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await?;
         let text = String::from_utf8_lossy(&buf);
@@ -165,7 +207,9 @@ async fn healthcheck(addr: &str) -> anyhow::Result<()> {
             bail!("unhealthy: {status}")
         }
     };
-    tokio::time::timeout(std::time::Duration::from_secs(10), fut).await.context("no answer within 10 s")?
+    tokio::time::timeout(std::time::Duration::from_secs(10), fut)
+        .await
+        .context("no answer within 10 s")?
 }
 
 fn print_rows(json: bool, items: &[serde_json::Value], cols: &[&str]) {
@@ -182,7 +226,15 @@ fn print_rows(json: bool, items: &[serde_json::Value], cols: &[&str]) {
             .map(|c| match &i[*c] {
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Null => String::new(),
-                serde_json::Value::Array(a) => a.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect::<Vec<_>>().join(","),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
                 v => v.to_string(),
             })
             .collect();
@@ -191,24 +243,61 @@ fn print_rows(json: bool, items: &[serde_json::Value], cols: &[&str]) {
 }
 
 fn values<T: serde::Serialize>(items: &[T]) -> Vec<serde_json::Value> {
-    items.iter().map(|i| serde_json::to_value(i).unwrap_or_default()).collect()
+    items
+        .iter()
+        .map(|i| serde_json::to_value(i).unwrap_or_default())
+        .collect()
 }
 
 async fn user_cmd(svc: &Service, actor: &Actor, cmd: UserCmd) -> anyhow::Result<()> {
     match cmd {
         UserCmd::Find(f) => {
             let page = svc.find_users(&f.find()).await?;
-            print_rows(f.json, &values(&page.items), &["user_id", "first_name", "last_name", "system", "primary_extension", "devices"]);
+            print_rows(
+                f.json,
+                &values(&page.items),
+                &[
+                    "user_id",
+                    "first_name",
+                    "last_name",
+                    "system",
+                    "primary_extension",
+                    "devices",
+                ],
+            );
             Ok(())
         }
-        UserCmd::Add { user_id, first_name, last_name, system, primary_extension, mail, password_from_env } => {
+        UserCmd::Add {
+            user_id,
+            first_name,
+            last_name,
+            system,
+            primary_extension,
+            mail,
+            password_from_env,
+        } => {
             let password = if password_from_env {
-                Some(std::env::var("DIALTONE_USER_PASSWORD").context("--password-from-env: DIALTONE_USER_PASSWORD is not set")?)
+                Some(
+                    std::env::var("DIALTONE_USER_PASSWORD")
+                        .context("--password-from-env: DIALTONE_USER_PASSWORD is not set")?,
+                )
             } else {
                 None
             };
             let u = svc
-                .create_user(actor, NewUser { user_id, first_name, last_name, system, primary_extension, mail, password, ..Default::default() })
+                .create_user(
+                    actor,
+                    NewUser {
+                        user_id,
+                        first_name,
+                        last_name,
+                        system,
+                        primary_extension,
+                        mail,
+                        password,
+                        ..Default::default()
+                    },
+                )
                 .await?;
             println!("added user {} on {} (id {})", u.user_id, u.system, u.id);
             Ok(())
@@ -225,21 +314,55 @@ async fn phone_cmd(svc: &Service, actor: &Actor, cmd: PhoneCmd) -> anyhow::Resul
     match cmd {
         PhoneCmd::Find(f) => {
             let page = svc.find_phones(&f.find()).await?;
-            print_rows(f.json, &values(&page.items), &["name", "model", "system", "owner_user_id", "description"]);
+            print_rows(
+                f.json,
+                &values(&page.items),
+                &["name", "model", "system", "owner_user_id", "description"],
+            );
             Ok(())
         }
-        PhoneCmd::Add { mac, name, model, system, description, owner, lines } => {
+        PhoneCmd::Add {
+            mac,
+            name,
+            model,
+            system,
+            description,
+            owner,
+            lines,
+        } => {
             let lines = lines
                 .iter()
                 .map(|l| {
                     let (pattern, partition) = l.split_once('@').unwrap_or((l, ""));
-                    AppearanceInput { pattern: pattern.into(), partition: partition.into(), ..Default::default() }
+                    AppearanceInput {
+                        pattern: pattern.into(),
+                        partition: partition.into(),
+                        ..Default::default()
+                    }
                 })
                 .collect();
             let p = svc
-                .create_phone(actor, NewPhone { mac, name, model, system, description, owner_user_id: owner, lines, ..Default::default() })
+                .create_phone(
+                    actor,
+                    NewPhone {
+                        mac,
+                        name,
+                        model,
+                        system,
+                        description,
+                        owner_user_id: owner,
+                        lines,
+                        ..Default::default()
+                    },
+                )
                 .await?;
-            println!("added phone {} ({}) on {} with {} lines", p.name, p.model, p.system, p.lines.len());
+            println!(
+                "added phone {} ({}) on {} with {} lines",
+                p.name,
+                p.model,
+                p.system,
+                p.lines.len()
+            );
             Ok(())
         }
         PhoneCmd::Remove { name } => {
@@ -254,16 +377,45 @@ async fn line_cmd(svc: &Service, actor: &Actor, cmd: LineCmd) -> anyhow::Result<
     match cmd {
         LineCmd::Find(f) => {
             let page = svc.find_lines(&f.find()).await?;
-            print_rows(f.json, &values(&page.items), &["pattern", "partition", "system", "description", "shared"]);
+            print_rows(
+                f.json,
+                &values(&page.items),
+                &["pattern", "partition", "system", "description", "shared"],
+            );
             Ok(())
         }
-        LineCmd::Add { pattern, partition, system, description, max_calls, busy_trigger } => {
-            let l = svc.create_line(actor, NewLine { pattern, partition, system, description, max_calls, busy_trigger, ..Default::default() }).await?;
+        LineCmd::Add {
+            pattern,
+            partition,
+            system,
+            description,
+            max_calls,
+            busy_trigger,
+        } => {
+            let l = svc
+                .create_line(
+                    actor,
+                    NewLine {
+                        pattern,
+                        partition,
+                        system,
+                        description,
+                        max_calls,
+                        busy_trigger,
+                        ..Default::default()
+                    },
+                )
+                .await?;
             println!("added line {} on {}", l.pattern, l.system);
             Ok(())
         }
-        LineCmd::Remove { pattern, partition, system } => {
-            svc.delete_line(actor, &pattern, partition.as_deref(), system.as_deref()).await?;
+        LineCmd::Remove {
+            pattern,
+            partition,
+            system,
+        } => {
+            svc.delete_line(actor, &pattern, partition.as_deref(), system.as_deref())
+                .await?;
             println!("removed line {pattern}");
             Ok(())
         }

@@ -18,14 +18,38 @@ async fn authentication_is_required_and_tokens_work() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"]["code"], "unauthorized");
 
-        let r = t.client.get(t.url("/api/v1/whoami")).basic_auth("admin", Some("wrong")).send().await.unwrap();
+        let r = t
+            .client
+            .get(t.url("/api/v1/whoami"))
+            .basic_auth("admin", Some("wrong"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-        let r = t.client.get(t.url("/api/v1/whoami")).basic_auth("nobody", Some("x")).send().await.unwrap();
+        let r = t
+            .client
+            .get(t.url("/api/v1/whoami"))
+            .basic_auth("nobody", Some("x"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-        let r = t.client.get(t.url("/api/v1/whoami")).basic_auth("admin", Some(common::PASSWORD)).send().await.unwrap();
+        let r = t
+            .client
+            .get(t.url("/api/v1/whoami"))
+            .basic_auth("admin", Some(common::PASSWORD))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.json::<Value>().await.unwrap()["username"], "admin");
-        let r = t.client.get(t.url("/api/v1/whoami")).bearer_auth("dt_not_a_token").send().await.unwrap();
+        let r = t
+            .client
+            .get(t.url("/api/v1/whoami"))
+            .bearer_auth("dt_not_a_token")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         let (s, v) = t.get("/api/v1/whoami").await;
         assert_eq!((s, v["username"].as_str()), (StatusCode::OK, Some("admin")));
@@ -44,18 +68,43 @@ async fn systems_and_the_first_start() {
         let (s, v) = t.get("/api/v1/systems").await;
         assert_eq!(s, StatusCode::OK);
         let systems = v.as_array().unwrap();
-        assert_eq!(systems.len(), 1, "one call-control system after the first start");
+        assert_eq!(
+            systems.len(),
+            1,
+            "one call-control system after the first start"
+        );
         assert_eq!(systems[0]["kind"], "call_control");
 
-        let vm = t.create("/api/v1/systems", json!({"name": "unity", "kind": "voicemail"})).await;
+        let vm = t
+            .create(
+                "/api/v1/systems",
+                json!({"name": "unity", "kind": "voicemail"}),
+            )
+            .await;
         assert_eq!(vm["kind"], "voicemail");
-        t.refused(t.post("/api/v1/systems", json!({"name": "unity"})).await, StatusCode::CONFLICT, "name");
+        t.refused(
+            t.post("/api/v1/systems", json!({"name": "unity"})).await,
+            StatusCode::CONFLICT,
+            "name",
+        );
         // A call-control record cannot go to a voicemail system.
-        let m = t.refused(t.post("/api/v1/lines", json!({"pattern": "1000", "system": "unity"})).await, StatusCode::UNPROCESSABLE_ENTITY, "system");
+        let m = t.refused(
+            t.post(
+                "/api/v1/lines",
+                json!({"pattern": "1000", "system": "unity"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "system",
+        );
         assert!(m.contains("voicemail"), "{m}");
         t.create("/api/v1/lines", json!({"pattern": "1000"})).await;
         // The last call-control system holding records cannot go.
-        let m = t.refused(t.delete("/api/v1/systems/default").await, StatusCode::CONFLICT, "system");
+        let m = t.refused(
+            t.delete("/api/v1/systems/default").await,
+            StatusCode::CONFLICT,
+            "system",
+        );
         assert!(m.contains("1 lines"), "{m}");
         let (s, _) = t.delete("/api/v1/systems/unity").await;
         assert_eq!(s, StatusCode::NO_CONTENT);
@@ -76,31 +125,92 @@ async fn users_with_secrets_conflicts_and_stale_versions() {
             )
             .await;
         let text = u.to_string();
-        assert!(!text.contains("s3cret") && !text.contains("12345") && !text.contains("argon2"), "secrets leak: {text}");
+        assert!(
+            !text.contains("s3cret") && !text.contains("12345") && !text.contains("argon2"),
+            "secrets leak: {text}"
+        );
         assert_eq!(u["has_password"], true);
         assert_eq!(u["has_pin"], true);
         assert_eq!(u["primary_extension"], "1000");
         assert_eq!(u["version"], 1);
 
         // Bad input names the field.
-        t.refused(t.post("/api/v1/users", json!({"user_id": "x", "last_name": "Y", "pin": "12a"})).await, StatusCode::UNPROCESSABLE_ENTITY, "pin");
-        t.refused(t.post("/api/v1/users", json!({"user_id": "x"})).await, StatusCode::UNPROCESSABLE_ENTITY, "last_name");
-        t.refused(t.post("/api/v1/users", json!({"user_id": "x", "last_name": "Y", "primary_extension": "9999"})).await, StatusCode::UNPROCESSABLE_ENTITY, "primary_extension");
-        let m = t.refused(t.post("/api/v1/users", json!({"user_id": "x", "lastname": "Y"})).await, StatusCode::BAD_REQUEST, "lastname");
+        t.refused(
+            t.post(
+                "/api/v1/users",
+                json!({"user_id": "x", "last_name": "Y", "pin": "12a"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "pin",
+        );
+        t.refused(
+            t.post("/api/v1/users", json!({"user_id": "x"})).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "last_name",
+        );
+        t.refused(
+            t.post(
+                "/api/v1/users",
+                json!({"user_id": "x", "last_name": "Y", "primary_extension": "9999"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "primary_extension",
+        );
+        let m = t.refused(
+            t.post("/api/v1/users", json!({"user_id": "x", "lastname": "Y"}))
+                .await,
+            StatusCode::BAD_REQUEST,
+            "lastname",
+        );
         assert!(m.contains("unknown field"), "{m}");
-        t.refused(t.post("/api/v1/users", json!({"user_id": "jsmith", "last_name": "Smith"})).await, StatusCode::CONFLICT, "user_id");
+        t.refused(
+            t.post(
+                "/api/v1/users",
+                json!({"user_id": "jsmith", "last_name": "Smith"}),
+            )
+            .await,
+            StatusCode::CONFLICT,
+            "user_id",
+        );
 
         // PATCH carries the version it read; a stale one gets 409 with the current record.
-        let (s, v) = t.patch("/api/v1/users/jsmith", json!({"version": 1, "department": "Sales"})).await;
+        let (s, v) = t
+            .patch(
+                "/api/v1/users/jsmith",
+                json!({"version": 1, "department": "Sales"}),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["version"], 2);
         assert_eq!(v["first_name"], "John", "fields left out are unchanged");
-        let (s, v) = t.patch("/api/v1/users/jsmith", json!({"version": 1, "department": "Legal"})).await;
+        let (s, v) = t
+            .patch(
+                "/api/v1/users/jsmith",
+                json!({"version": 1, "department": "Legal"}),
+            )
+            .await;
         assert_eq!(s, StatusCode::CONFLICT);
         assert_eq!(v["error"]["code"], "stale");
         assert_eq!(v["error"]["version"], 2);
         assert_eq!(v["error"]["current"]["department"], "Sales");
-        let m = t.refused(t.patch("/api/v1/users/jsmith", json!({"version": 2, "system": "elsewhere"})).await, StatusCode::UNPROCESSABLE_ENTITY, "system");
+        let m = t.refused(
+            t.patch("/api/v1/users/jsmith", json!({"department": "Legal"}))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "version",
+        );
+        assert!(m.contains("you read"), "{m}");
+        let m = t.refused(
+            t.patch(
+                "/api/v1/users/jsmith",
+                json!({"version": 2, "system": "elsewhere"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "system",
+        );
         assert!(m.contains("delete"), "{m}");
 
         // The same user ID on a second call-control system is a conflict, on the record and in finds.
@@ -115,13 +225,26 @@ async fn users_with_secrets_conflicts_and_stale_versions() {
         assert_eq!(v["conflicts"][0]["systems"], json!(["default"]));
         let (_, v) = t.get("/api/v1/users?q=jsm").await;
         assert_eq!(v["total"], 2);
-        assert!(v["items"].as_array().unwrap().iter().all(|u| !u["conflicts"].as_array().unwrap().is_empty()));
+        assert!(v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| !u["conflicts"].as_array().unwrap().is_empty()));
 
         // The same user ID with another name on the voicemail system is a conflict too.
-        t.create("/api/v1/systems", json!({"name": "unity", "kind": "voicemail"})).await;
+        t.create(
+            "/api/v1/systems",
+            json!({"name": "unity", "kind": "voicemail"}),
+        )
+        .await;
         t.create("/api/v1/voicemail-subscribers", json!({"alias": "jsmith", "first_name": "Joe", "last_name": "Smith", "extension": "1000"})).await;
         let (_, v) = t.get("/api/v1/voicemail-subscribers/jsmith").await;
-        let kinds: Vec<&str> = v["conflicts"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+        let kinds: Vec<&str> = v["conflicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["kind"].as_str().unwrap())
+            .collect();
         assert_eq!(kinds, vec!["different_names"], "{v}");
         let (_, v) = t.get("/api/v1/users?conflicts=true").await;
         assert_eq!(v["total"], 2);
@@ -130,7 +253,12 @@ async fn users_with_secrets_conflicts_and_stale_versions() {
         let (s, _) = t.delete("/api/v1/users/jsmith?system=branch").await;
         assert_eq!(s, StatusCode::NO_CONTENT);
         let (_, sub) = t.get("/api/v1/voicemail-subscribers/jsmith").await;
-        let (s, _) = t.patch("/api/v1/voicemail-subscribers/jsmith", json!({"version": sub["version"], "first_name": "John"})).await;
+        let (s, _) = t
+            .patch(
+                "/api/v1/voicemail-subscribers/jsmith",
+                json!({"version": sub["version"], "first_name": "John"}),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
         let (_, v) = t.get("/api/v1/users/jsmith").await;
         assert_eq!(v["conflicts"], json!([]), "{v}");
@@ -142,24 +270,54 @@ async fn users_with_secrets_conflicts_and_stale_versions() {
 async fn finding_with_prefixes_filters_paging_and_sorting() {
     for db in TestDb::all().await {
         let t = TestApp::spawn(&db).await;
-        for (i, (f, l)) in [("Ann", "Baker"), ("Bob", "Bakerson"), ("Cid", "Adams"), ("Dee", "baldwin"), ("Eve", "Carter")].iter().enumerate() {
+        for (i, (f, l)) in [
+            ("Ann", "Baker"),
+            ("Bob", "Bakerson"),
+            ("Cid", "Adams"),
+            ("Dee", "baldwin"),
+            ("Eve", "Carter"),
+        ]
+        .iter()
+        .enumerate()
+        {
             t.create("/api/v1/users", json!({"user_id": format!("u{i}"), "first_name": f, "last_name": l, "department": if i % 2 == 0 {"Sales"} else {"Legal"}})).await;
         }
         let (_, v) = t.get("/api/v1/users?q=bak").await;
         assert_eq!(v["total"], 2);
         let (_, v) = t.get("/api/v1/users?q=BAL").await;
         assert_eq!(v["total"], 1, "case-insensitive");
-        let (_, v) = t.get("/api/v1/users?q=ba&sort=last_name&order=desc&limit=2").await;
-        let names: Vec<&str> = v["items"].as_array().unwrap().iter().map(|u| u["last_name"].as_str().unwrap()).collect();
+        let (_, v) = t
+            .get("/api/v1/users?q=ba&sort=last_name&order=desc&limit=2")
+            .await;
+        let names: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["last_name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, vec!["baldwin", "Bakerson"]);
         assert_eq!(v["total"], 3);
-        let (_, v) = t.get("/api/v1/users?q=ba&sort=last_name&limit=2&offset=2").await;
+        let (_, v) = t
+            .get("/api/v1/users?q=ba&sort=last_name&limit=2&offset=2")
+            .await;
         assert_eq!(v["items"][0]["last_name"], "baldwin");
         let (_, v) = t.get("/api/v1/users?department=Sales").await;
         assert_eq!(v["total"], 3);
-        t.refused(t.get("/api/v1/users?sort=password").await, StatusCode::BAD_REQUEST, "sort");
-        t.refused(t.get("/api/v1/users?colour=red").await, StatusCode::BAD_REQUEST, "colour");
-        t.refused(t.get("/api/v1/users?limit=0").await, StatusCode::BAD_REQUEST, "limit");
+        t.refused(
+            t.get("/api/v1/users?sort=password").await,
+            StatusCode::BAD_REQUEST,
+            "sort",
+        );
+        t.refused(
+            t.get("/api/v1/users?colour=red").await,
+            StatusCode::BAD_REQUEST,
+            "colour",
+        );
+        t.refused(
+            t.get("/api/v1/users?limit=0").await,
+            StatusCode::BAD_REQUEST,
+            "limit",
+        );
         t.stop().await;
     }
 }
@@ -180,28 +338,98 @@ async fn phones_names_macs_models_and_lines() {
         assert_eq!(p["mac"], "00562B043615");
         assert_eq!(p["lines"][1]["button"], 2);
         let (s, v) = t.get("/api/v1/phones/sep00562b043615").await;
-        assert_eq!((s, v["name"].as_str()), (StatusCode::OK, Some("SEP00562B043615")), "names are found case-insensitively");
+        assert_eq!(
+            (s, v["name"].as_str()),
+            (StatusCode::OK, Some("SEP00562B043615")),
+            "names are found case-insensitively"
+        );
 
-        let m = t.refused(t.post("/api/v1/phones", json!({"mac": "00562B04361", "model": "7960"})).await, StatusCode::UNPROCESSABLE_ENTITY, "mac");
+        let m = t.refused(
+            t.post(
+                "/api/v1/phones",
+                json!({"mac": "00562B04361", "model": "7960"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "mac",
+        );
         assert!(m.contains("12 hex digits"), "{m}");
-        t.refused(t.post("/api/v1/phones", json!({"name": "SEPXYZ", "model": "7960"})).await, StatusCode::UNPROCESSABLE_ENTITY, "name");
-        t.refused(t.post("/api/v1/phones", json!({"name": "SEP00562B043616", "mac": "00562B043617", "model": "7960"})).await, StatusCode::UNPROCESSABLE_ENTITY, "mac");
-        t.refused(t.post("/api/v1/phones", json!({"mac": "0056.2b04.3615", "model": "7940"})).await, StatusCode::CONFLICT, "name");
-        let m = t.refused(t.post("/api/v1/phones", json!({"mac": "00562B000001", "model": "7999"})).await, StatusCode::UNPROCESSABLE_ENTITY, "model");
+        t.refused(
+            t.post("/api/v1/phones", json!({"name": "SEPXYZ", "model": "7960"}))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        );
+        t.refused(
+            t.post(
+                "/api/v1/phones",
+                json!({"name": "SEP00562B043616", "mac": "00562B043617", "model": "7960"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "mac",
+        );
+        t.refused(
+            t.post(
+                "/api/v1/phones",
+                json!({"mac": "0056.2b04.3615", "model": "7940"}),
+            )
+            .await,
+            StatusCode::CONFLICT,
+            "name",
+        );
+        let m = t.refused(
+            t.post(
+                "/api/v1/phones",
+                json!({"mac": "00562B000001", "model": "7999"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "model",
+        );
         assert!(m.contains("7960"), "lists the models: {m}");
 
         // What the model does not support is refused.
-        let m = t.refused(t.post("/api/v1/phones", json!({"mac": "00562B000002", "model": "7912", "security_mode": "encrypted"})).await, StatusCode::UNPROCESSABLE_ENTITY, "security_mode");
+        let m = t.refused(
+            t.post(
+                "/api/v1/phones",
+                json!({"mac": "00562B000002", "model": "7912", "security_mode": "encrypted"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "security_mode",
+        );
         assert!(m.contains("7912"), "{m}");
-        t.create("/api/v1/phones", json!({"mac": "00562B000003", "model": "7970", "security_mode": "encrypted"})).await;
+        t.create(
+            "/api/v1/phones",
+            json!({"mac": "00562B000003", "model": "7970", "security_mode": "encrypted"}),
+        )
+        .await;
         let m = t
             .refused(t.post("/api/v1/phones", json!({"mac": "00562B000004", "model": "7960", "expansion_modules": ["7914", "7914", "7914"]})).await, StatusCode::UNPROCESSABLE_ENTITY, "expansion_modules");
         assert!(m.contains("at most 2"), "{m}");
-        let lines: Vec<Value> = (0..7).map(|i| json!({"pattern": format!("20{i:02}")})).collect();
-        let m = t.refused(t.post("/api/v1/phones", json!({"mac": "00562B000005", "model": "7960", "lines": lines})).await, StatusCode::UNPROCESSABLE_ENTITY, "lines");
-        assert!(m.contains("7 lines do not fit on a 7960 with 6 buttons"), "{m}");
+        let lines: Vec<Value> = (0..7)
+            .map(|i| json!({"pattern": format!("20{i:02}")}))
+            .collect();
+        let m = t.refused(
+            t.post(
+                "/api/v1/phones",
+                json!({"mac": "00562B000005", "model": "7960", "lines": lines}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "lines",
+        );
+        assert!(
+            m.contains("7 lines do not fit on a 7960 with 6 buttons"),
+            "{m}"
+        );
         let (s, _) = t.get("/api/v1/lines/2000").await;
-        assert_eq!(s, StatusCode::NOT_FOUND, "a refused phone leaves no half-written line behind");
+        assert_eq!(
+            s,
+            StatusCode::NOT_FOUND,
+            "a refused phone leaves no half-written line behind"
+        );
         t.create("/api/v1/phones", json!({"mac": "00562B000005", "model": "7960", "expansion_modules": ["7914"], "lines": lines})).await;
 
         // A line on two devices is a shared line.
@@ -212,37 +440,91 @@ async fn phones_names_macs_models_and_lines() {
         assert_eq!(l["appearances"].as_array().unwrap().len(), 2);
 
         // Lines: pattern + partition unique per system; busy trigger at most max calls.
-        t.refused(t.post("/api/v1/lines", json!({"pattern": "1000"})).await, StatusCode::CONFLICT, "pattern");
-        t.create("/api/v1/lines", json!({"pattern": "1000", "partition": "PT-Internal"})).await;
+        t.refused(
+            t.post("/api/v1/lines", json!({"pattern": "1000"})).await,
+            StatusCode::CONFLICT,
+            "pattern",
+        );
+        t.create(
+            "/api/v1/lines",
+            json!({"pattern": "1000", "partition": "PT-Internal"}),
+        )
+        .await;
         let (s, v) = t.get("/api/v1/lines/1000").await;
-        assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("ambiguous")));
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("ambiguous"))
+        );
         let (s, _) = t.get("/api/v1/lines/1000?partition=PT-Internal").await;
         assert_eq!(s, StatusCode::OK);
-        let m = t.refused(t.post("/api/v1/lines", json!({"pattern": "3000", "max_calls": 2, "busy_trigger": 3})).await, StatusCode::UNPROCESSABLE_ENTITY, "busy_trigger");
+        let m = t.refused(
+            t.post(
+                "/api/v1/lines",
+                json!({"pattern": "3000", "max_calls": 2, "busy_trigger": 3}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "busy_trigger",
+        );
         assert!(m.contains("max calls"), "{m}");
         let (_, l) = t.get("/api/v1/lines/1001").await;
-        t.refused(t.patch("/api/v1/lines/1001", json!({"version": l["version"], "busy_trigger": 9})).await, StatusCode::UNPROCESSABLE_ENTITY, "busy_trigger");
-        let m = t.refused(t.delete("/api/v1/lines/1001").await, StatusCode::CONFLICT, "pattern");
+        t.refused(
+            t.patch(
+                "/api/v1/lines/1001",
+                json!({"version": l["version"], "busy_trigger": 9}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "busy_trigger",
+        );
+        let m = t.refused(
+            t.delete("/api/v1/lines/1001").await,
+            StatusCode::CONFLICT,
+            "pattern",
+        );
         assert!(m.contains("SEP00562B043615"), "{m}");
 
         // A phone never moves between systems.
         t.create("/api/v1/systems", json!({"name": "branch"})).await;
-        let m = t.refused(t.patch("/api/v1/phones/SEP00562B043615", json!({"version": 1, "system": "branch"})).await, StatusCode::UNPROCESSABLE_ENTITY, "system");
+        let m = t.refused(
+            t.patch(
+                "/api/v1/phones/SEP00562B043615",
+                json!({"version": 1, "system": "branch"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "system",
+        );
         assert!(m.contains("delete it and add it again"), "{m}");
 
         // Two administrators editing one phone: the second, stale, edit is refused.
         let (_, ph) = t.get("/api/v1/phones/SEP00562B043615").await;
         let v0 = ph["version"].clone();
-        let (s, _) = t.patch("/api/v1/phones/SEP00562B043615", json!({"version": v0, "description": "first admin"})).await;
+        let (s, _) = t
+            .patch(
+                "/api/v1/phones/SEP00562B043615",
+                json!({"version": v0, "description": "first admin"}),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
-        let (s, v) = t.patch("/api/v1/phones/SEP00562B043615", json!({"version": v0, "description": "second admin"})).await;
+        let (s, v) = t
+            .patch(
+                "/api/v1/phones/SEP00562B043615",
+                json!({"version": v0, "description": "second admin"}),
+            )
+            .await;
         assert_eq!(s, StatusCode::CONFLICT);
         assert_eq!(v["error"]["code"], "stale");
         assert_eq!(v["error"]["current"]["description"], "first admin");
         let (_, ph) = t.get("/api/v1/phones/SEP00562B043615").await;
         assert_eq!(ph["description"], "first admin");
         // Replacing the lines through PATCH.
-        let (s, v) = t.patch("/api/v1/phones/SEP00562B043615", json!({"version": ph["version"], "lines": [{"pattern": "1001", "button": 3}]})).await;
+        let (s, v) = t
+            .patch(
+                "/api/v1/phones/SEP00562B043615",
+                json!({"version": ph["version"], "lines": [{"pattern": "1001", "button": 3}]}),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["lines"].as_array().unwrap().len(), 1);
         assert_eq!(v["lines"][0]["button"], 3);
@@ -261,58 +543,185 @@ async fn soft_phones_secondaries_and_device_profiles() {
     for db in TestDb::all().await {
         let t = TestApp::spawn(&db).await;
         for u in ["johnnie_jackson", "johnniejackson", "john.jackson"] {
-            t.create("/api/v1/users", json!({"user_id": u, "last_name": "Jackson"})).await;
+            t.create(
+                "/api/v1/users",
+                json!({"user_id": u, "last_name": "Jackson"}),
+            )
+            .await;
         }
-        let desk = t.create("/api/v1/phones", json!({"mac": "00562B100001", "model": "7970", "owner_user_id": "john.jackson"})).await;
+        let desk = t
+            .create(
+                "/api/v1/phones",
+                json!({"mac": "00562B100001", "model": "7970", "owner_user_id": "john.jackson"}),
+            )
+            .await;
         // The soft phone is named after its user (seed 003).
-        let s1 = t.create("/api/v1/phones", json!({"model": "CUPC", "owner_user_id": "johnnie_jackson"})).await;
+        let s1 = t
+            .create(
+                "/api/v1/phones",
+                json!({"model": "CUPC", "owner_user_id": "johnnie_jackson"}),
+            )
+            .await;
         assert_eq!(s1["name"], "UPCJOHNNIEJACKS");
-        let m = t.refused(t.post("/api/v1/phones", json!({"model": "CUPC", "owner_user_id": "johnniejackson"})).await, StatusCode::CONFLICT, "owner_user_id");
-        assert!(m.contains("johnnie_jackson") && m.contains("johnniejackson") && m.contains("collide"), "{m}");
-        t.refused(t.post("/api/v1/phones", json!({"model": "CUPC", "owner_user_id": "john.jackson", "name": "UPCJOHN"})).await, StatusCode::UNPROCESSABLE_ENTITY, "name");
-        t.refused(t.post("/api/v1/phones", json!({"model": "CUPC"})).await, StatusCode::UNPROCESSABLE_ENTITY, "owner_user_id");
-        t.refused(t.post("/api/v1/phones", json!({"model": "CUPC", "owner_user_id": "nobody"})).await, StatusCode::UNPROCESSABLE_ENTITY, "owner_user_id");
+        let m = t.refused(
+            t.post(
+                "/api/v1/phones",
+                json!({"model": "CUPC", "owner_user_id": "johnniejackson"}),
+            )
+            .await,
+            StatusCode::CONFLICT,
+            "owner_user_id",
+        );
+        assert!(
+            m.contains("johnnie_jackson") && m.contains("johnniejackson") && m.contains("collide"),
+            "{m}"
+        );
+        t.refused(
+            t.post(
+                "/api/v1/phones",
+                json!({"model": "CUPC", "owner_user_id": "john.jackson", "name": "UPCJOHN"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        );
+        t.refused(
+            t.post("/api/v1/phones", json!({"model": "CUPC"})).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "owner_user_id",
+        );
+        t.refused(
+            t.post(
+                "/api/v1/phones",
+                json!({"model": "CUPC", "owner_user_id": "nobody"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "owner_user_id",
+        );
 
         // Secondary (adjunct) phones: soft clients only, at most 2, primary kept while it has any.
         let name = desk["name"].as_str().unwrap();
-        t.create("/api/v1/phones", json!({"model": "CUPC", "owner_user_id": "john.jackson", "primary_phone": name})).await;
-        t.create("/api/v1/phones", json!({"model": "IPC", "name": "IPCJJ", "primary_phone": name})).await;
-        let m = t.refused(t.post("/api/v1/phones", json!({"model": "IPC", "name": "IPCJJ2", "primary_phone": name})).await, StatusCode::CONFLICT, "primary_phone");
+        t.create(
+            "/api/v1/phones",
+            json!({"model": "CUPC", "owner_user_id": "john.jackson", "primary_phone": name}),
+        )
+        .await;
+        t.create(
+            "/api/v1/phones",
+            json!({"model": "IPC", "name": "IPCJJ", "primary_phone": name}),
+        )
+        .await;
+        let m = t.refused(
+            t.post(
+                "/api/v1/phones",
+                json!({"model": "IPC", "name": "IPCJJ2", "primary_phone": name}),
+            )
+            .await,
+            StatusCode::CONFLICT,
+            "primary_phone",
+        );
         assert!(m.contains("at most 2"), "{m}");
-        let m = t.refused(t.post("/api/v1/phones", json!({"mac": "00562B100002", "model": "7960", "primary_phone": name})).await, StatusCode::UNPROCESSABLE_ENTITY, "primary_phone");
+        let m = t.refused(
+            t.post(
+                "/api/v1/phones",
+                json!({"mac": "00562B100002", "model": "7960", "primary_phone": name}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "primary_phone",
+        );
         assert!(m.contains("only soft clients"), "{m}");
-        t.refused(t.post("/api/v1/phones", json!({"model": "IPC", "name": "IPCX", "primary_phone": "UPCJOHNNIEJACKS"})).await, StatusCode::UNPROCESSABLE_ENTITY, "primary_phone");
+        t.refused(
+            t.post(
+                "/api/v1/phones",
+                json!({"model": "IPC", "name": "IPCX", "primary_phone": "UPCJOHNNIEJACKS"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "primary_phone",
+        );
         let (_, d) = t.get(&format!("/api/v1/phones/{name}")).await;
         assert_eq!(d["secondary_phones"], json!(["IPCJJ", "UPCJOHNJACKSON"]));
-        let m = t.refused(t.delete(&format!("/api/v1/phones/{name}")).await, StatusCode::CONFLICT, "name");
+        let m = t.refused(
+            t.delete(&format!("/api/v1/phones/{name}")).await,
+            StatusCode::CONFLICT,
+            "name",
+        );
         assert!(m.contains("secondary"), "{m}");
 
         // Device profiles: a logout profile in use cannot be deleted.
-        let dp = t.create("/api/v1/device-profiles", json!({"name": "EM-Logout", "model": "7960", "lines": [{"pattern": "5000"}]})).await;
+        let dp = t
+            .create(
+                "/api/v1/device-profiles",
+                json!({"name": "EM-Logout", "model": "7960", "lines": [{"pattern": "5000"}]}),
+            )
+            .await;
         assert_eq!(dp["lines"][0]["pattern"], "5000");
-        t.refused(t.post("/api/v1/device-profiles", json!({"name": "EM-x", "model": "7902"})).await, StatusCode::UNPROCESSABLE_ENTITY, "model");
-        t.refused(t.post("/api/v1/device-profiles", json!({"name": "SEP00562B100001", "model": "7960"})).await, StatusCode::CONFLICT, "name");
+        t.refused(
+            t.post(
+                "/api/v1/device-profiles",
+                json!({"name": "EM-x", "model": "7902"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "model",
+        );
+        t.refused(
+            t.post(
+                "/api/v1/device-profiles",
+                json!({"name": "SEP00562B100001", "model": "7960"}),
+            )
+            .await,
+            StatusCode::CONFLICT,
+            "name",
+        );
         let (_, d) = t.get(&format!("/api/v1/phones/{name}")).await;
-        let (s, v) = t.patch(&format!("/api/v1/phones/{name}"), json!({"version": d["version"], "logout_profile": "EM-Logout"})).await;
+        let (s, v) = t
+            .patch(
+                &format!("/api/v1/phones/{name}"),
+                json!({"version": d["version"], "logout_profile": "EM-Logout"}),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         let (_, p) = t.get("/api/v1/device-profiles/EM-Logout").await;
         assert_eq!(p["logout_profile_of"], json!([name]));
-        let m = t.refused(t.delete("/api/v1/device-profiles/EM-Logout").await, StatusCode::CONFLICT, "name");
+        let m = t.refused(
+            t.delete("/api/v1/device-profiles/EM-Logout").await,
+            StatusCode::CONFLICT,
+            "name",
+        );
         assert!(m.contains("logout profile"), "{m}");
         let (_, d) = t.get(&format!("/api/v1/phones/{name}")).await;
-        t.patch(&format!("/api/v1/phones/{name}"), json!({"version": d["version"], "logout_profile": ""})).await;
+        t.patch(
+            &format!("/api/v1/phones/{name}"),
+            json!({"version": d["version"], "logout_profile": ""}),
+        )
+        .await;
         let (s, _) = t.delete("/api/v1/device-profiles/EM-Logout").await;
         assert_eq!(s, StatusCode::NO_CONTENT);
 
         // Associations and the default (extension mobility) profile.
-        t.create("/api/v1/device-profiles", json!({"name": "EM-jj", "model": "7970"})).await;
+        t.create(
+            "/api/v1/device-profiles",
+            json!({"name": "EM-jj", "model": "7970"}),
+        )
+        .await;
         let (_, u) = t.get("/api/v1/users/john.jackson").await;
         let (s, u) = t
             .patch("/api/v1/users/john.jackson", json!({"version": u["version"], "devices": [name], "device_profiles": ["EM-jj"], "default_device_profile": "EM-jj"}))
             .await;
         assert_eq!(s, StatusCode::OK, "{u}");
         assert_eq!(u["default_device_profile"], "EM-jj");
-        t.refused(t.patch("/api/v1/users/john.jackson", json!({"version": u["version"], "devices": ["EM-jj"]})).await, StatusCode::UNPROCESSABLE_ENTITY, "devices[0]");
+        t.refused(
+            t.patch(
+                "/api/v1/users/john.jackson",
+                json!({"version": u["version"], "devices": ["EM-jj"]}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "devices[0]",
+        );
         t.stop().await;
     }
 }
@@ -322,33 +731,92 @@ async fn services_voicemail_and_device_types() {
     for db in TestDb::all().await {
         let t = TestApp::spawn(&db).await;
         let (_, types) = t.get("/api/v1/device-types").await;
-        let models: Vec<&str> = types.as_array().unwrap().iter().map(|d| d["model"].as_str().unwrap()).collect();
-        for m in ["7902", "7905", "7910", "7912", "7920", "7935", "7936", "7940", "7960", "7970", "7914", "IPC", "CUPC", "7811", "7821", "7841", "7861", "8811", "8841", "8845", "8851", "8861", "8865"] {
+        let models: Vec<&str> = types
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["model"].as_str().unwrap())
+            .collect();
+        for m in [
+            "7902", "7905", "7910", "7912", "7920", "7935", "7936", "7940", "7960", "7970", "7914",
+            "IPC", "CUPC", "7811", "7821", "7841", "7861", "8811", "8841", "8845", "8851", "8861",
+            "8865",
+        ] {
             assert!(models.contains(&m), "{m} missing");
         }
         let (_, d) = t.get("/api/v1/device-types/7914").await;
         assert_eq!(d["lines"], 14);
 
-        t.refused(t.post("/api/v1/services", json!({"name": "Dir", "url": "ftp://x"})).await, StatusCode::UNPROCESSABLE_ENTITY, "url");
-        t.create("/api/v1/services", json!({"name": "Weather", "url": "http://weather.example.com/p",
-            "parameters": [{"name": "city", "required": true}, {"name": "units", "default": "C"}]})).await;
+        t.refused(
+            t.post("/api/v1/services", json!({"name": "Dir", "url": "ftp://x"}))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "url",
+        );
+        t.create(
+            "/api/v1/services",
+            json!({"name": "Weather", "url": "http://weather.example.com/p",
+            "parameters": [{"name": "city", "required": true}, {"name": "units", "default": "C"}]}),
+        )
+        .await;
         t.refused(t.post("/api/v1/phones", json!({"mac": "00562B200001", "model": "7960", "services": [{"service": "Weather"}]})).await, StatusCode::UNPROCESSABLE_ENTITY, "services[0].parameters.city");
-        t.refused(t.post("/api/v1/phones", json!({"mac": "00562B200001", "model": "7960", "services": [{"service": "Nope"}]})).await, StatusCode::UNPROCESSABLE_ENTITY, "services[0].service");
+        t.refused(
+            t.post(
+                "/api/v1/phones",
+                json!({"mac": "00562B200001", "model": "7960", "services": [{"service": "Nope"}]}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "services[0].service",
+        );
         let p = t.create("/api/v1/phones", json!({"mac": "00562B200001", "model": "7960", "services": [{"service": "Weather", "parameters": {"city": "Oslo"}}]})).await;
-        assert_eq!(p["services"][0]["parameters"], json!({"city": "Oslo", "units": "C"}));
-        t.refused(t.delete("/api/v1/services/Weather").await, StatusCode::CONFLICT, "name");
+        assert_eq!(
+            p["services"][0]["parameters"],
+            json!({"city": "Oslo", "units": "C"})
+        );
+        t.refused(
+            t.delete("/api/v1/services/Weather").await,
+            StatusCode::CONFLICT,
+            "name",
+        );
 
         // Voicemail: a system of its own with a default class of service; distribution lists.
-        t.refused(t.post("/api/v1/voicemail-subscribers", json!({"alias": "a", "last_name": "B", "extension": "1"})).await, StatusCode::UNPROCESSABLE_ENTITY, "system");
-        t.create("/api/v1/systems", json!({"name": "unity", "kind": "voicemail"})).await;
+        t.refused(
+            t.post(
+                "/api/v1/voicemail-subscribers",
+                json!({"alias": "a", "last_name": "B", "extension": "1"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "system",
+        );
+        t.create(
+            "/api/v1/systems",
+            json!({"name": "unity", "kind": "voicemail"}),
+        )
+        .await;
         let (_, cos) = t.get("/api/v1/classes-of-service").await;
         assert_eq!(cos[0]["name"], "Default Subscriber");
         t.create("/api/v1/classes-of-service", json!({"name": "Executives", "max_message_seconds": 600, "send_to_public_lists": true,
             "transfer_restriction": [{"pattern": "9011*", "allowed": false}, {"pattern": "*", "allowed": true}]})).await;
-        t.refused(t.post("/api/v1/classes-of-service", json!({"name": "Bad", "fax_restriction": [{"pattern": "abc", "allowed": true}]})).await, StatusCode::UNPROCESSABLE_ENTITY, "fax_restriction[0].pattern");
-        t.create("/api/v1/distribution-lists", json!({"name": "All Staff"})).await;
-        let s = t.create("/api/v1/voicemail-subscribers", json!({"alias": "ann", "last_name": "Baker", "extension": "1000", "pin": "4321",
-            "class_of_service": "Executives", "distribution_lists": ["All Staff"]})).await;
+        t.refused(
+            t.post(
+                "/api/v1/classes-of-service",
+                json!({"name": "Bad", "fax_restriction": [{"pattern": "abc", "allowed": true}]}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "fax_restriction[0].pattern",
+        );
+        t.create("/api/v1/distribution-lists", json!({"name": "All Staff"}))
+            .await;
+        let s = t
+            .create(
+                "/api/v1/voicemail-subscribers",
+                json!({"alias": "ann", "last_name": "Baker", "extension": "1000", "pin": "4321",
+            "class_of_service": "Executives", "distribution_lists": ["All Staff"]}),
+            )
+            .await;
         assert_eq!(s["has_pin"], true);
         assert!(!s.to_string().contains("4321"));
         t.refused(t.post("/api/v1/voicemail-subscribers", json!({"alias": "bob", "last_name": "B", "extension": "1001", "class_of_service": "Nope"})).await, StatusCode::UNPROCESSABLE_ENTITY, "class_of_service");
@@ -364,28 +832,52 @@ async fn batches_report_partial_failures_and_everything_is_audited() {
     for db in TestDb::all().await {
         let t = TestApp::spawn(&db).await;
         for u in ["a1", "a2"] {
-            t.create("/api/v1/users", json!({"user_id": u, "last_name": "X"})).await;
+            t.create("/api/v1/users", json!({"user_id": u, "last_name": "X"}))
+                .await;
         }
-        let (s, v) = t.post("/api/v1/users/batch-delete", json!({"targets": ["a1", "ghost", "a2"]})).await;
+        let (s, v) = t
+            .post(
+                "/api/v1/users/batch-delete",
+                json!({"targets": ["a1", "ghost", "a2"]}),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(v["result"], "partial");
         assert_eq!(v["succeeded"], json!(["a1", "a2"]));
         assert_eq!(v["failed"][0]["target"], "ghost");
-        assert!(v["failed"][0]["message"].as_str().unwrap().contains("no user"));
+        assert!(v["failed"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no user"));
 
-        let (_, a) = t.get("/api/v1/audit?resource=user&action=batch_delete").await;
+        let (_, a) = t
+            .get("/api/v1/audit?resource=user&action=batch_delete")
+            .await;
         assert_eq!(a["items"][0]["result"], "partial");
         assert!(a["items"][0]["detail"].as_str().unwrap().contains("ghost"));
         let (_, a) = t.get("/api/v1/audit?resource=user&target=a1").await;
-        let actions: Vec<&str> = a["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        let actions: Vec<&str> = a["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
         assert_eq!(actions, vec!["delete", "create"], "newest first");
         assert_eq!(a["items"][0]["actor"], "admin");
         assert_eq!(a["items"][0]["system"], "default");
         // A refused change is in the log too, with its reason.
-        t.post("/api/v1/phones", json!({"mac": "bad", "model": "7960"})).await;
+        t.post("/api/v1/phones", json!({"mac": "bad", "model": "7960"}))
+            .await;
         let (_, a) = t.get("/api/v1/audit?resource=phone&result=failed").await;
         assert_eq!(a["total"], 1);
-        assert!(a["items"][0]["detail"].as_str().unwrap().starts_with("mac:"), "{}", a["items"][0]);
+        assert!(
+            a["items"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("mac:"),
+            "{}",
+            a["items"][0]
+        );
         t.stop().await;
     }
 }
@@ -394,7 +886,15 @@ async fn batches_report_partial_failures_and_everything_is_audited() {
 async fn the_committed_openapi_document_is_current() {
     let db = TestDb::sqlite();
     let t = TestApp::spawn(&db).await;
-    let served = t.client.get(t.url("/api/v1/openapi.json")).send().await.unwrap().text().await.unwrap();
+    let served = t
+        .client
+        .get(t.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
     if std::env::var("DIALTONE_UPDATE_OPENAPI").is_ok() {
         std::fs::write(&path, format!("{served}\n")).unwrap();
@@ -405,8 +905,21 @@ async fn the_committed_openapi_document_is_current() {
         "docs/openapi.json is stale: run `DIALTONE_UPDATE_OPENAPI=1 cargo test -p dialtone --test api the_committed_openapi` and commit it"
     );
     let doc: Value = serde_json::from_str(&served).unwrap();
-    for p in ["/api/v1/users", "/api/v1/phones/{name}", "/api/v1/device-profiles", "/api/v1/lines", "/api/v1/systems", "/api/v1/services", "/api/v1/voicemail-subscribers", "/api/v1/device-types", "/api/v1/audit"] {
-        assert!(doc["paths"].get(p).is_some(), "{p} missing from the OpenAPI document");
+    for p in [
+        "/api/v1/users",
+        "/api/v1/phones/{name}",
+        "/api/v1/device-profiles",
+        "/api/v1/lines",
+        "/api/v1/systems",
+        "/api/v1/services",
+        "/api/v1/voicemail-subscribers",
+        "/api/v1/device-types",
+        "/api/v1/audit",
+    ] {
+        assert!(
+            doc["paths"].get(p).is_some(),
+            "{p} missing from the OpenAPI document"
+        );
     }
     t.stop().await;
 }

@@ -34,8 +34,17 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
-        let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
-        TestApp { app, base, client, token, label: db.label }
+        let token = r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        TestApp {
+            app,
+            base,
+            client,
+            token,
+            label: db.label,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -46,7 +55,11 @@ impl TestApp {
         let r = rb.bearer_auth(&self.token).send().await.unwrap();
         let status = r.status();
         let text = r.text().await.unwrap();
-        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, v)
     }
 
@@ -54,10 +67,12 @@ impl TestApp {
         self.send(self.client.get(self.url(path))).await
     }
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(self.client.post(self.url(path)).json(&body)).await
+        self.send(self.client.post(self.url(path)).json(&body))
+            .await
     }
     pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(self.client.patch(self.url(path)).json(&body)).await
+        self.send(self.client.patch(self.url(path)).json(&body))
+            .await
     }
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         self.send(self.client.delete(self.url(path))).await
@@ -66,16 +81,33 @@ impl TestApp {
     /// POST that must succeed with 201; returns the record.
     pub async fn create(&self, path: &str, body: Value) -> Value {
         let (s, v) = self.post(path, body.clone()).await;
-        assert_eq!(s, StatusCode::CREATED, "[{}] POST {path} {body}: {v}", self.label);
+        assert_eq!(
+            s,
+            StatusCode::CREATED,
+            "[{}] POST {path} {body}: {v}",
+            self.label
+        );
         v
     }
 
     /// A request that must fail with `status`, naming `field`; returns the error message.
     pub fn refused(&self, got: (StatusCode, Value), status: StatusCode, field: &str) -> String {
         let (s, v) = got;
-        assert_eq!(s, status, "[{}] expected {status} on {field}, got {v}", self.label);
-        assert_eq!(v["error"]["field"].as_str(), Some(field), "[{}] field of {v}", self.label);
-        let m = v["error"]["message"].as_str().unwrap_or_default().to_string();
+        assert_eq!(
+            s, status,
+            "[{}] expected {status} on {field}, got {v}",
+            self.label
+        );
+        assert_eq!(
+            v["error"]["field"].as_str(),
+            Some(field),
+            "[{}] field of {v}",
+            self.label
+        );
+        let m = v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         assert!(!m.is_empty());
         m
     }

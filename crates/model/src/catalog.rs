@@ -96,7 +96,8 @@ impl Catalog {
     pub fn builtin() -> &'static Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
         CATALOG.get_or_init(|| {
-            Catalog::from_toml(include_str!("../device-types.toml")).expect("the shipped device-types.toml is valid")
+            Catalog::from_toml(include_str!("../device-types.toml"))
+                .expect("the shipped device-types.toml is valid")
         })
     }
 
@@ -112,7 +113,12 @@ impl Catalog {
             for m in &t.expansion_modules {
                 match by_model.get(m) {
                     Some(em) if em.family == DeviceFamily::ExpansionModule => {}
-                    _ => return Err(format!("model {} names expansion module {m}, which is not one", t.model)),
+                    _ => {
+                        return Err(format!(
+                            "model {} names expansion module {m}, which is not one",
+                            t.model
+                        ))
+                    }
                 }
             }
         }
@@ -132,7 +138,9 @@ impl Catalog {
             .trim_start_matches("CP-")
             .trim_end_matches("-3PCC")
             .trim_end_matches('G');
-        self.by_model.values().find(|t| t.model.eq_ignore_ascii_case(short))
+        self.by_model
+            .values()
+            .find(|t| t.model.eq_ignore_ascii_case(short))
     }
 
     pub fn all(&self) -> impl Iterator<Item = &DeviceType> {
@@ -141,11 +149,15 @@ impl Catalog {
 
     /// Models that are devices of their own (not expansion modules).
     pub fn devices(&self) -> impl Iterator<Item = &DeviceType> {
-        self.all().filter(|t| t.family != DeviceFamily::ExpansionModule)
+        self.all()
+            .filter(|t| t.family != DeviceFamily::ExpansionModule)
     }
 
     pub fn model_names(&self) -> String {
-        self.devices().map(|t| t.model.as_str()).collect::<Vec<_>>().join(", ")
+        self.devices()
+            .map(|t| t.model.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -157,8 +169,9 @@ mod tests {
     fn the_shipped_catalogue_has_every_model_the_seeds_name() {
         let c = Catalog::builtin();
         for m in [
-            "7902", "7905", "7910", "7912", "7920", "7935", "7936", "7940", "7960", "7970", "7914", "IPC", "CUPC", "7811",
-            "7821", "7841", "7861", "8811", "8841", "8845", "8851", "8861", "8865",
+            "7902", "7905", "7910", "7912", "7920", "7935", "7936", "7940", "7960", "7970", "7914",
+            "IPC", "CUPC", "7811", "7821", "7841", "7861", "8811", "8841", "8845", "8851", "8861",
+            "8865",
         ] {
             assert!(c.get(m).is_some(), "{m} missing");
         }

@@ -1,6 +1,8 @@
 //! Pure rules: what a model supports, line settings, conflicts between product systems.
 
-use crate::{Catalog, Conflict, ConflictKind, DeviceFamily, DeviceType, Invalid, SecurityMode, SystemKind};
+use crate::{
+    Catalog, Conflict, ConflictKind, DeviceFamily, DeviceType, Invalid, SecurityMode, SystemKind,
+};
 
 /// The CUCM defaults for a new line: 4 calls, busy past 2.
 pub const DEFAULT_MAX_CALLS: i64 = 4;
@@ -11,10 +13,16 @@ pub const MAX_SECONDARY_PHONES: usize = 2;
 /// Checks max calls and busy trigger: 1 ≤ busy trigger ≤ max calls ≤ 200.
 pub fn check_line_calls(max_calls: i64, busy_trigger: i64) -> Result<(), Invalid> {
     if !(1..=200).contains(&max_calls) {
-        return Err(Invalid::new("max_calls", format!("max calls is {max_calls}: give 1 to 200")));
+        return Err(Invalid::new(
+            "max_calls",
+            format!("max calls is {max_calls}: give 1 to 200"),
+        ));
     }
     if busy_trigger < 1 {
-        return Err(Invalid::new("busy_trigger", format!("busy trigger is {busy_trigger}: give 1 or more")));
+        return Err(Invalid::new(
+            "busy_trigger",
+            format!("busy trigger is {busy_trigger}: give 1 or more"),
+        ));
     }
     if busy_trigger > max_calls {
         return Err(Invalid::new(
@@ -42,21 +50,42 @@ impl DeviceClass {
 }
 
 /// Finds a model in the catalogue that can be a device of the given class.
-pub fn device_type<'a>(catalog: &'a Catalog, model: &str, class: DeviceClass) -> Result<&'a DeviceType, Invalid> {
+pub fn device_type<'a>(
+    catalog: &'a Catalog,
+    model: &str,
+    class: DeviceClass,
+) -> Result<&'a DeviceType, Invalid> {
     let t = catalog.get(model).ok_or_else(|| {
-        Invalid::new("model", format!("there is no model `{model}`; the models are: {}", catalog.model_names()))
+        Invalid::new(
+            "model",
+            format!(
+                "there is no model `{model}`; the models are: {}",
+                catalog.model_names()
+            ),
+        )
     })?;
     if t.family == DeviceFamily::ExpansionModule {
         return Err(Invalid::new(
             "model",
-            format!("{} is an expansion module: list it in `expansion_modules` of a phone", t.model),
+            format!(
+                "{} is an expansion module: list it in `expansion_modules` of a phone",
+                t.model
+            ),
         ));
     }
     if class == DeviceClass::DeviceProfile && !t.device_profile {
-        let with: Vec<&str> = catalog.devices().filter(|t| t.device_profile).map(|t| t.model.as_str()).collect();
+        let with: Vec<&str> = catalog
+            .devices()
+            .filter(|t| t.device_profile)
+            .map(|t| t.model.as_str())
+            .collect();
         return Err(Invalid::new(
             "model",
-            format!("there are no device profiles for the {}; models with device profiles: {}", t.model, with.join(", ")),
+            format!(
+                "there are no device profiles for the {}; models with device profiles: {}",
+                t.model,
+                with.join(", ")
+            ),
         ));
     }
     Ok(t)
@@ -66,9 +95,21 @@ pub fn device_type<'a>(catalog: &'a Catalog, model: &str, class: DeviceClass) ->
 pub fn protocol(t: &DeviceType, given: Option<&str>) -> Result<String, Invalid> {
     match given.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(t.protocols.first().cloned().unwrap_or_default()),
-        Some(p) => t.protocols.iter().find(|q| q.eq_ignore_ascii_case(p)).cloned().ok_or_else(|| {
-            Invalid::new("protocol", format!("the {} speaks {}, not {p}", t.model, t.protocols.join(" or ")))
-        }),
+        Some(p) => t
+            .protocols
+            .iter()
+            .find(|q| q.eq_ignore_ascii_case(p))
+            .cloned()
+            .ok_or_else(|| {
+                Invalid::new(
+                    "protocol",
+                    format!(
+                        "the {} speaks {}, not {p}",
+                        t.model,
+                        t.protocols.join(" or ")
+                    ),
+                )
+            }),
     }
 }
 
@@ -83,11 +124,18 @@ pub struct DeviceShape<'a> {
 /// Refuses settings the model does not support: device security mode where it does not apply,
 /// expansion modules it does not take or too many of them, more lines than buttons, and
 /// buttons used twice.
-pub fn check_device_shape(catalog: &Catalog, t: &DeviceType, shape: &DeviceShape) -> Result<(), Invalid> {
+pub fn check_device_shape(
+    catalog: &Catalog,
+    t: &DeviceType,
+    shape: &DeviceShape,
+) -> Result<(), Invalid> {
     if shape.security_mode.is_some() && !t.security_mode {
         return Err(Invalid::new(
             "security_mode",
-            format!("the {} does not support device security mode: leave security_mode out", t.model),
+            format!(
+                "the {} does not support device security mode: leave security_mode out",
+                t.model
+            ),
         ));
     }
     let mut module_buttons = 0;
@@ -95,7 +143,10 @@ pub fn check_device_shape(catalog: &Catalog, t: &DeviceType, shape: &DeviceShape
         if t.expansion_modules.is_empty() {
             return Err(Invalid::new(
                 "expansion_modules",
-                format!("the {} takes no expansion module: leave expansion_modules empty", t.model),
+                format!(
+                    "the {} takes no expansion module: leave expansion_modules empty",
+                    t.model
+                ),
             ));
         }
         if shape.expansion_modules.len() > t.max_expansion_modules as usize {
@@ -117,7 +168,11 @@ pub fn check_device_shape(catalog: &Catalog, t: &DeviceType, shape: &DeviceShape
                 .ok_or_else(|| {
                     Invalid::new(
                         format!("expansion_modules[{i}]"),
-                        format!("the {} takes {} modules, not `{m}`", t.model, t.expansion_modules.join(" or ")),
+                        format!(
+                            "the {} takes {} modules, not `{m}`",
+                            t.model,
+                            t.expansion_modules.join(" or ")
+                        ),
                     )
                 })?;
             module_buttons += em.lines as i64;
@@ -132,9 +187,17 @@ pub fn check_device_shape(catalog: &Catalog, t: &DeviceType, shape: &DeviceShape
                 shape.buttons.len(),
                 t.model,
                 capacity,
-                if module_buttons > 0 { " (with its expansion modules)" } else { "" },
+                if module_buttons > 0 {
+                    " (with its expansion modules)"
+                } else {
+                    ""
+                },
                 shape.buttons.len() as i64 - capacity,
-                if t.max_expansion_modules as usize > shape.expansion_modules.len() { " or add an expansion module" } else { "" }
+                if t.max_expansion_modules as usize > shape.expansion_modules.len() {
+                    " or add an expansion module"
+                } else {
+                    ""
+                }
             ),
         ));
     }
@@ -147,7 +210,10 @@ pub fn check_device_shape(catalog: &Catalog, t: &DeviceType, shape: &DeviceShape
             ));
         }
         if !seen.insert(*b) {
-            return Err(Invalid::new(format!("lines[{i}].button"), format!("button {b} is used by two lines: give each line its own")));
+            return Err(Invalid::new(
+                format!("lines[{i}].button"),
+                format!("button {b} is used by two lines: give each line its own"),
+            ));
         }
     }
     Ok(())
@@ -186,8 +252,11 @@ pub struct Namesake {
 /// another first or last name on any system.
 pub fn conflicts(user_id: &str, this: &Namesake, others: &[Namesake]) -> Vec<Conflict> {
     let mut out = Vec::new();
-    let mut same_kind: Vec<String> =
-        others.iter().filter(|o| o.kind == this.kind && o.system != this.system).map(|o| o.system.clone()).collect();
+    let mut same_kind: Vec<String> = others
+        .iter()
+        .filter(|o| o.kind == this.kind && o.system != this.system)
+        .map(|o| o.system.clone())
+        .collect();
     same_kind.sort();
     same_kind.dedup();
     if !same_kind.is_empty() {
@@ -205,8 +274,13 @@ pub fn conflicts(user_id: &str, this: &Namesake, others: &[Namesake]) -> Vec<Con
     let mut differ: Vec<String> = others
         .iter()
         .filter(|o| {
-            !o.first_name.trim().eq_ignore_ascii_case(this.first_name.trim())
-                || !o.last_name.trim().eq_ignore_ascii_case(this.last_name.trim())
+            !o.first_name
+                .trim()
+                .eq_ignore_ascii_case(this.first_name.trim())
+                || !o
+                    .last_name
+                    .trim()
+                    .eq_ignore_ascii_case(this.last_name.trim())
         })
         .map(|o| format!("{} {} on {}", o.first_name, o.last_name, o.system))
         .collect();
@@ -216,8 +290,13 @@ pub fn conflicts(user_id: &str, this: &Namesake, others: &[Namesake]) -> Vec<Con
         let systems: Vec<String> = others
             .iter()
             .filter(|o| {
-                !o.first_name.trim().eq_ignore_ascii_case(this.first_name.trim())
-                    || !o.last_name.trim().eq_ignore_ascii_case(this.last_name.trim())
+                !o.first_name
+                    .trim()
+                    .eq_ignore_ascii_case(this.first_name.trim())
+                    || !o
+                        .last_name
+                        .trim()
+                        .eq_ignore_ascii_case(this.last_name.trim())
             })
             .map(|o| o.system.clone())
             .collect();
@@ -239,8 +318,16 @@ pub fn conflicts(user_id: &str, this: &Namesake, others: &[Namesake]) -> Vec<Con
 mod tests {
     use super::*;
 
-    fn shape<'a>(sec: Option<SecurityMode>, ems: &'a [String], buttons: &'a [i64]) -> DeviceShape<'a> {
-        DeviceShape { security_mode: sec, expansion_modules: ems, buttons }
+    fn shape<'a>(
+        sec: Option<SecurityMode>,
+        ems: &'a [String],
+        buttons: &'a [i64],
+    ) -> DeviceShape<'a> {
+        DeviceShape {
+            security_mode: sec,
+            expansion_modules: ems,
+            buttons,
+        }
     }
 
     #[test]
@@ -258,12 +345,15 @@ mod tests {
     fn model_support() {
         let c = Catalog::builtin();
         let t7912 = device_type(c, "7912", DeviceClass::Phone).unwrap();
-        let e = check_device_shape(c, t7912, &shape(Some(SecurityMode::Encrypted), &[], &[1])).unwrap_err();
+        let e = check_device_shape(c, t7912, &shape(Some(SecurityMode::Encrypted), &[], &[1]))
+            .unwrap_err();
         assert_eq!(e.field, "security_mode");
         assert!(e.message.contains("7912"));
 
         let t7960 = device_type(c, "7960", DeviceClass::Phone).unwrap();
-        assert!(check_device_shape(c, t7960, &shape(Some(SecurityMode::Encrypted), &[], &[1])).is_ok());
+        assert!(
+            check_device_shape(c, t7960, &shape(Some(SecurityMode::Encrypted), &[], &[1])).is_ok()
+        );
         let two = vec!["7914".to_string(), "7914".to_string()];
         let three = vec!["7914".to_string(), "7914".to_string(), "7914".to_string()];
         let b34: Vec<i64> = (1..=34).collect();
@@ -274,23 +364,35 @@ mod tests {
         let b7: Vec<i64> = (1..=7).collect();
         let e = check_device_shape(c, t7960, &shape(None, &[], &b7)).unwrap_err();
         assert_eq!(e.field, "lines");
-        assert!(e.message.contains("7 lines do not fit on a 7960 with 6 buttons"), "{e}");
+        assert!(
+            e.message
+                .contains("7 lines do not fit on a 7960 with 6 buttons"),
+            "{e}"
+        );
         let e = check_device_shape(c, t7960, &shape(None, &[], &[1, 1])).unwrap_err();
         assert_eq!(e.field, "lines[1].button");
-        let e = check_device_shape(c, t7912, &shape(None, &["7914".to_string()], &[1])).unwrap_err();
+        let e =
+            check_device_shape(c, t7912, &shape(None, &["7914".to_string()], &[1])).unwrap_err();
         assert_eq!(e.field, "expansion_modules");
         let t8861 = device_type(c, "8861", DeviceClass::Phone).unwrap();
-        let e = check_device_shape(c, t8861, &shape(None, &["7914".to_string()], &[1])).unwrap_err();
+        let e =
+            check_device_shape(c, t8861, &shape(None, &["7914".to_string()], &[1])).unwrap_err();
         assert_eq!(e.field, "expansion_modules[0]");
         assert!(device_type(c, "7914", DeviceClass::Phone).is_err());
         assert!(device_type(c, "7902", DeviceClass::DeviceProfile).is_err());
-        assert!(device_type(c, "nope", DeviceClass::Phone).unwrap_err().message.contains("7960"));
+        assert!(device_type(c, "nope", DeviceClass::Phone)
+            .unwrap_err()
+            .message
+            .contains("7960"));
     }
 
     #[test]
     fn buttons_are_assigned_lowest_free_first() {
         assert_eq!(assign_buttons(&[None, None]), vec![1, 2]);
-        assert_eq!(assign_buttons(&[Some(1), None, Some(3), None]), vec![1, 2, 3, 4]);
+        assert_eq!(
+            assign_buttons(&[Some(1), None, Some(3), None]),
+            vec![1, 2, 3, 4]
+        );
         assert_eq!(assign_buttons(&[None, Some(1)]), vec![2, 1]);
     }
 
@@ -304,16 +406,33 @@ mod tests {
         };
         let this = ns("ccm2", SystemKind::CallControl, "John", "Smith");
         // One person on one call-control and one voicemail system: no conflict.
-        assert!(conflicts("jsmith", &this, &[ns("unity", SystemKind::Voicemail, "John", "Smith")]).is_empty());
+        assert!(conflicts(
+            "jsmith",
+            &this,
+            &[ns("unity", SystemKind::Voicemail, "John", "Smith")]
+        )
+        .is_empty());
         // Same ID on two call-control systems.
-        let c = conflicts("jsmith", &this, &[ns("ccm3", SystemKind::CallControl, "John", "Smith")]);
+        let c = conflicts(
+            "jsmith",
+            &this,
+            &[ns("ccm3", SystemKind::CallControl, "John", "Smith")],
+        );
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].kind, ConflictKind::SameIdOnSeveralSystems);
         assert_eq!(c[0].systems, vec!["ccm3"]);
         // Same ID, another name.
-        let c = conflicts("jsmith", &this, &[ns("unity", SystemKind::Voicemail, "Joe", "Smith")]);
+        let c = conflicts(
+            "jsmith",
+            &this,
+            &[ns("unity", SystemKind::Voicemail, "Joe", "Smith")],
+        );
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].kind, ConflictKind::DifferentNames);
-        assert!(c[0].message.contains("Joe Smith on unity"), "{}", c[0].message);
+        assert!(
+            c[0].message.contains("Joe Smith on unity"),
+            "{}",
+            c[0].message
+        );
     }
 }

@@ -36,7 +36,10 @@ string_value!(Mac);
 impl Mac {
     pub fn parse(s: &str) -> Result<Mac, Invalid> {
         let t = s.trim();
-        let hex: String = t.chars().filter(|c| !matches!(c, ':' | '-' | '.' | ' ')).collect();
+        let hex: String = t
+            .chars()
+            .filter(|c| !matches!(c, ':' | '-' | '.' | ' '))
+            .collect();
         let separators_ok = {
             // Separators, if any, must follow one of the usual groupings.
             let seps: Vec<usize> = t
@@ -78,7 +81,10 @@ impl DeviceName {
         if t.is_empty() || t.len() > 50 {
             return Err(Invalid::new("name", "a name has 1 to 50 characters"));
         }
-        if let Some(c) = t.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        if let Some(c) = t
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
             return Err(Invalid::new(
                 "name",
                 format!("`{t}` has `{c}`: use only letters, digits, `.`, `_` and `-`"),
@@ -145,8 +151,16 @@ string_value!(DirectoryNumber);
 impl DirectoryNumber {
     pub fn parse(s: &str) -> Result<DirectoryNumber, Invalid> {
         let t = s.trim();
-        let body = t.strip_prefix('+').or_else(|| t.strip_prefix("\\+")).unwrap_or(t);
-        if body.is_empty() || body.len() > 24 || !body.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
+        let body = t
+            .strip_prefix('+')
+            .or_else(|| t.strip_prefix("\\+"))
+            .unwrap_or(t);
+        if body.is_empty()
+            || body.len() > 24
+            || !body
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+        {
             return Err(Invalid::new(
                 "pattern",
                 format!("`{s}` is not a directory number: use 1 to 24 digits, `*` or `#`, optionally after a leading `+`"),
@@ -165,7 +179,11 @@ string_value!(Partition);
 impl Partition {
     pub fn parse(s: &str) -> Result<Partition, Invalid> {
         let t = s.trim();
-        if t.len() > 50 || !t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-')) {
+        if t.len() > 50
+            || !t
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-'))
+        {
             return Err(Invalid::new(
                 "partition",
                 format!("`{s}` is not a partition name: up to 50 letters, digits, spaces, `.`, `_`, `-`"),
@@ -191,15 +209,26 @@ impl UserId {
             return Err(Invalid::new("user_id", "a user ID is required"));
         }
         if s.trim() != s {
-            return Err(Invalid::new("user_id", format!("`{s}` starts or ends with a space: remove it")));
-        }
-        if s.chars().count() > 128 {
-            return Err(Invalid::new("user_id", "a user ID has at most 128 characters"));
-        }
-        if s.chars().any(|c| c.is_control() || matches!(c, '/' | '?' | '#' | '%')) {
             return Err(Invalid::new(
                 "user_id",
-                format!("`{}` has a control character or one of / ? # %: remove it", s.escape_debug()),
+                format!("`{s}` starts or ends with a space: remove it"),
+            ));
+        }
+        if s.chars().count() > 128 {
+            return Err(Invalid::new(
+                "user_id",
+                "a user ID has at most 128 characters",
+            ));
+        }
+        if s.chars()
+            .any(|c| c.is_control() || matches!(c, '/' | '?' | '#' | '%'))
+        {
+            return Err(Invalid::new(
+                "user_id",
+                format!(
+                    "`{}` has a control character or one of / ? # %: remove it",
+                    s.escape_debug()
+                ),
             ));
         }
         Ok(UserId(s.to_string()))
@@ -217,7 +246,10 @@ impl Name {
         if t.is_empty() {
             return Err(Invalid::new(field, "a name is required"));
         }
-        if t.chars().count() > 64 || t.chars().any(|c| c.is_control() || matches!(c, '/' | '?' | '#' | '%')) {
+        if t.chars().count() > 64
+            || t.chars()
+                .any(|c| c.is_control() || matches!(c, '/' | '?' | '#' | '%'))
+        {
             return Err(Invalid::new(
                 field,
                 format!("`{}` is not a name: 1 to 64 characters, none of them / ? # % or control characters", s.escape_debug()),
@@ -257,7 +289,10 @@ impl Password {
     pub fn parse(field: &str, s: &str, min_len: usize) -> Result<Password, Invalid> {
         let n = s.chars().count();
         if s.trim().is_empty() || n < min_len || n > 128 {
-            return Err(Invalid::new(field, format!("a password has {min_len} to 128 characters, not only spaces")));
+            return Err(Invalid::new(
+                field,
+                format!("a password has {min_len} to 128 characters, not only spaces"),
+            ));
         }
         Ok(Password(s.to_string()))
     }
@@ -278,10 +313,23 @@ mod tests {
 
     #[test]
     fn mac_spellings_parse_to_one() {
-        for s in ["00562B043615", "00:56:2b:04:36:15", "00-56-2B-04-36-15", "0056.2b04.3615", " 00562b043615 "] {
+        for s in [
+            "00562B043615",
+            "00:56:2b:04:36:15",
+            "00-56-2B-04-36-15",
+            "0056.2b04.3615",
+            " 00562b043615 ",
+        ] {
             assert_eq!(Mac::parse(s).unwrap().as_str(), "00562B043615", "{s}");
         }
-        for s in ["", "00562B04361", "00562B0436155", "00562B04361G", "0:056:2b:04:36:15", "00::562b043615"] {
+        for s in [
+            "",
+            "00562B04361",
+            "00562B0436155",
+            "00562B04361G",
+            "0:056:2b:04:36:15",
+            "00::562b043615",
+        ] {
             let e = Mac::parse(s).unwrap_err();
             assert_eq!(e.field, "mac");
             assert!(e.message.contains("12 hex digits"), "{s}: {e}");
@@ -290,13 +338,32 @@ mod tests {
 
     #[test]
     fn sep_names() {
-        assert_eq!(DeviceName::parse("sep00562b043615").unwrap().as_str(), "SEP00562B043615");
-        assert!(DeviceName::parse_sep("SEP00562B04361").unwrap_err().message.contains("12 hex digits"));
+        assert_eq!(
+            DeviceName::parse("sep00562b043615").unwrap().as_str(),
+            "SEP00562B043615"
+        );
+        assert!(DeviceName::parse_sep("SEP00562B04361")
+            .unwrap_err()
+            .message
+            .contains("12 hex digits"));
         assert!(DeviceName::parse_sep("SEP00562B04361Z").is_err());
         assert!(DeviceName::parse_sep("XYZ00562B043615").is_err());
-        assert_eq!(DeviceName::parse("SEP00562B043615").unwrap().mac().unwrap().as_str(), "00562B043615");
-        assert_eq!(DeviceName::parse("EM-jsmith").unwrap().as_str(), "EM-jsmith");
-        assert!(DeviceName::parse("bad name").unwrap_err().message.contains("` `"));
+        assert_eq!(
+            DeviceName::parse("SEP00562B043615")
+                .unwrap()
+                .mac()
+                .unwrap()
+                .as_str(),
+            "00562B043615"
+        );
+        assert_eq!(
+            DeviceName::parse("EM-jsmith").unwrap().as_str(),
+            "EM-jsmith"
+        );
+        assert!(DeviceName::parse("bad name")
+            .unwrap_err()
+            .message
+            .contains("` `"));
         assert!(DeviceName::parse("").is_err());
     }
 
@@ -318,7 +385,10 @@ mod tests {
     #[test]
     fn directory_numbers() {
         assert_eq!(DirectoryNumber::parse("1000").unwrap().as_str(), "1000");
-        assert_eq!(DirectoryNumber::parse("\\+14085551234").unwrap().as_str(), "+14085551234");
+        assert_eq!(
+            DirectoryNumber::parse("\\+14085551234").unwrap().as_str(),
+            "+14085551234"
+        );
         assert_eq!(DirectoryNumber::parse("*86#").unwrap().as_str(), "*86#");
         for s in ["", "+", "12a4", "1".repeat(25).as_str(), "10 00"] {
             assert_eq!(DirectoryNumber::parse(s).unwrap_err().field, "pattern");

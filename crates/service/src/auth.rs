@@ -1,7 +1,9 @@
 //! Administrators: argon2 passwords, API tokens, and the first start's `admin`.
 
 use crate::{Actor, Error, Result, Service};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::Engine;
 use model::{CreatedToken, Password};
@@ -23,7 +25,13 @@ pub fn hash_secret(secret: &str) -> Result<String> {
 
 /// Checks a secret against its argon2 hash.
 pub fn verify_secret(secret: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).map(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok()).unwrap_or(false)
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(secret.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
 }
 
 fn sha256_hex(parts: &[&[u8]]) -> String {
@@ -119,7 +127,12 @@ impl Service {
             Ok(())
         }
         .await;
-        let a = crate::Audit { action: "set_password", resource: "admin", target: name.to_string(), system: String::new() };
+        let a = crate::Audit {
+            action: "set_password",
+            resource: "admin",
+            target: name.to_string(),
+            system: String::new(),
+        };
         self.finish(actor, tx, a, r).await
     }
 
@@ -153,7 +166,9 @@ impl Service {
         let mut c = self.store.read().await?;
         match store::admins::by_token(&mut c, &sha256_hex(&[token.as_bytes()])).await? {
             Some(a) => Ok(Actor::new(a.username)),
-            None => Err(Error::Unauthorized("the bearer token is not known: create one with POST /api/v1/tokens".into())),
+            None => Err(Error::Unauthorized(
+                "the bearer token is not known: create one with POST /api/v1/tokens".into(),
+            )),
         }
     }
 
@@ -161,18 +176,41 @@ impl Service {
     pub async fn create_token(&self, actor: &Actor, name: &str) -> Result<CreatedToken> {
         let mut b = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut b);
-        let token = format!("dt_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b));
-        let name = if name.trim().is_empty() { "api".to_string() } else { name.trim().to_string() };
+        let token = format!(
+            "dt_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+        );
+        let name = if name.trim().is_empty() {
+            "api".to_string()
+        } else {
+            name.trim().to_string()
+        };
         let mut tx = self.store.write().await?;
         let r = async {
             let admin = store::admins::by_username(tx.conn(), &actor.name)
                 .await?
-                .ok_or_else(|| Error::Unauthorized("only administrators can create tokens".into()))?;
-            store::admins::insert_token(tx.conn(), admin.id, &name, &sha256_hex(&[token.as_bytes()])).await?;
-            Ok(CreatedToken { name: name.clone(), token: token.clone() })
+                .ok_or_else(|| {
+                    Error::Unauthorized("only administrators can create tokens".into())
+                })?;
+            store::admins::insert_token(
+                tx.conn(),
+                admin.id,
+                &name,
+                &sha256_hex(&[token.as_bytes()]),
+            )
+            .await?;
+            Ok(CreatedToken {
+                name: name.clone(),
+                token: token.clone(),
+            })
         }
         .await;
-        let a = crate::Audit { action: "create", resource: "token", target: name.clone(), system: String::new() };
+        let a = crate::Audit {
+            action: "create",
+            resource: "token",
+            target: name.clone(),
+            system: String::new(),
+        };
         self.finish(actor, tx, a, r).await
     }
 }

@@ -3,18 +3,18 @@
 
 use crate::{nf, opt, pick_system, Actor, Audit, Error, Result, Service};
 use model::rules::{
-    assign_buttons, check_device_shape, device_type, protocol, DeviceClass, DeviceShape, DEFAULT_BUSY_TRIGGER,
-    MAX_SECONDARY_PHONES,
+    assign_buttons, check_device_shape, device_type, protocol, DeviceClass, DeviceShape,
+    DEFAULT_BUSY_TRIGGER, MAX_SECONDARY_PHONES,
 };
 use model::{
-    AppearanceInput, BatchRequest, BatchResult, DeviceName, DeviceProfile, DeviceProfilePatch, DeviceType, DirectoryNumber,
-    DndMode, Invalid, Mac, Naming, NewDeviceProfile, NewPhone, Page, Partition, Phone, PhonePatch, SecurityMode, SpeedDial,
-    Subscription, SystemKind, UserId,
+    AppearanceInput, BatchRequest, BatchResult, DeviceName, DeviceProfile, DeviceProfilePatch,
+    DeviceType, DirectoryNumber, DndMode, Invalid, Mac, Naming, NewDeviceProfile, NewPhone, Page,
+    Partition, Phone, PhonePatch, SecurityMode, SpeedDial, Subscription, SystemKind, UserId,
 };
-use store::Conn as AnyConnection;
 use std::collections::BTreeSet;
 use store::devices::{AppearanceRow, DeviceRow, StoredDevice, SubscriptionRow};
 use store::lines::LineRow;
+use store::Conn as AnyConnection;
 
 /// Everything a phone or a device profile can say about itself, before checking.
 #[derive(Debug, Clone, Default)]
@@ -161,7 +161,13 @@ struct Built {
 impl Service {
     /// Checks a spec against every rule and the stored records, creating the lines it names that
     /// do not exist yet (inside the caller's transaction).
-    async fn build(&self, conn: &mut AnyConnection, class: DeviceClass, s: &DeviceSpec, this: Option<i64>) -> Result<Built> {
+    async fn build(
+        &self,
+        conn: &mut AnyConnection,
+        class: DeviceClass,
+        s: &DeviceSpec,
+        this: Option<i64>,
+    ) -> Result<Built> {
         let sys = pick_system(conn, s.system.as_deref(), SystemKind::CallControl).await?;
         let t: &DeviceType = device_type(self.catalog, &s.model, class)?;
         let protocol = protocol(t, s.protocol.as_deref())?;
@@ -170,32 +176,49 @@ impl Service {
         let owner_uid = opt(s.owner_user_id.as_deref());
         let owner = match (&owner_uid, class) {
             (Some(_), DeviceClass::DeviceProfile) => {
-                return Err(Error::invalid("owner_user_id", "device profiles have users, not an owner: associate the profile with the user"))
+                return Err(Error::invalid(
+                    "owner_user_id",
+                    "device profiles have users, not an owner: associate the profile with the user",
+                ))
             }
             (Some(uid), _) => {
                 let uid = UserId::parse(uid).map_err(|e| e.within("owner_user_id"))?;
-                let id = store::users::id_on_system(conn, sys.id, uid.as_str()).await?.ok_or_else(|| {
-                    Error::invalid("owner_user_id", format!("there is no user {uid} on {}: add the user first", sys.name))
-                })?;
+                let id = store::users::id_on_system(conn, sys.id, uid.as_str())
+                    .await?
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "owner_user_id",
+                            format!("there is no user {uid} on {}: add the user first", sys.name),
+                        )
+                    })?;
                 Some((id, uid))
             }
             (None, _) => None,
         };
 
         // Name and MAC.
-        let (name, mac) = self.name_and_mac(conn, class, t, s, owner.as_ref().map(|(_, u)| u), this).await?;
+        let (name, mac) = self
+            .name_and_mac(conn, class, t, s, owner.as_ref().map(|(_, u)| u), this)
+            .await?;
         if let Some((id, c)) = store::devices::id_by_name(conn, name.as_str()).await? {
             if Some(id) != this {
                 return Err(Error::conflict(
                     "name",
-                    format!("a {} named {name} already exists: choose another name or change that {}", what(c), what(c)),
+                    format!(
+                        "a {} named {name} already exists: choose another name or change that {}",
+                        what(c),
+                        what(c)
+                    ),
                 ));
             }
         }
         if let Some(m) = &mac {
             if let Some((id, other)) = store::devices::by_mac(conn, m.as_str()).await? {
                 if Some(id) != this {
-                    return Err(Error::conflict("mac", format!("MAC {m} belongs to {other} already: each phone has its own MAC")));
+                    return Err(Error::conflict(
+                        "mac",
+                        format!("MAC {m} belongs to {other} already: each phone has its own MAC"),
+                    ));
                 }
             }
         }
@@ -205,14 +228,29 @@ impl Service {
         check_device_shape(
             self.catalog,
             t,
-            &DeviceShape { security_mode: s.security_mode, expansion_modules: &s.expansion_modules, buttons: &buttons },
+            &DeviceShape {
+                security_mode: s.security_mode,
+                expansion_modules: &s.expansion_modules,
+                buttons: &buttons,
+            },
         )?;
-        let allow_cti = s.allow_cti_control.unwrap_or(t.cti && class == DeviceClass::Phone);
+        let allow_cti = s
+            .allow_cti_control
+            .unwrap_or(t.cti && class == DeviceClass::Phone);
         if allow_cti && !t.cti {
-            return Err(Error::invalid("allow_cti_control", format!("the {} cannot be controlled by CTI: set allow_cti_control to false", t.model)));
+            return Err(Error::invalid(
+                "allow_cti_control",
+                format!(
+                    "the {} cannot be controlled by CTI: set allow_cti_control to false",
+                    t.model
+                ),
+            ));
         }
         if class == DeviceClass::DeviceProfile && s.mac.is_some() {
-            return Err(Error::invalid("mac", "a device profile has no hardware and no MAC"));
+            return Err(Error::invalid(
+                "mac",
+                "a device profile has no hardware and no MAC",
+            ));
         }
 
         // Logout profile (phones): a device profile of the same system.
@@ -221,13 +259,21 @@ impl Service {
             Some(lp) => {
                 let (id, c) = store::devices::id_by_name(conn, &lp)
                     .await?
-                    .ok_or_else(|| Error::invalid("logout_profile", format!("there is no device profile {lp}")))?;
+                    .ok_or_else(|| {
+                        Error::invalid("logout_profile", format!("there is no device profile {lp}"))
+                    })?;
                 if c != DeviceClass::DeviceProfile {
-                    return Err(Error::invalid("logout_profile", format!("{lp} is a phone, not a device profile")));
+                    return Err(Error::invalid(
+                        "logout_profile",
+                        format!("{lp} is a phone, not a device profile"),
+                    ));
                 }
                 let p = store::devices::by_id(conn, id).await?;
                 if p.row.system_id != sys.id {
-                    return Err(Error::invalid("logout_profile", format!("{lp} is on {}, not on {}", p.system, sys.name)));
+                    return Err(Error::invalid(
+                        "logout_profile",
+                        format!("{lp} is on {}, not on {}", p.system, sys.name),
+                    ));
                 }
                 Some(id)
             }
@@ -239,7 +285,12 @@ impl Service {
             None => None,
             Some(pp) => {
                 if !t.secondary {
-                    let soft: Vec<&str> = self.catalog.devices().filter(|t| t.secondary).map(|t| t.model.as_str()).collect();
+                    let soft: Vec<&str> = self
+                        .catalog
+                        .devices()
+                        .filter(|t| t.secondary)
+                        .map(|t| t.model.as_str())
+                        .collect();
                     return Err(Error::invalid(
                         "primary_phone",
                         format!("only soft clients ({}) can be secondary to a primary phone, not the {}", soft.join(", "), t.model),
@@ -247,13 +298,21 @@ impl Service {
                 }
                 let (id, c) = store::devices::id_by_name(conn, &pp)
                     .await?
-                    .ok_or_else(|| Error::invalid("primary_phone", format!("there is no phone {pp}")))?;
+                    .ok_or_else(|| {
+                        Error::invalid("primary_phone", format!("there is no phone {pp}"))
+                    })?;
                 if c != DeviceClass::Phone || Some(id) == this {
-                    return Err(Error::invalid("primary_phone", format!("{pp} cannot be a primary phone of this device")));
+                    return Err(Error::invalid(
+                        "primary_phone",
+                        format!("{pp} cannot be a primary phone of this device"),
+                    ));
                 }
                 let p = store::devices::by_id(conn, id).await?;
                 if p.row.system_id != sys.id {
-                    return Err(Error::invalid("primary_phone", format!("{pp} is on {}, not on {}", p.system, sys.name)));
+                    return Err(Error::invalid(
+                        "primary_phone",
+                        format!("{pp} is on {}, not on {}", p.system, sys.name),
+                    ));
                 }
                 if let Some(pt) = self.catalog.get(&p.row.model) {
                     if pt.family == model::DeviceFamily::SoftClient {
@@ -284,27 +343,32 @@ impl Service {
             if !seen.insert((pattern.clone(), partition.clone())) {
                 return Err(Error::invalid(
                     format!("lines[{i}].pattern"),
-                    format!("line {pattern} is on this device twice: a line appears once per device"),
+                    format!(
+                        "line {pattern} is on this device twice: a line appears once per device"
+                    ),
                 ));
             }
-            let line_id = match store::lines::id_by_key(conn, sys.id, pattern.as_str(), partition.as_str()).await? {
-                Some(id) => id,
-                None => {
-                    let max_calls = t.max_calls_default as i64;
-                    store::lines::insert(
-                        conn,
-                        &LineRow {
-                            system_id: sys.id,
-                            pattern: pattern.into_string(),
-                            partition: partition.into_string(),
-                            max_calls,
-                            busy_trigger: DEFAULT_BUSY_TRIGGER.min(max_calls),
-                            ..Default::default()
-                        },
-                    )
+            let line_id =
+                match store::lines::id_by_key(conn, sys.id, pattern.as_str(), partition.as_str())
                     .await?
-                }
-            };
+                {
+                    Some(id) => id,
+                    None => {
+                        let max_calls = t.max_calls_default as i64;
+                        store::lines::insert(
+                            conn,
+                            &LineRow {
+                                system_id: sys.id,
+                                pattern: pattern.into_string(),
+                                partition: partition.into_string(),
+                                max_calls,
+                                busy_trigger: DEFAULT_BUSY_TRIGGER.min(max_calls),
+                                ..Default::default()
+                            },
+                        )
+                        .await?
+                    }
+                };
             appearances.push(AppearanceRow {
                 line_id,
                 button: *button,
@@ -324,17 +388,36 @@ impl Service {
                 .into_iter()
                 .find(|(_, sid)| *sid == sys.id)
                 .map(|(id, _)| id)
-                .ok_or_else(|| Error::invalid(format!("{field}.service"), format!("there is no IP phone service `{}` on {}", sub.service, sys.name)))?;
+                .ok_or_else(|| {
+                    Error::invalid(
+                        format!("{field}.service"),
+                        format!(
+                            "there is no IP phone service `{}` on {}",
+                            sub.service, sys.name
+                        ),
+                    )
+                })?;
             if !seen.insert(svc) {
-                return Err(Error::invalid(format!("{field}.service"), format!("{} is subscribed twice", sub.service)));
+                return Err(Error::invalid(
+                    format!("{field}.service"),
+                    format!("{} is subscribed twice", sub.service),
+                ));
             }
             let def = store::services::by_id(conn, svc).await?;
-            for (k, _) in &sub.parameters {
+            for k in sub.parameters.keys() {
                 if !def.parameters.iter().any(|p| &p.name == k) {
                     let known: Vec<&str> = def.parameters.iter().map(|p| p.name.as_str()).collect();
                     return Err(Error::invalid(
                         format!("{field}.parameters.{k}"),
-                        format!("{} has no parameter `{k}`; its parameters: {}", def.name, if known.is_empty() { "none".into() } else { known.join(", ") }),
+                        format!(
+                            "{} has no parameter `{k}`; its parameters: {}",
+                            def.name,
+                            if known.is_empty() {
+                                "none".into()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
                     ));
                 }
             }
@@ -342,23 +425,39 @@ impl Service {
             for p in &def.parameters {
                 if !params.contains_key(&p.name) {
                     if p.required && p.default.is_empty() {
-                        return Err(Error::invalid(format!("{field}.parameters.{}", p.name), format!("{} needs the parameter {}", def.name, p.name)));
+                        return Err(Error::invalid(
+                            format!("{field}.parameters.{}", p.name),
+                            format!("{} needs the parameter {}", def.name, p.name),
+                        ));
                     }
                     params.insert(p.name.clone(), p.default.clone());
                 }
             }
-            subscriptions.push(SubscriptionRow { service_id: svc, label: sub.label.trim().to_string(), parameters: params });
+            subscriptions.push(SubscriptionRow {
+                service_id: svc,
+                label: sub.label.trim().to_string(),
+                parameters: params,
+            });
         }
 
         // Speed dials.
         let mut positions = BTreeSet::new();
         for (i, sd) in s.speed_dials.iter().enumerate() {
             if sd.position < 1 || !positions.insert(sd.position) {
-                return Err(Error::invalid(format!("speed_dials[{i}].position"), "give each speed dial its own position, from 1"));
+                return Err(Error::invalid(
+                    format!("speed_dials[{i}].position"),
+                    "give each speed dial its own position, from 1",
+                ));
             }
             let n = sd.number.trim();
-            if n.is_empty() || n.len() > 50 || !n.chars().all(|c| c.is_ascii_digit() || "+*#,".contains(c)) {
-                return Err(Error::invalid(format!("speed_dials[{i}].number"), "a speed dial number is digits, `+`, `*`, `#` and `,` (a pause)"));
+            if n.is_empty()
+                || n.len() > 50
+                || !n.chars().all(|c| c.is_ascii_digit() || "+*#,".contains(c))
+            {
+                return Err(Error::invalid(
+                    format!("speed_dials[{i}].number"),
+                    "a speed dial number is digits, `+`, `*`, `#` and `,` (a pause)",
+                ));
             }
         }
 
@@ -384,7 +483,12 @@ impl Service {
                 expansion_modules: s
                     .expansion_modules
                     .iter()
-                    .map(|m| self.catalog.get(m).map(|t| t.model.clone()).unwrap_or_else(|| m.clone()))
+                    .map(|m| {
+                        self.catalog
+                            .get(m)
+                            .map(|t| t.model.clone())
+                            .unwrap_or_else(|| m.clone())
+                    })
                     .collect(),
                 logout_profile_id,
                 primary_phone_id,
@@ -415,7 +519,8 @@ impl Service {
             None => None,
         };
         if class == DeviceClass::DeviceProfile {
-            let n = given_name.ok_or_else(|| Error::invalid("name", "a device profile needs a name"))?;
+            let n = given_name
+                .ok_or_else(|| Error::invalid("name", "a device profile needs a name"))?;
             return Ok((DeviceName::parse(&n)?, None));
         }
         match t.naming {
@@ -436,12 +541,18 @@ impl Service {
                         Ok((n, m))
                     }
                     (None, Some(m)) => Ok((DeviceName::from_mac(&m), Some(m))),
-                    (None, None) => Err(Error::invalid("mac", format!("a {} needs its MAC (or a name SEP<MAC>)", t.model))),
+                    (None, None) => Err(Error::invalid(
+                        "mac",
+                        format!("a {} needs its MAC (or a name SEP<MAC>)", t.model),
+                    )),
                 }
             }
             Naming::Upc => {
                 let owner = owner.ok_or_else(|| {
-                    Error::invalid("owner_user_id", format!("a {} is named after its user: give owner_user_id", t.model))
+                    Error::invalid(
+                        "owner_user_id",
+                        format!("a {} is named after its user: give owner_user_id", t.model),
+                    )
                 })?;
                 let derived = DeviceName::soft_phone(owner)?;
                 if let Some(n) = &given_name {
@@ -477,19 +588,30 @@ impl Service {
                     let n = DeviceName::parse(&n)?;
                     if let (Some(nm), Some(m)) = (n.mac(), &m) {
                         if &nm != m {
-                            return Err(Error::invalid("mac", format!("MAC {m} does not match the name {n}")));
+                            return Err(Error::invalid(
+                                "mac",
+                                format!("MAC {m} does not match the name {n}"),
+                            ));
                         }
                     }
                     let m = m.or_else(|| n.mac());
                     Ok((n, m))
                 }
                 (None, Some(m)) => Ok((DeviceName::from_mac(&m), Some(m))),
-                (None, None) => Err(Error::invalid("name", format!("a {} needs a name or a MAC", t.model))),
+                (None, None) => Err(Error::invalid(
+                    "name",
+                    format!("a {} needs a name or a MAC", t.model),
+                )),
             },
         }
     }
 
-    async fn write_device(&self, conn: &mut AnyConnection, id: Option<(i64, i64)>, b: &Built) -> Result<i64> {
+    async fn write_device(
+        &self,
+        conn: &mut AnyConnection,
+        id: Option<(i64, i64)>,
+        b: &Built,
+    ) -> Result<i64> {
         let id = match id {
             None => store::devices::insert(conn, &b.row).await?,
             Some((id, version)) => {
@@ -502,12 +624,21 @@ impl Service {
         Ok(id)
     }
 
-    async fn device_id(&self, conn: &mut AnyConnection, class: DeviceClass, key: &str) -> Result<i64> {
+    async fn device_id(
+        &self,
+        conn: &mut AnyConnection,
+        class: DeviceClass,
+        key: &str,
+    ) -> Result<i64> {
         let by_name = store::devices::id_by_name(conn, key).await?;
         let found = match by_name {
             Some((id, c)) if c == class => Some(id),
             Some((_, c)) => {
-                return Err(Error::NotFound(format!("{key} is a {}, not a {}", what(c), what(class))));
+                return Err(Error::NotFound(format!(
+                    "{key} is a {}, not a {}",
+                    what(c),
+                    what(class)
+                )));
             }
             None => match key.parse::<i64>() {
                 Ok(id) => match store::devices::by_id(conn, id).await {
@@ -520,9 +651,19 @@ impl Service {
         found.ok_or_else(|| Error::NotFound(format!("there is no {} {key}", what(class))))
     }
 
-    async fn create_device(&self, actor: &Actor, class: DeviceClass, spec: DeviceSpec) -> Result<StoredDevice> {
+    async fn create_device(
+        &self,
+        actor: &Actor,
+        class: DeviceClass,
+        spec: DeviceSpec,
+    ) -> Result<StoredDevice> {
         let mut tx = self.store.write().await?;
-        let mut target = spec.name.clone().or(spec.mac.clone()).unwrap_or_default();
+        let mut target = spec
+            .name
+            .clone()
+            .or(spec.mac.clone())
+            .or(spec.owner_user_id.clone())
+            .unwrap_or_else(|| spec.model.clone());
         let mut system = spec.system.clone().unwrap_or_default();
         let r = async {
             let b = self.build(tx.conn(), class, &spec, None).await?;
@@ -533,14 +674,28 @@ impl Service {
             Ok(d)
         }
         .await;
-        let a = Audit { action: "create", resource: class.as_str(), target, system };
+        let a = Audit {
+            action: "create",
+            resource: class.as_str(),
+            target,
+            system,
+        };
         self.finish(actor, tx, a, r).await
     }
 
-    async fn update_device<F>(&self, actor: &Actor, class: DeviceClass, key: &str, version: i64, system: Option<&str>, apply: F) -> Result<StoredDevice>
+    async fn update_device<F>(
+        &self,
+        actor: &Actor,
+        class: DeviceClass,
+        key: &str,
+        version: i64,
+        system: Option<&str>,
+        apply: F,
+    ) -> Result<StoredDevice>
     where
         F: FnOnce(&mut DeviceSpec),
     {
+        crate::need_version(version)?;
         let current = {
             let mut c = self.store.read().await?;
             let id = self.device_id(&mut c, class, key).await?;
@@ -560,8 +715,13 @@ impl Service {
             }
             let mut spec = spec_of(&current);
             apply(&mut spec);
-            let b = self.build(tx.conn(), class, &spec, Some(current.id)).await?;
-            match self.write_device(tx.conn(), Some((current.id, version)), &b).await {
+            let b = self
+                .build(tx.conn(), class, &spec, Some(current.id))
+                .await?;
+            match self
+                .write_device(tx.conn(), Some((current.id, version)), &b)
+                .await
+            {
                 Err(Error::Conflict { field: Some(f), .. }) if f == "version" => {
                     drop(tx);
                     let mut c = self.store.read().await?;
@@ -570,14 +730,22 @@ impl Service {
                         DeviceClass::Phone => serde_json::to_value(now.to_phone()),
                         DeviceClass::DeviceProfile => serde_json::to_value(now.to_profile()),
                     };
-                    return Err(Error::Stale { version: now.version, current: Box::new(v.unwrap_or_default()) });
+                    return Err(Error::Stale {
+                        version: now.version,
+                        current: Box::new(v.unwrap_or_default()),
+                    });
                 }
                 r => r?,
             };
             Ok((store::devices::by_id(tx.conn(), current.id).await?, tx))
         }
         .await;
-        let a = Audit { action: "update", resource: class.as_str(), target: current.row.name.clone(), system: current.system.clone() };
+        let a = Audit {
+            action: "update",
+            resource: class.as_str(),
+            target: current.row.name.clone(),
+            system: current.system.clone(),
+        };
         match r {
             Ok((d, tx)) => self.finish(actor, tx, a, Ok(d)).await,
             Err(e) => {
@@ -619,7 +787,12 @@ impl Service {
             Ok(())
         }
         .await;
-        let a = Audit { action: "delete", resource: class.as_str(), target: current.row.name.clone(), system: current.system.clone() };
+        let a = Audit {
+            action: "delete",
+            resource: class.as_str(),
+            target: current.row.name.clone(),
+            system: current.system.clone(),
+        };
         self.finish(actor, tx, a, r).await
     }
 
@@ -628,7 +801,12 @@ impl Service {
     pub async fn find_phones(&self, f: &store::Find) -> Result<Page<Phone>> {
         let mut c = self.store.read().await?;
         let p = store::devices::find(&mut c, DeviceClass::Phone, f).await?;
-        Ok(Page { items: p.items.iter().map(StoredDevice::to_phone).collect(), total: p.total, limit: p.limit, offset: p.offset })
+        Ok(Page {
+            items: p.items.iter().map(StoredDevice::to_phone).collect(),
+            total: p.total,
+            limit: p.limit,
+            offset: p.offset,
+        })
     }
 
     pub async fn phone(&self, key: &str) -> Result<Phone> {
@@ -638,80 +816,90 @@ impl Service {
     }
 
     pub async fn create_phone(&self, actor: &Actor, req: NewPhone) -> Result<Phone> {
-        Ok(self.create_device(actor, DeviceClass::Phone, req.into()).await?.to_phone())
+        Ok(self
+            .create_device(actor, DeviceClass::Phone, req.into())
+            .await?
+            .to_phone())
     }
 
     pub async fn update_phone(&self, actor: &Actor, key: &str, p: PhonePatch) -> Result<Phone> {
         let system = p.system.clone();
         let d = self
-            .update_device(actor, DeviceClass::Phone, key, p.version, system.as_deref(), move |s| {
-                if let Some(v) = p.name {
-                    s.name = Some(v);
-                }
-                if let Some(v) = p.mac {
-                    s.mac = Some(v);
-                }
-                if let Some(v) = p.model {
-                    s.model = v;
-                }
-                if let Some(v) = p.protocol {
-                    s.protocol = Some(v);
-                }
-                if let Some(v) = p.description {
-                    s.description = v;
-                }
-                if let Some(v) = p.device_pool {
-                    s.device_pool = v;
-                }
-                if let Some(v) = p.button_template {
-                    s.button_template = v;
-                }
-                if let Some(v) = p.softkey_template {
-                    s.softkey_template = v;
-                }
-                if let Some(v) = p.calling_search_space {
-                    s.calling_search_space = v;
-                }
-                if let Some(v) = p.location {
-                    s.location = v;
-                }
-                if let Some(v) = p.security_mode {
-                    s.security_mode = Some(v);
-                }
-                if let Some(v) = p.security_profile {
-                    s.security_profile = v;
-                }
-                if let Some(v) = p.allow_cti_control {
-                    s.allow_cti_control = Some(v);
-                }
-                if let Some(v) = p.owner_user_id {
-                    s.owner_user_id = Some(v);
-                }
-                if let Some(v) = p.dnd {
-                    s.dnd = v;
-                }
-                if let Some(v) = p.expansion_modules {
-                    s.expansion_modules = v;
-                }
-                if let Some(v) = p.logout_profile {
-                    s.logout_profile = Some(v);
-                }
-                if let Some(v) = p.primary_phone {
-                    s.primary_phone = Some(v);
-                }
-                if let Some(v) = p.lines {
-                    s.lines = v;
-                }
-                if let Some(v) = p.services {
-                    s.services = v;
-                }
-                if let Some(v) = p.speed_dials {
-                    s.speed_dials = v;
-                }
-                if let Some(v) = p.parameters {
-                    s.parameters = v;
-                }
-            })
+            .update_device(
+                actor,
+                DeviceClass::Phone,
+                key,
+                p.version,
+                system.as_deref(),
+                move |s| {
+                    if let Some(v) = p.name {
+                        s.name = Some(v);
+                    }
+                    if let Some(v) = p.mac {
+                        s.mac = Some(v);
+                    }
+                    if let Some(v) = p.model {
+                        s.model = v;
+                    }
+                    if let Some(v) = p.protocol {
+                        s.protocol = Some(v);
+                    }
+                    if let Some(v) = p.description {
+                        s.description = v;
+                    }
+                    if let Some(v) = p.device_pool {
+                        s.device_pool = v;
+                    }
+                    if let Some(v) = p.button_template {
+                        s.button_template = v;
+                    }
+                    if let Some(v) = p.softkey_template {
+                        s.softkey_template = v;
+                    }
+                    if let Some(v) = p.calling_search_space {
+                        s.calling_search_space = v;
+                    }
+                    if let Some(v) = p.location {
+                        s.location = v;
+                    }
+                    if let Some(v) = p.security_mode {
+                        s.security_mode = Some(v);
+                    }
+                    if let Some(v) = p.security_profile {
+                        s.security_profile = v;
+                    }
+                    if let Some(v) = p.allow_cti_control {
+                        s.allow_cti_control = Some(v);
+                    }
+                    if let Some(v) = p.owner_user_id {
+                        s.owner_user_id = Some(v);
+                    }
+                    if let Some(v) = p.dnd {
+                        s.dnd = v;
+                    }
+                    if let Some(v) = p.expansion_modules {
+                        s.expansion_modules = v;
+                    }
+                    if let Some(v) = p.logout_profile {
+                        s.logout_profile = Some(v);
+                    }
+                    if let Some(v) = p.primary_phone {
+                        s.primary_phone = Some(v);
+                    }
+                    if let Some(v) = p.lines {
+                        s.lines = v;
+                    }
+                    if let Some(v) = p.services {
+                        s.services = v;
+                    }
+                    if let Some(v) = p.speed_dials {
+                        s.speed_dials = v;
+                    }
+                    if let Some(v) = p.parameters {
+                        s.parameters = v;
+                    }
+                },
+            )
             .await?;
         Ok(d.to_phone())
     }
@@ -721,7 +909,14 @@ impl Service {
     }
 
     pub async fn delete_phones(&self, actor: &Actor, req: &BatchRequest) -> Result<BatchResult> {
-        self.batch(actor, "batch_delete", "phone", &req.targets, |t| async move { self.delete_phone(actor, &t).await }).await
+        self.batch(
+            actor,
+            "batch_delete",
+            "phone",
+            &req.targets,
+            |t| async move { self.delete_phone(actor, &t).await },
+        )
+        .await
     }
 
     // --- device profiles --------------------------------------------------------------------
@@ -729,73 +924,110 @@ impl Service {
     pub async fn find_device_profiles(&self, f: &store::Find) -> Result<Page<DeviceProfile>> {
         let mut c = self.store.read().await?;
         let p = store::devices::find(&mut c, DeviceClass::DeviceProfile, f).await?;
-        Ok(Page { items: p.items.iter().map(StoredDevice::to_profile).collect(), total: p.total, limit: p.limit, offset: p.offset })
+        Ok(Page {
+            items: p.items.iter().map(StoredDevice::to_profile).collect(),
+            total: p.total,
+            limit: p.limit,
+            offset: p.offset,
+        })
     }
 
     pub async fn device_profile(&self, key: &str) -> Result<DeviceProfile> {
         let mut c = self.store.read().await?;
-        let id = self.device_id(&mut c, DeviceClass::DeviceProfile, key).await?;
+        let id = self
+            .device_id(&mut c, DeviceClass::DeviceProfile, key)
+            .await?;
         Ok(store::devices::by_id(&mut c, id).await?.to_profile())
     }
 
-    pub async fn create_device_profile(&self, actor: &Actor, req: NewDeviceProfile) -> Result<DeviceProfile> {
-        Ok(self.create_device(actor, DeviceClass::DeviceProfile, req.into()).await?.to_profile())
+    pub async fn create_device_profile(
+        &self,
+        actor: &Actor,
+        req: NewDeviceProfile,
+    ) -> Result<DeviceProfile> {
+        Ok(self
+            .create_device(actor, DeviceClass::DeviceProfile, req.into())
+            .await?
+            .to_profile())
     }
 
-    pub async fn update_device_profile(&self, actor: &Actor, key: &str, p: DeviceProfilePatch) -> Result<DeviceProfile> {
+    pub async fn update_device_profile(
+        &self,
+        actor: &Actor,
+        key: &str,
+        p: DeviceProfilePatch,
+    ) -> Result<DeviceProfile> {
         let system = p.system.clone();
         let d = self
-            .update_device(actor, DeviceClass::DeviceProfile, key, p.version, system.as_deref(), move |s| {
-                if let Some(v) = p.name {
-                    s.name = Some(v);
-                }
-                if let Some(v) = p.model {
-                    s.model = v;
-                }
-                if let Some(v) = p.protocol {
-                    s.protocol = Some(v);
-                }
-                if let Some(v) = p.description {
-                    s.description = v;
-                }
-                if let Some(v) = p.button_template {
-                    s.button_template = v;
-                }
-                if let Some(v) = p.softkey_template {
-                    s.softkey_template = v;
-                }
-                if let Some(v) = p.mlpp_domain {
-                    s.mlpp_domain = v;
-                }
-                if let Some(v) = p.mlpp_indication {
-                    s.mlpp_indication = v;
-                }
-                if let Some(v) = p.mlpp_preemption {
-                    s.mlpp_preemption = v;
-                }
-                if let Some(v) = p.expansion_modules {
-                    s.expansion_modules = v;
-                }
-                if let Some(v) = p.lines {
-                    s.lines = v;
-                }
-                if let Some(v) = p.services {
-                    s.services = v;
-                }
-                if let Some(v) = p.speed_dials {
-                    s.speed_dials = v;
-                }
-            })
+            .update_device(
+                actor,
+                DeviceClass::DeviceProfile,
+                key,
+                p.version,
+                system.as_deref(),
+                move |s| {
+                    if let Some(v) = p.name {
+                        s.name = Some(v);
+                    }
+                    if let Some(v) = p.model {
+                        s.model = v;
+                    }
+                    if let Some(v) = p.protocol {
+                        s.protocol = Some(v);
+                    }
+                    if let Some(v) = p.description {
+                        s.description = v;
+                    }
+                    if let Some(v) = p.button_template {
+                        s.button_template = v;
+                    }
+                    if let Some(v) = p.softkey_template {
+                        s.softkey_template = v;
+                    }
+                    if let Some(v) = p.mlpp_domain {
+                        s.mlpp_domain = v;
+                    }
+                    if let Some(v) = p.mlpp_indication {
+                        s.mlpp_indication = v;
+                    }
+                    if let Some(v) = p.mlpp_preemption {
+                        s.mlpp_preemption = v;
+                    }
+                    if let Some(v) = p.expansion_modules {
+                        s.expansion_modules = v;
+                    }
+                    if let Some(v) = p.lines {
+                        s.lines = v;
+                    }
+                    if let Some(v) = p.services {
+                        s.services = v;
+                    }
+                    if let Some(v) = p.speed_dials {
+                        s.speed_dials = v;
+                    }
+                },
+            )
             .await?;
         Ok(d.to_profile())
     }
 
     pub async fn delete_device_profile(&self, actor: &Actor, key: &str) -> Result<()> {
-        self.delete_device(actor, DeviceClass::DeviceProfile, key).await
+        self.delete_device(actor, DeviceClass::DeviceProfile, key)
+            .await
     }
 
-    pub async fn delete_device_profiles(&self, actor: &Actor, req: &BatchRequest) -> Result<BatchResult> {
-        self.batch(actor, "batch_delete", "device_profile", &req.targets, |t| async move { self.delete_device_profile(actor, &t).await })
-            .await
+    pub async fn delete_device_profiles(
+        &self,
+        actor: &Actor,
+        req: &BatchRequest,
+    ) -> Result<BatchResult> {
+        self.batch(
+            actor,
+            "batch_delete",
+            "device_profile",
+            &req.targets,
+            |t| async move { self.delete_device_profile(actor, &t).await },
+        )
+        .await
     }
 }

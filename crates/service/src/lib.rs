@@ -39,10 +39,16 @@ pub enum Error {
     NotFound(String),
     /// The change collides with what is stored (a duplicate, or a record still in use).
     #[error("{message}")]
-    Conflict { field: Option<String>, message: String },
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
     /// The record changed since the caller read it; `current` is what is stored now.
     #[error("the record changed since you read it (now version {version}): read it again and redo your change")]
-    Stale { version: i64, current: Box<serde_json::Value> },
+    Stale {
+        version: i64,
+        current: Box<serde_json::Value>,
+    },
     /// A natural key names records on several systems.
     #[error("{0}")]
     Ambiguous(String),
@@ -64,9 +70,18 @@ impl From<store::Error> for Error {
     fn from(e: store::Error) -> Self {
         match e {
             store::Error::NotFound => Error::NotFound("not found".into()),
-            store::Error::Unique(m) => Error::Conflict { field: None, message: format!("already exists: {m}") },
-            store::Error::InUse(m) => Error::Conflict { field: None, message: format!("still in use: {m}") },
-            store::Error::Stale => Error::Conflict { field: Some("version".into()), message: "the record changed meanwhile: read it again".into() },
+            store::Error::Unique(m) => Error::Conflict {
+                field: None,
+                message: format!("already exists: {m}"),
+            },
+            store::Error::InUse(m) => Error::Conflict {
+                field: None,
+                message: format!("still in use: {m}"),
+            },
+            store::Error::Stale => Error::Conflict {
+                field: Some("version".into()),
+                message: "the record changed meanwhile: read it again".into(),
+            },
             store::Error::Config(m) => Error::Internal(m),
             store::Error::Db(m) => Error::Internal(m),
         }
@@ -86,7 +101,10 @@ impl Error {
         Error::Invalid(Invalid::new(field, message))
     }
     pub(crate) fn conflict(field: &str, message: impl Into<String>) -> Error {
-        Error::Conflict { field: Some(field.to_string()), message: message.into() }
+        Error::Conflict {
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
     }
 }
 
@@ -108,7 +126,9 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service").field("store", &self.store).finish_non_exhaustive()
+        f.debug_struct("Service")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
     }
 }
 
@@ -117,7 +137,11 @@ pub const FIRST_SYSTEM: &str = "default";
 
 impl Service {
     pub fn new(store: Store) -> Service {
-        Service { store, catalog: Catalog::builtin(), auth: auth::AuthCache::default() }
+        Service {
+            store,
+            catalog: Catalog::builtin(),
+            auth: auth::AuthCache::default(),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -133,7 +157,13 @@ impl Service {
         let mut tx = self.store.write().await?;
         let systems = store::systems::list(tx.conn()).await?;
         if !systems.iter().any(|s| s.kind == SystemKind::CallControl) {
-            store::systems::insert(tx.conn(), FIRST_SYSTEM, SystemKind::CallControl, "created at first start").await?;
+            store::systems::insert(
+                tx.conn(),
+                FIRST_SYSTEM,
+                SystemKind::CallControl,
+                "created at first start",
+            )
+            .await?;
             store::audit::append(
                 tx.conn(),
                 &NewEntry {
@@ -154,7 +184,13 @@ impl Service {
 
     /// Commits `tx` with an audit entry when `r` is Ok; otherwise rolls back and records the
     /// failure in an audit entry of its own.
-    pub(crate) async fn finish<T>(&self, actor: &Actor, mut tx: WriteTx, a: Audit<'_>, r: Result<T>) -> Result<T> {
+    pub(crate) async fn finish<T>(
+        &self,
+        actor: &Actor,
+        mut tx: WriteTx,
+        a: Audit<'_>,
+        r: Result<T>,
+    ) -> Result<T> {
         match r {
             Ok(v) => {
                 store::audit::append(
@@ -182,9 +218,10 @@ impl Service {
     }
 
     pub(crate) async fn audit_failure(&self, actor: &Actor, a: &Audit<'_>, e: &Error) {
+        let text = e.to_string();
         let detail = match e.field() {
-            Some(f) => format!("{f}: {e}"),
-            None => e.to_string(),
+            Some(f) if !text.starts_with(&format!("{f}:")) => format!("{f}: {text}"),
+            _ => text,
         };
         let write = async {
             let mut tx = self.store.write().await?;
@@ -210,7 +247,14 @@ impl Service {
 
     /// Runs `one` for every target, each in its own transaction, and records the whole batch:
     /// which parts succeeded and which failed.
-    pub(crate) async fn batch<F, Fut>(&self, actor: &Actor, action: &str, resource: &str, targets: &[String], one: F) -> Result<BatchResult>
+    pub(crate) async fn batch<F, Fut>(
+        &self,
+        actor: &Actor,
+        action: &str,
+        resource: &str,
+        targets: &[String],
+        one: F,
+    ) -> Result<BatchResult>
     where
         F: Fn(String) -> Fut,
         Fut: std::future::Future<Output = Result<()>>,
@@ -220,7 +264,11 @@ impl Service {
         for t in targets {
             match one(t.clone()).await {
                 Ok(()) => succeeded.push(t.clone()),
-                Err(e) => failed.push(BatchFailure { target: t.clone(), field: e.field().map(str::to_string), message: e.to_string() }),
+                Err(e) => failed.push(BatchFailure {
+                    target: t.clone(),
+                    field: e.field().map(str::to_string),
+                    message: e.to_string(),
+                }),
             }
         }
         let result = match (succeeded.is_empty(), failed.is_empty()) {
@@ -234,7 +282,10 @@ impl Service {
             if succeeded.is_empty() { "" } else { ": " },
             succeeded.join(", "),
             failed.len(),
-            failed.iter().map(|f| format!("; {}: {}", f.target, f.message)).collect::<String>()
+            failed
+                .iter()
+                .map(|f| format!("; {}: {}", f.target, f.message))
+                .collect::<String>()
         );
         let mut tx = self.store.write().await?;
         store::audit::append(
@@ -251,7 +302,11 @@ impl Service {
         )
         .await?;
         tx.commit().await?;
-        Ok(BatchResult { result, succeeded, failed })
+        Ok(BatchResult {
+            result,
+            succeeded,
+            failed,
+        })
     }
 
     pub async fn audit(&self, f: &Find) -> Result<model::Page<model::AuditEntry>> {
@@ -261,33 +316,57 @@ impl Service {
 }
 
 /// Resolves the system a new record goes to: the one named, or the only one of its kind.
-pub(crate) async fn pick_system(conn: &mut store::Conn, given: Option<&str>, kind: SystemKind) -> Result<System> {
+pub(crate) async fn pick_system(
+    conn: &mut store::Conn,
+    given: Option<&str>,
+    kind: SystemKind,
+) -> Result<System> {
     let what = match kind {
         SystemKind::CallControl => "call-control",
         SystemKind::Voicemail => "voicemail",
     };
     match given.map(str::trim).filter(|s| !s.is_empty()) {
         Some(name) => {
-            let s = store::systems::by_name(conn, name).await.map_err(|e| match e {
-                store::Error::NotFound => Error::invalid("system", format!("there is no product system `{name}`")),
-                e => e.into(),
-            })?;
+            let s = store::systems::by_name(conn, name)
+                .await
+                .map_err(|e| match e {
+                    store::Error::NotFound => {
+                        Error::invalid("system", format!("there is no product system `{name}`"))
+                    }
+                    e => e.into(),
+                })?;
             if s.kind != kind {
-                return Err(Error::invalid("system", format!("{name} is a {} system; this record belongs on a {what} system", s.kind.as_str().replace('_', "-"))));
+                return Err(Error::invalid(
+                    "system",
+                    format!(
+                        "{name} is a {} system; this record belongs on a {what} system",
+                        s.kind.as_str().replace('_', "-")
+                    ),
+                ));
             }
             Ok(s)
         }
         None => {
-            let all: Vec<System> = store::systems::list(conn).await?.into_iter().filter(|s| s.kind == kind).collect();
+            let all: Vec<System> = store::systems::list(conn)
+                .await?
+                .into_iter()
+                .filter(|s| s.kind == kind)
+                .collect();
             match all.len() {
                 1 => Ok(all.into_iter().next().expect("one")),
-                0 => Err(Error::invalid("system", format!("there is no {what} system yet: add one first"))),
+                0 => Err(Error::invalid(
+                    "system",
+                    format!("there is no {what} system yet: add one first"),
+                )),
                 _ => Err(Error::invalid(
                     "system",
                     format!(
                         "there are {} {what} systems ({}): say which one",
                         all.len(),
-                        all.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                        all.iter()
+                            .map(|s| s.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )),
             }
@@ -302,14 +381,28 @@ pub(crate) fn one_of(what: &str, key: &str, found: Vec<(i64, String)>) -> Result
         1 => Ok(found[0].0),
         _ => Err(Error::Ambiguous(format!(
             "{what} `{key}` exists on {}: choose a product system with ?system=NAME",
-            found.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>().join(" and ")
+            found
+                .iter()
+                .map(|(_, s)| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" and ")
         ))),
     }
 }
 
+/// A patch must carry the version it read (versions start at 1; 0 means it was left out).
+pub(crate) fn need_version(v: i64) -> Result<()> {
+    if v < 1 {
+        return Err(Error::invalid("version", "send the `version` you read (GET the record first): it guards against overwriting someone else's change"));
+    }
+    Ok(())
+}
+
 /// Trims optional text and turns `""` into `None`.
 pub(crate) fn opt(s: Option<&str>) -> Option<String> {
-    s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// Maps a store error of a lookup to "not found" with a message.

@@ -2,16 +2,21 @@
 
 use crate::{nf, one_of, pick_system, Actor, Audit, Error, Result, Service};
 use model::rules::{check_line_calls, DEFAULT_BUSY_TRIGGER, DEFAULT_MAX_CALLS};
-use model::{BatchRequest, BatchResult, DirectoryNumber, Line, LinePatch, NewLine, Page, Partition, SystemKind};
-use store::Conn as AnyConnection;
+use model::{
+    BatchRequest, BatchResult, DirectoryNumber, Line, LinePatch, NewLine, Page, Partition,
+    SystemKind,
+};
 use store::lines::LineRow;
+use store::Conn as AnyConnection;
 
 /// Parses and checks a line's fields into a row.
 fn line_row(system_id: i64, l: &NewLine) -> Result<LineRow> {
     let pattern = DirectoryNumber::parse(&l.pattern)?;
     let partition = Partition::parse(&l.partition)?;
     let max_calls = l.max_calls.unwrap_or(DEFAULT_MAX_CALLS);
-    let busy_trigger = l.busy_trigger.unwrap_or(DEFAULT_BUSY_TRIGGER.min(max_calls));
+    let busy_trigger = l
+        .busy_trigger
+        .unwrap_or(DEFAULT_BUSY_TRIGGER.min(max_calls));
     check_line_calls(max_calls, busy_trigger)?;
     for (field, v) in [
         ("forward_all", &l.forward_all),
@@ -22,7 +27,8 @@ fn line_row(system_id: i64, l: &NewLine) -> Result<LineRow> {
     ] {
         let v = v.trim();
         if !v.is_empty() && !v.eq_ignore_ascii_case("voicemail") {
-            DirectoryNumber::parse(v).map_err(|e| Error::invalid(field, format!("{}, or `voicemail`", e.message)))?;
+            DirectoryNumber::parse(v)
+                .map_err(|e| Error::invalid(field, format!("{}, or `voicemail`", e.message)))?;
         }
     }
     Ok(LineRow {
@@ -56,7 +62,12 @@ fn duplicate(row: &LineRow, system: &str) -> Error {
 
 /// Finds the line of a system by pattern and partition; with no partition given and several
 /// partitions holding the pattern, asks which.
-pub(crate) async fn line_id(conn: &mut AnyConnection, system_id: i64, pattern: &str, partition: Option<&str>) -> Result<Option<i64>> {
+pub(crate) async fn line_id(
+    conn: &mut AnyConnection,
+    system_id: i64,
+    pattern: &str,
+    partition: Option<&str>,
+) -> Result<Option<i64>> {
     let p = DirectoryNumber::parse(pattern)?;
     let part = Partition::parse(partition.unwrap_or(""))?;
     Ok(store::lines::id_by_key(conn, system_id, p.as_str(), part.as_str()).await?)
@@ -69,13 +80,23 @@ impl Service {
     }
 
     /// A line by id, or by pattern (with `partition` and `system` when it is ambiguous).
-    pub async fn line_key(&self, conn: &mut AnyConnection, key: &str, partition: Option<&str>, system: Option<&str>) -> Result<i64> {
+    pub async fn line_key(
+        &self,
+        conn: &mut AnyConnection,
+        key: &str,
+        partition: Option<&str>,
+        system: Option<&str>,
+    ) -> Result<i64> {
         let ids = store::lines::ids_by_pattern(conn, key, system).await?;
         let mut found = Vec::new();
         for id in ids {
             let l = store::lines::by_id(conn, id).await?;
             if partition.is_none_or(|p| p == l.partition) {
-                let where_ = if l.partition.is_empty() { l.system.clone() } else { format!("{} (partition {})", l.system, l.partition) };
+                let where_ = if l.partition.is_empty() {
+                    l.system.clone()
+                } else {
+                    format!("{} (partition {})", l.system, l.partition)
+                };
                 found.push((id, where_));
             }
         }
@@ -87,12 +108,19 @@ impl Service {
             }
         }
         one_of("line", key, found).map_err(|e| match e {
-            Error::Ambiguous(m) => Error::Ambiguous(m.replace("?system=NAME", "?system=NAME and ?partition=NAME")),
+            Error::Ambiguous(m) => {
+                Error::Ambiguous(m.replace("?system=NAME", "?system=NAME and ?partition=NAME"))
+            }
             e => e,
         })
     }
 
-    pub async fn line(&self, key: &str, partition: Option<&str>, system: Option<&str>) -> Result<Line> {
+    pub async fn line(
+        &self,
+        key: &str,
+        partition: Option<&str>,
+        system: Option<&str>,
+    ) -> Result<Line> {
         let mut c = self.store.read().await?;
         let id = self.line_key(&mut c, key, partition, system).await?;
         Ok(store::lines::by_id(&mut c, id).await?)
@@ -102,28 +130,48 @@ impl Service {
         let mut tx = self.store.write().await?;
         let mut sys_name = req.system.clone().unwrap_or_default();
         let r = async {
-            let sys = pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl).await?;
+            let sys =
+                pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl).await?;
             sys_name = sys.name.clone();
             let row = line_row(sys.id, &req)?;
-            if store::lines::id_by_key(tx.conn(), sys.id, &row.pattern, &row.partition).await?.is_some() {
+            if store::lines::id_by_key(tx.conn(), sys.id, &row.pattern, &row.partition)
+                .await?
+                .is_some()
+            {
                 return Err(duplicate(&row, &sys.name));
             }
             let id = store::lines::insert(tx.conn(), &row).await?;
             Ok(store::lines::by_id(tx.conn(), id).await?)
         }
         .await;
-        let a = Audit { action: "create", resource: "line", target: req.pattern.clone(), system: sys_name };
+        let a = Audit {
+            action: "create",
+            resource: "line",
+            target: req.pattern.clone(),
+            system: sys_name,
+        };
         self.finish(actor, tx, a, r).await
     }
 
-    pub async fn update_line(&self, actor: &Actor, key: &str, partition: Option<&str>, system: Option<&str>, p: LinePatch) -> Result<Line> {
+    pub async fn update_line(
+        &self,
+        actor: &Actor,
+        key: &str,
+        partition: Option<&str>,
+        system: Option<&str>,
+        p: LinePatch,
+    ) -> Result<Line> {
+        crate::need_version(p.version)?;
         let current = self.line(key, partition, system).await?;
         let mut tx = self.store.write().await?;
         let r = async {
             if let Some(s) = p.system.as_deref().filter(|s| *s != current.system) {
                 return Err(Error::invalid(
                     "system",
-                    format!("a line cannot move from {} to {s}: delete it and add it again on {s}", current.system),
+                    format!(
+                        "a line cannot move from {} to {s}: delete it and add it again on {s}",
+                        current.system
+                    ),
                 ));
             }
             let c = current.clone();
@@ -134,10 +182,22 @@ impl Service {
                 description: p.description.clone().unwrap_or(c.description),
                 alerting_name: p.alerting_name.clone().unwrap_or(c.alerting_name),
                 forward_all: p.forward_all.clone().unwrap_or(c.forward_all),
-                forward_busy_internal: p.forward_busy_internal.clone().unwrap_or(c.forward_busy_internal),
-                forward_busy_external: p.forward_busy_external.clone().unwrap_or(c.forward_busy_external),
-                forward_no_answer_internal: p.forward_no_answer_internal.clone().unwrap_or(c.forward_no_answer_internal),
-                forward_no_answer_external: p.forward_no_answer_external.clone().unwrap_or(c.forward_no_answer_external),
+                forward_busy_internal: p
+                    .forward_busy_internal
+                    .clone()
+                    .unwrap_or(c.forward_busy_internal),
+                forward_busy_external: p
+                    .forward_busy_external
+                    .clone()
+                    .unwrap_or(c.forward_busy_external),
+                forward_no_answer_internal: p
+                    .forward_no_answer_internal
+                    .clone()
+                    .unwrap_or(c.forward_no_answer_internal),
+                forward_no_answer_external: p
+                    .forward_no_answer_external
+                    .clone()
+                    .unwrap_or(c.forward_no_answer_external),
                 pickup_group: p.pickup_group.clone().unwrap_or(c.pickup_group),
                 voicemail_profile: p.voicemail_profile.clone().unwrap_or(c.voicemail_profile),
                 max_calls: Some(p.max_calls.unwrap_or(c.max_calls)),
@@ -146,14 +206,19 @@ impl Service {
             let sys = store::systems::by_name(tx.conn(), &current.system).await?;
             let row = line_row(sys.id, &spec)?;
             if (row.pattern != current.pattern || row.partition != current.partition)
-                && store::lines::id_by_key(tx.conn(), sys.id, &row.pattern, &row.partition).await?.is_some()
+                && store::lines::id_by_key(tx.conn(), sys.id, &row.pattern, &row.partition)
+                    .await?
+                    .is_some()
             {
                 return Err(duplicate(&row, &sys.name));
             }
             match store::lines::update(tx.conn(), current.id, p.version, &row).await {
                 Err(store::Error::Stale) => {
                     let now = store::lines::by_id(tx.conn(), current.id).await?;
-                    return Err(Error::Stale { version: now.version, current: Box::new(serde_json::to_value(&now).unwrap_or_default()) });
+                    return Err(Error::Stale {
+                        version: now.version,
+                        current: Box::new(serde_json::to_value(&now).unwrap_or_default()),
+                    });
                 }
                 r => r?,
             }
@@ -163,31 +228,64 @@ impl Service {
             Ok(store::lines::by_id(tx.conn(), current.id).await?)
         }
         .await;
-        let a = Audit { action: "update", resource: "line", target: current.pattern.clone(), system: current.system.clone() };
+        let a = Audit {
+            action: "update",
+            resource: "line",
+            target: current.pattern.clone(),
+            system: current.system.clone(),
+        };
         self.finish(actor, tx, a, r).await
     }
 
-    pub async fn delete_line(&self, actor: &Actor, key: &str, partition: Option<&str>, system: Option<&str>) -> Result<()> {
+    pub async fn delete_line(
+        &self,
+        actor: &Actor,
+        key: &str,
+        partition: Option<&str>,
+        system: Option<&str>,
+    ) -> Result<()> {
         let current = self.line(key, partition, system).await?;
         let mut tx = self.store.write().await?;
         let r = async {
             if !current.appearances.is_empty() {
-                let on: Vec<&str> = current.appearances.iter().map(|a| a.device.as_str()).collect();
+                let on: Vec<&str> = current
+                    .appearances
+                    .iter()
+                    .map(|a| a.device.as_str())
+                    .collect();
                 return Err(Error::conflict(
                     "pattern",
-                    format!("line {} is on {}: remove it from those devices first", current.pattern, on.join(", ")),
+                    format!(
+                        "line {} is on {}: remove it from those devices first",
+                        current.pattern,
+                        on.join(", ")
+                    ),
                 ));
             }
-            store::lines::delete(tx.conn(), current.id).await.map_err(|e| nf(e, || "line".into()))?;
+            store::lines::delete(tx.conn(), current.id)
+                .await
+                .map_err(|e| nf(e, || "line".into()))?;
             Ok(())
         }
         .await;
-        let a = Audit { action: "delete", resource: "line", target: current.pattern.clone(), system: current.system.clone() };
+        let a = Audit {
+            action: "delete",
+            resource: "line",
+            target: current.pattern.clone(),
+            system: current.system.clone(),
+        };
         self.finish(actor, tx, a, r).await
     }
 
     pub async fn delete_lines(&self, actor: &Actor, req: &BatchRequest) -> Result<BatchResult> {
         let sys = req.system.as_deref();
-        self.batch(actor, "batch_delete", "line", &req.targets, |t| async move { self.delete_line(actor, &t, None, sys).await }).await
+        self.batch(
+            actor,
+            "batch_delete",
+            "line",
+            &req.targets,
+            |t| async move { self.delete_line(actor, &t, None, sys).await },
+        )
+        .await
     }
 }

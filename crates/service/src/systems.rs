@@ -14,9 +14,9 @@ impl Service {
         let by_name = store::systems::by_name(&mut c, key).await;
         match (by_name, key.parse::<i64>()) {
             (Ok(s), _) => Ok(s),
-            (Err(store::Error::NotFound), Ok(id)) => {
-                store::systems::by_id(&mut c, id).await.map_err(|e| nf(e, || format!("there is no product system `{key}`")))
-            }
+            (Err(store::Error::NotFound), Ok(id)) => store::systems::by_id(&mut c, id)
+                .await
+                .map_err(|e| nf(e, || format!("there is no product system `{key}`"))),
             (Err(e), _) => Err(nf(e, || format!("there is no product system `{key}`"))),
         }
     }
@@ -26,21 +26,39 @@ impl Service {
         let kind = req.kind.unwrap_or(SystemKind::CallControl);
         let r = async {
             let name = Name::parse("name", &req.name)?;
-            if store::systems::by_name(tx.conn(), name.as_str()).await.is_ok() {
-                return Err(Error::conflict("name", format!("a product system named {name} already exists: choose another name")));
+            if store::systems::by_name(tx.conn(), name.as_str())
+                .await
+                .is_ok()
+            {
+                return Err(Error::conflict(
+                    "name",
+                    format!("a product system named {name} already exists: choose another name"),
+                ));
             }
-            let id = store::systems::insert(tx.conn(), name.as_str(), kind, req.description.trim()).await?;
+            let id = store::systems::insert(tx.conn(), name.as_str(), kind, req.description.trim())
+                .await?;
             if kind == SystemKind::Voicemail {
                 crate::voicemail::create_defaults(tx.conn(), id).await?;
             }
             Ok(store::systems::by_id(tx.conn(), id).await?)
         }
         .await;
-        let a = Audit { action: "create", resource: "system", target: req.name.clone(), system: req.name.clone() };
+        let a = Audit {
+            action: "create",
+            resource: "system",
+            target: req.name.clone(),
+            system: req.name.clone(),
+        };
         self.finish(actor, tx, a, r).await
     }
 
-    pub async fn update_system(&self, actor: &Actor, key: &str, patch: SystemPatch) -> Result<System> {
+    pub async fn update_system(
+        &self,
+        actor: &Actor,
+        key: &str,
+        patch: SystemPatch,
+    ) -> Result<System> {
+        crate::need_version(patch.version)?;
         let current = self.system(key).await?;
         let mut tx = self.store.write().await?;
         let r = async {
@@ -73,7 +91,12 @@ impl Service {
             Ok(store::systems::by_id(tx.conn(), s.id).await?)
         }
         .await;
-        let a = Audit { action: "update", resource: "system", target: current.name.clone(), system: current.name.clone() };
+        let a = Audit {
+            action: "update",
+            resource: "system",
+            target: current.name.clone(),
+            system: current.name.clone(),
+        };
         self.finish(actor, tx, a, r).await
     }
 
@@ -84,19 +107,38 @@ impl Service {
             let usage = store::systems::usage(tx.conn(), s.id).await?;
             if !usage.is_empty() {
                 let what: Vec<String> = usage.iter().map(|(t, n)| format!("{n} {t}")).collect();
-                return Err(Error::conflict("system", format!("{} still holds {}: delete them first", s.name, what.join(", "))));
+                return Err(Error::conflict(
+                    "system",
+                    format!(
+                        "{} still holds {}: delete them first",
+                        s.name,
+                        what.join(", ")
+                    ),
+                ));
             }
             if s.kind == SystemKind::CallControl {
-                let others = store::systems::list(tx.conn()).await?.into_iter().filter(|o| o.kind == SystemKind::CallControl).count();
+                let others = store::systems::list(tx.conn())
+                    .await?
+                    .into_iter()
+                    .filter(|o| o.kind == SystemKind::CallControl)
+                    .count();
                 if others <= 1 {
-                    return Err(Error::conflict("system", "this is the last call-control system: add another before deleting it"));
+                    return Err(Error::conflict(
+                        "system",
+                        "this is the last call-control system: add another before deleting it",
+                    ));
                 }
             }
             store::systems::delete(tx.conn(), s.id).await?;
             Ok(())
         }
         .await;
-        let a = Audit { action: "delete", resource: "system", target: s.name.clone(), system: s.name.clone() };
+        let a = Audit {
+            action: "delete",
+            resource: "system",
+            target: s.name.clone(),
+            system: s.name.clone(),
+        };
         self.finish(actor, tx, a, r).await
     }
 }

@@ -2,7 +2,9 @@
 
 use crate::{hash_secret, one_of, opt, pick_system, Actor, Audit, Error, Result, Service};
 use model::rules::DeviceClass;
-use model::{BatchRequest, BatchResult, NewUser, Page, Password, Pin, SystemKind, User, UserId, UserPatch};
+use model::{
+    BatchRequest, BatchResult, NewUser, Page, Password, Pin, SystemKind, User, UserId, UserPatch,
+};
 use store::users::{StoredUser, UserRow};
 use store::Conn;
 
@@ -38,7 +40,14 @@ impl Service {
         Ok(store::users::by_id(&mut c, id).await?.user)
     }
 
-    async fn user_row(&self, conn: &mut Conn, system_id: i64, system: &str, u: &NewUser, keep: Option<&UserRow>) -> Result<(UserRow, Assoc)> {
+    async fn user_row(
+        &self,
+        conn: &mut Conn,
+        system_id: i64,
+        system: &str,
+        u: &NewUser,
+        keep: Option<&UserRow>,
+    ) -> Result<(UserRow, Assoc)> {
         let user_id = UserId::parse(&u.user_id)?;
         let last_name = u.last_name.trim();
         if last_name.is_empty() {
@@ -74,7 +83,10 @@ impl Service {
         for (i, g) in u.groups.iter().enumerate() {
             let g = g.trim();
             if g.is_empty() {
-                return Err(Error::invalid(format!("groups[{i}]"), "a group name cannot be empty"));
+                return Err(Error::invalid(
+                    format!("groups[{i}]"),
+                    "a group name cannot be empty",
+                ));
             }
             if !groups.iter().any(|x: &String| x == g) {
                 groups.push(g.to_string());
@@ -82,17 +94,50 @@ impl Service {
         }
         // Associations: phones, device profiles (one of them the default), lines.
         let mut devices = Vec::new();
-        for (field, names, class) in [("devices", &u.devices, DeviceClass::Phone), ("device_profiles", &u.device_profiles, DeviceClass::DeviceProfile)] {
+        for (field, names, class) in [
+            ("devices", &u.devices, DeviceClass::Phone),
+            (
+                "device_profiles",
+                &u.device_profiles,
+                DeviceClass::DeviceProfile,
+            ),
+        ] {
             for (i, n) in names.iter().enumerate() {
                 let (id, c) = store::devices::id_by_name(conn, n.trim())
                     .await?
-                    .ok_or_else(|| Error::invalid(format!("{field}[{i}]"), format!("there is no {} {n}", if class == DeviceClass::Phone { "phone" } else { "device profile" })))?;
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            format!("{field}[{i}]"),
+                            format!(
+                                "there is no {} {n}",
+                                if class == DeviceClass::Phone {
+                                    "phone"
+                                } else {
+                                    "device profile"
+                                }
+                            ),
+                        )
+                    })?;
                 if c != class {
-                    return Err(Error::invalid(format!("{field}[{i}]"), format!("{n} is a {}: list it under {}", c.as_str().replace('_', " "), if c == DeviceClass::Phone { "devices" } else { "device_profiles" })));
+                    return Err(Error::invalid(
+                        format!("{field}[{i}]"),
+                        format!(
+                            "{n} is a {}: list it under {}",
+                            c.as_str().replace('_', " "),
+                            if c == DeviceClass::Phone {
+                                "devices"
+                            } else {
+                                "device_profiles"
+                            }
+                        ),
+                    ));
                 }
                 let d = store::devices::by_id(conn, id).await?;
                 if d.row.system_id != system_id {
-                    return Err(Error::invalid(format!("{field}[{i}]"), format!("{n} is on {}, the user on {system}", d.system)));
+                    return Err(Error::invalid(
+                        format!("{field}[{i}]"),
+                        format!("{n} is on {}, the user on {system}", d.system),
+                    ));
                 }
                 if !devices.contains(&id) {
                     devices.push(id);
@@ -106,9 +151,19 @@ impl Service {
                 match found {
                     Some((id, DeviceClass::DeviceProfile)) if devices.contains(&id) => Some(id),
                     Some((_, DeviceClass::DeviceProfile)) => {
-                        return Err(Error::invalid("default_device_profile", format!("{n} is not among the user's device_profiles: add it there too")))
+                        return Err(Error::invalid(
+                            "default_device_profile",
+                            format!(
+                                "{n} is not among the user's device_profiles: add it there too"
+                            ),
+                        ))
                     }
-                    _ => return Err(Error::invalid("default_device_profile", format!("there is no device profile {n}"))),
+                    _ => {
+                        return Err(Error::invalid(
+                            "default_device_profile",
+                            format!("there is no device profile {n}"),
+                        ))
+                    }
                 }
             }
         };
@@ -120,7 +175,12 @@ impl Service {
                     Error::Invalid(inv) => Error::Invalid(inv.within(&format!("lines[{i}]"))),
                     e => e,
                 })?
-                .ok_or_else(|| Error::invalid(format!("lines[{i}]"), format!("there is no line {} on {system}", l.pattern)))?;
+                .ok_or_else(|| {
+                    Error::invalid(
+                        format!("lines[{i}]"),
+                        format!("there is no line {} on {system}", l.pattern),
+                    )
+                })?;
             if !lines.contains(&id) {
                 lines.push(id);
             }
@@ -152,7 +212,14 @@ impl Service {
             capabilities: u.capabilities.clone(),
             ldap_synced: keep.map(|k| k.ldap_synced).unwrap_or(false),
         };
-        Ok((row, Assoc { devices, default_profile, lines }))
+        Ok((
+            row,
+            Assoc {
+                devices,
+                default_profile,
+                lines,
+            },
+        ))
     }
 
     async fn write_assoc(&self, conn: &mut Conn, id: i64, a: &Assoc) -> Result<()> {
@@ -165,22 +232,46 @@ impl Service {
         let mut tx = self.store.write().await?;
         let mut system = req.system.clone().unwrap_or_default();
         let r = async {
-            let sys = pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl).await?;
+            let sys =
+                pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl).await?;
             system = sys.name.clone();
-            let (row, assoc) = self.user_row(tx.conn(), sys.id, &sys.name, &req, None).await?;
-            if store::users::id_on_system(tx.conn(), sys.id, &row.user_id).await?.is_some() {
-                return Err(Error::conflict("user_id", format!("user {} already exists on {}: change that user, or choose another user ID", row.user_id, sys.name)));
+            let (row, assoc) = self
+                .user_row(tx.conn(), sys.id, &sys.name, &req, None)
+                .await?;
+            if store::users::id_on_system(tx.conn(), sys.id, &row.user_id)
+                .await?
+                .is_some()
+            {
+                return Err(Error::conflict(
+                    "user_id",
+                    format!(
+                        "user {} already exists on {}: change that user, or choose another user ID",
+                        row.user_id, sys.name
+                    ),
+                ));
             }
             let id = store::users::insert(tx.conn(), &row).await?;
             self.write_assoc(tx.conn(), id, &assoc).await?;
             Ok(store::users::by_id(tx.conn(), id).await?.user)
         }
         .await;
-        let a = Audit { action: "create", resource: "user", target: req.user_id.clone(), system };
+        let a = Audit {
+            action: "create",
+            resource: "user",
+            target: req.user_id.clone(),
+            system,
+        };
         self.finish(actor, tx, a, r).await
     }
 
-    pub async fn update_user(&self, actor: &Actor, key: &str, system: Option<&str>, p: UserPatch) -> Result<User> {
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        key: &str,
+        system: Option<&str>,
+        p: UserPatch,
+    ) -> Result<User> {
+        crate::need_version(p.version)?;
         let current: StoredUser = {
             let mut c = self.store.read().await?;
             let id = self.user_id_of(&mut c, key, system).await?;
@@ -247,7 +338,12 @@ impl Service {
             Ok(store::users::by_id(tx.conn(), cu.id).await?.user)
         }
         .await;
-        let a = Audit { action: "update", resource: "user", target: current.user.user_id.clone(), system: current.user.system.clone() };
+        let a = Audit {
+            action: "update",
+            resource: "user",
+            target: current.user.user_id.clone(),
+            system: current.user.system.clone(),
+        };
         self.finish(actor, tx, a, r).await
     }
 
@@ -263,20 +359,40 @@ impl Service {
             Ok(())
         }
         .await;
-        let a = Audit { action: "delete", resource: "user", target: current.user_id.clone(), system: current.system.clone() };
+        let a = Audit {
+            action: "delete",
+            resource: "user",
+            target: current.user_id.clone(),
+            system: current.system.clone(),
+        };
         self.finish(actor, tx, a, r).await
     }
 
     pub async fn delete_users(&self, actor: &Actor, req: &BatchRequest) -> Result<BatchResult> {
         let sys = req.system.as_deref();
-        self.batch(actor, "batch_delete", "user", &req.targets, |t| async move { self.delete_user(actor, &t, sys).await }).await
+        self.batch(
+            actor,
+            "batch_delete",
+            "user",
+            &req.targets,
+            |t| async move { self.delete_user(actor, &t, sys).await },
+        )
+        .await
     }
 
     /// Checks an end user's password (for self-care pages and phones later).
-    pub async fn check_user_password(&self, key: &str, system: Option<&str>, password: &str) -> Result<bool> {
+    pub async fn check_user_password(
+        &self,
+        key: &str,
+        system: Option<&str>,
+        password: &str,
+    ) -> Result<bool> {
         let mut c = self.store.read().await?;
         let id = self.user_id_of(&mut c, key, system).await?;
         let u = store::users::by_id(&mut c, id).await?;
-        Ok(u.row.password_hash.as_deref().is_some_and(|h| crate::verify_secret(password, h)))
+        Ok(u.row
+            .password_hash
+            .as_deref()
+            .is_some_and(|h| crate::verify_secret(password, h)))
     }
 }

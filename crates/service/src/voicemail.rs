@@ -2,8 +2,9 @@
 
 use crate::{hash_secret, nf, one_of, pick_system, Actor, Audit, Error, Result, Service};
 use model::{
-    BatchRequest, BatchResult, ClassOfService, DirectoryNumber, DistributionList, Name, NewClassOfService, NewDistributionList,
-    NewVoicemailSubscriber, Page, Pin, RestrictionEntry, SystemKind, UserId, VoicemailSubscriber, VoicemailSubscriberPatch,
+    BatchRequest, BatchResult, ClassOfService, DirectoryNumber, DistributionList, Name,
+    NewClassOfService, NewDistributionList, NewVoicemailSubscriber, Page, Pin, RestrictionEntry,
+    SystemKind, UserId, VoicemailSubscriber, VoicemailSubscriberPatch,
 };
 use store::voicemail::{CosRow, SubscriberRow};
 use store::Conn;
@@ -16,8 +17,14 @@ pub const DEFAULT_TEMPLATE: &str = "DefaultSubscriber";
 /// tables block international numbers and allow the rest.
 pub(crate) async fn create_defaults(conn: &mut Conn, system_id: i64) -> Result<()> {
     let table = vec![
-        RestrictionEntry { pattern: "9011*".into(), allowed: false },
-        RestrictionEntry { pattern: "*".into(), allowed: true },
+        RestrictionEntry {
+            pattern: "9011*".into(),
+            allowed: false,
+        },
+        RestrictionEntry {
+            pattern: "*".into(),
+            allowed: true,
+        },
     ];
     store::voicemail::insert_cos(
         conn,
@@ -40,7 +47,12 @@ pub(crate) async fn create_defaults(conn: &mut Conn, system_id: i64) -> Result<(
 fn check_restrictions(field: &str, entries: &[RestrictionEntry]) -> Result<()> {
     for (i, e) in entries.iter().enumerate() {
         let p = e.pattern.trim();
-        if p.is_empty() || p.len() > 40 || !p.chars().all(|c| c.is_ascii_digit() || matches!(c, '*' | '?' | '#' | '+')) {
+        if p.is_empty()
+            || p.len() > 40
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '*' | '?' | '#' | '+'))
+        {
             return Err(Error::invalid(
                 format!("{field}[{i}].pattern"),
                 "a restriction pattern is digits, `?` (one digit), `*` (any digits), `#` and `+`",
@@ -63,31 +75,62 @@ impl Service {
         one_of("voicemail subscriber", key, found)
     }
 
-    pub async fn find_voicemail_subscribers(&self, f: &store::Find) -> Result<Page<VoicemailSubscriber>> {
+    pub async fn find_voicemail_subscribers(
+        &self,
+        f: &store::Find,
+    ) -> Result<Page<VoicemailSubscriber>> {
         let mut c = self.store.read().await?;
         Ok(store::voicemail::find(&mut c, f).await?)
     }
 
-    pub async fn voicemail_subscriber(&self, key: &str, system: Option<&str>) -> Result<VoicemailSubscriber> {
+    pub async fn voicemail_subscriber(
+        &self,
+        key: &str,
+        system: Option<&str>,
+    ) -> Result<VoicemailSubscriber> {
         let mut c = self.store.read().await?;
         let id = self.subscriber_id(&mut c, key, system).await?;
         Ok(store::voicemail::by_id(&mut c, id).await?.subscriber)
     }
 
-    async fn subscriber_row(&self, conn: &mut Conn, system_id: i64, system: &str, v: &NewVoicemailSubscriber, keep_pin: Option<String>) -> Result<(SubscriberRow, Vec<i64>)> {
-        let alias = UserId::parse(&v.alias).map_err(|e| Error::invalid("alias", e.message.replace("user ID", "alias")))?;
+    async fn subscriber_row(
+        &self,
+        conn: &mut Conn,
+        system_id: i64,
+        system: &str,
+        v: &NewVoicemailSubscriber,
+        keep_pin: Option<String>,
+    ) -> Result<(SubscriberRow, Vec<i64>)> {
+        let alias = UserId::parse(&v.alias)
+            .map_err(|e| Error::invalid("alias", e.message.replace("user ID", "alias")))?;
         if v.last_name.trim().is_empty() {
-            return Err(Error::invalid("last_name", "a voicemail subscriber needs a last name"));
+            return Err(Error::invalid(
+                "last_name",
+                "a voicemail subscriber needs a last name",
+            ));
         }
         let extension = v.extension.trim();
         if extension.is_empty() {
-            return Err(Error::invalid("extension", "a voicemail subscriber needs an extension"));
+            return Err(Error::invalid(
+                "extension",
+                "a voicemail subscriber needs an extension",
+            ));
         }
-        let extension = DirectoryNumber::parse(extension).map_err(|e| Error::invalid("extension", e.message))?;
-        let cos_name = if v.class_of_service.trim().is_empty() { DEFAULT_COS } else { v.class_of_service.trim() };
-        let cos_id = store::voicemail::cos_id(conn, system_id, cos_name).await?.ok_or_else(|| {
-            Error::invalid("class_of_service", format!("there is no class of service `{cos_name}` on {system}"))
-        })?;
+        let extension = DirectoryNumber::parse(extension)
+            .map_err(|e| Error::invalid("extension", e.message))?;
+        let cos_name = if v.class_of_service.trim().is_empty() {
+            DEFAULT_COS
+        } else {
+            v.class_of_service.trim()
+        };
+        let cos_id = store::voicemail::cos_id(conn, system_id, cos_name)
+            .await?
+            .ok_or_else(|| {
+                Error::invalid(
+                    "class_of_service",
+                    format!("there is no class of service `{cos_name}` on {system}"),
+                )
+            })?;
         let pin_hash = match v.pin.as_deref() {
             Some(p) => Some(hash_secret(Pin::parse(p)?.expose())?),
             None => keep_pin,
@@ -96,12 +139,21 @@ impl Service {
         for (i, n) in v.distribution_lists.iter().enumerate() {
             let id = store::voicemail::dl_id(conn, system_id, n.trim())
                 .await?
-                .ok_or_else(|| Error::invalid(format!("distribution_lists[{i}]"), format!("there is no public distribution list `{n}` on {system}")))?;
+                .ok_or_else(|| {
+                    Error::invalid(
+                        format!("distribution_lists[{i}]"),
+                        format!("there is no public distribution list `{n}` on {system}"),
+                    )
+                })?;
             if !lists.contains(&id) {
                 lists.push(id);
             }
         }
-        let template = if v.subscriber_template.trim().is_empty() { DEFAULT_TEMPLATE } else { v.subscriber_template.trim() };
+        let template = if v.subscriber_template.trim().is_empty() {
+            DEFAULT_TEMPLATE
+        } else {
+            v.subscriber_template.trim()
+        };
         Ok((
             SubscriberRow {
                 system_id,
@@ -119,26 +171,53 @@ impl Service {
         ))
     }
 
-    pub async fn create_voicemail_subscriber(&self, actor: &Actor, req: NewVoicemailSubscriber) -> Result<VoicemailSubscriber> {
+    pub async fn create_voicemail_subscriber(
+        &self,
+        actor: &Actor,
+        req: NewVoicemailSubscriber,
+    ) -> Result<VoicemailSubscriber> {
         let mut tx = self.store.write().await?;
         let mut system = req.system.clone().unwrap_or_default();
         let r = async {
             let sys = pick_system(tx.conn(), req.system.as_deref(), SystemKind::Voicemail).await?;
             system = sys.name.clone();
-            let (row, lists) = self.subscriber_row(tx.conn(), sys.id, &sys.name, &req, None).await?;
-            if !store::voicemail::ids_by_alias(tx.conn(), &row.alias, Some(&sys.name)).await?.is_empty() {
-                return Err(Error::conflict("alias", format!("voicemail subscriber {} already exists on {}", row.alias, sys.name)));
+            let (row, lists) = self
+                .subscriber_row(tx.conn(), sys.id, &sys.name, &req, None)
+                .await?;
+            if !store::voicemail::ids_by_alias(tx.conn(), &row.alias, Some(&sys.name))
+                .await?
+                .is_empty()
+            {
+                return Err(Error::conflict(
+                    "alias",
+                    format!(
+                        "voicemail subscriber {} already exists on {}",
+                        row.alias, sys.name
+                    ),
+                ));
             }
             let id = store::voicemail::insert(tx.conn(), &row).await?;
             store::voicemail::set_lists(tx.conn(), id, &lists).await?;
             Ok(store::voicemail::by_id(tx.conn(), id).await?.subscriber)
         }
         .await;
-        let a = Audit { action: "create", resource: "voicemail_subscriber", target: req.alias.clone(), system };
+        let a = Audit {
+            action: "create",
+            resource: "voicemail_subscriber",
+            target: req.alias.clone(),
+            system,
+        };
         self.finish(actor, tx, a, r).await
     }
 
-    pub async fn update_voicemail_subscriber(&self, actor: &Actor, key: &str, system: Option<&str>, p: VoicemailSubscriberPatch) -> Result<VoicemailSubscriber> {
+    pub async fn update_voicemail_subscriber(
+        &self,
+        actor: &Actor,
+        key: &str,
+        system: Option<&str>,
+        p: VoicemailSubscriberPatch,
+    ) -> Result<VoicemailSubscriber> {
+        crate::need_version(p.version)?;
         let current = {
             let mut c = self.store.read().await?;
             let id = self.subscriber_id(&mut c, key, system).await?;
@@ -148,10 +227,22 @@ impl Service {
         let mut tx = self.store.write().await?;
         let r = async {
             if let Some(s) = p.system.as_deref().filter(|s| *s != cs.system) {
-                return Err(Error::invalid("system", format!("a subscriber cannot move from {} to {s}: delete and add again", cs.system)));
+                return Err(Error::invalid(
+                    "system",
+                    format!(
+                        "a subscriber cannot move from {} to {s}: delete and add again",
+                        cs.system
+                    ),
+                ));
             }
             if let Some(a) = p.alias.as_deref().filter(|a| *a != cs.alias) {
-                return Err(Error::invalid("alias", format!("an alias cannot change ({} to {a}): add a new subscriber", cs.alias)));
+                return Err(Error::invalid(
+                    "alias",
+                    format!(
+                        "an alias cannot change ({} to {a}): add a new subscriber",
+                        cs.alias
+                    ),
+                ));
             }
             let spec = NewVoicemailSubscriber {
                 alias: cs.alias.clone(),
@@ -162,15 +253,35 @@ impl Service {
                 extension: p.extension.clone().unwrap_or(cs.extension.clone()),
                 mail: p.mail.clone().unwrap_or(cs.mail.clone()),
                 pin: p.pin.clone(),
-                class_of_service: p.class_of_service.clone().unwrap_or(cs.class_of_service.clone()),
-                subscriber_template: p.subscriber_template.clone().unwrap_or(cs.subscriber_template.clone()),
-                distribution_lists: p.distribution_lists.clone().unwrap_or(cs.distribution_lists.clone()),
+                class_of_service: p
+                    .class_of_service
+                    .clone()
+                    .unwrap_or(cs.class_of_service.clone()),
+                subscriber_template: p
+                    .subscriber_template
+                    .clone()
+                    .unwrap_or(cs.subscriber_template.clone()),
+                distribution_lists: p
+                    .distribution_lists
+                    .clone()
+                    .unwrap_or(cs.distribution_lists.clone()),
             };
-            let (row, lists) = self.subscriber_row(tx.conn(), current.row.system_id, &cs.system, &spec, current.row.pin_hash.clone()).await?;
+            let (row, lists) = self
+                .subscriber_row(
+                    tx.conn(),
+                    current.row.system_id,
+                    &cs.system,
+                    &spec,
+                    current.row.pin_hash.clone(),
+                )
+                .await?;
             match store::voicemail::update(tx.conn(), cs.id, p.version, &row).await {
                 Err(store::Error::Stale) => {
                     let now = store::voicemail::by_id(tx.conn(), cs.id).await?.subscriber;
-                    return Err(Error::Stale { version: now.version, current: Box::new(serde_json::to_value(&now).unwrap_or_default()) });
+                    return Err(Error::Stale {
+                        version: now.version,
+                        current: Box::new(serde_json::to_value(&now).unwrap_or_default()),
+                    });
                 }
                 r => r?,
             }
@@ -178,23 +289,46 @@ impl Service {
             Ok(store::voicemail::by_id(tx.conn(), cs.id).await?.subscriber)
         }
         .await;
-        let a = Audit { action: "update", resource: "voicemail_subscriber", target: current.subscriber.alias.clone(), system: current.subscriber.system.clone() };
+        let a = Audit {
+            action: "update",
+            resource: "voicemail_subscriber",
+            target: current.subscriber.alias.clone(),
+            system: current.subscriber.system.clone(),
+        };
         self.finish(actor, tx, a, r).await
     }
 
-    pub async fn delete_voicemail_subscriber(&self, actor: &Actor, key: &str, system: Option<&str>) -> Result<()> {
+    pub async fn delete_voicemail_subscriber(
+        &self,
+        actor: &Actor,
+        key: &str,
+        system: Option<&str>,
+    ) -> Result<()> {
         let current = self.voicemail_subscriber(key, system).await?;
         let mut tx = self.store.write().await?;
         let r = async { Ok(store::voicemail::delete(tx.conn(), current.id).await?) }.await;
-        let a = Audit { action: "delete", resource: "voicemail_subscriber", target: current.alias.clone(), system: current.system.clone() };
+        let a = Audit {
+            action: "delete",
+            resource: "voicemail_subscriber",
+            target: current.alias.clone(),
+            system: current.system.clone(),
+        };
         self.finish(actor, tx, a, r).await
     }
 
-    pub async fn delete_voicemail_subscribers(&self, actor: &Actor, req: &BatchRequest) -> Result<BatchResult> {
+    pub async fn delete_voicemail_subscribers(
+        &self,
+        actor: &Actor,
+        req: &BatchRequest,
+    ) -> Result<BatchResult> {
         let sys = req.system.as_deref();
-        self.batch(actor, "batch_delete", "voicemail_subscriber", &req.targets, |t| async move {
-            self.delete_voicemail_subscriber(actor, &t, sys).await
-        })
+        self.batch(
+            actor,
+            "batch_delete",
+            "voicemail_subscriber",
+            &req.targets,
+            |t| async move { self.delete_voicemail_subscriber(actor, &t, sys).await },
+        )
         .await
     }
 
@@ -205,7 +339,11 @@ impl Service {
         Ok(store::voicemail::list_cos(&mut c, system).await?)
     }
 
-    pub async fn create_class_of_service(&self, actor: &Actor, req: NewClassOfService) -> Result<ClassOfService> {
+    pub async fn create_class_of_service(
+        &self,
+        actor: &Actor,
+        req: NewClassOfService,
+    ) -> Result<ClassOfService> {
         let mut tx = self.store.write().await?;
         let mut system = req.system.clone().unwrap_or_default();
         let r = async {
@@ -214,13 +352,22 @@ impl Service {
             let name = Name::parse("name", &req.name)?;
             let max = req.max_message_seconds.unwrap_or(300);
             if !(1..=3600).contains(&max) {
-                return Err(Error::invalid("max_message_seconds", "the longest message is 1 to 3600 seconds"));
+                return Err(Error::invalid(
+                    "max_message_seconds",
+                    "the longest message is 1 to 3600 seconds",
+                ));
             }
             check_restrictions("transfer_restriction", &req.transfer_restriction)?;
             check_restrictions("notification_restriction", &req.notification_restriction)?;
             check_restrictions("fax_restriction", &req.fax_restriction)?;
-            if store::voicemail::cos_id(tx.conn(), sys.id, name.as_str()).await?.is_some() {
-                return Err(Error::conflict("name", format!("class of service {name} already exists on {}", sys.name)));
+            if store::voicemail::cos_id(tx.conn(), sys.id, name.as_str())
+                .await?
+                .is_some()
+            {
+                return Err(Error::conflict(
+                    "name",
+                    format!("class of service {name} already exists on {}", sys.name),
+                ));
             }
             let id = store::voicemail::insert_cos(
                 tx.conn(),
@@ -240,25 +387,43 @@ impl Service {
             Ok(store::voicemail::cos_by_id(tx.conn(), id).await?)
         }
         .await;
-        let a = Audit { action: "create", resource: "class_of_service", target: req.name.clone(), system };
+        let a = Audit {
+            action: "create",
+            resource: "class_of_service",
+            target: req.name.clone(),
+            system,
+        };
         self.finish(actor, tx, a, r).await
     }
 
     pub async fn delete_class_of_service(&self, actor: &Actor, id: i64) -> Result<()> {
         let cos = {
             let mut c = self.store.read().await?;
-            store::voicemail::cos_by_id(&mut c, id).await.map_err(|e| nf(e, || format!("there is no class of service {id}")))?
+            store::voicemail::cos_by_id(&mut c, id)
+                .await
+                .map_err(|e| nf(e, || format!("there is no class of service {id}")))?
         };
         let mut tx = self.store.write().await?;
         let r = async {
             let n = store::voicemail::cos_users(tx.conn(), id).await?;
             if n > 0 {
-                return Err(Error::conflict("class_of_service", format!("{n} subscribers use {}: move them to another class of service first", cos.name)));
+                return Err(Error::conflict(
+                    "class_of_service",
+                    format!(
+                        "{n} subscribers use {}: move them to another class of service first",
+                        cos.name
+                    ),
+                ));
             }
             Ok(store::voicemail::delete_cos(tx.conn(), id).await?)
         }
         .await;
-        let a = Audit { action: "delete", resource: "class_of_service", target: cos.name.clone(), system: cos.system.clone() };
+        let a = Audit {
+            action: "delete",
+            resource: "class_of_service",
+            target: cos.name.clone(),
+            system: cos.system.clone(),
+        };
         self.finish(actor, tx, a, r).await
     }
 
@@ -269,32 +434,60 @@ impl Service {
         Ok(store::voicemail::list_dls(&mut c, system).await?)
     }
 
-    pub async fn create_distribution_list(&self, actor: &Actor, req: NewDistributionList) -> Result<DistributionList> {
+    pub async fn create_distribution_list(
+        &self,
+        actor: &Actor,
+        req: NewDistributionList,
+    ) -> Result<DistributionList> {
         let mut tx = self.store.write().await?;
         let mut system = req.system.clone().unwrap_or_default();
         let r = async {
             let sys = pick_system(tx.conn(), req.system.as_deref(), SystemKind::Voicemail).await?;
             system = sys.name.clone();
             let name = Name::parse("name", &req.name)?;
-            if store::voicemail::dl_id(tx.conn(), sys.id, name.as_str()).await?.is_some() {
-                return Err(Error::conflict("name", format!("distribution list {name} already exists on {}", sys.name)));
+            if store::voicemail::dl_id(tx.conn(), sys.id, name.as_str())
+                .await?
+                .is_some()
+            {
+                return Err(Error::conflict(
+                    "name",
+                    format!("distribution list {name} already exists on {}", sys.name),
+                ));
             }
-            let id = store::voicemail::insert_dl(tx.conn(), sys.id, name.as_str(), req.description.trim()).await?;
+            let id = store::voicemail::insert_dl(
+                tx.conn(),
+                sys.id,
+                name.as_str(),
+                req.description.trim(),
+            )
+            .await?;
             Ok(store::voicemail::dl_by_id(tx.conn(), id).await?)
         }
         .await;
-        let a = Audit { action: "create", resource: "distribution_list", target: req.name.clone(), system };
+        let a = Audit {
+            action: "create",
+            resource: "distribution_list",
+            target: req.name.clone(),
+            system,
+        };
         self.finish(actor, tx, a, r).await
     }
 
     pub async fn delete_distribution_list(&self, actor: &Actor, id: i64) -> Result<()> {
         let dl = {
             let mut c = self.store.read().await?;
-            store::voicemail::dl_by_id(&mut c, id).await.map_err(|e| nf(e, || format!("there is no distribution list {id}")))?
+            store::voicemail::dl_by_id(&mut c, id)
+                .await
+                .map_err(|e| nf(e, || format!("there is no distribution list {id}")))?
         };
         let mut tx = self.store.write().await?;
         let r = async { Ok(store::voicemail::delete_dl(tx.conn(), id).await?) }.await;
-        let a = Audit { action: "delete", resource: "distribution_list", target: dl.name.clone(), system: dl.system.clone() };
+        let a = Audit {
+            action: "delete",
+            resource: "distribution_list",
+            target: dl.name.clone(),
+            system: dl.system.clone(),
+        };
         self.finish(actor, tx, a, r).await
     }
 }

@@ -12,17 +12,32 @@ pub struct AdminRow {
 
 impl std::fmt::Debug for AdminRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminRow").field("id", &self.id).field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("AdminRow")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
 pub async fn count(conn: &mut AnyConnection) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM admins").fetch_one(conn).await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM admins")
+        .fetch_one(conn)
+        .await?)
 }
 
 pub async fn by_username(conn: &mut AnyConnection, username: &str) -> Result<Option<AdminRow>> {
-    let r = sqlx::query("SELECT id, username, password_hash FROM admins WHERE username = $1").bind(username).fetch_optional(conn).await?;
-    r.map(|r| Ok(AdminRow { id: r.try_get(0)?, username: r.try_get(1)?, password_hash: r.try_get(2)? })).transpose()
+    let r = sqlx::query("SELECT id, username, password_hash FROM admins WHERE username = $1")
+        .bind(username)
+        .fetch_optional(conn)
+        .await?;
+    r.map(|r| {
+        Ok(AdminRow {
+            id: r.try_get(0)?,
+            username: r.try_get(1)?,
+            password_hash: r.try_get(2)?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn insert(conn: &mut AnyConnection, username: &str, password_hash: &str) -> Result<i64> {
@@ -44,14 +59,21 @@ pub async fn set_password(conn: &mut AnyConnection, id: i64, password_hash: &str
     Ok(())
 }
 
-pub async fn insert_token(conn: &mut AnyConnection, admin: i64, name: &str, token_hash: &str) -> Result<()> {
-    sqlx::query("INSERT INTO api_tokens (admin_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(admin)
-        .bind(name)
-        .bind(token_hash)
-        .bind(now())
-        .execute(conn)
-        .await?;
+pub async fn insert_token(
+    conn: &mut AnyConnection,
+    admin: i64,
+    name: &str,
+    token_hash: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO api_tokens (admin_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(admin)
+    .bind(name)
+    .bind(token_hash)
+    .bind(now())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -63,5 +85,12 @@ pub async fn by_token(conn: &mut AnyConnection, token_hash: &str) -> Result<Opti
     .bind(token_hash)
     .fetch_optional(conn)
     .await?;
-    r.map(|r| Ok(AdminRow { id: r.try_get(0)?, username: r.try_get(1)?, password_hash: r.try_get(2)? })).transpose()
+    r.map(|r| {
+        Ok(AdminRow {
+            id: r.try_get(0)?,
+            username: r.try_get(1)?,
+            password_hash: r.try_get(2)?,
+        })
+    })
+    .transpose()
 }

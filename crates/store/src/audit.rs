@@ -58,9 +58,17 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<AuditEntry>
         crate::sql::push_prefix(&mut w, "target", q);
     }
     let count = w.with_prefix("SELECT COUNT(*) FROM audit_log");
-    let mut sel = w.with_prefix("SELECT id, at, actor, action, resource, target, system, result, detail FROM audit_log");
+    let mut sel = w.with_prefix(
+        "SELECT id, at, actor, action, resource, target, system, result, detail FROM audit_log",
+    );
     let total: i64 = count.query().fetch_one(&mut *conn).await?.try_get(0)?;
-    sel.push(&format!(" ORDER BY id {} LIMIT ", if f.descending { "ASC" } else { "DESC" })).bind(f.limit).push(" OFFSET ").bind(f.offset);
+    sel.push(&format!(
+        " ORDER BY id {} LIMIT ",
+        if f.descending { "ASC" } else { "DESC" }
+    ))
+    .bind(f.limit)
+    .push(" OFFSET ")
+    .bind(f.offset);
     let rows = sel.query().fetch_all(conn).await?;
     let items = rows
         .iter()
@@ -78,5 +86,10 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<AuditEntry>
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Page { items, total, limit: f.limit, offset: f.offset })
+    Ok(Page {
+        items,
+        total,
+        limit: f.limit,
+        offset: f.offset,
+    })
 }

@@ -4,7 +4,9 @@
 use crate::sql::{push_prefix, Find, Sql};
 use crate::{b, json_list, now, to_json, Error, Result};
 use model::rules::DeviceClass;
-use model::{Appearance, DeviceProfile, DndMode, Page, Phone, SecurityMode, SpeedDial, Subscription};
+use model::{
+    Appearance, DeviceProfile, DndMode, Page, Phone, SecurityMode, SpeedDial, Subscription,
+};
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
 
@@ -152,7 +154,11 @@ const FROM: &str = " FROM devices d JOIN systems s ON s.id = d.system_id LEFT JO
 fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredDevice> {
     let class: String = r.try_get("class")?;
     let row = DeviceRow {
-        class: if class == "phone" { DeviceClass::Phone } else { DeviceClass::DeviceProfile },
+        class: if class == "phone" {
+            DeviceClass::Phone
+        } else {
+            DeviceClass::DeviceProfile
+        },
         name: r.try_get("name")?,
         mac: r.try_get("mac")?,
         model: r.try_get("model")?,
@@ -164,7 +170,10 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredDevice> {
         softkey_template: r.try_get("softkey_template")?,
         calling_search_space: r.try_get("calling_search_space")?,
         location: r.try_get("location")?,
-        security_mode: r.try_get::<Option<String>, _>("security_mode")?.as_deref().and_then(SecurityMode::from_db),
+        security_mode: r
+            .try_get::<Option<String>, _>("security_mode")?
+            .as_deref()
+            .and_then(SecurityMode::from_db),
         security_profile: r.try_get("security_profile")?,
         allow_cti_control: b(r.try_get("allow_cti_control")?),
         owner_id: r.try_get("owner_id")?,
@@ -173,7 +182,8 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredDevice> {
         logout_profile_id: r.try_get("logout_profile_id")?,
         primary_phone_id: r.try_get("primary_phone_id")?,
         speed_dials: json_list(&r.try_get::<String, _>("speed_dials_json")?),
-        parameters: serde_json::from_str(&r.try_get::<String, _>("parameters_json")?).unwrap_or_default(),
+        parameters: serde_json::from_str(&r.try_get::<String, _>("parameters_json")?)
+            .unwrap_or_default(),
         mlpp_domain: r.try_get("mlpp_domain")?,
         mlpp_indication: b(r.try_get("mlpp_indication")?),
         mlpp_preemption: b(r.try_get("mlpp_preemption")?),
@@ -196,7 +206,11 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredDevice> {
     })
 }
 
-async fn names_by(conn: &mut AnyConnection, sql: &str, ids: &[i64]) -> Result<BTreeMap<i64, Vec<String>>> {
+async fn names_by(
+    conn: &mut AnyConnection,
+    sql: &str,
+    ids: &[i64],
+) -> Result<BTreeMap<i64, Vec<String>>> {
     let mut out: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     let mut q = Sql::new(sql);
     q.bind_list(ids).push(" ORDER BY 2");
@@ -206,7 +220,10 @@ async fn names_by(conn: &mut AnyConnection, sql: &str, ids: &[i64]) -> Result<BT
     Ok(out)
 }
 
-async fn hydrate(conn: &mut AnyConnection, mut devs: Vec<StoredDevice>) -> Result<Vec<StoredDevice>> {
+async fn hydrate(
+    conn: &mut AnyConnection,
+    mut devs: Vec<StoredDevice>,
+) -> Result<Vec<StoredDevice>> {
     if devs.is_empty() {
         return Ok(devs);
     }
@@ -242,7 +259,10 @@ async fn hydrate(conn: &mut AnyConnection, mut devs: Vec<StoredDevice>) -> Resul
         let mut q = Sql::new("SELECT a.line_id, a.device_id, d.name FROM appearances a JOIN devices d ON d.id = a.device_id WHERE a.line_id IN ");
         q.bind_list(&line_ids).push(" ORDER BY d.name");
         for r in q.query().fetch_all(&mut *conn).await? {
-            on_line.entry(r.try_get(0)?).or_default().push((r.try_get(1)?, r.try_get(2)?));
+            on_line
+                .entry(r.try_get(0)?)
+                .or_default()
+                .push((r.try_get(1)?, r.try_get(2)?));
         }
     }
     let mut subs: BTreeMap<i64, Vec<Subscription>> = BTreeMap::new();
@@ -264,14 +284,29 @@ async fn hydrate(conn: &mut AnyConnection, mut devs: Vec<StoredDevice>) -> Resul
         &ids,
     )
     .await?;
-    let mut secondaries = names_by(conn, "SELECT primary_phone_id, name FROM devices WHERE primary_phone_id IN ", &ids).await?;
-    let mut logout_of = names_by(conn, "SELECT logout_profile_id, name FROM devices WHERE logout_profile_id IN ", &ids).await?;
+    let mut secondaries = names_by(
+        conn,
+        "SELECT primary_phone_id, name FROM devices WHERE primary_phone_id IN ",
+        &ids,
+    )
+    .await?;
+    let mut logout_of = names_by(
+        conn,
+        "SELECT logout_profile_id, name FROM devices WHERE logout_profile_id IN ",
+        &ids,
+    )
+    .await?;
     for d in &mut devs {
         let mut a = apps.remove(&d.id).unwrap_or_default();
         for (line_id, app) in &mut a {
             app.shared_with = on_line
                 .get(line_id)
-                .map(|v| v.iter().filter(|(dev, _)| *dev != d.id).map(|(_, n)| n.clone()).collect())
+                .map(|v| {
+                    v.iter()
+                        .filter(|(dev, _)| *dev != d.id)
+                        .map(|(_, n)| n.clone())
+                        .collect()
+                })
                 .unwrap_or_default();
         }
         d.appearances = a;
@@ -286,7 +321,11 @@ async fn hydrate(conn: &mut AnyConnection, mut devs: Vec<StoredDevice>) -> Resul
 /// `q` is a prefix of the device name (any case). Filters: `model`, `device_pool`,
 /// `owner_user_id`, `mac`, `line` (a directory number on the device), `description` (prefix).
 /// Sorts: `name` (default), `model`, `description`, `updated_at`.
-pub async fn find(conn: &mut AnyConnection, class: DeviceClass, f: &Find) -> Result<Page<StoredDevice>> {
+pub async fn find(
+    conn: &mut AnyConnection,
+    class: DeviceClass,
+    f: &Find,
+) -> Result<Page<StoredDevice>> {
     let mut w = Sql::new(" WHERE d.class = ");
     w.bind(class_str(class));
     if let Some(s) = &f.system {
@@ -329,33 +368,64 @@ pub async fn find(conn: &mut AnyConnection, class: DeviceClass, f: &Find) -> Res
         _ => "d.name_lc",
     };
     let mut sel = w.with_prefix(&format!("SELECT {COLS}{FROM}"));
-    sel.push(&format!(" ORDER BY {sort} {}, d.id LIMIT ", f.order())).bind(f.limit).push(" OFFSET ").bind(f.offset);
+    sel.push(&format!(" ORDER BY {sort} {}, d.id LIMIT ", f.order()))
+        .bind(f.limit)
+        .push(" OFFSET ")
+        .bind(f.offset);
     let rows = sel.query().fetch_all(&mut *conn).await?;
     let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    Ok(Page { items: hydrate(conn, items).await?, total, limit: f.limit, offset: f.offset })
+    Ok(Page {
+        items: hydrate(conn, items).await?,
+        total,
+        limit: f.limit,
+        offset: f.offset,
+    })
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<StoredDevice> {
-    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE d.id = $1")).bind(id).fetch_optional(&mut *conn).await?;
-    let d = r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)?;
+    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE d.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let d = r
+        .as_ref()
+        .map(from_row)
+        .transpose()?
+        .ok_or(Error::NotFound)?;
     Ok(hydrate(conn, vec![d]).await?.remove(0))
 }
 
 /// A device by name, case-insensitively: (id, class).
-pub async fn id_by_name(conn: &mut AnyConnection, name: &str) -> Result<Option<(i64, DeviceClass)>> {
-    let r = sqlx::query("SELECT id, class FROM devices WHERE name_lc = $1").bind(name.to_lowercase()).fetch_optional(conn).await?;
+pub async fn id_by_name(
+    conn: &mut AnyConnection,
+    name: &str,
+) -> Result<Option<(i64, DeviceClass)>> {
+    let r = sqlx::query("SELECT id, class FROM devices WHERE name_lc = $1")
+        .bind(name.to_lowercase())
+        .fetch_optional(conn)
+        .await?;
     match r {
         None => Ok(None),
         Some(r) => {
             let class: String = r.try_get(1)?;
-            Ok(Some((r.try_get(0)?, if class == "phone" { DeviceClass::Phone } else { DeviceClass::DeviceProfile })))
+            Ok(Some((
+                r.try_get(0)?,
+                if class == "phone" {
+                    DeviceClass::Phone
+                } else {
+                    DeviceClass::DeviceProfile
+                },
+            )))
         }
     }
 }
 
 /// The device holding this MAC: (id, name).
 pub async fn by_mac(conn: &mut AnyConnection, mac: &str) -> Result<Option<(i64, String)>> {
-    let r = sqlx::query("SELECT id, name FROM devices WHERE mac = $1").bind(mac).fetch_optional(conn).await?;
+    let r = sqlx::query("SELECT id, name FROM devices WHERE mac = $1")
+        .bind(mac)
+        .fetch_optional(conn)
+        .await?;
     r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
 }
 
@@ -416,7 +486,11 @@ pub async fn insert(conn: &mut AnyConnection, d: &DeviceRow) -> Result<i64> {
 }
 
 pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, d: &DeviceRow) -> Result<()> {
-    let sets: Vec<String> = WRITE_COLS.split(',').enumerate().map(|(i, c)| format!("{} = ${}", c.trim(), i + 1)).collect();
+    let sets: Vec<String> = WRITE_COLS
+        .split(',')
+        .enumerate()
+        .map(|(i, c)| format!("{} = ${}", c.trim(), i + 1))
+        .collect();
     let sql = format!(
         "UPDATE devices SET {}, version = version + 1, updated_at = ${} WHERE id = ${} AND version = ${}",
         sets.join(", "),
@@ -424,7 +498,13 @@ pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, d: &DeviceR
         N_WRITE + 2,
         N_WRITE + 3
     );
-    let n = bind_row(sqlx::query(&sql), d).bind(now()).bind(id).bind(version).execute(conn).await?.rows_affected();
+    let n = bind_row(sqlx::query(&sql), d)
+        .bind(now())
+        .bind(id)
+        .bind(version)
+        .execute(conn)
+        .await?
+        .rows_affected();
     if n == 0 {
         return Err(Error::Stale);
     }
@@ -453,8 +533,15 @@ pub async fn ids_on_lines(conn: &mut AnyConnection, lines: &[i64]) -> Result<Vec
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
 
-pub async fn set_appearances(conn: &mut AnyConnection, device: i64, apps: &[AppearanceRow]) -> Result<()> {
-    sqlx::query("DELETE FROM appearances WHERE device_id = $1").bind(device).execute(&mut *conn).await?;
+pub async fn set_appearances(
+    conn: &mut AnyConnection,
+    device: i64,
+    apps: &[AppearanceRow],
+) -> Result<()> {
+    sqlx::query("DELETE FROM appearances WHERE device_id = $1")
+        .bind(device)
+        .execute(&mut *conn)
+        .await?;
     for a in apps {
         sqlx::query(
             "INSERT INTO appearances (device_id, line_id, button, label, display, external_mask) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -471,8 +558,15 @@ pub async fn set_appearances(conn: &mut AnyConnection, device: i64, apps: &[Appe
     Ok(())
 }
 
-pub async fn set_subscriptions(conn: &mut AnyConnection, device: i64, subs: &[SubscriptionRow]) -> Result<()> {
-    sqlx::query("DELETE FROM subscriptions WHERE device_id = $1").bind(device).execute(&mut *conn).await?;
+pub async fn set_subscriptions(
+    conn: &mut AnyConnection,
+    device: i64,
+    subs: &[SubscriptionRow],
+) -> Result<()> {
+    sqlx::query("DELETE FROM subscriptions WHERE device_id = $1")
+        .bind(device)
+        .execute(&mut *conn)
+        .await?;
     for (i, s) in subs.iter().enumerate() {
         sqlx::query("INSERT INTO subscriptions (device_id, service_id, position, label, parameters_json) VALUES ($1, $2, $3, $4, $5)")
             .bind(device)
@@ -488,7 +582,10 @@ pub async fn set_subscriptions(conn: &mut AnyConnection, device: i64, subs: &[Su
 
 /// Replaces the users associated with a device.
 pub async fn set_users(conn: &mut AnyConnection, device: i64, users: &[i64]) -> Result<()> {
-    sqlx::query("DELETE FROM user_devices WHERE device_id = $1").bind(device).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM user_devices WHERE device_id = $1")
+        .bind(device)
+        .execute(&mut *conn)
+        .await?;
     for u in users {
         sqlx::query("INSERT INTO user_devices (user_id, device_id, is_default) VALUES ($1, $2, 0)")
             .bind(*u)
@@ -500,11 +597,16 @@ pub async fn set_users(conn: &mut AnyConnection, device: i64, users: &[i64]) -> 
 }
 
 /// How many secondary phones a phone has, other than `except`.
-pub async fn count_secondaries(conn: &mut AnyConnection, primary: i64, except: Option<i64>) -> Result<Vec<String>> {
-    let rows = sqlx::query("SELECT id, name FROM devices WHERE primary_phone_id = $1 ORDER BY name")
-        .bind(primary)
-        .fetch_all(conn)
-        .await?;
+pub async fn count_secondaries(
+    conn: &mut AnyConnection,
+    primary: i64,
+    except: Option<i64>,
+) -> Result<Vec<String>> {
+    let rows =
+        sqlx::query("SELECT id, name FROM devices WHERE primary_phone_id = $1 ORDER BY name")
+            .bind(primary)
+            .fetch_all(conn)
+            .await?;
     let mut out = Vec::new();
     for r in rows {
         let id: i64 = r.try_get(0)?;
@@ -517,13 +619,18 @@ pub async fn count_secondaries(conn: &mut AnyConnection, primary: i64, except: O
 
 /// The owner's user ID of a device, by name (for soft-phone name collisions).
 pub async fn owner_of(conn: &mut AnyConnection, id: i64) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT u.user_id FROM devices d JOIN users u ON u.id = d.owner_id WHERE d.id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?)
+    Ok(sqlx::query_scalar(
+        "SELECT u.user_id FROM devices d JOIN users u ON u.id = d.owner_id WHERE d.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
 }
 
 pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM devices WHERE id = $1").bind(id).execute(conn).await?;
+    sqlx::query("DELETE FROM devices WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -13,8 +13,8 @@ pub mod devices;
 pub mod lines;
 pub mod services;
 pub mod systems;
-pub mod users;
 pub mod testing;
+pub mod users;
 pub mod voicemail;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -77,7 +77,9 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::RowNotFound => Error::NotFound,
             sqlx::Error::Database(d) => match d.kind() {
                 sqlx::error::ErrorKind::UniqueViolation => Error::Unique(d.message().to_string()),
-                sqlx::error::ErrorKind::ForeignKeyViolation => Error::InUse(d.message().to_string()),
+                sqlx::error::ErrorKind::ForeignKeyViolation => {
+                    Error::InUse(d.message().to_string())
+                }
                 _ => Error::Db(d.message().to_string()),
             },
             other => Error::Db(other.to_string()),
@@ -111,7 +113,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -161,18 +165,28 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
             })
             .connect_with(opts)
             .await
-            .map_err(|e| Error::Config(format!("cannot open database `{}`: {e}", redact_url(&url))))?;
+            .map_err(|e| {
+                Error::Config(format!("cannot open database `{}`: {e}", redact_url(&url)))
+            })?;
         if backend == Backend::Sqlite {
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
         }
         Ok(Store {
             pool,
@@ -223,7 +237,9 @@ impl Store {
 /// The current time as the store writes it: RFC 3339, UTC, milliseconds (sorts as text).
 pub fn now() -> String {
     let t = time::OffsetDateTime::now_utc();
-    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     t.format(&f).expect("formatting a UTC time cannot fail")
 }
 
@@ -245,7 +261,10 @@ mod tests {
 
     #[test]
     fn urls_are_redacted() {
-        assert_eq!(redact_url("postgres://dt:secret@db:5432/dt"), "postgres://dt:***@db:5432/dt");
+        assert_eq!(
+            redact_url("postgres://dt:secret@db:5432/dt"),
+            "postgres://dt:***@db:5432/dt"
+        );
         assert_eq!(redact_url("sqlite:dialtone.db"), "sqlite:dialtone.db");
         assert_eq!(redact_url("postgres://dt@db/dt"), "postgres://dt@db/dt");
     }
@@ -253,7 +272,10 @@ mod tests {
     #[test]
     fn backend_from_url() {
         assert_eq!(Backend::from_url("sqlite:x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(Backend::from_url("postgres://x/y").unwrap(), Backend::Postgres);
+        assert_eq!(
+            Backend::from_url("postgres://x/y").unwrap(),
+            Backend::Postgres
+        );
         assert!(Backend::from_url("mysql://x").is_err());
     }
 }

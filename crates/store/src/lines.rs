@@ -86,17 +86,22 @@ async fn hydrate(conn: &mut AnyConnection, mut lines: Vec<Line>) -> Result<Vec<L
     let mut q = Sql::new("SELECT a.line_id, d.name, d.class, a.button FROM appearances a JOIN devices d ON d.id = a.device_id WHERE a.line_id IN ");
     q.bind_list(&ids).push(" ORDER BY d.name");
     for r in q.query().fetch_all(&mut *conn).await? {
-        apps.entry(r.try_get("line_id")?).or_default().push(LineAppearanceRef {
-            device: r.try_get("name")?,
-            class: r.try_get("class")?,
-            button: r.try_get("button")?,
-        });
+        apps.entry(r.try_get("line_id")?)
+            .or_default()
+            .push(LineAppearanceRef {
+                device: r.try_get("name")?,
+                class: r.try_get("class")?,
+                button: r.try_get("button")?,
+            });
     }
     let mut users: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     let mut q = Sql::new("SELECT ul.line_id, u.user_id FROM user_lines ul JOIN users u ON u.id = ul.user_id WHERE ul.line_id IN ");
     q.bind_list(&ids).push(" ORDER BY u.user_id");
     for r in q.query().fetch_all(&mut *conn).await? {
-        users.entry(r.try_get("line_id")?).or_default().push(r.try_get("user_id")?);
+        users
+            .entry(r.try_get("line_id")?)
+            .or_default()
+            .push(r.try_get("user_id")?);
     }
     for l in &mut lines {
         l.appearances = apps.remove(&l.id).unwrap_or_default();
@@ -131,7 +136,12 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<Line>> {
             _ => {}
         }
     }
-    let total: i64 = w.with_prefix(&format!("SELECT COUNT(*){FROM}")).query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let total: i64 = w
+        .with_prefix(&format!("SELECT COUNT(*){FROM}"))
+        .query()
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
     let sort = match f.sort.as_deref() {
         Some("partition") => "l.partition",
         Some("description") => "l.description",
@@ -139,30 +149,58 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<Line>> {
         _ => "l.pattern",
     };
     let mut sel = w.with_prefix(&format!("SELECT {COLS}{FROM}"));
-    sel.push(&format!(" ORDER BY {sort} {}, l.id LIMIT ", f.order())).bind(f.limit).push(" OFFSET ").bind(f.offset);
+    sel.push(&format!(" ORDER BY {sort} {}, l.id LIMIT ", f.order()))
+        .bind(f.limit)
+        .push(" OFFSET ")
+        .bind(f.offset);
     let rows = sel.query().fetch_all(&mut *conn).await?;
     let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    Ok(Page { items: hydrate(conn, items).await?, total, limit: f.limit, offset: f.offset })
+    Ok(Page {
+        items: hydrate(conn, items).await?,
+        total,
+        limit: f.limit,
+        offset: f.offset,
+    })
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Line> {
-    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE l.id = $1")).bind(id).fetch_optional(&mut *conn).await?;
-    let l = r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)?;
+    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE l.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let l = r
+        .as_ref()
+        .map(from_row)
+        .transpose()?
+        .ok_or(Error::NotFound)?;
     Ok(hydrate(conn, vec![l]).await?.remove(0))
 }
 
-pub async fn id_by_key(conn: &mut AnyConnection, system_id: i64, pattern: &str, partition: &str) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM lines WHERE system_id = $1 AND pattern = $2 AND partition = $3")
-        .bind(system_id)
-        .bind(pattern)
-        .bind(partition)
-        .fetch_optional(conn)
-        .await?)
+pub async fn id_by_key(
+    conn: &mut AnyConnection,
+    system_id: i64,
+    pattern: &str,
+    partition: &str,
+) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM lines WHERE system_id = $1 AND pattern = $2 AND partition = $3",
+    )
+    .bind(system_id)
+    .bind(pattern)
+    .bind(partition)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Ids of the lines with this pattern (any partition, any system or the given one).
-pub async fn ids_by_pattern(conn: &mut AnyConnection, pattern: &str, system: Option<&str>) -> Result<Vec<i64>> {
-    let mut q = Sql::new("SELECT l.id FROM lines l JOIN systems s ON s.id = l.system_id WHERE l.pattern = ");
+pub async fn ids_by_pattern(
+    conn: &mut AnyConnection,
+    pattern: &str,
+    system: Option<&str>,
+) -> Result<Vec<i64>> {
+    let mut q = Sql::new(
+        "SELECT l.id FROM lines l JOIN systems s ON s.id = l.system_id WHERE l.pattern = ",
+    );
     q.bind(pattern);
     if let Some(s) = system {
         q.push(" AND s.name = ").bind(s);
@@ -234,11 +272,18 @@ pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, l: &LineRow
 
 /// Bumps the version of the line (something about it shown elsewhere changed).
 pub async fn touch(conn: &mut AnyConnection, id: i64) -> Result<()> {
-    sqlx::query("UPDATE lines SET version = version + 1, updated_at = $1 WHERE id = $2").bind(now()).bind(id).execute(conn).await?;
+    sqlx::query("UPDATE lines SET version = version + 1, updated_at = $1 WHERE id = $2")
+        .bind(now())
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM lines WHERE id = $1").bind(id).execute(conn).await?;
+    sqlx::query("DELETE FROM lines WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }

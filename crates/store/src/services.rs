@@ -47,20 +47,42 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<PhoneServic
         .await?
         .try_get(0)?;
     let mut sel = w.with_prefix(SELECT);
-    sel.push(&format!(" ORDER BY ps.name {}, ps.id LIMIT ", f.order())).bind(f.limit).push(" OFFSET ").bind(f.offset);
-    let items = sel.query().fetch_all(conn).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    Ok(Page { items, total, limit: f.limit, offset: f.offset })
+    sel.push(&format!(" ORDER BY ps.name {}, ps.id LIMIT ", f.order()))
+        .bind(f.limit)
+        .push(" OFFSET ")
+        .bind(f.offset);
+    let items = sel
+        .query()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page {
+        items,
+        total,
+        limit: f.limit,
+        offset: f.offset,
+    })
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<PhoneService> {
-    let r = sqlx::query(&format!("{SELECT} WHERE ps.id = $1")).bind(id).fetch_optional(conn).await?;
+    let r = sqlx::query(&format!("{SELECT} WHERE ps.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
     r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)
 }
 
 /// Services with this name: (id, system id).
 pub async fn ids_by_name(conn: &mut AnyConnection, name: &str) -> Result<Vec<(i64, i64)>> {
-    let rows = sqlx::query("SELECT id, system_id FROM phone_services WHERE name = $1 ORDER BY id").bind(name).fetch_all(conn).await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    let rows = sqlx::query("SELECT id, system_id FROM phone_services WHERE name = $1 ORDER BY id")
+        .bind(name)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
 pub async fn insert(conn: &mut AnyConnection, s: &ServiceRow) -> Result<i64> {
@@ -105,10 +127,15 @@ pub async fn subscribed_devices(conn: &mut AnyConnection, id: i64) -> Result<Vec
         .bind(id)
         .fetch_all(conn)
         .await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
 pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM phone_services WHERE id = $1").bind(id).execute(conn).await?;
+    sqlx::query("DELETE FROM phone_services WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -41,7 +41,10 @@ pub struct Sql {
 
 impl Sql {
     pub fn new(text: &str) -> Sql {
-        Sql { text: text.to_string(), args: Vec::new() }
+        Sql {
+            text: text.to_string(),
+            args: Vec::new(),
+        }
     }
     pub fn push(&mut self, text: &str) -> &mut Sql {
         self.text.push_str(text);
@@ -67,7 +70,10 @@ impl Sql {
     }
     /// The same statement with `head` in front (a WHERE clause shared by a count and a select).
     pub fn with_prefix(&self, head: &str) -> Sql {
-        Sql { text: format!("{head}{}", self.text), args: self.args.clone() }
+        Sql {
+            text: format!("{head}{}", self.text),
+            args: self.args.clone(),
+        }
     }
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
@@ -124,7 +130,10 @@ pub struct Find {
 
 impl Find {
     pub fn all() -> Find {
-        Find { limit: 100_000, ..Default::default() }
+        Find {
+            limit: 100_000,
+            ..Default::default()
+        }
     }
     pub fn order(&self) -> &'static str {
         if self.descending {

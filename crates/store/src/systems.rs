@@ -19,21 +19,34 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<System> {
 }
 
 pub async fn list(conn: &mut AnyConnection) -> Result<Vec<System>> {
-    let rows = sqlx::query(&format!("SELECT {COLS} FROM systems ORDER BY name")).fetch_all(conn).await?;
+    let rows = sqlx::query(&format!("SELECT {COLS} FROM systems ORDER BY name"))
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(from_row).collect()
 }
 
 pub async fn by_name(conn: &mut AnyConnection, name: &str) -> Result<System> {
-    let r = sqlx::query(&format!("SELECT {COLS} FROM systems WHERE name = $1")).bind(name).fetch_optional(conn).await?;
+    let r = sqlx::query(&format!("SELECT {COLS} FROM systems WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(conn)
+        .await?;
     r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<System> {
-    let r = sqlx::query(&format!("SELECT {COLS} FROM systems WHERE id = $1")).bind(id).fetch_optional(conn).await?;
+    let r = sqlx::query(&format!("SELECT {COLS} FROM systems WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
     r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)
 }
 
-pub async fn insert(conn: &mut AnyConnection, name: &str, kind: SystemKind, description: &str) -> Result<i64> {
+pub async fn insert(
+    conn: &mut AnyConnection,
+    name: &str,
+    kind: SystemKind,
+    description: &str,
+) -> Result<i64> {
     let t = now();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO systems (name, kind, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
@@ -78,10 +91,12 @@ pub async fn usage(conn: &mut AnyConnection, id: i64) -> Result<Vec<(&'static st
         ("services", "phone_services"),
         ("voicemail subscribers", "voicemail_subscribers"),
     ] {
-        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE system_id = $1"))
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?;
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM {table} WHERE system_id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
         if n > 0 {
             out.push((label, n));
         }
@@ -90,8 +105,17 @@ pub async fn usage(conn: &mut AnyConnection, id: i64) -> Result<Vec<(&'static st
 }
 
 pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM classes_of_service WHERE system_id = $1").bind(id).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM distribution_lists WHERE system_id = $1").bind(id).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM systems WHERE id = $1").bind(id).execute(conn).await?;
+    sqlx::query("DELETE FROM classes_of_service WHERE system_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM distribution_lists WHERE system_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM systems WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }

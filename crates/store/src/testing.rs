@@ -25,38 +25,66 @@ enum Cleanup {
 
 fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-    format!("{prefix}_{}_{}_{}", std::process::id(), t % 1_000_000_000, N.fetch_add(1, Ordering::Relaxed))
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        t % 1_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub fn require_peers() -> bool {
-    std::env::var("DIALTONE_REQUIRE_PEERS").map(|v| v == "1" || v == "true").unwrap_or(false)
+    std::env::var("DIALTONE_REQUIRE_PEERS")
+        .map(|v| v == "1" || v == "true")
+        .unwrap_or(false)
 }
 
 impl TestDb {
     pub fn sqlite() -> TestDb {
         let path = std::env::temp_dir().join(format!("{}.db", unique("dialtone_test")));
-        TestDb { url: format!("sqlite:{}", path.display()), label: "sqlite", cleanup: Cleanup::File(path) }
+        TestDb {
+            url: format!("sqlite:{}", path.display()),
+            label: "sqlite",
+            cleanup: Cleanup::File(path),
+        }
     }
 
     /// A fresh PostgreSQL database, or `None` (with a message) when there is no server.
     pub async fn postgres() -> Option<TestDb> {
-        let admin = std::env::var("DIALTONE_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_PG.to_string());
+        let admin =
+            std::env::var("DIALTONE_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_PG.to_string());
         sqlx::any::install_default_drivers();
         let mut conn = match <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
             Ok(c) => c,
             Err(e) => {
                 if require_peers() {
-                    panic!("DIALTONE_REQUIRE_PEERS=1 but PostgreSQL at {} is not reachable: {e}", crate::redact_url(&admin));
+                    panic!(
+                        "DIALTONE_REQUIRE_PEERS=1 but PostgreSQL at {} is not reachable: {e}",
+                        crate::redact_url(&admin)
+                    );
                 }
-                eprintln!("SKIPPED the PostgreSQL half of this test: no server at {} ({e})", crate::redact_url(&admin));
+                eprintln!(
+                    "SKIPPED the PostgreSQL half of this test: no server at {} ({e})",
+                    crate::redact_url(&admin)
+                );
                 return None;
             }
         };
         let name = unique("dialtone_test");
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
         let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        Some(TestDb { url: format!("{base}/{name}"), label: "postgres", cleanup: Cleanup::Pg { admin, name } })
+        Some(TestDb {
+            url: format!("{base}/{name}"),
+            label: "postgres",
+            cleanup: Cleanup::Pg { admin, name },
+        })
     }
 
     /// The backends to run a store test on: SQLite, and PostgreSQL when there is one.
@@ -69,7 +97,9 @@ impl TestDb {
     }
 
     pub async fn open(&self) -> Store {
-        Store::open(&self.url).await.unwrap_or_else(|e| panic!("open {}: {e}", self.label))
+        Store::open(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("open {}: {e}", self.label))
     }
 }
 
@@ -86,10 +116,18 @@ impl Drop for TestDb {
                 // works whether or not a runtime is still running here.
                 let (admin, name) = (admin.clone(), name.clone());
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .ok()?;
                     rt.block_on(async {
-                        let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.ok()?;
-                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c).await.ok()
+                        let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+                            .await
+                            .ok()?;
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut c)
+                            .await
+                            .ok()
                     })
                 })
                 .join();

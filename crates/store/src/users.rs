@@ -89,7 +89,9 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredUser> {
         mail: row.mail.clone(),
         telephone_number: row.telephone_number.clone(),
         primary_extension: r.try_get("pe_pattern")?,
-        primary_extension_partition: r.try_get::<Option<String>, _>("pe_partition")?.unwrap_or_default(),
+        primary_extension_partition: r
+            .try_get::<Option<String>, _>("pe_partition")?
+            .unwrap_or_default(),
         user_profile: row.user_profile.clone(),
         groups: row.groups.clone(),
         must_change_password: row.must_change_password,
@@ -114,7 +116,10 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredUser> {
 
 /// Every record (user or voicemail subscriber) carrying one of these IDs, by ID:
 /// (table, record id, namesake).
-pub async fn namesakes(conn: &mut AnyConnection, ids: &[String]) -> Result<BTreeMap<String, Vec<(&'static str, i64, Namesake)>>> {
+pub async fn namesakes(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> Result<BTreeMap<String, Vec<(&'static str, i64, Namesake)>>> {
     let mut out: BTreeMap<String, Vec<(&'static str, i64, Namesake)>> = BTreeMap::new();
     if ids.is_empty() {
         return Ok(out);
@@ -146,13 +151,27 @@ pub async fn namesakes(conn: &mut AnyConnection, ids: &[String]) -> Result<BTree
 }
 
 /// The conflicts of the record `(table, id)` carrying `user_id`, from its namesakes.
-pub fn conflicts_of(table: &str, id: i64, user_id: &str, all: &BTreeMap<String, Vec<(&'static str, i64, Namesake)>>) -> Vec<Conflict> {
-    let Some(records) = all.get(user_id) else { return Vec::new() };
-    let Some(this) = records.iter().find(|(t, i, _)| *t == table && *i == id).map(|(_, _, n)| n) else {
+pub fn conflicts_of(
+    table: &str,
+    id: i64,
+    user_id: &str,
+    all: &BTreeMap<String, Vec<(&'static str, i64, Namesake)>>,
+) -> Vec<Conflict> {
+    let Some(records) = all.get(user_id) else {
         return Vec::new();
     };
-    let others: Vec<Namesake> =
-        records.iter().filter(|(t, i, _)| !(*t == table && *i == id)).map(|(_, _, n)| n.clone()).collect();
+    let Some(this) = records
+        .iter()
+        .find(|(t, i, _)| *t == table && *i == id)
+        .map(|(_, _, n)| n)
+    else {
+        return Vec::new();
+    };
+    let others: Vec<Namesake> = records
+        .iter()
+        .filter(|(t, i, _)| !(*t == table && *i == id))
+        .map(|(_, _, n)| n.clone())
+        .collect();
     conflicts(user_id, this, &others)
 }
 
@@ -167,13 +186,23 @@ async fn hydrate(conn: &mut AnyConnection, mut users: Vec<StoredUser>) -> Result
     );
     q.bind_list(&ids).push(" ORDER BY d.name");
     for r in q.query().fetch_all(&mut *conn).await? {
-        devs.entry(r.try_get("user_id")?).or_default().push((r.try_get("name")?, r.try_get("class")?, b(r.try_get("is_default")?)));
+        devs.entry(r.try_get("user_id")?).or_default().push((
+            r.try_get("name")?,
+            r.try_get("class")?,
+            b(r.try_get("is_default")?),
+        ));
     }
     let mut lines: BTreeMap<i64, Vec<LineRef>> = BTreeMap::new();
     let mut q = Sql::new("SELECT ul.user_id, l.pattern, l.partition FROM user_lines ul JOIN lines l ON l.id = ul.line_id WHERE ul.user_id IN ");
     q.bind_list(&ids).push(" ORDER BY l.pattern, l.partition");
     for r in q.query().fetch_all(&mut *conn).await? {
-        lines.entry(r.try_get("user_id")?).or_default().push(LineRef { pattern: r.try_get("pattern")?, partition: r.try_get("partition")? });
+        lines
+            .entry(r.try_get("user_id")?)
+            .or_default()
+            .push(LineRef {
+                pattern: r.try_get("pattern")?,
+                partition: r.try_get("partition")?,
+            });
     }
     let uids: Vec<String> = users.iter().map(|u| u.user.user_id.clone()).collect();
     let names = namesakes(conn, &uids).await?;
@@ -242,37 +271,70 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
         _ => format!("u.last_lc {o}, u.first_lc {o}"),
     };
     let mut sel = w.with_prefix(&format!("SELECT {COLS}{FROM}"));
-    sel.push(&format!(" ORDER BY {sort}, u.id LIMIT ")).bind(f.limit).push(" OFFSET ").bind(f.offset);
+    sel.push(&format!(" ORDER BY {sort}, u.id LIMIT "))
+        .bind(f.limit)
+        .push(" OFFSET ")
+        .bind(f.offset);
     let rows = sel.query().fetch_all(&mut *conn).await?;
     let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    let items = hydrate(conn, items).await?.into_iter().map(|s| s.user).collect();
-    Ok(Page { items, total, limit: f.limit, offset: f.offset })
+    let items = hydrate(conn, items)
+        .await?
+        .into_iter()
+        .map(|s| s.user)
+        .collect();
+    Ok(Page {
+        items,
+        total,
+        limit: f.limit,
+        offset: f.offset,
+    })
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<StoredUser> {
-    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE u.id = $1")).bind(id).fetch_optional(&mut *conn).await?;
-    let u = r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)?;
+    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE u.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let u = r
+        .as_ref()
+        .map(from_row)
+        .transpose()?
+        .ok_or(Error::NotFound)?;
     Ok(hydrate(conn, vec![u]).await?.remove(0))
 }
 
 /// Ids of the users with this user ID (on any system, or on the given one).
-pub async fn ids_by_user_id(conn: &mut AnyConnection, user_id: &str, system: Option<&str>) -> Result<Vec<(i64, String)>> {
-    let mut q = Sql::new("SELECT u.id, s.name FROM users u JOIN systems s ON s.id = u.system_id WHERE u.user_id = ");
+pub async fn ids_by_user_id(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    system: Option<&str>,
+) -> Result<Vec<(i64, String)>> {
+    let mut q = Sql::new(
+        "SELECT u.id, s.name FROM users u JOIN systems s ON s.id = u.system_id WHERE u.user_id = ",
+    );
     q.bind(user_id);
     if let Some(s) = system {
         q.push(" AND s.name = ").bind(s);
     }
     q.push(" ORDER BY s.name");
     let rows = q.query().fetch_all(conn).await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
-pub async fn id_on_system(conn: &mut AnyConnection, system_id: i64, user_id: &str) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM users WHERE system_id = $1 AND user_id = $2")
-        .bind(system_id)
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await?)
+pub async fn id_on_system(
+    conn: &mut AnyConnection,
+    system_id: i64,
+    user_id: &str,
+) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM users WHERE system_id = $1 AND user_id = $2")
+            .bind(system_id)
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await?,
+    )
 }
 
 fn bind_row<'q>(
@@ -319,17 +381,32 @@ pub async fn insert(conn: &mut AnyConnection, u: &UserRow) -> Result<i64> {
         "INSERT INTO users ({WRITE_COLS}, system_id, created_at, updated_at) VALUES ({}, $27, $28, $28) RETURNING id",
         placeholders.join(", ")
     );
-    let id: i64 = bind_row(sqlx::query(&sql), u).bind(u.system_id).bind(t).fetch_one(conn).await?.try_get(0)?;
+    let id: i64 = bind_row(sqlx::query(&sql), u)
+        .bind(u.system_id)
+        .bind(t)
+        .fetch_one(conn)
+        .await?
+        .try_get(0)?;
     Ok(id)
 }
 
 pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, u: &UserRow) -> Result<()> {
-    let sets: Vec<String> = WRITE_COLS.split(", ").enumerate().map(|(i, c)| format!("{} = ${}", c.trim(), i + 1)).collect();
+    let sets: Vec<String> = WRITE_COLS
+        .split(", ")
+        .enumerate()
+        .map(|(i, c)| format!("{} = ${}", c.trim(), i + 1))
+        .collect();
     let sql = format!(
         "UPDATE users SET {}, version = version + 1, updated_at = $27 WHERE id = $28 AND version = $29",
         sets.join(", ")
     );
-    let n = bind_row(sqlx::query(&sql), u).bind(now()).bind(id).bind(version).execute(conn).await?.rows_affected();
+    let n = bind_row(sqlx::query(&sql), u)
+        .bind(now())
+        .bind(id)
+        .bind(version)
+        .execute(conn)
+        .await?
+        .rows_affected();
     if n == 0 {
         return Err(Error::Stale);
     }
@@ -337,28 +414,48 @@ pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, u: &UserRow
 }
 
 /// Replaces the user's phones and device profiles (`default` marks the extension-mobility one).
-pub async fn set_devices(conn: &mut AnyConnection, user: i64, devices: &[i64], default: Option<i64>) -> Result<()> {
-    sqlx::query("DELETE FROM user_devices WHERE user_id = $1").bind(user).execute(&mut *conn).await?;
+pub async fn set_devices(
+    conn: &mut AnyConnection,
+    user: i64,
+    devices: &[i64],
+    default: Option<i64>,
+) -> Result<()> {
+    sqlx::query("DELETE FROM user_devices WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *conn)
+        .await?;
     for d in devices {
-        sqlx::query("INSERT INTO user_devices (user_id, device_id, is_default) VALUES ($1, $2, $3)")
+        sqlx::query(
+            "INSERT INTO user_devices (user_id, device_id, is_default) VALUES ($1, $2, $3)",
+        )
+        .bind(user)
+        .bind(*d)
+        .bind((Some(*d) == default) as i64)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn set_lines(conn: &mut AnyConnection, user: i64, lines: &[i64]) -> Result<()> {
+    sqlx::query("DELETE FROM user_lines WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *conn)
+        .await?;
+    for l in lines {
+        sqlx::query("INSERT INTO user_lines (user_id, line_id) VALUES ($1, $2)")
             .bind(user)
-            .bind(*d)
-            .bind((Some(*d) == default) as i64)
+            .bind(*l)
             .execute(&mut *conn)
             .await?;
     }
     Ok(())
 }
 
-pub async fn set_lines(conn: &mut AnyConnection, user: i64, lines: &[i64]) -> Result<()> {
-    sqlx::query("DELETE FROM user_lines WHERE user_id = $1").bind(user).execute(&mut *conn).await?;
-    for l in lines {
-        sqlx::query("INSERT INTO user_lines (user_id, line_id) VALUES ($1, $2)").bind(user).bind(*l).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
 pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(conn).await?;
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }

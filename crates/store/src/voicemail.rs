@@ -63,10 +63,17 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredSubscriber> {
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     };
-    Ok(StoredSubscriber { subscriber, row, list_ids: Vec::new() })
+    Ok(StoredSubscriber {
+        subscriber,
+        row,
+        list_ids: Vec::new(),
+    })
 }
 
-async fn hydrate(conn: &mut AnyConnection, mut subs: Vec<StoredSubscriber>) -> Result<Vec<StoredSubscriber>> {
+async fn hydrate(
+    conn: &mut AnyConnection,
+    mut subs: Vec<StoredSubscriber>,
+) -> Result<Vec<StoredSubscriber>> {
     if subs.is_empty() {
         return Ok(subs);
     }
@@ -75,7 +82,10 @@ async fn hydrate(conn: &mut AnyConnection, mut subs: Vec<StoredSubscriber>) -> R
     let mut q = Sql::new("SELECT sl.subscriber_id, dl.id, dl.name FROM subscriber_lists sl JOIN distribution_lists dl ON dl.id = sl.list_id WHERE sl.subscriber_id IN ");
     q.bind_list(&ids).push(" ORDER BY dl.name");
     for r in q.query().fetch_all(&mut *conn).await? {
-        lists.entry(r.try_get(0)?).or_default().push((r.try_get(1)?, r.try_get(2)?));
+        lists
+            .entry(r.try_get(0)?)
+            .or_default()
+            .push((r.try_get(1)?, r.try_get(2)?));
     }
     let aliases: Vec<String> = subs.iter().map(|s| s.subscriber.alias.clone()).collect();
     let names = namesakes(conn, &aliases).await?;
@@ -83,7 +93,8 @@ async fn hydrate(conn: &mut AnyConnection, mut subs: Vec<StoredSubscriber>) -> R
         let l = lists.remove(&s.subscriber.id).unwrap_or_default();
         s.list_ids = l.iter().map(|(id, _)| *id).collect();
         s.subscriber.distribution_lists = l.into_iter().map(|(_, n)| n).collect();
-        s.subscriber.conflicts = conflicts_of("voicemail", s.subscriber.id, &s.subscriber.alias, &names);
+        s.subscriber.conflicts =
+            conflicts_of("voicemail", s.subscriber.id, &s.subscriber.alias, &names);
     }
     Ok(subs)
 }
@@ -116,7 +127,12 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<VoicemailSu
             _ => {}
         }
     }
-    let total: i64 = w.with_prefix(&format!("SELECT COUNT(*){FROM}")).query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let total: i64 = w
+        .with_prefix(&format!("SELECT COUNT(*){FROM}"))
+        .query()
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
     let o = f.order();
     let sort = match f.sort.as_deref() {
         Some("alias") => format!("v.alias {o}"),
@@ -125,20 +141,43 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<VoicemailSu
         _ => format!("v.last_lc {o}, v.first_lc {o}"),
     };
     let mut sel = w.with_prefix(&format!("SELECT {COLS}{FROM}"));
-    sel.push(&format!(" ORDER BY {sort}, v.id LIMIT ")).bind(f.limit).push(" OFFSET ").bind(f.offset);
+    sel.push(&format!(" ORDER BY {sort}, v.id LIMIT "))
+        .bind(f.limit)
+        .push(" OFFSET ")
+        .bind(f.offset);
     let rows = sel.query().fetch_all(&mut *conn).await?;
     let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    let items = hydrate(conn, items).await?.into_iter().map(|s| s.subscriber).collect();
-    Ok(Page { items, total, limit: f.limit, offset: f.offset })
+    let items = hydrate(conn, items)
+        .await?
+        .into_iter()
+        .map(|s| s.subscriber)
+        .collect();
+    Ok(Page {
+        items,
+        total,
+        limit: f.limit,
+        offset: f.offset,
+    })
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<StoredSubscriber> {
-    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE v.id = $1")).bind(id).fetch_optional(&mut *conn).await?;
-    let s = r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)?;
+    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE v.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let s = r
+        .as_ref()
+        .map(from_row)
+        .transpose()?
+        .ok_or(Error::NotFound)?;
     Ok(hydrate(conn, vec![s]).await?.remove(0))
 }
 
-pub async fn ids_by_alias(conn: &mut AnyConnection, alias: &str, system: Option<&str>) -> Result<Vec<(i64, String)>> {
+pub async fn ids_by_alias(
+    conn: &mut AnyConnection,
+    alias: &str,
+    system: Option<&str>,
+) -> Result<Vec<(i64, String)>> {
     let mut q = Sql::new("SELECT v.id, s.name FROM voicemail_subscribers v JOIN systems s ON s.id = v.system_id WHERE v.alias = ");
     q.bind(alias);
     if let Some(s) = system {
@@ -146,7 +185,9 @@ pub async fn ids_by_alias(conn: &mut AnyConnection, alias: &str, system: Option<
     }
     q.push(" ORDER BY s.name");
     let rows = q.query().fetch_all(conn).await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
 fn bind_row<'q>(
@@ -175,16 +216,36 @@ pub async fn insert(conn: &mut AnyConnection, v: &SubscriberRow) -> Result<i64> 
         "INSERT INTO voicemail_subscribers ({WRITE_COLS}, system_id, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id"
     );
-    Ok(bind_row(sqlx::query(&sql), v).bind(v.system_id).bind(now()).fetch_one(conn).await?.try_get(0)?)
+    Ok(bind_row(sqlx::query(&sql), v)
+        .bind(v.system_id)
+        .bind(now())
+        .fetch_one(conn)
+        .await?
+        .try_get(0)?)
 }
 
-pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, v: &SubscriberRow) -> Result<()> {
-    let sets: Vec<String> = WRITE_COLS.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+pub async fn update(
+    conn: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    v: &SubscriberRow,
+) -> Result<()> {
+    let sets: Vec<String> = WRITE_COLS
+        .split(", ")
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
     let sql = format!(
         "UPDATE voicemail_subscribers SET {}, version = version + 1, updated_at = $13 WHERE id = $14 AND version = $15",
         sets.join(", ")
     );
-    let n = bind_row(sqlx::query(&sql), v).bind(now()).bind(id).bind(version).execute(conn).await?.rows_affected();
+    let n = bind_row(sqlx::query(&sql), v)
+        .bind(now())
+        .bind(id)
+        .bind(version)
+        .execute(conn)
+        .await?
+        .rows_affected();
     if n == 0 {
         return Err(Error::Stale);
     }
@@ -192,7 +253,10 @@ pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, v: &Subscri
 }
 
 pub async fn set_lists(conn: &mut AnyConnection, subscriber: i64, lists: &[i64]) -> Result<()> {
-    sqlx::query("DELETE FROM subscriber_lists WHERE subscriber_id = $1").bind(subscriber).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM subscriber_lists WHERE subscriber_id = $1")
+        .bind(subscriber)
+        .execute(&mut *conn)
+        .await?;
     for l in lists {
         sqlx::query("INSERT INTO subscriber_lists (subscriber_id, list_id) VALUES ($1, $2)")
             .bind(subscriber)
@@ -204,7 +268,10 @@ pub async fn set_lists(conn: &mut AnyConnection, subscriber: i64, lists: &[i64])
 }
 
 pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM voicemail_subscribers WHERE id = $1").bind(id).execute(conn).await?;
+    sqlx::query("DELETE FROM voicemail_subscribers WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -242,26 +309,42 @@ fn cos_from_row(r: &sqlx::any::AnyRow) -> Result<ClassOfService> {
     })
 }
 
-pub async fn list_cos(conn: &mut AnyConnection, system: Option<&str>) -> Result<Vec<ClassOfService>> {
+pub async fn list_cos(
+    conn: &mut AnyConnection,
+    system: Option<&str>,
+) -> Result<Vec<ClassOfService>> {
     let mut q = Sql::new(COS_SELECT);
     if let Some(s) = system {
         q.push(" WHERE s.name = ").bind(s);
     }
     q.push(" ORDER BY s.name, c.name");
-    q.query().fetch_all(conn).await?.iter().map(cos_from_row).collect()
+    q.query()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(cos_from_row)
+        .collect()
 }
 
 pub async fn cos_id(conn: &mut AnyConnection, system_id: i64, name: &str) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM classes_of_service WHERE system_id = $1 AND name = $2")
-        .bind(system_id)
-        .bind(name)
-        .fetch_optional(conn)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT id FROM classes_of_service WHERE system_id = $1 AND name = $2")
+            .bind(system_id)
+            .bind(name)
+            .fetch_optional(conn)
+            .await?,
+    )
 }
 
 pub async fn cos_by_id(conn: &mut AnyConnection, id: i64) -> Result<ClassOfService> {
-    let r = sqlx::query(&format!("{COS_SELECT} WHERE c.id = $1")).bind(id).fetch_optional(conn).await?;
-    r.as_ref().map(cos_from_row).transpose()?.ok_or(Error::NotFound)
+    let r = sqlx::query(&format!("{COS_SELECT} WHERE c.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    r.as_ref()
+        .map(cos_from_row)
+        .transpose()?
+        .ok_or(Error::NotFound)
 }
 
 pub async fn insert_cos(conn: &mut AnyConnection, c: &CosRow) -> Result<i64> {
@@ -285,17 +368,26 @@ pub async fn insert_cos(conn: &mut AnyConnection, c: &CosRow) -> Result<i64> {
 }
 
 pub async fn cos_users(conn: &mut AnyConnection, id: i64) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM voicemail_subscribers WHERE cos_id = $1").bind(id).fetch_one(conn).await?)
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM voicemail_subscribers WHERE cos_id = $1")
+            .bind(id)
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
 pub async fn delete_cos(conn: &mut AnyConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM classes_of_service WHERE id = $1").bind(id).execute(conn).await?;
+    sqlx::query("DELETE FROM classes_of_service WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 // --- distribution lists ---------------------------------------------------------------------
 
-const DL_SELECT: &str = "SELECT dl.id, s.name AS system_name, dl.name, dl.description, dl.version, \
+const DL_SELECT: &str =
+    "SELECT dl.id, s.name AS system_name, dl.name, dl.description, dl.version, \
     (SELECT COUNT(*) FROM subscriber_lists sl WHERE sl.list_id = dl.id) AS members \
     FROM distribution_lists dl JOIN systems s ON s.id = dl.system_id";
 
@@ -310,29 +402,50 @@ fn dl_from_row(r: &sqlx::any::AnyRow) -> Result<DistributionList> {
     })
 }
 
-pub async fn list_dls(conn: &mut AnyConnection, system: Option<&str>) -> Result<Vec<DistributionList>> {
+pub async fn list_dls(
+    conn: &mut AnyConnection,
+    system: Option<&str>,
+) -> Result<Vec<DistributionList>> {
     let mut q = Sql::new(DL_SELECT);
     if let Some(s) = system {
         q.push(" WHERE s.name = ").bind(s);
     }
     q.push(" ORDER BY s.name, dl.name");
-    q.query().fetch_all(conn).await?.iter().map(dl_from_row).collect()
+    q.query()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(dl_from_row)
+        .collect()
 }
 
 pub async fn dl_by_id(conn: &mut AnyConnection, id: i64) -> Result<DistributionList> {
-    let r = sqlx::query(&format!("{DL_SELECT} WHERE dl.id = $1")).bind(id).fetch_optional(conn).await?;
-    r.as_ref().map(dl_from_row).transpose()?.ok_or(Error::NotFound)
+    let r = sqlx::query(&format!("{DL_SELECT} WHERE dl.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    r.as_ref()
+        .map(dl_from_row)
+        .transpose()?
+        .ok_or(Error::NotFound)
 }
 
 pub async fn dl_id(conn: &mut AnyConnection, system_id: i64, name: &str) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM distribution_lists WHERE system_id = $1 AND name = $2")
-        .bind(system_id)
-        .bind(name)
-        .fetch_optional(conn)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT id FROM distribution_lists WHERE system_id = $1 AND name = $2")
+            .bind(system_id)
+            .bind(name)
+            .fetch_optional(conn)
+            .await?,
+    )
 }
 
-pub async fn insert_dl(conn: &mut AnyConnection, system_id: i64, name: &str, description: &str) -> Result<i64> {
+pub async fn insert_dl(
+    conn: &mut AnyConnection,
+    system_id: i64,
+    name: &str,
+    description: &str,
+) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO distribution_lists (system_id, name, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
     )
@@ -345,7 +458,13 @@ pub async fn insert_dl(conn: &mut AnyConnection, system_id: i64, name: &str, des
 }
 
 pub async fn delete_dl(conn: &mut AnyConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM subscriber_lists WHERE list_id = $1").bind(id).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM distribution_lists WHERE id = $1").bind(id).execute(conn).await?;
+    sqlx::query("DELETE FROM subscriber_lists WHERE list_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM distribution_lists WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -45,10 +45,18 @@ async fn records_round_trip_on_every_backend() {
         let store = db.open().await;
         let label = db.label;
         let mut tx = store.write().await.unwrap();
-        let sys = store::systems::insert(tx.conn(), "cucm1", SystemKind::CallControl, "HQ").await.unwrap();
+        let sys = store::systems::insert(tx.conn(), "cucm1", SystemKind::CallControl, "HQ")
+            .await
+            .unwrap();
         let line = store::lines::insert(
             tx.conn(),
-            &LineRow { system_id: sys, pattern: "1000".into(), max_calls: 4, busy_trigger: 2, ..Default::default() },
+            &LineRow {
+                system_id: sys,
+                pattern: "1000".into(),
+                max_calls: 4,
+                busy_trigger: 2,
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
@@ -68,20 +76,34 @@ async fn records_round_trip_on_every_backend() {
         )
         .await
         .unwrap();
-        let d = store::devices::insert(tx.conn(), &device("SEP00562B043615", sys)).await.unwrap();
+        let d = store::devices::insert(tx.conn(), &device("SEP00562B043615", sys))
+            .await
+            .unwrap();
         store::devices::set_appearances(
             tx.conn(),
             d,
-            &[AppearanceRow { line_id: line, button: 1, label: "John".into(), display: "John Smith".into(), external_mask: String::new() }],
+            &[AppearanceRow {
+                line_id: line,
+                button: 1,
+                label: "John".into(),
+                display: "John Smith".into(),
+                external_mask: String::new(),
+            }],
         )
         .await
         .unwrap();
-        store::users::set_devices(tx.conn(), u, &[d], None).await.unwrap();
+        store::users::set_devices(tx.conn(), u, &[d], None)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
 
         let mut c = store.read().await.unwrap();
         let got = store::users::by_id(&mut c, u).await.unwrap();
-        assert_eq!(got.user.primary_extension.as_deref(), Some("1000"), "{label}");
+        assert_eq!(
+            got.user.primary_extension.as_deref(),
+            Some("1000"),
+            "{label}"
+        );
         assert!(got.user.must_change_password, "{label}");
         assert!(got.user.has_password && !got.user.has_pin, "{label}");
         assert_eq!(got.user.devices, vec!["SEP00562B043615"], "{label}");
@@ -96,23 +118,47 @@ async fn records_round_trip_on_every_backend() {
 
         // Prefix find, any case, on each name.
         for q in ["SMI", "jo", "jsm"] {
-            let f = Find { q: Some(q.into()), limit: 10, ..Default::default() };
+            let f = Find {
+                q: Some(q.into()),
+                limit: 10,
+                ..Default::default()
+            };
             let page = store::users::find(&mut c, &f).await.unwrap();
             assert_eq!(page.total, 1, "{label} q={q}");
         }
-        let f = Find { q: Some("x".into()), limit: 10, ..Default::default() };
-        assert_eq!(store::users::find(&mut c, &f).await.unwrap().total, 0, "{label}");
+        let f = Find {
+            q: Some("x".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        assert_eq!(
+            store::users::find(&mut c, &f).await.unwrap().total,
+            0,
+            "{label}"
+        );
         drop(c);
 
         // A stale version is refused; the right one is taken.
         let mut tx = store.write().await.unwrap();
         let row = store::users::by_id(tx.conn(), u).await.unwrap().row;
-        assert!(matches!(store::users::update(tx.conn(), u, 99, &row).await, Err(Error::Stale)), "{label}");
+        assert!(
+            matches!(
+                store::users::update(tx.conn(), u, 99, &row).await,
+                Err(Error::Stale)
+            ),
+            "{label}"
+        );
         store::users::update(tx.conn(), u, 1, &row).await.unwrap();
         // Unique violations come back as such.
         let dup = store::lines::insert(
             tx.conn(),
-            &LineRow { system_id: sys, pattern: "1000".into(), max_calls: 4, busy_trigger: 2, ..Default::default() },
+            &LineRow {
+                system_id: sys,
+                pattern: "1000".into(),
+                max_calls: 4,
+                busy_trigger: 2,
+                ..Default::default()
+            },
         )
         .await;
         assert!(matches!(dup, Err(Error::Unique(_))), "{label}: {dup:?}");
@@ -124,7 +170,12 @@ async fn migrations_are_idempotent_and_make_the_same_columns() {
     let mut columns = Vec::new();
     for db in TestDb::all().await {
         let store = db.open().await;
-        assert_eq!(store.migrate().await.unwrap(), 0, "{}: second run applies nothing", db.label);
+        assert_eq!(
+            store.migrate().await.unwrap(),
+            0,
+            "{}: second run applies nothing",
+            db.label
+        );
         let sql = match store.backend() {
             store::Backend::Sqlite => {
                 "SELECT m.name || '.' || p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
@@ -135,7 +186,10 @@ async fn migrations_are_idempotent_and_make_the_same_columns() {
                  WHERE table_schema = 'public' ORDER BY 1"
             }
         };
-        let mut cols: Vec<String> = sqlx::query_scalar(sql).fetch_all(store.pool()).await.unwrap();
+        let mut cols: Vec<String> = sqlx::query_scalar(sql)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
         cols.sort();
         columns.push((db.label, cols));
     }

@@ -32,15 +32,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                 let text = match &rej {
                     JsonRejection::JsonDataError(e) => {
                         use std::error::Error;
-                        e.source().map(|s| s.to_string()).unwrap_or_else(|| e.body_text())
+                        e.source()
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| e.body_text())
                     }
                     other => other.body_text(),
                 };
                 let field = ["unknown field `", "missing field `"].iter().find_map(|p| {
-                    text.find(p).and_then(|i| text[i + p.len()..].split('`').next().map(str::to_string))
+                    text.find(p)
+                        .and_then(|i| text[i + p.len()..].split('`').next().map(str::to_string))
                 });
-                let field = field.or_else(|| text.split(':').next().filter(|f| !f.contains(' ')).map(str::to_string));
-                Err(ApiError::bad_request(format!("the request body is not what this endpoint takes: {text}"), field))
+                let field = field.or_else(|| {
+                    text.split(':')
+                        .next()
+                        .filter(|f| !f.contains(' '))
+                        .map(str::to_string)
+                });
+                Err(ApiError::bad_request(
+                    format!("the request body is not what this endpoint takes: {text}"),
+                    field,
+                ))
             }
         }
     }
@@ -75,8 +86,15 @@ pub struct KeyParams {
     partition: Option<String>,
 }
 
-fn find(q: &BTreeMap<String, String>, filters: &[&str], sorts: &[&str]) -> ApiResult<service::Find> {
-    let mut f = service::Find { limit: 50, ..Default::default() };
+fn find(
+    q: &BTreeMap<String, String>,
+    filters: &[&str],
+    sorts: &[&str],
+) -> ApiResult<service::Find> {
+    let mut f = service::Find {
+        limit: 50,
+        ..Default::default()
+    };
     for (k, v) in q {
         match k.as_str() {
             "q" => f.q = Some(v.clone()).filter(|v| !v.is_empty()),
@@ -140,7 +158,11 @@ async fn whoami(Admin(a): Admin) -> Json<WhoAmI> {
 /// Creates an API token for the calling administrator (shown once).
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "admin", request_body = NewToken,
     responses((status = 201, body = CreatedToken), (status = 401, body = ErrorBody)))]
-async fn create_token(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<NewToken>) -> ApiResult<impl IntoResponse> {
+async fn create_token(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewToken>,
+) -> ApiResult<impl IntoResponse> {
     Ok(created(s.service.create_token(&a, &b.name).await?))
 }
 
@@ -148,8 +170,18 @@ async fn create_token(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<
 /// `result`, `since`, `until`; `q` is a prefix of the target.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(ListParams),
     responses((status = 200, body = Page<AuditEntry>), (status = 401, body = ErrorBody)))]
-async fn audit(State(s): State<AppState>, _a: Admin, Query(q): Query<BTreeMap<String, String>>) -> ApiResult<Json<Page<AuditEntry>>> {
-    let f = find(&q, &["actor", "action", "resource", "target", "result", "since", "until"], &[])?;
+async fn audit(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<AuditEntry>>> {
+    let f = find(
+        &q,
+        &[
+            "actor", "action", "resource", "target", "result", "since", "until",
+        ],
+        &[],
+    )?;
     let mut f = f;
     if let Some(sys) = f.system.take() {
         f.filters.push(("system".into(), sys));
@@ -167,25 +199,42 @@ async fn list_systems(State(s): State<AppState>, _a: Admin) -> ApiResult<Json<Ve
 
 #[utoipa::path(post, path = "/api/v1/systems", tag = "systems", request_body = NewSystem,
     responses((status = 201, body = System), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_system(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<NewSystem>) -> ApiResult<impl IntoResponse> {
+async fn create_system(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewSystem>,
+) -> ApiResult<impl IntoResponse> {
     Ok(created(s.service.create_system(&a, b).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/systems/{key}", tag = "systems", params(("key" = String, Path, description = "name or id")),
     responses((status = 200, body = System), (status = 404, body = ErrorBody)))]
-async fn get_system(State(s): State<AppState>, _a: Admin, Path(key): Path<String>) -> ApiResult<Json<System>> {
+async fn get_system(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(key): Path<String>,
+) -> ApiResult<Json<System>> {
     Ok(Json(s.service.system(&key).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/systems/{key}", tag = "systems", params(("key" = String, Path, description = "name or id")),
     request_body = SystemPatch, responses((status = 200, body = System), (status = 409, body = ErrorBody)))]
-async fn update_system(State(s): State<AppState>, Admin(a): Admin, Path(key): Path<String>, Body(b): Body<SystemPatch>) -> ApiResult<Json<System>> {
+async fn update_system(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(key): Path<String>,
+    Body(b): Body<SystemPatch>,
+) -> ApiResult<Json<System>> {
     Ok(Json(s.service.update_system(&a, &key, b).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/systems/{key}", tag = "systems", params(("key" = String, Path, description = "name or id")),
     responses((status = 204), (status = 409, body = ErrorBody)))]
-async fn delete_system(State(s): State<AppState>, Admin(a): Admin, Path(key): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_system(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(key): Path<String>,
+) -> ApiResult<StatusCode> {
     s.service.delete_system(&a, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -196,39 +245,81 @@ async fn delete_system(State(s): State<AppState>, Admin(a): Admin, Path(key): Pa
 /// `first_name`, `last_name`, `department`, `conflicts=true`. Sorts: `last_name`, `first_name`,
 /// `user_id`, `updated_at`.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListParams), responses((status = 200, body = Page<User>)))]
-async fn list_users(State(s): State<AppState>, _a: Admin, Query(q): Query<BTreeMap<String, String>>) -> ApiResult<Json<Page<User>>> {
-    let f = find(&q, &["user_id", "first_name", "last_name", "department", "conflicts"], &["last_name", "first_name", "user_id", "updated_at"])?;
+async fn list_users(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<User>>> {
+    let f = find(
+        &q,
+        &[
+            "user_id",
+            "first_name",
+            "last_name",
+            "department",
+            "conflicts",
+        ],
+        &["last_name", "first_name", "user_id", "updated_at"],
+    )?;
     Ok(Json(s.service.find_users(&f).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
     responses((status = 201, body = User), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_user(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<NewUser>) -> ApiResult<impl IntoResponse> {
+async fn create_user(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewUser>,
+) -> ApiResult<impl IntoResponse> {
     Ok(created(s.service.create_user(&a, b).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{key}", tag = "users", params(("key" = String, Path, description = "user ID or id"), KeyParams),
     responses((status = 200, body = User), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the user ID exists on several systems")))]
-async fn get_user(State(s): State<AppState>, _a: Admin, Path(key): Path<String>, Query(k): Query<KeyParams>) -> ApiResult<Json<User>> {
+async fn get_user(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(key): Path<String>,
+    Query(k): Query<KeyParams>,
+) -> ApiResult<Json<User>> {
     Ok(Json(s.service.user(&key, k.system.as_deref()).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{key}", tag = "users", params(("key" = String, Path, description = "user ID or id"), KeyParams),
     request_body = UserPatch, responses((status = 200, body = User), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_user(State(s): State<AppState>, Admin(a): Admin, Path(key): Path<String>, Query(k): Query<KeyParams>, Body(b): Body<UserPatch>) -> ApiResult<Json<User>> {
-    Ok(Json(s.service.update_user(&a, &key, k.system.as_deref(), b).await?))
+async fn update_user(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(key): Path<String>,
+    Query(k): Query<KeyParams>,
+    Body(b): Body<UserPatch>,
+) -> ApiResult<Json<User>> {
+    Ok(Json(
+        s.service
+            .update_user(&a, &key, k.system.as_deref(), b)
+            .await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{key}", tag = "users", params(("key" = String, Path, description = "user ID or id"), KeyParams),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_user(State(s): State<AppState>, Admin(a): Admin, Path(key): Path<String>, Query(k): Query<KeyParams>) -> ApiResult<StatusCode> {
+async fn delete_user(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(key): Path<String>,
+    Query(k): Query<KeyParams>,
+) -> ApiResult<StatusCode> {
     s.service.delete_user(&a, &key, k.system.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Deletes many users; each succeeds or fails on its own.
 #[utoipa::path(post, path = "/api/v1/users/batch-delete", tag = "users", request_body = BatchRequest, responses((status = 200, body = BatchResult)))]
-async fn delete_users(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<BatchRequest>) -> ApiResult<Json<BatchResult>> {
+async fn delete_users(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<BatchRequest>,
+) -> ApiResult<Json<BatchResult>> {
     Ok(Json(s.service.delete_users(&a, &b).await?))
 }
 
@@ -238,21 +329,42 @@ async fn delete_users(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<
 /// `extension`, `class_of_service`. Sorts: `last_name`, `alias`, `extension`, `updated_at`.
 #[utoipa::path(get, path = "/api/v1/voicemail-subscribers", tag = "voicemail", params(ListParams),
     responses((status = 200, body = Page<VoicemailSubscriber>)))]
-async fn list_subscribers(State(s): State<AppState>, _a: Admin, Query(q): Query<BTreeMap<String, String>>) -> ApiResult<Json<Page<VoicemailSubscriber>>> {
-    let f = find(&q, &["alias", "extension", "class_of_service"], &["last_name", "alias", "extension", "updated_at"])?;
+async fn list_subscribers(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<VoicemailSubscriber>>> {
+    let f = find(
+        &q,
+        &["alias", "extension", "class_of_service"],
+        &["last_name", "alias", "extension", "updated_at"],
+    )?;
     Ok(Json(s.service.find_voicemail_subscribers(&f).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/voicemail-subscribers", tag = "voicemail", request_body = NewVoicemailSubscriber,
     responses((status = 201, body = VoicemailSubscriber), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_subscriber(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<NewVoicemailSubscriber>) -> ApiResult<impl IntoResponse> {
+async fn create_subscriber(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewVoicemailSubscriber>,
+) -> ApiResult<impl IntoResponse> {
     Ok(created(s.service.create_voicemail_subscriber(&a, b).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/voicemail-subscribers/{key}", tag = "voicemail",
     params(("key" = String, Path, description = "alias or id"), KeyParams), responses((status = 200, body = VoicemailSubscriber), (status = 404, body = ErrorBody)))]
-async fn get_subscriber(State(s): State<AppState>, _a: Admin, Path(key): Path<String>, Query(k): Query<KeyParams>) -> ApiResult<Json<VoicemailSubscriber>> {
-    Ok(Json(s.service.voicemail_subscriber(&key, k.system.as_deref()).await?))
+async fn get_subscriber(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(key): Path<String>,
+    Query(k): Query<KeyParams>,
+) -> ApiResult<Json<VoicemailSubscriber>> {
+    Ok(Json(
+        s.service
+            .voicemail_subscriber(&key, k.system.as_deref())
+            .await?,
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/v1/voicemail-subscribers/{key}", tag = "voicemail",
@@ -265,54 +377,97 @@ async fn update_subscriber(
     Query(k): Query<KeyParams>,
     Body(b): Body<VoicemailSubscriberPatch>,
 ) -> ApiResult<Json<VoicemailSubscriber>> {
-    Ok(Json(s.service.update_voicemail_subscriber(&a, &key, k.system.as_deref(), b).await?))
+    Ok(Json(
+        s.service
+            .update_voicemail_subscriber(&a, &key, k.system.as_deref(), b)
+            .await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/voicemail-subscribers/{key}", tag = "voicemail",
     params(("key" = String, Path, description = "alias or id"), KeyParams), responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_subscriber(State(s): State<AppState>, Admin(a): Admin, Path(key): Path<String>, Query(k): Query<KeyParams>) -> ApiResult<StatusCode> {
-    s.service.delete_voicemail_subscriber(&a, &key, k.system.as_deref()).await?;
+async fn delete_subscriber(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(key): Path<String>,
+    Query(k): Query<KeyParams>,
+) -> ApiResult<StatusCode> {
+    s.service
+        .delete_voicemail_subscriber(&a, &key, k.system.as_deref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/v1/voicemail-subscribers/batch-delete", tag = "voicemail", request_body = BatchRequest,
     responses((status = 200, body = BatchResult)))]
-async fn delete_subscribers(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<BatchRequest>) -> ApiResult<Json<BatchResult>> {
+async fn delete_subscribers(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<BatchRequest>,
+) -> ApiResult<Json<BatchResult>> {
     Ok(Json(s.service.delete_voicemail_subscribers(&a, &b).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/classes-of-service", tag = "voicemail", params(KeyParams), responses((status = 200, body = Vec<ClassOfService>)))]
-async fn list_cos(State(s): State<AppState>, _a: Admin, Query(k): Query<KeyParams>) -> ApiResult<Json<Vec<ClassOfService>>> {
-    Ok(Json(s.service.classes_of_service(k.system.as_deref()).await?))
+async fn list_cos(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(k): Query<KeyParams>,
+) -> ApiResult<Json<Vec<ClassOfService>>> {
+    Ok(Json(
+        s.service.classes_of_service(k.system.as_deref()).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/classes-of-service", tag = "voicemail", request_body = NewClassOfService,
     responses((status = 201, body = ClassOfService), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_cos(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<NewClassOfService>) -> ApiResult<impl IntoResponse> {
+async fn create_cos(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewClassOfService>,
+) -> ApiResult<impl IntoResponse> {
     Ok(created(s.service.create_class_of_service(&a, b).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/classes-of-service/{id}", tag = "voicemail", params(("id" = i64, Path)),
     responses((status = 204), (status = 409, body = ErrorBody)))]
-async fn delete_cos(State(s): State<AppState>, Admin(a): Admin, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+async fn delete_cos(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     s.service.delete_class_of_service(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/distribution-lists", tag = "voicemail", params(KeyParams), responses((status = 200, body = Vec<DistributionList>)))]
-async fn list_dls(State(s): State<AppState>, _a: Admin, Query(k): Query<KeyParams>) -> ApiResult<Json<Vec<DistributionList>>> {
-    Ok(Json(s.service.distribution_lists(k.system.as_deref()).await?))
+async fn list_dls(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(k): Query<KeyParams>,
+) -> ApiResult<Json<Vec<DistributionList>>> {
+    Ok(Json(
+        s.service.distribution_lists(k.system.as_deref()).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/distribution-lists", tag = "voicemail", request_body = NewDistributionList,
     responses((status = 201, body = DistributionList), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_dl(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<NewDistributionList>) -> ApiResult<impl IntoResponse> {
+async fn create_dl(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewDistributionList>,
+) -> ApiResult<impl IntoResponse> {
     Ok(created(s.service.create_distribution_list(&a, b).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/distribution-lists/{id}", tag = "voicemail", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_dl(State(s): State<AppState>, Admin(a): Admin, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+async fn delete_dl(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     s.service.delete_distribution_list(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -327,13 +482,23 @@ async fn list_device_types(State(s): State<AppState>, _a: Admin) -> Json<Vec<Dev
 
 #[utoipa::path(get, path = "/api/v1/device-types/{model}", tag = "device types", params(("model" = String, Path)),
     responses((status = 200, body = DeviceType), (status = 404, body = ErrorBody)))]
-async fn get_device_type(State(s): State<AppState>, _a: Admin, Path(m): Path<String>) -> ApiResult<Json<DeviceType>> {
+async fn get_device_type(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(m): Path<String>,
+) -> ApiResult<Json<DeviceType>> {
     s.service
         .catalog()
         .get(&m)
         .cloned()
         .map(Json)
-        .ok_or_else(|| service::Error::NotFound(format!("there is no model {m}; the models are: {}", s.service.catalog().model_names())).into())
+        .ok_or_else(|| {
+            service::Error::NotFound(format!(
+                "there is no model {m}; the models are: {}",
+                s.service.catalog().model_names()
+            ))
+            .into()
+        })
 }
 
 // --- phones ---------------------------------------------------------------------------------
@@ -342,38 +507,74 @@ async fn get_device_type(State(s): State<AppState>, _a: Admin, Path(m): Path<Str
 /// `owner_user_id`, `mac`, `line` (a directory number on the phone), `description` (prefix).
 /// Sorts: `name`, `model`, `description`, `updated_at`.
 #[utoipa::path(get, path = "/api/v1/phones", tag = "phones", params(ListParams), responses((status = 200, body = Page<Phone>)))]
-async fn list_phones(State(s): State<AppState>, _a: Admin, Query(q): Query<BTreeMap<String, String>>) -> ApiResult<Json<Page<Phone>>> {
-    let f = find(&q, &["model", "device_pool", "owner_user_id", "mac", "line", "description"], &["name", "model", "description", "updated_at"])?;
+async fn list_phones(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<Phone>>> {
+    let f = find(
+        &q,
+        &[
+            "model",
+            "device_pool",
+            "owner_user_id",
+            "mac",
+            "line",
+            "description",
+        ],
+        &["name", "model", "description", "updated_at"],
+    )?;
     Ok(Json(s.service.find_phones(&f).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/phones", tag = "phones", request_body = NewPhone,
     responses((status = 201, body = Phone), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_phone(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<NewPhone>) -> ApiResult<impl IntoResponse> {
+async fn create_phone(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewPhone>,
+) -> ApiResult<impl IntoResponse> {
     Ok(created(s.service.create_phone(&a, b).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/phones/{name}", tag = "phones", params(("name" = String, Path, description = "device name or id")),
     responses((status = 200, body = Phone), (status = 404, body = ErrorBody)))]
-async fn get_phone(State(s): State<AppState>, _a: Admin, Path(name): Path<String>) -> ApiResult<Json<Phone>> {
+async fn get_phone(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Phone>> {
     Ok(Json(s.service.phone(&name).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/phones/{name}", tag = "phones", params(("name" = String, Path, description = "device name or id")),
     request_body = PhonePatch, responses((status = 200, body = Phone), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_phone(State(s): State<AppState>, Admin(a): Admin, Path(name): Path<String>, Body(b): Body<PhonePatch>) -> ApiResult<Json<Phone>> {
+async fn update_phone(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+    Body(b): Body<PhonePatch>,
+) -> ApiResult<Json<Phone>> {
     Ok(Json(s.service.update_phone(&a, &name, b).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/phones/{name}", tag = "phones", params(("name" = String, Path, description = "device name or id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn delete_phone(State(s): State<AppState>, Admin(a): Admin, Path(name): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_phone(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
     s.service.delete_phone(&a, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/v1/phones/batch-delete", tag = "phones", request_body = BatchRequest, responses((status = 200, body = BatchResult)))]
-async fn delete_phones(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<BatchRequest>) -> ApiResult<Json<BatchResult>> {
+async fn delete_phones(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<BatchRequest>,
+) -> ApiResult<Json<BatchResult>> {
     Ok(Json(s.service.delete_phones(&a, &b).await?))
 }
 
@@ -382,38 +583,80 @@ async fn delete_phones(State(s): State<AppState>, Admin(a): Admin, Body(b): Body
 /// Finds lines. `q` is a prefix of the pattern. Filters: `partition`, `pattern`, `shared=true`.
 /// Sorts: `pattern`, `partition`, `description`, `updated_at`.
 #[utoipa::path(get, path = "/api/v1/lines", tag = "lines", params(ListParams), responses((status = 200, body = Page<Line>)))]
-async fn list_lines(State(s): State<AppState>, _a: Admin, Query(q): Query<BTreeMap<String, String>>) -> ApiResult<Json<Page<Line>>> {
-    let f = find(&q, &["partition", "pattern", "shared"], &["pattern", "partition", "description", "updated_at"])?;
+async fn list_lines(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<Line>>> {
+    let f = find(
+        &q,
+        &["partition", "pattern", "shared"],
+        &["pattern", "partition", "description", "updated_at"],
+    )?;
     Ok(Json(s.service.find_lines(&f).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/lines", tag = "lines", request_body = NewLine,
     responses((status = 201, body = Line), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_line(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<NewLine>) -> ApiResult<impl IntoResponse> {
+async fn create_line(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewLine>,
+) -> ApiResult<impl IntoResponse> {
     Ok(created(s.service.create_line(&a, b).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/lines/{key}", tag = "lines", params(("key" = String, Path, description = "pattern or id"), KeyParams),
     responses((status = 200, body = Line), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn get_line(State(s): State<AppState>, _a: Admin, Path(key): Path<String>, Query(k): Query<KeyParams>) -> ApiResult<Json<Line>> {
-    Ok(Json(s.service.line(&key, k.partition.as_deref(), k.system.as_deref()).await?))
+async fn get_line(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(key): Path<String>,
+    Query(k): Query<KeyParams>,
+) -> ApiResult<Json<Line>> {
+    Ok(Json(
+        s.service
+            .line(&key, k.partition.as_deref(), k.system.as_deref())
+            .await?,
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/v1/lines/{key}", tag = "lines", params(("key" = String, Path, description = "pattern or id"), KeyParams),
     request_body = LinePatch, responses((status = 200, body = Line), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_line(State(s): State<AppState>, Admin(a): Admin, Path(key): Path<String>, Query(k): Query<KeyParams>, Body(b): Body<LinePatch>) -> ApiResult<Json<Line>> {
-    Ok(Json(s.service.update_line(&a, &key, k.partition.as_deref(), k.system.as_deref(), b).await?))
+async fn update_line(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(key): Path<String>,
+    Query(k): Query<KeyParams>,
+    Body(b): Body<LinePatch>,
+) -> ApiResult<Json<Line>> {
+    Ok(Json(
+        s.service
+            .update_line(&a, &key, k.partition.as_deref(), k.system.as_deref(), b)
+            .await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/lines/{key}", tag = "lines", params(("key" = String, Path, description = "pattern or id"), KeyParams),
     responses((status = 204), (status = 409, body = ErrorBody)))]
-async fn delete_line(State(s): State<AppState>, Admin(a): Admin, Path(key): Path<String>, Query(k): Query<KeyParams>) -> ApiResult<StatusCode> {
-    s.service.delete_line(&a, &key, k.partition.as_deref(), k.system.as_deref()).await?;
+async fn delete_line(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(key): Path<String>,
+    Query(k): Query<KeyParams>,
+) -> ApiResult<StatusCode> {
+    s.service
+        .delete_line(&a, &key, k.partition.as_deref(), k.system.as_deref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/v1/lines/batch-delete", tag = "lines", request_body = BatchRequest, responses((status = 200, body = BatchResult)))]
-async fn delete_lines(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<BatchRequest>) -> ApiResult<Json<BatchResult>> {
+async fn delete_lines(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<BatchRequest>,
+) -> ApiResult<Json<BatchResult>> {
     Ok(Json(s.service.delete_lines(&a, &b).await?))
 }
 
@@ -422,39 +665,68 @@ async fn delete_lines(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<
 /// Finds device profiles. `q` is a prefix of the name. Filters: `model`, `line`,
 /// `description`. Sorts: `name`, `model`, `description`, `updated_at`.
 #[utoipa::path(get, path = "/api/v1/device-profiles", tag = "device profiles", params(ListParams), responses((status = 200, body = Page<DeviceProfile>)))]
-async fn list_profiles(State(s): State<AppState>, _a: Admin, Query(q): Query<BTreeMap<String, String>>) -> ApiResult<Json<Page<DeviceProfile>>> {
-    let f = find(&q, &["model", "line", "description"], &["name", "model", "description", "updated_at"])?;
+async fn list_profiles(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<DeviceProfile>>> {
+    let f = find(
+        &q,
+        &["model", "line", "description"],
+        &["name", "model", "description", "updated_at"],
+    )?;
     Ok(Json(s.service.find_device_profiles(&f).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/device-profiles", tag = "device profiles", request_body = NewDeviceProfile,
     responses((status = 201, body = DeviceProfile), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_profile(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<NewDeviceProfile>) -> ApiResult<impl IntoResponse> {
+async fn create_profile(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewDeviceProfile>,
+) -> ApiResult<impl IntoResponse> {
     Ok(created(s.service.create_device_profile(&a, b).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/device-profiles/{name}", tag = "device profiles", params(("name" = String, Path, description = "name or id")),
     responses((status = 200, body = DeviceProfile), (status = 404, body = ErrorBody)))]
-async fn get_profile(State(s): State<AppState>, _a: Admin, Path(name): Path<String>) -> ApiResult<Json<DeviceProfile>> {
+async fn get_profile(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(name): Path<String>,
+) -> ApiResult<Json<DeviceProfile>> {
     Ok(Json(s.service.device_profile(&name).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/device-profiles/{name}", tag = "device profiles", params(("name" = String, Path, description = "name or id")),
     request_body = DeviceProfilePatch, responses((status = 200, body = DeviceProfile), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_profile(State(s): State<AppState>, Admin(a): Admin, Path(name): Path<String>, Body(b): Body<DeviceProfilePatch>) -> ApiResult<Json<DeviceProfile>> {
+async fn update_profile(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+    Body(b): Body<DeviceProfilePatch>,
+) -> ApiResult<Json<DeviceProfile>> {
     Ok(Json(s.service.update_device_profile(&a, &name, b).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/device-profiles/{name}", tag = "device profiles", params(("name" = String, Path, description = "name or id")),
     responses((status = 204), (status = 409, body = ErrorBody, description = "in use as a logout profile")))]
-async fn delete_profile(State(s): State<AppState>, Admin(a): Admin, Path(name): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_profile(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
     s.service.delete_device_profile(&a, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/v1/device-profiles/batch-delete", tag = "device profiles", request_body = BatchRequest,
     responses((status = 200, body = BatchResult)))]
-async fn delete_profiles(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<BatchRequest>) -> ApiResult<Json<BatchResult>> {
+async fn delete_profiles(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<BatchRequest>,
+) -> ApiResult<Json<BatchResult>> {
     Ok(Json(s.service.delete_device_profiles(&a, &b).await?))
 }
 
@@ -462,32 +734,53 @@ async fn delete_profiles(State(s): State<AppState>, Admin(a): Admin, Body(b): Bo
 
 /// Finds IP phone services; `q` is a prefix of the name.
 #[utoipa::path(get, path = "/api/v1/services", tag = "services", params(ListParams), responses((status = 200, body = Page<PhoneService>)))]
-async fn list_services(State(s): State<AppState>, _a: Admin, Query(q): Query<BTreeMap<String, String>>) -> ApiResult<Json<Page<PhoneService>>> {
+async fn list_services(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<PhoneService>>> {
     let f = find(&q, &[], &["name"])?;
     Ok(Json(s.service.find_services(&f).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/services", tag = "services", request_body = NewPhoneService,
     responses((status = 201, body = PhoneService), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_service(State(s): State<AppState>, Admin(a): Admin, Body(b): Body<NewPhoneService>) -> ApiResult<impl IntoResponse> {
+async fn create_service(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewPhoneService>,
+) -> ApiResult<impl IntoResponse> {
     Ok(created(s.service.create_service(&a, b).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/services/{key}", tag = "services", params(("key" = String, Path, description = "name or id")),
     responses((status = 200, body = PhoneService), (status = 404, body = ErrorBody)))]
-async fn get_service(State(s): State<AppState>, _a: Admin, Path(key): Path<String>) -> ApiResult<Json<PhoneService>> {
+async fn get_service(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(key): Path<String>,
+) -> ApiResult<Json<PhoneService>> {
     Ok(Json(s.service.service(&key).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/services/{key}", tag = "services", params(("key" = String, Path, description = "name or id")),
     request_body = PhoneServicePatch, responses((status = 200, body = PhoneService), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_service(State(s): State<AppState>, Admin(a): Admin, Path(key): Path<String>, Body(b): Body<PhoneServicePatch>) -> ApiResult<Json<PhoneService>> {
+async fn update_service(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(key): Path<String>,
+    Body(b): Body<PhoneServicePatch>,
+) -> ApiResult<Json<PhoneService>> {
     Ok(Json(s.service.update_service(&a, &key, b).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/services/{key}", tag = "services", params(("key" = String, Path, description = "name or id")),
     responses((status = 204), (status = 409, body = ErrorBody)))]
-async fn delete_service(State(s): State<AppState>, Admin(a): Admin, Path(key): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_service(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(key): Path<String>,
+) -> ApiResult<StatusCode> {
     s.service.delete_service(&a, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -499,8 +792,14 @@ struct Security;
 impl Modify for Security {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
         let c = api.components.get_or_insert_with(Default::default);
-        c.add_security_scheme("basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
-        c.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        c.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -524,7 +823,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_user, update_user, delete_user))
         .routes(routes!(delete_users))
         .routes(routes!(list_subscribers, create_subscriber))
-        .routes(routes!(get_subscriber, update_subscriber, delete_subscriber))
+        .routes(routes!(
+            get_subscriber,
+            update_subscriber,
+            delete_subscriber
+        ))
         .routes(routes!(delete_subscribers))
         .routes(routes!(list_cos, create_cos))
         .routes(routes!(delete_cos))
@@ -555,9 +858,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub(crate) fn routes() -> Router<AppState> {
     let (router, mut api) = api_router().split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_string();
-    let doc = api.to_pretty_json().expect("the OpenAPI document serialises");
+    let doc = api
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
     router.route(
         "/api/v1/openapi.json",
-        axum::routing::get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc.clone()) }),
+        axum::routing::get(move || async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                doc.clone(),
+            )
+        }),
     )
 }

@@ -39,7 +39,13 @@ impl ApiError {
     pub fn bad_request(message: impl Into<String>, field: Option<String>) -> ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
-            detail: ErrorDetail { code: "bad_request", message: message.into(), field, version: None, current: None },
+            detail: ErrorDetail {
+                code: "bad_request",
+                message: message.into(),
+                field,
+                version: None,
+                current: None,
+            },
         }
     }
 }
@@ -53,7 +59,9 @@ impl From<service::Error> for ApiError {
             E::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", None, None),
             E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None, None),
             E::Conflict { .. } => (StatusCode::CONFLICT, "conflict", None, None),
-            E::Stale { version, current } => (StatusCode::CONFLICT, "stale", Some(version), Some(*current)),
+            E::Stale { version, current } => {
+                (StatusCode::CONFLICT, "stale", Some(version), Some(*current))
+            }
             E::Ambiguous(_) => (StatusCode::CONFLICT, "ambiguous", None, None),
             E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", None, None),
             E::Internal(ref m) => {
@@ -61,7 +69,16 @@ impl From<service::Error> for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None, None)
             }
         };
-        ApiError { status, detail: ErrorDetail { code, message, field, version, current } }
+        ApiError {
+            status,
+            detail: ErrorDetail {
+                code,
+                message,
+                field,
+                version,
+                current,
+            },
+        }
     }
 }
 
@@ -70,7 +87,10 @@ impl IntoResponse for ApiError {
         let unauthorized = self.status == StatusCode::UNAUTHORIZED;
         let mut r = (self.status, Json(ErrorBody { error: self.detail })).into_response();
         if unauthorized {
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"dialtone\""));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"dialtone\""),
+            );
         }
         r
     }

@@ -1,0 +1,143 @@
+//! The CLI as a script uses it: the real binary, on SQLite and PostgreSQL.
+
+mod common;
+
+use serde_json::Value;
+use std::process::{Command, Output};
+use store::testing::TestDb;
+
+fn dialtone(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dialtone"))
+        .arg("--db")
+        .arg(&db.url)
+        .args(args)
+        .env("DIALTONE_ADMIN_PASSWORD", common::PASSWORD)
+        .env_remove("DIALTONE_CONFIG")
+        .output()
+        .expect("run dialtone")
+}
+
+fn ok(db: &TestDb, args: &[&str]) -> String {
+    let o = dialtone(db, args);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "[{}] dialtone {args:?} failed: {}{}",
+        db.label,
+        out,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+fn fails(db: &TestDb, args: &[&str]) -> String {
+    let o = dialtone(db, args);
+    assert!(
+        !o.status.success(),
+        "[{}] dialtone {args:?} should fail",
+        db.label
+    );
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[tokio::test]
+async fn scripts_find_add_and_remove_users_phones_and_lines() {
+    for db in TestDb::all().await {
+        assert!(ok(&db, &["migrate"]).contains("up to date"));
+        ok(&db, &["line", "add", "1000", "--description", "Reception"]);
+        let e = fails(
+            &db,
+            &[
+                "line",
+                "add",
+                "1001",
+                "--max-calls",
+                "2",
+                "--busy-trigger",
+                "3",
+            ],
+        );
+        assert!(e.contains("busy_trigger"), "{e}");
+        ok(
+            &db,
+            &[
+                "user",
+                "add",
+                "--user-id",
+                "jdoe",
+                "--first-name",
+                "Jane",
+                "--last-name",
+                "Doe",
+                "--primary-extension",
+                "1000",
+            ],
+        );
+        let out = ok(
+            &db,
+            &[
+                "phone",
+                "add",
+                "--mac",
+                "00-56-2B-04-36-15",
+                "--model",
+                "7960",
+                "--owner",
+                "jdoe",
+                "--line",
+                "1000",
+                "--line",
+                "1002",
+            ],
+        );
+        assert!(
+            out.contains("SEP00562B043615") && out.contains("2 lines"),
+            "{out}"
+        );
+        let e = fails(
+            &db,
+            &["phone", "add", "--mac", "00562B04361", "--model", "7960"],
+        );
+        assert!(e.contains("mac") && e.contains("12 hex digits"), "{e}");
+
+        let out = ok(&db, &["user", "find", "jd", "--json"]);
+        let u: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        assert_eq!(u["user_id"], "jdoe");
+        assert_eq!(u["primary_extension"], "1000");
+        let table = ok(&db, &["phone", "find", "SEP"]);
+        assert!(table.starts_with("name\tmodel"), "{table}");
+        assert!(
+            table.contains("SEP00562B043615\t7960\tdefault\tjdoe"),
+            "{table}"
+        );
+        let lines = ok(&db, &["line", "find"]);
+        assert_eq!(lines.lines().count(), 3, "header, 1000 and 1002: {lines}");
+
+        let e = fails(&db, &["line", "remove", "1000"]);
+        assert!(
+            e.contains("SEP00562B043615"),
+            "a line on a phone is not removed: {e}"
+        );
+        ok(&db, &["phone", "remove", "SEP00562B043615"]);
+        ok(&db, &["line", "remove", "1000"]);
+        ok(&db, &["user", "remove", "jdoe"]);
+        assert_eq!(
+            ok(&db, &["user", "find"]).lines().count(),
+            1,
+            "only the header is left"
+        );
+    }
+}
+
+// The binary is run with a blocking call: the server needs a runtime thread of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_tells_a_running_server_from_none() {
+    let db = TestDb::sqlite();
+    let t = common::TestApp::spawn(&db).await;
+    let addr = t.app.admin_addr.to_string();
+    let out = ok(&db, &["healthcheck", "--admin", &addr]);
+    assert!(out.contains("healthy"));
+    t.stop().await;
+    let e = fails(&db, &["healthcheck", "--admin", &addr]);
+    assert!(e.contains("error"), "{e}");
+}

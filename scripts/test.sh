@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs Dialtone's tests: every crate's unit tests, the store tests on SQLite and PostgreSQL, and
+# the end-to-end tests of the real server. PostgreSQL is found at $DIALTONE_TEST_POSTGRES
+# (default postgres://postgres:postgres@127.0.0.1:5432/postgres). When it cannot be reached the
+# PostgreSQL halves are skipped, and said so here, unless DIALTONE_REQUIRE_PEERS=1 (CI), which
+# makes a missing peer a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg="${DIALTONE_TEST_POSTGRES:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
+hostport="${pg#*://}"; hostport="${hostport#*@}"; hostport="${hostport%%/*}"
+host="${hostport%%:*}"; port="${hostport##*:}"; [ "$port" = "$host" ] && port=5432
+if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+    if [ "${DIALTONE_REQUIRE_PEERS:-0}" = 1 ]; then
+        echo "PostgreSQL is not reachable at $host:$port and DIALTONE_REQUIRE_PEERS=1: failing." >&2
+        exit 1
+    fi
+    echo "NOTE: PostgreSQL is not reachable at $host:$port: the PostgreSQL halves of the tests will be SKIPPED." >&2
+    echo "      Start one (see README) or set DIALTONE_TEST_POSTGRES to test on both backends." >&2
+fi
+
+exec cargo test --workspace "$@"
