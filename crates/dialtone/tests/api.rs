@@ -301,6 +301,28 @@ async fn finding_with_prefixes_filters_paging_and_sorting() {
             .get("/api/v1/users?q=ba&sort=last_name&limit=2&offset=2")
             .await;
         assert_eq!(v["items"][0]["last_name"], "baldwin");
+        let (_, v) = t.get("/api/v1/users?q=ba&offset=10").await;
+        assert_eq!(
+            (v["total"].as_i64(), v["items"].as_array().map(Vec::len)),
+            (Some(3), Some(0)),
+            "past the last page"
+        );
+        let (_, v) = t.get("/api/v1/users?q=b&sort=first_name").await;
+        let firsts: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["first_name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            firsts,
+            vec!["Ann", "Bob", "Dee"],
+            "prefix on first or last name, sorted by first name"
+        );
+        let (_, v) = t
+            .get("/api/v1/users?q=u&sort=user_id&order=desc&limit=2")
+            .await;
+        assert_eq!(v["items"][0]["user_id"], "u4");
         let (_, v) = t.get("/api/v1/users?department=Sales").await;
         assert_eq!(v["total"], 3);
         t.refused(

@@ -72,9 +72,11 @@ CREATE TABLE users (
     UNIQUE (system_id, user_id)
 );
 CREATE INDEX users_user_id ON users (user_id);
-CREATE INDEX users_user_id_lc ON users (user_id_lc);
-CREATE INDEX users_first_lc ON users (first_lc);
-CREATE INDEX users_last_lc ON users (last_lc, first_lc);
+-- Prefix finds read these alone (index-only scans): each carries the name sort keys and the id
+-- (see store::users::find).
+CREATE INDEX users_user_id_lc ON users (user_id_lc, last_lc, first_lc, id);
+CREATE INDEX users_first_lc ON users (first_lc, last_lc, id);
+CREATE INDEX users_last_lc ON users (last_lc, first_lc, id);
 
 -- Phones and device profiles share one table and one name space, as they do in call control.
 CREATE TABLE devices (

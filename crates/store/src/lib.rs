@@ -101,6 +101,18 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Set on every SQLite connection. Finds read index and table pages at random: keeping them
+/// memory-mapped and cached instead of paying a read() per page is what makes prefix finds
+/// fast (BENCHMARKS.md).
+const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 10000",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA mmap_size = 268435456",
+    "PRAGMA cache_size = -65536",
+    "PRAGMA temp_store = MEMORY",
+];
+
 /// A connection to the database, with the backend it speaks.
 #[derive(Clone)]
 pub struct Store {
@@ -165,15 +177,9 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        sqlx::query("PRAGMA foreign_keys = ON")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA busy_timeout = 10000")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL")
-                            .execute(&mut *conn)
-                            .await?;
+                        for pragma in SQLITE_PRAGMAS {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
                     }
                     Ok(())
                 })
@@ -232,6 +238,12 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await
     }
+}
+
+/// Runs one statement that returns nothing (maintenance: `ANALYZE`, `VACUUM`).
+pub async fn exec(conn: &mut Conn, sql: &str) -> Result<()> {
+    sqlx::query(sql).execute(conn).await?;
+    Ok(())
 }
 
 /// The current time as the store writes it: RFC 3339, UTC, milliseconds (sorts as text).

@@ -68,6 +68,35 @@ impl Sql {
         self.text.push(')');
         self
     }
+    /// Appends another statement part with its arguments (renumbering its placeholders).
+    pub fn append(&mut self, other: &Sql) -> &mut Sql {
+        let base = self.args.len();
+        let mut text = String::new();
+        let mut rest = other.text.as_str();
+        while let Some(i) = rest.find('$') {
+            text.push_str(&rest[..i]);
+            let digits: String = rest[i + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            match digits.parse::<usize>() {
+                Ok(n) => text.push_str(&format!("${}", n + base)),
+                Err(_) => text.push('$'),
+            }
+            rest = &rest[i + 1 + digits.len()..];
+        }
+        text.push_str(rest);
+        self.text.push_str(&text);
+        self.args.extend(other.args.iter().cloned());
+        self
+    }
+
+    /// Appends text and gives the statement back (for chaining on a temporary).
+    pub fn push_owned(mut self, text: &str) -> Sql {
+        self.text.push_str(text);
+        self
+    }
+
     /// The same statement with `head` in front (a WHERE clause shared by a count and a select).
     pub fn with_prefix(&self, head: &str) -> Sql {
         Sql {
@@ -155,6 +184,17 @@ mod tests {
         assert_eq!(prefix_end("\u{10FFFF}"), None);
         // Surrogates are skipped.
         assert_eq!(prefix_end("\u{D7FF}").as_deref(), Some("\u{E000}"));
+    }
+
+    #[test]
+    fn appended_parts_are_renumbered() {
+        let mut a = Sql::new("a = ");
+        a.bind(1i64);
+        let mut b = Sql::new(" AND b = ");
+        b.bind("x").push(" AND c = ").bind("y");
+        a.append(&b).push(" OR d = ").bind(2i64);
+        assert_eq!(a.text, "a = $1 AND b = $2 AND c = $3 OR d = $4");
+        assert_eq!(a.args.len(), 4);
     }
 
     #[test]

@@ -228,27 +228,22 @@ async fn hydrate(conn: &mut AnyConnection, mut users: Vec<StoredUser>) -> Result
 /// `last_name`, `first_name`, `department` (exact), `conflicts=true` (only users in conflict).
 /// Sorts: `last_name` (default, then first name), `first_name`, `user_id`, `updated_at`.
 pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
-    let mut w = Sql::new(" WHERE 1 = 1");
+    // The filters every matching row must pass, on `users u` alone (no join: a join would
+    // make every candidate row a table lookup).
+    let mut filters = Sql::new("");
     if let Some(s) = &f.system {
-        w.push(" AND s.name = ").bind(s.as_str());
-    }
-    if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
-        let q = q.to_lowercase();
-        w.push(" AND ((");
-        push_prefix(&mut w, "u.user_id_lc", &q);
-        w.push(") OR (");
-        push_prefix(&mut w, "u.first_lc", &q);
-        w.push(") OR (");
-        push_prefix(&mut w, "u.last_lc", &q);
-        w.push("))");
+        filters
+            .push(" AND u.system_id = (SELECT id FROM systems WHERE name = ")
+            .bind(s.as_str())
+            .push(")");
     }
     for (k, v) in &f.filters {
         match k.as_str() {
             "user_id" | "last_name" | "first_name" | "department" => {
-                w.push(&format!(" AND u.{k} = ")).bind(v.as_str());
+                filters.push(&format!(" AND u.{k} = ")).bind(v.as_str());
             }
             "conflicts" if v == "true" => {
-                w.push(
+                filters.push(
                     " AND (EXISTS (SELECT 1 FROM users o WHERE o.user_id = u.user_id AND o.id <> u.id) \
                      OR EXISTS (SELECT 1 FROM voicemail_subscribers v WHERE v.alias = u.user_id \
                      AND (LOWER(v.first_name) <> LOWER(u.first_name) OR LOWER(v.last_name) <> LOWER(u.last_name))))",
@@ -257,26 +252,80 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
             _ => {}
         }
     }
-    let total: i64 = w
-        .with_prefix("SELECT COUNT(*) FROM users u JOIN systems s ON s.id = u.system_id")
-        .query()
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
     let o = f.order();
-    let sort = match f.sort.as_deref() {
-        Some("first_name") => format!("u.first_lc {o}, u.last_lc {o}"),
-        Some("user_id") => format!("u.user_id {o}"),
-        Some("updated_at") => format!("u.updated_at {o}"),
-        _ => format!("u.last_lc {o}, u.first_lc {o}"),
+    let (sort_cols, sort) = match f.sort.as_deref() {
+        Some("first_name") => (
+            "u.first_lc, u.last_lc",
+            format!("first_lc {o}, last_lc {o}"),
+        ),
+        Some("user_id") => ("u.user_id", format!("user_id {o}")),
+        Some("updated_at") => ("u.updated_at", format!("updated_at {o}")),
+        _ => (
+            "u.last_lc, u.first_lc",
+            format!("last_lc {o}, first_lc {o}"),
+        ),
     };
-    let mut sel = w.with_prefix(&format!("SELECT {COLS}{FROM}"));
-    sel.push(&format!(" ORDER BY {sort}, u.id LIMIT "))
+    // The matching ids with their sort keys. A prefix is matched against user ID, first and
+    // last name as a UNION of three index ranges: each branch reads only its index (which
+    // carries the sort keys), where an OR would look up every candidate row in the table.
+    let mut m = Sql::new("");
+    match f.q.as_deref().filter(|q| !q.is_empty()) {
+        Some(q) => {
+            let q = q.to_lowercase();
+            for (i, col) in ["u.user_id_lc", "u.first_lc", "u.last_lc"]
+                .iter()
+                .enumerate()
+            {
+                if i > 0 {
+                    m.push(" UNION ");
+                }
+                m.push(&format!("SELECT u.id, {sort_cols} FROM users u WHERE "));
+                push_prefix(&mut m, col, &q);
+                m.append(&filters);
+            }
+        }
+        None => {
+            m.push(&format!(
+                "SELECT u.id, {sort_cols} FROM users u WHERE 1 = 1"
+            ));
+            m.append(&filters);
+        }
+    }
+    // One pass gives the page and the count; past the last page there is no row to carry the
+    // count, so it is asked for on its own.
+    let mut page = m.with_prefix("SELECT id, COUNT(*) OVER () AS total FROM (");
+    page.push(&format!(") m ORDER BY {sort}, id LIMIT "))
         .bind(f.limit)
         .push(" OFFSET ")
         .bind(f.offset);
-    let rows = sel.query().fetch_all(&mut *conn).await?;
-    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let rows = page.query().fetch_all(&mut *conn).await?;
+    let ids: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let total: i64 = match rows.first() {
+        Some(r) => r.try_get(1)?,
+        None => m
+            .with_prefix("SELECT COUNT(*) FROM (")
+            .push_owned(") m")
+            .query()
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?,
+    };
+    let mut items = Vec::with_capacity(ids.len());
+    if !ids.is_empty() {
+        let mut q = Sql::new(&format!("SELECT {COLS}{FROM} WHERE u.id IN "));
+        q.bind_list(&ids);
+        let mut by_id: std::collections::HashMap<i64, StoredUser> = q
+            .query()
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| from_row(r).map(|u| (u.user.id, u)))
+            .collect::<Result<_>>()?;
+        items.extend(ids.iter().filter_map(|id| by_id.remove(id)));
+    }
     let items = hydrate(conn, items)
         .await?
         .into_iter()
