@@ -70,10 +70,18 @@ impl From<store::Error> for Error {
     fn from(e: store::Error) -> Self {
         match e {
             store::Error::NotFound => Error::NotFound("not found".into()),
-            store::Error::Unique(m) => Error::Conflict {
-                field: None,
-                message: format!("already exists: {m}"),
-            },
+            store::Error::Unique(m) => {
+                // Checks run before every insert; this is the race they cannot see: another
+                // change added the same key between the check and the write.
+                let field = unique_field(&m);
+                Error::Conflict {
+                    field: field.map(str::to_string),
+                    message: format!(
+                        "{} already exists: another change added it at the same moment; read it and try again",
+                        field.unwrap_or("the record")
+                    ),
+                }
+            }
             store::Error::InUse(m) => Error::Conflict {
                 field: None,
                 message: format!("still in use: {m}"),
@@ -106,6 +114,16 @@ impl Error {
             message: message.into(),
         }
     }
+}
+
+/// The request field behind a unique constraint, from the database's message (SQLite names the
+/// columns, PostgreSQL the constraint, which carries them).
+fn unique_field(message: &str) -> Option<&'static str> {
+    let m = message.to_ascii_lowercase();
+    [("name_lc", "name"), ("mac", "mac"), ("pattern", "pattern"), ("user_id", "user_id"), ("alias", "alias"), ("username", "username"), ("name", "name")]
+        .iter()
+        .find(|(needle, _)| m.contains(needle))
+        .map(|(_, field)| *field)
 }
 
 /// What one change did, for the audit log.
@@ -410,5 +428,20 @@ pub(crate) fn nf(e: store::Error, msg: impl FnOnce() -> String) -> Error {
     match e {
         store::Error::NotFound => Error::NotFound(msg()),
         e => e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_violations_name_the_field_on_both_backends() {
+        assert_eq!(unique_field("UNIQUE constraint failed: devices.name_lc"), Some("name"));
+        assert_eq!(unique_field("duplicate key value violates unique constraint \"devices_name_lc_key\""), Some("name"));
+        assert_eq!(unique_field("UNIQUE constraint failed: lines.system_id, lines.pattern, lines.partition"), Some("pattern"));
+        assert_eq!(unique_field("duplicate key value violates unique constraint \"users_system_id_user_id_key\""), Some("user_id"));
+        assert_eq!(unique_field("UNIQUE constraint failed: devices.mac"), Some("mac"));
+        assert_eq!(unique_field("something else"), None);
     }
 }

@@ -220,7 +220,13 @@ impl Store {
             Some(l) => Some(l.clone().lock_owned().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
+        // On SQLite, take the write lock at BEGIN: a transaction that reads and then writes would
+        // otherwise fail at once with SQLITE_BUSY when another process (the CLI beside the
+        // server) committed in between, instead of waiting its turn.
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         Ok(WriteTx { tx, _guard: guard })
     }
 

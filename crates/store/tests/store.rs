@@ -197,3 +197,34 @@ async fn migrations_are_idempotent_and_make_the_same_columns() {
         assert_eq!(ca, cb, "{a} and {b} have different tables or columns");
     }
 }
+
+/// Two stores on one SQLite file stand for two processes (the server and the CLI): their
+/// read-then-write transactions take turns instead of failing with "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_on_one_sqlite_file_take_turns() {
+    let db = TestDb::sqlite();
+    let a = db.open().await;
+    let b = store::Store::open(&db.url).await.unwrap();
+    let sys = {
+        let mut tx = a.write().await.unwrap();
+        let id = store::systems::insert(tx.conn(), "s", SystemKind::CallControl, "").await.unwrap();
+        tx.commit().await.unwrap();
+        id
+    };
+    let writer = |s: store::Store, base: i64| async move {
+        for i in 0..100 {
+            let mut tx = s.write().await.unwrap();
+            // Read first, then write: the pattern of every use case.
+            let page = store::lines::find(tx.conn(), &Find { limit: 1, ..Default::default() }).await.unwrap();
+            let row = LineRow { system_id: sys, pattern: format!("{}", base + i), max_calls: 4, busy_trigger: 2, ..Default::default() };
+            store::lines::insert(tx.conn(), &row).await.unwrap();
+            tx.commit().await.unwrap();
+            let _ = page.total;
+        }
+    };
+    let (ra, rb) = tokio::join!(tokio::spawn(writer(a.clone(), 1000)), tokio::spawn(writer(b.clone(), 5000)));
+    ra.unwrap();
+    rb.unwrap();
+    let mut c = a.read().await.unwrap();
+    assert_eq!(store::lines::find(&mut c, &Find { limit: 1, ..Default::default() }).await.unwrap().total, 200);
+}
