@@ -277,10 +277,10 @@ async fn user_cmd(svc: &Service, actor: &Actor, cmd: UserCmd) -> anyhow::Result<
             password_from_env,
         } => {
             let password = if password_from_env {
-                Some(
+                Some(Secret::new(
                     std::env::var("DIALTONE_USER_PASSWORD")
                         .context("--password-from-env: DIALTONE_USER_PASSWORD is not set")?,
-                )
+                ))
             } else {
                 None
             };

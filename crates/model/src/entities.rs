@@ -180,9 +180,11 @@ pub struct NewUser {
     pub mail: String,
     pub telephone_number: String,
     /// Write-only: stored as an argon2 hash.
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<crate::Secret>,
     /// Write-only: 4 to 20 digits, stored as an argon2 hash.
-    pub pin: Option<String>,
+    #[schema(value_type = Option<String>, format = Password)]
+    pub pin: Option<crate::Secret>,
     pub primary_extension: Option<String>,
     pub primary_extension_partition: Option<String>,
     pub user_profile: Option<String>,
@@ -210,8 +212,10 @@ pub struct UserPatch {
     pub manager: Option<String>,
     pub mail: Option<String>,
     pub telephone_number: Option<String>,
-    pub password: Option<String>,
-    pub pin: Option<String>,
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<crate::Secret>,
+    #[schema(value_type = Option<String>, format = Password)]
+    pub pin: Option<crate::Secret>,
     pub primary_extension: Option<String>,
     pub primary_extension_partition: Option<String>,
     pub user_profile: Option<String>,
@@ -264,7 +268,8 @@ pub struct NewVoicemailSubscriber {
     pub display_name: String,
     pub extension: String,
     pub mail: String,
-    pub pin: Option<String>,
+    #[schema(value_type = Option<String>, format = Password)]
+    pub pin: Option<crate::Secret>,
     pub class_of_service: String,
     pub subscriber_template: String,
     pub distribution_lists: Vec<String>,
@@ -279,7 +284,8 @@ pub struct VoicemailSubscriberPatch {
     pub display_name: Option<String>,
     pub extension: Option<String>,
     pub mail: Option<String>,
-    pub pin: Option<String>,
+    #[schema(value_type = Option<String>, format = Password)]
+    pub pin: Option<crate::Secret>,
     pub class_of_service: Option<String>,
     pub subscriber_template: Option<String>,
     pub distribution_lists: Option<Vec<String>>,

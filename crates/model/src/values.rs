@@ -281,6 +281,27 @@ impl fmt::Debug for Pin {
     }
 }
 
+/// A secret as a request carries it (a password or PIN before hashing): serialised as the plain
+/// string it is, but never shown by `Debug`, so logging a request cannot leak it.
+#[derive(Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
 /// A password: 1 to 128 characters, not only spaces. Never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
@@ -401,6 +422,9 @@ mod tests {
         assert!(!format!("{p:?}").contains("hunter"));
         let pin = Pin::parse("12345").unwrap();
         assert!(!format!("{pin:?}").contains("12345"));
+        let req: Option<Secret> = serde_json::from_str("\"hunter22\"").unwrap();
+        assert_eq!(req.as_ref().map(Secret::expose), Some("hunter22"));
+        assert!(!format!("{req:?}").contains("hunter"));
         assert!(Pin::parse("12a4").is_err());
         assert!(Pin::parse("123").is_err());
     }

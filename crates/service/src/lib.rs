@@ -120,10 +120,18 @@ impl Error {
 /// columns, PostgreSQL the constraint, which carries them).
 fn unique_field(message: &str) -> Option<&'static str> {
     let m = message.to_ascii_lowercase();
-    [("name_lc", "name"), ("mac", "mac"), ("pattern", "pattern"), ("user_id", "user_id"), ("alias", "alias"), ("username", "username"), ("name", "name")]
-        .iter()
-        .find(|(needle, _)| m.contains(needle))
-        .map(|(_, field)| *field)
+    [
+        ("name_lc", "name"),
+        ("mac", "mac"),
+        ("pattern", "pattern"),
+        ("user_id", "user_id"),
+        ("alias", "alias"),
+        ("username", "username"),
+        ("name", "name"),
+    ]
+    .iter()
+    .find(|(needle, _)| m.contains(needle))
+    .map(|(_, field)| *field)
 }
 
 /// What one change did, for the audit log.
@@ -437,11 +445,30 @@ mod tests {
 
     #[test]
     fn unique_violations_name_the_field_on_both_backends() {
-        assert_eq!(unique_field("UNIQUE constraint failed: devices.name_lc"), Some("name"));
-        assert_eq!(unique_field("duplicate key value violates unique constraint \"devices_name_lc_key\""), Some("name"));
-        assert_eq!(unique_field("UNIQUE constraint failed: lines.system_id, lines.pattern, lines.partition"), Some("pattern"));
-        assert_eq!(unique_field("duplicate key value violates unique constraint \"users_system_id_user_id_key\""), Some("user_id"));
-        assert_eq!(unique_field("UNIQUE constraint failed: devices.mac"), Some("mac"));
+        assert_eq!(
+            unique_field("UNIQUE constraint failed: devices.name_lc"),
+            Some("name")
+        );
+        assert_eq!(
+            unique_field("duplicate key value violates unique constraint \"devices_name_lc_key\""),
+            Some("name")
+        );
+        assert_eq!(
+            unique_field(
+                "UNIQUE constraint failed: lines.system_id, lines.pattern, lines.partition"
+            ),
+            Some("pattern")
+        );
+        assert_eq!(
+            unique_field(
+                "duplicate key value violates unique constraint \"users_system_id_user_id_key\""
+            ),
+            Some("user_id")
+        );
+        assert_eq!(
+            unique_field("UNIQUE constraint failed: devices.mac"),
+            Some("mac")
+        );
         assert_eq!(unique_field("something else"), None);
     }
 }

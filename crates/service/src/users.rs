@@ -53,11 +53,11 @@ impl Service {
         if last_name.is_empty() {
             return Err(Error::invalid("last_name", "a user needs a last name"));
         }
-        let password_hash = match u.password.as_deref() {
+        let password_hash = match u.password.as_ref().map(model::Secret::expose) {
             Some(p) => Some(hash_secret(Password::parse("password", p, 1)?.expose())?),
             None => keep.and_then(|k| k.password_hash.clone()),
         };
-        let pin_hash = match u.pin.as_deref() {
+        let pin_hash = match u.pin.as_ref().map(model::Secret::expose) {
             Some(p) => Some(hash_secret(Pin::parse(p)?.expose())?),
             None => keep.and_then(|k| k.pin_hash.clone()),
         };

@@ -131,7 +131,7 @@ impl Service {
                     format!("there is no class of service `{cos_name}` on {system}"),
                 )
             })?;
-        let pin_hash = match v.pin.as_deref() {
+        let pin_hash = match v.pin.as_ref().map(model::Secret::expose) {
             Some(p) => Some(hash_secret(Pin::parse(p)?.expose())?),
             None => keep_pin,
         };

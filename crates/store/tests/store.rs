@@ -207,7 +207,9 @@ async fn two_writers_on_one_sqlite_file_take_turns() {
     let b = store::Store::open(&db.url).await.unwrap();
     let sys = {
         let mut tx = a.write().await.unwrap();
-        let id = store::systems::insert(tx.conn(), "s", SystemKind::CallControl, "").await.unwrap();
+        let id = store::systems::insert(tx.conn(), "s", SystemKind::CallControl, "")
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         id
     };
@@ -215,16 +217,45 @@ async fn two_writers_on_one_sqlite_file_take_turns() {
         for i in 0..100 {
             let mut tx = s.write().await.unwrap();
             // Read first, then write: the pattern of every use case.
-            let page = store::lines::find(tx.conn(), &Find { limit: 1, ..Default::default() }).await.unwrap();
-            let row = LineRow { system_id: sys, pattern: format!("{}", base + i), max_calls: 4, busy_trigger: 2, ..Default::default() };
+            let page = store::lines::find(
+                tx.conn(),
+                &Find {
+                    limit: 1,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            let row = LineRow {
+                system_id: sys,
+                pattern: format!("{}", base + i),
+                max_calls: 4,
+                busy_trigger: 2,
+                ..Default::default()
+            };
             store::lines::insert(tx.conn(), &row).await.unwrap();
             tx.commit().await.unwrap();
             let _ = page.total;
         }
     };
-    let (ra, rb) = tokio::join!(tokio::spawn(writer(a.clone(), 1000)), tokio::spawn(writer(b.clone(), 5000)));
+    let (ra, rb) = tokio::join!(
+        tokio::spawn(writer(a.clone(), 1000)),
+        tokio::spawn(writer(b.clone(), 5000))
+    );
     ra.unwrap();
     rb.unwrap();
     let mut c = a.read().await.unwrap();
-    assert_eq!(store::lines::find(&mut c, &Find { limit: 1, ..Default::default() }).await.unwrap().total, 200);
+    assert_eq!(
+        store::lines::find(
+            &mut c,
+            &Find {
+                limit: 1,
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .total,
+        200
+    );
 }
