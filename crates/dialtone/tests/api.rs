@@ -67,7 +67,7 @@ async fn systems_and_the_first_start() {
         let t = TestApp::spawn(&db).await;
         let (s, v) = t.get("/api/v1/systems").await;
         assert_eq!(s, StatusCode::OK);
-        let systems = v.as_array().unwrap();
+        let systems = v["items"].as_array().unwrap();
         assert_eq!(
             systems.len(),
             1,
@@ -82,6 +82,10 @@ async fn systems_and_the_first_start() {
             )
             .await;
         assert_eq!(vm["kind"], "voicemail");
+        let (_, v) = t.get("/api/v1/systems?kind=voicemail").await;
+        assert_eq!(v["total"], 1);
+        let (_, v) = t.get("/api/v1/systems?q=UN").await;
+        assert_eq!(v["items"][0]["name"], "unity");
         t.refused(
             t.post("/api/v1/systems", json!({"name": "unity"})).await,
             StatusCode::CONFLICT,
@@ -753,7 +757,7 @@ async fn services_voicemail_and_device_types() {
     for db in TestDb::all().await {
         let t = TestApp::spawn(&db).await;
         let (_, types) = t.get("/api/v1/device-types").await;
-        let models: Vec<&str> = types
+        let models: Vec<&str> = types["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -766,6 +770,8 @@ async fn services_voicemail_and_device_types() {
         ] {
             assert!(models.contains(&m), "{m} missing");
         }
+        let (_, mpp) = t.get("/api/v1/device-types?family=mpp&q=88").await;
+        assert_eq!(mpp["total"], 6, "8811, 8841, 8845, 8851, 8861, 8865: {mpp}");
         let (_, d) = t.get("/api/v1/device-types/7914").await;
         assert_eq!(d["lines"], 14);
 
@@ -818,7 +824,7 @@ async fn services_voicemail_and_device_types() {
         )
         .await;
         let (_, cos) = t.get("/api/v1/classes-of-service").await;
-        assert_eq!(cos[0]["name"], "Default Subscriber");
+        assert_eq!(cos["items"][0]["name"], "Default Subscriber");
         t.create("/api/v1/classes-of-service", json!({"name": "Executives", "max_message_seconds": 600, "send_to_public_lists": true,
             "transfer_restriction": [{"pattern": "9011*", "allowed": false}, {"pattern": "*", "allowed": true}]})).await;
         t.refused(
@@ -830,8 +836,58 @@ async fn services_voicemail_and_device_types() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "fax_restriction[0].pattern",
         );
+        let (_, cos) = t.get("/api/v1/classes-of-service?q=exec").await;
+        let exec = &cos["items"][0];
+        let path = format!("/api/v1/classes-of-service/{}", exec["id"]);
+        let (s, v) = t
+            .patch(
+                &path,
+                json!({"version": exec["version"], "max_message_seconds": 900}),
+            )
+            .await;
+        assert_eq!(
+            (s, v["max_message_seconds"].as_i64()),
+            (StatusCode::OK, Some(900)),
+            "{v}"
+        );
+        assert_eq!(
+            v["transfer_restriction"].as_array().unwrap().len(),
+            2,
+            "unchanged"
+        );
+        t.refused(
+            t.patch(
+                &path,
+                json!({"version": v["version"], "max_message_seconds": 0}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "max_message_seconds",
+        );
+        let (s, v) = t
+            .patch(
+                &path,
+                json!({"version": exec["version"], "secure_logon": true}),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("stale"))
+        );
         t.create("/api/v1/distribution-lists", json!({"name": "All Staff"}))
             .await;
+        let (_, dls) = t.get("/api/v1/distribution-lists").await;
+        let dl = &dls["items"][0];
+        let (s, v) = t
+            .patch(
+                &format!("/api/v1/distribution-lists/{}", dl["id"]),
+                json!({"version": dl["version"], "description": "Everyone"}),
+            )
+            .await;
+        assert_eq!(
+            (s, v["description"].as_str()),
+            (StatusCode::OK, Some("Everyone"))
+        );
         let s = t
             .create(
                 "/api/v1/voicemail-subscribers",
@@ -844,7 +900,7 @@ async fn services_voicemail_and_device_types() {
         t.refused(t.post("/api/v1/voicemail-subscribers", json!({"alias": "bob", "last_name": "B", "extension": "1001", "class_of_service": "Nope"})).await, StatusCode::UNPROCESSABLE_ENTITY, "class_of_service");
         t.refused(t.post("/api/v1/voicemail-subscribers", json!({"alias": "bob", "last_name": "B", "extension": "1001", "distribution_lists": ["Nope"]})).await, StatusCode::UNPROCESSABLE_ENTITY, "distribution_lists[0]");
         let (_, dls) = t.get("/api/v1/distribution-lists").await;
-        assert_eq!(dls[0]["members"], 1);
+        assert_eq!(dls["items"][0]["members"], 1);
         t.stop().await;
     }
 }

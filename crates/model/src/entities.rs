@@ -333,6 +333,20 @@ pub struct NewClassOfService {
     pub fax_restriction: Vec<RestrictionEntry>,
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassOfServicePatch {
+    pub version: i64,
+    pub name: Option<String>,
+    pub max_message_seconds: Option<i64>,
+    pub send_to_public_lists: Option<bool>,
+    pub secure_logon: Option<bool>,
+    pub directory_listing: Option<bool>,
+    pub transfer_restriction: Option<Vec<RestrictionEntry>>,
+    pub notification_restriction: Option<Vec<RestrictionEntry>>,
+    pub fax_restriction: Option<Vec<RestrictionEntry>>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DistributionList {
     pub id: i64,
@@ -349,6 +363,14 @@ pub struct NewDistributionList {
     pub name: String,
     pub system: Option<String>,
     pub description: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DistributionListPatch {
+    pub version: i64,
+    pub name: Option<String>,
+    pub description: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 use crate::{hash_secret, nf, one_of, pick_system, Actor, Audit, Error, Result, Service};
 use model::{
-    BatchRequest, BatchResult, ClassOfService, DirectoryNumber, DistributionList, Name,
-    NewClassOfService, NewDistributionList, NewVoicemailSubscriber, Page, Pin, RestrictionEntry,
-    SystemKind, UserId, VoicemailSubscriber, VoicemailSubscriberPatch,
+    BatchRequest, BatchResult, ClassOfService, ClassOfServicePatch, DirectoryNumber,
+    DistributionList, DistributionListPatch, Name, NewClassOfService, NewDistributionList,
+    NewVoicemailSubscriber, Page, Pin, RestrictionEntry, SystemKind, UserId, VoicemailSubscriber,
+    VoicemailSubscriberPatch,
 };
 use store::voicemail::{CosRow, SubscriberRow};
 use store::Conn;
@@ -42,6 +43,32 @@ pub(crate) async fn create_defaults(conn: &mut Conn, system_id: i64) -> Result<(
     )
     .await?;
     Ok(())
+}
+
+/// Checks a class of service's settings into a row.
+fn cos_row(system_id: i64, req: NewClassOfService) -> Result<CosRow> {
+    let name = Name::parse("name", &req.name)?;
+    let max = req.max_message_seconds.unwrap_or(300);
+    if !(1..=3600).contains(&max) {
+        return Err(Error::invalid(
+            "max_message_seconds",
+            "the longest message is 1 to 3600 seconds",
+        ));
+    }
+    check_restrictions("transfer_restriction", &req.transfer_restriction)?;
+    check_restrictions("notification_restriction", &req.notification_restriction)?;
+    check_restrictions("fax_restriction", &req.fax_restriction)?;
+    Ok(CosRow {
+        system_id,
+        name: name.into_string(),
+        max_message_seconds: max,
+        send_to_public_lists: req.send_to_public_lists,
+        secure_logon: req.secure_logon,
+        directory_listing: req.directory_listing,
+        transfer: req.transfer_restriction,
+        notification: req.notification_restriction,
+        fax: req.fax_restriction,
+    })
 }
 
 fn check_restrictions(field: &str, entries: &[RestrictionEntry]) -> Result<()> {
@@ -349,41 +376,20 @@ impl Service {
         let r = async {
             let sys = pick_system(tx.conn(), req.system.as_deref(), SystemKind::Voicemail).await?;
             system = sys.name.clone();
-            let name = Name::parse("name", &req.name)?;
-            let max = req.max_message_seconds.unwrap_or(300);
-            if !(1..=3600).contains(&max) {
-                return Err(Error::invalid(
-                    "max_message_seconds",
-                    "the longest message is 1 to 3600 seconds",
-                ));
-            }
-            check_restrictions("transfer_restriction", &req.transfer_restriction)?;
-            check_restrictions("notification_restriction", &req.notification_restriction)?;
-            check_restrictions("fax_restriction", &req.fax_restriction)?;
-            if store::voicemail::cos_id(tx.conn(), sys.id, name.as_str())
+            let row = cos_row(sys.id, req.clone())?;
+            if store::voicemail::cos_id(tx.conn(), sys.id, &row.name)
                 .await?
                 .is_some()
             {
                 return Err(Error::conflict(
                     "name",
-                    format!("class of service {name} already exists on {}", sys.name),
+                    format!(
+                        "class of service {} already exists on {}",
+                        row.name, sys.name
+                    ),
                 ));
             }
-            let id = store::voicemail::insert_cos(
-                tx.conn(),
-                &CosRow {
-                    system_id: sys.id,
-                    name: name.into_string(),
-                    max_message_seconds: max,
-                    send_to_public_lists: req.send_to_public_lists,
-                    secure_logon: req.secure_logon,
-                    directory_listing: req.directory_listing,
-                    transfer: req.transfer_restriction.clone(),
-                    notification: req.notification_restriction.clone(),
-                    fax: req.fax_restriction.clone(),
-                },
-            )
-            .await?;
+            let id = store::voicemail::insert_cos(tx.conn(), &row).await?;
             Ok(store::voicemail::cos_by_id(tx.conn(), id).await?)
         }
         .await;
@@ -392,6 +398,84 @@ impl Service {
             resource: "class_of_service",
             target: req.name.clone(),
             system,
+        };
+        self.finish(actor, tx, a, r).await
+    }
+
+    pub async fn update_class_of_service(
+        &self,
+        actor: &Actor,
+        id: i64,
+        p: ClassOfServicePatch,
+    ) -> Result<ClassOfService> {
+        crate::need_version(p.version)?;
+        let cur = {
+            let mut c = self.store.read().await?;
+            store::voicemail::cos_by_id(&mut c, id)
+                .await
+                .map_err(|e| nf(e, || format!("there is no class of service {id}")))?
+        };
+        let mut tx = self.store.write().await?;
+        let r = async {
+            let sys = store::systems::by_name(tx.conn(), &cur.system).await?;
+            let row = cos_row(
+                sys.id,
+                NewClassOfService {
+                    name: p.name.clone().unwrap_or(cur.name.clone()),
+                    system: None,
+                    max_message_seconds: Some(
+                        p.max_message_seconds.unwrap_or(cur.max_message_seconds),
+                    ),
+                    send_to_public_lists: p
+                        .send_to_public_lists
+                        .unwrap_or(cur.send_to_public_lists),
+                    secure_logon: p.secure_logon.unwrap_or(cur.secure_logon),
+                    directory_listing: p.directory_listing.unwrap_or(cur.directory_listing),
+                    transfer_restriction: p
+                        .transfer_restriction
+                        .clone()
+                        .unwrap_or(cur.transfer_restriction.clone()),
+                    notification_restriction: p
+                        .notification_restriction
+                        .clone()
+                        .unwrap_or(cur.notification_restriction.clone()),
+                    fax_restriction: p
+                        .fax_restriction
+                        .clone()
+                        .unwrap_or(cur.fax_restriction.clone()),
+                },
+            )?;
+            if row.name != cur.name
+                && store::voicemail::cos_id(tx.conn(), sys.id, &row.name)
+                    .await?
+                    .is_some()
+            {
+                return Err(Error::conflict(
+                    "name",
+                    format!(
+                        "class of service {} already exists on {}",
+                        row.name, sys.name
+                    ),
+                ));
+            }
+            match store::voicemail::update_cos(tx.conn(), id, p.version, &row).await {
+                Err(store::Error::Stale) => {
+                    let now = store::voicemail::cos_by_id(tx.conn(), id).await?;
+                    return Err(Error::Stale {
+                        version: now.version,
+                        current: Box::new(serde_json::to_value(&now).unwrap_or_default()),
+                    });
+                }
+                r => r?,
+            }
+            Ok(store::voicemail::cos_by_id(tx.conn(), id).await?)
+        }
+        .await;
+        let a = Audit {
+            action: "update",
+            resource: "class_of_service",
+            target: cur.name.clone(),
+            system: cur.system.clone(),
         };
         self.finish(actor, tx, a, r).await
     }
@@ -469,6 +553,64 @@ impl Service {
             resource: "distribution_list",
             target: req.name.clone(),
             system,
+        };
+        self.finish(actor, tx, a, r).await
+    }
+
+    pub async fn update_distribution_list(
+        &self,
+        actor: &Actor,
+        id: i64,
+        p: DistributionListPatch,
+    ) -> Result<DistributionList> {
+        crate::need_version(p.version)?;
+        let cur = {
+            let mut c = self.store.read().await?;
+            store::voicemail::dl_by_id(&mut c, id)
+                .await
+                .map_err(|e| nf(e, || format!("there is no distribution list {id}")))?
+        };
+        let mut tx = self.store.write().await?;
+        let r = async {
+            let sys = store::systems::by_name(tx.conn(), &cur.system).await?;
+            let name = Name::parse("name", p.name.as_deref().unwrap_or(&cur.name))?;
+            if name.as_str() != cur.name
+                && store::voicemail::dl_id(tx.conn(), sys.id, name.as_str())
+                    .await?
+                    .is_some()
+            {
+                return Err(Error::conflict(
+                    "name",
+                    format!("distribution list {name} already exists on {}", sys.name),
+                ));
+            }
+            let description = p.description.clone().unwrap_or(cur.description.clone());
+            match store::voicemail::update_dl(
+                tx.conn(),
+                id,
+                p.version,
+                name.as_str(),
+                description.trim(),
+            )
+            .await
+            {
+                Err(store::Error::Stale) => {
+                    let now = store::voicemail::dl_by_id(tx.conn(), id).await?;
+                    return Err(Error::Stale {
+                        version: now.version,
+                        current: Box::new(serde_json::to_value(&now).unwrap_or_default()),
+                    });
+                }
+                r => r?,
+            }
+            Ok(store::voicemail::dl_by_id(tx.conn(), id).await?)
+        }
+        .await;
+        let a = Audit {
+            action: "update",
+            resource: "distribution_list",
+            target: cur.name.clone(),
+            system: cur.system.clone(),
         };
         self.finish(actor, tx, a, r).await
     }

@@ -367,6 +367,56 @@ pub async fn insert_cos(conn: &mut AnyConnection, c: &CosRow) -> Result<i64> {
     .await?)
 }
 
+pub async fn update_cos(conn: &mut AnyConnection, id: i64, version: i64, c: &CosRow) -> Result<()> {
+    let n = sqlx::query(
+        "UPDATE classes_of_service SET name = $1, max_message_seconds = $2, send_to_public_lists = $3, secure_logon = $4, \
+         directory_listing = $5, transfer_json = $6, notification_json = $7, fax_json = $8, version = version + 1, \
+         updated_at = $9 WHERE id = $10 AND version = $11",
+    )
+    .bind(&c.name)
+    .bind(c.max_message_seconds)
+    .bind(c.send_to_public_lists as i64)
+    .bind(c.secure_logon as i64)
+    .bind(c.directory_listing as i64)
+    .bind(to_json(&c.transfer))
+    .bind(to_json(&c.notification))
+    .bind(to_json(&c.fax))
+    .bind(now())
+    .bind(id)
+    .bind(version)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(Error::Stale);
+    }
+    Ok(())
+}
+
+pub async fn update_dl(
+    conn: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    name: &str,
+    description: &str,
+) -> Result<()> {
+    let n = sqlx::query(
+        "UPDATE distribution_lists SET name = $1, description = $2, version = version + 1, updated_at = $3 WHERE id = $4 AND version = $5",
+    )
+    .bind(name)
+    .bind(description)
+    .bind(now())
+    .bind(id)
+    .bind(version)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(Error::Stale);
+    }
+    Ok(())
+}
+
 pub async fn cos_users(conn: &mut AnyConnection, id: i64) -> Result<i64> {
     Ok(
         sqlx::query_scalar("SELECT COUNT(*) FROM voicemail_subscribers WHERE cos_id = $1")

@@ -134,6 +134,32 @@ fn find(
     Ok(f)
 }
 
+/// A page of a short list held in memory (systems, classes of service, the catalogue), found and
+/// paged like the lists the database answers.
+fn in_memory<T>(items: Vec<T>, f: &service::Find, key: impl Fn(&T) -> &str) -> Page<T> {
+    let q = f.q.as_deref().unwrap_or("").to_lowercase();
+    let mut items: Vec<T> = items
+        .into_iter()
+        .filter(|x| key(x).to_lowercase().starts_with(&q))
+        .collect();
+    items.sort_by(|a, b| key(a).cmp(key(b)));
+    if f.descending {
+        items.reverse();
+    }
+    let total = items.len() as i64;
+    let items = items
+        .into_iter()
+        .skip(f.offset as usize)
+        .take(f.limit as usize)
+        .collect();
+    Page {
+        items,
+        total,
+        limit: f.limit,
+        offset: f.offset,
+    }
+}
+
 fn created<T: serde::Serialize>(v: T) -> impl IntoResponse {
     (StatusCode::CREATED, Json(v))
 }
@@ -191,10 +217,27 @@ async fn audit(
 
 // --- systems --------------------------------------------------------------------------------
 
-/// Product systems (call-control and voicemail).
-#[utoipa::path(get, path = "/api/v1/systems", tag = "systems", responses((status = 200, body = Vec<System>)))]
-async fn list_systems(State(s): State<AppState>, _a: Admin) -> ApiResult<Json<Vec<System>>> {
-    Ok(Json(s.service.systems().await?))
+/// Product systems (call-control and voicemail); `q` is a prefix of the name. Filter: `kind`.
+#[utoipa::path(get, path = "/api/v1/systems", tag = "systems", params(ListParams), responses((status = 200, body = Page<System>)))]
+async fn list_systems(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<System>>> {
+    let f = find(&q, &["kind"], &["name"])?;
+    let kind = f
+        .filters
+        .iter()
+        .find(|(k, _)| k == "kind")
+        .map(|(_, v)| v.clone());
+    let items = s
+        .service
+        .systems()
+        .await?
+        .into_iter()
+        .filter(|x| kind.as_deref().is_none_or(|k| x.kind.as_str() == k))
+        .collect();
+    Ok(Json(in_memory(items, &f, |x| &x.name)))
 }
 
 #[utoipa::path(post, path = "/api/v1/systems", tag = "systems", request_body = NewSystem,
@@ -408,15 +451,16 @@ async fn delete_subscribers(
     Ok(Json(s.service.delete_voicemail_subscribers(&a, &b).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/classes-of-service", tag = "voicemail", params(KeyParams), responses((status = 200, body = Vec<ClassOfService>)))]
+/// Classes of service; `q` is a prefix of the name.
+#[utoipa::path(get, path = "/api/v1/classes-of-service", tag = "voicemail", params(ListParams), responses((status = 200, body = Page<ClassOfService>)))]
 async fn list_cos(
     State(s): State<AppState>,
     _a: Admin,
-    Query(k): Query<KeyParams>,
-) -> ApiResult<Json<Vec<ClassOfService>>> {
-    Ok(Json(
-        s.service.classes_of_service(k.system.as_deref()).await?,
-    ))
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<ClassOfService>>> {
+    let f = find(&q, &[], &["name"])?;
+    let items = s.service.classes_of_service(f.system.as_deref()).await?;
+    Ok(Json(in_memory(items, &f, |x| &x.name)))
 }
 
 #[utoipa::path(post, path = "/api/v1/classes-of-service", tag = "voicemail", request_body = NewClassOfService,
@@ -427,6 +471,17 @@ async fn create_cos(
     Body(b): Body<NewClassOfService>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(created(s.service.create_class_of_service(&a, b).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/classes-of-service/{id}", tag = "voicemail", params(("id" = i64, Path)),
+    request_body = ClassOfServicePatch, responses((status = 200, body = ClassOfService), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_cos(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(id): Path<i64>,
+    Body(b): Body<ClassOfServicePatch>,
+) -> ApiResult<Json<ClassOfService>> {
+    Ok(Json(s.service.update_class_of_service(&a, id, b).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/classes-of-service/{id}", tag = "voicemail", params(("id" = i64, Path)),
@@ -440,15 +495,16 @@ async fn delete_cos(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/distribution-lists", tag = "voicemail", params(KeyParams), responses((status = 200, body = Vec<DistributionList>)))]
+/// Public distribution lists; `q` is a prefix of the name.
+#[utoipa::path(get, path = "/api/v1/distribution-lists", tag = "voicemail", params(ListParams), responses((status = 200, body = Page<DistributionList>)))]
 async fn list_dls(
     State(s): State<AppState>,
     _a: Admin,
-    Query(k): Query<KeyParams>,
-) -> ApiResult<Json<Vec<DistributionList>>> {
-    Ok(Json(
-        s.service.distribution_lists(k.system.as_deref()).await?,
-    ))
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<DistributionList>>> {
+    let f = find(&q, &[], &["name"])?;
+    let items = s.service.distribution_lists(f.system.as_deref()).await?;
+    Ok(Json(in_memory(items, &f, |x| &x.name)))
 }
 
 #[utoipa::path(post, path = "/api/v1/distribution-lists", tag = "voicemail", request_body = NewDistributionList,
@@ -459,6 +515,17 @@ async fn create_dl(
     Body(b): Body<NewDistributionList>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(created(s.service.create_distribution_list(&a, b).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/distribution-lists/{id}", tag = "voicemail", params(("id" = i64, Path)),
+    request_body = DistributionListPatch, responses((status = 200, body = DistributionList), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_dl(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(id): Path<i64>,
+    Body(b): Body<DistributionListPatch>,
+) -> ApiResult<Json<DistributionList>> {
+    Ok(Json(s.service.update_distribution_list(&a, id, b).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/distribution-lists/{id}", tag = "voicemail", params(("id" = i64, Path)),
@@ -474,10 +541,34 @@ async fn delete_dl(
 
 // --- device types ---------------------------------------------------------------------------
 
-/// The device type catalogue.
-#[utoipa::path(get, path = "/api/v1/device-types", tag = "device types", responses((status = 200, body = Vec<DeviceType>)))]
-async fn list_device_types(State(s): State<AppState>, _a: Admin) -> Json<Vec<DeviceType>> {
-    Json(s.service.catalog().all().cloned().collect())
+/// The device type catalogue; `q` is a prefix of the model. Filter: `family`.
+#[utoipa::path(get, path = "/api/v1/device-types", tag = "device types", params(ListParams), responses((status = 200, body = Page<DeviceType>)))]
+async fn list_device_types(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<DeviceType>>> {
+    let f = find(&q, &["family"], &["model"])?;
+    let family = f
+        .filters
+        .iter()
+        .find(|(k, _)| k == "family")
+        .map(|(_, v)| v.clone());
+    let items = s
+        .service
+        .catalog()
+        .all()
+        .filter(|t| {
+            family.as_deref().is_none_or(|fam| {
+                serde_json::to_value(t.family)
+                    .ok()
+                    .and_then(|v| v.as_str().map(|x| x == fam))
+                    .unwrap_or(false)
+            })
+        })
+        .cloned()
+        .collect();
+    Ok(Json(in_memory(items, &f, |x| &x.model)))
 }
 
 #[utoipa::path(get, path = "/api/v1/device-types/{model}", tag = "device types", params(("model" = String, Path)),
@@ -830,9 +921,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(delete_subscribers))
         .routes(routes!(list_cos, create_cos))
-        .routes(routes!(delete_cos))
+        .routes(routes!(update_cos, delete_cos))
         .routes(routes!(list_dls, create_dl))
-        .routes(routes!(delete_dl))
+        .routes(routes!(update_dl, delete_dl))
         .routes(routes!(list_device_types))
         .routes(routes!(get_device_type))
         .routes(routes!(list_phones, create_phone))
