@@ -611,7 +611,7 @@ impl Service {
         conn: &mut AnyConnection,
         id: Option<(i64, i64)>,
         b: &Built,
-    ) -> Result<i64> {
+    ) -> store::Result<i64> {
         let id = match id {
             None => store::devices::insert(conn, &b.row).await?,
             Some((id, version)) => {
@@ -722,17 +722,11 @@ impl Service {
                 .write_device(tx.conn(), Some((current.id, version)), &b)
                 .await
             {
-                Err(Error::Conflict { field: Some(f), .. }) if f == "version" => {
-                    drop(tx);
-                    let mut c = self.store.read().await?;
-                    let now = store::devices::by_id(&mut c, current.id).await?;
-                    let v = match class {
-                        DeviceClass::Phone => serde_json::to_value(now.to_phone()),
-                        DeviceClass::DeviceProfile => serde_json::to_value(now.to_profile()),
-                    };
-                    return Err(Error::Stale {
-                        version: now.version,
-                        current: Box::new(v.unwrap_or_default()),
+                Err(store::Error::Stale) => {
+                    let now = store::devices::by_id(tx.conn(), current.id).await?;
+                    return Err(match class {
+                        DeviceClass::Phone => crate::stale(now.version, &now.to_phone()),
+                        DeviceClass::DeviceProfile => crate::stale(now.version, &now.to_profile()),
                     });
                 }
                 r => r?,

@@ -416,6 +416,14 @@ pub(crate) fn one_of(what: &str, key: &str, found: Vec<(i64, String)>) -> Result
     }
 }
 
+/// The answer to a write that found the record changed since the caller read it.
+pub(crate) fn stale<T: serde::Serialize>(version: i64, now: &T) -> Error {
+    Error::Stale {
+        version,
+        current: Box::new(serde_json::to_value(now).unwrap_or_default()),
+    }
+}
+
 /// A patch must carry the version it read (versions start at 1; 0 means it was left out).
 pub(crate) fn need_version(v: i64) -> Result<()> {
     if v < 1 {

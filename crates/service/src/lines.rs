@@ -215,10 +215,7 @@ impl Service {
             match store::lines::update(tx.conn(), current.id, p.version, &row).await {
                 Err(store::Error::Stale) => {
                     let now = store::lines::by_id(tx.conn(), current.id).await?;
-                    return Err(Error::Stale {
-                        version: now.version,
-                        current: Box::new(serde_json::to_value(&now).unwrap_or_default()),
-                    });
+                    return Err(crate::stale(now.version, &now));
                 }
                 r => r?,
             }

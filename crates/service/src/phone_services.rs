@@ -163,10 +163,7 @@ impl Service {
             match store::services::update(tx.conn(), current.id, p.version, &row).await {
                 Err(store::Error::Stale) => {
                     let now = store::services::by_id(tx.conn(), current.id).await?;
-                    return Err(Error::Stale {
-                        version: now.version,
-                        current: Box::new(serde_json::to_value(&now).unwrap_or_default()),
-                    });
+                    return Err(crate::stale(now.version, &now));
                 }
                 r => r?,
             }

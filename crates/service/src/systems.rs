@@ -84,7 +84,7 @@ impl Service {
             match store::systems::update(tx.conn(), &s, patch.version).await {
                 Err(store::Error::Stale) => {
                     let now = store::systems::by_id(tx.conn(), s.id).await?;
-                    Err(Error::Stale { version: now.version, current: Box::new(serde_json::to_value(&now).unwrap_or_default()) })
+                    Err(crate::stale(now.version, &now))
                 }
                 r => r.map_err(Error::from),
             }?;

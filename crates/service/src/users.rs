@@ -330,7 +330,7 @@ impl Service {
             match store::users::update(tx.conn(), cu.id, p.version, &row).await {
                 Err(store::Error::Stale) => {
                     let now = store::users::by_id(tx.conn(), cu.id).await?.user;
-                    return Err(Error::Stale { version: now.version, current: Box::new(serde_json::to_value(&now).unwrap_or_default()) });
+                    return Err(crate::stale(now.version, &now));
                 }
                 r => r?,
             }

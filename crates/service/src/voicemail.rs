@@ -305,10 +305,7 @@ impl Service {
             match store::voicemail::update(tx.conn(), cs.id, p.version, &row).await {
                 Err(store::Error::Stale) => {
                     let now = store::voicemail::by_id(tx.conn(), cs.id).await?.subscriber;
-                    return Err(Error::Stale {
-                        version: now.version,
-                        current: Box::new(serde_json::to_value(&now).unwrap_or_default()),
-                    });
+                    return Err(crate::stale(now.version, &now));
                 }
                 r => r?,
             }
@@ -461,10 +458,7 @@ impl Service {
             match store::voicemail::update_cos(tx.conn(), id, p.version, &row).await {
                 Err(store::Error::Stale) => {
                     let now = store::voicemail::cos_by_id(tx.conn(), id).await?;
-                    return Err(Error::Stale {
-                        version: now.version,
-                        current: Box::new(serde_json::to_value(&now).unwrap_or_default()),
-                    });
+                    return Err(crate::stale(now.version, &now));
                 }
                 r => r?,
             }
@@ -596,10 +590,7 @@ impl Service {
             {
                 Err(store::Error::Stale) => {
                     let now = store::voicemail::dl_by_id(tx.conn(), id).await?;
-                    return Err(Error::Stale {
-                        version: now.version,
-                        current: Box::new(serde_json::to_value(&now).unwrap_or_default()),
-                    });
+                    return Err(crate::stale(now.version, &now));
                 }
                 r => r?,
             }

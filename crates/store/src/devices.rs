@@ -2,7 +2,7 @@
 //! line appearances and service subscriptions.
 
 use crate::sql::{push_prefix, Find, Sql};
-use crate::{b, json_list, now, to_json, Error, Result};
+use crate::{b, json_list, now, to_json, versioned, Error, Result};
 use model::rules::DeviceClass;
 use model::{
     Appearance, DeviceProfile, DndMode, Page, Phone, SecurityMode, SpeedDial, Subscription,
@@ -498,17 +498,15 @@ pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, d: &DeviceR
         N_WRITE + 2,
         N_WRITE + 3
     );
-    let n = bind_row(sqlx::query(&sql), d)
-        .bind(now())
-        .bind(id)
-        .bind(version)
-        .execute(conn)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(Error::Stale);
-    }
-    Ok(())
+    versioned(
+        bind_row(sqlx::query(&sql), d)
+            .bind(now())
+            .bind(id)
+            .bind(version)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// Bumps a device's version (something shown on it, e.g. a shared line, changed).

@@ -246,6 +246,14 @@ impl Store {
     }
 }
 
+/// The result of an `UPDATE … WHERE id = $ AND version = $`: no row means the version was stale.
+pub(crate) fn versioned(rows: u64) -> Result<()> {
+    if rows == 0 {
+        return Err(Error::Stale);
+    }
+    Ok(())
+}
+
 /// Runs one statement that returns nothing (maintenance: `ANALYZE`, `VACUUM`).
 pub async fn exec(conn: &mut Conn, sql: &str) -> Result<()> {
     sqlx::query(sql).execute(conn).await?;

@@ -1,7 +1,7 @@
 //! IP phone services.
 
 use crate::sql::{push_prefix, Find, Sql};
-use crate::{json_list, now, to_json, Error, Result};
+use crate::{json_list, now, to_json, versioned, Error, Result};
 use model::{Page, PhoneService, ServiceParameter};
 use sqlx::{AnyConnection, Row};
 
@@ -101,7 +101,7 @@ pub async fn insert(conn: &mut AnyConnection, s: &ServiceRow) -> Result<i64> {
 }
 
 pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, s: &ServiceRow) -> Result<()> {
-    let n = sqlx::query(
+    versioned(sqlx::query(
         "UPDATE phone_services SET name = $1, url = $2, description = $3, parameters_json = $4, version = version + 1, \
          updated_at = $5 WHERE id = $6 AND version = $7",
     )
@@ -114,11 +114,7 @@ pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, s: &Service
     .bind(version)
     .execute(conn)
     .await?
-    .rows_affected();
-    if n == 0 {
-        return Err(Error::Stale);
-    }
-    Ok(())
+    .rows_affected())
 }
 
 /// Names of the devices subscribed to a service.

@@ -1,6 +1,6 @@
 //! Product systems.
 
-use crate::{now, Error, Result};
+use crate::{now, versioned, Error, Result};
 use model::{System, SystemKind};
 use sqlx::{AnyConnection, Row};
 
@@ -61,7 +61,7 @@ pub async fn insert(
 }
 
 pub async fn update(conn: &mut AnyConnection, s: &System, expected_version: i64) -> Result<()> {
-    let n = sqlx::query(
+    versioned(sqlx::query(
         "UPDATE systems SET name = $1, description = $2, kind = $3, version = version + 1, updated_at = $4 \
          WHERE id = $5 AND version = $6",
     )
@@ -73,11 +73,7 @@ pub async fn update(conn: &mut AnyConnection, s: &System, expected_version: i64)
     .bind(expected_version)
     .execute(conn)
     .await?
-    .rows_affected();
-    if n == 0 {
-        return Err(Error::Stale);
-    }
-    Ok(())
+    .rows_affected())
 }
 
 /// How many records belong to the system, by table (classes of service and distribution lists

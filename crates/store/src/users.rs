@@ -1,7 +1,7 @@
 //! End users of call-control systems, their associations, and the conflicts between systems.
 
 use crate::sql::{push_prefix, Find, Sql};
-use crate::{b, json_list, now, to_json, Error, Result};
+use crate::{b, json_list, now, to_json, versioned, Error, Result};
 use model::rules::{conflicts, Namesake};
 use model::{AppProfiles, Capabilities, Conflict, LineRef, Page, SystemKind, User};
 use sqlx::{AnyConnection, Row};
@@ -449,17 +449,15 @@ pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, u: &UserRow
         "UPDATE users SET {}, version = version + 1, updated_at = $27 WHERE id = $28 AND version = $29",
         sets.join(", ")
     );
-    let n = bind_row(sqlx::query(&sql), u)
-        .bind(now())
-        .bind(id)
-        .bind(version)
-        .execute(conn)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(Error::Stale);
-    }
-    Ok(())
+    versioned(
+        bind_row(sqlx::query(&sql), u)
+            .bind(now())
+            .bind(id)
+            .bind(version)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// Replaces the user's phones and device profiles (`default` marks the extension-mobility one).

@@ -2,7 +2,7 @@
 
 use crate::sql::{push_prefix, Find, Sql};
 use crate::users::{conflicts_of, namesakes};
-use crate::{b, json_list, now, to_json, Error, Result};
+use crate::{b, json_list, now, to_json, versioned, Error, Result};
 use model::{ClassOfService, DistributionList, Page, RestrictionEntry, VoicemailSubscriber};
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
@@ -239,17 +239,15 @@ pub async fn update(
         "UPDATE voicemail_subscribers SET {}, version = version + 1, updated_at = $13 WHERE id = $14 AND version = $15",
         sets.join(", ")
     );
-    let n = bind_row(sqlx::query(&sql), v)
-        .bind(now())
-        .bind(id)
-        .bind(version)
-        .execute(conn)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(Error::Stale);
-    }
-    Ok(())
+    versioned(
+        bind_row(sqlx::query(&sql), v)
+            .bind(now())
+            .bind(id)
+            .bind(version)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
 }
 
 pub async fn set_lists(conn: &mut AnyConnection, subscriber: i64, lists: &[i64]) -> Result<()> {
@@ -368,7 +366,7 @@ pub async fn insert_cos(conn: &mut AnyConnection, c: &CosRow) -> Result<i64> {
 }
 
 pub async fn update_cos(conn: &mut AnyConnection, id: i64, version: i64, c: &CosRow) -> Result<()> {
-    let n = sqlx::query(
+    versioned(sqlx::query(
         "UPDATE classes_of_service SET name = $1, max_message_seconds = $2, send_to_public_lists = $3, secure_logon = $4, \
          directory_listing = $5, transfer_json = $6, notification_json = $7, fax_json = $8, version = version + 1, \
          updated_at = $9 WHERE id = $10 AND version = $11",
@@ -386,11 +384,7 @@ pub async fn update_cos(conn: &mut AnyConnection, id: i64, version: i64, c: &Cos
     .bind(version)
     .execute(conn)
     .await?
-    .rows_affected();
-    if n == 0 {
-        return Err(Error::Stale);
-    }
-    Ok(())
+    .rows_affected())
 }
 
 pub async fn update_dl(
@@ -400,7 +394,7 @@ pub async fn update_dl(
     name: &str,
     description: &str,
 ) -> Result<()> {
-    let n = sqlx::query(
+    versioned(sqlx::query(
         "UPDATE distribution_lists SET name = $1, description = $2, version = version + 1, updated_at = $3 WHERE id = $4 AND version = $5",
     )
     .bind(name)
@@ -410,11 +404,7 @@ pub async fn update_dl(
     .bind(version)
     .execute(conn)
     .await?
-    .rows_affected();
-    if n == 0 {
-        return Err(Error::Stale);
-    }
-    Ok(())
+    .rows_affected())
 }
 
 pub async fn cos_users(conn: &mut AnyConnection, id: i64) -> Result<i64> {
