@@ -95,11 +95,16 @@ impl Config {
             }
             None => {}
         }
-        fig = fig.merge(
-            Env::prefixed("DIALTONE_")
-                .split("__")
-                .ignore(&["test_postgres", "require_peers"]),
-        );
+        fig = fig.merge(Env::prefixed("DIALTONE_").split("__").ignore(&[
+            // Variables of the tools around the server, not settings of it.
+            "config",
+            "test_postgres",
+            "require_peers",
+            "update_openapi",
+            "new_password",
+            "user_password",
+            "bench_postgres",
+        ]));
         let warnings = unknown_keys(&fig);
         let cfg: Config = fig.extract().context("reading the configuration")?;
         Ok((cfg, warnings))

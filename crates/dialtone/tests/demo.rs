@@ -1,0 +1,50 @@
+//! The demo data goes through every rule; this keeps it valid as the rules grow.
+
+use store::testing::TestDb;
+
+#[tokio::test]
+async fn the_demo_fills_both_backends_and_shows_conflicts() {
+    for db in TestDb::all().await {
+        let mut cfg = dialtone::Config::default();
+        cfg.database.url = db.url.clone();
+        cfg.admin_password = Some("demo-test-password".into());
+        let (svc, _) = dialtone::open_service(&cfg).await.unwrap();
+        let sum = dialtone::demo::fill(&svc, 40).await.unwrap();
+        assert_eq!(
+            sum.users, 42,
+            "[{}] 40 + the two conflicting ones",
+            db.label
+        );
+        assert!(
+            sum.phones > 40 && sum.device_profiles >= 3 && sum.voicemail_subscribers > 30,
+            "[{}] {sum:?}",
+            db.label
+        );
+        let f = service::Find {
+            limit: 50,
+            filters: vec![("conflicts".into(), "true".into())],
+            ..Default::default()
+        };
+        let conflicted = svc.find_users(&f).await.unwrap();
+        assert_eq!(
+            conflicted.total, 3,
+            "[{}] one user on two clusters, one with two names",
+            db.label
+        );
+        let shared = svc
+            .find_lines(&service::Find {
+                limit: 50,
+                filters: vec![("shared".into(), "true".into())],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            shared.total > 5,
+            "[{}] managers' lines are shared: {}",
+            db.label,
+            shared.total
+        );
+        svc.store().close().await;
+    }
+}
