@@ -90,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
     cfg.database.url = db.clone();
     cfg.admin.listen = "127.0.0.1:0".into();
     cfg.admin_password = Some("bench-password".into());
+    cfg.secret_key = Some(service::SecretKey::generate().to_base64());
     let (svc, _) = dialtone::open_service(&cfg).await?;
     let system_id = svc.systems().await?[0].id;
     let mut rng = Rng(0x2545F4914F6CDD1D);

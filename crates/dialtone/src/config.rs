@@ -18,6 +18,13 @@ pub struct Config {
     /// A file holding that password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_password_file: Option<String>,
+    /// The key that seals SIP credentials at rest: 32 bytes in base64 (never printed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+    /// A file holding that key; created when missing. Default: beside the SQLite file
+    /// (`dialtone.db.key`), or `dialtone.key` in the working directory for PostgreSQL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_file: Option<String>,
     pub log: Log,
 }
 
@@ -64,6 +71,8 @@ impl Default for Config {
             },
             admin_password: None,
             admin_password_file: None,
+            secret_key: None,
+            secret_key_file: None,
             log: Log {
                 level: "info".into(),
             },
@@ -77,6 +86,8 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("log", &["level"]),
     ("admin_password", &[]),
     ("admin_password_file", &[]),
+    ("secret_key", &[]),
+    ("secret_key_file", &[]),
 ];
 
 impl Config {
@@ -124,6 +135,47 @@ impl Config {
             None => Ok(None),
         }
     }
+}
+
+impl Config {
+    /// The secret key: the value, or the key file (created with a new key when missing).
+    pub fn secret_key(&self) -> anyhow::Result<service::SecretKey> {
+        if let Some(k) = &self.secret_key {
+            return service::SecretKey::from_base64(k)
+                .map_err(|e| anyhow::anyhow!("secret_key: {e}"));
+        }
+        let path = match &self.secret_key_file {
+            Some(f) => std::path::PathBuf::from(f),
+            None => match self.database.url.strip_prefix("sqlite:") {
+                Some(p) => std::path::PathBuf::from(format!(
+                    "{}.key",
+                    p.split('?').next().unwrap_or(p).trim_start_matches("//")
+                )),
+                None => std::path::PathBuf::from("dialtone.key"),
+            },
+        };
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading the secret key file {}", path.display()))?;
+            return service::SecretKey::from_base64(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+        }
+        let key = service::SecretKey::generate();
+        write_private(&path, &format!("{}\n", key.to_base64()))
+            .with_context(|| format!("creating the secret key file {}", path.display()))?;
+        tracing::info!(path = %path.display(), "created a new secret key file: back it up with the database");
+        Ok(key)
+    }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)?.write_all(text.as_bytes())
 }
 
 fn unknown_keys(fig: &Figment) -> Vec<String> {

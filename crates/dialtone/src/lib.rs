@@ -22,7 +22,7 @@ pub async fn open_service(cfg: &Config) -> anyhow::Result<(Service, Option<Strin
     let store = store::Store::open(&cfg.database.url)
         .await
         .context("opening the database")?;
-    let service = Service::new(store);
+    let service = Service::new(store, cfg.secret_key()?);
     service.bootstrap().await.context("first-start set-up")?;
     let password = cfg.admin_password()?;
     let generated = service

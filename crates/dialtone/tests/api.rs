@@ -1001,3 +1001,64 @@ async fn the_committed_openapi_document_is_current() {
     }
     t.stop().await;
 }
+
+#[tokio::test]
+async fn sip_digest_credentials_are_sealed_at_rest() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let u = t.create("/api/v1/users", json!({"user_id": "sip1", "last_name": "Phone", "digest_credential": "d1gest-Secret"})).await;
+        assert_eq!(u["has_digest_credential"], true);
+        assert!(!u.to_string().contains("d1gest"), "never answered: {u}");
+        // What the database holds is sealed, not the secret.
+        let raw: String = sqlx_raw(
+            &t,
+            "SELECT digest_credential_enc FROM users WHERE user_id = 'sip1'",
+        )
+        .await;
+        assert!(raw.starts_with("v1:") && !raw.contains("d1gest"), "{raw}");
+        // The service opens it for the configuration files phones fetch.
+        let clear = t
+            .app
+            .service
+            .digest_credential("sip1", None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(clear.expose(), "d1gest-Secret");
+        // A patch without it keeps it; "" removes it.
+        let (_, u) = t
+            .patch(
+                "/api/v1/users/sip1",
+                json!({"version": u["version"], "department": "IT"}),
+            )
+            .await;
+        assert_eq!(u["has_digest_credential"], true);
+        let (_, u) = t
+            .patch(
+                "/api/v1/users/sip1",
+                json!({"version": u["version"], "digest_credential": ""}),
+            )
+            .await;
+        assert_eq!(u["has_digest_credential"], false);
+        t.stop().await;
+
+        // The same database with another key: the server refuses to start, and says why.
+        let mut cfg = dialtone::Config::default();
+        cfg.database.url = db.url.clone();
+        cfg.admin.listen = "127.0.0.1:0".into();
+        cfg.secret_key = Some(service::SecretKey::generate().to_base64());
+        let err = dialtone::App::build(&cfg)
+            .await
+            .err()
+            .expect("a wrong key is refused");
+        assert!(
+            format!("{err:#}").contains("secret key is not the one"),
+            "{err:#}"
+        );
+    }
+}
+
+async fn sqlx_raw(t: &TestApp, sql: &str) -> String {
+    let mut c = t.app.service.store().read().await.unwrap();
+    store::query_text(&mut c, sql).await.unwrap()
+}

@@ -12,6 +12,7 @@ fn dialtone(db: &TestDb, args: &[&str]) -> Output {
         .arg(&db.url)
         .args(args)
         .env("DIALTONE_ADMIN_PASSWORD", common::PASSWORD)
+        .env("DIALTONE_SECRET_KEY", common::SECRET_KEY)
         .env_remove("DIALTONE_CONFIG")
         .output()
         .expect("run dialtone")

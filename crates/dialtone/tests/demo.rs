@@ -8,6 +8,7 @@ async fn the_demo_fills_both_backends_and_shows_conflicts() {
         let mut cfg = dialtone::Config::default();
         cfg.database.url = db.url.clone();
         cfg.admin_password = Some("demo-test-password".into());
+        cfg.secret_key = Some(service::SecretKey::generate().to_base64());
         let (svc, _) = dialtone::open_service(&cfg).await.unwrap();
         let sum = dialtone::demo::fill(&svc, 40).await.unwrap();
         assert_eq!(

@@ -155,6 +155,8 @@ pub struct User {
     pub ldap_synced: bool,
     pub has_password: bool,
     pub has_pin: bool,
+    /// Whether a SIP digest credential is set (it is stored encrypted and never shown).
+    pub has_digest_credential: bool,
     /// Phones associated with (controlled by) the user.
     pub devices: Vec<String>,
     pub device_profiles: Vec<String>,
@@ -185,6 +187,9 @@ pub struct NewUser {
     /// Write-only: 4 to 20 digits, stored as an argon2 hash.
     #[schema(value_type = Option<String>, format = Password)]
     pub pin: Option<crate::Secret>,
+    /// Write-only: the SIP digest credential phones authenticate with; stored encrypted.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub digest_credential: Option<crate::Secret>,
     pub primary_extension: Option<String>,
     pub primary_extension_partition: Option<String>,
     pub user_profile: Option<String>,
@@ -216,6 +221,9 @@ pub struct UserPatch {
     pub password: Option<crate::Secret>,
     #[schema(value_type = Option<String>, format = Password)]
     pub pin: Option<crate::Secret>,
+    /// `""` removes the digest credential.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub digest_credential: Option<crate::Secret>,
     pub primary_extension: Option<String>,
     pub primary_extension_partition: Option<String>,
     pub user_profile: Option<String>,

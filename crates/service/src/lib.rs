@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod crypto;
 mod devices;
 mod lines;
 mod phone_services;
@@ -12,6 +13,7 @@ mod users;
 mod voicemail;
 
 pub use auth::{hash_secret, verify_secret};
+pub use crypto::SecretKey;
 pub use store::{Backend, Find, Store};
 
 use model::{BatchFailure, BatchResult, Catalog, Invalid, Outcome, System, SystemKind};
@@ -148,6 +150,7 @@ pub struct Service {
     store: Store,
     catalog: &'static Catalog,
     auth: auth::AuthCache,
+    key: std::sync::Arc<SecretKey>,
 }
 
 impl std::fmt::Debug for Service {
@@ -162,11 +165,13 @@ impl std::fmt::Debug for Service {
 pub const FIRST_SYSTEM: &str = "default";
 
 impl Service {
-    pub fn new(store: Store) -> Service {
+    /// The use cases over `store`, sealing secrets with `key` (`bootstrap` checks it).
+    pub fn new(store: Store, key: SecretKey) -> Service {
         Service {
             store,
             catalog: Catalog::builtin(),
             auth: auth::AuthCache::default(),
+            key: std::sync::Arc::new(key),
         }
     }
 
@@ -178,9 +183,21 @@ impl Service {
         self.catalog
     }
 
-    /// First-start set-up: a call-control system when there is none.
+    /// First-start set-up: a call-control system when there is none; the secret key's check value
+    /// when there is none, and a refusal when the key is not the one the database was written with.
     pub async fn bootstrap(&self) -> Result<()> {
         let mut tx = self.store.write().await?;
+        match store::admins::setting(tx.conn(), crypto::CHECK_SETTING).await? {
+            Some(check) if !self.key.matches(&check) => {
+                return Err(Error::Internal(
+                    "the secret key is not the one this database was written with: give Dialtone that key \
+                     (secret_key_file), or the sealed SIP credentials cannot be read"
+                        .into(),
+                ))
+            }
+            Some(_) => {}
+            None => store::admins::set_setting(tx.conn(), crypto::CHECK_SETTING, &self.key.check_value()?).await?,
+        }
         let systems = store::systems::list(tx.conn()).await?;
         if !systems.iter().any(|s| s.kind == SystemKind::CallControl) {
             store::systems::insert(

@@ -61,6 +61,19 @@ impl Service {
             Some(p) => Some(hash_secret(Pin::parse(p)?.expose())?),
             None => keep.and_then(|k| k.pin_hash.clone()),
         };
+        let digest_credential_enc = match u.digest_credential.as_ref().map(model::Secret::expose) {
+            Some("") => None,
+            Some(d) => {
+                if d.chars().count() > 128 || d.chars().any(char::is_control) {
+                    return Err(Error::invalid(
+                        "digest_credential",
+                        "a digest credential has at most 128 characters and no control characters",
+                    ));
+                }
+                Some(self.key.seal(d)?)
+            }
+            None => keep.and_then(|k| k.digest_credential_enc.clone()),
+        };
         let primary_line_id = match opt(u.primary_extension.as_deref()) {
             None => None,
             Some(pe) => {
@@ -197,6 +210,7 @@ impl Service {
             telephone_number: u.telephone_number.trim().to_string(),
             password_hash,
             pin_hash,
+            digest_credential_enc,
             primary_line_id,
             user_profile: opt(u.user_profile.as_deref()),
             groups,
@@ -312,6 +326,7 @@ impl Service {
                 telephone_number: p.telephone_number.clone().unwrap_or(cu.telephone_number.clone()),
                 password: p.password.clone(),
                 pin: p.pin.clone(),
+                digest_credential: p.digest_credential.clone(),
                 primary_extension: p.primary_extension.clone().or(cu.primary_extension.clone()),
                 primary_extension_partition: p.primary_extension_partition.clone().or(Some(cu.primary_extension_partition.clone())),
                 user_profile: p.user_profile.clone().or(cu.user_profile.clone()),
@@ -378,6 +393,22 @@ impl Service {
             |t| async move { self.delete_user(actor, &t, sys).await },
         )
         .await
+    }
+
+    /// An end user's SIP digest credential in clear, for the configuration files phones fetch.
+    pub async fn digest_credential(
+        &self,
+        key: &str,
+        system: Option<&str>,
+    ) -> Result<Option<model::Secret>> {
+        let mut c = self.store.read().await?;
+        let id = self.user_id_of(&mut c, key, system).await?;
+        let u = store::users::by_id(&mut c, id).await?;
+        u.row
+            .digest_credential_enc
+            .as_deref()
+            .map(|s| self.key.open(s).map(model::Secret::new))
+            .transpose()
     }
 
     /// Checks an end user's password (for self-care pages and phones later).

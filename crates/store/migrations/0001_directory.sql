@@ -53,6 +53,8 @@ CREATE TABLE users (
     telephone_number TEXT NOT NULL DEFAULT '',
     password_hash TEXT,
     pin_hash TEXT,
+    -- The SIP digest credential phones are given: encrypted (ChaCha20-Poly1305), never hashed.
+    digest_credential_enc TEXT,
     primary_line_id {int} REFERENCES lines(id) ON DELETE SET NULL,
     user_profile TEXT,
     groups_json TEXT NOT NULL DEFAULT '[]',
@@ -241,6 +243,12 @@ CREATE TABLE api_tokens (
     name TEXT NOT NULL DEFAULT '',
     token_hash {key} NOT NULL UNIQUE,
     created_at TEXT NOT NULL
+);
+
+-- Settings of the installation (e.g. the check value of the secret key).
+CREATE TABLE settings (
+    name {key} PRIMARY KEY,
+    value TEXT NOT NULL
 );
 
 -- Append-only: Dialtone never updates or deletes a row here.

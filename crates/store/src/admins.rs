@@ -94,3 +94,26 @@ pub async fn by_token(conn: &mut AnyConnection, token_hash: &str) -> Result<Opti
     })
     .transpose()
 }
+
+/// An installation setting.
+pub async fn setting(conn: &mut AnyConnection, name: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+pub async fn set_setting(conn: &mut AnyConnection, name: &str, value: &str) -> Result<()> {
+    sqlx::query("DELETE FROM settings WHERE name = $1")
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2)")
+        .bind(name)
+        .bind(value)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

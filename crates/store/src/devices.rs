@@ -457,47 +457,26 @@ fn bind_row<'q>(
         .bind(d.mlpp_domain.as_str())
         .bind(d.mlpp_indication as i64)
         .bind(d.mlpp_preemption as i64)
+        .bind(class_str(d.class))
 }
 
 const WRITE_COLS: &str = "name, name_lc, mac, model, protocol, description, device_pool, button_template, softkey_template, \
     calling_search_space, location, security_mode, security_profile, allow_cti_control, owner_id, dnd, \
     expansion_modules_json, logout_profile_id, primary_phone_id, speed_dials_json, parameters_json, mlpp_domain, \
-    mlpp_indication, mlpp_preemption";
-const N_WRITE: usize = 24;
+    mlpp_indication, mlpp_preemption, class";
 
 pub async fn insert(conn: &mut AnyConnection, d: &DeviceRow) -> Result<i64> {
-    let ph: Vec<String> = (1..=N_WRITE).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "INSERT INTO devices ({WRITE_COLS}, class, system_id, created_at, updated_at) VALUES ({}, ${}, ${}, ${}, ${}) RETURNING id",
-        ph.join(", "),
-        N_WRITE + 1,
-        N_WRITE + 2,
-        N_WRITE + 3,
-        N_WRITE + 3
-    );
-    let id: i64 = bind_row(sqlx::query(&sql), d)
-        .bind(class_str(d.class))
+    let sql = crate::sql::insert_sql("devices", WRITE_COLS);
+    Ok(bind_row(sqlx::query(&sql), d)
         .bind(d.system_id)
         .bind(now())
         .fetch_one(conn)
         .await?
-        .try_get(0)?;
-    Ok(id)
+        .try_get(0)?)
 }
 
 pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, d: &DeviceRow) -> Result<()> {
-    let sets: Vec<String> = WRITE_COLS
-        .split(',')
-        .enumerate()
-        .map(|(i, c)| format!("{} = ${}", c.trim(), i + 1))
-        .collect();
-    let sql = format!(
-        "UPDATE devices SET {}, version = version + 1, updated_at = ${} WHERE id = ${} AND version = ${}",
-        sets.join(", "),
-        N_WRITE + 1,
-        N_WRITE + 2,
-        N_WRITE + 3
-    );
+    let sql = crate::sql::update_sql("devices", WRITE_COLS);
     versioned(
         bind_row(sqlx::query(&sql), d)
             .bind(now())

@@ -254,6 +254,12 @@ pub(crate) fn versioned(rows: u64) -> Result<()> {
     Ok(())
 }
 
+/// The text a query's first row holds in its first column (for tests and tools that look at
+/// what is stored).
+pub async fn query_text(conn: &mut Conn, sql: &str) -> Result<String> {
+    Ok(sqlx::query_scalar(sql).fetch_one(conn).await?)
+}
+
 /// Runs one statement that returns nothing (maintenance: `ANALYZE`, `VACUUM`).
 pub async fn exec(conn: &mut Conn, sql: &str) -> Result<()> {
     sqlx::query(sql).execute(conn).await?;

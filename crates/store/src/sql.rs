@@ -117,6 +117,38 @@ impl Sql {
     }
 }
 
+/// `INSERT INTO table (cols…, system_id, created_at, updated_at) VALUES ($1…$n, $n+1, $n+2, $n+2)
+/// RETURNING id`: the row's columns, then the system and the time.
+pub fn insert_sql(table: &str, cols: &str) -> String {
+    let n = cols.split(',').count();
+    let ph: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO {table} ({cols}, system_id, created_at, updated_at) VALUES ({}, ${}, ${}, ${}) RETURNING id",
+        ph.join(", "),
+        n + 1,
+        n + 2,
+        n + 2
+    )
+}
+
+/// `UPDATE table SET col = $1, …, version = version + 1, updated_at = $n+1 WHERE id = $n+2 AND
+/// version = $n+3`: the row's columns, then the time, the id and the version read.
+pub fn update_sql(table: &str, cols: &str) -> String {
+    let sets: Vec<String> = cols
+        .split(',')
+        .enumerate()
+        .map(|(i, c)| format!("{} = ${}", c.trim(), i + 1))
+        .collect();
+    let n = sets.len();
+    format!(
+        "UPDATE {table} SET {}, version = version + 1, updated_at = ${} WHERE id = ${} AND version = ${}",
+        sets.join(", "),
+        n + 1,
+        n + 2,
+        n + 3
+    )
+}
+
 /// The upper bound of the range holding every string that starts with `prefix` (byte order), or
 /// `None` when there is none (the prefix is all `char::MAX`).
 pub fn prefix_end(prefix: &str) -> Option<String> {
@@ -176,6 +208,18 @@ impl Find {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_statements_number_their_placeholders() {
+        assert_eq!(
+            insert_sql("t", "a, b"),
+            "INSERT INTO t (a, b, system_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id"
+        );
+        assert_eq!(
+            update_sql("t", "a,\n b"),
+            "UPDATE t SET a = $1, b = $2, version = version + 1, updated_at = $3 WHERE id = $4 AND version = $5"
+        );
+    }
 
     #[test]
     fn prefix_ranges() {

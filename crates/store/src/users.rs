@@ -21,6 +21,8 @@ pub struct UserRow {
     pub telephone_number: String,
     pub password_hash: Option<String>,
     pub pin_hash: Option<String>,
+    /// Sealed by the service's secret key; the store never sees it in clear.
+    pub digest_credential_enc: Option<String>,
     pub primary_line_id: Option<i64>,
     pub user_profile: Option<String>,
     pub groups: Vec<String>,
@@ -33,7 +35,7 @@ pub struct UserRow {
 }
 
 const COLS: &str = "u.id, s.name AS system_name, u.system_id, u.user_id, u.first_name, u.last_name, u.display_name, u.department, \
-    u.manager, u.mail, u.telephone_number, u.password_hash, u.pin_hash, u.primary_line_id, pl.pattern AS pe_pattern, \
+    u.manager, u.mail, u.telephone_number, u.password_hash, u.pin_hash, u.digest_credential_enc, u.primary_line_id, pl.pattern AS pe_pattern, \
     pl.partition AS pe_partition, u.user_profile, u.groups_json, u.must_change_password, u.password_never_expires, \
     u.presence_home_node, u.ldap_profile, u.cti_profile, u.voicemail_profile, u.conferencing_profile, u.cap_presence, \
     u.cap_soft_client, u.ldap_synced, u.version, u.created_at, u.updated_at";
@@ -59,6 +61,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredUser> {
         telephone_number: r.try_get("telephone_number")?,
         password_hash: r.try_get("password_hash")?,
         pin_hash: r.try_get("pin_hash")?,
+        digest_credential_enc: r.try_get("digest_credential_enc")?,
         primary_line_id: r.try_get("primary_line_id")?,
         user_profile: r.try_get("user_profile")?,
         groups: json_list(&r.try_get::<String, _>("groups_json")?),
@@ -102,6 +105,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredUser> {
         ldap_synced: row.ldap_synced,
         has_password: row.password_hash.is_some(),
         has_pin: row.pin_hash.is_some(),
+        has_digest_credential: row.digest_credential_enc.is_some(),
         devices: Vec::new(),
         device_profiles: Vec::new(),
         default_device_profile: None,
@@ -403,6 +407,7 @@ fn bind_row<'q>(
         .bind(&u.telephone_number)
         .bind(u.password_hash.as_deref())
         .bind(u.pin_hash.as_deref())
+        .bind(u.digest_credential_enc.as_deref())
         .bind(u.primary_line_id)
         .bind(u.user_profile.as_deref())
         .bind(to_json(&u.groups))
@@ -419,36 +424,22 @@ fn bind_row<'q>(
 }
 
 const WRITE_COLS: &str = "user_id, user_id_lc, first_name, first_lc, last_name, last_lc, display_name, department, manager, mail, \
-    telephone_number, password_hash, pin_hash, primary_line_id, user_profile, groups_json, must_change_password, \
+    telephone_number, password_hash, pin_hash, digest_credential_enc, primary_line_id, user_profile, groups_json, must_change_password, \
     password_never_expires, presence_home_node, ldap_profile, cti_profile, voicemail_profile, conferencing_profile, \
     cap_presence, cap_soft_client, ldap_synced";
 
 pub async fn insert(conn: &mut AnyConnection, u: &UserRow) -> Result<i64> {
-    let t = now();
-    let placeholders: Vec<String> = (1..=26).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "INSERT INTO users ({WRITE_COLS}, system_id, created_at, updated_at) VALUES ({}, $27, $28, $28) RETURNING id",
-        placeholders.join(", ")
-    );
-    let id: i64 = bind_row(sqlx::query(&sql), u)
+    let sql = crate::sql::insert_sql("users", WRITE_COLS);
+    Ok(bind_row(sqlx::query(&sql), u)
         .bind(u.system_id)
-        .bind(t)
+        .bind(now())
         .fetch_one(conn)
         .await?
-        .try_get(0)?;
-    Ok(id)
+        .try_get(0)?)
 }
 
 pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, u: &UserRow) -> Result<()> {
-    let sets: Vec<String> = WRITE_COLS
-        .split(", ")
-        .enumerate()
-        .map(|(i, c)| format!("{} = ${}", c.trim(), i + 1))
-        .collect();
-    let sql = format!(
-        "UPDATE users SET {}, version = version + 1, updated_at = $27 WHERE id = $28 AND version = $29",
-        sets.join(", ")
-    );
+    let sql = crate::sql::update_sql("users", WRITE_COLS);
     versioned(
         bind_row(sqlx::query(&sql), u)
             .bind(now())

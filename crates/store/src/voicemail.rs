@@ -212,10 +212,7 @@ const WRITE_COLS: &str =
     "alias, alias_lc, first_name, first_lc, last_name, last_lc, display_name, extension, mail, pin_hash, cos_id, subscriber_template";
 
 pub async fn insert(conn: &mut AnyConnection, v: &SubscriberRow) -> Result<i64> {
-    let sql = format!(
-        "INSERT INTO voicemail_subscribers ({WRITE_COLS}, system_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id"
-    );
+    let sql = crate::sql::insert_sql("voicemail_subscribers", WRITE_COLS);
     Ok(bind_row(sqlx::query(&sql), v)
         .bind(v.system_id)
         .bind(now())
@@ -230,15 +227,7 @@ pub async fn update(
     version: i64,
     v: &SubscriberRow,
 ) -> Result<()> {
-    let sets: Vec<String> = WRITE_COLS
-        .split(", ")
-        .enumerate()
-        .map(|(i, c)| format!("{c} = ${}", i + 1))
-        .collect();
-    let sql = format!(
-        "UPDATE voicemail_subscribers SET {}, version = version + 1, updated_at = $13 WHERE id = $14 AND version = $15",
-        sets.join(", ")
-    );
+    let sql = crate::sql::update_sql("voicemail_subscribers", WRITE_COLS);
     versioned(
         bind_row(sqlx::query(&sql), v)
             .bind(now())

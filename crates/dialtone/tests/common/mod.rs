@@ -8,6 +8,8 @@ use serde_json::Value;
 use store::testing::TestDb;
 
 pub const PASSWORD: &str = "test-admin-password";
+/// The secret key every test server gets (so no key file is written beside the tests).
+pub const SECRET_KEY: &str = "ZGlhbHRvbmUgdGVzdCBzZWNyZXQga2V5IDMyIGJ5dGU=";
 
 pub struct TestApp {
     pub app: App,
@@ -23,6 +25,7 @@ impl TestApp {
         cfg.database.url = db.url.clone();
         cfg.admin.listen = "127.0.0.1:0".into();
         cfg.admin_password = Some(PASSWORD.into());
+        cfg.secret_key = Some(SECRET_KEY.into());
         let app = App::build(&cfg).await.expect("the server starts");
         let base = format!("http://{}", app.admin_addr);
         let client = reqwest::Client::new();

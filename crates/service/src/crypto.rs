@@ -1,0 +1,120 @@
+//! Secrets that must be given back in clear (SIP digest credentials go into phone
+//! configurations) are sealed with ChaCha20-Poly1305 under the installation's secret key before
+//! they reach the store. The database records a sealed check value, so a node started with
+//! another key refuses to start instead of failing later on every phone.
+
+use crate::{Error, Result};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+
+const PREFIX: &str = "v1:";
+const CHECK: &str = "dialtone secret key check";
+pub(crate) const CHECK_SETTING: &str = "secret_key_check";
+
+/// The installation's secret key: 32 bytes. Never printed.
+#[derive(Clone)]
+pub struct SecretKey([u8; 32]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(***)")
+    }
+}
+
+impl SecretKey {
+    /// A new random key.
+    pub fn generate() -> SecretKey {
+        SecretKey(ChaCha20Poly1305::generate_key(&mut OsRng).into())
+    }
+
+    /// A key from its base64 text (as a key file holds it).
+    pub fn from_base64(text: &str) -> Result<SecretKey> {
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| {
+            Error::Internal(
+                "the secret key is not base64: it is 32 random bytes in base64 (44 characters)"
+                    .into(),
+            )
+        })?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| {
+            Error::Internal(
+                "the secret key is not 32 bytes: it is 32 random bytes in base64 (44 characters)"
+                    .into(),
+            )
+        })?;
+        Ok(SecretKey(arr))
+    }
+
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(self.0)
+    }
+
+    fn cipher(&self) -> ChaCha20Poly1305 {
+        ChaCha20Poly1305::new(Key::from_slice(&self.0))
+    }
+
+    /// Seals a secret: `v1:` + base64(nonce ‖ ciphertext ‖ tag).
+    pub fn seal(&self, plain: &str) -> Result<String> {
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let ct = self
+            .cipher()
+            .encrypt(&nonce, plain.as_bytes())
+            .map_err(|_| Error::Internal("sealing failed".into()))?;
+        let mut out = nonce.to_vec();
+        out.extend(ct);
+        Ok(format!("{PREFIX}{}", STANDARD.encode(out)))
+    }
+
+    /// Opens what `seal` made with the same key.
+    pub fn open(&self, sealed: &str) -> Result<String> {
+        let wrong =
+            || Error::Internal("a sealed secret cannot be opened with this secret key".into());
+        let raw = STANDARD
+            .decode(sealed.strip_prefix(PREFIX).ok_or_else(wrong)?)
+            .map_err(|_| wrong())?;
+        if raw.len() < 12 {
+            return Err(wrong());
+        }
+        let (nonce, ct) = raw.split_at(12);
+        let plain = self
+            .cipher()
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| wrong())?;
+        String::from_utf8(plain).map_err(|_| wrong())
+    }
+
+    pub(crate) fn check_value(&self) -> Result<String> {
+        self.seal(CHECK)
+    }
+
+    pub(crate) fn matches(&self, check: &str) -> bool {
+        self.open(check).map(|s| s == CHECK).unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_secrets_open_only_with_their_key() {
+        let k = SecretKey::generate();
+        let sealed = k.seal("s1p-secret").unwrap();
+        assert!(sealed.starts_with("v1:") && !sealed.contains("s1p-secret"));
+        assert_ne!(
+            sealed,
+            k.seal("s1p-secret").unwrap(),
+            "a fresh nonce each time"
+        );
+        assert_eq!(k.open(&sealed).unwrap(), "s1p-secret");
+        let other = SecretKey::generate();
+        assert!(other.open(&sealed).is_err());
+        assert!(k.matches(&k.check_value().unwrap()));
+        assert!(!other.matches(&k.check_value().unwrap()));
+        let again = SecretKey::from_base64(&k.to_base64()).unwrap();
+        assert_eq!(again.open(&sealed).unwrap(), "s1p-secret");
+        assert!(SecretKey::from_base64("c2hvcnQ=").is_err());
+        assert!(!format!("{k:?}").contains(&k.to_base64()));
+    }
+}
