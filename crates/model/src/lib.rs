@@ -8,6 +8,8 @@
 pub mod catalog;
 pub mod entities;
 pub mod error;
+pub mod macros;
+pub mod profile_rule;
 pub mod rules;
 pub mod values;
 
