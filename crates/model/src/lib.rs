@@ -10,6 +10,7 @@ pub mod entities;
 pub mod error;
 pub mod macros;
 pub mod profile_rule;
+pub mod provisioning;
 pub mod rules;
 pub mod values;
 

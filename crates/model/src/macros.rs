@@ -66,7 +66,10 @@ where
             continue;
         }
         // `$NAME`: the longest run of name characters.
-        let len = text[i + 1..].bytes().take_while(|b| is_name_byte(*b)).count();
+        let len = text[i + 1..]
+            .bytes()
+            .take_while(|b| is_name_byte(*b))
+            .count();
         let name = &text[i + 1..i + 1 + len];
         match (len > 0).then(|| lookup(name)).flatten() {
             Some(v) => {
@@ -123,7 +126,11 @@ impl PhoneMacros {
             "PN" => Some(self.product_name.clone()),
             "PSN" => Some(self.product_serial_name.clone()),
             "SN" => Some(self.serial_number.clone()),
-            _ => self.extra.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+            _ => self
+                .extra
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone()),
         }
     }
 
@@ -142,7 +149,10 @@ mod tests {
             product_name: "CP-8861-3PCC".into(),
             product_serial_name: "8861-3PCC".into(),
             serial_number: "FCH1234ABCD".into(),
-            extra: vec![("SERVIP".into(), "10.1.1.1".into()), ("A".into(), "$MA".into())],
+            extra: vec![
+                ("SERVIP".into(), "10.1.1.1".into()),
+                ("A".into(), "$MA".into()),
+            ],
         }
     }
 
@@ -150,7 +160,10 @@ mod tests {
     fn the_phone_macros() {
         let p = phone();
         assert_eq!(p.expand("/spa$PSN.cfg"), "/spa8861-3PCC.cfg");
-        assert_eq!(p.expand("http://$SERVIP/$MA.xml"), "http://10.1.1.1/00562b043615.xml");
+        assert_eq!(
+            p.expand("http://$SERVIP/$MA.xml"),
+            "http://10.1.1.1/00562b043615.xml"
+        );
         assert_eq!(p.expand("$MAU"), "00562B043615");
         assert_eq!(p.expand("$MAC"), "00:56:2b:04:36:15");
         assert_eq!(
@@ -167,7 +180,11 @@ mod tests {
         assert_eq!(p.expand("$(MA:6:2)"), "04");
         assert_eq!(p.expand("$(MA:10:9)"), "15", "past the end is cut");
         assert_eq!(p.expand("$(MA:99)"), "");
-        assert_eq!(p.expand("$(MA:x)"), "$(MA:x)", "malformed is left as written");
+        assert_eq!(
+            p.expand("$(MA:x)"),
+            "$(MA:x)",
+            "malformed is left as written"
+        );
         assert_eq!(p.expand("$(MA"), "$(MA");
     }
 
@@ -176,7 +193,11 @@ mod tests {
         let p = phone();
         assert_eq!(p.expand("$$MA"), "$MA");
         assert_eq!(p.expand("cost $5"), "cost $5");
-        assert_eq!(p.expand("$NOPE/$ma"), "$NOPE/$ma", "unknown and lower-case names stay");
+        assert_eq!(
+            p.expand("$NOPE/$ma"),
+            "$NOPE/$ma",
+            "unknown and lower-case names stay"
+        );
         assert_eq!(p.expand("$A"), "$MA", "a value is not expanded again");
         assert_eq!(p.expand("$"), "$");
         assert_eq!(p.expand("é$MA€"), "é00562b043615€");
@@ -186,14 +207,32 @@ mod tests {
     #[test]
     fn properties() {
         let p = phone();
-        let pieces = ["$", "$$", "$(", ")", ":", "MA", "PSN", "X", "é", "/", "1", "$(MA:", "$(PN:2:3)", " ", "NOPE"];
+        let pieces = [
+            "$",
+            "$$",
+            "$(",
+            ")",
+            ":",
+            "MA",
+            "PSN",
+            "X",
+            "é",
+            "/",
+            "1",
+            "$(MA:",
+            "$(PN:2:3)",
+            " ",
+            "NOPE",
+        ];
         let mut seed = 0x9E3779B97F4A7C15u64;
         for _ in 0..20_000 {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let n = (seed % 8) as usize;
-            let s: String = (0..n).map(|k| pieces[((seed >> (k * 5)) % pieces.len() as u64) as usize]).collect();
+            let s: String = (0..n)
+                .map(|k| pieces[((seed >> (k * 5)) % pieces.len() as u64) as usize])
+                .collect();
             let out = p.expand(&s);
             // Without a `$` nothing changes.
             if !s.contains('$') {

@@ -44,7 +44,11 @@ impl RuleUrl {
 /// A condition: comparisons joined by `AND` / `OR`, in parentheses as needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
-    Compare { left: String, op: Op, right: String },
+    Compare {
+        left: String,
+        op: Op,
+        right: String,
+    },
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     /// A bare value: true when it is not empty (after expansion).
@@ -102,14 +106,19 @@ impl ProfileRule {
         }
         let mut alternatives = Vec::new();
         for (n, alt) in split_top(text, '|').into_iter().enumerate() {
-            alternatives.push(parse_alternative(alt.trim()).map_err(|m| err(format!("alternative {}: {m}", n + 1)))?);
+            alternatives.push(
+                parse_alternative(alt.trim())
+                    .map_err(|m| err(format!("alternative {}: {m}", n + 1)))?,
+            );
         }
         Ok(ProfileRule { alternatives })
     }
 
     /// The first alternative whose condition holds.
     pub fn choose(&self, expand: &dyn Fn(&str) -> String) -> Option<&Alternative> {
-        self.alternatives.iter().find(|a| a.condition.as_ref().is_none_or(|c| c.eval(expand)))
+        self.alternatives
+            .iter()
+            .find(|a| a.condition.as_ref().is_none_or(|c| c.eval(expand)))
     }
 }
 
@@ -149,12 +158,21 @@ fn parse_alternative(s: &str) -> Result<Alternative, String> {
         let close = matching(rest, 0, '[', ']').ok_or("a `[` of the options is not closed")?;
         let mut words = rest[1..close].split_whitespace();
         while let Some(w) = words.next() {
-            let mut value = |name: &str| words.next().map(str::to_string).ok_or(format!("option {name} needs a value"));
+            let mut value = |name: &str| {
+                words
+                    .next()
+                    .map(str::to_string)
+                    .ok_or(format!("option {name} needs a value"))
+            };
             match w {
                 "--key" => key = Some(value("--key")?),
                 "--uid" => uid = Some(value("--uid")?),
                 "--pwd" => pwd = Some(value("--pwd")?),
-                other => return Err(format!("unknown option `{other}`; the options are --key, --uid and --pwd")),
+                other => {
+                    return Err(format!(
+                        "unknown option `{other}`; the options are --key, --uid and --pwd"
+                    ))
+                }
             }
         }
         if uid.is_some() != pwd.is_some() {
@@ -162,7 +180,13 @@ fn parse_alternative(s: &str) -> Result<Alternative, String> {
         }
         rest = rest[close + 1..].trim_start();
     }
-    Ok(Alternative { condition, key, uid, pwd, url: parse_url(rest)? })
+    Ok(Alternative {
+        condition,
+        key,
+        uid,
+        pwd,
+        url: parse_url(rest)?,
+    })
 }
 
 fn matching(s: &str, open_at: usize, open: char, close: char) -> Option<usize> {
@@ -185,12 +209,21 @@ fn parse_url(s: &str) -> Result<RuleUrl, String> {
         return Err("there is no URL".into());
     }
     if s.chars().any(char::is_whitespace) {
-        return Err(format!("`{s}` has a space: a URL has none (options go in [ ] before it)"));
+        return Err(format!(
+            "`{s}` has a space: a URL has none (options go in [ ] before it)"
+        ));
     }
     if s.starts_with('/') {
-        return Ok(RuleUrl { scheme: None, server: None, port: None, path: s.into() });
+        return Ok(RuleUrl {
+            scheme: None,
+            server: None,
+            port: None,
+            path: s.into(),
+        });
     }
-    let (scheme, after) = s.split_once("://").ok_or(format!("`{s}` is neither scheme://server/path nor /path"))?;
+    let (scheme, after) = s
+        .split_once("://")
+        .ok_or(format!("`{s}` is neither scheme://server/path nor /path"))?;
     let scheme = scheme.to_ascii_lowercase();
     if !matches!(scheme.as_str(), "tftp" | "http" | "https") {
         return Err(format!("scheme `{scheme}` is not tftp, http or https"));
@@ -212,7 +245,12 @@ fn parse_url(s: &str) -> Result<RuleUrl, String> {
             return Err(format!("port `{p}` is not 1 to 65535"));
         }
     }
-    Ok(RuleUrl { scheme: Some(scheme), server: Some(server.into()), port: port.map(str::to_string), path: path.into() })
+    Ok(RuleUrl {
+        scheme: Some(scheme),
+        server: Some(server.into()),
+        port: port.map(str::to_string),
+        path: path.into(),
+    })
 }
 
 fn parse_expr(s: &str) -> Result<Expr, String> {
@@ -294,7 +332,9 @@ fn parse_and(t: &[String], pos: &mut usize) -> Result<Expr, String> {
 }
 
 fn value(t: &str) -> String {
-    t.strip_prefix('"').map(str::to_string).unwrap_or_else(|| t.to_string())
+    t.strip_prefix('"')
+        .map(str::to_string)
+        .unwrap_or_else(|| t.to_string())
 }
 
 fn parse_atom(t: &[String], pos: &mut usize) -> Result<Expr, String> {
@@ -308,19 +348,29 @@ fn parse_atom(t: &[String], pos: &mut usize) -> Result<Expr, String> {
         *pos += 1;
         return Ok(e);
     }
-    if tok == ")" || op(tok).is_some() || tok.eq_ignore_ascii_case("AND") || tok.eq_ignore_ascii_case("OR") {
+    if tok == ")"
+        || op(tok).is_some()
+        || tok.eq_ignore_ascii_case("AND")
+        || tok.eq_ignore_ascii_case("OR")
+    {
         return Err(format!("`{tok}` cannot start a comparison"));
     }
     *pos += 1;
     match t.get(*pos).and_then(|x| op(x)) {
         Some(o) => {
             *pos += 1;
-            let right = t.get(*pos).ok_or(format!("`{tok}` is compared with nothing"))?;
+            let right = t
+                .get(*pos)
+                .ok_or(format!("`{tok}` is compared with nothing"))?;
             if right == "(" || right == ")" {
                 return Err(format!("`{tok}` is compared with `{right}`"));
             }
             *pos += 1;
-            Ok(Expr::Compare { left: value(tok), op: o, right: value(right) })
+            Ok(Expr::Compare {
+                left: value(tok),
+                op: o,
+                right: value(right),
+            })
         }
         None => Ok(Expr::Value(value(tok))),
     }
@@ -335,9 +385,16 @@ mod tests {
         let r = ProfileRule::parse("profile_rule", "/spa$PSN.cfg").unwrap();
         assert_eq!(r.alternatives[0].url.path, "/spa$PSN.cfg");
         assert_eq!(r.alternatives[0].url.scheme, None);
-        let r = ProfileRule::parse("profile_rule", "http://10.74.121.56/dms/CP-8861-3PCC/8861-3PCC.xml").unwrap();
+        let r = ProfileRule::parse(
+            "profile_rule",
+            "http://10.74.121.56/dms/CP-8861-3PCC/8861-3PCC.xml",
+        )
+        .unwrap();
         let u = &r.alternatives[0].url;
-        assert_eq!((u.scheme.as_deref(), u.server.as_deref(), u.port.as_deref()), (Some("http"), Some("10.74.121.56"), None));
+        assert_eq!(
+            (u.scheme.as_deref(), u.server.as_deref(), u.port.as_deref()),
+            (Some("http"), Some("10.74.121.56"), None)
+        );
         let r = ProfileRule::parse("profile_rule", "tftp://10.74.121.56:69/8861conf.cfg").unwrap();
         assert_eq!(r.alternatives[0].url.port.as_deref(), Some("69"));
     }
@@ -351,16 +408,32 @@ mod tests {
         .unwrap();
         assert_eq!(r.alternatives.len(), 2);
         let a = &r.alternatives[0];
-        assert_eq!((a.uid.as_deref(), a.pwd.as_deref()), (Some("$MA"), Some("s3cret")));
+        assert_eq!(
+            (a.uid.as_deref(), a.pwd.as_deref()),
+            (Some("$MA"), Some("s3cret"))
+        );
         assert_eq!(r.alternatives[1].key.as_deref(), Some("$B"));
         let old = |n: &str| match n {
             "$SWVER" => "11.2.9".to_string(),
             "$PSN" => "8861-3PCC".to_string(),
             other => other.to_string(),
         };
-        assert_eq!(r.choose(&old).unwrap().url.server.as_deref(), Some("prov.example.com"));
-        let new = |n: &str| if n == "$SWVER" { "11.10.0".to_string() } else { old(n) };
-        assert_eq!(r.choose(&new).unwrap().url.server.as_deref(), Some("backup.example.com"), "11.10.0 > 11.3.1 as a version");
+        assert_eq!(
+            r.choose(&old).unwrap().url.server.as_deref(),
+            Some("prov.example.com")
+        );
+        let new = |n: &str| {
+            if n == "$SWVER" {
+                "11.10.0".to_string()
+            } else {
+                old(n)
+            }
+        };
+        assert_eq!(
+            r.choose(&new).unwrap().url.server.as_deref(),
+            Some("backup.example.com"),
+            "11.10.0 > 11.3.1 as a version"
+        );
     }
 
     #[test]
