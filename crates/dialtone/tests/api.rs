@@ -1062,3 +1062,167 @@ async fn sqlx_raw(t: &TestApp, sql: &str) -> String {
     let mut c = t.app.service.store().read().await.unwrap();
     store::query_text(&mut c, sql).await.unwrap()
 }
+
+#[tokio::test]
+async fn provisioning_parameters_resolve_most_specific_first() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        t.create(
+            "/api/v1/phones",
+            json!({"mac": "00562B300001", "model": "8861", "device_pool": "DP-HQ"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/phones",
+            json!({"mac": "00562B300002", "model": "7841", "device_pool": "DP-HQ"}),
+        )
+        .await;
+        let put = |path: &'static str, body: Value| t.put(path, body);
+        let (s, v) = put(
+            "/api/v1/parameters/system",
+            json!({"values": {"resync_periodic": "7200", "resync_random_delay": "3"}}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, _) = put(
+            "/api/v1/parameters/device_pool?target=DP-HQ",
+            json!({"values": {"resync_periodic": "1800"}}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, set) = put(
+            "/api/v1/parameters/device?target=SEP00562B300001",
+            json!({"values": {"resync_at": "2560", "resync_from_sip": "no"}}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{set}");
+        assert_eq!(set["values"]["resync_from_sip"], "No");
+        assert!(
+            set["warnings"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ignores it"),
+            "an invalid Resync At is kept, with a warning: {set}"
+        );
+
+        let (_, r) = t.get("/api/v1/phones/SEP00562B300001/parameters").await;
+        let p = |key: &str| {
+            r["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["key"] == key)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            (
+                p("resync_periodic")["value"].as_str(),
+                p("resync_periodic")["origin"].as_str()
+            ),
+            (Some("1800"), Some("device_pool"))
+        );
+        assert_eq!(
+            (
+                p("resync_random_delay")["value"].as_str(),
+                p("resync_random_delay")["origin"].as_str()
+            ),
+            (Some("3"), Some("system"))
+        );
+        assert_eq!(p("resync_from_sip")["origin_target"], "SEP00562B300001");
+        assert_eq!(p("forced_resync_delay")["origin"], "default");
+        assert_eq!(p("resync_at")["web_name"], "Resync At (HHmm)");
+        assert_eq!(r["behaviour"]["random_delay_secs"], 60, "3 units of 20 s");
+        assert_eq!(
+            r["behaviour"]["periodic_secs"], 1800,
+            "the invalid Resync At leaves Resync Periodic on"
+        );
+        assert_eq!(r["behaviour"]["resync_from_sip"], false);
+        let (_, r2) = t.get("/api/v1/phones/SEP00562B300002/parameters").await;
+        assert_eq!(
+            r2["behaviour"]["resync_from_sip"], true,
+            "the other phone keeps the default"
+        );
+
+        // Bad values and scopes are refused with the field; a set that exists needs its version.
+        let (s, v) = put(
+            "/api/v1/parameters/model?target=8861",
+            json!({"values": {"resync_random_delay": "-2"}}),
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("values.resync_random_delay")
+            )
+        );
+        let (s, v) = put(
+            "/api/v1/parameters/model?target=8861",
+            json!({"values": {"profile_rule": "ftp://x/y"}}),
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("values.profile_rule")
+            )
+        );
+        let (s, v) = put(
+            "/api/v1/parameters/model?target=9999",
+            json!({"values": {}}),
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("target"))
+        );
+        let (s, v) = put("/api/v1/parameters/galaxy", json!({"values": {}})).await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("scope"))
+        );
+        let (s, v) = put(
+            "/api/v1/parameters/device_pool?target=DP-HQ",
+            json!({"values": {"resync_periodic": "60"}}),
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("version"))
+        );
+        let (s, v) = put(
+            "/api/v1/parameters/device_pool?target=DP-HQ",
+            json!({"version": 1, "values": {"resync_periodic": "60"}}),
+        )
+        .await;
+        assert_eq!((s, v["version"].as_i64()), (StatusCode::OK, Some(2)));
+        let (s, v) = put(
+            "/api/v1/parameters/device_pool?target=DP-HQ",
+            json!({"version": 1, "values": {}}),
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("stale"))
+        );
+
+        // A device's parameters go with it.
+        let (s, _) = t.delete("/api/v1/phones/SEP00562B300001").await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (_, sets) = t.get("/api/v1/parameters").await;
+        assert!(
+            sets.as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["scope"] != "device"),
+            "{sets}"
+        );
+        let (s, _) = t
+            .delete("/api/v1/parameters/device_pool?target=DP-HQ")
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        t.stop().await;
+    }
+}

@@ -857,3 +857,89 @@ pub struct CreatedToken {
 pub struct WhoAmI {
     pub username: String,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Provisioning parameter profiles
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamScope {
+    /// Every device of a product system.
+    System,
+    /// The devices of one device pool of a system.
+    DevicePool,
+    /// The devices of one model on a system.
+    Model,
+    /// One device.
+    Device,
+}
+
+impl ParamScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamScope::System => "system",
+            ParamScope::DevicePool => "device_pool",
+            ParamScope::Model => "model",
+            ParamScope::Device => "device",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ParamScope> {
+        Some(match s {
+            "system" => ParamScope::System,
+            "device_pool" => ParamScope::DevicePool,
+            "model" => ParamScope::Model,
+            "device" => ParamScope::Device,
+            _ => return None,
+        })
+    }
+}
+
+/// Provisioning parameters set at one scope.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ParameterSet {
+    pub scope: ParamScope,
+    pub system: String,
+    /// The device pool, the model or the device name; `""` for a system.
+    pub target: String,
+    /// Parameter key → value, as stored (`Yes`/`No`, seconds, text).
+    pub values: BTreeMap<String, String>,
+    pub version: i64,
+    pub updated_at: String,
+    /// Values kept but ignored by the phone (e.g. an invalid Resync At).
+    pub warnings: Vec<FieldWarning>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ParameterSetInput {
+    /// The version read, when replacing an existing set.
+    pub version: Option<i64>,
+    pub values: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FieldWarning {
+    pub field: String,
+    pub message: String,
+}
+
+/// One parameter as a device gets it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ResolvedParameter {
+    pub key: String,
+    /// The field on the phone's web page.
+    pub web_name: String,
+    pub value: String,
+    /// `default`, `system`, `device_pool`, `model` or `device`.
+    pub origin: String,
+    /// The system, pool, model or device the value was set on.
+    pub origin_target: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ResolvedParameters {
+    pub device: String,
+    pub parameters: Vec<ResolvedParameter>,
+    pub behaviour: crate::provisioning::Behaviour,
+    pub warnings: Vec<FieldWarning>,
+}

@@ -362,7 +362,7 @@ impl Resolved {
 
 /// The resync behaviour the parameters give a phone. A 0 disables what the seeds say it
 /// disables: the random boot delay, the periodic resync, the retry after an error (seed 004).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Behaviour {
     pub provision_enable: bool,
     pub resync_on_reset: bool,

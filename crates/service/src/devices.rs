@@ -731,6 +731,15 @@ impl Service {
                 }
                 r => r?,
             };
+            if b.row.name != current.row.name {
+                store::parameters::device_renamed(
+                    tx.conn(),
+                    current.row.system_id,
+                    &current.row.name,
+                    Some(&b.row.name),
+                )
+                .await?;
+            }
             Ok((store::devices::by_id(tx.conn(), current.id).await?, tx))
         }
         .await;
@@ -778,6 +787,7 @@ impl Service {
                 ));
             }
             store::devices::delete(tx.conn(), current.id).await.map_err(|e| nf(e, || what(class).into()))?;
+            store::parameters::device_renamed(tx.conn(), current.row.system_id, &current.row.name, None).await?;
             Ok(())
         }
         .await;

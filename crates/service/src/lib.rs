@@ -7,6 +7,7 @@ mod auth;
 mod crypto;
 mod devices;
 mod lines;
+mod parameters;
 mod phone_services;
 mod systems;
 mod users;

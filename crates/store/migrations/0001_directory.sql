@@ -245,6 +245,21 @@ CREATE TABLE api_tokens (
     created_at TEXT NOT NULL
 );
 
+-- Provisioning parameter profiles (seeds 002/004): values set for a whole system, a device pool
+-- or a model of a system, or one device; the most specific wins. `target` is the pool name, the
+-- model, or the device name; '' for the system itself.
+CREATE TABLE parameter_sets (
+    id {id},
+    scope TEXT NOT NULL,
+    system_id {int} NOT NULL REFERENCES systems(id),
+    target {key} NOT NULL DEFAULT '',
+    values_json TEXT NOT NULL DEFAULT '{}',
+    version {int} NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (scope, system_id, target)
+);
+
 -- Settings of the installation (e.g. the check value of the secret key).
 CREATE TABLE settings (
     name {key} PRIMARY KEY,

@@ -11,6 +11,7 @@ pub mod admins;
 pub mod audit;
 pub mod devices;
 pub mod lines;
+pub mod parameters;
 pub mod services;
 pub mod systems;
 pub mod testing;

@@ -101,6 +101,10 @@ pub async fn usage(conn: &mut AnyConnection, id: i64) -> Result<Vec<(&'static st
 }
 
 pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM parameter_sets WHERE system_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("DELETE FROM classes_of_service WHERE system_id = $1")
         .bind(id)
         .execute(&mut *conn)

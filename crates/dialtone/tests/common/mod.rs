@@ -73,6 +73,9 @@ impl TestApp {
         self.send(self.client.post(self.url(path)).json(&body))
             .await
     }
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.client.put(self.url(path)).json(&body)).await
+    }
     pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(self.client.patch(self.url(path)).json(&body))
             .await
