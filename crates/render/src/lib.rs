@@ -1,0 +1,322 @@
+//! Dialtone's renderers: from a device's resolved view to the exact bytes of each file it
+//! fetches. One template per device family (Cisco enterprise `<device>` XML, MPP
+//! `<flat-profile>`, soft client), compiled into the binary; operators may override or add
+//! templates from a directory. A template that does not compile is reported with its name and
+//! line and the built-in one keeps serving; one that fails while rendering falls back to the
+//! built-in too. Pure: no store, no network, no clock.
+#![forbid(unsafe_code)]
+
+mod view;
+
+pub use view::{DefaultView, DeviceView, LineView, Server, SpeedDialView, Transport};
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use model::DeviceFamily;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The templates Dialtone ships, by name.
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "enterprise.cnf.xml.j2",
+        include_str!("../templates/enterprise.cnf.xml.j2"),
+    ),
+    (
+        "xmldefault.cnf.xml.j2",
+        include_str!("../templates/xmldefault.cnf.xml.j2"),
+    ),
+    (
+        "mpp-device.xml.j2",
+        include_str!("../templates/mpp-device.xml.j2"),
+    ),
+    (
+        "mpp-first-contact.xml.j2",
+        include_str!("../templates/mpp-first-contact.xml.j2"),
+    ),
+    (
+        "soft-client.cnf.xml.j2",
+        include_str!("../templates/soft-client.cnf.xml.j2"),
+    ),
+];
+
+/// Work one rendering may do before it is stopped (a runaway operator template).
+pub const FUEL: u64 = 2_000_000;
+
+const STAMP: &str = "@@VERSION_STAMP@@";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("template {template}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+pub struct RenderError {
+    pub template: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl RenderError {
+    fn from_jinja(template: &str, e: &minijinja::Error) -> RenderError {
+        RenderError {
+            template: e.name().unwrap_or(template).to_string(),
+            line: e.line(),
+            message: e
+                .detail()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.kind().to_string()),
+        }
+    }
+}
+
+/// Renders device files from templates: the built-in ones, overridden by an operator's.
+pub struct Renderer {
+    env: Environment<'static>,
+    overridden: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("overridden", &self.overridden)
+            .finish()
+    }
+}
+
+fn xml_escape(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot carry at all are dropped.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.set_auto_escape_callback(|_| AutoEscape::Custom("xml"));
+    env.set_formatter(|out, state, value| {
+        if state.auto_escape() == AutoEscape::Custom("xml") && !value.is_safe() {
+            if value.is_none() || value.is_undefined() {
+                return Ok(());
+            }
+            let mut s = String::new();
+            xml_escape(&value.to_string(), &mut s);
+            out.write_str(&s).map_err(minijinja::Error::from)
+        } else {
+            minijinja::escape_formatter(out, state, value)
+        }
+    });
+    env
+}
+
+fn builtin_name(name: &str) -> String {
+    format!("builtin/{name}")
+}
+
+impl Renderer {
+    /// Only the built-in templates.
+    pub fn builtin() -> Renderer {
+        let mut env = environment();
+        for (name, src) in BUILTIN {
+            env.add_template_owned(builtin_name(name), *src)
+                .expect("the built-in templates compile");
+        }
+        Renderer {
+            env,
+            overridden: BTreeSet::new(),
+        }
+    }
+
+    /// The built-in templates with the `*.j2` files of `dir` over them. Answers the renderer and
+    /// the templates that were refused, each with its name, line and reason.
+    pub fn with_overrides(dir: &Path) -> (Renderer, Vec<RenderError>) {
+        let mut r = Renderer::builtin();
+        let mut problems = Vec::new();
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                problems.push(RenderError {
+                    template: dir.display().to_string(),
+                    line: None,
+                    message: format!("cannot read the template directory: {e}"),
+                });
+                return (r, problems);
+            }
+        };
+        let mut files: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "j2"))
+            .collect();
+        files.sort();
+        for path in files {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            match std::fs::read_to_string(&path) {
+                Ok(src) => match r.env.add_template_owned(name.clone(), src) {
+                    Ok(()) => {
+                        r.overridden.insert(name);
+                    }
+                    Err(e) => problems.push(RenderError::from_jinja(&name, &e)),
+                },
+                Err(e) => problems.push(RenderError {
+                    template: name,
+                    line: None,
+                    message: format!("cannot read: {e}"),
+                }),
+            }
+        }
+        (r, problems)
+    }
+
+    /// The templates an operator replaced or added.
+    pub fn overridden(&self) -> impl Iterator<Item = &str> {
+        self.overridden.iter().map(String::as_str)
+    }
+
+    /// Renders `template` with `ctx`, the operator's version first; on its failure, the
+    /// built-in one (the error is answered beside the bytes so it can be reported).
+    fn render_with<S: serde::Serialize>(
+        &self,
+        template: &str,
+        ctx: &S,
+    ) -> Result<(Vec<u8>, Option<RenderError>), RenderError> {
+        let value = minijinja::Value::from_serialize(ctx);
+        let mut failure = None;
+        if self.overridden.contains(template) {
+            match self
+                .env
+                .get_template(template)
+                .and_then(|t| t.render(&value))
+            {
+                Ok(s) => return Ok((stamp(s).into_bytes(), None)),
+                Err(e) => failure = Some(RenderError::from_jinja(template, &e)),
+            }
+        }
+        let builtin = builtin_name(template);
+        match self.env.get_template(&builtin) {
+            Ok(t) => t
+                .render(&value)
+                .map(|s| (stamp(s).into_bytes(), failure))
+                .map_err(|e| RenderError::from_jinja(&builtin, &e)),
+            Err(_) => Err(failure.unwrap_or(RenderError {
+                template: template.into(),
+                line: None,
+                message: "there is no such template".into(),
+            })),
+        }
+    }
+
+    /// The bytes of `file` for this device, or `None` when the device does not fetch it.
+    /// The second value is a failed operator template that the built-in one replaced.
+    pub fn render(
+        &self,
+        view: &DeviceView,
+        file: &str,
+    ) -> Option<Result<(Vec<u8>, Option<RenderError>), RenderError>> {
+        let kind = view.file_kind(file)?;
+        let ctx = view.context();
+        Some(match kind {
+            FileKind::EnterpriseConfig => self.render_with("enterprise.cnf.xml.j2", &ctx),
+            FileKind::MppDevice => self.render_with("mpp-device.xml.j2", &ctx),
+            FileKind::MppFirstContact => {
+                self.render_with("mpp-first-contact.xml.j2", &ctx.first_contact())
+            }
+            FileKind::SoftClient => self.render_with("soft-client.cnf.xml.j2", &ctx),
+        })
+    }
+
+    /// `XMLDefault.cnf.xml`: what phones not in the database get when auto-registration is on.
+    pub fn render_default(
+        &self,
+        view: &DefaultView,
+    ) -> Result<(Vec<u8>, Option<RenderError>), RenderError> {
+        self.render_with("xmldefault.cnf.xml.j2", view)
+    }
+}
+
+/// Replaces the version-stamp placeholder with a digest of the rest of the file, so the stamp
+/// changes exactly when the content does.
+fn stamp(s: String) -> String {
+    if !s.contains(STAMP) {
+        return s;
+    }
+    let digest = Sha256::digest(s.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    s.replace(STAMP, &hex)
+}
+
+/// Which file of a device is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    EnterpriseConfig,
+    MppFirstContact,
+    MppDevice,
+    SoftClient,
+}
+
+impl DeviceView {
+    /// The names of the files this device fetches.
+    pub fn files(&self) -> Vec<String> {
+        let mac = self.mac.clone().unwrap_or_default();
+        self.file_patterns
+            .iter()
+            .map(|p| {
+                p.replace("<MAC>", &mac.to_ascii_uppercase())
+                    .replace("<mac>", &mac.to_ascii_lowercase())
+                    .replace(
+                        "<NAME>",
+                        self.name.strip_prefix("UPC").unwrap_or(&self.name),
+                    )
+                    .replace("<PSN>", self.psn.as_deref().unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// What `file` is for this device (names compared case-insensitively).
+    pub fn file_kind(&self, file: &str) -> Option<FileKind> {
+        let i = self
+            .files()
+            .iter()
+            .position(|f| f.eq_ignore_ascii_case(file))?;
+        let pattern = &self.file_patterns[i];
+        Some(match (self.family, pattern.as_str()) {
+            (DeviceFamily::Mpp, "<PSN>.xml") => FileKind::MppFirstContact,
+            (DeviceFamily::Mpp, _) => FileKind::MppDevice,
+            (_, p) if p.starts_with("UPC") => FileKind::SoftClient,
+            _ => FileKind::EnterpriseConfig,
+        })
+    }
+}
+
+pub(crate) const STAMP_PLACEHOLDER: &str = STAMP;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_is_escaped_not_html() {
+        let mut s = String::new();
+        xml_escape("a&b<c>\"d'/e\u{1}", &mut s);
+        assert_eq!(s, "a&amp;b&lt;c&gt;&quot;d&apos;/e");
+    }
+
+    #[test]
+    fn stamps_follow_the_content() {
+        let a = stamp(format!("x {STAMP}"));
+        let b = stamp(format!("y {STAMP}"));
+        assert_ne!(a, b);
+        assert_eq!(a, stamp(format!("x {STAMP}")));
+        assert!(!a.contains(STAMP));
+    }
+}

@@ -1,0 +1,269 @@
+//! What a renderer knows of a device: everything resolved (lines with their credentials,
+//! servers, parameters), nothing to look up.
+
+use model::provisioning::{element_name, line_element_name, PARAMS};
+use model::{DeviceFamily, DndMode, Secret, SecurityMode};
+use serde::Serialize;
+
+/// A call-control server, in the order phones try them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Server {
+    pub host: String,
+    pub sip_port: u16,
+    pub secure_sip_port: u16,
+    pub sccp_port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Transport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl Transport {
+    /// Cisco's `transportLayerProtocol` code.
+    fn code(self) -> u8 {
+        match self {
+            Transport::Tcp => 1,
+            Transport::Udp => 2,
+            Transport::Tls => 4,
+        }
+    }
+}
+
+/// A line on a button.
+#[derive(Debug, Clone, Serialize)]
+pub struct LineView {
+    pub button: i64,
+    pub pattern: String,
+    pub display_name: String,
+    pub label: String,
+    /// The SIP digest user.
+    pub auth_name: String,
+    /// The SIP digest credential, in clear: this is what goes into the file (never `Debug`).
+    pub auth_password: Secret,
+    pub max_calls: i64,
+    pub busy_trigger: i64,
+    pub shared: bool,
+    /// The voicemail pilot number.
+    pub voicemail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SpeedDialView {
+    pub button: i64,
+    pub number: String,
+    pub label: String,
+}
+
+/// A device as its files show it.
+#[derive(Debug, Clone)]
+pub struct DeviceView {
+    pub name: String,
+    /// 12 hex digits.
+    pub mac: Option<String>,
+    pub model: String,
+    pub family: DeviceFamily,
+    pub psn: Option<String>,
+    /// The model's file name patterns (from the catalogue).
+    pub file_patterns: Vec<String>,
+    pub protocol: String,
+    pub description: String,
+    pub device_pool: String,
+    pub user_locale: String,
+    pub user_locale_lang: String,
+    pub network_locale: String,
+    pub servers: Vec<Server>,
+    pub transport: Transport,
+    pub security_mode: Option<SecurityMode>,
+    pub lines: Vec<LineView>,
+    pub speed_dials: Vec<SpeedDialView>,
+    pub services_url: String,
+    pub expansion_modules: Vec<String>,
+    pub dnd: DndMode,
+    pub tftp_servers: Vec<String>,
+    /// Resolved provisioning parameters, key → value, for MPP phones.
+    pub parameters: Vec<(String, String)>,
+    /// The profile rule the first-contact file gives an MPP phone (to its own file here).
+    pub provisioning_rule: String,
+}
+
+/// `XMLDefault.cnf.xml`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DefaultView {
+    pub servers: Vec<Server>,
+    pub auto_registration: bool,
+    pub version_stamp: &'static str,
+}
+
+impl DefaultView {
+    pub fn new(servers: Vec<Server>, auto_registration: bool) -> DefaultView {
+        DefaultView {
+            servers,
+            auto_registration,
+            version_stamp: crate::STAMP_PLACEHOLDER,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct Ctx<'a> {
+    d: CtxDevice<'a>,
+    version_stamp: &'static str,
+    #[serde(skip)]
+    first_contact_rule: &'a str,
+}
+
+#[derive(Serialize)]
+struct CtxDevice<'a> {
+    name: &'a str,
+    mac: &'a str,
+    model: &'a str,
+    protocol: &'a str,
+    description: &'a str,
+    device_pool: &'a str,
+    user_locale: &'a str,
+    user_locale_lang: &'a str,
+    network_locale: &'a str,
+    servers: &'a [Server],
+    transport_code: u8,
+    security_mode_code: u8,
+    dnd_control: u8,
+    lines: &'a [LineView],
+    speed_dials: &'a [SpeedDialView],
+    services_url: &'a str,
+    expansion_modules: &'a [String],
+    tftp_servers: &'a [String],
+    flat: Vec<FlatEntry>,
+}
+
+/// One element of an MPP `<flat-profile>`.
+#[derive(Serialize)]
+struct FlatEntry {
+    element: String,
+    ua: &'static str,
+    value: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct FirstContact<'a> {
+    profile_rule: &'a str,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn first_contact(&self) -> FirstContact<'a> {
+        FirstContact {
+            profile_rule: self.first_contact_rule,
+        }
+    }
+}
+
+impl DeviceView {
+    pub(crate) fn context(&self) -> Ctx<'_> {
+        Ctx {
+            d: CtxDevice {
+                name: &self.name,
+                mac: self.mac.as_deref().unwrap_or_default(),
+                model: &self.model,
+                protocol: &self.protocol,
+                description: &self.description,
+                device_pool: &self.device_pool,
+                user_locale: &self.user_locale,
+                user_locale_lang: &self.user_locale_lang,
+                network_locale: &self.network_locale,
+                servers: &self.servers,
+                transport_code: self.transport.code(),
+                security_mode_code: match self.security_mode {
+                    None | Some(SecurityMode::NonSecure) => 1,
+                    Some(SecurityMode::Authenticated) => 2,
+                    Some(SecurityMode::Encrypted) => 3,
+                },
+                dnd_control: match self.dnd {
+                    DndMode::Off => 0,
+                    DndMode::RingerOff => 1,
+                    DndMode::CallReject => 2,
+                },
+                lines: &self.lines,
+                speed_dials: &self.speed_dials,
+                services_url: &self.services_url,
+                expansion_modules: &self.expansion_modules,
+                tftp_servers: &self.tftp_servers,
+                flat: if self.family == DeviceFamily::Mpp {
+                    self.flat_profile()
+                } else {
+                    Vec::new()
+                },
+            },
+            version_stamp: crate::STAMP_PLACEHOLDER,
+            first_contact_rule: &self.provisioning_rule,
+        }
+    }
+
+    /// The MPP `<flat-profile>` entries: station, provisioning parameters (seed order), lines.
+    fn flat_profile(&self) -> Vec<FlatEntry> {
+        let mut out = vec![
+            FlatEntry {
+                element: "Station_Name".into(),
+                ua: "ro",
+                value: self.name.clone(),
+            },
+            FlatEntry {
+                element: "Station_Display_Name".into(),
+                ua: "rw",
+                value: self.description.clone(),
+            },
+        ];
+        for p in PARAMS {
+            let value = self
+                .parameters
+                .iter()
+                .find(|(k, _)| k == p.key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| p.default.to_string());
+            out.push(FlatEntry {
+                element: element_name(p.web_name),
+                ua: "na",
+                value,
+            });
+        }
+        let proxy = self
+            .servers
+            .first()
+            .map(|s| format!("{}:{}", s.host, s.sip_port))
+            .unwrap_or_default();
+        for (i, l) in self.lines.iter().enumerate() {
+            let n = i as u32 + 1;
+            let mut line = |web: &str, ua: &'static str, value: String| {
+                out.push(FlatEntry {
+                    element: line_element_name(web, n),
+                    ua,
+                    value,
+                })
+            };
+            line("Line Enable", "na", "Yes".into());
+            line("Display Name", "ro", l.display_name.clone());
+            line("User ID", "na", l.pattern.clone());
+            line("Auth ID", "na", l.auth_name.clone());
+            line(
+                "Use Auth ID",
+                "na",
+                if l.auth_name.is_empty() { "No" } else { "Yes" }.into(),
+            );
+            line("Password", "na", l.auth_password.expose().to_string());
+            line("Proxy", "na", proxy.clone());
+            line("Extension", "na", n.to_string());
+            line(
+                "Short Name",
+                "rw",
+                if l.label.is_empty() {
+                    l.pattern.clone()
+                } else {
+                    l.label.clone()
+                },
+            );
+            line("Voice Mail Server", "na", l.voicemail.clone());
+        }
+        out
+    }
+}

@@ -1,0 +1,271 @@
+//! Golden files: each renderer's output for sample devices, byte for byte. Regenerate with
+//! `DIALTONE_UPDATE_GOLDEN=1 cargo test -p dialtone-render` and review the diff.
+
+use dialtone_render::{
+    DefaultView, DeviceView, LineView, Renderer, Server, SpeedDialView, Transport,
+};
+use model::{Catalog, DndMode, Secret, SecurityMode};
+use std::path::PathBuf;
+
+fn servers() -> Vec<Server> {
+    vec![
+        Server {
+            host: "cucm1.example.com".into(),
+            sip_port: 5060,
+            secure_sip_port: 5061,
+            sccp_port: 2000,
+        },
+        Server {
+            host: "cucm2.example.com".into(),
+            sip_port: 5060,
+            secure_sip_port: 5061,
+            sccp_port: 2000,
+        },
+    ]
+}
+
+fn line(button: i64, pattern: &str, name: &str, shared: bool) -> LineView {
+    LineView {
+        button,
+        pattern: pattern.into(),
+        display_name: name.into(),
+        label: format!("{name} - {pattern}"),
+        auth_name: "jsmith".into(),
+        auth_password: Secret::new("s1p&<secret>"),
+        max_calls: 4,
+        busy_trigger: 2,
+        shared,
+        voicemail: "8000".into(),
+    }
+}
+
+fn view(model: &str, name: &str, mac: Option<&str>) -> DeviceView {
+    let t = Catalog::builtin().get(model).unwrap();
+    DeviceView {
+        name: name.into(),
+        mac: mac.map(str::to_string),
+        model: t.model.clone(),
+        family: t.family,
+        psn: t.psn.clone(),
+        file_patterns: t.files.clone(),
+        protocol: "SIP".into(),
+        description: "John Smith's desk".into(),
+        device_pool: "DP-HQ".into(),
+        user_locale: "English_United_States".into(),
+        user_locale_lang: "en_US".into(),
+        network_locale: "United_States".into(),
+        servers: servers(),
+        transport: Transport::Udp,
+        security_mode: None,
+        lines: vec![
+            line(1, "2000", "John Smith", false),
+            line(2, "2001", "Reception", true),
+        ],
+        speed_dials: vec![],
+        services_url: "http://dialtone.example.com:6970/services".into(),
+        expansion_modules: vec![],
+        dnd: DndMode::Off,
+        tftp_servers: vec!["tftp1.example.com".into(), "tftp2.example.com".into()],
+        parameters: vec![
+            ("resync_periodic".into(), "1800".into()),
+            ("resync_at".into(), "0230".into()),
+        ],
+        provisioning_rule: "http://dialtone.example.com:6970/$MA.xml".into(),
+    }
+}
+
+fn check(name: &str, bytes: &[u8]) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    let text = std::str::from_utf8(bytes).expect("UTF-8");
+    roxmltree::Document::parse(text)
+        .unwrap_or_else(|e| panic!("{name} is not well-formed XML: {e}\n{text}"));
+    if std::env::var("DIALTONE_UPDATE_GOLDEN").is_ok() {
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let golden = std::fs::read(&path).unwrap_or_default();
+    assert!(golden == bytes, "{name} differs from tests/golden/{name}; if the change is meant, regenerate with DIALTONE_UPDATE_GOLDEN=1:\n{text}");
+}
+
+fn render(r: &Renderer, v: &DeviceView, file: &str) -> Vec<u8> {
+    let (bytes, problem) = r
+        .render(v, file)
+        .unwrap_or_else(|| {
+            panic!(
+                "{} does not fetch {file}; it fetches {:?}",
+                v.name,
+                v.files()
+            )
+        })
+        .unwrap();
+    assert!(problem.is_none());
+    bytes
+}
+
+#[test]
+fn enterprise_sip_phone() {
+    let r = Renderer::builtin();
+    let mut v = view("7960", "SEP00562B043615", Some("00562B043615"));
+    v.security_mode = Some(SecurityMode::Encrypted);
+    v.expansion_modules = vec!["7914".into()];
+    v.speed_dials = vec![SpeedDialView {
+        button: 3,
+        number: "+14085551234".into(),
+        label: "Help desk".into(),
+    }];
+    assert_eq!(v.files(), vec!["SEP00562B043615.cnf.xml"]);
+    let bytes = render(&r, &v, "sep00562b043615.cnf.xml");
+    check("SEP00562B043615.cnf.xml", &bytes);
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let lines: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("line"))
+        .collect();
+    assert_eq!(lines.len(), 3, "two lines and a speed dial");
+    let first = lines[0];
+    let child = |n: roxmltree::Node, tag: &str| {
+        n.children()
+            .find(|c| c.has_tag_name(tag))
+            .and_then(|c| c.text())
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(child(first, "featureID"), "9");
+    assert_eq!(
+        child(first, "authPassword"),
+        "s1p&<secret>",
+        "escaped in the file, the same value to the phone"
+    );
+    assert_eq!(child(first, "maxNumCalls"), "4");
+    assert_eq!(child(lines[1], "sharedLine"), "true");
+    assert_eq!(child(lines[2], "speedDialNumber"), "+14085551234");
+    assert!(text.contains("<deviceSecurityMode>3</deviceSecurityMode>"));
+
+    // The stamp changes with the content and only then.
+    let again = render(&r, &v, "SEP00562B043615.cnf.xml");
+    assert_eq!(again, bytes);
+    v.lines[0].label = "Changed".into();
+    let changed = String::from_utf8(render(&r, &v, "SEP00562B043615.cnf.xml")).unwrap();
+    let stamp = |t: &str| {
+        t.split("<versionStamp>")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(stamp(&changed), stamp(&text));
+}
+
+#[test]
+fn mpp_phone_files() {
+    let r = Renderer::builtin();
+    let v = view("8861", "SEP00562B043616", Some("00562B043616"));
+    assert_eq!(v.files(), vec!["8861-3PCC.xml", "00562b043616.xml"]);
+    let first = render(&r, &v, "8861-3PCC.xml");
+    check("8861-3PCC.xml", &first);
+    assert!(String::from_utf8(first).unwrap().contains(
+        "<Profile_Rule ua=\"na\">http://dialtone.example.com:6970/$MA.xml</Profile_Rule>"
+    ));
+    let dev = render(&r, &v, "00562B043616.xml");
+    check("00562b043616.xml", &dev);
+    let text = String::from_utf8(dev).unwrap();
+    for expected in [
+        "<Resync_Periodic ua=\"na\">1800</Resync_Periodic>",
+        "<Resync_At__HHmm_ ua=\"na\">0230</Resync_At__HHmm_>",
+        "<Resync_Random_Delay ua=\"na\">2</Resync_Random_Delay>",
+        "<Profile_Rule ua=\"na\">/spa$PSN.cfg</Profile_Rule>",
+        "<Log_Failure_Msg ua=\"na\">$PN $MAC -- Resync failed: $ERR</Log_Failure_Msg>",
+        "<User_ID_2_ ua=\"na\">2001</User_ID_2_>",
+        "<Password_1_ ua=\"na\">s1p&amp;&lt;secret&gt;</Password_1_>",
+        "<Proxy_1_ ua=\"na\">cucm1.example.com:5060</Proxy_1_>",
+    ] {
+        assert!(text.contains(expected), "{expected} missing:\n{text}");
+    }
+}
+
+#[test]
+fn soft_client_and_default_files() {
+    let r = Renderer::builtin();
+    let mut v = view("CUPC", "UPCJSMITH", None);
+    v.lines.truncate(1);
+    assert_eq!(v.files(), vec!["UPCJSMITH.cnf.xml"]);
+    let bytes = render(&r, &v, "UPCJSMITH.cnf.xml");
+    check("UPCJSMITH.cnf.xml", &bytes);
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains("<server priority=\"1\">tftp2.example.com</server>"));
+    assert!(text.contains("<transportLayerProtocol>2</transportLayerProtocol>"));
+    let (d, _) = r
+        .render_default(&DefaultView::new(servers(), true))
+        .unwrap();
+    check("XMLDefault.cnf.xml", &d);
+    assert!(
+        r.render(&v, "SEP00562B043615.cnf.xml").is_none(),
+        "a device answers only its own files"
+    );
+}
+
+#[test]
+fn operator_templates_override_and_broken_ones_are_reported() {
+    let dir = std::env::temp_dir().join(format!("dialtone-templates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("mpp-first-contact.xml.j2"), "<?xml version=\"1.0\"?>\n<flat-profile><Profile_Rule ua=\"na\">{{ profile_rule }}?site=hq</Profile_Rule></flat-profile>\n").unwrap();
+    std::fs::write(
+        dir.join("enterprise.cnf.xml.j2"),
+        "<device>\n{% for l in d.lines %}\n{{ l.pattern \n{% endfor %}</device>\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("soft-client.cnf.xml.j2"),
+        "<device>{{ d.no_such_field.x }}</device>\n",
+    )
+    .unwrap();
+    let (r, problems) = Renderer::with_overrides(&dir);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].template, "enterprise.cnf.xml.j2");
+    assert!(problems[0].line.is_some(), "{}", problems[0]);
+    // The override is used.
+    let v = view("8861", "SEP00562B043616", Some("00562B043616"));
+    let (b, _) = r.render(&v, "8861-3PCC.xml").unwrap().unwrap();
+    assert!(String::from_utf8(b).unwrap().contains("?site=hq"));
+    // The broken one was refused: the built-in serves.
+    let e = view("7960", "SEP00562B043615", Some("00562B043615"));
+    let (b, problem) = r.render(&e, "SEP00562B043615.cnf.xml").unwrap().unwrap();
+    assert!(problem.is_none());
+    assert!(String::from_utf8(b)
+        .unwrap()
+        .contains("<featureID>9</featureID>"));
+    // One that fails while rendering falls back to the built-in, and says so.
+    let mut s = view("CUPC", "UPCJSMITH", None);
+    s.lines.truncate(1);
+    let (b, problem) = r.render(&s, "UPCJSMITH.cnf.xml").unwrap().unwrap();
+    assert!(String::from_utf8(b).unwrap().contains("<tftpServers>"));
+    let problem = problem.expect("the failure is reported");
+    assert_eq!(problem.template, "soft-client.cnf.xml.j2");
+    assert_eq!(problem.line, Some(1));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_runaway_template_runs_out_of_fuel() {
+    let dir = std::env::temp_dir().join(format!("dialtone-fuel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("mpp-first-contact.xml.j2"),
+        "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+    )
+    .unwrap();
+    let (r, problems) = Renderer::with_overrides(&dir);
+    assert!(problems.is_empty());
+    let v = view("8861", "SEP00562B043616", Some("00562B043616"));
+    let (b, problem) = r.render(&v, "8861-3PCC.xml").unwrap().unwrap();
+    assert!(
+        problem.unwrap().message.contains("fuel"),
+        "stopped, and the built-in served"
+    );
+    assert!(String::from_utf8(b).unwrap().contains("Profile_Rule"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
