@@ -53,6 +53,8 @@ pub struct System {
     pub name: String,
     pub kind: SystemKind,
     pub description: String,
+    /// What phones of this system are told: servers, TFTP servers, transport, locales.
+    pub settings: SystemSettings,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -65,6 +67,8 @@ pub struct NewSystem {
     pub kind: Option<SystemKind>,
     #[serde(default)]
     pub description: String,
+    #[serde(default)]
+    pub settings: Option<SystemSettings>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -74,6 +78,111 @@ pub struct SystemPatch {
     pub name: Option<String>,
     pub description: Option<String>,
     pub kind: Option<SystemKind>,
+    /// Replaces the settings as a whole.
+    pub settings: Option<SystemSettings>,
+}
+
+/// A call-control node phones register with, in the order they try them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSetting {
+    pub host: String,
+    #[serde(default = "default_sip_port")]
+    pub sip_port: u16,
+    #[serde(default = "default_secure_sip_port")]
+    pub secure_sip_port: u16,
+    #[serde(default = "default_sccp_port")]
+    pub sccp_port: u16,
+}
+
+fn default_sip_port() -> u16 {
+    5060
+}
+fn default_secure_sip_port() -> u16 {
+    5061
+}
+fn default_sccp_port() -> u16 {
+    2000
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SipTransport {
+    #[default]
+    Udp,
+    Tcp,
+    Tls,
+}
+
+/// Settings of a product system that go into its phones' files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SystemSettings {
+    /// Call-control nodes (at most 3: primary, secondary, tertiary).
+    pub servers: Vec<ServerSetting>,
+    /// TFTP servers soft clients use, primary first (at most 3; seed 003).
+    pub tftp_servers: Vec<String>,
+    pub transport: SipTransport,
+    /// Phones not in the directory get `XMLDefault.cnf.xml` / the first-contact file (else 404).
+    pub auto_registration: bool,
+    pub user_locale: String,
+    pub user_locale_lang: String,
+    pub network_locale: String,
+    /// The number lines dial for voicemail.
+    pub voicemail_pilot: String,
+    /// The IP phone services menu URL.
+    pub services_url: String,
+}
+
+impl Default for SystemSettings {
+    fn default() -> Self {
+        SystemSettings {
+            servers: Vec::new(),
+            tftp_servers: Vec::new(),
+            transport: SipTransport::Udp,
+            auto_registration: false,
+            user_locale: "English_United_States".into(),
+            user_locale_lang: "en_US".into(),
+            network_locale: "United_States".into(),
+            voicemail_pilot: String::new(),
+            services_url: String::new(),
+        }
+    }
+}
+
+impl SystemSettings {
+    /// Checks hosts, ports and list lengths.
+    pub fn check(&self) -> Result<(), crate::Invalid> {
+        use crate::Invalid;
+        let host_ok = |h: &str| !h.is_empty() && h.len() <= 253 && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if self.servers.len() > 3 {
+            return Err(Invalid::new("settings.servers", "at most 3 call-control servers: primary, secondary, tertiary"));
+        }
+        for (i, s) in self.servers.iter().enumerate() {
+            if !host_ok(&s.host) {
+                return Err(Invalid::new(format!("settings.servers[{i}].host"), format!("`{}` is not a host name or address", s.host)));
+            }
+            for (f, p) in [("sip_port", s.sip_port), ("secure_sip_port", s.secure_sip_port), ("sccp_port", s.sccp_port)] {
+                if p == 0 {
+                    return Err(Invalid::new(format!("settings.servers[{i}].{f}"), "a port is 1 to 65535"));
+                }
+            }
+        }
+        if self.tftp_servers.len() > 3 {
+            return Err(Invalid::new("settings.tftp_servers", "at most 3 TFTP servers: a primary and two backups"));
+        }
+        for (i, t) in self.tftp_servers.iter().enumerate() {
+            if !host_ok(t) {
+                return Err(Invalid::new(format!("settings.tftp_servers[{i}]"), format!("`{t}` is not a host name or address")));
+            }
+        }
+        for (f, v) in [("user_locale", &self.user_locale), ("network_locale", &self.network_locale)] {
+            if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Invalid::new(format!("settings.{f}"), format!("`{v}` is not a locale name such as English_United_States")));
+            }
+        }
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -206,6 +206,7 @@ impl Service {
                 FIRST_SYSTEM,
                 SystemKind::CallControl,
                 "created at first start",
+                &model::SystemSettings::default(),
             )
             .await?;
             store::audit::append(

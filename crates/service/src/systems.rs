@@ -35,8 +35,9 @@ impl Service {
                     format!("a product system named {name} already exists: choose another name"),
                 ));
             }
-            let id = store::systems::insert(tx.conn(), name.as_str(), kind, req.description.trim())
-                .await?;
+            let settings = req.settings.clone().unwrap_or_default();
+            settings.check()?;
+            let id = store::systems::insert(tx.conn(), name.as_str(), kind, req.description.trim(), &settings).await?;
             if kind == SystemKind::Voicemail {
                 crate::voicemail::create_defaults(tx.conn(), id).await?;
             }
@@ -68,6 +69,10 @@ impl Service {
             }
             if let Some(d) = &patch.description {
                 s.description = d.trim().to_string();
+            }
+            if let Some(settings) = &patch.settings {
+                settings.check()?;
+                s.settings = settings.clone();
             }
             if let Some(k) = patch.kind {
                 if k != s.kind {

@@ -9,6 +9,7 @@ CREATE TABLE systems (
     name {key} NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     description TEXT NOT NULL DEFAULT '',
+    settings_json TEXT NOT NULL DEFAULT '{}',
     version {int} NOT NULL DEFAULT 1,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
@@ -259,6 +260,14 @@ CREATE TABLE parameter_sets (
     updated_at TEXT NOT NULL,
     UNIQUE (scope, system_id, target)
 );
+
+-- Bumped by every write transaction: rendered phone files cached under an older value are stale
+-- (this covers writes from other processes and other nodes too).
+CREATE TABLE generation (
+    id {int} PRIMARY KEY,
+    n {int} NOT NULL
+);
+INSERT INTO generation (id, n) VALUES (1, 0);
 
 -- Settings of the installation (e.g. the check value of the secret key).
 CREATE TABLE settings (

@@ -136,13 +136,20 @@ impl std::fmt::Debug for Store {
 pub struct WriteTx {
     pub tx: Transaction<'static, sqlx::Any>,
     _guard: Option<OwnedMutexGuard<()>>,
+    /// Bump the generation on commit (everything but the migrations themselves).
+    bump: bool,
 }
 
 impl WriteTx {
     pub fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
     }
-    pub async fn commit(self) -> Result<()> {
+    /// Commits, bumping the generation in the same transaction: whatever was cached under the
+    /// previous generation is stale from the moment this commit is visible.
+    pub async fn commit(mut self) -> Result<()> {
+        if self.bump {
+            sqlx::query("UPDATE generation SET n = n + 1 WHERE id = 1").execute(&mut *self.tx).await?;
+        }
         self.tx.commit().await?;
         Ok(())
     }
@@ -217,6 +224,15 @@ impl Store {
 
     /// Starts a write transaction.
     pub async fn write(&self) -> Result<WriteTx> {
+        self.begin(true).await
+    }
+
+    /// The generation: a number every committed write increases.
+    pub async fn generation(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT n FROM generation WHERE id = 1").fetch_one(&self.pool).await?)
+    }
+
+    pub(crate) async fn begin(&self, bump: bool) -> Result<WriteTx> {
         let guard = match &self.write_lock {
             Some(l) => Some(l.clone().lock_owned().await),
             None => None,
@@ -228,7 +244,7 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx { tx, _guard: guard })
+        Ok(WriteTx { tx, _guard: guard, bump })
     }
 
     /// A connection for reads.

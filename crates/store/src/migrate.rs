@@ -55,7 +55,7 @@ fn statements(sql: &str) -> Vec<String> {
 }
 
 pub(crate) async fn run(store: &Store) -> Result<usize> {
-    let mut tx = store.write().await?;
+    let mut tx = store.begin(false).await?;
     sqlx::query(&dialect(
         "CREATE TABLE IF NOT EXISTS dialtone_migrations (version {int} PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
         store.backend(),

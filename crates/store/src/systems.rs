@@ -1,10 +1,10 @@
 //! Product systems.
 
 use crate::{now, versioned, Error, Result};
-use model::{System, SystemKind};
+use model::{System, SystemKind, SystemSettings};
 use sqlx::{AnyConnection, Row};
 
-const COLS: &str = "id, name, kind, description, version, created_at, updated_at";
+const COLS: &str = "id, name, kind, description, settings_json, version, created_at, updated_at";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<System> {
     Ok(System {
@@ -12,6 +12,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<System> {
         name: r.try_get("name")?,
         kind: SystemKind::from_db(&r.try_get::<String, _>("kind")?),
         description: r.try_get("description")?,
+        settings: serde_json::from_str(&r.try_get::<String, _>("settings_json")?).unwrap_or_default(),
         version: r.try_get("version")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -41,39 +42,37 @@ pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<System> {
     r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)
 }
 
-pub async fn insert(
-    conn: &mut AnyConnection,
-    name: &str,
-    kind: SystemKind,
-    description: &str,
-) -> Result<i64> {
-    let t = now();
+pub async fn insert(conn: &mut AnyConnection, name: &str, kind: SystemKind, description: &str, settings: &SystemSettings) -> Result<i64> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO systems (name, kind, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
+        "INSERT INTO systems (name, kind, description, settings_json, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
     )
     .bind(name)
     .bind(kind.as_str())
     .bind(description)
-    .bind(&t)
+    .bind(crate::to_json(settings))
+    .bind(now())
     .fetch_one(conn)
     .await?;
     Ok(id)
 }
 
 pub async fn update(conn: &mut AnyConnection, s: &System, expected_version: i64) -> Result<()> {
-    versioned(sqlx::query(
-        "UPDATE systems SET name = $1, description = $2, kind = $3, version = version + 1, updated_at = $4 \
-         WHERE id = $5 AND version = $6",
+    versioned(
+        sqlx::query(
+            "UPDATE systems SET name = $1, description = $2, kind = $3, settings_json = $4, version = version + 1, updated_at = $5 \
+             WHERE id = $6 AND version = $7",
+        )
+        .bind(&s.name)
+        .bind(&s.description)
+        .bind(s.kind.as_str())
+        .bind(crate::to_json(&s.settings))
+        .bind(now())
+        .bind(s.id)
+        .bind(expected_version)
+        .execute(conn)
+        .await?
+        .rows_affected(),
     )
-    .bind(&s.name)
-    .bind(&s.description)
-    .bind(s.kind.as_str())
-    .bind(now())
-    .bind(s.id)
-    .bind(expected_version)
-    .execute(conn)
-    .await?
-    .rows_affected())
 }
 
 /// How many records belong to the system, by table (classes of service and distribution lists
