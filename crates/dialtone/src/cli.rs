@@ -57,6 +57,12 @@ pub struct ServeArgs {
     /// Address of the REST API (default 127.0.0.1:8080).
     #[arg(long)]
     pub admin: Option<String>,
+    /// Address of the phone HTTP listener (default 127.0.0.1:6970; 0.0.0.0:6970 for phones on the network).
+    #[arg(long)]
+    pub http: Option<String>,
+    /// A directory of operator templates (*.j2) over the built-in ones.
+    #[arg(long)]
+    pub templates: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +70,9 @@ pub struct DemoArgs {
     /// Address of the REST API (default 127.0.0.1:8080).
     #[arg(long)]
     pub admin: Option<String>,
+    /// Address of the phone HTTP listener (default 127.0.0.1:6970).
+    #[arg(long)]
+    pub http: Option<String>,
     /// How many users the sample has.
     #[arg(long, default_value_t = 300)]
     pub users: usize,

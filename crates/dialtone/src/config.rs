@@ -12,6 +12,11 @@ use std::path::Path;
 pub struct Config {
     pub database: Database,
     pub admin: Admin,
+    #[serde(default)]
+    pub http: Http,
+    /// A directory of operator templates (`*.j2`) that override or add to the built-in ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<String>,
     /// Password of the `admin` administrator created at first start (never printed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_password: Option<String>,
@@ -41,6 +46,20 @@ pub struct Admin {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Http {
+    /// Address of the phone HTTP listener (Cisco phones look on 6970 first); empty turns it off.
+    pub listen: String,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            listen: "127.0.0.1:6970".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Log {
     /// A tracing filter: `info`, `debug`, `dialtone=debug,sqlx=warn`, …
     pub level: String,
@@ -51,6 +70,8 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database", &store::redact_url(&self.database.url))
             .field("admin", &self.admin)
+            .field("http", &self.http)
+            .field("templates", &self.templates)
             .field(
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "***"),
@@ -69,6 +90,8 @@ impl Default for Config {
             admin: Admin {
                 listen: "127.0.0.1:8080".into(),
             },
+            http: Http::default(),
+            templates: None,
             admin_password: None,
             admin_password_file: None,
             secret_key: None,
@@ -83,6 +106,8 @@ impl Default for Config {
 const KNOWN: &[(&str, &[&str])] = &[
     ("database", &["url"]),
     ("admin", &["listen"]),
+    ("http", &["listen"]),
+    ("templates", &[]),
     ("log", &["level"]),
     ("admin_password", &[]),
     ("admin_password_file", &[]),

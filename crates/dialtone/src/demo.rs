@@ -167,15 +167,26 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
     .await?;
     // What the headquarters' phones are told: two call-control nodes, two TFTP servers.
     let sys = svc.system(hq).await?;
-    let server = |host: &str| ServerSetting { host: host.into(), sip_port: 5060, secure_sip_port: 5061, sccp_port: 2000 };
+    let server = |host: &str| ServerSetting {
+        host: host.into(),
+        sip_port: 5060,
+        secure_sip_port: 5061,
+        sccp_port: 2000,
+    };
     svc.update_system(
         &a,
         hq,
         SystemPatch {
             version: sys.version,
             settings: Some(SystemSettings {
-                servers: vec![server("cucm-hq-1.example.com"), server("cucm-hq-2.example.com")],
-                tftp_servers: vec!["tftp-hq-1.example.com".into(), "tftp-hq-2.example.com".into()],
+                servers: vec![
+                    server("cucm-hq-1.example.com"),
+                    server("cucm-hq-2.example.com"),
+                ],
+                tftp_servers: vec![
+                    "tftp-hq-1.example.com".into(),
+                    "tftp-hq-2.example.com".into(),
+                ],
                 voicemail_pilot: "8000".into(),
                 auto_registration: true,
                 ..Default::default()

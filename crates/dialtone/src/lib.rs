@@ -35,11 +35,45 @@ pub async fn open_service(cfg: &Config) -> anyhow::Result<(Service, Option<Strin
 /// A running Dialtone: its listeners' addresses and a handle to stop it.
 pub struct App {
     pub admin_addr: SocketAddr,
+    /// The phone HTTP listener, when on.
+    pub http_addr: Option<SocketAddr>,
     pub service: Service,
     /// The password generated for `admin` at first start, if this start generated one.
     pub generated_admin_password: Option<String>,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    stop: Vec<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    (stop, task)
+}
+
+/// The renderer: the built-in templates, with the operator's over them when configured.
+pub fn renderer(cfg: &Config) -> render::Renderer {
+    match &cfg.templates {
+        None => render::Renderer::builtin(),
+        Some(dir) => {
+            let (r, problems) = render::Renderer::with_overrides(std::path::Path::new(dir));
+            for p in problems {
+                tracing::error!(%p, "operator template refused; the built-in one serves");
+            }
+            for t in r.overridden() {
+                tracing::info!(template = t, "operator template in use");
+            }
+            r
+        }
+    }
 }
 
 impl App {
@@ -50,24 +84,41 @@ impl App {
             .await
             .with_context(|| format!("binding the admin listener on {}", cfg.admin.listen))?;
         let admin_addr = listener.local_addr()?;
+        let provisioner = std::sync::Arc::new(provision::Provisioner::new(
+            service.clone(),
+            std::sync::Arc::new(renderer(cfg)),
+        ));
+        let mut stops = Vec::new();
+        let mut tasks = Vec::new();
+        let mut http_addr = None;
+        if !cfg.http.listen.trim().is_empty() {
+            let l = TcpListener::bind(&cfg.http.listen).await.with_context(|| {
+                format!("binding the phone HTTP listener on {}", cfg.http.listen)
+            })?;
+            let addr = l.local_addr()?;
+            http_addr = Some(addr);
+            let (s, t) = serve(l, web::phone_router(provisioner.clone()));
+            stops.push(s);
+            tasks.push(t);
+            tracing::info!(%addr, "phone HTTP listener");
+        }
+        let phone_base_url = http_addr.map(|a| format!("http://{a}")).unwrap_or_default();
         let router = web::router(web::AppState {
             service: service.clone(),
+            provisioner,
+            phone_base_url,
         });
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let (s, t) = serve(listener, router);
+        stops.push(s);
+        tasks.push(t);
         tracing::info!(%admin_addr, "admin API listening");
         Ok(App {
             admin_addr,
+            http_addr,
             service,
             generated_admin_password: generated,
-            stop: Some(stop),
-            task,
+            stop: stops,
+            tasks,
         })
     }
 
@@ -79,13 +130,12 @@ impl App {
     }
 
     pub async fn stop(&mut self) -> anyhow::Result<()> {
-        if let Some(s) = self.stop.take() {
+        for s in self.stop.drain(..) {
             let _ = s.send(());
         }
-        (&mut self.task)
-            .await
-            .context("server task")?
-            .context("server")?;
+        for t in self.tasks.drain(..) {
+            t.await.context("server task")?.context("server")?;
+        }
         self.service.store().close().await;
         Ok(())
     }

@@ -64,6 +64,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(a) = args.admin {
                 cfg.admin.listen = a;
             }
+            if let Some(h) = args.http {
+                cfg.http.listen = h;
+            }
+            if let Some(t) = args.templates {
+                cfg.templates = Some(t);
+            }
             let app = App::build(&cfg).await?;
             announce(&app, &cfg);
             app.run_until_signal().await
@@ -71,6 +77,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => {
             if let Some(a) = args.admin {
                 cfg.admin.listen = a;
+            }
+            if let Some(h) = args.http {
+                cfg.http.listen = h;
             }
             if cli.db.is_none() {
                 cfg.database.url = "sqlite:dialtone-demo.db".into();

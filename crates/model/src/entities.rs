@@ -154,31 +154,61 @@ impl SystemSettings {
     /// Checks hosts, ports and list lengths.
     pub fn check(&self) -> Result<(), crate::Invalid> {
         use crate::Invalid;
-        let host_ok = |h: &str| !h.is_empty() && h.len() <= 253 && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        let host_ok = |h: &str| {
+            !h.is_empty()
+                && h.len() <= 253
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        };
         if self.servers.len() > 3 {
-            return Err(Invalid::new("settings.servers", "at most 3 call-control servers: primary, secondary, tertiary"));
+            return Err(Invalid::new(
+                "settings.servers",
+                "at most 3 call-control servers: primary, secondary, tertiary",
+            ));
         }
         for (i, s) in self.servers.iter().enumerate() {
             if !host_ok(&s.host) {
-                return Err(Invalid::new(format!("settings.servers[{i}].host"), format!("`{}` is not a host name or address", s.host)));
+                return Err(Invalid::new(
+                    format!("settings.servers[{i}].host"),
+                    format!("`{}` is not a host name or address", s.host),
+                ));
             }
-            for (f, p) in [("sip_port", s.sip_port), ("secure_sip_port", s.secure_sip_port), ("sccp_port", s.sccp_port)] {
+            for (f, p) in [
+                ("sip_port", s.sip_port),
+                ("secure_sip_port", s.secure_sip_port),
+                ("sccp_port", s.sccp_port),
+            ] {
                 if p == 0 {
-                    return Err(Invalid::new(format!("settings.servers[{i}].{f}"), "a port is 1 to 65535"));
+                    return Err(Invalid::new(
+                        format!("settings.servers[{i}].{f}"),
+                        "a port is 1 to 65535",
+                    ));
                 }
             }
         }
         if self.tftp_servers.len() > 3 {
-            return Err(Invalid::new("settings.tftp_servers", "at most 3 TFTP servers: a primary and two backups"));
+            return Err(Invalid::new(
+                "settings.tftp_servers",
+                "at most 3 TFTP servers: a primary and two backups",
+            ));
         }
         for (i, t) in self.tftp_servers.iter().enumerate() {
             if !host_ok(t) {
-                return Err(Invalid::new(format!("settings.tftp_servers[{i}]"), format!("`{t}` is not a host name or address")));
+                return Err(Invalid::new(
+                    format!("settings.tftp_servers[{i}]"),
+                    format!("`{t}` is not a host name or address"),
+                ));
             }
         }
-        for (f, v) in [("user_locale", &self.user_locale), ("network_locale", &self.network_locale)] {
+        for (f, v) in [
+            ("user_locale", &self.user_locale),
+            ("network_locale", &self.network_locale),
+        ] {
             if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(Invalid::new(format!("settings.{f}"), format!("`{v}` is not a locale name such as English_United_States")));
+                return Err(Invalid::new(
+                    format!("settings.{f}"),
+                    format!("`{v}` is not a locale name such as English_United_States"),
+                ));
             }
         }
         Ok(())

@@ -66,6 +66,13 @@ impl RenderError {
     }
 }
 
+/// A rendered file, and the operator template that failed if the built-in one had to serve.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub fallback: Option<RenderError>,
+}
+
 /// Renders device files from templates: the built-in ones, overridden by an operator's.
 pub struct Renderer {
     env: Environment<'static>,
@@ -189,7 +196,7 @@ impl Renderer {
         &self,
         template: &str,
         ctx: &S,
-    ) -> Result<(Vec<u8>, Option<RenderError>), RenderError> {
+    ) -> Result<Rendered, RenderError> {
         let value = minijinja::Value::from_serialize(ctx);
         let mut failure = None;
         if self.overridden.contains(template) {
@@ -198,7 +205,12 @@ impl Renderer {
                 .get_template(template)
                 .and_then(|t| t.render(&value))
             {
-                Ok(s) => return Ok((stamp(s).into_bytes(), None)),
+                Ok(s) => {
+                    return Ok(Rendered {
+                        bytes: stamp(s).into_bytes(),
+                        fallback: None,
+                    })
+                }
                 Err(e) => failure = Some(RenderError::from_jinja(template, &e)),
             }
         }
@@ -206,7 +218,10 @@ impl Renderer {
         match self.env.get_template(&builtin) {
             Ok(t) => t
                 .render(&value)
-                .map(|s| (stamp(s).into_bytes(), failure))
+                .map(|s| Rendered {
+                    bytes: stamp(s).into_bytes(),
+                    fallback: failure,
+                })
                 .map_err(|e| RenderError::from_jinja(&builtin, &e)),
             Err(_) => Err(failure.unwrap_or(RenderError {
                 template: template.into(),
@@ -218,11 +233,7 @@ impl Renderer {
 
     /// The bytes of `file` for this device, or `None` when the device does not fetch it.
     /// The second value is a failed operator template that the built-in one replaced.
-    pub fn render(
-        &self,
-        view: &DeviceView,
-        file: &str,
-    ) -> Option<Result<(Vec<u8>, Option<RenderError>), RenderError>> {
+    pub fn render(&self, view: &DeviceView, file: &str) -> Option<Result<Rendered, RenderError>> {
         let kind = view.file_kind(file)?;
         let ctx = view.context();
         Some(match kind {
@@ -235,11 +246,20 @@ impl Renderer {
         })
     }
 
+    /// The MPP first-contact file (`<PSN>.xml`): sends the phone on to its own file by `rule`.
+    pub fn render_first_contact(&self, rule: &str) -> Result<Rendered, RenderError> {
+        #[derive(serde::Serialize)]
+        struct FirstContact<'a> {
+            profile_rule: &'a str,
+        }
+        self.render_with(
+            "mpp-first-contact.xml.j2",
+            &FirstContact { profile_rule: rule },
+        )
+    }
+
     /// `XMLDefault.cnf.xml`: what phones not in the database get when auto-registration is on.
-    pub fn render_default(
-        &self,
-        view: &DefaultView,
-    ) -> Result<(Vec<u8>, Option<RenderError>), RenderError> {
+    pub fn render_default(&self, view: &DefaultView) -> Result<Rendered, RenderError> {
         self.render_with("xmldefault.cnf.xml.j2", view)
     }
 }

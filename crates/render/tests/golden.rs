@@ -89,7 +89,10 @@ fn check(name: &str, bytes: &[u8]) {
 }
 
 fn render(r: &Renderer, v: &DeviceView, file: &str) -> Vec<u8> {
-    let (bytes, problem) = r
+    let dialtone_render::Rendered {
+        bytes,
+        fallback: problem,
+    } = r
         .render(v, file)
         .unwrap_or_else(|| {
             panic!(
@@ -198,7 +201,10 @@ fn soft_client_and_default_files() {
     let text = String::from_utf8(bytes).unwrap();
     assert!(text.contains("<server priority=\"1\">tftp2.example.com</server>"));
     assert!(text.contains("<transportLayerProtocol>2</transportLayerProtocol>"));
-    let (d, _) = r
+    let dialtone_render::Rendered {
+        bytes: d,
+        fallback: _,
+    } = r
         .render_default(&DefaultView::new(servers(), true))
         .unwrap();
     check("XMLDefault.cnf.xml", &d);
@@ -229,11 +235,14 @@ fn operator_templates_override_and_broken_ones_are_reported() {
     assert!(problems[0].line.is_some(), "{}", problems[0]);
     // The override is used.
     let v = view("8861", "SEP00562B043616", Some("00562B043616"));
-    let (b, _) = r.render(&v, "8861-3PCC.xml").unwrap().unwrap();
+    let b = r.render(&v, "8861-3PCC.xml").unwrap().unwrap().bytes;
     assert!(String::from_utf8(b).unwrap().contains("?site=hq"));
     // The broken one was refused: the built-in serves.
     let e = view("7960", "SEP00562B043615", Some("00562B043615"));
-    let (b, problem) = r.render(&e, "SEP00562B043615.cnf.xml").unwrap().unwrap();
+    let dialtone_render::Rendered {
+        bytes: b,
+        fallback: problem,
+    } = r.render(&e, "SEP00562B043615.cnf.xml").unwrap().unwrap();
     assert!(problem.is_none());
     assert!(String::from_utf8(b)
         .unwrap()
@@ -241,7 +250,10 @@ fn operator_templates_override_and_broken_ones_are_reported() {
     // One that fails while rendering falls back to the built-in, and says so.
     let mut s = view("CUPC", "UPCJSMITH", None);
     s.lines.truncate(1);
-    let (b, problem) = r.render(&s, "UPCJSMITH.cnf.xml").unwrap().unwrap();
+    let dialtone_render::Rendered {
+        bytes: b,
+        fallback: problem,
+    } = r.render(&s, "UPCJSMITH.cnf.xml").unwrap().unwrap();
     assert!(String::from_utf8(b).unwrap().contains("<tftpServers>"));
     let problem = problem.expect("the failure is reported");
     assert_eq!(problem.template, "soft-client.cnf.xml.j2");
@@ -261,7 +273,10 @@ fn a_runaway_template_runs_out_of_fuel() {
     let (r, problems) = Renderer::with_overrides(&dir);
     assert!(problems.is_empty());
     let v = view("8861", "SEP00562B043616", Some("00562B043616"));
-    let (b, problem) = r.render(&v, "8861-3PCC.xml").unwrap().unwrap();
+    let dialtone_render::Rendered {
+        bytes: b,
+        fallback: problem,
+    } = r.render(&v, "8861-3PCC.xml").unwrap().unwrap();
     assert!(
         problem.unwrap().message.contains("fuel"),
         "stopped, and the built-in served"

@@ -37,7 +37,14 @@ impl Service {
             }
             let settings = req.settings.clone().unwrap_or_default();
             settings.check()?;
-            let id = store::systems::insert(tx.conn(), name.as_str(), kind, req.description.trim(), &settings).await?;
+            let id = store::systems::insert(
+                tx.conn(),
+                name.as_str(),
+                kind,
+                req.description.trim(),
+                &settings,
+            )
+            .await?;
             if kind == SystemKind::Voicemail {
                 crate::voicemail::create_defaults(tx.conn(), id).await?;
             }

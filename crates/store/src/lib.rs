@@ -148,7 +148,9 @@ impl WriteTx {
     /// previous generation is stale from the moment this commit is visible.
     pub async fn commit(mut self) -> Result<()> {
         if self.bump {
-            sqlx::query("UPDATE generation SET n = n + 1 WHERE id = 1").execute(&mut *self.tx).await?;
+            sqlx::query("UPDATE generation SET n = n + 1 WHERE id = 1")
+                .execute(&mut *self.tx)
+                .await?;
         }
         self.tx.commit().await?;
         Ok(())
@@ -229,7 +231,9 @@ impl Store {
 
     /// The generation: a number every committed write increases.
     pub async fn generation(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT n FROM generation WHERE id = 1").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT n FROM generation WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     pub(crate) async fn begin(&self, bump: bool) -> Result<WriteTx> {
@@ -244,7 +248,11 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx { tx, _guard: guard, bump })
+        Ok(WriteTx {
+            tx,
+            _guard: guard,
+            bump,
+        })
     }
 
     /// A connection for reads.

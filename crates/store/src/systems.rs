@@ -12,7 +12,8 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<System> {
         name: r.try_get("name")?,
         kind: SystemKind::from_db(&r.try_get::<String, _>("kind")?),
         description: r.try_get("description")?,
-        settings: serde_json::from_str(&r.try_get::<String, _>("settings_json")?).unwrap_or_default(),
+        settings: serde_json::from_str(&r.try_get::<String, _>("settings_json")?)
+            .unwrap_or_default(),
         version: r.try_get("version")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -42,7 +43,13 @@ pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<System> {
     r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)
 }
 
-pub async fn insert(conn: &mut AnyConnection, name: &str, kind: SystemKind, description: &str, settings: &SystemSettings) -> Result<i64> {
+pub async fn insert(
+    conn: &mut AnyConnection,
+    name: &str,
+    kind: SystemKind,
+    description: &str,
+    settings: &SystemSettings,
+) -> Result<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO systems (name, kind, description, settings_json, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
     )

@@ -45,9 +45,15 @@ async fn records_round_trip_on_every_backend() {
         let store = db.open().await;
         let label = db.label;
         let mut tx = store.write().await.unwrap();
-        let sys = store::systems::insert(tx.conn(), "cucm1", SystemKind::CallControl, "HQ", &Default::default())
-            .await
-            .unwrap();
+        let sys = store::systems::insert(
+            tx.conn(),
+            "cucm1",
+            SystemKind::CallControl,
+            "HQ",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         let line = store::lines::insert(
             tx.conn(),
             &LineRow {
@@ -207,9 +213,15 @@ async fn two_writers_on_one_sqlite_file_take_turns() {
     let b = store::Store::open(&db.url).await.unwrap();
     let sys = {
         let mut tx = a.write().await.unwrap();
-        let id = store::systems::insert(tx.conn(), "s", SystemKind::CallControl, "", &Default::default())
-            .await
-            .unwrap();
+        let id = store::systems::insert(
+            tx.conn(),
+            "s",
+            SystemKind::CallControl,
+            "",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
         id
     };

@@ -900,6 +900,72 @@ async fn phone_parameters(
     Ok(Json(s.service.phone_parameters(&name).await?))
 }
 
+// --- phone files ----------------------------------------------------------------------------
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PhoneFiles {
+    pub device: String,
+    pub files: Vec<String>,
+}
+
+/// The files a phone fetches.
+#[utoipa::path(get, path = "/api/v1/phones/{name}/files", tag = "provisioning", params(("name" = String, Path)),
+    responses((status = 200, body = PhoneFiles), (status = 404, body = ErrorBody)))]
+async fn phone_files(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(name): Path<String>,
+) -> ApiResult<Json<PhoneFiles>> {
+    let files = s
+        .provisioner
+        .files_of(&name)
+        .await
+        .map_err(provision_error)?;
+    let device = s.service.phone(&name).await?.name;
+    Ok(Json(PhoneFiles { device, files }))
+}
+
+/// The exact bytes the phone gets for one of its files.
+#[utoipa::path(get, path = "/api/v1/phones/{name}/files/{file}", tag = "provisioning", params(("name" = String, Path), ("file" = String, Path)),
+    responses((status = 200, description = "the file", content_type = "text/xml"), (status = 404, body = ErrorBody)))]
+async fn phone_file(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path((name, file)): Path<(String, String)>,
+) -> ApiResult<axum::response::Response> {
+    match s
+        .provisioner
+        .preview(&name, &file, &s.phone_base_url)
+        .await
+        .map_err(provision_error)?
+    {
+        Some((bytes, content_type)) => Ok((
+            [(axum::http::header::CONTENT_TYPE, content_type)],
+            bytes.as_ref().clone(),
+        )
+            .into_response()),
+        None => {
+            let files = s
+                .provisioner
+                .files_of(&name)
+                .await
+                .map_err(provision_error)?;
+            Err(service::Error::NotFound(format!(
+                "{name} does not fetch {file}; it fetches {}",
+                files.join(", ")
+            ))
+            .into())
+        }
+    }
+}
+
+fn provision_error(e: provision::Error) -> ApiError {
+    match e {
+        provision::Error::Service(e) => e.into(),
+        other => service::Error::Internal(other.to_string()).into(),
+    }
+}
+
 // --- IP phone services ----------------------------------------------------------------------
 
 /// Finds IP phone services; `q` is a prefix of the name.
@@ -1017,6 +1083,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_parameters))
         .routes(routes!(set_parameters, delete_parameters))
         .routes(routes!(phone_parameters))
+        .routes(routes!(phone_files))
+        .routes(routes!(phone_file))
         .routes(routes!(list_services, create_service))
         .routes(routes!(get_service, update_service, delete_service))
 }

@@ -6,9 +6,11 @@
 mod api;
 mod auth;
 mod error;
+mod phones;
 
 pub use api::openapi;
 pub use error::{ApiError, ErrorBody};
+pub use phones::phone_router;
 
 use axum::Router;
 use service::Service;
@@ -17,6 +19,9 @@ use service::Service;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub service: Service,
+    pub provisioner: std::sync::Arc<provision::Provisioner>,
+    /// How phones reach the phone HTTP listener (`http://host:6970`), for previews.
+    pub phone_base_url: String,
 }
 
 /// The admin listener's routes: the REST API, its OpenAPI document, `/healthz`.

@@ -24,6 +24,7 @@ impl TestApp {
         let mut cfg = Config::default();
         cfg.database.url = db.url.clone();
         cfg.admin.listen = "127.0.0.1:0".into();
+        cfg.http.listen = "127.0.0.1:0".into();
         cfg.admin_password = Some(PASSWORD.into());
         cfg.secret_key = Some(SECRET_KEY.into());
         let app = App::build(&cfg).await.expect("the server starts");
@@ -121,4 +122,33 @@ impl TestApp {
     pub async fn stop(mut self) {
         self.app.stop().await.unwrap();
     }
+}
+
+/// Runs a real peer program, or says it is missing: `None` skips (with a message) unless
+/// `DIALTONE_REQUIRE_PEERS=1`, which fails instead.
+pub fn peer(program: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if store::testing::require_peers() {
+            panic!("DIALTONE_REQUIRE_PEERS=1 but `{program}` is not installed");
+        }
+        eprintln!("SKIPPED: `{program}` is not installed");
+    }
+    found
+}
+
+/// `curl` as a phone would call it: answers the status and the body.
+pub fn curl(curl: &std::path::Path, args: &[&str]) -> (u16, String) {
+    let out = std::process::Command::new(curl)
+        .args(["-s", "--path-as-is", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.trim().parse().unwrap_or(0), body.to_string())
 }

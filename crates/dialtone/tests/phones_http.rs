@@ -1,0 +1,183 @@
+//! Phones fetching their files over HTTP with a real client (curl), on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{curl, peer, TestApp};
+use reqwest::StatusCode;
+use serde_json::json;
+use store::testing::TestDb;
+
+// curl runs as a blocking child process: the server needs threads of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phones_get_their_files_and_never_a_stale_one() {
+    let Some(curl_bin) = peer("curl") else { return };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let phone = format!(
+            "http://{}",
+            t.app.http_addr.expect("the phone listener is on")
+        );
+        let (_, sys) = t.get("/api/v1/systems/default").await;
+        let (s, v) = t
+            .patch(
+                "/api/v1/systems/default",
+                json!({"version": sys["version"], "settings": {"servers": [{"host": "cucm1.example.com"}], "voicemail_pilot": "8000"}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "jsmith", "last_name": "Smith", "digest_credential": "d1gest"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/phones",
+            json!({"mac": "00562B043615", "model": "7960", "protocol": "SIP", "owner_user_id": "jsmith",
+                   "lines": [{"pattern": "2000", "label": "John", "display": "John Smith"}, {"pattern": "2001", "label": "Reception"}]}),
+        )
+        .await;
+        t.create("/api/v1/phones", json!({"mac": "00562B043616", "model": "8861", "owner_user_id": "jsmith", "lines": [{"pattern": "2000"}]})).await;
+        let (s, _) = t
+            .put(
+                "/api/v1/parameters/model?target=8861",
+                json!({"values": {"resync_periodic": "1800"}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+
+        // An enterprise phone asks for SEP<MAC>.cnf.xml (any case).
+        let (code, body) = curl(&curl_bin, &[&format!("{phone}/sep00562b043615.cnf.xml")]);
+        assert_eq!(code, 200, "[{}] {body}", t.label);
+        let doc = roxml(&body);
+        let lines: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("line"))
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert!(
+            body.contains("<authPassword>d1gest</authPassword>")
+                && body.contains("<processNodeName>cucm1.example.com</processNodeName>")
+        );
+        assert!(body.contains("<messagesNumber>8000</messagesNumber>"));
+
+        // An MPP phone: the first-contact file sends it to its own file, which carries its lines
+        // and the resolved parameters; it is known by its User-Agent too.
+        let ua = "Cisco-CP-8861-3PCC/11.3.1 (00562b043616)";
+        let (code, first) = curl(
+            &curl_bin,
+            &["-A", ua, &format!("{phone}/dms/CP-8861-3PCC/8861-3PCC.xml")],
+        );
+        assert_eq!(code, 200, "{first}");
+        assert!(
+            first.contains(&format!(
+                "<Profile_Rule ua=\"na\">{phone}/$MA.xml</Profile_Rule>"
+            )),
+            "{first}"
+        );
+        let (code, own) = curl(&curl_bin, &["-A", ua, &format!("{phone}/00562b043616.xml")]);
+        assert_eq!(code, 200);
+        roxml(&own);
+        assert!(
+            own.contains("<Resync_Periodic ua=\"na\">1800</Resync_Periodic>")
+                && own.contains("<User_ID_1_ ua=\"na\">2000</User_ID_1_>"),
+            "{own}"
+        );
+
+        // What the phone gets is what the administrator previews.
+        let (_, files) = t.get("/api/v1/phones/SEP00562B043616/files").await;
+        assert_eq!(files["files"], json!(["8861-3PCC.xml", "00562b043616.xml"]));
+        let preview = t
+            .client
+            .get(t.url("/api/v1/phones/SEP00562B043616/files/00562b043616.xml"))
+            .bearer_auth(&t.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preview.status(), StatusCode::OK);
+        assert_eq!(preview.text().await.unwrap(), own);
+        let (s, v) = t
+            .get("/api/v1/phones/SEP00562B043616/files/SEP00562B043615.cnf.xml")
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+
+        // Unknown phones, security files, escapes, other methods.
+        for path in [
+            "/SEP0000000000AA.cnf.xml",
+            "/CTLSEP00562B043615.tlv",
+            "/ITLSEP00562B043615.tlv",
+            "/../../etc/passwd",
+            "/a/..\\..\\x",
+            "/XMLDefault.cnf.xml",
+            "/7841-3PCC.xml",
+        ] {
+            let (code, _) = curl(&curl_bin, &[&format!("{phone}{path}")]);
+            assert_eq!(code, 404, "{path}");
+        }
+        let (code, _) = curl(
+            &curl_bin,
+            &[
+                "-X",
+                "PUT",
+                "--data",
+                "x",
+                &format!("{phone}/SEP00562B043615.cnf.xml"),
+            ],
+        );
+        assert_eq!(code, 405);
+
+        // A change is in the next file; so is a change another process commits.
+        let (_, p) = t.get("/api/v1/phones/SEP00562B043615").await;
+        let (s, _) = t
+            .patch("/api/v1/phones/SEP00562B043615", json!({"version": p["version"], "lines": [{"pattern": "2000", "label": "Changed label"}]}))
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, body) = curl(&curl_bin, &[&format!("{phone}/SEP00562B043615.cnf.xml")]);
+        assert!(
+            body.contains("<featureLabel>Changed label</featureLabel>")
+                && !body.contains("Reception"),
+            "{body}"
+        );
+        {
+            let mut cfg = dialtone::Config::default();
+            cfg.database.url = db.url.clone();
+            cfg.secret_key = Some(common::SECRET_KEY.into());
+            let (other, _) = dialtone::open_service(&cfg).await.unwrap();
+            let p = other.phone("SEP00562B043615").await.unwrap();
+            let patch = model::PhonePatch {
+                version: p.version,
+                description: Some("changed elsewhere".into()),
+                ..Default::default()
+            };
+            other
+                .update_phone(&service::Actor::new("other"), "SEP00562B043615", patch)
+                .await
+                .unwrap();
+            other.store().close().await;
+        }
+        let (_, body) = curl(&curl_bin, &[&format!("{phone}/SEP00562B043615.cnf.xml")]);
+        assert!(
+            body.contains("<phoneLabel>changed elsewhere</phoneLabel>"),
+            "{body}"
+        );
+
+        // Auto-registration on: unknown phones get XMLDefault.cnf.xml and MPP first contact.
+        let (_, sys) = t.get("/api/v1/systems/default").await;
+        let mut settings = sys["settings"].clone();
+        settings["auto_registration"] = json!(true);
+        t.patch(
+            "/api/v1/systems/default",
+            json!({"version": sys["version"], "settings": settings}),
+        )
+        .await;
+        let (code, body) = curl(&curl_bin, &[&format!("{phone}/XMLDefault.cnf.xml")]);
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains("<autoRegistration>true</autoRegistration>"));
+        let (code, _) = curl(&curl_bin, &[&format!("{phone}/spa7841-3PCC.cfg")]);
+        assert_eq!(code, 200);
+        t.stop().await;
+    }
+}
+
+fn roxml(text: &str) -> roxmltree::Document<'_> {
+    roxmltree::Document::parse(text).unwrap_or_else(|e| panic!("not XML: {e}\n{text}"))
+}
