@@ -63,6 +63,9 @@ pub struct ServeArgs {
     /// A directory of operator templates (*.j2) over the built-in ones.
     #[arg(long)]
     pub templates: Option<String>,
+    /// Address of the TFTP listener (phones use 0.0.0.0:69); off unless given.
+    #[arg(long)]
+    pub tftp: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,8 @@ pub struct Config {
     pub admin: Admin,
     #[serde(default)]
     pub http: Http,
+    #[serde(default)]
+    pub tftp: Tftp,
     /// A directory of operator templates (`*.j2`) that override or add to the built-in ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub templates: Option<String>,
@@ -59,6 +61,12 @@ impl Default for Http {
     }
 }
 
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Tftp {
+    /// Address of the TFTP listener (phones use port 69); empty (the default) turns it off.
+    pub listen: String,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Log {
     /// A tracing filter: `info`, `debug`, `dialtone=debug,sqlx=warn`, …
@@ -71,6 +79,7 @@ impl std::fmt::Debug for Config {
             .field("database", &store::redact_url(&self.database.url))
             .field("admin", &self.admin)
             .field("http", &self.http)
+            .field("tftp", &self.tftp)
             .field("templates", &self.templates)
             .field(
                 "admin_password",
@@ -91,6 +100,7 @@ impl Default for Config {
                 listen: "127.0.0.1:8080".into(),
             },
             http: Http::default(),
+            tftp: Tftp::default(),
             templates: None,
             admin_password: None,
             admin_password_file: None,
@@ -107,6 +117,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("database", &["url"]),
     ("admin", &["listen"]),
     ("http", &["listen"]),
+    ("tftp", &["listen"]),
     ("templates", &[]),
     ("log", &["level"]),
     ("admin_password", &[]),

@@ -37,6 +37,8 @@ pub struct App {
     pub admin_addr: SocketAddr,
     /// The phone HTTP listener, when on.
     pub http_addr: Option<SocketAddr>,
+    /// The TFTP listener, when on.
+    pub tftp_addr: Option<SocketAddr>,
     pub service: Service,
     /// The password generated for `admin` at first start, if this start generated one.
     pub generated_admin_password: Option<String>,
@@ -57,6 +59,29 @@ fn serve(
             .await
     });
     (stop, task)
+}
+
+/// Phone files for the TFTP server, from the provisioner.
+struct TftpSource {
+    provisioner: std::sync::Arc<provision::Provisioner>,
+    base_url: String,
+}
+
+impl tftp::FileSource for TftpSource {
+    async fn read(
+        &self,
+        name: &str,
+        _peer: SocketAddr,
+    ) -> Result<std::sync::Arc<Vec<u8>>, tftp::ReadError> {
+        match self.provisioner.fetch(name, None, &self.base_url).await {
+            Ok(provision::Answer::File { bytes, .. }) => Ok(bytes),
+            Ok(provision::Answer::NotFound(why)) => {
+                tracing::debug!(name, %why, "tftp: not found");
+                Err(tftp::ReadError::NotFound)
+            }
+            Err(e) => Err(tftp::ReadError::Internal(e.to_string())),
+        }
+    }
 }
 
 /// The renderer: the built-in templates, with the operator's over them when configured.
@@ -102,6 +127,35 @@ impl App {
             tasks.push(t);
             tracing::info!(%addr, "phone HTTP listener");
         }
+        let mut tftp_addr = None;
+        if !cfg.tftp.listen.trim().is_empty() {
+            let unbound = std::sync::Arc::new(TftpSource {
+                provisioner: provisioner.clone(),
+                base_url: String::new(),
+            });
+            let server = tftp::TftpServer::bind(&cfg.tftp.listen, unbound, tftp::Config::default())
+                .await
+                .with_context(|| format!("binding the TFTP listener on {}", cfg.tftp.listen))?;
+            let addr = server.local_addr()?;
+            tftp_addr = Some(addr);
+            // MPP phones that first reach us by TFTP are sent on to their own file by TFTP.
+            let source = std::sync::Arc::new(TftpSource {
+                provisioner: provisioner.clone(),
+                base_url: format!("tftp://{addr}"),
+            });
+            let server = server.with_source(source);
+            let (stop, stopped) = oneshot::channel::<()>();
+            tasks.push(tokio::spawn(async move {
+                server
+                    .serve(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+                Ok(())
+            }));
+            stops.push(stop);
+            tracing::info!(%addr, "TFTP listener");
+        }
         let phone_base_url = http_addr.map(|a| format!("http://{a}")).unwrap_or_default();
         let router = web::router(web::AppState {
             service: service.clone(),
@@ -115,6 +169,7 @@ impl App {
         Ok(App {
             admin_addr,
             http_addr,
+            tftp_addr,
             service,
             generated_admin_password: generated,
             stop: stops,

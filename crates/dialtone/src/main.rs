@@ -70,6 +70,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(t) = args.templates {
                 cfg.templates = Some(t);
             }
+            if let Some(t) = args.tftp {
+                cfg.tftp.listen = t;
+            }
             let app = App::build(&cfg).await?;
             announce(&app, &cfg);
             app.run_until_signal().await

@@ -25,6 +25,7 @@ impl TestApp {
         cfg.database.url = db.url.clone();
         cfg.admin.listen = "127.0.0.1:0".into();
         cfg.http.listen = "127.0.0.1:0".into();
+        cfg.tftp.listen = "127.0.0.1:0".into();
         cfg.admin_password = Some(PASSWORD.into());
         cfg.secret_key = Some(SECRET_KEY.into());
         let app = App::build(&cfg).await.expect("the server starts");
