@@ -52,11 +52,14 @@ fn serve(
 ) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
     });
     (stop, task)
 }
@@ -71,10 +74,18 @@ impl tftp::FileSource for TftpSource {
     async fn read(
         &self,
         name: &str,
-        _peer: SocketAddr,
+        peer: SocketAddr,
     ) -> Result<std::sync::Arc<Vec<u8>>, tftp::ReadError> {
         match self.provisioner.fetch(name, None, &self.base_url).await {
-            Ok(provision::Answer::File { bytes, .. }) => Ok(bytes),
+            Ok(provision::Answer::File {
+                bytes, device_id, ..
+            }) => {
+                if let Some(id) = device_id {
+                    self.provisioner
+                        .seen(id, &peer.ip().to_string(), "", name, "tftp");
+                }
+                Ok(bytes)
+            }
             Ok(provision::Answer::NotFound(why)) => {
                 tracing::debug!(name, %why, "tftp: not found");
                 Err(tftp::ReadError::NotFound)
@@ -155,6 +166,27 @@ impl App {
             }));
             stops.push(stop);
             tracing::info!(%addr, "TFTP listener");
+        }
+        {
+            // Device status goes to the store in batches, twice a second, and once more at stop.
+            let p = provisioner.clone();
+            let (stop, mut stopped) = oneshot::channel::<()>();
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+                loop {
+                    let last = tokio::select! {
+                        _ = tick.tick() => false,
+                        _ = &mut stopped => true,
+                    };
+                    if let Err(e) = p.flush_status().await {
+                        tracing::warn!(error = %e, "could not record device status");
+                    }
+                    if last {
+                        return Ok(());
+                    }
+                }
+            }));
+            stops.push(stop);
         }
         let phone_base_url = http_addr.map(|a| format!("http://{a}")).unwrap_or_default();
         let router = web::router(web::AppState {

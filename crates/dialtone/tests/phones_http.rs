@@ -83,6 +83,19 @@ async fn phones_get_their_files_and_never_a_stale_one() {
             "{own}"
         );
 
+        // Every request updates the device's status: when, from where, with what, which file.
+        let (_, before) = t.get("/api/v1/phones/SEP00562B300009/status").await;
+        assert_eq!(before["error"]["code"], "not_found");
+        let st = t.status_when_seen("SEP00562B043616").await;
+        assert_eq!(st["seen"], true, "{st}");
+        assert_eq!(
+            (st["ip"].as_str(), st["protocol"].as_str()),
+            (Some("127.0.0.1"), Some("http"))
+        );
+        assert_eq!(st["user_agent"], ua);
+        assert_eq!(st["file"], "00562b043616.xml");
+        assert_eq!(st["requests"], 2, "the first-contact file and its own");
+
         // What the phone gets is what the administrator previews.
         let (_, files) = t.get("/api/v1/phones/SEP00562B043616/files").await;
         assert_eq!(files["files"], json!(["8861-3PCC.xml", "00562b043616.xml"]));

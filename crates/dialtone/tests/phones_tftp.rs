@@ -105,6 +105,13 @@ async fn phones_get_their_files_over_tftp() {
         );
         assert_eq!(body.as_bytes(), &expected[..], "curl tftp");
 
+        let st = t.status_when_seen("SEP00562B500001").await;
+        assert_eq!(
+            (st["protocol"].as_str(), st["file"].as_str()),
+            (Some("tftp"), Some("SEP00562B500001.cnf.xml")),
+            "{st}"
+        );
+
         // Missing files, security files and escapes: errors at once.
         for (name, code) in [
             ("SEP0000000000AA.cnf.xml", 1),

@@ -1082,3 +1082,18 @@ pub struct ResolvedParameters {
     pub behaviour: crate::provisioning::Behaviour,
     pub warnings: Vec<FieldWarning>,
 }
+
+/// What a device last fetched, from where, with what.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceStatus {
+    pub device: String,
+    /// False until the device has fetched one of its files.
+    pub seen: bool,
+    pub last_seen: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub file: Option<String>,
+    /// `http` or `tftp`.
+    pub protocol: Option<String>,
+    pub requests: i64,
+}

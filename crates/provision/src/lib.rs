@@ -32,6 +32,7 @@ pub enum Answer {
         content_type: &'static str,
         /// The device it was rendered for, when there is one.
         device: Option<String>,
+        device_id: Option<i64>,
     },
     /// Nothing to serve, and why (for the log, never for the phone).
     NotFound(String),
@@ -43,6 +44,7 @@ struct Cached {
     bytes: Arc<Vec<u8>>,
     content_type: &'static str,
     device: Option<String>,
+    device_id: Option<i64>,
 }
 
 /// Serves phone files.
@@ -50,6 +52,8 @@ pub struct Provisioner {
     service: Service,
     renderer: Arc<Renderer>,
     cache: Mutex<HashMap<String, Cached>>,
+    /// Requests seen since the last flush, by device.
+    seen: Mutex<HashMap<i64, store::status::Seen>>,
 }
 
 impl std::fmt::Debug for Provisioner {
@@ -158,6 +162,7 @@ impl Provisioner {
             service,
             renderer,
             cache: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::new()),
         }
     }
 
@@ -193,6 +198,7 @@ impl Provisioner {
                     bytes: c.bytes.clone(),
                     content_type: c.content_type,
                     device: c.device.clone(),
+                    device_id: c.device_id,
                 });
             }
         }
@@ -201,6 +207,7 @@ impl Provisioner {
             bytes,
             content_type,
             device,
+            device_id,
         } = &answer
         {
             self.cache.lock().expect("cache lock").insert(
@@ -210,6 +217,7 @@ impl Provisioner {
                     bytes: bytes.clone(),
                     content_type,
                     device: device.clone(),
+                    device_id: *device_id,
                 },
             );
         }
@@ -260,6 +268,7 @@ impl Provisioner {
                     bytes: Arc::new(bytes),
                     content_type: content_type(file),
                     device: None,
+                    device_id: found,
                 })
             }
             (Wanted::Default, _) => match self.auto_registration().await? {
@@ -275,6 +284,7 @@ impl Provisioner {
                         bytes: Arc::new(bytes),
                         content_type: content_type(file),
                         device: None,
+                        device_id: None,
                     })
                 }
                 None => Ok(Answer::NotFound(
@@ -291,6 +301,7 @@ impl Provisioner {
                             bytes: Arc::new(bytes),
                             content_type: content_type(file),
                             device: Some(view.name),
+                            device_id: Some(id),
                         })
                     }
                     None => Ok(Answer::NotFound(format!(
@@ -303,6 +314,49 @@ impl Provisioner {
                 "{file}: no device in the directory has this file"
             ))),
         }
+    }
+
+    /// Notes that a device fetched `file`; written to the store by `flush_status`, in batches, so
+    /// a boot storm does not become a storm of writes.
+    pub fn seen(&self, device_id: i64, ip: &str, user_agent: &str, file: &str, protocol: &str) {
+        let at = store::now();
+        let mut m = self.seen.lock().expect("seen lock");
+        let e = m.entry(device_id).or_insert_with(|| store::status::Seen {
+            device_id,
+            at: String::new(),
+            ip: String::new(),
+            user_agent: String::new(),
+            file: String::new(),
+            protocol: String::new(),
+            requests: 0,
+        });
+        e.at = at;
+        e.ip = ip.to_string();
+        if !user_agent.is_empty() {
+            e.user_agent = user_agent.to_string();
+        }
+        e.file = file.to_string();
+        e.protocol = protocol.to_string();
+        e.requests += 1;
+    }
+
+    /// Writes the requests seen since the last flush (without bumping the generation: no file
+    /// changes with a status).
+    pub async fn flush_status(&self) -> Result<usize> {
+        let batch: Vec<store::status::Seen> = self
+            .seen
+            .lock()
+            .expect("seen lock")
+            .drain()
+            .map(|(_, v)| v)
+            .collect();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.service.store().write_unversioned().await?;
+        store::status::record(tx.conn(), &batch).await?;
+        tx.commit().await?;
+        Ok(batch.len())
     }
 
     /// The settings of the first call-control system with auto-registration on, if any.

@@ -923,6 +923,35 @@ impl Service {
         .await
     }
 
+    /// What a phone last fetched (recorded by the phone listeners).
+    pub async fn phone_status(&self, key: &str) -> Result<model::DeviceStatus> {
+        let mut c = self.store.read().await?;
+        let id = self.device_id(&mut c, DeviceClass::Phone, key).await?;
+        let name = store::devices::by_id(&mut c, id).await?.row.name;
+        Ok(match store::status::get(&mut c, id).await? {
+            Some(s) => model::DeviceStatus {
+                device: name,
+                seen: true,
+                last_seen: Some(s.at),
+                ip: Some(s.ip),
+                user_agent: Some(s.user_agent).filter(|u| !u.is_empty()),
+                file: Some(s.file),
+                protocol: Some(s.protocol),
+                requests: s.requests,
+            },
+            None => model::DeviceStatus {
+                device: name,
+                seen: false,
+                last_seen: None,
+                ip: None,
+                user_agent: None,
+                file: None,
+                protocol: None,
+                requests: 0,
+            },
+        })
+    }
+
     // --- device profiles --------------------------------------------------------------------
 
     pub async fn find_device_profiles(&self, f: &store::Find) -> Result<Page<DeviceProfile>> {

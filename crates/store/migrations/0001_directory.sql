@@ -261,6 +261,17 @@ CREATE TABLE parameter_sets (
     UNIQUE (scope, system_id, target)
 );
 
+-- What each device last did: kept apart from the device so that recording it changes no file.
+CREATE TABLE device_status (
+    device_id {int} PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+    last_seen TEXT NOT NULL,
+    last_ip TEXT NOT NULL DEFAULT '',
+    last_user_agent TEXT NOT NULL DEFAULT '',
+    last_file TEXT NOT NULL DEFAULT '',
+    last_protocol TEXT NOT NULL DEFAULT '',
+    requests {int} NOT NULL DEFAULT 0
+);
+
 -- Bumped by every write transaction: rendered phone files cached under an older value are stale
 -- (this covers writes from other processes and other nodes too).
 CREATE TABLE generation (

@@ -13,6 +13,7 @@ pub mod devices;
 pub mod lines;
 pub mod parameters;
 pub mod services;
+pub mod status;
 pub mod systems;
 pub mod testing;
 pub mod users;
@@ -227,6 +228,12 @@ impl Store {
     /// Starts a write transaction.
     pub async fn write(&self) -> Result<WriteTx> {
         self.begin(true).await
+    }
+
+    /// A write transaction that does not bump the generation: for records no phone file shows
+    /// (device status), so that recording them does not throw away rendered files.
+    pub async fn write_unversioned(&self) -> Result<WriteTx> {
+        self.begin(false).await
     }
 
     /// The generation: a number every committed write increases.

@@ -959,6 +959,17 @@ async fn phone_file(
     }
 }
 
+/// What the phone last fetched, from which address, with which user agent.
+#[utoipa::path(get, path = "/api/v1/phones/{name}/status", tag = "provisioning", params(("name" = String, Path)),
+    responses((status = 200, body = DeviceStatus), (status = 404, body = ErrorBody)))]
+async fn phone_status(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(name): Path<String>,
+) -> ApiResult<Json<DeviceStatus>> {
+    Ok(Json(s.service.phone_status(&name).await?))
+}
+
 fn provision_error(e: provision::Error) -> ApiError {
     match e {
         provision::Error::Service(e) => e.into(),
@@ -1085,6 +1096,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(phone_parameters))
         .routes(routes!(phone_files))
         .routes(routes!(phone_file))
+        .routes(routes!(phone_status))
         .routes(routes!(list_services, create_service))
         .routes(routes!(get_service, update_service, delete_service))
 }

@@ -31,6 +31,11 @@ async fn serve_file(State(p): State<Arc<Provisioner>>, req: Request) -> Response
             .into_response();
     }
     let path = req.uri().path().to_string();
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
     let ua = req
         .headers()
         .get(header::USER_AGENT)
@@ -42,7 +47,17 @@ async fn serve_file(State(p): State<Arc<Provisioner>>, req: Request) -> Response
             bytes,
             content_type,
             device,
+            device_id,
         }) => {
+            if let Some(id) = device_id {
+                p.seen(
+                    id,
+                    &ip,
+                    ua.as_deref().unwrap_or_default(),
+                    provision::file_name(&path).unwrap_or_default(),
+                    "http",
+                );
+            }
             tracing::debug!(%path, device = device.as_deref().unwrap_or("-"), "served");
             (
                 [
