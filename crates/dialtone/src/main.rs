@@ -128,7 +128,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 cfg.admin_password()?.unwrap_or_default()
             );
             println!(
-                "  curl -u admin:{} {base}/api/v1/users?q=smi",
+                "  curl -u admin:{} '{base}/api/v1/users?q=smi'",
                 cfg.admin_password()?.unwrap_or_default()
             );
             println!(
@@ -139,6 +139,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "  curl -u admin:{} '{base}/api/v1/users?conflicts=true'",
                 cfg.admin_password()?.unwrap_or_default()
             );
+            if let Some(h) = app.http_addr {
+                println!("Phones fetch their files from http://{h}/, e.g.:\n  curl http://{h}/SEP00562B040000.cnf.xml");
+            }
             println!("  OpenAPI: {base}/api/v1/openapi.json\nStop with Ctrl-C.");
             app.run_until_signal().await
         }

@@ -105,6 +105,7 @@ fn xml_escape(s: &str, out: &mut String) {
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
     env.set_fuel(Some(FUEL));
     env.set_auto_escape_callback(|_| AutoEscape::Custom("xml"));
     env.set_formatter(|out, state, value| {
