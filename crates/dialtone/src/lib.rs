@@ -71,11 +71,7 @@ struct TftpSource {
 }
 
 impl tftp::FileSource for TftpSource {
-    async fn read(
-        &self,
-        name: &str,
-        peer: SocketAddr,
-    ) -> Result<std::sync::Arc<Vec<u8>>, tftp::ReadError> {
+    async fn read(&self, name: &str, peer: SocketAddr) -> Result<bytes::Bytes, tftp::ReadError> {
         match self.provisioner.fetch(name, None, &self.base_url).await {
             Ok(provision::Answer::File {
                 bytes, device_id, ..

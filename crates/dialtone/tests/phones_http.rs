@@ -167,10 +167,25 @@ async fn phones_get_their_files_and_never_a_stale_one() {
                 .unwrap();
             other.store().close().await;
         }
-        let (_, body) = curl(&curl_bin, &[&format!("{phone}/SEP00562B043615.cnf.xml")]);
+        // Another process's commit reaches this one's files within store::GENERATION_RECHECK.
+        let start = std::time::Instant::now();
+        let body = loop {
+            let (_, body) = curl(&curl_bin, &[&format!("{phone}/SEP00562B043615.cnf.xml")]);
+            if body.contains("<phoneLabel>changed elsewhere</phoneLabel>")
+                || start.elapsed() > std::time::Duration::from_secs(3)
+            {
+                break body;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
         assert!(
             body.contains("<phoneLabel>changed elsewhere</phoneLabel>"),
             "{body}"
+        );
+        assert!(
+            start.elapsed() < store::GENERATION_RECHECK * 4,
+            "took {:?}",
+            start.elapsed()
         );
 
         // Auto-registration on: unknown phones get XMLDefault.cnf.xml and MPP first contact.

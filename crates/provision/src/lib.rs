@@ -28,7 +28,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub enum Answer {
     File {
-        bytes: Arc<Vec<u8>>,
+        bytes: bytes::Bytes,
         content_type: &'static str,
         /// The device it was rendered for, when there is one.
         device: Option<String>,
@@ -41,7 +41,7 @@ pub enum Answer {
 #[derive(Clone)]
 struct Cached {
     generation: i64,
-    bytes: Arc<Vec<u8>>,
+    bytes: bytes::Bytes,
     content_type: &'static str,
     device: Option<String>,
     device_id: Option<i64>,
@@ -265,7 +265,7 @@ impl Provisioner {
                     .render_first_contact(&format!("{base_url}/$MA.xml"))?;
                 report(problem);
                 Ok(Answer::File {
-                    bytes: Arc::new(bytes),
+                    bytes: bytes::Bytes::from(bytes),
                     content_type: content_type(file),
                     device: None,
                     device_id: found,
@@ -281,7 +281,7 @@ impl Provisioner {
                         .render_default(&DefaultView::new(servers(&settings), true))?;
                     report(problem);
                     Ok(Answer::File {
-                        bytes: Arc::new(bytes),
+                        bytes: bytes::Bytes::from(bytes),
                         content_type: content_type(file),
                         device: None,
                         device_id: None,
@@ -298,7 +298,7 @@ impl Provisioner {
                         let render::Rendered { bytes, fallback } = r?;
                         report(fallback);
                         Ok(Answer::File {
-                            bytes: Arc::new(bytes),
+                            bytes: bytes::Bytes::from(bytes),
                             content_type: content_type(file),
                             device: Some(view.name),
                             device_id: Some(id),
@@ -382,7 +382,7 @@ impl Provisioner {
         name: &str,
         file: &str,
         base_url: &str,
-    ) -> Result<Option<(Arc<Vec<u8>>, &'static str)>> {
+    ) -> Result<Option<(bytes::Bytes, &'static str)>> {
         let phone = self.service.phone(name).await?;
         let view = self.view(phone.id, base_url).await?;
         if view.file_kind(file).is_none() {

@@ -123,7 +123,22 @@ pub struct Store {
     /// SQLite has one writer at a time; writers of this process queue here instead of failing
     /// with SQLITE_BUSY when a read-then-write transaction loses the race.
     write_lock: Option<Arc<Mutex<()>>>,
+    generation: Arc<Generation>,
 }
+
+/// The generation as this process knows it: what its own commits set at once, and what the
+/// database says, asked at most every `GENERATION_RECHECK` (other processes and nodes).
+#[derive(Debug, Default)]
+struct Generation {
+    known: std::sync::atomic::AtomicI64,
+    /// Milliseconds since `epoch` when the database was last asked; 0 before the first time.
+    checked_ms: std::sync::atomic::AtomicU64,
+    epoch: std::sync::OnceLock<std::time::Instant>,
+}
+
+/// How long a generation read from the database is trusted before it is asked again: the most a
+/// change committed by another process or node can take to reach this one's phone files.
+pub const GENERATION_RECHECK: Duration = Duration::from_millis(250);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -139,6 +154,7 @@ pub struct WriteTx {
     _guard: Option<OwnedMutexGuard<()>>,
     /// Bump the generation on commit (everything but the migrations themselves).
     bump: bool,
+    generation: Arc<Generation>,
 }
 
 impl WriteTx {
@@ -148,12 +164,22 @@ impl WriteTx {
     /// Commits, bumping the generation in the same transaction: whatever was cached under the
     /// previous generation is stale from the moment this commit is visible.
     pub async fn commit(mut self) -> Result<()> {
-        if self.bump {
-            sqlx::query("UPDATE generation SET n = n + 1 WHERE id = 1")
-                .execute(&mut *self.tx)
-                .await?;
-        }
+        let n: Option<i64> = if self.bump {
+            Some(
+                sqlx::query_scalar("UPDATE generation SET n = n + 1 WHERE id = 1 RETURNING n")
+                    .fetch_one(&mut *self.tx)
+                    .await?,
+            )
+        } else {
+            None
+        };
         self.tx.commit().await?;
+        // This process's own commit is seen by its next request at once.
+        if let Some(n) = n {
+            self.generation
+                .known
+                .fetch_max(n, std::sync::atomic::Ordering::AcqRel);
+        }
         Ok(())
     }
 }
@@ -209,6 +235,7 @@ impl Store {
             pool,
             backend,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            generation: Arc::default(),
         })
     }
 
@@ -236,11 +263,23 @@ impl Store {
         self.begin(false).await
     }
 
-    /// The generation: a number every committed write increases.
+    /// The generation: a number every committed write increases. A commit of this process is
+    /// seen at once; one of another process or node within `GENERATION_RECHECK`.
     pub async fn generation(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT n FROM generation WHERE id = 1")
+        use std::sync::atomic::Ordering;
+        let g = &self.generation;
+        let epoch = *g.epoch.get_or_init(std::time::Instant::now);
+        let now_ms = epoch.elapsed().as_millis() as u64 + 1;
+        let checked = g.checked_ms.load(Ordering::Acquire);
+        if checked != 0 && now_ms.saturating_sub(checked) < GENERATION_RECHECK.as_millis() as u64 {
+            return Ok(g.known.load(Ordering::Acquire));
+        }
+        let n: i64 = sqlx::query_scalar("SELECT n FROM generation WHERE id = 1")
             .fetch_one(&self.pool)
-            .await?)
+            .await?;
+        g.known.fetch_max(n, Ordering::AcqRel);
+        g.checked_ms.store(now_ms, Ordering::Release);
+        Ok(g.known.load(Ordering::Acquire))
     }
 
     pub(crate) async fn begin(&self, bump: bool) -> Result<WriteTx> {
@@ -259,6 +298,7 @@ impl Store {
             tx,
             _guard: guard,
             bump,
+            generation: self.generation.clone(),
         })
     }
 

@@ -34,7 +34,7 @@ pub trait FileSource: Send + Sync + 'static {
         &self,
         name: &str,
         peer: SocketAddr,
-    ) -> impl Future<Output = Result<Arc<Vec<u8>>, ReadError>> + Send;
+    ) -> impl Future<Output = Result<bytes::Bytes, ReadError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -269,7 +269,7 @@ async fn transfer<S: FileSource>(
         }
     };
     let data: std::borrow::Cow<[u8]> = match req.mode {
-        Mode::Octet => std::borrow::Cow::Borrowed(bytes.as_slice()),
+        Mode::Octet => std::borrow::Cow::Borrowed(&bytes[..]),
         Mode::Netascii => std::borrow::Cow::Owned(packet::to_netascii(&bytes)),
     };
     let n = negotiate(&req, data.len(), cfg);

@@ -939,11 +939,9 @@ async fn phone_file(
         .await
         .map_err(provision_error)?
     {
-        Some((bytes, content_type)) => Ok((
-            [(axum::http::header::CONTENT_TYPE, content_type)],
-            bytes.as_ref().clone(),
-        )
-            .into_response()),
+        Some((bytes, content_type)) => {
+            Ok(([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response())
+        }
         None => {
             let files = s
                 .provisioner

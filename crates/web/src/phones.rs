@@ -64,7 +64,7 @@ async fn serve_file(State(p): State<Arc<Provisioner>>, req: Request) -> Response
                     (header::CONTENT_TYPE, content_type),
                     (header::CACHE_CONTROL, "no-store"),
                 ],
-                bytes.as_ref().clone(),
+                bytes,
             )
                 .into_response()
         }
