@@ -51,9 +51,11 @@ async fn fetch(
         push(&w.to_string());
     }
     sock.send_to(&req, server).await?;
-    let bs = blksize.unwrap_or(512) as usize;
-    let win = window.unwrap_or(1) as u64;
-    let mut buf = vec![0u8; bs + 4 + 64];
+    // What the server agreed to (its OACK) is what counts: without one, 512-byte blocks and a
+    // window of 1 (RFC 2347, 7440).
+    let mut bs = 512usize;
+    let mut win = 1u64;
+    let mut buf = vec![0u8; blksize.unwrap_or(512) as usize + 4 + 64];
     let mut expected: u64 = 1;
     let mut in_window = 0u64;
     let mut total = 0usize;
@@ -88,7 +90,16 @@ async fn fetch(
         }
         match buf[1] {
             6 => {
-                // OACK
+                let fields: Vec<String> = buf[2..n].split(|b| *b == 0).map(|f| String::from_utf8_lossy(f).to_ascii_lowercase()).collect();
+                for kv in fields.chunks(2) {
+                    if let [k, v] = kv {
+                        match k.as_str() {
+                            "blksize" => bs = v.parse().unwrap_or(512),
+                            "windowsize" => win = v.parse().unwrap_or(1),
+                            _ => {}
+                        }
+                    }
+                }
                 sock.send_to(&[0, 4, 0, 0], p).await?;
             }
             3 => {
