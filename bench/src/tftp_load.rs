@@ -90,7 +90,10 @@ async fn fetch(
         }
         match buf[1] {
             6 => {
-                let fields: Vec<String> = buf[2..n].split(|b| *b == 0).map(|f| String::from_utf8_lossy(f).to_ascii_lowercase()).collect();
+                let fields: Vec<String> = buf[2..n]
+                    .split(|b| *b == 0)
+                    .map(|f| String::from_utf8_lossy(f).to_ascii_lowercase())
+                    .collect();
                 for kv in fields.chunks(2) {
                     if let [k, v] = kv {
                         match k.as_str() {

@@ -74,8 +74,23 @@ impl tftp::FileSource for TftpSource {
     async fn read(&self, name: &str, peer: SocketAddr) -> Result<bytes::Bytes, tftp::ReadError> {
         match self.provisioner.fetch(name, None, &self.base_url).await {
             Ok(provision::Answer::File {
-                bytes, device_id, ..
+                bytes,
+                device_id,
+                access,
+                device,
+                ..
             }) => {
+                if !matches!(access, provision::Access::Anyone) {
+                    tracing::warn!(
+                        name,
+                        %peer,
+                        device = device.as_deref().unwrap_or("-"),
+                        "tftp: refused, the file needs the phone's HTTP credentials"
+                    );
+                    return Err(tftp::ReadError::Denied(
+                        "this file needs the phone's credentials: fetch it over HTTP".into(),
+                    ));
+                }
                 if let Some(id) = device_id {
                     self.provisioner
                         .seen(id, &peer.ip().to_string(), "", name, "tftp");

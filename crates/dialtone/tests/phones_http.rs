@@ -209,3 +209,192 @@ async fn phones_get_their_files_and_never_a_stale_one() {
 fn roxml(text: &str) -> roxmltree::Document<'_> {
     roxmltree::Document::parse(text).unwrap_or_else(|e| panic!("not XML: {e}\n{text}"))
 }
+
+/// Runs curl and gives (HTTP code, headers and body as one text).
+fn curl_with_headers(curl_bin: &std::path::Path, args: &[&str]) -> (u16, String) {
+    let mut all = vec!["-i"];
+    all.extend_from_slice(args);
+    curl(curl_bin, &all)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_with_secrets_need_the_phones_own_credentials() {
+    let Some(curl_bin) = peer("curl") else { return };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let phone = format!("http://{}", t.app.http_addr.expect("phone listener"));
+        let tftp = t.app.tftp_addr.expect("tftp listener");
+        let (_, sys) = t.get("/api/v1/systems/default").await;
+        let mut settings = sys["settings"].clone();
+        settings["servers"] = json!([{"host": "cucm1.example.com"}]);
+        let (s, sys) = t
+            .patch(
+                "/api/v1/systems/default",
+                json!({"version": sys["version"], "settings": settings}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{sys}");
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "jsmith", "last_name": "Smith", "digest_credential": "d1gest"}),
+        )
+        .await;
+        // An MPP phone with a SIP password in its file, an MPP phone without one, an enterprise
+        // phone with one.
+        let mpp = t.create("/api/v1/phones", json!({"mac": "00562B043616", "model": "8861", "owner_user_id": "jsmith", "lines": [{"pattern": "2000"}]})).await;
+        t.create(
+            "/api/v1/phones",
+            json!({"mac": "00562B043617", "model": "8841", "lines": [{"pattern": "2001"}]}),
+        )
+        .await;
+        t.create("/api/v1/phones", json!({"mac": "00562B043615", "model": "7960", "protocol": "SIP", "owner_user_id": "jsmith", "lines": [{"pattern": "2002"}]})).await;
+        let file = format!("{phone}/00562b043616.xml");
+
+        // Off (the default), no password: open, and the phone is sent back here for its file.
+        let (code, body) = curl(&curl_bin, &[&file]);
+        assert_eq!(code, 200, "[{}] {body}", t.label);
+        assert!(
+            body.contains(&format!(
+                "<Profile_Rule ua=\"na\">{phone}/$MA.xml</Profile_Rule>"
+            )),
+            "{body}"
+        );
+
+        // Setting the password: checked, versioned, never shown.
+        let path = "/api/v1/phones/SEP00562B043616/http-credential";
+        let got = t
+            .put(
+                path,
+                json!({"version": mpp["version"], "password": "has space"}),
+            )
+            .await;
+        t.refused(got, StatusCode::UNPROCESSABLE_ENTITY, "password");
+        let (s, _) = t
+            .put(path, json!({"version": 99, "password": "Ph0ne-pass.1"}))
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        let (s, p) = t
+            .put(
+                path,
+                json!({"version": mpp["version"], "password": "Ph0ne-pass.1"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert_eq!(p["has_http_password"], json!(true));
+        assert!(!p.to_string().contains("Ph0ne-pass.1"));
+        let (_, audit) = t.get("/api/v1/audit?limit=5").await;
+        assert!(audit.to_string().contains("set http credential"));
+        assert!(!audit.to_string().contains("Ph0ne-pass.1"));
+
+        // Still off: served to anyone, now telling the phone to send its credentials (so that
+        // turning the policy on later needs no visit to the phone).
+        let (code, body) = curl(&curl_bin, &[&file]);
+        assert_eq!(code, 200);
+        assert!(
+            body.contains(&format!(
+                "<Profile_Rule ua=\"na\">[--uid $MA --pwd Ph0ne-pass.1]{phone}/$MA.xml</Profile_Rule>"
+            )),
+            "{body}"
+        );
+
+        // `secrets`: the files that carry one need the credentials.
+        let (_, sys) = t.get("/api/v1/systems/default").await;
+        settings["phone_auth"] = json!("secrets");
+        let (s, sys) = t
+            .patch(
+                "/api/v1/systems/default",
+                json!({"version": sys["version"], "settings": settings}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{sys}");
+        let (code, head) = curl_with_headers(&curl_bin, &[&file]);
+        assert_eq!(code, 401, "{head}");
+        let lower = head.to_ascii_lowercase();
+        assert!(
+            lower.contains(
+                "www-authenticate: digest realm=\"dialtone phones\", qop=\"auth\", algorithm=md5"
+            ) && lower.contains("www-authenticate: basic realm=\"dialtone phones\""),
+            "{head}"
+        );
+        assert!(!head.contains("d1gest"));
+        for auth in ["--digest", "--basic"] {
+            let (code, body) = curl(
+                &curl_bin,
+                &[auth, "--user", "00562b043616:Ph0ne-pass.1", &file],
+            );
+            assert_eq!(code, 200, "{auth}: {body}");
+            assert!(
+                body.contains("<Password_1_ ua=\"na\">d1gest</Password_1_>"),
+                "{body}"
+            );
+            let (code, body) = curl(
+                &curl_bin,
+                &[auth, "--user", "00562b043616:wrong-pass", &file],
+            );
+            assert_eq!(code, 401, "{auth}: {body}");
+            assert!(!body.contains("d1gest"));
+            let (code, _) = curl(
+                &curl_bin,
+                &[auth, "--user", "00562b043617:Ph0ne-pass.1", &file],
+            );
+            assert_eq!(code, 401, "{auth}: another phone's name");
+        }
+        // An MPP file without secrets stays open; enterprise phones cannot authenticate, so
+        // theirs stays open too (docs/phones.md says how to protect them).
+        let (code, _) = curl(&curl_bin, &[&format!("{phone}/00562b043617.xml")]);
+        assert_eq!(code, 200);
+        let (code, body) = curl(&curl_bin, &[&format!("{phone}/SEP00562B043615.cnf.xml")]);
+        assert_eq!((code, body.contains("d1gest")), (200, true));
+        // TFTP cannot carry credentials: refused with an access violation (code 2) that says so.
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        sock.send_to(b"\x00\x0100562b043616.xml\x00octet\x00", tftp)
+            .unwrap();
+        let mut buf = [0u8; 600];
+        let (n, _) = sock.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..4], &[0, 5, 0, 2], "{:?}", &buf[..n]);
+        assert!(String::from_utf8_lossy(&buf[4..n]).contains("credentials"));
+        // The administrators' preview is not a phone: it shows the file.
+        let r = t
+            .client
+            .get(t.url("/api/v1/phones/SEP00562B043616/files/00562b043616.xml"))
+            .bearer_auth(&t.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+
+        // `all`: every MPP file of a device in the directory; one without a password: nobody.
+        let (_, sys) = t.get("/api/v1/systems/default").await;
+        settings["phone_auth"] = json!("all");
+        t.patch(
+            "/api/v1/systems/default",
+            json!({"version": sys["version"], "settings": settings}),
+        )
+        .await;
+        let (code, _) = curl(&curl_bin, &[&format!("{phone}/00562b043617.xml")]);
+        assert_eq!(code, 401);
+        let (code, _) = curl(
+            &curl_bin,
+            &["--digest", "--user", "00562b043616:Ph0ne-pass.1", &file],
+        );
+        assert_eq!(code, 200);
+
+        // Removing the password: the version is asked for, then the file is closed to all.
+        let (_, p) = t.get("/api/v1/phones/SEP00562B043616").await;
+        let got = t.delete(path).await;
+        t.refused(got, StatusCode::UNPROCESSABLE_ENTITY, "version");
+        let (s, p) = t.delete(&format!("{path}?version={}", p["version"])).await;
+        assert_eq!(
+            (s, &p["has_http_password"]),
+            (StatusCode::OK, &json!(false))
+        );
+        let (code, _) = curl(
+            &curl_bin,
+            &["--digest", "--user", "00562b043616:Ph0ne-pass.1", &file],
+        );
+        assert_eq!(code, 401);
+        t.stop().await;
+    }
+}

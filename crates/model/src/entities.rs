@@ -114,6 +114,22 @@ pub enum SipTransport {
     Tls,
 }
 
+/// Which phone files need the device's own HTTP credentials (Basic or Digest, as MPP profile
+/// rules send them with `[--uid $MA --pwd …]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PhoneAuth {
+    /// Every file is served to whoever asks (phones that cannot send credentials: enterprise
+    /// phones over TFTP, soft clients).
+    #[default]
+    Off,
+    /// Files that carry a secret (SIP digest passwords, the device's own HTTP password) need the
+    /// device's credentials; the others are served to anyone.
+    Secrets,
+    /// Every file of a device in the directory needs the device's credentials.
+    All,
+}
+
 /// Settings of a product system that go into its phones' files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -132,6 +148,9 @@ pub struct SystemSettings {
     pub voicemail_pilot: String,
     /// The IP phone services menu URL.
     pub services_url: String,
+    /// Which files need the device's HTTP credentials (`off`, `secrets`, `all`). A device
+    /// without an HTTP password cannot fetch a file that needs one.
+    pub phone_auth: PhoneAuth,
 }
 
 impl Default for SystemSettings {
@@ -146,6 +165,7 @@ impl Default for SystemSettings {
             network_locale: "United_States".into(),
             voicemail_pilot: String::new(),
             services_url: String::new(),
+            phone_auth: PhoneAuth::Off,
         }
     }
 }
@@ -729,9 +749,23 @@ pub struct Phone {
     pub parameters: serde_json::Map<String, serde_json::Value>,
     /// Users associated with the phone.
     pub users: Vec<String>,
+    /// Whether the phone has an HTTP password for its files (set with
+    /// `PUT /phones/{name}/http-credential`; never returned).
+    pub has_http_password: bool,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// Sets a phone's HTTP password (the user name is the MAC in lower case, as `$MA` expands).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpCredentialInput {
+    /// The version of the phone read before; a stale one is refused with 409.
+    pub version: i64,
+    /// 8 to 64 letters, digits and `-._~!@#%^*+=` (it travels inside a profile rule).
+    #[schema(value_type = String)]
+    pub password: crate::Secret,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

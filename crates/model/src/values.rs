@@ -302,6 +302,24 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Checks a phone's HTTP password: 8 to 64 letters, digits and `-._~!@#%^*+=`. It travels inside
+/// an MPP profile rule (`[--uid $MA --pwd …]`), where a space, a bracket or a `$` would change
+/// the rule's meaning.
+pub fn check_http_password(s: &str) -> Result<(), Invalid> {
+    let ok = (8..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~!@#%^*+=".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Invalid::new(
+            "password",
+            "a phone's HTTP password has 8 to 64 letters, digits and `-._~!@#%^*+=` \
+             (no spaces, brackets or `$`: it goes into the phone's profile rule)",
+        ))
+    }
+}
+
 /// A password: 1 to 128 characters, not only spaces. Never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);

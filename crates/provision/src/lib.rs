@@ -6,7 +6,7 @@
 #![forbid(unsafe_code)]
 
 use model::rules::DeviceClass;
-use model::{Catalog, DeviceFamily, Mac, SipTransport, SystemKind};
+use model::{Catalog, DeviceFamily, Mac, PhoneAuth, SipTransport, SystemKind};
 use render::{DefaultView, DeviceView, LineView, Renderer, Server, SpeedDialView, Transport};
 use service::Service;
 use std::collections::HashMap;
@@ -24,6 +24,18 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Who may have a file (system setting `phone_auth`).
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// Whoever asks.
+    Anyone,
+    /// Only a client presenting the device's own HTTP credential.
+    Device(Arc<service::DeviceCredential>),
+    /// The file needs the device's credential and the device has none: nobody, until an
+    /// administrator sets one.
+    Nobody,
+}
+
 /// What a request gets.
 #[derive(Debug, Clone)]
 pub enum Answer {
@@ -33,6 +45,8 @@ pub enum Answer {
         /// The device it was rendered for, when there is one.
         device: Option<String>,
         device_id: Option<i64>,
+        /// Who may have it: the servers check this before sending a byte.
+        access: Access,
     },
     /// Nothing to serve, and why (for the log, never for the phone).
     NotFound(String),
@@ -45,7 +59,12 @@ struct Cached {
     content_type: &'static str,
     device: Option<String>,
     device_id: Option<i64>,
+    access: Access,
 }
+
+/// Beyond this many cached files the cache starts again empty (the Host header is part of a
+/// key, and a client can send any).
+const CACHE_LIMIT: usize = 1_000_000;
 
 /// Serves phone files.
 pub struct Provisioner {
@@ -166,6 +185,10 @@ impl Provisioner {
         }
     }
 
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
     /// Answers a phone's request for `path`. `user_agent` identifies MPP phones; `base_url` is
     /// how the phone reached this server (`http://host:port`), for the rule of the first-contact
     /// file.
@@ -187,10 +210,8 @@ impl Provisioner {
             )));
         }
         let ua_mac = user_agent.and_then(mac_from_user_agent);
-        let key = match &wanted {
-            Wanted::FirstContact => format!("{}|{base_url}", file.to_ascii_lowercase()),
-            _ => file.to_ascii_lowercase(),
-        };
+        // Rules in first-contact and MPP files point back at the address the phone used.
+        let key = format!("{}|{base_url}", file.to_ascii_lowercase());
         let generation = self.service.store().generation().await?;
         if let Some(c) = self.cache.lock().expect("cache lock").get(&key) {
             if c.generation == generation {
@@ -199,6 +220,7 @@ impl Provisioner {
                     content_type: c.content_type,
                     device: c.device.clone(),
                     device_id: c.device_id,
+                    access: c.access.clone(),
                 });
             }
         }
@@ -208,9 +230,14 @@ impl Provisioner {
             content_type,
             device,
             device_id,
+            access,
         } = &answer
         {
-            self.cache.lock().expect("cache lock").insert(
+            let mut cache = self.cache.lock().expect("cache lock");
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(
                 key,
                 Cached {
                     generation,
@@ -218,6 +245,7 @@ impl Provisioner {
                     content_type,
                     device: device.clone(),
                     device_id: *device_id,
+                    access: access.clone(),
                 },
             );
         }
@@ -269,6 +297,7 @@ impl Provisioner {
                     content_type: content_type(file),
                     device: None,
                     device_id: found,
+                    access: Access::Anyone,
                 })
             }
             (Wanted::Default, _) => match self.auto_registration().await? {
@@ -285,6 +314,7 @@ impl Provisioner {
                         content_type: content_type(file),
                         device: None,
                         device_id: None,
+                        access: Access::Anyone,
                     })
                 }
                 None => Ok(Answer::NotFound(
@@ -292,7 +322,7 @@ impl Provisioner {
                 )),
             },
             (_, Some(id)) => {
-                let view = self.view(id, base_url).await?;
+                let (view, access) = self.view(id, base_url).await?;
                 match self.renderer.render(&view, file) {
                     Some(r) => {
                         let render::Rendered { bytes, fallback } = r?;
@@ -302,6 +332,7 @@ impl Provisioner {
                             content_type: content_type(file),
                             device: Some(view.name),
                             device_id: Some(id),
+                            access,
                         })
                     }
                     None => Ok(Answer::NotFound(format!(
@@ -373,7 +404,7 @@ impl Provisioner {
     /// The names of the files a phone fetches.
     pub async fn files_of(&self, name: &str) -> Result<Vec<String>> {
         let phone = self.service.phone(name).await?;
-        Ok(self.view(phone.id, "").await?.files())
+        Ok(self.view(phone.id, "").await?.0.files())
     }
 
     /// The exact bytes a phone gets for `file` (the administrators' preview).
@@ -384,7 +415,7 @@ impl Provisioner {
         base_url: &str,
     ) -> Result<Option<(bytes::Bytes, &'static str)>> {
         let phone = self.service.phone(name).await?;
-        let view = self.view(phone.id, base_url).await?;
+        let (view, _) = self.view(phone.id, base_url).await?;
         if view.file_kind(file).is_none() {
             return Ok(None);
         }
@@ -402,8 +433,8 @@ impl Provisioner {
         }
     }
 
-    /// Everything the renderer needs to know of a phone.
-    async fn view(&self, id: i64, base_url: &str) -> Result<DeviceView> {
+    /// Everything the renderer needs to know of a phone, and who may have its files.
+    async fn view(&self, id: i64, base_url: &str) -> Result<(DeviceView, Access)> {
         let mut c = self.service.store().read().await?;
         let d = store::devices::by_id(&mut c, id).await?;
         let system = store::systems::by_id(&mut c, d.row.system_id).await?;
@@ -424,19 +455,35 @@ impl Provisioner {
             ),
             None => (String::new(), model::Secret::default()),
         };
-        let params = if t.map(|t| t.family) == Some(DeviceFamily::Mpp) {
-            self.service
-                .phone_parameters(&d.row.name)
-                .await?
-                .parameters
-                .into_iter()
-                .map(|p| (p.key, p.value))
-                .collect()
+        let mpp = t.map(|t| t.family) == Some(DeviceFamily::Mpp);
+        // Only MPP phones send HTTP credentials (profile rules with `--uid`/`--pwd`); the
+        // files of enterprise phones and soft clients stay open (see docs/phones.md).
+        let credential = if mpp {
+            self.service.device_credential(&d)?
         } else {
-            Vec::new()
+            None
         };
+        let mut params: Vec<(String, String)> = Vec::new();
+        if mpp {
+            for p in self.service.phone_parameters(&d.row.name).await?.parameters {
+                let value = if p.key == "profile_rule" {
+                    own_rule(&p.value, &p.origin, base_url, credential.as_ref())
+                } else {
+                    p.value
+                };
+                params.push((p.key, value));
+            }
+        }
         let s = &system.settings;
-        Ok(DeviceView {
+        let carries_secret =
+            credential.is_some() || lines.iter().any(|_| !auth_password.expose().is_empty());
+        let access = match (mpp, s.phone_auth, credential) {
+            (false, _, _) | (_, PhoneAuth::Off, _) => Access::Anyone,
+            (true, PhoneAuth::Secrets, _) if !carries_secret => Access::Anyone,
+            (true, _, Some(c)) => Access::Device(Arc::new(c)),
+            (true, _, None) => Access::Nobody,
+        };
+        let view = DeviceView {
             name: d.row.name.clone(),
             mac: d.row.mac.clone(),
             model: d.row.model.clone(),
@@ -491,7 +538,31 @@ impl Provisioner {
             tftp_servers: s.tftp_servers.clone(),
             parameters: params,
             provisioning_rule: format!("{base_url}/$MA.xml"),
-        })
+        };
+        Ok((view, access))
+    }
+}
+
+/// The Profile Rule an MPP phone's own file gives it. A rule an administrator set is sent as
+/// written. Left at its default (`/spa$PSN.cfg`, which sends the phone back through the
+/// first-contact file), it becomes this server's URL of the phone's own file, as the phone
+/// reached it over HTTP, with the device's credential in front (`[--uid $MA --pwd …]`) when it
+/// has one, so that the phone sends it on every resync.
+fn own_rule(
+    value: &str,
+    origin: &str,
+    base_url: &str,
+    credential: Option<&service::DeviceCredential>,
+) -> String {
+    if origin != "default" || !base_url.starts_with("http") {
+        return value.to_string();
+    }
+    match credential {
+        Some(c) => format!(
+            "[--uid $MA --pwd {}]{base_url}/$MA.xml",
+            c.password.expose()
+        ),
+        None => format!("{base_url}/$MA.xml"),
     }
 }
 

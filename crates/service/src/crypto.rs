@@ -84,6 +84,16 @@ impl SecretKey {
         String::from_utf8(plain).map_err(|_| wrong())
     }
 
+    /// A key for one purpose: HMAC-SHA256 of the purpose under this key, so every node started
+    /// with the installation's key derives the same one, and no purpose's key reveals another's.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
+            .expect("HMAC takes a key of any length");
+        m.update(purpose.as_bytes());
+        m.finalize().into_bytes().into()
+    }
+
     pub(crate) fn check_value(&self) -> Result<String> {
         self.seal(CHECK)
     }
@@ -116,5 +126,8 @@ mod tests {
         assert_eq!(again.open(&sealed).unwrap(), "s1p-secret");
         assert!(SecretKey::from_base64("c2hvcnQ=").is_err());
         assert!(!format!("{k:?}").contains(&k.to_base64()));
+        assert_eq!(k.derive("a"), again.derive("a"));
+        assert_ne!(k.derive("a"), k.derive("b"));
+        assert_ne!(k.derive("a"), other.derive("a"));
     }
 }

@@ -624,7 +624,7 @@ impl Service {
         Ok(id)
     }
 
-    async fn device_id(
+    pub(crate) async fn device_id(
         &self,
         conn: &mut AnyConnection,
         class: DeviceClass,

@@ -6,6 +6,7 @@
 mod auth;
 mod crypto;
 mod devices;
+mod http_credentials;
 mod lines;
 mod parameters;
 mod phone_services;
@@ -15,6 +16,7 @@ mod voicemail;
 
 pub use auth::{hash_secret, verify_secret};
 pub use crypto::SecretKey;
+pub use http_credentials::{http_username, DeviceCredential};
 pub use store::{Backend, Find, Store};
 
 use model::{BatchFailure, BatchResult, Catalog, Invalid, Outcome, System, SystemKind};

@@ -71,6 +71,9 @@ pub struct StoredDevice {
     pub users: Vec<String>,
     pub secondary_phones: Vec<String>,
     pub logout_profile_of: Vec<String>,
+    /// The phone's HTTP password, sealed (see `service::crypto`); written only by
+    /// `set_http_password`, so an edit of the device never touches it.
+    pub http_password_enc: Option<String>,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -106,6 +109,7 @@ impl StoredDevice {
             speed_dials: r.speed_dials.clone(),
             parameters: r.parameters.clone(),
             users: self.users.clone(),
+            has_http_password: self.http_password_enc.is_some(),
             version: self.version,
             created_at: self.created_at.clone(),
             updated_at: self.updated_at.clone(),
@@ -147,7 +151,7 @@ const COLS: &str = "d.id, d.class, d.name, d.mac, d.model, d.protocol, d.system_
     d.device_pool, d.button_template, d.softkey_template, d.calling_search_space, d.location, d.security_mode, \
     d.security_profile, d.allow_cti_control, d.owner_id, ou.user_id AS owner_user_id, d.dnd, d.expansion_modules_json, \
     d.logout_profile_id, lp.name AS logout_name, d.primary_phone_id, pp.name AS primary_name, d.speed_dials_json, \
-    d.parameters_json, d.mlpp_domain, d.mlpp_indication, d.mlpp_preemption, d.version, d.created_at, d.updated_at";
+    d.parameters_json, d.mlpp_domain, d.mlpp_indication, d.mlpp_preemption, d.http_password_enc, d.version, d.created_at, d.updated_at";
 const FROM: &str = " FROM devices d JOIN systems s ON s.id = d.system_id LEFT JOIN users ou ON ou.id = d.owner_id \
     LEFT JOIN devices lp ON lp.id = d.logout_profile_id LEFT JOIN devices pp ON pp.id = d.primary_phone_id";
 
@@ -200,6 +204,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredDevice> {
         users: Vec::new(),
         secondary_phones: Vec::new(),
         logout_profile_of: Vec::new(),
+        http_password_enc: r.try_get("http_password_enc")?,
         version: r.try_get("version")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -485,6 +490,28 @@ pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, d: &DeviceR
             .execute(conn)
             .await?
             .rows_affected(),
+    )
+}
+
+/// Sets (or with `None` removes) a device's sealed HTTP password, when its version is `version`.
+pub async fn set_http_password(
+    conn: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    sealed: Option<&str>,
+) -> Result<()> {
+    versioned(
+        sqlx::query(
+            "UPDATE devices SET http_password_enc = $1, version = version + 1, updated_at = $2 \
+             WHERE id = $3 AND version = $4",
+        )
+        .bind(sealed)
+        .bind(now())
+        .bind(id)
+        .bind(version)
+        .execute(conn)
+        .await?
+        .rows_affected(),
     )
 }
 

@@ -12,11 +12,18 @@ pub struct Migration {
 
 /// Every migration, in order. Never edit one that has landed: add the next.
 pub fn migrations() -> &'static [Migration] {
-    &[Migration {
-        version: 1,
-        name: "directory",
-        sql: include_str!("../migrations/0001_directory.sql"),
-    }]
+    &[
+        Migration {
+            version: 1,
+            name: "directory",
+            sql: include_str!("../migrations/0001_directory.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "phone_http_credentials",
+            sql: include_str!("../migrations/0002_phone_http_credentials.sql"),
+        },
+    ]
 }
 
 pub(crate) fn dialect(sql: &str, backend: Backend) -> String {

@@ -957,6 +957,46 @@ async fn phone_file(
     }
 }
 
+/// Sets the phone's own HTTP password, which MPP phones send (Basic or Digest, user name: the
+/// MAC in lower case) for files that need it (system setting `phone_auth`). It goes, sealed, into
+/// the store and, in clear, into the phone's own profile rule; it is never returned.
+#[utoipa::path(put, path = "/api/v1/phones/{name}/http-credential", tag = "provisioning", params(("name" = String, Path)),
+    request_body = HttpCredentialInput,
+    responses((status = 200, body = Phone), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_http_credential(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+    Body(b): Body<HttpCredentialInput>,
+) -> ApiResult<Json<Phone>> {
+    Ok(Json(s.service.set_phone_http_password(&a, &name, b).await?))
+}
+
+/// The version of the record read before a change.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VersionParam {
+    /// Required; left out, the answer says so (422 naming `version`).
+    #[serde(default)]
+    version: i64,
+}
+
+/// Removes the phone's HTTP password.
+#[utoipa::path(delete, path = "/api/v1/phones/{name}/http-credential", tag = "provisioning", params(("name" = String, Path), VersionParam),
+    responses((status = 200, body = Phone), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn remove_http_credential(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+    Query(q): Query<VersionParam>,
+) -> ApiResult<Json<Phone>> {
+    Ok(Json(
+        s.service
+            .remove_phone_http_password(&a, &name, q.version)
+            .await?,
+    ))
+}
+
 /// What the phone last fetched, from which address, with which user agent.
 #[utoipa::path(get, path = "/api/v1/phones/{name}/status", tag = "provisioning", params(("name" = String, Path)),
     responses((status = 200, body = DeviceStatus), (status = 404, body = ErrorBody)))]
@@ -1095,6 +1135,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(phone_files))
         .routes(routes!(phone_file))
         .routes(routes!(phone_status))
+        .routes(routes!(set_http_credential, remove_http_credential))
         .routes(routes!(list_services, create_service))
         .routes(routes!(get_service, update_service, delete_service))
 }

@@ -6,6 +6,7 @@
 mod api;
 mod auth;
 mod error;
+mod phone_auth;
 mod phones;
 
 pub use api::openapi;

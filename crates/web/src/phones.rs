@@ -1,16 +1,47 @@
 //! The phone HTTP endpoint: `GET /<file>` for every file a phone fetches (Cisco phones look on
-//! port 6970 first). No authentication yet; unknown files are 404 without saying why.
+//! port 6970 first). Files that need the device's own credential (system setting `phone_auth`)
+//! are answered 401 with Digest and Basic challenges until it is presented; unknown files are
+//! 404 without saying why.
 
+use crate::phone_auth::{Nonces, Verdict};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use provision::{Answer, Provisioner};
+use provision::{Access, Answer, Provisioner};
 use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+struct PhoneState {
+    provisioner: Arc<Provisioner>,
+    nonces: Nonces,
+}
 
 /// The phone listener's routes.
 pub fn phone_router(provisioner: Arc<Provisioner>) -> Router {
-    Router::new().fallback(serve_file).with_state(provisioner)
+    let nonces = Nonces::new(
+        provisioner
+            .service()
+            .derived_key("phone http digest nonces"),
+    );
+    Router::new().fallback(serve_file).with_state(PhoneState {
+        provisioner,
+        nonces,
+    })
+}
+
+fn unauthorized(nonces: &Nonces, stale: bool) -> Response {
+    let mut r = (
+        StatusCode::UNAUTHORIZED,
+        "this file needs the phone's credentials\n",
+    )
+        .into_response();
+    for c in nonces.challenges(stale) {
+        if let Ok(v) = header::HeaderValue::from_str(&c) {
+            r.headers_mut().append(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    r
 }
 
 /// `http://host[:port]` as the phone reached us (its Host header), for rules pointing back here.
@@ -21,7 +52,8 @@ pub(crate) fn base_url(headers: &HeaderMap, fallback: &str) -> String {
     }
 }
 
-async fn serve_file(State(p): State<Arc<Provisioner>>, req: Request) -> Response {
+async fn serve_file(State(st): State<PhoneState>, req: Request) -> Response {
+    let p = &st.provisioner;
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -48,7 +80,42 @@ async fn serve_file(State(p): State<Arc<Provisioner>>, req: Request) -> Response
             content_type,
             device,
             device_id,
+            access,
         }) => {
+            let name = device.as_deref().unwrap_or("-");
+            match &access {
+                Access::Anyone => {}
+                Access::Nobody => {
+                    tracing::warn!(%path, %ip, device = name, "refused: the file needs the phone's HTTP credential and none is set (PUT /api/v1/phones/{{name}}/http-credential)");
+                    return unauthorized(&st.nonces, false);
+                }
+                Access::Device(cred) => {
+                    let target = req
+                        .uri()
+                        .path_and_query()
+                        .map(|pq| pq.as_str())
+                        .unwrap_or(&path);
+                    let authorization = req
+                        .headers()
+                        .get(header::AUTHORIZATION)
+                        .and_then(|v| v.to_str().ok());
+                    match st
+                        .nonces
+                        .check(authorization, req.method().as_str(), target, cred)
+                    {
+                        Verdict::Pass => {}
+                        Verdict::Missing => {
+                            tracing::debug!(%path, %ip, device = name, "challenged for credentials");
+                            return unauthorized(&st.nonces, false);
+                        }
+                        Verdict::Stale => return unauthorized(&st.nonces, true),
+                        Verdict::Wrong(why) => {
+                            tracing::warn!(%path, %ip, device = name, why, "refused: wrong phone credentials");
+                            return unauthorized(&st.nonces, false);
+                        }
+                    }
+                }
+            }
             if let Some(id) = device_id {
                 p.seen(
                     id,
@@ -58,7 +125,7 @@ async fn serve_file(State(p): State<Arc<Provisioner>>, req: Request) -> Response
                     "http",
                 );
             }
-            tracing::debug!(%path, device = device.as_deref().unwrap_or("-"), "served");
+            tracing::debug!(%path, device = name, "served");
             (
                 [
                     (header::CONTENT_TYPE, content_type),

@@ -1,0 +1,137 @@
+//! A phone's own HTTP credential for the files that need one (system setting `phone_auth`): the
+//! user name is the phone's MAC in lower case (what `$MA` expands to in an MPP profile rule), the
+//! password is set by an administrator and sealed at rest like the SIP digest credentials,
+//! because it goes back into the phone's profile rule and Digest needs it in clear.
+
+use crate::{Actor, Audit, Error, Result, Service};
+use model::rules::DeviceClass;
+use model::{HttpCredentialInput, Phone, Secret};
+
+/// The credential a phone must present for a file: user name and password in clear.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceCredential {
+    pub username: String,
+    pub password: Secret,
+}
+
+impl std::fmt::Debug for DeviceCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceCredential")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+/// The user name a device presents: its MAC in lower case, or its name when it has no MAC.
+pub fn http_username(d: &store::devices::StoredDevice) -> String {
+    match &d.row.mac {
+        Some(m) => m.to_ascii_lowercase(),
+        None => d.row.name.clone(),
+    }
+}
+
+impl Service {
+    /// Sets a phone's HTTP password.
+    pub async fn set_phone_http_password(
+        &self,
+        actor: &Actor,
+        key: &str,
+        input: HttpCredentialInput,
+    ) -> Result<Phone> {
+        crate::need_version(input.version)?;
+        let checked = model::check_http_password(input.password.expose())
+            .map_err(Error::Invalid)
+            .and_then(|()| self.key.seal(input.password.expose()));
+        self.write_http_password(
+            actor,
+            key,
+            input.version,
+            "set http credential",
+            checked.map(Some),
+        )
+        .await
+    }
+
+    /// Removes a phone's HTTP password.
+    pub async fn remove_phone_http_password(
+        &self,
+        actor: &Actor,
+        key: &str,
+        version: i64,
+    ) -> Result<Phone> {
+        crate::need_version(version)?;
+        self.write_http_password(actor, key, version, "remove http credential", Ok(None))
+            .await
+    }
+
+    async fn write_http_password(
+        &self,
+        actor: &Actor,
+        key: &str,
+        version: i64,
+        action: &'static str,
+        sealed: Result<Option<String>>,
+    ) -> Result<Phone> {
+        let current = {
+            let mut c = self.store.read().await?;
+            let id = self.device_id(&mut c, DeviceClass::Phone, key).await?;
+            store::devices::by_id(&mut c, id).await?
+        };
+        let a = Audit {
+            action,
+            resource: "phone",
+            target: current.row.name.clone(),
+            system: current.system.clone(),
+        };
+        let sealed = match sealed {
+            Ok(s) => s,
+            Err(e) => {
+                self.audit_failure(actor, &a, &e).await;
+                return Err(e);
+            }
+        };
+        let mut tx = self.store.write().await?;
+        let r = match store::devices::set_http_password(
+            tx.conn(),
+            current.id,
+            version,
+            sealed.as_deref(),
+        )
+        .await
+        {
+            Ok(()) => store::devices::by_id(tx.conn(), current.id)
+                .await
+                .map(|d| d.to_phone())
+                .map_err(Error::from),
+            Err(store::Error::Stale) => {
+                let now = store::devices::by_id(tx.conn(), current.id).await?;
+                Err(crate::stale(now.version, &now.to_phone()))
+            }
+            Err(e) => Err(e.into()),
+        };
+        self.finish(actor, tx, a, r).await
+    }
+
+    /// A device's HTTP credential in clear, for the phone file server.
+    pub fn device_credential(
+        &self,
+        d: &store::devices::StoredDevice,
+    ) -> Result<Option<DeviceCredential>> {
+        d.http_password_enc
+            .as_deref()
+            .map(|s| {
+                Ok(DeviceCredential {
+                    username: http_username(d),
+                    password: Secret::new(self.key.open(s)?),
+                })
+            })
+            .transpose()
+    }
+
+    /// A key for one purpose (e.g. signing HTTP Digest nonces), derived from the installation's
+    /// secret key: every node of a cluster derives the same one.
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        self.key.derive(purpose)
+    }
+}
