@@ -50,6 +50,55 @@ pub enum Command {
     /// Set an administrator's password (creating the administrator if needed); the password is
     /// read from DIALTONE_NEW_PASSWORD or from standard input.
     AdminPassword { username: String },
+    /// Send resync NOTIFYs now (paced), wait for each outcome and print it; exits non-zero when
+    /// a phone did not accept. Works on the database directly, with or without a server.
+    Resync(ResyncArgs),
+    /// Phones' status: last request, resync reports, NOTIFYs.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ResyncArgs {
+    /// A phone by name (repeatable).
+    #[arg(long = "device")]
+    pub devices: Vec<String>,
+    /// Every phone of this device pool.
+    #[arg(long)]
+    pub pool: Option<String>,
+    /// Every phone of this model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Every phone.
+    #[arg(long)]
+    pub all: bool,
+    /// NOTIFYs started per second at most (default: sip.rate, 50).
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// Address to send from (default: sip.listen, or 0.0.0.0:0).
+    #[arg(long)]
+    pub from: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Prefix of the device name.
+    pub q: Option<String>,
+    /// Only phones never seen.
+    #[arg(long, conflicts_with_all = ["failing", "not_resynced"])]
+    pub never_seen: bool,
+    /// Only phones whose last resync failed or whose last NOTIFY was not accepted.
+    #[arg(long, conflicts_with = "not_resynced")]
+    pub failing: bool,
+    /// Only phones whose file changed after their last resync.
+    #[arg(long)]
+    pub not_resynced: bool,
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    #[arg(long, default_value_t = 0)]
+    pub offset: i64,
+    /// Print JSON (one object per line) instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +115,12 @@ pub struct ServeArgs {
     /// Address of the TFTP listener (phones use 0.0.0.0:69); off unless given.
     #[arg(long)]
     pub tftp: Option<String>,
+    /// Address resync NOTIFYs are sent from (e.g. 0.0.0.0:5070); off unless given.
+    #[arg(long)]
+    pub sip: Option<String>,
+    /// Address of the syslog receiver (phones send to port 514); off unless given.
+    #[arg(long)]
+    pub syslog: Option<String>,
 }
 
 #[derive(Debug, Args)]

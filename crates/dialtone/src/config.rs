@@ -16,6 +16,10 @@ pub struct Config {
     pub http: Http,
     #[serde(default)]
     pub tftp: Tftp,
+    #[serde(default)]
+    pub sip: Sip,
+    #[serde(default)]
+    pub syslog: Syslog,
     /// A directory of operator templates (`*.j2`) that override or add to the built-in ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub templates: Option<String>,
@@ -68,6 +72,44 @@ pub struct Tftp {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Sip {
+    /// Address NOTIFYs are sent from (`0.0.0.0:5070`); empty (the default) turns resync by SIP
+    /// off.
+    pub listen: String,
+    /// The port phones listen on for SIP when no contact is set on the device.
+    pub phone_port: u16,
+    /// NOTIFYs started per second at most, so a resync of thousands of phones does not flood
+    /// the network or the config server.
+    pub rate: u32,
+    /// Changes within this many milliseconds of each other give a phone one NOTIFY.
+    pub debounce_ms: u64,
+    /// RFC 3261 T1 in milliseconds (timer E starts at T1; timer F is 64·T1).
+    pub t1_ms: u64,
+    /// RFC 3261 T2 in milliseconds (the longest retransmission interval).
+    pub t2_ms: u64,
+}
+
+impl Default for Sip {
+    fn default() -> Self {
+        Sip {
+            listen: String::new(),
+            phone_port: 5060,
+            rate: 50,
+            debounce_ms: 2000,
+            t1_ms: 500,
+            t2_ms: 4000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Syslog {
+    /// Address of the syslog receiver (UDP, RFC 3164 and 5424; phones send to port 514); empty
+    /// (the default) turns it off.
+    pub listen: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Log {
     /// A tracing filter: `info`, `debug`, `dialtone=debug,sqlx=warn`, …
     pub level: String,
@@ -80,6 +122,8 @@ impl std::fmt::Debug for Config {
             .field("admin", &self.admin)
             .field("http", &self.http)
             .field("tftp", &self.tftp)
+            .field("sip", &self.sip)
+            .field("syslog", &self.syslog)
             .field("templates", &self.templates)
             .field(
                 "admin_password",
@@ -101,6 +145,8 @@ impl Default for Config {
             },
             http: Http::default(),
             tftp: Tftp::default(),
+            sip: Sip::default(),
+            syslog: Syslog::default(),
             templates: None,
             admin_password: None,
             admin_password_file: None,
@@ -118,6 +164,18 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("admin", &["listen"]),
     ("http", &["listen"]),
     ("tftp", &["listen"]),
+    (
+        "sip",
+        &[
+            "listen",
+            "phone_port",
+            "rate",
+            "debounce_ms",
+            "t1_ms",
+            "t2_ms",
+        ],
+    ),
+    ("syslog", &["listen"]),
     ("templates", &[]),
     ("log", &["level"]),
     ("admin_password", &[]),

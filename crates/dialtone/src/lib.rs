@@ -39,6 +39,14 @@ pub struct App {
     pub http_addr: Option<SocketAddr>,
     /// The TFTP listener, when on.
     pub tftp_addr: Option<SocketAddr>,
+    /// The socket resync NOTIFYs are sent from, when on.
+    pub sip_addr: Option<SocketAddr>,
+    /// The syslog receiver, when on.
+    pub syslog_addr: Option<SocketAddr>,
+    /// The resync engine, when SIP is on.
+    pub resync: Option<std::sync::Arc<provision::resync::Resync>>,
+    /// What the syslog receiver got.
+    pub reports: std::sync::Arc<provision::reports::Reports>,
     pub service: Service,
     /// The password generated for `admin` at first start, if this start generated one.
     pub generated_admin_password: Option<String>,
@@ -178,9 +186,85 @@ impl App {
             stops.push(stop);
             tracing::info!(%addr, "TFTP listener");
         }
+        let reports = std::sync::Arc::new(provision::reports::Reports::new(service.clone()));
+        let mut syslog_addr = None;
+        if !cfg.syslog.listen.trim().is_empty() {
+            let sock = tokio::net::UdpSocket::bind(&cfg.syslog.listen)
+                .await
+                .with_context(|| format!("binding the syslog receiver on {}", cfg.syslog.listen))?;
+            let addr = sock.local_addr()?;
+            syslog_addr = Some(addr);
+            let r = reports.clone();
+            let (stop, mut stopped) = oneshot::channel::<()>();
+            tasks.push(tokio::spawn(async move {
+                let mut buf = vec![0u8; 9000];
+                loop {
+                    let (n, from) = tokio::select! {
+                        got = sock.recv_from(&mut buf) => match got {
+                            Ok(x) => x,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "syslog: receive error");
+                                continue;
+                            }
+                        },
+                        _ = &mut stopped => return Ok(()),
+                    };
+                    if let Err(e) = r.handle(&buf[..n], from.ip()).await {
+                        tracing::warn!(error = %e, "syslog: could not handle a datagram");
+                    }
+                }
+            }));
+            stops.push(stop);
+            tracing::info!(%addr, "syslog receiver");
+        }
+        let phone_base_url = http_addr.map(|a| format!("http://{a}")).unwrap_or_default();
+        let mut sip_addr = None;
+        let mut resync = None;
+        if !cfg.sip.listen.trim().is_empty() {
+            let listen: SocketAddr = tokio::net::lookup_host(cfg.sip.listen.trim())
+                .await
+                .ok()
+                .and_then(|mut a| a.next())
+                .with_context(|| {
+                    format!("the SIP address `{}` is not host:port", cfg.sip.listen)
+                })?;
+            let timers = sip::Timers {
+                t1: std::time::Duration::from_millis(cfg.sip.t1_ms.max(1)),
+                t2: std::time::Duration::from_millis(cfg.sip.t2_ms.max(cfg.sip.t1_ms).max(1)),
+            };
+            let notifier = sip::Notifier::bind(listen, timers)
+                .await
+                .with_context(|| format!("binding the SIP socket on {listen}"))?;
+            sip_addr = Some(notifier.local_addr());
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let (engine, handles) = provision::resync::Resync::start(
+                provisioner.clone(),
+                notifier,
+                provision::resync::Settings {
+                    phone_port: cfg.sip.phone_port,
+                    rate: cfg.sip.rate.max(1),
+                    debounce: std::time::Duration::from_millis(cfg.sip.debounce_ms),
+                    base_url: phone_base_url.clone(),
+                },
+                stop_rx,
+            );
+            let (stop, stopped) = oneshot::channel::<()>();
+            tasks.push(tokio::spawn(async move {
+                let _ = stopped.await;
+                let _ = stop_tx.send(true);
+                for h in handles {
+                    let _ = h.await;
+                }
+                Ok(())
+            }));
+            stops.push(stop);
+            tracing::info!(addr = ?sip_addr, rate = cfg.sip.rate, "resync by SIP NOTIFY");
+            resync = Some(engine);
+        }
         {
             // Device status goes to the store in batches, twice a second, and once more at stop.
             let p = provisioner.clone();
+            let r = reports.clone();
             let (stop, mut stopped) = oneshot::channel::<()>();
             tasks.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
@@ -192,6 +276,9 @@ impl App {
                     if let Err(e) = p.flush_status().await {
                         tracing::warn!(error = %e, "could not record device status");
                     }
+                    if let Err(e) = r.flush().await {
+                        tracing::warn!(error = %e, "could not record resync reports");
+                    }
                     if last {
                         return Ok(());
                     }
@@ -199,11 +286,11 @@ impl App {
             }));
             stops.push(stop);
         }
-        let phone_base_url = http_addr.map(|a| format!("http://{a}")).unwrap_or_default();
         let router = web::router(web::AppState {
             service: service.clone(),
             provisioner,
             phone_base_url,
+            resync: resync.clone(),
         });
         let (s, t) = serve(listener, router);
         stops.push(s);
@@ -213,6 +300,10 @@ impl App {
             admin_addr,
             http_addr,
             tftp_addr,
+            sip_addr,
+            syslog_addr,
+            resync,
+            reports,
             service,
             generated_admin_password: generated,
             stop: stops,

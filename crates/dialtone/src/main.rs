@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use dialtone::cli::{Cli, Command, LineCmd, PhoneCmd, UserCmd};
+use dialtone::cli::{Cli, Command, LineCmd, PhoneCmd, ResyncArgs, StatusArgs, UserCmd};
 use dialtone::{App, Config};
 use model::*;
 use service::{Actor, Service};
@@ -50,6 +50,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Line(_)
             | Command::Openapi
             | Command::Healthcheck { .. }
+            | Command::Status(_)
     );
     init_logging(if quiet { "warn" } else { &cfg.log.level });
     for w in warnings {
@@ -72,6 +73,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if let Some(t) = args.tftp {
                 cfg.tftp.listen = t;
+            }
+            if let Some(a) = args.sip {
+                cfg.sip.listen = a;
+            }
+            if let Some(a) = args.syslog {
+                cfg.syslog.listen = a;
             }
             let app = App::build(&cfg).await?;
             announce(&app, &cfg);
@@ -177,6 +184,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => {
             let (svc, _) = dialtone::open_service(&cfg).await?;
             user_cmd(&svc, &cli_actor, cmd).await
+        }
+        Command::Resync(args) => resync_cmd(&cfg, args).await,
+        Command::Status(args) => {
+            let (svc, _) = dialtone::open_service(&cfg).await?;
+            status_cmd(&svc, args).await
         }
         Command::Phone(cmd) => {
             let (svc, _) = dialtone::open_service(&cfg).await?;
@@ -435,4 +447,122 @@ async fn line_cmd(svc: &Service, actor: &Actor, cmd: LineCmd) -> anyhow::Result<
             Ok(())
         }
     }
+}
+
+async fn resync_cmd(cfg: &Config, args: ResyncArgs) -> anyhow::Result<()> {
+    let (svc, _) = dialtone::open_service(cfg).await?;
+    let phones = svc
+        .select_phones(&ResyncRequest {
+            devices: args.devices,
+            device_pool: args.pool,
+            model: args.model,
+            all: args.all,
+        })
+        .await?;
+    let from = args
+        .from
+        .or_else(|| Some(cfg.sip.listen.clone()).filter(|l| !l.trim().is_empty()))
+        .unwrap_or_else(|| "0.0.0.0:0".into());
+    let from: std::net::SocketAddr = tokio::net::lookup_host(from.trim())
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .with_context(|| format!("`{from}` is not host:port"))?;
+    let timers = sip::Timers {
+        t1: std::time::Duration::from_millis(cfg.sip.t1_ms.max(1)),
+        t2: std::time::Duration::from_millis(cfg.sip.t2_ms.max(cfg.sip.t1_ms).max(1)),
+    };
+    let notifier = std::sync::Arc::new(
+        sip::Notifier::bind(from, timers)
+            .await
+            .with_context(|| format!("binding {from} to send from"))?,
+    );
+    let rate = args.rate.unwrap_or(cfg.sip.rate).max(1);
+    let n = phones.len();
+    if n > 100 && std::io::stderr().is_terminal() {
+        eprintln!(
+            "{n} phones at {rate} NOTIFYs per second: about {} s",
+            n as u64 / u64::from(rate)
+        );
+    }
+    let provisioner =
+        provision::Provisioner::new(svc.clone(), std::sync::Arc::new(dialtone::renderer(cfg)));
+    let ids: Vec<i64> = phones.iter().map(|(id, _)| *id).collect();
+    let report =
+        provision::resync::run_once(&provisioner, notifier, &ids, cfg.sip.phone_port, rate).await?;
+    let (mut ok, mut failed, mut skipped) = (0, 0, 0);
+    for (id, name) in &phones {
+        match report.get(id) {
+            Some(Ok(o)) if o.is_accepted() => {
+                ok += 1;
+                println!("{name}\t{}", o.describe());
+            }
+            Some(Ok(o)) => {
+                failed += 1;
+                println!("{name}\t{}", o.describe());
+            }
+            Some(Err(why)) => {
+                skipped += 1;
+                println!("{name}\tskipped: {why}");
+            }
+            None => {}
+        }
+    }
+    println!("{n} phones: {ok} accepted, {failed} not accepted, {skipped} skipped");
+    svc.store().close().await;
+    if failed > 0 {
+        bail!("{failed} phones did not accept the NOTIFY");
+    }
+    Ok(())
+}
+
+async fn status_cmd(svc: &Service, args: StatusArgs) -> anyhow::Result<()> {
+    let state = if args.never_seen {
+        Some("never_seen")
+    } else if args.failing {
+        Some("failing")
+    } else if args.not_resynced {
+        Some("not_resynced")
+    } else {
+        None
+    };
+    let page = svc
+        .device_statuses(
+            state,
+            args.q.as_deref().unwrap_or(""),
+            args.limit,
+            args.offset,
+        )
+        .await?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        for s in &page.items {
+            writeln!(out, "{}", serde_json::to_string(s)?)?;
+        }
+    } else {
+        writeln!(
+            out,
+            "{:<16} {:<13} {:<24} {:<15} LAST RESYNC / NOTIFY",
+            "DEVICE", "STATE", "LAST SEEN", "IP"
+        )?;
+        for s in &page.items {
+            let last = match (&s.resync_error, &s.resync_succeeded_at, &s.notify_outcome) {
+                (Some(e), _, _) if s.state == "failing" => format!("failed: {e}"),
+                (_, Some(at), _) => format!("ok {at}"),
+                (_, _, Some(o)) => format!("notify {o}"),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "{:<16} {:<13} {:<24} {:<15} {}",
+                s.device,
+                s.state,
+                s.last_seen.as_deref().unwrap_or("-"),
+                s.ip.as_deref().unwrap_or("-"),
+                last
+            )?;
+        }
+        writeln!(out, "{} of {} phones", page.items.len(), page.total)?;
+    }
+    Ok(())
 }

@@ -749,6 +749,9 @@ pub struct Phone {
     pub parameters: serde_json::Map<String, serde_json::Value>,
     /// Users associated with the phone.
     pub users: Vec<String>,
+    /// Where the phone listens for SIP (`host:port`), when not at the address its requests come
+    /// from on the deployment's SIP port (NAT, a proxy in between).
+    pub sip_contact: Option<String>,
     /// Whether the phone has an HTTP password for its files (set with
     /// `PUT /phones/{name}/http-credential`; never returned).
     pub has_http_password: bool,
@@ -796,6 +799,9 @@ pub struct NewPhone {
     pub speed_dials: Vec<SpeedDial>,
     #[schema(value_type = Object)]
     pub parameters: serde_json::Map<String, serde_json::Value>,
+    /// Where the phone listens for SIP (`host:port` or `host`), when not where its requests
+    /// come from.
+    pub sip_contact: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -828,6 +834,8 @@ pub struct PhonePatch {
     pub speed_dials: Option<Vec<SpeedDial>>,
     #[schema(value_type = Option<Object>)]
     pub parameters: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `""` clears it.
+    pub sip_contact: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -1117,10 +1125,15 @@ pub struct ResolvedParameters {
     pub warnings: Vec<FieldWarning>,
 }
 
-/// What a device last fetched, from where, with what.
+/// What a device last fetched, from where, with what; what it reported of its resyncs over
+/// syslog; the NOTIFYs sent to it; when its file last changed.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeviceStatus {
     pub device: String,
+    /// `never_seen` (no request yet), `failing` (its last resync report is a failure, or the
+    /// last NOTIFY was not accepted), `not_resynced` (its file changed after its last resync or
+    /// fetch), or `ok`.
+    pub state: String,
     /// False until the device has fetched one of its files.
     pub seen: bool,
     pub last_seen: Option<String>,
@@ -1130,4 +1143,45 @@ pub struct DeviceStatus {
     /// `http` or `tftp`.
     pub protocol: Option<String>,
     pub requests: i64,
+    /// From the phone's syslog (`$SWVER`) or its User-Agent.
+    pub firmware: Option<String>,
+    pub resync_requested_at: Option<String>,
+    pub resync_succeeded_at: Option<String>,
+    pub resync_failed_at: Option<String>,
+    /// The reason the phone gave for its last failed resync.
+    pub resync_error: Option<String>,
+    pub notified_at: Option<String>,
+    /// How the last NOTIFY ended (`accepted (200)`, `no answer (timer F)`, …).
+    pub notify_outcome: Option<String>,
+    /// When the device's file last changed (a committed change that altered it).
+    pub file_changed_at: Option<String>,
+}
+
+/// Which phones to resync (at least one selector; they add up).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResyncRequest {
+    /// Device names.
+    pub devices: Vec<String>,
+    /// Every phone of this device pool.
+    pub device_pool: Option<String>,
+    /// Every phone of this model.
+    pub model: Option<String>,
+    /// Every phone.
+    pub all: bool,
+}
+
+/// A phone that gets no NOTIFY, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ResyncSkipped {
+    pub device: String,
+    pub reason: String,
+}
+
+/// What a resync request did: NOTIFYs queued (sent at the server's pace; outcomes in each
+/// phone's status) and phones skipped.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ResyncAnswer {
+    pub queued: usize,
+    pub skipped: Vec<ResyncSkipped>,
 }

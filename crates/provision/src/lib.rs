@@ -5,6 +5,9 @@
 //! every committed write increases, and is used only while the generation is unchanged.
 #![forbid(unsafe_code)]
 
+pub mod reports;
+pub mod resync;
+
 use model::rules::DeviceClass;
 use model::{Catalog, DeviceFamily, Mac, PhoneAuth, SipTransport, SystemKind};
 use render::{DefaultView, DeviceView, LineView, Renderer, Server, SpeedDialView, Transport};
@@ -388,6 +391,45 @@ impl Provisioner {
         store::status::record(tx.conn(), &batch).await?;
         tx.commit().await?;
         Ok(batch.len())
+    }
+
+    /// Renders every file of device `id` as phones get them through `base_url`, and keeps them
+    /// in the cache under `generation` (read before this call), so the phones a NOTIFY sends
+    /// here find them ready. A device that fetches no file gives an empty list.
+    pub async fn render_device(
+        &self,
+        id: i64,
+        base_url: &str,
+        generation: i64,
+    ) -> Result<Vec<(String, bytes::Bytes)>> {
+        let (view, access) = self.view(id, base_url).await?;
+        let mut out = Vec::new();
+        for file in view.files() {
+            let Some(r) = self.renderer.render(&view, &file) else {
+                continue;
+            };
+            let render::Rendered { bytes, fallback } = r?;
+            report(fallback);
+            let bytes = bytes::Bytes::from(bytes);
+            let mut cache = self.cache.lock().expect("cache lock");
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(
+                format!("{}|{base_url}", file.to_ascii_lowercase()),
+                Cached {
+                    generation,
+                    bytes: bytes.clone(),
+                    content_type: content_type(&file),
+                    device: Some(view.name.clone()),
+                    device_id: Some(id),
+                    access: access.clone(),
+                },
+            );
+            drop(cache);
+            out.push((file, bytes));
+        }
+        Ok(out)
     }
 
     /// The settings of the first call-control system with auto-registration on, if any.

@@ -45,6 +45,7 @@ struct DeviceSpec {
     mlpp_domain: String,
     mlpp_indication: bool,
     mlpp_preemption: bool,
+    sip_contact: Option<String>,
 }
 
 impl From<NewPhone> for DeviceSpec {
@@ -73,6 +74,7 @@ impl From<NewPhone> for DeviceSpec {
             services: p.services,
             speed_dials: p.speed_dials,
             parameters: p.parameters,
+            sip_contact: p.sip_contact,
             ..Default::default()
         }
     }
@@ -141,6 +143,7 @@ fn spec_of(d: &StoredDevice) -> DeviceSpec {
         mlpp_domain: r.mlpp_domain.clone(),
         mlpp_indication: r.mlpp_indication,
         mlpp_preemption: r.mlpp_preemption,
+        sip_contact: r.sip_contact.clone(),
     }
 }
 
@@ -497,6 +500,7 @@ impl Service {
                 mlpp_domain: s.mlpp_domain.trim().to_string(),
                 mlpp_indication: s.mlpp_indication,
                 mlpp_preemption: s.mlpp_preemption,
+                sip_contact: sip_contact(class, s.sip_contact.as_deref())?,
             },
             appearances,
             subscriptions,
@@ -866,6 +870,9 @@ impl Service {
                     if let Some(v) = p.location {
                         s.location = v;
                     }
+                    if let Some(v) = p.sip_contact {
+                        s.sip_contact = Some(v);
+                    }
                     if let Some(v) = p.security_mode {
                         s.security_mode = Some(v);
                     }
@@ -927,28 +934,44 @@ impl Service {
     pub async fn phone_status(&self, key: &str) -> Result<model::DeviceStatus> {
         let mut c = self.store.read().await?;
         let id = self.device_id(&mut c, DeviceClass::Phone, key).await?;
-        let name = store::devices::by_id(&mut c, id).await?.row.name;
-        Ok(match store::status::get(&mut c, id).await? {
-            Some(s) => model::DeviceStatus {
-                device: name,
-                seen: true,
-                last_seen: Some(s.at),
-                ip: Some(s.ip),
-                user_agent: Some(s.user_agent).filter(|u| !u.is_empty()),
-                file: Some(s.file),
-                protocol: Some(s.protocol),
-                requests: s.requests,
-            },
-            None => model::DeviceStatus {
-                device: name,
-                seen: false,
-                last_seen: None,
-                ip: None,
-                user_agent: None,
-                file: None,
-                protocol: None,
-                requests: 0,
-            },
+        let row = store::status::of_device(&mut c, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("there is no phone {key}")))?;
+        Ok(status_of(row))
+    }
+
+    /// Phones' status, filtered by state (`never_seen`, `failing`, `not_resynced`) and name
+    /// prefix.
+    pub async fn device_statuses(
+        &self,
+        state: Option<&str>,
+        q: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<model::DeviceStatus>> {
+        use store::status::StateFilter;
+        let filter =
+            match state.map(str::trim).filter(|s| !s.is_empty()) {
+                None | Some("all") => StateFilter::All,
+                Some("never_seen") => StateFilter::NeverSeen,
+                Some("failing") => StateFilter::Failing,
+                Some("not_resynced") => StateFilter::NotResynced,
+                Some(other) => return Err(Error::invalid(
+                    "state",
+                    format!(
+                        "`{other}` is not a state: use never_seen, failing, not_resynced or all"
+                    ),
+                )),
+            };
+        let limit = limit.clamp(1, 1000);
+        let offset = offset.max(0);
+        let mut c = self.store.read().await?;
+        let (rows, total) = store::status::list(&mut c, filter, q.trim(), limit, offset).await?;
+        Ok(Page {
+            items: rows.into_iter().map(status_of).collect(),
+            total,
+            limit,
+            offset,
         })
     }
 
@@ -1062,5 +1085,147 @@ impl Service {
             |t| async move { self.delete_device_profile(actor, &t).await },
         )
         .await
+    }
+}
+
+/// The firmware an MPP User-Agent names: `Cisco-CP-8861-3PCC/11.3.1 (…)` gives `11.3.1`.
+fn firmware_of(user_agent: &str) -> Option<String> {
+    let rest = user_agent.strip_prefix("Cisco-")?;
+    let v = rest.split_once('/')?.1.split_whitespace().next()?;
+    (!v.is_empty()).then(|| v.to_string())
+}
+
+/// A stored status row as the API shows it, with its state worked out as the store's filters
+/// do.
+fn status_of(row: store::status::StatusRow) -> model::DeviceStatus {
+    let r = row.resync.unwrap_or_default();
+    let s = row.seen;
+    let after = |a: &Option<String>, b: &Option<String>| match (a, b) {
+        (Some(a), Some(b)) => a > b,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let last_seen = s.as_ref().map(|s| s.at.clone());
+    let state = if s.is_none() {
+        "never_seen"
+    } else if after(&r.failed_at, &r.succeeded_at)
+        || (!r.notify_outcome.is_empty() && !r.notify_outcome.starts_with("accepted"))
+    {
+        "failing"
+    } else if after(&r.file_changed_at, &r.succeeded_at) && after(&r.file_changed_at, &last_seen) {
+        "not_resynced"
+    } else {
+        "ok"
+    };
+    let firmware = Some(r.firmware.clone())
+        .filter(|f| !f.is_empty())
+        .or_else(|| s.as_ref().and_then(|s| firmware_of(&s.user_agent)));
+    model::DeviceStatus {
+        device: row.name,
+        state: state.into(),
+        seen: s.is_some(),
+        last_seen,
+        ip: s.as_ref().map(|s| s.ip.clone()),
+        user_agent: s
+            .as_ref()
+            .map(|s| s.user_agent.clone())
+            .filter(|u| !u.is_empty()),
+        file: s.as_ref().map(|s| s.file.clone()),
+        protocol: s.as_ref().map(|s| s.protocol.clone()),
+        requests: s.as_ref().map(|s| s.requests).unwrap_or(0),
+        firmware,
+        resync_requested_at: r.requested_at,
+        resync_succeeded_at: r.succeeded_at,
+        resync_failed_at: r.failed_at.clone(),
+        resync_error: r.failed_at.and(Some(r.error)).filter(|e| !e.is_empty()),
+        notified_at: r.notified_at,
+        notify_outcome: Some(r.notify_outcome).filter(|o| !o.is_empty()),
+        file_changed_at: r.file_changed_at,
+    }
+}
+
+/// Checks a phone's explicit SIP contact: `host` or `host:port` (an IPv6 address in brackets).
+fn sip_contact(class: DeviceClass, c: Option<&str>) -> Result<Option<String>> {
+    let Some(c) = c.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    if class == DeviceClass::DeviceProfile {
+        return Err(Error::invalid(
+            "sip_contact",
+            "a device profile has no SIP contact: set it on the phone",
+        ));
+    }
+    let bad = || {
+        Error::invalid(
+            "sip_contact",
+            format!("`{c}` is not `host` or `host:port` (an IPv6 address in brackets: `[2001:db8::1]:5060`)"),
+        )
+    };
+    let (host, port) = match c.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && (c.starts_with('[') == h.ends_with(']')) => {
+            (h, Some(p))
+        }
+        _ => (c, None),
+    };
+    if let Some(p) = port {
+        if !p.parse::<u16>().is_ok_and(|p| p > 0) {
+            return Err(bad());
+        }
+    }
+    let host_ok = host.len() <= 253
+        && !host.is_empty()
+        && host
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '-' | '[' | ']' | ':'));
+    if !host_ok {
+        return Err(bad());
+    }
+    Ok(Some(c.to_string()))
+}
+
+impl Service {
+    /// The phones a resync request names (id, name), each once.
+    pub async fn select_phones(&self, r: &model::ResyncRequest) -> Result<Vec<(i64, String)>> {
+        let pool = opt(r.device_pool.as_deref());
+        let model_name = opt(r.model.as_deref());
+        if r.devices.is_empty() && pool.is_none() && model_name.is_none() && !r.all {
+            return Err(Error::invalid(
+                "devices",
+                "say which phones: `devices` (names), `device_pool`, `model`, or `all`: true",
+            ));
+        }
+        let mut c = self.store.read().await?;
+        let mut out: Vec<(i64, String)> = Vec::new();
+        for (i, name) in r.devices.iter().enumerate() {
+            let id = self
+                .device_id(&mut c, DeviceClass::Phone, name)
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound(m) => Error::invalid(format!("devices[{i}]"), m),
+                    e => e,
+                })?;
+            out.push((id, store::devices::by_id(&mut c, id).await?.row.name));
+        }
+        if r.all {
+            out.extend(store::devices::phones_where(&mut c, None, None).await?);
+        } else if pool.is_some() || model_name.is_some() {
+            let found =
+                store::devices::phones_where(&mut c, pool.as_deref(), model_name.as_deref())
+                    .await?;
+            if found.is_empty() {
+                return Err(Error::invalid(
+                    if pool.is_some() {
+                        "device_pool"
+                    } else {
+                        "model"
+                    },
+                    "no phone matches: check the device pool's or the model's name",
+                ));
+            }
+            out.extend(found);
+        }
+        let mut seen = BTreeSet::new();
+        out.retain(|(id, _)| seen.insert(*id));
+        Ok(out)
     }
 }

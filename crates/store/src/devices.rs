@@ -38,6 +38,7 @@ pub struct DeviceRow {
     pub mlpp_domain: String,
     pub mlpp_indication: bool,
     pub mlpp_preemption: bool,
+    pub sip_contact: Option<String>,
 }
 
 /// A line appearance as stored.
@@ -109,6 +110,7 @@ impl StoredDevice {
             speed_dials: r.speed_dials.clone(),
             parameters: r.parameters.clone(),
             users: self.users.clone(),
+            sip_contact: r.sip_contact.clone(),
             has_http_password: self.http_password_enc.is_some(),
             version: self.version,
             created_at: self.created_at.clone(),
@@ -151,7 +153,7 @@ const COLS: &str = "d.id, d.class, d.name, d.mac, d.model, d.protocol, d.system_
     d.device_pool, d.button_template, d.softkey_template, d.calling_search_space, d.location, d.security_mode, \
     d.security_profile, d.allow_cti_control, d.owner_id, ou.user_id AS owner_user_id, d.dnd, d.expansion_modules_json, \
     d.logout_profile_id, lp.name AS logout_name, d.primary_phone_id, pp.name AS primary_name, d.speed_dials_json, \
-    d.parameters_json, d.mlpp_domain, d.mlpp_indication, d.mlpp_preemption, d.http_password_enc, d.version, d.created_at, d.updated_at";
+    d.parameters_json, d.mlpp_domain, d.mlpp_indication, d.mlpp_preemption, d.sip_contact, d.http_password_enc, d.version, d.created_at, d.updated_at";
 const FROM: &str = " FROM devices d JOIN systems s ON s.id = d.system_id LEFT JOIN users ou ON ou.id = d.owner_id \
     LEFT JOIN devices lp ON lp.id = d.logout_profile_id LEFT JOIN devices pp ON pp.id = d.primary_phone_id";
 
@@ -191,6 +193,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredDevice> {
         mlpp_domain: r.try_get("mlpp_domain")?,
         mlpp_indication: b(r.try_get("mlpp_indication")?),
         mlpp_preemption: b(r.try_get("mlpp_preemption")?),
+        sip_contact: r.try_get("sip_contact")?,
     };
     Ok(StoredDevice {
         id: r.try_get("id")?,
@@ -462,13 +465,14 @@ fn bind_row<'q>(
         .bind(d.mlpp_domain.as_str())
         .bind(d.mlpp_indication as i64)
         .bind(d.mlpp_preemption as i64)
+        .bind(d.sip_contact.as_deref())
         .bind(class_str(d.class))
 }
 
 const WRITE_COLS: &str = "name, name_lc, mac, model, protocol, description, device_pool, button_template, softkey_template, \
     calling_search_space, location, security_mode, security_profile, allow_cti_control, owner_id, dnd, \
     expansion_modules_json, logout_profile_id, primary_phone_id, speed_dials_json, parameters_json, mlpp_domain, \
-    mlpp_indication, mlpp_preemption, class";
+    mlpp_indication, mlpp_preemption, sip_contact, class";
 
 pub async fn insert(conn: &mut AnyConnection, d: &DeviceRow) -> Result<i64> {
     let sql = crate::sql::insert_sql("devices", WRITE_COLS);
@@ -637,4 +641,35 @@ pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The ids of every phone (not device profiles), in id order.
+pub async fn phone_ids(conn: &mut AnyConnection) -> Result<Vec<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM devices WHERE class = 'phone' ORDER BY id")
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
+/// Phones (id, name) selected by device pool and/or model (case-insensitive), in name order.
+pub async fn phones_where(
+    conn: &mut AnyConnection,
+    device_pool: Option<&str>,
+    model: Option<&str>,
+) -> Result<Vec<(i64, String)>> {
+    let mut q = Sql::new("SELECT id, name FROM devices WHERE class = 'phone'");
+    if let Some(p) = device_pool {
+        q.push(" AND LOWER(device_pool) = ").bind(p.to_lowercase());
+    }
+    if let Some(m) = model {
+        q.push(" AND LOWER(model) = ").bind(m.to_lowercase());
+    }
+    q.push(" ORDER BY name_lc");
+    q.query()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }

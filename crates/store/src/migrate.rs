@@ -23,6 +23,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "phone_http_credentials",
             sql: include_str!("../migrations/0002_phone_http_credentials.sql"),
         },
+        Migration {
+            version: 3,
+            name: "resync",
+            sql: include_str!("../migrations/0003_resync.sql"),
+        },
     ]
 }
 

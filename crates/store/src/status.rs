@@ -2,6 +2,7 @@
 
 use crate::Result;
 use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
 
 /// One request a device made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,4 +80,264 @@ pub async fn get(conn: &mut AnyConnection, device_id: i64) -> Result<Option<Seen
         })
     })
     .transpose()
+}
+
+/// What a phone reported over syslog about a resync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    Requested,
+    Succeeded,
+    Failed,
+}
+
+/// One resync report of a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResyncReport {
+    pub device_id: i64,
+    pub at: String,
+    pub report: Report,
+    /// The reason of a failure.
+    pub error: String,
+    /// Empty when the message did not say.
+    pub firmware: String,
+    /// Where the syslog datagram came from.
+    pub ip: String,
+}
+
+/// Records resync reports (each an upsert of the device's resync row).
+pub async fn record_reports(conn: &mut AnyConnection, reports: &[ResyncReport]) -> Result<()> {
+    for r in reports {
+        let (column, error) = match r.report {
+            Report::Requested => ("requested_at", None),
+            Report::Succeeded => ("succeeded_at", None),
+            Report::Failed => ("failed_at", Some(r.error.as_str())),
+        };
+        // The column name comes from the match above, never from input.
+        let sql = format!(
+            "INSERT INTO device_resync (device_id, {column}, error, firmware, syslog_ip) \
+             SELECT id, $2, COALESCE($3, ''), $4, $5 FROM devices WHERE id = $1 \
+             ON CONFLICT (device_id) DO UPDATE SET {column} = excluded.{column}, \
+             error = COALESCE($3, device_resync.error), \
+             firmware = CASE WHEN $4 = '' THEN device_resync.firmware ELSE $4 END, \
+             syslog_ip = $5"
+        );
+        sqlx::query(&sql)
+            .bind(r.device_id)
+            .bind(&r.at)
+            .bind(error)
+            .bind(&r.firmware)
+            .bind(&r.ip)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Records the outcome of a NOTIFY sent to a device.
+pub async fn record_notify(
+    conn: &mut AnyConnection,
+    device_id: i64,
+    at: &str,
+    outcome: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO device_resync (device_id, notified_at, notify_outcome) \
+         SELECT id, $2, $3 FROM devices WHERE id = $1 \
+         ON CONFLICT (device_id) DO UPDATE SET notified_at = excluded.notified_at, notify_outcome = excluded.notify_outcome",
+    )
+    .bind(device_id)
+    .bind(at)
+    .bind(outcome)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The digest of every device's file as last recorded (devices without one are left out).
+pub async fn file_digests(conn: &mut AnyConnection) -> Result<HashMap<i64, String>> {
+    let rows =
+        sqlx::query("SELECT device_id, file_digest FROM device_resync WHERE file_digest <> ''")
+            .fetch_all(conn)
+            .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// Moves a device's file digest from `old` to `new` (compare and set, so that of several nodes
+/// seeing the same change one alone acts on it). `changed_at` is recorded unless the device had
+/// no digest yet (its first one is a baseline, not a change). True when this call moved it.
+pub async fn move_file_digest(
+    conn: &mut AnyConnection,
+    device_id: i64,
+    old: &str,
+    new: &str,
+    changed_at: &str,
+) -> Result<bool> {
+    let changed = (!old.is_empty()).then_some(changed_at);
+    let n = sqlx::query(
+        "INSERT INTO device_resync (device_id, file_digest, file_changed_at) \
+         SELECT id, $2, $3 FROM devices WHERE id = $1 \
+         ON CONFLICT (device_id) DO UPDATE SET file_digest = excluded.file_digest, \
+         file_changed_at = COALESCE(excluded.file_changed_at, device_resync.file_changed_at) \
+         WHERE device_resync.file_digest = $4",
+    )
+    .bind(device_id)
+    .bind(new)
+    .bind(changed)
+    .bind(old)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+/// A device's resync row as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resync {
+    pub requested_at: Option<String>,
+    pub succeeded_at: Option<String>,
+    pub failed_at: Option<String>,
+    pub error: String,
+    pub firmware: String,
+    pub syslog_ip: String,
+    pub notified_at: Option<String>,
+    pub notify_outcome: String,
+    pub file_changed_at: Option<String>,
+}
+
+/// Which devices a status list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFilter {
+    All,
+    /// No request from it yet.
+    NeverSeen,
+    /// Its last resync report is a failure, or the last NOTIFY to it was not accepted.
+    Failing,
+    /// Its file changed after its last resync (success report or fetch).
+    NotResynced,
+}
+
+/// One row of a status list.
+#[derive(Debug, Clone)]
+pub struct StatusRow {
+    pub device_id: i64,
+    pub name: String,
+    pub seen: Option<Seen>,
+    pub resync: Option<Resync>,
+}
+
+const STATUS_FROM: &str = " FROM devices d LEFT JOIN device_status s ON s.device_id = d.id \
+    LEFT JOIN device_resync r ON r.device_id = d.id WHERE d.class = 'phone'";
+
+fn state_sql(f: StateFilter) -> &'static str {
+    match f {
+        StateFilter::All => "",
+        StateFilter::NeverSeen => " AND s.device_id IS NULL",
+        StateFilter::Failing => {
+            " AND ((r.failed_at IS NOT NULL AND r.failed_at > COALESCE(r.succeeded_at, '')) \
+             OR (r.notify_outcome <> '' AND r.notify_outcome NOT LIKE 'accepted%'))"
+        }
+        StateFilter::NotResynced => {
+            " AND r.file_changed_at IS NOT NULL AND r.file_changed_at > COALESCE(r.succeeded_at, '') \
+             AND r.file_changed_at > COALESCE(s.last_seen, '')"
+        }
+    }
+}
+
+/// Devices' status, by name, filtered by state and name prefix; with the total.
+pub async fn list(
+    conn: &mut AnyConnection,
+    filter: StateFilter,
+    prefix: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<StatusRow>, i64)> {
+    let mut q = crate::sql::Sql::new(
+        "SELECT d.id, d.name, s.last_seen, s.last_ip, s.last_user_agent, s.last_file, s.last_protocol, s.requests, \
+         r.device_id AS r_id, r.requested_at, r.succeeded_at, r.failed_at, r.error, r.firmware, r.syslog_ip, r.notified_at, \
+         r.notify_outcome, r.file_changed_at, COUNT(*) OVER () AS total",
+    );
+    q.push(STATUS_FROM).push(state_sql(filter));
+    if !prefix.is_empty() {
+        q.push(" AND ");
+        crate::sql::push_prefix(&mut q, "d.name_lc", &prefix.to_lowercase());
+    }
+    q.push(" ORDER BY d.name_lc LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    let rows = q.query().fetch_all(conn).await?;
+    let mut total = 0;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        total = r.try_get("total")?;
+        out.push(status_row(r)?);
+    }
+    Ok((out, total))
+}
+
+/// One device's status.
+pub async fn of_device(conn: &mut AnyConnection, device_id: i64) -> Result<Option<StatusRow>> {
+    let mut q = crate::sql::Sql::new(
+        "SELECT d.id, d.name, s.last_seen, s.last_ip, s.last_user_agent, s.last_file, s.last_protocol, s.requests, \
+         r.device_id AS r_id, r.requested_at, r.succeeded_at, r.failed_at, r.error, r.firmware, r.syslog_ip, r.notified_at, \
+         r.notify_outcome, r.file_changed_at",
+    );
+    q.push(STATUS_FROM).push(" AND d.id = ").bind(device_id);
+    q.query()
+        .fetch_optional(conn)
+        .await?
+        .map(|r| status_row(&r))
+        .transpose()
+}
+
+fn status_row(r: &sqlx::any::AnyRow) -> Result<StatusRow> {
+    let device_id: i64 = r.try_get("id")?;
+    let last_seen: Option<String> = r.try_get("last_seen")?;
+    let seen = match last_seen {
+        Some(at) => Some(Seen {
+            device_id,
+            at,
+            ip: r.try_get("last_ip")?,
+            user_agent: r.try_get("last_user_agent")?,
+            file: r.try_get("last_file")?,
+            protocol: r.try_get("last_protocol")?,
+            requests: r.try_get("requests")?,
+        }),
+        None => None,
+    };
+    let resync = match r.try_get::<Option<i64>, _>("r_id")? {
+        Some(_) => Some(Resync {
+            requested_at: r.try_get("requested_at")?,
+            succeeded_at: r.try_get("succeeded_at")?,
+            failed_at: r.try_get("failed_at")?,
+            error: r.try_get("error")?,
+            firmware: r.try_get("firmware")?,
+            syslog_ip: r.try_get("syslog_ip")?,
+            notified_at: r.try_get("notified_at")?,
+            notify_outcome: r.try_get("notify_outcome")?,
+            file_changed_at: r.try_get("file_changed_at")?,
+        }),
+        None => None,
+    };
+    Ok(StatusRow {
+        device_id,
+        name: r.try_get("name")?,
+        seen,
+        resync,
+    })
+}
+
+/// The device that last made requests from `ip`, when exactly one did.
+pub async fn device_by_ip(conn: &mut AnyConnection, ip: &str) -> Result<Option<i64>> {
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT device_id FROM device_status WHERE last_ip = $1 LIMIT 2")
+            .bind(ip)
+            .fetch_all(conn)
+            .await?;
+    Ok(match ids.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    })
 }

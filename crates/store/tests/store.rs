@@ -36,6 +36,7 @@ fn device(name: &str, system_id: i64) -> DeviceRow {
         mlpp_domain: String::new(),
         mlpp_indication: false,
         mlpp_preemption: false,
+        sip_contact: None,
     }
 }
 

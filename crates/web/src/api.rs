@@ -957,6 +957,93 @@ async fn phone_file(
     }
 }
 
+/// Sends resync NOTIFYs to the phones named (`Event: check-sync` to enterprise phones,
+/// `Event: resync` to MPP phones with Resync From SIP on), at the server's pace (`sip.rate` per
+/// second). Answers at once with what was queued and what was skipped and why; each NOTIFY's
+/// outcome goes to the phone's status (`GET /api/v1/status`).
+#[utoipa::path(post, path = "/api/v1/resync", tag = "provisioning", request_body = ResyncRequest,
+    responses((status = 202, body = ResyncAnswer), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn resync(
+    State(s): State<AppState>,
+    _a: Admin,
+    Body(b): Body<ResyncRequest>,
+) -> ApiResult<(StatusCode, Json<ResyncAnswer>)> {
+    let Some(engine) = &s.resync else {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            detail: crate::error::ErrorDetail {
+                code: "conflict",
+                message: "this server sends no NOTIFYs: start it with --sip ADDR (or sip.listen in the configuration)".into(),
+                field: None,
+                version: None,
+                current: None,
+            },
+        });
+    };
+    let phones = s.service.select_phones(&b).await?;
+    let ids: Vec<i64> = phones.iter().map(|(id, _)| *id).collect();
+    let (queued, skipped) = engine.request(&ids).await.map_err(provision_error)?;
+    let name = |id: i64| {
+        phones
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default()
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ResyncAnswer {
+            queued,
+            skipped: skipped
+                .into_iter()
+                .map(|(id, why)| ResyncSkipped {
+                    device: name(id),
+                    reason: why.to_string(),
+                })
+                .collect(),
+        }),
+    ))
+}
+
+/// Phones' status: what each last fetched, its resync reports over syslog, the NOTIFYs sent to
+/// it. `state` filters: `never_seen`, `failing`, `not_resynced` (its file changed after its last
+/// resync); `q` is a prefix of the device name.
+#[utoipa::path(get, path = "/api/v1/status", tag = "provisioning",
+    params(("state" = Option<String>, Query), ("q" = Option<String>, Query), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    responses((status = 200, body = Page<DeviceStatus>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn list_status(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<DeviceStatus>>> {
+    let mut state = None;
+    let mut rest = BTreeMap::new();
+    for (k, v) in q {
+        if k == "state" {
+            state = Some(v);
+        } else {
+            rest.insert(k, v);
+        }
+    }
+    let f = find(&rest, &[], &[])?;
+    if f.system.is_some() {
+        return Err(ApiError::bad_request(
+            "`system` is not a parameter here; use state, q, limit, offset",
+            Some("system".into()),
+        ));
+    }
+    Ok(Json(
+        s.service
+            .device_statuses(
+                state.as_deref(),
+                f.q.as_deref().unwrap_or(""),
+                f.limit,
+                f.offset,
+            )
+            .await?,
+    ))
+}
+
 /// Sets the phone's own HTTP password, which MPP phones send (Basic or Digest, user name: the
 /// MAC in lower case) for files that need it (system setting `phone_auth`). It goes, sealed, into
 /// the store and, in clear, into the phone's own profile rule; it is never returned.
@@ -1136,6 +1223,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(phone_file))
         .routes(routes!(phone_status))
         .routes(routes!(set_http_credential, remove_http_credential))
+        .routes(routes!(list_status))
+        .routes(routes!(resync))
         .routes(routes!(list_services, create_service))
         .routes(routes!(get_service, update_service, delete_service))
 }

@@ -23,6 +23,8 @@ pub struct AppState {
     pub provisioner: std::sync::Arc<provision::Provisioner>,
     /// How phones reach the phone HTTP listener (`http://host:6970`), for previews.
     pub phone_base_url: String,
+    /// The resync engine, when the server sends NOTIFYs (`--sip`).
+    pub resync: Option<std::sync::Arc<provision::resync::Resync>>,
 }
 
 /// The admin listener's routes: the REST API, its OpenAPI document, `/healthz`.

@@ -21,6 +21,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(db: &TestDb) -> TestApp {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// The server with some settings changed first.
+    pub async fn spawn_with(db: &TestDb, change: impl FnOnce(&mut Config)) -> TestApp {
         let mut cfg = Config::default();
         cfg.database.url = db.url.clone();
         cfg.admin.listen = "127.0.0.1:0".into();
@@ -28,6 +33,7 @@ impl TestApp {
         cfg.tftp.listen = "127.0.0.1:0".into();
         cfg.admin_password = Some(PASSWORD.into());
         cfg.secret_key = Some(SECRET_KEY.into());
+        change(&mut cfg);
         let app = App::build(&cfg).await.expect("the server starts");
         let base = format!("http://{}", app.admin_addr);
         let client = reqwest::Client::new();
