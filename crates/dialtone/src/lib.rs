@@ -194,6 +194,20 @@ impl App {
                 .with_context(|| format!("binding the syslog receiver on {}", cfg.syslog.listen))?;
             let addr = sock.local_addr()?;
             syslog_addr = Some(addr);
+            // The socket is drained by a loop that only copies datagrams into a queue, so a burst
+            // (thousands of phones logging at once after a power cut) does not overflow the
+            // kernel's buffer while datagrams are matched and attributed.
+            let (queue, mut queued) =
+                tokio::sync::mpsc::channel::<(Vec<u8>, std::net::IpAddr)>(65_536);
+            let r = reports.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some((d, from)) = queued.recv().await {
+                    if let Err(e) = r.handle(&d, from).await {
+                        tracing::warn!(error = %e, "syslog: could not handle a datagram");
+                    }
+                }
+                Ok(())
+            }));
             let r = reports.clone();
             let (stop, mut stopped) = oneshot::channel::<()>();
             tasks.push(tokio::spawn(async move {
@@ -209,8 +223,8 @@ impl App {
                         },
                         _ = &mut stopped => return Ok(()),
                     };
-                    if let Err(e) = r.handle(&buf[..n], from.ip()).await {
-                        tracing::warn!(error = %e, "syslog: could not handle a datagram");
+                    if queue.try_send((buf[..n].to_vec(), from.ip())).is_err() {
+                        r.dropped();
                     }
                 }
             }));

@@ -398,3 +398,37 @@ async fn files_with_secrets_need_the_phones_own_credentials() {
         t.stop().await;
     }
 }
+
+/// The first-contact file is the same bytes for every phone of a model, but who asks is each
+/// request's own: a known phone's request does not open it to unknown phones, nor count for
+/// another phone's status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_contact_is_decided_per_phone() {
+    let Some(curl_bin) = peer("curl") else { return };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let phone = format!("http://{}", t.app.http_addr.unwrap());
+        for mac in ["00562B0A0001", "00562B0A0002"] {
+            t.create("/api/v1/phones", json!({"mac": mac, "model": "8861"}))
+                .await;
+        }
+        let url = format!("{phone}/8861-3PCC.xml");
+        let ua = |mac: &str| format!("Cisco-CP-8861-3PCC/11.3.1 ({mac})");
+        let (code, _) = curl(&curl_bin, &["-A", &ua("00562b0a0001"), &url]);
+        assert_eq!(code, 200, "[{}]", t.label);
+        // Auto-registration is off: an unknown phone gets nothing, cached file or not.
+        let (code, _) = curl(&curl_bin, &["-A", &ua("00562b0affff"), &url]);
+        assert_eq!(code, 404);
+        let (code, _) = curl(&curl_bin, &["-A", &ua("00562b0a0002"), &url]);
+        assert_eq!(code, 200);
+        let st = t.status_when_seen("SEP00562B0A0002").await;
+        assert_eq!(
+            st["user_agent"],
+            json!(ua("00562b0a0002")),
+            "the second phone's request is the second phone's: {st}"
+        );
+        let (_, st) = t.get("/api/v1/phones/SEP00562B0A0001/status").await;
+        assert_eq!(st["requests"], 1, "{st}");
+        t.stop().await;
+    }
+}

@@ -215,6 +215,27 @@ impl Provisioner {
         let ua_mac = user_agent.and_then(mac_from_user_agent);
         // Rules in first-contact and MPP files point back at the address the phone used.
         let key = format!("{}|{base_url}", file.to_ascii_lowercase());
+        // The first-contact file is the same for every phone of a model; who asks (and whether
+        // an unknown phone may have it) is decided per request, never cached.
+        let first_contact = if let Wanted::FirstContact = wanted {
+            let id = match &ua_mac {
+                Some(m) => {
+                    let mut c = self.service.store().read().await?;
+                    store::devices::by_mac(&mut c, m.as_str())
+                        .await?
+                        .map(|(id, _)| id)
+                }
+                None => None,
+            };
+            if id.is_none() && self.auto_registration().await?.is_none() {
+                return Ok(Answer::NotFound(format!(
+                    "{file}: the phone is not in the directory and auto-registration is off"
+                )));
+            }
+            Some(id)
+        } else {
+            None
+        };
         let generation = self.service.store().generation().await?;
         if let Some(c) = self.cache.lock().expect("cache lock").get(&key) {
             if c.generation == generation {
@@ -222,12 +243,31 @@ impl Provisioner {
                     bytes: c.bytes.clone(),
                     content_type: c.content_type,
                     device: c.device.clone(),
-                    device_id: c.device_id,
+                    device_id: first_contact.unwrap_or(c.device_id),
                     access: c.access.clone(),
                 });
             }
         }
-        let answer = self.render_fresh(file, wanted, ua_mac, base_url).await?;
+        let answer = self.render_fresh(file, wanted, base_url).await?;
+        let answer = match (answer, first_contact) {
+            (
+                Answer::File {
+                    bytes,
+                    content_type,
+                    device,
+                    access,
+                    ..
+                },
+                Some(id),
+            ) => Answer::File {
+                bytes,
+                content_type,
+                device,
+                device_id: id,
+                access,
+            },
+            (a, _) => a,
+        };
         if let Answer::File {
             bytes,
             content_type,
@@ -255,13 +295,7 @@ impl Provisioner {
         Ok(answer)
     }
 
-    async fn render_fresh(
-        &self,
-        file: &str,
-        wanted: Wanted,
-        ua_mac: Option<Mac>,
-        base_url: &str,
-    ) -> Result<Answer> {
+    async fn render_fresh(&self, file: &str, wanted: Wanted, base_url: &str) -> Result<Answer> {
         let id = {
             let mut c = self.service.store().read().await?;
             match &wanted {
@@ -272,22 +306,12 @@ impl Provisioner {
                     .await?
                     .filter(|(_, k)| *k == DeviceClass::Phone)
                     .map(|(id, _)| id),
-                Wanted::FirstContact => match &ua_mac {
-                    Some(m) => store::devices::by_mac(&mut c, m.as_str())
-                        .await?
-                        .map(|(id, _)| id),
-                    None => None,
-                },
                 _ => None,
             }
         };
         match (wanted, id) {
-            (Wanted::FirstContact, found) => {
-                if found.is_none() && self.auto_registration().await?.is_none() {
-                    return Ok(Answer::NotFound(format!(
-                        "{file}: the phone is not in the directory and auto-registration is off"
-                    )));
-                }
+            // Who asks was settled by `fetch`.
+            (Wanted::FirstContact, _) => {
                 let render::Rendered {
                     bytes,
                     fallback: problem,
@@ -299,7 +323,7 @@ impl Provisioner {
                     bytes: bytes::Bytes::from(bytes),
                     content_type: content_type(file),
                     device: None,
-                    device_id: found,
+                    device_id: None,
                     access: Access::Anyone,
                 })
             }

@@ -21,6 +21,8 @@ pub struct Counters {
     pub malformed: AtomicU64,
     /// Resync messages of no device in the directory.
     pub unknown_device: AtomicU64,
+    /// Datagrams dropped because the queue before matching was full.
+    pub dropped: AtomicU64,
 }
 
 /// A snapshot of the counters.
@@ -31,6 +33,7 @@ pub struct Counts {
     pub other: u64,
     pub malformed: u64,
     pub unknown_device: u64,
+    pub dropped: u64,
 }
 
 pub struct Reports {
@@ -67,6 +70,7 @@ impl Reports {
             other: c.other.load(Ordering::Relaxed),
             malformed: c.malformed.load(Ordering::Relaxed),
             unknown_device: c.unknown_device.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
         }
     }
 
@@ -101,6 +105,11 @@ impl Reports {
         }
         *self.templates.write().await = (generation, t.clone());
         Ok(t)
+    }
+
+    /// Counts a datagram the receiver had no room for.
+    pub fn dropped(&self) {
+        self.counters.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Handles one datagram from `from`.

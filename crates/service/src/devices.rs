@@ -950,19 +950,20 @@ impl Service {
         offset: i64,
     ) -> Result<Page<model::DeviceStatus>> {
         use store::status::StateFilter;
-        let filter =
-            match state.map(str::trim).filter(|s| !s.is_empty()) {
-                None | Some("all") => StateFilter::All,
-                Some("never_seen") => StateFilter::NeverSeen,
-                Some("failing") => StateFilter::Failing,
-                Some("not_resynced") => StateFilter::NotResynced,
-                Some(other) => return Err(Error::invalid(
+        let filter = match state.map(str::trim).filter(|s| !s.is_empty()) {
+            None | Some("all") => StateFilter::All,
+            Some("never_seen") => StateFilter::NeverSeen,
+            Some("failing") => StateFilter::Failing,
+            Some("not_resynced") => StateFilter::NotResynced,
+            Some(other) => {
+                return Err(Error::invalid(
                     "state",
                     format!(
                         "`{other}` is not a state: use never_seen, failing, not_resynced or all"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let limit = limit.clamp(1, 1000);
         let offset = offset.max(0);
         let mut c = self.store.read().await?;

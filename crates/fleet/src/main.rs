@@ -1,0 +1,267 @@
+//! `fleet`: plays N IP phones against a provisioning server, over the wire protocols only (HTTP,
+//! TFTP, SIP, syslog), each phone from its own loopback address (127.a.b.c) as a phone on its
+//! own IP would. It can point at any server: Dialtone, or nginx / tftpd-hpa serving static
+//! files for a side-by-side run.
+//!
+//! It ends by printing one JSON object: `phones`, `provisioned` (phones whose file is the one the
+//! server holds, by the administrators' preview when `--admin` is given, else phones that got
+//! their own file), `requests`, `errors`, `p50_ms`, `p99_ms`, `elapsed_s`,
+//! `last_provisioned_s`, `notifies`; and exits non-zero when not every phone was provisioned.
+#![forbid(unsafe_code)]
+
+mod phone;
+mod sip;
+mod tftp;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use phone::{Family, Fleet, Phone};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fleet",
+    about = "Plays a fleet of IP phones against a provisioning server"
+)]
+struct Args {
+    /// How many phones.
+    #[arg(long, default_value_t = 10)]
+    phones: usize,
+    /// Their model, or models in turn (`8861,7960`): MPP models follow profile rules, others
+    /// fetch SEP<MAC>.cnf.xml.
+    #[arg(long, default_value = "8861")]
+    model: String,
+    /// MACs are this prefix (hex) followed by a counter, 12 hex digits in all.
+    #[arg(long, default_value = "00562B")]
+    mac_prefix: String,
+    /// Fetch over HTTP from this base URL (`http://127.0.0.1:6970`).
+    #[arg(long)]
+    http: Option<String>,
+    /// Fetch over TFTP from this server (and take it as the DHCP option 66 server).
+    #[arg(long)]
+    tftp: Option<SocketAddr>,
+    /// TFTP block size the phones ask for.
+    #[arg(long, default_value_t = 1428)]
+    blksize: u16,
+    /// The admin API, to compare what each phone got with what the server holds.
+    #[arg(long)]
+    admin: Option<String>,
+    #[arg(long, default_value = "admin")]
+    admin_user: String,
+    #[arg(long, env = "FLEET_ADMIN_PASSWORD", default_value = "")]
+    admin_password: String,
+    /// Send the phones' resync log messages here.
+    #[arg(long)]
+    syslog: Option<SocketAddr>,
+    /// The port each phone listens on for SIP NOTIFY, on its own address; 0 turns SIP off.
+    #[arg(long, default_value_t = 5060)]
+    sip_port: u16,
+    /// Challenge each NOTIFY with a 401 before accepting it.
+    #[arg(long)]
+    challenge: bool,
+    /// Phone time runs this many times faster than real time (random delays, periodic
+    /// resyncs, retries).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Resync Random Delay the phones boot with, in units of 20 s (phone time).
+    #[arg(long, default_value_t = 0)]
+    boot_random_delay: u64,
+    /// Run this many seconds (real time); without it, stop once every phone has its file.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Requests open at once at most.
+    #[arg(long, default_value_t = 512)]
+    concurrency: usize,
+    /// Write each phone's outcome (name, provisioned, notifies) here, one JSON object a line.
+    #[arg(long)]
+    per_phone: Option<std::path::PathBuf>,
+}
+
+/// The phone's own address: 127.a.b.c from 127.1.1.1 on, leaving 127.0.0.0/16 to servers.
+fn address(i: usize) -> IpAddr {
+    let c = (i % 254) + 1;
+    let b = (i / 254) % 254 + 1;
+    let a = i / (254 * 254) + 1;
+    IpAddr::V4(Ipv4Addr::new(127, a as u8, b as u8, c as u8))
+}
+
+fn mac(prefix: &str, i: usize) -> anyhow::Result<String> {
+    let p = prefix.to_ascii_uppercase();
+    if p.len() > 11 || !p.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!("--mac-prefix is 0 to 11 hex digits");
+    }
+    let width = 12 - p.len();
+    let n = format!("{:0width$X}", i + 1, width = width);
+    if n.len() > width {
+        bail!("{} phones do not fit after the MAC prefix {prefix}", i + 1);
+    }
+    Ok(format!("{p}{n}"))
+}
+
+fn family(model: &str) -> Family {
+    let mpp = [
+        "7811", "7821", "7841", "7861", "8811", "8841", "8845", "8851", "8861", "8865",
+    ];
+    if mpp.contains(&model) {
+        Family::Mpp
+    } else {
+        Family::Enterprise
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Args::parse()).await {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("fleet: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<bool> {
+    if args.http.is_none() && args.tftp.is_none() {
+        bail!("say where the phones fetch from: --http URL or --tftp HOST:PORT");
+    }
+    if args.time_scale <= 0.0 {
+        bail!("--time-scale is more than 0");
+    }
+    let models: Vec<String> = args
+        .model
+        .split(',')
+        .map(|m| m.trim().to_string())
+        .collect();
+    let now = time::OffsetDateTime::now_utc();
+    let fleet = Arc::new(Fleet {
+        http: args
+            .http
+            .clone()
+            .map(|h| h.trim_end_matches('/').to_string()),
+        tftp: args.tftp,
+        syslog: args.syslog,
+        scale: args.time_scale,
+        blksize: args.blksize,
+        boot_random_delay: args.boot_random_delay,
+        start: Instant::now(),
+        sim_start_of_day: f64::from(now.hour()) * 3600.0
+            + f64::from(now.minute()) * 60.0
+            + f64::from(now.second()),
+        requests: Default::default(),
+        errors: Default::default(),
+        latencies_us: Default::default(),
+        open: tokio::sync::Semaphore::new(args.concurrency.max(1)),
+        provisioned: Default::default(),
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut running = tokio::task::JoinSet::new();
+    let mut sip_tasks = tokio::task::JoinSet::new();
+    for i in 0..args.phones {
+        let model = models[i % models.len()].clone();
+        let ip = address(i);
+        let side = Arc::new(sip::SipSide {
+            credential: Default::default(),
+            challenge: args.challenge,
+            resync: Default::default(),
+            notifies: Default::default(),
+        });
+        if args.sip_port != 0 {
+            let sock = tokio::net::UdpSocket::bind(SocketAddr::new(ip, args.sip_port))
+                .await
+                .with_context(|| format!("listening for SIP on {ip}:{}", args.sip_port))?;
+            sip_tasks.spawn(sip::serve(sock, side.clone()));
+        }
+        let p = Phone::new(
+            mac(&args.mac_prefix, i)?,
+            model.clone(),
+            family(&model),
+            ip,
+            side,
+        );
+        running.spawn(p.run(fleet.clone(), stop_rx.clone()));
+    }
+    match args.duration {
+        Some(d) => tokio::time::sleep(Duration::from_secs_f64(d)).await,
+        None => {
+            while fleet.provisioned.load(Ordering::Acquire) < args.phones as u64 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    let elapsed = fleet.start.elapsed().as_secs_f64();
+    let _ = stop_tx.send(true);
+    let mut outcomes = Vec::with_capacity(args.phones);
+    while let Some(o) = running.join_next().await {
+        outcomes.push(o.context("a phone task")?);
+    }
+    sip_tasks.abort_all();
+
+    // What the server holds, by its preview, when asked to compare.
+    let admin = args
+        .admin
+        .as_ref()
+        .map(|a| a.trim_end_matches('/').to_string());
+    let client = reqwest::Client::new();
+    let mut provisioned = 0u64;
+    let mut last = 0f64;
+    let mut per_phone = Vec::new();
+    for o in &outcomes {
+        let ok = match (&admin, &o.bytes) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(a), Some(got)) => {
+                let r = client
+                    .get(format!("{a}/api/v1/phones/{}/files/{}", o.name, o.file))
+                    .basic_auth(&args.admin_user, Some(&args.admin_password))
+                    .send()
+                    .await
+                    .context("asking the admin API for a phone's file")?;
+                if !r.status().is_success() {
+                    bail!(
+                        "the admin API answered {} for {}'s file",
+                        r.status(),
+                        o.name
+                    );
+                }
+                r.bytes().await?.as_ref() == got.as_slice()
+            }
+        };
+        if ok {
+            provisioned += 1;
+            last = last.max(o.got_at.map(|d| d.as_secs_f64()).unwrap_or(0.0));
+        }
+        per_phone
+            .push(serde_json::json!({"name": o.name, "provisioned": ok, "notifies": o.notifies}));
+    }
+    if let Some(path) = &args.per_phone {
+        let text: String = per_phone.iter().map(|v| format!("{v}\n")).collect();
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let mut lat = std::mem::take(&mut *fleet.latencies_us.lock().expect("latencies"));
+    lat.sort_unstable();
+    let report = serde_json::json!({
+        "phones": args.phones,
+        "provisioned": provisioned,
+        "requests": fleet.requests.load(Ordering::Relaxed),
+        "errors": fleet.errors.load(Ordering::Relaxed),
+        "p50_ms": percentile(&lat, 0.50),
+        "p99_ms": percentile(&lat, 0.99),
+        "elapsed_s": (elapsed * 1000.0).round() / 1000.0,
+        "last_provisioned_s": (last * 1000.0).round() / 1000.0,
+        "notifies": outcomes.iter().map(|o| o.notifies).sum::<u64>(),
+    });
+    println!("{report}");
+    Ok(provisioned == args.phones as u64)
+}

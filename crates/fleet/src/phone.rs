@@ -1,0 +1,553 @@
+//! One simulated phone: boots after its random delay, follows its profile rules (MPP) or fetches
+//! its `SEP<MAC>.cnf.xml` (enterprise), applies the resync parameters it received, logs its
+//! resyncs over syslog, and resyncs again when its timers say so or a NOTIFY wakes it.
+
+use crate::sip::SipSide;
+use crate::tftp;
+use model::macros::PhoneMacros;
+use model::profile_rule::ProfileRule;
+use model::provisioning::{self, Behaviour, Origin, PARAMS};
+use rand::Rng;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What every phone shares.
+pub struct Fleet {
+    pub http: Option<String>,
+    pub tftp: Option<SocketAddr>,
+    pub syslog: Option<SocketAddr>,
+    pub scale: f64,
+    pub blksize: u16,
+    /// Resync Random Delay the phones boot with, in units of 20 s.
+    pub boot_random_delay: u64,
+    pub start: Instant,
+    /// The simulated time of day at start, in seconds.
+    pub sim_start_of_day: f64,
+    pub requests: AtomicU64,
+    pub errors: AtomicU64,
+    pub latencies_us: Mutex<Vec<u32>>,
+    /// Requests open at once, at most (the simulator's machine is not 100,000 phones).
+    pub open: tokio::sync::Semaphore,
+    /// Phones that have their own file, for the run that ends when all have.
+    pub provisioned: AtomicU64,
+}
+
+impl Fleet {
+    fn phone_time(&self, secs: f64) -> Duration {
+        Duration::from_secs_f64((secs / self.scale).max(0.0))
+    }
+
+    /// Seconds since midnight, simulated.
+    fn sim_time_of_day(&self) -> f64 {
+        (self.sim_start_of_day + self.start.elapsed().as_secs_f64() * self.scale) % 86_400.0
+    }
+
+    fn record(&self, started: Instant, ok: bool) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let us = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+        self.latencies_us.lock().expect("latencies").push(us);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Mpp,
+    Enterprise,
+}
+
+/// What a phone ends with.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub name: String,
+    /// Its own file's name and the bytes it last got.
+    pub file: String,
+    pub bytes: Option<Vec<u8>>,
+    /// When it first got those bytes.
+    pub got_at: Option<Duration>,
+    pub notifies: u64,
+}
+
+pub struct Phone {
+    pub mac: String,
+    pub model: String,
+    pub family: Family,
+    pub ip: IpAddr,
+    pub sip: Arc<SipSide>,
+    params: BTreeMap<String, String>,
+    rules: [String; 4],
+    out: Outcome,
+    http: Option<reqwest::Client>,
+    syslog_sock: Option<std::net::UdpSocket>,
+    /// Set when the first full config arrived (counted once).
+    counted: bool,
+}
+
+enum Fetch {
+    Got(Vec<u8>),
+    NotFound(String),
+    Failed(String),
+}
+
+impl Phone {
+    pub fn new(mac: String, model: String, family: Family, ip: IpAddr, sip: Arc<SipSide>) -> Phone {
+        let file = match family {
+            Family::Mpp => format!("{}.xml", mac.to_ascii_lowercase()),
+            Family::Enterprise => format!("SEP{}.cnf.xml", mac.to_ascii_uppercase()),
+        };
+        Phone {
+            out: Outcome {
+                name: format!("SEP{}", mac.to_ascii_uppercase()),
+                file,
+                bytes: None,
+                got_at: None,
+                notifies: 0,
+            },
+            mac,
+            model,
+            family,
+            ip,
+            sip,
+            params: BTreeMap::new(),
+            rules: Default::default(),
+            http: None,
+            syslog_sock: None,
+            counted: false,
+        }
+    }
+
+    fn psn(&self) -> String {
+        format!("{}-3PCC", self.model)
+    }
+
+    fn macros(&self, extra: &[(&str, String)]) -> PhoneMacros {
+        PhoneMacros {
+            mac: self.mac.clone(),
+            product_name: format!("CP-{}", self.psn()),
+            product_serial_name: self.psn(),
+            serial_number: format!("FCH{}", &self.mac[6..]),
+            extra: std::iter::once(("SWVER".to_string(), "sip88xx.11-3-1MPP".to_string()))
+                .chain(extra.iter().map(|(k, v)| (k.to_string(), v.clone())))
+                .collect(),
+        }
+    }
+
+    fn behaviour(&self) -> Behaviour {
+        provisioning::resolve(&[(Origin::Default, &self.params)]).behaviour()
+    }
+
+    fn param(&self, key: &str) -> String {
+        self.params.get(key).cloned().unwrap_or_else(|| {
+            PARAMS
+                .iter()
+                .find(|p| p.key == key)
+                .map(|p| p.default.to_string())
+                .unwrap_or_default()
+        })
+    }
+
+    fn log(&mut self, fleet: &Fleet, key: &str, extra: &[(&str, String)]) {
+        let Some(to) = fleet.syslog else { return };
+        let text = self.param(key);
+        if text.is_empty() {
+            return;
+        }
+        let msg = self.macros(extra).expand(&text).into_owned();
+        let stamp = time::OffsetDateTime::now_utc()
+            .format(time::macros::format_description!(
+                "[month repr:short] [day padding:space] [hour]:[minute]:[second]"
+            ))
+            .unwrap_or_default();
+        if self.syslog_sock.is_none() {
+            self.syslog_sock = std::net::UdpSocket::bind(SocketAddr::new(self.ip, 0)).ok();
+        }
+        if let Some(s) = &self.syslog_sock {
+            let _ = s.send_to(format!("<134>{stamp} {} {msg}", self.ip).as_bytes(), to);
+        }
+    }
+
+    fn client(&mut self) -> reqwest::Client {
+        self.http
+            .get_or_insert_with(|| {
+                reqwest::Client::builder()
+                    .local_address(self.ip)
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .expect("an HTTP client")
+            })
+            .clone()
+    }
+
+    async fn http_get(
+        &mut self,
+        fleet: &Fleet,
+        url: &str,
+        cred: Option<(String, String)>,
+    ) -> Fetch {
+        let ua = match self.family {
+            Family::Mpp => format!(
+                "Cisco-CP-{}/11.3.1 ({})",
+                self.psn(),
+                self.mac.to_ascii_lowercase()
+            ),
+            Family::Enterprise => format!("Cisco-CP{}G/8.0", self.model),
+        };
+        let client = self.client();
+        let _permit = fleet.open.acquire().await.expect("semaphore");
+        let started = Instant::now();
+        let first = client
+            .get(url)
+            .header(reqwest::header::USER_AGENT, &ua)
+            .send()
+            .await;
+        let r = match (first, &cred) {
+            (Ok(r), Some((user, pass))) if r.status() == reqwest::StatusCode::UNAUTHORIZED => {
+                fleet.record(started, false);
+                let challenges: Vec<String> = r
+                    .headers()
+                    .get_all(reqwest::header::WWW_AUTHENTICATE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok().map(str::to_string))
+                    .collect();
+                let path = reqwest::Url::parse(url)
+                    .map(|u| u.path().to_string())
+                    .unwrap_or_default();
+                let digest = challenges
+                    .iter()
+                    .filter(|c| c.starts_with("Digest"))
+                    .find(|c| c.contains("MD5"))
+                    .and_then(|c| {
+                        let mut w = digest_auth::WwwAuthenticateHeader::parse(c).ok()?;
+                        w.respond(&digest_auth::AuthContext::new(
+                            user.as_str(),
+                            pass.as_str(),
+                            path.as_str(),
+                        ))
+                        .ok()
+                        .map(|a| a.to_header_string())
+                    });
+                let started = Instant::now();
+                let again = client.get(url).header(reqwest::header::USER_AGENT, &ua);
+                let again = match digest {
+                    Some(d) => again.header(reqwest::header::AUTHORIZATION, d),
+                    None => again.basic_auth(user, Some(pass)),
+                };
+                let r = again.send().await;
+                return self.finish(fleet, started, r).await;
+            }
+            (r, _) => r,
+        };
+        self.finish(fleet, started, r).await
+    }
+
+    async fn finish(
+        &mut self,
+        fleet: &Fleet,
+        started: Instant,
+        r: Result<reqwest::Response, reqwest::Error>,
+    ) -> Fetch {
+        match r {
+            Ok(r) if r.status().is_success() => match r.bytes().await {
+                Ok(b) => {
+                    fleet.record(started, true);
+                    Fetch::Got(b.to_vec())
+                }
+                Err(e) => {
+                    fleet.record(started, false);
+                    Fetch::Failed(format!("HTTP body: {e}"))
+                }
+            },
+            Ok(r) => {
+                fleet.record(started, false);
+                let s = r.status();
+                let why = format!("HTTP {} {}", s.as_u16(), s.canonical_reason().unwrap_or(""));
+                if s == reqwest::StatusCode::NOT_FOUND {
+                    Fetch::NotFound(why)
+                } else {
+                    Fetch::Failed(why)
+                }
+            }
+            Err(e) => {
+                fleet.record(started, false);
+                Fetch::Failed(format!("HTTP: {e}"))
+            }
+        }
+    }
+
+    async fn tftp_get(&mut self, fleet: &Fleet, server: SocketAddr, file: &str) -> Fetch {
+        let _permit = fleet.open.acquire().await.expect("semaphore");
+        let started = Instant::now();
+        let r = tftp::get(self.ip, server, file, fleet.blksize, Duration::from_secs(2)).await;
+        fleet.record(started, r.is_ok());
+        match r {
+            Ok(b) => Fetch::Got(b),
+            Err(tftp::TftpError::Server(1, m)) => {
+                Fetch::NotFound(format!("TFTP file not found ({m})"))
+            }
+            Err(e) => Fetch::Failed(e.to_string()),
+        }
+    }
+
+    /// Takes in a file: MPP parameters and rules, the line credential, and, when it is the
+    /// phone's own file, its bytes.
+    fn apply(&mut self, fleet: &Fleet, file: &str, bytes: Vec<u8>) {
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        if let Ok(doc) = roxmltree::Document::parse(&text) {
+            let root = doc.root_element();
+            if root.has_tag_name("flat-profile") {
+                let mut auth: Option<String> = None;
+                let mut user: Option<String> = None;
+                let mut pass: Option<String> = None;
+                for el in root.children().filter(|n| n.is_element()) {
+                    let tag = el.tag_name().name();
+                    let value = el.text().unwrap_or("").to_string();
+                    if let Some(p) = PARAMS
+                        .iter()
+                        .find(|p| provisioning::element_name(p.web_name) == tag)
+                    {
+                        self.params.insert(p.key.to_string(), value.clone());
+                    }
+                    match tag {
+                        "Auth_ID_1_" => auth = Some(value),
+                        "User_ID_1_" => user = Some(value),
+                        "Password_1_" => pass = Some(value),
+                        _ => {}
+                    }
+                }
+                for (i, key) in [
+                    "profile_rule",
+                    "profile_rule_b",
+                    "profile_rule_c",
+                    "profile_rule_d",
+                ]
+                .iter()
+                .enumerate()
+                {
+                    if let Some(v) = self.params.get(*key) {
+                        self.rules[i] = v.clone();
+                    }
+                }
+                if let Some(p) = pass.filter(|p| !p.is_empty()) {
+                    let name = auth.filter(|a| !a.is_empty()).or(user).unwrap_or_default();
+                    *self.sip.credential.lock().expect("credential") = Some((name, p));
+                }
+            } else if root.has_tag_name("device") {
+                let find = |n: &str| {
+                    root.descendants()
+                        .find(|x| x.has_tag_name(n))
+                        .and_then(|x| x.text())
+                        .map(str::to_string)
+                };
+                if let (Some(a), Some(p)) = (find("authName"), find("authPassword")) {
+                    if !p.is_empty() {
+                        *self.sip.credential.lock().expect("credential") = Some((a, p));
+                    }
+                }
+            }
+        }
+        if file.eq_ignore_ascii_case(&self.out.file) {
+            if self.out.bytes.as_deref() != Some(&bytes[..]) {
+                self.out.bytes = Some(bytes);
+                self.out.got_at = Some(fleet.start.elapsed());
+            }
+            if !self.counted {
+                self.counted = true;
+                fleet.provisioned.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// One resync: every profile rule in turn (MPP), or the phone's file (enterprise). True
+    /// when nothing failed.
+    async fn resync(&mut self, fleet: &Fleet) -> bool {
+        if self.family == Family::Enterprise {
+            let file = self.out.file.clone();
+            let got = match (&fleet.http, fleet.tftp) {
+                (Some(base), _) => self.http_get(fleet, &format!("{base}/{file}"), None).await,
+                (None, Some(t)) => self.tftp_get(fleet, t, &file).await,
+                (None, None) => return false,
+            };
+            return match got {
+                Fetch::Got(b) => {
+                    self.apply(fleet, &file, b);
+                    true
+                }
+                _ => false,
+            };
+        }
+        if self.rules.iter().all(|r| r.trim().is_empty()) {
+            self.rules[0] = match &fleet.http {
+                Some(base) => format!("{base}/$PSN.xml"),
+                None => "/$PSN.xml".into(),
+            };
+        }
+        let fails_on_fnf = self.behaviour().fails_on_fnf;
+        let mut ok = true;
+        for i in 0..4 {
+            let text = self.rules[i].clone();
+            if text.trim().is_empty() {
+                continue;
+            }
+            let Ok(rule) = ProfileRule::parse("rule", &text) else {
+                ok = false;
+                self.log(
+                    fleet,
+                    "log_failure_msg",
+                    &[("ERR", format!("bad profile rule {text}"))],
+                );
+                continue;
+            };
+            let macros = self.macros(&[]);
+            let expand = |s: &str| macros.expand(s).into_owned();
+            let Some(alt) = rule.choose(&expand) else {
+                continue;
+            };
+            let scheme = alt.url.scheme.clone().map(|s| expand(&s));
+            let path = expand(&alt.url.path);
+            let (server, port) = match (&scheme, &alt.url.server) {
+                (Some(_), Some(s)) => (
+                    expand(s),
+                    alt.url
+                        .port
+                        .as_deref()
+                        .map(&expand)
+                        .unwrap_or_else(|| alt.url.default_port().to_string()),
+                ),
+                _ => match fleet.tftp {
+                    Some(t) => (t.ip().to_string(), t.port().to_string()),
+                    None => (String::new(), String::new()),
+                },
+            };
+            let scheme_name = scheme.clone().unwrap_or_else(|| "tftp".into());
+            let url_macros = [
+                ("SCHEME", scheme_name.clone()),
+                ("SERVIP", server.clone()),
+                ("PORT", port.clone()),
+                ("PATH", path.clone()),
+            ];
+            self.log(fleet, "log_request_msg", &url_macros);
+            let cred = alt.uid.as_ref().map(|u| {
+                (
+                    expand(u),
+                    alt.pwd.as_deref().map(&expand).unwrap_or_default(),
+                )
+            });
+            let got = match scheme_name.as_str() {
+                "http" | "https" => {
+                    let url = format!("{scheme_name}://{server}:{port}{path}");
+                    self.http_get(fleet, &url, cred).await
+                }
+                _ => match format!("{server}:{port}").parse::<SocketAddr>() {
+                    Ok(a) => {
+                        let file = path.trim_start_matches('/').to_string();
+                        self.tftp_get(fleet, a, &file).await
+                    }
+                    Err(_) => Fetch::Failed("no TFTP server".into()),
+                },
+            };
+            let file = path.rsplit('/').next().unwrap_or("").to_string();
+            match got {
+                Fetch::Got(bytes) => {
+                    self.apply(fleet, &file, bytes);
+                    self.log(fleet, "log_success_msg", &url_macros);
+                }
+                Fetch::NotFound(why) if fails_on_fnf => {
+                    ok = false;
+                    self.log(fleet, "log_failure_msg", &[("ERR", why)]);
+                }
+                Fetch::NotFound(_) => {}
+                Fetch::Failed(why) => {
+                    ok = false;
+                    self.log(fleet, "log_failure_msg", &[("ERR", why)]);
+                }
+            }
+        }
+        ok
+    }
+
+    /// Seconds until the next resync the timers ask for, `None` for none.
+    fn next_resync(&self, fleet: &Fleet, ok: bool) -> Option<f64> {
+        let b = self.behaviour();
+        let mut rng = rand::thread_rng();
+        if !ok && b.error_retry_secs > 0 {
+            return Some(b.error_retry_secs as f64);
+        }
+        if let Some((h, m)) = b.resync_at {
+            let at = f64::from(h) * 3600.0 + f64::from(m) * 60.0;
+            let now = fleet.sim_time_of_day();
+            let mut wait = at - now;
+            if wait <= 0.0 {
+                wait += 86_400.0;
+            }
+            let extra = if b.at_random_delay_secs > 0 {
+                rng.gen_range(0..=b.at_random_delay_secs) as f64
+            } else {
+                0.0
+            };
+            return Some(wait + extra);
+        }
+        if b.periodic_secs > 0 {
+            let extra = if b.random_delay_secs > 0 {
+                rng.gen_range(0..=b.random_delay_secs) as f64
+            } else {
+                0.0
+            };
+            return Some(b.periodic_secs as f64 + extra);
+        }
+        None
+    }
+
+    /// Lives until the fleet's end (or, without one, forever: the caller stops it).
+    pub async fn run(
+        mut self,
+        fleet: Arc<Fleet>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Outcome {
+        let boot = if fleet.boot_random_delay > 0 {
+            rand::thread_rng().gen_range(0..=fleet.boot_random_delay * 20) as f64
+        } else {
+            0.0
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(fleet.phone_time(boot)) => {}
+            _ = stop.changed() => return self.done(),
+        }
+        let mut chained = 0;
+        loop {
+            if *stop.borrow() {
+                return self.done();
+            }
+            let rules_before = self.rules.clone();
+            let ok = self.resync(&fleet).await;
+            // A file that gave the phone new profile rules sends it on at once (the first-contact
+            // file does that), a few times at most.
+            if ok && self.rules != rules_before && chained < 3 {
+                chained += 1;
+                continue;
+            }
+            chained = 0;
+            let wait = self.next_resync(&fleet, ok);
+            let timer = async {
+                match wait {
+                    Some(s) => tokio::time::sleep(fleet.phone_time(s)).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = timer => {}
+                _ = self.sip.resync.notified() => {}
+                _ = stop.changed() => return self.done(),
+            }
+        }
+    }
+
+    fn done(mut self) -> Outcome {
+        self.out.notifies = self.sip.notifies.load(Ordering::Relaxed);
+        self.out
+    }
+}

@@ -1,0 +1,228 @@
+//! The loop closed, on SQLite and PostgreSQL: 200 simulated phones (the `fleet` binary, each
+//! phone on its own loopback address) boot against `dialtone serve`; an administrator changes a
+//! line 100 of them share; each of those gets a NOTIFY (answered after a 401 challenge, with
+//! the credentials the server gave it), resyncs, and reports success over syslog; their status
+//! shows it; the 100 others get no NOTIFY; at the end every phone holds what the server holds.
+
+use dialtone::{App, Config};
+use serde_json::{json, Value};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use store::testing::TestDb;
+
+const PASSWORD: &str = "fleet-test-admin";
+const PHONES: usize = 200;
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    async fn send(&self, rb: reqwest::RequestBuilder) -> (u16, Value) {
+        let r = rb.basic_auth("admin", Some(PASSWORD)).send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+    async fn get(&self, path: &str) -> Value {
+        self.send(self.client.get(format!("{}{path}", self.base)))
+            .await
+            .1
+    }
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(self.client.post(format!("{}{path}", self.base)).json(&body))
+            .await
+    }
+    async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(
+            self.client
+                .patch(format!("{}{path}", self.base))
+                .json(&body),
+        )
+        .await
+    }
+}
+
+fn name(i: usize) -> String {
+    format!("SEP00562B{:06X}", i + 1)
+}
+
+/// Every phone's status, by name.
+async fn statuses(api: &Api) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut offset = 0;
+    loop {
+        let v = api
+            .get(&format!(
+                "/api/v1/status?q=SEP00562B&limit=1000&offset={offset}"
+            ))
+            .await;
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        offset += items.len();
+        all.extend(items);
+        if offset as i64 >= v["total"].as_i64().unwrap_or(0) || offset == 0 {
+            return all;
+        }
+    }
+}
+
+async fn until(what: &str, api: &Api, ok: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let s = statuses(api).await;
+        if ok(&s) {
+            return s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "timed out waiting for {what}: {:#}",
+            s.iter()
+                .find(|x| x["state"] != "ok")
+                .cloned()
+                .unwrap_or(Value::Null)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_phones_boot_resync_on_a_change_and_report_it() {
+    // The server's log, when RUST_LOG asks for it.
+    if let Ok(f) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        let _ = tracing_subscriber::fmt().with_env_filter(f).try_init();
+    }
+    for db in TestDb::all().await {
+        let sip_port = std::net::UdpSocket::bind("127.1.1.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cfg = Config::default();
+        cfg.database.url = db.url.clone();
+        cfg.admin.listen = "127.0.0.1:0".into();
+        cfg.http.listen = "127.0.0.1:0".into();
+        cfg.sip.listen = "127.0.0.1:0".into();
+        cfg.sip.phone_port = sip_port;
+        cfg.sip.debounce_ms = 200;
+        cfg.sip.t1_ms = 100;
+        cfg.sip.rate = 500;
+        cfg.syslog.listen = "127.0.0.1:0".into();
+        cfg.admin_password = Some(PASSWORD.into());
+        cfg.secret_key = Some("ZGlhbHRvbmUgdGVzdCBzZWNyZXQga2V5IDMyIGJ5dGU=".into());
+        let mut app = App::build(&cfg).await.unwrap();
+        let api = Api {
+            base: format!("http://{}", app.admin_addr),
+            client: reqwest::Client::new(),
+        };
+        let http = format!("http://{}", app.http_addr.unwrap());
+        let (s, v) = api
+            .post(
+                "/api/v1/users",
+                json!({"user_id": "jsmith", "last_name": "Smith", "digest_credential": "d1gest"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        for i in 0..PHONES {
+            // The first 100 share 5000; every phone has a line of its own.
+            let mut lines = vec![json!({"pattern": format!("{}", 6000 + i)})];
+            if i < 100 {
+                lines.insert(0, json!({"pattern": "5000"}));
+            }
+            let (s, v) = api
+                .post(
+                    "/api/v1/phones",
+                    json!({"mac": format!("00562B{:06X}", i + 1), "model": "8861", "owner_user_id": "jsmith", "lines": lines}),
+                )
+                .await;
+            assert_eq!(s, 201, "{v}");
+        }
+
+        let per_phone =
+            std::env::temp_dir().join(format!("fleet-{}-{}.jsonl", std::process::id(), db.label));
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_fleet"))
+            .args(["--phones", &PHONES.to_string(), "--model", "8861"])
+            .args(["--http", &http, "--admin", &api.base])
+            .args(["--syslog", &app.syslog_addr.unwrap().to_string()])
+            .args(["--sip-port", &sip_port.to_string(), "--challenge"])
+            .args(["--time-scale", "60", "--duration", "20"])
+            .arg("--per-phone")
+            .arg(&per_phone)
+            .env("FLEET_ADMIN_PASSWORD", PASSWORD)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("run fleet");
+
+        // Booted: every phone fetched its file and said so over syslog.
+        let booted = until("every phone to boot", &api, |s| {
+            s.len() == PHONES && s.iter().all(|x| x["resync_succeeded_at"].is_string())
+        });
+        let booted = tokio::time::timeout(Duration::from_secs(45), booted).await;
+        assert!(
+            booted.is_ok(),
+            "[{}] not every phone booted: syslog {:?}",
+            db.label,
+            app.reports.counts()
+        );
+        // What they got is the baseline; wait for the scan that covers it.
+        let resync = app.resync.clone().unwrap();
+        let g = app.service.store().generation().await.unwrap();
+        let start = Instant::now();
+        while resync.scanned_generation() < g {
+            assert!(start.elapsed() < Duration::from_secs(20));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let before = resync.sent();
+        assert_eq!(before, 0, "booting phones need no NOTIFY");
+
+        // The change.
+        let changed_at = store::now();
+        let line = api.get("/api/v1/lines/5000").await;
+        let (s, v) = api
+            .patch(
+                "/api/v1/lines/5000",
+                json!({"version": line["version"], "alerting_name": "Front desk"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let after = until("the 100 phones to resync and report it", &api, |s| {
+            s.iter()
+                .filter(|x| x["device"].as_str() < Some(name(100).as_str()))
+                .all(|x| {
+                    x["notify_outcome"] == "accepted (200)"
+                        && x["resync_succeeded_at"].as_str() > Some(changed_at.as_str())
+                        && x["state"] == "ok"
+                })
+        })
+        .await;
+        for x in &after {
+            if x["device"].as_str() >= Some(name(100).as_str()) {
+                assert!(x["notify_outcome"].is_null(), "an unaffected phone: {x}");
+            }
+        }
+
+        let out = child.wait_with_output().await.unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!(
+                "fleet printed no report: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        assert!(out.status.success(), "[{}] {report}", db.label);
+        assert_eq!(report["phones"], PHONES, "{report}");
+        assert_eq!(report["provisioned"], PHONES, "{report}");
+        assert_eq!(report["notifies"], 100, "{report}");
+        assert!(report["p99_ms"].as_f64().unwrap() > 0.0);
+        let lines = std::fs::read_to_string(&per_phone).unwrap();
+        let _ = std::fs::remove_file(&per_phone);
+        for l in lines.lines() {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let affected = v["name"].as_str() < Some(name(100).as_str());
+            assert_eq!(v["notifies"], if affected { 1 } else { 0 }, "{v}");
+        }
+        assert_eq!(app.reports.counts().malformed, 0);
+        app.stop().await.unwrap();
+    }
+}
