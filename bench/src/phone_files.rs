@@ -33,7 +33,11 @@ async fn main() -> anyhow::Result<()> {
     cfg.admin.listen = "127.0.0.1:0".into();
     cfg.http.listen = "127.0.0.1:0".into();
     cfg.admin_password = Some("bench-password".into());
-    cfg.secret_key = Some(service::SecretKey::generate().to_base64());
+    // The same key as the server that serves this database later, when one is given.
+    cfg.secret_key = Some(
+        std::env::var("DIALTONE_SECRET_KEY")
+            .unwrap_or_else(|_| service::SecretKey::generate().to_base64()),
+    );
     let app = dialtone::App::build(&cfg).await?;
     let svc = app.service.clone();
     let a = Actor::new("bench");

@@ -57,6 +57,20 @@ async fn authentication_is_required_and_tokens_work() {
         // The health check needs no credentials.
         let r = t.client.get(t.url("/healthz")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
+
+        // A path or a method the API does not have is said in JSON, not an empty answer.
+        let (s, v) = t.put("/api/v1/parameters/model/8861", json!({})).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+        assert_eq!(v["error"]["code"], "not_found");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(m.contains("PUT /api/v1/parameters/model/8861"), "{m}");
+        assert!(m.contains("openapi.json"), "{m}");
+        let (s, v) = t.delete("/api/v1/whoami").await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{v}");
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not take DELETE"));
         t.stop().await;
     }
 }

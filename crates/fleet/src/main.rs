@@ -37,6 +37,9 @@ struct Args {
     /// MACs are this prefix (hex) followed by a counter, 12 hex digits in all.
     #[arg(long, default_value = "00562B")]
     mac_prefix: String,
+    /// The counter's first value, in hex like the MAC (`040000`).
+    #[arg(long, default_value = "1", value_parser = hex_counter)]
+    mac_start: usize,
     /// Fetch over HTTP from this base URL (`http://127.0.0.1:6970`).
     #[arg(long)]
     http: Option<String>,
@@ -88,17 +91,21 @@ fn address(i: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, a as u8, b as u8, c as u8))
 }
 
-fn mac(prefix: &str, i: usize) -> anyhow::Result<String> {
+fn hex_counter(s: &str) -> Result<usize, String> {
+    usize::from_str_radix(s, 16).map_err(|_| format!("{s:?} is not a hex number"))
+}
+
+fn mac(prefix: &str, n: usize) -> anyhow::Result<String> {
     let p = prefix.to_ascii_uppercase();
     if p.len() > 11 || !p.chars().all(|c| c.is_ascii_hexdigit()) {
         bail!("--mac-prefix is 0 to 11 hex digits");
     }
     let width = 12 - p.len();
-    let n = format!("{:0width$X}", i + 1, width = width);
-    if n.len() > width {
-        bail!("{} phones do not fit after the MAC prefix {prefix}", i + 1);
+    let counter = format!("{n:0width$X}");
+    if counter.len() > width {
+        bail!("the counter {n} does not fit after the MAC prefix {prefix}");
     }
-    Ok(format!("{p}{n}"))
+    Ok(format!("{p}{counter}"))
 }
 
 fn family(model: &str) -> Family {
@@ -184,7 +191,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             sip_tasks.spawn(sip::serve(sock, side.clone()));
         }
         let p = Phone::new(
-            mac(&args.mac_prefix, i)?,
+            mac(&args.mac_prefix, args.mac_start + i)?,
             model.clone(),
             family(&model),
             ip,
@@ -208,36 +215,45 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     }
     sip_tasks.abort_all();
 
-    // What the server holds, by its preview, when asked to compare.
+    // What the server holds, by its preview, when asked to compare (64 questions at once).
     let admin = args
         .admin
         .as_ref()
         .map(|a| a.trim_end_matches('/').to_string());
     let client = reqwest::Client::new();
+    let asking = Arc::new(tokio::sync::Semaphore::new(64));
+    let mut checks = tokio::task::JoinSet::new();
+    for (i, o) in outcomes.iter().enumerate() {
+        let (Some(a), Some(got)) = (admin.clone(), o.bytes.clone()) else {
+            continue;
+        };
+        let (client, asking) = (client.clone(), asking.clone());
+        let url = format!("{a}/api/v1/phones/{}/files/{}", o.name, o.file);
+        let (user, password) = (args.admin_user.clone(), args.admin_password.clone());
+        checks.spawn(async move {
+            let _p = asking.acquire().await?;
+            let r = client
+                .get(&url)
+                .basic_auth(user, Some(password))
+                .send()
+                .await
+                .context("asking the admin API for a phone's file")?;
+            if !r.status().is_success() {
+                bail!("the admin API answered {} for {url}", r.status());
+            }
+            anyhow::Ok((i, r.bytes().await?.as_ref() == got.as_slice()))
+        });
+    }
+    let mut matches = vec![admin.is_none(); outcomes.len()];
+    while let Some(done) = checks.join_next().await {
+        let (i, same) = done.context("a comparison task")??;
+        matches[i] = same;
+    }
     let mut provisioned = 0u64;
     let mut last = 0f64;
     let mut per_phone = Vec::new();
-    for o in &outcomes {
-        let ok = match (&admin, &o.bytes) {
-            (_, None) => false,
-            (None, Some(_)) => true,
-            (Some(a), Some(got)) => {
-                let r = client
-                    .get(format!("{a}/api/v1/phones/{}/files/{}", o.name, o.file))
-                    .basic_auth(&args.admin_user, Some(&args.admin_password))
-                    .send()
-                    .await
-                    .context("asking the admin API for a phone's file")?;
-                if !r.status().is_success() {
-                    bail!(
-                        "the admin API answered {} for {}'s file",
-                        r.status(),
-                        o.name
-                    );
-                }
-                r.bytes().await?.as_ref() == got.as_slice()
-            }
-        };
+    for (o, same) in outcomes.iter().zip(&matches) {
+        let ok = o.bytes.is_some() && *same;
         if ok {
             provisioned += 1;
             last = last.max(o.got_at.map(|d| d.as_secs_f64()).unwrap_or(0.0));
@@ -264,4 +280,23 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     });
     println!("{report}");
     Ok(provisioned == args.phones as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_are_the_prefix_and_a_hex_counter() {
+        assert_eq!(mac("00562B", 1).unwrap(), "00562B000001");
+        let start = hex_counter("040000").unwrap();
+        assert_eq!(mac("00562b", start + 0x1F).unwrap(), "00562B04001F");
+        assert_eq!(mac("0A", 0).unwrap(), "0A0000000000");
+        assert!(
+            mac("00562B", 0x1000000).is_err(),
+            "the counter overflows six digits"
+        );
+        assert!(mac("00562G", 1).is_err());
+        assert!(hex_counter("xyz").is_err());
+    }
 }

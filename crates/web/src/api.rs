@@ -1242,13 +1242,43 @@ pub(crate) fn routes() -> Router<AppState> {
     let doc = api
         .to_pretty_json()
         .expect("the OpenAPI document serialises");
-    router.route(
-        "/api/v1/openapi.json",
-        axum::routing::get(move || async move {
-            (
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                doc.clone(),
-            )
-        }),
-    )
+    router
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    doc.clone(),
+                )
+            }),
+        )
+        .fallback(no_endpoint)
+        .method_not_allowed_fallback(wrong_method)
+}
+
+/// A path the API does not have: said in JSON like every other error, not an empty 404.
+async fn no_endpoint(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    let mut e = ApiError::bad_request(
+        format!(
+            "there is no endpoint {method} {}: the endpoints are listed in /api/v1/openapi.json \
+             (scopes and filters go in the query, e.g. /api/v1/parameters/model?target=8861)",
+            uri.path()
+        ),
+        None,
+    );
+    e.status = axum::http::StatusCode::NOT_FOUND;
+    e.detail.code = "not_found";
+    e
+}
+
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    let mut e = ApiError::bad_request(
+        format!(
+            "{} does not take {method}: /api/v1/openapi.json lists the methods it takes",
+            uri.path()
+        ),
+        None,
+    );
+    e.status = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    e
 }
