@@ -7,7 +7,7 @@
 # Usage: SIZES="10000 100000" CONCURRENCY=512 bash bench/boot-storm.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SIZES=${SIZES:-"10000 100000"}; CONCURRENCY=${CONCURRENCY:-512}
+SIZES=${SIZES:-"10000 100000"}; PROTOS=${PROTOS:-"http tftp"}; CONCURRENCY=${CONCURRENCY:-512}
 cargo build --release -q -p dialtone -p dialtone-fleet -p dialtone-bench
 export DIALTONE_SECRET_KEY=$(head -c 32 /dev/urandom | base64)
 export DIALTONE_ADMIN_PASSWORD=bench-password FLEET_ADMIN_PASSWORD=bench-password
@@ -20,15 +20,20 @@ for n in $SIZES; do
   rm -f "$dir"/storm.db*
   target/release/phone-files --db "sqlite:$dir/storm.db" --phones "$n" --export "$dir/www-$n" --seconds 0 >/dev/null
   rm -rf "$dir/www-$n"
-  for proto in http tftp; do
+  for proto in $PROTOS; do
     target/release/dialtone --db "sqlite:$dir/storm.db" serve --admin 127.0.0.1:18180 --http 127.0.0.1:16970 \
       --tftp 127.0.0.1:16969 >"$dir/server.log" 2>&1 &
     server=$!
-    for _ in $(seq 1 100); do target/release/dialtone healthcheck --admin 127.0.0.1:18180 2>/dev/null && break; sleep 0.1; done
-    if [ "$proto" = http ]; then from=(--http http://127.0.0.1:16970); else from=(--tftp 127.0.0.1:16969); fi
+    for _ in $(seq 1 100); do target/release/dialtone healthcheck --admin 127.0.0.1:18180 >/dev/null 2>&1 && break; sleep 0.1; done
+    # Over TFTP the MPP phones start from DHCP option 160 = tftp://server/$MA.xml: a TFTP
+    # request for $PSN.xml cannot say which phone asks (see docs/phones.md).
+    if [ "$proto" = http ]; then from=(--http http://127.0.0.1:16970)
+    else from=(--tftp 127.0.0.1:16969 --profile-rule 'tftp://127.0.0.1:16969/$MA.xml'); fi
     result=$(timeout 1800 target/release/fleet --phones "$n" --model 7960,8861 --mac-prefix 0A --mac-start 0 \
       "${from[@]}" --admin http://127.0.0.1:18180 --sip-port 0 --concurrency "$CONCURRENCY" || true)
-    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
+    if ! hwm=$(awk '/VmHWM/ {print $2}' "/proc/$server/status" 2>/dev/null); then
+      echo "the server is gone; its log:" >&2; tail -20 "$dir/server.log" >&2; exit 1
+    fi
     kill "$server"; wait "$server" 2>/dev/null || true; server=""
     echo "{\"phones\": $n, \"over\": \"$proto\", \"server_peak_rss_mb\": $((hwm / 1024)), \"fleet\": $result}"
   done

@@ -304,6 +304,7 @@ impl App {
             service: service.clone(),
             provisioner,
             phone_base_url,
+            tftp_base_url: tftp_addr.map(|a| format!("tftp://{a}")),
             resync: resync.clone(),
         });
         let (s, t) = serve(listener, router);

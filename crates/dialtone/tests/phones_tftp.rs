@@ -105,6 +105,41 @@ async fn phones_get_their_files_over_tftp() {
         );
         assert_eq!(body.as_bytes(), &expected[..], "curl tftp");
 
+        // An MPP phone that came by TFTP is sent on to its own file by TFTP (a TFTP request
+        // for spa$PSN.cfg could not say which phone asks), and the preview `?via=tftp` shows
+        // exactly those bytes.
+        t.create(
+            "/api/v1/phones",
+            json!({"mac": "00562B500002", "model": "8861", "lines": [{"pattern": "3100"}]}),
+        )
+        .await;
+        let (_, mpp) = curl(
+            &curl_bin,
+            &[&format!("tftp://127.0.0.1:{port}/00562b500002.xml")],
+        );
+        let rule =
+            format!("<Profile_Rule ua=\"na\">tftp://127.0.0.1:{port}/$MA.xml</Profile_Rule>");
+        assert!(mpp.contains(&rule), "{mpp}");
+        let preview = |via: &str| {
+            t.client
+                .get(t.url(&format!(
+                    "/api/v1/phones/SEP00562B500002/files/00562b500002.xml?via={via}"
+                )))
+                .bearer_auth(&t.token)
+                .send()
+        };
+        let r = preview("tftp").await.unwrap();
+        assert_eq!(
+            r.text().await.unwrap(),
+            mpp,
+            "[{}] preview via tftp",
+            t.label
+        );
+        let http = preview("http").await.unwrap().text().await.unwrap();
+        assert!(http.contains("<Profile_Rule ua=\"na\">http://"), "{http}");
+        let r = preview("ftp").await.unwrap();
+        assert_eq!(r.status(), 400);
+
         let st = t.status_when_seen("SEP00562B500001").await;
         assert_eq!(
             (st["protocol"].as_str(), st["file"].as_str()),

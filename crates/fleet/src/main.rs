@@ -15,6 +15,7 @@ mod tftp;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use model::profile_rule::ProfileRule;
 use phone::{Family, Fleet, Phone};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -46,6 +47,12 @@ struct Args {
     /// Fetch over TFTP from this server (and take it as the DHCP option 66 server).
     #[arg(long)]
     tftp: Option<SocketAddr>,
+    /// The Profile Rule MPP phones start with, as DHCP option 160 hands it out
+    /// (`tftp://10.0.0.5/$MA.xml`); by default `$PSN.xml` on the --http or --tftp server. Over
+    /// TFTP a phone asking for `$PSN.xml` cannot say who it is (no User-Agent): the server
+    /// answers it only with auto-registration on.
+    #[arg(long)]
+    profile_rule: Option<String>,
     /// TFTP block size the phones ask for.
     #[arg(long, default_value_t = 1428)]
     blksize: u16,
@@ -75,6 +82,10 @@ struct Args {
     /// Run this many seconds (real time); without it, stop once every phone has its file.
     #[arg(long)]
     duration: Option<f64>,
+    /// Without --duration: give up after this many seconds (real time) when some phones still
+    /// have no file (the report says how many).
+    #[arg(long, default_value_t = 600.0)]
+    give_up: f64,
     /// Requests open at once at most.
     #[arg(long, default_value_t = 512)]
     concurrency: usize,
@@ -143,6 +154,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     if args.http.is_none() && args.tftp.is_none() {
         bail!("say where the phones fetch from: --http URL or --tftp HOST:PORT");
     }
+    if let Some(rule) = &args.profile_rule {
+        if let Err(e) = ProfileRule::parse("--profile-rule", rule) {
+            bail!("{e}");
+        }
+    }
     if args.time_scale <= 0.0 {
         bail!("--time-scale is more than 0");
     }
@@ -162,6 +178,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         scale: args.time_scale,
         blksize: args.blksize,
         boot_random_delay: args.boot_random_delay,
+        profile_rule: args.profile_rule.clone(),
         start: Instant::now(),
         sim_start_of_day: f64::from(now.hour()) * 3600.0
             + f64::from(now.minute()) * 60.0
@@ -202,7 +219,10 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     match args.duration {
         Some(d) => tokio::time::sleep(Duration::from_secs_f64(d)).await,
         None => {
-            while fleet.provisioned.load(Ordering::Acquire) < args.phones as u64 {
+            let give_up = Duration::from_secs_f64(args.give_up.max(0.0));
+            while fleet.provisioned.load(Ordering::Acquire) < args.phones as u64
+                && fleet.start.elapsed() < give_up
+            {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -228,7 +248,10 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             continue;
         };
         let (client, asking) = (client.clone(), asking.clone());
-        let url = format!("{a}/api/v1/phones/{}/files/{}", o.name, o.file);
+        let url = format!(
+            "{a}/api/v1/phones/{}/files/{}?via={}",
+            o.name, o.file, o.via
+        );
         let (user, password) = (args.admin_user.clone(), args.admin_password.clone());
         checks.spawn(async move {
             let _p = asking.acquire().await?;

@@ -23,6 +23,8 @@ pub struct Fleet {
     pub blksize: u16,
     /// Resync Random Delay the phones boot with, in units of 20 s.
     pub boot_random_delay: u64,
+    /// The Profile Rule MPP phones boot with (DHCP option 160), when given.
+    pub profile_rule: Option<String>,
     pub start: Instant,
     /// The simulated time of day at start, in seconds.
     pub sim_start_of_day: f64,
@@ -70,6 +72,8 @@ pub struct Outcome {
     pub bytes: Option<Vec<u8>>,
     /// When it first got those bytes.
     pub got_at: Option<Duration>,
+    /// How it got them: `http` or `tftp`.
+    pub via: &'static str,
     pub notifies: u64,
 }
 
@@ -104,6 +108,7 @@ impl Phone {
                 file,
                 bytes: None,
                 got_at: None,
+                via: "http",
                 notifies: 0,
             },
             mac,
@@ -288,7 +293,7 @@ impl Phone {
 
     /// Takes in a file: MPP parameters and rules, the line credential, and, when it is the
     /// phone's own file, its bytes.
-    fn apply(&mut self, fleet: &Fleet, file: &str, bytes: Vec<u8>) {
+    fn apply(&mut self, fleet: &Fleet, file: &str, bytes: Vec<u8>, via: &'static str) {
         let text = String::from_utf8_lossy(&bytes).to_string();
         if let Ok(doc) = roxmltree::Document::parse(&text) {
             let root = doc.root_element();
@@ -344,6 +349,7 @@ impl Phone {
             }
         }
         if file.eq_ignore_ascii_case(&self.out.file) {
+            self.out.via = via;
             if self.out.bytes.as_deref() != Some(&bytes[..]) {
                 self.out.bytes = Some(bytes);
                 self.out.got_at = Some(fleet.start.elapsed());
@@ -360,23 +366,27 @@ impl Phone {
     async fn resync(&mut self, fleet: &Fleet) -> bool {
         if self.family == Family::Enterprise {
             let file = self.out.file.clone();
-            let got = match (&fleet.http, fleet.tftp) {
-                (Some(base), _) => self.http_get(fleet, &format!("{base}/{file}"), None).await,
-                (None, Some(t)) => self.tftp_get(fleet, t, &file).await,
+            let (got, via) = match (&fleet.http, fleet.tftp) {
+                (Some(base), _) => (
+                    self.http_get(fleet, &format!("{base}/{file}"), None).await,
+                    "http",
+                ),
+                (None, Some(t)) => (self.tftp_get(fleet, t, &file).await, "tftp"),
                 (None, None) => return false,
             };
             return match got {
                 Fetch::Got(b) => {
-                    self.apply(fleet, &file, b);
+                    self.apply(fleet, &file, b, via);
                     true
                 }
                 _ => false,
             };
         }
         if self.rules.iter().all(|r| r.trim().is_empty()) {
-            self.rules[0] = match &fleet.http {
-                Some(base) => format!("{base}/$PSN.xml"),
-                None => "/$PSN.xml".into(),
+            self.rules[0] = match (&fleet.profile_rule, &fleet.http) {
+                (Some(rule), _) => rule.clone(),
+                (None, Some(base)) => format!("{base}/$PSN.xml"),
+                (None, None) => "/$PSN.xml".into(),
             };
         }
         let fails_on_fnf = self.behaviour().fails_on_fnf;
@@ -446,7 +456,12 @@ impl Phone {
             let file = path.rsplit('/').next().unwrap_or("").to_string();
             match got {
                 Fetch::Got(bytes) => {
-                    self.apply(fleet, &file, bytes);
+                    let via = if matches!(scheme_name.as_str(), "http" | "https") {
+                        "http"
+                    } else {
+                        "tftp"
+                    };
+                    self.apply(fleet, &file, bytes, via);
                     self.log(fleet, "log_success_msg", &url_macros);
                 }
                 Fetch::NotFound(why) if fails_on_fnf => {

@@ -612,16 +612,21 @@ impl Provisioner {
 /// The Profile Rule an MPP phone's own file gives it. A rule an administrator set is sent as
 /// written. Left at its default (`/spa$PSN.cfg`, which sends the phone back through the
 /// first-contact file), it becomes this server's URL of the phone's own file, as the phone
-/// reached it over HTTP, with the device's credential in front (`[--uid $MA --pwd …]`) when it
-/// has one, so that the phone sends it on every resync.
+/// reached it: over HTTP with the device's credential in front (`[--uid $MA --pwd …]`) when it
+/// has one, so that the phone sends it on every resync; over TFTP (which has no credentials)
+/// as `tftp://server/$MA.xml`, since a TFTP request for `spa$PSN.cfg` cannot say which phone
+/// asks and would be refused with auto-registration off.
 fn own_rule(
     value: &str,
     origin: &str,
     base_url: &str,
     credential: Option<&service::DeviceCredential>,
 ) -> String {
-    if origin != "default" || !base_url.starts_with("http") {
+    if origin != "default" || base_url.is_empty() {
         return value.to_string();
+    }
+    if base_url.starts_with("tftp") {
+        return format!("{base_url}/$MA.xml");
     }
     match credential {
         Some(c) => format!(

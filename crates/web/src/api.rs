@@ -925,17 +925,44 @@ async fn phone_files(
     Ok(Json(PhoneFiles { device, files }))
 }
 
+/// How the phone fetches the file previewed.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ViaParams {
+    /// `http` (the default when the phone HTTP listener is on) or `tftp`: an MPP file's default
+    /// profile rule points back at the server the way the phone reached it.
+    via: Option<String>,
+}
+
 /// The exact bytes the phone gets for one of its files.
-#[utoipa::path(get, path = "/api/v1/phones/{name}/files/{file}", tag = "provisioning", params(("name" = String, Path), ("file" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/phones/{name}/files/{file}", tag = "provisioning", params(("name" = String, Path), ("file" = String, Path), ViaParams),
     responses((status = 200, description = "the file", content_type = "text/xml"), (status = 404, body = ErrorBody)))]
 async fn phone_file(
     State(s): State<AppState>,
     _a: Admin,
     Path((name, file)): Path<(String, String)>,
+    Query(v): Query<ViaParams>,
 ) -> ApiResult<axum::response::Response> {
+    let http = Some(s.phone_base_url.clone()).filter(|u| !u.is_empty());
+    let off =
+        |what: &str| ApiError::bad_request(format!("via: the {what} is off"), Some("via".into()));
+    let base_url = match v.via.as_deref() {
+        None => http.or(s.tftp_base_url.clone()).unwrap_or_default(),
+        Some("http") => http.ok_or_else(|| off("phone HTTP listener"))?,
+        Some("tftp") => s
+            .tftp_base_url
+            .clone()
+            .ok_or_else(|| off("TFTP listener"))?,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                format!("via: `{other}` is not http or tftp"),
+                Some("via".into()),
+            ))
+        }
+    };
     match s
         .provisioner
-        .preview(&name, &file, &s.phone_base_url)
+        .preview(&name, &file, &base_url)
         .await
         .map_err(provision_error)?
     {

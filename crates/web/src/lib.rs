@@ -23,6 +23,9 @@ pub struct AppState {
     pub provisioner: std::sync::Arc<provision::Provisioner>,
     /// How phones reach the phone HTTP listener (`http://host:6970`), for previews.
     pub phone_base_url: String,
+    /// How phones reach the TFTP listener (`tftp://host:69`), when it is on; MPP files carry
+    /// it in their default profile rule when fetched that way.
+    pub tftp_base_url: Option<String>,
     /// The resync engine, when the server sends NOTIFYs (`--sip`).
     pub resync: Option<std::sync::Arc<provision::resync::Resync>>,
 }
