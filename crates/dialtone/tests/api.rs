@@ -1240,3 +1240,40 @@ async fn provisioning_parameters_resolve_most_specific_first() {
         t.stop().await;
     }
 }
+
+/// A script opening many connections at once with the same Basic credentials: every request
+/// is answered (the argon2 checks take turns, and the later ones find the first one's answer),
+/// and a wrong password among them is still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_basic_logins_at_once() {
+    let db = TestDb::sqlite();
+    let t = TestApp::spawn(&db).await;
+    let mut all = tokio::task::JoinSet::new();
+    for i in 0..48 {
+        let (client, url) = (t.client.clone(), t.url("/api/v1/whoami"));
+        let password = if i == 17 {
+            "wrong-password"
+        } else {
+            common::PASSWORD
+        };
+        all.spawn(async move {
+            let r = client
+                .get(url)
+                .basic_auth("admin", Some(password))
+                .send()
+                .await
+                .unwrap();
+            (i, r.status())
+        });
+    }
+    while let Some(r) = all.join_next().await {
+        let (i, status) = r.unwrap();
+        let want = if i == 17 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(status, want, "request {i}");
+    }
+    t.stop().await;
+}

@@ -46,9 +46,25 @@ fn sha256_hex(parts: &[&[u8]]) -> String {
 /// Remembers Basic credentials already checked against their argon2 hash, keyed by a digest of
 /// the stored hash and the password: a changed password changes the stored hash and so misses.
 /// Scripts that send Basic on every request then cost one argon2 verification per 5 minutes.
-#[derive(Clone, Default)]
+///
+/// Verifications take turns (`VERIFYING` at once): each costs argon2's 19 MiB and a blocking
+/// thread, and a script that opens 64 connections at once would otherwise run 64 of them for
+/// the same password (a gigabyte); the ones that waited then find the first one's answer here.
+#[derive(Clone)]
 pub(crate) struct AuthCache {
     verified: Arc<Mutex<HashMap<String, Instant>>>,
+    turns: Arc<tokio::sync::Semaphore>,
+}
+
+const VERIFYING: usize = 4;
+
+impl Default for AuthCache {
+    fn default() -> Self {
+        AuthCache {
+            verified: Arc::default(),
+            turns: Arc::new(tokio::sync::Semaphore::new(VERIFYING)),
+        }
+    }
 }
 
 const CACHE_TTL: Duration = Duration::from_secs(300);
@@ -145,11 +161,21 @@ impl Service {
         let Some(admin) = store::admins::by_username(&mut c, username).await? else {
             // Spend the time a real check would, so a wrong name is not faster than a wrong password.
             let pw = password.to_string();
+            let _turn = self.auth.turns.acquire().await;
             let _ = tokio::task::spawn_blocking(move || verify_secret(&pw, DUMMY_HASH)).await;
             return Err(Error::Unauthorized(BAD_LOGIN.into()));
         };
         drop(c);
         let key = sha256_hex(&[admin.password_hash.as_bytes(), password.as_bytes()]);
+        if self.auth.check(&key) {
+            return Ok(Actor::new(admin.username));
+        }
+        let _turn = self
+            .auth
+            .turns
+            .acquire()
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
         if self.auth.check(&key) {
             return Ok(Actor::new(admin.username));
         }
