@@ -320,17 +320,22 @@ impl Resync {
                         _ => break,
                     }
                 }
+                let started = std::time::Instant::now();
                 match self.scan(last).await {
                     Ok((scanned, changed)) => {
                         seen = last;
                         self.scanned
                             .store(last, std::sync::atomic::Ordering::Release);
+                        let ms = started.elapsed().as_millis() as u64;
                         if changed > 0 {
                             tracing::info!(
                                 scanned,
                                 changed,
+                                ms,
                                 "files changed: resync NOTIFYs queued"
                             );
+                        } else {
+                            tracing::debug!(scanned, ms, "files scanned: none changed");
                         }
                     }
                     Err(e) => {
