@@ -460,3 +460,41 @@ pub fn write<W: Write>(kind: Kind, records: &[Value], out: W) -> Result<(), File
     }
     w.flush().map_err(|e| FileError::Write(e.to_string()))
 }
+
+/// The column of a file of `kind` that holds the record field `field` as the service names it
+/// (`mac`, `lines[1].label`, `capabilities.presence`), with its index resolved from the row's
+/// `record` (`lines[1]` on button 3 is `LINE TEXT LABEL 3`). `None` when no column does.
+pub fn column_for(kind: Kind, field: &str, record: &Map<String, Value>) -> Option<String> {
+    // `lines[1].label` → list `lines`, entry 1, `label`.
+    if let Some((list, rest)) = field.split_once('[') {
+        let (idx, sub) = rest.split_once(']')?;
+        let idx: usize = idx.parse().ok()?;
+        let sub = sub.strip_prefix('.').unwrap_or("");
+        let mut fallback = None;
+        for c in kind.columns() {
+            let Some((l, f)) = c.path.split_once(".{n}") else {
+                continue;
+            };
+            if l != list {
+                continue;
+            }
+            let f = f.strip_prefix('.').unwrap_or("");
+            let n = match c.pos {
+                Some(p) => record.get(list)?.get(idx)?.get(p)?.as_u64()? as usize,
+                None => idx + 1,
+            };
+            let header = c.header.replace("{n}", &n.to_string());
+            if f == sub {
+                return Some(header);
+            }
+            // The index field itself (`button`) or a field no column has: the entry's first.
+            fallback.get_or_insert(header);
+        }
+        return fallback;
+    }
+    kind.columns()
+        .iter()
+        .filter(|c| !c.header.ends_with("{n}"))
+        .find(|c| c.path == field || c.path.starts_with(&format!("{field}.")))
+        .map(|c| c.header.to_string())
+}

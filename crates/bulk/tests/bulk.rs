@@ -246,3 +246,29 @@ fn what_is_written_reads_back_the_same_and_secrets_are_never_written() {
         json!({"user_id": "jsmith", "first_name": "José", "groups": ["A", "B"]})
     );
 }
+
+#[test]
+fn a_field_named_by_the_service_is_found_as_its_column() {
+    let r = rows(
+        Kind::Phones,
+        "MAC ADDRESS,DIRECTORY NUMBER 1,DIRECTORY NUMBER 3,LINE TEXT LABEL 3\n00562B000001,2000,2001,x\n",
+    );
+    let rec = ok(&r[0]);
+    let col = |f: &str| bulk::column_for(Kind::Phones, f, rec);
+    assert_eq!(col("mac").as_deref(), Some("MAC ADDRESS"));
+    assert_eq!(col("lines[1].label").as_deref(), Some("LINE TEXT LABEL 3"));
+    assert_eq!(
+        col("lines[1].button").as_deref(),
+        Some("DIRECTORY NUMBER 3")
+    );
+    assert_eq!(
+        col("lines[0].pattern").as_deref(),
+        Some("DIRECTORY NUMBER 1")
+    );
+    assert_eq!(col("lines[7].pattern"), None);
+    assert_eq!(col("parameters"), None);
+    assert_eq!(
+        bulk::column_for(Kind::Users, "capabilities", &Map::new()).as_deref(),
+        Some("ENABLE CUP")
+    );
+}

@@ -55,6 +55,42 @@ pub enum Command {
     Resync(ResyncArgs),
     /// Phones' status: last request, resync reports, NOTIFYs.
     Status(StatusArgs),
+    /// Import a CSV file (CUCM BAT headers): each row succeeds or fails on its own; prints
+    /// every failed row (line, column, reason) and `N rows: A ok, B failed`; exits non-zero
+    /// when a row failed. Works on the database directly, with or without a server.
+    Import(ImportArgs),
+    /// Export every record of a kind as a CSV file that `import` takes back.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// users, phones, device-profiles, lines, voicemail-subscribers or app-profiles.
+    #[arg(long)]
+    pub kind: String,
+    /// add, modify or delete.
+    #[arg(long, default_value = "add")]
+    pub mode: String,
+    /// Check every row against what is stored, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Stop at the first failed row.
+    #[arg(long)]
+    pub stop_on_error: bool,
+    /// Go on without asking when the file has many rows.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// The CSV file (UTF-8, with or without BOM).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// users, phones, device-profiles, lines, voicemail-subscribers or app-profiles.
+    #[arg(long)]
+    pub kind: String,
+    /// Where to write (standard output when left out).
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

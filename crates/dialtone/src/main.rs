@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use dialtone::cli::{Cli, Command, LineCmd, PhoneCmd, ResyncArgs, StatusArgs, UserCmd};
+use dialtone::cli::{self, Cli, Command, LineCmd, PhoneCmd, ResyncArgs, StatusArgs, UserCmd};
 use dialtone::{App, Config};
 use model::*;
 use service::{Actor, Service};
@@ -51,6 +51,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Openapi
             | Command::Healthcheck { .. }
             | Command::Status(_)
+            | Command::Import(_)
+            | Command::Export(_)
     );
     init_logging(if quiet { "warn" } else { &cfg.log.level });
     for w in warnings {
@@ -189,6 +191,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => {
             let (svc, _) = dialtone::open_service(&cfg).await?;
             status_cmd(&svc, args).await
+        }
+        Command::Import(args) => {
+            let (svc, _) = dialtone::open_service(&cfg).await?;
+            import_cmd(&svc, &cli_actor, args).await
+        }
+        Command::Export(args) => {
+            let (svc, _) = dialtone::open_service(&cfg).await?;
+            export_cmd(&svc, args).await
         }
         Command::Phone(cmd) => {
             let (svc, _) = dialtone::open_service(&cfg).await?;
@@ -563,6 +573,125 @@ async fn status_cmd(svc: &Service, args: StatusArgs) -> anyhow::Result<()> {
             )?;
         }
         writeln!(out, "{} of {} phones", page.items.len(), page.total)?;
+    }
+    Ok(())
+}
+
+fn bulk_kind(kind: &str) -> anyhow::Result<bulk::Kind> {
+    bulk::Kind::parse(kind).ok_or_else(|| {
+        let all: Vec<&str> = bulk::Kind::ALL.iter().map(|k| k.name()).collect();
+        anyhow::anyhow!("--kind {kind}: say one of {}", all.join(", "))
+    })
+}
+
+/// Rows past which `import` asks before it writes (the seed's warning before long operations).
+const MANY_ROWS: usize = 1000;
+
+async fn import_cmd(
+    svc: &service::Service,
+    actor: &Actor,
+    args: cli::ImportArgs,
+) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let kind = bulk_kind(&args.kind)?;
+    let mode = service::ImportMode::parse(&args.mode)
+        .ok_or_else(|| anyhow::anyhow!("--mode {}: say add, modify or delete", args.mode))?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let rows = bytes
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        .saturating_sub(1);
+    if rows > MANY_ROWS && !args.dry_run && !args.yes {
+        let what = format!(
+            "{} about {rows} {} records ({} mode)",
+            if mode == service::ImportMode::Delete {
+                "This deletes"
+            } else {
+                "This writes"
+            },
+            kind.name(),
+            mode.name()
+        );
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!("{what}: add --yes to go on (or --dry-run to check the file first)");
+        }
+        eprint!("{what}. Go on? [y/N] ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            anyhow::bail!("nothing imported");
+        }
+    }
+    let reader = bulk::reader(kind, &bytes[..])
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    let opts = service::ImportOptions {
+        kind,
+        mode,
+        dry_run: args.dry_run,
+        stop_on_error: args.stop_on_error,
+        source: args.file.display().to_string(),
+    };
+    let bar = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut printed = 0;
+    let report = svc
+        .import(actor, &opts, reader, |r| {
+            // Each failed row as soon as it is known; a progress line on a terminal.
+            for e in &r.errors[printed..] {
+                if bar {
+                    eprint!("\r\x1b[K");
+                }
+                eprintln!("{}: {e}", args.file.display());
+            }
+            printed = r.errors.len();
+            if bar && (r.rows % 100 == 0 || r.rows as usize == rows) {
+                let pct = if rows > 0 {
+                    r.rows * 100 / rows as u64
+                } else {
+                    100
+                };
+                eprint!(
+                    "\r\x1b[K[{:<40}] {}/{rows} rows, {} failed",
+                    "#".repeat((pct.min(100) * 40 / 100) as usize),
+                    r.rows,
+                    r.failed
+                );
+            }
+        })
+        .await?;
+    if bar {
+        eprint!("\r\x1b[K");
+    }
+    println!(
+        "{} in {:.1} s",
+        report.summary(),
+        started.elapsed().as_secs_f64()
+    );
+    if report.failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn export_cmd(svc: &service::Service, args: cli::ExportArgs) -> anyhow::Result<()> {
+    let kind = bulk_kind(&args.kind)?;
+    let records = svc.export(kind).await?;
+    match &args.file {
+        Some(path) => {
+            let f = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            bulk::write(kind, &records, std::io::BufWriter::new(f))?;
+            eprintln!(
+                "{} {} records written to {}",
+                records.len(),
+                kind.name(),
+                path.display()
+            );
+        }
+        None => bulk::write(kind, &records, std::io::stdout().lock())?,
     }
     Ok(())
 }

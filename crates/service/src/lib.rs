@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod import;
+pub use import::{ImportMode, ImportOptions, ImportReport};
 mod crypto;
 mod devices;
 mod http_credentials;
@@ -154,6 +156,8 @@ pub struct Service {
     catalog: &'static Catalog,
     auth: auth::AuthCache,
     key: std::sync::Arc<SecretKey>,
+    /// Every use case checks and writes as usual, then rolls back (and audits nothing).
+    dry_run: bool,
 }
 
 impl std::fmt::Debug for Service {
@@ -175,6 +179,16 @@ impl Service {
             catalog: Catalog::builtin(),
             auth: auth::AuthCache::default(),
             key: std::sync::Arc::new(key),
+            dry_run: false,
+        }
+    }
+
+    /// The same use cases, each run to its end in its transaction and then rolled back: every
+    /// rule is checked against what is stored, and nothing is written (nor audited).
+    pub fn dry_run(&self) -> Service {
+        Service {
+            dry_run: true,
+            ..self.clone()
         }
     }
 
@@ -238,6 +252,10 @@ impl Service {
         a: Audit<'_>,
         r: Result<T>,
     ) -> Result<T> {
+        if self.dry_run {
+            drop(tx);
+            return r;
+        }
         match r {
             Ok(v) => {
                 store::audit::append(
