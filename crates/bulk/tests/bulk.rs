@@ -272,3 +272,21 @@ fn a_field_named_by_the_service_is_found_as_its_column() {
         Some("ENABLE CUP")
     );
 }
+
+/// docs/csv.md documents every column of every kind.
+#[test]
+fn the_csv_guide_names_every_column() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/csv.md"))
+        .expect("docs/csv.md");
+    for kind in Kind::ALL {
+        let section = doc
+            .split(&format!("\n## {}\n", kind.name()))
+            .nth(1)
+            .unwrap_or_else(|| panic!("docs/csv.md has no section `## {}`", kind.name()));
+        let section = section.split("\n## ").next().unwrap();
+        for c in kind.columns() {
+            let h = format!("`{}`", c.header.replace("{n}", "N"));
+            assert!(section.contains(&h), "docs/csv.md, {}: no {h}", kind.name());
+        }
+    }
+}

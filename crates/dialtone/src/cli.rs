@@ -1,5 +1,5 @@
-//! The command line: `serve`, `demo`, `migrate`, `healthcheck`, `openapi`, and the `user`,
-//! `phone` and `line` commands scripts use (they work on the database directly, through the same
+//! The command line: `serve`, `demo`, `migrate`, `healthcheck`, `openapi`, `resync`, `status`,
+//! `import`, `export`, and the `user`, `phone` and `line` commands scripts use (they work on the database directly, through the same
 //! use cases as the API, so they run with or without a server).
 
 use clap::{Args, Parser, Subcommand};
