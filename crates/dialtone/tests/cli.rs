@@ -2,21 +2,9 @@
 
 mod common;
 
+use common::dialtone;
 use serde_json::Value;
-use std::process::{Command, Output};
 use store::testing::TestDb;
-
-fn dialtone(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dialtone"))
-        .arg("--db")
-        .arg(&db.url)
-        .args(args)
-        .env("DIALTONE_ADMIN_PASSWORD", common::PASSWORD)
-        .env("DIALTONE_SECRET_KEY", common::SECRET_KEY)
-        .env_remove("DIALTONE_CONFIG")
-        .output()
-        .expect("run dialtone")
-}
 
 fn ok(db: &TestDb, args: &[&str]) -> String {
     let o = dialtone(db, args);

@@ -4,21 +4,9 @@
 
 mod common;
 
+use common::dialtone;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use store::testing::TestDb;
-
-fn dialtone(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dialtone"))
-        .arg("--db")
-        .arg(&db.url)
-        .args(args)
-        .env("DIALTONE_ADMIN_PASSWORD", common::PASSWORD)
-        .env("DIALTONE_SECRET_KEY", common::SECRET_KEY)
-        .env_remove("DIALTONE_CONFIG")
-        .output()
-        .expect("run dialtone")
-}
 
 struct Run {
     ok: bool,

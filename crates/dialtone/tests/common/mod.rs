@@ -171,3 +171,16 @@ pub fn curl(curl: &std::path::Path, args: &[&str]) -> (u16, String) {
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
     (code.trim().parse().unwrap_or(0), body.to_string())
 }
+
+/// The real binary on `db`, with the test admin password and secret key.
+pub fn dialtone(db: &TestDb, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dialtone"))
+        .arg("--db")
+        .arg(&db.url)
+        .args(args)
+        .env("DIALTONE_ADMIN_PASSWORD", PASSWORD)
+        .env("DIALTONE_SECRET_KEY", SECRET_KEY)
+        .env_remove("DIALTONE_CONFIG")
+        .output()
+        .expect("run dialtone")
+}
