@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# CSV import throughput: N lines, N users (each with a primary extension) and N phones (each
+# with its line and owner), imported with `dialtone import` (release build) into a fresh
+# database, on SQLite and, when it answers at $DIALTONE_TEST_POSTGRES, on PostgreSQL.
+# Prints rows/s per file and backend. Usage: N=100000 bash bench/import.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-100000}
+PG=${DIALTONE_TEST_POSTGRES:-postgres://postgres:postgres@127.0.0.1:5432/postgres}
+cargo build --release -q -p dialtone
+export DIALTONE_SECRET_KEY=$(head -c 32 /dev/urandom | base64) DIALTONE_ADMIN_PASSWORD=bench-password
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+python3 - "$dir" "$N" <<'PY'
+import sys
+d, n = sys.argv[1], int(sys.argv[2])
+with open(f"{d}/lines.csv", "w") as f:
+    f.write("DIRECTORY NUMBER,DESCRIPTION,ALERTING NAME,MAXIMUM NUMBER OF CALLS,BUSY TRIGGER\n")
+    for i in range(n):
+        f.write(f"{1000000+i},Line {i},User {i},4,2\n")
+with open(f"{d}/users.csv", "w") as f:
+    f.write("USER ID,FIRST NAME,LAST NAME,MAIL ID,PRIMARY EXTENSION,DEPARTMENT\n")
+    for i in range(n):
+        f.write(f"user{i:06d},First{i},Last{i},user{i}@example.com,{1000000+i},Dept {i%40}\n")
+with open(f"{d}/phones.csv", "w") as f:
+    f.write("MAC ADDRESS,DEVICE TYPE,DESCRIPTION,OWNER USER ID,DIRECTORY NUMBER 1,LINE TEXT LABEL 1\n")
+    for i in range(n):
+        model = "8861" if i % 2 else "7960"
+        f.write(f"0C{i:010X},{model},Desk {i},user{i:06d},{1000000+i},User {i}\n")
+PY
+echo "# $(nproc) cores, $(uname -r), $(date -u +%F), $N rows per file" >&2
+run() { # backend url
+  local backend=$1 url=$2
+  target/release/dialtone --db "$url" migrate >/dev/null 2>&1
+  for kind in lines users phones; do
+    local start end out
+    start=$(date +%s.%N)
+    out=$(target/release/dialtone --db "$url" import --kind "$kind" --yes "$dir/$kind.csv" 2>&1 | tail -1)
+    end=$(date +%s.%N)
+    python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'{sys.argv[3]:<10} {sys.argv[4]:<7} {int(sys.argv[5])/s:8.0f} rows/s  ({s:.1f} s: {sys.argv[6]})')" \
+      "$start" "$end" "$backend" "$kind" "$N" "$out"
+  done
+}
+run sqlite "sqlite:$dir/import.db"
+host=${PG#*@}; host=${host%%/*}
+if (exec 3<>"/dev/tcp/${host%%:*}/${host##*:}") 2>/dev/null; then
+  db="dialtone_bench_import_$$"
+  psql "$PG" -qc "CREATE DATABASE $db" >/dev/null
+  run postgresql "${PG%/*}/$db"
+  psql "$PG" -qc "DROP DATABASE $db" >/dev/null
+else
+  echo "PostgreSQL is not reachable at $host: its half is skipped" >&2
+fi
