@@ -164,6 +164,22 @@ async fn rows_fail_alone_dry_runs_write_nothing_and_exports_import_again() {
             !csv.contains("secret-pass") && !csv.contains("12345"),
             "{csv}"
         );
+        // Modify one capability: the other stays.
+        let caps = file(&dir, "caps.csv", "USER ID,ENABLE CUPC\njsmith,yes\n");
+        let r = run(
+            &db,
+            &[
+                "import",
+                "--kind",
+                "users",
+                "--mode",
+                "modify",
+                caps.to_str().unwrap(),
+            ],
+        );
+        assert!(r.ok, "{}{}", r.out, r.err);
+        let csv = export(&db, "users");
+        assert!(csv.contains(",t,t,Standard CCM End Users"), "{csv}");
         let bad = file(&dir, "bad.csv", "USER ID,SHOE SIZE\njsmith,42\n");
         let r = run(&db, &["import", "--kind", "users", bad.to_str().unwrap()]);
         assert!(
@@ -189,7 +205,7 @@ async fn rows_fail_alone_dry_runs_write_nothing_and_exports_import_again() {
             .iter()
             .filter(|e| e["action"] == "import")
             .collect();
-        assert_eq!(jobs.len(), 6, "{v:#}");
+        assert_eq!(jobs.len(), 7, "{v:#}");
         assert!(jobs.iter().any(|e| e["result"] == "partial"
             && e["detail"]
                 .as_str()

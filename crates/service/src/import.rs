@@ -218,8 +218,18 @@ impl Service {
             (Kind::Users, Add) => drop(self.create_user(actor, input(r)?).await?),
             (Kind::Users, Modify) => {
                 let key = text(&r, "user_id").unwrap_or("").to_string();
-                let v = self.user(&key, system).await?.version;
-                let p = patch(r, &["user_id", "system"], v)?;
+                let current = self.user(&key, system).await?;
+                let mut r = r;
+                // ENABLE CUP alone leaves ENABLE CUPC as it is (the patch sets both).
+                if let Some(Value::Object(given)) = r.get_mut("capabilities") {
+                    let mut both = match serde_json::to_value(&current.capabilities) {
+                        Ok(Value::Object(m)) => m,
+                        _ => Map::new(),
+                    };
+                    both.extend(std::mem::take(given));
+                    *given = both;
+                }
+                let p = patch(r, &["user_id", "system"], current.version)?;
                 drop(self.update_user(actor, &key, system, p).await?)
             }
             (Kind::Users, Delete) => {
