@@ -94,8 +94,12 @@ async fn rows_fail_alone_dry_runs_write_nothing_and_exports_import_again() {
         );
         assert!(rows[1].starts_with("2003,,default,Kitchen,"), "{csv}");
 
-        // Adding the same rows again: each is a duplicate, said as such.
-        let again = file(&dir, "again.csv", "DIRECTORY NUMBER\n2000\n2004\n");
+        // Adding a line that exists with other values: a duplicate, said as such.
+        let again = file(
+            &dir,
+            "again.csv",
+            "DIRECTORY NUMBER,DESCRIPTION\n2000,Somewhere else\n2004,New\n",
+        );
         let r = run(&db, &["import", "--kind", "lines", again.to_str().unwrap()]);
         assert!(r.out.contains("2 rows: 1 ok, 1 failed"), "{}", r.out);
         assert!(
@@ -212,6 +216,110 @@ async fn rows_fail_alone_dry_runs_write_nothing_and_exports_import_again() {
                 .unwrap()
                 .contains("line 3, column MAXIMUM NUMBER OF CALLS")));
         t.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Killed in the middle, an import loses nothing it committed and leaves no half-written
+/// record; the same file imported again finishes the job, the rows already in counted as such.
+#[tokio::test]
+async fn a_killed_import_run_again_finishes_the_job() {
+    const ROWS: usize = 4000;
+    for db in TestDb::all().await {
+        let dir =
+            std::env::temp_dir().join(format!("dialtone-kill-{}-{}", std::process::id(), db.label));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut text = String::from(
+            "DIRECTORY NUMBER,DESCRIPTION,ALERTING NAME,MAXIMUM NUMBER OF CALLS,BUSY TRIGGER\n",
+        );
+        for i in 0..ROWS {
+            text.push_str(&format!(
+                "{},Line {i},Name {i},{},{}\n",
+                30000 + i,
+                2 + i % 3,
+                1 + i % 2
+            ));
+        }
+        let path = file(&dir, "big.csv", &text);
+        let path = path.to_str().unwrap();
+        assert!(run(&db, &["migrate"]).ok);
+
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dialtone"))
+            .args(["--db", &db.url, "import", "--kind", "lines", "--yes", path])
+            .env("DIALTONE_ADMIN_PASSWORD", common::PASSWORD)
+            .env("DIALTONE_SECRET_KEY", common::SECRET_KEY)
+            .env_remove("DIALTONE_CONFIG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill it (SIGKILL) once some rows are in.
+        let start = std::time::Instant::now();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let n = export(&db, "lines").lines().count() - 1;
+            if n >= 50 {
+                break;
+            }
+            assert!(
+                start.elapsed().as_secs() < 60,
+                "[{}] no row went in",
+                db.label
+            );
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let csv = export(&db, "lines");
+        let done = csv.lines().count() - 1;
+        assert!(
+            done < ROWS,
+            "[{}] the import ended before the kill: make the file longer",
+            db.label
+        );
+        // Every stored line is whole: exactly the row of the file.
+        let want: std::collections::HashMap<&str, &str> = text
+            .lines()
+            .skip(1)
+            .map(|l| (l.split(',').next().unwrap(), l))
+            .collect();
+        for l in csv.lines().skip(1) {
+            let f: Vec<&str> = l.split(',').collect();
+            let row = want[f[0]];
+            let g: Vec<&str> = row.split(',').collect();
+            assert_eq!(
+                (f[3], f[4], f[12], f[13]),
+                (g[1], g[2], g[3], g[4]),
+                "[{}] {l}",
+                db.label
+            );
+        }
+
+        let r = run(&db, &["import", "--kind", "lines", "--yes", path]);
+        assert!(r.ok, "[{}] {}{}", db.label, r.out, r.err);
+        let summary =
+            format!("{ROWS} rows: {ROWS} ok, 0 failed; {done} of the ok were there already");
+        assert!(r.out.contains(&summary), "[{}] {}", db.label, r.out);
+        assert_eq!(export(&db, "lines").lines().count() - 1, ROWS);
+
+        // A row that differs from what is stored is still a duplicate.
+        let other = file(
+            &dir,
+            "other.csv",
+            "DIRECTORY NUMBER,DESCRIPTION\n30000,Something else\n30001,Line 1\n",
+        );
+        let r = run(&db, &["import", "--kind", "lines", other.to_str().unwrap()]);
+        assert!(
+            r.out
+                .contains("2 rows: 1 ok, 1 failed; 1 of the ok were there already"),
+            "{}",
+            r.out
+        );
+        assert!(
+            r.err.contains("line 2, column DIRECTORY NUMBER: ") && r.err.contains("already exists"),
+            "{}",
+            r.err
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -51,6 +51,9 @@ pub struct ImportOptions {
 pub struct ImportReport {
     pub rows: u64,
     pub ok: u64,
+    /// Of the ok rows in add mode: the record was there already, as the row has it (a file
+    /// imported again after an interruption finishes the job instead of failing).
+    pub unchanged: u64,
     pub failed: u64,
     /// Every problem of every failed row, in file order.
     pub errors: Vec<RowError>,
@@ -63,10 +66,15 @@ impl ImportReport {
     /// `N rows: A ok, B failed`.
     pub fn summary(&self) -> String {
         format!(
-            "{} rows: {} ok, {} failed{}{}",
+            "{} rows: {} ok, {} failed{}{}{}",
             self.rows,
             self.ok,
             self.failed,
+            if self.unchanged > 0 {
+                format!("; {} of the ok were there already", self.unchanged)
+            } else {
+                String::new()
+            },
             if self.dry_run {
                 " (dry run: nothing written)"
             } else {
@@ -137,6 +145,13 @@ impl Service {
                 Err(errors) => errors,
                 Ok(record) => match svc.import_row(actor, opts, record.clone()).await {
                     Ok(()) => Vec::new(),
+                    Err(Error::Conflict { .. })
+                        if opts.mode == ImportMode::Add
+                            && svc.already_there(opts.kind, &record).await =>
+                    {
+                        report.unchanged += 1;
+                        Vec::new()
+                    }
                     Err(e) => {
                         let column = e
                             .field()
@@ -310,6 +325,54 @@ impl Service {
 }
 
 impl Service {
+    /// Whether the record the row names is stored with every value the row gives. Rows with
+    /// secrets never are (a stored secret is a hash: it cannot be compared here).
+    async fn already_there(&self, kind: Kind, r: &Map<String, Value>) -> bool {
+        if ["password", "pin", "digest_credential"]
+            .iter()
+            .any(|k| r.contains_key(*k))
+        {
+            return false;
+        }
+        let system = text(r, "system");
+        let key = |k: &str| text(r, k).unwrap_or("").to_string();
+        let stored = match kind {
+            Kind::Users | Kind::AppProfiles => self
+                .user(&key("user_id"), system)
+                .await
+                .ok()
+                .and_then(|v| serde_json::to_value(v).ok()),
+            Kind::Lines => self
+                .line(
+                    &key("pattern"),
+                    Some(text(r, "partition").unwrap_or("")),
+                    system,
+                )
+                .await
+                .ok()
+                .and_then(|v| serde_json::to_value(v).ok()),
+            Kind::Phones => match phone_name(r) {
+                Ok(n) => self
+                    .phone(&n)
+                    .await
+                    .ok()
+                    .and_then(|v| serde_json::to_value(v).ok()),
+                Err(_) => None,
+            },
+            Kind::DeviceProfiles => self
+                .device_profile(&key("name"))
+                .await
+                .ok()
+                .and_then(|v| serde_json::to_value(v).ok()),
+            Kind::VoicemailSubscribers => self
+                .voicemail_subscriber(&key("alias"), system)
+                .await
+                .ok()
+                .and_then(|v| serde_json::to_value(v).ok()),
+        };
+        stored.is_some_and(|s| within(&Value::Object(r.clone()), &s, ""))
+    }
+
     /// Every record of `kind`, as the API answers them (for `bulk::write`), read a page at a
     /// time in the order of their names.
     pub async fn export(&self, kind: Kind) -> Result<Vec<Value>> {
@@ -356,4 +419,20 @@ fn json_items<T: serde::Serialize>(items: Vec<T>) -> Result<Vec<Value>> {
         .into_iter()
         .map(|i| serde_json::to_value(i).map_err(|e| Error::Internal(e.to_string())))
         .collect()
+}
+
+/// Whether every value of `row` is in `stored` (lists entry by entry, MACs in any spelling).
+fn within(row: &Value, stored: &Value, key: &str) -> bool {
+    match (row, stored) {
+        (Value::Object(a), Value::Object(b)) => a
+            .iter()
+            .all(|(k, v)| b.get(k).is_some_and(|w| within(v, w, k))),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(v, w)| within(v, w, key))
+        }
+        (Value::String(a), Value::String(b)) if key == "mac" => {
+            matches!((Mac::parse(a), Mac::parse(b)), (Ok(x), Ok(y)) if x == y)
+        }
+        (a, b) => a == b,
+    }
 }
