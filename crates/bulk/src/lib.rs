@@ -124,8 +124,8 @@ struct Bound {
     n: Option<usize>,
 }
 
-fn bind(kind: Kind, header: &str) -> Option<Bound> {
-    let h = normalize_header(header);
+/// The column of a normalised header (`DIRECTORY NUMBER 3`).
+fn bind(kind: Kind, h: &str) -> Option<Bound> {
     for c in kind.columns() {
         match c.header.strip_suffix(" {n}") {
             Some(stem) => {
@@ -250,17 +250,18 @@ pub fn reader<R: Read>(kind: Kind, input: R) -> Result<Reader<R>, FileError> {
     {
         return Err(FileError::Empty(known(kind)));
     }
+    let normalized: Vec<String> = headers.iter().map(|h| normalize_header(h)).collect();
     let mut bound = Vec::with_capacity(headers.len());
     let mut seen = std::collections::HashSet::new();
-    for (i, h) in headers.iter().enumerate() {
+    for (i, h) in normalized.iter().enumerate() {
         let b = bind(kind, h).ok_or_else(|| FileError::UnknownColumn {
             column: i + 1,
-            header: h.trim_start_matches('\u{feff}').to_string(),
+            header: headers[i].trim_start_matches('\u{feff}').to_string(),
             kind: kind.name(),
             known: known(kind),
         })?;
-        if !seen.insert(normalize_header(h)) {
-            return Err(FileError::Duplicate(normalize_header(h)));
+        if !seen.insert(h) {
+            return Err(FileError::Duplicate(h.clone()));
         }
         bound.push(b);
     }
@@ -278,7 +279,7 @@ pub fn reader<R: Read>(kind: Kind, input: R) -> Result<Reader<R>, FileError> {
         csv,
         ends,
         bound,
-        headers: headers.iter().map(|h| normalize_header(h)).collect(),
+        headers: normalized,
         key_at,
         record: csv::StringRecord::new(),
     })

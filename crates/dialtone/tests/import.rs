@@ -244,11 +244,7 @@ async fn a_killed_import_run_again_finishes_the_job() {
         let path = path.to_str().unwrap();
         assert!(run(&db, &["migrate"]).ok);
 
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dialtone"))
-            .args(["--db", &db.url, "import", "--kind", "lines", "--yes", path])
-            .env("DIALTONE_ADMIN_PASSWORD", common::PASSWORD)
-            .env("DIALTONE_SECRET_KEY", common::SECRET_KEY)
-            .env_remove("DIALTONE_CONFIG")
+        let mut child = common::command(&db, &["import", "--kind", "lines", "--yes", path])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

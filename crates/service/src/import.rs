@@ -233,18 +233,18 @@ impl Service {
             (Kind::Users, Add) => drop(self.create_user(actor, input(r)?).await?),
             (Kind::Users, Modify) => {
                 let key = text(&r, "user_id").unwrap_or("").to_string();
-                let current = self.user(&key, system).await?;
+                let current = self.stored(opts.kind, &r).await?;
                 let mut r = r;
                 // ENABLE CUP alone leaves ENABLE CUPC as it is (the patch sets both).
                 if let Some(Value::Object(given)) = r.get_mut("capabilities") {
-                    let mut both = match serde_json::to_value(&current.capabilities) {
-                        Ok(Value::Object(m)) => m,
+                    let mut both = match &current["capabilities"] {
+                        Value::Object(m) => m.clone(),
                         _ => Map::new(),
                     };
                     both.extend(std::mem::take(given));
                     *given = both;
                 }
-                let p = patch(r, &["user_id", "system"], current.version)?;
+                let p = patch(r, &["user_id", "system"], version(&current))?;
                 drop(self.update_user(actor, &key, system, p).await?)
             }
             (Kind::Users, Delete) => {
@@ -255,7 +255,7 @@ impl Service {
             // delete clears them.
             (Kind::AppProfiles, mode) => {
                 let key = text(&r, "user_id").unwrap_or("").to_string();
-                let v = self.user(&key, system).await?.version;
+                let v = version(&self.stored(opts.kind, &r).await?);
                 let profiles = if mode == Delete {
                     Value::Object(Map::new())
                 } else {
@@ -278,14 +278,14 @@ impl Service {
                 if opts.mode == Delete {
                     return self.delete_line(actor, &key, partition, system).await;
                 }
-                let v = self.line(&key, partition, system).await?.version;
+                let v = version(&self.stored(opts.kind, &r).await?);
                 let p = patch(r, &["pattern", "partition", "system"], v)?;
                 drop(self.update_line(actor, &key, partition, system, p).await?)
             }
             (Kind::Phones, Add) => drop(self.create_phone(actor, input(r)?).await?),
             (Kind::Phones, Modify) => {
                 let key = phone_name(&r)?;
-                let v = self.phone(&key).await?.version;
+                let v = version(&self.stored(opts.kind, &r).await?);
                 let p = patch(r, &["name", "mac", "system"], v)?;
                 drop(self.update_phone(actor, &key, p).await?)
             }
@@ -295,7 +295,7 @@ impl Service {
             }
             (Kind::DeviceProfiles, Modify) => {
                 let key = text(&r, "name").unwrap_or("").to_string();
-                let v = self.device_profile(&key).await?.version;
+                let v = version(&self.stored(opts.kind, &r).await?);
                 let p = patch(r, &["name"], v)?;
                 drop(self.update_device_profile(actor, &key, p).await?)
             }
@@ -308,7 +308,7 @@ impl Service {
             }
             (Kind::VoicemailSubscribers, Modify) => {
                 let key = text(&r, "alias").unwrap_or("").to_string();
-                let v = self.voicemail_subscriber(&key, system).await?.version;
+                let v = version(&self.stored(opts.kind, &r).await?);
                 let p = patch(r, &["alias", "system"], v)?;
                 drop(
                     self.update_voicemail_subscriber(actor, &key, system, p)
@@ -334,43 +334,28 @@ impl Service {
         {
             return false;
         }
+        match self.stored(kind, r).await {
+            Ok(stored) => within(&Value::Object(r.clone()), &stored, ""),
+            Err(_) => false,
+        }
+    }
+
+    /// The record the row names, as the API answers it.
+    async fn stored(&self, kind: Kind, r: &Map<String, Value>) -> Result<Value> {
         let system = text(r, "system");
         let key = |k: &str| text(r, k).unwrap_or("").to_string();
-        let stored = match kind {
-            Kind::Users | Kind::AppProfiles => self
-                .user(&key("user_id"), system)
-                .await
-                .ok()
-                .and_then(|v| serde_json::to_value(v).ok()),
-            Kind::Lines => self
-                .line(
-                    &key("pattern"),
-                    Some(text(r, "partition").unwrap_or("")),
-                    system,
-                )
-                .await
-                .ok()
-                .and_then(|v| serde_json::to_value(v).ok()),
-            Kind::Phones => match phone_name(r) {
-                Ok(n) => self
-                    .phone(&n)
-                    .await
-                    .ok()
-                    .and_then(|v| serde_json::to_value(v).ok()),
-                Err(_) => None,
-            },
-            Kind::DeviceProfiles => self
-                .device_profile(&key("name"))
-                .await
-                .ok()
-                .and_then(|v| serde_json::to_value(v).ok()),
-            Kind::VoicemailSubscribers => self
-                .voicemail_subscriber(&key("alias"), system)
-                .await
-                .ok()
-                .and_then(|v| serde_json::to_value(v).ok()),
-        };
-        stored.is_some_and(|s| within(&Value::Object(r.clone()), &s, ""))
+        match kind {
+            Kind::Users | Kind::AppProfiles => json(self.user(&key("user_id"), system).await?),
+            Kind::Lines => {
+                let partition = Some(text(r, "partition").unwrap_or(""));
+                json(self.line(&key("pattern"), partition, system).await?)
+            }
+            Kind::Phones => json(self.phone(&phone_name(r)?).await?),
+            Kind::DeviceProfiles => json(self.device_profile(&key("name")).await?),
+            Kind::VoicemailSubscribers => {
+                json(self.voicemail_subscriber(&key("alias"), system).await?)
+            }
+        }
     }
 
     /// Every record of `kind`, as the API answers them (for `bulk::write`), read a page at a
@@ -414,11 +399,17 @@ impl Service {
     }
 }
 
+fn json<T: serde::Serialize>(item: T) -> Result<Value> {
+    serde_json::to_value(item).map_err(|e| Error::Internal(e.to_string()))
+}
+
 fn json_items<T: serde::Serialize>(items: Vec<T>) -> Result<Vec<Value>> {
-    items
-        .into_iter()
-        .map(|i| serde_json::to_value(i).map_err(|e| Error::Internal(e.to_string())))
-        .collect()
+    items.into_iter().map(json).collect()
+}
+
+/// The `version` of a record as the API answers it.
+fn version(record: &Value) -> i64 {
+    record["version"].as_i64().unwrap_or_default()
 }
 
 /// Whether every value of `row` is in `stored` (lists entry by entry, MACs in any spelling).

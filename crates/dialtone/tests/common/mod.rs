@@ -172,15 +172,19 @@ pub fn curl(curl: &std::path::Path, args: &[&str]) -> (u16, String) {
     (code.trim().parse().unwrap_or(0), body.to_string())
 }
 
-/// The real binary on `db`, with the test admin password and secret key.
-pub fn dialtone(db: &TestDb, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_dialtone"))
-        .arg("--db")
+/// The real binary on `db`, with the test admin password and secret key, to run or spawn.
+pub fn command(db: &TestDb, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_dialtone"));
+    c.arg("--db")
         .arg(&db.url)
         .args(args)
         .env("DIALTONE_ADMIN_PASSWORD", PASSWORD)
         .env("DIALTONE_SECRET_KEY", SECRET_KEY)
-        .env_remove("DIALTONE_CONFIG")
-        .output()
-        .expect("run dialtone")
+        .env_remove("DIALTONE_CONFIG");
+    c
+}
+
+/// The real binary on `db`, run to its end.
+pub fn dialtone(db: &TestDb, args: &[&str]) -> std::process::Output {
+    command(db, args).output().expect("run dialtone")
 }
