@@ -110,6 +110,69 @@ macro_rules! buttons {
                 200,
                 "button",
             ),
+            // The line's own settings (BAT's line fields), applied to the line on that button.
+            nth_at(
+                "LINE DESCRIPTION {n}",
+                "lines.{n}.line_description",
+                200,
+                "button",
+            ),
+            nth_at(
+                "ALERTING NAME {n}",
+                "lines.{n}.alerting_name",
+                200,
+                "button",
+            ),
+            nth_at("FORWARD ALL {n}", "lines.{n}.forward_all", 200, "button"),
+            nth_at(
+                "FORWARD BUSY INTERNAL {n}",
+                "lines.{n}.forward_busy_internal",
+                200,
+                "button",
+            ),
+            nth_at(
+                "FORWARD BUSY EXTERNAL {n}",
+                "lines.{n}.forward_busy_external",
+                200,
+                "button",
+            ),
+            nth_at(
+                "FORWARD NO ANSWER INTERNAL {n}",
+                "lines.{n}.forward_no_answer_internal",
+                200,
+                "button",
+            ),
+            nth_at(
+                "FORWARD NO ANSWER EXTERNAL {n}",
+                "lines.{n}.forward_no_answer_external",
+                200,
+                "button",
+            ),
+            nth_at(
+                "CALL PICKUP GROUP {n}",
+                "lines.{n}.pickup_group",
+                200,
+                "button",
+            ),
+            nth_at(
+                "VOICE MAIL PROFILE {n}",
+                "lines.{n}.voicemail_profile",
+                200,
+                "button",
+            ),
+            Column {
+                ty: Ty::Int,
+                ..nth_at(
+                    "MAXIMUM NUMBER OF CALLS {n}",
+                    "lines.{n}.max_calls",
+                    200,
+                    "button",
+                )
+            },
+            Column {
+                ty: Ty::Int,
+                ..nth_at("BUSY TRIGGER {n}", "lines.{n}.busy_trigger", 200, "button")
+            },
             nth_at(
                 "SPEED DIAL NUMBER {n}",
                 "speed_dials.{n}.number",
@@ -168,7 +231,7 @@ static LINES: [Column; 14] = [
     int("BUSY TRIGGER", "busy_trigger"),
 ];
 
-static PHONES: [Column; 27] = {
+static PHONES: [Column; 38] = {
     let b = buttons!();
     [
         c("MAC ADDRESS", "mac"),
@@ -198,10 +261,21 @@ static PHONES: [Column; 27] = {
         b[6],
         b[7],
         b[8],
+        b[9],
+        b[10],
+        b[11],
+        b[12],
+        b[13],
+        b[14],
+        b[15],
+        b[16],
+        b[17],
+        b[18],
+        b[19],
     ]
 };
 
-static DEVICE_PROFILES: [Column; 19] = {
+static DEVICE_PROFILES: [Column; 30] = {
     let b = buttons!();
     [
         c("DEVICE PROFILE NAME", "name"),
@@ -223,6 +297,17 @@ static DEVICE_PROFILES: [Column; 19] = {
         b[6],
         b[7],
         b[8],
+        b[9],
+        b[10],
+        b[11],
+        b[12],
+        b[13],
+        b[14],
+        b[15],
+        b[16],
+        b[17],
+        b[18],
+        b[19],
     ]
 };
 

@@ -414,6 +414,23 @@ impl<R: Read> Iterator for Reader<R> {
     }
 }
 
+/// Row errors as a CSV file: `LINE,COLUMN,REASON`, one row each.
+pub fn write_errors(errors: &[RowError]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut rows = vec![["LINE".to_string(), "COLUMN".into(), "REASON".into()]];
+    rows.extend(errors.iter().map(|e| {
+        [
+            e.line.to_string(),
+            e.column.clone().unwrap_or_default(),
+            e.reason.clone(),
+        ]
+    }));
+    for r in rows {
+        w.write_record(&r).expect("writing to memory cannot fail");
+    }
+    w.into_inner().expect("writing to memory cannot fail")
+}
+
 /// Writes `records` (as the API answers them) as a file of `kind`: the header names every
 /// column (indexed ones up to the highest index any record uses); secrets are never written.
 pub fn write<W: Write>(kind: Kind, records: &[Value], out: W) -> Result<(), FileError> {

@@ -61,6 +61,64 @@ pub enum Command {
     Import(ImportArgs),
     /// Export every record of a kind as a CSV file that `import` takes back.
     Export(ExportArgs),
+    /// Templates: named partial users, phones and device profiles, applied to records or
+    /// filling what an import leaves out.
+    #[command(subcommand)]
+    Template(TemplateCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateCmd {
+    /// List templates (of one kind with --kind).
+    List {
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a template as JSON.
+    Show {
+        /// user, phone or device-profile.
+        #[arg(long)]
+        kind: String,
+        name: String,
+    },
+    /// Add a template holding FIELD=VALUE pairs: the fields of a new record, as the API names
+    /// them (`device_pool=Sales`); a value that parses as JSON is taken as JSON
+    /// (`capabilities={"cup":true}`), any other as text.
+    Add {
+        /// user, phone or device-profile.
+        #[arg(long)]
+        kind: String,
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        fields: Vec<String>,
+    },
+    /// Apply a template to the records named, or found with --q (a prefix of their names):
+    /// each changes or fails on its own. Asks before more than 1,000 records unless --yes.
+    Apply {
+        /// user, phone or device-profile.
+        #[arg(long)]
+        kind: String,
+        name: String,
+        /// User IDs or device names.
+        targets: Vec<String>,
+        /// Apply to every record whose name starts with this.
+        #[arg(long)]
+        q: Option<String>,
+        /// The product system, when a user ID exists on several.
+        #[arg(long)]
+        system: Option<String>,
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Remove a template.
+    Remove {
+        #[arg(long)]
+        kind: String,
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -77,6 +135,10 @@ pub struct ImportArgs {
     /// Stop at the first failed row.
     #[arg(long)]
     pub stop_on_error: bool,
+    /// A user, phone or device-profile template (of the file's kind) filling the cells the
+    /// file leaves empty.
+    #[arg(long)]
+    pub template: Option<String>,
     /// Go on without asking when the file has many rows.
     #[arg(long, short = 'y')]
     pub yes: bool,

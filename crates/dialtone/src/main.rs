@@ -53,6 +53,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Status(_)
             | Command::Import(_)
             | Command::Export(_)
+            | Command::Template(_)
     );
     init_logging(if quiet { "warn" } else { &cfg.log.level });
     for w in warnings {
@@ -199,6 +200,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => {
             let (svc, _) = dialtone::open_service(&cfg).await?;
             export_cmd(&svc, args).await
+        }
+        Command::Template(cmd) => {
+            let (svc, _) = dialtone::open_service(&cfg).await?;
+            template_cmd(&svc, &cli_actor, cmd).await
         }
         Command::Phone(cmd) => {
             let (svc, _) = dialtone::open_service(&cfg).await?;
@@ -592,7 +597,6 @@ async fn import_cmd(
     actor: &Actor,
     args: cli::ImportArgs,
 ) -> anyhow::Result<()> {
-    use std::io::BufRead;
     let kind = bulk_kind(&args.kind)?;
     let mode = service::ImportMode::parse(&args.mode)
         .ok_or_else(|| anyhow::anyhow!("--mode {}: say add, modify or delete", args.mode))?;
@@ -614,16 +618,7 @@ async fn import_cmd(
             kind.name(),
             mode.name()
         );
-        if !std::io::stdin().is_terminal() {
-            anyhow::bail!("{what}: add --yes to go on (or --dry-run to check the file first)");
-        }
-        eprint!("{what}. Go on? [y/N] ");
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            anyhow::bail!("nothing imported");
-        }
+        confirm(&format!("{what} (--dry-run checks the file first)"))?;
     }
     let reader = bulk::reader(kind, &bytes[..])
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
@@ -632,6 +627,7 @@ async fn import_cmd(
         mode,
         dry_run: args.dry_run,
         stop_on_error: args.stop_on_error,
+        template: args.template.clone(),
         source: args.file.display().to_string(),
     };
     let bar = std::io::stderr().is_terminal();
@@ -647,18 +643,8 @@ async fn import_cmd(
                 eprintln!("{}: {e}", args.file.display());
             }
             printed = r.errors.len();
-            if bar && (r.rows % 100 == 0 || r.rows as usize == rows) {
-                let pct = if rows > 0 {
-                    r.rows * 100 / rows as u64
-                } else {
-                    100
-                };
-                eprint!(
-                    "\r\x1b[K[{:<40}] {}/{rows} rows, {} failed",
-                    "#".repeat((pct.min(100) * 40 / 100) as usize),
-                    r.rows,
-                    r.failed
-                );
+            if bar {
+                draw_bar(r.rows, rows as u64, &format!("rows, {} failed", r.failed));
             }
         })
         .await?;
@@ -666,9 +652,10 @@ async fn import_cmd(
         eprint!("\r\x1b[K");
     }
     println!(
-        "{} in {:.1} s",
+        "{} in {:.1} s (import job {})",
         report.summary(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        report.job
     );
     if report.failed > 0 {
         std::process::exit(1);
@@ -676,9 +663,128 @@ async fn import_cmd(
     Ok(())
 }
 
+async fn template_cmd(svc: &Service, actor: &Actor, cmd: cli::TemplateCmd) -> anyhow::Result<()> {
+    use cli::TemplateCmd as T;
+    match cmd {
+        T::List { kind, json } => {
+            let kind = kind.as_deref().map(TemplateKind::parse).transpose()?;
+            let all = svc.templates(kind, "").await?;
+            print_rows(json, &values(&all), &["kind", "name", "description"]);
+        }
+        T::Show { kind, name } => {
+            let t = svc.template(TemplateKind::parse(&kind)?, &name).await?;
+            println!("{}", serde_json::to_string_pretty(&t)?);
+        }
+        T::Add {
+            kind,
+            name,
+            description,
+            fields,
+        } => {
+            let mut map = serde_json::Map::new();
+            for f in &fields {
+                let (k, v) = f
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("`{f}`: write FIELD=VALUE"))?;
+                let v = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::from(v));
+                map.insert(k.trim().to_string(), v);
+            }
+            let t = svc
+                .create_template(
+                    actor,
+                    NewTemplate {
+                        kind: TemplateKind::parse(&kind)?,
+                        name,
+                        description,
+                        fields: map,
+                    },
+                )
+                .await?;
+            println!(
+                "added {} template {} holding: {}",
+                t.kind.as_str(),
+                t.name,
+                t.fields.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        T::Apply {
+            kind,
+            name,
+            mut targets,
+            q,
+            system,
+            yes,
+        } => {
+            let kind = TemplateKind::parse(&kind)?;
+            if let Some(q) = q {
+                let f = service::Find {
+                    q: Some(q),
+                    system: system.clone(),
+                    ..Default::default()
+                };
+                targets.extend(svc.found_keys(kind, f).await?);
+            }
+            if targets.len() > MANY_ROWS && !yes {
+                confirm(&format!(
+                    "This changes {} {} records",
+                    targets.len(),
+                    kind.as_str()
+                ))?;
+            }
+            let r = svc
+                .apply_template(actor, kind, &name, &targets, system.as_deref())
+                .await?;
+            for f in &r.failed {
+                eprintln!("{}: {}", f.target, f.message);
+            }
+            println!(
+                "{} records: {} changed, {} failed",
+                targets.len(),
+                r.succeeded.len(),
+                r.failed.len()
+            );
+            if !r.failed.is_empty() {
+                std::process::exit(1);
+            }
+        }
+        T::Remove { kind, name } => {
+            let kind = TemplateKind::parse(&kind)?;
+            svc.delete_template(actor, kind, &name).await?;
+            println!("removed {} template {name}", kind.as_str());
+        }
+    }
+    Ok(())
+}
+
+/// Asks on a terminal whether to go on with `what`; refuses when there is no terminal.
+fn confirm(what: &str) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("{what}: add --yes to go on");
+    }
+    eprint!("{what}. Go on? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        anyhow::bail!("nothing changed");
+    }
+    Ok(())
+}
+
 async fn export_cmd(svc: &service::Service, args: cli::ExportArgs) -> anyhow::Result<()> {
     let kind = bulk_kind(&args.kind)?;
-    let records = svc.export(kind).await?;
+    let bar = args.file.is_some() && std::io::stderr().is_terminal();
+    let records = svc
+        .export_with(kind, |done, total| {
+            if bar {
+                draw_bar(done, total, "records read");
+            }
+        })
+        .await?;
+    if bar {
+        eprint!("\r\x1b[K");
+    }
     match &args.file {
         Some(path) => {
             let f = std::fs::File::create(path)
@@ -694,4 +800,13 @@ async fn export_cmd(svc: &service::Service, args: cli::ExportArgs) -> anyhow::Re
         None => bulk::write(kind, &records, std::io::stdout().lock())?,
     }
     Ok(())
+}
+
+/// A progress bar on standard error (a terminal): `[####    ] done/total what`.
+fn draw_bar(done: u64, total: u64, what: &str) {
+    let pct = (done * 100).checked_div(total).unwrap_or(100);
+    eprint!(
+        "\r\x1b[K[{:<40}] {done}/{total} {what}",
+        "#".repeat((pct.min(100) * 40 / 100) as usize),
+    );
 }

@@ -224,7 +224,7 @@ async fn rows_fail_alone_dry_runs_write_nothing_and_exports_import_again() {
 /// record; the same file imported again finishes the job, the rows already in counted as such.
 #[tokio::test]
 async fn a_killed_import_run_again_finishes_the_job() {
-    const ROWS: usize = 4000;
+    const ROWS: usize = 20000;
     for db in TestDb::all().await {
         let dir =
             std::env::temp_dir().join(format!("dialtone-kill-{}-{}", std::process::id(), db.label));
@@ -249,12 +249,18 @@ async fn a_killed_import_run_again_finishes_the_job() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Kill it (SIGKILL) once some rows are in.
+        // Kill it (SIGKILL) once some chunks of rows are in.
         let start = std::time::Instant::now();
+        let store = store::Store::connect(&db.url).await.unwrap();
         loop {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            let n = export(&db, "lines").lines().count() - 1;
-            if n >= 50 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            let mut c = store.read().await.unwrap();
+            let n: usize = store::query_text(&mut c, "SELECT CAST(COUNT(*) AS TEXT) FROM lines")
+                .await
+                .unwrap()
+                .parse()
+                .unwrap();
+            if n >= 1000 {
                 break;
             }
             assert!(
@@ -317,5 +323,89 @@ async fn a_killed_import_run_again_finishes_the_job() {
             r.err
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// A phone file's line columns (`FORWARD BUSY EXTERNAL 1`, …) are the settings of the line on
+/// that button: a new line gets them, a shared one changes for every phone, a bad one fails its
+/// row naming its column, and the export carries them back.
+#[tokio::test]
+async fn a_phone_file_sets_the_lines_on_its_buttons() {
+    for db in TestDb::all().await {
+        let l = db.label;
+        let dir = std::env::temp_dir().join(format!("dialtone-plines-{}-{l}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let phones = file(
+            &dir,
+            "phones.csv",
+            "MAC ADDRESS,DEVICE TYPE,DIRECTORY NUMBER 1,FORWARD BUSY EXTERNAL 1,MAXIMUM NUMBER OF CALLS 1,DIRECTORY NUMBER 2,FORWARD ALL 2\n\
+             0C0000000001,7960,3000,voicemail,6,3001,\n\
+             0C0000000002,7960,3001,,,,\n\
+             0C0000000003,7960,3002,not-a-number,,,\n\
+             0C0000000004,7960,3000,,,3001,4000\n",
+        );
+        assert!(run(&db, &["migrate"]).ok);
+        let r = run(
+            &db,
+            &["import", "--kind", "phones", phones.to_str().unwrap()],
+        );
+        assert!(!r.ok, "[{l}] one row is bad");
+        assert!(
+            r.err.contains("line 4, column FORWARD BUSY EXTERNAL 1:"),
+            "[{l}] {}",
+            r.err
+        );
+        assert!(r.out.contains("4 rows: 3 ok, 1 failed"), "[{l}] {}", r.out);
+
+        let lines = export(&db, "lines");
+        let mut rows = csv::Reader::from_reader(lines.as_bytes());
+        let h = rows.headers().unwrap().clone();
+        let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+        let got: Vec<String> = rows
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                format!(
+                    "{} {} {} {}",
+                    &r[col("DIRECTORY NUMBER")],
+                    &r[col("FORWARD BUSY EXTERNAL")],
+                    &r[col("FORWARD ALL")],
+                    &r[col("MAXIMUM NUMBER OF CALLS")]
+                )
+            })
+            .collect();
+        // 3000: new, with its settings; 3001: new on phone 1, then its FORWARD ALL set from
+        // phone 4's button 2 (a shared line changes for every phone); 3002 never went in.
+        assert_eq!(
+            got,
+            vec!["3000 voicemail  6".to_string(), "3001  4000 4".to_string()],
+            "[{l}]"
+        );
+
+        // The phones' export carries each button's line settings; it imports again as it is.
+        let out = export(&db, "phones");
+        assert!(
+            out.lines().next().unwrap().contains("FORWARD ALL 2"),
+            "[{l}] {out}"
+        );
+        let again = file(&dir, "again.csv", &out);
+        let r = run(
+            &db,
+            &[
+                "import",
+                "--kind",
+                "phones",
+                "--mode",
+                "modify",
+                again.to_str().unwrap(),
+            ],
+        );
+        assert!(r.ok, "[{l}] {}{}", r.out, r.err);
+        assert_eq!(
+            export(&db, "phones"),
+            out,
+            "[{l}] the round trip changes nothing"
+        );
+        assert_eq!(export(&db, "lines"), lines, "[{l}]");
     }
 }

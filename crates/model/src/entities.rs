@@ -580,7 +580,7 @@ pub struct LineAppearanceRef {
     pub button: i64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NewLine {
     pub pattern: String,
@@ -686,6 +686,26 @@ pub struct Appearance {
     pub external_mask: String,
     /// The other devices this line appears on (a shared line when not empty).
     pub shared_with: Vec<String>,
+    /// The line's own settings (the same on every device it appears on).
+    #[serde(flatten)]
+    pub line: LineSettings,
+}
+
+/// A line's settings as a device shows them beside its appearance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LineSettings {
+    /// The line's description.
+    pub line_description: String,
+    pub alerting_name: String,
+    pub forward_all: String,
+    pub forward_busy_internal: String,
+    pub forward_busy_external: String,
+    pub forward_no_answer_internal: String,
+    pub forward_no_answer_external: String,
+    pub pickup_group: String,
+    pub voicemail_profile: String,
+    pub max_calls: i64,
+    pub busy_trigger: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -698,6 +718,19 @@ pub struct AppearanceInput {
     pub label: String,
     pub display: String,
     pub external_mask: String,
+    /// Settings of the line itself, applied to it (on a shared line, every device's): each one
+    /// left out stays as it is, or takes its default on a new line.
+    pub line_description: Option<String>,
+    pub alerting_name: Option<String>,
+    pub forward_all: Option<String>,
+    pub forward_busy_internal: Option<String>,
+    pub forward_busy_external: Option<String>,
+    pub forward_no_answer_internal: Option<String>,
+    pub forward_no_answer_external: Option<String>,
+    pub pickup_group: Option<String>,
+    pub voicemail_profile: Option<String>,
+    pub max_calls: Option<i64>,
+    pub busy_trigger: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

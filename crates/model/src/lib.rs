@@ -12,9 +12,13 @@ pub mod macros;
 pub mod profile_rule;
 pub mod provisioning;
 pub mod rules;
+pub mod templates;
 pub mod values;
 
 pub use catalog::{Catalog, DeviceFamily, DeviceType, Naming};
 pub use entities::*;
 pub use error::Invalid;
+pub use templates::{
+    ApplyTemplate, ImportJob, JobState, NewTemplate, Template, TemplateKind, TemplatePatch,
+};
 pub use values::*;

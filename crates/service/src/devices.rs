@@ -1,24 +1,24 @@
 //! Phones and device profiles: naming, what the model supports, lines (shared lines), services,
 //! owners, secondary soft phones and logout profiles.
 
-use crate::{nf, opt, pick_system, Actor, Audit, Error, Result, Service};
+use crate::{nf, opt, Actor, Audit, Error, Result, Service};
 use model::rules::{
     assign_buttons, check_device_shape, device_type, protocol, DeviceClass, DeviceShape,
     DEFAULT_BUSY_TRIGGER, MAX_SECONDARY_PHONES,
 };
 use model::{
     AppearanceInput, BatchRequest, BatchResult, DeviceName, DeviceProfile, DeviceProfilePatch,
-    DeviceType, DirectoryNumber, DndMode, Invalid, Mac, Naming, NewDeviceProfile, NewPhone, Page,
-    Partition, Phone, PhonePatch, SecurityMode, SpeedDial, Subscription, SystemKind, UserId,
+    DeviceType, DirectoryNumber, DndMode, Invalid, Line, Mac, Naming, NewDeviceProfile, NewLine,
+    NewPhone, Page, Partition, Phone, PhonePatch, SecurityMode, SpeedDial, Subscription,
+    SystemKind, UserId,
 };
 use std::collections::BTreeSet;
 use store::devices::{AppearanceRow, DeviceRow, StoredDevice, SubscriptionRow};
-use store::lines::LineRow;
 use store::Conn as AnyConnection;
 
 /// Everything a phone or a device profile can say about itself, before checking.
 #[derive(Debug, Clone, Default)]
-struct DeviceSpec {
+pub(crate) struct DeviceSpec {
     name: Option<String>,
     mac: Option<String>,
     model: String,
@@ -135,6 +135,7 @@ fn spec_of(d: &StoredDevice) -> DeviceSpec {
                 label: a.label.clone(),
                 display: a.display.clone(),
                 external_mask: a.external_mask.clone(),
+                ..Default::default()
             })
             .collect(),
         services: d.services.clone(),
@@ -156,9 +157,91 @@ fn what(class: DeviceClass) -> &'static str {
 
 /// What a checked spec becomes.
 struct Built {
+    /// The name of the device's product system.
+    system: String,
     row: DeviceRow,
     appearances: Vec<AppearanceRow>,
     subscriptions: Vec<SubscriptionRow>,
+}
+
+/// Whether an appearance gives any setting of its line.
+fn has_line_settings(a: &AppearanceInput) -> bool {
+    a.line_description.is_some()
+        || a.alerting_name.is_some()
+        || a.forward_all.is_some()
+        || a.forward_busy_internal.is_some()
+        || a.forward_busy_external.is_some()
+        || a.forward_no_answer_internal.is_some()
+        || a.forward_no_answer_external.is_some()
+        || a.pickup_group.is_some()
+        || a.voicemail_profile.is_some()
+        || a.max_calls.is_some()
+        || a.busy_trigger.is_some()
+}
+
+/// A stored line as the request that would make it.
+fn new_line_of(l: &Line) -> NewLine {
+    NewLine {
+        pattern: l.pattern.clone(),
+        partition: l.partition.clone(),
+        system: None,
+        description: l.description.clone(),
+        alerting_name: l.alerting_name.clone(),
+        forward_all: l.forward_all.clone(),
+        forward_busy_internal: l.forward_busy_internal.clone(),
+        forward_busy_external: l.forward_busy_external.clone(),
+        forward_no_answer_internal: l.forward_no_answer_internal.clone(),
+        forward_no_answer_external: l.forward_no_answer_external.clone(),
+        pickup_group: l.pickup_group.clone(),
+        voicemail_profile: l.voicemail_profile.clone(),
+        max_calls: Some(l.max_calls),
+        busy_trigger: Some(l.busy_trigger),
+    }
+}
+
+/// Sets on `nl` the line settings the appearance gives.
+fn overlay(nl: &mut NewLine, a: &AppearanceInput) {
+    let text = [
+        (&mut nl.description, &a.line_description),
+        (&mut nl.alerting_name, &a.alerting_name),
+        (&mut nl.forward_all, &a.forward_all),
+        (&mut nl.forward_busy_internal, &a.forward_busy_internal),
+        (&mut nl.forward_busy_external, &a.forward_busy_external),
+        (
+            &mut nl.forward_no_answer_internal,
+            &a.forward_no_answer_internal,
+        ),
+        (
+            &mut nl.forward_no_answer_external,
+            &a.forward_no_answer_external,
+        ),
+        (&mut nl.pickup_group, &a.pickup_group),
+        (&mut nl.voicemail_profile, &a.voicemail_profile),
+    ];
+    for (to, from) in text {
+        if let Some(v) = from {
+            *to = v.trim().to_string();
+        }
+    }
+    if a.max_calls.is_some() {
+        nl.max_calls = a.max_calls;
+    }
+    if a.busy_trigger.is_some() {
+        nl.busy_trigger = a.busy_trigger;
+    }
+}
+
+/// A line's error as the field of appearance `i` that gave the value.
+fn line_field(e: Error, i: usize) -> Error {
+    match e {
+        Error::Invalid(mut inv) => {
+            if inv.field == "description" {
+                inv.field = "line_description".into();
+            }
+            Error::Invalid(inv.within(&format!("lines[{i}]")))
+        }
+        e => e,
+    }
 }
 
 impl Service {
@@ -171,7 +254,9 @@ impl Service {
         s: &DeviceSpec,
         this: Option<i64>,
     ) -> Result<Built> {
-        let sys = pick_system(conn, s.system.as_deref(), SystemKind::CallControl).await?;
+        let sys = self
+            .pick_system(conn, s.system.as_deref(), SystemKind::CallControl)
+            .await?;
         let t: &DeviceType = device_type(self.catalog, &s.model, class)?;
         let protocol = protocol(t, s.protocol.as_deref())?;
 
@@ -351,27 +436,39 @@ impl Service {
                     ),
                 ));
             }
-            let line_id =
-                match store::lines::id_by_key(conn, sys.id, pattern.as_str(), partition.as_str())
-                    .await?
-                {
-                    Some(id) => id,
-                    None => {
-                        let max_calls = t.max_calls_default as i64;
-                        store::lines::insert(
-                            conn,
-                            &LineRow {
-                                system_id: sys.id,
-                                pattern: pattern.into_string(),
-                                partition: partition.into_string(),
-                                max_calls,
-                                busy_trigger: DEFAULT_BUSY_TRIGGER.min(max_calls),
-                                ..Default::default()
-                            },
-                        )
-                        .await?
+            let stored =
+                store::lines::id_by_key(conn, sys.id, pattern.as_str(), partition.as_str()).await?;
+            let line_id = match stored {
+                Some(id) => {
+                    if has_line_settings(l) {
+                        let now = store::lines::by_id(conn, id).await?;
+                        let mut nl = new_line_of(&now);
+                        overlay(&mut nl, l);
+                        let row =
+                            crate::lines::line_row(sys.id, &nl).map_err(|e| line_field(e, i))?;
+                        if nl != new_line_of(&now) {
+                            store::lines::update(conn, id, now.version, &row).await?;
+                        }
                     }
-                };
+                    id
+                }
+                None => {
+                    let max_calls = t.max_calls_default as i64;
+                    let mut nl = NewLine {
+                        pattern: pattern.as_str().into(),
+                        partition: partition.as_str().into(),
+                        max_calls: Some(max_calls),
+                        ..Default::default()
+                    };
+                    overlay(&mut nl, l);
+                    if l.busy_trigger.is_none() {
+                        nl.busy_trigger =
+                            Some(DEFAULT_BUSY_TRIGGER.min(nl.max_calls.unwrap_or(max_calls)));
+                    }
+                    let row = crate::lines::line_row(sys.id, &nl).map_err(|e| line_field(e, i))?;
+                    store::lines::insert(conn, &row).await?
+                }
+            };
             appearances.push(AppearanceRow {
                 line_id,
                 button: *button,
@@ -465,6 +562,7 @@ impl Service {
         }
 
         Ok(Built {
+            system: sys.name.clone(),
             row: DeviceRow {
                 class,
                 name: name.into_string(),
@@ -616,16 +714,20 @@ impl Service {
         id: Option<(i64, i64)>,
         b: &Built,
     ) -> store::Result<i64> {
-        let id = match id {
-            None => store::devices::insert(conn, &b.row).await?,
+        match id {
+            None => {
+                let id = store::devices::insert(conn, &b.row).await?;
+                store::devices::add_appearances(conn, id, &b.appearances).await?;
+                store::devices::add_subscriptions(conn, id, &b.subscriptions).await?;
+                Ok(id)
+            }
             Some((id, version)) => {
                 store::devices::update(conn, id, version, &b.row).await?;
-                id
+                store::devices::set_appearances(conn, id, &b.appearances).await?;
+                store::devices::set_subscriptions(conn, id, &b.subscriptions).await?;
+                Ok(id)
             }
-        };
-        store::devices::set_appearances(conn, id, &b.appearances).await?;
-        store::devices::set_subscriptions(conn, id, &b.subscriptions).await?;
-        Ok(id)
+        }
     }
 
     pub(crate) async fn device_id(
@@ -661,6 +763,18 @@ impl Service {
         class: DeviceClass,
         spec: DeviceSpec,
     ) -> Result<StoredDevice> {
+        let id = self.add_device(actor, class, spec).await?;
+        let mut c = self.store.read().await?;
+        Ok(store::devices::by_id(&mut c, id).await?)
+    }
+
+    /// Creates a device and answers its id (an import needs no more).
+    pub(crate) async fn add_device(
+        &self,
+        actor: &Actor,
+        class: DeviceClass,
+        spec: DeviceSpec,
+    ) -> Result<i64> {
         let mut tx = self.store.write().await?;
         let mut target = spec
             .name
@@ -673,9 +787,8 @@ impl Service {
             let b = self.build(tx.conn(), class, &spec, None).await?;
             target = b.row.name.clone();
             let id = self.write_device(tx.conn(), None, &b).await?;
-            let d = store::devices::by_id(tx.conn(), id).await?;
-            system = d.system.clone();
-            Ok(d)
+            system = b.system.clone();
+            Ok(id)
         }
         .await;
         let a = Audit {

@@ -1,13 +1,20 @@
 //! CSV import: each row of a file ([`bulk`]) becomes the use case it asks for (add, modify or
-//! delete one record), in its own transaction, so a bad row fails alone and says why (line,
-//! column, reason) while the others go in. A dry run runs every row to its end against what is
-//! stored and rolls each back. The job is one audit entry, with every failed row in its detail.
+//! delete one record), in a savepoint of its own, so a bad row fails alone and says why (line,
+//! column, reason) while the others go in; rows are committed a few hundred at a time. A dry run
+//! runs every row to its end against what is stored and rolls each back. The job is one audit
+//! entry, with every failed row in its detail; each row's change has its own entry as well.
 
 use crate::{Actor, Error, Result, Service};
 use bulk::{Kind, RowError};
+use model::rules::DeviceClass;
 use model::*;
 use serde_json::{Map, Value};
 use store::audit::NewEntry;
+
+/// Rows per transaction of an import, at most…
+const CHUNK_ROWS: usize = 500;
+/// …and the longest one holds the write lock (a server on the same database waits that long).
+const CHUNK_TIME: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// What each row does to its record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +49,8 @@ pub struct ImportOptions {
     pub dry_run: bool,
     /// Stop at the first failed row (the rows before it stay done).
     pub stop_on_error: bool,
+    /// A template of the file's kind: it fills the cells the file leaves empty.
+    pub template: Option<String>,
     /// The file's name, for the audit log.
     pub source: String,
 }
@@ -49,6 +58,8 @@ pub struct ImportOptions {
 /// What an import did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ImportReport {
+    /// The job this import is (`GET /api/v1/imports/{job}`).
+    pub job: i64,
     pub rows: u64,
     pub ok: u64,
     /// Of the ok rows in add mode: the record was there already, as the row has it (a file
@@ -121,49 +132,210 @@ fn phone_name(r: &Map<String, Value>) -> Result<String> {
 }
 
 impl Service {
-    /// Imports the rows of `rows` as `opts` says; `progress` is told after each row how many
-    /// rows are done.
+    /// Imports the rows of `rows` as `opts` says, as a new job; `progress` is told after each
+    /// commit how many rows are done.
     pub async fn import<R: std::io::Read>(
         &self,
         actor: &Actor,
         opts: &ImportOptions,
         rows: bulk::Reader<R>,
+        progress: impl FnMut(&ImportReport),
+    ) -> Result<ImportReport> {
+        let job = self.start_import(actor, opts, None).await?;
+        self.run_import(actor, job.id, opts, rows, progress).await
+    }
+
+    /// Records a new import job (running) after checking what can be checked before any row:
+    /// the template.
+    pub async fn start_import(
+        &self,
+        actor: &Actor,
+        opts: &ImportOptions,
+        rows_total: Option<i64>,
+    ) -> Result<ImportJob> {
+        self.import_template(opts).await?;
+        let mut tx = self.store.write_unversioned().await?;
+        let j = ImportJob {
+            id: 0,
+            kind: opts.kind.name().into(),
+            mode: opts.mode.name().into(),
+            dry_run: opts.dry_run,
+            stop_on_error: opts.stop_on_error,
+            template: opts.template.clone().unwrap_or_default(),
+            source: opts.source.clone(),
+            actor: actor.name.clone(),
+            state: JobState::Running,
+            rows_total,
+            rows_done: 0,
+            ok: 0,
+            unchanged: 0,
+            failed: 0,
+            message: String::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+            finished_at: None,
+        };
+        let id = store::templates::insert_job(tx.conn(), &j).await?;
+        tx.commit().await?;
+        self.import_job(id).await
+    }
+
+    pub async fn import_job(&self, id: i64) -> Result<ImportJob> {
+        let mut c = self.store.read().await?;
+        store::templates::job(&mut c, id)
+            .await
+            .map_err(|e| crate::nf(e, || format!("there is no import job {id}")))
+    }
+
+    /// The newest import jobs first.
+    pub async fn import_jobs(&self, limit: i64, offset: i64) -> Result<Page<ImportJob>> {
+        let mut c = self.store.read().await?;
+        let (items, total) = store::templates::jobs(&mut c, limit, offset).await?;
+        Ok(Page {
+            items,
+            total,
+            limit,
+            offset,
+        })
+    }
+
+    /// A job's row errors, in file order.
+    pub async fn import_errors(&self, id: i64) -> Result<Vec<RowError>> {
+        self.import_job(id).await?;
+        let mut c = self.store.read().await?;
+        Ok(store::templates::job_errors(&mut c, id)
+            .await?
+            .into_iter()
+            .map(|(line, column, reason)| RowError {
+                line: line as u64,
+                column,
+                reason,
+            })
+            .collect())
+    }
+
+    /// The template an import names, when it names one (of the file's kind).
+    async fn import_template(&self, opts: &ImportOptions) -> Result<Option<Template>> {
+        let Some(name) = opts.template.as_deref() else {
+            return Ok(None);
+        };
+        let kind = match opts.kind {
+            Kind::Users => TemplateKind::User,
+            Kind::Phones => TemplateKind::Phone,
+            Kind::DeviceProfiles => TemplateKind::DeviceProfile,
+            k => {
+                return Err(Error::invalid(
+                    "template",
+                    format!(
+                        "templates are for users, phones and device profiles, not {}",
+                        k.name()
+                    ),
+                ))
+            }
+        };
+        self.template(kind, name)
+            .await
+            .map(Some)
+            .map_err(|e| match e {
+                Error::NotFound(m) => Error::invalid("template", m),
+                e => e,
+            })
+    }
+
+    /// Runs the job `job` (from [`Service::start_import`]) over `rows`.
+    pub async fn run_import<R: std::io::Read>(
+        &self,
+        actor: &Actor,
+        job: i64,
+        opts: &ImportOptions,
+        rows: bulk::Reader<R>,
+        progress: impl FnMut(&ImportReport),
+    ) -> Result<ImportReport> {
+        let r = self.run_rows(actor, job, opts, rows, progress).await;
+        if let Err(e) = &r {
+            // The rows committed so far stay; the job says why it stopped.
+            let end = async {
+                let mut c = self.store.read().await?;
+                let j = store::templates::job(&mut c, job).await?;
+                drop(c);
+                let mut tx = self.store.write_unversioned().await?;
+                let message = format!("stopped: {e}");
+                store::templates::progress(
+                    tx.conn(),
+                    job,
+                    &store::templates::Progress {
+                        rows_done: j.rows_done,
+                        ok: j.ok,
+                        unchanged: j.unchanged,
+                        failed: j.failed,
+                        new_errors: &[],
+                        end: Some((JobState::Failed, &message)),
+                    },
+                )
+                .await?;
+                tx.commit().await
+            };
+            if let Err(err) = end.await {
+                tracing::error!(%err, job, "could not record how an import job ended");
+            }
+        }
+        r
+    }
+
+    async fn run_rows<R: std::io::Read>(
+        &self,
+        actor: &Actor,
+        job: i64,
+        opts: &ImportOptions,
+        rows: bulk::Reader<R>,
         mut progress: impl FnMut(&ImportReport),
     ) -> Result<ImportReport> {
+        let template = self.import_template(opts).await?;
+        // Rows go in a few hundred to a transaction, each in a savepoint of its own (a bad row
+        // still fails alone): one commit per row was most of the time a row took.
         let svc = if opts.dry_run {
             self.dry_run()
         } else {
             self.clone()
         };
+        let svc = svc.batched();
         let mut report = ImportReport {
+            job,
             dry_run: opts.dry_run,
             ..Default::default()
         };
+        let mut chunk = (0usize, std::time::Instant::now());
+        let mut reported = 0;
         for row in rows {
             report.rows += 1;
             let errors = match row.record {
                 Err(errors) => errors,
-                Ok(record) => match svc.import_row(actor, opts, record.clone()).await {
-                    Ok(()) => Vec::new(),
-                    Err(Error::Conflict { .. })
-                        if opts.mode == ImportMode::Add
-                            && svc.already_there(opts.kind, &record).await =>
-                    {
-                        report.unchanged += 1;
-                        Vec::new()
+                Ok(mut record) => {
+                    if let Some(t) = &template {
+                        crate::templates::fill(&mut record, &t.fields);
                     }
-                    Err(e) => {
-                        let column = e
-                            .field()
-                            .filter(|f| !f.is_empty())
-                            .and_then(|f| bulk::column_for(opts.kind, f, &record));
-                        vec![RowError {
-                            line: row.line,
-                            column,
-                            reason: e.to_string(),
-                        }]
+                    match svc.import_row(actor, opts, record.clone()).await {
+                        Ok(()) => Vec::new(),
+                        Err(Error::Conflict { .. })
+                            if opts.mode == ImportMode::Add
+                                && svc.already_there(opts.kind, &record).await =>
+                        {
+                            report.unchanged += 1;
+                            Vec::new()
+                        }
+                        Err(e) => {
+                            let column = e
+                                .field()
+                                .filter(|f| !f.is_empty())
+                                .and_then(|f| bulk::column_for(opts.kind, f, &record));
+                            vec![RowError {
+                                line: row.line,
+                                column,
+                                reason: e.to_string(),
+                            }]
+                        }
                     }
-                },
+                }
             };
             if errors.is_empty() {
                 report.ok += 1;
@@ -171,16 +343,61 @@ impl Service {
                 report.failed += 1;
                 report.errors.extend(errors);
             }
-            progress(&report);
-            if opts.stop_on_error && report.failed > 0 {
+            chunk.0 += 1;
+            let stop = opts.stop_on_error && report.failed > 0;
+            // Progress is told only of committed rows, and the job's record is written in the
+            // same transaction as they are: what a killed import reported done is stored.
+            if stop || chunk.0 >= CHUNK_ROWS || chunk.1.elapsed() >= CHUNK_TIME {
+                svc.commit_rows(job, &report, &mut reported, None).await?;
+                progress(&report);
+                chunk = (0, std::time::Instant::now());
+            }
+            if stop {
                 report.stopped = true;
                 break;
             }
         }
+        let summary = report.summary();
+        svc.commit_rows(job, &report, &mut reported, Some(&summary))
+            .await?;
+        progress(&report);
         if !opts.dry_run {
             self.audit_import(actor, opts, &report).await?;
         }
         Ok(report)
+    }
+
+    /// Writes the job's progress (and the row errors found since `reported`) and commits the
+    /// batch with it.
+    async fn commit_rows(
+        &self,
+        job: i64,
+        report: &ImportReport,
+        reported: &mut usize,
+        end: Option<&str>,
+    ) -> Result<()> {
+        let new: Vec<(u64, Option<String>, String)> = report.errors[*reported..]
+            .iter()
+            .map(|e| (e.line, e.column.clone(), e.reason.clone()))
+            .collect();
+        let mut tx = self.store.write_unversioned().await?;
+        store::templates::progress(
+            tx.conn(),
+            job,
+            &store::templates::Progress {
+                rows_done: report.rows as i64,
+                ok: report.ok as i64,
+                unchanged: report.unchanged as i64,
+                failed: report.failed as i64,
+                new_errors: &new,
+                end: end.map(|m| (JobState::Done, m)),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.store.commit_batch().await?;
+        *reported = report.errors.len();
+        Ok(())
     }
 
     async fn audit_import(
@@ -230,20 +447,15 @@ impl Service {
         let system = text(&r, "system").map(str::to_string);
         let system = system.as_deref();
         match (opts.kind, opts.mode) {
-            (Kind::Users, Add) => drop(self.create_user(actor, input(r)?).await?),
+            (Kind::Users, Add) => {
+                self.add_user(actor, input(r)?).await?;
+            }
             (Kind::Users, Modify) => {
                 let key = text(&r, "user_id").unwrap_or("").to_string();
                 let current = self.stored(opts.kind, &r).await?;
                 let mut r = r;
                 // ENABLE CUP alone leaves ENABLE CUPC as it is (the patch sets both).
-                if let Some(Value::Object(given)) = r.get_mut("capabilities") {
-                    let mut both = match &current["capabilities"] {
-                        Value::Object(m) => m.clone(),
-                        _ => Map::new(),
-                    };
-                    both.extend(std::mem::take(given));
-                    *given = both;
-                }
+                crate::templates::merge_capabilities(&current, &mut r);
                 let p = patch(r, &["user_id", "system"], version(&current))?;
                 drop(self.update_user(actor, &key, system, p).await?)
             }
@@ -270,7 +482,9 @@ impl Service {
                         .await?,
                 )
             }
-            (Kind::Lines, Add) => drop(self.create_line(actor, input(r)?).await?),
+            (Kind::Lines, Add) => {
+                self.add_line(actor, input(r)?).await?;
+            }
             (Kind::Lines, Modify) | (Kind::Lines, Delete) => {
                 let key = text(&r, "pattern").unwrap_or("").to_string();
                 let partition = text(&r, "partition").map(str::to_string);
@@ -282,7 +496,12 @@ impl Service {
                 let p = patch(r, &["pattern", "partition", "system"], v)?;
                 drop(self.update_line(actor, &key, partition, system, p).await?)
             }
-            (Kind::Phones, Add) => drop(self.create_phone(actor, input(r)?).await?),
+            (Kind::Phones, Add) => {
+                let spec = input::<NewPhone>(r)?.into();
+                {
+                    self.add_device(actor, DeviceClass::Phone, spec).await?;
+                }
+            }
             (Kind::Phones, Modify) => {
                 let key = phone_name(&r)?;
                 let v = version(&self.stored(opts.kind, &r).await?);
@@ -291,7 +510,11 @@ impl Service {
             }
             (Kind::Phones, Delete) => self.delete_phone(actor, &phone_name(&r)?).await?,
             (Kind::DeviceProfiles, Add) => {
-                drop(self.create_device_profile(actor, input(r)?).await?)
+                let spec = input::<NewDeviceProfile>(r)?.into();
+                {
+                    self.add_device(actor, DeviceClass::DeviceProfile, spec)
+                        .await?;
+                }
             }
             (Kind::DeviceProfiles, Modify) => {
                 let key = text(&r, "name").unwrap_or("").to_string();
@@ -361,6 +584,15 @@ impl Service {
     /// Every record of `kind`, as the API answers them (for `bulk::write`), read a page at a
     /// time in the order of their names.
     pub async fn export(&self, kind: Kind) -> Result<Vec<Value>> {
+        self.export_with(kind, |_, _| {}).await
+    }
+
+    /// [`Service::export`], telling `progress` (records read, records in all) after each page.
+    pub async fn export_with(
+        &self,
+        kind: Kind,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<Vec<Value>> {
         let mut out = Vec::new();
         let mut f = store::Find {
             limit: 1000,
@@ -392,6 +624,7 @@ impl Service {
             let n = items.len() as i64;
             out.extend(items);
             f.offset += n;
+            progress(out.len() as u64, total.max(0) as u64);
             if n == 0 || f.offset >= total {
                 return Ok(out);
             }

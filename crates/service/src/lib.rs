@@ -13,6 +13,7 @@ mod lines;
 mod parameters;
 mod phone_services;
 mod systems;
+mod templates;
 mod users;
 mod voicemail;
 
@@ -158,6 +159,8 @@ pub struct Service {
     key: std::sync::Arc<SecretKey>,
     /// Every use case checks and writes as usual, then rolls back (and audits nothing).
     dry_run: bool,
+    /// Set while an import runs: the product systems, read once (an import adds none).
+    systems: Option<std::sync::Arc<tokio::sync::OnceCell<Vec<System>>>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -180,6 +183,7 @@ impl Service {
             auth: auth::AuthCache::default(),
             key: std::sync::Arc::new(key),
             dry_run: false,
+            systems: None,
         }
     }
 
@@ -190,6 +194,37 @@ impl Service {
             dry_run: true,
             ..self.clone()
         }
+    }
+
+    /// The same use cases with their writes batched ([`Store::batched`]) and the product
+    /// systems read once: for imports, which commit every few hundred rows.
+    pub(crate) fn batched(&self) -> Service {
+        Service {
+            store: self.store.batched(),
+            systems: Some(Default::default()),
+            ..self.clone()
+        }
+    }
+
+    /// Every product system (read once by a batched service).
+    pub(crate) async fn systems_in(&self, conn: &mut store::Conn) -> Result<Vec<System>> {
+        match &self.systems {
+            Some(cell) => Ok(cell
+                .get_or_try_init(|| store::systems::list(conn))
+                .await?
+                .clone()),
+            None => Ok(store::systems::list(conn).await?),
+        }
+    }
+
+    /// Resolves the system a new record goes to: the one named, or the only one of its kind.
+    pub(crate) async fn pick_system(
+        &self,
+        conn: &mut store::Conn,
+        given: Option<&str>,
+        kind: SystemKind,
+    ) -> Result<System> {
+        pick_system(self.systems_in(conn).await?, given, kind)
     }
 
     pub fn store(&self) -> &Store {
@@ -258,19 +293,15 @@ impl Service {
         }
         match r {
             Ok(v) => {
-                store::audit::append(
-                    tx.conn(),
-                    &NewEntry {
-                        actor: &actor.name,
-                        action: a.action,
-                        resource: a.resource,
-                        target: &a.target,
-                        system: &a.system,
-                        result: Outcome::Ok,
-                        detail: "",
-                    },
-                )
-                .await?;
+                tx.audit(&NewEntry {
+                    actor: &actor.name,
+                    action: a.action,
+                    resource: a.resource,
+                    target: &a.target,
+                    system: &a.system,
+                    result: Outcome::Ok,
+                    detail: "",
+                });
                 tx.commit().await?;
                 Ok(v)
             }
@@ -380,25 +411,18 @@ impl Service {
     }
 }
 
-/// Resolves the system a new record goes to: the one named, or the only one of its kind.
-pub(crate) async fn pick_system(
-    conn: &mut store::Conn,
-    given: Option<&str>,
-    kind: SystemKind,
-) -> Result<System> {
+fn pick_system(systems: Vec<System>, given: Option<&str>, kind: SystemKind) -> Result<System> {
     let what = match kind {
         SystemKind::CallControl => "call-control",
         SystemKind::Voicemail => "voicemail",
     };
     match given.map(str::trim).filter(|s| !s.is_empty()) {
         Some(name) => {
-            let s = store::systems::by_name(conn, name)
-                .await
-                .map_err(|e| match e {
-                    store::Error::NotFound => {
-                        Error::invalid("system", format!("there is no product system `{name}`"))
-                    }
-                    e => e.into(),
+            let s = systems
+                .into_iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| {
+                    Error::invalid("system", format!("there is no product system `{name}`"))
                 })?;
             if s.kind != kind {
                 return Err(Error::invalid(
@@ -412,11 +436,7 @@ pub(crate) async fn pick_system(
             Ok(s)
         }
         None => {
-            let all: Vec<System> = store::systems::list(conn)
-                .await?
-                .into_iter()
-                .filter(|s| s.kind == kind)
-                .collect();
+            let all: Vec<System> = systems.into_iter().filter(|s| s.kind == kind).collect();
             match all.len() {
                 1 => Ok(all.into_iter().next().expect("one")),
                 0 => Err(Error::invalid(

@@ -1,6 +1,6 @@
 //! Lines (directory numbers).
 
-use crate::{nf, one_of, pick_system, Actor, Audit, Error, Result, Service};
+use crate::{nf, one_of, Actor, Audit, Error, Result, Service};
 use model::rules::{check_line_calls, DEFAULT_BUSY_TRIGGER, DEFAULT_MAX_CALLS};
 use model::{
     BatchRequest, BatchResult, DirectoryNumber, Line, LinePatch, NewLine, Page, Partition,
@@ -10,7 +10,7 @@ use store::lines::LineRow;
 use store::Conn as AnyConnection;
 
 /// Parses and checks a line's fields into a row.
-fn line_row(system_id: i64, l: &NewLine) -> Result<LineRow> {
+pub(crate) fn line_row(system_id: i64, l: &NewLine) -> Result<LineRow> {
     let pattern = DirectoryNumber::parse(&l.pattern)?;
     let partition = Partition::parse(&l.partition)?;
     let max_calls = l.max_calls.unwrap_or(DEFAULT_MAX_CALLS);
@@ -127,21 +127,26 @@ impl Service {
     }
 
     pub async fn create_line(&self, actor: &Actor, req: NewLine) -> Result<Line> {
+        let id = self.add_line(actor, req).await?;
+        let mut c = self.store.read().await?;
+        Ok(store::lines::by_id(&mut c, id).await?)
+    }
+
+    /// Creates a line and answers its id (an import needs no more).
+    pub(crate) async fn add_line(&self, actor: &Actor, req: NewLine) -> Result<i64> {
         let mut tx = self.store.write().await?;
         let mut sys_name = req.system.clone().unwrap_or_default();
         let r = async {
-            let sys =
-                pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl).await?;
+            let sys = self
+                .pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl)
+                .await?;
             sys_name = sys.name.clone();
             let row = line_row(sys.id, &req)?;
-            if store::lines::id_by_key(tx.conn(), sys.id, &row.pattern, &row.partition)
-                .await?
-                .is_some()
-            {
-                return Err(duplicate(&row, &sys.name));
+            // The unique key (system, pattern, partition) finds a duplicate: no read first.
+            match store::lines::insert(tx.conn(), &row).await {
+                Err(store::Error::Unique(_)) => Err(duplicate(&row, &sys.name)),
+                r => Ok(r?),
             }
-            let id = store::lines::insert(tx.conn(), &row).await?;
-            Ok(store::lines::by_id(tx.conn(), id).await?)
         }
         .await;
         let a = Audit {

@@ -1,7 +1,7 @@
 //! Provisioning parameter profiles: set per system, device pool, model or device; resolved per
 //! device, the most specific value winning, with where each came from.
 
-use crate::{nf, pick_system, Actor, Audit, Error, Result, Service};
+use crate::{nf, Actor, Audit, Error, Result, Service};
 use model::provisioning::{self, Origin};
 use model::rules::DeviceClass;
 use model::{
@@ -63,7 +63,9 @@ impl Service {
                 Ok((sys, d.row.name))
             }
             _ => {
-                let sys = pick_system(conn, system, SystemKind::CallControl).await?;
+                let sys = self
+                    .pick_system(conn, system, SystemKind::CallControl)
+                    .await?;
                 let t = match scope {
                     ParamScope::System => String::new(),
                     ParamScope::DevicePool => {

@@ -1,6 +1,6 @@
 //! IP phone services.
 
-use crate::{nf, pick_system, Actor, Audit, Error, Result, Service};
+use crate::{nf, Actor, Audit, Error, Result, Service};
 use model::{
     Name, NewPhoneService, Page, PhoneService, PhoneServicePatch, ServiceParameter, SystemKind,
 };
@@ -75,8 +75,9 @@ impl Service {
         let mut tx = self.store.write().await?;
         let mut system = req.system.clone().unwrap_or_default();
         let r = async {
-            let sys =
-                pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl).await?;
+            let sys = self
+                .pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl)
+                .await?;
             system = sys.name.clone();
             let name = Name::parse("name", &req.name)?;
             check(&req.url, &req.parameters)?;

@@ -1,6 +1,6 @@
 //! End users and their associations.
 
-use crate::{hash_secret, one_of, opt, pick_system, Actor, Audit, Error, Result, Service};
+use crate::{hash_secret, one_of, opt, Actor, Audit, Error, Result, Service};
 use model::rules::DeviceClass;
 use model::{
     BatchRequest, BatchResult, NewUser, Page, Password, Pin, SystemKind, User, UserId, UserPatch,
@@ -236,37 +236,51 @@ impl Service {
         ))
     }
 
-    async fn write_assoc(&self, conn: &mut Conn, id: i64, a: &Assoc) -> Result<()> {
-        store::users::set_devices(conn, id, &a.devices, a.default_profile).await?;
-        store::users::set_lines(conn, id, &a.lines).await?;
+    /// Writes a user's associations: replacing what a stored user has, or adding a new one's.
+    async fn write_assoc(&self, conn: &mut Conn, id: i64, a: &Assoc, new: bool) -> Result<()> {
+        if new {
+            store::users::add_devices(conn, id, &a.devices, a.default_profile).await?;
+            store::users::add_lines(conn, id, &a.lines).await?;
+        } else {
+            store::users::set_devices(conn, id, &a.devices, a.default_profile).await?;
+            store::users::set_lines(conn, id, &a.lines).await?;
+        }
         Ok(())
     }
 
     pub async fn create_user(&self, actor: &Actor, req: NewUser) -> Result<User> {
+        let id = self.add_user(actor, req).await?;
+        let mut c = self.store.read().await?;
+        Ok(store::users::by_id(&mut c, id).await?.user)
+    }
+
+    /// Creates a user and answers its id (an import needs no more).
+    pub(crate) async fn add_user(&self, actor: &Actor, req: NewUser) -> Result<i64> {
         let mut tx = self.store.write().await?;
         let mut system = req.system.clone().unwrap_or_default();
         let r = async {
-            let sys =
-                pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl).await?;
+            let sys = self
+                .pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl)
+                .await?;
             system = sys.name.clone();
             let (row, assoc) = self
                 .user_row(tx.conn(), sys.id, &sys.name, &req, None)
                 .await?;
-            if store::users::id_on_system(tx.conn(), sys.id, &row.user_id)
-                .await?
-                .is_some()
-            {
-                return Err(Error::conflict(
-                    "user_id",
-                    format!(
+            // The unique key (system, user ID) finds a duplicate: no read first.
+            let id = match store::users::insert(tx.conn(), &row).await {
+                Err(store::Error::Unique(_)) => {
+                    return Err(Error::conflict(
+                        "user_id",
+                        format!(
                         "user {} already exists on {}: change that user, or choose another user ID",
                         row.user_id, sys.name
                     ),
-                ));
-            }
-            let id = store::users::insert(tx.conn(), &row).await?;
-            self.write_assoc(tx.conn(), id, &assoc).await?;
-            Ok(store::users::by_id(tx.conn(), id).await?.user)
+                    ))
+                }
+                r => r?,
+            };
+            self.write_assoc(tx.conn(), id, &assoc, true).await?;
+            Ok(id)
         }
         .await;
         let a = Audit {
@@ -349,7 +363,7 @@ impl Service {
                 }
                 r => r?,
             }
-            self.write_assoc(tx.conn(), cu.id, &assoc).await?;
+            self.write_assoc(tx.conn(), cu.id, &assoc, false).await?;
             Ok(store::users::by_id(tx.conn(), cu.id).await?.user)
         }
         .await;

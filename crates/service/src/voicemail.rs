@@ -1,6 +1,6 @@
 //! Voicemail subscribers, classes of service, distribution lists.
 
-use crate::{hash_secret, nf, one_of, pick_system, Actor, Audit, Error, Result, Service};
+use crate::{hash_secret, nf, one_of, Actor, Audit, Error, Result, Service};
 use model::{
     BatchRequest, BatchResult, ClassOfService, ClassOfServicePatch, DirectoryNumber,
     DistributionList, DistributionListPatch, Name, NewClassOfService, NewDistributionList,
@@ -206,7 +206,9 @@ impl Service {
         let mut tx = self.store.write().await?;
         let mut system = req.system.clone().unwrap_or_default();
         let r = async {
-            let sys = pick_system(tx.conn(), req.system.as_deref(), SystemKind::Voicemail).await?;
+            let sys = self
+                .pick_system(tx.conn(), req.system.as_deref(), SystemKind::Voicemail)
+                .await?;
             system = sys.name.clone();
             let (row, lists) = self
                 .subscriber_row(tx.conn(), sys.id, &sys.name, &req, None)
@@ -371,7 +373,9 @@ impl Service {
         let mut tx = self.store.write().await?;
         let mut system = req.system.clone().unwrap_or_default();
         let r = async {
-            let sys = pick_system(tx.conn(), req.system.as_deref(), SystemKind::Voicemail).await?;
+            let sys = self
+                .pick_system(tx.conn(), req.system.as_deref(), SystemKind::Voicemail)
+                .await?;
             system = sys.name.clone();
             let row = cos_row(sys.id, req.clone())?;
             if store::voicemail::cos_id(tx.conn(), sys.id, &row.name)
@@ -520,7 +524,9 @@ impl Service {
         let mut tx = self.store.write().await?;
         let mut system = req.system.clone().unwrap_or_default();
         let r = async {
-            let sys = pick_system(tx.conn(), req.system.as_deref(), SystemKind::Voicemail).await?;
+            let sys = self
+                .pick_system(tx.conn(), req.system.as_deref(), SystemKind::Voicemail)
+                .await?;
             system = sys.name.clone();
             let name = Name::parse("name", &req.name)?;
             if store::voicemail::dl_id(tx.conn(), sys.id, name.as_str())

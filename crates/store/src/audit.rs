@@ -17,6 +17,51 @@ pub struct NewEntry<'a> {
     pub detail: &'a str,
 }
 
+/// An audit entry with its time, held until its batch commits ([`crate::Store::batched`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Held {
+    at: String,
+    fields: [String; 7],
+}
+
+impl Held {
+    pub(crate) fn new(e: &NewEntry<'_>) -> Held {
+        Held {
+            at: now(),
+            fields: [
+                e.actor.into(),
+                e.action.into(),
+                e.resource.into(),
+                e.target.into(),
+                e.system.into(),
+                e.result.as_str().into(),
+                e.detail.into(),
+            ],
+        }
+    }
+}
+
+/// Writes held entries, a hundred to a statement.
+pub(crate) async fn append_held(conn: &mut AnyConnection, held: &[Held]) -> Result<()> {
+    for part in held.chunks(100) {
+        let mut q = Sql::new(
+            "INSERT INTO audit_log (at, actor, action, resource, target, system, result, detail) VALUES ",
+        );
+        for (i, h) in part.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push("(").bind(h.at.as_str());
+            for f in &h.fields {
+                q.push(", ").bind(f.as_str());
+            }
+            q.push(")");
+        }
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 pub async fn append(conn: &mut AnyConnection, e: &NewEntry<'_>) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (at, actor, action, resource, target, system, result, detail) \

@@ -240,7 +240,10 @@ async fn hydrate(
     let mut apps: BTreeMap<i64, Vec<(i64, Appearance)>> = BTreeMap::new();
     let mut line_ids = Vec::new();
     let mut q = Sql::new(
-        "SELECT a.device_id, a.line_id, l.pattern, l.partition, a.button, a.label, a.display, a.external_mask \
+        "SELECT a.device_id, a.line_id, l.pattern, l.partition, a.button, a.label, a.display, a.external_mask, \
+         l.description, l.alerting_name, l.forward_all, l.forward_busy_internal, l.forward_busy_external, \
+         l.forward_no_answer_internal, l.forward_no_answer_external, l.pickup_group, l.voicemail_profile, \
+         l.max_calls, l.busy_trigger \
          FROM appearances a JOIN lines l ON l.id = a.line_id WHERE a.device_id IN ",
     );
     q.bind_list(&ids).push(" ORDER BY a.button");
@@ -257,6 +260,19 @@ async fn hydrate(
                 display: r.try_get("display")?,
                 external_mask: r.try_get("external_mask")?,
                 shared_with: Vec::new(),
+                line: model::LineSettings {
+                    line_description: r.try_get("description")?,
+                    alerting_name: r.try_get("alerting_name")?,
+                    forward_all: r.try_get("forward_all")?,
+                    forward_busy_internal: r.try_get("forward_busy_internal")?,
+                    forward_busy_external: r.try_get("forward_busy_external")?,
+                    forward_no_answer_internal: r.try_get("forward_no_answer_internal")?,
+                    forward_no_answer_external: r.try_get("forward_no_answer_external")?,
+                    pickup_group: r.try_get("pickup_group")?,
+                    voicemail_profile: r.try_get("voicemail_profile")?,
+                    max_calls: r.try_get("max_calls")?,
+                    busy_trigger: r.try_get("busy_trigger")?,
+                },
             },
         ));
     }
@@ -541,6 +557,7 @@ pub async fn ids_on_lines(conn: &mut AnyConnection, lines: &[i64]) -> Result<Vec
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
 
+/// Replaces a device's line appearances.
 pub async fn set_appearances(
     conn: &mut AnyConnection,
     device: i64,
@@ -550,6 +567,15 @@ pub async fn set_appearances(
         .bind(device)
         .execute(&mut *conn)
         .await?;
+    add_appearances(conn, device, apps).await
+}
+
+/// Adds line appearances to a device that has none of them yet (a new one).
+pub async fn add_appearances(
+    conn: &mut AnyConnection,
+    device: i64,
+    apps: &[AppearanceRow],
+) -> Result<()> {
     for a in apps {
         sqlx::query(
             "INSERT INTO appearances (device_id, line_id, button, label, display, external_mask) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -566,6 +592,7 @@ pub async fn set_appearances(
     Ok(())
 }
 
+/// Replaces a device's service subscriptions.
 pub async fn set_subscriptions(
     conn: &mut AnyConnection,
     device: i64,
@@ -575,6 +602,15 @@ pub async fn set_subscriptions(
         .bind(device)
         .execute(&mut *conn)
         .await?;
+    add_subscriptions(conn, device, subs).await
+}
+
+/// Adds the subscriptions of a device that has none yet (a new one).
+pub async fn add_subscriptions(
+    conn: &mut AnyConnection,
+    device: i64,
+    subs: &[SubscriptionRow],
+) -> Result<()> {
     for (i, s) in subs.iter().enumerate() {
         sqlx::query("INSERT INTO subscriptions (device_id, service_id, position, label, parameters_json) VALUES ($1, $2, $3, $4, $5)")
             .bind(device)

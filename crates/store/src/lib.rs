@@ -15,6 +15,7 @@ pub mod parameters;
 pub mod services;
 pub mod status;
 pub mod systems;
+pub mod templates;
 pub mod testing;
 pub mod users;
 pub mod voicemail;
@@ -124,6 +125,8 @@ pub struct Store {
     /// with SQLITE_BUSY when a read-then-write transaction loses the race.
     write_lock: Option<Arc<Mutex<()>>>,
     generation: Arc<Generation>,
+    /// Set on a batched store: every write shares one transaction until `commit_batch`.
+    batch: Option<Arc<Mutex<BatchState>>>,
 }
 
 /// The generation as this process knows it: what its own commits set at once, and what the
@@ -150,37 +153,149 @@ impl std::fmt::Debug for Store {
 
 /// A write transaction. Commit it, or it rolls back when dropped.
 pub struct WriteTx {
-    pub tx: Transaction<'static, sqlx::Any>,
-    _guard: Option<OwnedMutexGuard<()>>,
+    inner: Option<Inner>,
+    /// The entry [`WriteTx::audit`] was given, written with the commit.
+    audit: Option<audit::Held>,
     /// Bump the generation on commit (everything but the migrations themselves).
     bump: bool,
     generation: Arc<Generation>,
 }
 
+enum Inner {
+    Own {
+        tx: Transaction<'static, sqlx::Any>,
+        _guard: Option<OwnedMutexGuard<()>>,
+    },
+    /// A savepoint in a batch's transaction ([`Store::batched`]).
+    Batched(OwnedMutexGuard<BatchState>),
+}
+
+/// The one transaction the writes of a batched store share, each in a savepoint of its own.
+#[derive(Default)]
+pub struct BatchState {
+    tx: Option<Transaction<'static, sqlx::Any>>,
+    _guard: Option<OwnedMutexGuard<()>>,
+    /// The last savepoint was dropped unreleased: roll back to it before anything else runs.
+    undo: bool,
+    /// A released savepoint wrote something phone files may show.
+    bump: bool,
+    /// The audit entries of released savepoints, written at the batch's commit.
+    audit: Vec<audit::Held>,
+}
+
+impl BatchState {
+    fn conn(&mut self) -> &mut AnyConnection {
+        self.tx
+            .as_mut()
+            .expect("a batch's transaction is open while its state is lent")
+    }
+    /// Rolls back what a failed write left in the batch's transaction.
+    async fn settle(&mut self) -> Result<()> {
+        if self.undo && self.tx.is_some() {
+            sqlx::query("ROLLBACK TO SAVEPOINT dialtone_row")
+                .execute(self.conn())
+                .await?;
+            sqlx::query("RELEASE SAVEPOINT dialtone_row")
+                .execute(self.conn())
+                .await?;
+        }
+        self.undo = false;
+        Ok(())
+    }
+}
+
 impl WriteTx {
+    /// Records `e` in the audit log with this transaction's commit (in a batch, with the
+    /// batch's commit, many to a statement).
+    pub fn audit(&mut self, e: &audit::NewEntry<'_>) {
+        self.audit = Some(audit::Held::new(e));
+    }
+
     pub fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        match self.inner.as_mut().expect("an open transaction") {
+            Inner::Own { tx, .. } => tx,
+            Inner::Batched(state) => state.conn(),
+        }
     }
     /// Commits, bumping the generation in the same transaction: whatever was cached under the
-    /// previous generation is stale from the moment this commit is visible.
+    /// previous generation is stale from the moment this commit is visible. In a batch, releases
+    /// the savepoint: the batch's commit makes it visible.
     pub async fn commit(mut self) -> Result<()> {
-        let n: Option<i64> = if self.bump {
-            Some(
-                sqlx::query_scalar("UPDATE generation SET n = n + 1 WHERE id = 1 RETURNING n")
-                    .fetch_one(&mut *self.tx)
-                    .await?,
-            )
-        } else {
-            None
-        };
-        self.tx.commit().await?;
-        // This process's own commit is seen by its next request at once.
-        if let Some(n) = n {
-            self.generation
-                .known
-                .fetch_max(n, std::sync::atomic::Ordering::AcqRel);
+        match self.inner.take().expect("an open transaction") {
+            Inner::Own { mut tx, _guard } => {
+                if let Some(h) = self.audit.take() {
+                    audit::append_held(&mut tx, &[h]).await?;
+                }
+                let n = if self.bump {
+                    Some(bump_generation(&mut tx).await?)
+                } else {
+                    None
+                };
+                tx.commit().await?;
+                // This process's own commit is seen by its next request at once.
+                if let Some(n) = n {
+                    self.generation
+                        .known
+                        .fetch_max(n, std::sync::atomic::Ordering::AcqRel);
+                }
+            }
+            Inner::Batched(mut state) => {
+                let released = sqlx::query("RELEASE SAVEPOINT dialtone_row")
+                    .execute(state.conn())
+                    .await;
+                if let Err(e) = released {
+                    state.undo = true;
+                    return Err(e.into());
+                }
+                state.bump |= self.bump;
+                state.audit.extend(self.audit.take());
+            }
         }
         Ok(())
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        // An own transaction rolls back as sqlx drops it; a savepoint is rolled back by the
+        // batch's next statement (no await here).
+        if let Some(Inner::Batched(state)) = self.inner.as_mut() {
+            state.undo = true;
+        }
+    }
+}
+
+async fn bump_generation(conn: &mut AnyConnection) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("UPDATE generation SET n = n + 1 WHERE id = 1 RETURNING n")
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// A connection for reads: from the pool, or a batch's transaction (which sees the batch's own
+/// uncommitted writes).
+pub enum ReadConn {
+    Pool(sqlx::pool::PoolConnection<sqlx::Any>),
+    Batched(OwnedMutexGuard<BatchState>),
+}
+
+impl std::ops::Deref for ReadConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            ReadConn::Pool(c) => c,
+            ReadConn::Batched(s) => s.tx.as_ref().expect("an open batch"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for ReadConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            ReadConn::Pool(c) => c,
+            ReadConn::Batched(s) => s.conn(),
+        }
     }
 }
 
@@ -236,6 +351,7 @@ impl Store {
             backend,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
             generation: Arc::default(),
+            batch: None,
         })
     }
 
@@ -283,6 +399,41 @@ impl Store {
     }
 
     pub(crate) async fn begin(&self, bump: bool) -> Result<WriteTx> {
+        if let Some(batch) = &self.batch {
+            // One task runs a batch, one use case at a time: a second write while one is open
+            // would wait for itself.
+            let mut state = batch
+                .clone()
+                .try_lock_owned()
+                .map_err(|_| Error::Db("a write inside a write of the same batch".into()))?;
+            if state.tx.is_none() {
+                let (tx, guard) = self.begin_own().await?;
+                state.tx = Some(tx);
+                state._guard = guard;
+            }
+            state.settle().await?;
+            sqlx::query("SAVEPOINT dialtone_row")
+                .execute(state.conn())
+                .await?;
+            return Ok(WriteTx {
+                inner: Some(Inner::Batched(state)),
+                audit: None,
+                bump,
+                generation: self.generation.clone(),
+            });
+        }
+        let (tx, guard) = self.begin_own().await?;
+        Ok(WriteTx {
+            inner: Some(Inner::Own { tx, _guard: guard }),
+            audit: None,
+            bump,
+            generation: self.generation.clone(),
+        })
+    }
+
+    async fn begin_own(
+        &self,
+    ) -> Result<(Transaction<'static, sqlx::Any>, Option<OwnedMutexGuard<()>>)> {
         let guard = match &self.write_lock {
             Some(l) => Some(l.clone().lock_owned().await),
             None => None,
@@ -294,17 +445,75 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx {
-            tx,
-            _guard: guard,
-            bump,
-            generation: self.generation.clone(),
-        })
+        Ok((tx, guard))
     }
 
-    /// A connection for reads.
-    pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
-        Ok(self.pool.acquire().await?)
+    /// The same store, except that its writes share one transaction, each in a savepoint of its
+    /// own: a write that fails rolls back alone, and nothing is visible to others (nor durable)
+    /// before [`Store::commit_batch`]. For imports: committing once per few hundred rows instead
+    /// of once per row. The batch holds the write lock from its first write to its commit, so
+    /// keep batches short.
+    pub fn batched(&self) -> Store {
+        Store {
+            batch: Some(Arc::default()),
+            ..self.clone()
+        }
+    }
+
+    /// Commits what a batched store wrote since its last commit (nothing when it is not
+    /// batched).
+    pub async fn commit_batch(&self) -> Result<()> {
+        let Some(batch) = &self.batch else {
+            return Ok(());
+        };
+        let mut state = batch.lock().await;
+        state.settle().await?;
+        let Some(mut tx) = state.tx.take() else {
+            return Ok(());
+        };
+        let bump = std::mem::take(&mut state.bump);
+        let held = std::mem::take(&mut state.audit);
+        audit::append_held(&mut tx, &held).await?;
+        let n = if bump {
+            Some(bump_generation(&mut tx).await?)
+        } else {
+            None
+        };
+        tx.commit().await?;
+        state._guard = None;
+        if let Some(n) = n {
+            self.generation
+                .known
+                .fetch_max(n, std::sync::atomic::Ordering::AcqRel);
+        }
+        Ok(())
+    }
+
+    /// Throws away what a batched store wrote since its last commit.
+    pub async fn rollback_batch(&self) {
+        if let Some(batch) = &self.batch {
+            let mut state = batch.lock().await;
+            state.tx = None;
+            state._guard = None;
+            state.undo = false;
+            state.bump = false;
+            state.audit.clear();
+        }
+    }
+
+    /// A connection for reads. On a batched store with writes pending, the batch's transaction:
+    /// reads see what the batch wrote.
+    pub async fn read(&self) -> Result<ReadConn> {
+        if let Some(batch) = &self.batch {
+            // Inside one of the batch's writes, the read goes to the pool (committed data).
+            if let Ok(mut state) = batch.clone().try_lock_owned() {
+                if state.tx.is_some() {
+                    state.settle().await?;
+                    return Ok(ReadConn::Batched(state));
+                }
+            }
+        }
+        Ok(ReadConn::Pool(self.pool.acquire().await?))
     }
 
     /// Checks that the database answers.

@@ -28,6 +28,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "resync",
             sql: include_str!("../migrations/0003_resync.sql"),
         },
+        Migration {
+            version: 4,
+            name: "templates_and_imports",
+            sql: include_str!("../migrations/0004_templates_and_imports.sql"),
+        },
     ]
 }
 

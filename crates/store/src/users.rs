@@ -462,6 +462,16 @@ pub async fn set_devices(
         .bind(user)
         .execute(&mut *conn)
         .await?;
+    add_devices(conn, user, devices, default).await
+}
+
+/// Associates devices with a user that has none of them yet (a new one).
+pub async fn add_devices(
+    conn: &mut AnyConnection,
+    user: i64,
+    devices: &[i64],
+    default: Option<i64>,
+) -> Result<()> {
     for d in devices {
         sqlx::query(
             "INSERT INTO user_devices (user_id, device_id, is_default) VALUES ($1, $2, $3)",
@@ -480,6 +490,11 @@ pub async fn set_lines(conn: &mut AnyConnection, user: i64, lines: &[i64]) -> Re
         .bind(user)
         .execute(&mut *conn)
         .await?;
+    add_lines(conn, user, lines).await
+}
+
+/// Associates lines with a user that has none yet (a new one).
+pub async fn add_lines(conn: &mut AnyConnection, user: i64, lines: &[i64]) -> Result<()> {
     for l in lines {
         sqlx::query("INSERT INTO user_lines (user_id, line_id) VALUES ($1, $2)")
             .bind(user)

@@ -272,3 +272,106 @@ async fn two_writers_on_one_sqlite_file_take_turns() {
         200
     );
 }
+
+/// A batched store: writes share one transaction, each in its own savepoint; a write dropped
+/// without commit (or failed, even at the database) is undone alone; nothing is visible to other
+/// connections before `commit_batch`, and everything the batch wrote is visible to its own reads.
+#[tokio::test]
+async fn a_batch_undoes_a_failed_write_alone_and_commits_the_rest_at_once() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let label = db.label;
+        let mut tx = store.write().await.unwrap();
+        let sys = store::systems::insert(
+            tx.conn(),
+            "cucm1",
+            SystemKind::CallControl,
+            "",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let line = |pattern: &str| LineRow {
+            system_id: sys,
+            pattern: pattern.into(),
+            partition: String::new(),
+            description: String::new(),
+            alerting_name: String::new(),
+            forward_all: String::new(),
+            forward_busy_internal: String::new(),
+            forward_busy_external: String::new(),
+            forward_no_answer_internal: String::new(),
+            forward_no_answer_external: String::new(),
+            pickup_group: String::new(),
+            voicemail_profile: String::new(),
+            max_calls: 2,
+            busy_trigger: 1,
+        };
+        let count = |s: store::Store| async move {
+            let mut c = s.read().await.unwrap();
+            store::query_text(&mut c, "SELECT CAST(COUNT(*) AS TEXT) FROM lines")
+                .await
+                .unwrap()
+        };
+        let generation = store.generation().await.unwrap();
+
+        let batch = store.batched();
+        // 1000: kept.
+        let mut tx = batch.write().await.unwrap();
+        store::lines::insert(tx.conn(), &line("1000"))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        // 1001 then a duplicate of 1000: the database refuses the second insert; the write is
+        // dropped, and 1001 goes with it.
+        let mut tx = batch.write().await.unwrap();
+        store::lines::insert(tx.conn(), &line("1001"))
+            .await
+            .unwrap();
+        let dup = store::lines::insert(tx.conn(), &line("1000")).await;
+        assert!(matches!(dup, Err(Error::Unique(_))), "[{label}] {dup:?}");
+        drop(tx);
+        // 1002: kept, after the failure (on PostgreSQL the transaction is usable again).
+        let mut tx = batch.write().await.unwrap();
+        store::lines::insert(tx.conn(), &line("1002"))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        assert_eq!(
+            count(batch.clone()).await,
+            "2",
+            "[{label}] the batch sees its own writes"
+        );
+        assert_eq!(
+            count(store.clone()).await,
+            "0",
+            "[{label}] nothing is visible before the commit"
+        );
+        batch.commit_batch().await.unwrap();
+        assert_eq!(count(store.clone()).await, "2", "[{label}]");
+        let mut c = store.read().await.unwrap();
+        for (pattern, there) in [("1000", true), ("1001", false), ("1002", true)] {
+            let id = store::lines::id_by_key(&mut c, sys, pattern, "")
+                .await
+                .unwrap();
+            assert_eq!(id.is_some(), there, "[{label}] {pattern}");
+        }
+        drop(c);
+        assert!(
+            store.generation().await.unwrap() > generation,
+            "[{label}] the commit bumps the generation"
+        );
+
+        // A batch rolled back leaves nothing.
+        let mut tx = batch.write().await.unwrap();
+        store::lines::insert(tx.conn(), &line("1003"))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        batch.rollback_batch().await;
+        batch.commit_batch().await.unwrap();
+        assert_eq!(count(store.clone()).await, "2", "[{label}]");
+    }
+}

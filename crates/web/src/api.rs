@@ -86,6 +86,25 @@ pub struct KeyParams {
     partition: Option<String>,
 }
 
+const USER_FILTERS: &[&str] = &[
+    "user_id",
+    "first_name",
+    "last_name",
+    "department",
+    "conflicts",
+];
+const USER_SORTS: &[&str] = &["last_name", "first_name", "user_id", "updated_at"];
+const PHONE_FILTERS: &[&str] = &[
+    "model",
+    "device_pool",
+    "owner_user_id",
+    "mac",
+    "line",
+    "description",
+];
+const PROFILE_FILTERS: &[&str] = &["model", "line", "description"];
+const DEVICE_SORTS: &[&str] = &["name", "model", "description", "updated_at"];
+
 fn find(
     q: &BTreeMap<String, String>,
     filters: &[&str],
@@ -293,17 +312,7 @@ async fn list_users(
     _a: Admin,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<User>>> {
-    let f = find(
-        &q,
-        &[
-            "user_id",
-            "first_name",
-            "last_name",
-            "department",
-            "conflicts",
-        ],
-        &["last_name", "first_name", "user_id", "updated_at"],
-    )?;
+    let f = find(&q, USER_FILTERS, USER_SORTS)?;
     Ok(Json(s.service.find_users(&f).await?))
 }
 
@@ -603,18 +612,7 @@ async fn list_phones(
     _a: Admin,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<Phone>>> {
-    let f = find(
-        &q,
-        &[
-            "model",
-            "device_pool",
-            "owner_user_id",
-            "mac",
-            "line",
-            "description",
-        ],
-        &["name", "model", "description", "updated_at"],
-    )?;
+    let f = find(&q, PHONE_FILTERS, DEVICE_SORTS)?;
     Ok(Json(s.service.find_phones(&f).await?))
 }
 
@@ -761,11 +759,7 @@ async fn list_profiles(
     _a: Admin,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<DeviceProfile>>> {
-    let f = find(
-        &q,
-        &["model", "line", "description"],
-        &["name", "model", "description", "updated_at"],
-    )?;
+    let f = find(&q, PROFILE_FILTERS, DEVICE_SORTS)?;
     Ok(Json(s.service.find_device_profiles(&f).await?))
 }
 
@@ -1254,6 +1248,349 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(resync))
         .routes(routes!(list_services, create_service))
         .routes(routes!(get_service, update_service, delete_service))
+        .routes(routes!(list_templates, create_template))
+        .routes(routes!(get_template, update_template, delete_template))
+        .routes(routes!(apply_template))
+        .routes(routes!(list_imports, start_import))
+        .routes(routes!(get_import))
+        .routes(routes!(import_errors))
+        .routes(routes!(import_errors_csv))
+        .routes(routes!(export_csv))
+}
+
+// --- templates ------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TemplateParams {
+    /// `user`, `phone` or `device_profile`.
+    kind: Option<String>,
+    /// Prefix of the name.
+    q: Option<String>,
+}
+
+/// Finds templates: of one kind (`kind`), by the start of their name (`q`).
+#[utoipa::path(get, path = "/api/v1/templates", tag = "templates", params(TemplateParams), responses((status = 200, body = Vec<Template>)))]
+async fn list_templates(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(p): Query<TemplateParams>,
+) -> ApiResult<Json<Vec<Template>>> {
+    let kind = p
+        .kind
+        .as_deref()
+        .map(TemplateKind::parse)
+        .transpose()
+        .map_err(service::Error::from)?;
+    Ok(Json(
+        s.service
+            .templates(kind, p.q.as_deref().unwrap_or(""))
+            .await?,
+    ))
+}
+
+/// Adds a template: any subset of the fields of a new user, phone or device profile. The values
+/// are not checked until the template is applied; the name and the field names are.
+#[utoipa::path(post, path = "/api/v1/templates", tag = "templates", request_body = NewTemplate,
+    responses((status = 201, body = Template), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_template(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewTemplate>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(s.service.create_template(&a, b).await?))
+}
+
+fn template_kind(kind: &str) -> ApiResult<TemplateKind> {
+    Ok(TemplateKind::parse(kind).map_err(service::Error::from)?)
+}
+
+#[utoipa::path(get, path = "/api/v1/templates/{kind}/{name}", tag = "templates",
+    params(("kind" = String, Path, description = "user, phone or device_profile"), ("name" = String, Path)),
+    responses((status = 200, body = Template), (status = 404, body = ErrorBody)))]
+async fn get_template(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path((kind, name)): Path<(String, String)>,
+) -> ApiResult<Json<Template>> {
+    Ok(Json(
+        s.service.template(template_kind(&kind)?, &name).await?,
+    ))
+}
+
+#[utoipa::path(patch, path = "/api/v1/templates/{kind}/{name}", tag = "templates",
+    params(("kind" = String, Path, description = "user, phone or device_profile"), ("name" = String, Path)),
+    request_body = TemplatePatch, responses((status = 200, body = Template), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_template(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path((kind, name)): Path<(String, String)>,
+    Body(b): Body<TemplatePatch>,
+) -> ApiResult<Json<Template>> {
+    Ok(Json(
+        s.service
+            .update_template(&a, template_kind(&kind)?, &name, b)
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/templates/{kind}/{name}", tag = "templates",
+    params(("kind" = String, Path, description = "user, phone or device_profile"), ("name" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_template(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path((kind, name)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    s.service
+        .delete_template(&a, template_kind(&kind)?, &name)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Applies a template to the records named in `targets`, or to every record `find` finds (the
+/// list's query parameters, e.g. `{"q": "SEP0C", "model": "8861"}`). Each record changes or
+/// fails on its own, validated like any change; the answer says which.
+#[utoipa::path(post, path = "/api/v1/templates/{kind}/{name}/apply", tag = "templates",
+    params(("kind" = String, Path, description = "user, phone or device_profile"), ("name" = String, Path)),
+    request_body = ApplyTemplate, responses((status = 200, body = BatchResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn apply_template(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path((kind, name)): Path<(String, String)>,
+    Body(b): Body<ApplyTemplate>,
+) -> ApiResult<Json<BatchResult>> {
+    let kind = template_kind(&kind)?;
+    let mut targets = b.targets.clone();
+    if let Some(q) = &b.find {
+        targets.extend(found_keys(&s, kind, q).await?);
+    }
+    Ok(Json(
+        s.service
+            .apply_template(&a, kind, &name, &targets, b.system.as_deref())
+            .await?,
+    ))
+}
+
+/// The keys (user IDs, device names) of every record a find finds.
+async fn found_keys(
+    s: &AppState,
+    kind: TemplateKind,
+    q: &BTreeMap<String, String>,
+) -> ApiResult<Vec<String>> {
+    let filters = match kind {
+        TemplateKind::User => USER_FILTERS,
+        TemplateKind::Phone => PHONE_FILTERS,
+        TemplateKind::DeviceProfile => PROFILE_FILTERS,
+    };
+    Ok(s.service.found_keys(kind, find(q, filters, &[])?).await?)
+}
+
+// --- CSV imports and exports ----------------------------------------------------------------
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// users, phones, device-profiles, lines, voicemail-subscribers or app-profiles.
+    kind: String,
+    /// add (default), modify or delete.
+    mode: Option<String>,
+    /// Check every row against what is stored, write nothing.
+    dry_run: Option<bool>,
+    /// Stop at the first failed row.
+    stop_on_error: Option<bool>,
+    /// A template of the file's kind filling the cells the file leaves empty.
+    template: Option<String>,
+    /// The file's name, for the job list and the audit log.
+    source: Option<String>,
+}
+
+/// The largest CSV file an upload may carry.
+const MAX_IMPORT_BYTES: usize = 256 << 20;
+
+fn bulk_kind(kind: &str) -> ApiResult<bulk::Kind> {
+    bulk::Kind::parse(kind).ok_or_else(|| {
+        ApiError::bad_request(
+            format!(
+                "`{kind}` is not a kind of file: {}",
+                bulk::Kind::ALL.map(|k| k.name()).join(", ")
+            ),
+            Some("kind".into()),
+        )
+    })
+}
+
+/// Starts an import of the CSV file in the body (UTF-8, with or without a BOM) as a job that
+/// runs in the background: the answer (202) is the job; `GET /api/v1/imports/{id}` follows
+/// it. A file whose header line is wrong is refused at once (422), before any row.
+#[utoipa::path(post, path = "/api/v1/imports", tag = "imports", params(ImportParams),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 202, body = ImportJob), (status = 422, body = ErrorBody)))]
+async fn start_import(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Query(p): Query<ImportParams>,
+    body: axum::body::Body,
+) -> ApiResult<impl IntoResponse> {
+    let kind = bulk_kind(&p.kind)?;
+    // A whole company's file is a few tens of megabytes: more than the 2 MB other requests get.
+    let body = axum::body::to_bytes(body, MAX_IMPORT_BYTES)
+        .await
+        .map_err(|_| {
+            let mut e = ApiError::bad_request(
+                format!(
+                    "the file is larger than {} MB (or the upload broke off): split it",
+                    MAX_IMPORT_BYTES >> 20
+                ),
+                Some("file".into()),
+            );
+            e.status = StatusCode::PAYLOAD_TOO_LARGE;
+            e
+        })?;
+    let m = p.mode.as_deref().unwrap_or("add");
+    let mode = service::ImportMode::parse(m).ok_or_else(|| {
+        ApiError::bad_request(
+            format!("mode `{m}`: say add, modify or delete"),
+            Some("mode".into()),
+        )
+    })?;
+    let opts = service::ImportOptions {
+        kind,
+        mode,
+        dry_run: p.dry_run.unwrap_or(false),
+        stop_on_error: p.stop_on_error.unwrap_or(false),
+        template: p.template.filter(|t| !t.is_empty()),
+        source: p.source.unwrap_or_else(|| "upload".into()),
+    };
+    let header = |e: bulk::FileError| -> ApiError {
+        service::Error::Invalid(Invalid::new("file", e.to_string())).into()
+    };
+    let rows = bulk::reader(kind, &body[..]).map_err(header)?.count() as i64;
+    let reader = bulk::reader(kind, std::io::Cursor::new(body)).map_err(header)?;
+    let job = s.service.start_import(&a, &opts, Some(rows)).await?;
+    let id = job.id;
+    let svc = s.service.clone();
+    tokio::spawn(async move {
+        if let Err(err) = svc.run_import(&a, id, &opts, reader, |_| {}).await {
+            tracing::warn!(%err, job = id, "an import job stopped");
+        }
+    });
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1 to 1000 (default 50).
+    limit: Option<i64>,
+    /// Records to skip.
+    offset: Option<i64>,
+}
+
+/// Import jobs, the newest first.
+#[utoipa::path(get, path = "/api/v1/imports", tag = "imports", params(PageParams), responses((status = 200, body = Page<ImportJob>)))]
+async fn list_imports(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(p): Query<PageParams>,
+) -> ApiResult<Json<Page<ImportJob>>> {
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "limit is 1 to 1000",
+            Some("limit".into()),
+        ));
+    }
+    let offset = p.offset.unwrap_or(0).max(0);
+    Ok(Json(s.service.import_jobs(limit, offset).await?))
+}
+
+/// One import job: its state and how many rows it has committed (ok, failed) so far.
+#[utoipa::path(get, path = "/api/v1/imports/{id}", tag = "imports", params(("id" = i64, Path)),
+    responses((status = 200, body = ImportJob), (status = 404, body = ErrorBody)))]
+async fn get_import(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ImportJob>> {
+    Ok(Json(s.service.import_job(id).await?))
+}
+
+/// A failed row of an import: its line in the file, the column, and why.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RowErrorBody {
+    pub line: u64,
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+/// The failed rows of an import job so far, in file order.
+#[utoipa::path(get, path = "/api/v1/imports/{id}/errors", tag = "imports", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<RowErrorBody>), (status = 404, body = ErrorBody)))]
+async fn import_errors(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<RowErrorBody>>> {
+    Ok(Json(
+        s.service
+            .import_errors(id)
+            .await?
+            .into_iter()
+            .map(|e| RowErrorBody {
+                line: e.line,
+                column: e.column,
+                reason: e.reason,
+            })
+            .collect(),
+    ))
+}
+
+/// The failed rows of an import job as a CSV file (`LINE,COLUMN,REASON`), to download.
+#[utoipa::path(get, path = "/api/v1/imports/{id}/errors.csv", tag = "imports", params(("id" = i64, Path)),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = ErrorBody)))]
+async fn import_errors_csv(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(id): Path<i64>,
+) -> ApiResult<impl IntoResponse> {
+    let errors = s.service.import_errors(id).await?;
+    Ok(csv_download(
+        &format!("import-{id}-errors.csv"),
+        bulk::write_errors(&errors),
+    ))
+}
+
+/// Every record of a kind as a CSV file, in the columns the import takes.
+#[utoipa::path(get, path = "/api/v1/exports/{kind}", tag = "imports",
+    params(("kind" = String, Path, description = "users, phones, device-profiles, lines, voicemail-subscribers or app-profiles")),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
+async fn export_csv(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(kind): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let kind = bulk_kind(&kind)?;
+    let records = s.service.export(kind).await?;
+    let mut out = Vec::new();
+    bulk::write(kind, &records, &mut out).map_err(|e| service::Error::Internal(e.to_string()))?;
+    Ok(csv_download(&format!("{}.csv", kind.name()), out))
+}
+
+fn csv_download(name: &str, body: Vec<u8>) -> impl IntoResponse {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
 }
 
 /// The OpenAPI document of the API, as served at `/api/v1/openapi.json`.
