@@ -95,6 +95,29 @@ const fn nth_at(
     }
 }
 
+/// The columns of `own` followed by those of `shared` (`N` must be the sum: checked as the
+/// tables are built, at compile time).
+const fn join<const A: usize, const B: usize, const N: usize>(
+    own: [Column; A],
+    shared: [Column; B],
+) -> [Column; N] {
+    assert!(
+        A + B == N,
+        "a column table's length is its own columns plus the shared ones"
+    );
+    let mut out = [c("", ""); N];
+    let mut i = 0;
+    while i < A {
+        out[i] = own[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = shared[i - A];
+        i += 1;
+    }
+    out
+}
+
 /// Line appearances and speed dials, the same on phones and device profiles (at most 200
 /// buttons: a 7960 with two 7914s has 34).
 macro_rules! buttons {
@@ -231,8 +254,7 @@ static LINES: [Column; 14] = [
     int("BUSY TRIGGER", "busy_trigger"),
 ];
 
-static PHONES: [Column; 38] = {
-    let b = buttons!();
+static PHONES: [Column; 38] = join(
     [
         c("MAC ADDRESS", "mac"),
         c("DEVICE NAME", "name"),
@@ -252,31 +274,11 @@ static PHONES: [Column; 38] = {
         c("LOGOUT PROFILE", "logout_profile"),
         c("PRIMARY PHONE", "primary_phone"),
         c("SIP CONTACT", "sip_contact"),
-        b[0],
-        b[1],
-        b[2],
-        b[3],
-        b[4],
-        b[5],
-        b[6],
-        b[7],
-        b[8],
-        b[9],
-        b[10],
-        b[11],
-        b[12],
-        b[13],
-        b[14],
-        b[15],
-        b[16],
-        b[17],
-        b[18],
-        b[19],
-    ]
-};
+    ],
+    buttons!(),
+);
 
-static DEVICE_PROFILES: [Column; 30] = {
-    let b = buttons!();
+static DEVICE_PROFILES: [Column; 30] = join(
     [
         c("DEVICE PROFILE NAME", "name"),
         c("DEVICE TYPE", "model"),
@@ -288,28 +290,9 @@ static DEVICE_PROFILES: [Column; 30] = {
         c("MLPP DOMAIN", "mlpp_domain"),
         flag("MLPP INDICATION", "mlpp_indication"),
         flag("MLPP PREEMPTION", "mlpp_preemption"),
-        b[0],
-        b[1],
-        b[2],
-        b[3],
-        b[4],
-        b[5],
-        b[6],
-        b[7],
-        b[8],
-        b[9],
-        b[10],
-        b[11],
-        b[12],
-        b[13],
-        b[14],
-        b[15],
-        b[16],
-        b[17],
-        b[18],
-        b[19],
-    ]
-};
+    ],
+    buttons!(),
+);
 
 static VOICEMAIL: [Column; 11] = [
     c("ALIAS", "alias"),
