@@ -1070,6 +1070,8 @@ pub struct CreatedToken {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct WhoAmI {
     pub username: String,
+    /// What the administrator's roles allow; `null` when they allow everything.
+    pub privileges: Option<Vec<crate::Privilege>>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 //! Nothing in here touches SQL, sockets, files or the clock.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod catalog;
 pub mod entities;
 pub mod error;
@@ -15,6 +16,9 @@ pub mod rules;
 pub mod templates;
 pub mod values;
 
+pub use access::{
+    Administrator, AdministratorPatch, NewAdministrator, NewRole, Privilege, Role, RolePatch,
+};
 pub use catalog::{Catalog, DeviceFamily, DeviceType, Naming};
 pub use entities::*;
 pub use error::Invalid;

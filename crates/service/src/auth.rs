@@ -34,7 +34,7 @@ pub fn verify_secret(secret: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn sha256_hex(parts: &[&[u8]]) -> String {
+pub(crate) fn sha256_hex(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_le_bytes());
@@ -112,7 +112,10 @@ impl Service {
                 (Password::parse("password", &p, 8)?, Some(p))
             }
         };
-        store::admins::insert(tx.conn(), "admin", &hash_secret(pw.expose())?).await?;
+        let id = store::admins::insert(tx.conn(), "admin", &hash_secret(pw.expose())?).await?;
+        if let Some(r) = store::admins::role(tx.conn(), "superadmin").await? {
+            store::admins::set_roles(tx.conn(), id, &[r.id]).await?;
+        }
         store::audit::append(
             tx.conn(),
             &NewEntry {
@@ -140,7 +143,11 @@ impl Service {
             match store::admins::by_username(tx.conn(), name.as_str()).await? {
                 Some(a) => store::admins::set_password(tx.conn(), a.id, &hash).await?,
                 None => {
-                    store::admins::insert(tx.conn(), name.as_str(), &hash).await?;
+                    // The CLI works on the database itself: whom it adds may do everything.
+                    let id = store::admins::insert(tx.conn(), name.as_str(), &hash).await?;
+                    if let Some(r) = store::admins::role(tx.conn(), "superadmin").await? {
+                        store::admins::set_roles(tx.conn(), id, &[r.id]).await?;
+                    }
                 }
             }
             Ok(())
@@ -168,7 +175,7 @@ impl Service {
         drop(c);
         let key = sha256_hex(&[admin.password_hash.as_bytes(), password.as_bytes()]);
         if self.auth.check(&key) {
-            return Ok(Actor::new(admin.username));
+            return self.actor_of(&admin).await;
         }
         let _turn = self
             .auth
@@ -177,7 +184,7 @@ impl Service {
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
         if self.auth.check(&key) {
-            return Ok(Actor::new(admin.username));
+            return self.actor_of(&admin).await;
         }
         let hash = admin.password_hash.clone();
         let pw = password.to_string();
@@ -188,14 +195,24 @@ impl Service {
             return Err(Error::Unauthorized(BAD_LOGIN.into()));
         }
         self.auth.remember(key);
-        Ok(Actor::new(admin.username))
+        self.actor_of(&admin).await
+    }
+
+    /// The actor an administrator is, with their roles' privileges.
+    pub(crate) async fn actor_of(&self, admin: &store::admins::AdminRow) -> Result<Actor> {
+        let mut c = self.store.read().await?;
+        let privileges = store::admins::privileges(&mut c, admin.id).await?;
+        Ok(Actor::with_privileges(admin.username.clone(), privileges))
     }
 
     /// Checks a bearer token.
     pub async fn authenticate_token(&self, token: &str) -> Result<Actor> {
         let mut c = self.store.read().await?;
         match store::admins::by_token(&mut c, &sha256_hex(&[token.as_bytes()])).await? {
-            Some(a) => Ok(Actor::new(a.username)),
+            Some(a) => {
+                drop(c);
+                self.actor_of(&a).await
+            }
             None => Err(Error::Unauthorized(
                 "the bearer token is not known: create one with POST /api/v1/tokens".into(),
             )),

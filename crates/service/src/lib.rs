@@ -3,6 +3,8 @@
 //! web console and CSV jobs) call these and nothing below them.
 #![forbid(unsafe_code)]
 
+mod access;
+pub use access::{Session, SESSION_IDLE};
 mod auth;
 mod import;
 pub use import::{ImportMode, ImportOptions, ImportReport};
@@ -26,15 +28,46 @@ use model::{BatchFailure, BatchResult, Catalog, Invalid, Outcome, System, System
 use store::audit::NewEntry;
 use store::WriteTx;
 
-/// Who is acting: an administrator's name, `cli`, or `system`.
+/// Who is acting: an administrator's name, `cli`, or `system`, with what their roles allow.
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub name: String,
+    /// `None`: everything (the CLI, the system itself, a superadmin).
+    privileges: Option<std::sync::Arc<[model::Privilege]>>,
 }
 
 impl Actor {
+    /// An actor that may do everything (the CLI on the database, the system).
     pub fn new(name: impl Into<String>) -> Actor {
-        Actor { name: name.into() }
+        Actor {
+            name: name.into(),
+            privileges: None,
+        }
+    }
+
+    /// An administrator with the privileges their roles give.
+    pub fn with_privileges(name: impl Into<String>, privileges: Vec<model::Privilege>) -> Actor {
+        let all = privileges
+            .iter()
+            .any(|p| p.system == "*" && p.resource == "*" && p.action == "*");
+        Actor {
+            name: name.into(),
+            privileges: (!all).then(|| privileges.into()),
+        }
+    }
+
+    /// Whether this actor may do `action` (`create`, `update`, `delete`) to `resource` on
+    /// `system` (`""` for records of no system).
+    pub fn may(&self, system: &str, resource: &str, action: &str) -> bool {
+        match &self.privileges {
+            None => true,
+            Some(ps) => ps.iter().any(|p| p.allows(system, resource, action)),
+        }
+    }
+
+    /// The privileges, `None` meaning every one.
+    pub fn privileges(&self) -> Option<&[model::Privilege]> {
+        self.privileges.as_deref()
     }
 }
 
@@ -62,6 +95,9 @@ pub enum Error {
     Ambiguous(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// The actor's roles do not allow the change.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -287,6 +323,23 @@ impl Service {
         a: Audit<'_>,
         r: Result<T>,
     ) -> Result<T> {
+        let r = match (r, model::access::action_of(a.action, a.resource)) {
+            (Ok(_), Some(act)) if !actor.may(&a.system, a.resource, act) => {
+                Err(Error::Forbidden(format!(
+                    "{} may not {act} {}{}: none of their roles gives ({}, {}, {act})",
+                    actor.name,
+                    a.resource.replace('_', " "),
+                    if a.system.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" on {}", a.system)
+                    },
+                    if a.system.is_empty() { "*" } else { &a.system },
+                    a.resource
+                )))
+            }
+            (r, _) => r,
+        };
         if self.dry_run {
             drop(tx);
             return r;

@@ -547,6 +547,15 @@ pub async fn exec(conn: &mut Conn, sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether a time the store wrote (`at`) is more than `d` ago; a time that does not parse is.
+pub fn older_than(at: &str, d: Duration) -> bool {
+    let f = time::format_description::well_known::Rfc3339;
+    match time::OffsetDateTime::parse(at, &f) {
+        Ok(t) => time::OffsetDateTime::now_utc() - t > d,
+        Err(_) => true,
+    }
+}
+
 /// The current time as the store writes it: RFC 3339, UTC, milliseconds (sorts as text).
 pub fn now() -> String {
     let t = time::OffsetDateTime::now_utc();

@@ -33,6 +33,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "templates_and_imports",
             sql: include_str!("../migrations/0004_templates_and_imports.sql"),
         },
+        Migration {
+            version: 5,
+            name: "roles_and_sessions",
+            sql: include_str!("../migrations/0005_roles_and_sessions.sql"),
+        },
     ]
 }
 

@@ -101,7 +101,7 @@ pub const JOB_SILENCE: std::time::Duration = std::time::Duration::from_secs(60);
 fn job_from_row(r: &sqlx::any::AnyRow) -> Result<ImportJob> {
     let mut state = JobState::from_db(&r.try_get::<String, _>("state")?);
     let updated_at: String = r.try_get("updated_at")?;
-    if state == JobState::Running && silent(&updated_at) {
+    if state == JobState::Running && crate::older_than(&updated_at, JOB_SILENCE) {
         state = JobState::Interrupted;
     }
     Ok(ImportJob {
@@ -124,15 +124,6 @@ fn job_from_row(r: &sqlx::any::AnyRow) -> Result<ImportJob> {
         updated_at,
         finished_at: r.try_get("finished_at")?,
     })
-}
-
-/// Whether a job last wrote longer than [`JOB_SILENCE`] ago.
-fn silent(updated_at: &str) -> bool {
-    let f = time::format_description::well_known::Rfc3339;
-    match time::OffsetDateTime::parse(updated_at, &f) {
-        Ok(t) => time::OffsetDateTime::now_utc() - t > JOB_SILENCE,
-        Err(_) => false,
-    }
 }
 
 /// A new job, running.

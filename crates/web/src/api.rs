@@ -197,7 +197,102 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
 /// The administrator the credentials belong to.
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "admin", responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
 async fn whoami(Admin(a): Admin) -> Json<WhoAmI> {
-    Json(WhoAmI { username: a.name })
+    Json(WhoAmI {
+        privileges: a.privileges().map(<[Privilege]>::to_vec),
+        username: a.name,
+    })
+}
+
+// --- administrators and roles ---------------------------------------------------------------
+
+/// Roles: the built-in `superadmin` and `Full Provisioning`, and those made here.
+#[utoipa::path(get, path = "/api/v1/roles", tag = "admin", responses((status = 200, body = Vec<Role>)))]
+async fn list_roles(State(s): State<AppState>, _a: Admin) -> ApiResult<Json<Vec<Role>>> {
+    Ok(Json(s.service.roles().await?))
+}
+
+/// Adds a role: privileges (product system, resource, action), `*` standing for any.
+#[utoipa::path(post, path = "/api/v1/roles", tag = "admin", request_body = NewRole,
+    responses((status = 201, body = Role), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_role(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewRole>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(s.service.create_role(&a, b).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/roles/{name}", tag = "admin", params(("name" = String, Path)),
+    responses((status = 200, body = Role), (status = 404, body = ErrorBody)))]
+async fn get_role(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Role>> {
+    Ok(Json(s.service.role(&name).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/roles/{name}", tag = "admin", params(("name" = String, Path)), request_body = RolePatch,
+    responses((status = 200, body = Role), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_role(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+    Body(b): Body<RolePatch>,
+) -> ApiResult<Json<Role>> {
+    Ok(Json(s.service.update_role(&a, &name, b).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/roles/{name}", tag = "admin", params(("name" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_role(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.service.delete_role(&a, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/admins", tag = "admin", responses((status = 200, body = Vec<Administrator>)))]
+async fn list_admins(State(s): State<AppState>, _a: Admin) -> ApiResult<Json<Vec<Administrator>>> {
+    Ok(Json(s.service.administrators().await?))
+}
+
+/// Adds an administrator with roles.
+#[utoipa::path(post, path = "/api/v1/admins", tag = "admin", request_body = NewAdministrator,
+    responses((status = 201, body = Administrator), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_admin(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewAdministrator>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(s.service.create_administrator(&a, b).await?))
+}
+
+/// Sets an administrator's password or roles.
+#[utoipa::path(patch, path = "/api/v1/admins/{username}", tag = "admin", params(("username" = String, Path)), request_body = AdministratorPatch,
+    responses((status = 200, body = Administrator), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_admin(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(username): Path<String>,
+    Body(b): Body<AdministratorPatch>,
+) -> ApiResult<Json<Administrator>> {
+    Ok(Json(
+        s.service.update_administrator(&a, &username, b).await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/admins/{username}", tag = "admin", params(("username" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_admin(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(username): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.service.delete_administrator(&a, &username).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Creates an API token for the calling administrator (shown once).
@@ -1208,6 +1303,10 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
         .routes(routes!(whoami))
+        .routes(routes!(list_roles, create_role))
+        .routes(routes!(get_role, update_role, delete_role))
+        .routes(routes!(list_admins, create_admin))
+        .routes(routes!(update_admin, delete_admin))
         .routes(routes!(create_token))
         .routes(routes!(audit))
         .routes(routes!(list_systems, create_system))

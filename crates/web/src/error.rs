@@ -64,6 +64,7 @@ impl From<service::Error> for ApiError {
             }
             E::Ambiguous(_) => (StatusCode::CONFLICT, "ambiguous", None, None),
             E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", None, None),
+            E::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None, None),
             E::Internal(ref m) => {
                 tracing::error!(error = %m, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None, None)

@@ -1,0 +1,196 @@
+//! Roles and privileges through the API, on SQLite and PostgreSQL: what an administrator's
+//! roles do not allow is refused with 403 and changes nothing.
+
+mod common;
+
+use common::TestApp;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use store::testing::TestDb;
+
+async fn as_clerk(
+    t: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut rb = t
+        .client
+        .request(method, t.url(path))
+        .basic_auth("clerk", Some("clerk-password"));
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await.unwrap();
+    let s = r.status();
+    let text = r.text().await.unwrap();
+    (s, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_administrator_does_what_their_roles_allow_and_nothing_else() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        let (_, me) = t.get("/api/v1/whoami").await;
+        assert_eq!(
+            me["privileges"],
+            Value::Null,
+            "[{l}] the first administrator is a superadmin: {me}"
+        );
+        let (_, roles) = t.get("/api/v1/roles").await;
+        let names: Vec<&str> = roles
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, vec!["Full Provisioning", "superadmin"], "[{l}]");
+        let (_, fp) = t.get("/api/v1/roles/Full%20Provisioning").await;
+        t.refused(
+            t.patch(
+                "/api/v1/roles/Full%20Provisioning",
+                json!({"version": fp["version"], "description": "x"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        );
+        t.refused(
+            t.post("/api/v1/roles", json!({"name": "bad", "privileges": [{"system": "*", "resource": "chair", "action": "create"}]})).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "privileges[0]",
+        );
+        t.create(
+            "/api/v1/roles",
+            json!({"name": "Desk clerk", "privileges": [
+                {"system": "default", "resource": "phone", "action": "create"},
+                {"system": "default", "resource": "phone", "action": "update"}]}),
+        )
+        .await;
+        t.create(
+            "/api/v1/admins",
+            json!({"username": "clerk", "password": "clerk-password", "roles": ["Desk clerk"]}),
+        )
+        .await;
+
+        let (s, me) = as_clerk(&t, reqwest::Method::GET, "/api/v1/whoami", None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(me["privileges"].as_array().unwrap().len(), 2, "[{l}] {me}");
+
+        // Allowed: add and change phones on default.
+        let (s, p) = as_clerk(
+            &t,
+            reqwest::Method::POST,
+            "/api/v1/phones",
+            Some(json!({"mac": "0C0000000001", "model": "7960"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "[{l}] {p}");
+        let (s, p) = as_clerk(
+            &t,
+            reqwest::Method::PATCH,
+            "/api/v1/phones/SEP0C0000000001",
+            Some(json!({"version": p["version"], "description": "Lobby"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {p}");
+
+        // Not allowed: delete it, add a line, add a template, make roles or administrators.
+        let (s, e) = as_clerk(
+            &t,
+            reqwest::Method::DELETE,
+            "/api/v1/phones/SEP0C0000000001",
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{l}] {e}");
+        assert_eq!(e["error"]["code"], "forbidden");
+        let m = e["error"]["message"].as_str().unwrap();
+        assert!(
+            m.contains("clerk may not delete phone on default"),
+            "[{l}] {m}"
+        );
+        let (s, r) = as_clerk(
+            &t,
+            reqwest::Method::POST,
+            "/api/v1/phones/batch-delete",
+            Some(json!({"targets": ["SEP0C0000000001"]})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(r["result"], "failed", "[{l}] {r}");
+        let (s, _) = as_clerk(
+            &t,
+            reqwest::Method::POST,
+            "/api/v1/lines",
+            Some(json!({"pattern": "2000"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{l}]");
+        let (s, _) = as_clerk(
+            &t,
+            reqwest::Method::POST,
+            "/api/v1/templates",
+            Some(json!({"kind": "phone", "name": "x"})),
+        )
+        .await;
+        assert_eq!(
+            s,
+            StatusCode::FORBIDDEN,
+            "[{l}] a template is of no system: only `*` covers it"
+        );
+        let (s, _) = as_clerk(&t, reqwest::Method::POST, "/api/v1/roles", Some(json!({"name": "Mine", "privileges": [{"system": "*", "resource": "*", "action": "*"}]}))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{l}]");
+        let (s, _) = as_clerk(
+            &t,
+            reqwest::Method::POST,
+            "/api/v1/admins",
+            Some(json!({"username": "x", "password": "password-x"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{l}]");
+
+        // Nothing of it happened; the audit log says who was refused.
+        let (s, _) = t.get("/api/v1/phones/SEP0C0000000001").await;
+        assert_eq!(s, StatusCode::OK, "[{l}] the phone is still there");
+        let (_, lines) = t.get("/api/v1/lines").await;
+        assert_eq!(lines["total"], 0, "[{l}]");
+        let (_, audit) = t.get("/api/v1/audit?actor=clerk&result=failed").await;
+        assert!(audit["total"].as_i64().unwrap() >= 5, "[{l}] {audit}");
+
+        // Given Full Provisioning, the clerk may delete; a superadmin removes the clerk.
+        let (s, a) = t
+            .patch(
+                "/api/v1/admins/clerk",
+                json!({"roles": ["Full Provisioning"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {a}");
+        let (s, _) = as_clerk(
+            &t,
+            reqwest::Method::DELETE,
+            "/api/v1/phones/SEP0C0000000001",
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "[{l}]");
+        let (s, _) = as_clerk(
+            &t,
+            reqwest::Method::POST,
+            "/api/v1/roles",
+            Some(json!({"name": "Mine"})),
+        )
+        .await;
+        assert_eq!(
+            s,
+            StatusCode::FORBIDDEN,
+            "[{l}] Full Provisioning does not manage roles"
+        );
+        let (s, _) = t.delete("/api/v1/admins/clerk").await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _) = as_clerk(&t, reqwest::Method::GET, "/api/v1/whoami", None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "[{l}]");
+        t.stop().await;
+    }
+}

@@ -1,0 +1,180 @@
+//! Administrators, roles and privileges. A privilege is (product system, resource, action);
+//! `*` in any part stands for every value. An administrator may do what one of their roles'
+//! privileges allows; `superadmin` and `Full Provisioning` are built in.
+
+use crate::error::Invalid;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The resources privileges name (those the audit log names).
+pub const RESOURCES: &[&str] = &[
+    "system",
+    "user",
+    "voicemail_subscriber",
+    "phone",
+    "line",
+    "device_profile",
+    "service",
+    "parameters",
+    "template",
+    "class_of_service",
+    "distribution_list",
+    "admin",
+    "role",
+];
+
+/// The actions privileges name.
+pub const ACTIONS: &[&str] = &["create", "update", "delete"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Privilege {
+    /// A product system's name, or `*`.
+    pub system: String,
+    /// One of [`RESOURCES`], or `*`.
+    pub resource: String,
+    /// `create`, `update`, `delete`, or `*`.
+    pub action: String,
+}
+
+impl Privilege {
+    /// Whether this privilege allows `action` on `resource` of `system` (`""`: a record of no
+    /// system, such as a template: only `*` covers it).
+    pub fn allows(&self, system: &str, resource: &str, action: &str) -> bool {
+        let m = |p: &str, v: &str| p == "*" || p == v;
+        (self.system == "*" || (!system.is_empty() && self.system == system))
+            && m(&self.resource, resource)
+            && m(&self.action, action)
+    }
+
+    pub fn check(&self, field: &str) -> Result<(), Invalid> {
+        if self.system.trim().is_empty() {
+            return Err(Invalid::new(
+                field,
+                "a privilege names a product system, or `*`",
+            ));
+        }
+        if self.resource != "*" && !RESOURCES.contains(&self.resource.as_str()) {
+            return Err(Invalid::new(
+                field,
+                format!(
+                    "`{}` is not a resource: {} or `*`",
+                    self.resource,
+                    RESOURCES.join(", ")
+                ),
+            ));
+        }
+        if self.action != "*" && !ACTIONS.contains(&self.action.as_str()) {
+            return Err(Invalid::new(
+                field,
+                format!(
+                    "`{}` is not an action: {} or `*`",
+                    self.action,
+                    ACTIONS.join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What an audited change asks of the actor's privileges: `create`, `update` or `delete`
+/// (`set`, `set_password` are updates); `None` for changes every administrator may make (their
+/// own API tokens).
+pub fn action_of(audit_action: &str, resource: &str) -> Option<&'static str> {
+    if resource == "token" {
+        return None;
+    }
+    match audit_action {
+        "create" => Some("create"),
+        "delete" => Some("delete"),
+        _ => Some("update"),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Role {
+    pub name: String,
+    pub description: String,
+    /// `superadmin` and `Full Provisioning`: they cannot be changed or removed.
+    pub builtin: bool,
+    pub privileges: Vec<Privilege>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRole {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub privileges: Vec<Privilege>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RolePatch {
+    pub version: i64,
+    pub description: Option<String>,
+    pub privileges: Option<Vec<Privilege>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Administrator {
+    pub username: String,
+    pub roles: Vec<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAdministrator {
+    pub username: String,
+    /// Write-only: stored as an argon2 hash.
+    #[schema(value_type = String, format = Password)]
+    pub password: crate::Secret,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdministratorPatch {
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<crate::Secret>,
+    pub roles: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str, r: &str, a: &str) -> Privilege {
+        Privilege {
+            system: s.into(),
+            resource: r.into(),
+            action: a.into(),
+        }
+    }
+
+    #[test]
+    fn privileges_match_by_part_with_stars() {
+        assert!(p("*", "*", "*").allows("cucm1", "phone", "delete"));
+        assert!(p("*", "*", "*").allows("", "template", "create"));
+        assert!(p("cucm1", "phone", "*").allows("cucm1", "phone", "delete"));
+        assert!(!p("cucm1", "phone", "*").allows("cucm2", "phone", "delete"));
+        assert!(!p("cucm1", "phone", "update").allows("cucm1", "phone", "delete"));
+        assert!(
+            !p("cucm1", "*", "*").allows("", "template", "create"),
+            "a record of no system needs `*`"
+        );
+        assert!(p("*", "phone", "create").check("p").is_ok());
+        assert!(p("*", "chair", "create").check("p").is_err());
+        assert!(p("*", "phone", "sit").check("p").is_err());
+        assert_eq!(action_of("set_password", "admin"), Some("update"));
+        assert_eq!(action_of("create", "token"), None);
+    }
+}
