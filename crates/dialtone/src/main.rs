@@ -137,6 +137,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "\nDialtone is running. Administrator: admin / {}",
                 cfg.admin_password()?.unwrap_or_default()
             );
+            println!("Web console: {base}/ (log in as admin)\nREST API:");
             println!(
                 "  curl -u admin:{} '{base}/api/v1/users?q=smi'",
                 cfg.admin_password()?.unwrap_or_default()

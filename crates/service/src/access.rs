@@ -63,12 +63,14 @@ impl Service {
                 updated_at: String::new(),
             };
             match store::admins::insert_role(tx.conn(), &role).await {
-                Err(store::Error::Unique(_)) => return Err(Error::conflict(
-                    "name",
-                    format!(
+                Err(store::Error::Unique(_)) => {
+                    return Err(Error::conflict(
+                        "name",
+                        format!(
                         "a role named `{name}` exists already: change it, or choose another name"
                     ),
-                )),
+                    ))
+                }
                 r => r?,
             };
             Ok(store::admins::role(tx.conn(), name.as_str())

@@ -65,6 +65,17 @@ impl Actor {
         }
     }
 
+    /// Whether this actor may do `action` to `resource` on at least one system.
+    pub fn may_somewhere(&self, resource: &str, action: &str) -> bool {
+        match &self.privileges {
+            None => true,
+            Some(ps) => ps.iter().any(|p| {
+                (p.resource == "*" || p.resource == resource)
+                    && (p.action == "*" || p.action == action)
+            }),
+        }
+    }
+
     /// The privileges, `None` meaning every one.
     pub fn privileges(&self) -> Option<&[model::Privilege]> {
         self.privileges.as_deref()

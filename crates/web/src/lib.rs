@@ -5,6 +5,7 @@
 
 mod api;
 mod auth;
+mod console;
 mod error;
 mod phone_auth;
 mod phones;
@@ -32,5 +33,5 @@ pub struct AppState {
 
 /// The admin listener's routes: the REST API, its OpenAPI document, `/healthz`.
 pub fn router(state: AppState) -> Router {
-    api::routes().with_state(state)
+    api::routes().merge(console::routes()).with_state(state)
 }

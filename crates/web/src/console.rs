@@ -1,0 +1,1229 @@
+//! The administrators' web console on the admin listener: server-rendered pages (minijinja
+//! templates compiled into the binary), htmx for the partial updates, every asset embedded.
+//! Plain URLs that the browser's Back and Refresh keep working on: every form that changes
+//! something answers with a redirect to the page that shows the result (Post/Redirect/Get).
+//!
+//! A log-in makes a session (an HttpOnly, SameSite=Strict cookie holding a random id; the
+//! database holds its hash) that ends on log-out or after `SESSION_IDLE` without a request.
+//! Every form that changes something carries the session's CSRF token. What an administrator's
+//! roles do not allow is not shown; the service refuses it all the same.
+
+use crate::AppState;
+use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use minijinja::{context, Environment, Value};
+use model::*;
+use service::{Actor, Session};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+const COOKIE: &str = "dialtone_session";
+const PAGE: i64 = 50;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/", get(dashboard))
+        .route("/phones", get(phones).post(create_phone))
+        .route("/phones/new", get(new_phone))
+        .route("/phones/{name}", get(phone).post(update_phone))
+        .route("/phones/{name}/edit", get(edit_phone))
+        .route("/phones/{name}/delete", post(delete_phone))
+        .route("/users", get(users))
+        .route("/lines", get(lines))
+        .route("/device-profiles", get(device_profiles))
+        .route("/templates", get(templates))
+        .route("/status", get(status))
+        .route("/audit", get(audit))
+        .route("/jobs", get(jobs))
+        .route("/jobs/{id}", get(job))
+        .route("/jobs/{id}/errors.csv", get(job_errors_csv))
+        .route("/imports/new", get(new_import))
+        .route("/imports", post(start_import))
+        .route("/assets/htmx.min.js", get(htmx))
+        .route("/assets/style.css", get(style))
+}
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut e = Environment::new();
+        for (name, src) in [
+            ("base.html", include_str!("../templates/base.html")),
+            ("login.html", include_str!("../templates/login.html")),
+            (
+                "dashboard.html",
+                include_str!("../templates/dashboard.html"),
+            ),
+            ("phones.html", include_str!("../templates/phones.html")),
+            ("pages.html", include_str!("../templates/pages.html")),
+            ("phone.html", include_str!("../templates/phone.html")),
+            (
+                "phone_form.html",
+                include_str!("../templates/phone_form.html"),
+            ),
+            ("stale.html", include_str!("../templates/stale.html")),
+            ("list.html", include_str!("../templates/list.html")),
+            ("import.html", include_str!("../templates/import.html")),
+            ("job.html", include_str!("../templates/job.html")),
+            ("error.html", include_str!("../templates/error.html")),
+        ] {
+            e.add_template(name, src)
+                .expect("the console's templates parse (a test renders each)");
+        }
+        e
+    })
+}
+
+/// A page, or the error of rendering it (a bug: said plainly, logged).
+fn render(name: &str, ctx: Value) -> Response {
+    match env().get_template(name).and_then(|t| t.render(ctx)) {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "a console page did not render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the page {name} did not render: {e}"),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A logged-in administrator.
+pub(crate) struct Console {
+    session: Session,
+}
+
+impl Console {
+    fn actor(&self) -> &Actor {
+        &self.session.actor
+    }
+
+    /// The context every page has: the administrator, the CSRF token, the menu.
+    fn page(&self, here: &str, title: &str, extra: Value) -> Value {
+        let nav: Vec<Value> = [
+            ("phones", "/phones", "Phones"),
+            ("users", "/users", "Users"),
+            ("lines", "/lines", "Lines"),
+            ("device-profiles", "/device-profiles", "Device profiles"),
+            ("templates", "/templates", "Templates"),
+            ("jobs", "/jobs", "Imports"),
+            ("status", "/status", "Status"),
+            ("audit", "/audit", "Audit log"),
+        ]
+        .into_iter()
+        .map(|(key, href, label)| context! { key, href, label })
+        .collect();
+        context! {
+            admin => self.actor().name,
+            csrf => self.session.csrf,
+            nav,
+            here,
+            title,
+            ..extra
+        }
+    }
+
+    /// The refusal of a form whose CSRF token is not this session's; `None` when it is.
+    fn forged(&self, token: &str) -> Option<Response> {
+        if !token.is_empty() && constant_time_eq(token.as_bytes(), self.session.csrf.as_bytes()) {
+            None
+        } else {
+            Some(self.error(
+                StatusCode::FORBIDDEN,
+                "The form is out of date",
+                "This form was not sent by this session (or its page is older than your last log-in): reload the page and try again.",
+            ))
+        }
+    }
+
+    fn error(&self, status: StatusCode, heading: &str, message: &str) -> Response {
+        (
+            status,
+            render(
+                "error.html",
+                self.page("", heading, context! { heading, message }),
+            ),
+        )
+            .into_response()
+    }
+
+    /// A service error as a page: 403 for what the roles do not allow, 404, or the message.
+    fn failed(&self, e: service::Error) -> Response {
+        let (status, heading) = match &e {
+            service::Error::Forbidden(_) => (StatusCode::FORBIDDEN, "Not allowed"),
+            service::Error::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
+            service::Error::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Not done"),
+            service::Error::Conflict { .. }
+            | service::Error::Stale { .. }
+            | service::Error::Ambiguous(_) => (StatusCode::CONFLICT, "Not done"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
+        };
+        self.error(status, heading, &e.to_string())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+impl FromRequestParts<AppState> for Console {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let to_login = || {
+            let next = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".into());
+            Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response()
+        };
+        let Some(id) = cookie(&parts.headers, COOKIE) else {
+            return Err(to_login());
+        };
+        match state.service.session(&id).await {
+            Ok(Some(session)) => Ok(Console { session }),
+            Ok(None) => Err(to_login()),
+            Err(e) => Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the database: {e}"),
+            )
+                .into_response()),
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Only a path of this site may be where a log-in goes next.
+fn local_path(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/"
+    }
+}
+
+// --- log-in ---------------------------------------------------------------------------------
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct LoginQuery {
+    next: String,
+    idle: Option<String>,
+}
+
+async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+    render(
+        "login.html",
+        context! {
+            next => local_path(&q.next),
+            username => "",
+            note => q.idle.map(|_| "Your session ended after 30 minutes without use: log in again."),
+        },
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login(State(s): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+    match s.service.log_in(&f.username, &f.password).await {
+        Ok((id, _)) => {
+            let cookie = format!(
+                "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age={}",
+                service::SESSION_IDLE.as_secs() * 48
+            );
+            (
+                [(header::SET_COOKIE, cookie)],
+                Redirect::to(local_path(&f.next)),
+            )
+                .into_response()
+        }
+        Err(e) => (
+            StatusCode::UNAUTHORIZED,
+            render(
+                "login.html",
+                context! { next => local_path(&f.next), username => f.username, error => e.to_string() },
+            ),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(s): State<AppState>,
+    c: Console,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    if let Some(id) = cookie(&headers, COOKIE) {
+        if let Err(e) = s.service.log_out(&id).await {
+            return c.failed(e);
+        }
+    }
+    (
+        [(
+            header::SET_COOKIE,
+            format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0"),
+        )],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+// --- overview -------------------------------------------------------------------------------
+
+async fn dashboard(State(s): State<AppState>, c: Console) -> Response {
+    let one = || service::Find {
+        limit: 1,
+        ..Default::default()
+    };
+    let counts = async {
+        Ok::<_, service::Error>(context! {
+            phones => s.service.find_phones(&one()).await?.total,
+            users => s.service.find_users(&one()).await?.total,
+            lines => s.service.find_lines(&one()).await?.total,
+            profiles => s.service.find_device_profiles(&one()).await?.total,
+        })
+    };
+    let status = async {
+        Ok::<_, service::Error>(context! {
+            never_seen => s.service.device_statuses(Some("never_seen"), "", 1, 0).await?.total,
+            failing => s.service.device_statuses(Some("failing"), "", 1, 0).await?.total,
+            not_resynced => s.service.device_statuses(Some("not_resynced"), "", 1, 0).await?.total,
+        })
+    };
+    let conflicts = async {
+        let mut f = one();
+        f.filters.push(("conflicts".into(), "true".into()));
+        s.service.find_users(&f).await.map(|p| p.total)
+    };
+    match (counts.await, status.await, conflicts.await) {
+        (Ok(counts), Ok(status), Ok(conflicts)) => render(
+            "dashboard.html",
+            c.page("", "Overview", context! { counts, status, conflicts }),
+        ),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => c.failed(e),
+    }
+}
+
+// --- lists ----------------------------------------------------------------------------------
+
+/// A list's query: `q`, `offset`, and the filters a list takes.
+fn find_of(q: &BTreeMap<String, String>, filters: &[&str]) -> service::Find {
+    let mut f = service::Find {
+        q: q.get("q").filter(|v| !v.is_empty()).cloned(),
+        limit: PAGE,
+        offset: q
+            .get("offset")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+            .max(0),
+        ..Default::default()
+    };
+    for k in filters {
+        if let Some(v) = q.get(*k).filter(|v| !v.is_empty()) {
+            f.filters.push((k.to_string(), v.clone()));
+        }
+    }
+    f
+}
+
+/// Links to the previous and next pages of a list at `path`.
+fn pages(path: &str, q: &BTreeMap<String, String>, f: &service::Find, total: i64) -> Value {
+    let link = |offset: i64| {
+        let mut q = q.clone();
+        q.insert("offset".into(), offset.to_string());
+        let qs: Vec<String> = q
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect();
+        format!("{path}?{}", qs.join("&"))
+    };
+    context! {
+        prev => (f.offset > 0).then(|| link((f.offset - PAGE).max(0))),
+        next => (f.offset + PAGE < total).then(|| link(f.offset + PAGE)),
+    }
+}
+
+async fn phones(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &["model", "device_pool", "owner_user_id", "line"]);
+    match s.service.find_phones(&f).await {
+        Ok(page) => {
+            let nav = pages("/phones", &q, &f, page.total);
+            render(
+                "phones.html",
+                c.page(
+                    "phones",
+                    "Phones",
+                    context! {
+                        q => q.get("q").cloned().unwrap_or_default(),
+                        may_create => c.actor().may_somewhere("phone", "create"),
+                        page,
+                        ..nav
+                    },
+                ),
+            )
+        }
+        Err(e) => c.failed(e),
+    }
+}
+
+struct Listed {
+    headers: &'static [&'static str],
+    rows: Vec<Value>,
+    total: i64,
+}
+
+/// How a plain list names itself: its path (and menu entry), title, what it lists, and what its
+/// find box takes.
+struct Words {
+    here: &'static str,
+    title: &'static str,
+    noun: &'static str,
+    placeholder: &'static str,
+}
+
+/// One of the plain lists: its rows, a link on the first cell, conflicts in red.
+fn list_page(
+    c: &Console,
+    w: Words,
+    q: &BTreeMap<String, String>,
+    f: &service::Find,
+    listed: service::Result<Listed>,
+) -> Response {
+    let Words {
+        here,
+        title,
+        noun,
+        placeholder,
+    } = w;
+    match listed {
+        Ok(l) => {
+            let keep: BTreeMap<&String, &String> = q
+                .iter()
+                .filter(|(k, _)| *k != "q" && *k != "offset")
+                .collect();
+            let nav = pages(&format!("/{here}"), q, f, l.total);
+            render(
+                "list.html",
+                c.page(
+                    here,
+                    title,
+                    context! {
+                        path => format!("/{here}"),
+                        q => q.get("q").cloned().unwrap_or_default(),
+                        keep, noun, placeholder,
+                        headers => l.headers,
+                        action => (here == "jobs").then(|| context! { href => "/imports/new", label => "Import a CSV file" }),
+                        rows => l.rows,
+                        total => l.total,
+                        ..nav
+                    },
+                ),
+            )
+        }
+        Err(e) => c.failed(e),
+    }
+}
+
+async fn users(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &["department", "conflicts"]);
+    let listed = s.service.find_users(&f).await.map(|p| Listed {
+        headers: &["User ID", "Name", "System", "Department", "Primary extension", "Conflict"],
+        total: p.total,
+        rows: p
+            .items
+            .into_iter()
+            .map(|u| {
+                let conflict = u.conflicts.iter().map(|c| c.message.clone()).collect::<Vec<_>>().join("; ");
+                context! {
+                    href => format!("/users?q={}", urlencode(&u.user_id)),
+                    conflict => (!conflict.is_empty()).then(|| conflict.clone()),
+                    cells => vec![u.user_id, format!("{} {}", u.first_name, u.last_name), u.system, u.department, u.primary_extension.unwrap_or_default(), conflict],
+                }
+            })
+            .collect(),
+    });
+    list_page(
+        &c,
+        Words {
+            here: "users",
+            title: "Users",
+            noun: "users",
+            placeholder: "User ID or name starts with…",
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
+async fn lines(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &["partition", "shared"]);
+    let listed = s.service.find_lines(&f).await.map(|p| Listed {
+        headers: &[
+            "Directory number",
+            "Partition",
+            "System",
+            "Description",
+            "Appears on",
+        ],
+        total: p.total,
+        rows: p
+            .items
+            .into_iter()
+            .map(|l| {
+                let on = l
+                    .appearances
+                    .iter()
+                    .map(|a| a.device.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                context! { cells => vec![l.pattern, l.partition, l.system, l.description, on] }
+            })
+            .collect(),
+    });
+    list_page(
+        &c,
+        Words {
+            here: "lines",
+            title: "Lines",
+            noun: "lines",
+            placeholder: "Directory number starts with…",
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
+async fn device_profiles(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &["model"]);
+    let listed = s.service.find_device_profiles(&f).await.map(|p| Listed {
+        headers: &["Name", "Model", "Description", "Lines"],
+        total: p.total,
+        rows: p
+            .items
+            .into_iter()
+            .map(|d| {
+                let lines = d
+                    .lines
+                    .iter()
+                    .map(|l| l.pattern.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                context! { cells => vec![d.name, d.model, d.description, lines] }
+            })
+            .collect(),
+    });
+    list_page(
+        &c,
+        Words {
+            here: "device-profiles",
+            title: "Device profiles",
+            noun: "device profiles",
+            placeholder: "Name starts with…",
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
+async fn templates(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &[]);
+    let listed = s.service.templates(None, f.q.as_deref().unwrap_or("")).await.map(|all| Listed {
+        headers: &["Name", "Kind", "Description", "Fields"],
+        total: all.len() as i64,
+        rows: all
+            .into_iter()
+            .map(|t| {
+                let fields = t.fields.keys().cloned().collect::<Vec<_>>().join(", ");
+                context! { cells => vec![t.name, t.kind.as_str().replace('_', " "), t.description, fields] }
+            })
+            .collect(),
+    });
+    list_page(
+        &c,
+        Words {
+            here: "templates",
+            title: "Templates",
+            noun: "templates",
+            placeholder: "Name starts with…",
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
+async fn status(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &[]);
+    let state = q.get("state").map(String::as_str);
+    let listed = s
+        .service
+        .device_statuses(state, f.q.as_deref().unwrap_or(""), f.limit, f.offset)
+        .await
+        .map(|p| Listed {
+            headers: &["Device", "State", "Last seen", "Firmware", "Last resync", "Last NOTIFY"],
+            total: p.total,
+            rows: p
+                .items
+                .into_iter()
+                .map(|d| {
+                    context! {
+                        href => format!("/phones/{}", d.device),
+                        conflict => (d.state == "failing").then(|| d.resync_error.clone().or(d.notify_outcome.clone()).unwrap_or_default()),
+                        cells => vec![
+                            d.device.clone(), d.state.clone(), d.last_seen.clone().unwrap_or_else(|| "never".into()),
+                            d.firmware.clone().unwrap_or_default(), d.resync_succeeded_at.clone().or(d.resync_failed_at.clone()).unwrap_or_default(),
+                            d.notify_outcome.clone().unwrap_or_default(),
+                        ],
+                    }
+                })
+                .collect(),
+        });
+    list_page(
+        &c,
+        Words {
+            here: "status",
+            title: "Device status",
+            noun: "devices",
+            placeholder: "Device name starts with…",
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
+async fn audit(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let mut f = find_of(&q, &["actor", "action", "resource", "system", "result"]);
+    f.descending = true;
+    let listed = s.service.audit(&f).await.map(|p| Listed {
+        headers: &["When", "Who", "Did", "What", "Target", "System", "Result", "Detail"],
+        total: p.total,
+        rows: p
+            .items
+            .into_iter()
+            .map(|e| {
+                let bad = e.result != Outcome::Ok;
+                context! {
+                    conflict => bad.then(|| e.detail.clone()),
+                    cells => vec![e.at, e.actor, e.action, e.resource, e.target, e.system, e.result.as_str().to_string(), e.detail],
+                }
+            })
+            .collect(),
+    });
+    list_page(
+        &c,
+        Words {
+            here: "audit",
+            title: "Audit log",
+            noun: "entries",
+            placeholder: "Target starts with…",
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
+// --- phones ---------------------------------------------------------------------------------
+
+async fn phone(State(s): State<AppState>, c: Console, Path(name): Path<String>) -> Response {
+    let p = match s.service.phone(&name).await {
+        Ok(p) => p,
+        Err(e) => return c.failed(e),
+    };
+    let status = s.service.phone_status(&name).await.ok();
+    let a = c.actor();
+    render(
+        "phone.html",
+        c.page(
+            "phones",
+            &format!("Phone {}", p.name),
+            context! {
+                may_update => a.may(&p.system, "phone", "update"),
+                may_delete => a.may(&p.system, "phone", "delete"),
+                phone => p,
+                status,
+            },
+        ),
+    )
+}
+
+/// The phone form's values, as the browser sent them.
+#[derive(Debug, Default, serde::Serialize)]
+struct PhoneForm {
+    csrf: String,
+    version: i64,
+    mac: String,
+    model: String,
+    description: String,
+    device_pool: String,
+    owner_user_id: String,
+    lines: Vec<LineField>,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct LineField {
+    pattern: String,
+    label: String,
+}
+
+impl PhoneForm {
+    fn parse(pairs: Vec<(String, String)>) -> PhoneForm {
+        let mut f = PhoneForm::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "csrf" => f.csrf = v,
+                "version" => f.version = v.parse().unwrap_or(0),
+                "mac" => f.mac = v,
+                "model" => f.model = v,
+                "description" => f.description = v,
+                "device_pool" => f.device_pool = v,
+                "owner_user_id" => f.owner_user_id = v,
+                k => {
+                    if let Some((i, what)) = k
+                        .strip_prefix("line")
+                        .and_then(|r| r.split_once('_'))
+                        .and_then(|(i, w)| {
+                            i.parse::<usize>().ok().filter(|i| *i < 200).map(|i| (i, w))
+                        })
+                    {
+                        if f.lines.len() <= i {
+                            f.lines.resize(i + 1, LineField::default());
+                        }
+                        match what {
+                            "pattern" => f.lines[i].pattern = v,
+                            "label" => f.lines[i].label = v,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        f
+    }
+
+    /// The lines given, in button order (empty rows left out).
+    fn appearances(&self) -> Vec<AppearanceInput> {
+        self.lines
+            .iter()
+            .filter(|l| !l.pattern.trim().is_empty())
+            .map(|l| AppearanceInput {
+                pattern: l.pattern.trim().to_string(),
+                label: l.label.trim().to_string(),
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    /// At least one empty line row to add a line with.
+    fn with_room(mut self, rows: usize) -> PhoneForm {
+        while self.lines.len() < rows || self.lines.last().is_some_and(|l| !l.pattern.is_empty()) {
+            self.lines.push(LineField::default());
+        }
+        self
+    }
+}
+
+fn models(s: &AppState) -> Vec<String> {
+    let mut m: Vec<String> = s
+        .service
+        .catalog()
+        .devices()
+        .map(|t| t.model.clone())
+        .collect();
+    m.sort();
+    m
+}
+
+fn phone_form(
+    s: &AppState,
+    c: &Console,
+    editing: Option<&str>,
+    form: PhoneForm,
+    error: Option<String>,
+) -> Response {
+    let title = match editing {
+        Some(n) => format!("Edit {n}"),
+        None => "Add a phone".to_string(),
+    };
+    render(
+        "phone_form.html",
+        c.page(
+            "phones",
+            &title,
+            context! { editing => editing.is_some(), name => editing, form, error, models => models(s) },
+        ),
+    )
+}
+
+async fn new_phone(State(s): State<AppState>, c: Console) -> Response {
+    let form = PhoneForm {
+        model: "8861".into(),
+        ..Default::default()
+    }
+    .with_room(2);
+    phone_form(&s, &c, None, form, None)
+}
+
+async fn create_phone(
+    State(s): State<AppState>,
+    c: Console,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let f = PhoneForm::parse(pairs);
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    let req = NewPhone {
+        mac: Some(f.mac.trim().to_string()).filter(|m| !m.is_empty()),
+        model: f.model.clone(),
+        description: f.description.trim().to_string(),
+        device_pool: f.device_pool.trim().to_string(),
+        owner_user_id: Some(f.owner_user_id.trim().to_string()).filter(|o| !o.is_empty()),
+        lines: f.appearances(),
+        ..Default::default()
+    };
+    match s.service.create_phone(c.actor(), req).await {
+        Ok(p) => Redirect::to(&format!("/phones/{}", p.name)).into_response(),
+        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
+        Err(e) => {
+            let message = field_message(&e);
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                phone_form(&s, &c, None, f.with_room(2), Some(message)),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// An error with the field it is about, in the words of the form.
+fn field_message(e: &service::Error) -> String {
+    let text = e.to_string();
+    match e.field() {
+        Some(f) if !f.is_empty() && !text.starts_with(f) => {
+            format!("{}: {text}", f.replace('_', " "))
+        }
+        _ => text,
+    }
+}
+
+fn form_of(p: &Phone) -> PhoneForm {
+    PhoneForm {
+        version: p.version,
+        mac: p.mac.clone().unwrap_or_default(),
+        model: p.model.clone(),
+        description: p.description.clone(),
+        device_pool: p.device_pool.clone(),
+        owner_user_id: p.owner_user_id.clone().unwrap_or_default(),
+        lines: p
+            .lines
+            .iter()
+            .map(|l| LineField {
+                pattern: l.pattern.clone(),
+                label: l.label.clone(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+async fn edit_phone(State(s): State<AppState>, c: Console, Path(name): Path<String>) -> Response {
+    match s.service.phone(&name).await {
+        Ok(p) => phone_form(&s, &c, Some(&p.name), form_of(&p).with_room(1), None),
+        Err(e) => c.failed(e),
+    }
+}
+
+async fn update_phone(
+    State(s): State<AppState>,
+    c: Console,
+    Path(name): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let f = PhoneForm::parse(pairs);
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    let patch = PhonePatch {
+        version: f.version,
+        description: Some(f.description.trim().to_string()),
+        device_pool: Some(f.device_pool.trim().to_string()),
+        owner_user_id: Some(f.owner_user_id.trim().to_string()),
+        lines: Some(f.appearances()),
+        ..Default::default()
+    };
+    match s.service.update_phone(c.actor(), &name, patch).await {
+        Ok(p) => Redirect::to(&format!("/phones/{}", p.name)).into_response(),
+        // Someone saved it meanwhile: both versions, and the choice.
+        Err(service::Error::Stale { .. }) => match s.service.phone(&name).await {
+            Ok(now) => (
+                StatusCode::CONFLICT,
+                render(
+                    "stale.html",
+                    c.page(
+                        "phones",
+                        &format!("{name} changed"),
+                        context! { name, yours => f, now },
+                    ),
+                ),
+            )
+                .into_response(),
+            Err(e) => c.failed(e),
+        },
+        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
+        Err(e) => {
+            let message = field_message(&e);
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                phone_form(&s, &c, Some(&name), f.with_room(1), Some(message)),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn delete_phone(
+    State(s): State<AppState>,
+    c: Console,
+    Path(name): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    match s.service.delete_phone(c.actor(), &name).await {
+        Ok(()) => Redirect::to("/phones").into_response(),
+        Err(e) => c.failed(e),
+    }
+}
+
+// --- imports --------------------------------------------------------------------------------
+
+async fn new_import(c: Console) -> Response {
+    let kinds: Vec<&str> = bulk::Kind::ALL.iter().map(|k| k.name()).collect();
+    render("import.html", c.page("jobs", "Import", context! { kinds }))
+}
+
+async fn start_import(State(s): State<AppState>, c: Console, mut form: Multipart) -> Response {
+    let mut fields: BTreeMap<String, String> = BTreeMap::new();
+    let mut file: Option<(String, bytes::Bytes)> = None;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or("").to_string();
+                if name == "file" {
+                    let fname = field.file_name().unwrap_or("upload.csv").to_string();
+                    match field.bytes().await {
+                        Ok(b) => file = Some((fname, b)),
+                        Err(e) => {
+                            return c.error(
+                                StatusCode::BAD_REQUEST,
+                                "The upload broke off",
+                                &e.to_string(),
+                            )
+                        }
+                    }
+                } else {
+                    let v = field.text().await.unwrap_or_default();
+                    fields.insert(name, v);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return c.error(
+                    StatusCode::BAD_REQUEST,
+                    "The upload broke off",
+                    &e.to_string(),
+                )
+            }
+        }
+    }
+    if let Some(r) = c.forged(fields.get("csrf").map(String::as_str).unwrap_or("")) {
+        return r;
+    }
+    let again = |error: String| {
+        let kinds: Vec<&str> = bulk::Kind::ALL.iter().map(|k| k.name()).collect();
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(
+                "import.html",
+                c.page("jobs", "Import", context! { kinds, error }),
+            ),
+        )
+            .into_response()
+    };
+    let Some((source, body)) = file.filter(|(_, b)| !b.is_empty()) else {
+        return again("choose a CSV file".into());
+    };
+    let Some(kind) = fields.get("kind").and_then(|k| bulk::Kind::parse(k)) else {
+        return again("choose the kind of records".into());
+    };
+    let Some(mode) =
+        service::ImportMode::parse(fields.get("mode").map(String::as_str).unwrap_or("add"))
+    else {
+        return again("the mode is add, modify or delete".into());
+    };
+    let opts = service::ImportOptions {
+        kind,
+        mode,
+        dry_run: fields.get("dry_run").is_some_and(|v| v == "true"),
+        stop_on_error: false,
+        template: fields
+            .get("template")
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty()),
+        source,
+    };
+    let rows = match bulk::reader(kind, &body[..]) {
+        Ok(r) => r.count() as i64,
+        Err(e) => return again(format!("{}: {e}", opts.source)),
+    };
+    let reader = match bulk::reader(kind, std::io::Cursor::new(body)) {
+        Ok(r) => r,
+        Err(e) => return again(format!("{}: {e}", opts.source)),
+    };
+    let job = match s.service.start_import(c.actor(), &opts, Some(rows)).await {
+        Ok(j) => j,
+        Err(e) => return again(field_message(&e)),
+    };
+    let (svc, actor, id) = (s.service.clone(), c.actor().clone(), job.id);
+    tokio::spawn(async move {
+        if let Err(err) = svc.run_import(&actor, id, &opts, reader, |_| {}).await {
+            tracing::warn!(%err, job = id, "an import job stopped");
+        }
+    });
+    Redirect::to(&format!("/jobs/{id}")).into_response()
+}
+
+async fn jobs(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &[]);
+    let listed = s.service.import_jobs(f.limit, f.offset).await.map(|p| Listed {
+        headers: &["Job", "Kind", "Mode", "File", "State", "Rows", "Ok", "Failed", "By", "Started"],
+        total: p.total,
+        rows: p
+            .items
+            .into_iter()
+            .map(|j| {
+                context! {
+                    href => format!("/jobs/{}", j.id),
+                    conflict => (j.failed > 0).then(|| format!("{} rows failed", j.failed)),
+                    cells => vec![
+                        j.id.to_string(), j.kind, format!("{}{}", j.mode, if j.dry_run { " (dry run)" } else { "" }), j.source,
+                        j.state.as_str().to_string(), j.rows_done.to_string(), j.ok.to_string(), j.failed.to_string(), j.actor, j.created_at,
+                    ],
+                }
+            })
+            .collect(),
+    });
+    list_page(
+        &c,
+        Words {
+            here: "jobs",
+            title: "Imports",
+            noun: "import jobs",
+            placeholder: "",
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
+async fn job(State(s): State<AppState>, c: Console, Path(id): Path<i64>) -> Response {
+    let job = match s.service.import_job(id).await {
+        Ok(j) => j,
+        Err(e) => return c.failed(e),
+    };
+    let errors = match s.service.import_errors(id).await {
+        Ok(e) => e,
+        Err(e) => return c.failed(e),
+    };
+    let percent = match job.rows_total {
+        Some(t) if t > 0 => (job.rows_done * 100 / t).min(100),
+        _ if job.state == JobState::Running => 0,
+        _ => 100,
+    };
+    render(
+        "job.html",
+        c.page(
+            "jobs",
+            &format!("Import job {id}"),
+            context! { job, errors, percent },
+        ),
+    )
+}
+
+async fn job_errors_csv(State(s): State<AppState>, c: Console, Path(id): Path<i64>) -> Response {
+    match s.service.import_errors(id).await {
+        Ok(errors) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"import-{id}-errors.csv\""),
+                ),
+            ],
+            bulk::write_errors(&errors),
+        )
+            .into_response(),
+        Err(e) => c.failed(e),
+    }
+}
+
+// --- assets ---------------------------------------------------------------------------------
+
+async fn htmx() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("../assets/htmx-2.0.11.min.js"),
+    )
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../assets/style.css"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_parses() {
+        let e = env();
+        for t in [
+            "base.html",
+            "login.html",
+            "phones.html",
+            "phone.html",
+            "phone_form.html",
+            "stale.html",
+            "list.html",
+            "job.html",
+            "import.html",
+            "error.html",
+            "dashboard.html",
+        ] {
+            e.get_template(t).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_log_in_only_goes_on_to_this_site() {
+        assert_eq!(local_path("/phones?q=SEP"), "/phones?q=SEP");
+        assert_eq!(local_path("//evil.example/x"), "/");
+        assert_eq!(local_path("https://evil.example"), "/");
+        assert_eq!(local_path("/\\evil"), "/");
+    }
+
+    #[test]
+    fn phone_forms_read_numbered_lines() {
+        let f = PhoneForm::parse(vec![
+            ("line1_pattern".into(), "2001".into()),
+            ("line0_pattern".into(), "2000".into()),
+            ("line0_label".into(), "Main".into()),
+            ("line9999_pattern".into(), "x".into()),
+            ("description".into(), "Desk".into()),
+        ]);
+        let a = f.appearances();
+        assert_eq!(a.len(), 2);
+        assert_eq!(
+            (
+                a[0].pattern.as_str(),
+                a[0].label.as_str(),
+                a[1].pattern.as_str()
+            ),
+            ("2000", "Main", "2001")
+        );
+        assert_eq!(f.description, "Desk");
+    }
+}
