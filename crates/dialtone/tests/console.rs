@@ -315,6 +315,55 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
             "[{l}] {errors}"
         );
         screenshot(&c, "import-job", l).await;
+        c.goto(&format!("{base}/users?conflicts=true"))
+            .await
+            .unwrap();
+        screenshot(&c, "users-conflicts", l).await;
+
+        // A template applied to a found set: a warning of how many, then each phone on its own.
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "jdoe", "last_name": "Doe"}),
+        )
+        .await;
+        t.create("/api/v1/systems", json!({"name": "branch"})).await;
+        t.create(
+            "/api/v1/phones",
+            json!({"mac": "0C0000000009", "model": "7960", "system": "branch"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/templates",
+            json!({"kind": "phone", "name": "Reception set",
+            "fields": {"owner_user_id": "jdoe", "description": "Reception"}}),
+        )
+        .await;
+        c.goto(&format!("{base}/templates")).await.unwrap();
+        submit(&c, "a[href='/templates/phone/Reception%20set']").await;
+        c.find(Locator::Css("input[name=q]"))
+            .await
+            .unwrap()
+            .send_keys("SEP0C")
+            .await
+            .unwrap();
+        submit(&c, "main form.bar button[type=submit]").await;
+        assert_eq!(
+            text(&c, "h1").await,
+            "Apply Reception set to 2 phones",
+            "[{l}]"
+        );
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "#outcome").await, "1 changed, 1 failed.", "[{l}]");
+        let failed = text(&c, "#failed").await;
+        assert!(
+            failed.contains("SEP0C0000000009") && failed.contains("jdoe"),
+            "[{l}] {failed}"
+        );
+        assert!(
+            text(&c, "#succeeded").await.contains("SEP0C1122334455"),
+            "[{l}]"
+        );
+        screenshot(&c, "template-apply", l).await;
 
         // A restricted administrator: no Delete button, and a delete sent anyway is refused.
         t.create(
