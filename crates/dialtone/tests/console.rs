@@ -269,10 +269,12 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
             "SEP0C1122334455 changed while you edited it",
             "[{l}]"
         );
-        assert!(text(&c, "#yours").await.contains("Mine"), "[{l}]");
+        let versions = text(&c, "#versions tr.conflict").await;
         assert!(
-            text(&c, "#stored").await.contains("Changed by the API"),
-            "[{l}]"
+            versions.contains("Description")
+                && versions.contains("Mine")
+                && versions.contains("Changed by the API"),
+            "[{l}] both versions side by side: {versions}"
         );
         screenshot(&c, "stale-edit", l).await;
         submit(&c, "main .bar form button[type=submit]").await;
@@ -364,6 +366,17 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
             "[{l}]"
         );
         screenshot(&c, "template-apply", l).await;
+
+        // A user: find, edit.
+        c.goto(&format!("{base}/users?q=jd")).await.unwrap();
+        submit(&c, "a[href='/users/jdoe?system=default']").await;
+        assert_eq!(text(&c, "h1").await, "User jdoe on default", "[{l}]");
+        submit(&c, "a.button[href^='/users/jdoe/edit']").await;
+        fill(&c, "department", "Front office").await;
+        fill(&c, "first_name", "Jane").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "#department").await, "Front office", "[{l}]");
+        assert_eq!(text(&c, "#name").await, "Jane Doe", "[{l}]");
 
         // A restricted administrator: no Delete button, and a delete sent anyway is refused.
         t.create(

@@ -34,7 +34,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/phones/{name}", get(phone).post(update_phone))
         .route("/phones/{name}/edit", get(edit_phone))
         .route("/phones/{name}/delete", post(delete_phone))
-        .route("/users", get(users))
+        .route("/users", get(users).post(create_user))
+        .route("/users/new", get(new_user))
+        .route("/users/{key}", get(user).post(update_user))
+        .route("/users/{key}/edit", get(edit_user))
+        .route("/users/{key}/delete", post(delete_user))
         .route("/lines", get(lines))
         .route("/device-profiles", get(device_profiles))
         .route("/templates", get(templates))
@@ -79,6 +83,11 @@ fn env() -> &'static Environment<'static> {
             ("import.html", include_str!("../templates/import.html")),
             ("job.html", include_str!("../templates/job.html")),
             ("error.html", include_str!("../templates/error.html")),
+            (
+                "user_form.html",
+                include_str!("../templates/user_form.html"),
+            ),
+            ("user.html", include_str!("../templates/user.html")),
             ("admins.html", include_str!("../templates/admins.html")),
             ("batch.html", include_str!("../templates/batch.html")),
             ("apply.html", include_str!("../templates/apply.html")),
@@ -440,6 +449,8 @@ struct Words {
     title: &'static str,
     noun: &'static str,
     placeholder: &'static str,
+    /// A button beside the find box: (where, what it says).
+    action: Option<(&'static str, &'static str)>,
 }
 
 /// One of the plain lists: its rows, a link on the first cell, conflicts in red.
@@ -455,6 +466,7 @@ fn list_page(
         title,
         noun,
         placeholder,
+        action,
     } = w;
     match listed {
         Ok(l) => {
@@ -473,7 +485,7 @@ fn list_page(
                         q => q.get("q").cloned().unwrap_or_default(),
                         keep, noun, placeholder,
                         headers => l.headers,
-                        action => (here == "jobs").then(|| context! { href => "/imports/new", label => "Import a CSV file" }),
+                        action => action.map(|(href, label)| context! { href, label }),
                         rows => l.rows,
                         total => l.total,
                         ..nav
@@ -500,7 +512,7 @@ async fn users(
             .map(|u| {
                 let conflict = u.conflicts.iter().map(|c| c.message.clone()).collect::<Vec<_>>().join("; ");
                 context! {
-                    href => format!("/users?q={}", urlencode(&u.user_id)),
+                    href => format!("/users/{}?system={}", urlencode(&u.user_id), urlencode(&u.system)),
                     conflict => (!conflict.is_empty()).then(|| conflict.clone()),
                     cells => vec![u.user_id, format!("{} {}", u.first_name, u.last_name), u.system, u.department, u.primary_extension.unwrap_or_default(), conflict],
                 }
@@ -514,6 +526,10 @@ async fn users(
             title: "Users",
             noun: "users",
             placeholder: "User ID or name starts with…",
+            action: c
+                .actor()
+                .may_somewhere("user", "create")
+                .then_some(("/users/new", "Add a user")),
         },
         &q,
         &f,
@@ -557,6 +573,7 @@ async fn lines(
             title: "Lines",
             noun: "lines",
             placeholder: "Directory number starts with…",
+            action: None,
         },
         &q,
         &f,
@@ -594,6 +611,7 @@ async fn device_profiles(
             title: "Device profiles",
             noun: "device profiles",
             placeholder: "Name starts with…",
+            action: None,
         },
         &q,
         &f,
@@ -634,6 +652,7 @@ async fn templates(
             title: "Templates",
             noun: "templates",
             placeholder: "Name starts with…",
+            action: None,
         },
         &q,
         &f,
@@ -678,6 +697,7 @@ async fn status(
             title: "Device status",
             noun: "devices",
             placeholder: "Device name starts with…",
+            action: None,
         },
         &q,
         &f,
@@ -714,6 +734,7 @@ async fn audit(
             title: "Audit log",
             noun: "entries",
             placeholder: "Target starts with…",
+            action: None,
         },
         &q,
         &f,
@@ -954,18 +975,53 @@ async fn update_phone(
         Ok(p) => Redirect::to(&format!("/phones/{}", p.name)).into_response(),
         // Someone saved it meanwhile: both versions, and the choice.
         Err(service::Error::Stale { .. }) => match s.service.phone(&name).await {
-            Ok(now) => (
-                StatusCode::CONFLICT,
-                render(
-                    "stale.html",
-                    c.page(
-                        "phones",
-                        &format!("{name} changed"),
-                        context! { name, yours => f, now },
+            Ok(now) => {
+                let lines = |ls: &mut dyn Iterator<Item = (String, String)>| {
+                    ls.filter(|(p, _)| !p.is_empty())
+                        .map(|(p, l)| format!("{p} {l}").trim().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let rows = vec![
+                    row("Description", &f.description, &now.description),
+                    row("Device pool", &f.device_pool, &now.device_pool),
+                    row(
+                        "Owner",
+                        &f.owner_user_id,
+                        now.owner_user_id.as_deref().unwrap_or(""),
                     ),
-                ),
-            )
-                .into_response(),
+                    row(
+                        "Lines",
+                        &lines(&mut f.lines.iter().map(|l| (l.pattern.clone(), l.label.clone()))),
+                        &lines(
+                            &mut now
+                                .lines
+                                .iter()
+                                .map(|l| (l.pattern.clone(), l.label.clone())),
+                        ),
+                    ),
+                ];
+                let mut hidden = vec![
+                    hidden("description", &f.description),
+                    hidden("device_pool", &f.device_pool),
+                    hidden("owner_user_id", &f.owner_user_id),
+                ];
+                for (i, l) in f.lines.iter().enumerate() {
+                    hidden.push(self::hidden(&format!("line{i}_pattern"), &l.pattern));
+                    hidden.push(self::hidden(&format!("line{i}_label"), &l.label));
+                }
+                stale(
+                    &c,
+                    "phones",
+                    "phone",
+                    &name,
+                    f.version,
+                    now.version,
+                    rows,
+                    hidden,
+                    &format!("/phones/{name}"),
+                )
+            }
             Err(e) => c.failed(e),
         },
         Err(e @ service::Error::Forbidden(_)) => c.failed(e),
@@ -1215,6 +1271,323 @@ async fn create_role(State(s): State<AppState>, c: Console, Form(f): Form<RoleFo
     }
 }
 
+// --- stale edits --------------------------------------------------------------------------
+
+fn row(label: &str, yours: &str, now: &str) -> Value {
+    context! { label, yours, now }
+}
+
+fn hidden(name: &str, value: &str) -> Value {
+    context! { name, value }
+}
+
+/// The answer to a save whose record someone else saved meanwhile: both versions side by side,
+/// "save mine over it" (against the version now stored) or "keep what is stored".
+#[allow(clippy::too_many_arguments)]
+fn stale(
+    c: &Console,
+    here: &str,
+    noun: &str,
+    name: &str,
+    your_version: i64,
+    now_version: i64,
+    rows: Vec<Value>,
+    hidden: Vec<Value>,
+    path: &str,
+) -> Response {
+    (
+        StatusCode::CONFLICT,
+        render(
+            "stale.html",
+            c.page(
+                here,
+                &format!("{name} changed"),
+                context! { name, noun, your_version, now_version, rows, hidden, action => path, back => path },
+            ),
+        ),
+    )
+        .into_response()
+}
+
+// --- users ----------------------------------------------------------------------------------
+
+/// The text fields of the user form: (field, label, input type). Passwords and PINs are
+/// write-only: left empty, they stay as they are.
+const USER_FIELDS: &[(&str, &str, &str)] = &[
+    ("first_name", "First name", "text"),
+    ("last_name", "Last name", "text"),
+    ("display_name", "Display name", "text"),
+    ("department", "Department", "text"),
+    ("manager", "Manager (user ID)", "text"),
+    ("mail", "Mail", "text"),
+    ("telephone_number", "Telephone number", "text"),
+    ("primary_extension", "Primary extension", "text"),
+    ("password", "Password", "password"),
+    ("pin", "PIN", "password"),
+];
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct SystemQuery {
+    system: Option<String>,
+}
+
+fn form_map(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
+    pairs.into_iter().collect()
+}
+
+fn user_fields(values: &BTreeMap<String, String>) -> Vec<Value> {
+    USER_FIELDS
+        .iter()
+        .map(|(name, label, ty)| {
+            let value = if *ty == "password" {
+                ""
+            } else {
+                values.get(*name).map(String::as_str).unwrap_or("")
+            };
+            context! { name, label, type => ty, value }
+        })
+        .collect()
+}
+
+fn values_of(u: &User) -> BTreeMap<String, String> {
+    let v = serde_json::to_value(u).unwrap_or_default();
+    USER_FIELDS
+        .iter()
+        .filter_map(|(f, _, _)| {
+            v.get(*f)
+                .and_then(|x| x.as_str())
+                .map(|x| (f.to_string(), x.to_string()))
+        })
+        .chain([
+            ("system".to_string(), u.system.clone()),
+            ("version".to_string(), u.version.to_string()),
+        ])
+        .collect()
+}
+
+async fn systems_of_kind(s: &AppState, kind: SystemKind) -> Vec<String> {
+    s.service
+        .systems()
+        .await
+        .map(|all| {
+            all.into_iter()
+                .filter(|x| x.kind == kind)
+                .map(|x| x.name)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn user_form(
+    s: &AppState,
+    c: &Console,
+    key: Option<&str>,
+    values: BTreeMap<String, String>,
+    error: Option<String>,
+) -> Response {
+    let systems = systems_of_kind(s, SystemKind::CallControl).await;
+    let title = match key {
+        Some(k) => format!("Edit {k}"),
+        None => "Add a user".into(),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        render(
+            "user_form.html",
+            c.page(
+                "users",
+                &title,
+                context! { editing => key.is_some(), key, fields => user_fields(&values), form => values, systems, error },
+            ),
+        ),
+    )
+        .into_response()
+}
+
+async fn user(
+    State(s): State<AppState>,
+    c: Console,
+    Path(key): Path<String>,
+    Query(q): Query<SystemQuery>,
+) -> Response {
+    match s.service.user(&key, q.system.as_deref()).await {
+        Ok(u) => {
+            let a = c.actor();
+            render(
+                "user.html",
+                c.page(
+                    "users",
+                    &format!("User {}", u.user_id),
+                    context! { may_update => a.may(&u.system, "user", "update"), may_delete => a.may(&u.system, "user", "delete"), u },
+                ),
+            )
+        }
+        Err(e) => c.failed(e),
+    }
+}
+
+async fn new_user(State(s): State<AppState>, c: Console) -> Response {
+    user_form(&s, &c, None, BTreeMap::new(), None).await
+}
+
+async fn create_user(
+    State(s): State<AppState>,
+    c: Console,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let v = form_map(pairs);
+    if let Some(r) = c.forged(v.get("csrf").map(String::as_str).unwrap_or("")) {
+        return r;
+    }
+    let mut m = serde_json::Map::new();
+    for k in ["user_id", "system"]
+        .iter()
+        .chain(USER_FIELDS.iter().map(|(f, _, _)| f))
+    {
+        if let Some(x) = v.get(*k).map(|x| x.trim()).filter(|x| !x.is_empty()) {
+            m.insert(k.to_string(), x.into());
+        }
+    }
+    let r = match serde_json::from_value::<NewUser>(serde_json::Value::Object(m)) {
+        Ok(req) => s.service.create_user(c.actor(), req).await,
+        Err(e) => Err(service::Error::Invalid(Invalid::new("", e.to_string()))),
+    };
+    match r {
+        Ok(u) => Redirect::to(&format!(
+            "/users/{}?system={}",
+            urlencode(&u.user_id),
+            urlencode(&u.system)
+        ))
+        .into_response(),
+        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
+        Err(e) => user_form(&s, &c, None, v, Some(field_message(&e))).await,
+    }
+}
+
+async fn edit_user(
+    State(s): State<AppState>,
+    c: Console,
+    Path(key): Path<String>,
+    Query(q): Query<SystemQuery>,
+) -> Response {
+    match s.service.user(&key, q.system.as_deref()).await {
+        Ok(u) => user_form(&s, &c, Some(&u.user_id), values_of(&u), None).await,
+        Err(e) => c.failed(e),
+    }
+}
+
+async fn update_user(
+    State(s): State<AppState>,
+    c: Console,
+    Path(key): Path<String>,
+    Query(q): Query<SystemQuery>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let mut v = form_map(pairs);
+    if let Some(r) = c.forged(v.get("csrf").map(String::as_str).unwrap_or("")) {
+        return r;
+    }
+    let version: i64 = v.get("version").and_then(|x| x.parse().ok()).unwrap_or(0);
+    let mut m = serde_json::Map::new();
+    m.insert("version".into(), version.into());
+    for (f, _, ty) in USER_FIELDS {
+        let x = v.get(*f).map(|x| x.trim().to_string()).unwrap_or_default();
+        // An empty password or PIN leaves it as it is.
+        if *ty != "password" || !x.is_empty() {
+            m.insert(f.to_string(), x.into());
+        }
+    }
+    let r = match serde_json::from_value::<UserPatch>(serde_json::Value::Object(m)) {
+        Ok(p) => {
+            s.service
+                .update_user(c.actor(), &key, q.system.as_deref(), p)
+                .await
+        }
+        Err(e) => Err(service::Error::Invalid(Invalid::new("", e.to_string()))),
+    };
+    match r {
+        Ok(u) => Redirect::to(&format!(
+            "/users/{}?system={}",
+            urlencode(&u.user_id),
+            urlencode(&u.system)
+        ))
+        .into_response(),
+        Err(service::Error::Stale { .. }) => {
+            match s.service.user(&key, q.system.as_deref()).await {
+                Ok(now) => {
+                    let stored = values_of(&now);
+                    let rows = USER_FIELDS
+                        .iter()
+                        .filter(|(_, _, ty)| *ty != "password")
+                        .map(|(f, label, _)| {
+                            row(
+                                label,
+                                v.get(*f).map(String::as_str).unwrap_or(""),
+                                stored.get(*f).map(String::as_str).unwrap_or(""),
+                            )
+                        })
+                        .collect();
+                    let hidden = USER_FIELDS
+                        .iter()
+                        .filter(|(_, _, ty)| *ty != "password")
+                        .map(|(f, _, _)| {
+                            self::hidden(f, v.get(*f).map(String::as_str).unwrap_or(""))
+                        })
+                        .collect();
+                    let path = format!(
+                        "/users/{}?system={}",
+                        urlencode(&now.user_id),
+                        urlencode(&now.system)
+                    );
+                    stale(
+                        &c,
+                        "users",
+                        "user",
+                        &key,
+                        version,
+                        now.version,
+                        rows,
+                        hidden,
+                        &path,
+                    )
+                }
+                Err(e) => c.failed(e),
+            }
+        }
+        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
+        Err(e) => {
+            v.insert("system".into(), q.system.clone().unwrap_or_default());
+            user_form(&s, &c, Some(&key), v, Some(field_message(&e))).await
+        }
+    }
+}
+
+async fn delete_user(
+    State(s): State<AppState>,
+    c: Console,
+    Path(key): Path<String>,
+    Query(q): Query<SystemQuery>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    match s
+        .service
+        .delete_user(c.actor(), &key, q.system.as_deref())
+        .await
+    {
+        Ok(()) => Redirect::to("/users").into_response(),
+        Err(e) => c.failed(e),
+    }
+}
+
 // --- imports --------------------------------------------------------------------------------
 
 async fn new_import(c: Console) -> Response {
@@ -1344,6 +1717,7 @@ async fn jobs(
             title: "Imports",
             noun: "import jobs",
             placeholder: "",
+            action: Some(("/imports/new", "Import a CSV file")),
         },
         &q,
         &f,
