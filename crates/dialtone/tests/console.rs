@@ -435,6 +435,60 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
         let (s, _) = t.get("/api/v1/phones/SEP0C1122334455").await;
         assert!(s.is_success(), "[{l}] the phone is still there");
 
+        // The audit log, filtered in the page: the refused delete is there, in red.
+        c.goto(&format!("{base}/audit")).await.unwrap();
+        c.find(Locator::Css("select[name=result] option[value=failed]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Css("select[name=action] option[value=delete]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        submit(&c, "main form.bar button[type=submit]").await;
+        assert!(
+            c.current_url()
+                .await
+                .unwrap()
+                .query()
+                .unwrap_or("")
+                .contains("result=failed"),
+            "[{l}]"
+        );
+        let refused = text(&c, "table tr.conflict").await;
+        assert!(
+            refused.contains("clerk") && refused.contains("SEP0C1122334455"),
+            "[{l}] {refused}"
+        );
+        screenshot(&c, "audit", l).await;
+
+        // Exports download with the session (what the links on the import page do).
+        let session = c.get_named_cookie("dialtone_session").await.unwrap();
+        let r = t
+            .client
+            .get(t.url("/exports/lines.csv"))
+            .header("cookie", format!("dialtone_session={}", session.value()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "[{l}]");
+        let body = r.text().await.unwrap();
+        assert!(
+            body.starts_with("DIRECTORY NUMBER,") && body.contains("6002"),
+            "[{l}] {body}"
+        );
+        let r = t
+            .client
+            .get(t.url("/exports/lines.csv"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.url().path(), "/login", "[{l}] no session, no export");
+
         c.close().await.unwrap();
         drop(d);
         t.stop().await;

@@ -56,6 +56,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/jobs/{id}/errors.csv", get(job_errors_csv))
         .route("/imports/new", get(new_import))
         .route("/imports", post(start_import))
+        .route("/exports/{file}", get(export))
         .route("/assets/htmx.min.js", get(htmx))
         .route("/assets/style.css", get(style))
 }
@@ -442,6 +443,11 @@ struct Listed {
     total: i64,
 }
 
+/// A filter of a list: a text box, or a choice among `options`.
+fn filter(q: &BTreeMap<String, String>, name: &str, label: &str, options: &[&str]) -> Value {
+    context! { name, label, options, value => q.get(name).cloned().unwrap_or_default() }
+}
+
 /// How a plain list names itself: its path (and menu entry), title, what it lists, and what its
 /// find box takes.
 struct Words {
@@ -451,6 +457,8 @@ struct Words {
     placeholder: &'static str,
     /// A button beside the find box: (where, what it says).
     action: Option<(&'static str, &'static str)>,
+    /// Filters beside the find box ([`filter`]).
+    filters: Vec<Value>,
 }
 
 /// One of the plain lists: its rows, a link on the first cell, conflicts in red.
@@ -467,7 +475,12 @@ fn list_page(
         noun,
         placeholder,
         action,
+        filters,
     } = w;
+    let filter_names: Vec<Value> = filters
+        .iter()
+        .map(|f| f.get_attr("name").unwrap_or_default())
+        .collect();
     match listed {
         Ok(l) => {
             let keep: BTreeMap<&String, &String> = q
@@ -486,6 +499,7 @@ fn list_page(
                         keep, noun, placeholder,
                         headers => l.headers,
                         action => action.map(|(href, label)| context! { href, label }),
+                        filters, filter_names,
                         rows => l.rows,
                         total => l.total,
                         ..nav
@@ -530,6 +544,10 @@ async fn users(
                 .actor()
                 .may_somewhere("user", "create")
                 .then_some(("/users/new", "Add a user")),
+            filters: vec![
+                filter(&q, "department", "Department", &[]),
+                filter(&q, "conflicts", "Conflicts", &["true"]),
+            ],
         },
         &q,
         &f,
@@ -574,6 +592,7 @@ async fn lines(
             noun: "lines",
             placeholder: "Directory number starts with…",
             action: None,
+            filters: Vec::new(),
         },
         &q,
         &f,
@@ -612,6 +631,7 @@ async fn device_profiles(
             noun: "device profiles",
             placeholder: "Name starts with…",
             action: None,
+            filters: Vec::new(),
         },
         &q,
         &f,
@@ -653,6 +673,7 @@ async fn templates(
             noun: "templates",
             placeholder: "Name starts with…",
             action: None,
+            filters: Vec::new(),
         },
         &q,
         &f,
@@ -698,6 +719,7 @@ async fn status(
             noun: "devices",
             placeholder: "Device name starts with…",
             action: None,
+            filters: Vec::new(),
         },
         &q,
         &f,
@@ -735,6 +757,31 @@ async fn audit(
             noun: "entries",
             placeholder: "Target starts with…",
             action: None,
+            filters: vec![
+                filter(&q, "actor", "Who", &[]),
+                filter(
+                    &q,
+                    "action",
+                    "Did",
+                    &[
+                        "create",
+                        "update",
+                        "delete",
+                        "batch_delete",
+                        "apply_template",
+                        "import",
+                        "set_password",
+                    ],
+                ),
+                filter(
+                    &q,
+                    "resource",
+                    "What",
+                    &[model::access::RESOURCES, &["token"]].concat(),
+                ),
+                filter(&q, "system", "System", &[]),
+                filter(&q, "result", "Result", &["ok", "partial", "failed"]),
+            ],
         },
         &q,
         &f,
@@ -1718,6 +1765,7 @@ async fn jobs(
             noun: "import jobs",
             placeholder: "",
             action: Some(("/imports/new", "Import a CSV file")),
+            filters: Vec::new(),
         },
         &q,
         &f,
@@ -1747,6 +1795,37 @@ async fn job(State(s): State<AppState>, c: Console, Path(id): Path<i64>) -> Resp
             context! { job, errors, percent },
         ),
     )
+}
+
+/// Every record of a kind as a CSV file (`/exports/phones.csv`), in the columns the import
+/// takes.
+async fn export(State(s): State<AppState>, c: Console, Path(file): Path<String>) -> Response {
+    let Some(kind) = file.strip_suffix(".csv").and_then(bulk::Kind::parse) else {
+        return c.error(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            &format!("there is no export {file}"),
+        );
+    };
+    let records = match s.service.export(kind).await {
+        Ok(r) => r,
+        Err(e) => return c.failed(e),
+    };
+    let mut out = Vec::new();
+    if let Err(e) = bulk::write(kind, &records, &mut out) {
+        return c.failed(service::Error::Internal(e.to_string()));
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        out,
+    )
+        .into_response()
 }
 
 async fn job_errors_csv(State(s): State<AppState>, c: Console, Path(id): Path<i64>) -> Response {
