@@ -378,6 +378,35 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
         assert_eq!(text(&c, "#department").await, "Front office", "[{l}]");
         assert_eq!(text(&c, "#name").await, "Jane Doe", "[{l}]");
 
+        // A shared line: where it appears, and its settings edited (a bad number said plainly).
+        c.goto(&format!("{base}/lines?q=500")).await.unwrap();
+        submit(&c, "a[href^='/lines/5000?']").await;
+        assert_eq!(text(&c, "h1").await, "Line 5000 (shared)", "[{l}]");
+        let on = text(&c, "#appearances").await;
+        assert!(
+            on.contains("SEP0A0000000001") && on.contains("SEP0C1122334455"),
+            "[{l}] {on}"
+        );
+        submit(&c, "a.button[href^='/lines/5000/edit']").await;
+        fill(&c, "forward_busy_external", "voicemail").await;
+        fill(&c, "max_calls", "lots").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert!(
+            text(&c, ".notice.bad")
+                .await
+                .contains("is not a whole number"),
+            "[{l}]"
+        );
+        fill(&c, "max_calls", "3").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(
+            text(&c, "#forward_busy_external").await,
+            "voicemail",
+            "[{l}]"
+        );
+        assert_eq!(text(&c, "#max_calls").await, "3", "[{l}]");
+        screenshot(&c, "line", l).await;
+
         // A restricted administrator: no Delete button, and a delete sent anyway is refused.
         t.create(
             "/api/v1/roles",

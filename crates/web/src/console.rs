@@ -40,6 +40,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/users/{key}/edit", get(edit_user))
         .route("/users/{key}/delete", post(delete_user))
         .route("/lines", get(lines))
+        .route("/lines/{pattern}", get(line).post(update_line))
+        .route("/lines/{pattern}/edit", get(edit_line))
+        .route("/lines/{pattern}/delete", post(delete_line))
         .route("/device-profiles", get(device_profiles))
         .route("/templates", get(templates))
         .route("/templates/{kind}/{name}", get(template))
@@ -84,6 +87,11 @@ fn env() -> &'static Environment<'static> {
             ("import.html", include_str!("../templates/import.html")),
             ("job.html", include_str!("../templates/job.html")),
             ("error.html", include_str!("../templates/error.html")),
+            (
+                "record_form.html",
+                include_str!("../templates/record_form.html"),
+            ),
+            ("record.html", include_str!("../templates/record.html")),
             (
                 "user_form.html",
                 include_str!("../templates/user_form.html"),
@@ -580,7 +588,10 @@ async fn lines(
                     .map(|a| a.device.clone())
                     .collect::<Vec<_>>()
                     .join(", ");
-                context! { cells => vec![l.pattern, l.partition, l.system, l.description, on] }
+                context! {
+                    href => line_path(&l.pattern, &l.partition, &l.system, ""),
+                    cells => vec![l.pattern, l.partition, l.system, l.description, on],
+                }
             })
             .collect(),
     });
@@ -1631,6 +1642,287 @@ async fn delete_user(
         .await
     {
         Ok(()) => Redirect::to("/users").into_response(),
+        Err(e) => c.failed(e),
+    }
+}
+
+// --- lines --------------------------------------------------------------------------------
+
+/// A line's settings in the line form: (field, label, input type).
+const LINE_FIELDS: &[(&str, &str, &str)] = &[
+    ("description", "Description", "text"),
+    ("alerting_name", "Alerting name", "text"),
+    ("forward_all", "Forward all", "text"),
+    ("forward_busy_internal", "Forward busy (internal)", "text"),
+    ("forward_busy_external", "Forward busy (external)", "text"),
+    (
+        "forward_no_answer_internal",
+        "Forward no answer (internal)",
+        "text",
+    ),
+    (
+        "forward_no_answer_external",
+        "Forward no answer (external)",
+        "text",
+    ),
+    ("pickup_group", "Call pickup group", "text"),
+    ("voicemail_profile", "Voice mail profile", "text"),
+    ("max_calls", "Maximum number of calls", "number"),
+    ("busy_trigger", "Busy trigger", "number"),
+];
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct LineQuery {
+    partition: Option<String>,
+    system: Option<String>,
+}
+
+/// The page of a line (a directory number is unique per system and partition).
+fn line_path(pattern: &str, partition: &str, system: &str, then: &str) -> String {
+    format!(
+        "/lines/{}{then}?partition={}&system={}",
+        urlencode(pattern),
+        urlencode(partition),
+        urlencode(system)
+    )
+}
+
+/// A stored line's settings as the form shows them.
+fn line_values(l: &Line) -> BTreeMap<String, String> {
+    let v = serde_json::to_value(l).unwrap_or_default();
+    LINE_FIELDS
+        .iter()
+        .map(|(f, _, _)| {
+            let x = match &v[*f] {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (f.to_string(), x)
+        })
+        .collect()
+}
+
+async fn line(
+    State(s): State<AppState>,
+    c: Console,
+    Path(pattern): Path<String>,
+    Query(q): Query<LineQuery>,
+) -> Response {
+    let l = match s
+        .service
+        .line(&pattern, q.partition.as_deref(), q.system.as_deref())
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return c.failed(e),
+    };
+    let values = line_values(&l);
+    let mut rows: Vec<Value> = vec![
+        context! { label => "Partition", value => l.partition.clone(), id => "partition" },
+        context! { label => "Product system", value => l.system.clone(), id => "system" },
+    ];
+    rows.extend(
+        LINE_FIELDS
+            .iter()
+            .map(|(f, label, _)| context! { label, value => values.get(*f).cloned(), id => f }),
+    );
+    rows.push(context! {
+        label => "Appears on", id => "appearances",
+        links => l.appearances.iter().map(|a| {
+            let href = if a.class == "phone" { format!("/phones/{}", a.device) } else { format!("/device-profiles?q={}", a.device) };
+            context! { href, text => format!("{} (button {})", a.device, a.button) }
+        }).collect::<Vec<_>>(),
+    });
+    rows.push(context! { label => "Version", value => l.version, id => "version" });
+    let a = c.actor();
+    render(
+        "record.html",
+        c.page(
+            "lines",
+            &format!("Line {}", l.pattern),
+            context! {
+                heading => format!("Line {}{}", l.pattern, if l.shared { " (shared)" } else { "" }),
+                edit => a.may(&l.system, "line", "update").then(|| line_path(&l.pattern, &l.partition, &l.system, "/edit")),
+                delete => a.may(&l.system, "line", "delete").then(|| line_path(&l.pattern, &l.partition, &l.system, "/delete")),
+                back => "/lines", back_label => "All lines",
+                rows,
+            },
+        ),
+    )
+}
+
+fn line_form(
+    c: &Console,
+    l: &Line,
+    values: &BTreeMap<String, String>,
+    version: i64,
+    error: Option<String>,
+) -> Response {
+    let fields: Vec<Value> = LINE_FIELDS
+        .iter()
+        .map(|(f, label, ty)| context! { name => f, label, type => ty, value => values.get(*f).cloned().unwrap_or_default() })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        render(
+            "record_form.html",
+            c.page(
+                "lines",
+                &format!("Edit line {}", l.pattern),
+                context! {
+                    heading => format!("Edit line {}", l.pattern),
+                    action => line_path(&l.pattern, &l.partition, &l.system, ""),
+                    back => line_path(&l.pattern, &l.partition, &l.system, ""),
+                    version, fields, error,
+                },
+            ),
+        ),
+    )
+        .into_response()
+}
+
+async fn edit_line(
+    State(s): State<AppState>,
+    c: Console,
+    Path(pattern): Path<String>,
+    Query(q): Query<LineQuery>,
+) -> Response {
+    match s
+        .service
+        .line(&pattern, q.partition.as_deref(), q.system.as_deref())
+        .await
+    {
+        Ok(l) => line_form(&c, &l, &line_values(&l), l.version, None),
+        Err(e) => c.failed(e),
+    }
+}
+
+async fn update_line(
+    State(s): State<AppState>,
+    c: Console,
+    Path(pattern): Path<String>,
+    Query(q): Query<LineQuery>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let v = form_map(pairs);
+    if let Some(r) = c.forged(v.get("csrf").map(String::as_str).unwrap_or("")) {
+        return r;
+    }
+    let version: i64 = v.get("version").and_then(|x| x.parse().ok()).unwrap_or(0);
+    let mut m = serde_json::Map::new();
+    m.insert("version".into(), version.into());
+    for (f, label, ty) in LINE_FIELDS {
+        let x = v.get(*f).map(|x| x.trim()).unwrap_or("");
+        if *ty == "number" {
+            match x.parse::<i64>() {
+                Ok(n) => {
+                    m.insert(f.to_string(), n.into());
+                }
+                Err(_) => {
+                    let now = match s
+                        .service
+                        .line(&pattern, q.partition.as_deref(), q.system.as_deref())
+                        .await
+                    {
+                        Ok(l) => l,
+                        Err(e) => return c.failed(e),
+                    };
+                    return line_form(
+                        &c,
+                        &now,
+                        &v,
+                        version,
+                        Some(format!("{label}: `{x}` is not a whole number")),
+                    );
+                }
+            }
+        } else {
+            m.insert(f.to_string(), x.into());
+        }
+    }
+    let (partition, system) = (q.partition.as_deref(), q.system.as_deref());
+    let r = match serde_json::from_value::<LinePatch>(serde_json::Value::Object(m)) {
+        Ok(p) => {
+            s.service
+                .update_line(c.actor(), &pattern, partition, system, p)
+                .await
+        }
+        Err(e) => Err(service::Error::Invalid(Invalid::new("", e.to_string()))),
+    };
+    match r {
+        Ok(l) => Redirect::to(&line_path(&l.pattern, &l.partition, &l.system, "")).into_response(),
+        Err(service::Error::Stale { .. }) => {
+            match s.service.line(&pattern, partition, system).await {
+                Ok(now) => {
+                    let stored = line_values(&now);
+                    let rows = LINE_FIELDS
+                        .iter()
+                        .map(|(f, label, _)| {
+                            row(
+                                label,
+                                v.get(*f).map(String::as_str).unwrap_or(""),
+                                stored.get(*f).map(String::as_str).unwrap_or(""),
+                            )
+                        })
+                        .collect();
+                    let hidden = LINE_FIELDS
+                        .iter()
+                        .map(|(f, _, _)| {
+                            self::hidden(f, v.get(*f).map(String::as_str).unwrap_or(""))
+                        })
+                        .collect();
+                    let path = line_path(&now.pattern, &now.partition, &now.system, "");
+                    stale(
+                        &c,
+                        "lines",
+                        "line",
+                        &pattern,
+                        version,
+                        now.version,
+                        rows,
+                        hidden,
+                        &path,
+                    )
+                }
+                Err(e) => c.failed(e),
+            }
+        }
+        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
+        Err(e) => match s.service.line(&pattern, partition, system).await {
+            Ok(now) => line_form(&c, &now, &v, version, Some(field_message(&e))),
+            Err(e) => c.failed(e),
+        },
+    }
+}
+
+async fn delete_line(
+    State(s): State<AppState>,
+    c: Console,
+    Path(pattern): Path<String>,
+    Query(q): Query<LineQuery>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    match s
+        .service
+        .delete_line(
+            c.actor(),
+            &pattern,
+            q.partition.as_deref(),
+            q.system.as_deref(),
+        )
+        .await
+    {
+        Ok(()) => Redirect::to("/lines").into_response(),
         Err(e) => c.failed(e),
     }
 }
