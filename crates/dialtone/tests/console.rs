@@ -407,6 +407,13 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
         assert_eq!(text(&c, "#max_calls").await, "3", "[{l}]");
         screenshot(&c, "line", l).await;
 
+        c.goto(&format!("{base}/systems")).await.unwrap();
+        let systems = text(&c, "main table").await;
+        assert!(
+            systems.contains("branch") && systems.contains("default"),
+            "[{l}] {systems}"
+        );
+
         // A restricted administrator: no Delete button, and a delete sent anyway is refused.
         t.create(
             "/api/v1/roles",

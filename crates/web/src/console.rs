@@ -44,6 +44,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/lines/{pattern}/edit", get(edit_line))
         .route("/lines/{pattern}/delete", post(delete_line))
         .route("/device-profiles", get(device_profiles))
+        .route("/device-profiles/{name}", get(device_profile))
+        .route("/voicemail-subscribers", get(voicemail_subscribers))
+        .route("/voicemail-subscribers/{alias}", get(voicemail_subscriber))
+        .route("/systems", get(systems))
         .route("/templates", get(templates))
         .route("/templates/{kind}/{name}", get(template))
         .route(
@@ -141,10 +145,16 @@ impl Console {
             ("users", "/users", "Users"),
             ("lines", "/lines", "Lines"),
             ("device-profiles", "/device-profiles", "Device profiles"),
+            (
+                "voicemail-subscribers",
+                "/voicemail-subscribers",
+                "Voicemail",
+            ),
             ("templates", "/templates", "Templates"),
             ("jobs", "/jobs", "Imports"),
             ("status", "/status", "Status"),
             ("audit", "/audit", "Audit log"),
+            ("systems", "/systems", "Systems"),
             ("admins", "/admins", "Administrators"),
         ]
         .into_iter()
@@ -630,7 +640,10 @@ async fn device_profiles(
                     .map(|l| l.pattern.clone())
                     .collect::<Vec<_>>()
                     .join(", ");
-                context! { cells => vec![d.name, d.model, d.description, lines] }
+                context! {
+                    href => format!("/device-profiles/{}", urlencode(&d.name)),
+                    cells => vec![d.name, d.model, d.description, lines],
+                }
             })
             .collect(),
     });
@@ -1644,6 +1657,146 @@ async fn delete_user(
         Ok(()) => Redirect::to("/users").into_response(),
         Err(e) => c.failed(e),
     }
+}
+
+// --- device profiles, voicemail subscribers, systems -------------------------------------
+
+fn links(items: impl IntoIterator<Item = (String, String)>) -> Vec<Value> {
+    items
+        .into_iter()
+        .map(|(href, text)| context! { href, text })
+        .collect()
+}
+
+async fn device_profile(
+    State(s): State<AppState>,
+    c: Console,
+    Path(name): Path<String>,
+) -> Response {
+    let d = match s.service.device_profile(&name).await {
+        Ok(d) => d,
+        Err(e) => return c.failed(e),
+    };
+    let rows = vec![
+        context! { label => "Model", value => format!("{} ({})", d.model, d.protocol), id => "model" },
+        context! { label => "Product system", value => d.system.clone(), id => "system" },
+        context! { label => "Description", value => d.description.clone(), id => "description" },
+        context! { label => "Lines", id => "lines", links => links(d.lines.iter().map(|l| (line_path(&l.pattern, &l.partition, &d.system, ""), format!("{} (button {}) {}", l.pattern, l.button, l.label)))) },
+        context! { label => "Users", id => "users", links => links(d.users.iter().map(|u| (format!("/users/{}?system={}", urlencode(u), urlencode(&d.system)), u.clone()))) },
+        context! { label => "Logout profile of", id => "logout", links => links(d.logout_profile_of.iter().map(|p| (format!("/phones/{p}"), p.clone()))) },
+        context! { label => "Expansion modules", value => d.expansion_modules.join(", "), id => "modules" },
+        context! { label => "Version", value => d.version, id => "version" },
+    ];
+    render(
+        "record.html",
+        c.page(
+            "device-profiles",
+            &format!("Device profile {}", d.name),
+            context! { heading => format!("Device profile {}", d.name), back => "/device-profiles", back_label => "All device profiles", rows },
+        ),
+    )
+}
+
+async fn voicemail_subscribers(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &["class_of_service", "extension"]);
+    let listed = s.service.find_voicemail_subscribers(&f).await.map(|p| Listed {
+        headers: &["Alias", "Name", "System", "Extension", "Class of service", "Conflict"],
+        total: p.total,
+        rows: p
+            .items
+            .into_iter()
+            .map(|v| {
+                let conflict = v.conflicts.iter().map(|c| c.message.clone()).collect::<Vec<_>>().join("; ");
+                context! {
+                    href => format!("/voicemail-subscribers/{}?system={}", urlencode(&v.alias), urlencode(&v.system)),
+                    conflict => (!conflict.is_empty()).then(|| conflict.clone()),
+                    cells => vec![v.alias, format!("{} {}", v.first_name, v.last_name), v.system, v.extension, v.class_of_service, conflict],
+                }
+            })
+            .collect(),
+    });
+    list_page(
+        &c,
+        Words {
+            here: "voicemail-subscribers",
+            title: "Voicemail subscribers",
+            noun: "subscribers",
+            placeholder: "Alias or name starts with…",
+            action: None,
+            filters: vec![filter(&q, "class_of_service", "Class of service", &[])],
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
+async fn voicemail_subscriber(
+    State(s): State<AppState>,
+    c: Console,
+    Path(alias): Path<String>,
+    Query(q): Query<SystemQuery>,
+) -> Response {
+    let v = match s
+        .service
+        .voicemail_subscriber(&alias, q.system.as_deref())
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return c.failed(e),
+    };
+    let mut rows = vec![
+        context! { label => "Name", value => format!("{} {}", v.first_name, v.last_name), id => "name" },
+        context! { label => "Product system", value => v.system.clone(), id => "system" },
+        context! { label => "Extension", value => v.extension.clone(), id => "extension" },
+        context! { label => "Mail", value => v.mail.clone(), id => "mail" },
+        context! { label => "Class of service", value => v.class_of_service.clone(), id => "cos" },
+        context! { label => "Subscriber template", value => v.subscriber_template.clone(), id => "template" },
+        context! { label => "Distribution lists", value => v.distribution_lists.join(", "), id => "lists" },
+        context! { label => "PIN", value => if v.has_pin { "set" } else { "not set" }, id => "pin" },
+    ];
+    for (i, cf) in v.conflicts.iter().enumerate() {
+        rows.push(context! { label => "Conflict", value => cf.message.clone(), id => format!("conflict{i}") });
+    }
+    render(
+        "record.html",
+        c.page(
+            "voicemail-subscribers",
+            &format!("Voicemail subscriber {}", v.alias),
+            context! { heading => format!("Voicemail subscriber {} on {}", v.alias, v.system), back => "/voicemail-subscribers", back_label => "All subscribers", rows },
+        ),
+    )
+}
+
+async fn systems(State(s): State<AppState>, c: Console) -> Response {
+    let listed = s.service.systems().await.map(|all| Listed {
+        headers: &["Name", "Kind", "Description", "Version"],
+        total: all.len() as i64,
+        rows: all
+            .into_iter()
+            .map(|x| context! { cells => vec![x.name, x.kind.as_str().replace('_', "-"), x.description, x.version.to_string()] })
+            .collect(),
+    });
+    let q = BTreeMap::new();
+    let f = find_of(&q, &[]);
+    list_page(
+        &c,
+        Words {
+            here: "systems",
+            title: "Product systems",
+            noun: "systems",
+            placeholder: "",
+            action: None,
+            filters: Vec::new(),
+        },
+        &q,
+        &f,
+        listed,
+    )
 }
 
 // --- lines --------------------------------------------------------------------------------
