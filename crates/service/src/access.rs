@@ -42,10 +42,7 @@ impl Service {
 
     pub async fn role(&self, name: &str) -> Result<Role> {
         let mut c = self.store.read().await?;
-        store::admins::role(&mut c, name)
-            .await?
-            .map(|r| r.role)
-            .ok_or_else(|| Error::NotFound(format!("there is no role `{name}`")))
+        Ok(role_row(&mut c, name).await?.role)
     }
 
     pub async fn create_role(&self, actor: &Actor, req: NewRole) -> Result<Role> {
@@ -92,9 +89,7 @@ impl Service {
         crate::need_version(p.version)?;
         let mut tx = self.store.write().await?;
         let r = async {
-            let row = store::admins::role(tx.conn(), name)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("there is no role `{name}`")))?;
+            let row = role_row(tx.conn(), name).await?;
             if row.role.builtin {
                 return Err(Error::invalid(
                     "name",
@@ -131,9 +126,7 @@ impl Service {
     pub async fn delete_role(&self, actor: &Actor, name: &str) -> Result<()> {
         let mut tx = self.store.write().await?;
         let r = async {
-            let row = store::admins::role(tx.conn(), name)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("there is no role `{name}`")))?;
+            let row = role_row(tx.conn(), name).await?;
             if row.role.builtin {
                 return Err(Error::invalid(
                     "name",
@@ -221,11 +214,7 @@ impl Service {
         };
         let mut tx = self.store.write().await?;
         let r = async {
-            let admin = store::admins::by_username(tx.conn(), username)
-                .await?
-                .ok_or_else(|| {
-                    Error::NotFound(format!("there is no administrator `{username}`"))
-                })?;
+            let admin = admin_row(tx.conn(), username).await?;
             if let Some(h) = &hash {
                 store::admins::set_password(tx.conn(), admin.id, h).await?;
             }
@@ -255,11 +244,7 @@ impl Service {
                     "you cannot remove yourself: another administrator can",
                 ));
             }
-            let admin = store::admins::by_username(tx.conn(), username)
-                .await?
-                .ok_or_else(|| {
-                    Error::NotFound(format!("there is no administrator `{username}`"))
-                })?;
+            let admin = admin_row(tx.conn(), username).await?;
             Ok(store::admins::delete(tx.conn(), admin.id).await?)
         }
         .await;
@@ -317,6 +302,18 @@ impl Service {
         tx.commit().await?;
         Ok(())
     }
+}
+
+async fn role_row(conn: &mut store::Conn, name: &str) -> Result<store::admins::RoleRow> {
+    store::admins::role(conn, name)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("there is no role `{name}`")))
+}
+
+async fn admin_row(conn: &mut store::Conn, username: &str) -> Result<store::admins::AdminRow> {
+    store::admins::by_username(conn, username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("there is no administrator `{username}`")))
 }
 
 fn check_privileges(ps: &[Privilege]) -> Result<()> {

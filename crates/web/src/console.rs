@@ -228,20 +228,21 @@ impl FromRequestParts<AppState> for Console {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let to_login = || {
+        let to_login = |ended: bool| {
             let next = parts
                 .uri
                 .path_and_query()
                 .map(|p| p.as_str().to_string())
                 .unwrap_or_else(|| "/".into());
-            Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response()
+            let ended = if ended { "&idle=1" } else { "" };
+            Redirect::to(&format!("/login?next={}{ended}", urlencode(&next))).into_response()
         };
-        let Some(id) = cookie(&parts.headers, COOKIE) else {
-            return Err(to_login());
+        let Some(id) = cookie(&parts.headers, COOKIE).filter(|c| !c.is_empty()) else {
+            return Err(to_login(false));
         };
         match state.service.session(&id).await {
             Ok(Some(session)) => Ok(Console { session }),
-            Ok(None) => Err(to_login()),
+            Ok(None) => Err(to_login(true)),
             Err(e) => Err((
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("the database: {e}"),
@@ -280,14 +281,37 @@ struct LoginQuery {
     idle: Option<String>,
 }
 
-async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+/// Whether the browser reached the console over HTTPS (directly, or through a proxy that says
+/// so) or on this machine, where browsers keep `Secure` cookies on plain HTTP.
+fn secure_context(headers: &HeaderMap) -> bool {
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let name = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    https || name == "localhost" || name.starts_with("127.") || name == "[::1]"
+}
+
+const PLAIN_HTTP: &str = "This page came over plain HTTP: your password and the session cross the network unencrypted. Put the console behind HTTPS (a proxy that sets X-Forwarded-Proto: https).";
+
+async fn login_page(headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+    let note = match (q.idle, secure_context(&headers)) {
+        (Some(_), _) => {
+            Some("Your session ended (30 minutes without use, or a log-out): log in again.")
+        }
+        (None, false) => Some(PLAIN_HTTP),
+        (None, true) => None,
+    };
     render(
         "login.html",
-        context! {
-            next => local_path(&q.next),
-            username => "",
-            note => q.idle.map(|_| "Your session ended after 30 minutes without use: log in again."),
-        },
+        context! { next => local_path(&q.next), username => "", note },
     )
 }
 
@@ -299,11 +323,18 @@ struct LoginForm {
     next: String,
 }
 
-async fn login(State(s): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
     match s.service.log_in(&f.username, &f.password).await {
         Ok((id, _)) => {
+            // `Secure` wherever the browser keeps it; over plain HTTP to another machine it
+            // would drop the cookie, and the log-in page says why that is unsafe instead.
             let cookie = format!(
-                "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age={}",
+                "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict;{} Max-Age={}",
+                if secure_context(&headers) { " Secure;" } else { "" },
                 service::SESSION_IDLE.as_secs() * 48
             );
             (
@@ -461,6 +492,16 @@ struct Listed {
     total: i64,
 }
 
+/// A record's conflicts between product systems, in one line (what is wrong and how to resolve
+/// it); empty when there is none.
+fn conflicts_of(conflicts: &[Conflict]) -> String {
+    conflicts
+        .iter()
+        .map(|c| c.message.clone())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// A filter of a list: a text box, or a choice among `options`.
 fn filter(q: &BTreeMap<String, String>, name: &str, label: &str, options: &[&str]) -> Value {
     context! { name, label, options, value => q.get(name).cloned().unwrap_or_default() }
@@ -542,7 +583,7 @@ async fn users(
             .items
             .into_iter()
             .map(|u| {
-                let conflict = u.conflicts.iter().map(|c| c.message.clone()).collect::<Vec<_>>().join("; ");
+                let conflict = conflicts_of(&u.conflicts);
                 context! {
                     href => format!("/users/{}?system={}", urlencode(&u.user_id), urlencode(&u.system)),
                     conflict => (!conflict.is_empty()).then(|| conflict.clone()),
@@ -1710,7 +1751,7 @@ async fn voicemail_subscribers(
             .items
             .into_iter()
             .map(|v| {
-                let conflict = v.conflicts.iter().map(|c| c.message.clone()).collect::<Vec<_>>().join("; ");
+                let conflict = conflicts_of(&v.conflicts);
                 context! {
                     href => format!("/voicemail-subscribers/{}?system={}", urlencode(&v.alias), urlencode(&v.system)),
                     conflict => (!conflict.is_empty()).then(|| conflict.clone()),
@@ -2340,6 +2381,24 @@ mod tests {
                 .render(context! {})
                 .unwrap_or_else(|err| panic!("{t}: {err}"));
         }
+    }
+
+    #[test]
+    fn secure_cookies_where_browsers_keep_them() {
+        let h = |host: &str, proto: Option<&str>| {
+            let mut m = HeaderMap::new();
+            m.insert(header::HOST, host.parse().unwrap());
+            if let Some(p) = proto {
+                m.insert("x-forwarded-proto", p.parse().unwrap());
+            }
+            secure_context(&m)
+        };
+        assert!(h("127.0.0.1:8080", None));
+        assert!(h("localhost:8080", None));
+        assert!(h("[::1]:8080", None));
+        assert!(h("pbx.example.com", Some("https")));
+        assert!(!h("pbx.example.com:8080", None));
+        assert!(!h("10.0.0.5:8080", Some("http")));
     }
 
     #[test]
