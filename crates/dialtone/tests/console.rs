@@ -414,6 +414,57 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
             "[{l}] {systems}"
         );
 
+        // A template made, changed and removed in the console (a field users lack is refused).
+        c.goto(&format!("{base}/templates")).await.unwrap();
+        submit(&c, "a.button[href='/templates/new']").await;
+        c.find(Locator::Css("#kind option[value='user']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        fill(&c, "name", "Sales staff").await;
+        fill(&c, "fields", "department=Sales\nshoe_size=44").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert!(text(&c, ".notice.bad").await.contains("shoe_size"), "[{l}]");
+        fill(&c, "fields", "department=Sales\ngroups=[\"sales\"]").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "h1").await, "User template Sales staff", "[{l}]");
+        let held = text(&c, "dl.record").await;
+        assert!(
+            held.contains("department") && held.contains("Sales") && held.contains("groups"),
+            "[{l}] {held}"
+        );
+        submit(&c, "a.button[href$='/edit']").await;
+        fill(&c, "description", "Everyone in sales").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert!(
+            text(&c, "dl.record").await.contains("Everyone in sales"),
+            "[{l}]"
+        );
+        // Delete asks first (the browser's confirm), then goes.
+        let page = c.find(Locator::Css("html")).await.unwrap();
+        c.find(Locator::Css("main .bar form button.danger"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(
+            c.get_alert_text()
+                .await
+                .unwrap()
+                .contains("Delete the template Sales staff?"),
+            "[{l}]"
+        );
+        c.accept_alert().await.unwrap();
+        gone(&page).await;
+        assert_eq!(text(&c, "h1").await, "Templates", "[{l}]");
+        assert!(
+            !text(&c, "main table").await.contains("Sales staff"),
+            "[{l}] removed"
+        );
+
         // A restricted administrator: no Delete button, and a delete sent anyway is refused.
         t.create(
             "/api/v1/roles",

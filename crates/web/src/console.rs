@@ -48,8 +48,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/voicemail-subscribers", get(voicemail_subscribers))
         .route("/voicemail-subscribers/{alias}", get(voicemail_subscriber))
         .route("/systems", get(systems))
-        .route("/templates", get(templates))
-        .route("/templates/{kind}/{name}", get(template))
+        .route("/templates", get(templates).post(create_template))
+        .route("/templates/new", get(new_template))
+        .route(
+            "/templates/{kind}/{name}",
+            get(template).post(update_template),
+        )
+        .route("/templates/{kind}/{name}/edit", get(edit_template))
+        .route("/templates/{kind}/{name}/delete", post(delete_template))
         .route(
             "/templates/{kind}/{name}/apply",
             get(confirm_apply).post(apply),
@@ -91,6 +97,10 @@ fn env() -> &'static Environment<'static> {
             ("import.html", include_str!("../templates/import.html")),
             ("job.html", include_str!("../templates/job.html")),
             ("error.html", include_str!("../templates/error.html")),
+            (
+                "template_form.html",
+                include_str!("../templates/template_form.html"),
+            ),
             (
                 "record_form.html",
                 include_str!("../templates/record_form.html"),
@@ -737,7 +747,10 @@ async fn templates(
             title: "Templates",
             noun: "templates",
             placeholder: "Name starts with…",
-            action: None,
+            action: c
+                .actor()
+                .may("", "template", "create")
+                .then_some(("/templates/new", "Add a template")),
             filters: Vec::new(),
         },
         &q,
@@ -1191,9 +1204,235 @@ async fn template(
             c.page(
                 "templates",
                 &format!("Template {}", t.name),
-                context! { may_apply => c.actor().may_somewhere(kind.as_str(), "update"), what => what(kind), t },
+                context! {
+                    may_apply => c.actor().may_somewhere(kind.as_str(), "update"),
+                    may_change => c.actor().may("", "template", "update"),
+                    what => what(kind),
+                    t,
+                },
             ),
         ),
+        Err(e) => c.failed(e),
+    }
+}
+
+/// The template form's values.
+#[derive(serde::Deserialize, serde::Serialize, Default)]
+#[serde(default)]
+struct TemplateForm {
+    csrf: String,
+    version: i64,
+    kind: String,
+    name: String,
+    description: String,
+    /// `FIELD=VALUE` lines.
+    fields: String,
+}
+
+impl TemplateForm {
+    fn of(t: &Template) -> TemplateForm {
+        TemplateForm {
+            version: t.version,
+            kind: t.kind.as_str().into(),
+            name: t.name.clone(),
+            description: t.description.clone(),
+            fields: t
+                .fields
+                .iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => format!("{k}={s}"),
+                    other => format!("{k}={other}"),
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            ..Default::default()
+        }
+    }
+
+    /// The fields: a value that reads as JSON is JSON, any other is text.
+    fn fields(&self) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+        let mut m = serde_json::Map::new();
+        for (i, line) in self
+            .fields
+            .lines()
+            .map(str::trim)
+            .enumerate()
+            .filter(|(_, l)| !l.is_empty())
+        {
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| format!("fields, line {}: `{line}`: write FIELD=VALUE", i + 1))?;
+            let v = serde_json::from_str(v.trim())
+                .unwrap_or_else(|_| serde_json::Value::from(v.trim()));
+            m.insert(k.trim().to_string(), v);
+        }
+        Ok(m)
+    }
+}
+
+fn template_form(
+    c: &Console,
+    editing: bool,
+    form: &TemplateForm,
+    error: Option<String>,
+) -> Response {
+    let kinds: Vec<&str> = TemplateKind::ALL.iter().map(|k| k.as_str()).collect();
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        render(
+            "template_form.html",
+            c.page(
+                "templates",
+                "Template",
+                context! { editing, form, kinds, error },
+            ),
+        ),
+    )
+        .into_response()
+}
+
+async fn new_template(c: Console) -> Response {
+    let form = TemplateForm {
+        kind: "phone".into(),
+        ..Default::default()
+    };
+    template_form(&c, false, &form, None)
+}
+
+async fn create_template(
+    State(s): State<AppState>,
+    c: Console,
+    Form(f): Form<TemplateForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    let r = match (TemplateKind::parse(&f.kind), f.fields()) {
+        (Ok(kind), Ok(fields)) => {
+            let req = NewTemplate {
+                kind,
+                name: f.name.clone(),
+                description: f.description.clone(),
+                fields,
+            };
+            s.service
+                .create_template(c.actor(), req)
+                .await
+                .map_err(|e| field_message(&e))
+        }
+        (Err(e), _) => Err(e.to_string()),
+        (_, Err(e)) => Err(e),
+    };
+    match r {
+        Ok(t) => Redirect::to(&format!(
+            "/templates/{}/{}",
+            t.kind.as_str(),
+            urlencode(&t.name)
+        ))
+        .into_response(),
+        Err(e) => template_form(&c, false, &f, Some(e)),
+    }
+}
+
+async fn edit_template(
+    State(s): State<AppState>,
+    c: Console,
+    Path((kind, name)): Path<(String, String)>,
+) -> Response {
+    let kind = match TemplateKind::parse(&kind) {
+        Ok(k) => k,
+        Err(e) => return c.failed(e.into()),
+    };
+    match s.service.template(kind, &name).await {
+        Ok(t) => template_form(&c, true, &TemplateForm::of(&t), None),
+        Err(e) => c.failed(e),
+    }
+}
+
+async fn update_template(
+    State(s): State<AppState>,
+    c: Console,
+    Path((kind, name)): Path<(String, String)>,
+    Form(f): Form<TemplateForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    let kind = match TemplateKind::parse(&kind) {
+        Ok(k) => k,
+        Err(e) => return c.failed(e.into()),
+    };
+    let fields = match f.fields() {
+        Ok(x) => x,
+        Err(e) => return template_form(&c, true, &f, Some(e)),
+    };
+    let p = TemplatePatch {
+        version: f.version,
+        name: Some(f.name.clone()),
+        description: Some(f.description.clone()),
+        fields: Some(fields),
+    };
+    match s.service.update_template(c.actor(), kind, &name, p).await {
+        Ok(t) => Redirect::to(&format!(
+            "/templates/{}/{}",
+            t.kind.as_str(),
+            urlencode(&t.name)
+        ))
+        .into_response(),
+        Err(service::Error::Stale { .. }) => match s.service.template(kind, &name).await {
+            Ok(now) => {
+                let stored = TemplateForm::of(&now);
+                let rows = vec![
+                    row("Name", &f.name, &stored.name),
+                    row("Description", &f.description, &stored.description),
+                    row("Fields", &f.fields, &stored.fields),
+                ];
+                let hidden = vec![
+                    hidden("kind", &f.kind),
+                    hidden("name", &f.name),
+                    hidden("description", &f.description),
+                    hidden("fields", &f.fields),
+                ];
+                let path = format!("/templates/{}/{}", kind.as_str(), urlencode(&name));
+                stale(
+                    &c,
+                    "templates",
+                    "template",
+                    &name,
+                    f.version,
+                    now.version,
+                    rows,
+                    hidden,
+                    &path,
+                )
+            }
+            Err(e) => c.failed(e),
+        },
+        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
+        Err(e) => template_form(&c, true, &f, Some(field_message(&e))),
+    }
+}
+
+async fn delete_template(
+    State(s): State<AppState>,
+    c: Console,
+    Path((kind, name)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    let kind = match TemplateKind::parse(&kind) {
+        Ok(k) => k,
+        Err(e) => return c.failed(e.into()),
+    };
+    match s.service.delete_template(c.actor(), kind, &name).await {
+        Ok(()) => Redirect::to("/templates").into_response(),
         Err(e) => c.failed(e),
     }
 }
