@@ -576,6 +576,43 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
             .unwrap();
         assert_eq!(r.url().path(), "/login", "[{l}] no session, no export");
 
+        // Back as the superadmin: the clerk's roles changed, the custom role removed.
+        submit(&c, "header form button[type=submit]").await;
+        log_in(&c, &base, "admin", PASSWORD).await;
+        c.goto(&format!("{base}/admins")).await.unwrap();
+        let form = "form[action='/admins/clerk']";
+        c.find(Locator::Css(&format!("{form} option[value='Desk clerk']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Css(&format!(
+            "{form} option[value='Full Provisioning']"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        submit(&c, &format!("{form} button[type=submit]")).await;
+        let admins = text(&c, "#admins").await;
+        assert!(admins.contains("clerk Full Provisioning"), "[{l}] {admins}");
+        let page = c.find(Locator::Css("html")).await.unwrap();
+        c.find(Locator::Css("form[action='/roles/Desk%20clerk/delete'] button, form[action='/roles/Desk clerk/delete'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.accept_alert().await.unwrap();
+        gone(&page).await;
+        assert!(
+            !text(&c, "#roles-table").await.contains("Desk clerk"),
+            "[{l}] the role is gone"
+        );
+        screenshot(&c, "admins", l).await;
+
         c.close().await.unwrap();
         drop(d);
         t.stop().await;

@@ -61,7 +61,9 @@ pub(crate) fn routes() -> Router<AppState> {
             get(confirm_apply).post(apply),
         )
         .route("/admins", get(admins).post(create_admin))
+        .route("/admins/{username}", post(update_admin))
         .route("/roles", post(create_role))
+        .route("/roles/{name}/delete", post(delete_role))
         .route("/status", get(status))
         .route("/audit", get(audit))
         .route("/jobs", get(jobs))
@@ -1568,6 +1570,60 @@ async fn create_admin(
     };
     match s.service.create_administrator(c.actor(), req).await {
         Ok(_) => Redirect::to("/admins").into_response(),
+        Err(e) => c.failed(e),
+    }
+}
+
+/// Sets an administrator's roles (all of them: those selected), and the password when one is
+/// given.
+async fn update_admin(
+    State(s): State<AppState>,
+    c: Console,
+    Path(username): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    if let Some(r) = c.forged(&get("csrf")) {
+        return r;
+    }
+    let password = get("password");
+    let p = AdministratorPatch {
+        password: (!password.is_empty()).then(|| Secret::new(password)),
+        roles: Some(
+            pairs
+                .iter()
+                .filter(|(k, _)| k == "roles")
+                .map(|(_, v)| v.clone())
+                .collect(),
+        ),
+    };
+    match s
+        .service
+        .update_administrator(c.actor(), &username, p)
+        .await
+    {
+        Ok(_) => Redirect::to("/admins").into_response(),
+        Err(e) => c.failed(e),
+    }
+}
+
+async fn delete_role(
+    State(s): State<AppState>,
+    c: Console,
+    Path(name): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    match s.service.delete_role(c.actor(), &name).await {
+        Ok(()) => Redirect::to("/admins").into_response(),
         Err(e) => c.failed(e),
     }
 }
