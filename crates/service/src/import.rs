@@ -180,6 +180,33 @@ impl Service {
         self.import_job(id).await
     }
 
+    /// Starts an import of the CSV file `body` as a job that runs in the background (on this
+    /// process's runtime): the file's header is checked and its rows counted first, so a bad
+    /// header is refused before any job exists.
+    pub async fn spawn_import<B>(
+        &self,
+        actor: &Actor,
+        opts: ImportOptions,
+        body: B,
+    ) -> Result<ImportJob>
+    where
+        B: AsRef<[u8]> + Send + Sync + 'static,
+    {
+        let header = |e: bulk::FileError| Error::invalid("file", format!("{}: {e}", opts.source));
+        let rows = bulk::reader(opts.kind, body.as_ref())
+            .map_err(header)?
+            .count() as i64;
+        let reader = bulk::reader(opts.kind, std::io::Cursor::new(body)).map_err(header)?;
+        let job = self.start_import(actor, &opts, Some(rows)).await?;
+        let (svc, actor, id) = (self.clone(), actor.clone(), job.id);
+        tokio::spawn(async move {
+            if let Err(err) = svc.run_import(&actor, id, &opts, reader, |_| {}).await {
+                tracing::warn!(%err, job = id, "an import job stopped");
+            }
+        });
+        Ok(job)
+    }
+
     pub async fn import_job(&self, id: i64) -> Result<ImportJob> {
         let mut c = self.store.read().await?;
         store::templates::job(&mut c, id)

@@ -1561,19 +1561,7 @@ async fn start_import(
         template: p.template.filter(|t| !t.is_empty()),
         source: p.source.unwrap_or_else(|| "upload".into()),
     };
-    let header = |e: bulk::FileError| -> ApiError {
-        service::Error::Invalid(Invalid::new("file", e.to_string())).into()
-    };
-    let rows = bulk::reader(kind, &body[..]).map_err(header)?.count() as i64;
-    let reader = bulk::reader(kind, std::io::Cursor::new(body)).map_err(header)?;
-    let job = s.service.start_import(&a, &opts, Some(rows)).await?;
-    let id = job.id;
-    let svc = s.service.clone();
-    tokio::spawn(async move {
-        if let Err(err) = svc.run_import(&a, id, &opts, reader, |_| {}).await {
-            tracing::warn!(%err, job = id, "an import job stopped");
-        }
-    });
+    let job = s.service.spawn_import(&a, opts, body).await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
 

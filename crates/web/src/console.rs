@@ -1739,6 +1739,26 @@ struct SystemQuery {
     system: Option<String>,
 }
 
+/// A stored record's `fields` (field, label, input type) as a form shows them: text as it is,
+/// numbers written out, nothing for a field left unset (or write-only).
+fn form_values<T: serde::Serialize>(
+    record: &T,
+    fields: &[(&str, &str, &str)],
+) -> BTreeMap<String, String> {
+    let v = serde_json::to_value(record).unwrap_or_default();
+    fields
+        .iter()
+        .map(|(f, _, _)| {
+            let x = match &v[*f] {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (f.to_string(), x)
+        })
+        .collect()
+}
+
 fn form_map(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
     pairs.into_iter().collect()
 }
@@ -1758,19 +1778,10 @@ fn user_fields(values: &BTreeMap<String, String>) -> Vec<Value> {
 }
 
 fn values_of(u: &User) -> BTreeMap<String, String> {
-    let v = serde_json::to_value(u).unwrap_or_default();
-    USER_FIELDS
-        .iter()
-        .filter_map(|(f, _, _)| {
-            v.get(*f)
-                .and_then(|x| x.as_str())
-                .map(|x| (f.to_string(), x.to_string()))
-        })
-        .chain([
-            ("system".to_string(), u.system.clone()),
-            ("version".to_string(), u.version.to_string()),
-        ])
-        .collect()
+    let mut v = form_values(u, USER_FIELDS);
+    v.insert("system".into(), u.system.clone());
+    v.insert("version".into(), u.version.to_string());
+    v
 }
 
 async fn systems_of_kind(s: &AppState, kind: SystemKind) -> Vec<String> {
@@ -2179,18 +2190,7 @@ fn line_path(pattern: &str, partition: &str, system: &str, then: &str) -> String
 
 /// A stored line's settings as the form shows them.
 fn line_values(l: &Line) -> BTreeMap<String, String> {
-    let v = serde_json::to_value(l).unwrap_or_default();
-    LINE_FIELDS
-        .iter()
-        .map(|(f, _, _)| {
-            let x = match &v[*f] {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            (f.to_string(), x)
-        })
-        .collect()
+    form_values(l, LINE_FIELDS)
 }
 
 async fn line(
@@ -2493,24 +2493,10 @@ async fn start_import(State(s): State<AppState>, c: Console, mut form: Multipart
             .filter(|t| !t.is_empty()),
         source,
     };
-    let rows = match bulk::reader(kind, &body[..]) {
-        Ok(r) => r.count() as i64,
-        Err(e) => return again(format!("{}: {e}", opts.source)),
+    let id = match s.service.spawn_import(c.actor(), opts, body).await {
+        Ok(j) => j.id,
+        Err(e) => return again(e.to_string()),
     };
-    let reader = match bulk::reader(kind, std::io::Cursor::new(body)) {
-        Ok(r) => r,
-        Err(e) => return again(format!("{}: {e}", opts.source)),
-    };
-    let job = match s.service.start_import(c.actor(), &opts, Some(rows)).await {
-        Ok(j) => j,
-        Err(e) => return again(field_message(&e)),
-    };
-    let (svc, actor, id) = (s.service.clone(), c.actor().clone(), job.id);
-    tokio::spawn(async move {
-        if let Err(err) = svc.run_import(&actor, id, &opts, reader, |_| {}).await {
-            tracing::warn!(%err, job = id, "an import job stopped");
-        }
-    });
     Redirect::to(&format!("/jobs/{id}")).into_response()
 }
 
