@@ -9,6 +9,9 @@ use rand::RngCore;
 /// How long a web console session lasts without a request.
 pub const SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
+/// How often a session in use records that it was used.
+const SESSION_TOUCH: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A web console session: who, and the token its forms carry against CSRF.
 #[derive(Clone)]
 pub struct Session {
@@ -281,15 +284,19 @@ impl Service {
             return Ok(None);
         };
         drop(c);
-        let idle = store::older_than(&seen_at, SESSION_IDLE);
-        let mut tx = self.store.write_unversioned().await?;
-        if idle {
+        if store::older_than(&seen_at, SESSION_IDLE) {
+            let mut tx = self.store.write_unversioned().await?;
             store::admins::delete_session(tx.conn(), &key).await?;
             tx.commit().await?;
             return Ok(None);
         }
-        store::admins::touch_session(tx.conn(), &key).await?;
-        tx.commit().await?;
+        // Written at most once a minute, not on every page and poll (a write takes SQLite's
+        // write lock): a session then ends up to a minute before 30 idle minutes are over.
+        if store::older_than(&seen_at, SESSION_TOUCH) {
+            let mut tx = self.store.write_unversioned().await?;
+            store::admins::touch_session(tx.conn(), &key).await?;
+            tx.commit().await?;
+        }
         Ok(Some(Session {
             actor: self.actor_of(&admin).await?,
             csrf,
