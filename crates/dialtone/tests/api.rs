@@ -416,7 +416,8 @@ async fn phones_names_macs_models_and_lines() {
             )
             .await,
             StatusCode::CONFLICT,
-            "name",
+            // The field the request gave (the name is made of it).
+            "mac",
         );
         let m = t.refused(
             t.post(

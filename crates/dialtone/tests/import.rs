@@ -409,3 +409,78 @@ async fn a_phone_file_sets_the_lines_on_its_buttons() {
         assert_eq!(export(&db, "lines"), lines, "[{l}]");
     }
 }
+
+/// A clean chunk runs without a savepoint per row; a row that fails after it wrote something
+/// sends its chunk back to run again with them. Whichever way a row went in, it went in once:
+/// the good rows all stored and audited once, the bad ones failed with the words of the checks
+/// (not of the unique key that caught them), nothing of theirs left behind.
+#[tokio::test]
+async fn rows_that_fail_mid_chunk_fail_alone_and_the_others_go_in_once() {
+    const ROWS: usize = 1200;
+    for db in TestDb::all().await {
+        let l = db.label;
+        let dir = std::env::temp_dir().join(format!("dialtone-replay-{}-{l}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut text = String::from("MAC ADDRESS,DEVICE TYPE,OWNER USER ID,DIRECTORY NUMBER 1\n");
+        for i in 0..ROWS {
+            match i {
+                // Line 702: the MAC of line 3, written another way.
+                700 => text.push_str("0c:00:00:00:00:01,7960,,59999\n"),
+                // Line 703: an owner that does not exist (found after the row's line was made).
+                701 => text.push_str(&format!("0C{i:010X},7960,nobody,{}\n", 50000 + i)),
+                _ => text.push_str(&format!("0C{i:010X},7960,,{}\n", 50000 + i)),
+            }
+        }
+        let path = file(&dir, "phones.csv", &text);
+        assert!(run(&db, &["migrate"]).ok);
+        let r = run(
+            &db,
+            &[
+                "import",
+                "--kind",
+                "phones",
+                "--yes",
+                path.to_str().unwrap(),
+            ],
+        );
+        assert!(!r.ok, "[{l}] two rows are bad");
+        let summary = format!("{ROWS} rows: {} ok, 2 failed", ROWS - 2);
+        assert!(r.out.contains(&summary), "[{l}] {}", r.out);
+        assert!(
+            r.err.contains("line 702, column MAC ADDRESS: ")
+                && r.err.contains("belongs to SEP0C0000000001 already"),
+            "[{l}] {}",
+            r.err
+        );
+        assert!(
+            r.err.contains("line 703, column OWNER USER ID: ")
+                && r.err.contains("there is no user nobody on default"),
+            "[{l}] {}",
+            r.err
+        );
+        assert_eq!(export(&db, "phones").lines().count() - 1, ROWS - 2, "[{l}]");
+        let lines = export(&db, "lines");
+        assert_eq!(lines.lines().count() - 1, ROWS - 2, "[{l}]");
+        assert!(
+            !lines.contains("59999") && !lines.contains("50701"),
+            "[{l}] a failed row's line was left behind"
+        );
+
+        let t = common::TestApp::spawn(&db).await;
+        let total = |q: &'static str| {
+            let t = &t;
+            async move {
+                let (_, v) = t.get(&format!("/api/v1/audit?resource=phone&{q}")).await;
+                v["total"].as_i64().unwrap()
+            }
+        };
+        assert_eq!(
+            total("action=create&result=ok").await,
+            (ROWS - 2) as i64,
+            "[{l}]"
+        );
+        assert_eq!(total("action=create&result=failed").await, 2, "[{l}]");
+        t.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

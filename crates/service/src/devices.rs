@@ -288,24 +288,32 @@ impl Service {
         let (name, mac) = self
             .name_and_mac(conn, class, t, s, owner.as_ref().map(|(_, u)| u), this)
             .await?;
-        if let Some((id, c)) = store::devices::id_by_name(conn, name.as_str()).await? {
-            if Some(id) != this {
-                return Err(Error::conflict(
-                    "name",
-                    format!(
-                        "a {} named {name} already exists: choose another name or change that {}",
-                        what(c),
-                        what(c)
-                    ),
-                ));
+        // Run optimistically (an import), the unique keys of name and MAC refuse a duplicate at
+        // the insert, and the replay with savepoints that follows words it as these checks do.
+        if !self.store.optimistic() {
+            // The MAC first: a hardware phone's name is made of it, and its column is the one
+            // the file gave.
+            if let Some(m) = &mac {
+                if let Some((id, other)) = store::devices::by_mac(conn, m.as_str()).await? {
+                    if Some(id) != this {
+                        return Err(Error::conflict(
+                            "mac",
+                            format!(
+                                "MAC {m} belongs to {other} already: each phone has its own MAC"
+                            ),
+                        ));
+                    }
+                }
             }
-        }
-        if let Some(m) = &mac {
-            if let Some((id, other)) = store::devices::by_mac(conn, m.as_str()).await? {
+            if let Some((id, c)) = store::devices::id_by_name(conn, name.as_str()).await? {
                 if Some(id) != this {
                     return Err(Error::conflict(
-                        "mac",
-                        format!("MAC {m} belongs to {other} already: each phone has its own MAC"),
+                        "name",
+                        format!(
+                            "a {} named {name} already exists: choose another name or change that {}",
+                            what(c),
+                            what(c)
+                        ),
                     ));
                 }
             }

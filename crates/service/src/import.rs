@@ -318,8 +318,12 @@ impl Service {
         mut progress: impl FnMut(&ImportReport),
     ) -> Result<ImportReport> {
         let template = self.import_template(opts).await?;
-        // Rows go in a few hundred to a transaction, each in a savepoint of its own (a bad row
-        // still fails alone): one commit per row was most of the time a row took.
+        // Rows go in a few hundred to a transaction: one commit per row was most of the time a
+        // row took. A chunk runs optimistically, without a savepoint per row (two statements
+        // less a row), when the chunk before it had no failed row; a row that fails after it
+        // wrote something poisons the chunk, which is then rolled back and run again with a
+        // savepoint per row, so that the bad row fails alone and says why. A dry run rolls
+        // each row back, so it always needs the savepoints.
         let svc = if opts.dry_run {
             self.dry_run()
         } else {
@@ -331,53 +335,36 @@ impl Service {
             dry_run: opts.dry_run,
             ..Default::default()
         };
-        let mut chunk = (0usize, std::time::Instant::now());
+        // The rows of the chunk not committed yet, and the report as it was before them.
+        let mut pending: Vec<bulk::Row> = Vec::new();
+        let mut before = report.clone();
+        let mut started = std::time::Instant::now();
         let mut reported = 0;
+        svc.store.set_optimistic(!opts.dry_run);
         for row in rows {
-            report.rows += 1;
-            let errors = match row.record {
-                Err(errors) => errors,
-                Ok(mut record) => {
-                    if let Some(t) = &template {
-                        crate::templates::fill(&mut record, &t.fields);
-                    }
-                    match svc.import_row(actor, opts, record.clone()).await {
-                        Ok(()) => Vec::new(),
-                        Err(Error::Conflict { .. })
-                            if opts.mode == ImportMode::Add
-                                && svc.already_there(opts.kind, &record).await =>
-                        {
-                            report.unchanged += 1;
-                            Vec::new()
-                        }
-                        Err(e) => {
-                            let column = e
-                                .field()
-                                .filter(|f| !f.is_empty())
-                                .and_then(|f| bulk::column_for(opts.kind, f, &record));
-                            vec![RowError {
-                                line: row.line,
-                                column,
-                                reason: e.to_string(),
-                            }]
-                        }
-                    }
+            svc.import_one(actor, opts, template.as_ref(), &row, &mut report)
+                .await;
+            pending.push(row);
+            if svc.store.poisoned() {
+                svc.store.rollback_batch().await;
+                svc.store.set_optimistic(false);
+                report = before.clone();
+                for row in &pending {
+                    svc.import_one(actor, opts, template.as_ref(), row, &mut report)
+                        .await;
                 }
-            };
-            if errors.is_empty() {
-                report.ok += 1;
-            } else {
-                report.failed += 1;
-                report.errors.extend(errors);
             }
-            chunk.0 += 1;
             let stop = opts.stop_on_error && report.failed > 0;
             // Progress is told only of committed rows, and the job's record is written in the
             // same transaction as they are: what a killed import reported done is stored.
-            if stop || chunk.0 >= CHUNK_ROWS || chunk.1.elapsed() >= CHUNK_TIME {
+            if stop || pending.len() >= CHUNK_ROWS || started.elapsed() >= CHUNK_TIME {
                 svc.commit_rows(job, &report, &mut reported, None).await?;
                 progress(&report);
-                chunk = (0, std::time::Instant::now());
+                svc.store
+                    .set_optimistic(!opts.dry_run && report.failed == before.failed);
+                pending.clear();
+                before = report.clone();
+                started = std::time::Instant::now();
             }
             if stop {
                 report.stopped = true;
@@ -392,6 +379,53 @@ impl Service {
             self.audit_import(actor, opts, &report).await?;
         }
         Ok(report)
+    }
+
+    /// Runs one row of an import and counts how it went in `report`.
+    async fn import_one(
+        &self,
+        actor: &Actor,
+        opts: &ImportOptions,
+        template: Option<&Template>,
+        row: &bulk::Row,
+        report: &mut ImportReport,
+    ) {
+        report.rows += 1;
+        let record = match &row.record {
+            Err(errors) => {
+                report.failed += 1;
+                report.errors.extend(errors.iter().cloned());
+                return;
+            }
+            Ok(record) => record,
+        };
+        let mut record = record.clone();
+        if let Some(t) = template {
+            crate::templates::fill(&mut record, &t.fields);
+        }
+        match self.import_row(actor, opts, record.clone()).await {
+            Ok(()) => report.ok += 1,
+            // A poisoned batch is run again: what failed is found then.
+            Err(_) if self.store.poisoned() => {}
+            Err(Error::Conflict { .. })
+                if opts.mode == ImportMode::Add && self.already_there(opts.kind, &record).await =>
+            {
+                report.ok += 1;
+                report.unchanged += 1;
+            }
+            Err(e) => {
+                let column = e
+                    .field()
+                    .filter(|f| !f.is_empty())
+                    .and_then(|f| bulk::column_for(opts.kind, f, &record));
+                report.failed += 1;
+                report.errors.push(RowError {
+                    line: row.line,
+                    column,
+                    reason: e.to_string(),
+                });
+            }
+        }
     }
 
     /// Writes the job's progress (and the row errors found since `reported`) and commits the

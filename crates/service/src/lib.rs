@@ -378,6 +378,11 @@ impl Service {
     }
 
     pub(crate) async fn audit_failure(&self, actor: &Actor, a: &Audit<'_>, e: &Error) {
+        // An optimistic import's failed write: the batch is replayed with savepoints, and the
+        // replay records this failure.
+        if self.store.poisoned() {
+            return;
+        }
         let text = e.to_string();
         let detail = match e.field() {
             Some(f) if !text.starts_with(&format!("{f}:")) => format!("{f}: {text}"),

@@ -127,6 +127,8 @@ pub struct Store {
     generation: Arc<Generation>,
     /// Set on a batched store: every write shares one transaction until `commit_batch`.
     batch: Option<Arc<Mutex<BatchState>>>,
+    /// A batched store's writes take no savepoint ([`Store::set_optimistic`]).
+    optimistic: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The generation as this process knows it: what its own commits set at once, and what the
@@ -154,6 +156,8 @@ impl std::fmt::Debug for Store {
 /// A write transaction. Commit it, or it rolls back when dropped.
 pub struct WriteTx {
     inner: Option<Inner>,
+    /// In a batch: whether this write is in a savepoint of its own.
+    savepoint: bool,
     /// The entry [`WriteTx::audit`] was given, written with the commit.
     audit: Option<audit::Held>,
     /// Bump the generation on commit (everything but the migrations themselves).
@@ -170,13 +174,17 @@ enum Inner {
     Batched(OwnedMutexGuard<BatchState>),
 }
 
-/// The one transaction the writes of a batched store share, each in a savepoint of its own.
+/// The one transaction the writes of a batched store share, each in a savepoint of its own
+/// (or, run optimistically, with none: see [`Store::set_optimistic`]).
 #[derive(Default)]
 pub struct BatchState {
     tx: Option<Transaction<'static, sqlx::Any>>,
     _guard: Option<OwnedMutexGuard<()>>,
     /// The last savepoint was dropped unreleased: roll back to it before anything else runs.
     undo: bool,
+    /// An optimistic write failed: what it did half cannot be undone alone, so nothing more
+    /// runs in this batch until [`Store::rollback_batch`].
+    poisoned: bool,
     /// A released savepoint wrote something phone files may show.
     bump: bool,
     /// The audit entries of released savepoints, written at the batch's commit.
@@ -240,12 +248,14 @@ impl WriteTx {
                 }
             }
             Inner::Batched(mut state) => {
-                let released = sqlx::query("RELEASE SAVEPOINT dialtone_row")
-                    .execute(state.conn())
-                    .await;
-                if let Err(e) = released {
-                    state.undo = true;
-                    return Err(e.into());
+                if self.savepoint {
+                    let released = sqlx::query("RELEASE SAVEPOINT dialtone_row")
+                        .execute(state.conn())
+                        .await;
+                    if let Err(e) = released {
+                        state.undo = true;
+                        return Err(e.into());
+                    }
                 }
                 state.bump |= self.bump;
                 state.audit.extend(self.audit.take());
@@ -260,7 +270,11 @@ impl Drop for WriteTx {
         // An own transaction rolls back as sqlx drops it; a savepoint is rolled back by the
         // batch's next statement (no await here).
         if let Some(Inner::Batched(state)) = self.inner.as_mut() {
-            state.undo = true;
+            if self.savepoint {
+                state.undo = true;
+            } else {
+                state.poisoned = true;
+            }
         }
     }
 }
@@ -352,6 +366,7 @@ impl Store {
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
             generation: Arc::default(),
             batch: None,
+            optimistic: Arc::default(),
         })
     }
 
@@ -406,17 +421,26 @@ impl Store {
                 .clone()
                 .try_lock_owned()
                 .map_err(|_| Error::Db("a write inside a write of the same batch".into()))?;
+            if state.poisoned {
+                return Err(Error::Db(
+                    "a write of this batch failed: roll the batch back before writing again".into(),
+                ));
+            }
             if state.tx.is_none() {
                 let (tx, guard) = self.begin_own().await?;
                 state.tx = Some(tx);
                 state._guard = guard;
             }
             state.settle().await?;
-            sqlx::query("SAVEPOINT dialtone_row")
-                .execute(state.conn())
-                .await?;
+            let savepoint = !self.optimistic();
+            if savepoint {
+                sqlx::query("SAVEPOINT dialtone_row")
+                    .execute(state.conn())
+                    .await?;
+            }
             return Ok(WriteTx {
                 inner: Some(Inner::Batched(state)),
+                savepoint,
                 audit: None,
                 bump,
                 generation: self.generation.clone(),
@@ -425,6 +449,7 @@ impl Store {
         let (tx, guard) = self.begin_own().await?;
         Ok(WriteTx {
             inner: Some(Inner::Own { tx, _guard: guard }),
+            savepoint: false,
             audit: None,
             bump,
             generation: self.generation.clone(),
@@ -456,8 +481,36 @@ impl Store {
     pub fn batched(&self) -> Store {
         Store {
             batch: Some(Arc::default()),
+            optimistic: Arc::default(),
             ..self.clone()
         }
+    }
+
+    /// Runs the batch's next writes without a savepoint each (`true`) or with one (`false`, the
+    /// default). Without, a row costs two statements less, but a write that fails poisons the
+    /// whole batch: nothing more runs until [`Store::rollback_batch`], and the caller replays
+    /// the batch with savepoints to find which write failed and keep the others. For imports of
+    /// files that are mostly right.
+    pub fn set_optimistic(&self, optimistic: bool) {
+        self.optimistic.store(
+            optimistic && self.batch.is_some(),
+            std::sync::atomic::Ordering::Release,
+        );
+    }
+
+    /// Whether this store's writes go without savepoints ([`Store::set_optimistic`]): a
+    /// failure is then replayed with them, and checks that only word better what a unique key
+    /// refuses anyway may be left to the replay.
+    pub fn optimistic(&self) -> bool {
+        self.optimistic.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether an optimistic write of this batch failed ([`Store::set_optimistic`]). Asked
+    /// between writes (during one, the batch is lent to it and this answers false).
+    pub fn poisoned(&self) -> bool {
+        self.batch
+            .as_ref()
+            .is_some_and(|b| b.try_lock().map(|s| s.poisoned).unwrap_or(false))
     }
 
     /// Commits what a batched store wrote since its last commit (nothing when it is not
@@ -467,6 +520,11 @@ impl Store {
             return Ok(());
         };
         let mut state = batch.lock().await;
+        if state.poisoned {
+            return Err(Error::Db(
+                "a write of this batch failed: roll the batch back instead of committing it".into(),
+            ));
+        }
         state.settle().await?;
         let Some(mut tx) = state.tx.take() else {
             return Ok(());
@@ -496,6 +554,7 @@ impl Store {
             state.tx = None;
             state._guard = None;
             state.undo = false;
+            state.poisoned = false;
             state.bump = false;
             state.audit.clear();
         }
