@@ -56,10 +56,15 @@ impl SecretKey {
 
     /// Seals a secret: `v1:` + base64(nonce ‖ ciphertext ‖ tag).
     pub fn seal(&self, plain: &str) -> Result<String> {
+        self.seal_bytes(plain.as_bytes())
+    }
+
+    /// Seals bytes as [`SecretKey::seal`] seals text.
+    pub fn seal_bytes(&self, plain: &[u8]) -> Result<String> {
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
         let ct = self
             .cipher()
-            .encrypt(&nonce, plain.as_bytes())
+            .encrypt(&nonce, plain)
             .map_err(|_| Error::Internal("sealing failed".into()))?;
         let mut out = nonce.to_vec();
         out.extend(ct);
@@ -68,6 +73,13 @@ impl SecretKey {
 
     /// Opens what `seal` made with the same key.
     pub fn open(&self, sealed: &str) -> Result<String> {
+        String::from_utf8(self.open_bytes(sealed)?).map_err(|_| {
+            Error::Internal("a sealed secret cannot be opened with this secret key".into())
+        })
+    }
+
+    /// Opens what `seal_bytes` made with the same key.
+    pub fn open_bytes(&self, sealed: &str) -> Result<Vec<u8>> {
         let wrong =
             || Error::Internal("a sealed secret cannot be opened with this secret key".into());
         let raw = STANDARD
@@ -77,11 +89,9 @@ impl SecretKey {
             return Err(wrong());
         }
         let (nonce, ct) = raw.split_at(12);
-        let plain = self
-            .cipher()
+        self.cipher()
             .decrypt(Nonce::from_slice(nonce), ct)
-            .map_err(|_| wrong())?;
-        String::from_utf8(plain).map_err(|_| wrong())
+            .map_err(|_| wrong())
     }
 
     /// A key for one purpose: HMAC-SHA256 of the purpose under this key, so every node started

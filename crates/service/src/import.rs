@@ -16,6 +16,9 @@ const CHUNK_ROWS: usize = 500;
 /// …and the longest one holds the write lock (a server on the same database waits that long).
 const CHUNK_TIME: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// How many dry runs' files are kept to run for real ([`Service::run_checked`]).
+const KEPT_FILES: i64 = 10;
+
 /// What each row does to its record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportMode {
@@ -196,8 +199,15 @@ impl Service {
         let rows = bulk::reader(opts.kind, body.as_ref())
             .map_err(header)?
             .count() as i64;
-        let reader = bulk::reader(opts.kind, std::io::Cursor::new(body)).map_err(header)?;
         let job = self.start_import(actor, &opts, Some(rows)).await?;
+        if opts.dry_run {
+            // Kept, so that the file checked is the file that then runs ([`Service::run_checked`]).
+            let sealed = self.key.seal_bytes(body.as_ref())?;
+            let mut tx = self.store.write_unversioned().await?;
+            store::templates::keep_file(tx.conn(), job.id, &sealed, KEPT_FILES).await?;
+            tx.commit().await?;
+        }
+        let reader = bulk::reader(opts.kind, std::io::Cursor::new(body)).map_err(header)?;
         let (svc, actor, id) = (self.clone(), actor.clone(), job.id);
         tokio::spawn(async move {
             if let Err(err) = svc.run_import(&actor, id, &opts, reader, |_| {}).await {
@@ -205,6 +215,65 @@ impl Service {
             }
         });
         Ok(job)
+    }
+
+    /// Whether the file dry-run job `id` checked is kept, to run for real.
+    pub async fn checked_file_kept(&self, id: i64) -> Result<bool> {
+        let mut c = self.store.read().await?;
+        Ok(store::templates::file_kept(&mut c, id).await?)
+    }
+
+    /// Runs for real, as a new job in the background, the file dry-run job `id` checked, with
+    /// the same kind, mode and template. The file is kept for one run.
+    pub async fn run_checked(&self, actor: &Actor, id: i64) -> Result<ImportJob> {
+        let job = self.import_job(id).await?;
+        if !job.dry_run {
+            return Err(Error::invalid(
+                "job",
+                format!("import job {id} was not a dry run: it wrote what it could already"),
+            ));
+        }
+        if job.state == JobState::Running {
+            return Err(Error::conflict(
+                "job",
+                format!("the dry run of import job {id} is still running: wait until it ends"),
+            ));
+        }
+        let (Some(kind), Some(mode)) = (Kind::parse(&job.kind), ImportMode::parse(&job.mode))
+        else {
+            return Err(Error::Internal(format!(
+                "import job {id} names a kind `{}` or mode `{}` this version does not know",
+                job.kind, job.mode
+            )));
+        };
+        let sealed = {
+            let mut tx = self.store.write_unversioned().await?;
+            let sealed = store::templates::take_file(tx.conn(), id).await?;
+            tx.commit().await?;
+            sealed
+        };
+        let Some(sealed) = sealed else {
+            return Err(Error::NotFound(format!(
+                "the file import job {id} checked is no longer kept (it ran already, or it is older than the last {KEPT_FILES} dry runs): upload it again"
+            )));
+        };
+        let body = self.key.open_bytes(&sealed)?;
+        let opts = ImportOptions {
+            kind,
+            mode,
+            dry_run: false,
+            stop_on_error: job.stop_on_error,
+            template: Some(job.template).filter(|t| !t.is_empty()),
+            source: job.source,
+        };
+        let run = self.spawn_import(actor, opts, body).await;
+        if run.is_err() {
+            // Not run: kept again, for when what stopped it is mended.
+            let mut tx = self.store.write_unversioned().await?;
+            store::templates::keep_file(tx.conn(), id, &sealed, KEPT_FILES).await?;
+            tx.commit().await?;
+        }
+        run
     }
 
     pub async fn import_job(&self, id: i64) -> Result<ImportJob> {

@@ -38,6 +38,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "roles_and_sessions",
             sql: include_str!("../migrations/0005_roles_and_sessions.sql"),
         },
+        Migration {
+            version: 6,
+            name: "import_files",
+            sql: include_str!("../migrations/0006_import_files.sql"),
+        },
     ]
 }
 

@@ -244,3 +244,46 @@ pub async fn job_errors(
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
         .collect()
 }
+
+/// Keeps the sealed file of dry-run job `job`, and forgets the files of all but the `keep`
+/// latest dry runs.
+pub async fn keep_file(conn: &mut AnyConnection, job: i64, sealed: &str, keep: i64) -> Result<()> {
+    sqlx::query("INSERT INTO import_files (job_id, sealed) VALUES ($1, $2)")
+        .bind(job)
+        .bind(sealed)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "DELETE FROM import_files WHERE job_id NOT IN \
+         (SELECT job_id FROM import_files ORDER BY job_id DESC LIMIT $1)",
+    )
+    .bind(keep)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether the file of job `job` is kept.
+pub async fn file_kept(conn: &mut AnyConnection, job: i64) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM import_files WHERE job_id = $1")
+            .bind(job)
+            .fetch_one(conn)
+            .await?
+            > 0,
+    )
+}
+
+/// Takes the kept file of job `job` (it is kept no more).
+pub async fn take_file(conn: &mut AnyConnection, job: i64) -> Result<Option<String>> {
+    let sealed: Option<String> =
+        sqlx::query_scalar("SELECT sealed FROM import_files WHERE job_id = $1")
+            .bind(job)
+            .fetch_optional(&mut *conn)
+            .await?;
+    sqlx::query("DELETE FROM import_files WHERE job_id = $1")
+        .bind(job)
+        .execute(conn)
+        .await?;
+    Ok(sealed)
+}

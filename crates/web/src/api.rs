@@ -1352,6 +1352,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(apply_template))
         .routes(routes!(list_imports, start_import))
         .routes(routes!(get_import))
+        .routes(routes!(run_import))
         .routes(routes!(import_errors))
         .routes(routes!(import_errors_csv))
         .routes(routes!(export_csv))
@@ -1505,7 +1506,7 @@ pub struct ImportParams {
 }
 
 /// The largest CSV file an upload may carry.
-const MAX_IMPORT_BYTES: usize = 256 << 20;
+pub(crate) const MAX_IMPORT_BYTES: usize = 256 << 20;
 
 fn bulk_kind(kind: &str) -> ApiResult<bulk::Kind> {
     bulk::Kind::parse(kind).ok_or_else(|| {
@@ -1601,6 +1602,19 @@ async fn get_import(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ImportJob>> {
     Ok(Json(s.service.import_job(id).await?))
+}
+
+/// Runs for real, as a new job (202), the file dry-run job `id` checked, with its kind, mode and
+/// template: the file is kept with the dry run's job for one run (of the latest 10 dry runs).
+#[utoipa::path(post, path = "/api/v1/imports/{id}/run", tag = "imports", params(("id" = i64, Path)),
+    responses((status = 202, body = ImportJob), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn run_import(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(id): Path<i64>,
+) -> ApiResult<impl IntoResponse> {
+    let job = s.service.run_checked(&a, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
 /// A failed row of an import: its line in the file, the column, and why.

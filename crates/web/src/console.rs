@@ -24,30 +24,31 @@ use std::sync::OnceLock;
 const COOKIE: &str = "dialtone_session";
 const PAGE: i64 = 50;
 
+mod devices;
+mod records;
+use devices::Dev;
+use records::Res;
+
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/login", get(login_page).post(login))
+    let r = Router::new();
+    let r = record_routes(r, Res::Line, "/lines", get(lines));
+    let r = record_routes(
+        r,
+        Res::Subscriber,
+        "/voicemail-subscribers",
+        get(voicemail_subscribers),
+    );
+    let r = record_routes(r, Res::System, "/systems", get(systems));
+    let r = device_routes(r, Dev::Phone, "/phones", get(phones));
+    let r = device_routes(r, Dev::Profile, "/device-profiles", get(device_profiles));
+    r.route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/", get(dashboard))
-        .route("/phones", get(phones).post(create_phone))
-        .route("/phones/new", get(new_phone))
-        .route("/phones/{name}", get(phone).post(update_phone))
-        .route("/phones/{name}/edit", get(edit_phone))
-        .route("/phones/{name}/delete", post(delete_phone))
         .route("/users", get(users).post(create_user))
         .route("/users/new", get(new_user))
         .route("/users/{key}", get(user).post(update_user))
         .route("/users/{key}/edit", get(edit_user))
         .route("/users/{key}/delete", post(delete_user))
-        .route("/lines", get(lines))
-        .route("/lines/{pattern}", get(line).post(update_line))
-        .route("/lines/{pattern}/edit", get(edit_line))
-        .route("/lines/{pattern}/delete", post(delete_line))
-        .route("/device-profiles", get(device_profiles))
-        .route("/device-profiles/{name}", get(device_profile))
-        .route("/voicemail-subscribers", get(voicemail_subscribers))
-        .route("/voicemail-subscribers/{alias}", get(voicemail_subscriber))
-        .route("/systems", get(systems))
         .route("/templates", get(templates).post(create_template))
         .route("/templates/new", get(new_template))
         .route(
@@ -68,12 +69,133 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/audit", get(audit))
         .route("/jobs", get(jobs))
         .route("/jobs/{id}", get(job))
+        .route("/jobs/{id}/run", post(run_job))
         .route("/jobs/{id}/errors.csv", get(job_errors_csv))
         .route("/imports/new", get(new_import))
-        .route("/imports", post(start_import))
+        .route(
+            "/imports",
+            post(start_import).layer(axum::extract::DefaultBodyLimit::max(
+                crate::api::MAX_IMPORT_BYTES,
+            )),
+        )
         .route("/exports/{file}", get(export))
         .route("/assets/htmx.min.js", get(htmx))
         .route("/assets/style.css", get(style))
+}
+
+/// The pages of records edited through their fields ([`records`]): the list at `base` (and
+/// adding to it), `base/new`, `base/{key}` (and saving it), `…/edit`, `…/delete`.
+fn record_routes(
+    r: Router<AppState>,
+    res: Res,
+    base: &str,
+    list: axum::routing::MethodRouter<AppState>,
+) -> Router<AppState> {
+    type Pairs = Form<Vec<(String, String)>>;
+    r.route(
+        base,
+        list.post(
+            move |State(s): State<AppState>, c: Console, Form(p): Pairs| {
+                records::create(s, c, res, p)
+            },
+        ),
+    )
+    .route(
+        &format!("{base}/new"),
+        get(
+            move |State(s): State<AppState>, c: Console, Query(at): Query<records::At>| {
+                records::new(s, c, res, at)
+            },
+        ),
+    )
+    .route(
+        &format!("{base}/{{key}}"),
+        get(
+            move |State(s): State<AppState>,
+                  c: Console,
+                  Path(key): Path<String>,
+                  Query(at): Query<records::At>| records::view(s, c, res, key, at),
+        )
+        .post(
+            move |State(s): State<AppState>,
+                  c: Console,
+                  Path(key): Path<String>,
+                  Query(at): Query<records::At>,
+                  Form(p): Pairs| records::update(s, c, res, key, at, p),
+        ),
+    )
+    .route(
+        &format!("{base}/{{key}}/edit"),
+        get(
+            move |State(s): State<AppState>,
+                  c: Console,
+                  Path(key): Path<String>,
+                  Query(at): Query<records::At>| records::edit(s, c, res, key, at),
+        ),
+    )
+    .route(
+        &format!("{base}/{{key}}/delete"),
+        post(
+            move |State(s): State<AppState>,
+                  c: Console,
+                  Path(key): Path<String>,
+                  Query(at): Query<records::At>,
+                  Form(f): Form<CsrfForm>| records::delete(s, c, res, key, at, f.csrf),
+        ),
+    )
+}
+
+/// The pages of phones or device profiles ([`devices`]), as [`record_routes`] for records.
+fn device_routes(
+    r: Router<AppState>,
+    dev: Dev,
+    base: &str,
+    list: axum::routing::MethodRouter<AppState>,
+) -> Router<AppState> {
+    type Pairs = Form<Vec<(String, String)>>;
+    r.route(
+        base,
+        list.post(
+            move |State(s): State<AppState>, c: Console, Form(p): Pairs| {
+                devices::create(s, c, dev, p)
+            },
+        ),
+    )
+    .route(
+        &format!("{base}/new"),
+        get(move |State(s): State<AppState>, c: Console| devices::new(s, c, dev)),
+    )
+    .route(
+        &format!("{base}/{{name}}"),
+        get(
+            move |State(s): State<AppState>, c: Console, Path(name): Path<String>| {
+                devices::view(s, c, dev, name)
+            },
+        )
+        .post(
+            move |State(s): State<AppState>,
+                  c: Console,
+                  Path(name): Path<String>,
+                  Form(p): Pairs| { devices::update(s, c, dev, name, p) },
+        ),
+    )
+    .route(
+        &format!("{base}/{{name}}/edit"),
+        get(
+            move |State(s): State<AppState>, c: Console, Path(name): Path<String>| {
+                devices::edit(s, c, dev, name)
+            },
+        ),
+    )
+    .route(
+        &format!("{base}/{{name}}/delete"),
+        post(
+            move |State(s): State<AppState>,
+                  c: Console,
+                  Path(name): Path<String>,
+                  Form(f): Form<CsrfForm>| devices::delete(s, c, dev, name, f.csrf),
+        ),
+    )
 }
 
 fn env() -> &'static Environment<'static> {
@@ -89,10 +211,10 @@ fn env() -> &'static Environment<'static> {
             ),
             ("phones.html", include_str!("../templates/phones.html")),
             ("pages.html", include_str!("../templates/pages.html")),
-            ("phone.html", include_str!("../templates/phone.html")),
+            ("device.html", include_str!("../templates/device.html")),
             (
-                "phone_form.html",
-                include_str!("../templates/phone_form.html"),
+                "device_form.html",
+                include_str!("../templates/device_form.html"),
             ),
             ("stale.html", include_str!("../templates/stale.html")),
             ("list.html", include_str!("../templates/list.html")),
@@ -665,7 +787,10 @@ async fn lines(
             title: "Lines",
             noun: "lines",
             placeholder: "Directory number starts with…",
-            action: None,
+            action: c
+                .actor()
+                .may_somewhere("line", "create")
+                .then_some(("/lines/new", "Add a line")),
             filters: Vec::new(),
         },
         &q,
@@ -707,7 +832,10 @@ async fn device_profiles(
             title: "Device profiles",
             noun: "device profiles",
             placeholder: "Name starts with…",
-            action: None,
+            action: c
+                .actor()
+                .may_somewhere("device_profile", "create")
+                .then_some(("/device-profiles/new", "Add a device profile")),
             filters: Vec::new(),
         },
         &q,
@@ -871,101 +999,14 @@ async fn audit(
 
 // --- phones ---------------------------------------------------------------------------------
 
-async fn phone(State(s): State<AppState>, c: Console, Path(name): Path<String>) -> Response {
-    let p = match s.service.phone(&name).await {
-        Ok(p) => p,
-        Err(e) => return c.failed(e),
-    };
-    let status = s.service.phone_status(&name).await.ok();
-    let a = c.actor();
-    render(
-        "phone.html",
-        c.page(
-            "phones",
-            &format!("Phone {}", p.name),
-            context! {
-                may_update => a.may(&p.system, "phone", "update"),
-                may_delete => a.may(&p.system, "phone", "delete"),
-                phone => p,
-                status,
-            },
-        ),
-    )
-}
-
-/// The phone form's values, as the browser sent them.
-#[derive(Debug, Default, serde::Serialize)]
-struct PhoneForm {
-    csrf: String,
-    version: i64,
-    mac: String,
-    model: String,
-    description: String,
-    device_pool: String,
-    owner_user_id: String,
-    lines: Vec<LineField>,
-}
-
-#[derive(Debug, Default, Clone, serde::Serialize)]
-struct LineField {
-    pattern: String,
-    label: String,
-}
-
-impl PhoneForm {
-    fn parse(pairs: Vec<(String, String)>) -> PhoneForm {
-        let mut f = PhoneForm::default();
-        for (k, v) in pairs {
-            match k.as_str() {
-                "csrf" => f.csrf = v,
-                "version" => f.version = v.parse().unwrap_or(0),
-                "mac" => f.mac = v,
-                "model" => f.model = v,
-                "description" => f.description = v,
-                "device_pool" => f.device_pool = v,
-                "owner_user_id" => f.owner_user_id = v,
-                k => {
-                    if let Some((i, what)) = k
-                        .strip_prefix("line")
-                        .and_then(|r| r.split_once('_'))
-                        .and_then(|(i, w)| {
-                            i.parse::<usize>().ok().filter(|i| *i < 200).map(|i| (i, w))
-                        })
-                    {
-                        if f.lines.len() <= i {
-                            f.lines.resize(i + 1, LineField::default());
-                        }
-                        match what {
-                            "pattern" => f.lines[i].pattern = v,
-                            "label" => f.lines[i].label = v,
-                            _ => {}
-                        }
-                    }
-                }
-            }
+/// An error with the field it is about, in the words of the form.
+fn field_message(e: &service::Error) -> String {
+    let text = e.to_string();
+    match e.field() {
+        Some(f) if !f.is_empty() && !text.starts_with(f) => {
+            format!("{}: {text}", f.replace('_', " "))
         }
-        f
-    }
-
-    /// The lines given, in button order (empty rows left out).
-    fn appearances(&self) -> Vec<AppearanceInput> {
-        self.lines
-            .iter()
-            .filter(|l| !l.pattern.trim().is_empty())
-            .map(|l| AppearanceInput {
-                pattern: l.pattern.trim().to_string(),
-                label: l.label.trim().to_string(),
-                ..Default::default()
-            })
-            .collect()
-    }
-
-    /// At least one empty line row to add a line with.
-    fn with_room(mut self, rows: usize) -> PhoneForm {
-        while self.lines.len() < rows || self.lines.last().is_some_and(|l| !l.pattern.is_empty()) {
-            self.lines.push(LineField::default());
-        }
-        self
+        _ => text,
     }
 }
 
@@ -978,204 +1019,6 @@ fn models(s: &AppState) -> Vec<String> {
         .collect();
     m.sort();
     m
-}
-
-fn phone_form(
-    s: &AppState,
-    c: &Console,
-    editing: Option<&str>,
-    form: PhoneForm,
-    error: Option<String>,
-) -> Response {
-    let title = match editing {
-        Some(n) => format!("Edit {n}"),
-        None => "Add a phone".to_string(),
-    };
-    render(
-        "phone_form.html",
-        c.page(
-            "phones",
-            &title,
-            context! { editing => editing.is_some(), name => editing, form, error, models => models(s) },
-        ),
-    )
-}
-
-async fn new_phone(State(s): State<AppState>, c: Console) -> Response {
-    let form = PhoneForm {
-        model: "8861".into(),
-        ..Default::default()
-    }
-    .with_room(2);
-    phone_form(&s, &c, None, form, None)
-}
-
-async fn create_phone(
-    State(s): State<AppState>,
-    c: Console,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
-    let f = PhoneForm::parse(pairs);
-    if let Some(r) = c.forged(&f.csrf) {
-        return r;
-    }
-    let req = NewPhone {
-        mac: Some(f.mac.trim().to_string()).filter(|m| !m.is_empty()),
-        model: f.model.clone(),
-        description: f.description.trim().to_string(),
-        device_pool: f.device_pool.trim().to_string(),
-        owner_user_id: Some(f.owner_user_id.trim().to_string()).filter(|o| !o.is_empty()),
-        lines: f.appearances(),
-        ..Default::default()
-    };
-    match s.service.create_phone(c.actor(), req).await {
-        Ok(p) => Redirect::to(&format!("/phones/{}", p.name)).into_response(),
-        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
-        Err(e) => {
-            let message = field_message(&e);
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                phone_form(&s, &c, None, f.with_room(2), Some(message)),
-            )
-                .into_response()
-        }
-    }
-}
-
-/// An error with the field it is about, in the words of the form.
-fn field_message(e: &service::Error) -> String {
-    let text = e.to_string();
-    match e.field() {
-        Some(f) if !f.is_empty() && !text.starts_with(f) => {
-            format!("{}: {text}", f.replace('_', " "))
-        }
-        _ => text,
-    }
-}
-
-fn form_of(p: &Phone) -> PhoneForm {
-    PhoneForm {
-        version: p.version,
-        mac: p.mac.clone().unwrap_or_default(),
-        model: p.model.clone(),
-        description: p.description.clone(),
-        device_pool: p.device_pool.clone(),
-        owner_user_id: p.owner_user_id.clone().unwrap_or_default(),
-        lines: p
-            .lines
-            .iter()
-            .map(|l| LineField {
-                pattern: l.pattern.clone(),
-                label: l.label.clone(),
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
-
-async fn edit_phone(State(s): State<AppState>, c: Console, Path(name): Path<String>) -> Response {
-    match s.service.phone(&name).await {
-        Ok(p) => phone_form(&s, &c, Some(&p.name), form_of(&p).with_room(1), None),
-        Err(e) => c.failed(e),
-    }
-}
-
-async fn update_phone(
-    State(s): State<AppState>,
-    c: Console,
-    Path(name): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
-    let f = PhoneForm::parse(pairs);
-    if let Some(r) = c.forged(&f.csrf) {
-        return r;
-    }
-    let patch = PhonePatch {
-        version: f.version,
-        description: Some(f.description.trim().to_string()),
-        device_pool: Some(f.device_pool.trim().to_string()),
-        owner_user_id: Some(f.owner_user_id.trim().to_string()),
-        lines: Some(f.appearances()),
-        ..Default::default()
-    };
-    match s.service.update_phone(c.actor(), &name, patch).await {
-        Ok(p) => Redirect::to(&format!("/phones/{}", p.name)).into_response(),
-        // Someone saved it meanwhile: both versions, and the choice.
-        Err(service::Error::Stale { .. }) => match s.service.phone(&name).await {
-            Ok(now) => {
-                let lines = |ls: &mut dyn Iterator<Item = (String, String)>| {
-                    ls.filter(|(p, _)| !p.is_empty())
-                        .map(|(p, l)| format!("{p} {l}").trim().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                let rows = vec![
-                    row("Description", &f.description, &now.description),
-                    row("Device pool", &f.device_pool, &now.device_pool),
-                    row(
-                        "Owner",
-                        &f.owner_user_id,
-                        now.owner_user_id.as_deref().unwrap_or(""),
-                    ),
-                    row(
-                        "Lines",
-                        &lines(&mut f.lines.iter().map(|l| (l.pattern.clone(), l.label.clone()))),
-                        &lines(
-                            &mut now
-                                .lines
-                                .iter()
-                                .map(|l| (l.pattern.clone(), l.label.clone())),
-                        ),
-                    ),
-                ];
-                let mut hidden = vec![
-                    hidden("description", &f.description),
-                    hidden("device_pool", &f.device_pool),
-                    hidden("owner_user_id", &f.owner_user_id),
-                ];
-                for (i, l) in f.lines.iter().enumerate() {
-                    hidden.push(self::hidden(&format!("line{i}_pattern"), &l.pattern));
-                    hidden.push(self::hidden(&format!("line{i}_label"), &l.label));
-                }
-                stale(
-                    &c,
-                    "phones",
-                    "phone",
-                    &name,
-                    f.version,
-                    now.version,
-                    rows,
-                    hidden,
-                    &format!("/phones/{name}"),
-                )
-            }
-            Err(e) => c.failed(e),
-        },
-        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
-        Err(e) => {
-            let message = field_message(&e);
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                phone_form(&s, &c, Some(&name), f.with_room(1), Some(message)),
-            )
-                .into_response()
-        }
-    }
-}
-
-async fn delete_phone(
-    State(s): State<AppState>,
-    c: Console,
-    Path(name): Path<String>,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    if let Some(r) = c.forged(&f.csrf) {
-        return r;
-    }
-    match s.service.delete_phone(c.actor(), &name).await {
-        Ok(()) => Redirect::to("/phones").into_response(),
-        Err(e) => c.failed(e),
-    }
 }
 
 // --- templates ------------------------------------------------------------------------------
@@ -2015,35 +1858,6 @@ fn links(items: impl IntoIterator<Item = (String, String)>) -> Vec<Value> {
         .collect()
 }
 
-async fn device_profile(
-    State(s): State<AppState>,
-    c: Console,
-    Path(name): Path<String>,
-) -> Response {
-    let d = match s.service.device_profile(&name).await {
-        Ok(d) => d,
-        Err(e) => return c.failed(e),
-    };
-    let rows = vec![
-        context! { label => "Model", value => format!("{} ({})", d.model, d.protocol), id => "model" },
-        context! { label => "Product system", value => d.system.clone(), id => "system" },
-        context! { label => "Description", value => d.description.clone(), id => "description" },
-        context! { label => "Lines", id => "lines", links => links(d.lines.iter().map(|l| (line_path(&l.pattern, &l.partition, &d.system, ""), format!("{} (button {}) {}", l.pattern, l.button, l.label)))) },
-        context! { label => "Users", id => "users", links => links(d.users.iter().map(|u| (format!("/users/{}?system={}", urlencode(u), urlencode(&d.system)), u.clone()))) },
-        context! { label => "Logout profile of", id => "logout", links => links(d.logout_profile_of.iter().map(|p| (format!("/phones/{p}"), p.clone()))) },
-        context! { label => "Expansion modules", value => d.expansion_modules.join(", "), id => "modules" },
-        context! { label => "Version", value => d.version, id => "version" },
-    ];
-    render(
-        "record.html",
-        c.page(
-            "device-profiles",
-            &format!("Device profile {}", d.name),
-            context! { heading => format!("Device profile {}", d.name), back => "/device-profiles", back_label => "All device profiles", rows },
-        ),
-    )
-}
-
 async fn voicemail_subscribers(
     State(s): State<AppState>,
     c: Console,
@@ -2073,49 +1887,15 @@ async fn voicemail_subscribers(
             title: "Voicemail subscribers",
             noun: "subscribers",
             placeholder: "Alias or name starts with…",
-            action: None,
+            action: c
+                .actor()
+                .may_somewhere("voicemail_subscriber", "create")
+                .then_some(("/voicemail-subscribers/new", "Add a subscriber")),
             filters: vec![filter(&q, "class_of_service", "Class of service", &[])],
         },
         &q,
         &f,
         listed,
-    )
-}
-
-async fn voicemail_subscriber(
-    State(s): State<AppState>,
-    c: Console,
-    Path(alias): Path<String>,
-    Query(q): Query<SystemQuery>,
-) -> Response {
-    let v = match s
-        .service
-        .voicemail_subscriber(&alias, q.system.as_deref())
-        .await
-    {
-        Ok(v) => v,
-        Err(e) => return c.failed(e),
-    };
-    let mut rows = vec![
-        context! { label => "Name", value => format!("{} {}", v.first_name, v.last_name), id => "name" },
-        context! { label => "Product system", value => v.system.clone(), id => "system" },
-        context! { label => "Extension", value => v.extension.clone(), id => "extension" },
-        context! { label => "Mail", value => v.mail.clone(), id => "mail" },
-        context! { label => "Class of service", value => v.class_of_service.clone(), id => "cos" },
-        context! { label => "Subscriber template", value => v.subscriber_template.clone(), id => "template" },
-        context! { label => "Distribution lists", value => v.distribution_lists.join(", "), id => "lists" },
-        context! { label => "PIN", value => if v.has_pin { "set" } else { "not set" }, id => "pin" },
-    ];
-    for (i, cf) in v.conflicts.iter().enumerate() {
-        rows.push(context! { label => "Conflict", value => cf.message.clone(), id => format!("conflict{i}") });
-    }
-    render(
-        "record.html",
-        c.page(
-            "voicemail-subscribers",
-            &format!("Voicemail subscriber {}", v.alias),
-            context! { heading => format!("Voicemail subscriber {} on {}", v.alias, v.system), back => "/voicemail-subscribers", back_label => "All subscribers", rows },
-        ),
     )
 }
 
@@ -2125,7 +1905,7 @@ async fn systems(State(s): State<AppState>, c: Console) -> Response {
         total: all.len() as i64,
         rows: all
             .into_iter()
-            .map(|x| context! { cells => vec![x.name, x.kind.as_str().replace('_', "-"), x.description, x.version.to_string()] })
+            .map(|x| context! { href => format!("/systems/{}", urlencode(&x.name)), cells => vec![x.name, x.kind.as_str().replace('_', "-"), x.description, x.version.to_string()] })
             .collect(),
     });
     let q = BTreeMap::new();
@@ -2137,7 +1917,10 @@ async fn systems(State(s): State<AppState>, c: Console) -> Response {
             title: "Product systems",
             noun: "systems",
             placeholder: "",
-            action: None,
+            action: c
+                .actor()
+                .may_somewhere("system", "create")
+                .then_some(("/systems/new", "Add a product system")),
             filters: Vec::new(),
         },
         &q,
@@ -2148,36 +1931,6 @@ async fn systems(State(s): State<AppState>, c: Console) -> Response {
 
 // --- lines --------------------------------------------------------------------------------
 
-/// A line's settings in the line form: (field, label, input type).
-const LINE_FIELDS: &[(&str, &str, &str)] = &[
-    ("description", "Description", "text"),
-    ("alerting_name", "Alerting name", "text"),
-    ("forward_all", "Forward all", "text"),
-    ("forward_busy_internal", "Forward busy (internal)", "text"),
-    ("forward_busy_external", "Forward busy (external)", "text"),
-    (
-        "forward_no_answer_internal",
-        "Forward no answer (internal)",
-        "text",
-    ),
-    (
-        "forward_no_answer_external",
-        "Forward no answer (external)",
-        "text",
-    ),
-    ("pickup_group", "Call pickup group", "text"),
-    ("voicemail_profile", "Voice mail profile", "text"),
-    ("max_calls", "Maximum number of calls", "number"),
-    ("busy_trigger", "Busy trigger", "number"),
-];
-
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct LineQuery {
-    partition: Option<String>,
-    system: Option<String>,
-}
-
 /// The page of a line (a directory number is unique per system and partition).
 fn line_path(pattern: &str, partition: &str, system: &str, then: &str) -> String {
     format!(
@@ -2186,234 +1939,6 @@ fn line_path(pattern: &str, partition: &str, system: &str, then: &str) -> String
         urlencode(partition),
         urlencode(system)
     )
-}
-
-/// A stored line's settings as the form shows them.
-fn line_values(l: &Line) -> BTreeMap<String, String> {
-    form_values(l, LINE_FIELDS)
-}
-
-async fn line(
-    State(s): State<AppState>,
-    c: Console,
-    Path(pattern): Path<String>,
-    Query(q): Query<LineQuery>,
-) -> Response {
-    let l = match s
-        .service
-        .line(&pattern, q.partition.as_deref(), q.system.as_deref())
-        .await
-    {
-        Ok(l) => l,
-        Err(e) => return c.failed(e),
-    };
-    let values = line_values(&l);
-    let mut rows: Vec<Value> = vec![
-        context! { label => "Partition", value => l.partition.clone(), id => "partition" },
-        context! { label => "Product system", value => l.system.clone(), id => "system" },
-    ];
-    rows.extend(
-        LINE_FIELDS
-            .iter()
-            .map(|(f, label, _)| context! { label, value => values.get(*f).cloned(), id => f }),
-    );
-    rows.push(context! {
-        label => "Appears on", id => "appearances",
-        links => l.appearances.iter().map(|a| {
-            let href = if a.class == "phone" { format!("/phones/{}", a.device) } else { format!("/device-profiles?q={}", a.device) };
-            context! { href, text => format!("{} (button {})", a.device, a.button) }
-        }).collect::<Vec<_>>(),
-    });
-    rows.push(context! { label => "Version", value => l.version, id => "version" });
-    let a = c.actor();
-    render(
-        "record.html",
-        c.page(
-            "lines",
-            &format!("Line {}", l.pattern),
-            context! {
-                heading => format!("Line {}{}", l.pattern, if l.shared { " (shared)" } else { "" }),
-                edit => a.may(&l.system, "line", "update").then(|| line_path(&l.pattern, &l.partition, &l.system, "/edit")),
-                delete => a.may(&l.system, "line", "delete").then(|| line_path(&l.pattern, &l.partition, &l.system, "/delete")),
-                back => "/lines", back_label => "All lines",
-                rows,
-            },
-        ),
-    )
-}
-
-fn line_form(
-    c: &Console,
-    l: &Line,
-    values: &BTreeMap<String, String>,
-    version: i64,
-    error: Option<String>,
-) -> Response {
-    let fields: Vec<Value> = LINE_FIELDS
-        .iter()
-        .map(|(f, label, ty)| context! { name => f, label, type => ty, value => values.get(*f).cloned().unwrap_or_default() })
-        .collect();
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    (
-        status,
-        render(
-            "record_form.html",
-            c.page(
-                "lines",
-                &format!("Edit line {}", l.pattern),
-                context! {
-                    heading => format!("Edit line {}", l.pattern),
-                    action => line_path(&l.pattern, &l.partition, &l.system, ""),
-                    back => line_path(&l.pattern, &l.partition, &l.system, ""),
-                    version, fields, error,
-                },
-            ),
-        ),
-    )
-        .into_response()
-}
-
-async fn edit_line(
-    State(s): State<AppState>,
-    c: Console,
-    Path(pattern): Path<String>,
-    Query(q): Query<LineQuery>,
-) -> Response {
-    match s
-        .service
-        .line(&pattern, q.partition.as_deref(), q.system.as_deref())
-        .await
-    {
-        Ok(l) => line_form(&c, &l, &line_values(&l), l.version, None),
-        Err(e) => c.failed(e),
-    }
-}
-
-async fn update_line(
-    State(s): State<AppState>,
-    c: Console,
-    Path(pattern): Path<String>,
-    Query(q): Query<LineQuery>,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
-    let v = form_map(pairs);
-    if let Some(r) = c.forged(v.get("csrf").map(String::as_str).unwrap_or("")) {
-        return r;
-    }
-    let version: i64 = v.get("version").and_then(|x| x.parse().ok()).unwrap_or(0);
-    let mut m = serde_json::Map::new();
-    m.insert("version".into(), version.into());
-    for (f, label, ty) in LINE_FIELDS {
-        let x = v.get(*f).map(|x| x.trim()).unwrap_or("");
-        if *ty == "number" {
-            match x.parse::<i64>() {
-                Ok(n) => {
-                    m.insert(f.to_string(), n.into());
-                }
-                Err(_) => {
-                    let now = match s
-                        .service
-                        .line(&pattern, q.partition.as_deref(), q.system.as_deref())
-                        .await
-                    {
-                        Ok(l) => l,
-                        Err(e) => return c.failed(e),
-                    };
-                    return line_form(
-                        &c,
-                        &now,
-                        &v,
-                        version,
-                        Some(format!("{label}: `{x}` is not a whole number")),
-                    );
-                }
-            }
-        } else {
-            m.insert(f.to_string(), x.into());
-        }
-    }
-    let (partition, system) = (q.partition.as_deref(), q.system.as_deref());
-    let r = match serde_json::from_value::<LinePatch>(serde_json::Value::Object(m)) {
-        Ok(p) => {
-            s.service
-                .update_line(c.actor(), &pattern, partition, system, p)
-                .await
-        }
-        Err(e) => Err(service::Error::Invalid(Invalid::new("", e.to_string()))),
-    };
-    match r {
-        Ok(l) => Redirect::to(&line_path(&l.pattern, &l.partition, &l.system, "")).into_response(),
-        Err(service::Error::Stale { .. }) => {
-            match s.service.line(&pattern, partition, system).await {
-                Ok(now) => {
-                    let stored = line_values(&now);
-                    let rows = LINE_FIELDS
-                        .iter()
-                        .map(|(f, label, _)| {
-                            row(
-                                label,
-                                v.get(*f).map(String::as_str).unwrap_or(""),
-                                stored.get(*f).map(String::as_str).unwrap_or(""),
-                            )
-                        })
-                        .collect();
-                    let hidden = LINE_FIELDS
-                        .iter()
-                        .map(|(f, _, _)| {
-                            self::hidden(f, v.get(*f).map(String::as_str).unwrap_or(""))
-                        })
-                        .collect();
-                    let path = line_path(&now.pattern, &now.partition, &now.system, "");
-                    stale(
-                        &c,
-                        "lines",
-                        "line",
-                        &pattern,
-                        version,
-                        now.version,
-                        rows,
-                        hidden,
-                        &path,
-                    )
-                }
-                Err(e) => c.failed(e),
-            }
-        }
-        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
-        Err(e) => match s.service.line(&pattern, partition, system).await {
-            Ok(now) => line_form(&c, &now, &v, version, Some(field_message(&e))),
-            Err(e) => c.failed(e),
-        },
-    }
-}
-
-async fn delete_line(
-    State(s): State<AppState>,
-    c: Console,
-    Path(pattern): Path<String>,
-    Query(q): Query<LineQuery>,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    if let Some(r) = c.forged(&f.csrf) {
-        return r;
-    }
-    match s
-        .service
-        .delete_line(
-            c.actor(),
-            &pattern,
-            q.partition.as_deref(),
-            q.system.as_deref(),
-        )
-        .await
-    {
-        Ok(()) => Redirect::to("/lines").into_response(),
-        Err(e) => c.failed(e),
-    }
 }
 
 // --- imports --------------------------------------------------------------------------------
@@ -2549,6 +2074,9 @@ async fn job(State(s): State<AppState>, c: Console, Path(id): Path<i64>) -> Resp
         Ok(e) => e,
         Err(e) => return c.failed(e),
     };
+    let runnable = job.dry_run
+        && job.state != JobState::Running
+        && s.service.checked_file_kept(id).await.unwrap_or(false);
     let percent = match job.rows_total {
         Some(t) if t > 0 => (job.rows_done * 100 / t).min(100),
         _ if job.state == JobState::Running => 0,
@@ -2559,9 +2087,25 @@ async fn job(State(s): State<AppState>, c: Console, Path(id): Path<i64>) -> Resp
         c.page(
             "jobs",
             &format!("Import job {id}"),
-            context! { job, errors, percent },
+            context! { job, errors, percent, runnable },
         ),
     )
+}
+
+/// Runs for real the file a dry run checked, and shows the new job.
+async fn run_job(
+    State(s): State<AppState>,
+    c: Console,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    match s.service.run_checked(c.actor(), id).await {
+        Ok(j) => Redirect::to(&format!("/jobs/{}", j.id)).into_response(),
+        Err(e) => c.failed(e),
+    }
 }
 
 /// Every record of a kind as a CSV file (`/exports/phones.csv`), in the columns the import
@@ -2648,8 +2192,10 @@ mod tests {
             "base.html",
             "login.html",
             "phones.html",
-            "phone.html",
-            "phone_form.html",
+            "device.html",
+            "device_form.html",
+            "record.html",
+            "record_form.html",
             "stale.html",
             "list.html",
             "job.html",
@@ -2688,27 +2234,5 @@ mod tests {
         assert_eq!(local_path("//evil.example/x"), "/");
         assert_eq!(local_path("https://evil.example"), "/");
         assert_eq!(local_path("/\\evil"), "/");
-    }
-
-    #[test]
-    fn phone_forms_read_numbered_lines() {
-        let f = PhoneForm::parse(vec![
-            ("line1_pattern".into(), "2001".into()),
-            ("line0_pattern".into(), "2000".into()),
-            ("line0_label".into(), "Main".into()),
-            ("line9999_pattern".into(), "x".into()),
-            ("description".into(), "Desk".into()),
-        ]);
-        let a = f.appearances();
-        assert_eq!(a.len(), 2);
-        assert_eq!(
-            (
-                a[0].pattern.as_str(),
-                a[0].label.as_str(),
-                a[1].pattern.as_str()
-            ),
-            ("2000", "Main", "2001")
-        );
-        assert_eq!(f.description, "Desk");
     }
 }
