@@ -123,7 +123,7 @@ async fn systems_and_the_first_start() {
             StatusCode::CONFLICT,
             "system",
         );
-        assert!(m.contains("1 lines"), "{m}");
+        assert!(m.contains("holds 1 line: delete them first"), "{m}");
         let (s, _) = t.delete("/api/v1/systems/unity").await;
         assert_eq!(s, StatusCode::NO_CONTENT);
         t.stop().await;

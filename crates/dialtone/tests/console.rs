@@ -619,3 +619,394 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
         t.stop().await;
     }
 }
+
+/// Picks `value` in the `<select id=…>`.
+async fn choose(c: &Client, id: &str, value: &str) {
+    c.find(Locator::Css(&format!("#{id} option[value='{value}']")))
+        .await
+        .unwrap_or_else(|e| panic!("no option {value} in #{id}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Clicks the Delete button of a record's page, accepts the browser's confirm, and waits for
+/// the page after it.
+async fn delete_confirmed(c: &Client, asks: &str) {
+    let page = c.find(Locator::Css("html")).await.unwrap();
+    c.find(Locator::Css("main .bar form button.danger"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let alert = c.get_alert_text().await.unwrap();
+    assert!(alert.contains(asks), "the confirm says {alert:?}");
+    c.accept_alert().await.unwrap();
+    gone(&page).await;
+}
+
+/// The rest of what an administrator keeps in the console: product systems, voicemail
+/// subscribers, lines and device profiles added, edited and deleted; a phone's IP phone services
+/// and expansion modules; and a CSV file checked by a dry run, then run for real from its job.
+#[tokio::test]
+async fn systems_subscribers_lines_profiles_services_and_a_dry_run_then_run() {
+    let (Some(chromedriver), Some(chromium)) =
+        (common::peer("chromedriver"), common::peer("chromium"))
+    else {
+        return;
+    };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        let base = t.base.clone();
+        let d = driver(&chromedriver).await;
+        let c = browser(&d, &chromium).await;
+        log_in(&c, &base, "admin", PASSWORD).await;
+
+        // A call-control system with its servers; a bad server line is said with its field.
+        c.goto(&format!("{base}/systems")).await.unwrap();
+        submit(&c, "a.button[href='/systems/new']").await;
+        fill(&c, "name", "branch").await;
+        fill(&c, "description", "Branch office").await;
+        fill(
+            &c,
+            "settings.servers",
+            "cm1.example.com\ncm2.example.com sip",
+        )
+        .await;
+        submit(&c, "main form button[type=submit]").await;
+        let bad = text(&c, ".notice.bad").await;
+        assert!(
+            bad.contains("Call-control servers") && bad.contains("`sip` is not a port"),
+            "[{l}] {bad}"
+        );
+        fill(
+            &c,
+            "settings.servers",
+            "cm1.example.com\ncm2.example.com 5070",
+        )
+        .await;
+        fill(&c, "settings.tftp_servers", "10.0.0.1, 10.0.0.2").await;
+        c.find(Locator::Id("settings.auto_registration"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(
+            text(&c, "h1").await,
+            "Product system branch (call-control)",
+            "[{l}]"
+        );
+        assert_eq!(
+            text(&c, "#settings-servers").await,
+            "cm1.example.com 5060 5061 2000\ncm2.example.com 5070 5061 2000",
+            "[{l}]"
+        );
+        assert_eq!(
+            text(&c, "#settings-auto_registration").await,
+            "yes",
+            "[{l}]"
+        );
+        let (_, v) = t.get("/api/v1/systems/branch").await;
+        assert_eq!(
+            v["settings"]["tftp_servers"],
+            json!(["10.0.0.1", "10.0.0.2"]),
+            "[{l}] {v}"
+        );
+        // Edited: the settings are saved whole, what the form did not change kept.
+        submit(&c, "a.button[href='/systems/branch/edit']").await;
+        fill(&c, "settings.voicemail_pilot", "8000").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "#settings-voicemail_pilot").await, "8000", "[{l}]");
+        assert!(
+            text(&c, "#settings-servers")
+                .await
+                .contains("cm2.example.com 5070"),
+            "[{l}]"
+        );
+
+        // A voicemail system and a subscriber on it: add, edit, delete; the PIN is write-only.
+        c.goto(&format!("{base}/systems/new")).await.unwrap();
+        fill(&c, "name", "unity").await;
+        choose(&c, "kind", "voicemail").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(
+            text(&c, "h1").await,
+            "Product system unity (voicemail)",
+            "[{l}]"
+        );
+        c.goto(&format!("{base}/voicemail-subscribers"))
+            .await
+            .unwrap();
+        submit(&c, "a.button[href='/voicemail-subscribers/new']").await;
+        fill(&c, "alias", "jsmith").await;
+        choose(&c, "system", "unity").await;
+        fill(&c, "first_name", "John").await;
+        fill(&c, "last_name", "Smith").await;
+        fill(&c, "extension", "2001").await;
+        fill(&c, "pin", "8642").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(
+            text(&c, "h1").await,
+            "Voicemail subscriber jsmith on unity",
+            "[{l}] {}",
+            text(&c, "main").await
+        );
+        assert_eq!(text(&c, "#pin").await, "set", "[{l}]");
+        assert!(
+            !c.source().await.unwrap().contains("8642"),
+            "[{l}] the PIN is never shown"
+        );
+        submit(&c, "a.button[href^='/voicemail-subscribers/jsmith/edit']").await;
+        assert_eq!(
+            c.find(Locator::Id("pin"))
+                .await
+                .unwrap()
+                .prop("value")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(""),
+            "[{l}] the PIN field starts empty"
+        );
+        fill(&c, "extension", "2000").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "#extension").await, "2000", "[{l}]");
+        assert_eq!(text(&c, "#pin").await, "set", "[{l}] left empty, kept");
+        delete_confirmed(&c, "Delete Voicemail subscriber jsmith on unity?").await;
+        assert_eq!(text(&c, "h1").await, "Voicemail subscribers", "[{l}]");
+        let (s, _) = t
+            .get("/api/v1/voicemail-subscribers/jsmith?system=unity")
+            .await;
+        assert_eq!(s, reqwest::StatusCode::NOT_FOUND, "[{l}] deleted");
+
+        // A system that holds records cannot be deleted; an empty one can.
+        c.goto(&format!("{base}/systems/default")).await.unwrap();
+        t.create(
+            "/api/v1/lines",
+            json!({"system": "default", "pattern": "6999"}),
+        )
+        .await;
+        delete_confirmed(&c, "Delete Product system default").await;
+        assert!(
+            text(&c, ".notice.bad")
+                .await
+                .contains("default still holds 1 line: delete them first"),
+            "[{l}] the system is in use"
+        );
+        c.goto(&format!("{base}/systems/unity")).await.unwrap();
+        delete_confirmed(&c, "Delete Product system unity").await;
+        assert!(
+            !text(&c, "main table").await.contains("unity"),
+            "[{l}] the empty system is gone"
+        );
+
+        // A line added on its own, then a device profile with it and one more.
+        c.goto(&format!("{base}/lines")).await.unwrap();
+        submit(&c, "a.button[href='/lines/new']").await;
+        fill(&c, "pattern", "7000").await;
+        choose(&c, "system", "default").await;
+        fill(&c, "description", "Hot desk").await;
+        fill(&c, "max_calls", "6").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "h1").await, "Line 7000", "[{l}]");
+        assert_eq!(text(&c, "#max_calls").await, "6", "[{l}]");
+        assert_eq!(text(&c, "#busy_trigger").await, "2", "[{l}] the default");
+
+        c.goto(&format!("{base}/device-profiles")).await.unwrap();
+        submit(&c, "a.button[href='/device-profiles/new']").await;
+        fill(&c, "name", "EM-jsmith").await;
+        assert!(
+            c.find_all(Locator::Css("#model option[value='8861']"))
+                .await
+                .unwrap()
+                .is_empty(),
+            "[{l}] only models with device profiles are offered"
+        );
+        choose(&c, "model", "7960").await;
+        choose(&c, "system", "default").await;
+        fill(&c, "line0_pattern", "7000").await;
+        fill(&c, "line0_label", "Desk").await;
+        fill(&c, "line1_pattern", "7001").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(
+            text(&c, "h1").await,
+            "Device profile EM-jsmith",
+            "[{l}] {}",
+            text(&c, "main").await
+        );
+        let lines = text(&c, "#lines").await;
+        assert!(
+            lines.contains("7000") && lines.contains("Desk") && lines.contains("7001"),
+            "[{l}] {lines}"
+        );
+        c.goto(&format!("{base}/lines/7000?partition=&system=default"))
+            .await
+            .unwrap();
+        assert!(
+            text(&c, "#appearances").await.contains("EM-jsmith"),
+            "[{l}] the line says where it is"
+        );
+        submit(&c, "#appearances a").await;
+        assert_eq!(text(&c, "h1").await, "Device profile EM-jsmith", "[{l}]");
+
+        // Its stale edit, then the edit saved over it.
+        submit(&c, "a.button[href='/device-profiles/EM-jsmith/edit']").await;
+        let (_, now) = t.get("/api/v1/device-profiles/EM-jsmith").await;
+        let (s, _) = t
+            .patch(
+                "/api/v1/device-profiles/EM-jsmith",
+                json!({"version": now["version"], "description": "From the API"}),
+            )
+            .await;
+        assert!(s.is_success(), "[{l}]");
+        fill(&c, "description", "Mobile desk").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(
+            text(&c, "h1").await,
+            "EM-jsmith changed while you edited it",
+            "[{l}]"
+        );
+        let versions = text(&c, "#versions tr.conflict").await;
+        assert!(
+            versions.contains("Mobile desk") && versions.contains("From the API"),
+            "[{l}] {versions}"
+        );
+        submit(&c, "main .bar form button[type=submit]").await;
+        assert_eq!(text(&c, "#description").await, "Mobile desk", "[{l}]");
+        assert!(
+            text(&c, "#lines").await.contains("7001"),
+            "[{l}] the lines came through the stale page"
+        );
+        delete_confirmed(&c, "Delete Device profile EM-jsmith?").await;
+        assert_eq!(text(&c, "h1").await, "Device profiles", "[{l}]");
+        let (s, _) = t.get("/api/v1/device-profiles/EM-jsmith").await;
+        assert_eq!(s, reqwest::StatusCode::NOT_FOUND, "[{l}]");
+
+        // A phone's IP phone services and expansion modules; a third module is refused.
+        t.create(
+            "/api/v1/services",
+            json!({"system": "default", "name": "Weather", "url": "http://weather.example.com/"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/phones",
+            json!({"system": "default", "mac": "0A00000000F1", "model": "7960"}),
+        )
+        .await;
+        c.goto(&format!("{base}/phones/SEP0A00000000F1/edit"))
+            .await
+            .unwrap();
+        c.find(Locator::Css("#offered input[value='Weather']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        fill(&c, "expansion_modules", "7914, 7914, 7914").await;
+        submit(&c, "main form button[type=submit]").await;
+        let bad = text(&c, ".notice.bad").await;
+        assert!(bad.contains("expansion"), "[{l}] {bad}");
+        assert!(
+            c.find(Locator::Css("#offered input[value='Weather']"))
+                .await
+                .unwrap()
+                .is_selected()
+                .await
+                .unwrap(),
+            "[{l}] the form keeps what was ticked"
+        );
+        fill(&c, "expansion_modules", "7914, 7914").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "#services").await, "Weather", "[{l}]");
+        assert_eq!(text(&c, "#expansion_modules").await, "7914, 7914", "[{l}]");
+        let (_, p) = t.get("/api/v1/phones/SEP0A00000000F1").await;
+        assert_eq!(p["services"][0]["service"], "Weather", "[{l}] {p}");
+
+        // A dry run, then the same file run for real from the dry run's job.
+        let dir = std::env::temp_dir().join(format!("dialtone-dryrun-{}-{l}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let csv = dir.join("more-lines.csv");
+        std::fs::write(
+            &csv,
+            "DIRECTORY NUMBER,SYSTEM,DESCRIPTION,BUSY TRIGGER\n7100,default,Hall,2\n7101,default,Lab,9\n7102,default,Shop,1\n",
+        )
+        .unwrap();
+        c.goto(&format!("{base}/imports/new")).await.unwrap();
+        choose(&c, "kind", "lines").await;
+        c.find(Locator::Id("dry_run"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Id("file"))
+            .await
+            .unwrap()
+            .send_keys(csv.to_str().unwrap())
+            .await
+            .unwrap();
+        submit(&c, "main form button[type=submit]").await;
+        c.wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css("#run"))
+            .await
+            .unwrap_or_else(|e| panic!("[{l}] no Run button after the dry run: {e}"));
+        assert_eq!(text(&c, "#summary").await, "2 ok, 1 failed", "[{l}]");
+        let (_, lines) = t.get("/api/v1/lines?q=71").await;
+        assert_eq!(lines["total"], 0, "[{l}] the dry run wrote nothing");
+        let page = c.find(Locator::Css("html")).await.unwrap();
+        c.find(Locator::Id("run"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(
+            c.get_alert_text().await.unwrap().contains("more-lines.csv"),
+            "[{l}]"
+        );
+        c.accept_alert().await.unwrap();
+        gone(&page).await;
+        c.wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::XPath("//dd[@id='state'][text()='done']"))
+            .await
+            .unwrap_or_else(|e| panic!("[{l}] the job did not end: {e}"));
+        let h1 = text(&c, "h1").await;
+        assert!(
+            h1.contains("lines (add)") && !h1.contains("dry run"),
+            "[{l}] {h1}"
+        );
+        assert_eq!(text(&c, "#summary").await, "2 ok, 1 failed", "[{l}]");
+        assert!(text(&c, "#errors").await.contains("BUSY TRIGGER"), "[{l}]");
+        assert!(
+            c.find_all(Locator::Css("#run")).await.unwrap().is_empty(),
+            "[{l}] a real run is not run again"
+        );
+        let (_, lines) = t.get("/api/v1/lines?q=71").await;
+        assert_eq!(lines["total"], 2, "[{l}] {lines}");
+        // The dry run's file ran once: it is not kept any more.
+        let dry = c.current_url().await.unwrap();
+        let new_id: i64 = dry.path().rsplit('/').next().unwrap().parse().unwrap();
+        let (s, v) = t
+            .post(&format!("/api/v1/imports/{}/run", new_id - 1), json!({}))
+            .await;
+        assert_eq!(s, reqwest::StatusCode::NOT_FOUND, "[{l}] {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no longer kept"),
+            "[{l}] {v}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+
+        c.close().await.unwrap();
+        drop(d);
+        t.stop().await;
+    }
+}

@@ -86,12 +86,20 @@ pub async fn update(conn: &mut AnyConnection, s: &System, expected_version: i64)
 /// are settings of the system and go with it).
 pub async fn usage(conn: &mut AnyConnection, id: i64) -> Result<Vec<(&'static str, i64)>> {
     let mut out = Vec::new();
-    for (label, table) in [
-        ("users", "users"),
-        ("phones and device profiles", "devices"),
-        ("lines", "lines"),
-        ("services", "phone_services"),
-        ("voicemail subscribers", "voicemail_subscribers"),
+    for (one, many, table) in [
+        ("user", "users", "users"),
+        (
+            "phone or device profile",
+            "phones and device profiles",
+            "devices",
+        ),
+        ("line", "lines", "lines"),
+        ("service", "services", "phone_services"),
+        (
+            "voicemail subscriber",
+            "voicemail subscribers",
+            "voicemail_subscribers",
+        ),
     ] {
         let n: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM {table} WHERE system_id = $1"
@@ -100,7 +108,7 @@ pub async fn usage(conn: &mut AnyConnection, id: i64) -> Result<Vec<(&'static st
         .fetch_one(&mut *conn)
         .await?;
         if n > 0 {
-            out.push((label, n));
+            out.push((if n == 1 { one } else { many }, n));
         }
     }
     Ok(out)

@@ -1010,11 +1010,13 @@ fn field_message(e: &service::Error) -> String {
     }
 }
 
-fn models(s: &AppState) -> Vec<String> {
+/// The models of the device type catalogue (with `profiles`, those that have device profiles).
+fn models(s: &AppState, profiles: bool) -> Vec<String> {
     let mut m: Vec<String> = s
         .service
         .catalog()
         .devices()
+        .filter(|t| !profiles || t.device_profile)
         .map(|t| t.model.clone())
         .collect();
     m.sort();

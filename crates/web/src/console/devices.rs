@@ -8,7 +8,7 @@ use serde_json::{Map, Value as Json};
 
 const PHONE_FIELDS: &[Field] = &[
     key("mac", "MAC address", Input::Text),
-    key("model", "Model", Input::Model),
+    key("model", "Model", Input::Model(false)),
     key(
         "system",
         "Product system",
@@ -35,7 +35,7 @@ const PHONE_FIELDS: &[Field] = &[
 
 const PROFILE_FIELDS: &[Field] = &[
     key("name", "Name", Input::Text),
-    key("model", "Model", Input::Model),
+    key("model", "Model", Input::Model(true)),
     key(
         "system",
         "Product system",
@@ -499,7 +499,10 @@ pub(super) async fn view(s: AppState, c: Console, dev: Dev, name: String) -> Res
 
 pub(super) async fn new(s: AppState, c: Console, dev: Dev) -> Response {
     let mut f = DeviceForm::default();
-    f.values.insert("model".into(), "8861".into());
+    // The phone most bought today; a profile's list starts with the first model that has one.
+    if dev == Dev::Phone {
+        f.values.insert("model".into(), "8861".into());
+    }
     form(&s, &c, dev, None, f, None).await
 }
 

@@ -17,8 +17,8 @@ pub(super) enum Input {
     Choice(&'static [&'static str]),
     /// A product system of this kind, among those there are.
     System(SystemKind),
-    /// A model of the device type catalogue.
-    Model,
+    /// A model of the device type catalogue: any, or (`true`) one with device profiles.
+    Model(bool),
     /// Words separated by commas.
     List,
     /// Call-control servers, one per line: `host [SIP port [SIP TLS port [SCCP port]]]`.
@@ -432,8 +432,8 @@ pub(super) fn json_of(
                 Json::from(raw)
             }
             // A choice the form did not send is left as it is.
-            Input::Choice(_) | Input::System(_) | Input::Model if raw.is_empty() => continue,
-            Input::Choice(_) | Input::System(_) | Input::Model => Json::from(raw),
+            Input::Choice(_) | Input::System(_) | Input::Model(_) if raw.is_empty() => continue,
+            Input::Choice(_) | Input::System(_) | Input::Model(_) => Json::from(raw),
             Input::Secret if raw.is_empty() => continue,
             Input::Number if raw.is_empty() && adding => continue,
             Input::Number if raw.is_empty() => {
@@ -510,7 +510,7 @@ pub(super) async fn inputs(
             Input::Servers => ("textarea", Vec::new()),
             Input::Choice(o) => ("select", o.iter().map(|x| x.to_string()).collect()),
             Input::System(kind) => ("select", systems_of_kind(s, kind).await),
-            Input::Model => ("select", models(s)),
+            Input::Model(profiles) => ("select", models(s, profiles)),
         };
         let value = if ty == "password" {
             String::new()
@@ -594,7 +594,8 @@ pub(super) async fn view(s: AppState, c: Console, res: Res, key: String, at: At)
                 .to_string(),
                 _ => values[f.name].clone(),
             };
-            context! { label => f.label, value, id => f.name.replace('.', "-") }
+            let lines = f.input == Input::Servers;
+            context! { label => f.label, value, id => f.name.replace('.', "-"), lines }
         })
         .collect();
     rows.extend(res.more_rows(&r));
