@@ -485,6 +485,15 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
             "[{l}] logged out"
         );
         log_in(&c, &base, "clerk", "clerk-password").await;
+        c.goto(&format!("{base}/phones?q=SEP0C")).await.unwrap();
+        assert!(
+            text(&c, "#results").await.contains("SEP0C1122334455")
+                && c.find_all(Locator::Id("delete-found"))
+                    .await
+                    .unwrap()
+                    .is_empty(),
+            "[{l}] no deleting of a found set for the clerk"
+        );
         c.goto(&format!("{base}/phones/SEP0C1122334455"))
             .await
             .unwrap();
@@ -925,6 +934,60 @@ async fn systems_subscribers_lines_profiles_services_and_a_dry_run_then_run() {
         assert_eq!(text(&c, "#expansion_modules").await, "7914, 7914", "[{l}]");
         let (_, p) = t.get("/api/v1/phones/SEP0A00000000F1").await;
         assert_eq!(p["services"][0]["service"], "Weather", "[{l}] {p}");
+
+        // A found set deleted at once: how many first, then each phone on its own (one is the
+        // primary phone of a soft phone, and stays).
+        t.create(
+            "/api/v1/users",
+            json!({"system": "default", "user_id": "kdoe", "last_name": "Doe"}),
+        )
+        .await;
+        for mac in ["0D0000000001", "0D0000000002", "0D0000000003"] {
+            t.create(
+                "/api/v1/phones",
+                json!({"system": "default", "mac": mac, "model": "7960"}),
+            )
+            .await;
+        }
+        t.create(
+            "/api/v1/phones",
+            json!({"system": "default", "model": "CUPC", "owner_user_id": "kdoe", "primary_phone": "SEP0D0000000001"}),
+        )
+        .await;
+        c.goto(&format!("{base}/phones?q=SEP0D")).await.unwrap();
+        submit(&c, "#delete-found").await;
+        assert_eq!(text(&c, "h1").await, "Delete 3 phones", "[{l}]");
+        assert_eq!(
+            text(&c, "#warning").await,
+            "This deletes 3 records.",
+            "[{l}]"
+        );
+        submit(&c, "main form button.danger").await;
+        assert_eq!(text(&c, "#outcome").await, "2 deleted, 1 failed.", "[{l}]");
+        let failed = text(&c, "#failed").await;
+        assert!(
+            failed.contains("SEP0D0000000001") && failed.contains("secondary soft phones"),
+            "[{l}] {failed}"
+        );
+        let (_, left) = t.get("/api/v1/phones?q=SEP0D").await;
+        assert_eq!(left["total"], 1, "[{l}] {left}");
+        screenshot(&c, "delete-found", l).await;
+        // Past 100 records the page warns that it may take a while.
+        for i in 0..101 {
+            t.create(
+                "/api/v1/users",
+                json!({"system": "default", "user_id": format!("temp{i:03}"), "last_name": "Temp"}),
+            )
+            .await;
+        }
+        c.goto(&format!("{base}/users?q=temp")).await.unwrap();
+        submit(&c, "#delete-found").await;
+        assert_eq!(text(&c, "h1").await, "Delete 101 users", "[{l}]");
+        assert!(
+            text(&c, "#warning").await.contains("it may take a while"),
+            "[{l}]"
+        );
+        assert!(text(&c, "#targets").await.ends_with("and 51 more"), "[{l}]");
 
         // A dry run, then the same file run for real from the dry run's job.
         let dir = std::env::temp_dir().join(format!("dialtone-dryrun-{}-{l}", std::process::id()));

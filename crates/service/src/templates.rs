@@ -147,23 +147,44 @@ impl Service {
 
     /// The keys (user IDs, device names) of every record of `kind` that `f` finds, over all its
     /// pages.
-    pub async fn found_keys(&self, kind: TemplateKind, mut f: store::Find) -> Result<Vec<String>> {
+    pub async fn found_keys(&self, kind: TemplateKind, f: store::Find) -> Result<Vec<String>> {
+        Ok(self
+            .found(kind, f)
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
+
+    /// The key and product system of every record of `kind` that `f` finds, over all its pages.
+    pub async fn found(
+        &self,
+        kind: TemplateKind,
+        mut f: store::Find,
+    ) -> Result<Vec<(String, String)>> {
         f.limit = 1000;
         f.offset = 0;
         let mut keys = Vec::new();
         loop {
-            let (page, total): (Vec<String>, i64) = match kind {
+            let (page, total): (Vec<(String, String)>, i64) = match kind {
                 TemplateKind::User => {
                     let p = self.find_users(&f).await?;
-                    (p.items.into_iter().map(|u| u.user_id).collect(), p.total)
+                    let page = p.items.into_iter().map(|u| (u.user_id, u.system));
+                    (page.collect(), p.total)
                 }
                 TemplateKind::Phone => {
                     let p = self.find_phones(&f).await?;
-                    (p.items.into_iter().map(|d| d.name).collect(), p.total)
+                    (
+                        p.items.into_iter().map(|d| (d.name, d.system)).collect(),
+                        p.total,
+                    )
                 }
                 TemplateKind::DeviceProfile => {
                     let p = self.find_device_profiles(&f).await?;
-                    (p.items.into_iter().map(|d| d.name).collect(), p.total)
+                    (
+                        p.items.into_iter().map(|d| (d.name, d.system)).collect(),
+                        p.total,
+                    )
                 }
             };
             let n = page.len() as i64;
@@ -173,6 +194,44 @@ impl Service {
                 return Ok(keys);
             }
         }
+    }
+
+    /// Deletes every record of `kind` that `f` finds, each on its own (one batch per product
+    /// system, so that a user ID on two systems names one user in each).
+    pub async fn delete_found(
+        &self,
+        actor: &Actor,
+        kind: TemplateKind,
+        f: store::Find,
+    ) -> Result<BatchResult> {
+        let mut by_system: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (key, system) in self.found(kind, f).await? {
+            by_system.entry(system).or_default().push(key);
+        }
+        let mut all = BatchResult {
+            result: Outcome::Ok,
+            succeeded: Vec::new(),
+            failed: Vec::new(),
+        };
+        for (system, targets) in by_system {
+            let req = BatchRequest {
+                targets,
+                system: Some(system),
+            };
+            let r = match kind {
+                TemplateKind::User => self.delete_users(actor, &req).await?,
+                TemplateKind::Phone => self.delete_phones(actor, &req).await?,
+                TemplateKind::DeviceProfile => self.delete_device_profiles(actor, &req).await?,
+            };
+            all.succeeded.extend(r.succeeded);
+            all.failed.extend(r.failed);
+        }
+        all.result = match (all.succeeded.is_empty(), all.failed.is_empty()) {
+            (_, true) => Outcome::Ok,
+            (true, false) => Outcome::Failed,
+            (false, false) => Outcome::Partial,
+        };
+        Ok(all)
     }
 
     async fn apply_one(

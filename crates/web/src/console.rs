@@ -61,6 +61,10 @@ pub(crate) fn routes() -> Router<AppState> {
             "/templates/{kind}/{name}/apply",
             get(confirm_apply).post(apply),
         )
+        .route(
+            "/delete-found/{kind}",
+            get(confirm_delete_found).post(delete_found),
+        )
         .route("/admins", get(admins).post(create_admin))
         .route("/admins/{username}", post(update_admin))
         .route("/roles", post(create_role))
@@ -237,7 +241,7 @@ fn env() -> &'static Environment<'static> {
             ("user.html", include_str!("../templates/user.html")),
             ("admins.html", include_str!("../templates/admins.html")),
             ("batch.html", include_str!("../templates/batch.html")),
-            ("apply.html", include_str!("../templates/apply.html")),
+            ("confirm.html", include_str!("../templates/confirm.html")),
             ("template.html", include_str!("../templates/template.html")),
         ] {
             e.add_template(name, src)
@@ -593,12 +597,44 @@ fn pages(path: &str, q: &BTreeMap<String, String>, f: &service::Find, total: i64
     }
 }
 
+/// The filters of the lists of phones, users and device profiles (and of deleting what they
+/// find).
+const PHONE_FILTERS: &[&str] = &["model", "device_pool", "owner_user_id", "line"];
+const USER_FILTERS: &[&str] = &["department", "conflicts"];
+const PROFILE_FILTERS: &[&str] = &["model"];
+
+/// The list a found set can be deleted from: its path and its filters.
+fn list_of(kind: TemplateKind) -> (&'static str, &'static [&'static str]) {
+    match kind {
+        TemplateKind::User => ("users", USER_FILTERS),
+        TemplateKind::Phone => ("phones", PHONE_FILTERS),
+        TemplateKind::DeviceProfile => ("device-profiles", PROFILE_FILTERS),
+    }
+}
+
+/// Where the records a list found can be deleted all at once: only when the find says what to
+/// look for (not the whole directory) and the administrator may delete such records somewhere.
+fn delete_found_link(
+    c: &Console,
+    kind: TemplateKind,
+    q: &BTreeMap<String, String>,
+) -> Option<String> {
+    let (here, filters) = list_of(kind);
+    let asked: Vec<String> = q
+        .iter()
+        .filter(|(k, v)| !v.is_empty() && (*k == "q" || filters.contains(&k.as_str())))
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect();
+    (!asked.is_empty() && c.actor().may_somewhere(kind.as_str(), "delete"))
+        .then(|| format!("/delete-found/{here}?{}", asked.join("&")))
+}
+
 async fn phones(
     State(s): State<AppState>,
     c: Console,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let f = find_of(&q, &["model", "device_pool", "owner_user_id", "line"]);
+    let f = find_of(&q, PHONE_FILTERS);
     match s.service.find_phones(&f).await {
         Ok(page) => {
             let nav = pages("/phones", &q, &f, page.total);
@@ -610,6 +646,7 @@ async fn phones(
                     context! {
                         q => q.get("q").cloned().unwrap_or_default(),
                         may_create => c.actor().may_somewhere("phone", "create"),
+                        delete_found => delete_found_link(&c, TemplateKind::Phone, &q),
                         page,
                         ..nav
                     },
@@ -652,6 +689,8 @@ struct Words {
     action: Option<(&'static str, &'static str)>,
     /// Filters beside the find box ([`filter`]).
     filters: Vec<Value>,
+    /// Where the records found can be deleted all at once ([`delete_found_link`]).
+    delete_found: Option<String>,
 }
 
 /// One of the plain lists: its rows, a link on the first cell, conflicts in red.
@@ -669,6 +708,7 @@ fn list_page(
         placeholder,
         action,
         filters,
+        delete_found,
     } = w;
     let filter_names: Vec<Value> = filters
         .iter()
@@ -692,7 +732,7 @@ fn list_page(
                         keep, noun, placeholder,
                         headers => l.headers,
                         action => action.map(|(href, label)| context! { href, label }),
-                        filters, filter_names,
+                        filters, filter_names, delete_found,
                         rows => l.rows,
                         total => l.total,
                         ..nav
@@ -709,7 +749,7 @@ async fn users(
     c: Console,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let f = find_of(&q, &["department", "conflicts"]);
+    let f = find_of(&q, USER_FILTERS);
     let listed = s.service.find_users(&f).await.map(|p| Listed {
         headers: &["User ID", "Name", "System", "Department", "Primary extension", "Conflict"],
         total: p.total,
@@ -741,6 +781,7 @@ async fn users(
                 filter(&q, "department", "Department", &[]),
                 filter(&q, "conflicts", "Conflicts", &["true"]),
             ],
+            delete_found: delete_found_link(&c, TemplateKind::User, &q),
         },
         &q,
         &f,
@@ -792,6 +833,7 @@ async fn lines(
                 .may_somewhere("line", "create")
                 .then_some(("/lines/new", "Add a line")),
             filters: Vec::new(),
+            delete_found: None,
         },
         &q,
         &f,
@@ -804,7 +846,7 @@ async fn device_profiles(
     c: Console,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let f = find_of(&q, &["model"]);
+    let f = find_of(&q, PROFILE_FILTERS);
     let listed = s.service.find_device_profiles(&f).await.map(|p| Listed {
         headers: &["Name", "Model", "Description", "Lines"],
         total: p.total,
@@ -837,6 +879,7 @@ async fn device_profiles(
                 .may_somewhere("device_profile", "create")
                 .then_some(("/device-profiles/new", "Add a device profile")),
             filters: Vec::new(),
+            delete_found: delete_found_link(&c, TemplateKind::DeviceProfile, &q),
         },
         &q,
         &f,
@@ -882,6 +925,7 @@ async fn templates(
                 .may("", "template", "create")
                 .then_some(("/templates/new", "Add a template")),
             filters: Vec::new(),
+            delete_found: None,
         },
         &q,
         &f,
@@ -928,6 +972,7 @@ async fn status(
             placeholder: "Device name starts with…",
             action: None,
             filters: Vec::new(),
+            delete_found: None,
         },
         &q,
         &f,
@@ -990,6 +1035,7 @@ async fn audit(
                 filter(&q, "system", "System", &[]),
                 filter(&q, "result", "Result", &["ok", "partial", "failed"]),
             ],
+            delete_found: None,
         },
         &q,
         &f,
@@ -1318,14 +1364,24 @@ async fn confirm_apply(
         Err(e) => return c.failed(e),
     };
     match apply_targets(&s, kind, &f.q).await {
-        Ok(targets) => render(
-            "apply.html",
-            c.page(
-                "templates",
-                &format!("Apply {}", t.name),
-                context! { many => targets.len() > MANY, what => what(kind), q => f.q, targets, t },
-            ),
-        ),
+        Ok(targets) => {
+            let n = targets.len();
+            let path = format!("/templates/{}/{}", kind.as_str(), urlencode(&t.name));
+            render(
+                "confirm.html",
+                c.page(
+                    "templates",
+                    &format!("Apply {}", t.name),
+                    context! {
+                        heading => format!("Apply {} to {n} {}", t.name, what(kind)),
+                        none => format!("No {} name starts with “{}”.", what(kind), f.q),
+                        verb => "changes", many => n > MANY, targets,
+                        action => format!("{path}/apply"), hidden => vec![hidden("q", &f.q)],
+                        button => format!("Apply to {n} records"), back => path,
+                    },
+                ),
+            )
+        }
         Err(e) => c.failed(e),
     }
 }
@@ -1362,7 +1418,110 @@ async fn apply(
             c.page(
                 "templates",
                 "Template applied",
-                context! { heading => format!("Template {name} applied"), link, r },
+                context! { heading => format!("Template {name} applied"), done => "changed", link, r },
+            ),
+        ),
+        Err(e) => c.failed(e),
+    }
+}
+
+// --- deleting what a list found ------------------------------------------------------------
+
+/// The kind of records `/delete-found/{kind}` deletes, and the find of its list.
+fn found_of(kind: &str, q: &BTreeMap<String, String>) -> Option<(TemplateKind, service::Find)> {
+    let kind = [
+        TemplateKind::User,
+        TemplateKind::Phone,
+        TemplateKind::DeviceProfile,
+    ]
+    .into_iter()
+    .find(|k| list_of(*k).0 == kind)?;
+    let mut f = find_of(q, list_of(kind).1);
+    f.offset = 0;
+    Some((kind, f))
+}
+
+/// Says how many records a list's find holds and asks before deleting them all (warning past
+/// [`MANY`]); nothing when the find says nothing to look for.
+async fn confirm_delete_found(
+    State(s): State<AppState>,
+    c: Console,
+    Path(kind): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let Some((k, f)) = found_of(&kind, &q) else {
+        return c.error(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            &format!("there is no list {kind} to delete from"),
+        );
+    };
+    let Some(link) = delete_found_link(&c, k, &q) else {
+        return c.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Not done",
+            "say what to delete: find the records first (a whole directory is not deleted from here)",
+        );
+    };
+    match s.service.found(k, f).await {
+        Ok(found) => {
+            let targets: Vec<String> = found.into_iter().map(|(key, _)| key).collect();
+            let n = targets.len();
+            let hidden: Vec<Value> = q
+                .iter()
+                .filter(|(k, _)| *k != "offset")
+                .map(|(k, v)| hidden(k, v))
+                .collect();
+            render(
+                "confirm.html",
+                c.page(
+                    &kind,
+                    "Delete what was found",
+                    context! {
+                        heading => format!("Delete {n} {}", what(k)),
+                        none => format!("The find holds no {}.", what(k)),
+                        verb => "deletes", many => n > MANY, targets, hidden, danger => true,
+                        action => link, button => format!("Delete {n} records"),
+                        back => format!("/{kind}?{}", link.split_once('?').map(|(_, q)| q).unwrap_or("")),
+                    },
+                ),
+            )
+        }
+        Err(e) => c.failed(e),
+    }
+}
+
+async fn delete_found(
+    State(s): State<AppState>,
+    c: Console,
+    Path(kind): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let q = form_map(pairs);
+    if let Some(r) = c.forged(q.get("csrf").map(String::as_str).unwrap_or("")) {
+        return r;
+    }
+    let Some((k, f)) = found_of(&kind, &q) else {
+        return c.error(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            &format!("there is no list {kind} to delete from"),
+        );
+    };
+    if delete_found_link(&c, k, &q).is_none() {
+        return c.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Not done",
+            "say what to delete: find the records first (a whole directory is not deleted from here)",
+        );
+    }
+    match s.service.delete_found(c.actor(), k, f).await {
+        Ok(r) => render(
+            "batch.html",
+            c.page(
+                &kind,
+                "Deleted",
+                context! { heading => format!("Deleting {}", what(k)), done => "deleted", link => "", r },
             ),
         ),
         Err(e) => c.failed(e),
@@ -1894,6 +2053,7 @@ async fn voicemail_subscribers(
                 .may_somewhere("voicemail_subscriber", "create")
                 .then_some(("/voicemail-subscribers/new", "Add a subscriber")),
             filters: vec![filter(&q, "class_of_service", "Class of service", &[])],
+            delete_found: None,
         },
         &q,
         &f,
@@ -1924,6 +2084,7 @@ async fn systems(State(s): State<AppState>, c: Console) -> Response {
                 .may_somewhere("system", "create")
                 .then_some(("/systems/new", "Add a product system")),
             filters: Vec::new(),
+            delete_found: None,
         },
         &q,
         &f,
@@ -2060,6 +2221,7 @@ async fn jobs(
             placeholder: "",
             action: Some(("/imports/new", "Import a CSV file")),
             filters: Vec::new(),
+            delete_found: None,
         },
         &q,
         &f,
@@ -2198,6 +2360,8 @@ mod tests {
             "device_form.html",
             "record.html",
             "record_form.html",
+            "confirm.html",
+            "batch.html",
             "stale.html",
             "list.html",
             "job.html",
