@@ -725,6 +725,7 @@ async fn systems_subscribers_lines_profiles_services_and_a_dry_run_then_run() {
             json!(["10.0.0.1", "10.0.0.2"]),
             "[{l}] {v}"
         );
+        screenshot(&c, "system", l).await;
         // Edited: the settings are saved whole, what the form did not change kept.
         submit(&c, "a.button[href='/systems/branch/edit']").await;
         fill(&c, "settings.voicemail_pilot", "8000").await;
