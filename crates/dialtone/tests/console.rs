@@ -289,25 +289,8 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
         std::fs::create_dir_all(&dir).unwrap();
         let csv = dir.join("lines.csv");
         std::fs::write(&csv, "DIRECTORY NUMBER,DESCRIPTION,MAXIMUM NUMBER OF CALLS\n6000,Hall,4\n6001,Lab,lots\n6002,Shop,2\n").unwrap();
-        c.goto(&format!("{base}/imports/new")).await.unwrap();
-        c.find(Locator::Css("#kind option[value='lines']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        c.find(Locator::Id("file"))
-            .await
-            .unwrap()
-            .send_keys(csv.to_str().unwrap())
-            .await
-            .unwrap();
-        submit(&c, "main form button[type=submit]").await;
-        c.wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::XPath("//dd[@id='state'][text()='done']"))
-            .await
-            .unwrap_or_else(|e| panic!("[{l}] the job did not end: {e}"));
+        upload(&c, &base, "lines", &csv, false).await;
+        job_done(&c, l).await;
         assert_eq!(text(&c, "#summary").await, "2 ok, 1 failed", "[{l}]");
         let errors = text(&c, "#errors").await;
         assert!(
@@ -627,6 +610,37 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
         drop(d);
         t.stop().await;
     }
+}
+
+/// Uploads `csv` on the import page as records of `kind` (a dry run or not), and waits for the
+/// job's page.
+async fn upload(c: &Client, base: &str, kind: &str, csv: &std::path::Path, dry_run: bool) {
+    c.goto(&format!("{base}/imports/new")).await.unwrap();
+    choose(c, "kind", kind).await;
+    if dry_run {
+        c.find(Locator::Id("dry_run"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    c.find(Locator::Id("file"))
+        .await
+        .unwrap()
+        .send_keys(csv.to_str().unwrap())
+        .await
+        .unwrap();
+    submit(c, "main form button[type=submit]").await;
+}
+
+/// Waits until the job page says the job is done.
+async fn job_done(c: &Client, label: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::XPath("//dd[@id='state'][text()='done']"))
+        .await
+        .unwrap_or_else(|e| panic!("[{label}] the job did not end: {e}"));
 }
 
 /// Picks `value` in the `<select id=…>`.
@@ -999,21 +1013,7 @@ async fn systems_subscribers_lines_profiles_services_and_a_dry_run_then_run() {
             "DIRECTORY NUMBER,SYSTEM,DESCRIPTION,BUSY TRIGGER\n7100,default,Hall,2\n7101,default,Lab,9\n7102,default,Shop,1\n",
         )
         .unwrap();
-        c.goto(&format!("{base}/imports/new")).await.unwrap();
-        choose(&c, "kind", "lines").await;
-        c.find(Locator::Id("dry_run"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        c.find(Locator::Id("file"))
-            .await
-            .unwrap()
-            .send_keys(csv.to_str().unwrap())
-            .await
-            .unwrap();
-        submit(&c, "main form button[type=submit]").await;
+        upload(&c, &base, "lines", &csv, true).await;
         c.wait()
             .at_most(Duration::from_secs(20))
             .for_element(Locator::Css("#run"))
@@ -1035,11 +1035,7 @@ async fn systems_subscribers_lines_profiles_services_and_a_dry_run_then_run() {
         );
         c.accept_alert().await.unwrap();
         gone(&page).await;
-        c.wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::XPath("//dd[@id='state'][text()='done']"))
-            .await
-            .unwrap_or_else(|e| panic!("[{l}] the job did not end: {e}"));
+        job_done(&c, l).await;
         let h1 = text(&c, "h1").await;
         assert!(
             h1.contains("lines (add)") && !h1.contains("dry run"),

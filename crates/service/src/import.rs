@@ -76,7 +76,35 @@ pub struct ImportReport {
     pub stopped: bool,
 }
 
+/// Where an import's report was: what a chunk run again goes back to.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    rows: u64,
+    ok: u64,
+    unchanged: u64,
+    failed: u64,
+    errors: usize,
+}
+
 impl ImportReport {
+    fn mark(&self) -> Mark {
+        Mark {
+            rows: self.rows,
+            ok: self.ok,
+            unchanged: self.unchanged,
+            failed: self.failed,
+            errors: self.errors.len(),
+        }
+    }
+
+    fn back_to(&mut self, m: Mark) {
+        self.rows = m.rows;
+        self.ok = m.ok;
+        self.unchanged = m.unchanged;
+        self.failed = m.failed;
+        self.errors.truncate(m.errors);
+    }
+
     /// `N rows: A ok, B failed`.
     pub fn summary(&self) -> String {
         format!(
@@ -404,9 +432,9 @@ impl Service {
             dry_run: opts.dry_run,
             ..Default::default()
         };
-        // The rows of the chunk not committed yet, and the report as it was before them.
+        // The rows of the chunk not committed yet, and where the report was before them.
         let mut pending: Vec<bulk::Row> = Vec::new();
-        let mut before = report.clone();
+        let mut before = report.mark();
         let mut started = std::time::Instant::now();
         let mut reported = 0;
         svc.store.set_optimistic(!opts.dry_run);
@@ -417,7 +445,7 @@ impl Service {
             if svc.store.poisoned() {
                 svc.store.rollback_batch().await;
                 svc.store.set_optimistic(false);
-                report = before.clone();
+                report.back_to(before);
                 for row in &pending {
                     svc.import_one(actor, opts, template.as_ref(), row, &mut report)
                         .await;
@@ -432,7 +460,7 @@ impl Service {
                 svc.store
                     .set_optimistic(!opts.dry_run && report.failed == before.failed);
                 pending.clear();
-                before = report.clone();
+                before = report.mark();
                 started = std::time::Instant::now();
             }
             if stop {

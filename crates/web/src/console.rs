@@ -234,6 +234,7 @@ fn env() -> &'static Environment<'static> {
                 include_str!("../templates/record_form.html"),
             ),
             ("record.html", include_str!("../templates/record.html")),
+            ("fields.html", include_str!("../templates/fields.html")),
             (
                 "user_form.html",
                 include_str!("../templates/user_form.html"),
@@ -249,6 +250,15 @@ fn env() -> &'static Environment<'static> {
         }
         e
     })
+}
+
+/// A form shown again with what was wrong is 422; a fresh one 200.
+fn form_status(error: &Option<String>) -> StatusCode {
+    if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
 }
 
 /// A page, or the error of rendering it (a bug: said plainly, logged).
@@ -1170,11 +1180,7 @@ fn template_form(
     error: Option<String>,
 ) -> Response {
     let kinds: Vec<&str> = TemplateKind::ALL.iter().map(|k| k.as_str()).collect();
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     (
         status,
         render(
@@ -1813,11 +1819,7 @@ async fn user_form(
         Some(k) => format!("Edit {k}"),
         None => "Add a user".into(),
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     (
         status,
         render(
@@ -2362,6 +2364,7 @@ mod tests {
             "record_form.html",
             "confirm.html",
             "batch.html",
+            "fields.html",
             "stale.html",
             "list.html",
             "job.html",

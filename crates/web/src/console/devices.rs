@@ -348,11 +348,7 @@ async fn form(
         Some((name, _)) => (format!("Edit {} {name}", dev.noun()), dev.path(name)),
         None => (format!("Add a {}", dev.noun()), format!("/{}", dev.here())),
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     let f = f.with_room(if adding { 2 } else { 1 });
     (
         status,
@@ -361,7 +357,7 @@ async fn form(
             c.page(
                 dev.here(),
                 &heading,
-                context! { heading, action, back => action.clone(), adding, fields, offered, form => f, error },
+                context! { heading, action, back => action.clone(), adding, fields, offered, version => f.version, form => f, error },
             ),
         ),
     )
@@ -484,7 +480,7 @@ pub(super) async fn view(s: AppState, c: Console, dev: Dev, name: String) -> Res
             &heading,
             context! {
                 heading,
-                noun => dev.noun(),
+                stays => "Its lines stay.",
                 edit => a.may(&system, dev.resource(), "update").then(|| format!("{}/edit", dev.path(&name))),
                 delete => a.may(&system, dev.resource(), "delete").then(|| format!("{}/delete", dev.path(&name))),
                 back => format!("/{}", dev.here()),

@@ -549,11 +549,7 @@ async fn form(
             String::new(),
         ),
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     (
         status,
         render(
