@@ -534,7 +534,7 @@ async fn form(
     let fields = inputs(s, res.fields(), values, adding).await;
     let (heading, action, back, version) = match editing {
         Some(r) => (
-            format!("Edit {}", res.heading(r)),
+            format!("Edit {} {}", res.noun(), res.names(r).0),
             res.path(r, ""),
             res.path(r, ""),
             values
