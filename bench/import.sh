@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CSV import throughput: N lines, N users (each with a primary extension) and N phones (each
 # with its line and owner), imported with `dialtone import` (release build) into a fresh
-# database, on SQLite and, when it answers at $DIALTONE_TEST_POSTGRES, on PostgreSQL.
+# database, on SQLite and, when it answers at $DIALTONE_TEST_POSTGRES, on PostgreSQL; then the
+# same files uploaded to a running server (POST /api/v1/imports, the job the console's upload
+# starts) into another fresh database, timed from the upload until the job is done.
 # Prints rows/s per file and backend. Usage: N=100000 bash bench/import.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,12 +43,45 @@ run() { # backend url
       "$start" "$end" "$backend" "$kind" "$N" "$out"
   done
 }
+# The same files through a running server: upload, then poll the job until it is done.
+server() { # backend url
+  local backend=$1 url=$2 port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  target/release/dialtone --db "$url" serve --admin "127.0.0.1:$port" --http 127.0.0.1:0 >"$dir/serve.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  for kind in lines users phones; do
+    python3 - "$port" "$kind" "$dir/$kind.csv" "$backend" "$N" <<'PY2'
+import sys, time, json, base64, urllib.request
+port, kind, path, backend, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+auth = {"Authorization": "Basic " + base64.b64encode(b"admin:bench-password").decode()}
+body = open(path, "rb").read()
+start = time.monotonic()
+req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/imports?kind={kind}&source={kind}.csv",
+                             data=body, headers={**auth, "content-type": "text/csv"})
+job = json.load(urllib.request.urlopen(req))
+deadline = start + 600
+while job["state"] == "running" and time.monotonic() < deadline:
+    time.sleep(0.05)
+    job = json.load(urllib.request.urlopen(urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/imports/{job['id']}", headers=auth)))
+s = time.monotonic() - start
+print(f"{backend + ' (server)':<19} {kind:<7} {n / s:8.0f} rows/s  ({s:.1f} s: {job['state']}, {job['ok']} ok, {job['failed']} failed)")
+PY2
+  done
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
 run sqlite "sqlite:$dir/import.db"
+server sqlite "sqlite:$dir/server.db"
 host=${PG#*@}; host=${host%%/*}
 if (exec 3<>"/dev/tcp/${host%%:*}/${host##*:}") 2>/dev/null; then
   db="dialtone_bench_import_$$"
   psql "$PG" -qc "CREATE DATABASE $db" >/dev/null
   run postgresql "${PG%/*}/$db"
+  psql "$PG" -qc "DROP DATABASE $db" >/dev/null
+  psql "$PG" -qc "CREATE DATABASE $db" >/dev/null
+  server postgresql "${PG%/*}/$db"
   psql "$PG" -qc "DROP DATABASE $db" >/dev/null
 else
   echo "PostgreSQL is not reachable at $host: its half is skipped" >&2

@@ -11,7 +11,8 @@ use std::io::{IsTerminal, Read, Write};
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     if matches!(cli.command, Command::Import(_)) {
-        one_cpu();
+        // Before the runtime starts: every thread of the import inherits it.
+        service::keep_to_one_cpu();
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -31,24 +32,6 @@ fn main() -> std::process::ExitCode {
         }
     }
 }
-
-/// Keeps this process, and every thread it starts from now on, on the CPU it runs on. An import
-/// is one sequence of statements, each handed to sqlx's SQLite worker thread and its answer
-/// handed back: the two threads never run at once, and on two CPUs every hand-off is a wake-up
-/// across CPUs. On one CPU the hand-off is a plain switch, and imports on SQLite run about
-/// twice as fast (BENCHMARKS.md; PostgreSQL, whose worker is its own process, no slower).
-#[cfg(target_os = "linux")]
-fn one_cpu() {
-    use nix::sched::{sched_getcpu, sched_setaffinity, CpuSet};
-    let mut one = CpuSet::new();
-    if let Some(()) = sched_getcpu().ok().and_then(|cpu| one.set(cpu).ok()) {
-        // Pid 0: this thread, which every later thread inherits from.
-        let _ = sched_setaffinity(nix::unistd::Pid::from_raw(0), &one);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn one_cpu() {}
 
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")

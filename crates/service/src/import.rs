@@ -16,6 +16,24 @@ const CHUNK_ROWS: usize = 500;
 /// …and the longest one holds the write lock (a server on the same database waits that long).
 const CHUNK_TIME: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// Keeps the calling thread, and every thread it starts from now on, on the CPU it runs on. An
+/// import is one sequence of statements, each handed to the database's worker (on SQLite,
+/// sqlx's worker thread) and its answer handed back: the two never run at once, and on two
+/// CPUs every hand-off is a wake-up across CPUs. On one CPU the hand-off is a plain switch,
+/// and imports on SQLite run about twice as fast (BENCHMARKS.md; PostgreSQL, whose worker is a
+/// process of its own, is no slower). Does nothing off Linux.
+pub fn keep_to_one_cpu() {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sched::{sched_getcpu, sched_setaffinity, CpuSet};
+        let mut one = CpuSet::new();
+        if let Some(()) = sched_getcpu().ok().and_then(|cpu| one.set(cpu).ok()) {
+            // Pid 0: this thread, which the threads it starts inherit from.
+            let _ = sched_setaffinity(nix::unistd::Pid::from_raw(0), &one);
+        }
+    }
+}
+
 /// How many dry runs' files are kept to run for real ([`Service::run_checked`]).
 const KEPT_FILES: i64 = 10;
 
@@ -236,12 +254,41 @@ impl Service {
             tx.commit().await?;
         }
         let reader = bulk::reader(opts.kind, std::io::Cursor::new(body)).map_err(header)?;
+        // On a thread of its own kept to one CPU, with a connection of its own opened there
+        // (see `keep_to_one_cpu`): the server's other threads are left as they are.
         let (svc, actor, id) = (self.clone(), actor.clone(), job.id);
-        tokio::spawn(async move {
-            if let Err(err) = svc.run_import(&actor, id, &opts, reader, |_| {}).await {
-                tracing::warn!(%err, job = id, "an import job stopped");
-            }
-        });
+        let thread = std::thread::Builder::new()
+            .name(format!("import-{id}"))
+            .spawn(move || {
+                keep_to_one_cpu();
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(err) => {
+                        tracing::error!(%err, job = id, "an import job could not start its runtime");
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let svc = match svc.store.detached().await {
+                        Ok(store) => Service { store, ..svc },
+                        Err(err) => {
+                            tracing::warn!(%err, job = id, "an import job runs on the shared connections");
+                            svc
+                        }
+                    };
+                    if let Err(err) = svc.run_import(&actor, id, &opts, reader, |_| {}).await {
+                        tracing::warn!(%err, job = id, "an import job stopped");
+                    }
+                });
+            });
+        if let Err(e) = thread {
+            return Err(Error::Internal(format!(
+                "cannot start import job {id}: {e}"
+            )));
+        }
         Ok(job)
     }
 

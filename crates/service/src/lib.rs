@@ -7,7 +7,7 @@ mod access;
 pub use access::{Session, SESSION_IDLE};
 mod auth;
 mod import;
-pub use import::{ImportMode, ImportOptions, ImportReport};
+pub use import::{keep_to_one_cpu, ImportMode, ImportOptions, ImportReport};
 mod crypto;
 mod devices;
 mod http_credentials;

@@ -116,6 +116,24 @@ const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA temp_store = MEMORY",
 ];
 
+/// How connections to the database are made: at most `max`, each SQLite one with
+/// [`SQLITE_PRAGMAS`].
+fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    for pragma in SQLITE_PRAGMAS {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+}
+
 /// A connection to the database, with the backend it speaks.
 #[derive(Clone)]
 pub struct Store {
@@ -334,27 +352,16 @@ impl Store {
         };
         let opts = AnyConnectOptions::from_str(&url)
             .map_err(|e| Error::Config(format!("database URL `{}`: {e}", redact_url(&url))))?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
+        let pool = pool_options(
+            backend,
+            match backend {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 10,
-            })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        for pragma in SQLITE_PRAGMAS {
-                            sqlx::query(pragma).execute(&mut *conn).await?;
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(opts)
-            .await
-            .map_err(|e| {
-                Error::Config(format!("cannot open database `{}`: {e}", redact_url(&url)))
-            })?;
+            },
+        )
+        .connect_with(opts)
+        .await
+        .map_err(|e| Error::Config(format!("cannot open database `{}`: {e}", redact_url(&url))))?;
         if backend == Backend::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&pool)
@@ -367,6 +374,21 @@ impl Store {
             generation: Arc::default(),
             batch: None,
             optimistic: Arc::default(),
+        })
+    }
+
+    /// The same database through a pool of its own, of one connection, opened here: for a long
+    /// job on a thread of its own (an import), so that the connection (on SQLite, sqlx's worker
+    /// thread) starts from that thread and keeps to its CPU. It shares this store's write lock
+    /// and generation: its commits are this process's own.
+    pub async fn detached(&self) -> Result<Store> {
+        let opts = (*self.pool.connect_options()).clone();
+        let pool = pool_options(self.backend, 1).connect_with(opts).await?;
+        Ok(Store {
+            pool,
+            batch: None,
+            optimistic: Arc::default(),
+            ..self.clone()
         })
     }
 
