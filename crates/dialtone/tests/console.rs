@@ -427,22 +427,7 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
             "[{l}]"
         );
         // Delete asks first (the browser's confirm), then goes.
-        let page = c.find(Locator::Css("html")).await.unwrap();
-        c.find(Locator::Css("main .bar form button.danger"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        assert!(
-            c.get_alert_text()
-                .await
-                .unwrap()
-                .contains("Delete the template Sales staff?"),
-            "[{l}]"
-        );
-        c.accept_alert().await.unwrap();
-        gone(&page).await;
+        delete_confirmed(&c, "Delete the template Sales staff?").await;
         assert_eq!(text(&c, "h1").await, "Templates", "[{l}]");
         assert!(
             !text(&c, "main table").await.contains("Sales staff"),
