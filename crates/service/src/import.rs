@@ -248,10 +248,8 @@ impl Service {
         let job = self.start_import(actor, &opts, Some(rows)).await?;
         if opts.dry_run {
             // Kept, so that the file checked is the file that then runs ([`Service::run_checked`]).
-            let sealed = self.key.seal_bytes(body.as_ref())?;
-            let mut tx = self.store.write_unversioned().await?;
-            store::templates::keep_file(tx.conn(), job.id, &sealed, KEPT_FILES).await?;
-            tx.commit().await?;
+            self.keep_checked_file(job.id, &self.key.seal_bytes(body.as_ref())?)
+                .await?;
         }
         let reader = bulk::reader(opts.kind, std::io::Cursor::new(body)).map_err(header)?;
         // On a thread of its own kept to one CPU, with a connection of its own opened there
@@ -290,6 +288,13 @@ impl Service {
             )));
         }
         Ok(job)
+    }
+
+    /// Keeps the sealed file dry-run job `id` checked (of the last [`KEPT_FILES`] dry runs).
+    async fn keep_checked_file(&self, id: i64, sealed: &str) -> Result<()> {
+        let mut tx = self.store.write_unversioned().await?;
+        store::templates::keep_file(tx.conn(), id, sealed, KEPT_FILES).await?;
+        Ok(tx.commit().await?)
     }
 
     /// Whether the file dry-run job `id` checked is kept, to run for real.
@@ -344,9 +349,7 @@ impl Service {
         let run = self.spawn_import(actor, opts, body).await;
         if run.is_err() {
             // Not run: kept again, for when what stopped it is mended.
-            let mut tx = self.store.write_unversioned().await?;
-            store::templates::keep_file(tx.conn(), id, &sealed, KEPT_FILES).await?;
-            tx.commit().await?;
+            self.keep_checked_file(id, &sealed).await?;
         }
         run
     }

@@ -1433,18 +1433,33 @@ async fn apply(
 
 // --- deleting what a list found ------------------------------------------------------------
 
-/// The kind of records `/delete-found/{kind}` deletes, and the find of its list.
-fn found_of(kind: &str, q: &BTreeMap<String, String>) -> Option<(TemplateKind, service::Find)> {
-    let kind = [
-        TemplateKind::User,
-        TemplateKind::Phone,
-        TemplateKind::DeviceProfile,
-    ]
-    .into_iter()
-    .find(|k| list_of(*k).0 == kind)?;
-    let mut f = find_of(q, list_of(kind).1);
+/// What `/delete-found/{kind}` deletes: the kind of records, the find of its list, and the
+/// link back to it ([`delete_found_link`]); or the page saying why nothing is.
+fn found_set(
+    c: &Console,
+    kind: &str,
+    q: &BTreeMap<String, String>,
+) -> Result<(TemplateKind, service::Find, String), Box<Response>> {
+    let Some(k) = TemplateKind::ALL
+        .into_iter()
+        .find(|k| list_of(*k).0 == kind)
+    else {
+        return Err(Box::new(c.error(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            &format!("there is no list {kind} to delete from"),
+        )));
+    };
+    let Some(link) = delete_found_link(c, k, q) else {
+        return Err(Box::new(c.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Not done",
+            "say what to delete: find the records first (a whole directory is not deleted from here)",
+        )));
+    };
+    let mut f = find_of(q, list_of(k).1);
     f.offset = 0;
-    Some((kind, f))
+    Ok((k, f, link))
 }
 
 /// Says how many records a list's find holds and asks before deleting them all (warning past
@@ -1455,19 +1470,9 @@ async fn confirm_delete_found(
     Path(kind): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let Some((k, f)) = found_of(&kind, &q) else {
-        return c.error(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            &format!("there is no list {kind} to delete from"),
-        );
-    };
-    let Some(link) = delete_found_link(&c, k, &q) else {
-        return c.error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Not done",
-            "say what to delete: find the records first (a whole directory is not deleted from here)",
-        );
+    let (k, f, link) = match found_set(&c, &kind, &q) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     match s.service.found(k, f).await {
         Ok(found) => {
@@ -1507,20 +1512,10 @@ async fn delete_found(
     if let Some(r) = c.forged(q.get("csrf").map(String::as_str).unwrap_or("")) {
         return r;
     }
-    let Some((k, f)) = found_of(&kind, &q) else {
-        return c.error(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            &format!("there is no list {kind} to delete from"),
-        );
+    let (k, f, _) = match found_set(&c, &kind, &q) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
-    if delete_found_link(&c, k, &q).is_none() {
-        return c.error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Not done",
-            "say what to delete: find the records first (a whole directory is not deleted from here)",
-        );
-    }
     match s.service.delete_found(c.actor(), k, f).await {
         Ok(r) => render(
             "batch.html",

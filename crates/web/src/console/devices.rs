@@ -2,7 +2,7 @@
 //! on their buttons, the IP phone services it subscribes to), its page, the stale edit, delete.
 //! The form becomes the JSON the API takes, so the service checks it as it checks the API's.
 
-use super::records::{field, inputs, json_of, key, values_of, Field, Input};
+use super::records::{field, inputs, json, json_of, key, parse, values_of, Field, Input};
 use super::*;
 use serde_json::{Map, Value as Json};
 
@@ -95,14 +95,14 @@ impl Dev {
 
     async fn get(self, s: &AppState, name: &str) -> service::Result<Json> {
         match self {
-            Dev::Phone => to_json(s.service.phone(name).await?),
-            Dev::Profile => to_json(s.service.device_profile(name).await?),
+            Dev::Phone => json(s.service.phone(name).await?),
+            Dev::Profile => json(s.service.device_profile(name).await?),
         }
     }
     async fn create(self, s: &AppState, a: &Actor, m: Map<String, Json>) -> service::Result<Json> {
         match self {
-            Dev::Phone => to_json(s.service.create_phone(a, from_json(m)?).await?),
-            Dev::Profile => to_json(s.service.create_device_profile(a, from_json(m)?).await?),
+            Dev::Phone => json(s.service.create_phone(a, parse(m)?).await?),
+            Dev::Profile => json(s.service.create_device_profile(a, parse(m)?).await?),
         }
     }
     async fn update(
@@ -113,12 +113,8 @@ impl Dev {
         m: Map<String, Json>,
     ) -> service::Result<Json> {
         match self {
-            Dev::Phone => to_json(s.service.update_phone(a, name, from_json(m)?).await?),
-            Dev::Profile => to_json(
-                s.service
-                    .update_device_profile(a, name, from_json(m)?)
-                    .await?,
-            ),
+            Dev::Phone => json(s.service.update_phone(a, name, parse(m)?).await?),
+            Dev::Profile => json(s.service.update_device_profile(a, name, parse(m)?).await?),
         }
     }
     async fn delete(self, s: &AppState, a: &Actor, name: &str) -> service::Result<()> {
@@ -127,15 +123,6 @@ impl Dev {
             Dev::Profile => s.service.delete_device_profile(a, name).await,
         }
     }
-}
-
-fn to_json<T: serde::Serialize>(v: T) -> service::Result<Json> {
-    serde_json::to_value(v).map_err(|e| service::Error::Internal(e.to_string()))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(m: Map<String, Json>) -> service::Result<T> {
-    serde_json::from_value(Json::Object(m))
-        .map_err(|e| service::Error::Invalid(Invalid::new("", e.to_string())))
 }
 
 /// One line row of the form: the line, and how it shows on its button.
@@ -688,7 +675,7 @@ mod tests {
             "a kept service keeps its settings"
         );
         // What it makes is a patch the API takes.
-        let _: PhonePatch = from_json(m).unwrap();
+        let _: PhonePatch = parse(m).unwrap();
 
         let bad = DeviceForm::parse(vec![
             ("line0_pattern".into(), "2000".into()),

@@ -356,12 +356,12 @@ impl Res {
     }
 }
 
-fn json<T: serde::Serialize>(v: T) -> service::Result<Json> {
+pub(super) fn json<T: serde::Serialize>(v: T) -> service::Result<Json> {
     serde_json::to_value(v).map_err(|e| service::Error::Internal(e.to_string()))
 }
 
 /// The request the form's JSON makes, or what of it does not fit (named by its field).
-fn parse<T: serde::de::DeserializeOwned>(m: Map<String, Json>) -> service::Result<T> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(m: Map<String, Json>) -> service::Result<T> {
     serde_json::from_value(Json::Object(m))
         .map_err(|e| service::Error::Invalid(Invalid::new("", e.to_string())))
 }
