@@ -126,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
         store::Backend::Postgres => sqlx_exec(&store, "VACUUM ANALYZE users").await?,
         store::Backend::Sqlite => sqlx_exec(&store, "ANALYZE").await?,
     }
-    svc.store().close().await;
+    svc.close().await;
 
     let app = dialtone::App::build(&cfg).await?;
     let base = format!("http://{}/api/v1", app.admin_addr);

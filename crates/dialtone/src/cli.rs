@@ -338,8 +338,8 @@ pub enum LineCmd {
 }
 
 impl FindArgs {
-    pub fn find(&self) -> service::Find {
-        service::Find {
+    pub fn find(&self) -> model::Find {
+        model::Find {
             q: self.q.clone(),
             system: self.system.clone(),
             limit: self.limit,

@@ -438,7 +438,7 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
     // Two conflicts for the lists to show (seed 000): the first user also exists on the branch
     // cluster, and the second user's voicemail box carries another first name.
     let first_uid = svc
-        .find_users(&service::Find {
+        .find_users(&model::Find {
             limit: 1,
             sort: Some("user_id".into()),
             ..Default::default()

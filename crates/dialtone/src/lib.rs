@@ -340,7 +340,7 @@ impl App {
         for t in self.tasks.drain(..) {
             t.await.context("server task")?.context("server")?;
         }
-        self.service.store().close().await;
+        self.service.close().await;
         Ok(())
     }
 }

@@ -121,7 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (svc, _) = dialtone::open_service(&cfg).await?;
             let started = std::time::Instant::now();
             let sum = dialtone::demo::fill(&svc, args.users).await?;
-            svc.store().close().await;
+            svc.close().await;
             println!(
                 "Demo database {}: {} users, {} phones, {} lines, {} device profiles, {} voicemail subscribers (filled in {:.1} s).",
                 cfg.database.url,
@@ -529,7 +529,7 @@ async fn resync_cmd(cfg: &Config, args: ResyncArgs) -> anyhow::Result<()> {
         }
     }
     println!("{n} phones: {ok} accepted, {failed} not accepted, {skipped} skipped");
-    svc.store().close().await;
+    svc.close().await;
     if failed > 0 {
         bail!("{failed} phones did not accept the NOTIFY");
     }
@@ -722,7 +722,7 @@ async fn template_cmd(svc: &Service, actor: &Actor, cmd: cli::TemplateCmd) -> an
         } => {
             let kind = TemplateKind::parse(&kind)?;
             if let Some(q) = q {
-                let f = service::Find {
+                let f = model::Find {
                     q: Some(q),
                     system: system.clone(),
                     ..Default::default()

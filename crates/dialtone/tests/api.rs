@@ -1026,7 +1026,7 @@ async fn sip_digest_credentials_are_sealed_at_rest() {
         assert!(!u.to_string().contains("d1gest"), "never answered: {u}");
         // What the database holds is sealed, not the secret.
         let raw: String = sqlx_raw(
-            &t,
+            &db,
             "SELECT digest_credential_enc FROM users WHERE user_id = 'sip1'",
         )
         .await;
@@ -1073,9 +1073,14 @@ async fn sip_digest_credentials_are_sealed_at_rest() {
     }
 }
 
-async fn sqlx_raw(t: &TestApp, sql: &str) -> String {
-    let mut c = t.app.service.store().read().await.unwrap();
-    store::query_text(&mut c, sql).await.unwrap()
+/// What the database itself holds, read on a connection of its own.
+async fn sqlx_raw(db: &TestDb, sql: &str) -> String {
+    let store = store::Store::connect(&db.url).await.unwrap();
+    let mut c = store.read().await.unwrap();
+    let text = store::query_text(&mut c, sql).await.unwrap();
+    drop(c);
+    store.close().await;
+    text
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ async fn the_demo_fills_both_backends_and_shows_conflicts() {
             "[{}] {sum:?}",
             db.label
         );
-        let f = service::Find {
+        let f = model::Find {
             limit: 50,
             filters: vec![("conflicts".into(), "true".into())],
             ..Default::default()
@@ -33,7 +33,7 @@ async fn the_demo_fills_both_backends_and_shows_conflicts() {
             db.label
         );
         let shared = svc
-            .find_lines(&service::Find {
+            .find_lines(&model::Find {
                 limit: 50,
                 filters: vec![("shared".into(), "true".into())],
                 ..Default::default()
@@ -46,6 +46,6 @@ async fn the_demo_fills_both_backends_and_shows_conflicts() {
             db.label,
             shared.total
         );
-        svc.store().close().await;
+        svc.close().await;
     }
 }

@@ -165,7 +165,7 @@ async fn phones_get_their_files_and_never_a_stale_one() {
                 .update_phone(&service::Actor::new("other"), "SEP00562B043615", patch)
                 .await
                 .unwrap();
-            other.store().close().await;
+            other.close().await;
         }
         // Another process's commit reaches this one's files within store::GENERATION_RECHECK.
         let start = std::time::Instant::now();

@@ -129,7 +129,7 @@ async fn a_change_notifies_the_phones_it_alters_and_their_reports_show() {
         }
         // The phones as they are now are the baseline: wait for the scan that covers them.
         let resync = t.app.resync.clone().expect("SIP is on");
-        let g = t.app.service.store().generation().await.unwrap();
+        let g = t.app.service.generation().await.unwrap();
         wait_for("the baseline scan", || resync.scanned_generation() >= g).await;
         assert!(
             a_got.lock().unwrap().is_empty(),
@@ -149,7 +149,7 @@ async fn a_change_notifies_the_phones_it_alters_and_their_reports_show() {
             !a_got.lock().unwrap().is_empty() && !b_got.lock().unwrap().is_empty()
         })
         .await;
-        let g = t.app.service.store().generation().await.unwrap();
+        let g = t.app.service.generation().await.unwrap();
         wait_for("the scan of the change", || {
             resync.scanned_generation() >= g
         })

@@ -167,7 +167,7 @@ async fn two_hundred_phones_boot_resync_on_a_change_and_report_it() {
         );
         // What they got is the baseline; wait for the scan that covers it.
         let resync = app.resync.clone().unwrap();
-        let g = app.service.store().generation().await.unwrap();
+        let g = app.service.generation().await.unwrap();
         let start = Instant::now();
         while resync.scanned_generation() < g {
             assert!(start.elapsed() < Duration::from_secs(20));

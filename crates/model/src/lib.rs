@@ -9,10 +9,14 @@ pub mod access;
 pub mod catalog;
 pub mod entities;
 pub mod error;
+pub mod files;
+mod find;
+pub use find::Find;
 pub mod macros;
 pub mod profile_rule;
 pub mod provisioning;
 pub mod rules;
+pub mod status;
 pub mod templates;
 pub mod values;
 

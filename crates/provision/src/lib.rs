@@ -1,28 +1,37 @@
-//! From a phone's request (file name, user agent) to the device and the bytes it gets: which
-//! device asks (MAC in the file name, case-insensitive, or the MPP User-Agent), its resolved view
-//! (lines with credentials, system settings, provisioning parameters), the renderer, and a cache
-//! of rendered files that is never stale: every entry carries the store's generation, which
-//! every committed write increases, and is used only while the generation is unchanged.
+//! From a phone's request (file name, user agent) to the device and the bytes it gets: the
+//! device families of `render` say what a file name or User-Agent names; the directory is read
+//! through `service` alone ([`service::Service::phone_configs`]: every device a batch of
+//! requests names, in one snapshot, with a fixed number of statements); the family renders the
+//! file; and a cache bounded in bytes keeps rendered files until a committed change reaches
+//! their device (the change journal, [`service::Service::changes_since`]).
+//!
+//! Requests that miss the cache at the same moment (a boot storm) are read and rendered
+//! together: while one batch is being read, the next one gathers.
 #![forbid(unsafe_code)]
 
+mod cache;
 pub mod reports;
 pub mod resync;
+mod view;
 
-use model::rules::DeviceClass;
-use model::{Catalog, DeviceFamily, Mac, PhoneAuth, SipTransport, SystemKind};
-use render::{DefaultView, DeviceView, LineView, Renderer, Server, SpeedDialView, Transport};
-use service::Service;
+use cache::{Cached, FileCache};
+use model::status::Seen;
+use model::SystemKind;
+use render::{Asked, DefaultView, DeviceKey, DeviceView, Renderer};
+use service::{PhoneConfig, PhoneKeys, Service};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
     Service(#[from] service::Error),
     #[error("{0}")]
-    Store(#[from] store::Error),
-    #[error("{0}")]
     Render(#[from] render::RenderError),
+    /// A batch this request waited on failed.
+    #[error("{0}")]
+    Batch(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -55,33 +64,74 @@ pub enum Answer {
     NotFound(String),
 }
 
-#[derive(Clone)]
-struct Cached {
-    generation: i64,
-    bytes: bytes::Bytes,
-    content_type: &'static str,
-    device: Option<String>,
-    device_id: Option<i64>,
-    access: Access,
+impl From<Cached> for Answer {
+    fn from(c: Cached) -> Answer {
+        Answer::File {
+            bytes: c.bytes,
+            content_type: c.content_type,
+            device: c.device,
+            device_id: c.device_id,
+            access: c.access,
+        }
+    }
 }
 
-/// Beyond this many cached files the cache starts again empty (the Host header is part of a
-/// key, and a client can send any).
-const CACHE_LIMIT: usize = 1_000_000;
+/// The render cache's default budget: room for the files of 100,000 phones (2.3 KB on average
+/// with their keys) with some to spare.
+pub const DEFAULT_CACHE_BYTES: u64 = 320 << 20;
 
-/// Serves phone files.
-pub struct Provisioner {
+/// At most this many devices are read and rendered in one batch.
+const BATCH: usize = 500;
+
+/// A request that missed the cache, waiting for its batch.
+struct Miss {
+    file: String,
+    key: DeviceKey,
+    base_url: String,
+    cache_key: String,
+    answer: oneshot::Sender<Result<Answer, String>>,
+}
+
+#[derive(Default)]
+struct Pending {
+    misses: Vec<Miss>,
+    /// A task is reading and rendering batches.
+    running: bool,
+}
+
+struct Inner {
     service: Service,
     renderer: Arc<Renderer>,
-    cache: Mutex<HashMap<String, Cached>>,
+    cache: FileCache,
+    /// Files that are no device's own (first contact, XMLDefault): kept for one generation.
+    shared: Mutex<HashMap<String, Cached>>,
     /// Requests seen since the last flush, by device.
-    seen: Mutex<HashMap<i64, store::status::Seen>>,
+    seen: Mutex<HashMap<i64, Seen>>,
+    pending: Mutex<Pending>,
+    /// One catch-up with the change journal at a time.
+    follow: tokio::sync::Mutex<()>,
+    /// Devices reached by changes, gathered for the resync engine once it asks for them.
+    touched: Mutex<Option<Touched>>,
+}
+
+/// Devices reached by changes since the resync engine last looked.
+#[derive(Debug, Default, Clone)]
+pub struct Touched {
+    pub all: bool,
+    pub devices: std::collections::BTreeSet<i64>,
+}
+
+/// Serves phone files.
+#[derive(Clone)]
+pub struct Provisioner {
+    inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Provisioner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Provisioner")
-            .field("renderer", &self.renderer)
+            .field("renderer", &self.inner.renderer)
+            .field("cached", &self.inner.cache.len())
             .finish_non_exhaustive()
     }
 }
@@ -96,15 +146,6 @@ pub fn file_name(path: &str) -> Option<&str> {
     (!name.is_empty() && name != "." && name.len() <= 128).then_some(name)
 }
 
-/// The MAC an MPP phone gives in its User-Agent: `Cisco-CP-8861-3PCC/11.3.1 (00562b043615)`.
-pub fn mac_from_user_agent(ua: &str) -> Option<Mac> {
-    if !ua.starts_with("Cisco-CP-") {
-        return None;
-    }
-    let inner = ua.rsplit_once('(')?.1.split(')').next()?;
-    Mac::parse(inner.trim()).ok()
-}
-
 fn content_type(file: &str) -> &'static str {
     if file.to_ascii_lowercase().ends_with(".xml") {
         "text/xml; charset=utf-8"
@@ -113,83 +154,46 @@ fn content_type(file: &str) -> &'static str {
     }
 }
 
-fn servers(s: &model::SystemSettings) -> Vec<Server> {
-    s.servers
-        .iter()
-        .map(|x| Server {
-            host: x.host.clone(),
-            sip_port: x.sip_port,
-            secure_sip_port: x.secure_sip_port,
-            sccp_port: x.sccp_port,
-        })
-        .collect()
+fn cache_key(file: &str, base_url: &str) -> String {
+    format!("{}|{base_url}", file.to_ascii_lowercase())
 }
 
-/// Which device a file name names, before the store is asked.
-enum Wanted {
-    Mac(Mac),
-    Name(String),
-    FirstContact,
-    Default,
-    Never,
-    Unknown,
-}
-
-fn wanted(file: &str) -> Wanted {
-    let lower = file.to_ascii_lowercase();
-    if (lower.starts_with("ctlsep") && lower.ends_with(".tlv"))
-        || (lower.starts_with("itl") && lower.ends_with(".tlv"))
-    {
-        return Wanted::Never;
+/// A rendered file, its failed operator template logged.
+fn bytes_of(r: render::Rendered) -> bytes::Bytes {
+    if let Some(p) = r.fallback {
+        tracing::error!(%p, "an operator template failed; the built-in one served");
     }
-    if lower == "xmldefault.cnf.xml" {
-        return Wanted::Default;
-    }
-    if let Some(mac) = lower
-        .strip_prefix("sep")
-        .and_then(|r| r.strip_suffix(".cnf.xml"))
-    {
-        return Mac::parse(mac).map(Wanted::Mac).unwrap_or(Wanted::Unknown);
-    }
-    if let Some(rest) = lower.strip_suffix(".xml") {
-        if rest.len() == 12 {
-            if let Ok(m) = Mac::parse(rest) {
-                return Wanted::Mac(m);
-            }
-        }
-    }
-    if lower.starts_with("upc") && lower.ends_with(".cnf.xml") {
-        return Wanted::Name(file[..file.len() - ".cnf.xml".len()].to_string());
-    }
-    let psn = lower.strip_suffix(".xml").or_else(|| {
-        lower
-            .strip_prefix("spa")
-            .and_then(|r| r.strip_suffix(".cfg"))
-    });
-    if let Some(psn) = psn {
-        if Catalog::builtin().devices().any(|t| {
-            t.psn
-                .as_deref()
-                .is_some_and(|p| p.eq_ignore_ascii_case(psn))
-        }) {
-            return Wanted::FirstContact;
-        }
-    }
-    Wanted::Unknown
+    bytes::Bytes::from(r.bytes)
 }
 
 impl Provisioner {
     pub fn new(service: Service, renderer: Arc<Renderer>) -> Provisioner {
+        Provisioner::with_cache(service, renderer, DEFAULT_CACHE_BYTES)
+    }
+
+    /// A provisioner whose render cache holds at most `cache_bytes` of files.
+    pub fn with_cache(service: Service, renderer: Arc<Renderer>, cache_bytes: u64) -> Provisioner {
         Provisioner {
-            service,
-            renderer,
-            cache: Mutex::new(HashMap::new()),
-            seen: Mutex::new(HashMap::new()),
+            inner: Arc::new(Inner {
+                service,
+                renderer,
+                cache: FileCache::new(cache_bytes),
+                shared: Mutex::default(),
+                seen: Mutex::default(),
+                pending: Mutex::default(),
+                follow: tokio::sync::Mutex::new(()),
+                touched: Mutex::new(None),
+            }),
         }
     }
 
     pub fn service(&self) -> &Service {
-        &self.service
+        &self.inner.service
+    }
+
+    /// Files cached, and the bytes they hold.
+    pub fn cached(&self) -> (usize, u64) {
+        (self.inner.cache.len(), self.inner.cache.weight())
     }
 
     /// Answers a phone's request for `path`. `user_agent` identifies MPP phones; `base_url` is
@@ -206,180 +210,298 @@ impl Provisioner {
                 "`{path}` is outside the phone files"
             )));
         };
-        let wanted = wanted(file);
-        if let Wanted::Never = wanted {
+        let Some((_family, asked)) = render::family::identify(file) else {
             return Ok(Answer::NotFound(format!(
-                "{file}: Dialtone serves no security files"
+                "{file}: no device in the directory has this file"
             )));
-        }
-        let ua_mac = user_agent.and_then(mac_from_user_agent);
-        // Rules in first-contact and MPP files point back at the address the phone used.
-        let key = format!("{}|{base_url}", file.to_ascii_lowercase());
-        // The first-contact file is the same for every phone of a model; who asks (and whether
-        // an unknown phone may have it) is decided per request, never cached.
-        let first_contact = if let Wanted::FirstContact = wanted {
-            let id = match &ua_mac {
-                Some(m) => {
-                    let mut c = self.service.store().read().await?;
-                    store::devices::by_mac(&mut c, m.as_str())
-                        .await?
-                        .map(|(id, _)| id)
+        };
+        match asked {
+            Asked::Refused(why) => Ok(Answer::NotFound(format!("{file}: {why}"))),
+            Asked::Default => self.default_file(file).await,
+            Asked::FirstContact => self.first_contact(file, user_agent, base_url).await,
+            Asked::Device(key) => {
+                self.catch_up().await?;
+                let ck = cache_key(file, base_url);
+                if let Some(c) = self.inner.cache.get(&ck) {
+                    return Ok(c.into());
                 }
-                None => None,
-            };
-            if id.is_none() && self.auto_registration().await?.is_none() {
-                return Ok(Answer::NotFound(format!(
-                    "{file}: the phone is not in the directory and auto-registration is off"
-                )));
-            }
-            Some(id)
-        } else {
-            None
-        };
-        let generation = self.service.store().generation().await?;
-        if let Some(c) = self.cache.lock().expect("cache lock").get(&key) {
-            if c.generation == generation {
-                return Ok(Answer::File {
-                    bytes: c.bytes.clone(),
-                    content_type: c.content_type,
-                    device: c.device.clone(),
-                    device_id: first_contact.unwrap_or(c.device_id),
-                    access: c.access.clone(),
+                let (tx, rx) = oneshot::channel();
+                self.enqueue(Miss {
+                    file: file.to_string(),
+                    key,
+                    base_url: base_url.to_string(),
+                    cache_key: ck,
+                    answer: tx,
                 });
+                match rx.await {
+                    Ok(Ok(a)) => Ok(a),
+                    Ok(Err(e)) => Err(Error::Batch(e)),
+                    Err(_) => Err(Error::Batch("the batch reading this file stopped".into())),
+                }
             }
         }
-        let answer = self.render_fresh(file, wanted, base_url).await?;
-        let answer = match (answer, first_contact) {
-            (
-                Answer::File {
-                    bytes,
-                    content_type,
-                    device,
-                    access,
-                    ..
-                },
-                Some(id),
-            ) => Answer::File {
-                bytes,
-                content_type,
-                device,
-                device_id: id,
-                access,
-            },
-            (a, _) => a,
-        };
-        if let Answer::File {
-            bytes,
-            content_type,
-            device,
-            device_id,
-            access,
-        } = &answer
-        {
-            let mut cache = self.cache.lock().expect("cache lock");
-            if cache.len() >= CACHE_LIMIT {
-                cache.clear();
-            }
-            cache.insert(
-                key,
-                Cached {
-                    generation,
-                    bytes: bytes.clone(),
-                    content_type,
-                    device: device.clone(),
-                    device_id: *device_id,
-                    access: access.clone(),
-                },
-            );
-        }
-        Ok(answer)
     }
 
-    async fn render_fresh(&self, file: &str, wanted: Wanted, base_url: &str) -> Result<Answer> {
-        let id = {
-            let mut c = self.service.store().read().await?;
-            match &wanted {
-                Wanted::Mac(m) => store::devices::by_mac(&mut c, m.as_str())
-                    .await?
-                    .map(|(id, _)| id),
-                Wanted::Name(n) => store::devices::id_by_name(&mut c, n)
-                    .await?
-                    .filter(|(_, k)| *k == DeviceClass::Phone)
-                    .map(|(id, _)| id),
-                _ => None,
+    /// Notes every change committed since the last look: the cache stops serving the files of
+    /// the devices they reached, and the resync engine (when it listens) learns of them.
+    /// Answers the generation caught up to.
+    pub async fn catch_up(&self) -> Result<i64> {
+        let i = &self.inner;
+        let now = i.service.generation().await?;
+        if i.cache.applied() >= now {
+            return Ok(now);
+        }
+        let _one = i.follow.lock().await;
+        let applied = i.cache.applied();
+        if applied >= now {
+            return Ok(now);
+        }
+        if applied < 0 {
+            // Nothing is cached or rendered yet: nothing to throw away.
+            i.cache.apply(now, None, &[]);
+            return Ok(now);
+        }
+        let ch = i.service.changes_since(applied).await?;
+        i.cache.apply(ch.through, ch.all, &ch.devices);
+        if let Some(t) = i.touched.lock().expect("touched lock").as_mut() {
+            t.all |= ch.all.is_some();
+            t.devices.extend(ch.devices.iter().map(|(id, _)| *id));
+        }
+        Ok(ch.through.max(now))
+    }
+
+    /// From now on, gathers the devices changes reach for [`Provisioner::take_touched`].
+    pub fn gather_touched(&self) {
+        let mut t = self.inner.touched.lock().expect("touched lock");
+        if t.is_none() {
+            *t = Some(Touched::default());
+        }
+    }
+
+    /// The devices changes reached since the last call (see [`Provisioner::gather_touched`]).
+    pub fn take_touched(&self) -> Touched {
+        self.inner
+            .touched
+            .lock()
+            .expect("touched lock")
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn enqueue(&self, miss: Miss) {
+        let start = {
+            let mut p = self.inner.pending.lock().expect("pending lock");
+            p.misses.push(miss);
+            !std::mem::replace(&mut p.running, true)
+        };
+        if start {
+            let me = self.clone();
+            tokio::spawn(async move { me.drain().await });
+        }
+    }
+
+    /// Reads and renders the waiting misses, a batch at a time, until none wait.
+    async fn drain(self) {
+        loop {
+            let batch: Vec<Miss> = {
+                let mut p = self.inner.pending.lock().expect("pending lock");
+                if p.misses.is_empty() {
+                    p.running = false;
+                    return;
+                }
+                let n = p.misses.len().min(BATCH);
+                p.misses.drain(..n).collect()
+            };
+            if let Err(e) = self.serve_batch(batch).await {
+                tracing::warn!(error = %e, "reading phone files failed");
+            }
+        }
+    }
+
+    async fn serve_batch(&self, batch: Vec<Miss>) -> Result<()> {
+        let mut keys = PhoneKeys::default();
+        for m in &batch {
+            match &m.key {
+                DeviceKey::Mac(mac) => keys.macs.push(mac.clone()),
+                DeviceKey::Name(n) => keys.names.push(n.clone()),
+            }
+        }
+        let configs = match self.inner.service.phone_configs(&keys).await {
+            Ok(c) => c,
+            Err(e) => {
+                let text = e.to_string();
+                for m in batch {
+                    let _ = m.answer.send(Err(text.clone()));
+                }
+                return Err(e.into());
             }
         };
-        match (wanted, id) {
-            // Who asks was settled by `fetch`.
-            (Wanted::FirstContact, _) => {
-                let render::Rendered {
-                    bytes,
-                    fallback: problem,
-                } = self
+        let by_mac: HashMap<&str, &PhoneConfig> = configs
+            .phones
+            .iter()
+            .filter_map(|p| p.mac.as_deref().map(|m| (m, p)))
+            .collect();
+        let by_name: HashMap<String, &PhoneConfig> = configs
+            .phones
+            .iter()
+            .map(|p| (p.name.to_lowercase(), p))
+            .collect();
+        // One view per device and base URL, shared by the requests for it.
+        let mut views: HashMap<(i64, &str), (DeviceView, Access)> = HashMap::new();
+        let mut answers = Vec::with_capacity(batch.len());
+        for m in &batch {
+            let phone = match &m.key {
+                DeviceKey::Mac(mac) => by_mac.get(mac.as_str()),
+                DeviceKey::Name(n) => by_name.get(&n.to_lowercase()),
+            };
+            let answer = match phone {
+                None => Ok(Answer::NotFound(format!(
+                    "{}: no device in the directory has this file",
+                    m.file
+                ))),
+                Some(p) => {
+                    let (v, access) = views
+                        .entry((p.id, m.base_url.as_str()))
+                        .or_insert_with(|| view::view(p, &m.base_url));
+                    match self.inner.renderer.render(v, &m.file) {
+                        None => Ok(Answer::NotFound(format!(
+                            "{}: {} does not fetch this file",
+                            m.file, v.name
+                        ))),
+                        Some(Err(e)) => Err(e.to_string()),
+                        Some(Ok(r)) => {
+                            let c = Cached {
+                                generation: configs.generation,
+                                bytes: bytes_of(r),
+                                content_type: content_type(&m.file),
+                                device: Some(v.name.clone()),
+                                device_id: Some(p.id),
+                                access: access.clone(),
+                            };
+                            self.inner.cache.insert(m.cache_key.clone(), c.clone());
+                            Ok(c.into())
+                        }
+                    }
+                }
+            };
+            answers.push(answer);
+        }
+        drop(views);
+        for (m, a) in batch.into_iter().zip(answers) {
+            let _ = m.answer.send(a);
+        }
+        Ok(())
+    }
+
+    /// A file every phone of a model gets (or every unknown phone), kept while the generation
+    /// holds.
+    fn shared_cached(&self, key: &str, generation: i64) -> Option<Cached> {
+        let s = self.inner.shared.lock().expect("shared lock");
+        s.get(key).filter(|c| c.generation == generation).cloned()
+    }
+
+    fn keep_shared(&self, key: String, c: &Cached) {
+        let mut s = self.inner.shared.lock().expect("shared lock");
+        if s.len() >= 10_000 {
+            s.clear();
+        }
+        s.insert(key, c.clone());
+    }
+
+    /// The MPP first-contact file: the same for every phone of a model; who asks (and whether
+    /// an unknown phone may have it) is decided per request.
+    async fn first_contact(
+        &self,
+        file: &str,
+        user_agent: Option<&str>,
+        base_url: &str,
+    ) -> Result<Answer> {
+        let i = &self.inner;
+        let id = match user_agent.and_then(render::family::device_from_user_agent) {
+            Some(m) => i.service.device_with_mac(&m).await?,
+            None => None,
+        };
+        if id.is_none() && self.auto_registration().await?.is_none() {
+            return Ok(Answer::NotFound(format!(
+                "{file}: the phone is not in the directory and auto-registration is off"
+            )));
+        }
+        let generation = i.service.generation().await?;
+        let key = cache_key(file, base_url);
+        let c = match self.shared_cached(&key, generation) {
+            Some(c) => c,
+            None => {
+                let r = i
                     .renderer
                     .render_first_contact(&format!("{base_url}/$MA.xml"))?;
-                report(problem);
-                Ok(Answer::File {
-                    bytes: bytes::Bytes::from(bytes),
+                let c = Cached {
+                    generation,
+                    bytes: bytes_of(r),
                     content_type: content_type(file),
                     device: None,
                     device_id: None,
                     access: Access::Anyone,
-                })
+                };
+                self.keep_shared(key, &c);
+                c
             }
-            (Wanted::Default, _) => match self.auto_registration().await? {
-                Some(settings) => {
-                    let render::Rendered {
-                        bytes,
-                        fallback: problem,
-                    } = self
-                        .renderer
-                        .render_default(&DefaultView::new(servers(&settings), true))?;
-                    report(problem);
-                    Ok(Answer::File {
-                        bytes: bytes::Bytes::from(bytes),
-                        content_type: content_type(file),
-                        device: None,
-                        device_id: None,
-                        access: Access::Anyone,
-                    })
-                }
-                None => Ok(Answer::NotFound(
-                    "XMLDefault.cnf.xml: auto-registration is off".into(),
-                )),
-            },
-            (_, Some(id)) => {
-                let (view, access) = self.view(id, base_url).await?;
-                match self.renderer.render(&view, file) {
-                    Some(r) => {
-                        let render::Rendered { bytes, fallback } = r?;
-                        report(fallback);
-                        Ok(Answer::File {
-                            bytes: bytes::Bytes::from(bytes),
-                            content_type: content_type(file),
-                            device: Some(view.name),
-                            device_id: Some(id),
-                            access,
-                        })
-                    }
-                    None => Ok(Answer::NotFound(format!(
-                        "{file}: {} does not fetch this file",
-                        view.name
-                    ))),
-                }
-            }
-            (_, None) => Ok(Answer::NotFound(format!(
-                "{file}: no device in the directory has this file"
-            ))),
+        };
+        Ok(Answer::File {
+            bytes: c.bytes,
+            content_type: c.content_type,
+            device: None,
+            device_id: id,
+            access: c.access,
+        })
+    }
+
+    /// `XMLDefault.cnf.xml`, when auto-registration is on.
+    async fn default_file(&self, file: &str) -> Result<Answer> {
+        let i = &self.inner;
+        let generation = i.service.generation().await?;
+        let key = cache_key(file, "");
+        if let Some(c) = self.shared_cached(&key, generation) {
+            return Ok(c.into());
         }
+        let Some(settings) = self.auto_registration().await? else {
+            return Ok(Answer::NotFound(
+                "XMLDefault.cnf.xml: auto-registration is off".into(),
+            ));
+        };
+        let r = i
+            .renderer
+            .render_default(&DefaultView::new(view::servers(&settings), true))?;
+        let c = Cached {
+            generation,
+            bytes: bytes_of(r),
+            content_type: content_type(file),
+            device: None,
+            device_id: None,
+            access: Access::Anyone,
+        };
+        self.keep_shared(key, &c);
+        Ok(c.into())
+    }
+
+    /// The settings of the first call-control system with auto-registration on, if any.
+    async fn auto_registration(&self) -> Result<Option<model::SystemSettings>> {
+        Ok(self
+            .inner
+            .service
+            .systems()
+            .await?
+            .into_iter()
+            .find(|s| s.kind == SystemKind::CallControl && s.settings.auto_registration)
+            .map(|s| s.settings))
     }
 
     /// Notes that a device fetched `file`; written to the store by `flush_status`, in batches, so
     /// a boot storm does not become a storm of writes.
     pub fn seen(&self, device_id: i64, ip: &str, user_agent: &str, file: &str, protocol: &str) {
-        let at = store::now();
-        let mut m = self.seen.lock().expect("seen lock");
-        let e = m.entry(device_id).or_insert_with(|| store::status::Seen {
+        let at = service::now();
+        let mut m = self.inner.seen.lock().expect("seen lock");
+        let e = m.entry(device_id).or_insert_with(|| Seen {
             device_id,
             at: String::new(),
             ip: String::new(),
@@ -401,76 +523,111 @@ impl Provisioner {
     /// Writes the requests seen since the last flush (without bumping the generation: no file
     /// changes with a status).
     pub async fn flush_status(&self) -> Result<usize> {
-        let batch: Vec<store::status::Seen> = self
+        let batch: Vec<Seen> = self
+            .inner
             .seen
             .lock()
             .expect("seen lock")
             .drain()
             .map(|(_, v)| v)
             .collect();
-        if batch.is_empty() {
-            return Ok(0);
-        }
-        let mut tx = self.service.store().write_unversioned().await?;
-        store::status::record(tx.conn(), &batch).await?;
-        tx.commit().await?;
+        self.inner.service.record_seen(&batch).await?;
         Ok(batch.len())
     }
 
-    /// Renders every file of device `id` as phones get them through `base_url`, and keeps them
-    /// in the cache under `generation` (read before this call), so the phones a NOTIFY sends
-    /// here find them ready. A device that fetches no file gives an empty list.
-    pub async fn render_device(
+    /// Reads and renders every file of these phones as phones get them through `base_url`,
+    /// in batches, keeping them in the cache so that the phones a NOTIFY sends here find them
+    /// ready. Answers each phone that exists with its files and its view (phones that fetch
+    /// no file get an empty list).
+    pub async fn render_phones(
         &self,
-        id: i64,
+        ids: &[i64],
         base_url: &str,
-        generation: i64,
-    ) -> Result<Vec<(String, bytes::Bytes)>> {
-        let (view, access) = self.view(id, base_url).await?;
-        let mut out = Vec::new();
-        for file in view.files() {
-            let Some(r) = self.renderer.render(&view, &file) else {
-                continue;
-            };
-            let render::Rendered { bytes, fallback } = r?;
-            report(fallback);
-            let bytes = bytes::Bytes::from(bytes);
-            let mut cache = self.cache.lock().expect("cache lock");
-            if cache.len() >= CACHE_LIMIT {
-                cache.clear();
+    ) -> Result<Vec<(PhoneConfig, DeviceView, Vec<(String, bytes::Bytes)>)>> {
+        self.catch_up().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for part in ids.chunks(BATCH) {
+            let configs = self
+                .inner
+                .service
+                .phone_configs(&PhoneKeys {
+                    ids: part.to_vec(),
+                    ..Default::default()
+                })
+                .await?;
+            for p in configs.phones {
+                let (v, access) = view::view(&p, base_url);
+                let mut files = Vec::new();
+                for file in v.files() {
+                    let Some(r) = self.inner.renderer.render(&v, &file) else {
+                        continue;
+                    };
+                    let bytes = bytes_of(r?);
+                    self.inner.cache.insert(
+                        cache_key(&file, base_url),
+                        Cached {
+                            generation: configs.generation,
+                            bytes: bytes.clone(),
+                            content_type: content_type(&file),
+                            device: Some(v.name.clone()),
+                            device_id: Some(p.id),
+                            access: access.clone(),
+                        },
+                    );
+                    files.push((file, bytes));
+                }
+                out.push((p, v, files));
             }
-            cache.insert(
-                format!("{}|{base_url}", file.to_ascii_lowercase()),
-                Cached {
-                    generation,
-                    bytes: bytes.clone(),
-                    content_type: content_type(&file),
-                    device: Some(view.name.clone()),
-                    device_id: Some(id),
-                    access: access.clone(),
-                },
-            );
-            drop(cache);
-            out.push((file, bytes));
         }
         Ok(out)
     }
 
-    /// The settings of the first call-control system with auto-registration on, if any.
-    async fn auto_registration(&self) -> Result<Option<model::SystemSettings>> {
-        Ok(self
+    /// These phones as their files show them through `base_url` (those that exist).
+    pub async fn phone_views(
+        &self,
+        ids: &[i64],
+        base_url: &str,
+    ) -> Result<Vec<(PhoneConfig, DeviceView)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for part in ids.chunks(BATCH) {
+            let configs = self
+                .inner
+                .service
+                .phone_configs(&PhoneKeys {
+                    ids: part.to_vec(),
+                    ..Default::default()
+                })
+                .await?;
+            for p in configs.phones {
+                let (v, _) = view::view(&p, base_url);
+                out.push((p, v));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One phone by name, as its files show it through `base_url`.
+    async fn phone_view(&self, name: &str, base_url: &str) -> Result<(PhoneConfig, DeviceView)> {
+        let configs = self
+            .inner
             .service
-            .systems()
-            .await?
+            .phone_configs(&PhoneKeys {
+                names: vec![name.to_string()],
+                ..Default::default()
+            })
+            .await?;
+        let p = configs
+            .phones
             .into_iter()
-            .find(|s| s.kind == SystemKind::CallControl && s.settings.auto_registration)
-            .map(|s| s.settings))
+            .next()
+            .ok_or_else(|| service::Error::NotFound(format!("there is no phone {name}")))?;
+        let (v, _) = view::view(&p, base_url);
+        Ok((p, v))
     }
 
     /// The names of the files a phone fetches.
     pub async fn files_of(&self, name: &str) -> Result<Vec<String>> {
-        let phone = self.service.phone(name).await?;
-        Ok(self.view(phone.id, "").await?.0.files())
+        Ok(self.phone_view(name, "").await?.1.files())
     }
 
     /// The exact bytes a phone gets for `file` (the administrators' preview).
@@ -480,12 +637,11 @@ impl Provisioner {
         file: &str,
         base_url: &str,
     ) -> Result<Option<(bytes::Bytes, &'static str)>> {
-        let phone = self.service.phone(name).await?;
-        let (view, _) = self.view(phone.id, base_url).await?;
-        if view.file_kind(file).is_none() {
+        let (p, v) = self.phone_view(name, base_url).await?;
+        if v.pattern_of(file).is_none() {
             return Ok(None);
         }
-        let ua = phone
+        let ua = p
             .mac
             .as_deref()
             .map(|m| format!("Cisco-CP-preview/0 ({m})"));
@@ -497,149 +653,6 @@ impl Provisioner {
             } => Ok(Some((bytes, content_type))),
             Answer::NotFound(_) => Ok(None),
         }
-    }
-
-    /// Everything the renderer needs to know of a phone, and who may have its files.
-    async fn view(&self, id: i64, base_url: &str) -> Result<(DeviceView, Access)> {
-        let mut c = self.service.store().read().await?;
-        let d = store::devices::by_id(&mut c, id).await?;
-        let system = store::systems::by_id(&mut c, d.row.system_id).await?;
-        let mut lines = Vec::new();
-        for (line_id, a) in &d.appearances {
-            let l = store::lines::by_id(&mut c, *line_id).await?;
-            lines.push((a.clone(), l));
-        }
-        drop(c);
-        let t = Catalog::builtin().get(&d.row.model);
-        let (auth_name, auth_password) = match &d.owner_user_id {
-            Some(u) => (
-                u.clone(),
-                self.service
-                    .digest_credential(u, Some(&d.system))
-                    .await?
-                    .unwrap_or_default(),
-            ),
-            None => (String::new(), model::Secret::default()),
-        };
-        let mpp = t.map(|t| t.family) == Some(DeviceFamily::Mpp);
-        // Only MPP phones send HTTP credentials (profile rules with `--uid`/`--pwd`); the
-        // files of enterprise phones and soft clients stay open (see docs/phones.md).
-        let credential = if mpp {
-            self.service.device_credential(&d)?
-        } else {
-            None
-        };
-        let mut params: Vec<(String, String)> = Vec::new();
-        if mpp {
-            for p in self.service.phone_parameters(&d.row.name).await?.parameters {
-                let value = if p.key == "profile_rule" {
-                    own_rule(&p.value, &p.origin, base_url, credential.as_ref())
-                } else {
-                    p.value
-                };
-                params.push((p.key, value));
-            }
-        }
-        let s = &system.settings;
-        let carries_secret =
-            credential.is_some() || lines.iter().any(|_| !auth_password.expose().is_empty());
-        let access = match (mpp, s.phone_auth, credential) {
-            (false, _, _) | (_, PhoneAuth::Off, _) => Access::Anyone,
-            (true, PhoneAuth::Secrets, _) if !carries_secret => Access::Anyone,
-            (true, _, Some(c)) => Access::Device(Arc::new(c)),
-            (true, _, None) => Access::Nobody,
-        };
-        let view = DeviceView {
-            name: d.row.name.clone(),
-            mac: d.row.mac.clone(),
-            model: d.row.model.clone(),
-            family: t.map(|t| t.family).unwrap_or(DeviceFamily::Enterprise),
-            psn: t.and_then(|t| t.psn.clone()),
-            file_patterns: t.map(|t| t.files.clone()).unwrap_or_default(),
-            protocol: d.row.protocol.clone(),
-            description: d.row.description.clone(),
-            device_pool: d.row.device_pool.clone(),
-            user_locale: s.user_locale.clone(),
-            user_locale_lang: s.user_locale_lang.clone(),
-            network_locale: s.network_locale.clone(),
-            servers: servers(s),
-            transport: match s.transport {
-                SipTransport::Udp => Transport::Udp,
-                SipTransport::Tcp => Transport::Tcp,
-                SipTransport::Tls => Transport::Tls,
-            },
-            security_mode: d.row.security_mode,
-            lines: lines
-                .into_iter()
-                .map(|(a, l)| LineView {
-                    button: a.button,
-                    pattern: a.pattern.clone(),
-                    display_name: if a.display.is_empty() {
-                        l.alerting_name.clone()
-                    } else {
-                        a.display.clone()
-                    },
-                    label: a.label.clone(),
-                    auth_name: auth_name.clone(),
-                    auth_password: auth_password.clone(),
-                    max_calls: l.max_calls,
-                    busy_trigger: l.busy_trigger,
-                    shared: !a.shared_with.is_empty(),
-                    voicemail: s.voicemail_pilot.clone(),
-                })
-                .collect(),
-            speed_dials: d
-                .row
-                .speed_dials
-                .iter()
-                .map(|sd| SpeedDialView {
-                    button: sd.position,
-                    number: sd.number.clone(),
-                    label: sd.label.clone(),
-                })
-                .collect(),
-            services_url: s.services_url.clone(),
-            expansion_modules: d.row.expansion_modules.clone(),
-            dnd: d.row.dnd,
-            tftp_servers: s.tftp_servers.clone(),
-            parameters: params,
-            provisioning_rule: format!("{base_url}/$MA.xml"),
-        };
-        Ok((view, access))
-    }
-}
-
-/// The Profile Rule an MPP phone's own file gives it. A rule an administrator set is sent as
-/// written. Left at its default (`/spa$PSN.cfg`, which sends the phone back through the
-/// first-contact file), it becomes this server's URL of the phone's own file, as the phone
-/// reached it: over HTTP with the device's credential in front (`[--uid $MA --pwd …]`) when it
-/// has one, so that the phone sends it on every resync; over TFTP (which has no credentials)
-/// as `tftp://server/$MA.xml`, since a TFTP request for `spa$PSN.cfg` cannot say which phone
-/// asks and would be refused with auto-registration off.
-fn own_rule(
-    value: &str,
-    origin: &str,
-    base_url: &str,
-    credential: Option<&service::DeviceCredential>,
-) -> String {
-    if origin != "default" || base_url.is_empty() {
-        return value.to_string();
-    }
-    if base_url.starts_with("tftp") {
-        return format!("{base_url}/$MA.xml");
-    }
-    match credential {
-        Some(c) => format!(
-            "[--uid $MA --pwd {}]{base_url}/$MA.xml",
-            c.password.expose()
-        ),
-        None => format!("{base_url}/$MA.xml"),
-    }
-}
-
-fn report(problem: Option<render::RenderError>) {
-    if let Some(p) = problem {
-        tracing::error!(%p, "an operator template failed; the built-in one served");
     }
 }
 
@@ -660,31 +673,5 @@ mod tests {
         for bad in ["/../etc/passwd", "/a/../b", "/a\\b", "/a\0b", "/", ""] {
             assert_eq!(file_name(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn user_agents() {
-        assert_eq!(
-            mac_from_user_agent("Cisco-CP-8861-3PCC/11.3.1 (00562b043615)")
-                .unwrap()
-                .as_str(),
-            "00562B043615"
-        );
-        assert!(mac_from_user_agent("curl/8.0").is_none());
-        assert!(mac_from_user_agent("Cisco-CP-8861-3PCC/11.3.1 (nope)").is_none());
-    }
-
-    #[test]
-    fn what_a_file_names() {
-        assert!(matches!(wanted("SEP00562B043615.cnf.xml"), Wanted::Mac(_)));
-        assert!(matches!(wanted("sep00562b043615.CNF.XML"), Wanted::Mac(_)));
-        assert!(matches!(wanted("00562b043615.xml"), Wanted::Mac(_)));
-        assert!(matches!(wanted("UPCJSMITH.cnf.xml"), Wanted::Name(n) if n == "UPCJSMITH"));
-        assert!(matches!(wanted("8861-3PCC.xml"), Wanted::FirstContact));
-        assert!(matches!(wanted("spa8861-3PCC.cfg"), Wanted::FirstContact));
-        assert!(matches!(wanted("XMLDefault.cnf.xml"), Wanted::Default));
-        assert!(matches!(wanted("CTLSEP00562B043615.tlv"), Wanted::Never));
-        assert!(matches!(wanted("ITLSEP00562B043615.tlv"), Wanted::Never));
-        assert!(matches!(wanted("passwd"), Wanted::Unknown));
     }
 }

@@ -40,7 +40,7 @@ pub struct Reports {
     service: Service,
     /// The templates and the generation they were read at.
     templates: tokio::sync::RwLock<(i64, Templates)>,
-    pending: Mutex<Vec<store::status::ResyncReport>>,
+    pending: Mutex<Vec<model::status::ResyncReport>>,
     counters: Counters,
 }
 
@@ -77,16 +77,14 @@ impl Reports {
     /// The templates phones were given: the seed defaults and every Log … Msg text set in a
     /// parameter profile; read again when the store changed.
     async fn templates(&self) -> Result<Templates> {
-        let generation = self.service.store().generation().await?;
+        let generation = self.service.generation().await?;
         {
             let t = self.templates.read().await;
             if t.0 == generation {
                 return Ok(t.1.clone());
             }
         }
-        let mut c = self.service.store().read().await?;
-        let sets = store::parameters::list(&mut c, None).await?;
-        drop(c);
+        let sets = self.service.parameter_sets(None).await?;
         let mut texts: BTreeSet<(Kind, String)> = BTreeSet::new();
         for s in &sets {
             for (key, kind) in [
@@ -129,14 +127,9 @@ impl Reports {
             }
         };
         let ip = from.to_string();
-        let device = {
-            let mut c = self.service.store().read().await?;
-            match &event.mac {
-                Some(m) => store::devices::by_mac(&mut c, m.as_str())
-                    .await?
-                    .map(|(id, _)| id),
-                None => store::status::device_by_ip(&mut c, &ip).await?,
-            }
+        let device = match &event.mac {
+            Some(m) => self.service.device_with_mac(m).await?,
+            None => self.service.device_at(&ip).await?,
         };
         let Some(device_id) = device else {
             self.counters.unknown_device.fetch_add(1, Ordering::Relaxed);
@@ -145,19 +138,19 @@ impl Reports {
         };
         self.counters.events.fetch_add(1, Ordering::Relaxed);
         let report = match event.kind {
-            Kind::Request => store::status::Report::Requested,
-            Kind::Success => store::status::Report::Succeeded,
-            Kind::Failure => store::status::Report::Failed,
+            Kind::Request => model::status::Report::Requested,
+            Kind::Success => model::status::Report::Succeeded,
+            Kind::Failure => model::status::Report::Failed,
         };
-        if report == store::status::Report::Failed {
+        if report == model::status::Report::Failed {
             tracing::info!(device_id, %from, error = event.error.as_deref().unwrap_or(""), "a phone reports a failed resync");
         }
         self.pending
             .lock()
             .expect("reports lock")
-            .push(store::status::ResyncReport {
+            .push(model::status::ResyncReport {
                 device_id,
-                at: store::now(),
+                at: service::now(),
                 report,
                 error: event.error.unwrap_or_default(),
                 firmware: event.firmware.unwrap_or_default(),
@@ -172,9 +165,7 @@ impl Reports {
         if batch.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.service.store().write_unversioned().await?;
-        store::status::record_reports(tx.conn(), &batch).await?;
-        tx.commit().await?;
+        self.service.record_reports(&batch).await?;
         Ok(batch.len())
     }
 }

@@ -1,19 +1,22 @@
 //! Resync by SIP NOTIFY: which phones to tell, where they listen, and at what pace.
 //!
-//! - **Automatically**, after a committed change: once the store's generation has moved and
-//!   stayed still for the debounce window (so several changes give one NOTIFY), every phone's
+//! - **Automatically**, after a committed change: the change journal says which devices the
+//!   change reached (a line: the devices it appears on; a parameter scope: the devices under
+//!   it; a system: its devices; a user: the phones they own). Once the store's generation has
+//!   stayed still for the debounce window (so several changes give one NOTIFY), those phones'
 //!   files are rendered (warming the cache the phones will read from) and digested; a phone
-//!   whose digest moved is notified. Digests are kept in the store and moved by compare-and-set,
-//!   so of several nodes seeing the same change one alone notifies, and a restarted node
-//!   notifies for changes made while it was down. A phone's first digest is a baseline: adding a
-//!   phone notifies no one.
+//!   whose digest moved is notified. Digests are kept in the store and moved by
+//!   compare-and-set, so of several nodes seeing the same change one alone notifies. At start,
+//!   every phone is rendered once, so a restarted node notifies for changes made while it was
+//!   down. A phone's first digest is a baseline: adding a phone notifies no one.
 //! - **On demand**: `request` queues phones (API, CLI).
 //!
 //! Every NOTIFY goes through one paced queue: at most `rate` started per second, each phone once
 //! however many times it was queued meanwhile. Its outcome goes to the device's status.
 
 use crate::{Provisioner, Result};
-use model::{Catalog, DeviceFamily};
+use render::{DeviceView, ResyncBy};
+use service::PhoneConfig;
 use sha2::{Digest, Sha256};
 use sip::{Notifier, Outcome, ResyncEvent, Target};
 use std::collections::{HashMap, HashSet};
@@ -39,10 +42,8 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skip {
     NotAPhone,
-    /// Soft clients and conference stations take no NOTIFY.
+    /// Its family takes no NOTIFY, or not with its settings: why.
     NoNotify(String),
-    /// An MPP phone with Resync From SIP off.
-    ResyncFromSipOff,
     /// Never seen and no contact set: no address to send to.
     NoContact,
 }
@@ -51,10 +52,7 @@ impl std::fmt::Display for Skip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Skip::NotAPhone => f.write_str("not a phone"),
-            Skip::NoNotify(m) => write!(f, "a {m} takes no resync NOTIFY"),
-            Skip::ResyncFromSipOff => {
-                f.write_str("Resync From SIP is off for this phone (provisioning parameter)")
-            }
+            Skip::NoNotify(why) => f.write_str(why),
             Skip::NoContact => f.write_str(
                 "no address to send to: the phone has never made a request and has no sip_contact",
             ),
@@ -62,79 +60,68 @@ impl std::fmt::Display for Skip {
     }
 }
 
-/// Where and how to notify a device.
-pub(crate) async fn target(
+/// Where and how to notify each of `ids` (phones that do not exist are left out).
+pub(crate) async fn targets(
     p: &Provisioner,
-    id: i64,
+    ids: &[i64],
     phone_port: u16,
-) -> Result<Result<Target, Skip>> {
-    let (d, status) = {
-        let mut c = p.service.store().read().await?;
-        let d = store::devices::by_id(&mut c, id).await?;
-        let status = store::status::of_device(&mut c, id).await?;
-        (d, status)
-    };
-    if d.row.class != model::rules::DeviceClass::Phone {
-        return Ok(Err(Skip::NotAPhone));
-    }
-    let family = Catalog::builtin()
-        .get(&d.row.model)
-        .map(|t| t.family)
-        .unwrap_or(DeviceFamily::Enterprise);
-    let event = match family {
-        DeviceFamily::Enterprise => ResyncEvent::CheckSync,
-        DeviceFamily::Mpp => {
-            let params = p.service.phone_parameters(&d.row.name).await?;
-            if !params.behaviour.resync_from_sip {
-                return Ok(Err(Skip::ResyncFromSipOff));
-            }
-            ResyncEvent::Resync
-        }
-        other => return Ok(Err(Skip::NoNotify(format!("{other:?}").to_lowercase()))),
-    };
-    let addr = match d.row.sip_contact.as_deref() {
-        Some(c) => match resolve(c, phone_port).await {
-            Some(a) => a,
-            None => return Ok(Err(Skip::NoContact)),
-        },
-        None => {
-            let ip = status.as_ref().and_then(|s| {
-                s.seen
-                    .as_ref()
-                    .map(|x| x.ip.clone())
-                    .filter(|ip| !ip.is_empty())
-                    .or_else(|| {
-                        s.resync
-                            .as_ref()
-                            .map(|r| r.syslog_ip.clone())
-                            .filter(|ip| !ip.is_empty())
-                    })
-            });
-            match ip.and_then(|ip| ip.parse::<IpAddr>().ok()) {
-                Some(ip) => SocketAddr::new(ip, phone_port),
-                None => return Ok(Err(Skip::NoContact)),
-            }
-        }
-    };
-    let credential = match &d.owner_user_id {
-        Some(u) => p
-            .service
-            .digest_credential(u, Some(&d.system))
-            .await?
-            .map(|s| (u.clone(), s)),
-        None => None,
-    };
-    let user = d
-        .appearances
+) -> Result<Vec<(i64, Result<Target, Skip>)>> {
+    let phones = p.phone_views(ids, "").await?;
+    let seen: Vec<i64> = phones
         .iter()
-        .min_by_key(|(_, a)| a.button)
-        .map(|(_, a)| a.pattern.clone());
-    Ok(Ok(Target {
+        .filter(|(c, _)| c.sip_contact.is_none())
+        .map(|(c, _)| c.id)
+        .collect();
+    let addresses = p.service().last_addresses(&seen).await?;
+    let mut out = Vec::with_capacity(phones.len());
+    for (c, v) in &phones {
+        let t = target(c, v, addresses.get(&c.id), phone_port).await;
+        out.push((c.id, t));
+    }
+    let found: std::collections::HashSet<i64> = out.iter().map(|(id, _)| *id).collect();
+    for id in ids {
+        if !found.contains(id) {
+            out.push((*id, Err(Skip::NotAPhone)));
+        }
+    }
+    Ok(out)
+}
+
+async fn target(
+    c: &PhoneConfig,
+    v: &DeviceView,
+    last_ip: Option<&String>,
+    phone_port: u16,
+) -> Result<Target, Skip> {
+    let event = match v.family().map(|f| f.resync(v)) {
+        Some(ResyncBy::Event("check-sync")) => ResyncEvent::CheckSync,
+        Some(ResyncBy::Event("resync")) => ResyncEvent::Resync,
+        Some(ResyncBy::Event(other)) => {
+            return Err(Skip::NoNotify(format!(
+                "Dialtone cannot send `Event: {other}` yet"
+            )))
+        }
+        Some(ResyncBy::No(why)) => return Err(Skip::NoNotify(why)),
+        None => {
+            return Err(Skip::NoNotify(format!(
+                "a {} takes no resync NOTIFY",
+                v.model
+            )))
+        }
+    };
+    let addr = match c.sip_contact.as_deref() {
+        Some(contact) => resolve(contact, phone_port).await.ok_or(Skip::NoContact)?,
+        None => match last_ip.and_then(|ip| ip.parse::<IpAddr>().ok()) {
+            Some(ip) => SocketAddr::new(ip, phone_port),
+            None => return Err(Skip::NoContact),
+        },
+    };
+    Ok(Target {
         addr,
-        user,
+        user: c.lines.first().map(|l| l.pattern.clone()),
         event,
-        credential,
-    }))
+        credential: c.owner.clone().filter(|(_, s)| !s.expose().is_empty()),
+    })
 }
 
 async fn resolve(contact: &str, default_port: u16) -> Option<SocketAddr> {
@@ -224,8 +211,8 @@ impl Resync {
     pub async fn request(&self, ids: &[i64]) -> Result<(usize, Vec<(i64, Skip)>)> {
         let mut queued = 0;
         let mut skipped = Vec::new();
-        for &id in ids {
-            match target(&self.provisioner, id, self.settings.phone_port).await? {
+        for (id, t) in targets(&self.provisioner, ids, self.settings.phone_port).await? {
+            match t {
                 Ok(_) => {
                     self.enqueue(id);
                     queued += 1;
@@ -273,12 +260,16 @@ impl Resync {
     }
 
     async fn notify_one(&self, id: i64) -> Result<()> {
-        let t = match target(&self.provisioner, id, self.settings.phone_port).await? {
-            Ok(t) => t,
-            Err(why) => {
+        let t = match targets(&self.provisioner, &[id], self.settings.phone_port)
+            .await?
+            .pop()
+        {
+            Some((_, Ok(t))) => t,
+            Some((_, Err(why))) => {
                 tracing::debug!(device_id = id, %why, "no NOTIFY");
                 return Ok(());
             }
+            None => return Ok(()),
         };
         let outcome = self.notifier.notify(&t).await;
         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -290,24 +281,33 @@ impl Resync {
                 tracing::info!(device_id = id, to = %t.addr, outcome = %o.describe(), "NOTIFY not accepted")
             }
         }
-        let mut tx = self.provisioner.service.store().write_unversioned().await?;
-        store::status::record_notify(tx.conn(), id, &store::now(), &outcome.describe()).await?;
-        tx.commit().await?;
+        self.provisioner
+            .service()
+            .record_notify(id, &outcome.describe())
+            .await?;
         Ok(())
     }
 
     async fn watch_loop(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let store = self.provisioner.service.store().clone();
-        let mut seen = -1;
+        let p = self.provisioner.clone();
+        p.gather_touched();
+        // At start, every phone: changes made while this node was down are found by digest.
+        let mut pending = crate::Touched {
+            all: true,
+            ..Default::default()
+        };
         loop {
-            let now = match store.generation().await {
+            let now = match p.catch_up().await {
                 Ok(g) => g,
                 Err(e) => {
-                    tracing::warn!(error = %e, "resync: cannot read the store's generation");
+                    tracing::warn!(error = %e, "resync: cannot read the change journal");
                     -1
                 }
             };
-            if now != seen && now >= 0 {
+            let t = p.take_touched();
+            pending.all |= t.all;
+            pending.devices.extend(t.devices);
+            if now >= 0 && (pending.all || !pending.devices.is_empty()) {
                 // Let a burst of changes end (up to 5 windows) before looking.
                 let mut last = now;
                 for _ in 0..5 {
@@ -315,15 +315,18 @@ impl Resync {
                         _ = tokio::time::sleep(self.settings.debounce) => {}
                         _ = stop.changed() => return,
                     }
-                    match store.generation().await {
+                    match p.catch_up().await {
                         Ok(g) if g != last => last = g,
                         _ => break,
                     }
                 }
+                let t = p.take_touched();
+                pending.all |= t.all;
+                pending.devices.extend(t.devices);
                 let started = std::time::Instant::now();
-                match self.scan(last).await {
+                let work = std::mem::take(&mut pending);
+                match self.scan(&work).await {
                     Ok((scanned, changed)) => {
-                        seen = last;
                         self.scanned
                             .store(last, std::sync::atomic::Ordering::Release);
                         let ms = started.elapsed().as_millis() as u64;
@@ -335,69 +338,72 @@ impl Resync {
                                 "files changed: resync NOTIFYs queued"
                             );
                         } else {
-                            tracing::debug!(scanned, ms, "files scanned: none changed");
+                            tracing::debug!(scanned, ms, "files rendered: none changed");
                         }
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "resync: scanning the phones' files failed")
+                        tracing::warn!(error = %e, "resync: rendering the phones' files failed");
+                        // Look again at the same phones next time.
+                        pending = work;
                     }
                 }
+            } else if now >= 0 {
+                self.scanned
+                    .fetch_max(now, std::sync::atomic::Ordering::AcqRel);
             }
             // This process's commits are seen at once, other nodes' within GENERATION_RECHECK.
             tokio::select! {
-                _ = tokio::time::sleep(store::GENERATION_RECHECK) => {}
+                _ = tokio::time::sleep(service::GENERATION_RECHECK) => {}
                 _ = stop.changed() => return,
             }
         }
     }
 
-    /// Renders every phone's files, moves the digests that changed and queues those phones.
-    async fn scan(&self, generation: i64) -> Result<(usize, usize)> {
+    /// Renders the phones changes reached (every phone for `all`), moves the digests that
+    /// changed and queues those phones.
+    async fn scan(&self, work: &crate::Touched) -> Result<(usize, usize)> {
         let p = &self.provisioner;
-        let (ids, known) = {
-            let mut c = p.service.store().read().await?;
-            (
-                store::devices::phone_ids(&mut c).await?,
-                store::status::file_digests(&mut c).await?,
-            )
+        let ids: Vec<i64> = if work.all {
+            p.service().phone_ids().await?
+        } else {
+            work.devices.iter().copied().collect()
         };
-        let mut moves: Vec<(i64, String, String)> = Vec::new();
-        for id in &ids {
-            let files = match p
-                .render_device(*id, &self.settings.base_url, generation)
-                .await
-            {
-                Ok(f) => f,
-                // Deleted meanwhile.
-                Err(crate::Error::Store(store::Error::NotFound)) => continue,
-                Err(e) => return Err(e),
-            };
-            if files.is_empty() {
-                continue;
-            }
-            let d = digest(&files);
-            let old = known.get(id).cloned().unwrap_or_default();
-            if d != old {
-                moves.push((*id, old, d));
-            }
-        }
-        let mut changed = Vec::new();
-        if !moves.is_empty() {
-            let at = store::now();
-            let mut tx = p.service.store().write_unversioned().await?;
-            for (id, old, new) in &moves {
-                if store::status::move_file_digest(tx.conn(), *id, old, new, &at).await?
-                    && !old.is_empty()
-                {
-                    changed.push(*id);
+        let mut rendered = 0;
+        let mut changed = 0;
+        for part in ids.chunks(2_000) {
+            let phones = p.render_phones(part, &self.settings.base_url).await?;
+            let with_files: Vec<i64> = phones
+                .iter()
+                .filter(|(_, _, f)| !f.is_empty())
+                .map(|(c, _, _)| c.id)
+                .collect();
+            let known = p.service().file_digests(&with_files).await?;
+            let mut moves: Vec<(i64, String, String)> = Vec::new();
+            for (c, _, files) in &phones {
+                if files.is_empty() {
+                    continue;
+                }
+                rendered += 1;
+                let d = digest(files);
+                let old = known.get(&c.id).cloned().unwrap_or_default();
+                if d != old {
+                    moves.push((c.id, old, d));
                 }
             }
-            tx.commit().await?;
+            for id in p.service().move_file_digests(&moves).await? {
+                self.enqueue(id);
+                changed += 1;
+            }
         }
-        for id in &changed {
-            self.enqueue(*id);
+        if !work.all {
+            tracing::info!(
+                rendered,
+                changed,
+                "a change reached {} devices: their files rendered",
+                ids.len()
+            );
         }
-        Ok((ids.len(), changed.len()))
+        Ok((rendered, changed))
     }
 }
 
@@ -417,8 +423,8 @@ pub async fn run_once(
     let mut pace = tokio::time::interval(per);
     let mut report = RunReport::new();
     let mut running = tokio::task::JoinSet::new();
-    for &id in ids {
-        match target(p, id, phone_port).await? {
+    for (id, t) in targets(p, ids, phone_port).await? {
+        match t {
             Err(why) => {
                 report.insert(id, Err(why));
             }
@@ -431,9 +437,7 @@ pub async fn run_once(
     }
     while let Some(done) = running.join_next().await {
         let Ok((id, outcome)) = done else { continue };
-        let mut tx = p.service.store().write_unversioned().await?;
-        store::status::record_notify(tx.conn(), id, &store::now(), &outcome.describe()).await?;
-        tx.commit().await?;
+        p.service().record_notify(id, &outcome.describe()).await?;
         report.insert(id, Ok(outcome));
     }
     Ok(report)

@@ -6,12 +6,13 @@
 //! built-in too. Pure: no store, no network, no clock.
 #![forbid(unsafe_code)]
 
+pub mod family;
 mod view;
 
+pub use family::{Asked, DeviceKey, Family, ResyncBy};
 pub use view::{DefaultView, DeviceView, LineView, Server, SpeedDialView, Transport};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use model::DeviceFamily;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -193,7 +194,7 @@ impl Renderer {
 
     /// Renders `template` with `ctx`, the operator's version first; on its failure, the
     /// built-in one (the error is answered beside the bytes so it can be reported).
-    fn render_with<S: serde::Serialize>(
+    pub(crate) fn render_with<S: serde::Serialize>(
         &self,
         template: &str,
         ctx: &S,
@@ -235,16 +236,9 @@ impl Renderer {
     /// The bytes of `file` for this device, or `None` when the device does not fetch it.
     /// The second value is a failed operator template that the built-in one replaced.
     pub fn render(&self, view: &DeviceView, file: &str) -> Option<Result<Rendered, RenderError>> {
-        let kind = view.file_kind(file)?;
-        let ctx = view.context();
-        Some(match kind {
-            FileKind::EnterpriseConfig => self.render_with("enterprise.cnf.xml.j2", &ctx),
-            FileKind::MppDevice => self.render_with("mpp-device.xml.j2", &ctx),
-            FileKind::MppFirstContact => {
-                self.render_with("mpp-first-contact.xml.j2", &ctx.first_contact())
-            }
-            FileKind::SoftClient => self.render_with("soft-client.cnf.xml.j2", &ctx),
-        })
+        let pattern = view.pattern_of(file)?;
+        let family = family::family_of_pattern(pattern)?;
+        Some(family.render(self, view, pattern))
     }
 
     /// The MPP first-contact file (`<PSN>.xml`): sends the phone on to its own file by `rule`.
@@ -276,46 +270,36 @@ fn stamp(s: String) -> String {
     s.replace(STAMP, &hex)
 }
 
-/// Which file of a device is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    EnterpriseConfig,
-    MppFirstContact,
-    MppDevice,
-    SoftClient,
-}
-
 impl DeviceView {
     /// The names of the files this device fetches.
     pub fn files(&self) -> Vec<String> {
-        let mac = self.mac.clone().unwrap_or_default();
-        self.file_patterns
-            .iter()
-            .map(|p| {
-                p.replace("<MAC>", &mac.to_ascii_uppercase())
-                    .replace("<mac>", &mac.to_ascii_lowercase())
-                    .replace(
-                        "<NAME>",
-                        self.name.strip_prefix("UPC").unwrap_or(&self.name),
-                    )
-                    .replace("<PSN>", self.psn.as_deref().unwrap_or_default())
-            })
-            .collect()
+        self.file_patterns.iter().map(|p| self.file_of(p)).collect()
     }
 
-    /// What `file` is for this device (names compared case-insensitively).
-    pub fn file_kind(&self, file: &str) -> Option<FileKind> {
-        let i = self
-            .files()
+    /// The file name a pattern of the catalogue gives this device.
+    fn file_of(&self, pattern: &str) -> String {
+        let mac = self.mac.as_deref().unwrap_or_default();
+        pattern
+            .replace("<MAC>", &mac.to_ascii_uppercase())
+            .replace("<mac>", &mac.to_ascii_lowercase())
+            .replace(
+                "<NAME>",
+                self.name.strip_prefix("UPC").unwrap_or(&self.name),
+            )
+            .replace("<PSN>", self.psn.as_deref().unwrap_or_default())
+    }
+
+    /// The catalogue's pattern of `file` for this device (names compared case-insensitively).
+    pub fn pattern_of(&self, file: &str) -> Option<&str> {
+        self.file_patterns
             .iter()
-            .position(|f| f.eq_ignore_ascii_case(file))?;
-        let pattern = &self.file_patterns[i];
-        Some(match (self.family, pattern.as_str()) {
-            (DeviceFamily::Mpp, "<PSN>.xml") => FileKind::MppFirstContact,
-            (DeviceFamily::Mpp, _) => FileKind::MppDevice,
-            (_, p) if p.starts_with("UPC") => FileKind::SoftClient,
-            _ => FileKind::EnterpriseConfig,
-        })
+            .find(|p| self.file_of(p).eq_ignore_ascii_case(file))
+            .map(String::as_str)
+    }
+
+    /// The family that renders this device's files and decides its resync.
+    pub fn family(&self) -> Option<&'static dyn Family> {
+        family::family_of(self)
     }
 }
 

@@ -111,8 +111,6 @@ impl DefaultView {
 pub(crate) struct Ctx<'a> {
     d: CtxDevice<'a>,
     version_stamp: &'static str,
-    #[serde(skip)]
-    first_contact_rule: &'a str,
 }
 
 #[derive(Serialize)]
@@ -144,19 +142,6 @@ struct FlatEntry {
     element: String,
     ua: &'static str,
     value: String,
-}
-
-#[derive(Serialize)]
-pub(crate) struct FirstContact<'a> {
-    profile_rule: &'a str,
-}
-
-impl<'a> Ctx<'a> {
-    pub(crate) fn first_contact(&self) -> FirstContact<'a> {
-        FirstContact {
-            profile_rule: self.first_contact_rule,
-        }
-    }
 }
 
 impl DeviceView {
@@ -196,7 +181,6 @@ impl DeviceView {
                 },
             },
             version_stamp: crate::STAMP_PLACEHOLDER,
-            first_contact_rule: &self.provisioning_rule,
         }
     }
 

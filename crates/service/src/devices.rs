@@ -795,6 +795,7 @@ impl Service {
             let b = self.build(tx.conn(), class, &spec, None).await?;
             target = b.row.name.clone();
             let id = self.write_device(tx.conn(), None, &b).await?;
+            changed(&mut tx, id, b.appearances.iter().map(|a| a.line_id));
             system = b.system.clone();
             Ok(id)
         }
@@ -856,6 +857,12 @@ impl Service {
                 }
                 r => r?,
             };
+            let lines = current.appearances.iter().map(|(l, _)| *l);
+            changed(
+                &mut tx,
+                current.id,
+                lines.chain(b.appearances.iter().map(|a| a.line_id)),
+            );
             if b.row.name != current.row.name {
                 store::parameters::device_renamed(
                     tx.conn(),
@@ -911,6 +918,7 @@ impl Service {
                     ),
                 ));
             }
+            changed(&mut tx, current.id, current.appearances.iter().map(|(l, _)| *l));
             store::devices::delete(tx.conn(), current.id).await.map_err(|e| nf(e, || what(class).into()))?;
             store::parameters::device_renamed(tx.conn(), current.row.system_id, &current.row.name, None).await?;
             Ok(())
@@ -927,7 +935,7 @@ impl Service {
 
     // --- phones -----------------------------------------------------------------------------
 
-    pub async fn find_phones(&self, f: &store::Find) -> Result<Page<Phone>> {
+    pub async fn find_phones(&self, f: &model::Find) -> Result<Page<Phone>> {
         let mut c = self.store.read().await?;
         let p = store::devices::find(&mut c, DeviceClass::Phone, f).await?;
         Ok(Page {
@@ -1099,7 +1107,7 @@ impl Service {
 
     // --- device profiles --------------------------------------------------------------------
 
-    pub async fn find_device_profiles(&self, f: &store::Find) -> Result<Page<DeviceProfile>> {
+    pub async fn find_device_profiles(&self, f: &model::Find) -> Result<Page<DeviceProfile>> {
         let mut c = self.store.read().await?;
         let p = store::devices::find(&mut c, DeviceClass::DeviceProfile, f).await?;
         Ok(Page {
@@ -1349,5 +1357,14 @@ impl Service {
         let mut seen = BTreeSet::new();
         out.retain(|(id, _)| seen.insert(*id));
         Ok(out)
+    }
+}
+
+/// Notes a write of device `id` with these lines (before and after): its files change, and so
+/// may those of every device sharing one of the lines (a line's settings, whether it is shared).
+fn changed(tx: &mut store::WriteTx, id: i64, lines: impl Iterator<Item = i64>) {
+    tx.changed(store::Change::Device(id));
+    for l in lines {
+        tx.changed(store::Change::Line(l));
     }
 }

@@ -24,10 +24,10 @@ impl std::fmt::Debug for DeviceCredential {
 }
 
 /// The user name a device presents: its MAC in lower case, or its name when it has no MAC.
-pub fn http_username(d: &store::devices::StoredDevice) -> String {
-    match &d.row.mac {
+pub fn http_username(mac: Option<&str>, name: &str) -> String {
+    match mac {
         Some(m) => m.to_ascii_lowercase(),
-        None => d.row.name.clone(),
+        None => name.to_string(),
     }
 }
 
@@ -92,6 +92,7 @@ impl Service {
             }
         };
         let mut tx = self.store.write().await?;
+        tx.changed(store::Change::Device(current.id));
         let r = match store::devices::set_http_password(
             tx.conn(),
             current.id,
@@ -111,22 +112,6 @@ impl Service {
             Err(e) => Err(e.into()),
         };
         self.finish(actor, tx, a, r).await
-    }
-
-    /// A device's HTTP credential in clear, for the phone file server.
-    pub fn device_credential(
-        &self,
-        d: &store::devices::StoredDevice,
-    ) -> Result<Option<DeviceCredential>> {
-        d.http_password_enc
-            .as_deref()
-            .map(|s| {
-                Ok(DeviceCredential {
-                    username: http_username(d),
-                    password: Secret::new(self.key.open(s)?),
-                })
-            })
-            .transpose()
     }
 
     /// A key for one purpose (e.g. signing HTTP Digest nonces), derived from the installation's

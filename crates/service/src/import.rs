@@ -802,7 +802,7 @@ impl Service {
         mut progress: impl FnMut(u64, u64),
     ) -> Result<Vec<Value>> {
         let mut out = Vec::new();
-        let mut f = store::Find {
+        let mut f = model::Find {
             limit: 1000,
             ..Default::default()
         };

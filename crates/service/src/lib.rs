@@ -13,6 +13,7 @@ mod devices;
 mod http_credentials;
 mod lines;
 mod parameters;
+mod phone_files;
 mod phone_services;
 mod systems;
 mod templates;
@@ -22,7 +23,16 @@ mod voicemail;
 pub use auth::{hash_secret, verify_secret};
 pub use crypto::SecretKey;
 pub use http_credentials::{http_username, DeviceCredential};
-pub use store::{Backend, Find, Store};
+pub use phone_files::{FileChanges, PhoneConfig, PhoneConfigs, PhoneKeys};
+/// How long this process trusts the generation it read before asking the database again: the
+/// most a change committed by another process or node takes to reach this one's phone files.
+pub use store::GENERATION_RECHECK;
+
+/// The current time as Dialtone records it: RFC 3339, UTC, milliseconds.
+pub fn now() -> String {
+    store::now()
+}
+use store::Store;
 
 use model::{BatchFailure, BatchResult, Catalog, Invalid, Outcome, System, SystemKind};
 use store::audit::NewEntry;
@@ -274,10 +284,6 @@ impl Service {
         pick_system(self.systems_in(conn).await?, given, kind)
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     pub fn catalog(&self) -> &'static Catalog {
         self.catalog
     }
@@ -474,7 +480,7 @@ impl Service {
         })
     }
 
-    pub async fn audit(&self, f: &Find) -> Result<model::Page<model::AuditEntry>> {
+    pub async fn audit(&self, f: &model::Find) -> Result<model::Page<model::AuditEntry>> {
         let mut c = self.store.read().await?;
         Ok(store::audit::find(&mut c, f).await?)
     }

@@ -74,7 +74,7 @@ pub(crate) async fn line_id(
 }
 
 impl Service {
-    pub async fn find_lines(&self, f: &store::Find) -> Result<Page<Line>> {
+    pub async fn find_lines(&self, f: &model::Find) -> Result<Page<Line>> {
         let mut c = self.store.read().await?;
         Ok(store::lines::find(&mut c, f).await?)
     }
@@ -225,6 +225,7 @@ impl Service {
                 r => r?,
             }
             // Devices showing the line now show something else.
+            tx.changed(store::Change::Line(current.id));
             let devices = store::devices::ids_on_lines(tx.conn(), &[current.id]).await?;
             store::devices::touch(tx.conn(), &devices).await?;
             Ok(store::lines::by_id(tx.conn(), current.id).await?)

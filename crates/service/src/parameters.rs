@@ -33,6 +33,30 @@ fn view(s: store::parameters::ParameterSet) -> ParameterSet {
     }
 }
 
+/// The devices a parameter set of `scope` reaches.
+async fn scope_change(
+    conn: &mut Conn,
+    scope: ParamScope,
+    system: i64,
+    target: &str,
+) -> Result<store::Change> {
+    Ok(match scope {
+        ParamScope::System => store::Change::System(system),
+        ParamScope::DevicePool => store::Change::DevicePool {
+            system,
+            pool: target.to_string(),
+        },
+        ParamScope::Model => store::Change::Model {
+            system,
+            model: target.to_string(),
+        },
+        ParamScope::Device => match store::devices::id_by_name(conn, target).await? {
+            Some((id, _)) => store::Change::Device(id),
+            None => store::Change::System(system),
+        },
+    })
+}
+
 impl Service {
     /// The system and the stored target of a scope: a system (`""`), a device pool, a model of
     /// the catalogue, or a phone (whose system it is).
@@ -128,6 +152,8 @@ impl Service {
             let (sys, t) = self.param_target(tx.conn(), scope, target, system).await?;
             audit_target = format!("{}:{t}", scope.as_str());
             audit_system = sys.name.clone();
+            let change = scope_change(tx.conn(), scope, sys.id, &t).await?;
+            tx.changed(change);
             let mut values = BTreeMap::new();
             for (k, v) in &input.values {
                 let (v, _) =
@@ -186,6 +212,8 @@ impl Service {
         let r = async {
             let (sys, t) = self.param_target(tx.conn(), scope, target, system).await?;
             audit_target = format!("{}:{t}", scope.as_str());
+            let change = scope_change(tx.conn(), scope, sys.id, &t).await?;
+            tx.changed(change);
             let existing = store::parameters::get(tx.conn(), scope.as_str(), sys.id, &t)
                 .await?
                 .ok_or_else(|| {

@@ -37,7 +37,7 @@ fn check(url: &str, params: &[ServiceParameter]) -> Result<()> {
 }
 
 impl Service {
-    pub async fn find_services(&self, f: &store::Find) -> Result<Page<PhoneService>> {
+    pub async fn find_services(&self, f: &model::Find) -> Result<Page<PhoneService>> {
         let mut c = self.store.read().await?;
         Ok(store::services::find(&mut c, f).await?)
     }

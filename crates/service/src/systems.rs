@@ -93,6 +93,7 @@ impl Service {
             if s.name != current.name && store::systems::by_name(tx.conn(), &s.name).await.is_ok() {
                 return Err(Error::conflict("name", format!("a product system named {} already exists", s.name)));
             }
+            tx.changed(store::Change::System(s.id));
             match store::systems::update(tx.conn(), &s, patch.version).await {
                 Err(store::Error::Stale) => {
                     let now = store::systems::by_id(tx.conn(), s.id).await?;

@@ -147,7 +147,7 @@ impl Service {
 
     /// The keys (user IDs, device names) of every record of `kind` that `f` finds, over all its
     /// pages.
-    pub async fn found_keys(&self, kind: TemplateKind, f: store::Find) -> Result<Vec<String>> {
+    pub async fn found_keys(&self, kind: TemplateKind, f: model::Find) -> Result<Vec<String>> {
         Ok(self
             .found(kind, f)
             .await?
@@ -160,7 +160,7 @@ impl Service {
     pub async fn found(
         &self,
         kind: TemplateKind,
-        mut f: store::Find,
+        mut f: model::Find,
     ) -> Result<Vec<(String, String)>> {
         f.limit = 1000;
         f.offset = 0;
@@ -202,7 +202,7 @@ impl Service {
         &self,
         actor: &Actor,
         kind: TemplateKind,
-        f: store::Find,
+        f: model::Find,
     ) -> Result<BatchResult> {
         let mut by_system: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for (key, system) in self.found(kind, f).await? {

@@ -28,7 +28,7 @@ impl Service {
         one_of("user", key, found)
     }
 
-    pub async fn find_users(&self, f: &store::Find) -> Result<Page<User>> {
+    pub async fn find_users(&self, f: &model::Find) -> Result<Page<User>> {
         let mut c = self.store.read().await?;
         Ok(store::users::find(&mut c, f).await?)
     }
@@ -356,6 +356,8 @@ impl Service {
                 lines: p.lines.clone().unwrap_or(cu.lines.clone()),
             };
             let (row, assoc) = self.user_row(tx.conn(), current.row.system_id, &cu.system, &spec, Some(&current.row)).await?;
+            // The files of the user's phones carry the user's name and SIP credential.
+            tx.changed(store::Change::Owner(cu.id));
             match store::users::update(tx.conn(), cu.id, p.version, &row).await {
                 Err(store::Error::Stale) => {
                     let now = store::users::by_id(tx.conn(), cu.id).await?.user;
@@ -384,6 +386,10 @@ impl Service {
         };
         let mut tx = self.store.write().await?;
         let r = async {
+            // Their phones lose the owner's credential: note them while they are still theirs.
+            for d in store::devices::owned_by(tx.conn(), current.id).await? {
+                tx.changed(store::Change::Device(d));
+            }
             store::users::delete(tx.conn(), current.id).await?;
             Ok(())
         }

@@ -104,7 +104,7 @@ impl Service {
 
     pub async fn find_voicemail_subscribers(
         &self,
-        f: &store::Find,
+        f: &model::Find,
     ) -> Result<Page<VoicemailSubscriber>> {
         let mut c = self.store.read().await?;
         Ok(store::voicemail::find(&mut c, f).await?)

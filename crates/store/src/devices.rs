@@ -661,6 +661,16 @@ pub async fn count_secondaries(
     Ok(out)
 }
 
+/// The devices a user owns.
+pub async fn owned_by(conn: &mut AnyConnection, user: i64) -> Result<Vec<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM devices WHERE owner_id = $1")
+            .bind(user)
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
 /// The owner's user ID of a device, by name (for soft-phone name collisions).
 pub async fn owner_of(conn: &mut AnyConnection, id: i64) -> Result<Option<String>> {
     Ok(sqlx::query_scalar(

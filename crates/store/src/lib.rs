@@ -9,6 +9,8 @@ pub mod sql;
 
 pub mod admins;
 pub mod audit;
+pub mod changes;
+pub mod configs;
 pub mod devices;
 pub mod lines;
 pub mod parameters;
@@ -27,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub use changes::Change;
 pub use migrate::{migrations, Migration};
 pub use sql::Find;
 pub use sqlx::AnyConnection as Conn;
@@ -180,6 +183,8 @@ pub struct WriteTx {
     audit: Option<audit::Held>,
     /// Bump the generation on commit (everything but the migrations themselves).
     bump: bool,
+    /// What the write changed in phone files, journalled with the commit.
+    changes: Vec<Change>,
     generation: Arc<Generation>,
 }
 
@@ -207,6 +212,8 @@ pub struct BatchState {
     bump: bool,
     /// The audit entries of released savepoints, written at the batch's commit.
     audit: Vec<audit::Held>,
+    /// The changes of released savepoints, journalled at the batch's commit.
+    changes: Vec<Change>,
 }
 
 impl BatchState {
@@ -237,6 +244,17 @@ impl WriteTx {
         self.audit = Some(audit::Held::new(e));
     }
 
+    /// Notes what this write changes in phone files; journalled with the commit under the
+    /// generation it bumps ([`changes`]).
+    pub fn changed(&mut self, c: Change) {
+        self.changes.push(c);
+    }
+
+    /// Whether [`WriteTx::changed`] was called.
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
     pub fn conn(&mut self) -> &mut AnyConnection {
         match self.inner.as_mut().expect("an open transaction") {
             Inner::Own { tx, .. } => tx,
@@ -253,7 +271,9 @@ impl WriteTx {
                     audit::append_held(&mut tx, &[h]).await?;
                 }
                 let n = if self.bump {
-                    Some(bump_generation(&mut tx).await?)
+                    let n = bump_generation(&mut tx).await?;
+                    changes::append(&mut tx, n, &mut self.changes).await?;
+                    Some(n)
                 } else {
                     None
                 };
@@ -277,6 +297,9 @@ impl WriteTx {
                 }
                 state.bump |= self.bump;
                 state.audit.extend(self.audit.take());
+                if self.bump {
+                    state.changes.append(&mut self.changes);
+                }
             }
         }
         Ok(())
@@ -328,6 +351,37 @@ impl std::ops::DerefMut for ReadConn {
             ReadConn::Pool(c) => c,
             ReadConn::Batched(s) => s.conn(),
         }
+    }
+}
+
+/// A read-only transaction ([`Store::snapshot`]).
+pub enum Snapshot {
+    Own(Transaction<'static, sqlx::Any>),
+    Batched(OwnedMutexGuard<BatchState>),
+}
+
+impl Snapshot {
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        match self {
+            Snapshot::Own(tx) => tx,
+            Snapshot::Batched(s) => s.conn(),
+        }
+    }
+
+    /// Ends the snapshot (nothing was written; this only gives the connection back sooner
+    /// than dropping it would).
+    pub async fn finish(self) -> Result<()> {
+        if let Snapshot::Own(tx) = self {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The generation this snapshot sees.
+    pub async fn generation(&mut self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT n FROM generation WHERE id = 1")
+            .fetch_one(self.conn())
+            .await?)
     }
 }
 
@@ -465,6 +519,7 @@ impl Store {
                 savepoint,
                 audit: None,
                 bump,
+                changes: Vec::new(),
                 generation: self.generation.clone(),
             });
         }
@@ -474,6 +529,7 @@ impl Store {
             savepoint: false,
             audit: None,
             bump,
+            changes: Vec::new(),
             generation: self.generation.clone(),
         })
     }
@@ -553,9 +609,12 @@ impl Store {
         };
         let bump = std::mem::take(&mut state.bump);
         let held = std::mem::take(&mut state.audit);
+        let mut changed = std::mem::take(&mut state.changes);
         audit::append_held(&mut tx, &held).await?;
         let n = if bump {
-            Some(bump_generation(&mut tx).await?)
+            let n = bump_generation(&mut tx).await?;
+            changes::append(&mut tx, n, &mut changed).await?;
+            Some(n)
         } else {
             None
         };
@@ -579,6 +638,7 @@ impl Store {
             state.poisoned = false;
             state.bump = false;
             state.audit.clear();
+            state.changes.clear();
         }
     }
 
@@ -595,6 +655,29 @@ impl Store {
             }
         }
         Ok(ReadConn::Pool(self.pool.acquire().await?))
+    }
+
+    /// A read-only transaction: every statement run on it sees the same committed state (one
+    /// snapshot), e.g. a phone file and the generation it was rendered at. On a batched store
+    /// with writes pending, the batch's transaction.
+    pub async fn snapshot(&self) -> Result<Snapshot> {
+        if let Some(batch) = &self.batch {
+            if let Ok(mut state) = batch.clone().try_lock_owned() {
+                if state.tx.is_some() {
+                    state.settle().await?;
+                    return Ok(Snapshot::Batched(state));
+                }
+            }
+        }
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN").await?,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        };
+        Ok(Snapshot::Own(tx))
     }
 
     /// Checks that the database answers.
@@ -639,7 +722,15 @@ pub fn older_than(at: &str, d: Duration) -> bool {
 
 /// The current time as the store writes it: RFC 3339, UTC, milliseconds (sorts as text).
 pub fn now() -> String {
-    let t = time::OffsetDateTime::now_utc();
+    format_time(time::OffsetDateTime::now_utc())
+}
+
+/// The time `d` ago, as [`now`] writes it.
+pub fn time_ago(d: Duration) -> String {
+    format_time(time::OffsetDateTime::now_utc() - d)
+}
+
+fn format_time(t: time::OffsetDateTime) -> String {
     let f = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );

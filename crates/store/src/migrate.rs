@@ -43,6 +43,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "import_files",
             sql: include_str!("../migrations/0006_import_files.sql"),
         },
+        Migration {
+            version: 7,
+            name: "changes",
+            sql: include_str!("../migrations/0007_changes.sql"),
+        },
     ]
 }
 

@@ -4,19 +4,7 @@ use crate::Result;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
 
-/// One request a device made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seen {
-    pub device_id: i64,
-    pub at: String,
-    pub ip: String,
-    pub user_agent: String,
-    pub file: String,
-    /// `http` or `tftp`.
-    pub protocol: String,
-    /// Requests since the last record.
-    pub requests: i64,
-}
+pub use model::status::{Report, ResyncReport, Seen};
 
 /// Records a batch of requests, one statement pair per device.
 pub async fn record(conn: &mut AnyConnection, seen: &[Seen]) -> Result<()> {
@@ -82,28 +70,6 @@ pub async fn get(conn: &mut AnyConnection, device_id: i64) -> Result<Option<Seen
     .transpose()
 }
 
-/// What a phone reported over syslog about a resync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Report {
-    Requested,
-    Succeeded,
-    Failed,
-}
-
-/// One resync report of a device.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResyncReport {
-    pub device_id: i64,
-    pub at: String,
-    pub report: Report,
-    /// The reason of a failure.
-    pub error: String,
-    /// Empty when the message did not say.
-    pub firmware: String,
-    /// Where the syslog datagram came from.
-    pub ip: String,
-}
-
 /// Records resync reports (each an upsert of the device's resync row).
 pub async fn record_reports(conn: &mut AnyConnection, reports: &[ResyncReport]) -> Result<()> {
     for r in reports {
@@ -160,6 +126,26 @@ pub async fn file_digests(conn: &mut AnyConnection) -> Result<HashMap<i64, Strin
             .fetch_all(conn)
             .await?;
     rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// The recorded digests of these devices' files (devices without one are left out).
+pub async fn file_digests_of(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut q = crate::sql::Sql::new(
+        "SELECT device_id, file_digest FROM device_resync WHERE file_digest <> '' AND device_id IN ",
+    );
+    q.bind_list(ids);
+    q.query()
+        .fetch_all(conn)
+        .await?
+        .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect()
 }

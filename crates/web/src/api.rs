@@ -105,12 +105,8 @@ const PHONE_FILTERS: &[&str] = &[
 const PROFILE_FILTERS: &[&str] = &["model", "line", "description"];
 const DEVICE_SORTS: &[&str] = &["name", "model", "description", "updated_at"];
 
-fn find(
-    q: &BTreeMap<String, String>,
-    filters: &[&str],
-    sorts: &[&str],
-) -> ApiResult<service::Find> {
-    let mut f = service::Find {
+fn find(q: &BTreeMap<String, String>, filters: &[&str], sorts: &[&str]) -> ApiResult<model::Find> {
+    let mut f = model::Find {
         limit: 50,
         ..Default::default()
     };
@@ -155,7 +151,7 @@ fn find(
 
 /// A page of a short list held in memory (systems, classes of service, the catalogue), found and
 /// paged like the lists the database answers.
-fn in_memory<T>(items: Vec<T>, f: &service::Find, key: impl Fn(&T) -> &str) -> Page<T> {
+fn in_memory<T>(items: Vec<T>, f: &model::Find, key: impl Fn(&T) -> &str) -> Page<T> {
     let q = f.q.as_deref().unwrap_or("").to_lowercase();
     let mut items: Vec<T> = items
         .into_iter()
@@ -188,7 +184,7 @@ fn created<T: serde::Serialize>(v: T) -> impl IntoResponse {
 /// Liveness and database check; no authentication.
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "ok"), (status = 503, body = ErrorBody)))]
 async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
-    match s.service.store().ping().await {
+    match s.service.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")).into_response(),
     }

@@ -535,7 +535,7 @@ async fn logout(
 // --- overview -------------------------------------------------------------------------------
 
 async fn dashboard(State(s): State<AppState>, c: Console) -> Response {
-    let one = || service::Find {
+    let one = || model::Find {
         limit: 1,
         ..Default::default()
     };
@@ -571,8 +571,8 @@ async fn dashboard(State(s): State<AppState>, c: Console) -> Response {
 // --- lists ----------------------------------------------------------------------------------
 
 /// A list's query: `q`, `offset`, and the filters a list takes.
-fn find_of(q: &BTreeMap<String, String>, filters: &[&str]) -> service::Find {
-    let mut f = service::Find {
+fn find_of(q: &BTreeMap<String, String>, filters: &[&str]) -> model::Find {
+    let mut f = model::Find {
         q: q.get("q").filter(|v| !v.is_empty()).cloned(),
         limit: PAGE,
         offset: q
@@ -591,7 +591,7 @@ fn find_of(q: &BTreeMap<String, String>, filters: &[&str]) -> service::Find {
 }
 
 /// Links to the previous and next pages of a list at `path`.
-fn pages(path: &str, q: &BTreeMap<String, String>, f: &service::Find, total: i64) -> Value {
+fn pages(path: &str, q: &BTreeMap<String, String>, f: &model::Find, total: i64) -> Value {
     let link = |offset: i64| {
         let mut q = q.clone();
         q.insert("offset".into(), offset.to_string());
@@ -708,7 +708,7 @@ fn list_page(
     c: &Console,
     w: Words,
     q: &BTreeMap<String, String>,
-    f: &service::Find,
+    f: &model::Find,
     listed: service::Result<Listed>,
 ) -> Response {
     let Words {
@@ -1348,7 +1348,7 @@ async fn apply_targets(s: &AppState, kind: TemplateKind, q: &str) -> service::Re
     if q.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let f = service::Find {
+    let f = model::Find {
         q: Some(q.trim().to_string()),
         ..Default::default()
     };
@@ -1439,7 +1439,7 @@ fn found_set(
     c: &Console,
     kind: &str,
     q: &BTreeMap<String, String>,
-) -> Result<(TemplateKind, service::Find, String), Box<Response>> {
+) -> Result<(TemplateKind, model::Find, String), Box<Response>> {
     let Some(k) = TemplateKind::ALL
         .into_iter()
         .find(|k| list_of(*k).0 == kind)

@@ -299,7 +299,7 @@ impl DeviceForm {
 
 /// The IP phone services a device may subscribe to: those of its system (any, when adding).
 async fn services(s: &AppState, system: Option<&str>) -> Vec<String> {
-    let f = service::Find {
+    let f = model::Find {
         limit: 1000,
         ..Default::default()
     };

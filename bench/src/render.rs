@@ -1,0 +1,170 @@
+//! Phone files rendered from the store with a cold render cache, per core: the whole process
+//! (its runtime and the database driver's worker) is kept to one CPU, so files/s here is files
+//! per second of one core. For each device family (Cisco enterprise 7960, MPP 8861, soft
+//! client CUPC) it times:
+//! - one request at a time (a phone alone asking for a file nobody asked for yet);
+//! - 256 requests at once (a boot storm: misses gathered into batches);
+//!
+//! and then a full scan (the resync engine rendering every phone's every file). Each measurement starts from a fresh provisioner, so nothing is in its cache; the database's
+//! own pages are warm, as on a running server. Prints one JSON object per measurement.
+//!
+//! Usage: render --db URL [--per-family N] [--soft N]
+
+use anyhow::Context;
+use model::NewPhone;
+use service::{Actor, Service};
+use std::sync::Arc;
+use std::time::Instant;
+
+fn arg(args: &[String], flag: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() -> anyhow::Result<()> {
+    service::keep_to_one_cpu();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+/// Adds `n` soft clients (each with its user), unless the database has them already.
+async fn seed_soft_clients(svc: &Service, n: usize) -> anyhow::Result<()> {
+    let a = Actor::new("bench");
+    for i in 0..n {
+        let user = format!("soft{i:06}");
+        if svc
+            .phone(&format!("UPC{}", user.to_uppercase()))
+            .await
+            .is_ok()
+        {
+            continue;
+        }
+        let u = serde_json::json!({
+            "user_id": user, "last_name": "Soft", "first_name": format!("Client {i}"),
+            "digest_credential": format!("d1gest-{i}")
+        });
+        svc.create_user(&a, serde_json::from_value(u)?).await?;
+        svc.create_phone(
+            &a,
+            NewPhone {
+                model: "CUPC".into(),
+                owner_user_id: Some(user),
+                lines: vec![model::AppearanceInput {
+                    pattern: format!("{}", 900_000 + i),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn run() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let mut cfg = dialtone::Config::default();
+    cfg.database.url = arg(&args, "--db").context("--db URL")?;
+    cfg.admin_password = Some("bench-password".into());
+    cfg.secret_key = Some(std::env::var("DIALTONE_SECRET_KEY").context("DIALTONE_SECRET_KEY")?);
+    let per_family: usize = arg(&args, "--per-family")
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(5_000);
+    let soft: usize = arg(&args, "--soft")
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(2_000);
+    let (svc, _) = dialtone::open_service(&cfg).await?;
+    seed_soft_clients(&svc, soft).await?;
+    let renderer = Arc::new(dialtone::renderer(&cfg));
+    let fresh = || provision::Provisioner::new(svc.clone(), renderer.clone());
+    let base = "http://127.0.0.1:6970";
+
+    // Every phone's own file, by family.
+    let ids = svc.phone_ids().await?;
+    let mut by_family: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (c, v) in fresh().phone_views(&ids, base).await? {
+        let family = match c.model.as_str() {
+            "7960" => "enterprise",
+            "8861" => "mpp",
+            "CUPC" => "soft_client",
+            _ => continue,
+        };
+        let files = by_family.entry(family).or_default();
+        if files.len() < per_family {
+            // The device's own file (an MPP phone's first-contact file is the same for all).
+            if let Some(f) = v.files().last() {
+                files.push(f.clone());
+            }
+        }
+    }
+    for (family, files) in &by_family {
+        // One at a time.
+        let p = fresh();
+        let t = Instant::now();
+        let mut bytes = 0;
+        for f in files {
+            match p.fetch(f, None, base).await? {
+                provision::Answer::File { bytes: b, .. } => bytes += b.len(),
+                provision::Answer::NotFound(why) => anyhow::bail!("{why}"),
+            }
+        }
+        report(family, "one at a time", files.len(), bytes, t);
+        // 256 at once.
+        let p = fresh();
+        let t = Instant::now();
+        let mut bytes = 0;
+        for chunk in files.chunks(256) {
+            let mut set = tokio::task::JoinSet::new();
+            for f in chunk {
+                let (p, f) = (p.clone(), f.clone());
+                set.spawn(async move { p.fetch(&f, None, base).await });
+            }
+            while let Some(r) = set.join_next().await {
+                match r?? {
+                    provision::Answer::File { bytes: b, .. } => bytes += b.len(),
+                    provision::Answer::NotFound(why) => anyhow::bail!("{why}"),
+                }
+            }
+        }
+        report(family, "256 at once", files.len(), bytes, t);
+    }
+    // Every phone's every file, as the resync engine renders them.
+    let p = fresh();
+    let t = Instant::now();
+    let mut files = 0;
+    let mut bytes = 0;
+    for (_, _, f) in p.render_phones(&ids, base).await? {
+        files += f.len();
+        bytes += f.iter().map(|(_, b)| b.len()).sum::<usize>();
+    }
+    report(
+        &format!("all {} phones", ids.len()),
+        "full scan",
+        files,
+        bytes,
+        t,
+    );
+    svc.close().await;
+    Ok(())
+}
+
+fn report(what: &str, how: &str, files: usize, bytes: usize, t: Instant) {
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "files": what,
+            "requests": how,
+            "count": files,
+            "seconds": (s * 1000.0).round() / 1000.0,
+            "files_per_second_per_core": (files as f64 / s).round(),
+            "microseconds_per_file": ((s * 1e6 / files.max(1) as f64) * 10.0).round() / 10.0,
+            "average_bytes": bytes / files.max(1),
+        })
+    );
+}

@@ -1,0 +1,33 @@
+//! How a list is asked for: a prefix, equality filters, order and page.
+
+/// How to find records: a prefix, equality filters, order and page.
+#[derive(Debug, Clone, Default)]
+pub struct Find {
+    /// Prefix matched (case-insensitively) against the record's names.
+    pub q: Option<String>,
+    /// Only records of this system.
+    pub system: Option<String>,
+    /// `field = value` filters the resource allows.
+    pub filters: Vec<(String, String)>,
+    pub sort: Option<String>,
+    pub descending: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Find {
+    pub fn all() -> Find {
+        Find {
+            limit: 100_000,
+            ..Default::default()
+        }
+    }
+    /// `ASC` or `DESC`, as SQL writes the order.
+    pub fn order(&self) -> &'static str {
+        if self.descending {
+            "DESC"
+        } else {
+            "ASC"
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! From a phone as the directory holds it ([`service::PhoneConfig`]) to what its renderer sees
+//! ([`render::DeviceView`]) and who may have its files.
+
+use crate::Access;
+use model::{Catalog, DeviceFamily, PhoneAuth, SipTransport};
+use render::{DeviceView, LineView, Server, SpeedDialView, Transport};
+use service::{DeviceCredential, PhoneConfig};
+use std::sync::Arc;
+
+pub(crate) fn servers(s: &model::SystemSettings) -> Vec<Server> {
+    s.servers
+        .iter()
+        .map(|x| Server {
+            host: x.host.clone(),
+            sip_port: x.sip_port,
+            secure_sip_port: x.secure_sip_port,
+            sccp_port: x.sccp_port,
+        })
+        .collect()
+}
+
+/// What the renderer needs to know of a phone reached through `base_url`, and who may have its
+/// files.
+pub(crate) fn view(p: &PhoneConfig, base_url: &str) -> (DeviceView, Access) {
+    let t = Catalog::builtin().get(&p.model);
+    let mpp = t.map(|t| t.family) == Some(DeviceFamily::Mpp);
+    // Only MPP phones send HTTP credentials (profile rules with `--uid`/`--pwd`); the files of
+    // enterprise phones and soft clients stay open (see docs/phones.md).
+    let credential = if mpp {
+        p.http_credential.as_ref()
+    } else {
+        None
+    };
+    let mut parameters: Vec<(String, String)> = Vec::new();
+    if mpp {
+        for (key, (value, origin)) in &p.parameters.values {
+            let value = if *key == "profile_rule" {
+                own_rule(
+                    value,
+                    matches!(origin, model::provisioning::Origin::Default),
+                    base_url,
+                    credential,
+                )
+            } else {
+                value.clone()
+            };
+            parameters.push((key.to_string(), value));
+        }
+    }
+    let s = &p.system.settings;
+    let (auth_name, auth_password) = p.owner.clone().unwrap_or_default();
+    let carries_secret =
+        credential.is_some() || (!p.lines.is_empty() && !auth_password.expose().is_empty());
+    let access = match (mpp, s.phone_auth, credential) {
+        (false, _, _) | (_, PhoneAuth::Off, _) => Access::Anyone,
+        (true, PhoneAuth::Secrets, _) if !carries_secret => Access::Anyone,
+        (true, _, Some(c)) => Access::Device(Arc::new(c.clone())),
+        (true, _, None) => Access::Nobody,
+    };
+    let view = DeviceView {
+        name: p.name.clone(),
+        mac: p.mac.clone(),
+        model: p.model.clone(),
+        family: t.map(|t| t.family).unwrap_or(DeviceFamily::Enterprise),
+        psn: t.and_then(|t| t.psn.clone()),
+        file_patterns: t.map(|t| t.files.clone()).unwrap_or_default(),
+        protocol: p.protocol.clone(),
+        description: p.description.clone(),
+        device_pool: p.device_pool.clone(),
+        user_locale: s.user_locale.clone(),
+        user_locale_lang: s.user_locale_lang.clone(),
+        network_locale: s.network_locale.clone(),
+        servers: servers(s),
+        transport: match s.transport {
+            SipTransport::Udp => Transport::Udp,
+            SipTransport::Tcp => Transport::Tcp,
+            SipTransport::Tls => Transport::Tls,
+        },
+        security_mode: p.security_mode,
+        lines: p
+            .lines
+            .iter()
+            .map(|l| LineView {
+                button: l.button,
+                pattern: l.pattern.clone(),
+                display_name: if l.display.is_empty() {
+                    l.alerting_name.clone()
+                } else {
+                    l.display.clone()
+                },
+                label: l.label.clone(),
+                auth_name: auth_name.clone(),
+                auth_password: auth_password.clone(),
+                max_calls: l.max_calls,
+                busy_trigger: l.busy_trigger,
+                shared: l.shared,
+                voicemail: s.voicemail_pilot.clone(),
+            })
+            .collect(),
+        speed_dials: p
+            .speed_dials
+            .iter()
+            .map(|sd| SpeedDialView {
+                button: sd.position,
+                number: sd.number.clone(),
+                label: sd.label.clone(),
+            })
+            .collect(),
+        services_url: s.services_url.clone(),
+        expansion_modules: p.expansion_modules.clone(),
+        dnd: p.dnd,
+        tftp_servers: s.tftp_servers.clone(),
+        parameters,
+        provisioning_rule: format!("{base_url}/$MA.xml"),
+    };
+    (view, access)
+}
+
+/// The Profile Rule an MPP phone's own file gives it. A rule an administrator set is sent as
+/// written. Left at its default (`/spa$PSN.cfg`, which sends the phone back through the
+/// first-contact file), it becomes this server's URL of the phone's own file, as the phone
+/// reached it: over HTTP with the device's credential in front (`[--uid $MA --pwd …]`) when it
+/// has one, so that the phone sends it on every resync; over TFTP (which has no credentials)
+/// as `tftp://server/$MA.xml`, since a TFTP request for `spa$PSN.cfg` cannot say which phone
+/// asks and would be refused with auto-registration off.
+fn own_rule(
+    value: &str,
+    is_default: bool,
+    base_url: &str,
+    credential: Option<&DeviceCredential>,
+) -> String {
+    if !is_default || base_url.is_empty() {
+        return value.to_string();
+    }
+    if base_url.starts_with("tftp") {
+        return format!("{base_url}/$MA.xml");
+    }
+    match credential {
+        Some(c) => format!(
+            "[--uid $MA --pwd {}]{base_url}/$MA.xml",
+            c.password.expose()
+        ),
+        None => format!("{base_url}/$MA.xml"),
+    }
+}

@@ -1,0 +1,36 @@
+//! Cisco Unified Personal Communicator (seed 003): `UPC<NAME>.cnf.xml`, named after its user.
+//! Soft clients take no resync NOTIFY: they read their file when they start.
+
+use super::{strip_prefix_ci, strip_suffix_ci, Asked, DeviceKey, Family, ResyncBy};
+use crate::{DeviceView, RenderError, Rendered, Renderer};
+
+pub(crate) struct CiscoSoftClient;
+
+impl Family for CiscoSoftClient {
+    fn name(&self) -> &'static str {
+        "cisco-soft-client"
+    }
+
+    fn patterns(&self) -> &'static [&'static str] {
+        &["UPC<NAME>.cnf.xml"]
+    }
+
+    fn identify(&self, file: &str) -> Option<Asked> {
+        let name = strip_suffix_ci(file, ".cnf.xml")?;
+        strip_prefix_ci(name, "UPC")?;
+        Some(Asked::Device(DeviceKey::Name(name.to_string())))
+    }
+
+    fn render(
+        &self,
+        r: &Renderer,
+        view: &DeviceView,
+        _pattern: &str,
+    ) -> Result<Rendered, RenderError> {
+        r.render_with("soft-client.cnf.xml.j2", &view.context())
+    }
+
+    fn resync(&self, _view: &DeviceView) -> ResyncBy {
+        ResyncBy::No("a soft client takes no resync NOTIFY".into())
+    }
+}

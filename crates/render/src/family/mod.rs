@@ -1,0 +1,184 @@
+//! Device families: each module owns its phones' file names (the patterns the catalogue lists
+//! for a model), how a file name or a User-Agent names a device, which template renders each
+//! file, and the SIP event its phones resync on. The provisioning server asks these; nothing
+//! outside this crate matches a vendor's file names. Adding a vendor is adding a module here
+//! and listing it in [`FAMILIES`].
+
+mod cisco_enterprise;
+mod cisco_mpp;
+mod cisco_soft_client;
+
+use crate::{DeviceView, RenderError, Rendered, Renderer};
+use model::Mac;
+
+/// How a request names a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceKey {
+    Mac(Mac),
+    /// A device name, any case.
+    Name(String),
+}
+
+/// What a file name asks for, as the family that owns it reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asked {
+    /// A device's own file.
+    Device(DeviceKey),
+    /// A file every phone of a model gets the same (MPP `<PSN>.xml`): who asks is told by
+    /// the User-Agent, if at all.
+    FirstContact,
+    /// What phones not in the directory get when auto-registration is on.
+    Default,
+    /// A file this server never serves, and why.
+    Refused(&'static str),
+}
+
+/// Whether a device takes a resync NOTIFY, and with which event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResyncBy {
+    /// `Event: <this>`.
+    Event(&'static str),
+    /// It takes none; why, for the administrator.
+    No(String),
+}
+
+/// A family of devices that share file names, templates and resync behaviour.
+pub trait Family: Send + Sync {
+    /// For logs.
+    fn name(&self) -> &'static str;
+    /// The catalogue's file name patterns this family renders (`SEP<MAC>.cnf.xml`, …).
+    fn patterns(&self) -> &'static [&'static str];
+    /// What `file` (the last segment of a request's path) asks for, when it is one of this
+    /// family's names.
+    fn identify(&self, file: &str) -> Option<Asked>;
+    /// The device a request's User-Agent names, when this family's phones send one that does.
+    fn device_from_user_agent(&self, _user_agent: &str) -> Option<Mac> {
+        None
+    }
+    /// Renders the file of `pattern` for `view`.
+    fn render(
+        &self,
+        r: &Renderer,
+        view: &DeviceView,
+        pattern: &str,
+    ) -> Result<Rendered, RenderError>;
+    /// Whether `view`'s device takes a resync NOTIFY.
+    fn resync(&self, view: &DeviceView) -> ResyncBy;
+}
+
+/// Every family Dialtone serves, in the order requests are matched against them.
+pub static FAMILIES: &[&dyn Family] = &[
+    &cisco_enterprise::CiscoEnterprise,
+    &cisco_mpp::CiscoMpp,
+    &cisco_soft_client::CiscoSoftClient,
+];
+
+/// What `file` asks for, and the family that says so; `None` when no family knows the name.
+pub fn identify(file: &str) -> Option<(&'static dyn Family, Asked)> {
+    FAMILIES
+        .iter()
+        .find_map(|f| f.identify(file).map(|a| (*f, a)))
+}
+
+/// The device a User-Agent names, if a family's phones send one that does.
+pub fn device_from_user_agent(user_agent: &str) -> Option<Mac> {
+    FAMILIES
+        .iter()
+        .find_map(|f| f.device_from_user_agent(user_agent))
+}
+
+/// The family that renders files of `pattern`.
+pub fn family_of_pattern(pattern: &str) -> Option<&'static dyn Family> {
+    FAMILIES
+        .iter()
+        .copied()
+        .find(|f| f.patterns().contains(&pattern))
+}
+
+/// The family that renders a device's first file (the one that decides its resync).
+pub fn family_of(view: &DeviceView) -> Option<&'static dyn Family> {
+    view.file_patterns.iter().find_map(|p| family_of_pattern(p))
+}
+
+/// `file` without the `suffix`, compared case-insensitively.
+fn strip_suffix_ci<'a>(file: &'a str, suffix: &str) -> Option<&'a str> {
+    let n = file.len().checked_sub(suffix.len())?;
+    (file.is_char_boundary(n) && file[n..].eq_ignore_ascii_case(suffix)).then(|| &file[..n])
+}
+
+/// `file` without the `prefix`, compared case-insensitively.
+fn strip_prefix_ci<'a>(file: &'a str, prefix: &str) -> Option<&'a str> {
+    (file.len() >= prefix.len()
+        && file.is_char_boundary(prefix.len())
+        && file[..prefix.len()].eq_ignore_ascii_case(prefix))
+    .then(|| &file[prefix.len()..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked(file: &str) -> Option<Asked> {
+        identify(file).map(|(_, a)| a)
+    }
+
+    #[test]
+    fn what_a_file_names() {
+        let mac = Mac::parse("00562B043615").unwrap();
+        assert_eq!(
+            asked("SEP00562B043615.cnf.xml"),
+            Some(Asked::Device(DeviceKey::Mac(mac.clone())))
+        );
+        assert_eq!(
+            asked("sep00562b043615.CNF.XML"),
+            Some(Asked::Device(DeviceKey::Mac(mac.clone())))
+        );
+        assert_eq!(
+            asked("00562b043615.xml"),
+            Some(Asked::Device(DeviceKey::Mac(mac)))
+        );
+        assert_eq!(
+            asked("UPCJSMITH.cnf.xml"),
+            Some(Asked::Device(DeviceKey::Name("UPCJSMITH".into())))
+        );
+        assert_eq!(asked("8861-3PCC.xml"), Some(Asked::FirstContact));
+        assert_eq!(asked("spa8861-3PCC.cfg"), Some(Asked::FirstContact));
+        assert_eq!(asked("XMLDefault.cnf.xml"), Some(Asked::Default));
+        assert!(matches!(
+            asked("CTLSEP00562B043615.tlv"),
+            Some(Asked::Refused(_))
+        ));
+        assert!(matches!(
+            asked("ITLSEP00562B043615.tlv"),
+            Some(Asked::Refused(_))
+        ));
+        assert_eq!(asked("SEPnothex.cnf.xml"), None);
+        assert_eq!(asked("passwd"), None);
+        assert_eq!(asked("é.xml"), None);
+    }
+
+    #[test]
+    fn user_agents() {
+        assert_eq!(
+            device_from_user_agent("Cisco-CP-8861-3PCC/11.3.1 (00562b043615)")
+                .unwrap()
+                .as_str(),
+            "00562B043615"
+        );
+        assert!(device_from_user_agent("curl/8.0").is_none());
+        assert!(device_from_user_agent("Cisco-CP-8861-3PCC/11.3.1 (nope)").is_none());
+    }
+
+    #[test]
+    fn every_catalogue_pattern_has_one_family() {
+        for t in model::Catalog::builtin().devices() {
+            for p in &t.files {
+                let n = FAMILIES
+                    .iter()
+                    .filter(|f| f.patterns().contains(&p.as_str()))
+                    .count();
+                assert_eq!(n, 1, "{}: {p}", t.model);
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! What phone files are made of, read for many devices at once in a fixed number of statements
+//! (whatever the number of devices): the devices with their owners' sealed credentials, their
+//! line appearances with the lines' settings and whether each line is shared, and the
+//! provisioning parameter sets that apply to them. Read inside one [`crate::Snapshot`] so a
+//! file is built from one committed state.
+
+use crate::sql::{Arg, Sql};
+use crate::{json_list, Result};
+use model::files::FileLine;
+use model::rules::DeviceClass;
+use model::{DndMode, SecurityMode, SpeedDial};
+use sqlx::{AnyConnection, Row};
+use std::collections::{BTreeMap, HashMap};
+
+/// Which devices to read: by id, by MAC (12 upper-case hex digits), by name (any case).
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    pub ids: Vec<i64>,
+    pub macs: Vec<String>,
+    pub names: Vec<String>,
+}
+
+impl Keys {
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty() && self.macs.is_empty() && self.names.is_empty()
+    }
+}
+
+/// A device as its files need it.
+#[derive(Debug, Clone)]
+pub struct ConfigDevice {
+    pub id: i64,
+    pub class: DeviceClass,
+    pub name: String,
+    pub mac: Option<String>,
+    pub model: String,
+    pub protocol: String,
+    pub system_id: i64,
+    pub description: String,
+    pub device_pool: String,
+    pub security_mode: Option<SecurityMode>,
+    pub dnd: DndMode,
+    pub expansion_modules: Vec<String>,
+    pub speed_dials: Vec<SpeedDial>,
+    pub sip_contact: Option<String>,
+    /// The device's HTTP password, sealed.
+    pub http_password_enc: Option<String>,
+    pub owner_id: Option<i64>,
+    pub owner_user_id: Option<String>,
+    /// The owner's SIP digest credential, sealed.
+    pub owner_digest_enc: Option<String>,
+    /// By button.
+    pub lines: Vec<FileLine>,
+}
+
+/// A provisioning parameter set as resolution needs it.
+#[derive(Debug, Clone)]
+pub struct ConfigParameters {
+    pub scope: String,
+    pub system_id: i64,
+    pub target: String,
+    pub values: BTreeMap<String, String>,
+}
+
+fn or_in<T: Into<Arg> + Clone>(w: &mut Sql, first: &mut bool, col: &str, vs: &[T]) {
+    if vs.is_empty() {
+        return;
+    }
+    if !*first {
+        w.push(" OR ");
+    }
+    *first = false;
+    w.push(col).push(" IN ").bind_list(vs);
+}
+
+/// The devices `keys` name (those that exist), in id order, with their lines.
+pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<ConfigDevice>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(
+        "SELECT d.id, d.class, d.name, d.mac, d.model, d.protocol, d.system_id, d.description, d.device_pool, \
+         d.security_mode, d.dnd, d.expansion_modules_json, d.speed_dials_json, d.sip_contact, d.http_password_enc, \
+         d.owner_id, u.user_id AS owner_user_id, u.digest_credential_enc \
+         FROM devices d LEFT JOIN users u ON u.id = d.owner_id WHERE ",
+    );
+    let mut first = true;
+    or_in(&mut q, &mut first, "d.id", &keys.ids);
+    or_in(&mut q, &mut first, "d.mac", &keys.macs);
+    let lower: Vec<String> = keys.names.iter().map(|n| n.to_lowercase()).collect();
+    or_in(&mut q, &mut first, "d.name_lc", &lower);
+    q.push(" ORDER BY d.id");
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(ConfigDevice {
+            id: r.try_get(0)?,
+            class: if r.try_get::<String, _>(1)? == "phone" {
+                DeviceClass::Phone
+            } else {
+                DeviceClass::DeviceProfile
+            },
+            name: r.try_get(2)?,
+            mac: r.try_get(3)?,
+            model: r.try_get(4)?,
+            protocol: r.try_get(5)?,
+            system_id: r.try_get(6)?,
+            description: r.try_get(7)?,
+            device_pool: r.try_get(8)?,
+            security_mode: r
+                .try_get::<Option<String>, _>(9)?
+                .as_deref()
+                .and_then(SecurityMode::from_db),
+            dnd: DndMode::from_db(&r.try_get::<String, _>(10)?),
+            expansion_modules: json_list(&r.try_get::<String, _>(11)?),
+            speed_dials: json_list(&r.try_get::<String, _>(12)?),
+            sip_contact: r.try_get(13)?,
+            http_password_enc: r.try_get(14)?,
+            owner_id: r.try_get(15)?,
+            owner_user_id: r.try_get(16)?,
+            owner_digest_enc: r.try_get(17)?,
+            lines: Vec::new(),
+        });
+    }
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<i64> = out.iter().map(|d| d.id).collect();
+    let mut q = Sql::new(
+        "SELECT a.device_id, a.line_id, a.button, a.label, a.display, l.pattern, l.alerting_name, l.max_calls, \
+         l.busy_trigger, (SELECT COUNT(DISTINCT o.device_id) FROM appearances o WHERE o.line_id = a.line_id) AS n \
+         FROM appearances a JOIN lines l ON l.id = a.line_id WHERE a.device_id IN ",
+    );
+    q.bind_list(&ids).push(" ORDER BY a.device_id, a.button");
+    let mut lines: HashMap<i64, Vec<FileLine>> = HashMap::new();
+    for r in q.query().fetch_all(&mut *conn).await? {
+        lines.entry(r.try_get(0)?).or_default().push(FileLine {
+            line_id: r.try_get(1)?,
+            button: r.try_get(2)?,
+            label: r.try_get(3)?,
+            display: r.try_get(4)?,
+            pattern: r.try_get(5)?,
+            alerting_name: r.try_get(6)?,
+            max_calls: r.try_get(7)?,
+            busy_trigger: r.try_get(8)?,
+            shared: r.try_get::<i64, _>(9)? > 1,
+        });
+    }
+    for d in &mut out {
+        d.lines = lines.remove(&d.id).unwrap_or_default();
+    }
+    Ok(out)
+}
+
+/// The parameter sets that may apply to `devices`: those of their systems at system, pool and
+/// model scope, and those set on one of them.
+pub async fn parameters(
+    conn: &mut AnyConnection,
+    devices: &[ConfigDevice],
+) -> Result<Vec<ConfigParameters>> {
+    if devices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut systems: Vec<i64> = devices.iter().map(|d| d.system_id).collect();
+    systems.sort_unstable();
+    systems.dedup();
+    let names: Vec<String> = devices.iter().map(|d| d.name.clone()).collect();
+    let mut q = Sql::new(
+        "SELECT scope, system_id, target, values_json FROM parameter_sets WHERE system_id IN ",
+    );
+    q.bind_list(&systems)
+        .push(" AND (scope <> 'device' OR target IN ")
+        .bind_list(&names)
+        .push(")");
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ConfigParameters {
+                scope: r.try_get(0)?,
+                system_id: r.try_get(1)?,
+                target: r.try_get(2)?,
+                values: serde_json::from_str(&r.try_get::<String, _>(3)?).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// The address each device last made a request or sent a report from, if any.
+pub async fn last_addresses(conn: &mut AnyConnection, ids: &[i64]) -> Result<HashMap<i64, String>> {
+    let mut out = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let mut q = Sql::new(
+        "SELECT d.id, s.last_ip, r.syslog_ip FROM devices d LEFT JOIN device_status s ON s.device_id = d.id \
+         LEFT JOIN device_resync r ON r.device_id = d.id WHERE d.id IN ",
+    );
+    q.bind_list(ids);
+    for r in q.query().fetch_all(conn).await? {
+        let seen: Option<String> = r.try_get(1)?;
+        let syslog: Option<String> = r.try_get(2)?;
+        if let Some(ip) = seen
+            .filter(|s| !s.is_empty())
+            .or(syslog.filter(|s| !s.is_empty()))
+        {
+            out.insert(r.try_get(0)?, ip);
+        }
+    }
+    Ok(out)
+}
