@@ -133,6 +133,25 @@ async fn run() -> anyhow::Result<()> {
         }
         report(family, "256 at once", files.len(), bytes, t);
     }
+    // Where a full scan's time goes: reading, then rendering what was read.
+    let t = Instant::now();
+    let mut read = Vec::new();
+    for part in ids.chunks(500) {
+        read.extend(fresh().phone_views(part, base).await?);
+    }
+    report("read only", "full scan", read.len(), 0, t);
+    let t = Instant::now();
+    let mut files = 0;
+    let mut bytes = 0;
+    for (_, v) in &read {
+        for f in v.files() {
+            if let Some(r) = renderer.render(v, &f) {
+                bytes += r?.bytes.len();
+                files += 1;
+            }
+        }
+    }
+    report("render only", "full scan", files, bytes, t);
     // Every phone's every file, as the resync engine renders them.
     let p = fresh();
     let t = Instant::now();

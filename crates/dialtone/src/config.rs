@@ -55,12 +55,15 @@ pub struct Admin {
 pub struct Http {
     /// Address of the phone HTTP listener (Cisco phones look on 6970 first); empty turns it off.
     pub listen: String,
+    /// Megabytes of rendered phone files kept in memory (HTTP and TFTP share them).
+    pub cache_mb: u64,
 }
 
 impl Default for Http {
     fn default() -> Self {
         Http {
             listen: "127.0.0.1:6970".into(),
+            cache_mb: provision::DEFAULT_CACHE_BYTES >> 20,
         }
     }
 }

@@ -139,9 +139,10 @@ impl App {
             .await
             .with_context(|| format!("binding the admin listener on {}", cfg.admin.listen))?;
         let admin_addr = listener.local_addr()?;
-        let provisioner = std::sync::Arc::new(provision::Provisioner::new(
+        let provisioner = std::sync::Arc::new(provision::Provisioner::with_cache(
             service.clone(),
             std::sync::Arc::new(renderer(cfg)),
+            cfg.http.cache_mb.max(1) << 20,
         ));
         let mut stops = Vec::new();
         let mut tasks = Vec::new();
@@ -282,6 +283,7 @@ impl App {
             let (stop, mut stopped) = oneshot::channel::<()>();
             tasks.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+                let mut ticks: u64 = 0;
                 loop {
                     let last = tokio::select! {
                         _ = tick.tick() => false,
@@ -292,6 +294,23 @@ impl App {
                     }
                     if let Err(e) = r.flush().await {
                         tracing::warn!(error = %e, "could not record resync reports");
+                    }
+                    // Every ten minutes, the change journal loses what is over an hour old: a
+                    // node further behind than that looks at every phone instead.
+                    ticks += 1;
+                    if ticks == 1_200 {
+                        ticks = 0;
+                        match p
+                            .service()
+                            .prune_changes(std::time::Duration::from_secs(3_600))
+                            .await
+                        {
+                            Ok(n) if n > 0 => tracing::debug!(n, "change journal pruned"),
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "could not prune the change journal")
+                            }
+                        }
                     }
                     if last {
                         return Ok(());

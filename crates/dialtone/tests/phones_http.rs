@@ -432,3 +432,127 @@ async fn first_contact_is_decided_per_phone() {
         t.stop().await;
     }
 }
+
+/// The change journal: each kind of write reaches exactly the devices whose files it may alter,
+/// and the phones' files follow (a cached file of a phone the change did not reach stays).
+#[tokio::test]
+async fn a_change_reaches_only_the_phones_it_alters() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let http = t.app.http_addr.unwrap();
+        let svc = t.app.service.clone();
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "owner1", "last_name": "Owner", "digest_credential": "s3cret-1"}),
+        )
+        .await;
+        // A and B share 5000; C has its own line and is owned by owner1; D is an MPP phone.
+        let a = t.create("/api/v1/phones", json!({"mac": "00562B400001", "model": "7960", "protocol": "SIP", "lines": [{"pattern": "5000"}]})).await;
+        let b = t.create("/api/v1/phones", json!({"mac": "00562B400002", "model": "7960", "protocol": "SIP", "lines": [{"pattern": "5000"}, {"pattern": "5002"}]})).await;
+        let c = t.create("/api/v1/phones", json!({"mac": "00562B400003", "model": "7960", "protocol": "SIP", "owner_user_id": "owner1", "lines": [{"pattern": "5003"}]})).await;
+        let d = t
+            .create(
+                "/api/v1/phones",
+                json!({"mac": "00562B400004", "model": "8861", "lines": [{"pattern": "5004"}]}),
+            )
+            .await;
+        let id = |v: &serde_json::Value| v["id"].as_i64().unwrap();
+        let (a, b, c, d) = (id(&a), id(&b), id(&c), id(&d));
+        let reached = |after: i64| {
+            let svc = svc.clone();
+            async move {
+                let ch = svc.changes_since(after).await.unwrap();
+                assert!(ch.all.is_none(), "{ch:?}");
+                let mut ids: Vec<i64> = ch.devices.iter().map(|(id, _)| *id).collect();
+                ids.sort();
+                (ch.through, ids)
+            }
+        };
+        let g = svc.generation().await.unwrap();
+
+        // A line's settings: the phones it appears on.
+        let (s, line) = t.get("/api/v1/lines/5000").await;
+        assert_eq!(s, StatusCode::OK, "{line}");
+        let (s, v) = t
+            .patch(
+                "/api/v1/lines/5000",
+                json!({"version": line["version"], "alerting_name": "Front desk"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (g, ids) = reached(g).await;
+        assert_eq!(ids, vec![a, b], "[{}] a line change", t.label);
+
+        // A phone dropping a shared line: itself and the phone that no longer shares it.
+        let (_, pa) = t.get("/api/v1/phones/SEP00562B400001").await;
+        let (s, v) = t
+            .patch(
+                "/api/v1/phones/SEP00562B400001",
+                json!({"version": pa["version"], "lines": [{"pattern": "5001"}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (g, ids) = reached(g).await;
+        assert_eq!(ids, vec![a, b], "[{}] a shared line dropped", t.label);
+        let (_, file) = curl_file(http, "SEP00562B400002.cnf.xml").await;
+        assert!(
+            file.contains("<sharedLine>false</sharedLine>"),
+            "B no longer shares 5000: {file}"
+        );
+
+        // The owner's credential: the phones they own.
+        let (_, u) = t.get("/api/v1/users/owner1").await;
+        let (s, v) = t
+            .patch(
+                "/api/v1/users/owner1",
+                json!({"version": u["version"], "digest_credential": "s3cret-2"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (g, ids) = reached(g).await;
+        assert_eq!(ids, vec![c], "[{}] a user change", t.label);
+        let (_, file) = curl_file(http, "SEP00562B400003.cnf.xml").await;
+        assert!(file.contains("s3cret-2"), "C carries the new credential");
+
+        // Parameters of one model: its phones only.
+        let (s, v) = t
+            .put(
+                "/api/v1/parameters/model?target=8861",
+                json!({"values": {"resync_periodic": "600"}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (g, ids) = reached(g).await;
+        assert_eq!(ids, vec![d], "[{}] a model's parameters", t.label);
+
+        // The system: every device on it.
+        let (_, sys) = t.get("/api/v1/systems/default").await;
+        let mut settings = sys["settings"].clone();
+        settings["voicemail_pilot"] = json!("8999");
+        let (s, v) = t
+            .patch(
+                "/api/v1/systems/default",
+                json!({"version": sys["version"], "settings": settings}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (g, ids) = reached(g).await;
+        assert_eq!(ids, vec![a, b, c, d], "[{}] a system change", t.label);
+
+        // Records no phone file shows reach no device.
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "nobody2", "last_name": "Else"}),
+        )
+        .await;
+        let (_, ids) = reached(g).await;
+        assert_eq!(ids, Vec::<i64>::new(), "[{}] a new user", t.label);
+        t.stop().await;
+    }
+}
+
+/// A phone file over HTTP (status, body).
+async fn curl_file(http: std::net::SocketAddr, file: &str) -> (u16, String) {
+    let r = reqwest::get(format!("http://{http}/{file}")).await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
