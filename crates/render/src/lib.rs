@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod family;
+mod native;
 mod view;
 
 pub use family::{Asked, DeviceKey, Family, ResyncBy};
@@ -44,7 +45,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
 /// Work one rendering may do before it is stopped (a runaway operator template).
 pub const FUEL: u64 = 2_000_000;
 
-const STAMP: &str = "@@VERSION_STAMP@@";
+pub(crate) const STAMP: &str = "@@VERSION_STAMP@@";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("template {template}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
@@ -78,6 +79,9 @@ pub struct Rendered {
 pub struct Renderer {
     env: Environment<'static>,
     overridden: BTreeSet<String>,
+    /// Render the built-in templates with minijinja too, instead of their Rust twins (to
+    /// compare the two).
+    interpreted: bool,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -88,7 +92,7 @@ impl std::fmt::Debug for Renderer {
     }
 }
 
-fn xml_escape(s: &str, out: &mut String) {
+pub(crate) fn xml_escape(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -139,6 +143,16 @@ impl Renderer {
         Renderer {
             env,
             overridden: BTreeSet::new(),
+            interpreted: false,
+        }
+    }
+
+    /// Only the built-in templates, each rendered by minijinja from its `.j2` source rather
+    /// than by its Rust twin: slower, the same bytes (a test holds them to it).
+    pub fn interpreted() -> Renderer {
+        Renderer {
+            interpreted: true,
+            ..Renderer::builtin()
         }
     }
 
@@ -192,16 +206,19 @@ impl Renderer {
         self.overridden.iter().map(String::as_str)
     }
 
-    /// Renders `template` with `ctx`, the operator's version first; on its failure, the
-    /// built-in one (the error is answered beside the bytes so it can be reported).
+    /// Renders `template`: the operator's version with `ctx` when there is one; otherwise, or
+    /// when it fails, the built-in one (its Rust twin `native`, unless interpreted). A failed
+    /// operator template is answered beside the bytes so it can be reported.
     pub(crate) fn render_with<S: serde::Serialize>(
         &self,
         template: &str,
-        ctx: &S,
+        ctx: impl FnOnce() -> S,
+        native: impl FnOnce() -> String,
     ) -> Result<Rendered, RenderError> {
-        let value = minijinja::Value::from_serialize(ctx);
         let mut failure = None;
+        let mut ctx = Some(ctx);
         if self.overridden.contains(template) {
+            let value = minijinja::Value::from_serialize((ctx.take().expect("once"))());
             match self
                 .env
                 .get_template(template)
@@ -216,7 +233,22 @@ impl Renderer {
                 Err(e) => failure = Some(RenderError::from_jinja(template, &e)),
             }
         }
+        if !self.interpreted {
+            return Ok(Rendered {
+                bytes: stamp(native()).into_bytes(),
+                fallback: failure,
+            });
+        }
         let builtin = builtin_name(template);
+        let value = match ctx.take() {
+            Some(c) => minijinja::Value::from_serialize(c()),
+            None => {
+                return Ok(Rendered {
+                    bytes: stamp(native()).into_bytes(),
+                    fallback: failure,
+                })
+            }
+        };
         match self.env.get_template(&builtin) {
             Ok(t) => t
                 .render(&value)
@@ -249,25 +281,37 @@ impl Renderer {
         }
         self.render_with(
             "mpp-first-contact.xml.j2",
-            &FirstContact { profile_rule: rule },
+            || FirstContact { profile_rule: rule },
+            || native::first_contact(rule),
         )
     }
 
     /// `XMLDefault.cnf.xml`: what phones not in the database get when auto-registration is on.
     pub fn render_default(&self, view: &DefaultView) -> Result<Rendered, RenderError> {
-        self.render_with("xmldefault.cnf.xml.j2", view)
+        self.render_with(
+            "xmldefault.cnf.xml.j2",
+            || view,
+            || native::xmldefault(view),
+        )
     }
 }
 
 /// Replaces the version-stamp placeholder with a digest of the rest of the file, so the stamp
 /// changes exactly when the content does.
-fn stamp(s: String) -> String {
-    if !s.contains(STAMP) {
+fn stamp(mut s: String) -> String {
+    let Some(at) = s.find(STAMP) else {
         return s;
-    }
+    };
     let digest = Sha256::digest(s.as_bytes());
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    s.replace(STAMP, &hex)
+    let mut hex = String::with_capacity(16);
+    for b in digest.iter().take(8) {
+        let _ = std::fmt::Write::write_fmt(&mut hex, format_args!("{b:02x}"));
+    }
+    s.replace_range(at..at + STAMP.len(), &hex);
+    if s.contains(STAMP) {
+        return s.replace(STAMP, &hex);
+    }
+    s
 }
 
 impl DeviceView {

@@ -23,7 +23,7 @@ pub enum Transport {
 
 impl Transport {
     /// Cisco's `transportLayerProtocol` code.
-    fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Transport::Tcp => 1,
             Transport::Udp => 2,
@@ -186,30 +186,29 @@ impl DeviceView {
 
     /// The MPP `<flat-profile>` entries: station, provisioning parameters (seed order), lines.
     fn flat_profile(&self) -> Vec<FlatEntry> {
-        let mut out = vec![
-            FlatEntry {
-                element: "Station_Name".into(),
-                ua: "ro",
-                value: self.name.clone(),
-            },
-            FlatEntry {
-                element: "Station_Display_Name".into(),
-                ua: "rw",
-                value: self.description.clone(),
-            },
-        ];
-        for p in PARAMS {
+        let mut out = Vec::with_capacity(PARAMS.len() + 2 + 10 * self.lines.len());
+        self.each_flat_entry(|element, ua, value| {
+            out.push(FlatEntry {
+                element: element.to_string(),
+                ua,
+                value: value.to_string(),
+            })
+        });
+        out
+    }
+
+    /// Calls `f` with each `<flat-profile>` entry (element, ua, value), in file order.
+    pub(crate) fn each_flat_entry(&self, mut f: impl FnMut(&str, &'static str, &str)) {
+        f("Station_Name", "ro", &self.name);
+        f("Station_Display_Name", "rw", &self.description);
+        let names = param_elements();
+        for (p, element) in PARAMS.iter().zip(names) {
             let value = self
                 .parameters
                 .iter()
                 .find(|(k, _)| k == p.key)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_else(|| p.default.to_string());
-            out.push(FlatEntry {
-                element: element_name(p.web_name),
-                ua: "na",
-                value,
-            });
+                .map_or(p.default, |(_, v)| v.as_str());
+            f(element, "na", value);
         }
         let proxy = self
             .servers
@@ -218,36 +217,36 @@ impl DeviceView {
             .unwrap_or_default();
         for (i, l) in self.lines.iter().enumerate() {
             let n = i as u32 + 1;
-            let mut line = |web: &str, ua: &'static str, value: String| {
-                out.push(FlatEntry {
-                    element: line_element_name(web, n),
-                    ua,
-                    value,
-                })
-            };
-            line("Line Enable", "na", "Yes".into());
-            line("Display Name", "ro", l.display_name.clone());
-            line("User ID", "na", l.pattern.clone());
-            line("Auth ID", "na", l.auth_name.clone());
+            let mut line =
+                |web: &str, ua: &'static str, value: &str| f(&line_element_name(web, n), ua, value);
+            line("Line Enable", "na", "Yes");
+            line("Display Name", "ro", &l.display_name);
+            line("User ID", "na", &l.pattern);
+            line("Auth ID", "na", &l.auth_name);
             line(
                 "Use Auth ID",
                 "na",
-                if l.auth_name.is_empty() { "No" } else { "Yes" }.into(),
+                if l.auth_name.is_empty() { "No" } else { "Yes" },
             );
-            line("Password", "na", l.auth_password.expose().to_string());
-            line("Proxy", "na", proxy.clone());
-            line("Extension", "na", n.to_string());
+            line("Password", "na", l.auth_password.expose());
+            line("Proxy", "na", &proxy);
+            line("Extension", "na", &n.to_string());
             line(
                 "Short Name",
                 "rw",
                 if l.label.is_empty() {
-                    l.pattern.clone()
+                    &l.pattern
                 } else {
-                    l.label.clone()
+                    &l.label
                 },
             );
-            line("Voice Mail Server", "na", l.voicemail.clone());
+            line("Voice Mail Server", "na", &l.voicemail);
         }
-        out
     }
+}
+
+/// The element name of every provisioning parameter, in `PARAMS` order (made once).
+fn param_elements() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| PARAMS.iter().map(|p| element_name(p.web_name)).collect())
 }

@@ -40,7 +40,11 @@ impl Family for CiscoEnterprise {
         view: &DeviceView,
         _pattern: &str,
     ) -> Result<Rendered, RenderError> {
-        r.render_with("enterprise.cnf.xml.j2", &view.context())
+        r.render_with(
+            "enterprise.cnf.xml.j2",
+            || view.context(),
+            || crate::native::enterprise(view),
+        )
     }
 
     fn resync(&self, view: &DeviceView) -> ResyncBy {

@@ -58,7 +58,11 @@ impl Family for CiscoMpp {
         if pattern == FIRST_CONTACT {
             r.render_first_contact(&view.provisioning_rule)
         } else {
-            r.render_with("mpp-device.xml.j2", &view.context())
+            r.render_with(
+                "mpp-device.xml.j2",
+                || view.context(),
+                || crate::native::mpp_device(view),
+            )
         }
     }
 

@@ -27,7 +27,11 @@ impl Family for CiscoSoftClient {
         view: &DeviceView,
         _pattern: &str,
     ) -> Result<Rendered, RenderError> {
-        r.render_with("soft-client.cnf.xml.j2", &view.context())
+        r.render_with(
+            "soft-client.cnf.xml.j2",
+            || view.context(),
+            || crate::native::soft_client(view),
+        )
     }
 
     fn resync(&self, _view: &DeviceView) -> ResyncBy {
