@@ -346,7 +346,7 @@ mod tests {
                     services_url: odd(4),
                     expansion_modules: (0..variant % 3).map(|_| "7914".to_string()).collect(),
                     dnd: [DndMode::Off, DndMode::RingerOff, DndMode::CallReject][variant % 3],
-                    tftp_servers: (0..variant % 3).map(|i| odd(i)).collect(),
+                    tftp_servers: (0..variant % 3).map(&odd).collect(),
                     parameters: if variant % 2 == 0 {
                         vec![
                             ("resync_periodic".into(), "7200".into()),
