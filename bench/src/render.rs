@@ -157,9 +157,12 @@ async fn run() -> anyhow::Result<()> {
     let t = Instant::now();
     let mut files = 0;
     let mut bytes = 0;
-    for (_, _, f) in p.render_phones(&ids, base).await? {
-        files += f.len();
-        bytes += f.iter().map(|(_, b)| b.len()).sum::<usize>();
+    // In parts of 2,000 phones, as the resync engine scans them.
+    for part in ids.chunks(2_000) {
+        for (_, _, f) in p.render_phones(part, base).await? {
+            files += f.len();
+            bytes += f.iter().map(|(_, b)| b.len()).sum::<usize>();
+        }
     }
     report(
         &format!("all {} phones", ids.len()),

@@ -73,81 +73,126 @@ fn or_in<T: Into<Arg> + Clone>(w: &mut Sql, first: &mut bool, col: &str, vs: &[T
     w.push(col).push(" IN ").bind_list(vs);
 }
 
+/// A device row as the aggregated query gives it (one JSON array per device).
+#[derive(serde::Deserialize)]
+struct DeviceJson(
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A line appearance row: device, line, button, label, display, pattern, alerting name, max
+/// calls, busy trigger, devices on the line.
+type LineJson = (i64, i64, i64, String, String, String, String, i64, i64, i64);
+
+/// `SELECT` of one text column holding a JSON array of `cols` per row, on either backend: one
+/// row to hand over instead of one per record (the rows of a batch cost more crossing the
+/// driver than reading them).
+fn aggregated(backend: &str, cols: &str, from: &str) -> String {
+    if backend == "PostgreSQL" {
+        format!("SELECT COALESCE(json_agg(json_build_array({cols})), '[]')::text {from}")
+    } else {
+        format!("SELECT json_group_array(json_array({cols})) {from}")
+    }
+}
+
+fn json_rows<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>> {
+    serde_json::from_str(text).map_err(|e| crate::Error::Db(format!("reading phone files: {e}")))
+}
+
 /// The devices `keys` name (those that exist), in id order, with their lines.
 pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<ConfigDevice>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = Sql::new(
-        "SELECT d.id, d.class, d.name, d.mac, d.model, d.protocol, d.system_id, d.description, d.device_pool, \
+    let backend = conn.backend_name().to_string();
+    let mut q = Sql::new(&aggregated(
+        &backend,
+        "d.id, d.class, d.name, d.mac, d.model, d.protocol, d.system_id, d.description, d.device_pool, \
          d.security_mode, d.dnd, d.expansion_modules_json, d.speed_dials_json, d.sip_contact, d.http_password_enc, \
-         d.owner_id, u.user_id AS owner_user_id, u.digest_credential_enc \
-         FROM devices d LEFT JOIN users u ON u.id = d.owner_id WHERE ",
-    );
+         d.owner_id, u.user_id, u.digest_credential_enc",
+        "FROM devices d LEFT JOIN users u ON u.id = d.owner_id WHERE ",
+    ));
     let mut first = true;
     or_in(&mut q, &mut first, "d.id", &keys.ids);
     or_in(&mut q, &mut first, "d.mac", &keys.macs);
     let lower: Vec<String> = keys.names.iter().map(|n| n.to_lowercase()).collect();
     or_in(&mut q, &mut first, "d.name_lc", &lower);
-    q.push(" ORDER BY d.id");
-    let rows = q.query().fetch_all(&mut *conn).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(ConfigDevice {
-            id: r.try_get(0)?,
-            class: if r.try_get::<String, _>(1)? == "phone" {
+    let text: String = q.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let mut out: Vec<ConfigDevice> = json_rows::<DeviceJson>(&text)?
+        .into_iter()
+        .map(|r| ConfigDevice {
+            id: r.0,
+            class: if r.1 == "phone" {
                 DeviceClass::Phone
             } else {
                 DeviceClass::DeviceProfile
             },
-            name: r.try_get(2)?,
-            mac: r.try_get(3)?,
-            model: r.try_get(4)?,
-            protocol: r.try_get(5)?,
-            system_id: r.try_get(6)?,
-            description: r.try_get(7)?,
-            device_pool: r.try_get(8)?,
-            security_mode: r
-                .try_get::<Option<String>, _>(9)?
-                .as_deref()
-                .and_then(SecurityMode::from_db),
-            dnd: DndMode::from_db(&r.try_get::<String, _>(10)?),
-            expansion_modules: json_list(&r.try_get::<String, _>(11)?),
-            speed_dials: json_list(&r.try_get::<String, _>(12)?),
-            sip_contact: r.try_get(13)?,
-            http_password_enc: r.try_get(14)?,
-            owner_id: r.try_get(15)?,
-            owner_user_id: r.try_get(16)?,
-            owner_digest_enc: r.try_get(17)?,
+            name: r.2,
+            mac: r.3,
+            model: r.4,
+            protocol: r.5,
+            system_id: r.6,
+            description: r.7,
+            device_pool: r.8,
+            security_mode: r.9.as_deref().and_then(SecurityMode::from_db),
+            dnd: DndMode::from_db(&r.10),
+            expansion_modules: json_list(&r.11),
+            speed_dials: json_list(&r.12),
+            sip_contact: r.13,
+            http_password_enc: r.14,
+            owner_id: r.15,
+            owner_user_id: r.16,
+            owner_digest_enc: r.17,
             lines: Vec::new(),
-        });
-    }
+        })
+        .collect();
+    out.sort_unstable_by_key(|d| d.id);
     if out.is_empty() {
         return Ok(out);
     }
     let ids: Vec<i64> = out.iter().map(|d| d.id).collect();
-    let mut q = Sql::new(
-        "SELECT a.device_id, a.line_id, a.button, a.label, a.display, l.pattern, l.alerting_name, l.max_calls, \
-         l.busy_trigger, (SELECT COUNT(DISTINCT o.device_id) FROM appearances o WHERE o.line_id = a.line_id) AS n \
-         FROM appearances a JOIN lines l ON l.id = a.line_id WHERE a.device_id IN ",
-    );
-    q.bind_list(&ids).push(" ORDER BY a.device_id, a.button");
+    let mut q = Sql::new(&aggregated(
+        &backend,
+        "a.device_id, a.line_id, a.button, a.label, a.display, l.pattern, l.alerting_name, l.max_calls, \
+         l.busy_trigger, (SELECT COUNT(DISTINCT o.device_id) FROM appearances o WHERE o.line_id = a.line_id)",
+        "FROM appearances a JOIN lines l ON l.id = a.line_id WHERE a.device_id IN ",
+    ));
+    q.bind_list(&ids);
+    let text: String = q.query().fetch_one(&mut *conn).await?.try_get(0)?;
     let mut lines: HashMap<i64, Vec<FileLine>> = HashMap::new();
-    for r in q.query().fetch_all(&mut *conn).await? {
-        lines.entry(r.try_get(0)?).or_default().push(FileLine {
-            line_id: r.try_get(1)?,
-            button: r.try_get(2)?,
-            label: r.try_get(3)?,
-            display: r.try_get(4)?,
-            pattern: r.try_get(5)?,
-            alerting_name: r.try_get(6)?,
-            max_calls: r.try_get(7)?,
-            busy_trigger: r.try_get(8)?,
-            shared: r.try_get::<i64, _>(9)? > 1,
+    for r in json_rows::<LineJson>(&text)? {
+        lines.entry(r.0).or_default().push(FileLine {
+            line_id: r.1,
+            button: r.2,
+            label: r.3,
+            display: r.4,
+            pattern: r.5,
+            alerting_name: r.6,
+            max_calls: r.7,
+            busy_trigger: r.8,
+            shared: r.9 > 1,
         });
     }
     for d in &mut out {
-        d.lines = lines.remove(&d.id).unwrap_or_default();
+        let mut l = lines.remove(&d.id).unwrap_or_default();
+        l.sort_unstable_by_key(|l| l.button);
+        d.lines = l;
     }
     Ok(out)
 }
