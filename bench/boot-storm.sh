@@ -1,40 +1,81 @@
 #!/usr/bin/env bash
-# Boot storm: N phones (7960 and 8861 in turn) with Resync Random Delay 0 boot at once against
-# `dialtone serve` (release build, SQLite), over HTTP and then over TFTP, played by the `fleet`
-# simulator, each phone from its own loopback address. Reports, per run: the time until the
-# last phone held its file, failures, request latency as the phones saw it (p50/p99), and the
-# server's peak memory (VmHWM). Every phone's file is then compared with the server's preview.
-# Usage: SIZES="10000 100000" CONCURRENCY=512 bash bench/boot-storm.sh
+# Boot storm, side by side in one run: N phones (7960 and 8861 in turn) with Resync Random Delay 0
+# boot at once, played by the `fleet` simulator (each phone from its own loopback address),
+# against, in turn:
+#   - the peer serving the exact bytes Dialtone renders as static files (nginx over HTTP,
+#     tftpd-hpa over TFTP);
+#   - a fresh `dialtone serve` (release build, SQLite): its render cache is cold;
+#   - the same server again: warm.
+# The 8861s start from their own file (`$MA.xml`, as DHCP option 160 would give it); the 7960s
+# ask for their trust list `CTLSEP<MAC>.tlv` first, which no server has: 1.5 requests a phone on
+# every server. Reports per run: the time until the last phone held its file,
+# failures, latency as the phones saw it (p50/p99), and Dialtone's peak memory (VmHWM); each
+# Dialtone run ends with every phone's bytes compared with the server's preview (--admin).
+# Usage: SIZES="10000 100000" PROTOS="http tftp" CONCURRENCY=512 bash bench/boot-storm.sh
+# Needs nginx and tftpd-hpa (apt-get install nginx-light tftpd-hpa).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"10000 100000"}; PROTOS=${PROTOS:-"http tftp"}; CONCURRENCY=${CONCURRENCY:-512}
+for t in nginx in.tftpd; do command -v $t >/dev/null || { echo "needs $t: apt-get install nginx-light tftpd-hpa" >&2; exit 1; }; done
 cargo build --release -q -p dialtone -p dialtone-fleet -p dialtone-bench
 export DIALTONE_SECRET_KEY=$(head -c 32 /dev/urandom | base64)
 export DIALTONE_ADMIN_PASSWORD=bench-password FLEET_ADMIN_PASSWORD=bench-password
 dir=$(mktemp -d)
-server=""
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$dir"; }
+chmod 755 "$dir"  # nginx workers and tftpd run as another user
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
 trap cleanup EXIT
-echo "# $(nproc) cores, $(uname -r), $(date -u +%F), fleet concurrency $CONCURRENCY" >&2
+echo "# $(nproc) cores, $(uname -r), $(date -u +%F), commit $(git rev-parse --short HEAD), fleet concurrency $CONCURRENCY" >&2
+# The peers listen where Dialtone will (one after the other), so the files' rules hold for both.
+HTTP=127.0.0.1:16970 TFTP=127.0.0.1:16969
+
+fleet() { # fleet PROTO BASE [extra args]: prints the fleet's JSON
+  local proto=$1 base=$2; shift 2
+  local from
+  if [ "$proto" = http ]; then from=(--http "http://$base" --profile-rule "http://$base/\$MA.xml")
+  else from=(--tftp "$base" --profile-rule "tftp://$base/\$MA.xml"); fi
+  timeout 1800 target/release/fleet --phones "$n" --model 7960,8861 --mac-prefix 0A --mac-start 0 \
+    "${from[@]}" --sip-port 0 --concurrency "$CONCURRENCY" "$@" || true
+}
+
 for n in $SIZES; do
-  rm -f "$dir"/storm.db*
-  target/release/phone-files --db "sqlite:$dir/storm.db" --phones "$n" --export "$dir/www-$n" --seconds 0 >/dev/null
-  rm -rf "$dir/www-$n"
+  rm -rf "$dir"/storm.db* "$dir"/www-*
+  # The peers get the bytes Dialtone gives phones that reach it where the peers will listen.
+  target/release/phone-files --db "sqlite:$dir/storm.db" --phones "$n" --seconds 0 \
+    --export "$dir/www-http" --base "http://$HTTP" --export-tftp "$dir/www-tftp" --tftp-base "tftp://$TFTP" \
+    >/dev/null 2>"$dir/seed.log"
+  chmod -R a+rX "$dir"/www-*
   for proto in $PROTOS; do
-    target/release/dialtone --db "sqlite:$dir/storm.db" serve --admin 127.0.0.1:18180 --http 127.0.0.1:16970 \
-      --tftp 127.0.0.1:16969 >"$dir/server.log" 2>&1 &
-    server=$!
-    for _ in $(seq 1 100); do target/release/dialtone healthcheck --admin 127.0.0.1:18180 >/dev/null 2>&1 && break; sleep 0.1; done
-    # Over TFTP the MPP phones start from DHCP option 160 = tftp://server/$MA.xml: a TFTP
-    # request for $PSN.xml cannot say which phone asks (see docs/phones.md).
-    if [ "$proto" = http ]; then from=(--http http://127.0.0.1:16970)
-    else from=(--tftp 127.0.0.1:16969 --profile-rule 'tftp://127.0.0.1:16969/$MA.xml'); fi
-    result=$(timeout 1800 target/release/fleet --phones "$n" --model 7960,8861 --mac-prefix 0A --mac-start 0 \
-      "${from[@]}" --admin http://127.0.0.1:18180 --sip-port 0 --concurrency "$CONCURRENCY" || true)
-    if ! hwm=$(awk '/VmHWM/ {print $2}' "/proc/$server/status" 2>/dev/null); then
-      echo "the server is gone; its log:" >&2; tail -20 "$dir/server.log" >&2; exit 1
+    # The peer, with the same bytes as static files.
+    if [ "$proto" = http ]; then
+      cat >"$dir/nginx.conf" <<CONF
+worker_processes auto;
+pid $dir/nginx.pid;
+error_log $dir/nginx.err;
+daemon off;
+events { worker_connections 4096; }
+http { access_log off; sendfile on; default_type text/xml; server { listen $HTTP; root $dir/www-http; } }
+CONF
+      nginx -c "$dir/nginx.conf" -p "$dir" & peer=$!; peer_addr=$HTTP; peer_name=nginx
+    else
+      in.tftpd -L -u nobody -a "$TFTP" -s "$dir/www-tftp" & peer=$!; peer_addr=$TFTP; peer_name=tftpd-hpa
     fi
-    kill "$server"; wait "$server" 2>/dev/null || true; server=""
-    echo "{\"phones\": $n, \"over\": \"$proto\", \"server_peak_rss_mb\": $((hwm / 1024)), \"fleet\": $result}"
+    pids+=("$peer"); sleep 1
+    echo "{\"phones\": $n, \"over\": \"$proto\", \"server\": \"$peer_name\", \"fleet\": $(fleet "$proto" "$peer_addr")}"
+    kill "$peer" 2>/dev/null || true; wait "$peer" 2>/dev/null || true
+    # Dialtone, cold then warm.
+    target/release/dialtone --db "sqlite:$dir/storm.db" serve --admin 127.0.0.1:18180 --http "$HTTP" \
+      --tftp "$TFTP" >"$dir/server.log" 2>&1 &
+    server=$!; pids+=("$server")
+    for _ in $(seq 1 100); do target/release/dialtone healthcheck --admin 127.0.0.1:18180 >/dev/null 2>&1 && break; sleep 0.1; done
+    base=$HTTP; [ "$proto" = tftp ] && base=$TFTP
+    for cache in cold warm; do
+      result=$(fleet "$proto" "$base" --admin http://127.0.0.1:18180)
+      if ! hwm=$(awk '/VmHWM/ {print $2}' "/proc/$server/status" 2>/dev/null); then
+        echo "the server is gone; its log:" >&2; tail -20 "$dir/server.log" >&2; exit 1
+      fi
+      echo "{\"phones\": $n, \"over\": \"$proto\", \"server\": \"dialtone $cache\", \"server_peak_rss_mb\": $((hwm / 1024)), \"fleet\": $result}"
+    done
+    kill "$server"; wait "$server" 2>/dev/null || true
   done
 done

@@ -2,7 +2,11 @@
 //! each, models 7960 and 8861 alternately), starts the real server, fetches every phone's file
 //! once over HTTP and writes the same bytes into a directory (for nginx), writes the list of
 //! paths, prints `READY http://ADDR`, and serves for the given number of seconds.
-//! Usage: phone-files --db URL --phones N --export DIR --seconds S
+//! With `--base URL` the exported files are those phones get through that URL (e.g. the
+//! address a server will serve them from later), rendered directly; `--export-tftp DIR
+//! --tftp-base tftp://ADDR` also exports the files as they are served over TFTP.
+//! Usage: phone-files --db URL --phones N --export DIR --seconds S [--base URL]
+//! [--export-tftp DIR --tftp-base URL]
 
 use anyhow::Context;
 use model::{AppearanceInput, NewPhone};
@@ -85,16 +89,42 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&export)?;
     let client = reqwest::Client::new();
     let mut total = 0usize;
+    let provisioner =
+        provision::Provisioner::new(svc.clone(), std::sync::Arc::new(dialtone::renderer(&cfg)));
+    let rendered = |p: String, base: String| {
+        let provisioner = provisioner.clone();
+        async move {
+            match provisioner.fetch(&p, None, &base).await? {
+                provision::Answer::File { bytes, .. } => Ok::<_, anyhow::Error>(bytes),
+                provision::Answer::NotFound(why) => anyhow::bail!("{why}"),
+            }
+        }
+    };
+    let base = arg(&args, "--base");
     for p in &paths {
-        let bytes = client
-            .get(format!("http://{http}{p}"))
-            .send()
-            .await?
-            .error_for_status()?
-            .bytes()
-            .await?;
+        let bytes = match &base {
+            Some(b) => rendered(p.clone(), b.clone()).await?,
+            None => {
+                client
+                    .get(format!("http://{http}{p}"))
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .bytes()
+                    .await?
+            }
+        };
         total += bytes.len();
         std::fs::write(export.join(p.trim_start_matches('/')), &bytes)?;
+    }
+    if let Some(dir) = arg(&args, "--export-tftp") {
+        let dir = std::path::PathBuf::from(dir);
+        let base = arg(&args, "--tftp-base").context("--tftp-base tftp://ADDR")?;
+        std::fs::create_dir_all(&dir)?;
+        for p in &paths {
+            let bytes = rendered(p.clone(), base.clone()).await?;
+            std::fs::write(dir.join(p.trim_start_matches('/')), &bytes)?;
+        }
     }
     std::fs::write(export.join("paths.txt"), paths.join("\n") + "\n")?;
     eprintln!(
