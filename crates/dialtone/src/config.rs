@@ -98,7 +98,7 @@ impl Default for Sip {
             listen: String::new(),
             phone_port: 5060,
             rate: 50,
-            debounce_ms: 2000,
+            debounce_ms: 500,
             t1_ms: 500,
             t2_ms: 4000,
         }

@@ -298,6 +298,10 @@ impl App {
                     // Every ten minutes, the change journal loses what is over an hour old: a
                     // node further behind than that looks at every phone instead.
                     ticks += 1;
+                    if ticks == 600 || ticks == 1_200 {
+                        let (files, bytes) = p.cached();
+                        tracing::debug!(files, mb = bytes >> 20, "render cache");
+                    }
                     if ticks == 1_200 {
                         ticks = 0;
                         match p
