@@ -1,0 +1,345 @@
+//! The REST API under `/api/v1/`. Each handler authenticates the administrator, turns the
+//! request into a service call and the answer into JSON; the OpenAPI document is built from the
+//! same handlers.
+
+use crate::auth::Admin;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::{Json, Router};
+use model::*;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// A JSON body whose errors come back as our JSON errors, naming the field.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(rej) => {
+                let text = match &rej {
+                    JsonRejection::JsonDataError(e) => {
+                        use std::error::Error;
+                        e.source()
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| e.body_text())
+                    }
+                    other => other.body_text(),
+                };
+                let field = ["unknown field `", "missing field `"].iter().find_map(|p| {
+                    text.find(p)
+                        .and_then(|i| text[i + p.len()..].split('`').next().map(str::to_string))
+                });
+                let field = field.or_else(|| {
+                    text.split(':')
+                        .next()
+                        .filter(|f| !f.contains(' '))
+                        .map(str::to_string)
+                });
+                Err(ApiError::bad_request(
+                    format!("the request body is not what this endpoint takes: {text}"),
+                    field,
+                ))
+            }
+        }
+    }
+}
+
+/// Paging, order and finding, shared by every list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListParams {
+    /// Prefix to find (case-insensitive) in the record's names.
+    q: Option<String>,
+    /// Only records of this product system.
+    system: Option<String>,
+    /// Field to sort by (see the endpoint).
+    sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    order: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    limit: Option<i64>,
+    /// Records to skip.
+    offset: Option<i64>,
+}
+
+/// Selects a record that several systems or partitions may hold.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KeyParams {
+    /// The product system, when the key exists on several.
+    system: Option<String>,
+    /// The partition (lines), when the pattern exists in several.
+    partition: Option<String>,
+}
+
+const USER_FILTERS: &[&str] = &[
+    "user_id",
+    "first_name",
+    "last_name",
+    "department",
+    "conflicts",
+];
+const USER_SORTS: &[&str] = &["last_name", "first_name", "user_id", "updated_at"];
+const PHONE_FILTERS: &[&str] = &[
+    "model",
+    "device_pool",
+    "owner_user_id",
+    "mac",
+    "line",
+    "description",
+];
+const PROFILE_FILTERS: &[&str] = &["model", "line", "description"];
+const DEVICE_SORTS: &[&str] = &["name", "model", "description", "updated_at"];
+
+fn find(q: &BTreeMap<String, String>, filters: &[&str], sorts: &[&str]) -> ApiResult<model::Find> {
+    let mut f = model::Find {
+        limit: 50,
+        ..Default::default()
+    };
+    for (k, v) in q {
+        match k.as_str() {
+            "q" => f.q = Some(v.clone()).filter(|v| !v.is_empty()),
+            "system" => f.system = Some(v.clone()).filter(|v| !v.is_empty()),
+            "sort" => {
+                if !sorts.contains(&v.as_str()) {
+                    return Err(ApiError::bad_request(format!("cannot sort by `{v}`; sort by one of: {}", sorts.join(", ")), Some("sort".into())));
+                }
+                f.sort = Some(v.clone());
+            }
+            "order" => {
+                f.descending = match v.as_str() {
+                    "asc" => false,
+                    "desc" => true,
+                    _ => return Err(ApiError::bad_request("order is `asc` or `desc`", Some("order".into()))),
+                }
+            }
+            "limit" => {
+                f.limit = v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ApiError::bad_request("limit is 1 to 1000", Some("limit".into())))?
+            }
+            "offset" => {
+                f.offset = v.parse().ok().filter(|n| *n >= 0).ok_or_else(|| ApiError::bad_request("offset is 0 or more", Some("offset".into())))?
+            }
+            k if filters.contains(&k) => f.filters.push((k.to_string(), v.clone())),
+            other => {
+                return Err(ApiError::bad_request(
+                    format!(
+                        "`{other}` is not a parameter here; use q, system, sort, order, limit, offset{}{}",
+                        if filters.is_empty() { "" } else { " or the filters " },
+                        filters.join(", ")
+                    ),
+                    Some(other.to_string()),
+                ))
+            }
+        }
+    }
+    Ok(f)
+}
+
+/// A page of a short list held in memory (systems, classes of service, the catalogue), found and
+/// paged like the lists the database answers.
+fn in_memory<T>(items: Vec<T>, f: &model::Find, key: impl Fn(&T) -> &str) -> Page<T> {
+    let q = f.q.as_deref().unwrap_or("").to_lowercase();
+    let mut items: Vec<T> = items
+        .into_iter()
+        .filter(|x| key(x).to_lowercase().starts_with(&q))
+        .collect();
+    items.sort_by(|a, b| key(a).cmp(key(b)));
+    if f.descending {
+        items.reverse();
+    }
+    let total = items.len() as i64;
+    let items = items
+        .into_iter()
+        .skip(f.offset as usize)
+        .take(f.limit as usize)
+        .collect();
+    Page {
+        items,
+        total,
+        limit: f.limit,
+        offset: f.offset,
+    }
+}
+
+fn created<T: serde::Serialize>(v: T) -> impl IntoResponse {
+    (StatusCode::CREATED, Json(v))
+}
+
+mod access;
+mod device_profiles;
+mod device_types;
+mod imports;
+mod lines;
+mod parameters;
+mod phone_files;
+mod phone_services;
+mod phones;
+mod systems;
+mod templates;
+mod users;
+mod voicemail;
+use access::*;
+use device_profiles::*;
+use device_types::*;
+pub(crate) use imports::MAX_IMPORT_BYTES;
+use imports::*;
+use lines::*;
+use parameters::*;
+use phone_files::*;
+use phone_services::*;
+use phones::*;
+use systems::*;
+use templates::*;
+use users::*;
+use voicemail::*;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let c = api.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Dialtone", description = "The REST API of Dialtone, a voice provisioning server."),
+    modifiers(&Security),
+    security(("basic" = []), ("bearer" = []))
+)]
+struct ApiDoc;
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(whoami))
+        .routes(routes!(list_roles, create_role))
+        .routes(routes!(get_role, update_role, delete_role))
+        .routes(routes!(list_admins, create_admin))
+        .routes(routes!(update_admin, delete_admin))
+        .routes(routes!(create_token))
+        .routes(routes!(audit))
+        .routes(routes!(list_systems, create_system))
+        .routes(routes!(get_system, update_system, delete_system))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user, delete_user))
+        .routes(routes!(delete_users))
+        .routes(routes!(list_subscribers, create_subscriber))
+        .routes(routes!(
+            get_subscriber,
+            update_subscriber,
+            delete_subscriber
+        ))
+        .routes(routes!(delete_subscribers))
+        .routes(routes!(list_cos, create_cos))
+        .routes(routes!(update_cos, delete_cos))
+        .routes(routes!(list_dls, create_dl))
+        .routes(routes!(update_dl, delete_dl))
+        .routes(routes!(list_device_types))
+        .routes(routes!(get_device_type))
+        .routes(routes!(list_phones, create_phone))
+        .routes(routes!(get_phone, update_phone, delete_phone))
+        .routes(routes!(delete_phones))
+        .routes(routes!(list_lines, create_line))
+        .routes(routes!(get_line, update_line, delete_line))
+        .routes(routes!(delete_lines))
+        .routes(routes!(list_profiles, create_profile))
+        .routes(routes!(get_profile, update_profile, delete_profile))
+        .routes(routes!(delete_profiles))
+        .routes(routes!(list_parameters))
+        .routes(routes!(set_parameters, delete_parameters))
+        .routes(routes!(phone_parameters))
+        .routes(routes!(phone_files))
+        .routes(routes!(phone_file))
+        .routes(routes!(phone_status))
+        .routes(routes!(set_http_credential, remove_http_credential))
+        .routes(routes!(list_status))
+        .routes(routes!(resync))
+        .routes(routes!(list_services, create_service))
+        .routes(routes!(get_service, update_service, delete_service))
+        .routes(routes!(list_templates, create_template))
+        .routes(routes!(get_template, update_template, delete_template))
+        .routes(routes!(apply_template))
+        .routes(routes!(list_imports, start_import))
+        .routes(routes!(get_import))
+        .routes(routes!(run_import))
+        .routes(routes!(import_errors))
+        .routes(routes!(import_errors_csv))
+        .routes(routes!(export_csv))
+}
+
+/// The OpenAPI document of the API, as served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut api) = api_router().split_for_parts();
+    api.info.version = env!("CARGO_PKG_VERSION").to_string();
+    api
+}
+
+pub(crate) fn routes() -> Router<AppState> {
+    let (router, mut api) = api_router().split_for_parts();
+    api.info.version = env!("CARGO_PKG_VERSION").to_string();
+    let doc = api
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    router
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    doc.clone(),
+                )
+            }),
+        )
+        .fallback(no_endpoint)
+        .method_not_allowed_fallback(wrong_method)
+}
+
+/// A path the API does not have: said in JSON like every other error, not an empty 404.
+async fn no_endpoint(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    let mut e = ApiError::bad_request(
+        format!(
+            "there is no endpoint {method} {}: the endpoints are listed in /api/v1/openapi.json \
+             (scopes and filters go in the query, e.g. /api/v1/parameters/model?target=8861)",
+            uri.path()
+        ),
+        None,
+    );
+    e.status = axum::http::StatusCode::NOT_FOUND;
+    e.detail.code = "not_found";
+    e
+}
+
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    let mut e = ApiError::bad_request(
+        format!(
+            "{} does not take {method}: /api/v1/openapi.json lists the methods it takes",
+            uri.path()
+        ),
+        None,
+    );
+    e.status = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    e
+}

@@ -1,0 +1,67 @@
+//! Phones.
+
+use super::*;
+
+/// Finds phones. `q` is a prefix of the device name. Filters: `model`, `device_pool`,
+/// `owner_user_id`, `mac`, `line` (a directory number on the phone), `description` (prefix).
+/// Sorts: `name`, `model`, `description`, `updated_at`.
+#[utoipa::path(get, path = "/api/v1/phones", tag = "phones", params(ListParams), responses((status = 200, body = Page<Phone>)))]
+pub(super) async fn list_phones(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<Phone>>> {
+    let f = find(&q, PHONE_FILTERS, DEVICE_SORTS)?;
+    Ok(Json(s.service.find_phones(&f).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/phones", tag = "phones", request_body = NewPhone,
+    responses((status = 201, body = Phone), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn create_phone(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewPhone>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(s.service.create_phone(&a, b).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/phones/{name}", tag = "phones", params(("name" = String, Path, description = "device name or id")),
+    responses((status = 200, body = Phone), (status = 404, body = ErrorBody)))]
+pub(super) async fn get_phone(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Phone>> {
+    Ok(Json(s.service.phone(&name).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/phones/{name}", tag = "phones", params(("name" = String, Path, description = "device name or id")),
+    request_body = PhonePatch, responses((status = 200, body = Phone), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn update_phone(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+    Body(b): Body<PhonePatch>,
+) -> ApiResult<Json<Phone>> {
+    Ok(Json(s.service.update_phone(&a, &name, b).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/phones/{name}", tag = "phones", params(("name" = String, Path, description = "device name or id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn delete_phone(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.service.delete_phone(&a, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/phones/batch-delete", tag = "phones", request_body = BatchRequest, responses((status = 200, body = BatchResult)))]
+pub(super) async fn delete_phones(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<BatchRequest>,
+) -> ApiResult<Json<BatchResult>> {
+    Ok(Json(s.service.delete_phones(&a, &b).await?))
+}

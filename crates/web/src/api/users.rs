@@ -1,0 +1,75 @@
+//! End users.
+
+use super::*;
+
+/// Finds end users. `q` is a prefix of user ID, first or last name. Filters: `user_id`,
+/// `first_name`, `last_name`, `department`, `conflicts=true`. Sorts: `last_name`, `first_name`,
+/// `user_id`, `updated_at`.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListParams), responses((status = 200, body = Page<User>)))]
+pub(super) async fn list_users(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<User>>> {
+    let f = find(&q, USER_FILTERS, USER_SORTS)?;
+    Ok(Json(s.service.find_users(&f).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
+    responses((status = 201, body = User), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn create_user(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewUser>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(s.service.create_user(&a, b).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{key}", tag = "users", params(("key" = String, Path, description = "user ID or id"), KeyParams),
+    responses((status = 200, body = User), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the user ID exists on several systems")))]
+pub(super) async fn get_user(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(key): Path<String>,
+    Query(k): Query<KeyParams>,
+) -> ApiResult<Json<User>> {
+    Ok(Json(s.service.user(&key, k.system.as_deref()).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/{key}", tag = "users", params(("key" = String, Path, description = "user ID or id"), KeyParams),
+    request_body = UserPatch, responses((status = 200, body = User), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn update_user(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(key): Path<String>,
+    Query(k): Query<KeyParams>,
+    Body(b): Body<UserPatch>,
+) -> ApiResult<Json<User>> {
+    Ok(Json(
+        s.service
+            .update_user(&a, &key, k.system.as_deref(), b)
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{key}", tag = "users", params(("key" = String, Path, description = "user ID or id"), KeyParams),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub(super) async fn delete_user(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(key): Path<String>,
+    Query(k): Query<KeyParams>,
+) -> ApiResult<StatusCode> {
+    s.service.delete_user(&a, &key, k.system.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes many users; each succeeds or fails on its own.
+#[utoipa::path(post, path = "/api/v1/users/batch-delete", tag = "users", request_body = BatchRequest, responses((status = 200, body = BatchResult)))]
+pub(super) async fn delete_users(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<BatchRequest>,
+) -> ApiResult<Json<BatchResult>> {
+    Ok(Json(s.service.delete_users(&a, &b).await?))
+}

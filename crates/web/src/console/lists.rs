@@ -1,0 +1,496 @@
+//! Lists of records: finding as you type, paging, the filters each list takes.
+
+use super::*;
+
+/// A list's query: `q`, `offset`, and the filters a list takes.
+pub(super) fn find_of(q: &BTreeMap<String, String>, filters: &[&str]) -> model::Find {
+    let mut f = model::Find {
+        q: q.get("q").filter(|v| !v.is_empty()).cloned(),
+        limit: PAGE,
+        offset: q
+            .get("offset")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+            .max(0),
+        ..Default::default()
+    };
+    for k in filters {
+        if let Some(v) = q.get(*k).filter(|v| !v.is_empty()) {
+            f.filters.push((k.to_string(), v.clone()));
+        }
+    }
+    f
+}
+
+/// Links to the previous and next pages of a list at `path`.
+pub(super) fn pages(
+    path: &str,
+    q: &BTreeMap<String, String>,
+    f: &model::Find,
+    total: i64,
+) -> Value {
+    let link = |offset: i64| {
+        let mut q = q.clone();
+        q.insert("offset".into(), offset.to_string());
+        let qs: Vec<String> = q
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect();
+        format!("{path}?{}", qs.join("&"))
+    };
+    context! {
+        prev => (f.offset > 0).then(|| link((f.offset - PAGE).max(0))),
+        next => (f.offset + PAGE < total).then(|| link(f.offset + PAGE)),
+    }
+}
+
+/// The filters of the lists of phones, users and device profiles (and of deleting what they
+/// find).
+pub(super) const PHONE_FILTERS: &[&str] = &["model", "device_pool", "owner_user_id", "line"];
+pub(super) const USER_FILTERS: &[&str] = &["department", "conflicts"];
+pub(super) const PROFILE_FILTERS: &[&str] = &["model"];
+
+/// The list a found set can be deleted from: its path and its filters.
+pub(super) fn list_of(kind: TemplateKind) -> (&'static str, &'static [&'static str]) {
+    match kind {
+        TemplateKind::User => ("users", USER_FILTERS),
+        TemplateKind::Phone => ("phones", PHONE_FILTERS),
+        TemplateKind::DeviceProfile => ("device-profiles", PROFILE_FILTERS),
+    }
+}
+
+/// Where the records a list found can be deleted all at once: only when the find says what to
+/// look for (not the whole directory) and the administrator may delete such records somewhere.
+pub(super) fn delete_found_link(
+    c: &Console,
+    kind: TemplateKind,
+    q: &BTreeMap<String, String>,
+) -> Option<String> {
+    let (here, filters) = list_of(kind);
+    let asked: Vec<String> = q
+        .iter()
+        .filter(|(k, v)| !v.is_empty() && (*k == "q" || filters.contains(&k.as_str())))
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect();
+    (!asked.is_empty() && c.actor().may_somewhere(kind.as_str(), "delete"))
+        .then(|| format!("/delete-found/{here}?{}", asked.join("&")))
+}
+
+pub(super) async fn phones(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, PHONE_FILTERS);
+    match s.service.find_phones(&f).await {
+        Ok(page) => {
+            let nav = pages("/phones", &q, &f, page.total);
+            render(
+                "phones.html",
+                c.page(
+                    "phones",
+                    "Phones",
+                    context! {
+                        q => q.get("q").cloned().unwrap_or_default(),
+                        may_create => c.actor().may_somewhere("phone", "create"),
+                        delete_found => delete_found_link(&c, TemplateKind::Phone, &q),
+                        page,
+                        ..nav
+                    },
+                ),
+            )
+        }
+        Err(e) => c.failed(e),
+    }
+}
+
+pub(super) struct Listed {
+    pub(super) headers: &'static [&'static str],
+    pub(super) rows: Vec<Value>,
+    pub(super) total: i64,
+}
+
+/// A record's conflicts between product systems, in one line (what is wrong and how to resolve
+/// it); empty when there is none.
+pub(super) fn conflicts_of(conflicts: &[Conflict]) -> String {
+    conflicts
+        .iter()
+        .map(|c| c.message.clone())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A filter of a list: a text box, or a choice among `options`.
+pub(super) fn filter(
+    q: &BTreeMap<String, String>,
+    name: &str,
+    label: &str,
+    options: &[&str],
+) -> Value {
+    context! { name, label, options, value => q.get(name).cloned().unwrap_or_default() }
+}
+
+/// How a plain list names itself: its path (and menu entry), title, what it lists, and what its
+/// find box takes.
+pub(super) struct Words {
+    pub(super) here: &'static str,
+    pub(super) title: &'static str,
+    pub(super) noun: &'static str,
+    pub(super) placeholder: &'static str,
+    /// A button beside the find box: (where, what it says).
+    pub(super) action: Option<(&'static str, &'static str)>,
+    /// Filters beside the find box ([`filter`]).
+    pub(super) filters: Vec<Value>,
+    /// Where the records found can be deleted all at once ([`delete_found_link`]).
+    pub(super) delete_found: Option<String>,
+}
+
+/// One of the plain lists: its rows, a link on the first cell, conflicts in red.
+pub(super) fn list_page(
+    c: &Console,
+    w: Words,
+    q: &BTreeMap<String, String>,
+    f: &model::Find,
+    listed: service::Result<Listed>,
+) -> Response {
+    let Words {
+        here,
+        title,
+        noun,
+        placeholder,
+        action,
+        filters,
+        delete_found,
+    } = w;
+    let filter_names: Vec<Value> = filters
+        .iter()
+        .map(|f| f.get_attr("name").unwrap_or_default())
+        .collect();
+    match listed {
+        Ok(l) => {
+            let keep: BTreeMap<&String, &String> = q
+                .iter()
+                .filter(|(k, _)| *k != "q" && *k != "offset")
+                .collect();
+            let nav = pages(&format!("/{here}"), q, f, l.total);
+            render(
+                "list.html",
+                c.page(
+                    here,
+                    title,
+                    context! {
+                        path => format!("/{here}"),
+                        q => q.get("q").cloned().unwrap_or_default(),
+                        keep, noun, placeholder,
+                        headers => l.headers,
+                        action => action.map(|(href, label)| context! { href, label }),
+                        filters, filter_names, delete_found,
+                        rows => l.rows,
+                        total => l.total,
+                        ..nav
+                    },
+                ),
+            )
+        }
+        Err(e) => c.failed(e),
+    }
+}
+
+pub(super) async fn users(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, USER_FILTERS);
+    let listed = s.service.find_users(&f).await.map(|p| Listed {
+        headers: &["User ID", "Name", "System", "Department", "Primary extension", "Conflict"],
+        total: p.total,
+        rows: p
+            .items
+            .into_iter()
+            .map(|u| {
+                let conflict = conflicts_of(&u.conflicts);
+                context! {
+                    href => format!("/users/{}?system={}", urlencode(&u.user_id), urlencode(&u.system)),
+                    conflict => (!conflict.is_empty()).then(|| conflict.clone()),
+                    cells => vec![u.user_id, format!("{} {}", u.first_name, u.last_name), u.system, u.department, u.primary_extension.unwrap_or_default(), conflict],
+                }
+            })
+            .collect(),
+    });
+    list_page(
+        &c,
+        Words {
+            here: "users",
+            title: "Users",
+            noun: "users",
+            placeholder: "User ID or name starts with…",
+            action: c
+                .actor()
+                .may_somewhere("user", "create")
+                .then_some(("/users/new", "Add a user")),
+            filters: vec![
+                filter(&q, "department", "Department", &[]),
+                filter(&q, "conflicts", "Conflicts", &["true"]),
+            ],
+            delete_found: delete_found_link(&c, TemplateKind::User, &q),
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
+pub(super) async fn lines(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &["partition", "shared"]);
+    let listed = s.service.find_lines(&f).await.map(|p| Listed {
+        headers: &[
+            "Directory number",
+            "Partition",
+            "System",
+            "Description",
+            "Appears on",
+        ],
+        total: p.total,
+        rows: p
+            .items
+            .into_iter()
+            .map(|l| {
+                let on = l
+                    .appearances
+                    .iter()
+                    .map(|a| a.device.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                context! {
+                    href => line_path(&l.pattern, &l.partition, &l.system, ""),
+                    cells => vec![l.pattern, l.partition, l.system, l.description, on],
+                }
+            })
+            .collect(),
+    });
+    list_page(
+        &c,
+        Words {
+            here: "lines",
+            title: "Lines",
+            noun: "lines",
+            placeholder: "Directory number starts with…",
+            action: c
+                .actor()
+                .may_somewhere("line", "create")
+                .then_some(("/lines/new", "Add a line")),
+            filters: Vec::new(),
+            delete_found: None,
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
+pub(super) async fn device_profiles(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, PROFILE_FILTERS);
+    let listed = s.service.find_device_profiles(&f).await.map(|p| Listed {
+        headers: &["Name", "Model", "Description", "Lines"],
+        total: p.total,
+        rows: p
+            .items
+            .into_iter()
+            .map(|d| {
+                let lines = d
+                    .lines
+                    .iter()
+                    .map(|l| l.pattern.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                context! {
+                    href => format!("/device-profiles/{}", urlencode(&d.name)),
+                    cells => vec![d.name, d.model, d.description, lines],
+                }
+            })
+            .collect(),
+    });
+    list_page(
+        &c,
+        Words {
+            here: "device-profiles",
+            title: "Device profiles",
+            noun: "device profiles",
+            placeholder: "Name starts with…",
+            action: c
+                .actor()
+                .may_somewhere("device_profile", "create")
+                .then_some(("/device-profiles/new", "Add a device profile")),
+            filters: Vec::new(),
+            delete_found: delete_found_link(&c, TemplateKind::DeviceProfile, &q),
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
+pub(super) async fn templates(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &[]);
+    let listed = s
+        .service
+        .templates(None, f.q.as_deref().unwrap_or(""))
+        .await
+        .map(|all| {
+            Listed {
+        headers: &["Name", "Kind", "Description", "Fields"],
+        total: all.len() as i64,
+        rows: all
+            .into_iter()
+            .map(|t| {
+                let fields = t.fields.keys().cloned().collect::<Vec<_>>().join(", ");
+                context! {
+                    href => format!("/templates/{}/{}", t.kind.as_str(), urlencode(&t.name)),
+                    cells => vec![t.name, t.kind.as_str().replace('_', " "), t.description, fields],
+                }
+            })
+            .collect(),
+    }
+        });
+    list_page(
+        &c,
+        Words {
+            here: "templates",
+            title: "Templates",
+            noun: "templates",
+            placeholder: "Name starts with…",
+            action: c
+                .actor()
+                .may("", "template", "create")
+                .then_some(("/templates/new", "Add a template")),
+            filters: Vec::new(),
+            delete_found: None,
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
+pub(super) async fn status(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &[]);
+    let state = q.get("state").map(String::as_str);
+    let listed = s
+        .service
+        .device_statuses(state, f.q.as_deref().unwrap_or(""), f.limit, f.offset)
+        .await
+        .map(|p| Listed {
+            headers: &["Device", "State", "Last seen", "Firmware", "Last resync", "Last NOTIFY"],
+            total: p.total,
+            rows: p
+                .items
+                .into_iter()
+                .map(|d| {
+                    context! {
+                        href => format!("/phones/{}", d.device),
+                        conflict => (d.state == "failing").then(|| d.resync_error.clone().or(d.notify_outcome.clone()).unwrap_or_default()),
+                        cells => vec![
+                            d.device.clone(), d.state.clone(), d.last_seen.clone().unwrap_or_else(|| "never".into()),
+                            d.firmware.clone().unwrap_or_default(), d.resync_succeeded_at.clone().or(d.resync_failed_at.clone()).unwrap_or_default(),
+                            d.notify_outcome.clone().unwrap_or_default(),
+                        ],
+                    }
+                })
+                .collect(),
+        });
+    list_page(
+        &c,
+        Words {
+            here: "status",
+            title: "Device status",
+            noun: "devices",
+            placeholder: "Device name starts with…",
+            action: None,
+            filters: Vec::new(),
+            delete_found: None,
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
+pub(super) async fn audit(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let mut f = find_of(&q, &["actor", "action", "resource", "system", "result"]);
+    f.descending = true;
+    let listed = s.service.audit(&f).await.map(|p| Listed {
+        headers: &["When", "Who", "Did", "What", "Target", "System", "Result", "Detail"],
+        total: p.total,
+        rows: p
+            .items
+            .into_iter()
+            .map(|e| {
+                let bad = e.result != Outcome::Ok;
+                context! {
+                    conflict => bad.then(|| e.detail.clone()),
+                    cells => vec![e.at, e.actor, e.action, e.resource, e.target, e.system, e.result.as_str().to_string(), e.detail],
+                }
+            })
+            .collect(),
+    });
+    list_page(
+        &c,
+        Words {
+            here: "audit",
+            title: "Audit log",
+            noun: "entries",
+            placeholder: "Target starts with…",
+            action: None,
+            filters: vec![
+                filter(&q, "actor", "Who", &[]),
+                filter(
+                    &q,
+                    "action",
+                    "Did",
+                    &[
+                        "create",
+                        "update",
+                        "delete",
+                        "batch_delete",
+                        "apply_template",
+                        "import",
+                        "set_password",
+                    ],
+                ),
+                filter(
+                    &q,
+                    "resource",
+                    "What",
+                    &[model::access::RESOURCES, &["token"]].concat(),
+                ),
+                filter(&q, "system", "System", &[]),
+                filter(&q, "result", "Result", &["ok", "partial", "failed"]),
+            ],
+            delete_found: None,
+        },
+        &q,
+        &f,
+        listed,
+    )
+}

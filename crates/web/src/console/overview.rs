@@ -1,0 +1,37 @@
+//! The overview page.
+
+use super::*;
+
+pub(super) async fn dashboard(State(s): State<AppState>, c: Console) -> Response {
+    let one = || model::Find {
+        limit: 1,
+        ..Default::default()
+    };
+    let counts = async {
+        Ok::<_, service::Error>(context! {
+            phones => s.service.find_phones(&one()).await?.total,
+            users => s.service.find_users(&one()).await?.total,
+            lines => s.service.find_lines(&one()).await?.total,
+            profiles => s.service.find_device_profiles(&one()).await?.total,
+        })
+    };
+    let status = async {
+        Ok::<_, service::Error>(context! {
+            never_seen => s.service.device_statuses(Some("never_seen"), "", 1, 0).await?.total,
+            failing => s.service.device_statuses(Some("failing"), "", 1, 0).await?.total,
+            not_resynced => s.service.device_statuses(Some("not_resynced"), "", 1, 0).await?.total,
+        })
+    };
+    let conflicts = async {
+        let mut f = one();
+        f.filters.push(("conflicts".into(), "true".into()));
+        s.service.find_users(&f).await.map(|p| p.total)
+    };
+    match (counts.await, status.await, conflicts.await) {
+        (Ok(counts), Ok(status), Ok(conflicts)) => render(
+            "dashboard.html",
+            c.page("", "Overview", context! { counts, status, conflicts }),
+        ),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => c.failed(e),
+    }
+}

@@ -1,0 +1,287 @@
+//! End users: view with conflicts, add, edit, delete.
+
+use super::*;
+
+/// The text fields of the user form: (field, label, input type). Passwords and PINs are
+/// write-only: left empty, they stay as they are.
+pub(super) const USER_FIELDS: &[(&str, &str, &str)] = &[
+    ("first_name", "First name", "text"),
+    ("last_name", "Last name", "text"),
+    ("display_name", "Display name", "text"),
+    ("department", "Department", "text"),
+    ("manager", "Manager (user ID)", "text"),
+    ("mail", "Mail", "text"),
+    ("telephone_number", "Telephone number", "text"),
+    ("primary_extension", "Primary extension", "text"),
+    ("password", "Password", "password"),
+    ("pin", "PIN", "password"),
+];
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(super) struct SystemQuery {
+    pub(super) system: Option<String>,
+}
+
+/// A stored record's `fields` (field, label, input type) as a form shows them: text as it is,
+/// numbers written out, nothing for a field left unset (or write-only).
+pub(super) fn form_values<T: serde::Serialize>(
+    record: &T,
+    fields: &[(&str, &str, &str)],
+) -> BTreeMap<String, String> {
+    let v = serde_json::to_value(record).unwrap_or_default();
+    fields
+        .iter()
+        .map(|(f, _, _)| {
+            let x = match &v[*f] {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (f.to_string(), x)
+        })
+        .collect()
+}
+
+pub(super) fn form_map(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
+    pairs.into_iter().collect()
+}
+
+pub(super) fn user_fields(values: &BTreeMap<String, String>) -> Vec<Value> {
+    USER_FIELDS
+        .iter()
+        .map(|(name, label, ty)| {
+            let value = if *ty == "password" {
+                ""
+            } else {
+                values.get(*name).map(String::as_str).unwrap_or("")
+            };
+            context! { name, label, type => ty, value }
+        })
+        .collect()
+}
+
+pub(super) fn values_of(u: &User) -> BTreeMap<String, String> {
+    let mut v = form_values(u, USER_FIELDS);
+    v.insert("system".into(), u.system.clone());
+    v.insert("version".into(), u.version.to_string());
+    v
+}
+
+pub(super) async fn systems_of_kind(s: &AppState, kind: SystemKind) -> Vec<String> {
+    s.service
+        .systems()
+        .await
+        .map(|all| {
+            all.into_iter()
+                .filter(|x| x.kind == kind)
+                .map(|x| x.name)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) async fn user_form(
+    s: &AppState,
+    c: &Console,
+    key: Option<&str>,
+    values: BTreeMap<String, String>,
+    error: Option<String>,
+) -> Response {
+    let systems = systems_of_kind(s, SystemKind::CallControl).await;
+    let title = match key {
+        Some(k) => format!("Edit {k}"),
+        None => "Add a user".into(),
+    };
+    let status = form_status(&error);
+    (
+        status,
+        render(
+            "user_form.html",
+            c.page(
+                "users",
+                &title,
+                context! { editing => key.is_some(), key, fields => user_fields(&values), form => values, systems, error },
+            ),
+        ),
+    )
+        .into_response()
+}
+
+pub(super) async fn user(
+    State(s): State<AppState>,
+    c: Console,
+    Path(key): Path<String>,
+    Query(q): Query<SystemQuery>,
+) -> Response {
+    match s.service.user(&key, q.system.as_deref()).await {
+        Ok(u) => {
+            let a = c.actor();
+            render(
+                "user.html",
+                c.page(
+                    "users",
+                    &format!("User {}", u.user_id),
+                    context! { may_update => a.may(&u.system, "user", "update"), may_delete => a.may(&u.system, "user", "delete"), u },
+                ),
+            )
+        }
+        Err(e) => c.failed(e),
+    }
+}
+
+pub(super) async fn new_user(State(s): State<AppState>, c: Console) -> Response {
+    user_form(&s, &c, None, BTreeMap::new(), None).await
+}
+
+pub(super) async fn create_user(
+    State(s): State<AppState>,
+    c: Console,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let v = form_map(pairs);
+    if let Some(r) = c.forged(v.get("csrf").map(String::as_str).unwrap_or("")) {
+        return r;
+    }
+    let mut m = serde_json::Map::new();
+    for k in ["user_id", "system"]
+        .iter()
+        .chain(USER_FIELDS.iter().map(|(f, _, _)| f))
+    {
+        if let Some(x) = v.get(*k).map(|x| x.trim()).filter(|x| !x.is_empty()) {
+            m.insert(k.to_string(), x.into());
+        }
+    }
+    let r = match serde_json::from_value::<NewUser>(serde_json::Value::Object(m)) {
+        Ok(req) => s.service.create_user(c.actor(), req).await,
+        Err(e) => Err(service::Error::Invalid(Invalid::new("", e.to_string()))),
+    };
+    match r {
+        Ok(u) => Redirect::to(&format!(
+            "/users/{}?system={}",
+            urlencode(&u.user_id),
+            urlencode(&u.system)
+        ))
+        .into_response(),
+        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
+        Err(e) => user_form(&s, &c, None, v, Some(field_message(&e))).await,
+    }
+}
+
+pub(super) async fn edit_user(
+    State(s): State<AppState>,
+    c: Console,
+    Path(key): Path<String>,
+    Query(q): Query<SystemQuery>,
+) -> Response {
+    match s.service.user(&key, q.system.as_deref()).await {
+        Ok(u) => user_form(&s, &c, Some(&u.user_id), values_of(&u), None).await,
+        Err(e) => c.failed(e),
+    }
+}
+
+pub(super) async fn update_user(
+    State(s): State<AppState>,
+    c: Console,
+    Path(key): Path<String>,
+    Query(q): Query<SystemQuery>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let mut v = form_map(pairs);
+    if let Some(r) = c.forged(v.get("csrf").map(String::as_str).unwrap_or("")) {
+        return r;
+    }
+    let version: i64 = v.get("version").and_then(|x| x.parse().ok()).unwrap_or(0);
+    let mut m = serde_json::Map::new();
+    m.insert("version".into(), version.into());
+    for (f, _, ty) in USER_FIELDS {
+        let x = v.get(*f).map(|x| x.trim().to_string()).unwrap_or_default();
+        // An empty password or PIN leaves it as it is.
+        if *ty != "password" || !x.is_empty() {
+            m.insert(f.to_string(), x.into());
+        }
+    }
+    let r = match serde_json::from_value::<UserPatch>(serde_json::Value::Object(m)) {
+        Ok(p) => {
+            s.service
+                .update_user(c.actor(), &key, q.system.as_deref(), p)
+                .await
+        }
+        Err(e) => Err(service::Error::Invalid(Invalid::new("", e.to_string()))),
+    };
+    match r {
+        Ok(u) => Redirect::to(&format!(
+            "/users/{}?system={}",
+            urlencode(&u.user_id),
+            urlencode(&u.system)
+        ))
+        .into_response(),
+        Err(service::Error::Stale { .. }) => {
+            match s.service.user(&key, q.system.as_deref()).await {
+                Ok(now) => {
+                    let stored = values_of(&now);
+                    let rows = USER_FIELDS
+                        .iter()
+                        .filter(|(_, _, ty)| *ty != "password")
+                        .map(|(f, label, _)| {
+                            row(
+                                label,
+                                v.get(*f).map(String::as_str).unwrap_or(""),
+                                stored.get(*f).map(String::as_str).unwrap_or(""),
+                            )
+                        })
+                        .collect();
+                    let hidden = USER_FIELDS
+                        .iter()
+                        .filter(|(_, _, ty)| *ty != "password")
+                        .map(|(f, _, _)| {
+                            self::hidden(f, v.get(*f).map(String::as_str).unwrap_or(""))
+                        })
+                        .collect();
+                    let path = format!(
+                        "/users/{}?system={}",
+                        urlencode(&now.user_id),
+                        urlencode(&now.system)
+                    );
+                    stale(
+                        &c,
+                        "users",
+                        "user",
+                        &key,
+                        version,
+                        now.version,
+                        rows,
+                        hidden,
+                        &path,
+                    )
+                }
+                Err(e) => c.failed(e),
+            }
+        }
+        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
+        Err(e) => {
+            v.insert("system".into(), q.system.clone().unwrap_or_default());
+            user_form(&s, &c, Some(&key), v, Some(field_message(&e))).await
+        }
+    }
+}
+
+pub(super) async fn delete_user(
+    State(s): State<AppState>,
+    c: Console,
+    Path(key): Path<String>,
+    Query(q): Query<SystemQuery>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    match s
+        .service
+        .delete_user(c.actor(), &key, q.system.as_deref())
+        .await
+    {
+        Ok(()) => Redirect::to("/users").into_response(),
+        Err(e) => c.failed(e),
+    }
+}
