@@ -165,7 +165,7 @@ impl Default for Config {
 const KNOWN: &[(&str, &[&str])] = &[
     ("database", &["url"]),
     ("admin", &["listen"]),
-    ("http", &["listen"]),
+    ("http", &["listen", "cache_mb"]),
     ("tftp", &["listen"]),
     (
         "sip",
