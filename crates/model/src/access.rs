@@ -6,6 +6,131 @@ use crate::error::Invalid;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// What kind of record an audited change touched; privileges name the same resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    System,
+    User,
+    VoicemailSubscriber,
+    Phone,
+    Line,
+    DeviceProfile,
+    Service,
+    Parameters,
+    Template,
+    ClassOfService,
+    DistributionList,
+    Admin,
+    Role,
+    /// An administrator's own API token: every administrator may make and drop their own.
+    Token,
+}
+
+impl Resource {
+    /// Every resource a privilege may name, in the order the API lists them.
+    pub const PRIVILEGED: [Resource; 13] = [
+        Resource::System,
+        Resource::User,
+        Resource::VoicemailSubscriber,
+        Resource::Phone,
+        Resource::Line,
+        Resource::DeviceProfile,
+        Resource::Service,
+        Resource::Parameters,
+        Resource::Template,
+        Resource::ClassOfService,
+        Resource::DistributionList,
+        Resource::Admin,
+        Resource::Role,
+    ];
+
+    /// As the audit log and privileges write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::System => "system",
+            Resource::User => "user",
+            Resource::VoicemailSubscriber => "voicemail_subscriber",
+            Resource::Phone => "phone",
+            Resource::Line => "line",
+            Resource::DeviceProfile => "device_profile",
+            Resource::Service => "service",
+            Resource::Parameters => "parameters",
+            Resource::Template => "template",
+            Resource::ClassOfService => "class_of_service",
+            Resource::DistributionList => "distribution_list",
+            Resource::Admin => "admin",
+            Resource::Role => "role",
+            Resource::Token => "token",
+        }
+    }
+
+    /// A phone or a device profile.
+    pub fn of_class(c: crate::rules::DeviceClass) -> Resource {
+        match c {
+            crate::rules::DeviceClass::Phone => Resource::Phone,
+            crate::rules::DeviceClass::DeviceProfile => Resource::DeviceProfile,
+        }
+    }
+
+    /// The records a template fills.
+    pub fn of_template(k: crate::TemplateKind) -> Resource {
+        match k {
+            crate::TemplateKind::User => Resource::User,
+            crate::TemplateKind::Phone => Resource::Phone,
+            crate::TemplateKind::DeviceProfile => Resource::DeviceProfile,
+        }
+    }
+}
+
+/// What an audited change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    /// Parameters set on a scope (created or replaced).
+    Set,
+    SetPassword,
+    /// A CSV job's summary.
+    Import,
+    BatchDelete,
+    ApplyTemplate,
+    SetHttpCredential,
+    RemoveHttpCredential,
+}
+
+impl Action {
+    /// As the audit log writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Set => "set",
+            Action::SetPassword => "set_password",
+            Action::Import => "import",
+            Action::BatchDelete => "batch_delete",
+            Action::ApplyTemplate => "apply_template",
+            Action::SetHttpCredential => "set http credential",
+            Action::RemoveHttpCredential => "remove http credential",
+        }
+    }
+
+    /// The privilege action it needs of `resource`'s: `create`, `update` (setting and
+    /// changing a password are updates) or `delete`; `None` for changes every administrator
+    /// may make (their own API tokens).
+    pub fn privilege(self, resource: Resource) -> Option<&'static str> {
+        if resource == Resource::Token {
+            return None;
+        }
+        Some(match self {
+            Action::Create => "create",
+            Action::Delete | Action::BatchDelete => "delete",
+            _ => "update",
+        })
+    }
+}
+
 /// The resources privileges name (those the audit log names).
 pub const RESOURCES: &[&str] = &[
     "system",
@@ -75,20 +200,6 @@ impl Privilege {
             ));
         }
         Ok(())
-    }
-}
-
-/// What an audited change asks of the actor's privileges: `create`, `update` or `delete`
-/// (`set`, `set_password` are updates); `None` for changes every administrator may make (their
-/// own API tokens).
-pub fn action_of(audit_action: &str, resource: &str) -> Option<&'static str> {
-    if resource == "token" {
-        return None;
-    }
-    match audit_action {
-        "create" => Some("create"),
-        "delete" => Some("delete"),
-        _ => Some("update"),
     }
 }
 
@@ -174,7 +285,30 @@ mod tests {
         assert!(p("*", "phone", "create").check("p").is_ok());
         assert!(p("*", "chair", "create").check("p").is_err());
         assert!(p("*", "phone", "sit").check("p").is_err());
-        assert_eq!(action_of("set_password", "admin"), Some("update"));
-        assert_eq!(action_of("create", "token"), None);
+        assert_eq!(
+            Action::SetPassword.privilege(Resource::Admin),
+            Some("update")
+        );
+        assert_eq!(Action::Create.privilege(Resource::Token), None);
+    }
+}
+
+#[cfg(test)]
+mod resource_tests {
+    use super::*;
+
+    #[test]
+    fn privileges_name_the_audited_resources() {
+        let names: Vec<&str> = Resource::PRIVILEGED.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names, RESOURCES);
+        assert_eq!(Action::Update.privilege(Resource::Token), None);
+        assert_eq!(
+            Action::BatchDelete.privilege(Resource::Line),
+            Some("delete")
+        );
+        assert_eq!(
+            Action::SetPassword.privilege(Resource::Admin),
+            Some("update")
+        );
     }
 }

@@ -3,6 +3,7 @@
 use crate::auth::sha256_hex;
 use crate::{hash_secret, Actor, Audit, Error, Result, Service};
 use base64::Engine;
+use model::access::{Action, Resource};
 use model::*;
 use rand::RngCore;
 
@@ -80,8 +81,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "create",
-            resource: "role",
+            action: Action::Create,
+            resource: Resource::Role,
             target: req.name.clone(),
             system: String::new(),
         };
@@ -118,8 +119,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "update",
-            resource: "role",
+            action: Action::Update,
+            resource: Resource::Role,
             target: name.to_string(),
             system: String::new(),
         };
@@ -140,8 +141,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "delete",
-            resource: "role",
+            action: Action::Delete,
+            resource: Resource::Role,
             target: name.to_string(),
             system: String::new(),
         };
@@ -194,8 +195,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "create",
-            resource: "admin",
+            action: Action::Create,
+            resource: Resource::Admin,
             target: name.to_string(),
             system: String::new(),
         };
@@ -229,8 +230,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "update",
-            resource: "admin",
+            action: Action::Update,
+            resource: Resource::Admin,
             target: username.to_string(),
             system: String::new(),
         };
@@ -252,8 +253,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "delete",
-            resource: "admin",
+            action: Action::Delete,
+            resource: Resource::Admin,
             target: username.to_string(),
             system: String::new(),
         };

@@ -6,6 +6,7 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 use base64::Engine;
+use model::access::{Action, Resource};
 use model::{CreatedToken, Password};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -120,8 +121,8 @@ impl Service {
             tx.conn(),
             &NewEntry {
                 actor: "system",
-                action: "create",
-                resource: "admin",
+                action: Action::Create.as_str(),
+                resource: Resource::Admin.as_str(),
                 target: "admin",
                 system: "",
                 result: model::Outcome::Ok,
@@ -154,8 +155,8 @@ impl Service {
         }
         .await;
         let a = crate::Audit {
-            action: "set_password",
-            resource: "admin",
+            action: Action::SetPassword,
+            resource: Resource::Admin,
             target: name.to_string(),
             system: String::new(),
         };
@@ -253,8 +254,8 @@ impl Service {
         }
         .await;
         let a = crate::Audit {
-            action: "create",
-            resource: "token",
+            action: Action::Create,
+            resource: Resource::Token,
             target: name.clone(),
             system: String::new(),
         };

@@ -2,6 +2,7 @@
 //! owners, secondary soft phones and logout profiles.
 
 use crate::{nf, opt, Actor, Audit, Error, Result, Service};
+use model::access::{Action, Resource};
 use model::rules::{
     assign_buttons, check_device_shape, device_type, protocol, DeviceClass, DeviceShape,
     DEFAULT_BUSY_TRIGGER, MAX_SECONDARY_PHONES,
@@ -801,8 +802,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "create",
-            resource: class.as_str(),
+            action: Action::Create,
+            resource: Resource::of_class(class),
             target,
             system,
         };
@@ -876,8 +877,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "update",
-            resource: class.as_str(),
+            action: Action::Update,
+            resource: Resource::of_class(class),
             target: current.row.name.clone(),
             system: current.system.clone(),
         };
@@ -925,8 +926,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "delete",
-            resource: class.as_str(),
+            action: Action::Delete,
+            resource: Resource::of_class(class),
             target: current.row.name.clone(),
             system: current.system.clone(),
         };
@@ -1051,8 +1052,8 @@ impl Service {
     pub async fn delete_phones(&self, actor: &Actor, req: &BatchRequest) -> Result<BatchResult> {
         self.batch(
             actor,
-            "batch_delete",
-            "phone",
+            Action::BatchDelete,
+            Resource::Phone,
             &req.targets,
             |t| async move { self.delete_phone(actor, &t).await },
         )
@@ -1209,8 +1210,8 @@ impl Service {
     ) -> Result<BatchResult> {
         self.batch(
             actor,
-            "batch_delete",
-            "device_profile",
+            Action::BatchDelete,
+            Resource::DeviceProfile,
             &req.targets,
             |t| async move { self.delete_device_profile(actor, &t).await },
         )

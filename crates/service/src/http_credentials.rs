@@ -4,6 +4,7 @@
 //! because it goes back into the phone's profile rule and Digest needs it in clear.
 
 use crate::{Actor, Audit, Error, Result, Service};
+use model::access::{Action, Resource};
 use model::rules::DeviceClass;
 use model::{HttpCredentialInput, Phone, Secret};
 
@@ -47,7 +48,7 @@ impl Service {
             actor,
             key,
             input.version,
-            "set http credential",
+            Action::SetHttpCredential,
             checked.map(Some),
         )
         .await
@@ -61,7 +62,7 @@ impl Service {
         version: i64,
     ) -> Result<Phone> {
         crate::need_version(version)?;
-        self.write_http_password(actor, key, version, "remove http credential", Ok(None))
+        self.write_http_password(actor, key, version, Action::RemoveHttpCredential, Ok(None))
             .await
     }
 
@@ -70,7 +71,7 @@ impl Service {
         actor: &Actor,
         key: &str,
         version: i64,
-        action: &'static str,
+        action: Action,
         sealed: Result<Option<String>>,
     ) -> Result<Phone> {
         let current = {
@@ -80,7 +81,7 @@ impl Service {
         };
         let a = Audit {
             action,
-            resource: "phone",
+            resource: Resource::Phone,
             target: current.row.name.clone(),
             system: current.system.clone(),
         };

@@ -6,6 +6,7 @@
 
 use crate::{Actor, Error, Result, Service};
 use bulk::{Kind, RowError};
+use model::access::Action;
 use model::rules::DeviceClass;
 use model::*;
 use serde_json::{Map, Value};
@@ -632,7 +633,7 @@ impl Service {
             tx.conn(),
             &NewEntry {
                 actor: &actor.name,
-                action: "import",
+                action: Action::Import.as_str(),
                 resource: opts.kind.name(),
                 target: &opts.source,
                 system: "",

@@ -34,6 +34,7 @@ pub fn now() -> String {
 }
 use store::Store;
 
+use model::access::{Action, Resource};
 use model::{BatchFailure, BatchResult, Catalog, Invalid, Outcome, System, SystemKind};
 use store::audit::NewEntry;
 use store::WriteTx;
@@ -200,9 +201,9 @@ fn unique_field(message: &str) -> Option<&'static str> {
 }
 
 /// What one change did, for the audit log.
-pub(crate) struct Audit<'a> {
-    pub action: &'a str,
-    pub resource: &'a str,
+pub(crate) struct Audit {
+    pub action: Action,
+    pub resource: Resource,
     pub target: String,
     pub system: String,
 }
@@ -317,8 +318,8 @@ impl Service {
                 tx.conn(),
                 &NewEntry {
                     actor: "system",
-                    action: "create",
-                    resource: "system",
+                    action: Action::Create.as_str(),
+                    resource: Resource::System.as_str(),
                     target: FIRST_SYSTEM,
                     system: FIRST_SYSTEM,
                     result: Outcome::Ok,
@@ -337,22 +338,23 @@ impl Service {
         &self,
         actor: &Actor,
         mut tx: WriteTx,
-        a: Audit<'_>,
+        a: Audit,
         r: Result<T>,
     ) -> Result<T> {
-        let r = match (r, model::access::action_of(a.action, a.resource)) {
-            (Ok(_), Some(act)) if !actor.may(&a.system, a.resource, act) => {
+        let resource = a.resource.as_str();
+        let r = match (r, a.action.privilege(a.resource)) {
+            (Ok(_), Some(act)) if !actor.may(&a.system, resource, act) => {
                 Err(Error::Forbidden(format!(
                     "{} may not {act} {}{}: none of their roles gives ({}, {}, {act})",
                     actor.name,
-                    a.resource.replace('_', " "),
+                    resource.replace('_', " "),
                     if a.system.is_empty() {
                         String::new()
                     } else {
                         format!(" on {}", a.system)
                     },
                     if a.system.is_empty() { "*" } else { &a.system },
-                    a.resource
+                    resource
                 )))
             }
             (r, _) => r,
@@ -365,8 +367,8 @@ impl Service {
             Ok(v) => {
                 tx.audit(&NewEntry {
                     actor: &actor.name,
-                    action: a.action,
-                    resource: a.resource,
+                    action: a.action.as_str(),
+                    resource: a.resource.as_str(),
                     target: &a.target,
                     system: &a.system,
                     result: Outcome::Ok,
@@ -383,7 +385,7 @@ impl Service {
         }
     }
 
-    pub(crate) async fn audit_failure(&self, actor: &Actor, a: &Audit<'_>, e: &Error) {
+    pub(crate) async fn audit_failure(&self, actor: &Actor, a: &Audit, e: &Error) {
         // An optimistic import's failed write: the batch is replayed with savepoints, and the
         // replay records this failure.
         if self.store.poisoned() {
@@ -400,8 +402,8 @@ impl Service {
                 tx.conn(),
                 &NewEntry {
                     actor: &actor.name,
-                    action: a.action,
-                    resource: a.resource,
+                    action: a.action.as_str(),
+                    resource: a.resource.as_str(),
                     target: &a.target,
                     system: &a.system,
                     result: Outcome::Failed,
@@ -421,8 +423,8 @@ impl Service {
     pub(crate) async fn batch<F, Fut>(
         &self,
         actor: &Actor,
-        action: &str,
-        resource: &str,
+        action: Action,
+        resource: Resource,
         targets: &[String],
         one: F,
     ) -> Result<BatchResult>
@@ -463,8 +465,8 @@ impl Service {
             tx.conn(),
             &NewEntry {
                 actor: &actor.name,
-                action,
-                resource,
+                action: action.as_str(),
+                resource: resource.as_str(),
                 target: &format!("{} records", targets.len()),
                 system: "",
                 result,

@@ -1,6 +1,7 @@
 //! Lines (directory numbers).
 
 use crate::{nf, one_of, Actor, Audit, Error, Result, Service};
+use model::access::{Action, Resource};
 use model::rules::{check_line_calls, DEFAULT_BUSY_TRIGGER, DEFAULT_MAX_CALLS};
 use model::{
     BatchRequest, BatchResult, DirectoryNumber, Line, LinePatch, NewLine, Page, Partition,
@@ -150,8 +151,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "create",
-            resource: "line",
+            action: Action::Create,
+            resource: Resource::Line,
             target: req.pattern.clone(),
             system: sys_name,
         };
@@ -232,8 +233,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "update",
-            resource: "line",
+            action: Action::Update,
+            resource: Resource::Line,
             target: current.pattern.clone(),
             system: current.system.clone(),
         };
@@ -272,8 +273,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "delete",
-            resource: "line",
+            action: Action::Delete,
+            resource: Resource::Line,
             target: current.pattern.clone(),
             system: current.system.clone(),
         };
@@ -284,8 +285,8 @@ impl Service {
         let sys = req.system.as_deref();
         self.batch(
             actor,
-            "batch_delete",
-            "line",
+            Action::BatchDelete,
+            Resource::Line,
             &req.targets,
             |t| async move { self.delete_line(actor, &t, None, sys).await },
         )

@@ -2,6 +2,7 @@
 //! device, the most specific value winning, with where each came from.
 
 use crate::{nf, Actor, Audit, Error, Result, Service};
+use model::access::{Action, Resource};
 use model::provisioning::{self, Origin};
 use model::rules::DeviceClass;
 use model::{
@@ -192,8 +193,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "set",
-            resource: "parameters",
+            action: Action::Set,
+            resource: Resource::Parameters,
             target: audit_target.clone(),
             system: audit_system.clone(),
         };
@@ -227,8 +228,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "delete",
-            resource: "parameters",
+            action: Action::Delete,
+            resource: Resource::Parameters,
             target: audit_target.clone(),
             system: system.unwrap_or_default().to_string(),
         };

@@ -1,6 +1,7 @@
 //! IP phone services.
 
 use crate::{nf, Actor, Audit, Error, Result, Service};
+use model::access::{Action, Resource};
 use model::{
     Name, NewPhoneService, Page, PhoneService, PhoneServicePatch, ServiceParameter, SystemKind,
 };
@@ -106,8 +107,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "create",
-            resource: "service",
+            action: Action::Create,
+            resource: Resource::Service,
             target: req.name.clone(),
             system,
         };
@@ -178,8 +179,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "update",
-            resource: "service",
+            action: Action::Update,
+            resource: Resource::Service,
             target: current.name.clone(),
             system: current.system.clone(),
         };
@@ -206,8 +207,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "delete",
-            resource: "service",
+            action: Action::Delete,
+            resource: Resource::Service,
             target: current.name.clone(),
             system: current.system.clone(),
         };

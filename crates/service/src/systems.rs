@@ -1,6 +1,7 @@
 //! Product systems.
 
 use crate::{nf, Actor, Audit, Error, Result, Service};
+use model::access::{Action, Resource};
 use model::{Name, NewSystem, System, SystemKind, SystemPatch};
 
 impl Service {
@@ -52,8 +53,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "create",
-            resource: "system",
+            action: Action::Create,
+            resource: Resource::System,
             target: req.name.clone(),
             system: req.name.clone(),
         };
@@ -105,8 +106,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "update",
-            resource: "system",
+            action: Action::Update,
+            resource: Resource::System,
             target: current.name.clone(),
             system: current.name.clone(),
         };
@@ -147,8 +148,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "delete",
-            resource: "system",
+            action: Action::Delete,
+            resource: Resource::System,
             target: s.name.clone(),
             system: s.name.clone(),
         };

@@ -2,6 +2,7 @@
 //! records (each change validated like any other) or filling the cells an import leaves empty.
 
 use crate::{Actor, Audit, Error, Result, Service};
+use model::access::{Action, Resource};
 use model::templates::template_name;
 use model::*;
 use serde_json::{Map, Value};
@@ -47,8 +48,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "create",
-            resource: "template",
+            action: Action::Create,
+            resource: Resource::Template,
             target: format!("{} {}", req.kind.as_str(), req.name),
             system: String::new(),
         };
@@ -88,8 +89,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "update",
-            resource: "template",
+            action: Action::Update,
+            resource: Resource::Template,
             target: format!("{} {name}", kind.as_str()),
             system: String::new(),
         };
@@ -108,8 +109,8 @@ impl Service {
             .await
             .map_err(Error::from);
         let a = Audit {
-            action: "delete",
-            resource: "template",
+            action: Action::Delete,
+            resource: Resource::Template,
             target: format!("{} {name}", kind.as_str()),
             system: String::new(),
         };
@@ -137,8 +138,8 @@ impl Service {
         let t = &t;
         self.batch(
             actor,
-            "apply_template",
-            kind.as_str(),
+            Action::ApplyTemplate,
+            Resource::of_template(kind),
             targets,
             |key| async move { self.apply_one(actor, t, &key, system).await },
         )

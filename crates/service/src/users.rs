@@ -1,6 +1,7 @@
 //! End users and their associations.
 
 use crate::{hash_secret, one_of, opt, Actor, Audit, Error, Result, Service};
+use model::access::{Action, Resource};
 use model::rules::DeviceClass;
 use model::{
     BatchRequest, BatchResult, NewUser, Page, Password, Pin, SystemKind, User, UserId, UserPatch,
@@ -284,8 +285,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "create",
-            resource: "user",
+            action: Action::Create,
+            resource: Resource::User,
             target: req.user_id.clone(),
             system,
         };
@@ -370,8 +371,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "update",
-            resource: "user",
+            action: Action::Update,
+            resource: Resource::User,
             target: current.user.user_id.clone(),
             system: current.user.system.clone(),
         };
@@ -395,8 +396,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "delete",
-            resource: "user",
+            action: Action::Delete,
+            resource: Resource::User,
             target: current.user_id.clone(),
             system: current.system.clone(),
         };
@@ -407,8 +408,8 @@ impl Service {
         let sys = req.system.as_deref();
         self.batch(
             actor,
-            "batch_delete",
-            "user",
+            Action::BatchDelete,
+            Resource::User,
             &req.targets,
             |t| async move { self.delete_user(actor, &t, sys).await },
         )

@@ -1,6 +1,7 @@
 //! Voicemail subscribers, classes of service, distribution lists.
 
 use crate::{hash_secret, nf, one_of, Actor, Audit, Error, Result, Service};
+use model::access::{Action, Resource};
 use model::{
     BatchRequest, BatchResult, ClassOfService, ClassOfServicePatch, DirectoryNumber,
     DistributionList, DistributionListPatch, Name, NewClassOfService, NewDistributionList,
@@ -231,8 +232,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "create",
-            resource: "voicemail_subscriber",
+            action: Action::Create,
+            resource: Resource::VoicemailSubscriber,
             target: req.alias.clone(),
             system,
         };
@@ -316,8 +317,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "update",
-            resource: "voicemail_subscriber",
+            action: Action::Update,
+            resource: Resource::VoicemailSubscriber,
             target: current.subscriber.alias.clone(),
             system: current.subscriber.system.clone(),
         };
@@ -334,8 +335,8 @@ impl Service {
         let mut tx = self.store.write().await?;
         let r = async { Ok(store::voicemail::delete(tx.conn(), current.id).await?) }.await;
         let a = Audit {
-            action: "delete",
-            resource: "voicemail_subscriber",
+            action: Action::Delete,
+            resource: Resource::VoicemailSubscriber,
             target: current.alias.clone(),
             system: current.system.clone(),
         };
@@ -350,8 +351,8 @@ impl Service {
         let sys = req.system.as_deref();
         self.batch(
             actor,
-            "batch_delete",
-            "voicemail_subscriber",
+            Action::BatchDelete,
+            Resource::VoicemailSubscriber,
             &req.targets,
             |t| async move { self.delete_voicemail_subscriber(actor, &t, sys).await },
         )
@@ -395,8 +396,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "create",
-            resource: "class_of_service",
+            action: Action::Create,
+            resource: Resource::ClassOfService,
             target: req.name.clone(),
             system,
         };
@@ -470,8 +471,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "update",
-            resource: "class_of_service",
+            action: Action::Update,
+            resource: Resource::ClassOfService,
             target: cur.name.clone(),
             system: cur.system.clone(),
         };
@@ -501,8 +502,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "delete",
-            resource: "class_of_service",
+            action: Action::Delete,
+            resource: Resource::ClassOfService,
             target: cos.name.clone(),
             system: cos.system.clone(),
         };
@@ -549,8 +550,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "create",
-            resource: "distribution_list",
+            action: Action::Create,
+            resource: Resource::DistributionList,
             target: req.name.clone(),
             system,
         };
@@ -604,8 +605,8 @@ impl Service {
         }
         .await;
         let a = Audit {
-            action: "update",
-            resource: "distribution_list",
+            action: Action::Update,
+            resource: Resource::DistributionList,
             target: cur.name.clone(),
             system: cur.system.clone(),
         };
@@ -622,8 +623,8 @@ impl Service {
         let mut tx = self.store.write().await?;
         let r = async { Ok(store::voicemail::delete_dl(tx.conn(), id).await?) }.await;
         let a = Audit {
-            action: "delete",
-            resource: "distribution_list",
+            action: Action::Delete,
+            resource: Resource::DistributionList,
             target: dl.name.clone(),
             system: dl.system.clone(),
         };
