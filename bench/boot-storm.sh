@@ -9,7 +9,8 @@
 # The 8861s start from their own file (`$MA.xml`, as DHCP option 160 would give it); the 7960s
 # ask for their trust list `CTLSEP<MAC>.tlv` first, which no server has: 1.5 requests a phone on
 # every server. Reports per run: the time until the last phone held its file,
-# failures, latency as the phones saw it (p50/p99), and Dialtone's peak memory (VmHWM); each
+# failures, latency as the phones saw it (p50/p99), and Dialtone's memory (peak VmHWM, peak
+# anonymous memory, and the proportional set size at the end, the database file counted once); each
 # Dialtone run ends with every phone's bytes compared with the server's preview (--admin).
 # Usage: SIZES="10000 100000" PROTOS="http tftp" CONCURRENCY=512 bash bench/boot-storm.sh
 # Needs nginx and tftpd-hpa (apt-get install nginx-light tftpd-hpa).
@@ -69,12 +70,20 @@ CONF
     server=$!; pids+=("$server")
     for _ in $(seq 1 100); do target/release/dialtone healthcheck --admin 127.0.0.1:18180 >/dev/null 2>&1 && break; sleep 0.1; done
     base=$HTTP; [ "$proto" = tftp ] && base=$TFTP
+    # The server's own memory (anonymous pages), sampled every 0.2 s: VmHWM also counts the
+    # database file's pages once per SQLite connection that maps them (four), though they are
+    # one copy in the page cache.
+    ( peak=0; while kill -0 "$server" 2>/dev/null; do
+        a=$(awk '/RssAnon/ {print $2}' "/proc/$server/status" 2>/dev/null || echo 0)
+        [ "${a:-0}" -gt "$peak" ] && peak=$a && echo "$peak" >"$dir/anon.peak"; sleep 0.2; done ) &
+    pids+=($!)
     for cache in cold warm; do
       result=$(fleet "$proto" "$base" --admin http://127.0.0.1:18180)
       if ! hwm=$(awk '/VmHWM/ {print $2}' "/proc/$server/status" 2>/dev/null); then
         echo "the server is gone; its log:" >&2; tail -20 "$dir/server.log" >&2; exit 1
       fi
-      echo "{\"phones\": $n, \"over\": \"$proto\", \"server\": \"dialtone $cache\", \"server_peak_rss_mb\": $((hwm / 1024)), \"fleet\": $result}"
+      pss=$(awk '/^Pss:/ {print $2}' "/proc/$server/smaps_rollup")
+      echo "{\"phones\": $n, \"over\": \"$proto\", \"server\": \"dialtone $cache\", \"server_peak_rss_mb\": $((hwm / 1024)), \"server_peak_anon_mb\": $(( $(cat "$dir/anon.peak") / 1024 )), \"server_pss_mb\": $((pss / 1024)), \"fleet\": $result}"
     done
     kill "$server"; wait "$server" 2>/dev/null || true
   done

@@ -313,6 +313,7 @@ impl Provisioner {
                 let n = p.misses.len().min(BATCH);
                 p.misses.drain(..n).collect()
             };
+            tracing::trace!(misses = batch.len(), "reading and rendering a batch");
             if let Err(e) = self.serve_batch(batch).await {
                 tracing::warn!(error = %e, "reading phone files failed");
             }

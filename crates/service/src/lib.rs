@@ -219,6 +219,8 @@ pub struct Service {
     dry_run: bool,
     /// Set while an import runs: the product systems, read once (an import adds none).
     systems: Option<std::sync::Arc<tokio::sync::OnceCell<Vec<System>>>>,
+    /// The product systems as last read for phone files, and the generation they were read at.
+    systems_at: std::sync::Arc<std::sync::Mutex<Option<(i64, std::sync::Arc<Vec<System>>)>>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -242,6 +244,7 @@ impl Service {
             key: std::sync::Arc::new(key),
             dry_run: false,
             systems: None,
+            systems_at: Default::default(),
         }
     }
 

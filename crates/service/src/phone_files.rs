@@ -107,16 +107,18 @@ impl Service {
         let mut devices = configs::devices(snap.conn(), &keys).await?;
         devices.retain(|d| d.class == DeviceClass::Phone);
         let (systems, sets) = if devices.is_empty() {
-            (Vec::new(), Vec::new())
+            (Arc::default(), Vec::new())
         } else {
             (
-                self.systems_in(snap.conn()).await?,
+                self.systems_at(snap.conn(), generation).await?,
                 configs::parameters(snap.conn(), &devices).await?,
             )
         };
         snap.finish().await?;
-        let systems: HashMap<i64, Arc<System>> =
-            systems.into_iter().map(|s| (s.id, Arc::new(s))).collect();
+        let systems: HashMap<i64, Arc<System>> = systems
+            .iter()
+            .map(|s| (s.id, Arc::new(s.clone())))
+            .collect();
         let sets: HashMap<(&str, i64, &str), &BTreeMap<String, String>> = sets
             .iter()
             .map(|s| {
@@ -196,6 +198,23 @@ impl Service {
             });
         }
         Ok(PhoneConfigs { generation, phones })
+    }
+
+    /// The product systems as they are at `generation` (read in a snapshot at it): kept from
+    /// one batch of phone files to the next until a write moves the generation.
+    async fn systems_at(
+        &self,
+        conn: &mut store::Conn,
+        generation: i64,
+    ) -> Result<Arc<Vec<System>>> {
+        if let Some((g, s)) = self.systems_at.lock().expect("systems lock").as_ref() {
+            if *g == generation {
+                return Ok(s.clone());
+            }
+        }
+        let s = Arc::new(self.systems_in(conn).await?);
+        *self.systems_at.lock().expect("systems lock") = Some((generation, s.clone()));
+        Ok(s)
     }
 
     /// The ids of every phone (not device profiles), in id order.

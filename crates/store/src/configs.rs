@@ -70,7 +70,7 @@ fn or_in<T: Into<Arg> + Clone>(w: &mut Sql, first: &mut bool, col: &str, vs: &[T
         w.push(" OR ");
     }
     *first = false;
-    w.push(col).push(" IN ").bind_list(vs);
+    w.push(col).push(" IN ").bind_set(vs);
 }
 
 /// A device row as the aggregated query gives it (one JSON array per device).
@@ -173,7 +173,7 @@ pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<Config
          l.busy_trigger, (SELECT COUNT(DISTINCT o.device_id) FROM appearances o WHERE o.line_id = a.line_id)",
         "FROM appearances a JOIN lines l ON l.id = a.line_id WHERE a.device_id IN ",
     ));
-    q.bind_list(&ids);
+    q.bind_set(&ids);
     let text: String = q.query().fetch_one(&mut *conn).await?.try_get(0)?;
     let mut lines: HashMap<i64, Vec<FileLine>> = HashMap::new();
     for r in json_rows::<LineJson>(&text)? {
@@ -213,9 +213,9 @@ pub async fn parameters(
     let mut q = Sql::new(
         "SELECT scope, system_id, target, values_json FROM parameter_sets WHERE system_id IN ",
     );
-    q.bind_list(&systems)
+    q.bind_set(&systems)
         .push(" AND (scope <> 'device' OR target IN ")
-        .bind_list(&names)
+        .bind_set(&names)
         .push(")");
     let rows = q.query().fetch_all(conn).await?;
     rows.iter()

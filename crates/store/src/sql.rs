@@ -68,6 +68,25 @@ impl Sql {
         self.text.push(')');
         self
     }
+    /// Appends `(v1, v2, …)` padded to a size of a few (1, 4, 16, 64, 256, then multiples of
+    /// 512) by repeating the last value: the same for `IN`, and a statement the driver has
+    /// prepared already instead of a new text for every length.
+    pub fn bind_set<T: Into<Arg> + Clone>(&mut self, vs: &[T]) -> &mut Sql {
+        let Some(last) = vs.last() else {
+            return self.bind_list(vs);
+        };
+        let size = match vs.len() {
+            n if n <= 256 => [1, 4, 16, 64, 256]
+                .into_iter()
+                .find(|s| *s >= n)
+                .unwrap_or(256),
+            n => n.div_ceil(512) * 512,
+        };
+        let mut padded = vs.to_vec();
+        padded.resize(size, last.clone());
+        self.bind_list(&padded)
+    }
+
     /// Appends another statement part with its arguments (renumbering its placeholders).
     pub fn append(&mut self, other: &Sql) -> &mut Sql {
         let base = self.args.len();

@@ -6,45 +6,43 @@ use std::collections::HashMap;
 
 pub use model::status::{Report, ResyncReport, Seen};
 
-/// Records a batch of requests, one statement pair per device.
+/// Records a batch of requests, a hundred devices to a statement (an upsert; a device deleted
+/// meanwhile is left out).
 pub async fn record(conn: &mut AnyConnection, seen: &[Seen]) -> Result<()> {
-    for s in seen {
-        let n = sqlx::query(
-            "UPDATE device_status SET last_seen = $1, last_ip = $2, last_user_agent = $3, last_file = $4, last_protocol = $5, \
-             requests = requests + $6 WHERE device_id = $7",
-        )
-        .bind(&s.at)
-        .bind(&s.ip)
-        .bind(&s.user_agent)
-        .bind(&s.file)
-        .bind(&s.protocol)
-        .bind(s.requests)
-        .bind(s.device_id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            // The device may have been deleted meanwhile: then there is nothing to record.
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM devices WHERE id = $1")
-                .bind(s.device_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-            if exists.is_some() {
-                sqlx::query(
-                    "INSERT INTO device_status (device_id, last_seen, last_ip, last_user_agent, last_file, last_protocol, requests) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(s.device_id)
-                .bind(&s.at)
-                .bind(&s.ip)
-                .bind(&s.user_agent)
-                .bind(&s.file)
-                .bind(&s.protocol)
-                .bind(s.requests)
-                .execute(&mut *conn)
-                .await?;
+    for part in seen.chunks(100) {
+        let mut q = crate::sql::Sql::new(
+            "INSERT INTO device_status (device_id, last_seen, last_ip, last_user_agent, last_file, last_protocol, requests) \
+             SELECT d.id, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM (VALUES ",
+        );
+        for (i, s) in part.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
             }
+            q.push("(")
+                .bind(s.device_id)
+                .push(", ")
+                .bind(s.at.as_str())
+                .push(", ")
+                .bind(s.ip.as_str())
+                .push(", ")
+                .bind(s.user_agent.as_str())
+                .push(", ")
+                .bind(s.file.as_str())
+                .push(", ")
+                .bind(s.protocol.as_str())
+                .push(", ")
+                .bind(s.requests)
+                .push(")");
         }
+        // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
+        q.push(
+            ") AS v JOIN devices d ON d.id = v.column1 WHERE true \
+             ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen, last_ip = excluded.last_ip, \
+             last_user_agent = excluded.last_user_agent, \
+             last_file = excluded.last_file, last_protocol = excluded.last_protocol, \
+             requests = device_status.requests + excluded.requests",
+        );
+        q.query().execute(&mut *conn).await?;
     }
     Ok(())
 }
