@@ -220,8 +220,11 @@ pub struct Service {
     /// Set while an import runs: the product systems, read once (an import adds none).
     systems: Option<std::sync::Arc<tokio::sync::OnceCell<Vec<System>>>>,
     /// The product systems as last read for phone files, and the generation they were read at.
-    systems_at: std::sync::Arc<std::sync::Mutex<Option<(i64, std::sync::Arc<Vec<System>>)>>>,
+    systems_at: std::sync::Arc<std::sync::Mutex<Option<SystemsAt>>>,
 }
+
+/// The product systems read at a generation.
+type SystemsAt = (i64, std::sync::Arc<Vec<System>>);
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
