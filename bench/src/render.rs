@@ -8,7 +8,7 @@
 //! and then a full scan (the resync engine rendering every phone's every file). Each measurement starts from a fresh provisioner, so nothing is in its cache; the database's
 //! own pages are warm, as on a running server. Prints one JSON object per measurement.
 //!
-//! Usage: render --db URL [--per-family N] [--soft N]
+//! Usage: render --db URL [--per-family N] [--soft N] (CACHE_MB sets the render cache's size)
 
 use anyhow::Context;
 use model::NewPhone;
@@ -81,7 +81,11 @@ async fn run() -> anyhow::Result<()> {
     let (svc, _) = dialtone::open_service(&cfg).await?;
     seed_soft_clients(&svc, soft).await?;
     let renderer = Arc::new(dialtone::renderer(&cfg));
-    let fresh = || provision::Provisioner::new(svc.clone(), renderer.clone());
+    let cache_bytes = std::env::var("CACHE_MB")
+        .ok()
+        .and_then(|m| m.parse::<u64>().ok())
+        .map_or(provision::DEFAULT_CACHE_BYTES, |m| m << 20);
+    let fresh = || provision::Provisioner::with_cache(svc.clone(), renderer.clone(), cache_bytes);
     let base = "http://127.0.0.1:6970";
 
     // Every phone's own file, by family.

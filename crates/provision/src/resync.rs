@@ -395,7 +395,9 @@ impl Resync {
                 changed += 1;
             }
         }
-        if !work.all {
+        if work.all {
+            tracing::info!(rendered, changed, "every phone's files rendered");
+        } else {
             tracing::info!(
                 rendered,
                 changed,
