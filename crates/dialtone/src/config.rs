@@ -43,6 +43,20 @@ pub struct Config {
 pub struct Database {
     /// `sqlite:PATH` (created when missing) or `postgres://user:password@host/db`.
     pub url: String,
+    /// SQLite: each connection's page cache, in MB.
+    pub sqlite_cache_mb: u32,
+    /// SQLite: how much of the database file each connection maps into memory, in MB.
+    pub sqlite_mmap_mb: u32,
+}
+
+impl Database {
+    /// What each SQLite connection may hold in memory.
+    pub fn sqlite_memory(&self) -> store::SqliteMemory {
+        store::SqliteMemory {
+            cache_mb: self.sqlite_cache_mb,
+            mmap_mb: self.sqlite_mmap_mb,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -142,6 +156,8 @@ impl Default for Config {
         Config {
             database: Database {
                 url: "sqlite:dialtone.db".into(),
+                sqlite_cache_mb: store::SqliteMemory::default().cache_mb,
+                sqlite_mmap_mb: store::SqliteMemory::default().mmap_mb,
             },
             admin: Admin {
                 listen: "127.0.0.1:8080".into(),

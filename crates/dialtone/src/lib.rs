@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 /// Returns the service and, when `admin` was just created with a generated password, that
 /// password (to print once).
 pub async fn open_service(cfg: &Config) -> anyhow::Result<(Service, Option<String>)> {
-    let store = store::Store::open(&cfg.database.url)
+    let store = store::Store::open_with(&cfg.database.url, cfg.database.sqlite_memory())
         .await
         .context("opening the database")?;
     let service = Service::new(store, cfg.secret_key()?);

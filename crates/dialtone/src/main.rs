@@ -161,7 +161,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_signal().await
         }
         Command::Migrate => {
-            let store = store::Store::connect(&cfg.database.url).await?;
+            let store =
+                store::Store::connect_with(&cfg.database.url, cfg.database.sqlite_memory()).await?;
             let n = store.migrate().await?;
             println!("{n} migrations applied; the schema is up to date");
             Ok(())

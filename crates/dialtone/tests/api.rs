@@ -325,6 +325,31 @@ async fn finding_with_prefixes_filters_paging_and_sorting() {
             (Some(3), Some(0)),
             "past the last page"
         );
+        // Without a sort, a prefix lists users by the name that matched (Eve Carter by
+        // "carter" before Cid Adams by "cid"); a sort orders them all by it.
+        let last_names = |v: &Value| -> Vec<String> {
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["last_name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let (_, v) = t.get("/api/v1/users?q=c").await;
+        assert_eq!(last_names(&v), ["Carter", "Adams"], "{v}");
+        assert_eq!(
+            (v["total"].as_i64(), v["total_exact"].as_bool()),
+            (Some(2), Some(true))
+        );
+        let (_, v) = t.get("/api/v1/users?q=c&sort=last_name").await;
+        assert_eq!(last_names(&v), ["Adams", "Carter"]);
+        let (_, v) = t.get("/api/v1/users?q=c&count=exact").await;
+        assert_eq!(v["total"], 2);
+        t.refused(
+            t.get("/api/v1/users?count=all").await,
+            StatusCode::BAD_REQUEST,
+            "count",
+        );
         let (_, v) = t.get("/api/v1/users?q=b&sort=first_name").await;
         let firsts: Vec<&str> = v["items"]
             .as_array()

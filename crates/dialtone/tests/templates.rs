@@ -242,7 +242,14 @@ async fn an_uploaded_file_runs_as_a_job_with_progress_errors_and_a_result() {
             text.starts_with("LINE,COLUMN,REASON\n702,MAXIMUM NUMBER OF CALLS,"),
             "[{l}] {text}"
         );
-        let (_, lines) = t.get("/api/v1/lines?q=5&limit=1").await;
+        let (_, lines) = t.get("/api/v1/lines?q=5&limit=1&count=exact").await;
+        assert_eq!(lines["total_exact"], true, "[{l}]");
+        let (_, capped) = t.get("/api/v1/lines?q=5&limit=1").await;
+        assert_eq!(
+            (capped["total"].as_i64(), capped["total_exact"].as_bool()),
+            (Some(1000), Some(false)),
+            "[{l}] a list counts to 1,000"
+        );
         assert_eq!(lines["total"], 1499, "[{l}]");
         let (_, jobs) = t.get("/api/v1/imports").await;
         assert_eq!(

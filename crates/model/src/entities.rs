@@ -13,10 +13,46 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    /// How many records match, over all pages.
+    /// How many records match, over all pages; when `total_exact` is false, at least this many
+    /// (a broad find counts only up to a cap, see [`crate::Find::count_up_to`]).
     pub total: i64,
+    /// Whether `total` is the exact count (false: more records match than were counted).
+    #[serde(default = "yes")]
+    pub total_exact: bool,
     pub limit: i64,
     pub offset: i64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl<T> Page<T> {
+    /// A page whose total is the exact count.
+    pub fn exact(items: Vec<T>, total: i64, limit: i64, offset: i64) -> Page<T> {
+        Page {
+            items,
+            total,
+            total_exact: true,
+            limit,
+            offset,
+        }
+    }
+    /// The same page with each record made into another.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            total_exact: self.total_exact,
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
+    /// Whether records follow this page.
+    pub fn has_next(&self) -> bool {
+        let end = self.offset + self.items.len() as i64;
+        end < self.total || (!self.total_exact && self.items.len() as i64 == self.limit)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

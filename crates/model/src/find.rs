@@ -13,9 +13,16 @@ pub struct Find {
     pub descending: bool,
     pub limit: i64,
     pub offset: i64,
+    /// Count the matches only up to this many: the page's `total` is then at most this, and
+    /// `total_exact` is false when more match. A list among a million records answers a broad
+    /// prefix without counting every match; `None` counts them all.
+    pub count_up_to: Option<i64>,
 }
 
 impl Find {
+    /// How many matches lists count before they say "N+" (see [`Find::count_up_to`]).
+    pub const LIST_COUNT: i64 = 1_000;
+
     pub fn all() -> Find {
         Find {
             limit: 100_000,

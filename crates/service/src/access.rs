@@ -50,8 +50,13 @@ impl Service {
     }
 
     pub async fn create_role(&self, actor: &Actor, req: NewRole) -> Result<Role> {
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Create,
+            resource: Resource::Role,
+            target: req.name.clone(),
+            system: String::new(),
+        };
+        self.change(actor, a, async |tx| {
             let name = Name::parse("name", &req.name)?;
             check_privileges(&req.privileges)?;
             let role = Role {
@@ -78,21 +83,19 @@ impl Service {
                 .await?
                 .expect("the role just added")
                 .role)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Create,
-            resource: Resource::Role,
-            target: req.name.clone(),
-            system: String::new(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn update_role(&self, actor: &Actor, name: &str, p: RolePatch) -> Result<Role> {
         crate::need_version(p.version)?;
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Update,
+            resource: Resource::Role,
+            target: name.to_string(),
+            system: String::new(),
+        };
+        self.change(actor, a, async |tx| {
             let row = role_row(tx.conn(), name).await?;
             if row.role.builtin {
                 return Err(Error::invalid(
@@ -101,7 +104,7 @@ impl Service {
                 ));
             }
             if row.role.version != p.version {
-                return Err(crate::stale(row.role.version, &row.role));
+                return Err(crate::stale(&row.role));
             }
             let mut role = row.role.clone();
             if let Some(d) = &p.description {
@@ -116,20 +119,18 @@ impl Service {
                 .await?
                 .expect("the role just changed")
                 .role)
-        }
-        .await;
+        })
+        .await
+    }
+
+    pub async fn delete_role(&self, actor: &Actor, name: &str) -> Result<()> {
         let a = Audit {
-            action: Action::Update,
+            action: Action::Delete,
             resource: Resource::Role,
             target: name.to_string(),
             system: String::new(),
         };
-        self.finish(actor, tx, a, r).await
-    }
-
-    pub async fn delete_role(&self, actor: &Actor, name: &str) -> Result<()> {
-        let mut tx = self.store.write().await?;
-        let r = async {
+        self.change(actor, a, async |tx| {
             let row = role_row(tx.conn(), name).await?;
             if row.role.builtin {
                 return Err(Error::invalid(
@@ -138,15 +139,8 @@ impl Service {
                 ));
             }
             Ok(store::admins::delete_role(tx.conn(), row.id).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Delete,
-            resource: Resource::Role,
-            target: name.to_string(),
-            system: String::new(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn administrators(&self) -> Result<Vec<Administrator>> {
@@ -178,8 +172,13 @@ impl Service {
         let name = Name::parse("username", &req.username)?;
         let pw = Password::parse("password", req.password.expose(), 8)?;
         let hash = hash_secret(pw.expose())?;
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Create,
+            resource: Resource::Admin,
+            target: name.to_string(),
+            system: String::new(),
+        };
+        self.change(actor, a, async |tx| {
             let roles = role_ids(tx.conn(), &req.roles).await?;
             let id = match store::admins::insert(tx.conn(), name.as_str(), &hash).await {
                 Err(store::Error::Unique(_)) => {
@@ -192,15 +191,8 @@ impl Service {
             };
             store::admins::set_roles(tx.conn(), id, &roles).await?;
             Ok(())
-        }
-        .await;
-        let a = Audit {
-            action: Action::Create,
-            resource: Resource::Admin,
-            target: name.to_string(),
-            system: String::new(),
-        };
-        self.finish(actor, tx, a, r).await?;
+        })
+        .await?;
         self.administrator(name.as_str()).await
     }
 
@@ -216,8 +208,13 @@ impl Service {
             )?),
             None => None,
         };
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Update,
+            resource: Resource::Admin,
+            target: username.to_string(),
+            system: String::new(),
+        };
+        self.change(actor, a, async |tx| {
             let admin = admin_row(tx.conn(), username).await?;
             if let Some(h) = &hash {
                 store::admins::set_password(tx.conn(), admin.id, h).await?;
@@ -227,21 +224,19 @@ impl Service {
                 store::admins::set_roles(tx.conn(), admin.id, &ids).await?;
             }
             Ok(())
-        }
-        .await;
-        let a = Audit {
-            action: Action::Update,
-            resource: Resource::Admin,
-            target: username.to_string(),
-            system: String::new(),
-        };
-        self.finish(actor, tx, a, r).await?;
+        })
+        .await?;
         self.administrator(username).await
     }
 
     pub async fn delete_administrator(&self, actor: &Actor, username: &str) -> Result<()> {
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Delete,
+            resource: Resource::Admin,
+            target: username.to_string(),
+            system: String::new(),
+        };
+        self.change(actor, a, async |tx| {
             if username == actor.name {
                 return Err(Error::invalid(
                     "username",
@@ -250,15 +245,8 @@ impl Service {
             }
             let admin = admin_row(tx.conn(), username).await?;
             Ok(store::admins::delete(tx.conn(), admin.id).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Delete,
-            resource: Resource::Admin,
-            target: username.to_string(),
-            system: String::new(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     /// Logs an administrator in to the web console: a new session (its id for the cookie).

@@ -139,8 +139,13 @@ impl Service {
         let name = model::Name::parse("username", username)?;
         let pw = Password::parse("password", password, 8)?;
         let hash = hash_secret(pw.expose())?;
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = crate::Audit {
+            action: Action::SetPassword,
+            resource: Resource::Admin,
+            target: name.to_string(),
+            system: String::new(),
+        };
+        self.change(actor, a, async |tx| {
             match store::admins::by_username(tx.conn(), name.as_str()).await? {
                 Some(a) => store::admins::set_password(tx.conn(), a.id, &hash).await?,
                 None => {
@@ -152,15 +157,8 @@ impl Service {
                 }
             }
             Ok(())
-        }
-        .await;
-        let a = crate::Audit {
-            action: Action::SetPassword,
-            resource: Resource::Admin,
-            target: name.to_string(),
-            system: String::new(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     /// Checks HTTP Basic credentials.
@@ -210,9 +208,10 @@ impl Service {
     pub async fn authenticate_token(&self, token: &str) -> Result<Actor> {
         let mut c = self.store.read().await?;
         match store::admins::by_token(&mut c, &sha256_hex(&[token.as_bytes()])).await? {
+            // On the same connection: every API request starts here.
             Some(a) => {
-                drop(c);
-                self.actor_of(&a).await
+                let privileges = store::admins::privileges(&mut c, a.id).await?;
+                Ok(Actor::with_privileges(a.username, privileges))
             }
             None => Err(Error::Unauthorized(
                 "the bearer token is not known: create one with POST /api/v1/tokens".into(),
@@ -233,8 +232,13 @@ impl Service {
         } else {
             name.trim().to_string()
         };
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = crate::Audit {
+            action: Action::Create,
+            resource: Resource::Token,
+            target: name.clone(),
+            system: String::new(),
+        };
+        self.change(actor, a, async |tx| {
             let admin = store::admins::by_username(tx.conn(), &actor.name)
                 .await?
                 .ok_or_else(|| {
@@ -251,15 +255,8 @@ impl Service {
                 name: name.clone(),
                 token: token.clone(),
             })
-        }
-        .await;
-        let a = crate::Audit {
-            action: Action::Create,
-            resource: Resource::Token,
-            target: name.clone(),
-            system: String::new(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 }
 

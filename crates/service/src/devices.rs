@@ -784,30 +784,27 @@ impl Service {
         class: DeviceClass,
         spec: DeviceSpec,
     ) -> Result<i64> {
-        let mut tx = self.store.write().await?;
-        let mut target = spec
+        let target = spec
             .name
             .clone()
             .or(spec.mac.clone())
             .or(spec.owner_user_id.clone())
             .unwrap_or_else(|| spec.model.clone());
-        let mut system = spec.system.clone().unwrap_or_default();
-        let r = async {
-            let b = self.build(tx.conn(), class, &spec, None).await?;
-            target = b.row.name.clone();
-            let id = self.write_device(tx.conn(), None, &b).await?;
-            changed(&mut tx, id, b.appearances.iter().map(|a| a.line_id));
-            system = b.system.clone();
-            Ok(id)
-        }
-        .await;
         let a = Audit {
             action: Action::Create,
             resource: Resource::of_class(class),
             target,
-            system,
+            system: spec.system.clone().unwrap_or_default(),
         };
-        self.finish(actor, tx, a, r).await
+        self.change_named(actor, a, async |tx, a| {
+            let b = self.build(tx.conn(), class, &spec, None).await?;
+            a.target = b.row.name.clone();
+            let id = self.write_device(tx.conn(), None, &b).await?;
+            changed(tx, id, b.appearances.iter().map(|a| a.line_id));
+            a.system = b.system.clone();
+            Ok(id)
+        })
+        .await
     }
 
     async fn update_device<F>(
@@ -828,8 +825,13 @@ impl Service {
             let id = self.device_id(&mut c, class, key).await?;
             store::devices::by_id(&mut c, id).await?
         };
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Update,
+            resource: Resource::of_class(class),
+            target: current.row.name.clone(),
+            system: current.system.clone(),
+        };
+        self.change(actor, a, async |tx| {
             if let Some(s) = system.map(str::trim).filter(|s| *s != current.system) {
                 return Err(Error::invalid(
                     "system",
@@ -852,15 +854,15 @@ impl Service {
                 Err(store::Error::Stale) => {
                     let now = store::devices::by_id(tx.conn(), current.id).await?;
                     return Err(match class {
-                        DeviceClass::Phone => crate::stale(now.version, &now.to_phone()),
-                        DeviceClass::DeviceProfile => crate::stale(now.version, &now.to_profile()),
+                        DeviceClass::Phone => crate::stale(&now.to_phone()),
+                        DeviceClass::DeviceProfile => crate::stale(&now.to_profile()),
                     });
                 }
                 r => r?,
             };
             let lines = current.appearances.iter().map(|(l, _)| *l);
             changed(
-                &mut tx,
+                tx,
                 current.id,
                 lines.chain(b.appearances.iter().map(|a| a.line_id)),
             );
@@ -873,22 +875,9 @@ impl Service {
                 )
                 .await?;
             }
-            Ok((store::devices::by_id(tx.conn(), current.id).await?, tx))
-        }
-        .await;
-        let a = Audit {
-            action: Action::Update,
-            resource: Resource::of_class(class),
-            target: current.row.name.clone(),
-            system: current.system.clone(),
-        };
-        match r {
-            Ok((d, tx)) => self.finish(actor, tx, a, Ok(d)).await,
-            Err(e) => {
-                self.audit_failure(actor, &a, &e).await;
-                Err(e)
-            }
-        }
+            Ok(store::devices::by_id(tx.conn(), current.id).await?)
+        })
+        .await
     }
 
     async fn delete_device(&self, actor: &Actor, class: DeviceClass, key: &str) -> Result<()> {
@@ -897,8 +886,13 @@ impl Service {
             let id = self.device_id(&mut c, class, key).await?;
             store::devices::by_id(&mut c, id).await?
         };
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Delete,
+            resource: Resource::of_class(class),
+            target: current.row.name.clone(),
+            system: current.system.clone(),
+        };
+        self.change(actor, a, async |tx| {
             if !current.secondary_phones.is_empty() {
                 return Err(Error::conflict(
                     "name",
@@ -919,19 +913,12 @@ impl Service {
                     ),
                 ));
             }
-            changed(&mut tx, current.id, current.appearances.iter().map(|(l, _)| *l));
+            changed(tx, current.id, current.appearances.iter().map(|(l, _)| *l));
             store::devices::delete(tx.conn(), current.id).await.map_err(|e| nf(e, || what(class).into()))?;
             store::parameters::device_renamed(tx.conn(), current.row.system_id, &current.row.name, None).await?;
             Ok(())
-        }
-        .await;
-        let a = Audit {
-            action: Action::Delete,
-            resource: Resource::of_class(class),
-            target: current.row.name.clone(),
-            system: current.system.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     // --- phones -----------------------------------------------------------------------------
@@ -942,6 +929,7 @@ impl Service {
         Ok(Page {
             items: p.items.iter().map(StoredDevice::to_phone).collect(),
             total: p.total,
+            total_exact: p.total_exact,
             limit: p.limit,
             offset: p.offset,
         })
@@ -1101,6 +1089,7 @@ impl Service {
         Ok(Page {
             items: rows.into_iter().map(status_of).collect(),
             total,
+            total_exact: true,
             limit,
             offset,
         })
@@ -1114,6 +1103,7 @@ impl Service {
         Ok(Page {
             items: p.items.iter().map(StoredDevice::to_profile).collect(),
             total: p.total,
+            total_exact: p.total_exact,
             limit: p.limit,
             offset: p.offset,
         })

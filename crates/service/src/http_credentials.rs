@@ -92,27 +92,16 @@ impl Service {
                 return Err(e);
             }
         };
-        let mut tx = self.store.write().await?;
-        tx.changed(store::Change::Device(current.id));
-        let r = match store::devices::set_http_password(
-            tx.conn(),
-            current.id,
-            version,
-            sealed.as_deref(),
-        )
+        self.change(actor, a, async |tx| {
+            tx.changed(store::Change::Device(current.id));
+            let id = current.id;
+            let written =
+                store::devices::set_http_password(tx.conn(), id, version, sealed.as_deref()).await;
+            let now = async || Ok(store::devices::by_id(tx.conn(), id).await?.to_phone());
+            crate::unless_stale(written, now).await?;
+            Ok(store::devices::by_id(tx.conn(), id).await?.to_phone())
+        })
         .await
-        {
-            Ok(()) => store::devices::by_id(tx.conn(), current.id)
-                .await
-                .map(|d| d.to_phone())
-                .map_err(Error::from),
-            Err(store::Error::Stale) => {
-                let now = store::devices::by_id(tx.conn(), current.id).await?;
-                Err(crate::stale(now.version, &now.to_phone()))
-            }
-            Err(e) => Err(e.into()),
-        };
-        self.finish(actor, tx, a, r).await
     }
 
     /// A key for one purpose (e.g. signing HTTP Digest nonces), derived from the installation's

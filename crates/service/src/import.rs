@@ -369,6 +369,7 @@ impl Service {
         Ok(Page {
             items,
             total,
+            total_exact: true,
             limit,
             offset,
         })
@@ -807,38 +808,36 @@ impl Service {
             limit: 1000,
             ..Default::default()
         };
+        // The first page counts every record (for progress); the pages after it only say
+        // whether one follows.
+        let mut all = None;
         loop {
-            let (items, total) = match kind {
-                Kind::Users | Kind::AppProfiles => {
-                    let p = self.find_users(&f).await?;
-                    (json_items(p.items)?, p.total)
-                }
-                Kind::Phones => {
-                    let p = self.find_phones(&f).await?;
-                    (json_items(p.items)?, p.total)
-                }
-                Kind::DeviceProfiles => {
-                    let p = self.find_device_profiles(&f).await?;
-                    (json_items(p.items)?, p.total)
-                }
-                Kind::Lines => {
-                    let p = self.find_lines(&f).await?;
-                    (json_items(p.items)?, p.total)
-                }
+            let (items, more, total) = match kind {
+                Kind::Users | Kind::AppProfiles => page_json(self.find_users(&f).await?)?,
+                Kind::Phones => page_json(self.find_phones(&f).await?)?,
+                Kind::DeviceProfiles => page_json(self.find_device_profiles(&f).await?)?,
+                Kind::Lines => page_json(self.find_lines(&f).await?)?,
                 Kind::VoicemailSubscribers => {
-                    let p = self.find_voicemail_subscribers(&f).await?;
-                    (json_items(p.items)?, p.total)
+                    page_json(self.find_voicemail_subscribers(&f).await?)?
                 }
             };
             let n = items.len() as i64;
             out.extend(items);
             f.offset += n;
-            progress(out.len() as u64, total.max(0) as u64);
-            if n == 0 || f.offset >= total {
+            let all = *all.get_or_insert(total);
+            f.count_up_to = Some(model::Find::LIST_COUNT);
+            progress(out.len() as u64, all.max(out.len() as i64) as u64);
+            if n == 0 || !more {
                 return Ok(out);
             }
         }
     }
+}
+
+/// A page's records as JSON, whether a page follows, and the total.
+fn page_json<T: serde::Serialize>(p: Page<T>) -> Result<(Vec<Value>, bool, i64)> {
+    let more = p.has_next();
+    Ok((json_items(p.items)?, more, p.total))
 }
 
 fn json<T: serde::Serialize>(item: T) -> Result<Value> {

@@ -338,6 +338,35 @@ impl Service {
         Ok(())
     }
 
+    /// One change, the skeleton every write use case shares: `body` runs in one write
+    /// transaction, then [`Service::finish`] checks that `actor` may do `a`, commits or rolls
+    /// back, and audits it. (The record it changes is read before, on a read connection; a stale
+    /// version is answered by [`unless_stale`] inside `body`.)
+    pub(crate) async fn change<T>(
+        &self,
+        actor: &Actor,
+        a: Audit,
+        body: impl AsyncFnOnce(&mut WriteTx) -> Result<T>,
+    ) -> Result<T> {
+        let mut tx = self.store.write().await?;
+        let r = body(&mut tx).await;
+        self.finish(actor, tx, a, r).await
+    }
+
+    /// [`Service::change`] where `body` finds what it changes (a create picks the product
+    /// system; a parameter set resolves its target): `body` names it in `a`, so the right
+    /// checked and the audit entry name the record as found.
+    pub(crate) async fn change_named<T>(
+        &self,
+        actor: &Actor,
+        mut a: Audit,
+        body: impl AsyncFnOnce(&mut WriteTx, &mut Audit) -> Result<T>,
+    ) -> Result<T> {
+        let mut tx = self.store.write().await?;
+        let r = body(&mut tx, &mut a).await;
+        self.finish(actor, tx, a, r).await
+    }
+
     /// Commits `tx` with an audit entry when `r` is Ok; otherwise rolls back and records the
     /// failure in an audit entry of its own.
     pub(crate) async fn finish<T>(
@@ -559,10 +588,25 @@ pub(crate) fn one_of(what: &str, key: &str, found: Vec<(i64, String)>) -> Result
 }
 
 /// The answer to a write that found the record changed since the caller read it.
-pub(crate) fn stale<T: serde::Serialize>(version: i64, now: &T) -> Error {
+/// The conflict of a write that sent an old version: it carries the record as it is now (its
+/// `version` among its fields), so the caller can merge and send that version.
+pub(crate) fn stale<T: serde::Serialize>(now: &T) -> Error {
+    let current = serde_json::to_value(now).unwrap_or_default();
     Error::Stale {
-        version,
-        current: Box::new(serde_json::to_value(now).unwrap_or_default()),
+        version: current["version"].as_i64().unwrap_or_default(),
+        current: Box::new(current),
+    }
+}
+
+/// A versioned write's outcome: on a stale version, the conflict carrying the record as `now`
+/// reads it in the same transaction ([`stale`]); any other error as it is.
+pub(crate) async fn unless_stale<W, T: serde::Serialize>(
+    written: std::result::Result<W, store::Error>,
+    now: impl AsyncFnOnce() -> Result<T>,
+) -> Result<W> {
+    match written {
+        Err(store::Error::Stale) => Err(stale(&now().await?)),
+        r => Ok(r?),
     }
 }
 

@@ -135,28 +135,25 @@ impl Service {
 
     /// Creates a line and answers its id (an import needs no more).
     pub(crate) async fn add_line(&self, actor: &Actor, req: NewLine) -> Result<i64> {
-        let mut tx = self.store.write().await?;
-        let mut sys_name = req.system.clone().unwrap_or_default();
-        let r = async {
+        let a = Audit {
+            action: Action::Create,
+            resource: Resource::Line,
+            target: req.pattern.clone(),
+            system: req.system.clone().unwrap_or_default(),
+        };
+        self.change_named(actor, a, async |tx, a| {
             let sys = self
                 .pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl)
                 .await?;
-            sys_name = sys.name.clone();
+            a.system = sys.name.clone();
             let row = line_row(sys.id, &req)?;
             // The unique key (system, pattern, partition) finds a duplicate: no read first.
             match store::lines::insert(tx.conn(), &row).await {
                 Err(store::Error::Unique(_)) => Err(duplicate(&row, &sys.name)),
                 r => Ok(r?),
             }
-        }
-        .await;
-        let a = Audit {
-            action: Action::Create,
-            resource: Resource::Line,
-            target: req.pattern.clone(),
-            system: sys_name,
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn update_line(
@@ -169,8 +166,13 @@ impl Service {
     ) -> Result<Line> {
         crate::need_version(p.version)?;
         let current = self.line(key, partition, system).await?;
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Update,
+            resource: Resource::Line,
+            target: current.pattern.clone(),
+            system: current.system.clone(),
+        };
+        self.change(actor, a, async |tx| {
             if let Some(s) = p.system.as_deref().filter(|s| *s != current.system) {
                 return Err(Error::invalid(
                     "system",
@@ -218,27 +220,18 @@ impl Service {
             {
                 return Err(duplicate(&row, &sys.name));
             }
-            match store::lines::update(tx.conn(), current.id, p.version, &row).await {
-                Err(store::Error::Stale) => {
-                    let now = store::lines::by_id(tx.conn(), current.id).await?;
-                    return Err(crate::stale(now.version, &now));
-                }
-                r => r?,
-            }
+            let written = store::lines::update(tx.conn(), current.id, p.version, &row).await;
+            crate::unless_stale(written, async || {
+                Ok(store::lines::by_id(tx.conn(), current.id).await?)
+            })
+            .await?;
             // Devices showing the line now show something else.
             tx.changed(store::Change::Line(current.id));
             let devices = store::devices::ids_on_lines(tx.conn(), &[current.id]).await?;
             store::devices::touch(tx.conn(), &devices).await?;
             Ok(store::lines::by_id(tx.conn(), current.id).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Update,
-            resource: Resource::Line,
-            target: current.pattern.clone(),
-            system: current.system.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn delete_line(
@@ -249,8 +242,13 @@ impl Service {
         system: Option<&str>,
     ) -> Result<()> {
         let current = self.line(key, partition, system).await?;
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Delete,
+            resource: Resource::Line,
+            target: current.pattern.clone(),
+            system: current.system.clone(),
+        };
+        self.change(actor, a, async |tx| {
             if !current.appearances.is_empty() {
                 let on: Vec<&str> = current
                     .appearances
@@ -270,15 +268,8 @@ impl Service {
                 .await
                 .map_err(|e| nf(e, || "line".into()))?;
             Ok(())
-        }
-        .await;
-        let a = Audit {
-            action: Action::Delete,
-            resource: Resource::Line,
-            target: current.pattern.clone(),
-            system: current.system.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn delete_lines(&self, actor: &Actor, req: &BatchRequest) -> Result<BatchResult> {

@@ -146,13 +146,17 @@ impl Service {
         system: Option<&str>,
         input: ParameterSetInput,
     ) -> Result<ParameterSet> {
-        let mut tx = self.store.write().await?;
-        let mut audit_target = format!("{}:{target}", scope.as_str());
-        let mut audit_system = system.unwrap_or_default().to_string();
-        let r = async {
+        let a = Audit {
+            action: Action::Set,
+            resource: Resource::Parameters,
+            target: format!("{}:{target}", scope.as_str()),
+            system: system.unwrap_or_default().to_string(),
+        };
+        // The target and system are named as found (a device pool's name as stored).
+        self.change_named(actor, a, async |tx, a| {
             let (sys, t) = self.param_target(tx.conn(), scope, target, system).await?;
-            audit_target = format!("{}:{t}", scope.as_str());
-            audit_system = sys.name.clone();
+            a.target = format!("{}:{t}", scope.as_str());
+            a.system = sys.name.clone();
             let change = scope_change(tx.conn(), scope, sys.id, &t).await?;
             tx.changed(change);
             let mut values = BTreeMap::new();
@@ -168,15 +172,13 @@ impl Service {
                             "version",
                             format!(
                                 "parameters are set on {} already: send the version you read ({})",
-                                audit_target, existing.version
+                                a.target, existing.version
                             ),
                         )
                     })?;
                     match store::parameters::update(tx.conn(), existing.id, version, &values).await
                     {
-                        Err(store::Error::Stale) => {
-                            return Err(crate::stale(existing.version, &view(existing)))
-                        }
+                        Err(store::Error::Stale) => return Err(crate::stale(&view(existing))),
                         r => r?,
                     }
                 }
@@ -190,15 +192,8 @@ impl Service {
                     .await?
                     .ok_or(Error::Internal("the set just written is gone".into()))?,
             ))
-        }
-        .await;
-        let a = Audit {
-            action: Action::Set,
-            resource: Resource::Parameters,
-            target: audit_target.clone(),
-            system: audit_system.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn delete_parameters(
@@ -208,32 +203,30 @@ impl Service {
         target: &str,
         system: Option<&str>,
     ) -> Result<()> {
-        let mut tx = self.store.write().await?;
-        let mut audit_target = format!("{}:{target}", scope.as_str());
-        let r = async {
+        let a = Audit {
+            action: Action::Delete,
+            resource: Resource::Parameters,
+            target: format!("{}:{target}", scope.as_str()),
+            system: system.unwrap_or_default().to_string(),
+        };
+        self.change_named(actor, a, async |tx, a| {
             let (sys, t) = self.param_target(tx.conn(), scope, target, system).await?;
-            audit_target = format!("{}:{t}", scope.as_str());
+            a.target = format!("{}:{t}", scope.as_str());
+            a.system = sys.name.clone();
             let change = scope_change(tx.conn(), scope, sys.id, &t).await?;
             tx.changed(change);
             let existing = store::parameters::get(tx.conn(), scope.as_str(), sys.id, &t)
                 .await?
                 .ok_or_else(|| {
                     Error::NotFound(format!(
-                        "no parameters are set on {audit_target} of {}",
-                        sys.name
+                        "no parameters are set on {} of {}",
+                        a.target, sys.name
                     ))
                 })?;
             store::parameters::delete(tx.conn(), existing.id).await?;
             Ok(())
-        }
-        .await;
-        let a = Audit {
-            action: Action::Delete,
-            resource: Resource::Parameters,
-            target: audit_target.clone(),
-            system: system.unwrap_or_default().to_string(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     /// The parameters a phone gets: defaults, then its system's, its device pool's, its

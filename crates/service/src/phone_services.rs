@@ -73,13 +73,17 @@ impl Service {
         actor: &Actor,
         req: NewPhoneService,
     ) -> Result<PhoneService> {
-        let mut tx = self.store.write().await?;
-        let mut system = req.system.clone().unwrap_or_default();
-        let r = async {
+        let a = Audit {
+            action: Action::Create,
+            resource: Resource::Service,
+            target: req.name.clone(),
+            system: req.system.clone().unwrap_or_default(),
+        };
+        self.change_named(actor, a, async |tx, a| {
             let sys = self
                 .pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl)
                 .await?;
-            system = sys.name.clone();
+            a.system = sys.name.clone();
             let name = Name::parse("name", &req.name)?;
             check(&req.url, &req.parameters)?;
             if store::services::ids_by_name(tx.conn(), name.as_str())
@@ -104,15 +108,8 @@ impl Service {
             )
             .await?;
             Ok(store::services::by_id(tx.conn(), id).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Create,
-            resource: Resource::Service,
-            target: req.name.clone(),
-            system,
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn update_service(
@@ -123,8 +120,13 @@ impl Service {
     ) -> Result<PhoneService> {
         crate::need_version(p.version)?;
         let current = self.service(key).await?;
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Update,
+            resource: Resource::Service,
+            target: current.name.clone(),
+            system: current.system.clone(),
+        };
+        self.change(actor, a, async |tx| {
             if let Some(s) = p.system.as_deref().filter(|s| *s != current.system) {
                 return Err(Error::invalid(
                     "system",
@@ -162,13 +164,11 @@ impl Service {
                     .into(),
                 parameters: params,
             };
-            match store::services::update(tx.conn(), current.id, p.version, &row).await {
-                Err(store::Error::Stale) => {
-                    let now = store::services::by_id(tx.conn(), current.id).await?;
-                    return Err(crate::stale(now.version, &now));
-                }
-                r => r?,
-            }
+            let written = store::services::update(tx.conn(), current.id, p.version, &row).await;
+            crate::unless_stale(written, async || {
+                Ok(store::services::by_id(tx.conn(), current.id).await?)
+            })
+            .await?;
             let subscribed: Vec<i64> = store::services::subscribed_devices(tx.conn(), current.id)
                 .await?
                 .into_iter()
@@ -176,21 +176,19 @@ impl Service {
                 .collect();
             store::devices::touch(tx.conn(), &subscribed).await?;
             Ok(store::services::by_id(tx.conn(), current.id).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Update,
-            resource: Resource::Service,
-            target: current.name.clone(),
-            system: current.system.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn delete_service(&self, actor: &Actor, key: &str) -> Result<()> {
         let current = self.service(key).await?;
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Delete,
+            resource: Resource::Service,
+            target: current.name.clone(),
+            system: current.system.clone(),
+        };
+        self.change(actor, a, async |tx| {
             let subs = store::services::subscribed_devices(tx.conn(), current.id).await?;
             if !subs.is_empty() {
                 let names: Vec<String> = subs.into_iter().map(|(_, n)| n).take(10).collect();
@@ -204,14 +202,7 @@ impl Service {
                 ));
             }
             Ok(store::services::delete(tx.conn(), current.id).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Delete,
-            resource: Resource::Service,
-            target: current.name.clone(),
-            system: current.system.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 }

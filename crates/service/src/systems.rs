@@ -23,9 +23,14 @@ impl Service {
     }
 
     pub async fn create_system(&self, actor: &Actor, req: NewSystem) -> Result<System> {
-        let mut tx = self.store.write().await?;
         let kind = req.kind.unwrap_or(SystemKind::CallControl);
-        let r = async {
+        let a = Audit {
+            action: Action::Create,
+            resource: Resource::System,
+            target: req.name.clone(),
+            system: req.name.clone(),
+        };
+        self.change(actor, a, async |tx| {
             let name = Name::parse("name", &req.name)?;
             if store::systems::by_name(tx.conn(), name.as_str())
                 .await
@@ -50,15 +55,8 @@ impl Service {
                 crate::voicemail::create_defaults(tx.conn(), id).await?;
             }
             Ok(store::systems::by_id(tx.conn(), id).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Create,
-            resource: Resource::System,
-            target: req.name.clone(),
-            system: req.name.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn update_system(
@@ -69,8 +67,13 @@ impl Service {
     ) -> Result<System> {
         crate::need_version(patch.version)?;
         let current = self.system(key).await?;
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Update,
+            resource: Resource::System,
+            target: current.name.clone(),
+            system: current.name.clone(),
+        };
+        self.change(actor, a, async |tx| {
             let mut s = current.clone();
             if let Some(n) = &patch.name {
                 s.name = Name::parse("name", n)?.into_string();
@@ -95,29 +98,22 @@ impl Service {
                 return Err(Error::conflict("name", format!("a product system named {} already exists", s.name)));
             }
             tx.changed(store::Change::System(s.id));
-            match store::systems::update(tx.conn(), &s, patch.version).await {
-                Err(store::Error::Stale) => {
-                    let now = store::systems::by_id(tx.conn(), s.id).await?;
-                    Err(crate::stale(now.version, &now))
-                }
-                r => r.map_err(Error::from),
-            }?;
+            let written = store::systems::update(tx.conn(), &s, patch.version).await;
+            crate::unless_stale(written, async || Ok(store::systems::by_id(tx.conn(), s.id).await?)).await?;
             Ok(store::systems::by_id(tx.conn(), s.id).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Update,
-            resource: Resource::System,
-            target: current.name.clone(),
-            system: current.name.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn delete_system(&self, actor: &Actor, key: &str) -> Result<()> {
         let s = self.system(key).await?;
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Delete,
+            resource: Resource::System,
+            target: s.name.clone(),
+            system: s.name.clone(),
+        };
+        self.change(actor, a, async |tx| {
             let usage = store::systems::usage(tx.conn(), s.id).await?;
             if !usage.is_empty() {
                 let what: Vec<String> = usage.iter().map(|(t, n)| format!("{n} {t}")).collect();
@@ -145,14 +141,7 @@ impl Service {
             }
             store::systems::delete(tx.conn(), s.id).await?;
             Ok(())
-        }
-        .await;
-        let a = Audit {
-            action: Action::Delete,
-            resource: Resource::System,
-            target: s.name.clone(),
-            system: s.name.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 }

@@ -26,8 +26,13 @@ impl Service {
     }
 
     pub async fn create_template(&self, actor: &Actor, req: NewTemplate) -> Result<Template> {
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Create,
+            resource: Resource::Template,
+            target: format!("{} {}", req.kind.as_str(), req.name),
+            system: String::new(),
+        };
+        self.change(actor, a, async |tx| {
             let name = template_name(&req.name)?;
             req.kind.check_fields(&req.fields)?;
             let t = Template {
@@ -45,15 +50,8 @@ impl Service {
                 r => r?,
             };
             Ok(store::templates::by_name(tx.conn(), t.kind, &t.name).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Create,
-            resource: Resource::Template,
-            target: format!("{} {}", req.kind.as_str(), req.name),
-            system: String::new(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn update_template(
@@ -65,10 +63,15 @@ impl Service {
     ) -> Result<Template> {
         crate::need_version(p.version)?;
         let current = self.template(kind, name).await?;
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Update,
+            resource: Resource::Template,
+            target: format!("{} {name}", kind.as_str()),
+            system: String::new(),
+        };
+        self.change(actor, a, async |tx| {
             if current.version != p.version {
-                return Err(crate::stale(current.version, &current));
+                return Err(crate::stale(&current));
             }
             let mut t = current.clone();
             if let Some(n) = &p.name {
@@ -86,15 +89,8 @@ impl Service {
                 r => r?,
             }
             Ok(store::templates::by_name(tx.conn(), kind, &t.name).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Update,
-            resource: Resource::Template,
-            target: format!("{} {name}", kind.as_str()),
-            system: String::new(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn delete_template(
@@ -104,17 +100,16 @@ impl Service {
         name: &str,
     ) -> Result<()> {
         let current = self.template(kind, name).await?;
-        let mut tx = self.store.write().await?;
-        let r = store::templates::delete(tx.conn(), current.id)
-            .await
-            .map_err(Error::from);
         let a = Audit {
             action: Action::Delete,
             resource: Resource::Template,
             target: format!("{} {name}", kind.as_str()),
             system: String::new(),
         };
-        self.finish(actor, tx, a, r).await
+        self.change(actor, a, async |tx| {
+            Ok(store::templates::delete(tx.conn(), current.id).await?)
+        })
+        .await
     }
 
     /// Applies a template to each record `targets` name (user IDs, device names): every field
@@ -165,33 +160,38 @@ impl Service {
     ) -> Result<Vec<(String, String)>> {
         f.limit = 1000;
         f.offset = 0;
+        // Pages follow each other until one says none follows; no page needs the full count.
+        f.count_up_to = Some(model::Find::LIST_COUNT);
         let mut keys = Vec::new();
         loop {
-            let (page, total): (Vec<(String, String)>, i64) = match kind {
+            let (page, more): (Vec<(String, String)>, bool) = match kind {
                 TemplateKind::User => {
                     let p = self.find_users(&f).await?;
+                    let more = p.has_next();
                     let page = p.items.into_iter().map(|u| (u.user_id, u.system));
-                    (page.collect(), p.total)
+                    (page.collect(), more)
                 }
                 TemplateKind::Phone => {
                     let p = self.find_phones(&f).await?;
+                    let more = p.has_next();
                     (
                         p.items.into_iter().map(|d| (d.name, d.system)).collect(),
-                        p.total,
+                        more,
                     )
                 }
                 TemplateKind::DeviceProfile => {
                     let p = self.find_device_profiles(&f).await?;
+                    let more = p.has_next();
                     (
                         p.items.into_iter().map(|d| (d.name, d.system)).collect(),
-                        p.total,
+                        more,
                     )
                 }
             };
             let n = page.len() as i64;
             keys.extend(page);
             f.offset += n;
-            if n == 0 || f.offset >= total {
+            if n == 0 || !more {
                 return Ok(keys);
             }
         }

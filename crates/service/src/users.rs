@@ -257,13 +257,17 @@ impl Service {
 
     /// Creates a user and answers its id (an import needs no more).
     pub(crate) async fn add_user(&self, actor: &Actor, req: NewUser) -> Result<i64> {
-        let mut tx = self.store.write().await?;
-        let mut system = req.system.clone().unwrap_or_default();
-        let r = async {
+        let a = Audit {
+            action: Action::Create,
+            resource: Resource::User,
+            target: req.user_id.clone(),
+            system: req.system.clone().unwrap_or_default(),
+        };
+        self.change_named(actor, a, async |tx, a| {
             let sys = self
                 .pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl)
                 .await?;
-            system = sys.name.clone();
+            a.system = sys.name.clone();
             let (row, assoc) = self
                 .user_row(tx.conn(), sys.id, &sys.name, &req, None)
                 .await?;
@@ -282,15 +286,8 @@ impl Service {
             };
             self.write_assoc(tx.conn(), id, &assoc, true).await?;
             Ok(id)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Create,
-            resource: Resource::User,
-            target: req.user_id.clone(),
-            system,
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn update_user(
@@ -306,8 +303,13 @@ impl Service {
             let id = self.user_id_of(&mut c, key, system).await?;
             store::users::by_id(&mut c, id).await?
         };
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Update,
+            resource: Resource::User,
+            target: current.user.user_id.clone(),
+            system: current.user.system.clone(),
+        };
+        self.change(actor, a, async |tx| {
             let cu = &current.user;
             if let Some(s) = p.system.as_deref().filter(|s| *s != cu.system) {
                 return Err(Error::invalid("system", format!("a user cannot move from {} to {s}: delete the user and add it again on {s}", cu.system)));
@@ -359,24 +361,12 @@ impl Service {
             let (row, assoc) = self.user_row(tx.conn(), current.row.system_id, &cu.system, &spec, Some(&current.row)).await?;
             // The files of the user's phones carry the user's name and SIP credential.
             tx.changed(store::Change::Owner(cu.id));
-            match store::users::update(tx.conn(), cu.id, p.version, &row).await {
-                Err(store::Error::Stale) => {
-                    let now = store::users::by_id(tx.conn(), cu.id).await?.user;
-                    return Err(crate::stale(now.version, &now));
-                }
-                r => r?,
-            }
+            let written = store::users::update(tx.conn(), cu.id, p.version, &row).await;
+            crate::unless_stale(written, async || Ok(store::users::by_id(tx.conn(), cu.id).await?.user)).await?;
             self.write_assoc(tx.conn(), cu.id, &assoc, false).await?;
             Ok(store::users::by_id(tx.conn(), cu.id).await?.user)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Update,
-            resource: Resource::User,
-            target: current.user.user_id.clone(),
-            system: current.user.system.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn delete_user(&self, actor: &Actor, key: &str, system: Option<&str>) -> Result<()> {
@@ -385,23 +375,21 @@ impl Service {
             let id = self.user_id_of(&mut c, key, system).await?;
             store::users::by_id(&mut c, id).await?.user
         };
-        let mut tx = self.store.write().await?;
-        let r = async {
-            // Their phones lose the owner's credential: note them while they are still theirs.
-            for d in store::devices::owned_by(tx.conn(), current.id).await? {
-                tx.changed(store::Change::Device(d));
-            }
-            store::users::delete(tx.conn(), current.id).await?;
-            Ok(())
-        }
-        .await;
         let a = Audit {
             action: Action::Delete,
             resource: Resource::User,
             target: current.user_id.clone(),
             system: current.system.clone(),
         };
-        self.finish(actor, tx, a, r).await
+        self.change(actor, a, async |tx| {
+            // Their phones lose the owner's credential: note them while they are still theirs.
+            for d in store::devices::owned_by(tx.conn(), current.id).await? {
+                tx.changed(store::Change::Device(d));
+            }
+            store::users::delete(tx.conn(), current.id).await?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn delete_users(&self, actor: &Actor, req: &BatchRequest) -> Result<BatchResult> {

@@ -204,13 +204,17 @@ impl Service {
         actor: &Actor,
         req: NewVoicemailSubscriber,
     ) -> Result<VoicemailSubscriber> {
-        let mut tx = self.store.write().await?;
-        let mut system = req.system.clone().unwrap_or_default();
-        let r = async {
+        let a = Audit {
+            action: Action::Create,
+            resource: Resource::VoicemailSubscriber,
+            target: req.alias.clone(),
+            system: req.system.clone().unwrap_or_default(),
+        };
+        self.change_named(actor, a, async |tx, a| {
             let sys = self
                 .pick_system(tx.conn(), req.system.as_deref(), SystemKind::Voicemail)
                 .await?;
-            system = sys.name.clone();
+            a.system = sys.name.clone();
             let (row, lists) = self
                 .subscriber_row(tx.conn(), sys.id, &sys.name, &req, None)
                 .await?;
@@ -229,15 +233,8 @@ impl Service {
             let id = store::voicemail::insert(tx.conn(), &row).await?;
             store::voicemail::set_lists(tx.conn(), id, &lists).await?;
             Ok(store::voicemail::by_id(tx.conn(), id).await?.subscriber)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Create,
-            resource: Resource::VoicemailSubscriber,
-            target: req.alias.clone(),
-            system,
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn update_voicemail_subscriber(
@@ -254,8 +251,13 @@ impl Service {
             store::voicemail::by_id(&mut c, id).await?
         };
         let cs = current.subscriber.clone();
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Update,
+            resource: Resource::VoicemailSubscriber,
+            target: current.subscriber.alias.clone(),
+            system: current.subscriber.system.clone(),
+        };
+        self.change(actor, a, async |tx| {
             if let Some(s) = p.system.as_deref().filter(|s| *s != cs.system) {
                 return Err(Error::invalid(
                     "system",
@@ -305,24 +307,15 @@ impl Service {
                     current.row.pin_hash.clone(),
                 )
                 .await?;
-            match store::voicemail::update(tx.conn(), cs.id, p.version, &row).await {
-                Err(store::Error::Stale) => {
-                    let now = store::voicemail::by_id(tx.conn(), cs.id).await?.subscriber;
-                    return Err(crate::stale(now.version, &now));
-                }
-                r => r?,
-            }
+            let written = store::voicemail::update(tx.conn(), cs.id, p.version, &row).await;
+            crate::unless_stale(written, async || {
+                Ok(store::voicemail::by_id(tx.conn(), cs.id).await?.subscriber)
+            })
+            .await?;
             store::voicemail::set_lists(tx.conn(), cs.id, &lists).await?;
             Ok(store::voicemail::by_id(tx.conn(), cs.id).await?.subscriber)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Update,
-            resource: Resource::VoicemailSubscriber,
-            target: current.subscriber.alias.clone(),
-            system: current.subscriber.system.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn delete_voicemail_subscriber(
@@ -332,15 +325,16 @@ impl Service {
         system: Option<&str>,
     ) -> Result<()> {
         let current = self.voicemail_subscriber(key, system).await?;
-        let mut tx = self.store.write().await?;
-        let r = async { Ok(store::voicemail::delete(tx.conn(), current.id).await?) }.await;
         let a = Audit {
             action: Action::Delete,
             resource: Resource::VoicemailSubscriber,
             target: current.alias.clone(),
             system: current.system.clone(),
         };
-        self.finish(actor, tx, a, r).await
+        self.change(actor, a, async |tx| {
+            Ok(store::voicemail::delete(tx.conn(), current.id).await?)
+        })
+        .await
     }
 
     pub async fn delete_voicemail_subscribers(
@@ -371,13 +365,17 @@ impl Service {
         actor: &Actor,
         req: NewClassOfService,
     ) -> Result<ClassOfService> {
-        let mut tx = self.store.write().await?;
-        let mut system = req.system.clone().unwrap_or_default();
-        let r = async {
+        let a = Audit {
+            action: Action::Create,
+            resource: Resource::ClassOfService,
+            target: req.name.clone(),
+            system: req.system.clone().unwrap_or_default(),
+        };
+        self.change_named(actor, a, async |tx, a| {
             let sys = self
                 .pick_system(tx.conn(), req.system.as_deref(), SystemKind::Voicemail)
                 .await?;
-            system = sys.name.clone();
+            a.system = sys.name.clone();
             let row = cos_row(sys.id, req.clone())?;
             if store::voicemail::cos_id(tx.conn(), sys.id, &row.name)
                 .await?
@@ -393,15 +391,8 @@ impl Service {
             }
             let id = store::voicemail::insert_cos(tx.conn(), &row).await?;
             Ok(store::voicemail::cos_by_id(tx.conn(), id).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Create,
-            resource: Resource::ClassOfService,
-            target: req.name.clone(),
-            system,
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn update_class_of_service(
@@ -417,8 +408,13 @@ impl Service {
                 .await
                 .map_err(|e| nf(e, || format!("there is no class of service {id}")))?
         };
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Update,
+            resource: Resource::ClassOfService,
+            target: cur.name.clone(),
+            system: cur.system.clone(),
+        };
+        self.change(actor, a, async |tx| {
             let sys = store::systems::by_name(tx.conn(), &cur.system).await?;
             let row = cos_row(
                 sys.id,
@@ -460,23 +456,14 @@ impl Service {
                     ),
                 ));
             }
-            match store::voicemail::update_cos(tx.conn(), id, p.version, &row).await {
-                Err(store::Error::Stale) => {
-                    let now = store::voicemail::cos_by_id(tx.conn(), id).await?;
-                    return Err(crate::stale(now.version, &now));
-                }
-                r => r?,
-            }
+            let written = store::voicemail::update_cos(tx.conn(), id, p.version, &row).await;
+            crate::unless_stale(written, async || {
+                Ok(store::voicemail::cos_by_id(tx.conn(), id).await?)
+            })
+            .await?;
             Ok(store::voicemail::cos_by_id(tx.conn(), id).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Update,
-            resource: Resource::ClassOfService,
-            target: cur.name.clone(),
-            system: cur.system.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn delete_class_of_service(&self, actor: &Actor, id: i64) -> Result<()> {
@@ -486,8 +473,13 @@ impl Service {
                 .await
                 .map_err(|e| nf(e, || format!("there is no class of service {id}")))?
         };
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Delete,
+            resource: Resource::ClassOfService,
+            target: cos.name.clone(),
+            system: cos.system.clone(),
+        };
+        self.change(actor, a, async |tx| {
             let n = store::voicemail::cos_users(tx.conn(), id).await?;
             if n > 0 {
                 return Err(Error::conflict(
@@ -499,15 +491,8 @@ impl Service {
                 ));
             }
             Ok(store::voicemail::delete_cos(tx.conn(), id).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Delete,
-            resource: Resource::ClassOfService,
-            target: cos.name.clone(),
-            system: cos.system.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     // --- distribution lists -----------------------------------------------------------------
@@ -522,13 +507,17 @@ impl Service {
         actor: &Actor,
         req: NewDistributionList,
     ) -> Result<DistributionList> {
-        let mut tx = self.store.write().await?;
-        let mut system = req.system.clone().unwrap_or_default();
-        let r = async {
+        let a = Audit {
+            action: Action::Create,
+            resource: Resource::DistributionList,
+            target: req.name.clone(),
+            system: req.system.clone().unwrap_or_default(),
+        };
+        self.change_named(actor, a, async |tx, a| {
             let sys = self
                 .pick_system(tx.conn(), req.system.as_deref(), SystemKind::Voicemail)
                 .await?;
-            system = sys.name.clone();
+            a.system = sys.name.clone();
             let name = Name::parse("name", &req.name)?;
             if store::voicemail::dl_id(tx.conn(), sys.id, name.as_str())
                 .await?
@@ -547,15 +536,8 @@ impl Service {
             )
             .await?;
             Ok(store::voicemail::dl_by_id(tx.conn(), id).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Create,
-            resource: Resource::DistributionList,
-            target: req.name.clone(),
-            system,
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn update_distribution_list(
@@ -571,8 +553,13 @@ impl Service {
                 .await
                 .map_err(|e| nf(e, || format!("there is no distribution list {id}")))?
         };
-        let mut tx = self.store.write().await?;
-        let r = async {
+        let a = Audit {
+            action: Action::Update,
+            resource: Resource::DistributionList,
+            target: cur.name.clone(),
+            system: cur.system.clone(),
+        };
+        self.change(actor, a, async |tx| {
             let sys = store::systems::by_name(tx.conn(), &cur.system).await?;
             let name = Name::parse("name", p.name.as_deref().unwrap_or(&cur.name))?;
             if name.as_str() != cur.name
@@ -586,31 +573,21 @@ impl Service {
                 ));
             }
             let description = p.description.clone().unwrap_or(cur.description.clone());
-            match store::voicemail::update_dl(
+            let written = store::voicemail::update_dl(
                 tx.conn(),
                 id,
                 p.version,
                 name.as_str(),
                 description.trim(),
             )
-            .await
-            {
-                Err(store::Error::Stale) => {
-                    let now = store::voicemail::dl_by_id(tx.conn(), id).await?;
-                    return Err(crate::stale(now.version, &now));
-                }
-                r => r?,
-            }
+            .await;
+            crate::unless_stale(written, async || {
+                Ok(store::voicemail::dl_by_id(tx.conn(), id).await?)
+            })
+            .await?;
             Ok(store::voicemail::dl_by_id(tx.conn(), id).await?)
-        }
-        .await;
-        let a = Audit {
-            action: Action::Update,
-            resource: Resource::DistributionList,
-            target: cur.name.clone(),
-            system: cur.system.clone(),
-        };
-        self.finish(actor, tx, a, r).await
+        })
+        .await
     }
 
     pub async fn delete_distribution_list(&self, actor: &Actor, id: i64) -> Result<()> {
@@ -620,14 +597,15 @@ impl Service {
                 .await
                 .map_err(|e| nf(e, || format!("there is no distribution list {id}")))?
         };
-        let mut tx = self.store.write().await?;
-        let r = async { Ok(store::voicemail::delete_dl(tx.conn(), id).await?) }.await;
         let a = Audit {
             action: Action::Delete,
             resource: Resource::DistributionList,
             target: dl.name.clone(),
             system: dl.system.clone(),
         };
-        self.finish(actor, tx, a, r).await
+        self.change(actor, a, async |tx| {
+            Ok(store::voicemail::delete_dl(tx.conn(), id).await?)
+        })
+        .await
     }
 }

@@ -102,22 +102,15 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<AuditEntry>
         w.push(" AND ");
         crate::sql::push_prefix(&mut w, "target", q);
     }
-    let count = w.with_prefix("SELECT COUNT(*) FROM audit_log");
-    let mut sel = w.with_prefix(
-        "SELECT id, at, actor, action, resource, target, system, result, detail FROM audit_log",
-    );
-    let total: i64 = count.query().fetch_one(&mut *conn).await?.try_get(0)?;
-    sel.push(&format!(
-        " ORDER BY id {} LIMIT ",
-        if f.descending { "ASC" } else { "DESC" }
-    ))
-    .bind(f.limit)
-    .push(" OFFSET ")
-    .bind(f.offset);
-    let rows = sel.query().fetch_all(conn).await?;
-    let items = rows
-        .iter()
-        .map(|r| {
+    let cols = "id, at, actor, action, resource, target, system, result, detail";
+    let order = if f.descending { "id ASC" } else { "id DESC" };
+    crate::page::page(
+        conn,
+        cols,
+        &w.with_prefix(" FROM audit_log"),
+        order,
+        f,
+        |r| {
             Ok(AuditEntry {
                 id: r.try_get("id")?,
                 at: r.try_get("at")?,
@@ -129,12 +122,7 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<AuditEntry>
                 result: Outcome::from_db(&r.try_get::<String, _>("result")?),
                 detail: r.try_get("detail")?,
             })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Page {
-        items,
-        total,
-        limit: f.limit,
-        offset: f.offset,
-    })
+        },
+    )
+    .await
 }

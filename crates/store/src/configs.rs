@@ -4,7 +4,7 @@
 //! provisioning parameter sets that apply to them. Read inside one [`crate::Snapshot`] so a
 //! file is built from one committed state.
 
-use crate::sql::{Arg, Sql};
+use crate::sql::{aggregated, json_rows, Arg, Sql};
 use crate::{json_list, Result};
 use model::files::FileLine;
 use model::rules::DeviceClass;
@@ -99,21 +99,6 @@ struct DeviceJson(
 /// A line appearance row: device, line, button, label, display, pattern, alerting name, max
 /// calls, busy trigger, devices on the line.
 type LineJson = (i64, i64, i64, String, String, String, String, i64, i64, i64);
-
-/// `SELECT` of one text column holding a JSON array of `cols` per row, on either backend: one
-/// row to hand over instead of one per record (the rows of a batch cost more crossing the
-/// driver than reading them).
-fn aggregated(backend: &str, cols: &str, from: &str) -> String {
-    if backend == "PostgreSQL" {
-        format!("SELECT COALESCE(json_agg(json_build_array({cols})), '[]')::text {from}")
-    } else {
-        format!("SELECT json_group_array(json_array({cols})) {from}")
-    }
-}
-
-fn json_rows<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>> {
-    serde_json::from_str(text).map_err(|e| crate::Error::Db(format!("reading phone files: {e}")))
-}
 
 /// The devices `keys` name (those that exist), in id order, with their lines.
 pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<ConfigDevice>> {

@@ -2,7 +2,7 @@
 //! line appearances and service subscriptions.
 
 use crate::sql::{push_prefix, Find, Sql};
-use crate::{b, json_list, now, to_json, versioned, Error, Result};
+use crate::{b, json_list, now, to_json, versioned, Result};
 use model::rules::DeviceClass;
 use model::{
     Appearance, DeviceProfile, DndMode, Page, Phone, SecurityMode, SpeedDial, Subscription,
@@ -379,43 +379,22 @@ pub async fn find(
             _ => {}
         }
     }
-    let total: i64 = w
-        .with_prefix("SELECT COUNT(*) FROM devices d JOIN systems s ON s.id = d.system_id LEFT JOIN users ou ON ou.id = d.owner_id")
-        .query()
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
     let sort = match f.sort.as_deref() {
         Some("model") => "d.model",
         Some("description") => "d.description",
         Some("updated_at") => "d.updated_at",
         _ => "d.name_lc",
     };
-    let mut sel = w.with_prefix(&format!("SELECT {COLS}{FROM}"));
-    sel.push(&format!(" ORDER BY {sort} {}, d.id LIMIT ", f.order()))
-        .bind(f.limit)
-        .push(" OFFSET ")
-        .bind(f.offset);
-    let rows = sel.query().fetch_all(&mut *conn).await?;
-    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    Ok(Page {
-        items: hydrate(conn, items).await?,
-        total,
-        limit: f.limit,
-        offset: f.offset,
-    })
+    let o = f.order();
+    let order = format!("{sort} {o}, d.id {o}");
+    let mut p = crate::page::page(conn, COLS, &w.with_prefix(FROM), &order, f, from_row).await?;
+    p.items = hydrate(conn, p.items).await?;
+    Ok(p)
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<StoredDevice> {
-    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE d.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let d = r
-        .as_ref()
-        .map(from_row)
-        .transpose()?
-        .ok_or(Error::NotFound)?;
+    let select = format!("SELECT {COLS}{FROM} WHERE d.id = $1");
+    let d = crate::page::one(conn, &select, id, from_row).await?;
     Ok(hydrate(conn, vec![d]).await?.remove(0))
 }
 

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod migrate;
+mod page;
 pub mod sql;
 
 pub mod admins;
@@ -107,21 +108,38 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Set on every SQLite connection. Finds read index and table pages at random: keeping them
-/// memory-mapped and cached instead of paying a read() per page is what makes prefix finds
-/// fast (BENCHMARKS.md).
+/// Set on every SQLite connection, with the memory of [`SqliteMemory`].
 const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 10000",
     "PRAGMA synchronous = NORMAL",
-    "PRAGMA mmap_size = 268435456",
-    "PRAGMA cache_size = -65536",
     "PRAGMA temp_store = MEMORY",
 ];
 
+/// The memory each SQLite connection may hold (configuration `database.sqlite_cache_mb` and
+/// `database.sqlite_mmap_mb`, docs/configuration.md "The database"). Finds read index and table
+/// pages at random, so pages kept in memory instead of read() again make them fast; but a
+/// memory-mapped file counts in the server's resident memory once per connection mapping it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteMemory {
+    /// Each connection's page cache, in MB.
+    pub cache_mb: u32,
+    /// How much of the database file each connection maps into memory, in MB (0: none).
+    pub mmap_mb: u32,
+}
+
+impl Default for SqliteMemory {
+    fn default() -> Self {
+        SqliteMemory {
+            cache_mb: 64,
+            mmap_mb: 256,
+        }
+    }
+}
+
 /// How connections to the database are made: at most `max`, each SQLite one with
-/// [`SQLITE_PRAGMAS`].
-fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
+/// [`SQLITE_PRAGMAS`] and `memory`.
+fn pool_options(backend: Backend, max: u32, memory: SqliteMemory) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(10))
@@ -130,6 +148,13 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
                 if backend == Backend::Sqlite {
                     for pragma in SQLITE_PRAGMAS {
                         sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    let mb = 1024 * 1024u64;
+                    for pragma in [
+                        format!("PRAGMA mmap_size = {}", u64::from(memory.mmap_mb) * mb),
+                        format!("PRAGMA cache_size = -{}", u64::from(memory.cache_mb) * 1024),
+                    ] {
+                        sqlx::query(&pragma).execute(&mut *conn).await?;
                     }
                 }
                 Ok(())
@@ -148,6 +173,8 @@ pub struct Store {
     generation: Arc<Generation>,
     /// Set on a batched store: every write shares one transaction until `commit_batch`.
     batch: Option<Arc<Mutex<BatchState>>>,
+    /// What each SQLite connection may hold in memory (also for [`Store::detached`]).
+    memory: SqliteMemory,
     /// A batched store's writes take no savepoint ([`Store::set_optimistic`]).
     optimistic: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -389,13 +416,23 @@ impl Store {
     /// Connects to `url` (`sqlite:PATH` — created when missing — or `postgres://…`) and brings
     /// the schema up to date.
     pub async fn open(url: &str) -> Result<Store> {
-        let store = Self::connect(url).await?;
+        Self::open_with(url, SqliteMemory::default()).await
+    }
+
+    /// [`Store::open`] with the memory each SQLite connection may hold.
+    pub async fn open_with(url: &str, memory: SqliteMemory) -> Result<Store> {
+        let store = Self::connect_with(url, memory).await?;
         store.migrate().await?;
         Ok(store)
     }
 
     /// Connects without migrating.
     pub async fn connect(url: &str) -> Result<Store> {
+        Self::connect_with(url, SqliteMemory::default()).await
+    }
+
+    /// [`Store::connect`] with the memory each SQLite connection may hold.
+    pub async fn connect_with(url: &str, memory: SqliteMemory) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let url = match backend {
@@ -412,6 +449,7 @@ impl Store {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 10,
             },
+            memory,
         )
         .connect_with(opts)
         .await
@@ -428,6 +466,7 @@ impl Store {
             generation: Arc::default(),
             batch: None,
             optimistic: Arc::default(),
+            memory,
         })
     }
 
@@ -437,7 +476,9 @@ impl Store {
     /// and generation: its commits are this process's own.
     pub async fn detached(&self) -> Result<Store> {
         let opts = (*self.pool.connect_options()).clone();
-        let pool = pool_options(self.backend, 1).connect_with(opts).await?;
+        let pool = pool_options(self.backend, 1, self.memory)
+            .connect_with(opts)
+            .await?;
         Ok(Store {
             pool,
             batch: None,

@@ -1,7 +1,7 @@
 //! Lines (directory numbers): pattern + partition, unique within a system.
 
 use crate::sql::{push_prefix, Find, Sql};
-use crate::{now, versioned, Error, Result};
+use crate::{now, versioned, Result};
 use model::{Line, LineAppearanceRef, Page};
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
@@ -136,43 +136,22 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<Line>> {
             _ => {}
         }
     }
-    let total: i64 = w
-        .with_prefix(&format!("SELECT COUNT(*){FROM}"))
-        .query()
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
     let sort = match f.sort.as_deref() {
         Some("partition") => "l.partition",
         Some("description") => "l.description",
         Some("updated_at") => "l.updated_at",
         _ => "l.pattern",
     };
-    let mut sel = w.with_prefix(&format!("SELECT {COLS}{FROM}"));
-    sel.push(&format!(" ORDER BY {sort} {}, l.id LIMIT ", f.order()))
-        .bind(f.limit)
-        .push(" OFFSET ")
-        .bind(f.offset);
-    let rows = sel.query().fetch_all(&mut *conn).await?;
-    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    Ok(Page {
-        items: hydrate(conn, items).await?,
-        total,
-        limit: f.limit,
-        offset: f.offset,
-    })
+    let o = f.order();
+    let order = format!("{sort} {o}, l.id {o}");
+    let mut p = crate::page::page(conn, COLS, &w.with_prefix(FROM), &order, f, from_row).await?;
+    p.items = hydrate(conn, p.items).await?;
+    Ok(p)
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Line> {
-    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE l.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let l = r
-        .as_ref()
-        .map(from_row)
-        .transpose()?
-        .ok_or(Error::NotFound)?;
+    let select = format!("SELECT {COLS}{FROM} WHERE l.id = $1");
+    let l = crate::page::one(conn, &select, id, from_row).await?;
     Ok(hydrate(conn, vec![l]).await?.remove(0))
 }
 

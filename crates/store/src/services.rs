@@ -1,7 +1,7 @@
 //! IP phone services.
 
 use crate::sql::{push_prefix, Find, Sql};
-use crate::{json_list, now, to_json, versioned, Error, Result};
+use crate::{json_list, now, to_json, versioned, Result};
 use model::{Page, PhoneService, ServiceParameter};
 use sqlx::{AnyConnection, Row};
 
@@ -14,9 +14,9 @@ pub struct ServiceRow {
     pub parameters: Vec<ServiceParameter>,
 }
 
-const SELECT: &str = "SELECT ps.id, s.name AS system_name, ps.system_id, ps.name, ps.url, ps.description, ps.parameters_json, ps.version, \
-    (SELECT COUNT(*) FROM subscriptions sub WHERE sub.service_id = ps.id) AS subscribers \
-    FROM phone_services ps JOIN systems s ON s.id = ps.system_id";
+const COLS: &str = "ps.id, s.name AS system_name, ps.system_id, ps.name, ps.url, ps.description, ps.parameters_json, ps.version, \
+    (SELECT COUNT(*) FROM subscriptions sub WHERE sub.service_id = ps.id) AS subscribers";
+const FROM: &str = " FROM phone_services ps JOIN systems s ON s.id = ps.system_id";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<PhoneService> {
     Ok(PhoneService {
@@ -40,38 +40,19 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<PhoneServic
         w.push(" AND ");
         push_prefix(&mut w, "ps.name", q);
     }
-    let total: i64 = w
-        .with_prefix("SELECT COUNT(*) FROM phone_services ps JOIN systems s ON s.id = ps.system_id")
-        .query()
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-    let mut sel = w.with_prefix(SELECT);
-    sel.push(&format!(" ORDER BY ps.name {}, ps.id LIMIT ", f.order()))
-        .bind(f.limit)
-        .push(" OFFSET ")
-        .bind(f.offset);
-    let items = sel
-        .query()
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Page {
-        items,
-        total,
-        limit: f.limit,
-        offset: f.offset,
-    })
+    let o = f.order();
+    let order = format!("ps.name {o}, ps.id {o}");
+    crate::page::page(conn, COLS, &w.with_prefix(FROM), &order, f, from_row).await
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<PhoneService> {
-    let r = sqlx::query(&format!("{SELECT} WHERE ps.id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)
+    crate::page::one(
+        conn,
+        &format!("SELECT {COLS}{FROM} WHERE ps.id = $1"),
+        id,
+        from_row,
+    )
+    .await
 }
 
 /// Services with this name: (id, system id).

@@ -193,6 +193,22 @@ pub fn push_prefix(sql: &mut Sql, col: &str, prefix: &str) {
     }
 }
 
+/// `SELECT` of one text column holding a JSON array of `cols` per row, on either backend: one
+/// row to hand over instead of one per record (the rows of a batch cost more crossing the
+/// driver than reading them).
+pub(crate) fn aggregated(backend: &str, cols: &str, from: &str) -> String {
+    if backend == "PostgreSQL" {
+        format!("SELECT COALESCE(json_agg(json_build_array({cols})), '[]')::text {from}")
+    } else {
+        format!("SELECT json_group_array(json_array({cols})) {from}")
+    }
+}
+
+pub(crate) fn json_rows<T: serde::de::DeserializeOwned>(text: &str) -> crate::Result<Vec<T>> {
+    serde_json::from_str(text)
+        .map_err(|e| crate::Error::Db(format!("reading aggregated rows: {e}")))
+}
+
 pub use model::Find;
 
 #[cfg(test)]

@@ -36,11 +36,13 @@ pub async fn by_name(conn: &mut AnyConnection, name: &str) -> Result<System> {
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<System> {
-    let r = sqlx::query(&format!("SELECT {COLS} FROM systems WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    r.as_ref().map(from_row).transpose()?.ok_or(Error::NotFound)
+    crate::page::one(
+        conn,
+        &format!("SELECT {COLS} FROM systems WHERE id = $1"),
+        id,
+        from_row,
+    )
+    .await
 }
 
 pub async fn insert(

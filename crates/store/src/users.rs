@@ -1,11 +1,11 @@
 //! End users of call-control systems, their associations, and the conflicts between systems.
 
-use crate::sql::{push_prefix, Find, Sql};
-use crate::{b, json_list, now, to_json, versioned, Error, Result};
+use crate::sql::{aggregated, json_rows, push_prefix, Find, Sql};
+use crate::{b, json_list, now, to_json, versioned, Result};
 use model::rules::{conflicts, Namesake};
 use model::{AppProfiles, Capabilities, Conflict, LineRef, Page, SystemKind, User};
 use sqlx::{AnyConnection, Row};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The stored fields of a user, validated by the service. Hashes, never secrets.
 #[derive(Debug, Clone, Default)]
@@ -128,26 +128,31 @@ pub async fn namesakes(
     if ids.is_empty() {
         return Ok(out);
     }
-    let mut q = Sql::new(
-        "SELECT 'user' AS t, u.id, u.user_id AS uid, s.name, s.kind, u.first_name, u.last_name FROM users u \
+    // One row holding them all (as JSON): a page's users are each their own namesake.
+    let mut q = Sql::new(&aggregated(
+        conn.backend_name(),
+        "t, id, uid, name, kind, first_name, last_name",
+        "FROM (SELECT 'user' AS t, u.id, u.user_id AS uid, s.name, s.kind, u.first_name, u.last_name FROM users u \
          JOIN systems s ON s.id = u.system_id WHERE u.user_id IN ",
-    );
+    ));
     q.bind_list(ids);
     q.push(
         " UNION ALL SELECT 'voicemail' AS t, v.id, v.alias AS uid, s.name, s.kind, v.first_name, v.last_name \
          FROM voicemail_subscribers v JOIN systems s ON s.id = v.system_id WHERE v.alias IN ",
     );
     q.bind_list(ids);
-    for r in q.query().fetch_all(conn).await? {
-        let t: String = r.try_get("t")?;
-        out.entry(r.try_get("uid")?).or_default().push((
+    q.push(") n");
+    let text: String = q.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    type Row = (String, i64, String, String, String, String, String);
+    for (t, id, uid, system, kind, first_name, last_name) in json_rows::<Row>(&text)? {
+        out.entry(uid).or_default().push((
             if t == "user" { "user" } else { "voicemail" },
-            r.try_get("id")?,
+            id,
             Namesake {
-                system: r.try_get("name")?,
-                kind: SystemKind::from_db(&r.try_get::<String, _>("kind")?),
-                first_name: r.try_get("first_name")?,
-                last_name: r.try_get("last_name")?,
+                system,
+                kind: SystemKind::from_db(&kind),
+                first_name,
+                last_name,
             },
         ));
     }
@@ -231,6 +236,12 @@ async fn hydrate(conn: &mut AnyConnection, mut users: Vec<StoredUser>) -> Result
 /// `q` is a prefix of the user ID, first name or last name (any case). Filters: `user_id`,
 /// `last_name`, `first_name`, `department` (exact), `conflicts=true` (only users in conflict).
 /// Sorts: `last_name` (default, then first name), `first_name`, `user_id`, `updated_at`.
+///
+/// With `q` and no sort, users come in the order of the name that matched, as a directory's
+/// search as you type lists them ("smi": Smith, smithj, Smitty, whichever of the three names
+/// matched): each name's index range is read in its order and only as far as the page reaches,
+/// so the cost follows the page, not the number of matches. An explicit sort orders every
+/// match. `count_up_to` bounds the count the same way (see [`Find::count_up_to`]).
 pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
     // The filters every matching row must pass, on `users u` alone (no join: a join would
     // make every candidate row a table lookup).
@@ -256,72 +267,173 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
             _ => {}
         }
     }
-    let o = f.order();
-    let (sort_cols, sort) = match f.sort.as_deref() {
-        Some("first_name") => (
-            "u.first_lc, u.last_lc",
-            format!("first_lc {o}, last_lc {o}"),
-        ),
-        Some("user_id") => ("u.user_id", format!("user_id {o}")),
-        Some("updated_at") => ("u.updated_at", format!("updated_at {o}")),
-        _ => (
-            "u.last_lc, u.first_lc",
-            format!("last_lc {o}, first_lc {o}"),
-        ),
+    let q =
+        f.q.as_deref()
+            .filter(|q| !q.is_empty())
+            .map(str::to_lowercase);
+    // The rows whose name `col` starts with `q` (every row without `q`) that pass the filters.
+    let rows_of = |cols: &str, col: &str| {
+        let mut b = Sql::new(&format!("SELECT {cols} FROM users u WHERE "));
+        match &q {
+            Some(q) => push_prefix(&mut b, col, q),
+            None => {
+                b.push("1 = 1");
+            }
+        }
+        b.append(&filters);
+        b
     };
-    // The matching ids with their sort keys. A prefix is matched against user ID, first and
-    // last name as a UNION of three index ranges: each branch reads only its index (which
-    // carries the sort keys), where an OR would look up every candidate row in the table.
-    let mut m = Sql::new("");
-    match f.q.as_deref().filter(|q| !q.is_empty()) {
-        Some(q) => {
-            let q = q.to_lowercase();
-            for (i, col) in ["u.user_id_lc", "u.first_lc", "u.last_lc"]
+    // The names a prefix is matched against (one, standing for all rows, without `q`), each
+    // with the columns its index orders by after it (see the users indexes in migration 1).
+    let names: &[(&str, &str)] = if q.is_some() {
+        &[
+            ("u.last_lc", "u.first_lc, ''"),
+            ("u.first_lc", "u.last_lc, ''"),
+            ("u.user_id_lc", "u.last_lc, u.first_lc"),
+        ]
+    } else {
+        &[("u.last_lc", "u.first_lc, ''")]
+    };
+    let o = f.order();
+    let (ids, counted): (Vec<i64>, Option<i64>) = match (&q, f.sort.as_deref()) {
+        (Some(_), None) => {
+            // Each name's range in index order, as far as this page reaches, merged here by
+            // the name that matched (a user matching twice keeps its first place).
+            let reach = f.offset + f.limit;
+            // One row holding them all (as JSON): rows cost more crossing the driver than
+            // reading them.
+            let mut m = Sql::new(&aggregated(
+                conn.backend_name(),
+                "b, id, k, k2, k3",
+                "FROM (",
+            ));
+            for (i, (col, then)) in names.iter().enumerate() {
+                if i > 0 {
+                    m.push(" UNION ALL ");
+                }
+                let order: Vec<String> = format!("{col}, {then}, u.id")
+                    .split(", ")
+                    .filter(|c| *c != "''")
+                    .map(|c| format!("{c} {o}"))
+                    .collect();
+                let mut b = rows_of(
+                    &format!(
+                        "{i} AS b, u.id, {col} AS k, {}",
+                        then.replace(", ", " AS k2, ") + " AS k3"
+                    ),
+                    col,
+                );
+                b.push(&format!(" ORDER BY {} LIMIT ", order.join(", ")))
+                    .bind(reach);
+                m.append(&b.with_prefix("SELECT * FROM (").push_owned(") b"));
+            }
+            m.push(") m");
+            let text: String = m.query().fetch_one(&mut *conn).await?.try_get(0)?;
+            let mut best: HashMap<i64, [String; 3]> = HashMap::new();
+            let mut read = [0i64; 3];
+            for (b, id, k, k2, k3) in json_rows::<(usize, i64, String, String, String)>(&text)? {
+                read[b] += 1;
+                let key = [k, k2, k3];
+                let first = best.entry(id).or_insert_with(|| key.clone());
+                if (key < *first) != f.descending && key != *first {
+                    *first = key;
+                }
+            }
+            let mut merged: Vec<(&[String; 3], i64)> =
+                best.iter().map(|(id, k)| (k, *id)).collect();
+            merged.sort_unstable();
+            if f.descending {
+                merged.reverse();
+            }
+            let ids = merged
                 .iter()
-                .enumerate()
-            {
+                .skip(f.offset as usize)
+                .take(f.limit as usize)
+                .map(|(_, id)| *id)
+                .collect();
+            // No range reached the end of its reach: every match was read.
+            let complete = read.iter().all(|n| *n < reach);
+            (ids, complete.then_some(best.len() as i64))
+        }
+        _ => {
+            let (sort_cols, sort) = match f.sort.as_deref() {
+                Some("first_name") => (
+                    "u.first_lc, u.last_lc",
+                    format!("first_lc {o}, last_lc {o}"),
+                ),
+                Some("user_id") => ("u.user_id", format!("user_id {o}")),
+                Some("updated_at") => ("u.updated_at", format!("updated_at {o}")),
+                _ => (
+                    "u.last_lc, u.first_lc",
+                    format!("last_lc {o}, first_lc {o}"),
+                ),
+            };
+            // The matches of the names with their sort keys; a UNION of index ranges, each
+            // read from its index alone (which carries the sort keys), where an OR would look
+            // up every candidate row in the table.
+            let mut m = Sql::new("");
+            for (i, (col, _)) in names.iter().enumerate() {
                 if i > 0 {
                     m.push(" UNION ");
                 }
-                m.push(&format!("SELECT u.id, {sort_cols} FROM users u WHERE "));
-                push_prefix(&mut m, col, &q);
-                m.append(&filters);
+                m.append(&rows_of(&format!("u.id, {sort_cols}"), col));
+            }
+            let mut page = m.with_prefix("SELECT id FROM (");
+            page.push(&format!(") m ORDER BY {sort}, id {o} LIMIT "))
+                .bind(f.limit)
+                .push(" OFFSET ")
+                .bind(f.offset);
+            let ids: Vec<i64> = page
+                .query()
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?;
+            // A short page that is not past the end ends the matches.
+            let n = ids.len() as i64;
+            let ended = n < f.limit && (n > 0 || f.offset == 0);
+            (ids, ended.then_some(f.offset + n))
+        }
+    };
+    let (total, total_exact) = match (counted, f.count_up_to) {
+        (Some(n), _) => (n, true),
+        // One name alone matching more than the cap answers without merging them.
+        (None, Some(cap)) if names.len() > 1 && over_cap(conn, names, &rows_of, cap).await? => {
+            (cap, false)
+        }
+        (None, _) => {
+            // Each name's matches up to the cap (all of them without one), their ids merged.
+            let mut m = Sql::new("");
+            for (i, (col, _)) in names.iter().enumerate() {
+                if i > 0 {
+                    m.push(" UNION ");
+                }
+                let mut b = rows_of("u.id", col);
+                if let Some(cap) = f.count_up_to {
+                    b.push(" LIMIT ").bind(cap + 1);
+                }
+                m.append(&b.with_prefix("SELECT id FROM (").push_owned(") b"));
+            }
+            let n: i64 = m
+                .with_prefix("SELECT COUNT(*) FROM (")
+                .push_owned(") m")
+                .query()
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?;
+            // Below the cap no range was cut short, so the count is exact.
+            match f.count_up_to {
+                Some(cap) if n > cap => (cap, false),
+                _ => (n, true),
             }
         }
-        None => {
-            m.push(&format!(
-                "SELECT u.id, {sort_cols} FROM users u WHERE 1 = 1"
-            ));
-            m.append(&filters);
-        }
-    }
-    // One pass gives the page and the count; past the last page there is no row to carry the
-    // count, so it is asked for on its own.
-    let mut page = m.with_prefix("SELECT id, COUNT(*) OVER () AS total FROM (");
-    page.push(&format!(") m ORDER BY {sort}, id LIMIT "))
-        .bind(f.limit)
-        .push(" OFFSET ")
-        .bind(f.offset);
-    let rows = page.query().fetch_all(&mut *conn).await?;
-    let ids: Vec<i64> = rows
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<Result<_, _>>()?;
-    let total: i64 = match rows.first() {
-        Some(r) => r.try_get(1)?,
-        None => m
-            .with_prefix("SELECT COUNT(*) FROM (")
-            .push_owned(") m")
-            .query()
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get(0)?,
     };
     let mut items = Vec::with_capacity(ids.len());
     if !ids.is_empty() {
         let mut q = Sql::new(&format!("SELECT {COLS}{FROM} WHERE u.id IN "));
         q.bind_list(&ids);
-        let mut by_id: std::collections::HashMap<i64, StoredUser> = q
+        let mut by_id: HashMap<i64, StoredUser> = q
             .query()
             .fetch_all(&mut *conn)
             .await?
@@ -338,21 +450,41 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
     Ok(Page {
         items,
         total,
+        total_exact,
         limit: f.limit,
         offset: f.offset,
     })
 }
 
+/// Whether one of `names` alone matches more than `cap` users (each counted up to `cap + 1`, in
+/// one statement).
+async fn over_cap(
+    conn: &mut AnyConnection,
+    names: &[(&str, &str)],
+    rows_of: &impl Fn(&str, &str) -> Sql,
+    cap: i64,
+) -> Result<bool> {
+    let mut q = Sql::new("SELECT ");
+    for (i, (col, _)) in names.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        let mut b = rows_of("1 AS one", col);
+        b.push(" LIMIT ").bind(cap + 1);
+        q.append(&b.with_prefix("(SELECT COUNT(*) FROM (").push_owned(") c)"));
+    }
+    let r = q.query().fetch_one(&mut *conn).await?;
+    for i in 0..names.len() {
+        if r.try_get::<i64, _>(i)? > cap {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<StoredUser> {
-    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE u.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let u = r
-        .as_ref()
-        .map(from_row)
-        .transpose()?
-        .ok_or(Error::NotFound)?;
+    let select = format!("SELECT {COLS}{FROM} WHERE u.id = $1");
+    let u = crate::page::one(conn, &select, id, from_row).await?;
     Ok(hydrate(conn, vec![u]).await?.remove(0))
 }
 

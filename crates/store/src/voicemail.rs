@@ -127,12 +127,6 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<VoicemailSu
             _ => {}
         }
     }
-    let total: i64 = w
-        .with_prefix(&format!("SELECT COUNT(*){FROM}"))
-        .query()
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
     let o = f.order();
     let sort = match f.sort.as_deref() {
         Some("alias") => format!("v.alias {o}"),
@@ -140,36 +134,15 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<VoicemailSu
         Some("updated_at") => format!("v.updated_at {o}"),
         _ => format!("v.last_lc {o}, v.first_lc {o}"),
     };
-    let mut sel = w.with_prefix(&format!("SELECT {COLS}{FROM}"));
-    sel.push(&format!(" ORDER BY {sort}, v.id LIMIT "))
-        .bind(f.limit)
-        .push(" OFFSET ")
-        .bind(f.offset);
-    let rows = sel.query().fetch_all(&mut *conn).await?;
-    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    let items = hydrate(conn, items)
-        .await?
-        .into_iter()
-        .map(|s| s.subscriber)
-        .collect();
-    Ok(Page {
-        items,
-        total,
-        limit: f.limit,
-        offset: f.offset,
-    })
+    let order = format!("{sort}, v.id {o}");
+    let mut p = crate::page::page(conn, COLS, &w.with_prefix(FROM), &order, f, from_row).await?;
+    p.items = hydrate(conn, std::mem::take(&mut p.items)).await?;
+    Ok(p.map(|s| s.subscriber))
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<StoredSubscriber> {
-    let r = sqlx::query(&format!("SELECT {COLS}{FROM} WHERE v.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let s = r
-        .as_ref()
-        .map(from_row)
-        .transpose()?
-        .ok_or(Error::NotFound)?;
+    let select = format!("SELECT {COLS}{FROM} WHERE v.id = $1");
+    let s = crate::page::one(conn, &select, id, from_row).await?;
     Ok(hydrate(conn, vec![s]).await?.remove(0))
 }
 

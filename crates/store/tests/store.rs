@@ -375,3 +375,158 @@ async fn a_batch_undoes_a_failed_write_alone_and_commits_the_rest_at_once() {
         assert_eq!(count(store.clone()).await, "2", "[{label}]");
     }
 }
+
+/// Users found by prefix agree with the same find worked out by hand over every user, in match
+/// order (no sort), in each sort, both ways, page after page, and the count says when it was
+/// capped: on each backend.
+#[tokio::test]
+async fn user_prefix_finds_agree_with_a_scan_of_every_user() {
+    // (user ID, first name, last name): names that share prefixes across the three fields, a
+    // user matching twice, and ties that only the id breaks.
+    let mut people: Vec<(String, String, String)> = vec![
+        ("smithj".into(), "John".into(), "Smith".into()),
+        ("jsmith".into(), "Smitty".into(), "Jones".into()),
+        ("smo".into(), "Smo".into(), "Smo".into()),
+        ("abc".into(), "Sm".into(), "Zed".into()),
+        ("sm1".into(), "Ann".into(), "Smith".into()),
+        ("sm2".into(), "Ann".into(), "Smith".into()),
+    ];
+    let syl = ["sa", "sm", "ta", "to", "ab", "sk"];
+    for i in 0..60usize {
+        let first = format!("{}{}", syl[i % 6], syl[(i / 6) % 6]);
+        let last = format!("{}{}", syl[(i * 7 + 1) % 6], syl[(i / 3) % 6]);
+        people.push((format!("{}_{i}", &first[..2]), first, last));
+    }
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let label = db.label;
+        let mut tx = store.write().await.unwrap();
+        let sys = store::systems::insert(
+            tx.conn(),
+            "cucm1",
+            SystemKind::CallControl,
+            "HQ",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+        let mut rows = Vec::new();
+        for (uid, first, last) in &people {
+            let row = UserRow {
+                system_id: sys,
+                user_id: uid.clone(),
+                first_name: first.clone(),
+                last_name: last.clone(),
+                ..Default::default()
+            };
+            let id = store::users::insert(tx.conn(), &row).await.unwrap();
+            rows.push((
+                id,
+                uid.to_lowercase(),
+                first.to_lowercase(),
+                last.to_lowercase(),
+            ));
+        }
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        for q in ["s", "sm", "SMI", "smo", "a", "t", "zz", "sk"] {
+            let ql = q.to_lowercase();
+            let hit = |s: &str| s.starts_with(&ql);
+            let matches: Vec<_> = rows
+                .iter()
+                .filter(|(_, u, f, l)| hit(u) || hit(f) || hit(l))
+                .cloned()
+                .collect();
+            for sort in [None, Some("last_name"), Some("first_name"), Some("user_id")] {
+                for descending in [false, true] {
+                    // The expected order, worked out from every user.
+                    let mut want: Vec<(Vec<String>, i64)> = matches
+                        .iter()
+                        .map(|(id, u, f, l)| {
+                            let key = match sort {
+                                // The first of the names that matched, each followed by the
+                                // columns its index orders by.
+                                None => [
+                                    hit(l).then(|| vec![l.clone(), f.clone(), String::new()]),
+                                    hit(f).then(|| vec![f.clone(), l.clone(), String::new()]),
+                                    hit(u).then(|| vec![u.clone(), l.clone(), f.clone()]),
+                                ]
+                                .into_iter()
+                                .flatten()
+                                .reduce(|a, b| {
+                                    if (b < a) != descending && a != b {
+                                        b
+                                    } else {
+                                        a
+                                    }
+                                })
+                                .unwrap(),
+                                Some("last_name") => vec![l.clone(), f.clone()],
+                                Some("first_name") => vec![f.clone(), l.clone()],
+                                _ => vec![u.clone()],
+                            };
+                            (key, *id)
+                        })
+                        .collect();
+                    want.sort();
+                    if descending {
+                        want.reverse();
+                    }
+                    let want: Vec<i64> = want.into_iter().map(|(_, id)| id).collect();
+                    for (limit, cap) in [(7, None), (4, Some(5)), (100, Some(1000))] {
+                        let mut got = Vec::new();
+                        let mut offset = 0;
+                        loop {
+                            let f = Find {
+                                q: Some(q.into()),
+                                sort: sort.map(str::to_string),
+                                descending,
+                                limit,
+                                offset,
+                                count_up_to: cap,
+                                ..Default::default()
+                            };
+                            let page = store::users::find(&mut c, &f).await.unwrap();
+                            let what = format!("{label} q={q} sort={sort:?} desc={descending} limit={limit} cap={cap:?} offset={offset}");
+                            // Past the cap the count stops there, unless the page already
+                            // read every match.
+                            match cap {
+                                Some(cap) if want.len() as i64 > cap && !page.total_exact => {
+                                    assert_eq!(page.total, cap, "{what}");
+                                }
+                                _ => {
+                                    assert!(page.total_exact, "{what}");
+                                    assert_eq!(page.total, want.len() as i64, "{what}");
+                                }
+                            }
+                            if offset == 0 && cap.is_some_and(|cap| want.len() as i64 > cap + limit)
+                            {
+                                assert!(
+                                    !page.total_exact,
+                                    "{what}: the first page counts to the cap"
+                                );
+                            }
+                            let n = page.items.len() as i64;
+                            let more = page.has_next();
+                            got.extend(page.items.iter().map(|u| {
+                                rows.iter()
+                                    .find(|r| r.1 == u.user_id.to_lowercase())
+                                    .unwrap()
+                                    .0
+                            }));
+                            offset += n;
+                            if !more {
+                                break;
+                            }
+                            assert_eq!(n, limit, "{what}: a page before the last is full");
+                        }
+                        assert_eq!(
+                            got, want,
+                            "{label} q={q} sort={sort:?} desc={descending} limit={limit}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -74,6 +74,10 @@ pub struct ListParams {
     limit: Option<i64>,
     /// Records to skip.
     offset: Option<i64>,
+    /// `exact` counts every match. By default a list counts matches up to 1,000 and past that
+    /// answers `"total": 1000, "total_exact": false` (a broad prefix among a million users
+    /// answers in milliseconds).
+    count: Option<String>,
 }
 
 /// Selects a record that several systems or partitions may hold.
@@ -108,6 +112,7 @@ const DEVICE_SORTS: &[&str] = &["name", "model", "description", "updated_at"];
 fn find(q: &BTreeMap<String, String>, filters: &[&str], sorts: &[&str]) -> ApiResult<model::Find> {
     let mut f = model::Find {
         limit: 50,
+        count_up_to: Some(model::Find::LIST_COUNT),
         ..Default::default()
     };
     for (k, v) in q {
@@ -133,11 +138,18 @@ fn find(q: &BTreeMap<String, String>, filters: &[&str], sorts: &[&str]) -> ApiRe
             "offset" => {
                 f.offset = v.parse().ok().filter(|n| *n >= 0).ok_or_else(|| ApiError::bad_request("offset is 0 or more", Some("offset".into())))?
             }
+            "count" => {
+                f.count_up_to = match v.as_str() {
+                    "exact" => None,
+                    "capped" => Some(model::Find::LIST_COUNT),
+                    _ => return Err(ApiError::bad_request("count is `exact` or `capped`", Some("count".into()))),
+                }
+            }
             k if filters.contains(&k) => f.filters.push((k.to_string(), v.clone())),
             other => {
                 return Err(ApiError::bad_request(
                     format!(
-                        "`{other}` is not a parameter here; use q, system, sort, order, limit, offset{}{}",
+                        "`{other}` is not a parameter here; use q, system, sort, order, limit, offset, count{}{}",
                         if filters.is_empty() { "" } else { " or the filters " },
                         filters.join(", ")
                     ),
@@ -170,6 +182,7 @@ fn in_memory<T>(items: Vec<T>, f: &model::Find, key: impl Fn(&T) -> &str) -> Pag
     Page {
         items,
         total,
+        total_exact: true,
         limit: f.limit,
         offset: f.offset,
     }

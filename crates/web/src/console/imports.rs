@@ -97,6 +97,7 @@ pub(super) async fn jobs(
     let listed = s.service.import_jobs(f.limit, f.offset).await.map(|p| Listed {
         headers: &["Job", "Kind", "Mode", "File", "State", "Rows", "Ok", "Failed", "By", "Started"],
         total: p.total,
+        total_exact: p.total_exact,
         rows: p
             .items
             .into_iter()

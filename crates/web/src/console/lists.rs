@@ -27,7 +27,7 @@ pub(super) fn pages(
     path: &str,
     q: &BTreeMap<String, String>,
     f: &model::Find,
-    total: i64,
+    more: bool,
 ) -> Value {
     let link = |offset: i64| {
         let mut q = q.clone();
@@ -40,7 +40,7 @@ pub(super) fn pages(
     };
     context! {
         prev => (f.offset > 0).then(|| link((f.offset - PAGE).max(0))),
-        next => (f.offset + PAGE < total).then(|| link(f.offset + PAGE)),
+        next => more.then(|| link(f.offset + PAGE)),
     }
 }
 
@@ -84,7 +84,7 @@ pub(super) async fn phones(
     let f = find_of(&q, PHONE_FILTERS);
     match s.service.find_phones(&f).await {
         Ok(page) => {
-            let nav = pages("/phones", &q, &f, page.total);
+            let nav = pages("/phones", &q, &f, page.has_next());
             render(
                 "phones.html",
                 c.page(
@@ -108,6 +108,8 @@ pub(super) struct Listed {
     pub(super) headers: &'static [&'static str],
     pub(super) rows: Vec<Value>,
     pub(super) total: i64,
+    /// False when `total` is a lower bound (the find counted up to [`model::Find::LIST_COUNT`]).
+    pub(super) total_exact: bool,
 }
 
 /// A record's conflicts between product systems, in one line (what is wrong and how to resolve
@@ -172,7 +174,9 @@ pub(super) fn list_page(
                 .iter()
                 .filter(|(k, _)| *k != "q" && *k != "offset")
                 .collect();
-            let nav = pages(&format!("/{here}"), q, f, l.total);
+            let shown = f.offset + l.rows.len() as i64;
+            let more = shown < l.total || (!l.total_exact && l.rows.len() as i64 == PAGE);
+            let nav = pages(&format!("/{here}"), q, f, more);
             render(
                 "list.html",
                 c.page(
@@ -186,7 +190,7 @@ pub(super) fn list_page(
                         action => action.map(|(href, label)| context! { href, label }),
                         filters, filter_names, delete_found,
                         rows => l.rows,
-                        total => l.total,
+                        total => if l.total_exact { l.total.to_string() } else { format!("{}+", l.total) },
                         ..nav
                     },
                 ),
@@ -201,10 +205,13 @@ pub(super) async fn users(
     c: Console,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let f = find_of(&q, USER_FILTERS);
+    let mut f = find_of(&q, USER_FILTERS);
+    // A broad prefix among a million users is counted only so far ("1000+ users").
+    f.count_up_to = Some(model::Find::LIST_COUNT);
     let listed = s.service.find_users(&f).await.map(|p| Listed {
         headers: &["User ID", "Name", "System", "Department", "Primary extension", "Conflict"],
         total: p.total,
+        total_exact: p.total_exact,
         rows: p
             .items
             .into_iter()
@@ -256,6 +263,7 @@ pub(super) async fn lines(
             "Appears on",
         ],
         total: p.total,
+        total_exact: p.total_exact,
         rows: p
             .items
             .into_iter()
@@ -302,6 +310,7 @@ pub(super) async fn device_profiles(
     let listed = s.service.find_device_profiles(&f).await.map(|p| Listed {
         headers: &["Name", "Model", "Description", "Lines"],
         total: p.total,
+        total_exact: p.total_exact,
         rows: p
             .items
             .into_iter()
@@ -353,6 +362,7 @@ pub(super) async fn templates(
             Listed {
         headers: &["Name", "Kind", "Description", "Fields"],
         total: all.len() as i64,
+        total_exact: true,
         rows: all
             .into_iter()
             .map(|t| {
@@ -399,6 +409,7 @@ pub(super) async fn status(
         .map(|p| Listed {
             headers: &["Device", "State", "Last seen", "Firmware", "Last resync", "Last NOTIFY"],
             total: p.total,
+            total_exact: p.total_exact,
             rows: p
                 .items
                 .into_iter()
@@ -442,6 +453,7 @@ pub(super) async fn audit(
     let listed = s.service.audit(&f).await.map(|p| Listed {
         headers: &["When", "Who", "Did", "What", "Target", "System", "Result", "Detail"],
         total: p.total,
+        total_exact: p.total_exact,
         rows: p
             .items
             .into_iter()

@@ -18,6 +18,7 @@ pub(super) async fn voicemail_subscribers(
     let listed = s.service.find_voicemail_subscribers(&f).await.map(|p| Listed {
         headers: &["Alias", "Name", "System", "Extension", "Class of service", "Conflict"],
         total: p.total,
+        total_exact: p.total_exact,
         rows: p
             .items
             .into_iter()
@@ -55,6 +56,7 @@ pub(super) async fn systems(State(s): State<AppState>, c: Console) -> Response {
     let listed = s.service.systems().await.map(|all| Listed {
         headers: &["Name", "Kind", "Description", "Version"],
         total: all.len() as i64,
+        total_exact: true,
         rows: all
             .into_iter()
             .map(|x| context! { href => format!("/systems/{}", urlencode(&x.name)), cells => vec![x.name, x.kind.as_str().replace('_', "-"), x.description, x.version.to_string()] })
