@@ -411,7 +411,7 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
                 }
                 let mut b = rows_of("u.id", col);
                 if let Some(cap) = f.count_up_to {
-                    b.push(" LIMIT ").bind(cap + 1);
+                    b.push(&format!(" ORDER BY {col} LIMIT ")).bind(cap + 1);
                 }
                 m.append(&b.with_prefix("SELECT id FROM (").push_owned(") b"));
             }
@@ -469,8 +469,10 @@ async fn over_cap(
         if i > 0 {
             q.push(", ");
         }
+        // In the name's order: the planner then reads that name's index (without it, SQLite
+        // 3.4x chose a skip-scan of another index, ten times slower).
         let mut b = rows_of("1 AS one", col);
-        b.push(" LIMIT ").bind(cap + 1);
+        b.push(&format!(" ORDER BY {col} LIMIT ")).bind(cap + 1);
         q.append(&b.with_prefix("(SELECT COUNT(*) FROM (").push_owned(") c)"));
     }
     let r = q.query().fetch_one(&mut *conn).await?;
