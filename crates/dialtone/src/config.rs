@@ -179,7 +179,7 @@ impl Default for Config {
 }
 
 const KNOWN: &[(&str, &[&str])] = &[
-    ("database", &["url"]),
+    ("database", &["url", "sqlite_cache_mb", "sqlite_mmap_mb"]),
     ("admin", &["listen"]),
     ("http", &["listen", "cache_mb"]),
     ("tftp", &["listen"]),
