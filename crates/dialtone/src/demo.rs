@@ -304,7 +304,8 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
         .with_context(|| format!("user {uid}"))?;
         sum.users += 1;
         let model = DESK_MODELS[i % DESK_MODELS.len()];
-        // Every fifth user is a manager whose line also rings on the next user's (the assistant's) phone.
+        // Every fifth user is a manager whose line also rings on the next user's (the assistant's)
+        // phone.
         let mut lines = vec![AppearanceInput {
             pattern: ext.clone(),
             label: format!("{first} {last}"),
@@ -435,8 +436,9 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
             sum.voicemail_subscribers += 1;
         }
     }
-    // Two conflicts for the lists to show (seed 000): the first user also exists on the branch
-    // cluster, and the second user's voicemail box carries another first name.
+    // Two conflicts for the lists to show (docs/api.md, "Conflicts between product systems"): the
+    // first user also exists on the branch cluster, and the second user's voicemail box carries
+    // another first name.
     let first_uid = svc
         .find_users(&model::Find {
             limit: 1,

@@ -231,7 +231,8 @@ async fn users_with_secrets_conflicts_and_stale_versions() {
         );
         assert!(m.contains("delete"), "{m}");
 
-        // The same user ID on a second call-control system is a conflict, on the record and in finds.
+        // The same user ID on a second call-control system is a conflict, on the record and in
+        // finds.
         t.create("/api/v1/systems", json!({"name": "branch"})).await;
         t.create("/api/v1/users", json!({"user_id": "jsmith", "first_name": "John", "last_name": "Smith", "system": "branch"})).await;
         let (s, v) = t.get("/api/v1/users/jsmith").await;
@@ -621,7 +622,7 @@ async fn soft_phones_secondaries_and_device_profiles() {
                 json!({"mac": "00562B100001", "model": "7970", "owner_user_id": "john.jackson"}),
             )
             .await;
-        // The soft phone is named after its user (seed 003).
+        // The soft phone is named after its user (docs/phones.md, "What each phone fetches").
         let s1 = t
             .create(
                 "/api/v1/phones",

@@ -26,7 +26,7 @@ pub enum DeviceFamily {
 pub enum Naming {
     /// `SEP` + the 12 hex digits of the MAC.
     Mac,
-    /// `UPC` + the owner's user name (seed 003).
+    /// `UPC` + the owner's user name (docs/phones.md, "What each phone fetches").
     Upc,
     /// Any device name; `SEP` + MAC when a MAC is given.
     Free,

@@ -172,7 +172,8 @@ pub enum PhoneAuth {
 pub struct SystemSettings {
     /// Call-control nodes (at most 3: primary, secondary, tertiary).
     pub servers: Vec<ServerSetting>,
-    /// TFTP servers soft clients use, primary first (at most 3; seed 003).
+    /// TFTP servers soft clients use, primary first (at most 3; docs/phones.md, "What each phone
+    /// fetches").
     pub tftp_servers: Vec<String>,
     pub transport: SipTransport,
     /// Phones not in the directory get `XMLDefault.cnf.xml` / the first-contact file (else 404).
@@ -272,7 +273,7 @@ impl SystemSettings {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Conflicts between product systems (seed 000, "Resolving Conflicts")
+// Conflicts between product systems (docs/api.md, "Conflicts between product systems")
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

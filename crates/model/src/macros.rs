@@ -1,11 +1,11 @@
 //! Macro expansion as a 7800/8800 multiplatform phone does it in profile rules, log messages and
-//! upgrade rules (seed 002): `$NAME` and `$(NAME)` become the macro's value, `$(NAME:p)` the value
-//! without its first `p` characters, `$(NAME:p:q)` the `q` characters from `p`, `$$` a `$`.
-//! A name is a run of capital letters, digits and `_`; a name the phone does not know is left as
-//! written, and expanded values are not expanded again.
+//! upgrade rules (docs/phones.md, "Profile rules and resync (MPP)"): `$NAME` and `$(NAME)` become
+//! the macro's value, `$(NAME:p)` the value without its first `p` characters, `$(NAME:p:q)` the `q`
+//! characters from `p`, `$$` a `$`. A name is a run of capital letters, digits and `_`; a name the
+//! phone does not know is left as written, and expanded values are not expanded again.
 //!
-//! Here rather than in `render` (where STYLE.md puts it) because the phone fleet simulator, which
-//! may use only `model`, must expand macros exactly as the server does.
+//! Here rather than in `render` (where a vendor's rules live) because the phone fleet simulator,
+//! which may use only `model`, must expand macros exactly as the server does.
 
 use std::borrow::Cow;
 

@@ -1,9 +1,9 @@
-//! Profile rules of 7800/8800 multiplatform phones (seed 002): which file a phone fetches, and
-//! how. A rule is one or more alternatives separated by `|`; each is an optional condition
-//! `( expr )?`, optional options in `[ ]` (`--key K`, `--uid U --pwd P`), and a URL
-//! `scheme://server[:port]/path` or a bare `/path` (TFTP from the DHCP-given server). The phone
-//! uses the first alternative whose condition holds. Macros are kept as written here; they are
-//! expanded when the rule is used.
+//! Profile rules of 7800/8800 multiplatform phones (docs/phones.md, "Profile rules and resync
+//! (MPP)"): which file a phone fetches, and how. A rule is one or more alternatives separated by
+//! `|`; each is an optional condition `( expr )?`, optional options in `[ ]` (`--key K`, `--uid U
+//! --pwd P`), and a URL `scheme://server[:port]/path` or a bare `/path` (TFTP from the DHCP-given
+//! server). The phone uses the first alternative whose condition holds. Macros are kept as written
+//! here; they are expanded when the rule is used.
 
 use crate::Invalid;
 

@@ -1,6 +1,7 @@
-//! The provisioning (resync) parameters of 7800/8800 multiplatform phones (seeds 002 and 004):
-//! each with its web field name, its seed default and its rule; and how layered parameter
-//! profiles (system, device pool, model, device) resolve into what one phone gets.
+//! The provisioning (resync) parameters of 7800/8800 multiplatform phones (docs/phones.md, "Profile
+//! rules and resync (MPP)"): each with its web field name, its seed default and its rule; and how
+//! layered parameter profiles (system, device pool, model, device) resolve into what one phone
+//! gets.
 //!
 //! Values are kept as the phone's web page shows them (`Yes`/`No`, numbers, text).
 
@@ -334,7 +335,7 @@ impl Resolved {
         self.get(key) == "Yes"
     }
 
-    /// What the phone does with these values (seeds 002/004).
+    /// What the phone does with these values (docs/phones.md, "Profile rules and resync (MPP)").
     pub fn behaviour(&self) -> Behaviour {
         let resync_at = parse_hhmm(self.get("resync_at"));
         let at_random = match self.seconds("resync_at_random_delay") {
@@ -360,8 +361,9 @@ impl Resolved {
     }
 }
 
-/// The resync behaviour the parameters give a phone. A 0 disables what the seeds say it
-/// disables: the random boot delay, the periodic resync, the retry after an error (seed 004).
+/// The resync behaviour the parameters give a phone. A 0 disables what the seeds say it disables:
+/// the random boot delay, the periodic resync, the retry after an error (docs/phones.md, "Profile
+/// rules and resync (MPP)").
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Behaviour {
     pub provision_enable: bool,

@@ -7,7 +7,8 @@ use crate::{
 /// The CUCM defaults for a new line: 4 calls, busy past 2.
 pub const DEFAULT_MAX_CALLS: i64 = 4;
 pub const DEFAULT_BUSY_TRIGGER: i64 = 2;
-/// At most this many secondary (adjunct) soft phones per primary phone (seed 003).
+/// At most this many secondary (adjunct) soft phones per primary phone (docs/phones.md, "What each
+/// phone fetches").
 pub const MAX_SECONDARY_PHONES: usize = 2;
 
 /// Checks max calls and busy trigger: 1 ≤ busy trigger ≤ max calls ≤ 200.
@@ -248,8 +249,8 @@ pub struct Namesake {
 }
 
 /// The conflicts of one record (on `this`) with the other records carrying its user ID
-/// (seed 000): the same user ID on another system of the same kind, and the same user ID with
-/// another first or last name on any system.
+/// (docs/api.md, "Conflicts between product systems"): the same user ID on another system of the
+/// same kind, and the same user ID with another first or last name on any system.
 pub fn conflicts(user_id: &str, this: &Namesake, others: &[Namesake]) -> Vec<Conflict> {
     let mut out = Vec::new();
     let mut same_kind: Vec<String> = others

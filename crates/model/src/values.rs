@@ -120,8 +120,9 @@ impl DeviceName {
         self.0.strip_prefix("SEP").and_then(|m| Mac::parse(m).ok())
     }
 
-    /// The soft-phone device name for a user (seed 003, table 2-1): `UPC` followed by the user name
-    /// upper-cased, with every character that is not A–Z or 0–9 removed, cut to 12 characters.
+    /// The soft-phone device name for a user (docs/phones.md, "What each phone fetches"): `UPC`
+    /// followed by the user name upper-cased, with every character that is not A–Z or 0–9 removed,
+    /// cut to 12 characters.
     pub fn soft_phone(user_id: &UserId) -> Result<DeviceName, Invalid> {
         let rest: String = user_id
             .as_str()

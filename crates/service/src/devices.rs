@@ -376,8 +376,9 @@ impl Service {
             }
         };
 
-        // Secondary (adjunct) soft phones, seed 003: only soft clients, at most 2 per primary,
-        // and the primary is the phone that consumes the most licenses (not a soft client).
+        // Secondary (adjunct) soft phones (docs/phones.md, "What each phone fetches"): only soft
+        // clients, at most 2 per primary, and the primary is the phone that consumes the most
+        // licenses (not a soft client).
         let primary_phone_id = match opt(s.primary_phone.as_deref()) {
             None => None,
             Some(pp) => {

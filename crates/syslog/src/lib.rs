@@ -244,7 +244,8 @@ fn whole(name: &str, v: &str) -> bool {
 pub struct Templates(Vec<Template>);
 
 impl Templates {
-    /// The defaults of seed 002 and the given texts (duplicates dropped).
+    /// The phones' default texts (docs/phones.md, "Resync: SIP NOTIFY, syslog and the phones'
+    /// status") and the given texts (duplicates dropped).
     pub fn new<'a>(configured: impl IntoIterator<Item = (Kind, &'a str)>) -> Templates {
         let mut all: Vec<Template> = Vec::new();
         let defaults = [

@@ -2,7 +2,7 @@
 //! `spa<PSN>.cfg`), the same for every phone of a model, sends a phone on to its own
 //! `<mac>.xml` flat profile. Their User-Agent names them
 //! (`Cisco-CP-8861-3PCC/11.3.1 (00562b043615)`). They resync on `Event: resync` when their
-//! Resync From SIP parameter is on (seeds 002/004).
+//! Resync From SIP parameter is on (docs/phones.md, "Profile rules and resync (MPP)").
 
 use super::{strip_prefix_ci, strip_suffix_ci, Asked, DeviceKey, Family, ResyncBy};
 use crate::{DeviceView, RenderError, Rendered, Renderer};

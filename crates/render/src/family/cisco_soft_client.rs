@@ -1,5 +1,6 @@
-//! Cisco Unified Personal Communicator (seed 003): `UPC<NAME>.cnf.xml`, named after its user.
-//! Soft clients take no resync NOTIFY: they read their file when they start.
+//! Cisco Unified Personal Communicator (docs/phones.md, "What each phone fetches"):
+//! `UPC<NAME>.cnf.xml`, named after its user. Soft clients take no resync NOTIFY: they read their
+//! file when they start.
 
 use super::{strip_prefix_ci, strip_suffix_ci, Asked, DeviceKey, Family, ResyncBy};
 use crate::{DeviceView, RenderError, Rendered, Renderer};

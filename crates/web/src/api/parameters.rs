@@ -32,8 +32,9 @@ pub(super) async fn list_parameters(
     Ok(Json(s.service.parameter_sets(k.system.as_deref()).await?))
 }
 
-/// Sets the provisioning parameters of a scope, replacing the values set there before (send
-/// the `version` read when the set exists). Values follow the phone's rules (seeds 002/004).
+/// Sets the provisioning parameters of a scope, replacing the values set there before (send the
+/// `version` read when the set exists). Values follow the phone's rules (docs/phones.md, "Profile
+/// rules and resync (MPP)").
 #[utoipa::path(put, path = "/api/v1/parameters/{scope}", tag = "provisioning",
     params(("scope" = String, Path, description = "system, device_pool, model or device"), ScopeParams),
     request_body = ParameterSetInput,
