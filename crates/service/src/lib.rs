@@ -587,7 +587,6 @@ pub(crate) fn one_of(what: &str, key: &str, found: Vec<(i64, String)>) -> Result
     }
 }
 
-/// The answer to a write that found the record changed since the caller read it.
 /// The conflict of a write that sent an old version: it carries the record as it is now (its
 /// `version` among its fields), so the caller can merge and send that version.
 pub(crate) fn stale<T: serde::Serialize>(now: &T) -> Error {
