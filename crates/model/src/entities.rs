@@ -28,16 +28,6 @@ fn yes() -> bool {
 }
 
 impl<T> Page<T> {
-    /// A page whose total is the exact count.
-    pub fn exact(items: Vec<T>, total: i64, limit: i64, offset: i64) -> Page<T> {
-        Page {
-            items,
-            total,
-            total_exact: true,
-            limit,
-            offset,
-        }
-    }
     /// The same page with each record made into another.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
@@ -50,9 +40,21 @@ impl<T> Page<T> {
     }
     /// Whether records follow this page.
     pub fn has_next(&self) -> bool {
-        let end = self.offset + self.items.len() as i64;
-        end < self.total || (!self.total_exact && self.items.len() as i64 == self.limit)
+        more_after(
+            self.offset,
+            self.items.len(),
+            self.limit,
+            self.total,
+            self.total_exact,
+        )
     }
+}
+
+/// Whether records follow a page of `shown` records at `offset` (of `limit`), given the find's
+/// `total` and whether it is exact: past a capped count, a full page may have a next one.
+pub fn more_after(offset: i64, shown: usize, limit: i64, total: i64, total_exact: bool) -> bool {
+    let shown = shown as i64;
+    offset + shown < total || (!total_exact && shown == limit)
 }
 
 // ---------------------------------------------------------------------------------------------

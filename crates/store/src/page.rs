@@ -31,11 +31,9 @@ pub(crate) async fn page<T>(
         .iter()
         .map(row)
         .collect::<Result<Vec<_>>>()?;
-    let n = items.len() as i64;
-    let (total, total_exact) = if n < f.limit && (n > 0 || f.offset == 0) {
-        (f.offset + n, true)
-    } else {
-        count(conn, from, f.count_up_to).await?
+    let (total, total_exact) = match ended_at(f, items.len()) {
+        Some(total) => (total, true),
+        None => count(conn, from, f.count_up_to).await?,
     };
     Ok(Page {
         items,
@@ -61,10 +59,22 @@ pub(crate) async fn count(
         }
     };
     let n: i64 = q.query().fetch_one(&mut *conn).await?.try_get(0)?;
-    Ok(match cap {
+    Ok(capped(n, cap))
+}
+
+/// The total a page of `n` rows gives by itself: a short page that is not past the end is the
+/// last, so the rows end at its end; `None` when a count must say.
+pub(crate) fn ended_at(f: &Find, n: usize) -> Option<i64> {
+    let n = n as i64;
+    (n < f.limit && (n > 0 || f.offset == 0)).then_some(f.offset + n)
+}
+
+/// A count made up to `cap + 1` as a page's total: the cap and `false` when it passed it.
+pub(crate) fn capped(n: i64, cap: Option<i64>) -> (i64, bool) {
+    match cap {
         Some(cap) if n > cap => (cap, false),
         _ => (n, true),
-    })
+    }
 }
 
 /// The row `select` (a statement ending `WHERE <id column> = $1`) finds for `id`, or

@@ -335,7 +335,12 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
                 read[b] += 1;
                 let key = [k, k2, k3];
                 let first = best.entry(id).or_insert_with(|| key.clone());
-                if (key < *first) != f.descending && key != *first {
+                let before = if f.descending {
+                    key > *first
+                } else {
+                    key < *first
+                };
+                if before {
                     *first = key;
                 }
             }
@@ -390,10 +395,8 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
                 .iter()
                 .map(|r| r.try_get(0))
                 .collect::<Result<_, _>>()?;
-            // A short page that is not past the end ends the matches.
-            let n = ids.len() as i64;
-            let ended = n < f.limit && (n > 0 || f.offset == 0);
-            (ids, ended.then_some(f.offset + n))
+            let ended = crate::page::ended_at(f, ids.len());
+            (ids, ended)
         }
     };
     let (total, total_exact) = match (counted, f.count_up_to) {
@@ -423,10 +426,7 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
                 .await?
                 .try_get(0)?;
             // Below the cap no range was cut short, so the count is exact.
-            match f.count_up_to {
-                Some(cap) if n > cap => (cap, false),
-                _ => (n, true),
-            }
+            crate::page::capped(n, f.count_up_to)
         }
     };
     let mut items = Vec::with_capacity(ids.len());

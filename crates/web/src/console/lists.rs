@@ -174,8 +174,7 @@ pub(super) fn list_page(
                 .iter()
                 .filter(|(k, _)| *k != "q" && *k != "offset")
                 .collect();
-            let shown = f.offset + l.rows.len() as i64;
-            let more = shown < l.total || (!l.total_exact && l.rows.len() as i64 == PAGE);
+            let more = model::more_after(f.offset, l.rows.len(), PAGE, l.total, l.total_exact);
             let nav = pages(&format!("/{here}"), q, f, more);
             render(
                 "list.html",
