@@ -351,16 +351,8 @@ impl Service {
         if moves.is_empty() {
             return Ok(Vec::new());
         }
-        let at = store::now();
-        let mut changed = Vec::new();
         let mut tx = self.store.write_unversioned().await?;
-        for (id, old, new) in moves {
-            if store::status::move_file_digest(tx.conn(), *id, old, new, &at).await?
-                && !old.is_empty()
-            {
-                changed.push(*id);
-            }
-        }
+        let changed = store::status::move_file_digests(tx.conn(), moves, &store::now()).await?;
         tx.commit().await?;
         Ok(changed)
     }

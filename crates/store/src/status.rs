@@ -148,32 +148,57 @@ pub async fn file_digests_of(
         .collect()
 }
 
-/// Moves a device's file digest from `old` to `new` (compare and set, so that of several nodes
-/// seeing the same change one alone acts on it). `changed_at` is recorded unless the device had
-/// no digest yet (its first one is a baseline, not a change). True when this call moved it.
-pub async fn move_file_digest(
+/// Moves each device's file digest from its old value to its new one, `(device, old, new)`,
+/// compare and set (of several nodes seeing the same change, one alone moves a digest), in a
+/// few statements for the whole batch. A device without a digest (`old` empty) gets its first
+/// one as a baseline; the others record `changed_at`. Answers the devices whose digest this
+/// call moved from a previous one.
+pub async fn move_file_digests(
     conn: &mut AnyConnection,
-    device_id: i64,
-    old: &str,
-    new: &str,
+    moves: &[(i64, String, String)],
     changed_at: &str,
-) -> Result<bool> {
-    let changed = (!old.is_empty()).then_some(changed_at);
-    let n = sqlx::query(
-        "INSERT INTO device_resync (device_id, file_digest, file_changed_at) \
-         SELECT id, $2, $3 FROM devices WHERE id = $1 \
-         ON CONFLICT (device_id) DO UPDATE SET file_digest = excluded.file_digest, \
-         file_changed_at = COALESCE(excluded.file_changed_at, device_resync.file_changed_at) \
-         WHERE device_resync.file_digest = $4",
-    )
-    .bind(device_id)
-    .bind(new)
-    .bind(changed)
-    .bind(old)
-    .execute(conn)
-    .await?
-    .rows_affected();
-    Ok(n > 0)
+) -> Result<Vec<i64>> {
+    let mut changed = Vec::new();
+    let (first, moved): (Vec<_>, Vec<_>) = moves.iter().partition(|(_, old, _)| old.is_empty());
+    // At most 3 parameters a device, 1,000 devices a statement: well within both backends'
+    // limits on parameters.
+    for part in moved.chunks(1_000) {
+        let mut q = crate::sql::Sql::new("WITH m(id, old, new) AS (VALUES ");
+        for (i, (id, old, new)) in part.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.bind(*id)
+                .push(", ")
+                .bind(old.as_str())
+                .push(", ")
+                .bind(new.as_str())
+                .push(")");
+        }
+        q.push(") UPDATE device_resync SET file_digest = m.new, file_changed_at = ")
+            .bind(changed_at)
+            .push(
+                " FROM m WHERE device_resync.device_id = m.id AND device_resync.file_digest = m.old \
+                 RETURNING device_id",
+            );
+        for r in q.query().fetch_all(&mut *conn).await? {
+            changed.push(r.try_get(0)?);
+        }
+    }
+    for part in first.chunks(1_000) {
+        let mut q = crate::sql::Sql::new("WITH m(id, new) AS (VALUES ");
+        for (i, (id, _, new)) in part.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.bind(*id).push(", ").bind(new.as_str()).push(")");
+        }
+        // `WHERE true`: SQLite needs a WHERE before an upsert's ON CONFLICT after a join.
+        q.push(
+            ") INSERT INTO device_resync (device_id, file_digest) \
+             SELECT d.id, m.new FROM m JOIN devices d ON d.id = m.id WHERE true \
+             ON CONFLICT (device_id) DO UPDATE SET file_digest = excluded.file_digest \
+             WHERE device_resync.file_digest = ''",
+        );
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(changed)
 }
 
 /// A device's resync row as stored.

@@ -530,3 +530,70 @@ async fn user_prefix_finds_agree_with_a_scan_of_every_user() {
         }
     }
 }
+
+#[tokio::test]
+async fn file_digests_move_compare_and_set_in_one_batch() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let label = db.label;
+        let mut tx = store.write().await.unwrap();
+        let sys = store::systems::insert(
+            tx.conn(),
+            "cucm1",
+            SystemKind::CallControl,
+            "",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+        let mut ids = Vec::new();
+        for name in ["SEP000000000001", "SEP000000000002", "SEP000000000003"] {
+            ids.push(
+                store::devices::insert(tx.conn(), &device(name, sys))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let (a, b, c) = (ids[0], ids[1], ids[2]);
+        let m = |id: i64, old: &str, new: &str| (id, old.to_string(), new.to_string());
+        // First digests are baselines, a device that does not exist gets none.
+        let moved = store::status::move_file_digests(
+            tx.conn(),
+            &[m(a, "", "a1"), m(b, "", "b1"), m(c + 100, "", "x")],
+            "2026-01-01T00:00:00Z",
+        )
+        .await
+        .unwrap();
+        assert!(moved.is_empty(), "{label}: {moved:?}");
+        // a from its digest; b from a digest it no longer has; c's baseline alongside; a
+        // second baseline for a device that has a digest moves nothing.
+        let mut moved = store::status::move_file_digests(
+            tx.conn(),
+            &[
+                m(a, "a1", "a2"),
+                m(b, "b0", "b2"),
+                m(c, "", "c1"),
+                m(b, "", "b3"),
+            ],
+            "2026-01-02T00:00:00Z",
+        )
+        .await
+        .unwrap();
+        moved.sort();
+        assert_eq!(moved, vec![a], "{label}");
+        let digests = store::status::file_digests(tx.conn()).await.unwrap();
+        let want: std::collections::HashMap<i64, String> = [(a, "a2"), (b, "b1"), (c, "c1")]
+            .map(|(i, d)| (i, d.to_string()))
+            .into();
+        assert_eq!(digests, want, "{label}");
+        for (id, want) in [(a, Some("2026-01-02T00:00:00Z")), (b, None), (c, None)] {
+            let at = store::status::of_device(tx.conn(), id)
+                .await
+                .unwrap()
+                .and_then(|r| r.resync)
+                .and_then(|r| r.file_changed_at);
+            assert_eq!(at.as_deref(), want, "{label}: device {id}");
+        }
+        tx.commit().await.unwrap();
+    }
+}
