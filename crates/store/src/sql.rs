@@ -204,6 +204,17 @@ pub(crate) fn aggregated(backend: &str, cols: &str, from: &str) -> String {
     }
 }
 
+/// A column holding, as a JSON array of `cols` per row in `order`, the rows of a correlated
+/// subquery `from` (`FROM … WHERE …`): a record's children inside an [`aggregated`] row.
+pub(crate) fn nested(backend: &str, cols: &str, from: &str, order: &str) -> String {
+    if backend == "PostgreSQL" {
+        format!("(SELECT COALESCE(json_agg(json_build_array({cols}) ORDER BY {order}), '[]'::json) {from})")
+    } else {
+        // `json()`: a subquery's value reaches the outer `json_array` as text otherwise.
+        format!("json((SELECT json_group_array(json_array({cols}) ORDER BY {order}) {from}))")
+    }
+}
+
 pub(crate) fn json_rows<T: serde::de::DeserializeOwned>(text: &str) -> crate::Result<Vec<T>> {
     serde_json::from_str(text)
         .map_err(|e| crate::Error::Db(format!("reading aggregated rows: {e}")))

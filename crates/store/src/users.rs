@@ -1,6 +1,6 @@
 //! End users of call-control systems, their associations, and the conflicts between systems.
 
-use crate::sql::{aggregated, json_rows, push_prefix, Find, Sql};
+use crate::sql::{aggregated, json_rows, nested, push_prefix, Find, Sql};
 use crate::{b, json_list, now, to_json, versioned, Result};
 use model::rules::{conflicts, Namesake};
 use model::{AppProfiles, Capabilities, Conflict, LineRef, Page, SystemKind, User};
@@ -34,9 +34,11 @@ pub struct UserRow {
     pub ldap_synced: bool,
 }
 
-const COLS: &str = "u.id, s.name AS system_name, u.system_id, u.user_id, u.first_name, u.last_name, u.display_name, u.department, \
-    u.manager, u.mail, u.telephone_number, u.password_hash, u.pin_hash, u.digest_credential_enc, u.primary_line_id, pl.pattern AS pe_pattern, \
-    pl.partition AS pe_partition, u.user_profile, u.groups_json, u.must_change_password, u.password_never_expires, \
+/// A user's columns, then its devices and lines, then whether another record carries its user
+/// ID: the row [`load`] reads, one JSON array a user.
+const COLS: &str = "u.id, s.name, u.system_id, u.user_id, u.first_name, u.last_name, u.display_name, u.department, \
+    u.manager, u.mail, u.telephone_number, u.password_hash, u.pin_hash, u.digest_credential_enc, u.primary_line_id, pl.pattern, \
+    pl.partition, u.user_profile, u.groups_json, u.must_change_password, u.password_never_expires, \
     u.presence_home_node, u.ldap_profile, u.cti_profile, u.voicemail_profile, u.conferencing_profile, u.cap_presence, \
     u.cap_soft_client, u.ldap_synced, u.version, u.created_at, u.updated_at";
 const FROM: &str = " FROM users u JOIN systems s ON s.id = u.system_id LEFT JOIN lines pl ON pl.id = u.primary_line_id";
@@ -48,74 +50,178 @@ pub struct StoredUser {
     pub row: UserRow,
 }
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredUser> {
-    let row = UserRow {
-        system_id: r.try_get("system_id")?,
-        user_id: r.try_get("user_id")?,
-        first_name: r.try_get("first_name")?,
-        last_name: r.try_get("last_name")?,
-        display_name: r.try_get("display_name")?,
-        department: r.try_get("department")?,
-        manager: r.try_get("manager")?,
-        mail: r.try_get("mail")?,
-        telephone_number: r.try_get("telephone_number")?,
-        password_hash: r.try_get("password_hash")?,
-        pin_hash: r.try_get("pin_hash")?,
-        digest_credential_enc: r.try_get("digest_credential_enc")?,
-        primary_line_id: r.try_get("primary_line_id")?,
-        user_profile: r.try_get("user_profile")?,
-        groups: json_list(&r.try_get::<String, _>("groups_json")?),
-        must_change_password: b(r.try_get("must_change_password")?),
-        password_never_expires: b(r.try_get("password_never_expires")?),
-        presence_home_node: r.try_get("presence_home_node")?,
-        app_profiles: AppProfiles {
-            ldap: r.try_get("ldap_profile")?,
-            cti: r.try_get("cti_profile")?,
-            voicemail: r.try_get("voicemail_profile")?,
-            conferencing: r.try_get("conferencing_profile")?,
-        },
-        capabilities: Capabilities {
-            presence: b(r.try_get("cap_presence")?),
-            soft_client: b(r.try_get("cap_soft_client")?),
-        },
-        ldap_synced: b(r.try_get("ldap_synced")?),
-    };
-    let user = User {
-        id: r.try_get("id")?,
-        system: r.try_get("system_name")?,
-        user_id: row.user_id.clone(),
-        first_name: row.first_name.clone(),
-        last_name: row.last_name.clone(),
-        display_name: row.display_name.clone(),
-        department: row.department.clone(),
-        manager: row.manager.clone(),
-        mail: row.mail.clone(),
-        telephone_number: row.telephone_number.clone(),
-        primary_extension: r.try_get("pe_pattern")?,
-        primary_extension_partition: r
-            .try_get::<Option<String>, _>("pe_partition")?
-            .unwrap_or_default(),
-        user_profile: row.user_profile.clone(),
-        groups: row.groups.clone(),
-        must_change_password: row.must_change_password,
-        password_never_expires: row.password_never_expires,
-        presence_home_node: row.presence_home_node.clone(),
-        app_profiles: row.app_profiles.clone(),
-        capabilities: row.capabilities.clone(),
-        ldap_synced: row.ldap_synced,
-        has_password: row.password_hash.is_some(),
-        has_pin: row.pin_hash.is_some(),
-        has_digest_credential: row.digest_credential_enc.is_some(),
-        devices: Vec::new(),
-        device_profiles: Vec::new(),
-        default_device_profile: None,
-        lines: Vec::new(),
-        conflicts: Vec::new(),
-        version: r.try_get("version")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    };
-    Ok(StoredUser { user, row })
+/// One user as [`load`] reads it, in the order of its columns.
+#[derive(serde::Deserialize)]
+struct Loaded {
+    id: i64,
+    system: String,
+    system_id: i64,
+    user_id: String,
+    first_name: String,
+    last_name: String,
+    display_name: String,
+    department: String,
+    manager: String,
+    mail: String,
+    telephone_number: String,
+    password_hash: Option<String>,
+    pin_hash: Option<String>,
+    digest_credential_enc: Option<String>,
+    primary_line_id: Option<i64>,
+    primary_pattern: Option<String>,
+    primary_partition: Option<String>,
+    user_profile: Option<String>,
+    groups_json: String,
+    must_change_password: i64,
+    password_never_expires: i64,
+    presence_home_node: Option<String>,
+    ldap_profile: Option<String>,
+    cti_profile: Option<String>,
+    voicemail_profile: Option<String>,
+    conferencing_profile: Option<String>,
+    cap_presence: i64,
+    cap_soft_client: i64,
+    ldap_synced: i64,
+    version: i64,
+    created_at: String,
+    updated_at: String,
+    /// Name, class (`phone` or a profile) and whether it is the default profile, by name.
+    devices: Vec<(String, String, i64)>,
+    /// Pattern and partition, in that order.
+    lines: Vec<(String, String)>,
+    /// 1 when another user or a voicemail subscriber carries the same user ID.
+    namesaked: i64,
+}
+
+impl Loaded {
+    fn stored(self) -> StoredUser {
+        let row = UserRow {
+            system_id: self.system_id,
+            user_id: self.user_id,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            display_name: self.display_name,
+            department: self.department,
+            manager: self.manager,
+            mail: self.mail,
+            telephone_number: self.telephone_number,
+            password_hash: self.password_hash,
+            pin_hash: self.pin_hash,
+            digest_credential_enc: self.digest_credential_enc,
+            primary_line_id: self.primary_line_id,
+            user_profile: self.user_profile,
+            groups: json_list(&self.groups_json),
+            must_change_password: b(self.must_change_password),
+            password_never_expires: b(self.password_never_expires),
+            presence_home_node: self.presence_home_node,
+            app_profiles: AppProfiles {
+                ldap: self.ldap_profile,
+                cti: self.cti_profile,
+                voicemail: self.voicemail_profile,
+                conferencing: self.conferencing_profile,
+            },
+            capabilities: Capabilities {
+                presence: b(self.cap_presence),
+                soft_client: b(self.cap_soft_client),
+            },
+            ldap_synced: b(self.ldap_synced),
+        };
+        let mut user = User {
+            id: self.id,
+            system: self.system,
+            user_id: row.user_id.clone(),
+            first_name: row.first_name.clone(),
+            last_name: row.last_name.clone(),
+            display_name: row.display_name.clone(),
+            department: row.department.clone(),
+            manager: row.manager.clone(),
+            mail: row.mail.clone(),
+            telephone_number: row.telephone_number.clone(),
+            primary_extension: self.primary_pattern,
+            primary_extension_partition: self.primary_partition.unwrap_or_default(),
+            user_profile: row.user_profile.clone(),
+            groups: row.groups.clone(),
+            must_change_password: row.must_change_password,
+            password_never_expires: row.password_never_expires,
+            presence_home_node: row.presence_home_node.clone(),
+            app_profiles: row.app_profiles.clone(),
+            capabilities: row.capabilities.clone(),
+            ldap_synced: row.ldap_synced,
+            has_password: row.password_hash.is_some(),
+            has_pin: row.pin_hash.is_some(),
+            has_digest_credential: row.digest_credential_enc.is_some(),
+            devices: Vec::new(),
+            device_profiles: Vec::new(),
+            default_device_profile: None,
+            lines: self
+                .lines
+                .into_iter()
+                .map(|(pattern, partition)| LineRef { pattern, partition })
+                .collect(),
+            conflicts: Vec::new(),
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        };
+        for (name, class, default) in self.devices {
+            if class == "phone" {
+                user.devices.push(name);
+            } else {
+                if b(default) {
+                    user.default_device_profile = Some(name.clone());
+                }
+                user.device_profiles.push(name);
+            }
+        }
+        StoredUser { user, row }
+    }
+}
+
+/// These users (those that exist) in the order of `ids`, with their devices, lines and
+/// conflicts: one statement, and a second only when some share their user ID with another
+/// record.
+async fn load(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<StoredUser>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.backend_name();
+    let devices = nested(
+        backend,
+        "d.name, d.class, ud.is_default",
+        "FROM user_devices ud JOIN devices d ON d.id = ud.device_id WHERE ud.user_id = u.id",
+        "d.name",
+    );
+    let lines = nested(
+        backend,
+        "l.pattern, l.partition",
+        "FROM user_lines ul JOIN lines l ON l.id = ul.line_id WHERE ul.user_id = u.id",
+        "l.pattern, l.partition",
+    );
+    let namesaked = "CASE WHEN EXISTS (SELECT 1 FROM users o WHERE o.user_id = u.user_id AND o.id <> u.id) \
+        OR EXISTS (SELECT 1 FROM voicemail_subscribers v WHERE v.alias = u.user_id) THEN 1 ELSE 0 END";
+    let mut q = Sql::new(&aggregated(
+        backend,
+        &format!("{COLS}, {devices}, {lines}, {namesaked}"),
+        &format!("{FROM} WHERE u.id IN "),
+    ));
+    q.bind_list(ids);
+    let text: String = q.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let mut namesaked = Vec::new();
+    let mut by_id: HashMap<i64, StoredUser> = HashMap::with_capacity(ids.len());
+    for l in json_rows::<Loaded>(&text)? {
+        if l.namesaked != 0 {
+            namesaked.push(l.user_id.clone());
+        }
+        by_id.insert(l.id, l.stored());
+    }
+    if !namesaked.is_empty() {
+        let names = namesakes(conn, &namesaked).await?;
+        for su in by_id.values_mut() {
+            let u = &mut su.user;
+            u.conflicts = conflicts_of("user", u.id, &u.user_id, &names);
+        }
+    }
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
 /// Every record (user or voicemail subscriber) carrying one of these IDs, by ID:
@@ -182,55 +288,6 @@ pub fn conflicts_of(
         .map(|(_, _, n)| n.clone())
         .collect();
     conflicts(user_id, this, &others)
-}
-
-async fn hydrate(conn: &mut AnyConnection, mut users: Vec<StoredUser>) -> Result<Vec<StoredUser>> {
-    if users.is_empty() {
-        return Ok(users);
-    }
-    let ids: Vec<i64> = users.iter().map(|u| u.user.id).collect();
-    let mut devs: BTreeMap<i64, Vec<(String, String, bool)>> = BTreeMap::new();
-    let mut q = Sql::new(
-        "SELECT ud.user_id, d.name, d.class, ud.is_default FROM user_devices ud JOIN devices d ON d.id = ud.device_id WHERE ud.user_id IN ",
-    );
-    q.bind_list(&ids).push(" ORDER BY d.name");
-    for r in q.query().fetch_all(&mut *conn).await? {
-        devs.entry(r.try_get("user_id")?).or_default().push((
-            r.try_get("name")?,
-            r.try_get("class")?,
-            b(r.try_get("is_default")?),
-        ));
-    }
-    let mut lines: BTreeMap<i64, Vec<LineRef>> = BTreeMap::new();
-    let mut q = Sql::new("SELECT ul.user_id, l.pattern, l.partition FROM user_lines ul JOIN lines l ON l.id = ul.line_id WHERE ul.user_id IN ");
-    q.bind_list(&ids).push(" ORDER BY l.pattern, l.partition");
-    for r in q.query().fetch_all(&mut *conn).await? {
-        lines
-            .entry(r.try_get("user_id")?)
-            .or_default()
-            .push(LineRef {
-                pattern: r.try_get("pattern")?,
-                partition: r.try_get("partition")?,
-            });
-    }
-    let uids: Vec<String> = users.iter().map(|u| u.user.user_id.clone()).collect();
-    let names = namesakes(conn, &uids).await?;
-    for su in &mut users {
-        let u = &mut su.user;
-        for (name, class, default) in devs.remove(&u.id).unwrap_or_default() {
-            if class == "phone" {
-                u.devices.push(name);
-            } else {
-                if default {
-                    u.default_device_profile = Some(name.clone());
-                }
-                u.device_profiles.push(name);
-            }
-        }
-        u.lines = lines.remove(&u.id).unwrap_or_default();
-        u.conflicts = conflicts_of("user", u.id, &u.user_id, &names);
-    }
-    Ok(users)
 }
 
 /// `q` is a prefix of the user ID, first name or last name (any case). Filters: `user_id`,
@@ -429,20 +486,7 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
             crate::page::capped(n, f.count_up_to)
         }
     };
-    let mut items = Vec::with_capacity(ids.len());
-    if !ids.is_empty() {
-        let mut q = Sql::new(&format!("SELECT {COLS}{FROM} WHERE u.id IN "));
-        q.bind_list(&ids);
-        let mut by_id: HashMap<i64, StoredUser> = q
-            .query()
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| from_row(r).map(|u| (u.user.id, u)))
-            .collect::<Result<_>>()?;
-        items.extend(ids.iter().filter_map(|id| by_id.remove(id)));
-    }
-    let items = hydrate(conn, items)
+    let items = load(conn, &ids)
         .await?
         .into_iter()
         .map(|s| s.user)
@@ -485,9 +529,7 @@ async fn over_cap(
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<StoredUser> {
-    let select = format!("SELECT {COLS}{FROM} WHERE u.id = $1");
-    let u = crate::page::one(conn, &select, id, from_row).await?;
-    Ok(hydrate(conn, vec![u]).await?.remove(0))
+    load(conn, &[id]).await?.pop().ok_or(crate::Error::NotFound)
 }
 
 /// Ids of the users with this user ID (on any system, or on the given one).
