@@ -8,7 +8,8 @@
 //! and then a full scan (the resync engine rendering every phone's every file). Each measurement starts from a fresh provisioner, so nothing is in its cache; the database's
 //! own pages are warm, as on a running server. Prints one JSON object per measurement.
 //!
-//! Usage: render --db URL [--per-family N] [--soft N] (CACHE_MB sets the render cache's size)
+//! Usage: render --db URL [--per-family N] [--soft N] (CACHE_MB sets the render cache's size,
+//! SQLITE_CACHE_MB and SQLITE_MMAP_MB SQLite's memory)
 
 use anyhow::Context;
 use model::NewPhone;
@@ -78,6 +79,15 @@ async fn run() -> anyhow::Result<()> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(2_000);
+    // SQLITE_CACHE_MB and SQLITE_MMAP_MB: the server's `database.sqlite_cache_mb` and
+    // `database.sqlite_mmap_mb`.
+    let env_mb = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+    if let Some(mb) = env_mb("SQLITE_CACHE_MB") {
+        cfg.database.sqlite_cache_mb = mb;
+    }
+    if let Some(mb) = env_mb("SQLITE_MMAP_MB") {
+        cfg.database.sqlite_mmap_mb = mb;
+    }
     let (svc, _) = dialtone::open_service(&cfg).await?;
     seed_soft_clients(&svc, soft).await?;
     let renderer = Arc::new(dialtone::renderer(&cfg));

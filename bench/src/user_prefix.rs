@@ -112,16 +112,16 @@ async fn main() -> anyhow::Result<()> {
     let mut names = Vec::with_capacity(users);
     let t0 = Instant::now();
     let mut i = 0;
+    // A reused database: the same names generated again, nothing written.
+    while reuse && i < users {
+        let _first = name(&mut rng, 2);
+        let parts = 2 + (rng.next() % 2) as usize;
+        names.push(name(&mut rng, parts));
+        i += 1;
+    }
     while i < users {
         let mut tx = store.write().await?;
         for _ in 0..5_000.min(users - i) {
-            if reuse {
-                let _first = name(&mut rng, 2);
-                let parts = 2 + (rng.next() % 2) as usize;
-                names.push(name(&mut rng, parts));
-                i += 1;
-                continue;
-            }
             let first = name(&mut rng, 2);
             let parts = 2 + (rng.next() % 2) as usize;
             let last = name(&mut rng, parts);

@@ -14,6 +14,13 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// mimalloc instead of the system's malloc, for every program linking this crate (the server,
+/// the benchmarks, the tests): the render path makes many small, short-lived strings, and
+/// glibc's malloc spent a third of a full scan's time in its own bookkeeping
+/// (`malloc_consolidate`, `_int_malloc`, `unlink_chunk`; BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Opens the store named by the configuration, brings its schema up to date and does the
 /// first-start set-up (a call-control system, the `admin` administrator).
 /// Returns the service and, when `admin` was just created with a generated password, that

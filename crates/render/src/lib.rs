@@ -93,18 +93,26 @@ impl std::fmt::Debug for Renderer {
 }
 
 pub(crate) fn xml_escape(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
+    // Runs of bytes that need nothing are copied at once (most values are plain names and
+    // numbers); all the bytes looked for are ASCII, so a run ends on a character boundary.
+    let bytes = s.as_bytes();
+    let mut plain = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
             // Characters XML 1.0 cannot carry at all are dropped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => out.push(c),
-        }
+            b if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') => "",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        out.push_str(escaped);
+        plain = i + 1;
     }
+    out.push_str(&s[plain..]);
 }
 
 fn environment() -> Environment<'static> {
@@ -367,5 +375,20 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, stamp(format!("x {STAMP}")));
         assert!(!a.contains(STAMP));
+    }
+
+    #[test]
+    fn xml_escape_escapes_markup_drops_what_xml_cannot_carry_and_keeps_the_rest() {
+        let mut out = String::from("<x>");
+        xml_escape("Zoë & 日本 <\"a\"> 'b'\t\n\r\u{1}\u{1f}end", &mut out);
+        assert_eq!(
+            out,
+            "<x>Zoë &amp; 日本 &lt;&quot;a&quot;&gt; &apos;b&apos;\t\n\rend"
+        );
+        let mut out = String::new();
+        xml_escape("", &mut out);
+        xml_escape("plain", &mut out);
+        xml_escape("&", &mut out);
+        assert_eq!(out, "plain&amp;");
     }
 }

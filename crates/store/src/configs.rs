@@ -62,7 +62,13 @@ pub struct ConfigParameters {
     pub values: BTreeMap<String, String>,
 }
 
-fn or_in<T: Into<Arg> + Clone>(w: &mut Sql, first: &mut bool, col: &str, vs: &[T]) {
+fn or_in<T: Into<Arg> + Clone + serde::Serialize>(
+    w: &mut Sql,
+    backend: &str,
+    first: &mut bool,
+    col: &str,
+    vs: &[T],
+) {
     if vs.is_empty() {
         return;
     }
@@ -70,7 +76,7 @@ fn or_in<T: Into<Arg> + Clone>(w: &mut Sql, first: &mut bool, col: &str, vs: &[T
         w.push(" OR ");
     }
     *first = false;
-    w.push(col).push(" IN ").bind_set(vs);
+    w.push(col).push(" IN ").bind_in(backend, vs);
 }
 
 /// A device row as the aggregated query gives it (one JSON array per device).
@@ -114,10 +120,10 @@ pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<Config
         "FROM devices d LEFT JOIN users u ON u.id = d.owner_id WHERE ",
     ));
     let mut first = true;
-    or_in(&mut q, &mut first, "d.id", &keys.ids);
-    or_in(&mut q, &mut first, "d.mac", &keys.macs);
+    or_in(&mut q, &backend, &mut first, "d.id", &keys.ids);
+    or_in(&mut q, &backend, &mut first, "d.mac", &keys.macs);
     let lower: Vec<String> = keys.names.iter().map(|n| n.to_lowercase()).collect();
-    or_in(&mut q, &mut first, "d.name_lc", &lower);
+    or_in(&mut q, &backend, &mut first, "d.name_lc", &lower);
     let text: String = q.query().fetch_one(&mut *conn).await?.try_get(0)?;
     let mut out: Vec<ConfigDevice> = json_rows::<DeviceJson>(&text)?
         .into_iter()
@@ -158,7 +164,7 @@ pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<Config
          l.busy_trigger, (SELECT COUNT(DISTINCT o.device_id) FROM appearances o WHERE o.line_id = a.line_id)",
         "FROM appearances a JOIN lines l ON l.id = a.line_id WHERE a.device_id IN ",
     ));
-    q.bind_set(&ids);
+    q.bind_in(&backend, &ids);
     let text: String = q.query().fetch_one(&mut *conn).await?.try_get(0)?;
     let mut lines: HashMap<i64, Vec<FileLine>> = HashMap::new();
     for r in json_rows::<LineJson>(&text)? {
@@ -195,12 +201,13 @@ pub async fn parameters(
     systems.sort_unstable();
     systems.dedup();
     let names: Vec<String> = devices.iter().map(|d| d.name.clone()).collect();
+    let backend = conn.backend_name().to_string();
     let mut q = Sql::new(
         "SELECT scope, system_id, target, values_json FROM parameter_sets WHERE system_id IN ",
     );
-    q.bind_set(&systems)
+    q.bind_in(&backend, &systems)
         .push(" AND (scope <> 'device' OR target IN ")
-        .bind_set(&names)
+        .bind_in(&backend, &names)
         .push(")");
     let rows = q.query().fetch_all(conn).await?;
     rows.iter()

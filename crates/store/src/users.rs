@@ -197,7 +197,8 @@ async fn load(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<StoredUser>> 
         "FROM user_lines ul JOIN lines l ON l.id = ul.line_id WHERE ul.user_id = u.id",
         "l.pattern, l.partition",
     );
-    let namesaked = "CASE WHEN EXISTS (SELECT 1 FROM users o WHERE o.user_id = u.user_id AND o.id <> u.id) \
+    // A second row with the user ID (`LIMIT 1 OFFSET 1`): read from the index alone on both backends.
+    let namesaked = "CASE WHEN EXISTS (SELECT 1 FROM users o WHERE o.user_id = u.user_id LIMIT 1 OFFSET 1) \
         OR EXISTS (SELECT 1 FROM voicemail_subscribers v WHERE v.alias = u.user_id) THEN 1 ELSE 0 END";
     let mut q = Sql::new(&aggregated(
         backend,
@@ -352,6 +353,8 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
         &[("u.last_lc", "u.first_lc, ''")]
     };
     let o = f.order();
+    // Whether one name alone matches more than the cap, when the page's statement said.
+    let mut over = None;
     let (ids, counted): (Vec<i64>, Option<i64>) = match (&q, f.sort.as_deref()) {
         (Some(_), None) => {
             // Each name's range in index order, as far as this page reaches, merged here by
@@ -359,11 +362,13 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
             let reach = f.offset + f.limit;
             // One row holding them all (as JSON): rows cost more crossing the driver than
             // reading them.
-            let mut m = Sql::new(&aggregated(
-                conn.backend_name(),
-                "b, id, k, k2, k3",
-                "FROM (",
-            ));
+            let mut m = Sql::new(&aggregated(conn.backend_name(), "b, id, k, k2, k3", ""));
+            // Whether the count stops at the cap, in the same statement.
+            let cap = f.count_up_to.filter(|_| names.len() > 1);
+            if let Some(cap) = cap {
+                m.push(", ").append(&over_cap_sql(names, &rows_of, cap));
+            }
+            m.push(" FROM (");
             for (i, (col, then)) in names.iter().enumerate() {
                 if i > 0 {
                     m.push(" UNION ALL ");
@@ -385,7 +390,11 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
                 m.append(&b.with_prefix("SELECT * FROM (").push_owned(") b"));
             }
             m.push(") m");
-            let text: String = m.query().fetch_one(&mut *conn).await?.try_get(0)?;
+            let row = m.query().fetch_one(&mut *conn).await?;
+            let text: String = row.try_get(0)?;
+            if cap.is_some() {
+                over = Some(row.try_get::<i64, _>(1)? != 0);
+            }
             let mut best: HashMap<i64, [String; 3]> = HashMap::new();
             let mut read = [0i64; 3];
             for (b, id, k, k2, k3) in json_rows::<(usize, i64, String, String, String)>(&text)? {
@@ -459,7 +468,20 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
     let (total, total_exact) = match (counted, f.count_up_to) {
         (Some(n), _) => (n, true),
         // One name alone matching more than the cap answers without merging them.
-        (None, Some(cap)) if names.len() > 1 && over_cap(conn, names, &rows_of, cap).await? => {
+        (None, Some(cap))
+            if names.len() > 1
+                && match over {
+                    Some(o) => o,
+                    None => {
+                        let q = over_cap_sql(names, &rows_of, cap).with_prefix("SELECT ");
+                        q.query()
+                            .fetch_one(&mut *conn)
+                            .await?
+                            .try_get::<i64, _>(0)?
+                            != 0
+                    }
+                } =>
+        {
             (cap, false)
         }
         (None, _) => {
@@ -500,32 +522,23 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
     })
 }
 
-/// Whether one of `names` alone matches more than `cap` users (each counted up to `cap + 1`, in
-/// one statement).
-async fn over_cap(
-    conn: &mut AnyConnection,
-    names: &[(&str, &str)],
-    rows_of: &impl Fn(&str, &str) -> Sql,
-    cap: i64,
-) -> Result<bool> {
-    let mut q = Sql::new("SELECT ");
-    for (i, (col, _)) in names.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
+/// 1 when one of `names` alone matches more than `cap` users, else 0: each name's range counted
+/// up to `cap + 1`, the next only when the one before stayed under the cap.
+fn over_cap_sql(names: &[(&str, &str)], rows_of: &impl Fn(&str, &str) -> Sql, cap: i64) -> Sql {
+    let mut q = Sql::new("CASE");
+    for (col, _) in names {
         // In the name's order: the planner then reads that name's index (without it, SQLite
         // 3.4x chose a skip-scan of another index, ten times slower).
         let mut b = rows_of("1 AS one", col);
         b.push(&format!(" ORDER BY {col} LIMIT ")).bind(cap + 1);
-        q.append(&b.with_prefix("(SELECT COUNT(*) FROM (").push_owned(") c)"));
+        q.append(
+            &b.with_prefix(" WHEN (SELECT COUNT(*) FROM (")
+                .push_owned(") c) > "),
+        );
+        q.bind(cap).push(" THEN 1");
     }
-    let r = q.query().fetch_one(&mut *conn).await?;
-    for i in 0..names.len() {
-        if r.try_get::<i64, _>(i)? > cap {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    q.push(" ELSE 0 END");
+    q
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<StoredUser> {
