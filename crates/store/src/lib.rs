@@ -130,9 +130,12 @@ pub struct SqliteMemory {
 
 impl Default for SqliteMemory {
     fn default() -> Self {
+        // No memory map by default: a mapped file counts once per connection in the server's
+        // resident memory (BENCHMARKS.md, "Boot storm"), and with the file's pages in the
+        // kernel's page cache a 16 MB cache per connection reads as fast.
         SqliteMemory {
-            cache_mb: 64,
-            mmap_mb: 256,
+            cache_mb: 16,
+            mmap_mb: 0,
         }
     }
 }

@@ -34,8 +34,8 @@ pub struct UserRow {
     pub ldap_synced: bool,
 }
 
-/// A user's columns, then its devices and lines, then whether another record carries its user
-/// ID: the row [`load`] reads, one JSON array a user.
+/// A user's own columns, in the order of [`Loaded`]'s first fields ([`load`] adds its devices,
+/// its lines and whether another record carries its user ID).
 const COLS: &str = "u.id, s.name, u.system_id, u.user_id, u.first_name, u.last_name, u.display_name, u.department, \
     u.manager, u.mail, u.telephone_number, u.password_hash, u.pin_hash, u.digest_credential_enc, u.primary_line_id, pl.pattern, \
     pl.partition, u.user_profile, u.groups_json, u.must_change_password, u.password_never_expires, \
