@@ -208,11 +208,7 @@ impl Service {
     pub async fn authenticate_token(&self, token: &str) -> Result<Actor> {
         let mut c = self.store.read().await?;
         match store::admins::by_token(&mut c, &sha256_hex(&[token.as_bytes()])).await? {
-            // On the same connection: every API request starts here.
-            Some(a) => {
-                let privileges = store::admins::privileges(&mut c, a.id).await?;
-                Ok(Actor::with_privileges(a.username, privileges))
-            }
+            Some((a, privileges)) => Ok(Actor::with_privileges(a.username, privileges)),
             None => Err(Error::Unauthorized(
                 "the bearer token is not known: create one with POST /api/v1/tokens".into(),
             )),

@@ -77,22 +77,40 @@ pub async fn insert_token(
     Ok(())
 }
 
-/// The administrator a token hash belongs to.
-pub async fn by_token(conn: &mut AnyConnection, token_hash: &str) -> Result<Option<AdminRow>> {
-    let r = sqlx::query(
-        "SELECT a.id, a.username, a.password_hash FROM api_tokens t JOIN admins a ON a.id = t.admin_id WHERE t.token_hash = $1",
+/// The administrator a token hash belongs to, with every privilege their roles give: one
+/// statement, since every API request starts here.
+pub async fn by_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+) -> Result<Option<(AdminRow, Vec<model::Privilege>)>> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.username, a.password_hash, r.privileges_json FROM api_tokens t \
+         JOIN admins a ON a.id = t.admin_id LEFT JOIN admin_roles ar ON ar.admin_id = a.id \
+         LEFT JOIN roles r ON r.id = ar.role_id WHERE t.token_hash = $1",
     )
     .bind(token_hash)
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await?;
-    r.map(|r| {
-        Ok(AdminRow {
-            id: r.try_get(0)?,
-            username: r.try_get(1)?,
-            password_hash: r.try_get(2)?,
-        })
-    })
-    .transpose()
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let admin = AdminRow {
+        id: first.try_get(0)?,
+        username: first.try_get(1)?,
+        password_hash: first.try_get(2)?,
+    };
+    let mut privileges = Vec::new();
+    for r in &rows {
+        if let Some(json) = r.try_get::<Option<String>, _>(3)? {
+            privileges.extend(privileges_of(&json));
+        }
+    }
+    Ok(Some((admin, privileges)))
+}
+
+/// A role's privileges as stored (none when the column does not parse).
+fn privileges_of(json: &str) -> Vec<model::Privilege> {
+    serde_json::from_str(json).unwrap_or_default()
 }
 
 /// An installation setting.
@@ -226,9 +244,7 @@ pub async fn privileges(conn: &mut AnyConnection, admin: i64) -> Result<Vec<mode
     .await?;
     let mut out = Vec::new();
     for r in rows {
-        let list: Vec<model::Privilege> =
-            serde_json::from_str(&r.try_get::<String, _>(0)?).unwrap_or_default();
-        out.extend(list);
+        out.extend(privileges_of(&r.try_get::<String, _>(0)?));
     }
     Ok(out)
 }
