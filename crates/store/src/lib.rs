@@ -141,12 +141,30 @@ impl Default for SqliteMemory {
     }
 }
 
+/// A pooled connection idle at least this long is pinged before it is handed out; one used more
+/// recently is trusted (HikariCP's `aliveBypassWindowMs` does the same, with 500 ms).
+pub const PING_WHEN_IDLE: Duration = Duration::from_millis(500);
+
 /// How connections to the database are made: at most `max`, each SQLite one with
 /// [`SQLITE_PRAGMAS`] and `memory`.
+///
+/// A connection idle for [`PING_WHEN_IDLE`] or more is pinged before use, and replaced when the
+/// ping fails (the database restarted, a proxy dropped it); not every one, as sqlx does by
+/// default: on PostgreSQL a ping is one more round trip to the server, and an API request takes
+/// two connections (its token, then its work), so that was two round trips of five.
 fn pool_options(backend: Backend, max: u32, memory: SqliteMemory) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
