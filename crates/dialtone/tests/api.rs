@@ -75,6 +75,67 @@ async fn authentication_is_required_and_tokens_work() {
     }
 }
 
+/// A token keeps no more than its administrator has now: a role narrowed, or the administrator
+/// deleted, reaches the very next request made with the token (the server keeps what a token
+/// stands for between requests; a write makes it read again).
+#[tokio::test]
+async fn a_token_follows_its_administrators_roles() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let users_create = json!([{"system": "*", "resource": "user", "action": "create"}]);
+        t.create(
+            "/api/v1/roles",
+            json!({"name": "user-makers", "privileges": users_create}),
+        )
+        .await;
+        t.create(
+            "/api/v1/admins",
+            json!({"username": "ops", "password": "ops-password-1", "roles": ["user-makers"]}),
+        )
+        .await;
+        let r = t
+            .client
+            .post(t.url("/api/v1/tokens"))
+            .basic_auth("ops", Some("ops-password-1"))
+            .json(&json!({"name": "ops-script"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let token = r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let create_user = |id: &str| {
+            t.client
+                .post(t.url("/api/v1/users"))
+                .bearer_auth(&token)
+                .json(&json!({"user_id": id, "last_name": "Ops"}))
+                .send()
+        };
+        // Twice: the second answer comes from what the server kept.
+        for id in ["ops1", "ops2"] {
+            assert_eq!(create_user(id).await.unwrap().status(), StatusCode::CREATED);
+        }
+        let (s, role) = t.get("/api/v1/roles/user-makers").await;
+        assert_eq!(s, StatusCode::OK, "{role}");
+        let (s, v) = t
+            .patch(
+                "/api/v1/roles/user-makers",
+                json!({"version": role["version"], "privileges": []}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let r = create_user("ops3").await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let (s, v) = t.delete("/api/v1/admins/ops").await;
+        assert!(s.is_success(), "{s} {v}");
+        let r = create_user("ops4").await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        t.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn systems_and_the_first_start() {
     for db in TestDb::all().await {
