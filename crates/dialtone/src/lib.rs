@@ -17,7 +17,9 @@ use tokio::task::JoinHandle;
 /// mimalloc instead of the system's malloc, for every program linking this crate (the server,
 /// the benchmarks, the tests): the render path makes many small, short-lived strings, and
 /// glibc's malloc spent a third of a full scan's time in its own bookkeeping
-/// (`malloc_consolidate`, `_int_malloc`, `unlink_chunk`; BENCHMARKS.md).
+/// (`malloc_consolidate`, `_int_malloc`, `unlink_chunk`; BENCHMARKS.md). Built without
+/// transparent huge pages (the workspace's `no_thp` feature): faulting in and zeroing 2 MB pages
+/// took a fifth of a full scan as the render cache grew ("Phone files from the store").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
