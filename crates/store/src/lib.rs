@@ -150,8 +150,9 @@ pub const PING_WHEN_IDLE: Duration = Duration::from_millis(500);
 ///
 /// A connection idle for [`PING_WHEN_IDLE`] or more is pinged before use, and replaced when the
 /// ping fails (the database restarted, a proxy dropped it); not every one, as sqlx does by
-/// default: on PostgreSQL a ping is one more round trip to the server, and an API request takes
-/// two connections (its token, then its work), so that was two round trips of five.
+/// default: on PostgreSQL a ping is one more round trip to the server, and an API request took
+/// two connections (its token, then its work), so that was two round trips of five. A connection
+/// that broke within the window fails its statement once, and is then dropped by the pool.
 fn pool_options(backend: Backend, max: u32, memory: SqliteMemory) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
