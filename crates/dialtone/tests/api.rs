@@ -93,19 +93,7 @@ async fn a_token_follows_its_administrators_roles() {
             json!({"username": "ops", "password": "ops-password-1", "roles": ["user-makers"]}),
         )
         .await;
-        let r = t
-            .client
-            .post(t.url("/api/v1/tokens"))
-            .basic_auth("ops", Some("ops-password-1"))
-            .json(&json!({"name": "ops-script"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED);
-        let token = r.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let token = common::new_token(&t.client, &t.url(""), "ops", "ops-password-1").await;
         let create_user = |id: &str| {
             t.client
                 .post(t.url("/api/v1/users"))

@@ -37,18 +37,7 @@ impl TestApp {
         let app = App::build(&cfg).await.expect("the server starts");
         let base = format!("http://{}", app.admin_addr);
         let client = reqwest::Client::new();
-        let r = client
-            .post(format!("{base}/api/v1/tokens"))
-            .basic_auth("admin", Some(PASSWORD))
-            .json(&serde_json::json!({"name": "tests"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED);
-        let token = r.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let token = new_token(&client, &base, "admin", PASSWORD).await;
         TestApp {
             app,
             base,
@@ -187,4 +176,20 @@ pub fn command(db: &TestDb, args: &[&str]) -> std::process::Command {
 /// The real binary on `db`, run to its end.
 pub fn dialtone(db: &TestDb, args: &[&str]) -> std::process::Output {
     command(db, args).output().expect("run dialtone")
+}
+
+/// A new API token of the administrator `user`, made with their password.
+pub async fn new_token(client: &reqwest::Client, base: &str, user: &str, password: &str) -> String {
+    let r = client
+        .post(format!("{base}/api/v1/tokens"))
+        .basic_auth(user, Some(password))
+        .json(&serde_json::json!({"name": "tests"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
