@@ -143,7 +143,7 @@ impl Default for SqliteMemory {
 
 /// A pooled connection idle at least this long is pinged before it is handed out; one used more
 /// recently is trusted (HikariCP's `aliveBypassWindowMs` does the same, with 500 ms).
-pub const PING_WHEN_IDLE: Duration = Duration::from_millis(500);
+const PING_WHEN_IDLE: Duration = Duration::from_millis(500);
 
 /// How connections to the database are made: at most `max`, each SQLite one with
 /// [`SQLITE_PRAGMAS`] and `memory`.
