@@ -22,13 +22,16 @@ pub enum Resource {
     DistributionList,
     Admin,
     Role,
+    UniversalDeviceTemplate,
+    UniversalLineTemplate,
+    UserProfile,
     /// An administrator's own API token: every administrator may make and drop their own.
     Token,
 }
 
 impl Resource {
     /// Every resource a privilege may name, in the order the API lists them.
-    pub const PRIVILEGED: [Resource; 13] = [
+    pub const PRIVILEGED: [Resource; 16] = [
         Resource::System,
         Resource::User,
         Resource::VoicemailSubscriber,
@@ -42,6 +45,9 @@ impl Resource {
         Resource::DistributionList,
         Resource::Admin,
         Resource::Role,
+        Resource::UniversalDeviceTemplate,
+        Resource::UniversalLineTemplate,
+        Resource::UserProfile,
     ];
 
     /// As the audit log and privileges write it.
@@ -60,6 +66,9 @@ impl Resource {
             Resource::DistributionList => "distribution_list",
             Resource::Admin => "admin",
             Resource::Role => "role",
+            Resource::UniversalDeviceTemplate => "universal_device_template",
+            Resource::UniversalLineTemplate => "universal_line_template",
+            Resource::UserProfile => "user_profile",
             Resource::Token => "token",
         }
     }
@@ -97,6 +106,8 @@ pub enum Action {
     ApplyTemplate,
     SetHttpCredential,
     RemoveHttpCredential,
+    /// A user made an auto-registered phone theirs (self-provisioning).
+    Claim,
 }
 
 impl Action {
@@ -113,6 +124,7 @@ impl Action {
             Action::ApplyTemplate => "apply_template",
             Action::SetHttpCredential => "set http credential",
             Action::RemoveHttpCredential => "remove http credential",
+            Action::Claim => "claim",
         }
     }
 
@@ -146,6 +158,9 @@ pub const RESOURCES: &[&str] = &[
     "distribution_list",
     "admin",
     "role",
+    "universal_device_template",
+    "universal_line_template",
+    "user_profile",
 ];
 
 /// The actions privileges name.

@@ -190,6 +190,19 @@ pub struct SystemSettings {
     /// Which files need the device's HTTP credentials (`off`, `secrets`, `all`). A device
     /// without an HTTP password cannot fetch a file that needs one.
     pub phone_auth: PhoneAuth,
+    /// The directory numbers auto-registered phones get, the next free one each (both ends
+    /// included, the same width; equal ends turn auto-registration off, as CUCM does).
+    pub auto_registration_start_dn: String,
+    pub auto_registration_end_dn: String,
+    /// The universal device and line templates of auto-registered phones (by name).
+    pub auto_registration_device_template: String,
+    pub auto_registration_line_template: String,
+    /// The model given to an auto-registering phone whose request does not say its own (TFTP
+    /// carries no User-Agent); empty: such a phone gets `XMLDefault.cnf.xml` until it asks over
+    /// HTTP.
+    pub auto_registration_model: String,
+    /// Self-provisioning: how a claim authenticates, the IVR's extension and languages.
+    pub self_provisioning: crate::self_provisioning::SelfProvisioningSettings,
 }
 
 impl Default for SystemSettings {
@@ -205,6 +218,12 @@ impl Default for SystemSettings {
             voicemail_pilot: String::new(),
             services_url: String::new(),
             phone_auth: PhoneAuth::Off,
+            auto_registration_start_dn: String::new(),
+            auto_registration_end_dn: String::new(),
+            auto_registration_device_template: String::new(),
+            auto_registration_line_template: String::new(),
+            auto_registration_model: String::new(),
+            self_provisioning: Default::default(),
         }
     }
 }
@@ -270,7 +289,53 @@ impl SystemSettings {
                 ));
             }
         }
+        crate::self_provisioning::auto_registration_range(
+            &self.auto_registration_start_dn,
+            &self.auto_registration_end_dn,
+        )?;
+        let m = self.auto_registration_model.trim();
+        if !m.is_empty() {
+            let catalog = crate::Catalog::builtin();
+            match catalog.get(m) {
+                Some(t)
+                    if t.family != crate::DeviceFamily::ExpansionModule && !t.files.is_empty() => {}
+                _ => {
+                    return Err(Invalid::new(
+                        "settings.auto_registration_model",
+                        format!(
+                            "`{m}` is not a phone model of the catalogue: {}",
+                            catalog.model_names()
+                        ),
+                    ))
+                }
+            }
+        }
+        self.self_provisioning.check()?;
         Ok(())
+    }
+
+    /// Whether phones not in the directory are answered at all: `auto_registration` on, and
+    /// the range's ends not equal (equal ends turn it off, as CUCM does).
+    pub fn auto_registration_on(&self) -> bool {
+        let (s, e) = (
+            self.auto_registration_start_dn.trim(),
+            self.auto_registration_end_dn.trim(),
+        );
+        self.auto_registration && (s.is_empty() || s != e)
+    }
+
+    /// The numbers auto-registered phones get (first, last, width), when auto-registration is
+    /// on and has a range: then an unknown phone gets a device record of its own.
+    pub fn auto_registration_numbers(&self) -> Option<(u64, u64, usize)> {
+        if !self.auto_registration_on() {
+            return None;
+        }
+        crate::self_provisioning::auto_registration_range(
+            &self.auto_registration_start_dn,
+            &self.auto_registration_end_dn,
+        )
+        .ok()
+        .flatten()
     }
 }
 
@@ -343,6 +408,9 @@ pub struct User {
     pub primary_extension: Option<String>,
     pub primary_extension_partition: String,
     pub user_profile: Option<String>,
+    /// The ID the user (or an administrator) keys to claim a phone by self-provisioning,
+    /// unique on the system; when not given, the digits of the primary extension serve.
+    pub self_service_id: Option<String>,
     pub groups: Vec<String>,
     pub must_change_password: bool,
     pub password_never_expires: bool,
@@ -390,7 +458,10 @@ pub struct NewUser {
     pub digest_credential: Option<crate::Secret>,
     pub primary_extension: Option<String>,
     pub primary_extension_partition: Option<String>,
+    /// A user profile of the user's system (`user-profiles`).
     pub user_profile: Option<String>,
+    /// Digits, unique on the system; left out, the digits of the primary extension serve.
+    pub self_service_id: Option<String>,
     pub groups: Vec<String>,
     pub must_change_password: bool,
     pub password_never_expires: bool,
@@ -424,7 +495,10 @@ pub struct UserPatch {
     pub digest_credential: Option<crate::Secret>,
     pub primary_extension: Option<String>,
     pub primary_extension_partition: Option<String>,
+    /// `""` removes it.
     pub user_profile: Option<String>,
+    /// `""` removes it (the digits of the primary extension serve again).
+    pub self_service_id: Option<String>,
     pub groups: Option<Vec<String>>,
     pub must_change_password: Option<bool>,
     pub password_never_expires: Option<bool>,
@@ -824,6 +898,9 @@ pub struct Phone {
     /// Where the phone listens for SIP (`host:port`), when not at the address its requests come
     /// from on the deployment's SIP port (NAT, a proxy in between).
     pub sip_contact: Option<String>,
+    /// Created by auto-registration (an unknown phone that asked for its file) and not claimed
+    /// since: it has no user, and a number of the auto-registration range.
+    pub auto_registered: bool,
     /// Whether the phone has an HTTP password for its files (set with
     /// `PUT /phones/{name}/http-credential`; never returned).
     pub has_http_password: bool,

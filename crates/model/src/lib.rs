@@ -16,6 +16,7 @@ pub mod macros;
 pub mod profile_rule;
 pub mod provisioning;
 pub mod rules;
+pub mod self_provisioning;
 pub mod status;
 pub mod templates;
 pub mod values;
@@ -26,6 +27,13 @@ pub use access::{
 pub use catalog::{Catalog, DeviceFamily, DeviceType, Naming};
 pub use entities::*;
 pub use error::Invalid;
+pub use self_provisioning::{
+    AutoRegistrationStatus, ClaimRefusal, ClaimRequest, Claimed, DeviceTemplateSettings,
+    LineTemplateSettings, NewUniversalDeviceTemplate, NewUniversalLineTemplate, NewUserProfile,
+    SelfProvisioningAuth, SelfProvisioningSettings, UniversalDeviceTemplate,
+    UniversalDeviceTemplatePatch, UniversalLineTemplate, UniversalLineTemplatePatch, UserProfile,
+    UserProfilePatch,
+};
 pub use templates::{
     ApplyTemplate, ImportJob, JobState, NewTemplate, Template, TemplateKind, TemplatePatch,
 };

@@ -20,33 +20,35 @@ use store::Conn as AnyConnection;
 /// Everything a phone or a device profile can say about itself, before checking.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DeviceSpec {
-    name: Option<String>,
-    mac: Option<String>,
-    model: String,
-    protocol: Option<String>,
-    system: Option<String>,
-    description: String,
-    device_pool: String,
-    button_template: String,
-    softkey_template: String,
-    calling_search_space: String,
-    location: String,
-    security_mode: Option<SecurityMode>,
-    security_profile: String,
-    allow_cti_control: Option<bool>,
-    owner_user_id: Option<String>,
-    dnd: DndMode,
-    expansion_modules: Vec<String>,
-    logout_profile: Option<String>,
-    primary_phone: Option<String>,
-    lines: Vec<AppearanceInput>,
-    services: Vec<Subscription>,
-    speed_dials: Vec<SpeedDial>,
-    parameters: serde_json::Map<String, serde_json::Value>,
-    mlpp_domain: String,
-    mlpp_indication: bool,
-    mlpp_preemption: bool,
-    sip_contact: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) mac: Option<String>,
+    pub(crate) model: String,
+    pub(crate) protocol: Option<String>,
+    pub(crate) system: Option<String>,
+    pub(crate) description: String,
+    pub(crate) device_pool: String,
+    pub(crate) button_template: String,
+    pub(crate) softkey_template: String,
+    pub(crate) calling_search_space: String,
+    pub(crate) location: String,
+    pub(crate) security_mode: Option<SecurityMode>,
+    pub(crate) security_profile: String,
+    pub(crate) allow_cti_control: Option<bool>,
+    pub(crate) owner_user_id: Option<String>,
+    pub(crate) dnd: DndMode,
+    pub(crate) expansion_modules: Vec<String>,
+    pub(crate) logout_profile: Option<String>,
+    pub(crate) primary_phone: Option<String>,
+    pub(crate) lines: Vec<AppearanceInput>,
+    pub(crate) services: Vec<Subscription>,
+    pub(crate) speed_dials: Vec<SpeedDial>,
+    pub(crate) parameters: serde_json::Map<String, serde_json::Value>,
+    pub(crate) mlpp_domain: String,
+    pub(crate) mlpp_indication: bool,
+    pub(crate) mlpp_preemption: bool,
+    pub(crate) sip_contact: Option<String>,
+    /// Kept through edits; set by auto-registration, cleared by a claim.
+    pub(crate) auto_registered: bool,
 }
 
 impl From<NewPhone> for DeviceSpec {
@@ -104,7 +106,7 @@ impl From<NewDeviceProfile> for DeviceSpec {
 }
 
 /// The spec of a stored device: what a patch starts from.
-fn spec_of(d: &StoredDevice) -> DeviceSpec {
+pub(crate) fn spec_of(d: &StoredDevice) -> DeviceSpec {
     let r = &d.row;
     DeviceSpec {
         name: Some(r.name.clone()),
@@ -146,6 +148,7 @@ fn spec_of(d: &StoredDevice) -> DeviceSpec {
         mlpp_indication: r.mlpp_indication,
         mlpp_preemption: r.mlpp_preemption,
         sip_contact: r.sip_contact.clone(),
+        auto_registered: r.auto_registered,
     }
 }
 
@@ -157,12 +160,12 @@ fn what(class: DeviceClass) -> &'static str {
 }
 
 /// What a checked spec becomes.
-struct Built {
+pub(crate) struct Built {
     /// The name of the device's product system.
-    system: String,
-    row: DeviceRow,
-    appearances: Vec<AppearanceRow>,
-    subscriptions: Vec<SubscriptionRow>,
+    pub(crate) system: String,
+    pub(crate) row: DeviceRow,
+    pub(crate) appearances: Vec<AppearanceRow>,
+    pub(crate) subscriptions: Vec<SubscriptionRow>,
 }
 
 /// Whether an appearance gives any setting of its line.
@@ -248,7 +251,7 @@ fn line_field(e: Error, i: usize) -> Error {
 impl Service {
     /// Checks a spec against every rule and the stored records, creating the lines it names that
     /// do not exist yet (inside the caller's transaction).
-    async fn build(
+    pub(crate) async fn build(
         &self,
         conn: &mut AnyConnection,
         class: DeviceClass,
@@ -609,6 +612,7 @@ impl Service {
                 mlpp_indication: s.mlpp_indication,
                 mlpp_preemption: s.mlpp_preemption,
                 sip_contact: sip_contact(class, s.sip_contact.as_deref())?,
+                auto_registered: s.auto_registered,
             },
             appearances,
             subscriptions,
@@ -718,7 +722,7 @@ impl Service {
         }
     }
 
-    async fn write_device(
+    pub(crate) async fn write_device(
         &self,
         conn: &mut AnyConnection,
         id: Option<(i64, i64)>,
@@ -1354,7 +1358,7 @@ impl Service {
 
 /// Notes a write of device `id` with these lines (before and after): its files change, and so
 /// may those of every device sharing one of the lines (a line's settings, whether it is shared).
-fn changed(tx: &mut store::WriteTx, id: i64, lines: impl Iterator<Item = i64>) {
+pub(crate) fn changed(tx: &mut store::WriteTx, id: i64, lines: impl Iterator<Item = i64>) {
     tx.changed(store::Change::Device(id));
     for l in lines {
         tx.changed(store::Change::Line(l));

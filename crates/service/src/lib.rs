@@ -15,8 +15,14 @@ mod lines;
 mod parameters;
 mod phone_files;
 mod phone_services;
+mod self_provisioning;
+pub use self_provisioning::{
+    AutoRefusal, AutoRegistration, Claim, ClaimError, CLAIM_ATTEMPTS, CLAIM_LOCKOUT,
+};
 mod systems;
 mod templates;
+mod universal_templates;
+mod user_profiles;
 mod users;
 mod voicemail;
 
@@ -221,6 +227,8 @@ pub struct Service {
     systems: Option<std::sync::Arc<tokio::sync::OnceCell<Vec<System>>>>,
     /// The product systems as last read for phone files, and the generation they were read at.
     systems_at: std::sync::Arc<std::sync::Mutex<Option<SystemsAt>>>,
+    /// Wrong self-provisioning secrets, per user and per phone.
+    attempts: std::sync::Arc<self_provisioning::Attempts>,
 }
 
 /// The product systems read at a generation.
@@ -248,6 +256,7 @@ impl Service {
             dry_run: false,
             systems: None,
             systems_at: Default::default(),
+            attempts: Default::default(),
         }
     }
 

@@ -4,6 +4,11 @@ use crate::{nf, Actor, Audit, Error, Result, Service};
 use model::access::{Action, Resource};
 use model::{Name, NewSystem, System, SystemKind, SystemPatch};
 
+/// Where a system's self-provisioning authentication code's hash is kept.
+pub(crate) fn authentication_code_setting(system_id: i64) -> String {
+    format!("self_provisioning.authentication_code.{system_id}")
+}
+
 impl Service {
     pub async fn systems(&self) -> Result<Vec<System>> {
         let mut c = self.store.read().await?;
@@ -41,8 +46,12 @@ impl Service {
                     format!("a product system named {name} already exists: choose another name"),
                 ));
             }
-            let settings = req.settings.clone().unwrap_or_default();
+            let mut settings = req.settings.clone().unwrap_or_default();
             settings.check()?;
+            self.check_auto_registration(tx.conn(), None, &settings)
+                .await?;
+            let code = settings.self_provisioning.authentication_code.take();
+            settings.self_provisioning.has_authentication_code = false;
             let id = store::systems::insert(
                 tx.conn(),
                 name.as_str(),
@@ -53,6 +62,12 @@ impl Service {
             .await?;
             if kind == SystemKind::Voicemail {
                 crate::voicemail::create_defaults(tx.conn(), id).await?;
+            }
+            if code.as_ref().is_some_and(|c| !c.expose().is_empty()) {
+                let mut s = store::systems::by_id(tx.conn(), id).await?;
+                self.set_authentication_code(tx.conn(), &mut s, code)
+                    .await?;
+                store::systems::update(tx.conn(), &s, s.version).await?;
             }
             Ok(store::systems::by_id(tx.conn(), id).await?)
         })
@@ -83,7 +98,13 @@ impl Service {
             }
             if let Some(settings) = &patch.settings {
                 settings.check()?;
-                s.settings = settings.clone();
+                self.check_auto_registration(tx.conn(), Some(s.id), settings).await?;
+                let mut settings = settings.clone();
+                let code = settings.self_provisioning.authentication_code.take();
+                settings.self_provisioning.has_authentication_code =
+                    s.settings.self_provisioning.has_authentication_code;
+                s.settings = settings;
+                self.set_authentication_code(tx.conn(), &mut s, code).await?;
             }
             if let Some(k) = patch.kind {
                 if k != s.kind {
@@ -103,6 +124,68 @@ impl Service {
             Ok(store::systems::by_id(tx.conn(), s.id).await?)
         })
         .await
+    }
+
+    /// The templates auto-registration names are on the system (a new system has none yet).
+    async fn check_auto_registration(
+        &self,
+        conn: &mut store::Conn,
+        system_id: Option<i64>,
+        s: &model::SystemSettings,
+    ) -> Result<()> {
+        use store::universal_templates::{id_on, TemplateKind};
+        for (kind, name, noun) in [
+            (
+                TemplateKind::Device,
+                &s.auto_registration_device_template,
+                "universal device template",
+            ),
+            (
+                TemplateKind::Line,
+                &s.auto_registration_line_template,
+                "universal line template",
+            ),
+        ] {
+            let n = name.trim();
+            if n.is_empty() {
+                continue;
+            }
+            let found = match system_id {
+                Some(id) => id_on(conn, kind, id, n).await?.is_some(),
+                None => false,
+            };
+            if !found {
+                return Err(Error::invalid(
+                    format!("settings.{}", kind.auto_registration_setting()),
+                    format!("there is no {noun} {n} on this system: add it first"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps, replaces (hashed) or removes (`""`) a system's self-provisioning authentication
+    /// code; the settings say whether one is set.
+    async fn set_authentication_code(
+        &self,
+        conn: &mut store::Conn,
+        s: &mut System,
+        code: Option<model::Secret>,
+    ) -> Result<()> {
+        let key = authentication_code_setting(s.id);
+        match code {
+            None => {}
+            Some(c) if c.expose().is_empty() => {
+                store::admins::remove_setting(conn, &key).await?;
+                s.settings.self_provisioning.has_authentication_code = false;
+            }
+            Some(c) => {
+                let hash = crate::hash_secret(c.expose())?;
+                store::admins::set_setting(conn, &key, &hash).await?;
+                s.settings.self_provisioning.has_authentication_code = true;
+            }
+        }
+        Ok(())
     }
 
     pub async fn delete_system(&self, actor: &Actor, key: &str) -> Result<()> {
@@ -140,6 +223,7 @@ impl Service {
                 }
             }
             store::systems::delete(tx.conn(), s.id).await?;
+            store::admins::remove_setting(tx.conn(), &authentication_code_setting(s.id)).await?;
             Ok(())
         })
         .await

@@ -106,6 +106,26 @@ impl Service {
                 groups.push(g.to_string());
             }
         }
+        let user_profile = self
+            .check_user_profile(conn, system_id, system, u.user_profile.as_deref())
+            .await?;
+        let self_service_id = match opt(u.self_service_id.as_deref()) {
+            None => None,
+            Some(id) => {
+                model::self_provisioning::check_self_service_id(&id)?;
+                if let Some(other) =
+                    store::users::with_self_service_id(conn, system_id, &id).await?
+                {
+                    if other != u.user_id.trim() {
+                        return Err(Error::conflict(
+                            "self_service_id",
+                            format!("{other} already has self-provisioning ID {id} on {system}: choose another"),
+                        ));
+                    }
+                }
+                Some(id)
+            }
+        };
         // Associations: phones, device profiles (one of them the default), lines.
         let mut devices = Vec::new();
         for (field, names, class) in [
@@ -213,7 +233,8 @@ impl Service {
             pin_hash,
             digest_credential_enc,
             primary_line_id,
-            user_profile: opt(u.user_profile.as_deref()),
+            user_profile,
+            self_service_id,
             groups,
             must_change_password: u.must_change_password,
             password_never_expires: u.password_never_expires,
@@ -347,6 +368,7 @@ impl Service {
                 primary_extension: p.primary_extension.clone().or(cu.primary_extension.clone()),
                 primary_extension_partition: p.primary_extension_partition.clone().or(Some(cu.primary_extension_partition.clone())),
                 user_profile: p.user_profile.clone().or(cu.user_profile.clone()),
+                self_service_id: p.self_service_id.clone().or(cu.self_service_id.clone()),
                 groups: p.groups.clone().unwrap_or(cu.groups.clone()),
                 must_change_password: p.must_change_password.unwrap_or(cu.must_change_password),
                 password_never_expires: p.password_never_expires.unwrap_or(cu.password_never_expires),

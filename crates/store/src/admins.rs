@@ -123,6 +123,14 @@ pub async fn setting(conn: &mut AnyConnection, name: &str) -> Result<Option<Stri
     )
 }
 
+pub async fn remove_setting(conn: &mut AnyConnection, name: &str) -> Result<()> {
+    sqlx::query("DELETE FROM settings WHERE name = $1")
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_setting(conn: &mut AnyConnection, name: &str, value: &str) -> Result<()> {
     sqlx::query("DELETE FROM settings WHERE name = $1")
         .bind(name)

@@ -39,6 +39,8 @@ pub struct DeviceRow {
     pub mlpp_indication: bool,
     pub mlpp_preemption: bool,
     pub sip_contact: Option<String>,
+    /// Created by auto-registration and not claimed since.
+    pub auto_registered: bool,
 }
 
 /// A line appearance as stored.
@@ -111,6 +113,7 @@ impl StoredDevice {
             parameters: r.parameters.clone(),
             users: self.users.clone(),
             sip_contact: r.sip_contact.clone(),
+            auto_registered: r.auto_registered,
             has_http_password: self.http_password_enc.is_some(),
             version: self.version,
             created_at: self.created_at.clone(),
@@ -153,7 +156,7 @@ const COLS: &str = "d.id, d.class, d.name, d.mac, d.model, d.protocol, d.system_
     d.device_pool, d.button_template, d.softkey_template, d.calling_search_space, d.location, d.security_mode, \
     d.security_profile, d.allow_cti_control, d.owner_id, ou.user_id AS owner_user_id, d.dnd, d.expansion_modules_json, \
     d.logout_profile_id, lp.name AS logout_name, d.primary_phone_id, pp.name AS primary_name, d.speed_dials_json, \
-    d.parameters_json, d.mlpp_domain, d.mlpp_indication, d.mlpp_preemption, d.sip_contact, d.http_password_enc, d.version, d.created_at, d.updated_at";
+    d.parameters_json, d.mlpp_domain, d.mlpp_indication, d.mlpp_preemption, d.sip_contact, d.auto_registered, d.http_password_enc, d.version, d.created_at, d.updated_at";
 const FROM: &str = " FROM devices d JOIN systems s ON s.id = d.system_id LEFT JOIN users ou ON ou.id = d.owner_id \
     LEFT JOIN devices lp ON lp.id = d.logout_profile_id LEFT JOIN devices pp ON pp.id = d.primary_phone_id";
 
@@ -194,6 +197,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredDevice> {
         mlpp_indication: b(r.try_get("mlpp_indication")?),
         mlpp_preemption: b(r.try_get("mlpp_preemption")?),
         sip_contact: r.try_get("sip_contact")?,
+        auto_registered: b(r.try_get("auto_registered")?),
     };
     Ok(StoredDevice {
         id: r.try_get("id")?,
@@ -461,13 +465,14 @@ fn bind_row<'q>(
         .bind(d.mlpp_indication as i64)
         .bind(d.mlpp_preemption as i64)
         .bind(d.sip_contact.as_deref())
+        .bind(d.auto_registered as i64)
         .bind(class_str(d.class))
 }
 
 const WRITE_COLS: &str = "name, name_lc, mac, model, protocol, description, device_pool, button_template, softkey_template, \
     calling_search_space, location, security_mode, security_profile, allow_cti_control, owner_id, dnd, \
     expansion_modules_json, logout_profile_id, primary_phone_id, speed_dials_json, parameters_json, mlpp_domain, \
-    mlpp_indication, mlpp_preemption, sip_contact, class";
+    mlpp_indication, mlpp_preemption, sip_contact, auto_registered, class";
 
 pub async fn insert(conn: &mut AnyConnection, d: &DeviceRow) -> Result<i64> {
     let sql = crate::sql::insert_sql("devices", WRITE_COLS);
@@ -697,4 +702,43 @@ pub async fn phones_where(
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect()
+}
+
+/// Auto-registered phones of a system with a line of this number on them.
+pub async fn auto_registered_with_number(
+    conn: &mut AnyConnection,
+    system_id: i64,
+    number: &str,
+) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT d.id FROM devices d JOIN appearances a ON a.device_id = d.id \
+         JOIN lines l ON l.id = a.line_id \
+         WHERE d.system_id = $1 AND d.auto_registered = 1 AND l.pattern = $2 ORDER BY d.id",
+    )
+    .bind(system_id)
+    .bind(number)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// How many auto-registered phones a system has.
+pub async fn count_auto_registered(conn: &mut AnyConnection, system_id: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM devices WHERE system_id = $1 AND auto_registered = 1",
+    )
+    .bind(system_id)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// The users associated with a device.
+pub async fn user_ids(conn: &mut AnyConnection, device: i64) -> Result<Vec<i64>> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT user_id FROM user_devices WHERE device_id = $1 ORDER BY user_id",
+        )
+        .bind(device)
+        .fetch_all(conn)
+        .await?,
+    )
 }

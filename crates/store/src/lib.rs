@@ -20,6 +20,8 @@ pub mod status;
 pub mod systems;
 pub mod templates;
 pub mod testing;
+pub mod universal_templates;
+pub mod user_profiles;
 pub mod users;
 pub mod voicemail;
 

@@ -262,3 +262,28 @@ pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// The numbers between `first` and `last` (digit strings of one width) in a partition of a
+/// system that are taken: a line there appears on a device or is a user's primary extension.
+pub async fn taken_between(
+    conn: &mut AnyConnection,
+    system_id: i64,
+    partition: &str,
+    first: &str,
+    last: &str,
+) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT l.pattern FROM lines l WHERE l.system_id = $1 AND l.partition = $2 \
+         AND LENGTH(l.pattern) = $3 AND l.pattern >= $4 AND l.pattern <= $5 \
+         AND (EXISTS (SELECT 1 FROM appearances a WHERE a.line_id = l.id) \
+              OR EXISTS (SELECT 1 FROM users u WHERE u.primary_line_id = l.id)) \
+         ORDER BY l.pattern",
+    )
+    .bind(system_id)
+    .bind(partition)
+    .bind(first.len() as i64)
+    .bind(first)
+    .bind(last)
+    .fetch_all(conn)
+    .await?)
+}

@@ -48,6 +48,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "changes",
             sql: include_str!("../migrations/0007_changes.sql"),
         },
+        Migration {
+            version: 8,
+            name: "self_provisioning",
+            sql: include_str!("../migrations/0008_self_provisioning.sql"),
+        },
     ]
 }
 
@@ -63,6 +68,7 @@ pub(crate) fn dialect(sql: &str, backend: Backend) -> String {
     sql.replace("{id}", id)
         .replace("{int}", int)
         .replace("{key}", key)
+        .replace("{now}", &now())
 }
 
 /// Splits a script into statements at `;` ending a line (none of ours has `;` inside).

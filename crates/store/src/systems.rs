@@ -102,6 +102,12 @@ pub async fn usage(conn: &mut AnyConnection, id: i64) -> Result<Vec<(&'static st
             "voicemail subscribers",
             "voicemail_subscribers",
         ),
+        (
+            "universal template",
+            "universal templates",
+            "universal_templates",
+        ),
+        ("user profile", "user profiles", "user_profiles"),
     ] {
         let n: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM {table} WHERE system_id = $1"
@@ -130,6 +136,17 @@ pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM systems WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Holds the system's row until the transaction ends, so that writers that pick from a shared
+/// pool (the next free auto-registration number) take turns on PostgreSQL as they do on SQLite,
+/// where a write transaction holds the database from its start.
+pub async fn lock(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("UPDATE systems SET id = id WHERE id = $1")
         .bind(id)
         .execute(conn)
         .await?;

@@ -32,6 +32,8 @@ pub struct UserRow {
     pub app_profiles: AppProfiles,
     pub capabilities: Capabilities,
     pub ldap_synced: bool,
+    /// The self-provisioning ID given (else the digits of the primary extension serve).
+    pub self_service_id: Option<String>,
 }
 
 /// A user's own columns, in the order of [`Loaded`]'s first fields ([`load`] adds its devices,
@@ -40,7 +42,7 @@ const COLS: &str = "u.id, s.name, u.system_id, u.user_id, u.first_name, u.last_n
     u.manager, u.mail, u.telephone_number, u.password_hash, u.pin_hash, u.digest_credential_enc, u.primary_line_id, pl.pattern, \
     pl.partition, u.user_profile, u.groups_json, u.must_change_password, u.password_never_expires, \
     u.presence_home_node, u.ldap_profile, u.cti_profile, u.voicemail_profile, u.conferencing_profile, u.cap_presence, \
-    u.cap_soft_client, u.ldap_synced, u.version, u.created_at, u.updated_at";
+    u.cap_soft_client, u.ldap_synced, u.version, u.created_at, u.updated_at, u.self_service_id";
 const FROM: &str = " FROM users u JOIN systems s ON s.id = u.system_id LEFT JOIN lines pl ON pl.id = u.primary_line_id";
 
 /// A user as stored, with the row's secrets' hashes for the service to check or keep.
@@ -85,6 +87,7 @@ struct Loaded {
     version: i64,
     created_at: String,
     updated_at: String,
+    self_service_id: Option<String>,
     /// Name, class (`phone` or a profile) and whether it is the default profile, by name.
     devices: Vec<(String, String, i64)>,
     /// Pattern and partition, in that order.
@@ -125,6 +128,7 @@ impl Loaded {
                 soft_client: b(self.cap_soft_client),
             },
             ldap_synced: b(self.ldap_synced),
+            self_service_id: self.self_service_id,
         };
         let mut user = User {
             id: self.id,
@@ -140,6 +144,7 @@ impl Loaded {
             primary_extension: self.primary_pattern,
             primary_extension_partition: self.primary_partition.unwrap_or_default(),
             user_profile: row.user_profile.clone(),
+            self_service_id: row.self_service_id.clone(),
             groups: row.groups.clone(),
             must_change_password: row.must_change_password,
             password_never_expires: row.password_never_expires,
@@ -579,6 +584,21 @@ pub async fn id_on_system(
     )
 }
 
+/// The user ID of the user of a system with this self-provisioning ID, if any.
+pub async fn with_self_service_id(
+    conn: &mut AnyConnection,
+    system_id: i64,
+    id: &str,
+) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT user_id FROM users WHERE system_id = $1 AND self_service_id = $2",
+    )
+    .bind(system_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
 fn bind_row<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     u: &'q UserRow,
@@ -610,12 +630,13 @@ fn bind_row<'q>(
         .bind(u.capabilities.presence as i64)
         .bind(u.capabilities.soft_client as i64)
         .bind(u.ldap_synced as i64)
+        .bind(u.self_service_id.as_deref())
 }
 
 const WRITE_COLS: &str = "user_id, user_id_lc, first_name, first_lc, last_name, last_lc, display_name, department, manager, mail, \
     telephone_number, password_hash, pin_hash, digest_credential_enc, primary_line_id, user_profile, groups_json, must_change_password, \
     password_never_expires, presence_home_node, ldap_profile, cti_profile, voicemail_profile, conferencing_profile, \
-    cap_presence, cap_soft_client, ldap_synced";
+    cap_presence, cap_soft_client, ldap_synced, self_service_id";
 
 pub async fn insert(conn: &mut AnyConnection, u: &UserRow) -> Result<i64> {
     let sql = crate::sql::insert_sql("users", WRITE_COLS);
@@ -700,4 +721,41 @@ pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Holds the user's row until the transaction ends (two claims for one user take turns, so
+/// its phone limit holds).
+pub async fn lock(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("UPDATE users SET id = id WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The users of a system a self-provisioning ID names: the one that was given it, else those
+/// without one whose primary extension's digits are these.
+pub async fn by_self_service_id(
+    conn: &mut AnyConnection,
+    system_id: i64,
+    id: &str,
+) -> Result<Vec<i64>> {
+    let given: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE system_id = $1 AND self_service_id = $2")
+            .bind(system_id)
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    if !given.is_empty() {
+        return Ok(given);
+    }
+    Ok(sqlx::query_scalar(
+        "SELECT u.id FROM users u JOIN lines l ON l.id = u.primary_line_id \
+         WHERE u.system_id = $1 AND u.self_service_id IS NULL \
+         AND REPLACE(REPLACE(REPLACE(l.pattern, '\\', ''), '+', ''), '*', '') = $2 ORDER BY u.user_id",
+    )
+    .bind(system_id)
+    .bind(id)
+    .fetch_all(conn)
+    .await?)
 }

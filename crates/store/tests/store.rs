@@ -37,6 +37,7 @@ fn device(name: &str, system_id: i64) -> DeviceRow {
         mlpp_indication: false,
         mlpp_preemption: false,
         sip_contact: None,
+        auto_registered: false,
     }
 }
 

@@ -34,6 +34,15 @@ impl Family for CiscoEnterprise {
             .map(|m| Asked::Device(DeviceKey::Mac(m)))
     }
 
+    fn model_of_request(&self, _file: &str, ua: &str) -> Option<String> {
+        // Over HTTP: `Cisco-CP7960G/8.0`; TFTP carries no User-Agent.
+        let m = ua.strip_prefix("Cisco-CP")?.split('/').next()?;
+        if m.starts_with('-') {
+            return None;
+        }
+        Some(m.strip_suffix('G').unwrap_or(m).to_string())
+    }
+
     fn render(
         &self,
         r: &Renderer,

@@ -41,6 +41,26 @@ impl Family for CiscoMpp {
             .then_some(Asked::FirstContact)
     }
 
+    fn model_of_request(&self, file: &str, ua: &str) -> Option<String> {
+        // `Cisco-CP-8861-3PCC/11.3.1 (…)`, or the first-contact file `8861-3PCC.xml`.
+        let psn = ua
+            .strip_prefix("Cisco-CP-")
+            .and_then(|r| r.split('/').next())
+            .or_else(|| {
+                strip_suffix_ci(file, ".xml").or_else(|| {
+                    strip_suffix_ci(file, ".cfg").and_then(|r| strip_prefix_ci(r, "spa"))
+                })
+            })?;
+        Catalog::builtin()
+            .devices()
+            .find(|t| {
+                t.psn
+                    .as_deref()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(psn))
+            })
+            .map(|t| t.model.clone())
+    }
+
     fn device_from_user_agent(&self, ua: &str) -> Option<Mac> {
         if !ua.starts_with("Cisco-CP-") {
             return None;

@@ -55,6 +55,11 @@ pub trait Family: Send + Sync {
     fn device_from_user_agent(&self, _user_agent: &str) -> Option<Mac> {
         None
     }
+    /// The model (the catalogue's short name) a request for `file` says it comes from, by the
+    /// file itself or the User-Agent, when this family's phones say it (auto-registration).
+    fn model_of_request(&self, _file: &str, _user_agent: &str) -> Option<String> {
+        None
+    }
     /// Renders the file of `pattern` for `view`.
     fn render(
         &self,
@@ -85,6 +90,19 @@ pub fn device_from_user_agent(user_agent: &str) -> Option<Mac> {
     FAMILIES
         .iter()
         .find_map(|f| f.device_from_user_agent(user_agent))
+}
+
+/// The model a request for `file` says it comes from, when the family owning the file can tell
+/// (its name or its User-Agent), and only a model of that family: a User-Agent of one family
+/// asking for another's file names nothing.
+pub fn model_of_request(file: &str, user_agent: Option<&str>) -> Option<String> {
+    let (family, _) = identify(file)?;
+    let model = family.model_of_request(file, user_agent.unwrap_or(""))?;
+    let t = model::Catalog::builtin().get(&model)?;
+    t.files
+        .iter()
+        .any(|p| family.patterns().contains(&p.as_str()))
+        .then(|| t.model.clone())
 }
 
 /// The family that renders files of `pattern`.
@@ -167,6 +185,34 @@ mod tests {
         );
         assert!(device_from_user_agent("curl/8.0").is_none());
         assert!(device_from_user_agent("Cisco-CP-8861-3PCC/11.3.1 (nope)").is_none());
+    }
+
+    #[test]
+    fn models_of_requests() {
+        let ua = "Cisco-CP-8861-3PCC/11.3.1 (00562b043615)";
+        assert_eq!(
+            model_of_request("00562b043615.xml", Some(ua)).as_deref(),
+            Some("8861")
+        );
+        assert_eq!(
+            model_of_request("8861-3PCC.xml", None).as_deref(),
+            Some("8861")
+        );
+        assert_eq!(
+            model_of_request("SEP00562B043615.cnf.xml", Some("Cisco-CP7960G/8.0")).as_deref(),
+            Some("7960")
+        );
+        // TFTP says nothing; another family's User-Agent names nothing.
+        assert_eq!(model_of_request("SEP00562B043615.cnf.xml", None), None);
+        assert_eq!(model_of_request("SEP00562B043615.cnf.xml", Some(ua)), None);
+        assert_eq!(
+            model_of_request("00562b043615.xml", Some("Cisco-CP7960G/8.0")),
+            None
+        );
+        assert_eq!(
+            model_of_request("SEP00562B043615.cnf.xml", Some("Cisco-CP9999G/8.0")),
+            None
+        );
     }
 
     #[test]

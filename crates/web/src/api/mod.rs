@@ -201,6 +201,7 @@ mod parameters;
 mod phone_files;
 mod phone_services;
 mod phones;
+mod self_provisioning;
 mod systems;
 mod templates;
 mod users;
@@ -215,6 +216,7 @@ use parameters::*;
 use phone_files::*;
 use phone_services::*;
 use phones::*;
+use self_provisioning::*;
 use systems::*;
 use templates::*;
 use users::*;
@@ -301,6 +303,24 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(import_errors))
         .routes(routes!(import_errors_csv))
         .routes(routes!(export_csv))
+        .routes(routes!(list_device_templates, create_device_template))
+        .routes(routes!(
+            get_device_template,
+            update_device_template,
+            delete_device_template
+        ))
+        .routes(routes!(list_line_templates, create_line_template))
+        .routes(routes!(
+            get_line_template,
+            update_line_template,
+            delete_line_template
+        ))
+        .routes(routes!(list_user_profiles, create_user_profile))
+        .routes(routes!(
+            get_user_profile,
+            update_user_profile,
+            delete_user_profile
+        ))
 }
 
 /// The OpenAPI document of the API, as served at `/api/v1/openapi.json`.
