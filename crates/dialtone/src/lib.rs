@@ -156,16 +156,17 @@ impl App {
         let mut stops = Vec::new();
         let mut tasks = Vec::new();
         let mut http_addr = None;
+        // Bound now, served once the resync engine exists (the phone's self-provisioning
+        // service asks it for a NOTIFY).
+        let mut phone_listener = None;
         if !cfg.http.listen.trim().is_empty() {
             let l = TcpListener::bind(&cfg.http.listen).await.with_context(|| {
                 format!("binding the phone HTTP listener on {}", cfg.http.listen)
             })?;
             let addr = l.local_addr()?;
             http_addr = Some(addr);
-            let (s, t) = serve(l, web::phone_router(provisioner.clone()));
-            stops.push(s);
-            tasks.push(t);
-            tracing::info!(%addr, "phone HTTP listener");
+            provisioner.set_http_port(addr.port());
+            phone_listener = Some(l);
         }
         let mut tftp_addr = None;
         if !cfg.tftp.listen.trim().is_empty() {
@@ -284,6 +285,12 @@ impl App {
             stops.push(stop);
             tracing::info!(addr = ?sip_addr, rate = cfg.sip.rate, "resync by SIP NOTIFY");
             resync = Some(engine);
+        }
+        if let (Some(l), Some(addr)) = (phone_listener, http_addr) {
+            let (s, t) = serve(l, web::phone_router(provisioner.clone(), resync.clone()));
+            stops.push(s);
+            tasks.push(t);
+            tracing::info!(%addr, "phone HTTP listener");
         }
         {
             // Device status goes to the store in batches, twice a second, and once more at stop.

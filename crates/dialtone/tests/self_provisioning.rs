@@ -318,3 +318,433 @@ async fn store_text(db: &TestDb, sql: &str) -> String {
     let mut c = s.read().await.unwrap();
     store::query_text(&mut c, sql).await.unwrap()
 }
+
+/// A phone's GET on the phone listener, with a User-Agent: the status and the body.
+async fn phone_get(t: &TestApp, file: &str, ua: &str) -> (StatusCode, String) {
+    let url = format!(
+        "http://{}/{file}",
+        t.app.http_addr.expect("the phone listener")
+    );
+    let r = t
+        .client
+        .get(url)
+        .header("User-Agent", ua)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn claim(t: &TestApp, phone: &str, user: &str, secret: &str) -> (StatusCode, Value) {
+    t.post(
+        "/api/v1/self-provisioning/claims",
+        json!({"phone": phone, "user": user, "secret": secret}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn unknown_phones_auto_register_and_users_claim_them() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        t.create(
+            ULT,
+            json!({"name": "Auto lines", "line": {"partition": "Auto", "label": "#Extension#"}}),
+        )
+        .await;
+        t.create(
+            UDT,
+            json!({"name": "Lobby", "device": {"device_pool": "Lobby"}}),
+        )
+        .await;
+        t.create(ULT, json!({"name": "Sales lines", "line": {"partition": "Internal", "external_mask": "972813XXXX"}}))
+            .await;
+        t.create(
+            UDT,
+            json!({"name": "Sales phones", "device": {"device_pool": "Sales",
+            "speed_dials": [{"position": 1, "number": "5000", "label": "Self-provisioning"}]}}),
+        )
+        .await;
+        t.create(PROFILES, json!({"name": "Sales", "device_template": "Sales phones", "line_template": "Sales lines",
+            "allow_self_provisioning": true, "phone_limit": 2}))
+            .await;
+        t.create(
+            PROFILES,
+            json!({"name": "Visitors", "allow_self_provisioning": false}),
+        )
+        .await;
+        for (ext, user, first, profile) in [
+            ("2001", "ada", "Ada", "Sales"),
+            ("2002", "bob", "Bob", "Sales"),
+            ("2003", "eve", "Eve", "Visitors"),
+        ] {
+            t.create(
+                "/api/v1/lines",
+                json!({"pattern": ext, "partition": "Internal"}),
+            )
+            .await;
+            t.create("/api/v1/users", json!({"user_id": user, "first_name": first, "last_name": "Tester",
+                "primary_extension": ext, "primary_extension_partition": "Internal", "user_profile": profile,
+                "pin": "13579", "password": "correct horse battery"}))
+                .await;
+        }
+        // Unknown phones are refused while auto-registration is off.
+        let ua = "Cisco-CP7960G/8.0";
+        let (s, _) = phone_get(&t, "SEP00AA00000001.cnf.xml", ua).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, v) = set_settings(
+            &t,
+            json!({"auto_registration": true, "auto_registration_start_dn": "1000", "auto_registration_end_dn": "1002",
+                "auto_registration_device_template": "Lobby", "auto_registration_line_template": "Auto lines"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+
+        // Two phones booting at once get two numbers.
+        let (a, b) = tokio::join!(
+            phone_get(&t, "SEP00AA00000001.cnf.xml", ua),
+            phone_get(&t, "SEP00AA00000002.cnf.xml", ua)
+        );
+        assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK), "{a:?} {b:?}");
+        let (_, p1) = t.get("/api/v1/phones/SEP00AA00000001").await;
+        let (_, p2) = t.get("/api/v1/phones/SEP00AA00000002").await;
+        assert_eq!(p1["auto_registered"], true, "{p1}");
+        assert_eq!(
+            (p1["model"].as_str(), p1["device_pool"].as_str()),
+            (Some("7960"), Some("Lobby"))
+        );
+        let mut numbers = vec![
+            p1["lines"][0]["pattern"].as_str().unwrap().to_string(),
+            p2["lines"][0]["pattern"].as_str().unwrap().to_string(),
+        ];
+        numbers.sort();
+        assert_eq!(numbers, ["1000", "1001"], "{p1} {p2}");
+        assert_eq!(p1["lines"][0]["partition"], "Auto");
+        let n1 = p1["lines"][0]["pattern"].as_str().unwrap().to_string();
+        assert_eq!(p1["description"], format!("Auto {n1}"));
+        assert_eq!(
+            p1["lines"][0]["label"],
+            n1.as_str(),
+            "the line template's label pattern"
+        );
+        assert!(p1["owner_user_id"].is_null());
+        assert!(
+            a.1.contains(&n1) || b.1.contains(&n1),
+            "the file carries the number: {}",
+            a.1
+        );
+
+        // An MPP phone says who it is in its User-Agent and its model in the first-contact file.
+        let mpp_ua = "Cisco-CP-8861-3PCC/11.3.1 (00aa00000003)";
+        let (s, _) = phone_get(&t, "8861-3PCC.xml", mpp_ua).await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, p3) = t.get("/api/v1/phones/SEP00AA00000003").await;
+        assert_eq!(
+            (p3["model"].as_str(), p3["lines"][0]["pattern"].as_str()),
+            (Some("8861"), Some("1002")),
+            "{p3}"
+        );
+        let (s, body) = phone_get(&t, "00aa00000003.xml", mpp_ua).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.contains("1002"), "{body}");
+
+        // The range is exhausted: refused, counted, said.
+        let (s, _) = phone_get(&t, "SEP00AA00000004.cnf.xml", ua).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (_, st) = t.get("/api/v1/self-provisioning/status").await;
+        assert_eq!(st["numbers_free"], 0, "{st}");
+        assert_eq!(
+            (
+                st["phones"].as_i64(),
+                st["registered_here"].as_u64(),
+                st["refused_here"].as_u64()
+            ),
+            (Some(3), Some(3), Some(1)),
+            "{st}"
+        );
+        // TFTP says no model: refused unless the system names one.
+        let tftp_phone = model::Mac::parse("00AA00000009").unwrap();
+        let r = t
+            .app
+            .service
+            .auto_register(&tftp_phone, None)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                r,
+                service::AutoRegistration::Refused {
+                    reason: service::AutoRefusal::ModelUnknown,
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
+
+        // Claims: each check with its reason.
+        let (s, v) = claim(&t, "SEP00AA00000099", "ada", "13579").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("no_phone")),
+            "{v}"
+        );
+        let (s, v) = claim(&t, &n1, "nobody", "13579").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("no_user")),
+            "{v}"
+        );
+        let (s, v) = claim(&t, &n1, "eve", "13579").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("not_allowed")),
+            "{v}"
+        );
+        let (s, v) = claim(&t, &n1, "ada", "00000").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("wrong_secret")),
+            "{v}"
+        );
+        assert!(!v.to_string().contains("00000"), "{v}");
+        // By the auto-registered number the phone shows and the self-provisioning ID (the
+        // digits of the primary extension), with the PIN.
+        let (s, c) = claim(&t, &n1, "2001", "13579").await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        assert_eq!(
+            (
+                c["user_id"].as_str(),
+                c["extension"].as_str(),
+                c["freed_number"].as_str()
+            ),
+            (Some("ada"), Some("2001"), Some(n1.as_str())),
+            "{c}"
+        );
+        let (_, p1) = t.get("/api/v1/phones/SEP00AA00000001").await;
+        assert_eq!(p1["auto_registered"], false, "{p1}");
+        assert_eq!(p1["owner_user_id"], "ada");
+        assert_eq!(p1["users"], json!(["ada"]));
+        assert_eq!(p1["description"], "Ada Tester (7960)");
+        assert_eq!(p1["device_pool"], "Sales");
+        assert_eq!(p1["speed_dials"][0]["number"], "5000");
+        assert_eq!(p1["lines"].as_array().unwrap().len(), 1, "{p1}");
+        assert_eq!(
+            (
+                p1["lines"][0]["pattern"].as_str(),
+                p1["lines"][0]["label"].as_str()
+            ),
+            (Some("2001"), Some("Ada Tester"))
+        );
+        assert_eq!(p1["lines"][0]["external_mask"], "972813XXXX");
+        let (_, line) = t.get("/api/v1/lines/2001?partition=Internal").await;
+        assert_eq!(line["alerting_name"], "Ada Tester", "{line}");
+        // A claimed phone cannot be claimed again.
+        let (s, v) = claim(&t, "SEP00AA00000001", "bob", "13579").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("not_claimable")),
+            "{v}"
+        );
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ada's phone"),
+            "{v}"
+        );
+        // The freed number goes to the next unknown phone.
+        let (s, _) = phone_get(&t, "SEP00AA00000004.cnf.xml", ua).await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, p4) = t.get("/api/v1/phones/SEP00AA00000004").await;
+        assert_eq!(p4["lines"][0]["pattern"], n1.as_str(), "{p4}");
+
+        // On the phone's screen: its file leads to the self-provisioning XML service, which
+        // asks for the ID and the masked PIN, and claims.
+        let (_, file) = phone_get(&t, "SEP00AA00000004.cnf.xml", ua).await;
+        let doc = roxmltree::Document::parse(&file).unwrap();
+        let services = doc
+            .descendants()
+            .find(|n| n.has_tag_name("servicesURL"))
+            .and_then(|n| n.text())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            services.ends_with("/services/self-provisioning?device=SEP00AA00000004"),
+            "{file}"
+        );
+        let form = t
+            .client
+            .get(&services)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let doc = roxmltree::Document::parse(&form).unwrap();
+        let items: Vec<(String, String)> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("InputItem"))
+            .map(|n| {
+                let f = |t: &str| {
+                    n.children()
+                        .find(|c| c.has_tag_name(t))
+                        .and_then(|c| c.text())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                (f("QueryStringParam"), f("InputFlags"))
+            })
+            .collect();
+        assert_eq!(
+            items,
+            [("user".into(), "A".into()), ("pin".into(), "NP".into())],
+            "{form}"
+        );
+        let action = doc
+            .descendants()
+            .find(|n| n.has_tag_name("URL"))
+            .and_then(|n| n.text())
+            .unwrap()
+            .to_string();
+        // The phone appends what was keyed to the URL.
+        let answer = t
+            .client
+            .get(format!("{action}&user=bob&pin=2468"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            answer.contains("<CiscoIPPhoneText>")
+                && answer.contains("wrong PIN or password for bob"),
+            "{answer}"
+        );
+        let answer = t
+            .client
+            .get(format!("{action}&user=bob&pin=13579"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            answer.contains("This phone is now bob&apos;s, extension 2002"),
+            "{answer}"
+        );
+        let (_, p4) = t.get("/api/v1/phones/SEP00AA00000004").await;
+        assert_eq!(
+            (
+                p4["owner_user_id"].as_str(),
+                p4["lines"][0]["pattern"].as_str()
+            ),
+            (Some("bob"), Some("2002")),
+            "{p4}"
+        );
+        // A claimed phone's file no longer leads there.
+        let (_, file) = phone_get(&t, "SEP00AA00000004.cnf.xml", ua).await;
+        assert!(!file.contains("self-provisioning"), "{file}");
+
+        // The phone limit (2 for Sales): ada's second phone by password, then a third refused.
+        let (s, c) = claim(&t, "SEP00AA00000003", "ada", "correct horse battery").await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        assert_eq!(
+            (c["phones"].as_i64(), c["phone_limit"].as_i64()),
+            (Some(2), Some(2))
+        );
+        let (s, v) = claim(&t, "SEP00AA00000002", "ada", "13579").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("phone_limit")),
+            "{v}"
+        );
+        // Wrong secrets lock the user out, even from the right one (bob keyed one wrong PIN on
+        // the phone above, forgotten once he keyed the right one).
+        for _ in 0..2 {
+            let (s, _) = claim(&t, "SEP00AA00000002", "bob", "1").await;
+            assert_eq!(s, StatusCode::FORBIDDEN);
+        }
+        let (s, v) = claim(&t, "SEP00AA00000002", "bob", "1").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("locked_out")),
+            "{v}"
+        );
+        let (s, v) = claim(&t, "SEP00AA00000002", "bob", "13579").await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("locked for 5 minutes"),
+            "{v}"
+        );
+        // ... and from that phone.
+        let (s, v) = claim(&t, "SEP00AA00000002", "2003", "13579").await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("locked_out")),
+            "{v}"
+        );
+
+        // Deleting an auto-registered phone frees its number too (the lowest free number goes
+        // first: phone 4's, freed when bob claimed it, and now phone 2's).
+        let (_, p2) = t.get("/api/v1/phones/SEP00AA00000002").await;
+        let n2 = p2["lines"][0]["pattern"].as_str().unwrap().to_string();
+        let (s, _) = t.delete("/api/v1/phones/SEP00AA00000002").await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _) = phone_get(&t, "SEP00AA00000005.cnf.xml", ua).await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, p5) = t.get("/api/v1/phones/SEP00AA00000005").await;
+        assert_eq!(
+            p5["lines"][0]["pattern"],
+            n1.as_str().min(n2.as_str()),
+            "{p5}"
+        );
+        let (s, _) = phone_get(&t, "SEP00AA00000007.cnf.xml", ua).await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, p7) = t.get("/api/v1/phones/SEP00AA00000007").await;
+        assert_eq!(
+            p7["lines"][0]["pattern"],
+            n1.as_str().max(n2.as_str()),
+            "{p7}"
+        );
+
+        // Equal ends turn auto-registration off, XMLDefault included.
+        let sys = system(&t).await;
+        let mut settings = sys["settings"].clone();
+        settings["auto_registration_end_dn"] = json!("1000");
+        let (s, v) = set_settings(&t, settings).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, _) = phone_get(&t, "XMLDefault.cnf.xml", ua).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = phone_get(&t, "SEP00AA00000006.cnf.xml", ua).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // Claims and auto-registrations are audited.
+        let (_, audit) = t.get("/api/v1/audit?limit=500").await;
+        let items = audit["items"].as_array().unwrap();
+        assert!(
+            items.iter().any(|e| e["action"] == "claim"
+                && e["result"] == "ok"
+                && e["target"] == "SEP00AA00000001"),
+            "{audit}"
+        );
+        assert!(
+            items
+                .iter()
+                .any(|e| e["action"] == "claim" && e["result"] == "failed"),
+            "{audit}"
+        );
+        assert!(
+            items
+                .iter()
+                .any(|e| e["actor"] == "auto-registration" && e["action"] == "create"),
+            "{audit}"
+        );
+        t.stop().await;
+    }
+}

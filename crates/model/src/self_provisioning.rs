@@ -711,6 +711,11 @@ pub struct AutoRegistrationStatus {
     pub numbers_free: u64,
     /// Auto-registered phones not yet claimed.
     pub phones: i64,
+    /// Unknown phones this server auto-registered since it started.
+    pub registered_here: u64,
+    /// Unknown phones this server refused since it started (range exhausted, model unknown,
+    /// templates that make no valid phone); its log says why.
+    pub refused_here: u64,
 }
 
 #[cfg(test)]

@@ -16,10 +16,10 @@ mod view;
 
 use cache::{Cached, FileCache};
 use model::status::Seen;
-use model::SystemKind;
 use render::{Asked, DefaultView, DeviceKey, DeviceView, Renderer};
 use service::{PhoneConfig, PhoneKeys, Service};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -112,6 +112,16 @@ struct Inner {
     follow: tokio::sync::Mutex<()>,
     /// Devices reached by changes, gathered for the resync engine once it asks for them.
     touched: Mutex<Option<Touched>>,
+    auto: AutoCounts,
+    /// The phone HTTP listener's port (0: none), for links in files fetched over TFTP.
+    http_port: std::sync::atomic::AtomicU16,
+}
+
+/// Auto-registrations since the server started.
+#[derive(Default)]
+struct AutoCounts {
+    registered: AtomicU64,
+    refused: AtomicU64,
 }
 
 /// Devices reached by changes since the resync engine last looked.
@@ -186,7 +196,32 @@ impl Provisioner {
                 pending: Mutex::default(),
                 follow: tokio::sync::Mutex::new(()),
                 touched: Mutex::new(None),
+                auto: AutoCounts::default(),
+                http_port: std::sync::atomic::AtomicU16::new(0),
             }),
+        }
+    }
+
+    /// Says on which port the phone HTTP listener is, so that files fetched over TFTP can link
+    /// to it (the self-provisioning service), on the host the phone reached.
+    pub fn set_http_port(&self, port: u16) {
+        self.inner.http_port.store(port, Ordering::Relaxed);
+    }
+
+    /// The phone HTTP listener as a phone that reached this server through `base_url` reaches
+    /// it (empty when there is none).
+    fn http_of(&self, base_url: &str) -> String {
+        if base_url.starts_with("http") {
+            return base_url.to_string();
+        }
+        let port = self.inner.http_port.load(Ordering::Relaxed);
+        let host = base_url
+            .strip_prefix("tftp://")
+            .and_then(|h| h.rsplit_once(':').map(|(h, _)| h).or(Some(h)))
+            .filter(|h| !h.is_empty());
+        match (host, port) {
+            (Some(h), p) if p != 0 => format!("http://{h}:{p}"),
+            _ => String::new(),
         }
     }
 
@@ -223,26 +258,98 @@ impl Provisioner {
             Asked::Default => self.default_file(file).await,
             Asked::FirstContact => self.first_contact(file, user_agent, base_url).await,
             Asked::Device(key) => {
-                self.catch_up().await?;
-                let ck = cache_key(file, base_url);
-                if let Some(c) = self.inner.cache.get(&ck) {
-                    return Ok(c.into());
-                }
-                let (tx, rx) = oneshot::channel();
-                self.enqueue(Miss {
-                    file: file.to_string(),
-                    key,
-                    base_url: base_url.to_string(),
-                    cache_key: ck,
-                    answer: tx,
-                });
-                match rx.await {
-                    Ok(Ok(a)) => Ok(a),
-                    Ok(Err(e)) => Err(Error::Batch(e)),
-                    Err(_) => Err(Error::Batch("the batch reading this file stopped".into())),
+                let a = self.device_file(file, key.clone(), base_url).await?;
+                match (&a, &key) {
+                    (Answer::NotFound(why), DeviceKey::Mac(mac)) => {
+                        self.unknown_phone(file, mac, user_agent, base_url, why)
+                            .await
+                    }
+                    _ => Ok(a),
                 }
             }
         }
+    }
+
+    /// A device's own file, from the cache or read and rendered in a batch.
+    async fn device_file(&self, file: &str, key: DeviceKey, base_url: &str) -> Result<Answer> {
+        self.catch_up().await?;
+        let ck = cache_key(file, base_url);
+        if let Some(c) = self.inner.cache.get(&ck) {
+            return Ok(c.into());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(Miss {
+            file: file.to_string(),
+            key,
+            base_url: base_url.to_string(),
+            cache_key: ck,
+            answer: tx,
+        });
+        match rx.await {
+            Ok(Ok(a)) => Ok(a),
+            Ok(Err(e)) => Err(Error::Batch(e)),
+            Err(_) => Err(Error::Batch("the batch reading this file stopped".into())),
+        }
+    }
+
+    /// A phone not in the directory asked for its own file: it is auto-registered when the
+    /// system says so (`service::Service::auto_register`), and then gets its file.
+    async fn unknown_phone(
+        &self,
+        file: &str,
+        mac: &model::Mac,
+        user_agent: Option<&str>,
+        base_url: &str,
+        why: &str,
+    ) -> Result<Answer> {
+        let model = render::family::model_of_request(file, user_agent);
+        match self.register(mac, model.as_deref()).await? {
+            Some(_) => {
+                self.device_file(file, DeviceKey::Mac(mac.clone()), base_url)
+                    .await
+            }
+            None => Ok(Answer::NotFound(why.to_string())),
+        }
+    }
+
+    /// Auto-registers `mac`, counting and logging a refusal; answers the device's id when it
+    /// has a record now.
+    async fn register(&self, mac: &model::Mac, model: Option<&str>) -> Result<Option<i64>> {
+        use service::{AutoRefusal, AutoRegistration};
+        match self.inner.service.auto_register(mac, model).await? {
+            AutoRegistration::Registered {
+                device_id, number, ..
+            } => {
+                if !number.is_empty() {
+                    self.inner.auto.registered.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(Some(device_id))
+            }
+            AutoRegistration::Refused {
+                reason: AutoRefusal::Off,
+                ..
+            } => Ok(None),
+            AutoRegistration::Refused { message, .. } => {
+                let n = self.inner.auto.refused.fetch_add(1, Ordering::Relaxed) + 1;
+                // Phones retry every few minutes: the first refusal and every thousandth after
+                // it are logged at warning level.
+                if n == 1 || n.is_multiple_of(1000) {
+                    tracing::warn!(%mac, refused = n, "auto-registration refused: {message}");
+                } else {
+                    tracing::debug!(%mac, "auto-registration refused: {message}");
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Unknown phones auto-registered, and refused (not for auto-registration being off), by
+    /// this server since it started.
+    pub fn auto_registration_counts(&self) -> (u64, u64) {
+        (
+            self.inner.auto.registered.load(Ordering::Relaxed),
+            self.inner.auto.refused.load(Ordering::Relaxed),
+        )
     }
 
     /// Notes every change committed since the last look: the cache stops serving the files of
@@ -367,7 +474,7 @@ impl Provisioner {
                 Some(p) => {
                     let (v, access) = views
                         .entry((p.id, m.base_url.as_str()))
-                        .or_insert_with(|| view::view(p, &m.base_url));
+                        .or_insert_with(|| view::view(p, &m.base_url, &self.http_of(&m.base_url)));
                     match self.inner.renderer.render(v, &m.file) {
                         None => Ok(Answer::NotFound(format!(
                             "{}: {} does not fetch this file",
@@ -422,10 +529,16 @@ impl Provisioner {
         base_url: &str,
     ) -> Result<Answer> {
         let i = &self.inner;
-        let id = match user_agent.and_then(render::family::device_from_user_agent) {
-            Some(m) => i.service.device_with_mac(&m).await?,
+        let mac = user_agent.and_then(render::family::device_from_user_agent);
+        let mut id = match &mac {
+            Some(m) => i.service.device_with_mac(m).await?,
             None => None,
         };
+        if let (None, Some(m)) = (id, &mac) {
+            // The first-contact file names the model; the User-Agent, the phone.
+            let model = render::family::model_of_request(file, user_agent);
+            id = self.register(m, model.as_deref()).await?;
+        }
         if id.is_none() && self.auto_registration().await?.is_none() {
             return Ok(Answer::NotFound(format!(
                 "{file}: the phone is not in the directory and auto-registration is off"
@@ -488,15 +601,13 @@ impl Provisioner {
         Ok(c.into())
     }
 
-    /// The settings of the first call-control system with auto-registration on, if any.
+    /// The settings of the call-control system with auto-registration on, if any.
     async fn auto_registration(&self) -> Result<Option<model::SystemSettings>> {
         Ok(self
             .inner
             .service
-            .systems()
+            .auto_registration_system()
             .await?
-            .into_iter()
-            .find(|s| s.kind == SystemKind::CallControl && s.settings.auto_registration)
             .map(|s| s.settings))
     }
 
@@ -560,7 +671,7 @@ impl Provisioner {
                 })
                 .await?;
             for p in configs.phones {
-                let (v, access) = view::view(&p, base_url);
+                let (v, access) = view::view(&p, base_url, &self.http_of(base_url));
                 let mut files = Vec::new();
                 for file in v.files() {
                     let Some(r) = self.inner.renderer.render(&v, &file) else {
@@ -603,7 +714,7 @@ impl Provisioner {
                 })
                 .await?;
             for p in configs.phones {
-                let (v, _) = view::view(&p, base_url);
+                let (v, _) = view::view(&p, base_url, &self.http_of(base_url));
                 out.push((p, v));
             }
         }
@@ -625,7 +736,7 @@ impl Provisioner {
             .into_iter()
             .next()
             .ok_or_else(|| service::Error::NotFound(format!("there is no phone {name}")))?;
-        let (v, _) = view::view(&p, base_url);
+        let (v, _) = view::view(&p, base_url, &self.http_of(base_url));
         Ok((p, v))
     }
 

@@ -21,7 +21,7 @@ pub(crate) fn servers(s: &model::SystemSettings) -> Vec<Server> {
 
 /// What the renderer needs to know of a phone reached through `base_url`, and who may have its
 /// files.
-pub(crate) fn view(p: &PhoneConfig, base_url: &str) -> (DeviceView, Access) {
+pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (DeviceView, Access) {
     let t = Catalog::builtin().get(&p.model);
     let mpp = t.map(|t| t.family) == Some(DeviceFamily::Mpp);
     // Only MPP phones send HTTP credentials (profile rules with `--uid`/`--pwd`); the files of
@@ -48,6 +48,9 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str) -> (DeviceView, Access) {
         }
     }
     let s = &p.system.settings;
+    // The service is on the phone HTTP listener (`phone_http`, as the phone reaches it).
+    let self_provisioning_url = (p.auto_registered && !phone_http.is_empty())
+        .then(|| format!("{phone_http}/services/self-provisioning?device={}", p.name));
     let (auth_name, auth_password) = p.owner.clone().unwrap_or_default();
     let carries_secret =
         credential.is_some() || (!p.lines.is_empty() && !auth_password.expose().is_empty());
@@ -106,12 +109,16 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str) -> (DeviceView, Access) {
                 label: sd.label.clone(),
             })
             .collect(),
-        services_url: s.services_url.clone(),
+        services_url: match &self_provisioning_url {
+            Some(u) if !mpp => u.clone(),
+            _ => s.services_url.clone(),
+        },
         expansion_modules: p.expansion_modules.clone(),
         dnd: p.dnd,
         tftp_servers: s.tftp_servers.clone(),
         parameters,
         provisioning_rule: format!("{base_url}/$MA.xml"),
+        self_provisioning_url,
     };
     (view, access)
 }

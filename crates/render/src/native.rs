@@ -356,6 +356,7 @@ mod tests {
                         Vec::new()
                     },
                     provisioning_rule: format!("http://server/{}$MA.xml", odd(2)),
+                    self_provisioning_url: None,
                 });
             }
         }

@@ -87,6 +87,9 @@ pub struct DeviceView {
     pub parameters: Vec<(String, String)>,
     /// The profile rule the first-contact file gives an MPP phone (to its own file here).
     pub provisioning_rule: String,
+    /// An auto-registered phone's self-provisioning service (a Cisco IP Phone XML service):
+    /// enterprise phones get it as their services URL, MPP phones as their XML application.
+    pub self_provisioning_url: Option<String>,
 }
 
 /// `XMLDefault.cnf.xml`.
@@ -241,6 +244,10 @@ impl DeviceView {
                 },
             );
             line("Voice Mail Server", "na", &l.voicemail);
+        }
+        if let Some(url) = &self.self_provisioning_url {
+            f("XML_Application_Service_Name", "na", "Self-provisioning");
+            f("XML_Application_Service_URL", "na", url);
         }
     }
 }

@@ -71,6 +71,7 @@ fn view(model: &str, name: &str, mac: Option<&str>) -> DeviceView {
             ("resync_at".into(), "0230".into()),
         ],
         provisioning_rule: "http://dialtone.example.com:6970/$MA.xml".into(),
+        self_provisioning_url: None,
     }
 }
 

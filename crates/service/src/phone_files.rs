@@ -43,6 +43,8 @@ pub struct PhoneConfig {
     pub owner: Option<(String, Secret)>,
     /// The phone's own HTTP credential, when it has one.
     pub http_credential: Option<DeviceCredential>,
+    /// Auto-registered and not claimed: its files lead to the self-provisioning service.
+    pub auto_registered: bool,
     /// By button.
     pub lines: Vec<FileLine>,
     /// The provisioning parameters: defaults under the system's, pool's, model's and its own.
@@ -193,6 +195,7 @@ impl Service {
                 system: system.clone(),
                 owner,
                 http_credential,
+                auto_registered: d.auto_registered,
                 lines: d.lines.clone(),
                 parameters,
             });

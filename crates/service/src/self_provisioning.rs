@@ -133,7 +133,9 @@ impl Attempts {
             return None;
         }
         let last = *v.last()?;
-        CLAIM_LOCKOUT.checked_sub(now.duration_since(last))
+        CLAIM_LOCKOUT
+            .checked_sub(now.duration_since(last))
+            .filter(|d| !d.is_zero())
     }
 
     fn wrong(&self, keys: &[&str], now: Instant) {
@@ -174,15 +176,12 @@ struct Templated<'a> {
 }
 
 impl Templated<'_> {
-    /// Applies the device template to `spec`.
-    fn device(&self, spec: &mut DeviceSpec, fallback_description: &str) {
+    /// Applies the device template to `spec`: the description is the template's pattern
+    /// filled in, or `description` when given.
+    fn device(&self, spec: &mut DeviceSpec, description: Option<String>) {
         let d = self.device;
-        let description = expand(&d.device_description, &self.values, 128);
-        spec.description = if description.is_empty() {
-            fallback_description.to_string()
-        } else {
-            description
-        };
+        spec.description =
+            description.unwrap_or_else(|| expand(&d.device_description, &self.values, 128));
         spec.device_pool = d.device_pool.clone();
         spec.button_template = d.button_template.clone();
         spec.softkey_template = d.softkey_template.clone();
@@ -357,7 +356,12 @@ impl Service {
                     format!("`{model}` is not a model of the catalogue"),
                 )
             })?;
-            let protocol = t.protocols.first().map(String::as_str).unwrap_or("SIP");
+            // SIP where the model has it: the protocol Dialtone's resync NOTIFY and IVR speak.
+            let protocol = if t.protocols.iter().any(|p| p == "SIP") {
+                "SIP"
+            } else {
+                t.protocols.first().map(String::as_str).unwrap_or("SIP")
+            };
             let values = PatternValues {
                 extension: &number,
                 product: &t.model,
@@ -373,11 +377,13 @@ impl Service {
             let mut spec = DeviceSpec {
                 mac: Some(mac.as_str().to_string()),
                 model: t.model.clone(),
+                protocol: Some(protocol.to_string()),
                 system: Some(sys.name.clone()),
                 auto_registered: true,
                 ..Default::default()
             };
-            tm.device(&mut spec, &format!("Auto {number}"));
+            // No user yet: described as CUCM describes its auto-registered phones.
+            tm.device(&mut spec, Some(format!("Auto {number}")));
             spec.lines = vec![tm.line(&number, &line.partition, true)];
             let b = self
                 .build(tx.conn(), DeviceClass::Phone, &spec, None)
@@ -456,6 +462,8 @@ impl Service {
             numbers_taken: 0,
             numbers_free: 0,
             phones,
+            registered_here: 0,
+            refused_here: 0,
         };
         if let Some((first, last, width)) = sys.settings.auto_registration_numbers() {
             let r = Range { first, last, width };
@@ -794,7 +802,7 @@ impl Service {
                     values,
                 };
                 let mut spec = crate::devices::spec_of(&now_phone);
-                tm.device(&mut spec, &format!("{} {}", u.user_id, now_phone.row.model));
+                tm.device(&mut spec, None);
                 spec.lines = vec![tm.line(&extension, &partition, !shown_elsewhere)];
                 spec.owner_user_id = Some(u.user_id.clone());
                 spec.auto_registered = false;

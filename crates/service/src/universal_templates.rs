@@ -78,6 +78,14 @@ impl Kind for Line {
     }
 }
 
+/// What a patch of either kind changes.
+struct Patch<'a, S> {
+    name: Option<&'a str>,
+    description: Option<&'a str>,
+    settings: Option<&'a S>,
+    system: Option<&'a str>,
+}
+
 /// The settings a template holds, as stored (a row written by an older Dialtone reads with
 /// the defaults for what it lacks).
 fn settings_of<K: Kind>(r: &TemplateRow) -> K::Settings {
@@ -227,15 +235,15 @@ impl Service {
         key: &str,
         system: Option<&str>,
         version: i64,
-        patch: (
-            Option<&str>,
-            Option<&str>,
-            Option<&K::Settings>,
-            Option<&str>,
-        ),
+        patch: Patch<'_, K::Settings>,
     ) -> Result<K::Record> {
         crate::need_version(version)?;
-        let (new_name, description, settings, moved_to) = patch;
+        let Patch {
+            name: new_name,
+            description,
+            settings,
+            system: moved_to,
+        } = patch;
         let current = {
             let mut c = self.store.read().await?;
             let id = self.universal_template_id::<K>(&mut c, key, system).await?;
@@ -405,12 +413,12 @@ impl Service {
             key,
             system,
             p.version,
-            (
-                p.name.as_deref(),
-                p.description.as_deref(),
-                p.device.as_ref(),
-                p.system.as_deref(),
-            ),
+            Patch {
+                name: p.name.as_deref(),
+                description: p.description.as_deref(),
+                settings: p.device.as_ref(),
+                system: p.system.as_deref(),
+            },
         )
         .await
     }
@@ -466,12 +474,12 @@ impl Service {
             key,
             system,
             p.version,
-            (
-                p.name.as_deref(),
-                p.description.as_deref(),
-                p.line.as_ref(),
-                p.system.as_deref(),
-            ),
+            Patch {
+                name: p.name.as_deref(),
+                description: p.description.as_deref(),
+                settings: p.line.as_ref(),
+                system: p.system.as_deref(),
+            },
         )
         .await
     }

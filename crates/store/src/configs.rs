@@ -49,6 +49,7 @@ pub struct ConfigDevice {
     pub owner_user_id: Option<String>,
     /// The owner's SIP digest credential, sealed.
     pub owner_digest_enc: Option<String>,
+    pub auto_registered: bool,
     /// By button.
     pub lines: Vec<FileLine>,
 }
@@ -100,6 +101,7 @@ struct DeviceJson(
     Option<i64>,
     Option<String>,
     Option<String>,
+    i64,
 );
 
 /// A line appearance row: device, line, button, label, display, pattern, alerting name, max
@@ -116,7 +118,7 @@ pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<Config
         &backend,
         "d.id, d.class, d.name, d.mac, d.model, d.protocol, d.system_id, d.description, d.device_pool, \
          d.security_mode, d.dnd, d.expansion_modules_json, d.speed_dials_json, d.sip_contact, d.http_password_enc, \
-         d.owner_id, u.user_id, u.digest_credential_enc",
+         d.owner_id, u.user_id, u.digest_credential_enc, d.auto_registered",
         "FROM devices d LEFT JOIN users u ON u.id = d.owner_id WHERE ",
     ));
     let mut first = true;
@@ -150,6 +152,7 @@ pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<Config
             owner_id: r.15,
             owner_user_id: r.16,
             owner_digest_enc: r.17,
+            auto_registered: r.18 != 0,
             lines: Vec::new(),
         })
         .collect();

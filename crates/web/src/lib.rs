@@ -5,10 +5,12 @@
 
 mod api;
 mod auth;
+mod claims;
 mod console;
 mod error;
 mod phone_auth;
 mod phones;
+mod self_service;
 
 pub use api::openapi;
 pub use error::{ApiError, ErrorBody};

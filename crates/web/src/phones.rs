@@ -7,6 +7,7 @@ use crate::phone_auth::{Nonces, Verdict};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
 use provision::{Access, Answer, Provisioner};
 use std::sync::Arc;
@@ -17,17 +18,37 @@ struct PhoneState {
     nonces: Nonces,
 }
 
-/// The phone listener's routes.
-pub fn phone_router(provisioner: Arc<Provisioner>) -> Router {
+/// The phone listener's routes: the phone files, and the self-provisioning service that
+/// auto-registered phones show (`resync`: the engine that tells a claimed phone to resync).
+pub fn phone_router(
+    provisioner: Arc<Provisioner>,
+    resync: Option<Arc<provision::resync::Resync>>,
+) -> Router {
     let nonces = Nonces::new(
         provisioner
             .service()
             .derived_key("phone http digest nonces"),
     );
-    Router::new().fallback(serve_file).with_state(PhoneState {
-        provisioner,
-        nonces,
-    })
+    let self_service = Router::new()
+        .route(
+            "/services/self-provisioning",
+            get(crate::self_service::form),
+        )
+        .route(
+            "/services/self-provisioning/claim",
+            get(crate::self_service::claim),
+        )
+        .with_state(crate::self_service::SelfService {
+            service: provisioner.service().clone(),
+            resync,
+        });
+    Router::new()
+        .fallback(serve_file)
+        .with_state(PhoneState {
+            provisioner,
+            nonces,
+        })
+        .merge(self_service)
 }
 
 fn unauthorized(nonces: &Nonces, stale: bool) -> Response {

@@ -316,6 +316,8 @@ fn api_router() -> OpenApiRouter<AppState> {
             delete_line_template
         ))
         .routes(routes!(list_user_profiles, create_user_profile))
+        .routes(routes!(create_claim))
+        .routes(routes!(auto_registration_status))
         .routes(routes!(
             get_user_profile,
             update_user_profile,

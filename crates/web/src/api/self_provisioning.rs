@@ -207,3 +207,48 @@ pub(super) async fn delete_user_profile(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Claims an auto-registered phone for a user, as the IVR or the phone's service would (the
+/// same checks, the same lock-out), and tells the phone to resync.
+#[utoipa::path(post, path = "/api/v1/self-provisioning/claims", tag = "self-provisioning", request_body = ClaimRequest,
+    responses((status = 201, body = Claimed), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub(super) async fn create_claim(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<ClaimRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let c = service::Claim {
+        phone: b.phone,
+        user: b.user,
+        secret: b.secret,
+        via: "api",
+        system: None,
+    };
+    Ok(created(
+        crate::claims::claim(&s.service, s.resync.as_ref(), &a, &c).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub(super) struct StatusParams {
+    /// The call-control system (needed when there are several).
+    system: Option<String>,
+}
+
+/// Where auto-registration stands: the range, numbers taken and free, phones not yet claimed,
+/// and this server's counts since it started.
+#[utoipa::path(get, path = "/api/v1/self-provisioning/status", tag = "self-provisioning", params(StatusParams),
+    responses((status = 200, body = AutoRegistrationStatus)))]
+pub(super) async fn auto_registration_status(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<StatusParams>,
+) -> ApiResult<Json<AutoRegistrationStatus>> {
+    let mut st = s
+        .service
+        .auto_registration_status(q.system.as_deref())
+        .await?;
+    (st.registered_here, st.refused_here) = s.provisioner.auto_registration_counts();
+    Ok(Json(st))
+}

@@ -63,6 +63,19 @@ pub(crate) fn routes() -> Router<AppState> {
         get(voicemail_subscribers),
     );
     let r = record_routes(r, Res::System, "/systems", get(systems));
+    let r = record_routes(
+        r,
+        Res::DeviceTemplate,
+        "/universal-device-templates",
+        get(universal_device_templates),
+    );
+    let r = record_routes(
+        r,
+        Res::LineTemplate,
+        "/universal-line-templates",
+        get(universal_line_templates),
+    );
+    let r = record_routes(r, Res::UserProfile, "/user-profiles", get(user_profiles));
     let r = device_routes(r, Dev::Phone, "/phones", get(phones));
     let r = device_routes(r, Dev::Profile, "/device-profiles", get(device_profiles));
     r.route("/login", get(login_page).post(login))
@@ -326,6 +339,17 @@ impl Console {
                 "Voicemail",
             ),
             ("templates", "/templates", "Templates"),
+            ("user-profiles", "/user-profiles", "User profiles"),
+            (
+                "universal-device-templates",
+                "/universal-device-templates",
+                "Device templates",
+            ),
+            (
+                "universal-line-templates",
+                "/universal-line-templates",
+                "Line templates",
+            ),
             ("jobs", "/jobs", "Imports"),
             ("status", "/status", "Status"),
             ("audit", "/audit", "Audit log"),

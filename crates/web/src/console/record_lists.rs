@@ -83,3 +83,133 @@ pub(super) async fn systems(State(s): State<AppState>, c: Console) -> Response {
         listed,
     )
 }
+
+/// The words of a self-provisioning list; the three lists link to one another in the title.
+fn self_provisioning_words(
+    c: &Console,
+    here: &'static str,
+    title: &'static str,
+    resource: &str,
+    add: (&'static str, &'static str),
+) -> Words {
+    Words {
+        here,
+        title,
+        noun: "records",
+        placeholder: "Name starts with…",
+        action: c.actor().may_somewhere(resource, "create").then_some(add),
+        filters: Vec::new(),
+        delete_found: None,
+    }
+}
+
+fn used_by(used: &[String]) -> String {
+    if used.is_empty() {
+        "nothing".into()
+    } else {
+        used.join(", ")
+    }
+}
+
+pub(super) async fn universal_device_templates(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &[]);
+    let listed = s.service.find_device_templates(&f).await.map(|p| Listed {
+        headers: &["Name", "System", "Device pool", "Used by"],
+        total: p.total,
+        total_exact: p.total_exact,
+        rows: p
+            .items
+            .into_iter()
+            .map(|t| context! {
+                href => format!("/universal-device-templates/{}?system={}", urlencode(&t.name), urlencode(&t.system)),
+                cells => vec![t.name, t.system, t.device.device_pool, used_by(&t.used_by)],
+            })
+            .collect(),
+    });
+    let w = self_provisioning_words(
+        &c,
+        "universal-device-templates",
+        "Universal device templates",
+        "universal_device_template",
+        ("/universal-device-templates/new", "Add a device template"),
+    );
+    list_page(&c, w, &q, &f, listed)
+}
+
+pub(super) async fn universal_line_templates(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &[]);
+    let listed = s.service.find_line_templates(&f).await.map(|p| Listed {
+        headers: &["Name", "System", "Partition", "Used by"],
+        total: p.total,
+        total_exact: p.total_exact,
+        rows: p
+            .items
+            .into_iter()
+            .map(|t| context! {
+                href => format!("/universal-line-templates/{}?system={}", urlencode(&t.name), urlencode(&t.system)),
+                cells => vec![t.name, t.system, t.line.partition, used_by(&t.used_by)],
+            })
+            .collect(),
+    });
+    let w = self_provisioning_words(
+        &c,
+        "universal-line-templates",
+        "Universal line templates",
+        "universal_line_template",
+        ("/universal-line-templates/new", "Add a line template"),
+    );
+    list_page(&c, w, &q, &f, listed)
+}
+
+pub(super) async fn user_profiles(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &[]);
+    let listed = s.service.find_user_profiles(&f).await.map(|p| Listed {
+        headers: &[
+            "Name",
+            "System",
+            "Device template",
+            "Line template",
+            "Self-provisioning",
+            "Phone limit",
+            "Users",
+        ],
+        total: p.total,
+        total_exact: p.total_exact,
+        rows: p
+            .items
+            .into_iter()
+            .map(|u| context! {
+                href => format!("/user-profiles/{}?system={}", urlencode(&u.name), urlencode(&u.system)),
+                cells => vec![
+                    u.name,
+                    u.system,
+                    u.device_template.unwrap_or_default(),
+                    u.line_template.unwrap_or_default(),
+                    if u.allow_self_provisioning { "allowed" } else { "not allowed" }.to_string(),
+                    u.phone_limit.to_string(),
+                    u.users.to_string(),
+                ],
+            })
+            .collect(),
+    });
+    let w = self_provisioning_words(
+        &c,
+        "user-profiles",
+        "User profiles",
+        "user_profile",
+        ("/user-profiles/new", "Add a user profile"),
+    );
+    list_page(&c, w, &q, &f, listed)
+}

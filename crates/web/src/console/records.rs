@@ -23,6 +23,8 @@ pub(super) enum Input {
     List,
     /// Call-control servers, one per line: `host [SIP port [SIP TLS port [SCCP port]]]`.
     Servers,
+    /// Speed dials, one per line: `position number [label]`.
+    SpeedDials,
 }
 
 pub(super) struct Field {
@@ -103,6 +105,51 @@ const SYSTEM_FIELDS: &[Field] = &[
         Input::Check,
     ),
     field(
+        "settings.auto_registration_start_dn",
+        "Auto-registration: starting directory number",
+        Input::Text,
+    ),
+    field(
+        "settings.auto_registration_end_dn",
+        "Auto-registration: ending directory number (the same as the start turns it off)",
+        Input::Text,
+    ),
+    field(
+        "settings.auto_registration_device_template",
+        "Auto-registration: universal device template",
+        Input::Text,
+    ),
+    field(
+        "settings.auto_registration_line_template",
+        "Auto-registration: universal line template",
+        Input::Text,
+    ),
+    field(
+        "settings.auto_registration_model",
+        "Auto-registration: model of phones that do not say theirs (TFTP)",
+        Input::Text,
+    ),
+    field(
+        "settings.self_provisioning.authentication",
+        "Self-provisioning: authentication",
+        Input::Choice(&["none", "end_user", "end_user_or_admin_code"]),
+    ),
+    field(
+        "settings.self_provisioning.authentication_code",
+        "Self-provisioning: administrators' authentication code (0 to 20 digits)",
+        Input::Secret,
+    ),
+    field(
+        "settings.self_provisioning.ivr_extension",
+        "Self-provisioning: IVR extension",
+        Input::Text,
+    ),
+    field(
+        "settings.self_provisioning.languages",
+        "Self-provisioning: prompt languages (commas between; en_US, fr_FR, de_DE, es_ES)",
+        Input::List,
+    ),
+    field(
         "settings.phone_auth",
         "Files that need the phone's credentials",
         Input::Choice(&["off", "secrets", "all"]),
@@ -159,12 +206,141 @@ const LINE_FIELDS: &[Field] = &[
     field("busy_trigger", "Busy trigger", Input::Number),
 ];
 
+const DEVICE_TEMPLATE_FIELDS: &[Field] = &[
+    key("name", "Name", Input::Text),
+    key(
+        "system",
+        "Product system",
+        Input::System(SystemKind::CallControl),
+    ),
+    field("description", "Description", Input::Text),
+    field(
+        "device.device_description",
+        "Device description (a pattern: #FirstName# #LastName# (#Product#))",
+        Input::Text,
+    ),
+    field("device.device_pool", "Device pool", Input::Text),
+    field(
+        "device.button_template",
+        "Phone button template",
+        Input::Text,
+    ),
+    field("device.softkey_template", "Softkey template", Input::Text),
+    field(
+        "device.calling_search_space",
+        "Calling search space",
+        Input::Text,
+    ),
+    field("device.location", "Location", Input::Text),
+    field(
+        "device.dnd",
+        "Do not disturb",
+        Input::Choice(&["off", "ringer_off", "call_reject"]),
+    ),
+    field(
+        "device.expansion_modules",
+        "Expansion modules (commas between)",
+        Input::List,
+    ),
+    field(
+        "device.speed_dials",
+        "Speed dials (one per line: position number [label])",
+        Input::SpeedDials,
+    ),
+];
+
+const LINE_TEMPLATE_FIELDS: &[Field] = &[
+    key("name", "Name", Input::Text),
+    key(
+        "system",
+        "Product system",
+        Input::System(SystemKind::CallControl),
+    ),
+    field("description", "Description", Input::Text),
+    field("line.partition", "Route partition", Input::Text),
+    field(
+        "line.line_description",
+        "Line description (a pattern: #FirstName# #LastName#)",
+        Input::Text,
+    ),
+    field(
+        "line.alerting_name",
+        "Alerting name (a pattern)",
+        Input::Text,
+    ),
+    field("line.label", "Line text label (a pattern)", Input::Text),
+    field(
+        "line.display",
+        "Display (caller ID, a pattern)",
+        Input::Text,
+    ),
+    field(
+        "line.external_mask",
+        "External phone number mask (972813XXXX)",
+        Input::Text,
+    ),
+    field("line.voicemail_profile", "Voice mail profile", Input::Text),
+    field("line.forward_all", "Forward all", Input::Text),
+    field(
+        "line.forward_busy_internal",
+        "Forward busy (internal)",
+        Input::Text,
+    ),
+    field(
+        "line.forward_busy_external",
+        "Forward busy (external)",
+        Input::Text,
+    ),
+    field(
+        "line.forward_no_answer_internal",
+        "Forward no answer (internal)",
+        Input::Text,
+    ),
+    field(
+        "line.forward_no_answer_external",
+        "Forward no answer (external)",
+        Input::Text,
+    ),
+    field("line.pickup_group", "Call pickup group", Input::Text),
+    field("line.max_calls", "Maximum number of calls", Input::Number),
+    field("line.busy_trigger", "Busy trigger", Input::Number),
+];
+
+const USER_PROFILE_FIELDS: &[Field] = &[
+    key("name", "Name", Input::Text),
+    key(
+        "system",
+        "Product system",
+        Input::System(SystemKind::CallControl),
+    ),
+    field("description", "Description", Input::Text),
+    field(
+        "device_template",
+        "Universal device template (desk phones)",
+        Input::Text,
+    ),
+    field("line_template", "Universal line template", Input::Text),
+    field(
+        "allow_self_provisioning",
+        "Allow end users to provision their own phones",
+        Input::Check,
+    ),
+    field(
+        "phone_limit",
+        "Limit of provisioned phones (1 to 100)",
+        Input::Number,
+    ),
+];
+
 /// Which kind of record a page is about.
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum Res {
     Subscriber,
     System,
     Line,
+    DeviceTemplate,
+    LineTemplate,
+    UserProfile,
 }
 
 /// Where a record is besides its key: its system (subscribers, lines) and partition (lines).
@@ -192,6 +368,9 @@ impl Res {
             Res::Subscriber => "voicemail-subscribers",
             Res::System => "systems",
             Res::Line => "lines",
+            Res::DeviceTemplate => "universal-device-templates",
+            Res::LineTemplate => "universal-line-templates",
+            Res::UserProfile => "user-profiles",
         }
     }
     fn noun(self) -> &'static str {
@@ -199,6 +378,9 @@ impl Res {
             Res::Subscriber => "voicemail subscriber",
             Res::System => "product system",
             Res::Line => "line",
+            Res::DeviceTemplate => "universal device template",
+            Res::LineTemplate => "universal line template",
+            Res::UserProfile => "user profile",
         }
     }
     /// The resource of privileges.
@@ -207,6 +389,9 @@ impl Res {
             Res::Subscriber => "voicemail_subscriber",
             Res::System => "system",
             Res::Line => "line",
+            Res::DeviceTemplate => "universal_device_template",
+            Res::LineTemplate => "universal_line_template",
+            Res::UserProfile => "user_profile",
         }
     }
     fn fields(self) -> &'static [Field] {
@@ -214,6 +399,9 @@ impl Res {
             Res::Subscriber => SUBSCRIBER_FIELDS,
             Res::System => SYSTEM_FIELDS,
             Res::Line => LINE_FIELDS,
+            Res::DeviceTemplate => DEVICE_TEMPLATE_FIELDS,
+            Res::LineTemplate => LINE_TEMPLATE_FIELDS,
+            Res::UserProfile => USER_PROFILE_FIELDS,
         }
     }
 
@@ -224,6 +412,9 @@ impl Res {
             Res::Subscriber => (text("alias"), text("system")),
             Res::System => (text("name"), text("name")),
             Res::Line => (text("pattern"), text("system")),
+            Res::DeviceTemplate | Res::LineTemplate | Res::UserProfile => {
+                (text("name"), text("system"))
+            }
         }
     }
 
@@ -243,6 +434,12 @@ impl Res {
                 text("partition"),
                 text("system")
             ),
+            Res::DeviceTemplate | Res::LineTemplate | Res::UserProfile => format!(
+                "/{}/{}{then}?system={}",
+                self.here(),
+                text("name"),
+                text("system")
+            ),
         }
     }
 
@@ -252,6 +449,9 @@ impl Res {
             Res::Subscriber => json(svc.voicemail_subscriber(key, at.system()).await?),
             Res::System => json(svc.system(key).await?),
             Res::Line => json(svc.line(key, at.partition(), at.system()).await?),
+            Res::DeviceTemplate => json(svc.device_template(key, at.system()).await?),
+            Res::LineTemplate => json(svc.line_template(key, at.system()).await?),
+            Res::UserProfile => json(svc.user_profile(key, at.system()).await?),
         }
     }
 
@@ -266,6 +466,9 @@ impl Res {
             Res::Subscriber => json(svc.create_voicemail_subscriber(actor, parse(m)?).await?),
             Res::System => json(svc.create_system(actor, parse(m)?).await?),
             Res::Line => json(svc.create_line(actor, parse(m)?).await?),
+            Res::DeviceTemplate => json(svc.create_device_template(actor, parse(m)?).await?),
+            Res::LineTemplate => json(svc.create_line_template(actor, parse(m)?).await?),
+            Res::UserProfile => json(svc.create_user_profile(actor, parse(m)?).await?),
         }
     }
 
@@ -288,6 +491,18 @@ impl Res {
                 svc.update_line(actor, key, at.partition(), at.system(), parse(m)?)
                     .await?,
             ),
+            Res::DeviceTemplate => json(
+                svc.update_device_template(actor, key, at.system(), parse(m)?)
+                    .await?,
+            ),
+            Res::LineTemplate => json(
+                svc.update_line_template(actor, key, at.system(), parse(m)?)
+                    .await?,
+            ),
+            Res::UserProfile => json(
+                svc.update_user_profile(actor, key, at.system(), parse(m)?)
+                    .await?,
+            ),
         }
     }
 
@@ -303,6 +518,9 @@ impl Res {
                 svc.delete_line(actor, key, at.partition(), at.system())
                     .await
             }
+            Res::DeviceTemplate => svc.delete_device_template(actor, key, at.system()).await,
+            Res::LineTemplate => svc.delete_line_template(actor, key, at.system()).await,
+            Res::UserProfile => svc.delete_user_profile(actor, key, at.system()).await,
         }
     }
 
@@ -317,6 +535,23 @@ impl Res {
                 rows
             }
             Res::System => Vec::new(),
+            Res::DeviceTemplate | Res::LineTemplate => {
+                let used: Vec<&str> = r["used_by"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| u.as_str())
+                    .collect();
+                let value = if used.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    used.join(", ")
+                };
+                vec![context! { label => "Used by", value, id => "used-by" }]
+            }
+            Res::UserProfile => {
+                vec![context! { label => "Users", value => r["users"].to_string(), id => "users" }]
+            }
             Res::Line => {
                 let on: Vec<(String, String)> = r["appearances"]
                     .as_array()
@@ -352,6 +587,11 @@ impl Res {
                 "Line {key}{}",
                 if r["shared"] == true { " (shared)" } else { "" }
             ),
+            Res::DeviceTemplate | Res::LineTemplate | Res::UserProfile => {
+                let mut n = self.noun().to_string();
+                n[..1].make_ascii_uppercase();
+                format!("{n} {key} on {}", r["system"].as_str().unwrap_or(""))
+            }
         }
     }
 }
@@ -399,6 +639,22 @@ pub(super) fn values_of(r: &Json, fields: &[Field]) -> BTreeMap<String, String> 
                             s["secure_sip_port"],
                             s["sccp_port"]
                         )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                Input::SpeedDials => v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|d| {
+                        format!(
+                            "{} {} {}",
+                            d["position"],
+                            d["number"].as_str().unwrap_or(""),
+                            d["label"].as_str().unwrap_or("")
+                        )
+                        .trim_end()
+                        .to_string()
                     })
                     .collect::<Vec<_>>()
                     .join("\n"),
@@ -475,20 +731,69 @@ pub(super) fn json_of(
                 }
                 Json::Array(servers)
             }
-        };
-        match f.name.split_once('.') {
-            Some((outer, inner)) => {
-                let o = m.entry(outer).or_insert_with(|| Json::Object(Map::new()));
-                if let Json::Object(o) = o {
-                    o.insert(inner.into(), v);
+            Input::SpeedDials => {
+                let mut dials = Vec::new();
+                for line in raw.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                    let mut words = line.splitn(3, char::is_whitespace);
+                    let position = words.next().unwrap_or("");
+                    let position: i64 = position.parse().map_err(|_| {
+                        format!(
+                            "{}: `{line}`: `{position}` is not a position (1, 2, …)",
+                            f.label
+                        )
+                    })?;
+                    let Some(number) = words.next().map(str::trim).filter(|n| !n.is_empty()) else {
+                        return Err(format!(
+                            "{}: `{line}`: give the number after the position",
+                            f.label
+                        ));
+                    };
+                    let mut d = Map::new();
+                    d.insert("position".into(), position.into());
+                    d.insert("number".into(), number.into());
+                    d.insert("label".into(), words.next().unwrap_or("").trim().into());
+                    dials.push(Json::Object(d));
                 }
+                Json::Array(dials)
             }
-            None => {
-                m.insert(f.name.into(), v);
+        };
+        // `settings.self_provisioning.languages`: objects inside objects.
+        let mut path: Vec<&str> = f.name.split('.').collect();
+        let last = path.pop().expect("a field has a name");
+        let mut o = &mut m;
+        for k in path {
+            let e = o.entry(k).or_insert_with(|| Json::Object(Map::new()));
+            if !e.is_object() {
+                *e = Json::Object(Map::new());
+            }
+            o = e.as_object_mut().expect("an object");
+        }
+        o.insert(last.into(), v);
+    }
+    Ok(m)
+}
+
+/// Fills the objects of an edit (`settings`, a template's `device`) with what is stored for
+/// the keys the form does not show, so that saving a form never drops them.
+fn keep_unshown(m: &mut Map<String, Json>, stored: &Json) {
+    for (k, v) in m.iter_mut() {
+        if let (Json::Object(inner), Json::Object(was)) = (v, &stored[k.as_str()]) {
+            for (sk, sv) in was {
+                match inner.get_mut(sk) {
+                    None => {
+                        inner.insert(sk.clone(), sv.clone());
+                    }
+                    Some(Json::Object(_)) => {
+                        let mut one = Map::new();
+                        one.insert(sk.clone(), inner[sk].clone());
+                        keep_unshown(&mut one, &Json::Object(was.clone()));
+                        inner.insert(sk.clone(), one.remove(sk).expect("kept"));
+                    }
+                    Some(_) => {}
+                }
             }
         }
     }
-    Ok(m)
 }
 
 /// The inputs of the form, each with its value and, for a choice, its options.
@@ -507,7 +812,7 @@ pub(super) async fn inputs(
             Input::Secret => ("password", Vec::new()),
             Input::Check => ("checkbox", Vec::new()),
             Input::List => ("text", Vec::new()),
-            Input::Servers => ("textarea", Vec::new()),
+            Input::Servers | Input::SpeedDials => ("textarea", Vec::new()),
             Input::Choice(o) => ("select", o.iter().map(|x| x.to_string()).collect()),
             Input::System(kind) => ("select", systems_of_kind(s, kind).await),
             Input::Model(profiles) => ("select", models(s, profiles)),
@@ -590,7 +895,7 @@ pub(super) async fn view(s: AppState, c: Console, res: Res, key: String, at: At)
                 .to_string(),
                 _ => values[f.name].clone(),
             };
-            let lines = f.input == Input::Servers;
+            let lines = matches!(f.input, Input::Servers | Input::SpeedDials);
             context! { label => f.label, value, id => f.name.replace('.', "-"), lines }
         })
         .collect();
@@ -677,6 +982,7 @@ pub(super) async fn update(
     };
     let r = match json_of(&v, res.fields(), false) {
         Ok(mut m) => {
+            keep_unshown(&mut m, &stored);
             m.insert("version".into(), version.into());
             res.update(&s, c.actor(), &key, &at, m).await
         }
