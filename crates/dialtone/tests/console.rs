@@ -630,12 +630,14 @@ async fn job_done(c: &Client, label: &str) {
 
 /// Picks `value` in the `<select id=…>`.
 async fn choose(c: &Client, id: &str, value: &str) {
-    c.find(Locator::Css(&format!("#{id} option[value='{value}']")))
-        .await
-        .unwrap_or_else(|e| panic!("no option {value} in #{id}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    c.find(Locator::Css(&format!(
+        "[id='{id}'] option[value='{value}']"
+    )))
+    .await
+    .unwrap_or_else(|e| panic!("no option {value} in #{id}: {e}"))
+    .click()
+    .await
+    .unwrap();
 }
 
 /// Clicks the Delete button of a record's page, accepts the browser's confirm, and waits for
@@ -1052,6 +1054,194 @@ async fn systems_subscribers_lines_profiles_services_and_a_dry_run_then_run() {
 
         c.close().await.unwrap();
         drop(d);
+        t.stop().await;
+    }
+}
+
+/// Self-provisioning in the console: universal line and device templates (speed dials one per
+/// line), a user profile naming them, the system's auto-registration and self-provisioning
+/// settings; an edit keeps what the form does not show (a template's IP phone services).
+#[tokio::test]
+async fn self_provisioning_records_in_the_console() {
+    let (Some(chromedriver), Some(chromium)) =
+        (common::peer("chromedriver"), common::peer("chromium"))
+    else {
+        return;
+    };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        let base = t.base.clone();
+        let d = driver(&chromedriver).await;
+        let c = browser(&d, &chromium).await;
+        log_in(&c, &base, "admin", PASSWORD).await;
+
+        c.goto(&format!("{base}/universal-line-templates"))
+            .await
+            .unwrap();
+        submit(&c, "a.button[href='/universal-line-templates/new']").await;
+        fill(&c, "name", "Sales lines").await;
+        choose(&c, "system", "default").await;
+        fill(&c, "line.partition", "Internal").await;
+        fill(&c, "line.label", "#First# #LastName#").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert!(
+            text(&c, ".notice.bad")
+                .await
+                .contains("`#First#` is not a token"),
+            "[{l}] a bad pattern is said"
+        );
+        fill(&c, "line.label", "#FirstName# #LastName#").await;
+        fill(&c, "line.external_mask", "972813XXXX").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(
+            text(&c, "h1").await,
+            "Universal line template Sales lines on default",
+            "[{l}]"
+        );
+        assert_eq!(text(&c, "#line-external_mask").await, "972813XXXX", "[{l}]");
+
+        c.goto(&format!("{base}/universal-device-templates/new"))
+            .await
+            .unwrap();
+        fill(&c, "name", "Sales phones").await;
+        choose(&c, "system", "default").await;
+        fill(&c, "device.device_pool", "Sales").await;
+        fill(&c, "device.speed_dials", "1 5000 Self-provisioning\n2 911").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(
+            text(&c, "h1").await,
+            "Universal device template Sales phones on default",
+            "[{l}]"
+        );
+        assert_eq!(
+            text(&c, "#device-speed_dials").await,
+            "1 5000 Self-provisioning\n2 911",
+            "[{l}]"
+        );
+
+        c.goto(&format!("{base}/user-profiles/new")).await.unwrap();
+        fill(&c, "name", "Sales").await;
+        choose(&c, "system", "default").await;
+        fill(&c, "device_template", "Sales phones").await;
+        fill(&c, "line_template", "Sales lines").await;
+        c.find(Locator::Id("allow_self_provisioning"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        fill(&c, "phone_limit", "3").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(
+            text(&c, "h1").await,
+            "User profile Sales on default",
+            "[{l}]"
+        );
+        assert_eq!(text(&c, "#allow_self_provisioning").await, "yes", "[{l}]");
+        c.goto(&format!("{base}/universal-device-templates"))
+            .await
+            .unwrap();
+        assert!(
+            text(&c, "main table").await.contains("user profile Sales"),
+            "[{l}] used by"
+        );
+
+        // An edit in the console keeps what its form does not show.
+        t.create(
+            "/api/v1/services",
+            json!({"name": "Directory", "url": "http://dir.example.com/"}),
+        )
+        .await;
+        let (_, udt) = t
+            .get("/api/v1/universal-device-templates/Sales%20phones")
+            .await;
+        let mut device = udt["device"].clone();
+        device["services"] = json!([{"service": "Directory"}]);
+        let (s, v) = t
+            .patch(
+                "/api/v1/universal-device-templates/Sales%20phones",
+                json!({"version": udt["version"], "device": device}),
+            )
+            .await;
+        assert_eq!(s, reqwest::StatusCode::OK, "[{l}] {v}");
+        c.goto(&format!(
+            "{base}/universal-device-templates/Sales%20phones/edit?system=default"
+        ))
+        .await
+        .unwrap();
+        fill(&c, "device.device_pool", "Sales floor").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(
+            text(&c, "#device-device_pool").await,
+            "Sales floor",
+            "[{l}]"
+        );
+        let (_, udt) = t
+            .get("/api/v1/universal-device-templates/Sales%20phones")
+            .await;
+        assert_eq!(
+            udt["device"]["services"][0]["service"], "Directory",
+            "[{l}] {udt}"
+        );
+
+        // The system's auto-registration and self-provisioning settings.
+        c.goto(&format!("{base}/systems/default/edit"))
+            .await
+            .unwrap();
+        fill(&c, "settings.auto_registration_start_dn", "1000").await;
+        fill(&c, "settings.auto_registration_end_dn", "1099").await;
+        fill(
+            &c,
+            "settings.auto_registration_device_template",
+            "Sales phones",
+        )
+        .await;
+        fill(
+            &c,
+            "settings.auto_registration_line_template",
+            "Sales lines",
+        )
+        .await;
+        choose(
+            &c,
+            "settings.self_provisioning.authentication",
+            "end_user_or_admin_code",
+        )
+        .await;
+        fill(&c, "settings.self_provisioning.authentication_code", "2468").await;
+        fill(&c, "settings.self_provisioning.ivr_extension", "5000").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(
+            text(&c, "#settings-auto_registration_end_dn").await,
+            "1099",
+            "[{l}]"
+        );
+        assert_eq!(
+            text(&c, "#settings-self_provisioning-ivr_extension").await,
+            "5000",
+            "[{l}]"
+        );
+        let (_, sys) = t.get("/api/v1/systems/default").await;
+        let sp = &sys["settings"]["self_provisioning"];
+        assert_eq!(
+            (
+                sp["authentication"].as_str(),
+                sp["has_authentication_code"].as_bool()
+            ),
+            (Some("end_user_or_admin_code"), Some(true)),
+            "[{l}] {sys}"
+        );
+        // Saved again without touching the code: it stays.
+        c.goto(&format!("{base}/systems/default/edit"))
+            .await
+            .unwrap();
+        submit(&c, "main form button[type=submit]").await;
+        let (_, sys) = t.get("/api/v1/systems/default").await;
+        assert_eq!(
+            sys["settings"]["self_provisioning"]["has_authentication_code"], true,
+            "[{l}]"
+        );
         t.stop().await;
     }
 }
