@@ -165,6 +165,63 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
         },
     )
     .await?;
+    // Self-provisioning: unknown phones get a number of 1000-1099 through these templates, and
+    // users of the Standard profile claim them (docs/self-provisioning.md).
+    svc.create_line_template(
+        &a,
+        NewUniversalLineTemplate {
+            name: "Auto lines".into(),
+            system: Some(hq.into()),
+            description: "Numbers of auto-registered phones".into(),
+            line: LineTemplateSettings {
+                partition: "Auto".into(),
+                label: "#Extension#".into(),
+                ..Default::default()
+            },
+        },
+    )
+    .await?;
+    svc.create_line_template(
+        &a,
+        NewUniversalLineTemplate {
+            name: "Desk lines".into(),
+            system: Some(hq.into()),
+            description: "A user's line on the phone they claim".into(),
+            line: LineTemplateSettings::default(),
+        },
+    )
+    .await?;
+    svc.create_device_template(
+        &a,
+        NewUniversalDeviceTemplate {
+            name: "Desk phones".into(),
+            system: Some(hq.into()),
+            description: "Phones users provision themselves".into(),
+            device: DeviceTemplateSettings {
+                device_pool: "DP-HQ-1".into(),
+                speed_dials: vec![SpeedDial {
+                    position: 1,
+                    number: "5000".into(),
+                    label: "Self-provisioning".into(),
+                }],
+                ..Default::default()
+            },
+        },
+    )
+    .await?;
+    svc.create_user_profile(
+        &a,
+        NewUserProfile {
+            name: "Standard".into(),
+            system: Some(hq.into()),
+            description: "Every user of the demo".into(),
+            device_template: Some("Desk phones".into()),
+            line_template: Some("Desk lines".into()),
+            allow_self_provisioning: true,
+            phone_limit: 10,
+        },
+    )
+    .await?;
     // What the headquarters' phones are told: two call-control nodes, two TFTP servers.
     let sys = svc.system(hq).await?;
     let server = |host: &str| ServerSetting {
@@ -189,6 +246,14 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
                 ],
                 voicemail_pilot: "8000".into(),
                 auto_registration: true,
+                auto_registration_start_dn: "1000".into(),
+                auto_registration_end_dn: "1099".into(),
+                auto_registration_device_template: "Desk phones".into(),
+                auto_registration_line_template: "Auto lines".into(),
+                self_provisioning: SelfProvisioningSettings {
+                    ivr_extension: "5000".into(),
+                    ..Default::default()
+                },
                 ..Default::default()
             }),
             ..Default::default()
@@ -288,6 +353,10 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
                 mail: format!("{uid}@example.com"),
                 telephone_number: format!("+1408555{ext}"),
                 primary_extension: Some(ext.clone()),
+                user_profile: Some("Standard".into()),
+                // One PIN is enough to claim a phone in the demo (hashing one per user would
+                // slow the demo's start).
+                pin: (i == 0).then(|| Secret::new("13579".to_string())),
                 groups: vec!["Standard CCM End Users".into()],
                 capabilities: Capabilities {
                     presence: i % 4 == 0,
