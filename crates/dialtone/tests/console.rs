@@ -1245,3 +1245,139 @@ async fn self_provisioning_records_in_the_console() {
         t.stop().await;
     }
 }
+
+/// An end user on the self-care page: logs in with their password, sees their limit, claims the
+/// auto-registered phone on their desk by the number it shows, and sees it theirs.
+#[tokio::test]
+async fn an_end_user_claims_a_phone_on_the_self_care_page() {
+    let (Some(chromedriver), Some(chromium)) =
+        (common::peer("chromedriver"), common::peer("chromium"))
+    else {
+        return;
+    };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        let base = t.base.clone();
+        t.create(
+            "/api/v1/universal-line-templates",
+            json!({"name": "Auto", "line": {"partition": "Auto"}}),
+        )
+        .await;
+        t.create(
+            "/api/v1/universal-device-templates",
+            json!({"name": "Desk", "device": {"device_pool": "Sales"}}),
+        )
+        .await;
+        t.create("/api/v1/user-profiles", json!({"name": "Sales", "device_template": "Desk", "allow_self_provisioning": true, "phone_limit": 2})).await;
+        t.create("/api/v1/lines", json!({"pattern": "2001"})).await;
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "ada", "first_name": "Ada", "last_name": "Lovelace",
+            "primary_extension": "2001", "user_profile": "Sales", "password": "analytical engine"}),
+        )
+        .await;
+        let (_, sys) = t.get("/api/v1/systems/default").await;
+        let mut settings = sys["settings"].clone();
+        for (k, v) in [
+            ("auto_registration_start_dn", "1000"),
+            ("auto_registration_end_dn", "1099"),
+            ("auto_registration_device_template", "Desk"),
+            ("auto_registration_line_template", "Auto"),
+        ] {
+            settings[k] = json!(v);
+        }
+        settings["auto_registration"] = json!(true);
+        let (s, v) = t
+            .patch(
+                "/api/v1/systems/default",
+                json!({"version": sys["version"], "settings": settings}),
+            )
+            .await;
+        assert_eq!(s, reqwest::StatusCode::OK, "[{l}] {v}");
+        // The phone on Ada's desk boots and shows 1000.
+        let phone = format!(
+            "http://{}/SEP00AA000000A1.cnf.xml",
+            t.app.http_addr.unwrap()
+        );
+        let r = t
+            .client
+            .get(phone)
+            .header("User-Agent", "Cisco-CP7960G/8.0")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "[{l}]");
+
+        let d = driver(&chromedriver).await;
+        let c = browser(&d, &chromium).await;
+        c.goto(&format!("{base}/self-care")).await.unwrap();
+        fill(&c, "user_id", "ada").await;
+        fill(&c, "password", "wrong").await;
+        submit(&c, "form.login button[type=submit]").await;
+        assert!(
+            text(&c, ".notice.bad")
+                .await
+                .contains("user ID or password is wrong"),
+            "[{l}]"
+        );
+        fill(&c, "password", "analytical engine").await;
+        submit(&c, "form.login button[type=submit]").await;
+        assert_eq!(text(&c, "header .who").await, "Ada Lovelace (ada)", "[{l}]");
+        assert_eq!(
+            text(&c, "#limit").await,
+            "You have 0 phones of the 2 your profile (Sales) allows.",
+            "[{l}]"
+        );
+        // A number no phone shows is said; the right one claims.
+        fill(&c, "phone", "1099").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert!(
+            text(&c, "#notice")
+                .await
+                .contains("no phone has the name, MAC or auto-registered number `1099`"),
+            "[{l}]"
+        );
+        fill(&c, "phone", "1000").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(
+            text(&c, "#notice").await,
+            "SEP00AA000000A1 is yours now, with extension 2001: it restarts with its new settings.",
+            "[{l}]"
+        );
+        let phones = text(&c, "#phones").await;
+        assert!(
+            phones.contains("SEP00AA000000A1")
+                && phones.contains("Ada Lovelace (7960)")
+                && phones.contains("2001"),
+            "[{l}] {phones}"
+        );
+        assert_eq!(
+            text(&c, "#limit").await,
+            "You have 1 phone of the 2 your profile (Sales) allows.",
+            "[{l}]"
+        );
+        screenshot(&c, "self-care", l).await;
+        let (_, audit) = t.get("/api/v1/audit?limit=20").await;
+        assert!(
+            audit["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == "claim"
+                    && e["result"] == "ok"
+                    && e["actor"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("via self-care for ada")),
+            "[{l}] {audit}"
+        );
+        // Logged out, the page asks again.
+        submit(&c, "header form button[type=submit]").await;
+        assert!(
+            c.find(Locator::Id("password")).await.is_ok(),
+            "[{l}] logged out"
+        );
+        t.stop().await;
+    }
+}

@@ -226,3 +226,252 @@ async fn two_hundred_phones_boot_resync_on_a_change_and_report_it() {
         app.stop().await.unwrap();
     }
 }
+
+/// Self-provisioning end to end, on SQLite and PostgreSQL: four `fleet` phones (two MPP, two
+/// enterprise) boot unknown and auto-register with numbers of the range; one is claimed on its
+/// own screen (the Cisco IP Phone XML service its file leads to), one through the API; each
+/// claimed phone gets a NOTIFY, fetches its file again, and ends holding its user's line; the
+/// two others keep their auto-registered numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_phones_auto_register_and_are_claimed_by_their_users() {
+    for db in TestDb::all().await {
+        let sip_port = std::net::UdpSocket::bind("127.1.1.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cfg = Config::default();
+        cfg.database.url = db.url.clone();
+        cfg.admin.listen = "127.0.0.1:0".into();
+        cfg.http.listen = "127.0.0.1:0".into();
+        cfg.sip.listen = "127.0.0.1:0".into();
+        cfg.sip.phone_port = sip_port;
+        cfg.sip.debounce_ms = 200;
+        cfg.sip.t1_ms = 100;
+        cfg.admin_password = Some(PASSWORD.into());
+        cfg.secret_key = Some("ZGlhbHRvbmUgdGVzdCBzZWNyZXQga2V5IDMyIGJ5dGU=".into());
+        let mut app = App::build(&cfg).await.unwrap();
+        let api = Api {
+            base: format!("http://{}", app.admin_addr),
+            client: reqwest::Client::new(),
+        };
+        let http = format!("http://{}", app.http_addr.unwrap());
+        for (path, body) in [
+            (
+                "/api/v1/universal-line-templates",
+                json!({"name": "Auto", "line": {"partition": "Auto", "label": "#Extension#"}}),
+            ),
+            (
+                "/api/v1/universal-device-templates",
+                json!({"name": "Desk", "device": {"device_pool": "Sales"}}),
+            ),
+            (
+                "/api/v1/user-profiles",
+                json!({"name": "Sales", "device_template": "Desk", "allow_self_provisioning": true}),
+            ),
+            ("/api/v1/lines", json!({"pattern": "2001"})),
+            ("/api/v1/lines", json!({"pattern": "2002"})),
+            (
+                "/api/v1/users",
+                json!({"user_id": "ada", "first_name": "Ada", "last_name": "Lovelace", "primary_extension": "2001", "user_profile": "Sales", "pin": "13579"}),
+            ),
+            (
+                "/api/v1/users",
+                json!({"user_id": "bob", "first_name": "Bob", "last_name": "Babbage", "primary_extension": "2002", "user_profile": "Sales", "pin": "24680"}),
+            ),
+        ] {
+            let (s, v) = api.post(path, body).await;
+            assert_eq!(s, 201, "{path}: {v}");
+        }
+        let sys = api.get("/api/v1/systems/default").await;
+        let mut settings = sys["settings"].clone();
+        for (k, v) in [
+            ("auto_registration_start_dn", "1000"),
+            ("auto_registration_end_dn", "1099"),
+            ("auto_registration_device_template", "Desk"),
+            ("auto_registration_line_template", "Auto"),
+        ] {
+            settings[k] = json!(v);
+        }
+        settings["auto_registration"] = json!(true);
+        let (s, v) = api
+            .patch(
+                "/api/v1/systems/default",
+                json!({"version": sys["version"], "settings": settings}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+
+        let per_phone = std::env::temp_dir().join(format!(
+            "fleet-sp-{}-{}.jsonl",
+            std::process::id(),
+            db.label
+        ));
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_fleet"))
+            .args(["--phones", "4", "--model", "8861,7960,8861,7960"])
+            .args(["--http", &http, "--admin", &api.base])
+            .args(["--sip-port", &sip_port.to_string()])
+            .args(["--time-scale", "60", "--duration", "15"])
+            .arg("--per-phone")
+            .arg(&per_phone)
+            .env("FLEET_ADMIN_PASSWORD", PASSWORD)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("run fleet");
+
+        // All four auto-register, each with a number of its own.
+        let start = Instant::now();
+        let phones = loop {
+            let v = api.get("/api/v1/phones?q=SEP00562B&limit=10").await;
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            let seen = statuses(&api)
+                .await
+                .iter()
+                .filter(|s| s["last_seen"].is_string())
+                .count();
+            if items.len() == 4 && seen == 4 {
+                break items;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "[{}] not all auto-registered: {v}",
+                db.label
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let mut numbers: Vec<&str> = phones
+            .iter()
+            .map(|p| p["lines"][0]["pattern"].as_str().unwrap())
+            .collect();
+        numbers.sort();
+        assert_eq!(numbers, ["1000", "1001", "1002", "1003"], "[{}]", db.label);
+        assert!(phones.iter().all(|p| p["auto_registered"] == true));
+        // The baseline the resync engine compares with.
+        let resync = app.resync.clone().unwrap();
+        let g = app.service.generation().await.unwrap();
+        let start = Instant::now();
+        while resync.scanned_generation() < g {
+            assert!(start.elapsed() < Duration::from_secs(20));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let claimed_at = store::now();
+
+        // Phone 1 (an MPP phone) on its own screen: its file's XML application, then the form.
+        let mpp = name(0);
+        let file = api
+            .client
+            .get(format!("{http}/00562b000001.xml"))
+            .header("User-Agent", "Cisco-CP-8861-3PCC/11.3.1 (00562b000001)")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let url = file
+            .split("<XML_Application_Service_URL ua=\"na\">")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .unwrap_or_else(|| panic!("no self-provisioning service in {file}"))
+            .replace("&amp;", "&");
+        let form = api
+            .client
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let action = form
+            .split("<URL>")
+            .nth(1)
+            .and_then(|r| r.split("</URL>").next())
+            .unwrap()
+            .replace("&amp;", "&");
+        let done = api
+            .client
+            .get(format!("{action}&user=ada&pin=13579"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            done.contains("now ada&apos;s, extension 2001"),
+            "[{}] {done}",
+            db.label
+        );
+        // Phone 2 (an enterprise phone) through the API, by the number it shows.
+        let enterprise = name(1);
+        let number = phones
+            .iter()
+            .find(|p| p["name"] == enterprise.as_str())
+            .unwrap()["lines"][0]["pattern"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (s, v) = api
+            .post(
+                "/api/v1/self-provisioning/claims",
+                json!({"phone": number, "user": "2002", "secret": "24680"}),
+            )
+            .await;
+        assert_eq!(s, 201, "[{}] {v}", db.label);
+
+        // Both are told, fetch again, and hold their user's line.
+        until("the claimed phones to resync", &api, |s| {
+            [&mpp, &enterprise].iter().all(|n| {
+                s.iter().any(|x| {
+                    x["device"] == n.as_str()
+                        && x["notify_outcome"] == "accepted (200)"
+                        && x["last_seen"].as_str() > Some(claimed_at.as_str())
+                })
+            })
+        })
+        .await;
+        let out = child.wait_with_output().await.unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!(
+                "fleet printed no report: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        assert!(out.status.success(), "[{}] {report}", db.label);
+        assert_eq!(
+            report["provisioned"], 4,
+            "[{}] every phone holds what the server holds: {report}",
+            db.label
+        );
+        let lines = std::fs::read_to_string(&per_phone).unwrap();
+        let _ = std::fs::remove_file(&per_phone);
+        for l in lines.lines() {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let claimed = v["name"] == mpp.as_str() || v["name"] == enterprise.as_str();
+            assert_eq!(
+                v["notifies"].as_u64().unwrap() > 0,
+                claimed,
+                "[{}] {v}",
+                db.label
+            );
+        }
+        for (n, user, ext) in [(&mpp, "ada", "2001"), (&enterprise, "bob", "2002")] {
+            let p = api.get(&format!("/api/v1/phones/{n}")).await;
+            assert_eq!(
+                (
+                    p["owner_user_id"].as_str(),
+                    p["lines"][0]["pattern"].as_str(),
+                    p["auto_registered"].as_bool()
+                ),
+                (Some(user), Some(ext), Some(false)),
+                "[{}] {p}",
+                db.label
+            );
+        }
+        app.stop().await.unwrap();
+    }
+}

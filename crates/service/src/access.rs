@@ -11,7 +11,7 @@ use rand::RngCore;
 pub const SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// How often a session in use records that it was used.
-const SESSION_TOUCH: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const SESSION_TOUCH: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A web console session: who, and the token its forms carry against CSRF.
 #[derive(Clone)]
@@ -28,7 +28,7 @@ impl std::fmt::Debug for Session {
     }
 }
 
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let mut b = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut b);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)

@@ -15,6 +15,8 @@ mod lines;
 mod parameters;
 mod phone_files;
 mod phone_services;
+mod self_care;
+pub use self_care::{EndUserSession, SelfCare};
 mod self_provisioning;
 pub use self_provisioning::{
     AutoRefusal, AutoRegistration, Claim, ClaimError, CLAIM_ATTEMPTS, CLAIM_LOCKOUT,

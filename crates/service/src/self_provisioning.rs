@@ -72,8 +72,12 @@ pub struct Claim {
     pub secret: Option<Secret>,
     /// Who asks, for the audit log: `api`, `ivr`, `phone`, `self-care`.
     pub via: &'static str,
-    /// The system the phone is on, when the front end knows (the IVR's).
+    /// The system the phone must be on, when the front end knows (the IVR's, the self-care
+    /// user's).
     pub system: Option<String>,
+    /// The front end has authenticated the user already (the self-care page's log-in with their
+    /// password): no secret is asked again.
+    pub authenticated: bool,
 }
 
 impl std::fmt::Debug for Claim {
@@ -83,6 +87,7 @@ impl std::fmt::Debug for Claim {
             .field("user", &self.user)
             .field("secret", &self.secret.as_ref().map(|_| "***"))
             .field("via", &self.via)
+            .field("authenticated", &self.authenticated)
             .finish()
     }
 }
@@ -126,10 +131,15 @@ pub(crate) struct Attempts {
 impl Attempts {
     /// When `key` is locked out: how long it still is.
     fn locked(&self, key: &str, now: Instant) -> Option<Duration> {
+        self.locked_after(key, now, CLAIM_ATTEMPTS)
+    }
+
+    /// When `key` had `attempts` wrong secrets lately: how long it is still locked out.
+    pub(crate) fn locked_after(&self, key: &str, now: Instant, attempts: u32) -> Option<Duration> {
         let mut m = self.wrong.lock().expect("attempts lock");
         let v = m.get_mut(key)?;
         v.retain(|t| now.duration_since(*t) < CLAIM_WINDOW);
-        if (v.len() as u32) < CLAIM_ATTEMPTS {
+        if (v.len() as u32) < attempts {
             return None;
         }
         let last = *v.last()?;
@@ -138,7 +148,7 @@ impl Attempts {
             .filter(|d| !d.is_zero())
     }
 
-    fn wrong(&self, keys: &[&str], now: Instant) {
+    pub(crate) fn wrong(&self, keys: &[&str], now: Instant) {
         let mut m = self.wrong.lock().expect("attempts lock");
         if m.len() > 100_000 {
             m.retain(|_, v| {
@@ -151,7 +161,7 @@ impl Attempts {
         }
     }
 
-    fn forget(&self, keys: &[&str]) {
+    pub(crate) fn forget(&self, keys: &[&str]) {
         let mut m = self.wrong.lock().expect("attempts lock");
         for k in keys {
             m.remove(*k);
@@ -159,7 +169,7 @@ impl Attempts {
     }
 }
 
-fn minutes(d: Duration) -> String {
+pub(crate) fn minutes(d: Duration) -> String {
     let m = d.as_secs().div_ceil(60).max(1);
     if m == 1 {
         "1 minute".into()
@@ -572,6 +582,12 @@ impl Service {
                 .into_iter()
                 .find(|s| s.id == d.row.system_id)
                 .ok_or_else(|| ClaimError::new(R::Failed, "the phone's system is gone"))?;
+            if let Some(want) = c.system.as_deref().filter(|w| *w != sys.name) {
+                return refuse(
+                    R::NoPhone,
+                    format!("{} is a phone of {}, not of {want}", d.row.name, sys.name),
+                );
+            }
             (d, sys)
         };
         let phone_name = phone.row.name.clone();
@@ -672,7 +688,7 @@ impl Service {
         }
         // The secret the mode asks for.
         let mode = sys.settings.self_provisioning.authentication;
-        if mode != SelfProvisioningAuth::None {
+        if mode != SelfProvisioningAuth::None && !c.authenticated {
             let secret = c
                 .secret
                 .as_ref()

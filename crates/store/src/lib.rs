@@ -22,6 +22,7 @@ pub mod templates;
 pub mod testing;
 pub mod universal_templates;
 pub mod user_profiles;
+pub mod user_sessions;
 pub mod users;
 pub mod voicemail;
 

@@ -53,6 +53,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "self_provisioning",
             sql: include_str!("../migrations/0008_self_provisioning.sql"),
         },
+        Migration {
+            version: 9,
+            name: "user_sessions",
+            sql: include_str!("../migrations/0009_user_sessions.sql"),
+        },
     ]
 }
 

@@ -157,6 +157,7 @@ pub(crate) async fn claim(
             .map(|p| Secret::new(p.clone())),
         via: "phone",
         system: Some(system),
+        authenticated: false,
     };
     match crate::claims::claim(
         &s.service,

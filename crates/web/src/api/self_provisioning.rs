@@ -224,6 +224,7 @@ pub(super) async fn create_claim(
         secret: b.secret,
         via: "api",
         system: None,
+        authenticated: false,
     };
     Ok(created(
         crate::claims::claim(&s.service, s.resync.as_ref(), &a, &c).await?,

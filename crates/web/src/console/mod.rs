@@ -35,6 +35,7 @@ mod overview;
 mod phones;
 mod record_lists;
 mod records;
+mod self_care;
 mod stale;
 mod templates;
 mod users;
@@ -49,6 +50,7 @@ use overview::*;
 use phones::*;
 use record_lists::*;
 use records::Res;
+use self_care::*;
 use stale::*;
 use templates::*;
 use users::*;
@@ -78,7 +80,11 @@ pub(crate) fn routes() -> Router<AppState> {
     let r = record_routes(r, Res::UserProfile, "/user-profiles", get(user_profiles));
     let r = device_routes(r, Dev::Phone, "/phones", get(phones));
     let r = device_routes(r, Dev::Profile, "/device-profiles", get(device_profiles));
-    r.route("/login", get(login_page).post(login))
+    r.route("/self-care", get(self_care))
+        .route("/self-care/login", post(self_care_login))
+        .route("/self-care/claim", post(self_care_claim))
+        .route("/self-care/logout", post(self_care_logout))
+        .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/", get(dashboard))
         .route("/users", get(users).post(create_user))
@@ -246,6 +252,10 @@ fn env() -> &'static Environment<'static> {
         for (name, src) in [
             ("base.html", include_str!("../../templates/base.html")),
             ("login.html", include_str!("../../templates/login.html")),
+            (
+                "self_care.html",
+                include_str!("../../templates/self_care.html"),
+            ),
             (
                 "dashboard.html",
                 include_str!("../../templates/dashboard.html"),

@@ -701,6 +701,8 @@ pub(super) fn json_of(
                     .map_err(|_| format!("{}: `{raw}` is not a whole number", f.label))?,
             ),
             Input::Check => Json::from(raw == "true"),
+            // Left empty when adding: the record's default (a system's prompt languages).
+            Input::List if adding && raw.is_empty() => continue,
             Input::List => Json::from(
                 raw.split([',', '\n'])
                     .map(str::trim)
