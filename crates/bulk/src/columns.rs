@@ -214,7 +214,7 @@ macro_rules! buttons {
     };
 }
 
-static USERS: [Column; 20] = [
+static USERS: [Column; 21] = [
     c("USER ID", "user_id"),
     c("SYSTEM", "system"),
     c("FIRST NAME", "first_name"),
@@ -230,6 +230,7 @@ static USERS: [Column; 20] = [
     c("PRIMARY EXTENSION", "primary_extension"),
     c("PRIMARY EXTENSION PARTITION", "primary_extension_partition"),
     c("USER PROFILE", "user_profile"),
+    c("SELF-PROVISIONING ID", "self_service_id"),
     c("DEFAULT PROFILE", "default_device_profile"),
     flag("ENABLE CUP", "capabilities.presence"),
     flag("ENABLE CUPC", "capabilities.soft_client"),
@@ -317,8 +318,81 @@ static APP_PROFILES: [Column; 6] = [
     c("CONFERENCING PROFILE", "app_profiles.conferencing"),
 ];
 
+static USER_PROFILES: [Column; 7] = [
+    c("NAME", "name"),
+    c("SYSTEM", "system"),
+    c("DESCRIPTION", "description"),
+    c("UNIVERSAL DEVICE TEMPLATE", "device_template"),
+    c("UNIVERSAL LINE TEMPLATE", "line_template"),
+    flag(
+        "ALLOW END USER TO PROVISION THEIR OWN PHONES",
+        "allow_self_provisioning",
+    ),
+    int(
+        "LIMIT PROVISIONING ONCE END USER HAS THIS MANY PHONES",
+        "phone_limit",
+    ),
+];
+
+static DEVICE_TEMPLATES: [Column; 14] = [
+    c("NAME", "name"),
+    c("SYSTEM", "system"),
+    c("DESCRIPTION", "description"),
+    c("DEVICE DESCRIPTION", "device.device_description"),
+    c("DEVICE POOL", "device.device_pool"),
+    c("PHONE BUTTON TEMPLATE", "device.button_template"),
+    c("SOFTKEY TEMPLATE", "device.softkey_template"),
+    c("CSS", "device.calling_search_space"),
+    c("LOCATION", "device.location"),
+    c("DO NOT DISTURB", "device.dnd"),
+    nth_at(
+        "SPEED DIAL NUMBER {n}",
+        "device.speed_dials.{n}.number",
+        200,
+        "position",
+    ),
+    nth_at(
+        "SPEED DIAL LABEL {n}",
+        "device.speed_dials.{n}.label",
+        200,
+        "position",
+    ),
+    nth("SERVICE {n}", "device.services.{n}.service", 100),
+    nth("EXPANSION MODULE {n}", "device.expansion_modules.{n}", 2),
+];
+
+static LINE_TEMPLATES: [Column; 18] = [
+    c("NAME", "name"),
+    c("SYSTEM", "system"),
+    c("DESCRIPTION", "description"),
+    c("ROUTE PARTITION", "line.partition"),
+    c("LINE DESCRIPTION", "line.line_description"),
+    c("ALERTING NAME", "line.alerting_name"),
+    c("LINE TEXT LABEL", "line.label"),
+    c("DISPLAY", "line.display"),
+    c("EXTERNAL PHONE NUMBER MASK", "line.external_mask"),
+    c("VOICE MAIL PROFILE", "line.voicemail_profile"),
+    c("FORWARD ALL", "line.forward_all"),
+    c("FORWARD BUSY INTERNAL", "line.forward_busy_internal"),
+    c("FORWARD BUSY EXTERNAL", "line.forward_busy_external"),
+    c(
+        "FORWARD NO ANSWER INTERNAL",
+        "line.forward_no_answer_internal",
+    ),
+    c(
+        "FORWARD NO ANSWER EXTERNAL",
+        "line.forward_no_answer_external",
+    ),
+    c("CALL PICKUP GROUP", "line.pickup_group"),
+    int("MAXIMUM NUMBER OF CALLS", "line.max_calls"),
+    int("BUSY TRIGGER", "line.busy_trigger"),
+];
+
 pub(crate) fn of(kind: Kind) -> &'static [Column] {
     match kind {
+        Kind::UserProfiles => &USER_PROFILES,
+        Kind::UniversalDeviceTemplates => &DEVICE_TEMPLATES,
+        Kind::UniversalLineTemplates => &LINE_TEMPLATES,
         Kind::Users => &USERS,
         Kind::Lines => &LINES,
         Kind::Phones => &PHONES,
@@ -354,8 +428,19 @@ pub(crate) fn set(out: &mut Map<String, Value>, c: &Column, n: Option<usize>, v:
         }
         Some(n) => {
             let (list, field) = split_indexed(c.path);
-            let arr = out
-                .entry(list.to_string())
+            // `device.speed_dials`: the list inside an object.
+            let mut parts: Vec<&str> = list.split('.').collect();
+            let last = parts.pop().expect("a list name");
+            let mut at = out;
+            for p in parts {
+                at = at
+                    .entry(p.to_string())
+                    .or_insert_with(|| Value::Object(Map::new()))
+                    .as_object_mut()
+                    .expect("an object on the way");
+            }
+            let arr = at
+                .entry(last.to_string())
                 .or_insert_with(|| Value::Array(Vec::new()))
                 .as_array_mut()
                 .expect("a list");
@@ -386,8 +471,10 @@ pub(crate) fn set(out: &mut Map<String, Value>, c: &Column, n: Option<usize>, v:
 /// list of two lines, on buttons 1 and 3).
 pub(crate) fn finish(_kind: Kind, out: &mut Map<String, Value>) {
     for v in out.values_mut() {
-        if let Value::Array(a) = v {
-            a.retain(|x| !x.is_null());
+        match v {
+            Value::Array(a) => a.retain(|x| !x.is_null()),
+            Value::Object(o) => finish(_kind, o),
+            _ => {}
         }
     }
 }

@@ -21,16 +21,22 @@ pub enum Kind {
     Lines,
     VoicemailSubscribers,
     AppProfiles,
+    UserProfiles,
+    UniversalDeviceTemplates,
+    UniversalLineTemplates,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Users,
         Kind::Phones,
         Kind::DeviceProfiles,
         Kind::Lines,
         Kind::VoicemailSubscribers,
         Kind::AppProfiles,
+        Kind::UserProfiles,
+        Kind::UniversalDeviceTemplates,
+        Kind::UniversalLineTemplates,
     ];
 
     pub fn parse(s: &str) -> Option<Kind> {
@@ -46,6 +52,9 @@ impl Kind {
             Kind::Lines => "lines",
             Kind::VoicemailSubscribers => "voicemail-subscribers",
             Kind::AppProfiles => "app-profiles",
+            Kind::UserProfiles => "user-profiles",
+            Kind::UniversalDeviceTemplates => "universal-device-templates",
+            Kind::UniversalLineTemplates => "universal-line-templates",
         }
     }
 
@@ -63,6 +72,9 @@ impl Kind {
             Kind::DeviceProfiles => &["DEVICE PROFILE NAME"],
             Kind::Lines => &["DIRECTORY NUMBER"],
             Kind::VoicemailSubscribers => &["ALIAS"],
+            Kind::UserProfiles | Kind::UniversalDeviceTemplates | Kind::UniversalLineTemplates => {
+                &["NAME"]
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ fn sample(header: &str, ty: Ty, n: usize) -> String {
         (_, Ty::Int) => "2".into(),
         (_, Ty::Bool) => "t".into(),
         ("DEVICE SECURITY MODE", _) => "encrypted".into(),
+        ("DO NOT DISTURB", _) => "ringer_off".into(),
         _ => format!("v{n}"),
     }
 }
@@ -67,6 +68,15 @@ fn every_column_is_a_field_of_the_record() {
                 serde_json::from_value::<model::NewVoicemailSubscriber>(v.clone()).map(|_| ())
             }
             Kind::AppProfiles => serde_json::from_value::<AppProfileRow>(v.clone()).map(|_| ()),
+            Kind::UserProfiles => {
+                serde_json::from_value::<model::NewUserProfile>(v.clone()).map(|_| ())
+            }
+            Kind::UniversalDeviceTemplates => {
+                serde_json::from_value::<model::NewUniversalDeviceTemplate>(v.clone()).map(|_| ())
+            }
+            Kind::UniversalLineTemplates => {
+                serde_json::from_value::<model::NewUniversalLineTemplate>(v.clone()).map(|_| ())
+            }
         };
         checked.unwrap_or_else(|e| panic!("{kind:?}: {e}\n{v:#}"));
     }

@@ -486,3 +486,158 @@ async fn rows_that_fail_mid_chunk_fail_alone_and_the_others_go_in_once() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// Self-provisioning's records move as CSV too: line and device templates, user profiles, and
+/// users naming them with their self-provisioning IDs; a modify leaves the template's other
+/// settings alone; an export imports again to the same records; a row naming a template that
+/// is not there fails alone, said with its line.
+#[tokio::test]
+async fn self_provisioning_records_import_export_and_modify() {
+    for db in TestDb::all().await {
+        let dir = std::env::temp_dir().join(format!(
+            "dialtone-import-sp-{}-{}",
+            std::process::id(),
+            db.label
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(run(&db, &["migrate"]).ok);
+        let ult = file(
+            &dir,
+            "ult.csv",
+            "NAME,ROUTE PARTITION,LINE TEXT LABEL,EXTERNAL PHONE NUMBER MASK,MAXIMUM NUMBER OF CALLS,BUSY TRIGGER\n\
+             Sales lines,Internal,#FirstName# #LastName#,972813XXXX,6,3\n\
+             Bad lines,,#First#,,,\n",
+        );
+        let r = run(
+            &db,
+            &[
+                "import",
+                "--kind",
+                "universal-line-templates",
+                ult.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            r.out.contains("2 rows: 1 ok, 1 failed"),
+            "[{}] {}{}",
+            db.label,
+            r.out,
+            r.err
+        );
+        assert!(
+            r.err.contains("line 3") && r.err.contains("`#First#` is not a token"),
+            "{}",
+            r.err
+        );
+        let udt = file(
+            &dir,
+            "udt.csv",
+            "NAME,DEVICE POOL,DO NOT DISTURB,SPEED DIAL NUMBER 1,SPEED DIAL LABEL 1,SPEED DIAL NUMBER 3\n\
+             Sales phones,Sales,ringer_off,5000,Self-provisioning,911\n",
+        );
+        let r = run(
+            &db,
+            &[
+                "import",
+                "--kind",
+                "universal-device-templates",
+                udt.to_str().unwrap(),
+            ],
+        );
+        assert!(r.ok, "[{}] {}{}", db.label, r.out, r.err);
+        let profiles = file(
+            &dir,
+            "profiles.csv",
+            "NAME,UNIVERSAL DEVICE TEMPLATE,UNIVERSAL LINE TEMPLATE,ALLOW END USER TO PROVISION THEIR OWN PHONES,LIMIT PROVISIONING ONCE END USER HAS THIS MANY PHONES\n\
+             Sales,Sales phones,Sales lines,t,3\n\
+             Nowhere,No such template,,t,\n",
+        );
+        let r = run(
+            &db,
+            &[
+                "import",
+                "--kind",
+                "user-profiles",
+                profiles.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            r.out.contains("2 rows: 1 ok, 1 failed"),
+            "[{}] {}{}",
+            db.label,
+            r.out,
+            r.err
+        );
+        assert!(
+            r.err.contains("line 3")
+                && r.err
+                    .contains("no universal device template No such template"),
+            "{}",
+            r.err
+        );
+        let users = file(
+            &dir,
+            "users.csv",
+            "USER ID,LAST NAME,USER PROFILE,SELF-PROVISIONING ID\nada,Lovelace,Sales,4242\n",
+        );
+        let r = run(&db, &["import", "--kind", "users", users.to_str().unwrap()]);
+        assert!(r.ok, "[{}] {}{}", db.label, r.out, r.err);
+        assert!(
+            export(&db, "users").contains(",Sales,4242,"),
+            "[{}]",
+            db.label
+        );
+
+        // Modify one setting: the others stay.
+        let m = file(
+            &dir,
+            "m.csv",
+            "NAME,DEVICE POOL\nSales phones,Sales floor\n",
+        );
+        let r = run(
+            &db,
+            &[
+                "import",
+                "--kind",
+                "universal-device-templates",
+                "--mode",
+                "modify",
+                m.to_str().unwrap(),
+            ],
+        );
+        assert!(r.ok, "[{}] {}{}", db.label, r.out, r.err);
+        let csv = export(&db, "universal-device-templates");
+        assert!(
+            csv.contains("Sales floor")
+                && csv.contains("ringer_off")
+                && csv.contains("5000,Self-provisioning")
+                && csv.contains("911"),
+            "[{}] {csv}",
+            db.label
+        );
+
+        // What is exported imports again to the same records.
+        for kind in [
+            "universal-line-templates",
+            "universal-device-templates",
+            "user-profiles",
+        ] {
+            let before = export(&db, kind);
+            let again = file(&dir, "again.csv", &before);
+            let r = run(
+                &db,
+                &[
+                    "import",
+                    "--kind",
+                    kind,
+                    "--mode",
+                    "modify",
+                    again.to_str().unwrap(),
+                ],
+            );
+            assert!(r.ok, "[{}] {kind}: {}{}", db.label, r.out, r.err);
+            assert_eq!(export(&db, kind), before, "[{}] {kind}", db.label);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

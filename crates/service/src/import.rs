@@ -752,6 +752,61 @@ impl Service {
                 let key = text(&r, "alias").unwrap_or("");
                 self.delete_voicemail_subscriber(actor, key, system).await?
             }
+            (Kind::UserProfiles, Add) => drop(self.create_user_profile(actor, input(r)?).await?),
+            (Kind::UniversalDeviceTemplates, Add) => {
+                drop(self.create_device_template(actor, input(r)?).await?)
+            }
+            (Kind::UniversalLineTemplates, Add) => {
+                drop(self.create_line_template(actor, input(r)?).await?)
+            }
+            (
+                Kind::UserProfiles | Kind::UniversalDeviceTemplates | Kind::UniversalLineTemplates,
+                Delete,
+            ) => {
+                let key = text(&r, "name").unwrap_or("");
+                match opts.kind {
+                    Kind::UserProfiles => self.delete_user_profile(actor, key, system).await?,
+                    Kind::UniversalDeviceTemplates => {
+                        self.delete_device_template(actor, key, system).await?
+                    }
+                    _ => self.delete_line_template(actor, key, system).await?,
+                }
+            }
+            (
+                Kind::UserProfiles | Kind::UniversalDeviceTemplates | Kind::UniversalLineTemplates,
+                Modify,
+            ) => {
+                let key = text(&r, "name").unwrap_or("").to_string();
+                let stored = self.stored(opts.kind, &r).await?;
+                let mut r = r;
+                // A template's settings are replaced whole by a patch: the row's cells go over
+                // what is stored, so the columns a file leaves out stay as they are.
+                for settings in ["device", "line"] {
+                    if let (Some(Value::Object(row)), Some(Value::Object(now))) =
+                        (r.get(settings).cloned(), stored.get(settings))
+                    {
+                        let mut merged = now.clone();
+                        merged.extend(row);
+                        r.insert(settings.into(), Value::Object(merged));
+                    }
+                }
+                let keys = ["name", "system"];
+                let v = version(&stored);
+                match opts.kind {
+                    Kind::UserProfiles => drop(
+                        self.update_user_profile(actor, &key, system, patch(r, &keys, v)?)
+                            .await?,
+                    ),
+                    Kind::UniversalDeviceTemplates => drop(
+                        self.update_device_template(actor, &key, system, patch(r, &keys, v)?)
+                            .await?,
+                    ),
+                    _ => drop(
+                        self.update_line_template(actor, &key, system, patch(r, &keys, v)?)
+                            .await?,
+                    ),
+                }
+            }
         }
         Ok(())
     }
@@ -788,6 +843,11 @@ impl Service {
             Kind::VoicemailSubscribers => {
                 json(self.voicemail_subscriber(&key("alias"), system).await?)
             }
+            Kind::UserProfiles => json(self.user_profile(&key("name"), system).await?),
+            Kind::UniversalDeviceTemplates => {
+                json(self.device_template(&key("name"), system).await?)
+            }
+            Kind::UniversalLineTemplates => json(self.line_template(&key("name"), system).await?),
         }
     }
 
@@ -820,6 +880,9 @@ impl Service {
                 Kind::VoicemailSubscribers => {
                     page_json(self.find_voicemail_subscribers(&f).await?)?
                 }
+                Kind::UserProfiles => page_json(self.find_user_profiles(&f).await?)?,
+                Kind::UniversalDeviceTemplates => page_json(self.find_device_templates(&f).await?)?,
+                Kind::UniversalLineTemplates => page_json(self.find_line_templates(&f).await?)?,
             };
             let n = items.len() as i64;
             out.extend(items);
