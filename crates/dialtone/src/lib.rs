@@ -257,14 +257,16 @@ impl App {
                 t1: std::time::Duration::from_millis(cfg.sip.t1_ms.max(1)),
                 t2: std::time::Duration::from_millis(cfg.sip.t2_ms.max(cfg.sip.t1_ms).max(1)),
             };
-            let notifier = sip::Notifier::bind(listen, timers)
-                .await
-                .with_context(|| format!("binding the SIP socket on {listen}"))?;
+            let notifier = std::sync::Arc::new(
+                sip::Notifier::bind(listen, timers)
+                    .await
+                    .with_context(|| format!("binding the SIP socket on {listen}"))?,
+            );
             sip_addr = Some(notifier.local_addr());
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let (engine, handles) = provision::resync::Resync::start(
                 provisioner.clone(),
-                notifier,
+                notifier.clone(),
                 provision::resync::Settings {
                     phone_port: cfg.sip.phone_port,
                     rate: cfg.sip.rate.max(1),
@@ -273,10 +275,27 @@ impl App {
                 },
                 stop_rx,
             );
+            // The self-provisioning IVR answers calls on the same socket; a phone a call
+            // claimed is told to resync at once.
+            let told = engine.clone();
+            let ivr = ivr::start(
+                notifier.clone(),
+                service.clone(),
+                std::sync::Arc::new(move |id| {
+                    let r = told.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = r.request(&[id]).await {
+                            tracing::warn!(error = %e, "the NOTIFY after an IVR claim");
+                        }
+                    });
+                }),
+                ivr::Settings::default(),
+            );
             let (stop, stopped) = oneshot::channel::<()>();
             tasks.push(tokio::spawn(async move {
                 let _ = stopped.await;
                 let _ = stop_tx.send(true);
+                ivr.abort();
                 for h in handles {
                     let _ = h.await;
                 }

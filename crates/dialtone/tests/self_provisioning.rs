@@ -748,3 +748,176 @@ async fn unknown_phones_auto_register_and_users_claim_them() {
         t.stop().await;
     }
 }
+
+/// Runs sipp as a phone calling the IVR extension `5000` from `from`, keying `keys` (RFC 2833
+/// events from sip-tester's captures); answers whether sipp saw the call through to the IVR's
+/// BYE.
+fn ivr_call(sipp: &std::path::Path, sip: std::net::SocketAddr, from: &str, keys: &str) -> bool {
+    let scenario = include_str!("sipp/ivr_call.xml");
+    let mut digits = String::new();
+    for k in keys.chars() {
+        let name = match k {
+            '#' => "pound".to_string(),
+            '*' => "star".to_string(),
+            d => d.to_string(),
+        };
+        digits.push_str(&format!(
+            "  <nop><action><exec play_pcap_audio=\"/usr/share/sip-tester/dtmf_2833_{name}.pcap\"/></action></nop>\n  <pause milliseconds=\"400\"/>\n"
+        ));
+    }
+    let text = scenario
+        .replace("DIGITS\n", &digits)
+        .replace("FROM_USER", from);
+    let dir = std::env::temp_dir().join(format!(
+        "dialtone-ivr-{}-{from}-{}",
+        std::process::id(),
+        keys.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ivr_call.xml");
+    std::fs::write(&file, text).unwrap();
+    let free = |kind: &str| {
+        let p = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let _ = kind;
+        p
+    };
+    let out = std::process::Command::new(sipp)
+        .arg(sip.to_string())
+        .arg("-sf")
+        .arg(&file)
+        .args([
+            "-s",
+            "5000",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free("sip").to_string(),
+        ])
+        .args(["-mi", "127.0.0.1", "-mp", &free("media").to_string()])
+        .args(["-m", "1", "-timeout", "90s", "-nostdin"])
+        .current_dir(&dir)
+        .output()
+        .expect("run sipp");
+    if !out.status.success() {
+        eprintln!(
+            "sipp: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    out.status.success()
+}
+
+/// The IVR with a real SIP peer (sipp) on both backends: a phone calls the IVR extension from
+/// its auto-registered number and keys the self-provisioning ID and PIN as RFC 2833 events; it
+/// ends claimed. Another keys a wrong PIN three times: refused, locked out, not claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ivr_claims_a_phone_that_calls_it() {
+    let Some(sipp) = common::peer("sipp") else {
+        return;
+    };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn_with(&db, |cfg| {
+            cfg.sip.listen = "127.0.0.1:0".into();
+            cfg.sip.t1_ms = 100;
+        })
+        .await;
+        let sip = t.app.sip_addr.expect("the SIP socket");
+        t.create(ULT, json!({"name": "Auto", "line": {"partition": "Auto"}}))
+            .await;
+        t.create(
+            UDT,
+            json!({"name": "Desk", "device": {"device_pool": "Sales"}}),
+        )
+        .await;
+        t.create(
+            PROFILES,
+            json!({"name": "Sales", "device_template": "Desk", "allow_self_provisioning": true}),
+        )
+        .await;
+        for (ext, user) in [("2001", "ada"), ("2002", "bob")] {
+            t.create("/api/v1/lines", json!({"pattern": ext})).await;
+            t.create(
+                "/api/v1/users",
+                json!({"user_id": user, "last_name": "Tester", "primary_extension": ext,
+                "user_profile": "Sales", "pin": "13579"}),
+            )
+            .await;
+        }
+        let (s, v) = set_settings(
+            &t,
+            json!({"auto_registration": true, "auto_registration_start_dn": "1000", "auto_registration_end_dn": "1099",
+                "auto_registration_device_template": "Desk", "auto_registration_line_template": "Auto",
+                "self_provisioning": {"authentication": "end_user", "ivr_extension": "5000"}}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        for mac in ["00AA000000C1", "00AA000000C2"] {
+            let (s, _) = phone_get(&t, &format!("SEP{mac}.cnf.xml"), "Cisco-CP7960G/8.0").await;
+            assert_eq!(s, StatusCode::OK);
+        }
+        let (_, p) = t.get("/api/v1/phones/SEP00AA000000C1").await;
+        let n1 = p["lines"][0]["pattern"].as_str().unwrap().to_string();
+        let (_, p) = t.get("/api/v1/phones/SEP00AA000000C2").await;
+        let n2 = p["lines"][0]["pattern"].as_str().unwrap().to_string();
+
+        // The first phone: ID 2001, PIN 13579.
+        let (sipp1, n1c) = (sipp.clone(), n1.clone());
+        let ok = tokio::task::spawn_blocking(move || ivr_call(&sipp1, sip, &n1c, "2001#13579#"))
+            .await
+            .unwrap();
+        assert!(ok, "[{}] sipp saw the call through", db.label);
+        let (_, p) = t.get("/api/v1/phones/SEP00AA000000C1").await;
+        assert_eq!(
+            (
+                p["owner_user_id"].as_str(),
+                p["lines"][0]["pattern"].as_str(),
+                p["auto_registered"].as_bool()
+            ),
+            (Some("ada"), Some("2001"), Some(false)),
+            "[{}] {p}",
+            db.label
+        );
+
+        // The second: a wrong PIN three times.
+        let (sipp2, n2c) = (sipp.clone(), n2.clone());
+        let ok = tokio::task::spawn_blocking(move || {
+            ivr_call(&sipp2, sip, &n2c, "2002#1111#2222#3333#")
+        })
+        .await
+        .unwrap();
+        assert!(ok, "[{}] sipp saw the call through", db.label);
+        let (_, p) = t.get("/api/v1/phones/SEP00AA000000C2").await;
+        assert_eq!(
+            (p["auto_registered"].as_bool(), p["owner_user_id"].as_str()),
+            (Some(true), None),
+            "[{}] {p}",
+            db.label
+        );
+        let (_, audit) = t.get("/api/v1/audit?limit=50").await;
+        let items = audit["items"].as_array().unwrap();
+        assert!(
+            items.iter().any(|e| e["action"] == "claim"
+                && e["result"] == "ok"
+                && e["actor"].as_str().unwrap_or("").contains("via ivr")),
+            "[{}] {audit}",
+            db.label
+        );
+        assert!(
+            items.iter().any(|e| e["action"] == "claim"
+                && e["result"] == "failed"
+                && e["detail"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("claiming is locked")),
+            "[{}] {audit}",
+            db.label
+        );
+        t.stop().await;
+    }
+}

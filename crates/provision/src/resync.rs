@@ -177,14 +177,14 @@ impl Resync {
     /// every clone of it are dropped and `stop` fires.
     pub fn start(
         provisioner: Arc<Provisioner>,
-        notifier: Notifier,
+        notifier: Arc<Notifier>,
         settings: Settings,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> (Arc<Resync>, Vec<tokio::task::JoinHandle<()>>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let r = Arc::new(Resync {
             provisioner,
-            notifier: Arc::new(notifier),
+            notifier,
             settings,
             queue: tx,
             queued: Mutex::new(HashSet::new()),

@@ -526,6 +526,85 @@ impl Service {
         r
     }
 
+    /// The phone a claim names (its name, MAC, or the auto-registered number it shows, on
+    /// `system` when given), and its system.
+    async fn claim_phone(
+        &self,
+        phone_key: &str,
+        system: Option<&str>,
+    ) -> Result<(store::devices::StoredDevice, System), ClaimError> {
+        use ClaimRefusal as R;
+        let refuse = |r, m: String| Err(ClaimError::new(r, m));
+
+        let mut conn = self.store.read().await?;
+        let systems = self.systems_in(&mut conn).await?;
+        let mut found = None;
+        if let Some((id, _)) = store::devices::id_by_name(&mut conn, phone_key).await? {
+            found = Some(id);
+        } else if let Ok(m) = Mac::parse(phone_key) {
+            found = store::devices::by_mac(&mut conn, m.as_str())
+                .await?
+                .map(|(id, _)| id);
+        }
+        if found.is_none()
+            && !phone_key.is_empty()
+            && phone_key.chars().all(|ch| ch.is_ascii_digit())
+        {
+            for s in systems
+                .iter()
+                .filter(|s| system.is_none_or(|n| n == s.name))
+            {
+                let ids =
+                    store::devices::auto_registered_with_number(&mut conn, s.id, phone_key).await?;
+                if let Some(id) = ids.first() {
+                    found = Some(*id);
+                    break;
+                }
+            }
+        }
+        let Some(id) = found else {
+            return refuse(
+                R::NoPhone,
+                format!("no phone has the name, MAC or auto-registered number `{phone_key}`"),
+            );
+        };
+        let d = store::devices::by_id(&mut conn, id).await?;
+        if d.row.class != DeviceClass::Phone {
+            return refuse(
+                R::NoPhone,
+                format!("{} is a device profile, not a phone", d.row.name),
+            );
+        }
+        let sys = systems
+            .into_iter()
+            .find(|s| s.id == d.row.system_id)
+            .ok_or_else(|| ClaimError::new(R::Failed, "the phone's system is gone"))?;
+        if let Some(want) = system.filter(|w| *w != sys.name) {
+            return refuse(
+                R::NoPhone,
+                format!("{} is a phone of {}, not of {want}", d.row.name, sys.name),
+            );
+        }
+        Ok((d, sys))
+    }
+
+    /// Whether a claim could take this phone (it exists and is auto-registered): its name.
+    /// The IVR asks before it asks the caller anything.
+    pub async fn claimable_phone(
+        &self,
+        phone_key: &str,
+        system: Option<&str>,
+    ) -> Result<String, ClaimError> {
+        let (d, _) = self.claim_phone(phone_key.trim(), system).await?;
+        if !d.row.auto_registered {
+            return Err(ClaimError::new(
+                ClaimRefusal::NotClaimable,
+                format!("{} is not an auto-registered phone", d.row.name),
+            ));
+        }
+        Ok(d.row.name)
+    }
+
     async fn try_claim(
         &self,
         actor: &Actor,
@@ -536,60 +615,7 @@ impl Service {
         let refuse = |r, m: String| Err(ClaimError::new(r, m));
         let phone_key = c.phone.trim();
         let user_key = c.user.trim();
-        // The phone: by name, MAC, or the auto-registered number it shows.
-        let (phone, sys) = {
-            let mut conn = self.store.read().await?;
-            let systems = self.systems_in(&mut conn).await?;
-            let mut found = None;
-            if let Some((id, _)) = store::devices::id_by_name(&mut conn, phone_key).await? {
-                found = Some(id);
-            } else if let Ok(m) = Mac::parse(phone_key) {
-                found = store::devices::by_mac(&mut conn, m.as_str())
-                    .await?
-                    .map(|(id, _)| id);
-            }
-            if found.is_none()
-                && !phone_key.is_empty()
-                && phone_key.chars().all(|ch| ch.is_ascii_digit())
-            {
-                for s in systems
-                    .iter()
-                    .filter(|s| c.system.as_deref().is_none_or(|n| n == s.name))
-                {
-                    let ids =
-                        store::devices::auto_registered_with_number(&mut conn, s.id, phone_key)
-                            .await?;
-                    if let Some(id) = ids.first() {
-                        found = Some(*id);
-                        break;
-                    }
-                }
-            }
-            let Some(id) = found else {
-                return refuse(
-                    R::NoPhone,
-                    format!("no phone has the name, MAC or auto-registered number `{phone_key}`"),
-                );
-            };
-            let d = store::devices::by_id(&mut conn, id).await?;
-            if d.row.class != DeviceClass::Phone {
-                return refuse(
-                    R::NoPhone,
-                    format!("{} is a device profile, not a phone", d.row.name),
-                );
-            }
-            let sys = systems
-                .into_iter()
-                .find(|s| s.id == d.row.system_id)
-                .ok_or_else(|| ClaimError::new(R::Failed, "the phone's system is gone"))?;
-            if let Some(want) = c.system.as_deref().filter(|w| *w != sys.name) {
-                return refuse(
-                    R::NoPhone,
-                    format!("{} is a phone of {}, not of {want}", d.row.name, sys.name),
-                );
-            }
-            (d, sys)
-        };
+        let (phone, sys) = self.claim_phone(phone_key, c.system.as_deref()).await?;
         let phone_name = phone.row.name.clone();
         let phone_lock = format!("phone:{}", phone.id);
         if let Some(left) = self.attempts.locked(&phone_lock, now) {

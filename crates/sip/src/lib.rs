@@ -10,6 +10,9 @@
 //! caller.
 #![forbid(unsafe_code)]
 
+mod inbound;
+pub use inbound::{is_request, parse_request, Inbound};
+
 use bytes::Bytes;
 use ezk_sip_types::header::typed::{CSeq, CallID, Contact, Event, FromTo, MaxForwards, Via};
 use ezk_sip_types::host::HostPort;
@@ -145,7 +148,7 @@ pub struct Response {
     pub proxy_authenticate: Vec<String>,
 }
 
-fn malformed(what: &str) -> Error {
+pub(crate) fn malformed(what: &str) -> Error {
     Error::Malformed(what.to_string())
 }
 
@@ -273,6 +276,8 @@ fn answer(challenges: &[String], uri: &str, user: &str, password: &str) -> Optio
 }
 
 type Pending = Mutex<HashMap<String, mpsc::UnboundedSender<Response>>>;
+/// Where requests that reach the socket go, once someone listens for them.
+type Requests = Mutex<Option<mpsc::UnboundedSender<Inbound>>>;
 
 /// Sends NOTIFYs from one UDP socket; any number of transactions at once.
 pub struct Notifier {
@@ -281,6 +286,7 @@ pub struct Notifier {
     pending: Arc<Pending>,
     timers: Timers,
     strays: Arc<AtomicU64>,
+    requests: Arc<Requests>,
     receiver: tokio::task::JoinHandle<()>,
 }
 
@@ -306,15 +312,57 @@ impl Notifier {
         let local = sock.local_addr()?;
         let pending: Arc<Pending> = Arc::default();
         let strays = Arc::new(AtomicU64::new(0));
-        let receiver = tokio::spawn(receive(sock.clone(), pending.clone(), strays.clone()));
+        let requests: Arc<Requests> = Arc::default();
+        let receiver = tokio::spawn(receive(
+            sock.clone(),
+            pending.clone(),
+            strays.clone(),
+            requests.clone(),
+        ));
         Ok(Notifier {
             sock,
             local,
             pending,
             timers,
             strays,
+            requests,
             receiver,
         })
+    }
+
+    /// From now on, the requests that reach the socket (an INVITE, its ACK, BYE, INFO, …) come
+    /// here; before anyone asks, they are dropped as strays.
+    pub fn requests(&self) -> mpsc::UnboundedReceiver<Inbound> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.requests.lock().expect("requests lock") = Some(tx);
+        rx
+    }
+
+    /// Sends a datagram (a response) from the SIP socket.
+    pub async fn send_to(&self, bytes: &[u8], to: SocketAddr) -> Result<(), Error> {
+        self.sock.send_to(bytes, to).await?;
+        Ok(())
+    }
+
+    /// The timers of this socket's transactions.
+    pub fn timers(&self) -> Timers {
+        self.timers
+    }
+
+    /// The address the peer at `to` sees us at (for Via and Contact headers).
+    pub async fn local_address_for(&self, to: SocketAddr) -> SocketAddr {
+        self.local_for(to).await
+    }
+
+    /// Runs a request we send (a BYE) as a non-INVITE client transaction: its final response,
+    /// or `None` at timer F. `branch` is the one its top Via carries.
+    pub async fn request(
+        &self,
+        branch: &str,
+        bytes: &[u8],
+        to: SocketAddr,
+    ) -> Result<Option<Response>, Error> {
+        self.transaction(branch, bytes, to).await
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -450,17 +498,37 @@ impl Drop for Forget<'_> {
     }
 }
 
-async fn receive(sock: Arc<UdpSocket>, pending: Arc<Pending>, strays: Arc<AtomicU64>) {
+async fn receive(
+    sock: Arc<UdpSocket>,
+    pending: Arc<Pending>,
+    strays: Arc<AtomicU64>,
+    requests: Arc<Requests>,
+) {
     let mut buf = vec![0u8; 65_535];
     loop {
-        let n = match sock.recv_from(&mut buf).await {
-            Ok((n, _)) => n,
+        let (n, from) = match sock.recv_from(&mut buf).await {
+            Ok(got) => got,
             // ICMP port unreachable from a phone that is off surfaces here on some systems.
             Err(e) => {
                 tracing::debug!(%e, "sip: receive error");
                 continue;
             }
         };
+        if is_request(&buf[..n]) {
+            let to = requests.lock().expect("requests lock").clone();
+            let delivered = match (to, parse_request(&buf[..n], from)) {
+                (Some(tx), Ok(r)) => tx.send(r).is_ok(),
+                (_, Err(e)) => {
+                    tracing::debug!(%e, %from, "sip: dropped a request");
+                    false
+                }
+                (None, Ok(_)) => false,
+            };
+            if !delivered {
+                strays.fetch_add(1, Ordering::Relaxed);
+            }
+            continue;
+        }
         let delivered = match parse_response(&buf[..n]) {
             Ok(r) => {
                 let to = r
