@@ -65,6 +65,31 @@ pub enum Command {
     /// filling what an import leaves out.
     #[command(subcommand)]
     Template(TemplateCmd),
+    /// Self-provisioning: where auto-registration stands, and claims (docs/self-provisioning.md).
+    #[command(subcommand)]
+    SelfProvisioning(SelfProvisioningCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SelfProvisioningCmd {
+    /// The auto-registration range of a call-control system: numbers taken and free, phones
+    /// not yet claimed.
+    Status {
+        #[arg(long)]
+        system: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Claims an auto-registered phone for a user, as the IVR would: the phone by name, MAC or
+    /// the number it shows; the user by user ID or self-provisioning ID; the PIN or password
+    /// (when the system's mode asks for one) from DIALTONE_CLAIM_SECRET or standard input.
+    /// A running server notifies the phone.
+    Claim {
+        phone: String,
+        user: String,
+        #[arg(long)]
+        system: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,7 +2,9 @@
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use dialtone::cli::{self, Cli, Command, LineCmd, PhoneCmd, ResyncArgs, StatusArgs, UserCmd};
+use dialtone::cli::{
+    self, Cli, Command, LineCmd, PhoneCmd, ResyncArgs, SelfProvisioningCmd, StatusArgs, UserCmd,
+};
 use dialtone::{App, Config};
 use model::*;
 use service::{Actor, Service};
@@ -58,6 +60,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Import(_)
             | Command::Export(_)
             | Command::Template(_)
+            | Command::SelfProvisioning(_)
     );
     init_logging(if quiet { "warn" } else { &cfg.log.level });
     for w in warnings {
@@ -218,6 +221,87 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Line(cmd) => {
             let (svc, _) = dialtone::open_service(&cfg).await?;
             line_cmd(&svc, &cli_actor, cmd).await
+        }
+        Command::SelfProvisioning(cmd) => {
+            let (svc, _) = dialtone::open_service(&cfg).await?;
+            self_provisioning_cmd(&svc, &cli_actor, cmd).await
+        }
+    }
+}
+
+async fn self_provisioning_cmd(
+    svc: &Service,
+    actor: &Actor,
+    cmd: SelfProvisioningCmd,
+) -> anyhow::Result<()> {
+    match cmd {
+        SelfProvisioningCmd::Status { system, json } => {
+            let st = svc.auto_registration_status(system.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string(&st)?);
+                return Ok(());
+            }
+            match (&st.start_dn, &st.end_dn, st.on) {
+                (Some(a), Some(b), true) => println!(
+                    "auto-registration on {}: {a} to {b}, {} number{} taken, {} free; {} phone{} not claimed yet",
+                    st.system,
+                    st.numbers_taken,
+                    if st.numbers_taken == 1 { "" } else { "s" },
+                    st.numbers_free,
+                    st.phones,
+                    if st.phones == 1 { "" } else { "s" }
+                ),
+                (_, _, true) => println!(
+                    "auto-registration on {}: on without a range (unknown phones get XMLDefault.cnf.xml only)",
+                    st.system
+                ),
+                _ => println!("auto-registration on {}: off", st.system),
+            }
+            Ok(())
+        }
+        SelfProvisioningCmd::Claim {
+            phone,
+            user,
+            system,
+        } => {
+            let secret = match std::env::var("DIALTONE_CLAIM_SECRET") {
+                Ok(s) => s,
+                Err(_) if std::io::stdin().is_terminal() => {
+                    eprint!("PIN or password of {user} (empty when the system asks none): ");
+                    std::io::stderr().flush()?;
+                    let mut s = String::new();
+                    std::io::stdin().read_line(&mut s)?;
+                    s.trim_end_matches(['\r', '\n']).to_string()
+                }
+                Err(_) => {
+                    let mut s = String::new();
+                    std::io::stdin().read_to_string(&mut s)?;
+                    s.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let c = service::Claim {
+                phone,
+                user,
+                secret: (!secret.is_empty()).then(|| model::Secret::new(secret)),
+                via: "cli",
+                system,
+                authenticated: false,
+            };
+            match svc.claim(actor, &c).await {
+                Ok(done) => {
+                    println!(
+                        "{} is {}'s now, with extension {}{}",
+                        done.phone,
+                        done.user_id,
+                        done.extension,
+                        done.freed_number
+                            .map(|n| format!(" ({n} is free again)"))
+                            .unwrap_or_default()
+                    );
+                    Ok(())
+                }
+                Err(e) => anyhow::bail!("{e}"),
+            }
         }
     }
 }

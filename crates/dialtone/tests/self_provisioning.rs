@@ -921,3 +921,80 @@ async fn the_ivr_claims_a_phone_that_calls_it() {
         t.stop().await;
     }
 }
+
+/// The command line beside a running server, on both backends: where auto-registration stands,
+/// and a claim with the secret from the environment.
+#[tokio::test]
+async fn the_command_line_says_the_status_and_claims() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        t.create(ULT, json!({"name": "Auto", "line": {"partition": "Auto"}}))
+            .await;
+        t.create(
+            PROFILES,
+            json!({"name": "Sales", "allow_self_provisioning": true}),
+        )
+        .await;
+        t.create("/api/v1/lines", json!({"pattern": "2001"})).await;
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "ada", "last_name": "Lovelace", "primary_extension": "2001",
+            "user_profile": "Sales", "pin": "13579"}),
+        )
+        .await;
+        let (s, v) = set_settings(
+            &t,
+            json!({"auto_registration": true, "auto_registration_start_dn": "1000", "auto_registration_end_dn": "1099",
+                "auto_registration_line_template": "Auto"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, _) = phone_get(&t, "SEP00AA000000D1.cnf.xml", "Cisco-CP7960G/8.0").await;
+        assert_eq!(s, StatusCode::OK);
+
+        let out = common::dialtone(&db, &["self-provisioning", "status"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "[{}] {text} {}",
+            db.label,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            text.trim(),
+            "auto-registration on default: 1000 to 1099, 1 number taken, 99 free; 1 phone not claimed yet",
+            "[{}]",
+            db.label
+        );
+        let out = common::command(&db, &["self-provisioning", "claim", "1000", "ada"])
+            .env("DIALTONE_CLAIM_SECRET", "99999")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("wrong PIN or password for ada"),
+            "[{}] {err}",
+            db.label
+        );
+        let out = common::command(&db, &["self-provisioning", "claim", "1000", "ada"])
+            .env("DIALTONE_CLAIM_SECRET", "13579")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "[{}] {text} {}",
+            db.label,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            text.trim(),
+            "SEP00AA000000D1 is ada's now, with extension 2001 (1000 is free again)",
+            "[{}]",
+            db.label
+        );
+        let (_, p) = t.get("/api/v1/phones/SEP00AA000000D1").await;
+        assert_eq!(p["owner_user_id"], "ada", "[{}] {p}", db.label);
+        t.stop().await;
+    }
+}
