@@ -998,3 +998,75 @@ async fn the_command_line_says_the_status_and_claims() {
         t.stop().await;
     }
 }
+
+/// What the IVR will not take, over raw SIP: a number that is no IVR extension (404), an offer
+/// without G.711 (488), and more calls at once than it holds (486 Busy Here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ivr_refuses_what_it_cannot_answer() {
+    let db = TestDb::sqlite();
+    let t = TestApp::spawn_with(&db, |cfg| {
+        cfg.sip.listen = "127.0.0.1:0".into();
+        cfg.sip.t1_ms = 100;
+    })
+    .await;
+    let (s, v) = set_settings(&t, json!({"self_provisioning": {"ivr_extension": "5000"}})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let sip = t.app.sip_addr.unwrap();
+    let phone = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = phone.local_addr().unwrap();
+    // Where the IVR's RTP goes: a socket nobody reads.
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let media = sink.local_addr().unwrap().port();
+    let invite = |to: &str, call: usize, codec: &str| {
+        let sdp = format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {media} RTP/AVP {codec}\r\n");
+        format!(
+            "INVITE sip:{to}@{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKcall{call}\r\nMax-Forwards: 70\r\n\
+             From: <sip:1000@{me}>;tag=t{call}\r\nTo: <sip:{to}@{sip}>\r\nCall-ID: call-{call}@test\r\nCSeq: 1 INVITE\r\n\
+             Contact: <sip:1000@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        )
+    };
+    let mut buf = vec![0u8; 65_535];
+    // The final answer to call `call` (retransmitted 200s and BYEs of other calls are skipped).
+    async fn answer(phone: &tokio::net::UdpSocket, buf: &mut [u8], call: usize) -> u16 {
+        let want = format!("Call-ID: call-{call}@test");
+        loop {
+            let (n, _) =
+                tokio::time::timeout(std::time::Duration::from_secs(5), phone.recv_from(buf))
+                    .await
+                    .expect("an answer")
+                    .unwrap();
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            if text.starts_with("SIP/2.0 ")
+                && text.contains(&want)
+                && !text.starts_with("SIP/2.0 100")
+            {
+                return text[8..11].parse().unwrap();
+            }
+        }
+    }
+    phone
+        .send_to(invite("4999", 0, "0").as_bytes(), sip)
+        .await
+        .unwrap();
+    assert_eq!(answer(&phone, &mut buf, 0).await, 404);
+    phone
+        .send_to(invite("5000", 1, "18").as_bytes(), sip)
+        .await
+        .unwrap();
+    assert_eq!(answer(&phone, &mut buf, 1).await, 488);
+    for call in 2..2 + ivr::MAX_CALLS {
+        phone
+            .send_to(invite("5000", call, "0").as_bytes(), sip)
+            .await
+            .unwrap();
+        assert_eq!(answer(&phone, &mut buf, call).await, 200, "call {call}");
+    }
+    let one_more = 2 + ivr::MAX_CALLS;
+    phone
+        .send_to(invite("5000", one_more, "0").as_bytes(), sip)
+        .await
+        .unwrap();
+    assert_eq!(answer(&phone, &mut buf, one_more).await, 486);
+    t.stop().await;
+}

@@ -43,6 +43,29 @@ impl Api {
     }
 }
 
+/// A server on loopback for `fleet`: every listener on a port of its own, quick SIP timers,
+/// and the port the phones will listen on for NOTIFYs (free on their own addresses).
+fn config(db: &TestDb) -> (Config, u16) {
+    let sip_port = std::net::UdpSocket::bind("127.1.1.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cfg = Config::default();
+    cfg.database.url = db.url.clone();
+    cfg.admin.listen = "127.0.0.1:0".into();
+    cfg.http.listen = "127.0.0.1:0".into();
+    cfg.sip.listen = "127.0.0.1:0".into();
+    cfg.sip.phone_port = sip_port;
+    cfg.sip.debounce_ms = 200;
+    cfg.sip.t1_ms = 100;
+    cfg.sip.rate = 500;
+    cfg.syslog.listen = "127.0.0.1:0".into();
+    cfg.admin_password = Some(PASSWORD.into());
+    cfg.secret_key = Some("ZGlhbHRvbmUgdGVzdCBzZWNyZXQga2V5IDMyIGJ5dGU=".into());
+    (cfg, sip_port)
+}
+
 fn name(i: usize) -> String {
     format!("SEP00562B{:06X}", i + 1)
 }
@@ -92,23 +115,7 @@ async fn two_hundred_phones_boot_resync_on_a_change_and_report_it() {
         let _ = tracing_subscriber::fmt().with_env_filter(f).try_init();
     }
     for db in TestDb::all().await {
-        let sip_port = std::net::UdpSocket::bind("127.1.1.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut cfg = Config::default();
-        cfg.database.url = db.url.clone();
-        cfg.admin.listen = "127.0.0.1:0".into();
-        cfg.http.listen = "127.0.0.1:0".into();
-        cfg.sip.listen = "127.0.0.1:0".into();
-        cfg.sip.phone_port = sip_port;
-        cfg.sip.debounce_ms = 200;
-        cfg.sip.t1_ms = 100;
-        cfg.sip.rate = 500;
-        cfg.syslog.listen = "127.0.0.1:0".into();
-        cfg.admin_password = Some(PASSWORD.into());
-        cfg.secret_key = Some("ZGlhbHRvbmUgdGVzdCBzZWNyZXQga2V5IDMyIGJ5dGU=".into());
+        let (cfg, sip_port) = config(&db);
         let mut app = App::build(&cfg).await.unwrap();
         let api = Api {
             base: format!("http://{}", app.admin_addr),
@@ -235,21 +242,7 @@ async fn two_hundred_phones_boot_resync_on_a_change_and_report_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_phones_auto_register_and_are_claimed_by_their_users() {
     for db in TestDb::all().await {
-        let sip_port = std::net::UdpSocket::bind("127.1.1.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut cfg = Config::default();
-        cfg.database.url = db.url.clone();
-        cfg.admin.listen = "127.0.0.1:0".into();
-        cfg.http.listen = "127.0.0.1:0".into();
-        cfg.sip.listen = "127.0.0.1:0".into();
-        cfg.sip.phone_port = sip_port;
-        cfg.sip.debounce_ms = 200;
-        cfg.sip.t1_ms = 100;
-        cfg.admin_password = Some(PASSWORD.into());
-        cfg.secret_key = Some("ZGlhbHRvbmUgdGVzdCBzZWNyZXQga2V5IDMyIGJ5dGU=".into());
+        let (cfg, sip_port) = config(&db);
         let mut app = App::build(&cfg).await.unwrap();
         let api = Api {
             base: format!("http://{}", app.admin_addr),

@@ -201,7 +201,8 @@ pub(crate) async fn run(ctx: Arc<Ctx>, invite: Inbound, mut rx: mpsc::UnboundedR
                     }
                     "INFO" => {
                         if let Some(d) = info_digit(r.content_type.as_deref(), &r.body) {
-                            tracing::debug!(digit = %d, "ivr: a digit (SIP INFO)");
+                            // Which key is never logged: it may be part of a PIN.
+                            tracing::trace!("ivr: a key (SIP INFO)");
                             let _ = digit_tx.send(d);
                         }
                         send(reply(&r, 200, "OK", None), r.source).await;

@@ -22,6 +22,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// Calls at once at most: each holds an RTP port and a task; one more is answered 486 Busy
+/// Here.
+pub const MAX_CALLS: usize = 64;
+
 /// The methods the IVR answers.
 pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, INFO, OPTIONS";
 
@@ -82,6 +86,14 @@ pub fn start(
             }
             let n = &ctx.notifier;
             let answer = match r.method.as_str() {
+                "INVITE"
+                    if r.to_tag.is_none()
+                        && calls.lock().expect("calls lock").len() >= MAX_CALLS =>
+                {
+                    tracing::warn!(from = %r.source, "ivr: {MAX_CALLS} calls at once already: busy");
+                    let tag = format!("{:016x}", rand::random::<u64>());
+                    r.response(486, "Busy Here", Some(&tag), &[], None)
+                }
                 "INVITE" if r.to_tag.is_none() => {
                     let (tx, rx) = mpsc::unbounded_channel();
                     let id = r.call_id.clone();

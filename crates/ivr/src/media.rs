@@ -259,7 +259,8 @@ async fn receive(sock: Arc<UdpSocket>, te: Option<u8>, digits: mpsc::UnboundedSe
             continue;
         }
         if let Some(d) = events.packet(p.timestamp(), p.payload()) {
-            tracing::debug!(digit = %d, "ivr: a digit (RFC 4733)");
+            // Which key is never logged: it may be part of a PIN.
+            tracing::trace!("ivr: a key (RFC 4733)");
             if digits.send(d).is_err() {
                 return;
             }
