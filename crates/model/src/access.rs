@@ -25,13 +25,15 @@ pub enum Resource {
     UniversalDeviceTemplate,
     UniversalLineTemplate,
     UserProfile,
+    LdapServer,
+    LdapProfile,
     /// An administrator's own API token: every administrator may make and drop their own.
     Token,
 }
 
 impl Resource {
     /// Every resource a privilege may name, in the order the API lists them.
-    pub const PRIVILEGED: [Resource; 16] = [
+    pub const PRIVILEGED: [Resource; 18] = [
         Resource::System,
         Resource::User,
         Resource::VoicemailSubscriber,
@@ -48,6 +50,8 @@ impl Resource {
         Resource::UniversalDeviceTemplate,
         Resource::UniversalLineTemplate,
         Resource::UserProfile,
+        Resource::LdapServer,
+        Resource::LdapProfile,
     ];
 
     /// As the audit log and privileges write it.
@@ -69,6 +73,8 @@ impl Resource {
             Resource::UniversalDeviceTemplate => "universal_device_template",
             Resource::UniversalLineTemplate => "universal_line_template",
             Resource::UserProfile => "user_profile",
+            Resource::LdapServer => "ldap_server",
+            Resource::LdapProfile => "ldap_profile",
             Resource::Token => "token",
         }
     }
@@ -161,6 +167,8 @@ pub const RESOURCES: &[&str] = &[
     "universal_device_template",
     "universal_line_template",
     "user_profile",
+    "ldap_server",
+    "ldap_profile",
 ];
 
 /// The actions privileges name.

@@ -12,11 +12,16 @@ pub mod error;
 pub mod files;
 mod find;
 pub use find::Find;
+pub mod directory;
 pub mod macros;
 pub mod profile_rule;
 pub mod provisioning;
 pub mod rules;
 pub mod self_provisioning;
+pub use directory::{
+    DirectoryType, LdapProfile, LdapProfilePatch, LdapSecurity, LdapServer, LdapServerPatch,
+    NewLdapProfile, NewLdapServer,
+};
 pub mod status;
 pub mod templates;
 pub mod values;

@@ -10,6 +10,7 @@ mod import;
 pub use import::{keep_to_one_cpu, ImportMode, ImportOptions, ImportReport};
 mod crypto;
 mod devices;
+mod directory;
 mod http_credentials;
 mod lines;
 mod parameters;

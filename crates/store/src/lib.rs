@@ -13,6 +13,7 @@ pub mod audit;
 pub mod changes;
 pub mod configs;
 pub mod devices;
+pub mod directory;
 pub mod lines;
 pub mod parameters;
 pub mod services;

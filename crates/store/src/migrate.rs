@@ -58,6 +58,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "user_sessions",
             sql: include_str!("../migrations/0009_user_sessions.sql"),
         },
+        Migration {
+            version: 10,
+            name: "directory",
+            sql: include_str!("../migrations/0010_directory.sql"),
+        },
     ]
 }
 

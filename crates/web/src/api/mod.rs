@@ -195,6 +195,7 @@ fn created<T: serde::Serialize>(v: T) -> impl IntoResponse {
 mod access;
 mod device_profiles;
 mod device_types;
+mod directory;
 mod imports;
 mod lines;
 mod parameters;
@@ -209,6 +210,7 @@ mod voicemail;
 use access::*;
 use device_profiles::*;
 use device_types::*;
+use directory::*;
 pub(crate) use imports::MAX_IMPORT_BYTES;
 use imports::*;
 use lines::*;
@@ -317,6 +319,18 @@ fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(list_user_profiles, create_user_profile))
         .routes(routes!(create_claim))
+        .routes(routes!(list_ldap_servers, create_ldap_server))
+        .routes(routes!(
+            get_ldap_server,
+            update_ldap_server,
+            delete_ldap_server
+        ))
+        .routes(routes!(list_ldap_profiles, create_ldap_profile))
+        .routes(routes!(
+            get_ldap_profile,
+            update_ldap_profile,
+            delete_ldap_profile
+        ))
         .routes(routes!(auto_registration_status))
         .routes(routes!(
             get_user_profile,

@@ -1,0 +1,177 @@
+//! The corporate directory's records over the REST API, on SQLite and PostgreSQL: LDAP
+//! servers and LDAP profiles, with the seed's rules (docs/directory.md).
+
+mod common;
+
+use common::TestApp;
+use reqwest::StatusCode;
+use serde_json::json;
+use store::testing::TestDb;
+
+const SERVERS: &str = "/api/v1/ldap-servers";
+const PROFILES: &str = "/api/v1/ldap-profiles";
+
+#[tokio::test]
+async fn ldap_servers_and_profiles_follow_the_seeds_rules() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        // Servers: 389 by default, 636 for LDAPS, 3268 as given (a Global Catalog).
+        let dc1 = t
+            .create(SERVERS, json!({"name": "dc1", "host": "dc1.example.com"}))
+            .await;
+        assert_eq!(
+            (
+                dc1["port"].as_u64(),
+                dc1["directory_type"].as_str(),
+                dc1["security"].as_str()
+            ),
+            (Some(389), Some("active_directory"), Some("tcp")),
+            "[{l}] {dc1}"
+        );
+        let dc2 = t.create(SERVERS, json!({"name": "dc2", "host": "10.0.0.6", "security": "ldaps", "ca_file": "/etc/ssl/corp-ca.pem"})).await;
+        assert_eq!(dc2["port"], 636, "[{l}]");
+        t.create(
+            SERVERS,
+            json!({"name": "gc", "host": "gc.example.com", "port": 3268}),
+        )
+        .await;
+        t.create(SERVERS, json!({"name": "openldap1", "host": "ldap.example.com", "directory_type": "openldap", "security": "start_tls"})).await;
+        t.refused(
+            t.post(SERVERS, json!({"name": "bad", "host": "not a host"}))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "host",
+        );
+        t.refused(
+            t.post(
+                SERVERS,
+                json!({"name": "bad", "host": "h", "ca_file": "ca.pem"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ca_file",
+        );
+        t.refused(
+            t.post(SERVERS, json!({"name": "dc1", "host": "h"})).await,
+            StatusCode::CONFLICT,
+            "name",
+        );
+
+        // Profiles: the servers must exist, be of one type, a primary and at most two backups.
+        let m = t.refused(
+            t.post(PROFILES, json!({"name": "Corp", "bind_dn": "cn=reader,dc=example,dc=com", "primary_server": "nope"})).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "primary_server",
+        );
+        assert!(m.contains("add it first"), "[{l}] {m}");
+        let m = t.refused(
+            t.post(PROFILES, json!({"name": "Corp", "anonymous_bind": true, "bind_dn": "cn=x", "primary_server": "dc1"})).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "anonymous_bind",
+        );
+        assert!(m.contains("no bind DN or password"), "[{l}] {m}");
+        let m = t.refused(
+            t.post(PROFILES, json!({"name": "Corp", "bind_dn": "cn=reader", "primary_server": "dc1", "backup_servers": ["openldap1"]})).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "backup_servers",
+        );
+        assert!(m.contains("one directory type"), "[{l}] {m}");
+        t.refused(
+            t.post(PROFILES, json!({"name": "Corp", "bind_dn": "cn=reader", "primary_server": "dc1", "backup_servers": ["dc2", "gc", "dc1"]})).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "backup_servers",
+        );
+        let corp = t.create(PROFILES, json!({"name": "Corp", "bind_dn": "cn=reader,cn=users,dc=example,dc=com",
+            "password": "s3cret-bind", "search_context": "cn=users,dc=example,dc=com", "recursive": true,
+            "primary_server": "dc1", "backup_servers": ["dc2", "gc"], "default_profile": true})).await;
+        assert_eq!(corp["has_password"], true, "[{l}]");
+        assert!(!corp.to_string().contains("s3cret-bind"), "[{l}] {corp}");
+        assert_eq!(corp["backup_servers"], json!(["dc2", "gc"]));
+        let stored = store_text(&db, "SELECT password_enc FROM ldap_profiles").await;
+        assert!(
+            !stored.contains("s3cret-bind") && !stored.is_empty(),
+            "[{l}] sealed at rest: {stored}"
+        );
+        // One default profile at a time.
+        let other = t.create(PROFILES, json!({"name": "Lab", "anonymous_bind": true, "primary_server": "openldap1", "default_profile": true})).await;
+        assert_eq!(other["default_profile"], true);
+        let (_, corp) = t.get(&format!("{PROFILES}/Corp")).await;
+        assert_eq!(corp["default_profile"], false, "[{l}] {corp}");
+
+        // What is in use stays: a server of a profile, a profile of users.
+        let (_, dc1) = t.get(&format!("{SERVERS}/dc1")).await;
+        assert_eq!(dc1["used_by"], json!(["Corp"]));
+        t.refused(
+            t.delete(&format!("{SERVERS}/dc1")).await,
+            StatusCode::CONFLICT,
+            "name",
+        );
+        let m = t.refused(
+            t.patch(
+                &format!("{SERVERS}/dc1"),
+                json!({"version": dc1["version"], "directory_type": "openldap"}),
+            )
+            .await,
+            StatusCode::CONFLICT,
+            "directory_type",
+        );
+        assert!(m.contains("Corp"), "[{l}] {m}");
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "ada", "last_name": "Lovelace", "app_profiles": {"ldap": "Corp"}}),
+        )
+        .await;
+        let (_, corp) = t.get(&format!("{PROFILES}/Corp")).await;
+        assert_eq!(corp["users"], 1, "[{l}]");
+        let m = t.refused(
+            t.delete(&format!("{PROFILES}/Corp")).await,
+            StatusCode::CONFLICT,
+            "name",
+        );
+        assert!(m.contains("ada"), "[{l}] {m}");
+        // A rename carries the users along; the password stays when left out, "" removes it.
+        let (s, corp) = t
+            .patch(
+                &format!("{PROFILES}/Corp"),
+                json!({"version": corp["version"], "name": "Corporate"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {corp}");
+        assert_eq!(corp["has_password"], true);
+        let (_, ada) = t.get("/api/v1/users/ada").await;
+        assert_eq!(ada["app_profiles"]["ldap"], "Corporate", "[{l}] {ada}");
+        let (s, corp) = t
+            .patch(&format!("{PROFILES}/Corporate"), json!({"version": corp["version"], "password": "", "bind_dn": "", "anonymous_bind": true}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {corp}");
+        assert_eq!(corp["has_password"], false);
+        let (s, v) = t
+            .patch(
+                &format!("{PROFILES}/Corporate"),
+                json!({"version": 1, "recursive": false}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "[{l}] a stale version: {v}");
+
+        let (_, audit) = t.get("/api/v1/audit?limit=100").await;
+        let resources: Vec<&str> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["resource"].as_str())
+            .collect();
+        assert!(
+            resources.contains(&"ldap_server") && resources.contains(&"ldap_profile"),
+            "[{l}] {resources:?}"
+        );
+        assert!(!audit.to_string().contains("s3cret-bind"));
+        t.stop().await;
+    }
+}
+
+async fn store_text(db: &TestDb, sql: &str) -> String {
+    let s = store::Store::connect(&db.url).await.unwrap();
+    let mut c = s.read().await.unwrap();
+    store::query_text(&mut c, sql).await.unwrap()
+}

@@ -1,0 +1,378 @@
+//! The corporate directory (seed 003, docs/directory.md): LDAP servers and LDAP profiles.
+//! A profile names a primary server and up to two backups, all of one directory type; soft
+//! clients and Dialtone's sync search through it.
+
+use crate::{Invalid, Secret};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The kind of directory a server is (its schema: all servers of one profile share it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectoryType {
+    #[default]
+    ActiveDirectory,
+    #[serde(rename = "openldap")]
+    OpenLdap,
+    Netscape,
+    SunOne,
+}
+
+impl DirectoryType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DirectoryType::ActiveDirectory => "active_directory",
+            DirectoryType::OpenLdap => "openldap",
+            DirectoryType::Netscape => "netscape",
+            DirectoryType::SunOne => "sun_one",
+        }
+    }
+    pub fn from_db(s: &str) -> DirectoryType {
+        match s {
+            "openldap" => DirectoryType::OpenLdap,
+            "netscape" => DirectoryType::Netscape,
+            "sun_one" => DirectoryType::SunOne,
+            _ => DirectoryType::ActiveDirectory,
+        }
+    }
+}
+
+/// How a server is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LdapSecurity {
+    /// Plain TCP (the seed's "TCP").
+    #[default]
+    Tcp,
+    /// TLS from the first byte (`ldaps://`).
+    Ldaps,
+    /// TCP, then StartTLS before binding.
+    StartTls,
+}
+
+impl LdapSecurity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LdapSecurity::Tcp => "tcp",
+            LdapSecurity::Ldaps => "ldaps",
+            LdapSecurity::StartTls => "start_tls",
+        }
+    }
+    pub fn from_db(s: &str) -> LdapSecurity {
+        match s {
+            "ldaps" => LdapSecurity::Ldaps,
+            "start_tls" => LdapSecurity::StartTls,
+            _ => LdapSecurity::Tcp,
+        }
+    }
+    /// The port a server of this kind listens on when none is given: 389 (LDAP), 636 (LDAPS).
+    pub fn default_port(self) -> u16 {
+        match self {
+            LdapSecurity::Ldaps => 636,
+            _ => 389,
+        }
+    }
+}
+
+/// The Active Directory Global Catalog's port (no `jpegPhoto` there, as the seed warns).
+pub const GLOBAL_CATALOG_PORT: u16 = 3268;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LdapServer {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// An IP address or a fully qualified domain name.
+    pub host: String,
+    pub port: u16,
+    pub directory_type: DirectoryType,
+    pub security: LdapSecurity,
+    /// The CA certificate file (PEM) TLS checks the server against; empty: the system's roots.
+    pub ca_file: String,
+    /// The LDAP profiles that name it.
+    pub used_by: Vec<String>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewLdapServer {
+    pub name: String,
+    pub description: String,
+    pub host: String,
+    /// 389 when left out (636 with `ldaps`); 3268 for an Active Directory Global Catalog.
+    pub port: Option<u16>,
+    pub directory_type: DirectoryType,
+    pub security: LdapSecurity,
+    pub ca_file: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct LdapServerPatch {
+    pub version: i64,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub directory_type: Option<DirectoryType>,
+    pub security: Option<LdapSecurity>,
+    pub ca_file: Option<String>,
+}
+
+/// A server's fields, checked on their own (the service checks the rest against the
+/// directory).
+pub fn check_server(host: &str, port: u16, ca_file: &str) -> Result<(), Invalid> {
+    let h = host.trim();
+    if h.is_empty()
+        || h.len() > 253
+        || !h
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+    {
+        return Err(Invalid::new(
+            "host",
+            format!("`{h}` is not a host name or address"),
+        ));
+    }
+    if port == 0 {
+        return Err(Invalid::new("port", "a port is 1 to 65535"));
+    }
+    let ca = ca_file.trim();
+    if !ca.is_empty() && !ca.starts_with('/') {
+        return Err(Invalid::new(
+            "ca_file",
+            format!("`{ca}` is not an absolute path to a CA certificate file"),
+        ));
+    }
+    Ok(())
+}
+
+/// Backup servers a profile may have, after its primary.
+pub const MAX_BACKUP_SERVERS: usize = 2;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LdapProfile {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// The distinguished name of an authenticated bind (empty with an anonymous bind).
+    pub bind_dn: String,
+    pub anonymous_bind: bool,
+    /// Whether a bind password is set (it is never returned).
+    pub has_password: bool,
+    /// The one container searched (`ou=users,dc=example,dc=com`).
+    pub search_context: String,
+    /// Search below the context too.
+    pub recursive: bool,
+    pub primary_server: String,
+    /// In the order they are tried, at most two.
+    pub backup_servers: Vec<String>,
+    /// New users are placed in it.
+    pub default_profile: bool,
+    /// Users whose application profiles name it.
+    pub users: i64,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewLdapProfile {
+    pub name: String,
+    pub description: String,
+    pub bind_dn: String,
+    pub anonymous_bind: bool,
+    /// Write-only; sealed at rest.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<Secret>,
+    pub search_context: String,
+    pub recursive: bool,
+    pub primary_server: String,
+    pub backup_servers: Vec<String>,
+    pub default_profile: bool,
+}
+
+#[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct LdapProfilePatch {
+    pub version: i64,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub bind_dn: Option<String>,
+    pub anonymous_bind: Option<bool>,
+    /// Write-only; left out it stays, `""` removes it.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<Secret>,
+    pub search_context: Option<String>,
+    pub recursive: Option<bool>,
+    pub primary_server: Option<String>,
+    pub backup_servers: Option<Vec<String>>,
+    pub default_profile: Option<bool>,
+}
+
+macro_rules! redacted_debug {
+    ($t:ty, $($f:ident),*) => {
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t))
+                    $(.field(stringify!($f), &self.$f))*
+                    .field("password", &self.password.as_ref().map(|_| "***"))
+                    .finish()
+            }
+        }
+    };
+}
+redacted_debug!(
+    NewLdapProfile,
+    name,
+    bind_dn,
+    anonymous_bind,
+    search_context,
+    primary_server,
+    backup_servers
+);
+redacted_debug!(
+    LdapProfilePatch,
+    version,
+    name,
+    bind_dn,
+    anonymous_bind,
+    search_context,
+    primary_server,
+    backup_servers
+);
+
+/// A profile's own fields, checked together: an anonymous bind has no bind DN or password, an
+/// authenticated one has a bind DN; a primary, at most two backups, none twice.
+pub fn check_profile(
+    bind_dn: &str,
+    anonymous_bind: bool,
+    has_password: bool,
+    search_context: &str,
+    primary: &str,
+    backups: &[String],
+) -> Result<(), Invalid> {
+    if anonymous_bind && (!bind_dn.trim().is_empty() || has_password) {
+        return Err(Invalid::new(
+            "anonymous_bind",
+            "an anonymous bind has no bind DN or password: clear them, or uncheck anonymous bind",
+        ));
+    }
+    if !anonymous_bind && bind_dn.trim().is_empty() {
+        return Err(Invalid::new(
+            "bind_dn",
+            "give the bind DN of an account with read access (cn=reader,ou=users,dc=example,dc=com), or use an anonymous bind",
+        ));
+    }
+    if search_context.contains(';') || search_context.contains('\n') {
+        return Err(Invalid::new(
+            "search_context",
+            "only a single search context is supported: one DN, no list",
+        ));
+    }
+    if primary.trim().is_empty() {
+        return Err(Invalid::new(
+            "primary_server",
+            "a profile needs a primary LDAP server",
+        ));
+    }
+    if backups.len() > MAX_BACKUP_SERVERS {
+        return Err(Invalid::new(
+            "backup_servers",
+            format!(
+                "at most {MAX_BACKUP_SERVERS} backup servers, tried in order after the primary"
+            ),
+        ));
+    }
+    let mut seen = vec![primary.trim()];
+    for (i, b) in backups.iter().enumerate() {
+        if seen.contains(&b.trim()) {
+            return Err(Invalid::new(
+                format!("backup_servers[{i}]"),
+                format!("{b} is named twice in this profile"),
+            ));
+        }
+        seen.push(b.trim());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_and_profiles_are_checked() {
+        check_server("ldap.example.com", 389, "").unwrap();
+        check_server("10.0.0.5", GLOBAL_CATALOG_PORT, "/etc/ssl/ca.pem").unwrap();
+        assert_eq!(check_server("bad host", 389, "").unwrap_err().field, "host");
+        assert_eq!(check_server("h", 0, "").unwrap_err().field, "port");
+        assert_eq!(
+            check_server("h", 636, "ca.pem").unwrap_err().field,
+            "ca_file"
+        );
+        assert_eq!(LdapSecurity::Ldaps.default_port(), 636);
+        assert_eq!(LdapSecurity::Tcp.default_port(), 389);
+
+        let b = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        check_profile(
+            "cn=reader,dc=x",
+            false,
+            true,
+            "ou=users,dc=x",
+            "a",
+            &b(&["b", "c"]),
+        )
+        .unwrap();
+        check_profile("", true, false, "", "a", &[]).unwrap();
+        assert_eq!(
+            check_profile("cn=x", true, false, "", "a", &[])
+                .unwrap_err()
+                .field,
+            "anonymous_bind"
+        );
+        assert_eq!(
+            check_profile("", false, false, "", "a", &[])
+                .unwrap_err()
+                .field,
+            "bind_dn"
+        );
+        assert_eq!(
+            check_profile("", true, false, "", "", &[])
+                .unwrap_err()
+                .field,
+            "primary_server"
+        );
+        assert_eq!(
+            check_profile("", true, false, "", "a", &b(&["b", "c", "d"]))
+                .unwrap_err()
+                .field,
+            "backup_servers"
+        );
+        assert_eq!(
+            check_profile("", true, false, "", "a", &b(&["a"]))
+                .unwrap_err()
+                .field,
+            "backup_servers[0]"
+        );
+        assert_eq!(
+            check_profile("", true, false, "ou=a;ou=b", "a", &[])
+                .unwrap_err()
+                .field,
+            "search_context"
+        );
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let p = NewLdapProfile {
+            password: Some(Secret::new("hunter2")),
+            ..Default::default()
+        };
+        assert!(!format!("{p:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,369 @@
+//! LDAP servers and LDAP profiles (docs/directory.md). A profile's bind password is stored as
+//! the service sealed it; users name their LDAP profile in `users.ldap_profile`.
+
+use crate::sql::{push_prefix, Find, Sql};
+use crate::{b, now, versioned, Result};
+use model::{DirectoryType, LdapProfile, LdapSecurity, LdapServer, Page};
+use sqlx::{AnyConnection, Row};
+
+/// A server as written.
+#[derive(Debug, Clone)]
+pub struct ServerRow {
+    pub name: String,
+    pub description: String,
+    pub host: String,
+    pub port: u16,
+    pub directory_type: DirectoryType,
+    pub security: LdapSecurity,
+    pub ca_file: String,
+}
+
+const SERVER_COLS: &str =
+    "s.id, s.name, s.description, s.host, s.port, s.directory_type, s.security, s.ca_file, \
+    s.version, s.created_at, s.updated_at";
+
+fn server(r: &sqlx::any::AnyRow) -> Result<LdapServer> {
+    Ok(LdapServer {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        host: r.try_get("host")?,
+        port: r.try_get::<i64, _>("port")? as u16,
+        directory_type: DirectoryType::from_db(&r.try_get::<String, _>("directory_type")?),
+        security: LdapSecurity::from_db(&r.try_get::<String, _>("security")?),
+        ca_file: r.try_get("ca_file")?,
+        used_by: Vec::new(),
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// The profiles naming a server, by name.
+pub async fn profiles_of_server(conn: &mut AnyConnection, id: i64) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT name FROM ldap_profiles WHERE primary_server_id = $1 OR backup1_server_id = $1 \
+         OR backup2_server_id = $1 ORDER BY name",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn find_servers(conn: &mut AnyConnection, f: &Find) -> Result<Page<LdapServer>> {
+    let mut w = Sql::new(" FROM ldap_servers s WHERE 1 = 1");
+    if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
+        w.push(" AND ");
+        push_prefix(&mut w, "s.name", q);
+    }
+    let o = f.order();
+    let mut page = crate::page::page(
+        conn,
+        SERVER_COLS,
+        &w,
+        &format!("s.name {o}, s.id {o}"),
+        f,
+        server,
+    )
+    .await?;
+    for s in &mut page.items {
+        s.used_by = profiles_of_server(conn, s.id).await?;
+    }
+    Ok(page)
+}
+
+pub async fn server_by_id(conn: &mut AnyConnection, id: i64) -> Result<LdapServer> {
+    let mut s = crate::page::one(
+        conn,
+        &format!("SELECT {SERVER_COLS} FROM ldap_servers s WHERE s.id = $1"),
+        id,
+        server,
+    )
+    .await?;
+    s.used_by = profiles_of_server(conn, s.id).await?;
+    Ok(s)
+}
+
+pub async fn server_id(conn: &mut AnyConnection, name: &str) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM ldap_servers WHERE name = $1")
+            .bind(name)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+pub async fn insert_server(conn: &mut AnyConnection, s: &ServerRow) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO ldap_servers (name, description, host, port, directory_type, security, ca_file, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+    )
+    .bind(&s.name)
+    .bind(&s.description)
+    .bind(&s.host)
+    .bind(i64::from(s.port))
+    .bind(s.directory_type.as_str())
+    .bind(s.security.as_str())
+    .bind(&s.ca_file)
+    .bind(now())
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn update_server(
+    conn: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    s: &ServerRow,
+) -> Result<()> {
+    versioned(
+        sqlx::query(
+            "UPDATE ldap_servers SET name = $1, description = $2, host = $3, port = $4, directory_type = $5, \
+             security = $6, ca_file = $7, updated_at = $8, version = version + 1 WHERE id = $9 AND version = $10",
+        )
+        .bind(&s.name)
+        .bind(&s.description)
+        .bind(&s.host)
+        .bind(i64::from(s.port))
+        .bind(s.directory_type.as_str())
+        .bind(s.security.as_str())
+        .bind(&s.ca_file)
+        .bind(now())
+        .bind(id)
+        .bind(version)
+        .execute(conn)
+        .await?
+        .rows_affected(),
+    )
+}
+
+pub async fn delete_server(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM ldap_servers WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A profile as written (the password as sealed; `None` keeps none).
+#[derive(Debug, Clone)]
+pub struct ProfileRow {
+    pub name: String,
+    pub description: String,
+    pub bind_dn: String,
+    pub anonymous_bind: bool,
+    pub password_enc: Option<String>,
+    pub search_context: String,
+    pub recursive: bool,
+    pub primary_server_id: i64,
+    pub backup_server_ids: Vec<i64>,
+    pub default_profile: bool,
+}
+
+const PROFILE_COLS: &str = "p.id, p.name, p.description, p.bind_dn, p.anonymous_bind, p.password_enc, p.search_context, \
+    p.recursive, s0.name AS primary_name, s1.name AS backup1_name, s2.name AS backup2_name, p.default_profile, \
+    p.version, p.created_at, p.updated_at, \
+    (SELECT COUNT(*) FROM users u WHERE u.ldap_profile = p.name) AS users";
+const PROFILE_FROM: &str = " FROM ldap_profiles p JOIN ldap_servers s0 ON s0.id = p.primary_server_id \
+    LEFT JOIN ldap_servers s1 ON s1.id = p.backup1_server_id LEFT JOIN ldap_servers s2 ON s2.id = p.backup2_server_id";
+
+/// A profile as read, with its sealed password for the service.
+#[derive(Debug, Clone)]
+pub struct StoredProfile {
+    pub profile: LdapProfile,
+    pub password_enc: Option<String>,
+}
+
+fn profile(r: &sqlx::any::AnyRow) -> Result<StoredProfile> {
+    let password_enc: Option<String> = r.try_get("password_enc")?;
+    let backups: Vec<String> = [
+        r.try_get::<Option<String>, _>("backup1_name")?,
+        r.try_get("backup2_name")?,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Ok(StoredProfile {
+        profile: LdapProfile {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            description: r.try_get("description")?,
+            bind_dn: r.try_get("bind_dn")?,
+            anonymous_bind: b(r.try_get("anonymous_bind")?),
+            has_password: password_enc.is_some(),
+            search_context: r.try_get("search_context")?,
+            recursive: b(r.try_get("recursive")?),
+            primary_server: r.try_get("primary_name")?,
+            backup_servers: backups,
+            default_profile: b(r.try_get("default_profile")?),
+            users: r.try_get("users")?,
+            version: r.try_get("version")?,
+            created_at: r.try_get("created_at")?,
+            updated_at: r.try_get("updated_at")?,
+        },
+        password_enc,
+    })
+}
+
+pub async fn find_profiles(conn: &mut AnyConnection, f: &Find) -> Result<Page<LdapProfile>> {
+    let mut w = Sql::new(PROFILE_FROM);
+    w.push(" WHERE 1 = 1");
+    if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
+        w.push(" AND ");
+        push_prefix(&mut w, "p.name", q);
+    }
+    let o = f.order();
+    let page = crate::page::page(
+        conn,
+        PROFILE_COLS,
+        &w,
+        &format!("p.name {o}, p.id {o}"),
+        f,
+        profile,
+    )
+    .await?;
+    Ok(Page {
+        items: page.items.into_iter().map(|p| p.profile).collect(),
+        total: page.total,
+        total_exact: page.total_exact,
+        limit: page.limit,
+        offset: page.offset,
+    })
+}
+
+pub async fn profile_by_id(conn: &mut AnyConnection, id: i64) -> Result<StoredProfile> {
+    crate::page::one(
+        conn,
+        &format!("SELECT {PROFILE_COLS}{PROFILE_FROM} WHERE p.id = $1"),
+        id,
+        profile,
+    )
+    .await
+}
+
+pub async fn profile_id(conn: &mut AnyConnection, name: &str) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM ldap_profiles WHERE name = $1")
+            .bind(name)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// The directory types of these servers, by id.
+pub async fn server_types(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<Vec<(i64, String, DirectoryType)>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let s = server_by_id(conn, *id).await?;
+        out.push((s.id, s.name, s.directory_type));
+    }
+    Ok(out)
+}
+
+fn backup(p: &ProfileRow, i: usize) -> Option<i64> {
+    p.backup_server_ids.get(i).copied()
+}
+
+pub async fn insert_profile(conn: &mut AnyConnection, p: &ProfileRow) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO ldap_profiles (name, description, bind_dn, anonymous_bind, password_enc, search_context, recursive, \
+         primary_server_id, backup1_server_id, backup2_server_id, default_profile, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+    )
+    .bind(&p.name)
+    .bind(&p.description)
+    .bind(&p.bind_dn)
+    .bind(p.anonymous_bind as i64)
+    .bind(p.password_enc.as_deref())
+    .bind(&p.search_context)
+    .bind(p.recursive as i64)
+    .bind(p.primary_server_id)
+    .bind(backup(p, 0))
+    .bind(backup(p, 1))
+    .bind(p.default_profile as i64)
+    .bind(now())
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Writes a profile; a rename carries the users that name it along.
+pub async fn update_profile(
+    conn: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    old_name: &str,
+    p: &ProfileRow,
+) -> Result<()> {
+    versioned(
+        sqlx::query(
+            "UPDATE ldap_profiles SET name = $1, description = $2, bind_dn = $3, anonymous_bind = $4, password_enc = $5, \
+             search_context = $6, recursive = $7, primary_server_id = $8, backup1_server_id = $9, backup2_server_id = $10, \
+             default_profile = $11, updated_at = $12, version = version + 1 WHERE id = $13 AND version = $14",
+        )
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(&p.bind_dn)
+        .bind(p.anonymous_bind as i64)
+        .bind(p.password_enc.as_deref())
+        .bind(&p.search_context)
+        .bind(p.recursive as i64)
+        .bind(p.primary_server_id)
+        .bind(backup(p, 0))
+        .bind(backup(p, 1))
+        .bind(p.default_profile as i64)
+        .bind(now())
+        .bind(id)
+        .bind(version)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected(),
+    )?;
+    if old_name != p.name {
+        sqlx::query("UPDATE users SET ldap_profile = $1 WHERE ldap_profile = $2")
+            .bind(&p.name)
+            .bind(old_name)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Makes `id` the only default profile (or none, with `None`).
+pub async fn set_default_profile(conn: &mut AnyConnection, id: Option<i64>) -> Result<()> {
+    sqlx::query("UPDATE ldap_profiles SET default_profile = 0 WHERE default_profile <> 0")
+        .execute(&mut *conn)
+        .await?;
+    if let Some(id) = id {
+        sqlx::query("UPDATE ldap_profiles SET default_profile = 1 WHERE id = $1")
+            .bind(id)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The users whose application profiles name this LDAP profile (up to `limit`).
+pub async fn users_of_profile(
+    conn: &mut AnyConnection,
+    name: &str,
+    limit: i64,
+) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT user_id FROM users WHERE ldap_profile = $1 ORDER BY user_id LIMIT $2",
+    )
+    .bind(name)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn delete_profile(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM ldap_profiles WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
