@@ -175,3 +175,85 @@ async fn store_text(db: &TestDb, sql: &str) -> String {
     let mut c = s.read().await.unwrap();
     store::query_text(&mut c, sql).await.unwrap()
 }
+
+/// The attribute map: Active Directory's factory defaults, the seed's rules (the user ID
+/// mapped, one LDAP field per Dialtone field, a photo URL template of at most 50 characters),
+/// and "Restore Defaults" per directory type.
+#[tokio::test]
+async fn the_attribute_map_keeps_the_seeds_rules() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        const MAP: &str = "/api/v1/ldap-attribute-map";
+        let (s, m) = t.get(MAP).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            (
+                m["directory_type"].as_str(),
+                m["fields"]["user_id"].as_str(),
+                m["fields"]["last_name"].as_str()
+            ),
+            (Some("active_directory"), Some("sAMAccountName"), Some("sn")),
+            "[{l}] {m}"
+        );
+        let mut bad = m.clone();
+        bad["fields"]["user_id"] = json!("");
+        t.refused(
+            t.put(MAP, bad).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "fields.user_id",
+        );
+        let mut bad = m.clone();
+        bad["fields"]["nickname"] = json!("sn");
+        let msg = t.refused(
+            t.put(MAP, bad).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "fields.nickname",
+        );
+        assert!(msg.contains("already mapped to last_name"), "[{l}] {msg}");
+        let mut bad = m.clone();
+        bad["fields"]["photo"] =
+            json!("http://wwwin.cisco.com/dir/photo/std/%%sAMAccountName%%.jpg");
+        let msg = t.refused(
+            t.put(MAP, bad).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "fields.photo",
+        );
+        assert!(msg.contains("at most 50 characters"), "[{l}] {msg}");
+        let mut good = m.clone();
+        good["fields"]["photo"] = json!("http://tinyurl.com/2rwkf9/%%sAMAccountName%%");
+        let (s, v) = t.put(MAP, good).await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {v}");
+        let (_, m) = t.get(MAP).await;
+        assert_eq!(
+            m["fields"]["photo"], "http://tinyurl.com/2rwkf9/%%sAMAccountName%%",
+            "[{l}]"
+        );
+        let (s, m) = t
+            .post(
+                &format!("{MAP}/restore-defaults"),
+                json!({"directory_type": "openldap"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {m}");
+        assert_eq!(
+            (
+                m["directory_type"].as_str(),
+                m["fields"]["user_id"].as_str(),
+                m["fields"]["photo"].as_str()
+            ),
+            (Some("openldap"), Some("uid"), Some("jpegPhoto")),
+            "[{l}]"
+        );
+        let (_, audit) = t.get("/api/v1/audit?limit=20").await;
+        assert!(
+            audit["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["resource"] == "ldap_attribute_map" && e["result"] == "ok"),
+            "[{l}]"
+        );
+        t.stop().await;
+    }
+}

@@ -27,13 +27,14 @@ pub enum Resource {
     UserProfile,
     LdapServer,
     LdapProfile,
+    LdapAttributeMap,
     /// An administrator's own API token: every administrator may make and drop their own.
     Token,
 }
 
 impl Resource {
     /// Every resource a privilege may name, in the order the API lists them.
-    pub const PRIVILEGED: [Resource; 18] = [
+    pub const PRIVILEGED: [Resource; 19] = [
         Resource::System,
         Resource::User,
         Resource::VoicemailSubscriber,
@@ -52,6 +53,7 @@ impl Resource {
         Resource::UserProfile,
         Resource::LdapServer,
         Resource::LdapProfile,
+        Resource::LdapAttributeMap,
     ];
 
     /// As the audit log and privileges write it.
@@ -75,6 +77,7 @@ impl Resource {
             Resource::UserProfile => "user_profile",
             Resource::LdapServer => "ldap_server",
             Resource::LdapProfile => "ldap_profile",
+            Resource::LdapAttributeMap => "ldap_attribute_map",
             Resource::Token => "token",
         }
     }
@@ -169,6 +172,7 @@ pub const RESOURCES: &[&str] = &[
     "user_profile",
     "ldap_server",
     "ldap_profile",
+    "ldap_attribute_map",
 ];
 
 /// The actions privileges name.

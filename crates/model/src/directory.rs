@@ -376,3 +376,289 @@ mod tests {
         assert!(!format!("{p:?}").contains("hunter2"));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The attribute map
+
+/// Which LDAP attribute holds each of a user's fields (empty: not read). Global to every LDAP
+/// server, as the seed says.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttributeFields {
+    /// Required: the attribute that is the Dialtone user ID (Active Directory:
+    /// `sAMAccountName`).
+    pub user_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub nickname: String,
+    pub title: String,
+    pub company: String,
+    pub department: String,
+    pub mail: String,
+    pub business_phone: String,
+    pub mobile_phone: String,
+    pub home_phone: String,
+    pub other_phone: String,
+    pub manager: String,
+    /// An attribute holding the photo (`jpegPhoto`, or `thumbnailPhoto` on Windows 2000 Active
+    /// Directory), or a URL template naming one between double percent signs
+    /// (`http://photos.example.com/%%uid%%.jpg`, at most 50 characters).
+    pub photo: String,
+}
+
+impl AttributeFields {
+    /// (field, attribute) for every field, in order.
+    pub fn entries(&self) -> [(&'static str, &str); 15] {
+        [
+            ("user_id", &self.user_id),
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("display_name", &self.display_name),
+            ("nickname", &self.nickname),
+            ("title", &self.title),
+            ("company", &self.company),
+            ("department", &self.department),
+            ("mail", &self.mail),
+            ("business_phone", &self.business_phone),
+            ("mobile_phone", &self.mobile_phone),
+            ("home_phone", &self.home_phone),
+            ("other_phone", &self.other_phone),
+            ("manager", &self.manager),
+            ("photo", &self.photo),
+        ]
+    }
+
+    /// The factory defaults for a directory type ("Restore Defaults").
+    pub fn preset(t: DirectoryType) -> AttributeFields {
+        let s = |v: &str| v.to_string();
+        match t {
+            DirectoryType::ActiveDirectory => AttributeFields {
+                user_id: s("sAMAccountName"),
+                first_name: s("givenName"),
+                last_name: s("sn"),
+                display_name: s("displayName"),
+                nickname: String::new(),
+                title: s("title"),
+                company: s("company"),
+                department: s("department"),
+                mail: s("mail"),
+                business_phone: s("telephoneNumber"),
+                mobile_phone: s("mobile"),
+                home_phone: s("homePhone"),
+                other_phone: s("otherTelephone"),
+                manager: s("manager"),
+                photo: s("jpegPhoto"),
+            },
+            // inetOrgPerson (RFC 2798), the schema OpenLDAP, Netscape and Sun ONE share.
+            DirectoryType::OpenLdap | DirectoryType::Netscape | DirectoryType::SunOne => {
+                AttributeFields {
+                    user_id: s("uid"),
+                    first_name: s("givenName"),
+                    last_name: s("sn"),
+                    display_name: s("displayName"),
+                    nickname: String::new(),
+                    title: s("title"),
+                    company: s("o"),
+                    department: s("departmentNumber"),
+                    mail: s("mail"),
+                    business_phone: s("telephoneNumber"),
+                    mobile_phone: s("mobile"),
+                    home_phone: s("homePhone"),
+                    other_phone: String::new(),
+                    manager: s("manager"),
+                    photo: s("jpegPhoto"),
+                }
+            }
+        }
+    }
+}
+
+/// The attribute map: the directory type it was made for and its fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeMap {
+    pub directory_type: DirectoryType,
+    pub fields: AttributeFields,
+}
+
+impl Default for AttributeMap {
+    fn default() -> Self {
+        AttributeMap {
+            directory_type: DirectoryType::ActiveDirectory,
+            fields: AttributeFields::preset(DirectoryType::ActiveDirectory),
+        }
+    }
+}
+
+/// The longest photo URL template the seed's product takes.
+pub const MAX_PHOTO_URL: usize = 50;
+
+fn attribute_ok(a: &str) -> bool {
+    let mut c = a.chars();
+    c.next().is_some_and(|f| f.is_ascii_alphabetic())
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '-')
+}
+
+/// The attributes a photo URL template names (`%%uid%%`), or why it is not one.
+pub fn photo_template_attributes(t: &str) -> Result<Vec<String>, String> {
+    let parts: Vec<&str> = t.split("%%").collect();
+    if parts.len().is_multiple_of(2) {
+        return Err(
+            "a `%%` does not close: the attribute goes between double percent signs, `%%uid%%`"
+                .into(),
+        );
+    }
+    let attrs: Vec<String> = parts
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|s| s.to_string())
+        .collect();
+    if let Some(bad) = attrs.iter().find(|a| !attribute_ok(a)) {
+        return Err(format!(
+            "`{bad}` between `%%` is not an LDAP attribute name"
+        ));
+    }
+    Ok(attrs)
+}
+
+impl AttributeMap {
+    /// The seed's rules: the user ID mapped; an LDAP attribute paired with one field at most;
+    /// names that are attribute names; a photo URL template at most 50 characters.
+    pub fn check(&self) -> Result<(), Invalid> {
+        let f = &self.fields;
+        if f.user_id.trim().is_empty() {
+            return Err(Invalid::new(
+                "fields.user_id",
+                "map the user ID: it ties a directory entry to its Dialtone user (Active Directory: sAMAccountName)",
+            ));
+        }
+        let mut seen: Vec<(String, &str)> = Vec::new();
+        for (field, attr) in f.entries() {
+            let a = attr.trim();
+            if a.is_empty() {
+                continue;
+            }
+            if field == "photo" && a.contains("%%") {
+                if a.chars().count() > MAX_PHOTO_URL {
+                    return Err(Invalid::new(
+                        "fields.photo",
+                        format!(
+                            "a photo URL template is at most {MAX_PHOTO_URL} characters ({} here): shorten the URL (a short-link service), keeping the %%attribute%% part",
+                            a.chars().count()
+                        ),
+                    ));
+                }
+                if !(a.starts_with("http://") || a.starts_with("https://")) {
+                    return Err(Invalid::new(
+                        "fields.photo",
+                        "a photo URL template starts with http:// or https://",
+                    ));
+                }
+                photo_template_attributes(a).map_err(|m| Invalid::new("fields.photo", m))?;
+                continue;
+            }
+            if !attribute_ok(a) {
+                return Err(Invalid::new(
+                    format!("fields.{field}"),
+                    format!("`{a}` is not an LDAP attribute name"),
+                ));
+            }
+            if let Some((_, other)) = seen.iter().find(|(s, _)| s.eq_ignore_ascii_case(a)) {
+                return Err(Invalid::new(
+                    format!("fields.{field}"),
+                    format!("{a} is already mapped to {other}: an LDAP attribute pairs with one field only"),
+                ));
+            }
+            seen.push((a.to_string(), field));
+        }
+        Ok(())
+    }
+}
+
+/// Fills a photo URL template with an entry's attributes (`http://x/%%uid%%.jpg` and uid
+/// `jdoe` give `http://x/jdoe.jpg`); `None` when the entry lacks one.
+pub fn expand_photo_url(
+    template: &str,
+    attribute: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let mut out = String::new();
+    for (i, part) in template.split("%%").enumerate() {
+        if i % 2 == 0 {
+            out.push_str(part);
+        } else {
+            out.push_str(&attribute(part)?);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod map_tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid_and_restore_defaults() {
+        for t in [
+            DirectoryType::ActiveDirectory,
+            DirectoryType::OpenLdap,
+            DirectoryType::Netscape,
+            DirectoryType::SunOne,
+        ] {
+            AttributeMap {
+                directory_type: t,
+                fields: AttributeFields::preset(t),
+            }
+            .check()
+            .unwrap();
+        }
+        let ad = AttributeFields::preset(DirectoryType::ActiveDirectory);
+        assert_eq!(
+            (
+                ad.user_id.as_str(),
+                ad.last_name.as_str(),
+                ad.photo.as_str()
+            ),
+            ("sAMAccountName", "sn", "jpegPhoto")
+        );
+        assert_eq!(
+            AttributeFields::preset(DirectoryType::OpenLdap).user_id,
+            "uid"
+        );
+    }
+
+    #[test]
+    fn the_seeds_rules() {
+        let mut m = AttributeMap::default();
+        m.fields.user_id = String::new();
+        assert_eq!(m.check().unwrap_err().field, "fields.user_id");
+        let mut m = AttributeMap::default();
+        m.fields.nickname = "SN".into();
+        let e = m.check().unwrap_err();
+        assert_eq!(e.field, "fields.nickname");
+        assert!(e.message.contains("already mapped to last_name"), "{e}");
+        let mut m = AttributeMap::default();
+        m.fields.photo = "http://tinyurl.com/2rwkf9/%%sAMAccountName%%".into();
+        m.check().unwrap();
+        m.fields.photo = "http://wwwin.cisco.com/dir/photo/std/%%sAMAccountName%%.jpg".into();
+        let e = m.check().unwrap_err();
+        assert!(e.message.contains("at most 50 characters (59 here)"), "{e}");
+        m.fields.photo = "http://x/%%uid.jpg".into();
+        assert!(m.check().unwrap_err().message.contains("does not close"));
+        m.fields.photo = "thumbnailPhoto".into();
+        m.check().unwrap();
+        m.fields.title = "ti tle".into();
+        assert_eq!(m.check().unwrap_err().field, "fields.title");
+    }
+
+    #[test]
+    fn photo_urls_fill_in() {
+        let a = |k: &str| (k == "uid").then(|| "johndoe".to_string());
+        assert_eq!(
+            expand_photo_url("http://mycompany.com/photos/%%uid%%.jpg", a).as_deref(),
+            Some("http://mycompany.com/photos/johndoe.jpg")
+        );
+        assert_eq!(expand_photo_url("http://x/%%mail%%", a), None);
+    }
+}

@@ -19,8 +19,8 @@ pub mod provisioning;
 pub mod rules;
 pub mod self_provisioning;
 pub use directory::{
-    DirectoryType, LdapProfile, LdapProfilePatch, LdapSecurity, LdapServer, LdapServerPatch,
-    NewLdapProfile, NewLdapServer,
+    AttributeFields, AttributeMap, DirectoryType, LdapProfile, LdapProfilePatch, LdapSecurity,
+    LdapServer, LdapServerPatch, NewLdapProfile, NewLdapServer,
 };
 pub mod status;
 pub mod templates;

@@ -11,6 +11,9 @@ use model::{
 };
 use store::directory::{self as dir, ProfileRow, ServerRow};
 
+/// Where the attribute map is kept (the settings table).
+const ATTRIBUTE_MAP: &str = "ldap.attribute_map";
+
 /// What a profile's fields are, once a create or a patch is applied.
 struct ProfileSpec {
     name: String,
@@ -391,6 +394,72 @@ impl Service {
             dir::delete_profile(tx.conn(), current.id).await?;
             Ok(())
         })
+        .await
+    }
+
+    /// The LDAP attribute map (Active Directory's factory defaults until one is saved).
+    pub async fn ldap_attribute_map(&self) -> Result<model::AttributeMap> {
+        let mut c = self.store.read().await?;
+        Ok(match store::admins::setting(&mut c, ATTRIBUTE_MAP).await? {
+            Some(json) => serde_json::from_str(&json).unwrap_or_default(),
+            None => model::AttributeMap::default(),
+        })
+    }
+
+    /// Saves the attribute map, checked by the seed's rules.
+    pub async fn set_ldap_attribute_map(
+        &self,
+        actor: &Actor,
+        m: model::AttributeMap,
+    ) -> Result<model::AttributeMap> {
+        let a = Audit {
+            action: Action::Update,
+            resource: Resource::LdapAttributeMap,
+            target: "attribute map".into(),
+            system: String::new(),
+        };
+        self.change(actor, a, async |tx| {
+            m.check()?;
+            let mut m = m;
+            for f in [
+                &mut m.fields.user_id,
+                &mut m.fields.first_name,
+                &mut m.fields.last_name,
+                &mut m.fields.display_name,
+                &mut m.fields.nickname,
+                &mut m.fields.title,
+                &mut m.fields.company,
+                &mut m.fields.department,
+                &mut m.fields.mail,
+                &mut m.fields.business_phone,
+                &mut m.fields.mobile_phone,
+                &mut m.fields.home_phone,
+                &mut m.fields.other_phone,
+                &mut m.fields.manager,
+                &mut m.fields.photo,
+            ] {
+                *f = f.trim().to_string();
+            }
+            let json = serde_json::to_string(&m).map_err(|e| Error::Internal(e.to_string()))?;
+            store::admins::set_setting(tx.conn(), ATTRIBUTE_MAP, &json).await?;
+            Ok(m)
+        })
+        .await
+    }
+
+    /// "Restore Defaults": the factory attribute map of a directory type.
+    pub async fn restore_ldap_attribute_map(
+        &self,
+        actor: &Actor,
+        t: model::DirectoryType,
+    ) -> Result<model::AttributeMap> {
+        self.set_ldap_attribute_map(
+            actor,
+            model::AttributeMap {
+                directory_type: t,
+                fields: model::AttributeFields::preset(t),
+            },
+        )
         .await
     }
 }

@@ -108,3 +108,46 @@ pub(super) async fn delete_ldap_profile(
     s.service.delete_ldap_profile(&a, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The LDAP attribute map: which directory attribute holds each user field (global to every
+/// LDAP server).
+#[utoipa::path(get, path = "/api/v1/ldap-attribute-map", tag = "directory", responses((status = 200, body = AttributeMap)))]
+pub(super) async fn get_attribute_map(
+    State(s): State<AppState>,
+    _a: Admin,
+) -> ApiResult<Json<AttributeMap>> {
+    Ok(Json(s.service.ldap_attribute_map().await?))
+}
+
+/// Saves the attribute map: the user ID mapped, an LDAP attribute paired with one field at
+/// most, a photo URL template (`%%uid%%`) at most 50 characters.
+#[utoipa::path(put, path = "/api/v1/ldap-attribute-map", tag = "directory", request_body = AttributeMap,
+    responses((status = 200, body = AttributeMap), (status = 422, body = ErrorBody)))]
+pub(super) async fn put_attribute_map(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<AttributeMap>,
+) -> ApiResult<Json<AttributeMap>> {
+    Ok(Json(s.service.set_ldap_attribute_map(&a, b).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreDefaults {
+    directory_type: DirectoryType,
+}
+
+/// "Restore Defaults": the factory attribute map of a directory type.
+#[utoipa::path(post, path = "/api/v1/ldap-attribute-map/restore-defaults", tag = "directory", request_body = RestoreDefaults,
+    responses((status = 200, body = AttributeMap)))]
+pub(super) async fn restore_attribute_map(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<RestoreDefaults>,
+) -> ApiResult<Json<AttributeMap>> {
+    Ok(Json(
+        s.service
+            .restore_ldap_attribute_map(&a, b.directory_type)
+            .await?,
+    ))
+}
