@@ -662,3 +662,142 @@ mod map_tests {
         assert_eq!(expand_photo_url("http://x/%%mail%%", a), None);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Contact names
+
+/// What a contact's name is made from: `None` for a field the attribute map does not map,
+/// `Some` (maybe empty) for one it does.
+#[derive(Debug, Clone, Default)]
+pub struct ContactFields<'a> {
+    /// The name the user gave the contact in their client (kept as the Nickname attribute).
+    pub edited: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+    pub nickname: Option<&'a str>,
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    /// The LDAP user ID, or the Dialtone user ID.
+    pub user_id: &'a str,
+}
+
+/// The seed's "Rules for a Displayed Contact Name", in order: the name the user edited; the
+/// mapped display name; the mapped nickname with the last name; the first and last names (one
+/// alone when the other is empty); with neither first nor last name mapped, the user ID. A mapped
+/// field left empty in the entry gives way to the next rule.
+pub fn contact_display_name(c: &ContactFields<'_>) -> String {
+    fn given(v: Option<&str>) -> Option<&str> {
+        v.map(str::trim).filter(|v| !v.is_empty())
+    }
+    if let Some(e) = given(c.edited) {
+        return e.to_string();
+    }
+    if let Some(d) = given(c.display_name) {
+        return d.to_string();
+    }
+    let last = given(c.last_name);
+    if let Some(n) = given(c.nickname) {
+        return match last {
+            Some(l) => format!("{n} {l}"),
+            None => n.to_string(),
+        };
+    }
+    if c.first_name.is_some() || c.last_name.is_some() {
+        match (given(c.first_name), last) {
+            (Some(f), Some(l)) => return format!("{f} {l}"),
+            (Some(f), None) => return f.to_string(),
+            (None, Some(l)) => return l.to_string(),
+            (None, None) => {}
+        }
+    }
+    c.user_id.to_string()
+}
+
+#[cfg(test)]
+mod contact_name_tests {
+    use super::*;
+
+    fn base() -> ContactFields<'static> {
+        ContactFields {
+            edited: None,
+            display_name: Some("Johnny D."),
+            nickname: Some("Jack"),
+            first_name: Some("John"),
+            last_name: Some("Doe"),
+            user_id: "jdoe",
+        }
+    }
+
+    #[test]
+    fn a_name_the_user_edited_comes_first() {
+        let c = ContactFields {
+            edited: Some("Boss"),
+            ..base()
+        };
+        assert_eq!(contact_display_name(&c), "Boss");
+    }
+
+    #[test]
+    fn then_the_mapped_display_name() {
+        assert_eq!(contact_display_name(&base()), "Johnny D.");
+    }
+
+    #[test]
+    fn then_the_nickname_with_the_last_name() {
+        let c = ContactFields {
+            display_name: None,
+            ..base()
+        };
+        assert_eq!(contact_display_name(&c), "Jack Doe");
+        // A display name mapped but empty in the entry gives way too.
+        let c = ContactFields {
+            display_name: Some(""),
+            ..base()
+        };
+        assert_eq!(contact_display_name(&c), "Jack Doe");
+    }
+
+    #[test]
+    fn then_first_and_last_names_or_either_alone() {
+        let c = ContactFields {
+            display_name: None,
+            nickname: None,
+            ..base()
+        };
+        assert_eq!(contact_display_name(&c), "John Doe");
+        let c = ContactFields {
+            display_name: None,
+            nickname: None,
+            last_name: Some(""),
+            ..base()
+        };
+        assert_eq!(contact_display_name(&c), "John");
+        let c = ContactFields {
+            display_name: None,
+            nickname: None,
+            first_name: None,
+            ..base()
+        };
+        assert_eq!(contact_display_name(&c), "Doe");
+    }
+
+    #[test]
+    fn without_first_and_last_names_mapped_the_user_id() {
+        let c = ContactFields {
+            display_name: None,
+            nickname: None,
+            first_name: None,
+            last_name: None,
+            ..base()
+        };
+        assert_eq!(contact_display_name(&c), "jdoe");
+        // Mapped but empty in the entry: the user ID too.
+        let c = ContactFields {
+            display_name: None,
+            nickname: None,
+            first_name: Some(""),
+            last_name: Some(""),
+            ..base()
+        };
+        assert_eq!(contact_display_name(&c), "jdoe");
+    }
+}
