@@ -1381,3 +1381,59 @@ async fn an_end_user_claims_a_phone_on_the_self_care_page() {
         t.stop().await;
     }
 }
+
+/// The directory's records in the console: an LDAP server, then a profile naming it with a bind
+/// password that shows as "set" and never as itself; a profile naming a server that is not there
+/// is said with its field.
+#[tokio::test]
+async fn ldap_servers_and_profiles_in_the_console() {
+    let (Some(chromedriver), Some(chromium)) =
+        (common::peer("chromedriver"), common::peer("chromium"))
+    else {
+        return;
+    };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        let base = t.base.clone();
+        let d = driver(&chromedriver).await;
+        let c = browser(&d, &chromium).await;
+        log_in(&c, &base, "admin", PASSWORD).await;
+        c.goto(&format!("{base}/ldap-servers")).await.unwrap();
+        submit(&c, "a.button[href='/ldap-servers/new']").await;
+        fill(&c, "name", "dc1").await;
+        fill(&c, "host", "dc1.example.com").await;
+        choose(&c, "security", "start_tls").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "h1").await, "LDAP server dc1", "[{l}]");
+        assert_eq!(text(&c, "#port").await, "389", "[{l}] the default port");
+
+        c.goto(&format!("{base}/ldap-profiles/new")).await.unwrap();
+        fill(&c, "name", "Corp").await;
+        fill(&c, "bind_dn", "cn=reader,cn=users,dc=example,dc=com").await;
+        fill(&c, "password", "s3cret-bind").await;
+        fill(&c, "search_context", "cn=users,dc=example,dc=com").await;
+        fill(&c, "primary_server", "dc9").await;
+        submit(&c, "main form button[type=submit]").await;
+        let bad = text(&c, ".notice.bad").await;
+        assert!(
+            bad.contains("there is no LDAP server dc9: add it first"),
+            "[{l}] {bad}"
+        );
+        fill(&c, "primary_server", "dc1").await;
+        fill(&c, "password", "s3cret-bind").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "h1").await, "LDAP profile Corp", "[{l}]");
+        assert_eq!(text(&c, "#password").await, "set", "[{l}]");
+        assert!(
+            !c.source().await.unwrap().contains("s3cret-bind"),
+            "[{l}] never shown"
+        );
+        c.goto(&format!("{base}/ldap-servers")).await.unwrap();
+        assert!(
+            text(&c, "main table").await.contains("Corp"),
+            "[{l}] used by"
+        );
+        t.stop().await;
+    }
+}

@@ -78,6 +78,8 @@ pub(crate) fn routes() -> Router<AppState> {
         get(universal_line_templates),
     );
     let r = record_routes(r, Res::UserProfile, "/user-profiles", get(user_profiles));
+    let r = record_routes(r, Res::LdapServer, "/ldap-servers", get(ldap_servers));
+    let r = record_routes(r, Res::LdapProfile, "/ldap-profiles", get(ldap_profiles));
     let r = device_routes(r, Dev::Phone, "/phones", get(phones));
     let r = device_routes(r, Dev::Profile, "/device-profiles", get(device_profiles));
     r.route("/self-care", get(self_care))
@@ -349,6 +351,8 @@ impl Console {
                 "Voicemail",
             ),
             ("templates", "/templates", "Templates"),
+            ("ldap-profiles", "/ldap-profiles", "LDAP profiles"),
+            ("ldap-servers", "/ldap-servers", "LDAP servers"),
             ("user-profiles", "/user-profiles", "User profiles"),
             (
                 "universal-device-templates",

@@ -213,3 +213,73 @@ pub(super) async fn user_profiles(
     );
     list_page(&c, w, &q, &f, listed)
 }
+
+pub(super) async fn ldap_servers(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &[]);
+    let listed = s.service.find_ldap_servers(&f).await.map(|p| Listed {
+        headers: &["Name", "Host", "Port", "Type", "Protocol", "Used by"],
+        total: p.total,
+        total_exact: p.total_exact,
+        rows: p
+            .items
+            .into_iter()
+            .map(|x| context! {
+                href => format!("/ldap-servers/{}", urlencode(&x.name)),
+                cells => vec![x.name, x.host, x.port.to_string(), x.directory_type.as_str().replace('_', " "),
+                    x.security.as_str().replace('_', " "), used_by(&x.used_by)],
+            })
+            .collect(),
+    });
+    let w = Words {
+        here: "ldap-servers",
+        title: "LDAP servers",
+        noun: "servers",
+        placeholder: "Name starts with…",
+        action: c
+            .actor()
+            .may_somewhere("ldap_server", "create")
+            .then_some(("/ldap-servers/new", "Add an LDAP server")),
+        filters: Vec::new(),
+        delete_found: None,
+    };
+    list_page(&c, w, &q, &f, listed)
+}
+
+pub(super) async fn ldap_profiles(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let f = find_of(&q, &[]);
+    let listed = s.service.find_ldap_profiles(&f).await.map(|p| Listed {
+        headers: &["Name", "Primary server", "Backups", "Search context", "Default", "Users"],
+        total: p.total,
+        total_exact: p.total_exact,
+        rows: p
+            .items
+            .into_iter()
+            .map(|x| context! {
+                href => format!("/ldap-profiles/{}", urlencode(&x.name)),
+                cells => vec![x.name, x.primary_server, x.backup_servers.join(", "), x.search_context,
+                    if x.default_profile { "default" } else { "" }.to_string(), x.users.to_string()],
+            })
+            .collect(),
+    });
+    let w = Words {
+        here: "ldap-profiles",
+        title: "LDAP profiles",
+        noun: "profiles",
+        placeholder: "Name starts with…",
+        action: c
+            .actor()
+            .may_somewhere("ldap_profile", "create")
+            .then_some(("/ldap-profiles/new", "Add an LDAP profile")),
+        filters: Vec::new(),
+        delete_found: None,
+    };
+    list_page(&c, w, &q, &f, listed)
+}

@@ -332,6 +332,49 @@ const USER_PROFILE_FIELDS: &[Field] = &[
     ),
 ];
 
+const LDAP_SERVER_FIELDS: &[Field] = &[
+    key("name", "Name", Input::Text),
+    field("description", "Description", Input::Text),
+    field("host", "Host name or IP address", Input::Text),
+    field(
+        "port",
+        "Port (389; 636 with LDAPS; 3268 for a Global Catalog)",
+        Input::Number,
+    ),
+    field(
+        "directory_type",
+        "Directory type",
+        Input::Choice(&["active_directory", "openldap", "netscape", "sun_one"]),
+    ),
+    field(
+        "security",
+        "Protocol",
+        Input::Choice(&["tcp", "ldaps", "start_tls"]),
+    ),
+    field("ca_file", "CA certificate file (for TLS)", Input::Text),
+];
+
+const LDAP_PROFILE_FIELDS: &[Field] = &[
+    key("name", "Name", Input::Text),
+    field("description", "Description", Input::Text),
+    field("bind_dn", "Bind distinguished name", Input::Text),
+    field("anonymous_bind", "Anonymous bind", Input::Check),
+    field("password", "Bind password", Input::Secret),
+    field("search_context", "Search context", Input::Text),
+    field("recursive", "Recursive search", Input::Check),
+    field("primary_server", "Primary LDAP server", Input::Text),
+    field(
+        "backup_servers",
+        "Backup LDAP servers (at most two, in order, commas between)",
+        Input::List,
+    ),
+    field(
+        "default_profile",
+        "Default LDAP profile for new users",
+        Input::Check,
+    ),
+];
+
 /// Which kind of record a page is about.
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum Res {
@@ -341,6 +384,8 @@ pub(super) enum Res {
     DeviceTemplate,
     LineTemplate,
     UserProfile,
+    LdapServer,
+    LdapProfile,
 }
 
 /// Where a record is besides its key: its system (subscribers, lines) and partition (lines).
@@ -371,6 +416,8 @@ impl Res {
             Res::DeviceTemplate => "universal-device-templates",
             Res::LineTemplate => "universal-line-templates",
             Res::UserProfile => "user-profiles",
+            Res::LdapServer => "ldap-servers",
+            Res::LdapProfile => "ldap-profiles",
         }
     }
     fn noun(self) -> &'static str {
@@ -381,6 +428,8 @@ impl Res {
             Res::DeviceTemplate => "universal device template",
             Res::LineTemplate => "universal line template",
             Res::UserProfile => "user profile",
+            Res::LdapServer => "LDAP server",
+            Res::LdapProfile => "LDAP profile",
         }
     }
     /// The resource of privileges.
@@ -392,6 +441,8 @@ impl Res {
             Res::DeviceTemplate => "universal_device_template",
             Res::LineTemplate => "universal_line_template",
             Res::UserProfile => "user_profile",
+            Res::LdapServer => "ldap_server",
+            Res::LdapProfile => "ldap_profile",
         }
     }
     fn fields(self) -> &'static [Field] {
@@ -402,6 +453,8 @@ impl Res {
             Res::DeviceTemplate => DEVICE_TEMPLATE_FIELDS,
             Res::LineTemplate => LINE_TEMPLATE_FIELDS,
             Res::UserProfile => USER_PROFILE_FIELDS,
+            Res::LdapServer => LDAP_SERVER_FIELDS,
+            Res::LdapProfile => LDAP_PROFILE_FIELDS,
         }
     }
 
@@ -415,6 +468,7 @@ impl Res {
             Res::DeviceTemplate | Res::LineTemplate | Res::UserProfile => {
                 (text("name"), text("system"))
             }
+            Res::LdapServer | Res::LdapProfile => (text("name"), String::new()),
         }
     }
 
@@ -440,6 +494,9 @@ impl Res {
                 text("name"),
                 text("system")
             ),
+            Res::LdapServer | Res::LdapProfile => {
+                format!("/{}/{}{then}", self.here(), text("name"))
+            }
         }
     }
 
@@ -452,6 +509,8 @@ impl Res {
             Res::DeviceTemplate => json(svc.device_template(key, at.system()).await?),
             Res::LineTemplate => json(svc.line_template(key, at.system()).await?),
             Res::UserProfile => json(svc.user_profile(key, at.system()).await?),
+            Res::LdapServer => json(svc.ldap_server(key).await?),
+            Res::LdapProfile => json(svc.ldap_profile(key).await?),
         }
     }
 
@@ -469,6 +528,8 @@ impl Res {
             Res::DeviceTemplate => json(svc.create_device_template(actor, parse(m)?).await?),
             Res::LineTemplate => json(svc.create_line_template(actor, parse(m)?).await?),
             Res::UserProfile => json(svc.create_user_profile(actor, parse(m)?).await?),
+            Res::LdapServer => json(svc.create_ldap_server(actor, parse(m)?).await?),
+            Res::LdapProfile => json(svc.create_ldap_profile(actor, parse(m)?).await?),
         }
     }
 
@@ -503,6 +564,8 @@ impl Res {
                 svc.update_user_profile(actor, key, at.system(), parse(m)?)
                     .await?,
             ),
+            Res::LdapServer => json(svc.update_ldap_server(actor, key, parse(m)?).await?),
+            Res::LdapProfile => json(svc.update_ldap_profile(actor, key, parse(m)?).await?),
         }
     }
 
@@ -521,6 +584,8 @@ impl Res {
             Res::DeviceTemplate => svc.delete_device_template(actor, key, at.system()).await,
             Res::LineTemplate => svc.delete_line_template(actor, key, at.system()).await,
             Res::UserProfile => svc.delete_user_profile(actor, key, at.system()).await,
+            Res::LdapServer => svc.delete_ldap_server(actor, key).await,
+            Res::LdapProfile => svc.delete_ldap_profile(actor, key).await,
         }
     }
 
@@ -550,6 +615,23 @@ impl Res {
                 vec![context! { label => "Used by", value, id => "used-by" }]
             }
             Res::UserProfile => {
+                vec![context! { label => "Users", value => r["users"].to_string(), id => "users" }]
+            }
+            Res::LdapServer => {
+                let used: Vec<&str> = r["used_by"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| u.as_str())
+                    .collect();
+                let value = if used.is_empty() {
+                    "no profile".to_string()
+                } else {
+                    used.join(", ")
+                };
+                vec![context! { label => "Used by", value, id => "used-by" }]
+            }
+            Res::LdapProfile => {
                 vec![context! { label => "Users", value => r["users"].to_string(), id => "users" }]
             }
             Res::Line => {
@@ -587,6 +669,7 @@ impl Res {
                 "Line {key}{}",
                 if r["shared"] == true { " (shared)" } else { "" }
             ),
+            Res::LdapServer | Res::LdapProfile => format!("{} {key}", self.noun()),
             Res::DeviceTemplate | Res::LineTemplate | Res::UserProfile => {
                 let mut n = self.noun().to_string();
                 n[..1].make_ascii_uppercase();
@@ -883,7 +966,13 @@ pub(super) async fn view(s: AppState, c: Console, res: Res, key: String, at: At)
         .map(|f| {
             let value = match f.input {
                 Input::Secret => {
-                    if r[format!("has_{}", f.name)] == true {
+                    // `settings.self_provisioning.authentication_code` is set when
+                    // `settings.self_provisioning.has_authentication_code` says so.
+                    let has = match f.name.rsplit_once('.') {
+                        Some((parent, last)) => format!("{parent}.has_{last}"),
+                        None => format!("has_{}", f.name),
+                    };
+                    if self::at(&r, &has) == true {
                         "set".to_string()
                     } else {
                         "not set".to_string()
