@@ -1,0 +1,215 @@
+//! Searching a real OpenLDAP `slapd` (Debian `slapd`), started by the test on a free port with
+//! its own configuration and data: paged results past the directory's size limit, failover from
+//! a dead primary to its backup, and a bad bind password refused with the server's reason.
+
+use dialtone_ldap::{search, Error, Query, Server};
+use model::LdapSecurity;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SUFFIX: &str = "dc=example,dc=com";
+
+/// A slapd of the test's own, stopped when dropped.
+struct Slapd {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn program(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        if std::env::var("DIALTONE_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!(
+                "DIALTONE_REQUIRE_PEERS=1 but `{name}` is not installed (apt-get install slapd)"
+            );
+        }
+        eprintln!("SKIPPED: `{name}` is not installed (apt-get install slapd)");
+    }
+    found
+}
+
+fn users_ldif(n: usize) -> String {
+    let mut s = format!(
+        "dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n\n\
+         dn: ou=people,{SUFFIX}\nobjectClass: organizationalUnit\nou: people\n\n\
+         dn: cn=reader,{SUFFIX}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: reader\nuserPassword: reader-pw\n\n"
+    );
+    for i in 1..=n {
+        s.push_str(&format!(
+            "dn: uid=user{i:04},ou=people,{SUFFIX}\nobjectClass: inetOrgPerson\nuid: user{i:04}\ncn: First{i:04} Last{i:04}\n\
+             givenName: First{i:04}\nsn: Last{i:04}\nmail: user{i:04}@example.com\ntelephoneNumber: +1 408 555 {i:04}\n\n"
+        ));
+    }
+    s
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(slapd: &Path, slapadd: &Path, users: usize) -> Slapd {
+    let dir = std::env::temp_dir().join(format!(
+        "dialtone-slapd-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let d = dir.display();
+    let conf = format!(
+        "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
+         include /etc/ldap/schema/nis.schema\ninclude /etc/ldap/schema/inetorgperson.schema\n\
+         modulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {d}/slapd.pid\nargsfile {d}/slapd.args\n\
+         database mdb\nmaxsize 104857600\nsuffix \"{SUFFIX}\"\nrootdn \"cn=admin,{SUFFIX}\"\nrootpw admin-pw\n\
+         directory {d}/data\nsizelimit size.soft=100 size.hard=100 size.prtotal=unlimited\n"
+    );
+    std::fs::write(dir.join("slapd.conf"), conf).unwrap();
+    std::fs::write(dir.join("data.ldif"), users_ldif(users)).unwrap();
+    let out = Command::new(slapadd)
+        .arg("-f")
+        .arg(dir.join("slapd.conf"))
+        .arg("-l")
+        .arg(dir.join("data.ldif"))
+        .output()
+        .expect("run slapadd");
+    assert!(
+        out.status.success(),
+        "slapadd: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = free_port();
+    let child = Command::new(slapd)
+        .arg("-f")
+        .arg(dir.join("slapd.conf"))
+        .arg("-h")
+        .arg(format!("ldap://127.0.0.1:{port}/"))
+        .args(["-d", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run slapd");
+    let s = Slapd { child, port, dir };
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "slapd did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s
+}
+
+fn query(servers: Vec<Server>, password: &str) -> Query {
+    Query {
+        servers,
+        bind: Some((format!("cn=reader,{SUFFIX}"), password.to_string())),
+        base: format!("ou=people,{SUFFIX}"),
+        recursive: true,
+        filter: "(objectClass=inetOrgPerson)".into(),
+        attributes: vec!["uid".into(), "givenName".into(), "sn".into(), "mail".into()],
+        timeout: Duration::from_secs(5),
+        page_size: 50,
+    }
+}
+
+fn server(name: &str, port: u16) -> Server {
+    Server {
+        name: name.into(),
+        host: "127.0.0.1".into(),
+        port,
+        security: LdapSecurity::Tcp,
+    }
+}
+
+#[tokio::test]
+async fn a_real_slapd_is_searched_paged_with_failover() {
+    let (Some(slapd), Some(slapadd)) = (program("slapd"), program("slapadd")) else {
+        return;
+    };
+    let d = start(&slapd, &slapadd, 300);
+
+    // 300 entries past a size limit of 100, in pages of 50.
+    let found = search(&query(vec![server("ldap1", d.port)], "reader-pw"))
+        .await
+        .unwrap();
+    assert_eq!(found.server, "ldap1");
+    assert_eq!(found.entries.len(), 300);
+    let e = found
+        .entries
+        .iter()
+        .find(|e| e.first("uid") == Some("user0042"))
+        .unwrap();
+    assert_eq!(e.first("SN"), Some("Last0042"));
+    assert_eq!(e.first("mail"), Some("user0042@example.com"));
+    assert_eq!(e.dn, format!("uid=user0042,ou=people,{SUFFIX}"));
+
+    // A dead primary: the backup answers, and says which did not.
+    let dead = free_port();
+    let found = search(&query(
+        vec![server("dead", dead), server("ldap1", d.port)],
+        "reader-pw",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(found.server, "ldap1");
+    assert_eq!(found.unreachable.len(), 1);
+    assert_eq!(found.unreachable[0].0, "dead");
+    // Every search starts from the primary again: back on it as soon as it answers.
+    let found = search(&query(
+        vec![server("ldap1", d.port), server("dead", dead)],
+        "reader-pw",
+    ))
+    .await
+    .unwrap();
+    assert!(found.unreachable.is_empty());
+
+    // A bad bind password: refused with the server's reason; the backup is not tried.
+    let e = search(&query(
+        vec![server("ldap1", d.port), server("dead", dead)],
+        "wrong",
+    ))
+    .await
+    .unwrap_err();
+    match &e {
+        Error::Bind { server, why, .. } => {
+            assert_eq!(server, "ldap1");
+            assert!(
+                why.contains("49") || why.to_lowercase().contains("invalid"),
+                "{e}"
+            );
+        }
+        other => panic!("{other}"),
+    }
+    // Nobody answers: each server and why.
+    let e = search(&query(vec![server("dead", dead)], "reader-pw"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Unreachable(ref v) if v.len() == 1),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .starts_with("no LDAP server of the profile answered: dead ("),
+        "{e}"
+    );
+}
