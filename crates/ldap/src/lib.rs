@@ -5,6 +5,8 @@
 //! results (RFC 2696), so a directory's size limit does not cut the answer short.
 #![forbid(unsafe_code)]
 
+pub mod sync;
+
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use model::LdapSecurity;

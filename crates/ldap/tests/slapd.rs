@@ -161,6 +161,29 @@ async fn a_real_slapd_is_searched_paged_with_failover() {
     assert_eq!(e.first("SN"), Some("Last0042"));
     assert_eq!(e.first("mail"), Some("user0042@example.com"));
     assert_eq!(e.dn, format!("uid=user0042,ou=people,{SUFFIX}"));
+    // Through OpenLDAP's attribute map, into an empty Dialtone: 300 users to create.
+    let map = model::AttributeFields::preset(model::DirectoryType::OpenLdap);
+    let mut q = query(vec![server("ldap1", d.port)], "reader-pw");
+    q.attributes = dialtone_ldap::sync::attributes(&map);
+    let found = search(&q).await.unwrap();
+    let plan = dialtone_ldap::sync::plan(&found.entries, &map, &[]);
+    assert_eq!(
+        plan.summary(),
+        "300 to create, 0 to update, 0 unchanged, 0 gone from the directory, 0 skipped"
+    );
+    let p = plan
+        .create
+        .iter()
+        .find(|p| p.user_id == "user0042")
+        .unwrap();
+    assert_eq!(
+        (
+            p.first_name.as_str(),
+            p.last_name.as_str(),
+            p.telephone_number.as_str()
+        ),
+        ("First0042", "Last0042", "+1 408 555 0042")
+    );
 
     // A dead primary: the backup answers, and says which did not.
     let dead = free_port();
