@@ -20,6 +20,8 @@ pub struct Server {
     pub host: String,
     pub port: u16,
     pub security: LdapSecurity,
+    /// The PEM file of the CA TLS checks the server against; empty: the system's roots.
+    pub ca_file: String,
 }
 
 impl Server {
@@ -154,10 +156,37 @@ enum Attempt {
     Failed(Error),
 }
 
+/// A TLS client configuration trusting the CAs of a PEM file.
+fn tls_config(ca_file: &str) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca_file).map_err(|e| e.to_string())?;
+    for c in certs {
+        roots
+            .add(c.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    if roots.is_empty() {
+        return Err("it holds no certificate".into());
+    }
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())
+    .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+}
+
 async fn search_one(q: &Query, s: &Server) -> Result<Vec<Entry>, Attempt> {
-    let settings = LdapConnSettings::new()
+    let mut settings = LdapConnSettings::new()
         .set_conn_timeout(q.timeout)
         .set_starttls(s.security == LdapSecurity::StartTls);
+    if s.security != LdapSecurity::Tcp && !s.ca_file.trim().is_empty() {
+        let config = tls_config(s.ca_file.trim())
+            .map_err(|why| Attempt::Unreachable(format!("the CA file {}: {why}", s.ca_file)))?;
+        settings = settings.set_config(std::sync::Arc::new(config));
+    }
     let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &s.url())
         .await
         .map_err(|e| Attempt::Unreachable(e.to_string()))?;
@@ -255,6 +284,7 @@ mod tests {
             host: host.into(),
             port,
             security,
+            ca_file: String::new(),
         };
         assert_eq!(
             s("dc1.example.com", 389, LdapSecurity::Tcp).url(),

@@ -66,7 +66,81 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A CA and a certificate for 127.0.0.1 it signed, made with the openssl command line in `dir`.
+fn certificates(openssl: &Path, dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new(openssl)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Dialtone test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+}
+
 fn start(slapd: &Path, slapadd: &Path, users: usize) -> Slapd {
+    start_with(slapd, slapadd, users, None).0
+}
+
+/// With `openssl`, also TLS: StartTLS on the LDAP port, and an LDAPS port (the second number).
+fn start_with(slapd: &Path, slapadd: &Path, users: usize, openssl: Option<&Path>) -> (Slapd, u16) {
     let dir = std::env::temp_dir().join(format!(
         "dialtone-slapd-{}-{}",
         std::process::id(),
@@ -81,6 +155,15 @@ fn start(slapd: &Path, slapadd: &Path, users: usize) -> Slapd {
          database mdb\nmaxsize 104857600\nsuffix \"{SUFFIX}\"\nrootdn \"cn=admin,{SUFFIX}\"\nrootpw admin-pw\n\
          directory {d}/data\nsizelimit size.soft=100 size.hard=100 size.prtotal=unlimited\n"
     );
+    let conf = match openssl {
+        Some(o) => {
+            certificates(o, &dir);
+            format!(
+                "TLSCACertificateFile {d}/ca.pem\nTLSCertificateFile {d}/server.pem\nTLSCertificateKeyFile {d}/server.key\n{conf}"
+            )
+        }
+        None => conf,
+    };
     std::fs::write(dir.join("slapd.conf"), conf).unwrap();
     std::fs::write(dir.join("data.ldif"), users_ldif(users)).unwrap();
     let out = Command::new(slapadd)
@@ -96,11 +179,17 @@ fn start(slapd: &Path, slapadd: &Path, users: usize) -> Slapd {
         String::from_utf8_lossy(&out.stderr)
     );
     let port = free_port();
+    let tls_port = free_port();
+    let urls = if openssl.is_some() {
+        format!("ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/")
+    } else {
+        format!("ldap://127.0.0.1:{port}/")
+    };
     let child = Command::new(slapd)
         .arg("-f")
         .arg(dir.join("slapd.conf"))
         .arg("-h")
-        .arg(format!("ldap://127.0.0.1:{port}/"))
+        .arg(urls)
         .args(["-d", "0"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -115,7 +204,7 @@ fn start(slapd: &Path, slapadd: &Path, users: usize) -> Slapd {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    s
+    (s, tls_port)
 }
 
 fn query(servers: Vec<Server>, password: &str) -> Query {
@@ -137,6 +226,7 @@ fn server(name: &str, port: u16) -> Server {
         host: "127.0.0.1".into(),
         port,
         security: LdapSecurity::Tcp,
+        ca_file: String::new(),
     }
 }
 
@@ -233,6 +323,53 @@ async fn a_real_slapd_is_searched_paged_with_failover() {
     assert!(
         e.to_string()
             .starts_with("no LDAP server of the profile answered: dead ("),
+        "{e}"
+    );
+}
+
+/// TLS with the server's CA given as a file: LDAPS and StartTLS; without the CA (the system's
+/// roots do not know it) the server is not trusted, and the error says so.
+#[tokio::test]
+async fn tls_checks_the_server_against_the_ca_file() {
+    let (Some(slapd), Some(slapadd), Some(openssl)) =
+        (program("slapd"), program("slapadd"), program("openssl"))
+    else {
+        return;
+    };
+    let (d, tls_port) = start_with(&slapd, &slapadd, 5, Some(&openssl));
+    let ca = d.dir.join("ca.pem").display().to_string();
+    let tls = |security, port, ca_file: &str| Server {
+        name: format!("{security:?}"),
+        host: "127.0.0.1".into(),
+        port,
+        security,
+        ca_file: ca_file.into(),
+    };
+    for s in [
+        tls(LdapSecurity::Ldaps, tls_port, &ca),
+        tls(LdapSecurity::StartTls, d.port, &ca),
+    ] {
+        let found = search(&query(vec![s.clone()], "reader-pw"))
+            .await
+            .unwrap_or_else(|e| panic!("{s:?}: {e}"));
+        assert_eq!(found.entries.len(), 5, "{s:?}");
+    }
+    let e = search(&query(
+        vec![tls(LdapSecurity::Ldaps, tls_port, "")],
+        "reader-pw",
+    ))
+    .await
+    .unwrap_err();
+    assert!(matches!(e, Error::Unreachable(_)), "{e}");
+    assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
+    let e = search(&query(
+        vec![tls(LdapSecurity::Ldaps, tls_port, "/nonexistent/ca.pem")],
+        "reader-pw",
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("the CA file /nonexistent/ca.pem"),
         "{e}"
     );
 }
