@@ -122,6 +122,21 @@ async fn ldap_servers_and_profiles_follow_the_seeds_rules() {
             json!({"user_id": "ada", "last_name": "Lovelace", "app_profiles": {"ldap": "Corp"}}),
         )
         .await;
+        // A user's LDAP profile must exist; a new user without one gets the default (Lab).
+        let m = t.refused(
+            t.post(
+                "/api/v1/users",
+                json!({"user_id": "eve", "last_name": "E", "app_profiles": {"ldap": "Nope"}}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "app_profiles.ldap",
+        );
+        assert!(m.contains("there is no LDAP profile Nope"), "[{l}] {m}");
+        let bob = t
+            .create("/api/v1/users", json!({"user_id": "bob", "last_name": "B"}))
+            .await;
+        assert_eq!(bob["app_profiles"]["ldap"], "Lab", "[{l}] {bob}");
         let (_, corp) = t.get(&format!("{PROFILES}/Corp")).await;
         assert_eq!(corp["users"], 1, "[{l}]");
         let m = t.refused(

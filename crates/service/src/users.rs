@@ -109,6 +109,24 @@ impl Service {
         let user_profile = self
             .check_user_profile(conn, system_id, system, u.user_profile.as_deref())
             .await?;
+        // The LDAP profile: one that exists (the seed: the server profile comes first), checked
+        // when it is given anew (a name stored before profiles existed is kept as it is); a new
+        // user without one gets the default profile, if there is one.
+        let ldap_profile = match opt(u.app_profiles.ldap.as_deref()) {
+            Some(p) => {
+                let unchanged =
+                    keep.is_some_and(|k| k.app_profiles.ldap.as_deref() == Some(p.as_str()));
+                if !unchanged && store::directory::profile_id(conn, &p).await?.is_none() {
+                    return Err(Error::invalid(
+                        "app_profiles.ldap",
+                        format!("there is no LDAP profile {p}: add it first (POST /api/v1/ldap-profiles)"),
+                    ));
+                }
+                Some(p)
+            }
+            None if keep.is_none() => store::directory::default_profile(conn).await?,
+            None => None,
+        };
         let self_service_id = match opt(u.self_service_id.as_deref()) {
             None => None,
             Some(id) => {
@@ -240,7 +258,7 @@ impl Service {
             password_never_expires: u.password_never_expires,
             presence_home_node: opt(u.presence_home_node.as_deref()),
             app_profiles: model::AppProfiles {
-                ldap: opt(u.app_profiles.ldap.as_deref()),
+                ldap: ldap_profile,
                 cti: opt(u.app_profiles.cti.as_deref()),
                 voicemail: opt(u.app_profiles.voicemail.as_deref()),
                 conferencing: opt(u.app_profiles.conferencing.as_deref()),

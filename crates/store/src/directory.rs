@@ -367,3 +367,12 @@ pub async fn delete_profile(conn: &mut AnyConnection, id: i64) -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// The name of the default LDAP profile, if one is.
+pub async fn default_profile(conn: &mut AnyConnection) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT name FROM ldap_profiles WHERE default_profile <> 0 ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(conn)
+    .await?)
+}
