@@ -182,20 +182,14 @@ impl Inbound {
             env!("CARGO_PKG_VERSION"),
             "\r\n"
         ));
-        let mut out = match body {
-            Some((ty, b)) => {
-                s.push_str(&format!(
-                    "Content-Type: {ty}\r\nContent-Length: {}\r\n\r\n",
-                    b.len()
-                ));
-                let mut v = s.into_bytes();
-                v.extend_from_slice(b);
-                return v;
-            }
-            None => s,
-        };
-        out.push_str("Content-Length: 0\r\n\r\n");
-        out.into_bytes()
+        let (ty, b) = body.unwrap_or(("", b""));
+        if !ty.is_empty() {
+            s.push_str(&format!("Content-Type: {ty}\r\n"));
+        }
+        s.push_str(&format!("Content-Length: {}\r\n\r\n", b.len()));
+        let mut out = s.into_bytes();
+        out.extend_from_slice(b);
+        out
     }
 
     /// The header values as received: From (the remote party of the dialog) and To.

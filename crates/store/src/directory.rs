@@ -250,17 +250,26 @@ pub async fn profile_id(conn: &mut AnyConnection, name: &str) -> Result<Option<i
     )
 }
 
-/// The directory types of these servers, by id.
+/// The names and directory types of these servers, in the order of `ids` (one read).
 pub async fn server_types(
     conn: &mut AnyConnection,
     ids: &[i64],
 ) -> Result<Vec<(i64, String, DirectoryType)>> {
-    let mut out = Vec::new();
-    for id in ids {
-        let s = server_by_id(conn, *id).await?;
-        out.push((s.id, s.name, s.directory_type));
+    let mut q = Sql::new("SELECT id, name, directory_type FROM ldap_servers WHERE id IN ");
+    q.bind_list(ids);
+    let mut found = Vec::new();
+    for r in q.query().fetch_all(conn).await? {
+        let t: String = r.try_get(2)?;
+        found.push((
+            r.try_get::<i64, _>(0)?,
+            r.try_get::<String, _>(1)?,
+            DirectoryType::from_db(&t),
+        ));
     }
-    Ok(out)
+    Ok(ids
+        .iter()
+        .filter_map(|id| found.iter().find(|(f, _, _)| f == id).cloned())
+        .collect())
 }
 
 fn backup(p: &ProfileRow, i: usize) -> Option<i64> {

@@ -863,20 +863,20 @@ pub(super) fn json_of(
 fn keep_unshown(m: &mut Map<String, Json>, stored: &Json) {
     for (k, v) in m.iter_mut() {
         if let (Json::Object(inner), Json::Object(was)) = (v, &stored[k.as_str()]) {
-            for (sk, sv) in was {
-                match inner.get_mut(sk) {
-                    None => {
-                        inner.insert(sk.clone(), sv.clone());
-                    }
-                    Some(Json::Object(_)) => {
-                        let mut one = Map::new();
-                        one.insert(sk.clone(), inner[sk].clone());
-                        keep_unshown(&mut one, &Json::Object(was.clone()));
-                        inner.insert(sk.clone(), one.remove(sk).expect("kept"));
-                    }
-                    Some(_) => {}
-                }
+            fill_from(inner, was);
+        }
+    }
+}
+
+/// Adds to `inner` every key of `was` it lacks, at every depth.
+fn fill_from(inner: &mut Map<String, Json>, was: &Map<String, Json>) {
+    for (k, w) in was {
+        match (inner.get_mut(k), w) {
+            (None, _) => {
+                inner.insert(k.clone(), w.clone());
             }
+            (Some(Json::Object(i)), Json::Object(w)) => fill_from(i, w),
+            _ => {}
         }
     }
 }
