@@ -68,6 +68,29 @@ pub enum Command {
     /// Self-provisioning: where auto-registration stands, and claims (docs/self-provisioning.md).
     #[command(subcommand)]
     SelfProvisioning(SelfProvisioningCmd),
+    /// The corporate directory (docs/directory.md): LDAP syncs.
+    #[command(subcommand)]
+    Ldap(LdapCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LdapCmd {
+    /// Syncs users from an LDAP profile's directory: creates the users it adds, gives stored
+    /// users its values, makes synced users who left it inactive. With --dry-run, prints what
+    /// it would do and changes nothing. Exits non-zero when the directory cannot be read or a
+    /// user could not be written.
+    Sync {
+        /// The LDAP profile (name or id).
+        profile: String,
+        #[arg(long)]
+        dry_run: bool,
+        /// The call-control system the users are on (when there are several).
+        #[arg(long)]
+        system: Option<String>,
+        /// Print the whole report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

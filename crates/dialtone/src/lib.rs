@@ -358,6 +358,25 @@ impl App {
             }));
             stops.push(stop);
         }
+        {
+            // Scheduled LDAP syncs: each profile with an interval, checked once a minute.
+            let svc = service.clone();
+            let (stop, mut stopped) = oneshot::channel::<()>();
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+                let actor = service::Actor::new("scheduled LDAP sync");
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = &mut stopped => return Ok(()),
+                    }
+                    if let Err(e) = svc.run_due_ldap_syncs(&actor).await {
+                        tracing::warn!(error = %e, "could not run the scheduled LDAP syncs");
+                    }
+                }
+            }));
+            stops.push(stop);
+        }
         let router = web::router(web::AppState {
             service: service.clone(),
             provisioner,

@@ -3,7 +3,8 @@
 use anyhow::{bail, Context};
 use clap::Parser;
 use dialtone::cli::{
-    self, Cli, Command, LineCmd, PhoneCmd, ResyncArgs, SelfProvisioningCmd, StatusArgs, UserCmd,
+    self, Cli, Command, LdapCmd, LineCmd, PhoneCmd, ResyncArgs, SelfProvisioningCmd, StatusArgs,
+    UserCmd,
 };
 use dialtone::{App, Config};
 use model::*;
@@ -61,6 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Export(_)
             | Command::Template(_)
             | Command::SelfProvisioning(_)
+            | Command::Ldap(_)
     );
     init_logging(if quiet { "warn" } else { &cfg.log.level });
     for w in warnings {
@@ -226,7 +228,88 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (svc, _) = dialtone::open_service(&cfg).await?;
             self_provisioning_cmd(&svc, &cli_actor, cmd).await
         }
+        Command::Ldap(LdapCmd::Sync {
+            profile,
+            dry_run,
+            system,
+            json,
+        }) => {
+            let (svc, _) = dialtone::open_service(&cfg).await?;
+            let r = svc
+                .sync_ldap_profile(&cli_actor, &profile, LdapSyncRequest { dry_run, system })
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", sync_text(&r));
+            }
+            if r.failed_users > 0 {
+                bail!("{} users could not be written", r.failed_users);
+            }
+            Ok(())
+        }
     }
+}
+
+/// A sync's report as a person reads it.
+fn sync_text(r: &LdapSyncReport) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{} sync of LDAP profile {} into {}: {} entries read from {} in {} ms",
+        if r.dry_run { "Dry run of the" } else { "The" },
+        r.profile,
+        r.system,
+        r.entries,
+        r.server,
+        r.took_ms
+    );
+    for u in &r.unreachable {
+        let _ = writeln!(o, "  not answering: {u}");
+    }
+    let _ = writeln!(o, "{}", r.summary());
+    let more = |o: &mut String, shown: usize, all: usize| {
+        if all > shown {
+            let _ = writeln!(o, "  … and {} more", all - shown);
+        }
+    };
+    for c in &r.create {
+        let _ = writeln!(
+            o,
+            "  + {} ({} {}) {}",
+            c.user_id, c.fields.first_name, c.fields.last_name, c.dn
+        );
+    }
+    more(&mut o, r.create.len(), r.to_create);
+    for u in &r.update {
+        let mut what: Vec<String> = u
+            .changes
+            .iter()
+            .map(|c| format!("{}: {:?} → {:?}", c.field, c.stored, c.directory))
+            .collect();
+        if u.becomes_synced {
+            what.push("becomes synced".into());
+        }
+        if u.reactivated {
+            what.push("back in the directory: active again".into());
+        }
+        let _ = writeln!(o, "  ~ {}: {}", u.user_id, what.join(", "));
+    }
+    more(&mut o, r.update.len(), r.to_update);
+    for d in &r.deactivate {
+        let _ = writeln!(o, "  - {d}: gone from the directory, made inactive");
+    }
+    more(&mut o, r.deactivate.len(), r.to_deactivate);
+    for s in &r.skipped {
+        let _ = writeln!(o, "  skipped {}: {}", s.key, s.reason);
+    }
+    more(&mut o, r.skipped.len(), r.skipped_entries);
+    for f in &r.failed {
+        let _ = writeln!(o, "  FAILED {}: {}", f.key, f.reason);
+    }
+    more(&mut o, r.failed.len(), r.failed_users);
+    o
 }
 
 async fn self_provisioning_cmd(

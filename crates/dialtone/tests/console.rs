@@ -1434,6 +1434,60 @@ async fn ldap_servers_and_profiles_in_the_console() {
             text(&c, "main table").await.contains("Corp"),
             "[{l}] used by"
         );
+
+        // A sync from a real slapd: the dry run's plan, then the sync, from the profile's page.
+        if let (Some(slapd_bin), Some(slapadd)) =
+            (slapd::program("slapd"), slapd::program("slapadd"))
+        {
+            let dir = slapd::start(&slapd_bin, &slapadd, 40);
+            t.create("/api/v1/ldap-servers", serde_json::json!({"name": "ldap1", "host": "127.0.0.1", "port": dir.port, "directory_type": "openldap"})).await;
+            t.create("/api/v1/ldap-profiles", serde_json::json!({"name": "people", "bind_dn": format!("cn=reader,{}", slapd::SUFFIX),
+                "password": "reader-pw", "search_context": format!("ou=people,{}", slapd::SUFFIX), "primary_server": "ldap1"})).await;
+            t.post(
+                "/api/v1/ldap-attribute-map/restore-defaults",
+                serde_json::json!({"directory_type": "openldap"}),
+            )
+            .await;
+            c.goto(&format!("{base}/ldap-profiles/people"))
+                .await
+                .unwrap();
+            assert!(text(&c, "#last-sync").await.starts_with("never"), "[{l}]");
+            submit(&c, "#last-sync a").await;
+            assert_eq!(text(&c, "h1").await, "Sync LDAP profile people", "[{l}]");
+            submit(&c, "#dry-run").await;
+            let title = text(&c, "#report-title").await;
+            assert_eq!(
+                title,
+                "Dry run: 40 to create, 0 to update, 0 unchanged, 0 to make inactive, 0 skipped",
+                "[{l}]"
+            );
+            assert!(text(&c, "#report").await.contains("user0007"), "[{l}]");
+            let (_, users) = t.get("/api/v1/users?limit=1").await;
+            assert_eq!(users["total"], 0, "[{l}] a dry run writes nothing");
+            let page = c.find(Locator::Css("html")).await.unwrap();
+            c.find(Locator::Css("#sync-now"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let alert = c.get_alert_text().await.unwrap();
+            assert!(alert.contains("Sync people now?"), "[{l}] {alert}");
+            c.accept_alert().await.unwrap();
+            gone(&page).await;
+            assert_eq!(
+                text(&c, "#report-title").await,
+                "Sync: 40 created, 0 updated, 0 unchanged, 0 made inactive, 0 skipped, 0 failed",
+                "[{l}]"
+            );
+            assert!(text(&c, "#last-sync").await.contains("40 created"), "[{l}]");
+            let (_, users) = t.get("/api/v1/users?limit=1").await;
+            assert_eq!(users["total"], 40, "[{l}]");
+            screenshot(&c, "ldap-sync", l).await;
+        }
         t.stop().await;
     }
 }
+
+#[path = "../../ldap/tests/support/slapd.rs"]
+mod slapd;

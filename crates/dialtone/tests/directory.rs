@@ -272,3 +272,257 @@ async fn the_attribute_map_keeps_the_seeds_rules() {
         t.stop().await;
     }
 }
+
+#[path = "../../ldap/tests/support/slapd.rs"]
+mod slapd;
+
+/// A user as the API answers it.
+async fn user(t: &TestApp, id: &str) -> serde_json::Value {
+    let (s, u) = t.get(&format!("/api/v1/users/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{u}");
+    u
+}
+
+#[tokio::test]
+async fn an_ldap_sync_reads_a_real_slapd_and_keeps_dialtone_in_step() {
+    let (Some(slapd_bin), Some(slapadd)) = (slapd::program("slapd"), slapd::program("slapadd"))
+    else {
+        return;
+    };
+    let Some(_) = slapd::program("ldapmodify") else {
+        return;
+    };
+    for db in TestDb::all().await {
+        let d = slapd::start(&slapd_bin, &slapadd, 300);
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        let dead = slapd::free_port();
+        t.create(SERVERS, json!({"name": "dead", "host": "127.0.0.1", "port": dead, "directory_type": "openldap"})).await;
+        t.create(SERVERS, json!({"name": "ldap1", "host": "127.0.0.1", "port": d.port, "directory_type": "openldap"})).await;
+        t.create(PROFILES, json!({
+            "name": "corp", "bind_dn": format!("cn=reader,{}", slapd::SUFFIX), "password": "reader-pw",
+            "search_context": format!("ou=people,{}", slapd::SUFFIX), "recursive": true,
+            "primary_server": "dead", "backup_servers": ["ldap1"]
+        }))
+        .await;
+        t.put(
+            "/api/v1/ldap-attribute-map",
+            json!({"directory_type": "openldap", "fields": model::AttributeFields::preset(model::DirectoryType::OpenLdap)}),
+        )
+        .await;
+        // A local user the directory also has becomes synced; another stays local.
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "user0007", "last_name": "Local"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "localonly", "last_name": "Kept"}),
+        )
+        .await;
+        let sync = "/api/v1/ldap-profiles/corp/sync";
+
+        // The dry run: the plan, through the dead primary to its backup; nothing written.
+        let (s, r) = t.post(sync, json!({"dry_run": true})).await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {r}");
+        assert_eq!(
+            (
+                r["to_create"].as_u64(),
+                r["to_update"].as_u64(),
+                r["server"].as_str()
+            ),
+            (Some(299), Some(1), Some("ldap1")),
+            "[{l}] {r}"
+        );
+        assert_eq!(r["unreachable"].as_array().unwrap().len(), 1, "[{l}]");
+        let u7 = &r["update"][0];
+        assert_eq!(u7["user_id"], "user0007");
+        assert!(u7["becomes_synced"].as_bool().unwrap());
+        assert!(
+            u7["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["field"] == "last_name"
+                    && c["stored"] == "Local"
+                    && c["directory"] == "Last0007"),
+            "[{l}] {u7}"
+        );
+        let (_, users) = t.get("/api/v1/users?limit=1").await;
+        assert_eq!(users["total"], 2, "[{l}] a dry run writes nothing");
+
+        // The run: 299 created, 1 updated, each audited; the sync's summary kept on the profile.
+        let (s, r) = t.post(sync, json!({})).await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {r}");
+        assert_eq!(r["failed_users"], 0, "[{l}] {r}");
+        assert_eq!(
+            (r["created"].as_u64(), r["updated"].as_u64()),
+            (Some(299), Some(1)),
+            "[{l}]"
+        );
+        let u = user(&t, "user0042").await;
+        assert_eq!(
+            (
+                u["first_name"].as_str(),
+                u["last_name"].as_str(),
+                u["mail"].as_str(),
+                u["telephone_number"].as_str()
+            ),
+            (
+                Some("First0042"),
+                Some("Last0042"),
+                Some("user0042@example.com"),
+                Some("+1 408 555 0042")
+            ),
+            "[{l}]"
+        );
+        assert_eq!(
+            (
+                u["ldap_synced"].as_bool(),
+                u["app_profiles"]["ldap"].as_str()
+            ),
+            (Some(true), Some("corp")),
+            "[{l}]"
+        );
+        let u7 = user(&t, "user0007").await;
+        assert_eq!(
+            (u7["last_name"].as_str(), u7["ldap_synced"].as_bool()),
+            (Some("Last0007"), Some(true)),
+            "[{l}]"
+        );
+        let (_, p) = t.get("/api/v1/ldap-profiles/corp").await;
+        assert!(
+            p["last_sync"]
+                .as_str()
+                .unwrap()
+                .starts_with("299 created, 1 updated, 0 unchanged, 0 made inactive"),
+            "[{l}] {p}"
+        );
+        let (_, audit) = t.get("/api/v1/audit?q=user0042").await;
+        assert!(
+            audit["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == "create" && e["target"] == "user0042"),
+            "[{l}] {audit}"
+        );
+
+        // Synced fields are read-only, with the reason; the others are not.
+        let v = u["version"].as_i64().unwrap();
+        let msg = t.refused(
+            t.patch(
+                "/api/v1/users/user0042",
+                json!({"version": v, "last_name": "Other"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "last_name",
+        );
+        assert!(msg.contains("synced from LDAP"), "[{l}] {msg}");
+        let (s, _) = t
+            .patch(
+                "/api/v1/users/user0042",
+                json!({"version": v, "groups": ["sales"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}]");
+
+        // The same directory again: nothing to do.
+        let (_, r) = t.post(sync, json!({})).await;
+        assert_eq!(
+            (
+                r["unchanged"].as_u64(),
+                r["created"].as_u64(),
+                r["updated"].as_u64()
+            ),
+            (Some(300), Some(0), Some(0)),
+            "[{l}] {r}"
+        );
+
+        // A change and a removal in the directory: one update, one made inactive.
+        slapd::modify(
+            &d,
+            &format!(
+                "dn: uid=user0042,ou=people,{s}\nchangetype: modify\nreplace: sn\nsn: Married\n\n\
+             dn: uid=user0043,ou=people,{s}\nchangetype: delete\n",
+                s = slapd::SUFFIX
+            ),
+        );
+        let (_, r) = t.post(sync, json!({"dry_run": true})).await;
+        assert_eq!(
+            (r["to_update"].as_u64(), r["to_deactivate"].as_u64()),
+            (Some(1), Some(1)),
+            "[{l}] {r}"
+        );
+        let (_, r) = t.post(sync, json!({})).await;
+        assert_eq!(
+            (
+                r["updated"].as_u64(),
+                r["deactivated"].as_u64(),
+                r["unchanged"].as_u64()
+            ),
+            (Some(1), Some(1), Some(298)),
+            "[{l}] {r}"
+        );
+        assert_eq!(user(&t, "user0042").await["last_name"], "Married", "[{l}]");
+        let gone = user(&t, "user0043").await;
+        assert!(gone["ldap_inactive_since"].is_string(), "[{l}] {gone}");
+        assert!(
+            user(&t, "localonly").await["ldap_inactive_since"].is_null(),
+            "[{l}] a local user is not the sync's"
+        );
+
+        // A bad bind password: a clear error, and nothing changed.
+        let (_, p) = t.get("/api/v1/ldap-profiles/corp").await;
+        t.patch(
+            "/api/v1/ldap-profiles/corp",
+            json!({"version": p["version"], "password": "wrong"}),
+        )
+        .await;
+        slapd::modify(
+            &d,
+            &format!(
+                "dn: uid=user0044,ou=people,{s}\nchangetype: modify\nreplace: sn\nsn: Never\n",
+                s = slapd::SUFFIX
+            ),
+        );
+        let (s, e) = t.post(sync, json!({})).await;
+        assert_eq!(s, StatusCode::BAD_GATEWAY, "[{l}] {e}");
+        let msg = e["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains("refused the bind") && msg.contains("cn=reader"),
+            "[{l}] {msg}"
+        );
+        assert_eq!(user(&t, "user0044").await["last_name"], "Last0044", "[{l}]");
+        let (_, p) = t.get("/api/v1/ldap-profiles/corp").await;
+        assert!(
+            p["last_sync"]
+                .as_str()
+                .unwrap()
+                .contains("refused the bind"),
+            "[{l}] {p}"
+        );
+
+        // The CLI on the same database: the dry run says what it would do.
+        t.patch(
+            "/api/v1/ldap-profiles/corp",
+            json!({"version": p["version"], "password": "reader-pw"}),
+        )
+        .await;
+        let out = common::dialtone(&db, &["ldap", "sync", "corp", "--dry-run"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "[{l}] {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("1 to update")
+                && text.contains("~ user0044: last_name: \"Last0044\" → \"Never\""),
+            "[{l}] {text}"
+        );
+        t.stop().await;
+    }
+}

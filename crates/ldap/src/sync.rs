@@ -4,74 +4,46 @@
 //! plan is what a dry run shows and what the sync then applies through the service.
 
 use crate::Entry;
-use model::{AttributeFields, User, UserId};
+use model::directory::{KnownUser, SyncedFields};
+use model::{AttributeFields, UserId};
 use std::collections::{BTreeMap, HashMap};
 
-/// A user as the directory says it: the fields the sync keeps (read-only on synced users).
+/// A user as the directory says it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Person {
     pub user_id: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub display_name: String,
-    pub department: String,
-    pub mail: String,
-    pub telephone_number: String,
-    /// The manager's user ID, when the map has `manager` and its DN is an entry of the search.
-    pub manager: String,
+    /// The fields the sync keeps (the manager as a user ID, when the map has `manager` and its
+    /// DN is an entry of the search).
+    pub fields: SyncedFields,
     /// The entry's DN (for the report).
     pub dn: String,
-}
-
-/// The Dialtone fields a sync sets, in order.
-pub const SYNCED_FIELDS: [&str; 7] = [
-    "first_name",
-    "last_name",
-    "display_name",
-    "department",
-    "mail",
-    "telephone_number",
-    "manager",
-];
-
-impl Person {
-    fn get(&self, field: &str) -> &str {
-        match field {
-            "first_name" => &self.first_name,
-            "last_name" => &self.last_name,
-            "display_name" => &self.display_name,
-            "department" => &self.department,
-            "mail" => &self.mail,
-            "telephone_number" => &self.telephone_number,
-            "manager" => &self.manager,
-            _ => "",
-        }
-    }
-}
-
-fn user_field<'a>(u: &'a User, field: &str) -> &'a str {
-    match field {
-        "first_name" => &u.first_name,
-        "last_name" => &u.last_name,
-        "display_name" => &u.display_name,
-        "department" => &u.department,
-        "mail" => &u.mail,
-        "telephone_number" => &u.telephone_number,
-        "manager" => &u.manager,
-        _ => "",
-    }
 }
 
 /// One field a sync changes: (field, stored, from the directory).
 pub type FieldChange = (&'static str, String, String);
 
+/// A stored user the directory changes.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Update {
+    pub person: Person,
+    pub id: i64,
+    pub version: i64,
+    pub changes: Vec<FieldChange>,
+    /// A local user the directory has too.
+    pub becomes_synced: bool,
+    /// A user who had left the directory and is back.
+    pub reactivated: bool,
+}
+
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Plan {
     pub create: Vec<Person>,
-    pub update: Vec<(Person, Vec<FieldChange>)>,
+    /// The directory's person, the stored user's id and version, the fields that change.
+    pub update: Vec<Update>,
     pub unchanged: usize,
-    /// Synced users no longer in the directory's answer (user IDs).
-    pub gone: Vec<String>,
+    /// Active users synced by this profile no longer in the directory's answer: (id, version,
+    /// user ID).
+    pub gone: Vec<(i64, i64, String)>,
     /// Entries that make no user: (DN, why).
     pub skipped: Vec<(String, String)>,
 }
@@ -111,9 +83,9 @@ pub fn attributes(map: &AttributeFields) -> Vec<String> {
     v
 }
 
-/// The plan of syncing `entries` (read through `map`) into `users` (the users of the system
-/// the sync fills).
-pub fn plan(entries: &[Entry], map: &AttributeFields, users: &[User]) -> Plan {
+/// The plan of syncing `entries` (read through `map`) by `profile` into `users` (the users of
+/// the system the sync fills).
+pub fn plan(entries: &[Entry], map: &AttributeFields, profile: &str, users: &[KnownUser]) -> Plan {
     let mut p = Plan::default();
     let value = |e: &Entry, attr: &str| -> String {
         if attr.trim().is_empty() {
@@ -150,45 +122,72 @@ pub fn plan(entries: &[Entry], map: &AttributeFields, users: &[User]) -> Plan {
                 .push((e.dn.clone(), format!("user ID {id} is also {}'s", other.dn)));
             continue;
         }
+        if value(e, &map.last_name).is_empty() {
+            p.skipped.push((
+                e.dn.clone(),
+                format!(
+                    "no {} (the last name): a Dialtone user needs one",
+                    map.last_name
+                ),
+            ));
+            continue;
+        }
         let manager_dn = value(e, &map.manager).to_ascii_lowercase();
         let person = Person {
             user_id: id.clone(),
-            first_name: value(e, &map.first_name),
-            last_name: value(e, &map.last_name),
-            display_name: value(e, &map.display_name),
-            department: value(e, &map.department),
-            mail: value(e, &map.mail),
-            telephone_number: value(e, &map.business_phone),
-            manager: by_dn.get(&manager_dn).cloned().unwrap_or_default(),
+            fields: SyncedFields {
+                first_name: value(e, &map.first_name),
+                last_name: value(e, &map.last_name),
+                display_name: value(e, &map.display_name),
+                department: value(e, &map.department),
+                mail: value(e, &map.mail),
+                telephone_number: value(e, &map.business_phone),
+                manager: by_dn.get(&manager_dn).cloned().unwrap_or_default(),
+            },
             dn: e.dn.clone(),
         };
         people.insert(id.to_ascii_lowercase(), person);
     }
-    let stored: HashMap<String, &User> = users
+    let stored: HashMap<String, &KnownUser> = users
         .iter()
         .map(|u| (u.user_id.to_ascii_lowercase(), u))
         .collect();
-    for (key, person) in &people {
+    for (key, person) in people.iter() {
         match stored.get(key) {
             None => p.create.push(person.clone()),
             Some(u) => {
-                let changes: Vec<FieldChange> = SYNCED_FIELDS
-                    .iter()
-                    .filter(|f| user_field(u, f) != person.get(f))
-                    .map(|f| (*f, user_field(u, f).to_string(), person.get(f).to_string()))
+                let changes: Vec<FieldChange> = u
+                    .fields
+                    .entries()
+                    .into_iter()
+                    .zip(person.fields.entries())
+                    .filter(|((_, had), (_, has))| had != has)
+                    .map(|((f, had), (_, has))| (f, had.to_string(), has.to_string()))
                     .collect();
-                if changes.is_empty() && u.ldap_synced {
+                if changes.is_empty() && u.ldap_synced && !u.inactive {
                     p.unchanged += 1;
                 } else {
-                    p.update.push((person.clone(), changes));
+                    p.update.push(Update {
+                        person: person.clone(),
+                        id: u.id,
+                        version: u.version,
+                        changes,
+                        becomes_synced: !u.ldap_synced,
+                        reactivated: u.ldap_synced && u.inactive,
+                    });
                 }
             }
         }
     }
     p.gone = users
         .iter()
-        .filter(|u| u.ldap_synced && !people.contains_key(&u.user_id.to_ascii_lowercase()))
-        .map(|u| u.user_id.clone())
+        .filter(|u| {
+            u.ldap_synced
+                && !u.inactive
+                && u.ldap_profile.as_deref() == Some(profile)
+                && !people.contains_key(&u.user_id.to_ascii_lowercase())
+        })
+        .map(|u| (u.id, u.version, u.user_id.clone()))
         .collect();
     p
 }
@@ -196,6 +195,7 @@ pub fn plan(entries: &[Entry], map: &AttributeFields, users: &[User]) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use model::directory::{KnownUser, SyncedFields};
 
     fn entry(dn: &str, attrs: &[(&str, &str)]) -> Entry {
         let mut m: HashMap<String, Vec<String>> = HashMap::new();
@@ -210,21 +210,20 @@ mod tests {
         }
     }
 
-    fn user(id: &str, first: &str, synced: bool) -> User {
-        let mut u: User = serde_json::from_value(serde_json::json!({
-            "id": 1, "system": "default", "user_id": id, "first_name": first, "last_name": "Doe",
-            "display_name": "", "department": "", "manager": "", "mail": "", "telephone_number": "",
-            "primary_extension": null, "primary_extension_partition": "", "user_profile": null,
-            "self_service_id": null, "groups": [], "must_change_password": false,
-            "password_never_expires": false, "presence_home_node": null, "app_profiles": {},
-            "capabilities": {}, "ldap_synced": synced, "has_password": false, "has_pin": false,
-            "has_digest_credential": false, "devices": [], "device_profiles": [],
-            "default_device_profile": null, "lines": [], "conflicts": [], "version": 1,
-            "created_at": "", "updated_at": ""
-        }))
-        .unwrap();
-        u.ldap_synced = synced;
-        u
+    fn user(id: &str, first: &str, synced: bool) -> KnownUser {
+        KnownUser {
+            id: 1,
+            version: 1,
+            user_id: id.into(),
+            fields: SyncedFields {
+                first_name: first.into(),
+                last_name: "Doe".into(),
+                ..Default::default()
+            },
+            ldap_synced: synced,
+            ldap_profile: synced.then(|| "corp".to_string()),
+            inactive: false,
+        }
     }
 
     #[test]
@@ -247,7 +246,8 @@ mod tests {
             entry("uid=new,ou=p", &[("uid", "new"), ("sn", "Comer")]),
             entry("cn=nouid,ou=p", &[("sn", "Nobody")]),
             entry("uid=JDOE,ou=q", &[("uid", "JDOE"), ("sn", "Twin")]),
-            entry("uid=bad,ou=p", &[("uid", "a/b")]),
+            entry("uid=bad,ou=p", &[("uid", "a/b"), ("sn", "Bad")]),
+            entry("uid=nosn,ou=p", &[("uid", "nosn")]),
         ];
         let users = vec![
             user("jdoe", "Johnny", true),
@@ -255,7 +255,7 @@ mod tests {
             user("left", "Gone", true),
             user("local", "Kept", false),
         ];
-        let p = plan(&entries, &map, &users);
+        let p = plan(&entries, &map, "corp", &users);
         assert_eq!(
             p.create
                 .iter()
@@ -263,23 +263,33 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["new"]
         );
-        let (jdoe, changes) = p.update.iter().find(|(u, _)| u.user_id == "jdoe").unwrap();
-        assert_eq!(jdoe.manager, "boss", "the manager's DN, any case");
+        let jdoe = p
+            .update
+            .iter()
+            .find(|u| u.person.user_id == "jdoe")
+            .unwrap();
+        let changes = &jdoe.changes;
+        assert_eq!(
+            jdoe.person.fields.manager, "boss",
+            "the manager's DN, any case"
+        );
         assert!(
             changes.contains(&("first_name", "Johnny".into(), "John".into())),
             "{changes:?}"
         );
         // boss: last name Boss vs Doe stored: an update too.
         assert_eq!(p.update.len(), 2);
-        assert_eq!(p.gone, ["left"], "a local user is not the sync's to touch");
+        let gone: Vec<&str> = p.gone.iter().map(|g| g.2.as_str()).collect();
+        assert_eq!(gone, ["left"], "a local user is not the sync's to touch");
         let why: Vec<&str> = p.skipped.iter().map(|(_, w)| w.as_str()).collect();
-        assert_eq!(why.len(), 3, "{why:?}");
+        assert_eq!(why.len(), 4, "{why:?}");
+        assert!(why.iter().any(|w| w.contains("no sn (the last name)")));
         assert!(why.iter().any(|w| w.contains("no uid")));
         assert!(why.iter().any(|w| w.contains("is also uid=jdoe,ou=p's")));
         assert!(why.iter().any(|w| w.contains("cannot be a user ID")));
         assert_eq!(
             p.summary(),
-            "1 to create, 2 to update, 0 unchanged, 1 gone from the directory, 3 skipped"
+            "1 to create, 2 to update, 0 unchanged, 1 gone from the directory, 4 skipped"
         );
         assert_eq!(
             attributes(&map),
@@ -303,10 +313,21 @@ mod tests {
             "uid=jdoe,ou=p",
             &[("uid", "jdoe"), ("givenName", "John"), ("sn", "Doe")],
         )];
-        let p = plan(&entries, &map, &[user("jdoe", "John", true)]);
+        let p = plan(&entries, &map, "corp", &[user("jdoe", "John", true)]);
         assert_eq!((p.create.len(), p.update.len(), p.unchanged), (0, 0, 1));
         // The same values on a user not yet synced: an update (it becomes synced).
-        let p = plan(&entries, &map, &[user("jdoe", "John", false)]);
-        assert_eq!((p.update.len(), p.update[0].1.len()), (1, 0));
+        let p = plan(&entries, &map, "corp", &[user("jdoe", "John", false)]);
+        assert_eq!((p.update.len(), p.update[0].changes.len()), (1, 0));
+        assert!(p.update[0].becomes_synced);
+        // An inactive user back in the directory: reactivated.
+        let mut back = user("jdoe", "John", true);
+        back.inactive = true;
+        let p = plan(&entries, &map, "corp", &[back]);
+        assert!(p.update[0].reactivated && !p.update[0].becomes_synced);
+        // A synced user of another profile who is not in this profile's answer stays.
+        let mut other = user("elsewhere", "E", true);
+        other.ldap_profile = Some("branch".into());
+        let p = plan(&entries, &map, "corp", &[other]);
+        assert!(p.gone.is_empty());
     }
 }

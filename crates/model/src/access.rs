@@ -117,6 +117,8 @@ pub enum Action {
     RemoveHttpCredential,
     /// A user made an auto-registered phone theirs (self-provisioning).
     Claim,
+    /// An LDAP profile's directory sync (its summary).
+    Sync,
 }
 
 impl Action {
@@ -134,6 +136,7 @@ impl Action {
             Action::SetHttpCredential => "set http credential",
             Action::RemoveHttpCredential => "remove http credential",
             Action::Claim => "claim",
+            Action::Sync => "sync",
         }
     }
 

@@ -172,6 +172,15 @@ pub struct LdapProfile {
     pub backup_servers: Vec<String>,
     /// New users are placed in it.
     pub default_profile: bool,
+    /// The filter a sync searches with; empty: the directory type's people
+    /// (`(&(objectClass=user)(objectCategory=person))` on Active Directory,
+    /// `(objectClass=inetOrgPerson)` otherwise).
+    pub sync_filter: String,
+    /// Hours between scheduled syncs; 0: on demand only.
+    pub sync_interval_hours: u32,
+    /// When the last sync (not a dry run) ended, and what it did.
+    pub last_sync_at: Option<String>,
+    pub last_sync: String,
     /// Users whose application profiles name it.
     pub users: i64,
     pub version: i64,
@@ -194,6 +203,9 @@ pub struct NewLdapProfile {
     pub primary_server: String,
     pub backup_servers: Vec<String>,
     pub default_profile: bool,
+    pub sync_filter: String,
+    /// 0 (on demand only) to 8760 (a year).
+    pub sync_interval_hours: u32,
 }
 
 #[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -212,6 +224,8 @@ pub struct LdapProfilePatch {
     pub primary_server: Option<String>,
     pub backup_servers: Option<Vec<String>>,
     pub default_profile: Option<bool>,
+    pub sync_filter: Option<String>,
+    pub sync_interval_hours: Option<u32>,
 }
 
 macro_rules! redacted_debug {
@@ -799,5 +813,194 @@ mod contact_name_tests {
             ..base()
         };
         assert_eq!(contact_display_name(&c), "jdoe");
+    }
+}
+
+/// The most hours between two scheduled syncs (a year).
+pub const MAX_SYNC_INTERVAL_HOURS: u32 = 8760;
+
+/// A profile's sync settings: the filter is one parenthesised LDAP filter when given.
+pub fn check_sync(filter: &str, interval_hours: u32) -> Result<(), Invalid> {
+    let f = filter.trim();
+    if !f.is_empty() {
+        let mut depth = 0i32;
+        for c in f.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            if depth < 0 {
+                break;
+            }
+        }
+        if !f.starts_with('(') || !f.ends_with(')') || depth != 0 {
+            return Err(Invalid::new(
+                "sync_filter",
+                format!("`{f}` is not an LDAP filter: write one in parentheses with its parentheses balanced, as (objectClass=inetOrgPerson)"),
+            ));
+        }
+    }
+    if interval_hours > MAX_SYNC_INTERVAL_HOURS {
+        return Err(Invalid::new(
+            "sync_interval_hours",
+            format!("{interval_hours} hours is more than a year ({MAX_SYNC_INTERVAL_HOURS}): give 0 (on demand only) to {MAX_SYNC_INTERVAL_HOURS}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The filter a sync of a directory of this type searches with when the profile gives none.
+pub fn default_sync_filter(t: DirectoryType) -> &'static str {
+    match t {
+        DirectoryType::ActiveDirectory => "(&(objectClass=user)(objectCategory=person))",
+        _ => "(objectClass=inetOrgPerson)",
+    }
+}
+
+/// The user fields a directory sync sets (read-only on synced users).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SyncedFields {
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub department: String,
+    pub mail: String,
+    pub telephone_number: String,
+    /// The manager's user ID.
+    pub manager: String,
+}
+
+impl SyncedFields {
+    /// The fields by name, in order.
+    pub fn entries(&self) -> [(&'static str, &str); 7] {
+        [
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("display_name", &self.display_name),
+            ("department", &self.department),
+            ("mail", &self.mail),
+            ("telephone_number", &self.telephone_number),
+            ("manager", &self.manager),
+        ]
+    }
+}
+
+/// A stored user as a sync compares it.
+#[derive(Debug, Clone, Default)]
+pub struct KnownUser {
+    pub id: i64,
+    pub version: i64,
+    pub user_id: String,
+    pub fields: SyncedFields,
+    pub ldap_synced: bool,
+    pub ldap_profile: Option<String>,
+    /// Left the directory (kept inactive).
+    pub inactive: bool,
+}
+
+/// What a sync is asked to do.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct LdapSyncRequest {
+    /// Read the directory and answer the plan; change nothing.
+    pub dry_run: bool,
+    /// The call-control system the users are on; may be left out when there is only one.
+    pub system: Option<String>,
+}
+
+/// A user the directory adds.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SyncCreate {
+    pub user_id: String,
+    pub dn: String,
+    pub fields: SyncedFields,
+}
+
+/// A field a sync changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SyncFieldChange {
+    pub field: String,
+    pub stored: String,
+    pub directory: String,
+}
+
+/// A stored user the directory changes: fields, and whether it becomes synced (a local user
+/// the directory also has) or active again (it had left the directory).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SyncUpdate {
+    pub user_id: String,
+    pub changes: Vec<SyncFieldChange>,
+    pub becomes_synced: bool,
+    pub reactivated: bool,
+}
+
+/// An entry or user the sync passed over or could not write, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SyncProblem {
+    /// The entry's DN (skipped) or the user ID (failed).
+    pub key: String,
+    pub reason: String,
+}
+
+/// What a sync found and did. Lists hold at most [`SYNC_REPORT_LIST`] items; the counts are
+/// whole.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct LdapSyncReport {
+    pub profile: String,
+    pub system: String,
+    pub dry_run: bool,
+    /// The server that answered, and those that did not before it.
+    pub server: String,
+    pub unreachable: Vec<String>,
+    /// Entries the search returned.
+    pub entries: usize,
+    pub to_create: usize,
+    pub to_update: usize,
+    pub unchanged: usize,
+    /// Synced users no longer in the directory: made inactive.
+    pub to_deactivate: usize,
+    pub skipped_entries: usize,
+    /// What was written (0 on a dry run).
+    pub created: usize,
+    pub updated: usize,
+    pub deactivated: usize,
+    /// Users whose write failed (0 on a dry run).
+    pub failed_users: usize,
+    pub create: Vec<SyncCreate>,
+    pub update: Vec<SyncUpdate>,
+    pub deactivate: Vec<String>,
+    pub skipped: Vec<SyncProblem>,
+    pub failed: Vec<SyncProblem>,
+    pub took_ms: u64,
+}
+
+/// The most items a sync report lists per kind.
+pub const SYNC_REPORT_LIST: usize = 1000;
+
+impl LdapSyncReport {
+    /// `3 created, 1 updated, 296 unchanged, 1 made inactive, 0 skipped, 0 failed` (a dry run
+    /// says what it would do).
+    pub fn summary(&self) -> String {
+        if self.dry_run {
+            format!(
+                "{} to create, {} to update, {} unchanged, {} to make inactive, {} skipped",
+                self.to_create,
+                self.to_update,
+                self.unchanged,
+                self.to_deactivate,
+                self.skipped_entries
+            )
+        } else {
+            format!(
+                "{} created, {} updated, {} unchanged, {} made inactive, {} skipped, {} failed",
+                self.created,
+                self.updated,
+                self.unchanged,
+                self.deactivated,
+                self.skipped_entries,
+                self.failed_users
+            )
+        }
     }
 }

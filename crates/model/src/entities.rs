@@ -419,6 +419,9 @@ pub struct User {
     pub capabilities: Capabilities,
     /// Synced from LDAP: the directory's fields are read-only.
     pub ldap_synced: bool,
+    /// When a sync found the user gone from the directory: inactive (cannot log in) until the
+    /// directory has them again or an administrator deletes them.
+    pub ldap_inactive_since: Option<String>,
     pub has_password: bool,
     pub has_pin: bool,
     /// Whether a SIP digest credential is set (it is stored encrypted and never shown).

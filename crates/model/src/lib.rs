@@ -20,7 +20,7 @@ pub mod rules;
 pub mod self_provisioning;
 pub use directory::{
     AttributeFields, AttributeMap, DirectoryType, LdapProfile, LdapProfilePatch, LdapSecurity,
-    LdapServer, LdapServerPatch, NewLdapProfile, NewLdapServer,
+    LdapServer, LdapServerPatch, LdapSyncReport, LdapSyncRequest, NewLdapProfile, NewLdapServer,
 };
 pub mod status;
 pub mod templates;

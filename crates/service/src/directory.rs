@@ -27,6 +27,8 @@ struct ProfileSpec {
     primary: String,
     backups: Vec<String>,
     default_profile: bool,
+    sync_filter: String,
+    sync_interval_hours: u32,
 }
 
 impl Service {
@@ -43,7 +45,7 @@ impl Service {
         }
     }
 
-    async fn ldap_profile_id(&self, conn: &mut store::Conn, key: &str) -> Result<i64> {
+    pub(crate) async fn ldap_profile_id(&self, conn: &mut store::Conn, key: &str) -> Result<i64> {
         if let Some(id) = dir::profile_id(conn, key).await? {
             return Ok(id);
         }
@@ -209,6 +211,7 @@ impl Service {
             &s.primary,
             &s.backups,
         )?;
+        model::directory::check_sync(&s.sync_filter, s.sync_interval_hours)?;
         if let Some(other) = dir::profile_id(conn, name.as_str()).await? {
             if current.map(|c| c.0) != Some(other) {
                 return Err(Error::conflict(
@@ -256,6 +259,8 @@ impl Service {
             primary_server_id: ids[0],
             backup_server_ids: ids[1..].to_vec(),
             default_profile: s.default_profile,
+            sync_filter: s.sync_filter.trim().into(),
+            sync_interval_hours: s.sync_interval_hours,
         };
         let id = match current {
             None => dir::insert_profile(conn, &row).await?,
@@ -310,6 +315,8 @@ impl Service {
                 primary: req.primary_server.clone(),
                 backups: req.backup_servers.clone(),
                 default_profile: req.default_profile,
+                sync_filter: req.sync_filter.clone(),
+                sync_interval_hours: req.sync_interval_hours,
             };
             self.write_ldap_profile(tx.conn(), spec, None).await
         })
@@ -363,6 +370,11 @@ impl Service {
                     .clone()
                     .unwrap_or_else(|| cur.backup_servers.clone()),
                 default_profile: p.default_profile.unwrap_or(cur.default_profile),
+                sync_filter: p
+                    .sync_filter
+                    .clone()
+                    .unwrap_or_else(|| cur.sync_filter.clone()),
+                sync_interval_hours: p.sync_interval_hours.unwrap_or(cur.sync_interval_hours),
             };
             self.write_ldap_profile(tx.conn(), spec, Some((cur.id, p.version, &cur.name)))
                 .await
@@ -400,7 +412,14 @@ impl Service {
     /// The LDAP attribute map (Active Directory's factory defaults until one is saved).
     pub async fn ldap_attribute_map(&self) -> Result<model::AttributeMap> {
         let mut c = self.store.read().await?;
-        Ok(match store::admins::setting(&mut c, ATTRIBUTE_MAP).await? {
+        self.ldap_attribute_map_in(&mut c).await
+    }
+
+    pub(crate) async fn ldap_attribute_map_in(
+        &self,
+        conn: &mut store::Conn,
+    ) -> Result<model::AttributeMap> {
+        Ok(match store::admins::setting(conn, ATTRIBUTE_MAP).await? {
             Some(json) => serde_json::from_str(&json).unwrap_or_default(),
             None => model::AttributeMap::default(),
         })

@@ -11,6 +11,7 @@ pub use import::{keep_to_one_cpu, ImportMode, ImportOptions, ImportReport};
 mod crypto;
 mod devices;
 mod directory;
+mod directory_sync;
 mod http_credentials;
 mod lines;
 mod parameters;
@@ -129,6 +130,9 @@ pub enum Error {
     /// The actor's roles do not allow the change.
     #[error("{0}")]
     Forbidden(String),
+    /// A server Dialtone depends on (an LDAP directory) did not answer or refused it.
+    #[error("{0}")]
+    Upstream(String),
     #[error("{0}")]
     Internal(String),
 }

@@ -94,6 +94,15 @@ impl Service {
             return Err(wrong());
         }
         self.attempts.forget(&[&key]);
+        if user.user.ldap_inactive_since.is_some() {
+            tracing::info!(
+                user = user_id,
+                "self-care log-in refused: inactive (left the directory)"
+            );
+            return Err(Error::Unauthorized(format!(
+                "{user_id} is no longer in the corporate directory: ask an administrator"
+            )));
+        }
         let id = random_token();
         let csrf = random_token();
         let mut tx = self.store.write_unversioned().await?;

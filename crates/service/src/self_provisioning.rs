@@ -666,6 +666,12 @@ impl Service {
                 ),
             );
         }
+        if let Some(since) = &user.user.ldap_inactive_since {
+            return refuse(
+                R::NotAllowed,
+                format!("{uid} left the corporate directory ({since}): inactive users cannot claim phones"),
+            );
+        }
         let Some(extension) = user.user.primary_extension.clone() else {
             return refuse(
                 R::NoPrimaryExtension,

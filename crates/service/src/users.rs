@@ -296,6 +296,16 @@ impl Service {
 
     /// Creates a user and answers its id (an import needs no more).
     pub(crate) async fn add_user(&self, actor: &Actor, req: NewUser) -> Result<i64> {
+        self.insert_user(actor, req, false).await
+    }
+
+    /// Creates a user, synced from LDAP (`synced`: its directory fields read-only) or not.
+    pub(crate) async fn insert_user(
+        &self,
+        actor: &Actor,
+        req: NewUser,
+        synced: bool,
+    ) -> Result<i64> {
         let a = Audit {
             action: Action::Create,
             resource: Resource::User,
@@ -307,9 +317,10 @@ impl Service {
                 .pick_system(tx.conn(), req.system.as_deref(), SystemKind::CallControl)
                 .await?;
             a.system = sys.name.clone();
-            let (row, assoc) = self
+            let (mut row, assoc) = self
                 .user_row(tx.conn(), sys.id, &sys.name, &req, None)
                 .await?;
+            row.ldap_synced = synced;
             // The unique key (system, user ID) finds a duplicate: no read first.
             let id = match store::users::insert(tx.conn(), &row).await {
                 Err(store::Error::Unique(_)) => {
@@ -360,6 +371,7 @@ impl Service {
                 for (f, given, now) in [
                     ("first_name", &p.first_name, &cu.first_name),
                     ("last_name", &p.last_name, &cu.last_name),
+                    ("display_name", &p.display_name, &cu.display_name),
                     ("mail", &p.mail, &cu.mail),
                     ("telephone_number", &p.telephone_number, &cu.telephone_number),
                     ("department", &p.department, &cu.department),

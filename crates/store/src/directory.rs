@@ -3,6 +3,7 @@
 
 use crate::sql::{push_prefix, Find, Sql};
 use crate::{b, now, versioned, Result};
+use model::directory::{KnownUser, SyncedFields};
 use model::{DirectoryType, LdapProfile, LdapSecurity, LdapServer, Page};
 use sqlx::{AnyConnection, Row};
 
@@ -158,11 +159,13 @@ pub struct ProfileRow {
     pub primary_server_id: i64,
     pub backup_server_ids: Vec<i64>,
     pub default_profile: bool,
+    pub sync_filter: String,
+    pub sync_interval_hours: u32,
 }
 
 const PROFILE_COLS: &str = "p.id, p.name, p.description, p.bind_dn, p.anonymous_bind, p.password_enc, p.search_context, \
     p.recursive, s0.name AS primary_name, s1.name AS backup1_name, s2.name AS backup2_name, p.default_profile, \
-    p.version, p.created_at, p.updated_at, \
+    p.sync_filter, p.sync_interval_hours, p.last_sync_at, p.last_sync_result, p.version, p.created_at, p.updated_at, \
     (SELECT COUNT(*) FROM users u WHERE u.ldap_profile = p.name) AS users";
 const PROFILE_FROM: &str = " FROM ldap_profiles p JOIN ldap_servers s0 ON s0.id = p.primary_server_id \
     LEFT JOIN ldap_servers s1 ON s1.id = p.backup1_server_id LEFT JOIN ldap_servers s2 ON s2.id = p.backup2_server_id";
@@ -196,6 +199,12 @@ fn profile(r: &sqlx::any::AnyRow) -> Result<StoredProfile> {
             primary_server: r.try_get("primary_name")?,
             backup_servers: backups,
             default_profile: b(r.try_get("default_profile")?),
+            sync_filter: r.try_get("sync_filter")?,
+            sync_interval_hours: r
+                .try_get::<i64, _>("sync_interval_hours")?
+                .clamp(0, u32::MAX as i64) as u32,
+            last_sync_at: r.try_get("last_sync_at")?,
+            last_sync: r.try_get("last_sync_result")?,
             users: r.try_get("users")?,
             version: r.try_get("version")?,
             created_at: r.try_get("created_at")?,
@@ -279,8 +288,8 @@ fn backup(p: &ProfileRow, i: usize) -> Option<i64> {
 pub async fn insert_profile(conn: &mut AnyConnection, p: &ProfileRow) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO ldap_profiles (name, description, bind_dn, anonymous_bind, password_enc, search_context, recursive, \
-         primary_server_id, backup1_server_id, backup2_server_id, default_profile, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+         primary_server_id, backup1_server_id, backup2_server_id, default_profile, sync_filter, sync_interval_hours, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
     )
     .bind(&p.name)
     .bind(&p.description)
@@ -293,6 +302,8 @@ pub async fn insert_profile(conn: &mut AnyConnection, p: &ProfileRow) -> Result<
     .bind(backup(p, 0))
     .bind(backup(p, 1))
     .bind(p.default_profile as i64)
+    .bind(&p.sync_filter)
+    .bind(p.sync_interval_hours as i64)
     .bind(now())
     .fetch_one(conn)
     .await?)
@@ -310,7 +321,8 @@ pub async fn update_profile(
         sqlx::query(
             "UPDATE ldap_profiles SET name = $1, description = $2, bind_dn = $3, anonymous_bind = $4, password_enc = $5, \
              search_context = $6, recursive = $7, primary_server_id = $8, backup1_server_id = $9, backup2_server_id = $10, \
-             default_profile = $11, updated_at = $12, version = version + 1 WHERE id = $13 AND version = $14",
+             default_profile = $11, sync_filter = $12, sync_interval_hours = $13, updated_at = $14, version = version + 1 \
+             WHERE id = $15 AND version = $16",
         )
         .bind(&p.name)
         .bind(&p.description)
@@ -323,6 +335,8 @@ pub async fn update_profile(
         .bind(backup(p, 0))
         .bind(backup(p, 1))
         .bind(p.default_profile as i64)
+        .bind(&p.sync_filter)
+        .bind(p.sync_interval_hours as i64)
         .bind(now())
         .bind(id)
         .bind(version)
@@ -384,4 +398,139 @@ pub async fn default_profile(conn: &mut AnyConnection) -> Result<Option<String>>
     )
     .fetch_optional(conn)
     .await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sync
+
+/// The users of a system as a sync compares them (one read, the synced fields only).
+pub async fn known_users(conn: &mut AnyConnection, system_id: i64) -> Result<Vec<KnownUser>> {
+    let rows = sqlx::query(
+        "SELECT id, version, user_id, first_name, last_name, display_name, department, mail, telephone_number, \
+         manager, ldap_synced, ldap_profile, ldap_inactive_since FROM users WHERE system_id = $1",
+    )
+    .bind(system_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(KnownUser {
+                id: r.try_get(0)?,
+                version: r.try_get(1)?,
+                user_id: r.try_get(2)?,
+                fields: SyncedFields {
+                    first_name: r.try_get(3)?,
+                    last_name: r.try_get(4)?,
+                    display_name: r.try_get(5)?,
+                    department: r.try_get(6)?,
+                    mail: r.try_get(7)?,
+                    telephone_number: r.try_get(8)?,
+                    manager: r.try_get(9)?,
+                },
+                ldap_synced: b(r.try_get(10)?),
+                ldap_profile: r.try_get(11)?,
+                inactive: r.try_get::<Option<String>, _>(12)?.is_some(),
+            })
+        })
+        .collect()
+}
+
+/// Writes what the directory says of a user: its synced fields, synced by `profile` (which
+/// becomes its LDAP profile), active. Stale when `version` is not the stored one.
+pub async fn write_synced(
+    conn: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    f: &SyncedFields,
+    profile: &str,
+) -> Result<()> {
+    versioned(
+        sqlx::query(
+            "UPDATE users SET first_name = $1, first_lc = $2, last_name = $3, last_lc = $4, display_name = $5, \
+             department = $6, mail = $7, telephone_number = $8, manager = $9, ldap_synced = 1, ldap_inactive_since = NULL, \
+             ldap_profile = $10, version = version + 1, updated_at = $11 \
+             WHERE id = $12 AND version = $13",
+        )
+        .bind(&f.first_name)
+        .bind(f.first_name.to_lowercase())
+        .bind(&f.last_name)
+        .bind(f.last_name.to_lowercase())
+        .bind(&f.display_name)
+        .bind(&f.department)
+        .bind(&f.mail)
+        .bind(&f.telephone_number)
+        .bind(&f.manager)
+        .bind(profile)
+        .bind(now())
+        .bind(id)
+        .bind(version)
+        .execute(conn)
+        .await?
+        .rows_affected(),
+    )
+}
+
+/// Marks a user synced by `profile` (a user the sync just created).
+pub async fn mark_synced(conn: &mut AnyConnection, id: i64, profile: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET ldap_synced = 1, ldap_inactive_since = NULL, ldap_profile = $1 WHERE id = $2",
+    )
+    .bind(profile)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks a synced user gone from the directory: inactive from now, their self-care sessions
+/// ended.
+pub async fn deactivate(conn: &mut AnyConnection, id: i64, version: i64) -> Result<()> {
+    let t = now();
+    sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    versioned(
+        sqlx::query(
+            "UPDATE users SET ldap_inactive_since = $1, version = version + 1, updated_at = $1 \
+             WHERE id = $2 AND version = $3",
+        )
+        .bind(&t)
+        .bind(id)
+        .bind(version)
+        .execute(conn)
+        .await?
+        .rows_affected(),
+    )
+}
+
+/// Records a sync's end on its profile (not a change of the profile: its version stays).
+pub async fn record_sync(conn: &mut AnyConnection, id: i64, result: &str) -> Result<()> {
+    sqlx::query("UPDATE ldap_profiles SET last_sync_at = $1, last_sync_result = $2 WHERE id = $3")
+        .bind(now())
+        .bind(result)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Profiles whose scheduled sync is due: (name, interval hours, last sync time).
+pub async fn scheduled_profiles(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(String, u32, Option<String>)>> {
+    let rows = sqlx::query(
+        "SELECT name, sync_interval_hours, last_sync_at FROM ldap_profiles WHERE sync_interval_hours > 0 ORDER BY name",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get(0)?,
+                r.try_get::<i64, _>(1)?.clamp(0, u32::MAX as i64) as u32,
+                r.try_get(2)?,
+            ))
+        })
+        .collect()
 }

@@ -63,6 +63,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "directory",
             sql: include_str!("../migrations/0010_directory.sql"),
         },
+        Migration {
+            version: 11,
+            name: "ldap_sync",
+            sql: include_str!("../migrations/0011_ldap_sync.sql"),
+        },
     ]
 }
 

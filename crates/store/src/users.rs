@@ -42,7 +42,7 @@ const COLS: &str = "u.id, s.name, u.system_id, u.user_id, u.first_name, u.last_n
     u.manager, u.mail, u.telephone_number, u.password_hash, u.pin_hash, u.digest_credential_enc, u.primary_line_id, pl.pattern, \
     pl.partition, u.user_profile, u.groups_json, u.must_change_password, u.password_never_expires, \
     u.presence_home_node, u.ldap_profile, u.cti_profile, u.voicemail_profile, u.conferencing_profile, u.cap_presence, \
-    u.cap_soft_client, u.ldap_synced, u.version, u.created_at, u.updated_at, u.self_service_id";
+    u.cap_soft_client, u.ldap_synced, u.version, u.created_at, u.updated_at, u.self_service_id, u.ldap_inactive_since";
 const FROM: &str = " FROM users u JOIN systems s ON s.id = u.system_id LEFT JOIN lines pl ON pl.id = u.primary_line_id";
 
 /// A user as stored, with the row's secrets' hashes for the service to check or keep.
@@ -88,6 +88,7 @@ struct Loaded {
     created_at: String,
     updated_at: String,
     self_service_id: Option<String>,
+    ldap_inactive_since: Option<String>,
     /// Name, class (`phone` or a profile) and whether it is the default profile, by name.
     devices: Vec<(String, String, i64)>,
     /// Pattern and partition, in that order.
@@ -152,6 +153,7 @@ impl Loaded {
             app_profiles: row.app_profiles.clone(),
             capabilities: row.capabilities.clone(),
             ldap_synced: row.ldap_synced,
+            ldap_inactive_since: self.ldap_inactive_since,
             has_password: row.password_hash.is_some(),
             has_pin: row.pin_hash.is_some(),
             has_digest_credential: row.digest_credential_enc.is_some(),

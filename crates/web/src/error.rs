@@ -13,7 +13,7 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// `invalid`, `bad_request`, `not_found`, `conflict`, `stale`, `ambiguous`, `unauthorized`, `internal`.
+    /// `invalid`, `bad_request`, `not_found`, `conflict`, `stale`, `ambiguous`, `unauthorized`, `forbidden`, `upstream` (a directory server did not answer), `internal`.
     pub code: &'static str,
     /// What is wrong and how to fix it.
     pub message: String,
@@ -65,6 +65,7 @@ impl From<service::Error> for ApiError {
             E::Ambiguous(_) => (StatusCode::CONFLICT, "ambiguous", None, None),
             E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", None, None),
             E::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None, None),
+            E::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream", None, None),
             E::Internal(ref m) => {
                 tracing::error!(error = %m, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None, None)

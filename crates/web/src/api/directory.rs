@@ -151,3 +151,19 @@ pub(super) async fn restore_attribute_map(
             .await?,
     ))
 }
+
+/// Syncs users from the profile's directory: with `dry_run`, answers the plan (who would be
+/// created, updated with which fields, made inactive, and the entries passed over with why)
+/// and changes nothing. A directory that does not answer or refuses the bind is a 502 and
+/// nothing changes; a user that cannot be written is listed under `failed` while the rest go on.
+#[utoipa::path(post, path = "/api/v1/ldap-profiles/{key}/sync", tag = "directory", params(("key" = String, Path, description = "name or id")),
+    request_body = LdapSyncRequest,
+    responses((status = 200, body = LdapSyncReport), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub(super) async fn sync_ldap_profile(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(key): Path<String>,
+    Body(b): Body<LdapSyncRequest>,
+) -> ApiResult<Json<LdapSyncReport>> {
+    Ok(Json(s.service.sync_ldap_profile(&a, &key, b).await?))
+}

@@ -331,6 +331,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             update_ldap_profile,
             delete_ldap_profile
         ))
+        .routes(routes!(sync_ldap_profile))
         .routes(routes!(get_attribute_map, put_attribute_map))
         .routes(routes!(restore_attribute_map))
         .routes(routes!(auto_registration_status))

@@ -29,6 +29,7 @@ mod assets;
 mod devices;
 mod found;
 mod imports;
+mod ldap_sync;
 mod lists;
 mod login;
 mod overview;
@@ -80,6 +81,10 @@ pub(crate) fn routes() -> Router<AppState> {
     let r = record_routes(r, Res::UserProfile, "/user-profiles", get(user_profiles));
     let r = record_routes(r, Res::LdapServer, "/ldap-servers", get(ldap_servers));
     let r = record_routes(r, Res::LdapProfile, "/ldap-profiles", get(ldap_profiles));
+    let r = r.route(
+        "/ldap-profiles/{key}/sync",
+        get(ldap_sync::page).post(ldap_sync::run),
+    );
     let r = device_routes(r, Dev::Phone, "/phones", get(phones));
     let r = device_routes(r, Dev::Profile, "/device-profiles", get(device_profiles));
     r.route("/self-care", get(self_care))
@@ -282,6 +287,10 @@ fn env() -> &'static Environment<'static> {
                 "record_form.html",
                 include_str!("../../templates/record_form.html"),
             ),
+            (
+                "ldap_sync.html",
+                include_str!("../../templates/ldap_sync.html"),
+            ),
             ("record.html", include_str!("../../templates/record.html")),
             ("fields.html", include_str!("../../templates/fields.html")),
             (
@@ -413,6 +422,9 @@ impl Console {
             service::Error::Forbidden(_) => (StatusCode::FORBIDDEN, "Not allowed"),
             service::Error::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
             service::Error::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Not done"),
+            service::Error::Upstream(_) => {
+                (StatusCode::BAD_GATEWAY, "The directory did not answer")
+            }
             service::Error::Conflict { .. }
             | service::Error::Stale { .. }
             | service::Error::Ambiguous(_) => (StatusCode::CONFLICT, "Not done"),

@@ -373,6 +373,16 @@ const LDAP_PROFILE_FIELDS: &[Field] = &[
         "Default LDAP profile for new users",
         Input::Check,
     ),
+    field(
+        "sync_filter",
+        "Sync filter (empty: the directory type's people)",
+        Input::Text,
+    ),
+    field(
+        "sync_interval_hours",
+        "Sync every … hours (0: on demand only)",
+        Input::Number,
+    ),
 ];
 
 /// Which kind of record a page is about.
@@ -632,7 +642,16 @@ impl Res {
                 vec![context! { label => "Used by", value, id => "used-by" }]
             }
             Res::LdapProfile => {
-                vec![context! { label => "Users", value => r["users"].to_string(), id => "users" }]
+                let name = r["name"].as_str().unwrap_or("");
+                let last = match r["last_sync_at"].as_str() {
+                    Some(at) => format!("{at}: {}", r["last_sync"].as_str().unwrap_or("")),
+                    None => "never".to_string(),
+                };
+                vec![
+                    context! { label => "Users", value => r["users"].to_string(), id => "users" },
+                    context! { label => "Last sync", id => "last-sync",
+                    links => links(vec![(format!("/ldap-profiles/{}/sync", urlencode(name)), format!("{last} (sync…)"))]) },
+                ]
             }
             Res::Line => {
                 let on: Vec<(String, String)> = r["appearances"]
