@@ -470,18 +470,6 @@ pub async fn write_synced(
     )
 }
 
-/// Marks a user synced by `profile` (a user the sync just created).
-pub async fn mark_synced(conn: &mut AnyConnection, id: i64, profile: &str) -> Result<()> {
-    sqlx::query(
-        "UPDATE users SET ldap_synced = 1, ldap_inactive_since = NULL, ldap_profile = $1 WHERE id = $2",
-    )
-    .bind(profile)
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Marks a synced user gone from the directory: inactive from now, their self-care sessions
 /// ended.
 pub async fn deactivate(conn: &mut AnyConnection, id: i64, version: i64) -> Result<()> {
