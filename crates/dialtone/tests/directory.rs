@@ -473,6 +473,31 @@ async fn an_ldap_sync_reads_a_real_slapd_and_keeps_dialtone_in_step() {
             user(&t, "localonly").await["ldap_inactive_since"].is_null(),
             "[{l}] a local user is not the sync's"
         );
+        // The directory phones and soft clients search shows the synced users, not the one
+        // who left.
+        let (s, found) = phone_get(&t, "/directory/contacts?last=last004").await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {found}");
+        let found: serde_json::Value = serde_json::from_str(&found).unwrap();
+        let ids: Vec<&str> = found["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["user_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids.len(),
+            8,
+            "[{l}] 0040-0049 less 0043 (gone) and 0042 (now Married): {found}"
+        );
+        assert!(!ids.contains(&"user0043"), "[{l}] {found}");
+        assert_eq!(
+            found["contacts"][0]["name"], "First0040 Last0040",
+            "[{l}] {found}"
+        );
+        assert_eq!(
+            found["contacts"][0]["number"], "+1 408 555 0040",
+            "[{l}] {found}"
+        );
 
         // A bad bind password: a clear error, and nothing changed.
         let (_, p) = t.get("/api/v1/ldap-profiles/corp").await;
@@ -523,6 +548,213 @@ async fn an_ldap_sync_reads_a_real_slapd_and_keeps_dialtone_in_step() {
                 && text.contains("~ user0044: last_name: \"Last0044\" → \"Never\""),
             "[{l}] {text}"
         );
+        t.stop().await;
+    }
+}
+
+/// A GET on the phone listener: status and body.
+async fn phone_get(t: &TestApp, path_and_query: &str) -> (StatusCode, String) {
+    let url = format!("http://{}{path_and_query}", t.app.http_addr.unwrap());
+    let r = t.client.get(url).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// The text of every `tag` element of an XML document, in order.
+fn texts(xml: &str, tag: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+    doc.descendants()
+        .filter(|n| n.has_tag_name(tag))
+        .map(|n| n.text().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The names of a `CiscoIPPhoneDirectory`'s entries.
+fn entry_names(xml: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("DirectoryEntry"))
+        .filter_map(|e| e.children().find(|c| c.has_tag_name("Name")))
+        .map(|n| n.text().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The URL of the soft key `name` of a Cisco IP Phone XML object.
+fn soft_key(xml: &str, name: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("SoftKeyItem"))
+        .find(|k| {
+            k.children()
+                .any(|c| c.has_tag_name("Name") && c.text() == Some(name))
+        })
+        .and_then(|k| k.children().find(|c| c.has_tag_name("URL")))
+        .and_then(|u| u.text().map(str::to_string))
+}
+
+#[tokio::test]
+async fn phones_and_soft_clients_search_the_corporate_directory() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        for i in 1..=40 {
+            t.create(
+                "/api/v1/users",
+                json!({"user_id": format!("smith{i:02}"), "first_name": format!("A{i:02}"), "last_name": "Smith",
+                       "telephone_number": format!("+1408555{i:04}")}),
+            )
+            .await;
+        }
+        t.create("/api/v1/lines", json!({"pattern": "2001"})).await;
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "jjones", "first_name": "Jo", "last_name": "Jones", "primary_extension": "2001"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "nonumber", "last_name": "Jonas"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/phones",
+            json!({"mac": "00562B000101", "model": "7960"}),
+        )
+        .await;
+
+        // A phone's file leads to the directory (Directories button) and to the services menu
+        // that lists it (the system has no services URL of its own).
+        let (s, file) = phone_get(&t, "/SEP00562B000101.cnf.xml").await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {file}");
+        let phone_http = format!("http://{}", t.app.http_addr.unwrap());
+        assert_eq!(
+            texts(&file, "directoryURL"),
+            [format!("{phone_http}/services/directory")],
+            "[{l}]"
+        );
+        assert_eq!(
+            texts(&file, "servicesURL"),
+            [format!("{phone_http}/services")],
+            "[{l}]"
+        );
+        let (_, menu) = phone_get(&t, "/services").await;
+        assert_eq!(
+            texts(&menu, "Name"),
+            ["Corporate directory"],
+            "[{l}] {menu}"
+        );
+        assert_eq!(
+            texts(&menu, "URL"),
+            [format!("{phone_http}/services/directory")],
+            "[{l}]"
+        );
+        let (_, form) = phone_get(&t, "/services/directory").await;
+        assert_eq!(
+            texts(&form, "QueryStringParam"),
+            ["first", "last", "number"],
+            "[{l}] {form}"
+        );
+        assert_eq!(texts(&form, "InputFlags"), ["A", "A", "T"], "[{l}]");
+        assert_eq!(
+            texts(&form, "URL"),
+            [format!("{phone_http}/services/directory/search")],
+            "[{l}]"
+        );
+
+        // 40 Smiths: 32 on the first page (a phone shows no more), 8 on the next.
+        let (_, p1) = phone_get(&t, "/services/directory/search?last=smi").await;
+        let names = entry_names(&p1);
+        assert_eq!(names[0], "A01 Smith", "[{l}] {p1}");
+        assert_eq!(texts(&p1, "Telephone").len(), 32, "[{l}] {p1}");
+        assert_eq!(texts(&p1, "Telephone")[31], "+14085550032", "[{l}]");
+        assert_eq!(
+            texts(&p1, "Prompt"),
+            ["Records 1 to 32 (more follow)"],
+            "[{l}]"
+        );
+        assert_eq!(
+            soft_key(&p1, "Dial").as_deref(),
+            Some("SoftKey:Dial"),
+            "[{l}]"
+        );
+        assert_eq!(soft_key(&p1, "Previous"), None, "[{l}]");
+        let next = soft_key(&p1, "Next").expect("a Next key");
+        let (_, p2) = phone_get(&t, next.strip_prefix(&phone_http).unwrap()).await;
+        assert_eq!(texts(&p2, "Telephone").len(), 8, "[{l}] {p2}");
+        assert_eq!(texts(&p2, "Prompt"), ["Records 33 to 40"], "[{l}]");
+        assert_eq!(soft_key(&p2, "Next"), None, "[{l}]");
+        assert!(
+            soft_key(&p2, "Previous").unwrap().contains("page=1"),
+            "[{l}]"
+        );
+        // By first name and last name together, any case; by number (the extension serves
+        // for a user without a business number); a user with no number is not on a phone.
+        let (_, one) = phone_get(&t, "/services/directory/search?first=a0&last=SMITH").await;
+        assert_eq!(texts(&one, "Telephone").len(), 9, "[{l}] {one}");
+        let (_, by_number) =
+            phone_get(&t, "/services/directory/search?number=%2B140855500%31%30").await;
+        assert_eq!(entry_names(&by_number), ["A10 Smith"], "[{l}] {by_number}");
+        let (_, jo) = phone_get(&t, "/services/directory/search?last=jon").await;
+        assert_eq!(entry_names(&jo), ["Jo Jones"], "[{l}] {jo}");
+        assert_eq!(texts(&jo, "Telephone"), ["2001"], "[{l}]");
+        let (_, none) = phone_get(&t, "/services/directory/search?last=zz").await;
+        assert_eq!(texts(&none, "Prompt"), ["No one found"], "[{l}] {none}");
+        let (_, bad) = phone_get(&t, "/services/directory/search?number=12ab").await;
+        assert!(
+            bad.contains("<CiscoIPPhoneText>") && bad.contains("a number is digits"),
+            "[{l}] {bad}"
+        );
+
+        // Soft clients: the same search as JSON, everyone (with a number or not), with photo
+        // URLs from the attribute map's template.
+        let (_, map) = t.get("/api/v1/ldap-attribute-map").await;
+        let mut map = map;
+        map["fields"]["photo"] = json!("http://p.example/%%sAMAccountName%%.jpg");
+        let (s, v) = t.put("/api/v1/ldap-attribute-map", map).await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {v}");
+        let (s, j) = phone_get(&t, "/directory/contacts?last=jon&per_page=5").await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {j}");
+        let j: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(
+            j["contacts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["user_id"].as_str().unwrap())
+                .collect::<Vec<_>>(),
+            ["nonumber", "jjones"],
+            "[{l}] {j}"
+        );
+        assert_eq!(
+            j["contacts"][1]["photo_url"], "http://p.example/jjones.jpg",
+            "[{l}]"
+        );
+        assert_eq!(j["contacts"][0]["name"], "Jonas", "[{l}] {j}");
+        assert_eq!(
+            (j["page"].as_u64(), j["more"].as_bool()),
+            (Some(1), Some(false)),
+            "[{l}]"
+        );
+        let (_, j) = phone_get(&t, "/directory/contacts?last=smith&per_page=30&page=2").await;
+        let j: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(j["contacts"].as_array().unwrap().len(), 10, "[{l}] {j}");
+        assert_eq!(j["contacts"][0]["user_id"], "smith31", "[{l}]");
+        // What cannot be read is a bad request; what is read and wrong, invalid.
+        const BAD: StatusCode = StatusCode::BAD_REQUEST;
+        const INVALID: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+        for (q, status, field) in [
+            ("per_page=500", INVALID, "per_page"),
+            ("page=two", BAD, "page"),
+            ("surname=x", BAD, "surname"),
+            ("number=x1", INVALID, "number"),
+        ] {
+            let (s, e) = phone_get(&t, &format!("/directory/contacts?{q}")).await;
+            let e: serde_json::Value = serde_json::from_str(&e).unwrap();
+            assert_eq!(
+                (s, e["error"]["field"].as_str()),
+                (status, Some(field)),
+                "[{l}] {q}: {e}"
+            );
+        }
         t.stop().await;
     }
 }

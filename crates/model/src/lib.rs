@@ -12,6 +12,7 @@ pub mod error;
 pub mod files;
 mod find;
 pub use find::Find;
+pub mod contacts;
 pub mod directory;
 pub mod macros;
 pub mod profile_rule;

@@ -109,9 +109,19 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (Device
                 label: sd.label.clone(),
             })
             .collect(),
+        // A system without a services URL of its own gives its phones the menu of the services
+        // on the phone listener (the corporate directory).
         services_url: match &self_provisioning_url {
             Some(u) if !mpp => u.clone(),
+            _ if s.services_url.is_empty() && !phone_http.is_empty() => {
+                format!("{phone_http}/services")
+            }
             _ => s.services_url.clone(),
+        },
+        directory_url: if phone_http.is_empty() {
+            String::new()
+        } else {
+            format!("{phone_http}/services/directory")
         },
         expansion_modules: p.expansion_modules.clone(),
         dnd: p.dnd,

@@ -150,6 +150,7 @@ pub(crate) fn enterprise(v: &DeviceView) -> String {
         "deviceSecurityMode",
         security_code(v.security_mode),
     );
+    el(&mut o, "  ", "directoryURL", &v.directory_url);
     el(&mut o, "  ", "servicesURL", &v.services_url);
     el_n(&mut o, "  ", "transportLayerProtocol", v.transport.code());
     o.push_str("  <addOnModules>");
@@ -344,6 +345,7 @@ mod tests {
                         })
                         .collect(),
                     services_url: odd(4),
+                    directory_url: odd(5),
                     expansion_modules: (0..variant % 3).map(|_| "7914".to_string()).collect(),
                     dnd: [DndMode::Off, DndMode::RingerOff, DndMode::CallReject][variant % 3],
                     tftp_servers: (0..variant % 3).map(&odd).collect(),

@@ -80,6 +80,9 @@ pub struct DeviceView {
     pub lines: Vec<LineView>,
     pub speed_dials: Vec<SpeedDialView>,
     pub services_url: String,
+    /// The corporate directory service (a phone's Directories button; an MPP phone's XML
+    /// directory), empty when unknown.
+    pub directory_url: String,
     pub expansion_modules: Vec<String>,
     pub dnd: DndMode,
     pub tftp_servers: Vec<String>,
@@ -134,6 +137,7 @@ struct CtxDevice<'a> {
     lines: &'a [LineView],
     speed_dials: &'a [SpeedDialView],
     services_url: &'a str,
+    directory_url: &'a str,
     expansion_modules: &'a [String],
     tftp_servers: &'a [String],
     flat: Vec<FlatEntry>,
@@ -175,6 +179,7 @@ impl DeviceView {
                 lines: &self.lines,
                 speed_dials: &self.speed_dials,
                 services_url: &self.services_url,
+                directory_url: &self.directory_url,
                 expansion_modules: &self.expansion_modules,
                 tftp_servers: &self.tftp_servers,
                 flat: if self.family == DeviceFamily::Mpp {
@@ -244,6 +249,10 @@ impl DeviceView {
                 },
             );
             line("Voice Mail Server", "na", &l.voicemail);
+        }
+        if !self.directory_url.is_empty() {
+            f("XML_Directory_Service_Name", "na", "Corporate directory");
+            f("XML_Directory_Service_URL", "na", &self.directory_url);
         }
         if let Some(url) = &self.self_provisioning_url {
             f("XML_Application_Service_Name", "na", "Self-provisioning");

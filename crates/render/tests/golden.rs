@@ -63,6 +63,7 @@ fn view(model: &str, name: &str, mac: Option<&str>) -> DeviceView {
         ],
         speed_dials: vec![],
         services_url: "http://dialtone.example.com:6970/services".into(),
+        directory_url: "http://dialtone.example.com:6970/services/directory".into(),
         expansion_modules: vec![],
         dnd: DndMode::Off,
         tftp_servers: vec!["tftp1.example.com".into(), "tftp2.example.com".into()],

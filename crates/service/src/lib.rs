@@ -8,6 +8,7 @@ pub use access::{Session, SESSION_IDLE};
 mod auth;
 mod import;
 pub use import::{keep_to_one_cpu, ImportMode, ImportOptions, ImportReport};
+mod contacts;
 mod crypto;
 mod devices;
 mod directory;

@@ -522,3 +522,63 @@ pub async fn scheduled_profiles(
         })
         .collect()
 }
+
+/// One page of the corporate directory (`per_page` + 1 rows, so the caller knows whether more
+/// follow): active users whose first name, last name and number start with the terms given (any
+/// case), by last name, first name; with `with_number`, only users with a number to dial.
+pub async fn contacts(
+    conn: &mut AnyConnection,
+    s: &model::contacts::ContactSearch,
+    with_number: bool,
+) -> Result<Vec<model::contacts::ContactRecord>> {
+    let mut q = Sql::new(
+        "SELECT u.user_id, sy.name, u.first_name, u.last_name, u.display_name, u.department, u.mail, \
+         u.telephone_number, u.manager, COALESCE(l.pattern, ''), u.ldap_synced \
+         FROM users u JOIN systems sy ON sy.id = u.system_id \
+         LEFT JOIN lines l ON l.id = u.primary_line_id \
+         WHERE u.ldap_inactive_since IS NULL",
+    );
+    if !s.last.is_empty() {
+        q.push(" AND ");
+        push_prefix(&mut q, "u.last_lc", &s.last.to_lowercase());
+    }
+    if !s.first.is_empty() {
+        q.push(" AND ");
+        push_prefix(&mut q, "u.first_lc", &s.first.to_lowercase());
+    }
+    if !s.number.is_empty() {
+        q.push(" AND ((");
+        push_prefix(&mut q, "u.telephone_number", &s.number);
+        q.push(") OR (");
+        push_prefix(&mut q, "l.pattern", &s.number);
+        q.push("))");
+    }
+    if with_number {
+        q.push(" AND (u.telephone_number <> '' OR l.pattern IS NOT NULL)");
+    }
+    if let Some(sys) = &s.system {
+        q.push(" AND sy.name = ").bind(sys.as_str());
+    }
+    q.push(" ORDER BY u.last_lc, u.first_lc, u.id LIMIT ")
+        .bind(i64::from(s.per_page) + 1)
+        .push(" OFFSET ")
+        .bind(s.offset());
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(model::contacts::ContactRecord {
+                user_id: r.try_get(0)?,
+                system: r.try_get(1)?,
+                first_name: r.try_get(2)?,
+                last_name: r.try_get(3)?,
+                display_name: r.try_get(4)?,
+                department: r.try_get(5)?,
+                mail: r.try_get(6)?,
+                telephone_number: r.try_get(7)?,
+                manager: r.try_get(8)?,
+                extension: r.try_get(9)?,
+                ldap_synced: b(r.try_get(10)?),
+            })
+        })
+        .collect()
+}

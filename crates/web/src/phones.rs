@@ -42,6 +42,7 @@ pub fn phone_router(
             service: provisioner.service().clone(),
             resync,
         });
+    let directory = crate::directory_service::routes(provisioner.service().clone());
     Router::new()
         .fallback(serve_file)
         .with_state(PhoneState {
@@ -49,6 +50,7 @@ pub fn phone_router(
             nonces,
         })
         .merge(self_service)
+        .merge(directory)
 }
 
 fn unauthorized(nonces: &Nonces, stale: bool) -> Response {

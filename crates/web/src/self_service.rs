@@ -8,9 +8,10 @@
 //!   and answers a `CiscoIPPhoneText` saying what happened; on success the phone is told to
 //!   resync and comes back as the user's.
 
+use crate::ip_phone_xml::{esc, input_item as item, xml};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use model::{Secret, SelfProvisioningAuth};
 use provision::resync::Resync;
 use service::{Actor, Claim, Service};
@@ -25,39 +26,9 @@ pub(crate) struct SelfService {
 
 const TITLE: &str = "Self-provisioning";
 
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-fn xml(body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/xml; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 /// A `CiscoIPPhoneText` page.
 fn text(prompt: &str, message: &str) -> Response {
-    xml(format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CiscoIPPhoneText>\n  <Title>{TITLE}</Title>\n  <Prompt>{}</Prompt>\n  <Text>{}</Text>\n</CiscoIPPhoneText>\n",
-        esc(prompt),
-        esc(message)
-    ))
+    crate::ip_phone_xml::text(TITLE, prompt, message)
 }
 
 /// The phone's name, when it names an auto-registered phone, and its system's mode.
@@ -126,13 +97,6 @@ pub(crate) async fn form(
         item("User ID or self-provisioning ID", "user", "A"),
         secret
     ))
-}
-
-fn item(label: &str, param: &str, flags: &str) -> String {
-    format!(
-        "  <InputItem>\n    <DisplayName>{}</DisplayName>\n    <QueryStringParam>{param}</QueryStringParam>\n    <DefaultValue></DefaultValue>\n    <InputFlags>{flags}</InputFlags>\n  </InputItem>\n",
-        esc(label)
-    )
 }
 
 /// `GET /services/self-provisioning/claim?device=…&user=…&pin=…`: the claim, and its result.
