@@ -28,13 +28,18 @@ pub enum Resource {
     LdapServer,
     LdapProfile,
     LdapAttributeMap,
+    PresenceSubcluster,
+    ProxyProfile,
+    CtiGatewayServer,
+    CtiGatewayProfile,
+    SoftClientSettings,
     /// An administrator's own API token: every administrator may make and drop their own.
     Token,
 }
 
 impl Resource {
     /// Every resource a privilege may name, in the order the API lists them.
-    pub const PRIVILEGED: [Resource; 19] = [
+    pub const PRIVILEGED: [Resource; 24] = [
         Resource::System,
         Resource::User,
         Resource::VoicemailSubscriber,
@@ -54,6 +59,11 @@ impl Resource {
         Resource::LdapServer,
         Resource::LdapProfile,
         Resource::LdapAttributeMap,
+        Resource::PresenceSubcluster,
+        Resource::ProxyProfile,
+        Resource::CtiGatewayServer,
+        Resource::CtiGatewayProfile,
+        Resource::SoftClientSettings,
     ];
 
     /// As the audit log and privileges write it.
@@ -78,7 +88,23 @@ impl Resource {
             Resource::LdapServer => "ldap_server",
             Resource::LdapProfile => "ldap_profile",
             Resource::LdapAttributeMap => "ldap_attribute_map",
+            Resource::PresenceSubcluster => "presence_subcluster",
+            Resource::ProxyProfile => "proxy_profile",
+            Resource::CtiGatewayServer => "cti_gateway_server",
+            Resource::CtiGatewayProfile => "cti_gateway_profile",
+            Resource::SoftClientSettings => "soft_client_settings",
             Resource::Token => "token",
+        }
+    }
+
+    /// The resource of a soft client's record.
+    pub fn of_client(k: crate::soft_client::ClientKind) -> Resource {
+        use crate::soft_client::ClientKind as K;
+        match k {
+            K::PresenceSubcluster => Resource::PresenceSubcluster,
+            K::ProxyProfile => Resource::ProxyProfile,
+            K::CtiGatewayServer => Resource::CtiGatewayServer,
+            K::CtiGatewayProfile => Resource::CtiGatewayProfile,
         }
     }
 

@@ -374,6 +374,9 @@ pub struct AppProfiles {
     pub voicemail: Option<String>,
     #[serde(default)]
     pub conferencing: Option<String>,
+    /// A SIP proxy profile (`proxy-profiles`).
+    #[serde(default)]
+    pub proxy: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

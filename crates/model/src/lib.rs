@@ -19,6 +19,7 @@ pub mod profile_rule;
 pub mod provisioning;
 pub mod rules;
 pub mod self_provisioning;
+pub mod soft_client;
 pub use directory::{
     AttributeFields, AttributeMap, DirectoryType, LdapProfile, LdapProfilePatch, LdapSecurity,
     LdapServer, LdapServerPatch, LdapSyncReport, LdapSyncRequest, NewLdapProfile, NewLdapServer,

@@ -127,6 +127,7 @@ impl Service {
             None if keep.is_none() => store::directory::default_profile(conn).await?,
             None => None,
         };
+        let (cti, proxy, voicemail, home_node) = self.user_client_refs(conn, u, keep).await?;
         let self_service_id = match opt(u.self_service_id.as_deref()) {
             None => None,
             Some(id) => {
@@ -256,12 +257,13 @@ impl Service {
             groups,
             must_change_password: u.must_change_password,
             password_never_expires: u.password_never_expires,
-            presence_home_node: opt(u.presence_home_node.as_deref()),
+            presence_home_node: home_node,
             app_profiles: model::AppProfiles {
                 ldap: ldap_profile,
-                cti: opt(u.app_profiles.cti.as_deref()),
-                voicemail: opt(u.app_profiles.voicemail.as_deref()),
+                cti,
+                voicemail,
                 conferencing: opt(u.app_profiles.conferencing.as_deref()),
+                proxy,
             },
             capabilities: u.capabilities.clone(),
             ldap_synced: keep.map(|k| k.ldap_synced).unwrap_or(false),

@@ -68,6 +68,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "ldap_sync",
             sql: include_str!("../migrations/0011_ldap_sync.sql"),
         },
+        Migration {
+            version: 12,
+            name: "soft_clients",
+            sql: include_str!("../migrations/0012_soft_clients.sql"),
+        },
     ]
 }
 

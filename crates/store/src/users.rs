@@ -42,7 +42,8 @@ const COLS: &str = "u.id, s.name, u.system_id, u.user_id, u.first_name, u.last_n
     u.manager, u.mail, u.telephone_number, u.password_hash, u.pin_hash, u.digest_credential_enc, u.primary_line_id, pl.pattern, \
     pl.partition, u.user_profile, u.groups_json, u.must_change_password, u.password_never_expires, \
     u.presence_home_node, u.ldap_profile, u.cti_profile, u.voicemail_profile, u.conferencing_profile, u.cap_presence, \
-    u.cap_soft_client, u.ldap_synced, u.version, u.created_at, u.updated_at, u.self_service_id, u.ldap_inactive_since";
+    u.cap_soft_client, u.ldap_synced, u.version, u.created_at, u.updated_at, u.self_service_id, u.ldap_inactive_since, \
+    u.proxy_profile";
 const FROM: &str = " FROM users u JOIN systems s ON s.id = u.system_id LEFT JOIN lines pl ON pl.id = u.primary_line_id";
 
 /// A user as stored, with the row's secrets' hashes for the service to check or keep.
@@ -89,6 +90,7 @@ struct Loaded {
     updated_at: String,
     self_service_id: Option<String>,
     ldap_inactive_since: Option<String>,
+    proxy_profile: Option<String>,
     /// Name, class (`phone` or a profile) and whether it is the default profile, by name.
     devices: Vec<(String, String, i64)>,
     /// Pattern and partition, in that order.
@@ -123,6 +125,7 @@ impl Loaded {
                 cti: self.cti_profile,
                 voicemail: self.voicemail_profile,
                 conferencing: self.conferencing_profile,
+                proxy: self.proxy_profile,
             },
             capabilities: Capabilities {
                 presence: b(self.cap_presence),
@@ -633,12 +636,13 @@ fn bind_row<'q>(
         .bind(u.capabilities.soft_client as i64)
         .bind(u.ldap_synced as i64)
         .bind(u.self_service_id.as_deref())
+        .bind(u.app_profiles.proxy.as_deref())
 }
 
 const WRITE_COLS: &str = "user_id, user_id_lc, first_name, first_lc, last_name, last_lc, display_name, department, manager, mail, \
     telephone_number, password_hash, pin_hash, digest_credential_enc, primary_line_id, user_profile, groups_json, must_change_password, \
     password_never_expires, presence_home_node, ldap_profile, cti_profile, voicemail_profile, conferencing_profile, \
-    cap_presence, cap_soft_client, ldap_synced, self_service_id";
+    cap_presence, cap_soft_client, ldap_synced, self_service_id, proxy_profile";
 
 pub async fn insert(conn: &mut AnyConnection, u: &UserRow) -> Result<i64> {
     let sql = crate::sql::insert_sql("users", WRITE_COLS);
