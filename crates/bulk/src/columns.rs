@@ -309,11 +309,12 @@ static VOICEMAIL: [Column; 11] = [
     nth("PUBLIC DISTRIBUTION LIST {n}", "distribution_lists.{n}", 50),
 ];
 
-static APP_PROFILES: [Column; 6] = [
+static APP_PROFILES: [Column; 7] = [
     c("USER ID", "user_id"),
     c("SYSTEM", "system"),
     c("LDAP PROFILE", "app_profiles.ldap"),
     c("CTI PROFILE", "app_profiles.cti"),
+    c("PROXY PROFILE", "app_profiles.proxy"),
     c("VOICEMAIL PROFILE", "app_profiles.voicemail"),
     c("CONFERENCING PROFILE", "app_profiles.conferencing"),
 ];

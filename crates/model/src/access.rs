@@ -202,6 +202,11 @@ pub const RESOURCES: &[&str] = &[
     "ldap_server",
     "ldap_profile",
     "ldap_attribute_map",
+    "presence_subcluster",
+    "proxy_profile",
+    "cti_gateway_server",
+    "cti_gateway_profile",
+    "soft_client_settings",
 ];
 
 /// The actions privileges name.

@@ -299,7 +299,10 @@ impl ClientSpec {
                 }
                 let port = s.port.unwrap_or(CTI_PORT);
                 if port == 0 {
-                    return Err(Invalid::new("port", "a port is 1 to 65535 (CTIManager listens on 2748)"));
+                    return Err(Invalid::new(
+                        "port",
+                        "a port is 1 to 65535 (CTIManager listens on 2748)",
+                    ));
                 }
                 s.port = Some(port);
             }
@@ -330,7 +333,9 @@ impl ClientSpec {
                 if backups.len() > MAX_CTI_BACKUPS {
                     return Err(Invalid::new(
                         "backups",
-                        format!("a profile has at most {MAX_CTI_BACKUPS} backup CTI gateway servers"),
+                        format!(
+                            "a profile has at most {MAX_CTI_BACKUPS} backup CTI gateway servers"
+                        ),
                     ));
                 }
                 s.backups = backups;
@@ -402,7 +407,10 @@ impl SoftClientSettings {
         if servers.len() > MAX_TFTP_SERVERS {
             return Err(Invalid::new(
                 "tftp_servers",
-                format!("a primary TFTP server and at most {} backups", MAX_TFTP_SERVERS - 1),
+                format!(
+                    "a primary TFTP server and at most {} backups",
+                    MAX_TFTP_SERVERS - 1
+                ),
             ));
         }
         let mut kept: Vec<String> = Vec::new();
@@ -450,6 +458,61 @@ pub struct CtiFromSystems {
     pub profiles: Vec<String>,
 }
 
+/// What a soft client's file carries besides its call-control servers and lines: who it is,
+/// its presence nodes, proxy, CTI gateways, directory (never the bind password) and the shared
+/// settings. Empty text and lists are left out of the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClientFile {
+    pub user_id: String,
+    pub home_node: String,
+    pub failover_node: String,
+    pub instant_messaging: bool,
+    pub max_contact_list: u32,
+    /// The shared TFTP servers (empty: the call-control system's).
+    pub tftp_servers: Vec<String>,
+    /// The primary proxy (`host[:port]`), over TCP.
+    pub proxy: String,
+    pub cti_profile: String,
+    pub cti_servers: Vec<ClientServer>,
+    /// The reconnect intervals, comma-separated (4,8,16,32,60).
+    pub cti_reconnect: String,
+    pub ldap: Option<ClientLdap>,
+    pub voicemail_profile: String,
+    pub conferencing_profile: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClientServer {
+    pub host: String,
+    pub port: u16,
+    /// `TCP`, or for a directory `tcp`, `ldaps` or `start_tls`.
+    pub protocol: String,
+}
+
+/// The user's LDAP profile as a client searches with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClientLdap {
+    pub profile: String,
+    pub servers: Vec<ClientServer>,
+    pub anonymous_bind: bool,
+    pub bind_dn: String,
+    pub search_base: String,
+    pub recursive: bool,
+    /// (Dialtone field, LDAP attribute) for every mapped field.
+    pub attributes: Vec<ClientAttribute>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClientAttribute {
+    pub field: String,
+    pub attribute: String,
+}
+
+/// The reconnect schedule as a file writes it.
+pub fn cti_reconnect_text() -> String {
+    CTI_RECONNECT_SECONDS.map(|s| s.to_string()).join(",")
+}
+
 /// The node a user is homed on when none is set: the nodes share the users out evenly by a
 /// stable hash of the user ID (FNV-1a), so each user keeps their node while the nodes stay.
 pub fn spread_node<'a>(user_id: &str, nodes: &'a [String]) -> Option<&'a String> {
@@ -478,17 +541,45 @@ mod tests {
         let p = ClientKind::ProxyProfile
             .check(json!({"name": "proxy", "primary_proxy": " CUP1.example.com:5070 "}))
             .unwrap();
-        let ClientSpec::ProxyProfile(p) = p else { panic!() };
-        assert_eq!((p.listener, p.primary_proxy.as_str()), (ProxyListener::Tcp, "cup1.example.com:5070"));
-        let e = refused(ClientKind::ProxyProfile, json!({"name": "p", "listener": "udp", "primary_proxy": "cup1"}));
+        let ClientSpec::ProxyProfile(p) = p else {
+            panic!()
+        };
+        assert_eq!(
+            (p.listener, p.primary_proxy.as_str()),
+            (ProxyListener::Tcp, "cup1.example.com:5070")
+        );
+        let e = refused(
+            ClientKind::ProxyProfile,
+            json!({"name": "p", "listener": "udp", "primary_proxy": "cup1"}),
+        );
         assert_eq!(e.field, "listener");
         assert!(e.message.contains("large contact lists"), "{}", e.message);
-        let e = refused(ClientKind::ProxyProfile, json!({"name": "p", "primary_proxy": "cup1", "backup_proxy": "cup2"}));
+        let e = refused(
+            ClientKind::ProxyProfile,
+            json!({"name": "p", "primary_proxy": "cup1", "backup_proxy": "cup2"}),
+        );
         assert_eq!(e.field, "backup_proxy");
         assert!(e.message.contains("redundant"), "{}", e.message);
-        assert_eq!(refused(ClientKind::ProxyProfile, json!({"name": "p"})).field, "primary_proxy");
-        assert_eq!(refused(ClientKind::ProxyProfile, json!({"name": "p", "primary_proxy": "a:0"})).field, "primary_proxy");
-        assert_eq!(refused(ClientKind::ProxyProfile, json!({"name": "p", "primary_proxy": "a", "transport": "tcp"})).field, "transport");
+        assert_eq!(
+            refused(ClientKind::ProxyProfile, json!({"name": "p"})).field,
+            "primary_proxy"
+        );
+        assert_eq!(
+            refused(
+                ClientKind::ProxyProfile,
+                json!({"name": "p", "primary_proxy": "a:0"})
+            )
+            .field,
+            "primary_proxy"
+        );
+        assert_eq!(
+            refused(
+                ClientKind::ProxyProfile,
+                json!({"name": "p", "primary_proxy": "a", "transport": "tcp"})
+            )
+            .field,
+            "transport"
+        );
     }
 
     #[test]
@@ -500,9 +591,30 @@ mod tests {
             panic!()
         };
         assert_eq!((s.port, s.protocol), (Some(2748), CtiProtocol::Tcp));
-        assert_eq!(refused(ClientKind::CtiGatewayServer, json!({"name": "x", "host": "a", "protocol": "udp"})).field, "protocol");
-        assert_eq!(refused(ClientKind::CtiGatewayServer, json!({"name": "x", "host": "bad host"})).field, "host");
-        assert_eq!(refused(ClientKind::CtiGatewayServer, json!({"name": "x", "host": "a", "port": 0})).field, "port");
+        assert_eq!(
+            refused(
+                ClientKind::CtiGatewayServer,
+                json!({"name": "x", "host": "a", "protocol": "udp"})
+            )
+            .field,
+            "protocol"
+        );
+        assert_eq!(
+            refused(
+                ClientKind::CtiGatewayServer,
+                json!({"name": "x", "host": "bad host"})
+            )
+            .field,
+            "host"
+        );
+        assert_eq!(
+            refused(
+                ClientKind::CtiGatewayServer,
+                json!({"name": "x", "host": "a", "port": 0})
+            )
+            .field,
+            "port"
+        );
     }
 
     #[test]
@@ -518,13 +630,24 @@ mod tests {
                 (ClientKind::CtiGatewayServer, "cm3")
             ]
         );
-        assert_eq!(refused(ClientKind::CtiGatewayProfile, json!({"name": "c"})).field, "primary");
         assert_eq!(
-            refused(ClientKind::CtiGatewayProfile, json!({"name": "c", "primary": "a", "backups": ["b", "a"]})).field,
+            refused(ClientKind::CtiGatewayProfile, json!({"name": "c"})).field,
+            "primary"
+        );
+        assert_eq!(
+            refused(
+                ClientKind::CtiGatewayProfile,
+                json!({"name": "c", "primary": "a", "backups": ["b", "a"]})
+            )
+            .field,
             "backups[1]"
         );
         assert_eq!(
-            refused(ClientKind::CtiGatewayProfile, json!({"name": "c", "primary": "a", "backups": ["b", "c", "d"]})).field,
+            refused(
+                ClientKind::CtiGatewayProfile,
+                json!({"name": "c", "primary": "a", "backups": ["b", "c", "d"]})
+            )
+            .field,
             "backups"
         );
     }
@@ -539,11 +662,25 @@ mod tests {
         };
         assert_eq!(s.primary_node, "cup1.example.com");
         assert_eq!(
-            refused(ClientKind::PresenceSubcluster, json!({"name": "s", "primary_node": "a", "secondary_node": "A"})).field,
+            refused(
+                ClientKind::PresenceSubcluster,
+                json!({"name": "s", "primary_node": "a", "secondary_node": "A"})
+            )
+            .field,
             "secondary_node"
         );
-        assert_eq!(refused(ClientKind::PresenceSubcluster, json!({"name": "s"})).field, "primary_node");
-        assert_eq!(refused(ClientKind::PresenceSubcluster, json!({"name": "", "primary_node": "a"})).field, "name");
+        assert_eq!(
+            refused(ClientKind::PresenceSubcluster, json!({"name": "s"})).field,
+            "primary_node"
+        );
+        assert_eq!(
+            refused(
+                ClientKind::PresenceSubcluster,
+                json!({"name": "", "primary_node": "a"})
+            )
+            .field,
+            "name"
+        );
     }
 
     #[test]
@@ -583,14 +720,20 @@ mod tests {
             let n = spread_node(&format!("user{i:04}"), &nodes).unwrap();
             counts[nodes.iter().position(|x| x == n).unwrap()] += 1;
         }
-        assert!(counts.iter().all(|&c| (900..=1100).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (900..=1100).contains(&c)),
+            "{counts:?}"
+        );
         assert_eq!(spread_node("jdoe", &nodes), spread_node("jdoe", &nodes));
         assert_eq!(spread_node("jdoe", &[]), None);
     }
 
     #[test]
     fn hosts_and_ports_split() {
-        assert_eq!(split_port("a.example.com:5060"), ("a.example.com", Some(5060)));
+        assert_eq!(
+            split_port("a.example.com:5060"),
+            ("a.example.com", Some(5060))
+        );
         assert_eq!(split_port("a.example.com"), ("a.example.com", None));
         assert_eq!(split_port("[::1]:5061"), ("::1", Some(5061)));
         assert_eq!(split_port("::1"), ("::1", None));

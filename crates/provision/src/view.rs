@@ -125,10 +125,15 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (Device
         },
         expansion_modules: p.expansion_modules.clone(),
         dnd: p.dnd,
-        tftp_servers: s.tftp_servers.clone(),
+        // A soft client reads its file from the shared TFTP servers once they are set.
+        tftp_servers: match &p.soft_client {
+            Some(c) if !c.tftp_servers.is_empty() => c.tftp_servers.clone(),
+            _ => s.tftp_servers.clone(),
+        },
         parameters,
         provisioning_rule: format!("{base_url}/$MA.xml"),
         self_provisioning_url,
+        soft_client: p.soft_client.as_deref().cloned(),
     };
     (view, access)
 }

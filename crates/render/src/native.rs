@@ -8,6 +8,7 @@
 
 use crate::view::{DefaultView, DeviceView, LineView, Server};
 use crate::{xml_escape, STAMP};
+use model::soft_client::{ClientFile, ClientServer};
 use model::{DeviceFamily, DndMode, SecurityMode};
 use std::fmt::Write;
 
@@ -212,9 +213,87 @@ pub(crate) fn soft_client(v: &DeviceView) -> String {
     }
     o.push_str("\n    </sipLines>\n  </sipProfile>\n");
     el_n(&mut o, "  ", "transportLayerProtocol", v.transport.code());
+    if let Some(c) = &v.soft_client {
+        client_file(&mut o, c);
+    }
     el(&mut o, "  ", "versionStamp", STAMP);
     o.push_str("</device>\n");
     o
+}
+
+/// The `<softClient>` element of a soft client's file.
+fn client_file(o: &mut String, c: &ClientFile) {
+    fn opt(o: &mut String, indent: &str, tag: &str, value: &str) {
+        if !value.is_empty() {
+            el(o, indent, tag, value);
+        }
+    }
+    fn servers(o: &mut String, list: &[ClientServer], protocol_tag: &str) {
+        for (i, s) in list.iter().enumerate() {
+            o.push_str("      <server priority=\"");
+            n(o, i);
+            o.push_str("\">\n");
+            el(o, "        ", "host", &s.host);
+            el_n(o, "        ", "port", s.port);
+            el(o, "        ", protocol_tag, &s.protocol);
+            o.push_str("      </server>\n");
+        }
+    }
+    o.push_str("  <softClient>\n");
+    el(o, "    ", "userId", &c.user_id);
+    o.push_str("    <presence>\n");
+    opt(o, "      ", "homeNode", &c.home_node);
+    opt(o, "      ", "failoverNode", &c.failover_node);
+    el(
+        o,
+        "      ",
+        "instantMessaging",
+        if c.instant_messaging { "true" } else { "false" },
+    );
+    el_n(o, "      ", "maxContactListSize", c.max_contact_list);
+    o.push_str("    </presence>\n");
+    if !c.proxy.is_empty() {
+        o.push_str("    <proxy>\n      <listener>TCP</listener>\n");
+        el(o, "      ", "server", &c.proxy);
+        o.push_str("    </proxy>\n");
+    }
+    if !c.cti_servers.is_empty() {
+        o.push_str("    <ctiGateway profile=\"");
+        t(o, &c.cti_profile);
+        o.push_str("\">\n");
+        servers(o, &c.cti_servers, "protocol");
+        el(o, "      ", "reconnectSeconds", &c.cti_reconnect);
+        o.push_str("    </ctiGateway>\n");
+    }
+    if let Some(l) = &c.ldap {
+        o.push_str("    <ldap profile=\"");
+        t(o, &l.profile);
+        o.push_str("\">\n");
+        servers(o, &l.servers, "security");
+        el(
+            o,
+            "      ",
+            "anonymousBind",
+            if l.anonymous_bind { "true" } else { "false" },
+        );
+        opt(o, "      ", "bindDN", &l.bind_dn);
+        o.push_str("      <searchBase recursive=\"");
+        o.push_str(if l.recursive { "true" } else { "false" });
+        o.push_str("\">");
+        t(o, &l.search_base);
+        o.push_str("</searchBase>\n      <attributeMap>\n");
+        for a in &l.attributes {
+            o.push_str("        <attribute field=\"");
+            t(o, &a.field);
+            o.push_str("\">");
+            t(o, &a.attribute);
+            o.push_str("</attribute>\n");
+        }
+        o.push_str("      </attributeMap>\n    </ldap>\n");
+    }
+    opt(o, "    ", "voicemailProfile", &c.voicemail_profile);
+    opt(o, "    ", "conferencingProfile", &c.conferencing_profile);
+    o.push_str("  </softClient>\n");
 }
 
 /// `mpp-device.xml.j2`: the `<flat-profile>` of an MPP phone.
@@ -268,7 +347,7 @@ pub(crate) fn xmldefault(v: &DefaultView) -> String {
 mod tests {
     use crate::view::{DefaultView, DeviceView, LineView, Server, SpeedDialView, Transport};
     use crate::Renderer;
-    use model::{Catalog, DndMode, Secret, SecurityMode};
+    use model::{Catalog, DeviceFamily, DndMode, Secret, SecurityMode};
 
     const ODD: &[&str] = &[
         "",
@@ -359,10 +438,52 @@ mod tests {
                     },
                     provisioning_rule: format!("http://server/{}$MA.xml", odd(2)),
                     self_provisioning_url: None,
+                    soft_client: (t.family == DeviceFamily::SoftClient && variant != 1)
+                        .then(|| client(variant)),
                 });
             }
         }
         out
+    }
+
+    /// A soft client's extras, more or less filled in by `variant`.
+    fn client(variant: usize) -> model::soft_client::ClientFile {
+        use model::soft_client::{ClientAttribute, ClientFile, ClientLdap, ClientServer};
+        let odd = |i: usize| ODD[(variant + i) % ODD.len()].to_string();
+        let full = variant % 2 == 0;
+        let server = |i: usize| ClientServer {
+            host: ODD[(variant + i) % ODD.len()].to_string(),
+            port: 2748,
+            protocol: "TCP".into(),
+        };
+        ClientFile {
+            user_id: odd(variant),
+            home_node: if full { odd(1) } else { String::new() },
+            failover_node: if variant == 0 { String::new() } else { odd(2) },
+            instant_messaging: full,
+            max_contact_list: variant as u32 * 50,
+            tftp_servers: Vec::new(),
+            proxy: if full { odd(3) } else { String::new() },
+            cti_profile: odd(4),
+            cti_servers: (0..variant % 3).map(server).collect(),
+            cti_reconnect: model::soft_client::cti_reconnect_text(),
+            ldap: full.then(|| ClientLdap {
+                profile: odd(5),
+                servers: (0..1 + variant % 3).map(server).collect(),
+                anonymous_bind: variant == 0,
+                bind_dn: if variant == 0 { String::new() } else { odd(6) },
+                search_base: odd(7),
+                recursive: variant == 2,
+                attributes: (0..variant)
+                    .map(|i| ClientAttribute {
+                        field: odd(i),
+                        attribute: odd(i + 1),
+                    })
+                    .collect(),
+            }),
+            voicemail_profile: if full { odd(8) } else { String::new() },
+            conferencing_profile: if variant == 3 { odd(9) } else { String::new() },
+        }
     }
 
     #[test]

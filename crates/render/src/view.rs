@@ -93,6 +93,8 @@ pub struct DeviceView {
     /// An auto-registered phone's self-provisioning service (a Cisco IP Phone XML service):
     /// enterprise phones get it as their services URL, MPP phones as their XML application.
     pub self_provisioning_url: Option<String>,
+    /// A soft client's servers besides call control (seed 003), when it is a soft client.
+    pub soft_client: Option<model::soft_client::ClientFile>,
 }
 
 /// `XMLDefault.cnf.xml`.
@@ -140,6 +142,7 @@ struct CtxDevice<'a> {
     directory_url: &'a str,
     expansion_modules: &'a [String],
     tftp_servers: &'a [String],
+    soft_client: Option<&'a model::soft_client::ClientFile>,
     flat: Vec<FlatEntry>,
 }
 
@@ -182,6 +185,7 @@ impl DeviceView {
                 directory_url: &self.directory_url,
                 expansion_modules: &self.expansion_modules,
                 tftp_servers: &self.tftp_servers,
+                soft_client: self.soft_client.as_ref(),
                 flat: if self.family == DeviceFamily::Mpp {
                     self.flat_profile()
                 } else {

@@ -4,6 +4,9 @@
 use dialtone_render::{
     DefaultView, DeviceView, LineView, Renderer, Server, SpeedDialView, Transport,
 };
+use model::soft_client::{
+    cti_reconnect_text, ClientAttribute, ClientFile, ClientLdap, ClientServer,
+};
 use model::{Catalog, DndMode, Secret, SecurityMode};
 use std::path::PathBuf;
 
@@ -73,6 +76,7 @@ fn view(model: &str, name: &str, mac: Option<&str>) -> DeviceView {
         ],
         provisioning_rule: "http://dialtone.example.com:6970/$MA.xml".into(),
         self_provisioning_url: None,
+        soft_client: None,
     }
 }
 
@@ -197,9 +201,61 @@ fn soft_client_and_default_files() {
     let r = Renderer::builtin();
     let mut v = view("CUPC", "UPCJSMITH", None);
     v.lines.truncate(1);
-    assert_eq!(v.files(), vec!["UPCJSMITH.cnf.xml"]);
+    v.soft_client = Some(ClientFile {
+        user_id: "jsmith".into(),
+        home_node: "cup1.example.com".into(),
+        failover_node: "cup2.example.com".into(),
+        instant_messaging: true,
+        max_contact_list: 200,
+        tftp_servers: Vec::new(),
+        proxy: "cup1.example.com:5060".into(),
+        cti_profile: "cti-tcp".into(),
+        cti_servers: vec![
+            ClientServer {
+                host: "cm1.example.com".into(),
+                port: 2748,
+                protocol: "TCP".into(),
+            },
+            ClientServer {
+                host: "cm2.example.com".into(),
+                port: 2748,
+                protocol: "TCP".into(),
+            },
+        ],
+        cti_reconnect: cti_reconnect_text(),
+        ldap: Some(ClientLdap {
+            profile: "corp".into(),
+            servers: vec![ClientServer {
+                host: "dc1.example.com".into(),
+                port: 389,
+                protocol: "tcp".into(),
+            }],
+            anonymous_bind: false,
+            bind_dn: "cn=reader,dc=example,dc=com".into(),
+            search_base: "ou=people,dc=example,dc=com".into(),
+            recursive: true,
+            attributes: vec![
+                ClientAttribute {
+                    field: "user_id".into(),
+                    attribute: "sAMAccountName".into(),
+                },
+                ClientAttribute {
+                    field: "last_name".into(),
+                    attribute: "sn".into(),
+                },
+            ],
+        }),
+        voicemail_profile: "unity".into(),
+        conferencing_profile: String::new(),
+    });
+    assert_eq!(v.files(), vec!["UPCJSMITH.cnf.xml", "CSFJSMITH.cnf.xml"]);
     let bytes = render(&r, &v, "UPCJSMITH.cnf.xml");
     check("UPCJSMITH.cnf.xml", &bytes);
+    assert_eq!(
+        render(&r, &v, "CSFJSMITH.cnf.xml"),
+        bytes,
+        "the Jabber-style name, the same file"
+    );
     let text = String::from_utf8(bytes).unwrap();
     assert!(text.contains("<server priority=\"1\">tftp2.example.com</server>"));
     assert!(text.contains("<transportLayerProtocol>2</transportLayerProtocol>"));

@@ -22,10 +22,10 @@ mod self_care;
 pub use self_care::{EndUserSession, SelfCare};
 mod self_provisioning;
 mod soft_client;
-pub use soft_client::{home_of, PresenceNode};
 pub use self_provisioning::{
     AutoRefusal, AutoRegistration, Claim, ClaimError, CLAIM_ATTEMPTS, CLAIM_LOCKOUT,
 };
+pub use soft_client::{home_of, PresenceNode};
 mod systems;
 mod templates;
 mod universal_templates;

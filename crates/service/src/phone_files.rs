@@ -49,6 +49,9 @@ pub struct PhoneConfig {
     pub lines: Vec<FileLine>,
     /// The provisioning parameters: defaults under the system's, pool's, model's and its own.
     pub parameters: Arc<Resolved>,
+    /// A soft client's servers besides call control (its owner's profiles, the presence nodes,
+    /// the shared settings); `None` for other phones, and for a soft client with no owner.
+    pub soft_client: Option<Arc<model::soft_client::ClientFile>>,
 }
 
 impl std::fmt::Debug for PhoneConfig {
@@ -115,6 +118,25 @@ impl Service {
                 self.systems_at(snap.conn(), generation).await?,
                 configs::parameters(snap.conn(), &devices).await?,
             )
+        };
+        // Soft clients' owners and what their files share, read only when there are some.
+        let is_soft = |model: &str| {
+            self.catalog
+                .get(model)
+                .is_some_and(|t| t.naming == model::Naming::Upc)
+        };
+        let soft_owners: Vec<i64> = devices
+            .iter()
+            .filter(|d| is_soft(&d.model))
+            .filter_map(|d| d.owner_id)
+            .collect();
+        let soft = if soft_owners.is_empty() {
+            None
+        } else {
+            Some((
+                self.client_shared(snap.conn()).await?,
+                store::soft_client::owners(snap.conn(), &soft_owners).await?,
+            ))
         };
         snap.finish().await?;
         let systems: HashMap<i64, Arc<System>> = systems
@@ -198,6 +220,12 @@ impl Service {
                 auto_registered: d.auto_registered,
                 lines: d.lines.clone(),
                 parameters,
+                soft_client: match (&soft, d.owner_id) {
+                    (Some((shared, owners)), Some(o)) if is_soft(&d.model) => {
+                        owners.get(&o).map(|o| Arc::new(shared.file(o)))
+                    }
+                    _ => None,
+                },
             });
         }
         Ok(PhoneConfigs { generation, phones })

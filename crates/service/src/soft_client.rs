@@ -84,7 +84,10 @@ impl Service {
                 return Ok(r);
             }
         }
-        Err(Error::NotFound(format!("there is no {} {key}", kind.noun())))
+        Err(Error::NotFound(format!(
+            "there is no {} {key}",
+            kind.noun()
+        )))
     }
 
     /// A record as the API shows it, with who uses it.
@@ -93,17 +96,27 @@ impl Service {
         match kind {
             ClientKind::PresenceSubcluster => {
                 let s: PresenceSubclusterSpec = spec_of(r);
-                let mut users = sc::users_naming(conn, UserRef::HomeNode, &s.primary_node).await?.0;
+                let mut users = sc::users_naming(conn, UserRef::HomeNode, &s.primary_node)
+                    .await?
+                    .0;
                 if !s.secondary_node.is_empty() {
-                    users += sc::users_naming(conn, UserRef::HomeNode, &s.secondary_node).await?.0;
+                    users += sc::users_naming(conn, UserRef::HomeNode, &s.secondary_node)
+                        .await?
+                        .0;
                 }
                 j["users"] = users.into();
             }
             ClientKind::ProxyProfile => {
-                j["users"] = sc::users_naming(conn, UserRef::ProxyProfile, &r.name).await?.0.into();
+                j["users"] = sc::users_naming(conn, UserRef::ProxyProfile, &r.name)
+                    .await?
+                    .0
+                    .into();
             }
             ClientKind::CtiGatewayProfile => {
-                j["users"] = sc::users_naming(conn, UserRef::CtiProfile, &r.name).await?.0.into();
+                j["users"] = sc::users_naming(conn, UserRef::CtiProfile, &r.name)
+                    .await?
+                    .0
+                    .into();
             }
             ClientKind::CtiGatewayServer => {
                 j["used_by"] = self.cti_profiles_naming(conn, &r.name).await?.into();
@@ -112,7 +125,11 @@ impl Service {
         Ok(j)
     }
 
-    async fn cti_profiles_naming(&self, conn: &mut store::Conn, server: &str) -> Result<Vec<String>> {
+    async fn cti_profiles_naming(
+        &self,
+        conn: &mut store::Conn,
+        server: &str,
+    ) -> Result<Vec<String>> {
         Ok(sc::all(conn, ClientKind::CtiGatewayProfile)
             .await?
             .iter()
@@ -124,7 +141,11 @@ impl Service {
             .collect())
     }
 
-    pub async fn find_client_records(&self, kind: ClientKind, f: &model::Find) -> Result<Page<Json>> {
+    pub async fn find_client_records(
+        &self,
+        kind: ClientKind,
+        f: &model::Find,
+    ) -> Result<Page<Json>> {
         let mut c = self.store.read().await?;
         let page = sc::find(&mut c, kind, f).await?;
         let mut items = Vec::with_capacity(page.items.len());
@@ -186,14 +207,25 @@ impl Service {
         if current.is_none_or(|(c, _)| c.name != name)
             && sc::by_name(tx.conn(), kind, &name).await?.is_some()
         {
-            return Err(Error::conflict("name", format!("{} {name} already exists", kind.noun())));
+            return Err(Error::conflict(
+                "name",
+                format!("{} {name} already exists", kind.noun()),
+            ));
         }
         for (i, (k, n)) in spec.names().into_iter().enumerate() {
             if sc::by_name(tx.conn(), k, n).await?.is_none() {
-                let field = if i == 0 { "primary".to_string() } else { format!("backups[{}]", i - 1) };
+                let field = if i == 0 {
+                    "primary".to_string()
+                } else {
+                    format!("backups[{}]", i - 1)
+                };
                 return Err(Error::invalid(
                     field,
-                    format!("there is no {} {n}: add it first (POST /api/v1/{})", k.noun(), k.path()),
+                    format!(
+                        "there is no {} {n}: add it first (POST /api/v1/{})",
+                        k.noun(),
+                        k.path()
+                    ),
                 ));
             }
         }
@@ -203,7 +235,10 @@ impl Service {
                     if current.is_some_and(|(c, _)| c.name == p.subcluster) {
                         continue;
                     }
-                    for (field, n) in [("primary_node", &s.primary_node), ("secondary_node", &s.secondary_node)] {
+                    for (field, n) in [
+                        ("primary_node", &s.primary_node),
+                        ("secondary_node", &s.secondary_node),
+                    ] {
                         if *n == p.node {
                             return Err(Error::conflict(
                                 field,
@@ -251,13 +286,21 @@ impl Service {
             }
         };
         self.soft_clients_changed(tx).await?;
-        let r = sc::by_id(tx.conn(), kind, id).await?.ok_or_else(|| Error::Internal("a record just written is gone".into()))?;
+        let r = sc::by_id(tx.conn(), kind, id)
+            .await?
+            .ok_or_else(|| Error::Internal("a record just written is gone".into()))?;
         self.shown(tx.conn(), kind, &r).await
     }
 
     /// What a rename takes along: users naming a profile name it anew; a CTI gateway server
     /// named by profiles cannot be renamed under them.
-    async fn renamed(&self, tx: &mut store::WriteTx, kind: ClientKind, from: &str, to: &str) -> Result<()> {
+    async fn renamed(
+        &self,
+        tx: &mut store::WriteTx,
+        kind: ClientKind,
+        from: &str,
+        to: &str,
+    ) -> Result<()> {
         let col = match kind {
             ClientKind::CtiGatewayProfile => UserRef::CtiProfile,
             ClientKind::ProxyProfile => UserRef::ProxyProfile,
@@ -294,39 +337,69 @@ impl Service {
         Ok(())
     }
 
-    pub async fn create_client_record(&self, actor: &Actor, kind: ClientKind, body: Json) -> Result<Json> {
+    pub async fn create_client_record(
+        &self,
+        actor: &Actor,
+        kind: ClientKind,
+        body: Json,
+    ) -> Result<Json> {
         let target = body["name"].as_str().unwrap_or_default().trim().to_string();
-        self.change(actor, Self::client_audit(kind, Action::Create, &target), async |tx| {
-            let spec = kind.check(body)?;
-            self.write_client(tx, spec, None).await
-        })
+        self.change(
+            actor,
+            Self::client_audit(kind, Action::Create, &target),
+            async |tx| {
+                let spec = kind.check(body)?;
+                self.write_client(tx, spec, None).await
+            },
+        )
         .await
     }
 
     /// `patch`: the `version` read and the fields to change; the others stay.
-    pub async fn update_client_record(&self, actor: &Actor, kind: ClientKind, key: &str, patch: Json) -> Result<Json> {
+    pub async fn update_client_record(
+        &self,
+        actor: &Actor,
+        kind: ClientKind,
+        key: &str,
+        patch: Json,
+    ) -> Result<Json> {
         let Json::Object(mut patch) = patch else {
-            return Err(Error::invalid("", "send a JSON object of the fields to change, with `version`"));
+            return Err(Error::invalid(
+                "",
+                "send a JSON object of the fields to change, with `version`",
+            ));
         };
-        let version = patch.remove("version").and_then(|v| v.as_i64()).unwrap_or(0);
+        let version = patch
+            .remove("version")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0);
         crate::need_version(version)?;
         let current = {
             let mut c = self.store.read().await?;
             self.client_by_key(&mut c, kind, key).await?
         };
-        self.change(actor, Self::client_audit(kind, Action::Update, &current.name), async |tx| {
-            let mut body = current.body.clone();
-            body["name"] = current.name.clone().into();
-            for (k, v) in patch {
-                body[k.as_str()] = v;
-            }
-            let spec = kind.check(body)?;
-            self.write_client(tx, spec, Some((&current, version))).await
-        })
+        self.change(
+            actor,
+            Self::client_audit(kind, Action::Update, &current.name),
+            async |tx| {
+                let mut body = current.body.clone();
+                body["name"] = current.name.clone().into();
+                for (k, v) in patch {
+                    body[k.as_str()] = v;
+                }
+                let spec = kind.check(body)?;
+                self.write_client(tx, spec, Some((&current, version))).await
+            },
+        )
         .await
     }
 
-    pub async fn delete_client_record(&self, actor: &Actor, kind: ClientKind, key: &str) -> Result<()> {
+    pub async fn delete_client_record(
+        &self,
+        actor: &Actor,
+        kind: ClientKind,
+        key: &str,
+    ) -> Result<()> {
         let current = {
             let mut c = self.store.read().await?;
             self.client_by_key(&mut c, kind, key).await?
@@ -393,7 +466,10 @@ impl Service {
         };
         self.change(actor, a, async |tx| {
             if from.is_empty() {
-                return Err(Error::invalid("from_node", "name the node the users are homed on now"));
+                return Err(Error::invalid(
+                    "from_node",
+                    "name the node the users are homed on now",
+                ));
             }
             let nodes = presence_nodes(tx.conn()).await?;
             if !nodes.iter().any(|n| n.node == to) {
@@ -403,7 +479,10 @@ impl Service {
                 ));
             }
             if from == to {
-                return Err(Error::invalid("to_node", "the users are homed there already"));
+                return Err(Error::invalid(
+                    "to_node",
+                    "the users are homed there already",
+                ));
             }
             let ids = sc::rename_in_users(tx.conn(), UserRef::HomeNode, &from, &to).await?;
             for id in &ids {
@@ -487,7 +566,11 @@ impl Service {
         settings_in(&mut c).await
     }
 
-    pub async fn set_soft_client_settings(&self, actor: &Actor, s: SoftClientSettings) -> Result<SoftClientSettings> {
+    pub async fn set_soft_client_settings(
+        &self,
+        actor: &Actor,
+        s: SoftClientSettings,
+    ) -> Result<SoftClientSettings> {
         let a = Audit {
             action: Action::Update,
             resource: Resource::SoftClientSettings,
@@ -513,13 +596,22 @@ impl Service {
         conn: &mut store::Conn,
         u: &model::NewUser,
         before: Option<&store::users::UserRow>,
-    ) -> Result<(Option<String>, Option<String>, Option<String>, Option<String>)> {
+    ) -> Result<(
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    )> {
         let opt = |v: Option<&String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        let kept = |new: &Option<String>, old: Option<&Option<String>>| old.is_some_and(|o| o == new);
+        let kept =
+            |new: &Option<String>, old: Option<&Option<String>>| old.is_some_and(|o| o == new);
         let cti = opt(u.app_profiles.cti.as_ref());
         let cti = match cti {
             Some(p) if !kept(&Some(p.clone()), before.map(|b| &b.app_profiles.cti)) => {
-                if sc::by_name(conn, ClientKind::CtiGatewayProfile, &p).await?.is_none() {
+                if sc::by_name(conn, ClientKind::CtiGatewayProfile, &p)
+                    .await?
+                    .is_none()
+                {
                     return Err(Error::invalid(
                         "app_profiles.cti",
                         format!("there is no CTI gateway profile {p}: add it first (POST /api/v1/cti-gateway-profiles)"),
@@ -538,11 +630,15 @@ impl Service {
         let proxy = opt(u.app_profiles.proxy.as_ref());
         if let Some(p) = &proxy {
             if !kept(&proxy, before.map(|b| &b.app_profiles.proxy))
-                && sc::by_name(conn, ClientKind::ProxyProfile, p).await?.is_none()
+                && sc::by_name(conn, ClientKind::ProxyProfile, p)
+                    .await?
+                    .is_none()
             {
                 return Err(Error::invalid(
                     "app_profiles.proxy",
-                    format!("there is no proxy profile {p}: add it first (POST /api/v1/proxy-profiles)"),
+                    format!(
+                        "there is no proxy profile {p}: add it first (POST /api/v1/proxy-profiles)"
+                    ),
                 ));
             }
         }
@@ -578,7 +674,10 @@ impl Service {
                 let nodes = presence_nodes(conn).await?;
                 let loads = sc::node_loads(conn).await?;
                 let load = |n: &str| loads.iter().find(|(x, _)| x == n).map_or(0, |(_, c)| *c);
-                nodes.iter().min_by_key(|n| load(&n.node)).map(|n| n.node.clone())
+                nodes
+                    .iter()
+                    .min_by_key(|n| load(&n.node))
+                    .map(|n| n.node.clone())
             }
             None => None,
         };
@@ -591,4 +690,117 @@ pub(crate) async fn settings_in(conn: &mut store::Conn) -> Result<SoftClientSett
         Some(json) => serde_json::from_str(&json).unwrap_or_default(),
         None => SoftClientSettings::default(),
     })
+}
+
+/// Everything the soft clients' files share, read once for a batch of files.
+pub(crate) struct ClientShared {
+    settings: SoftClientSettings,
+    nodes: Vec<PresenceNode>,
+    proxies: Vec<Record>,
+    cti_servers: Vec<Record>,
+    cti_profiles: Vec<Record>,
+    ldap_profiles: Vec<model::LdapProfile>,
+    ldap_servers: Vec<model::LdapServer>,
+    map: model::AttributeMap,
+}
+
+impl Service {
+    pub(crate) async fn client_shared(&self, conn: &mut store::Conn) -> Result<ClientShared> {
+        let all = model::Find {
+            limit: i64::MAX / 2,
+            ..Default::default()
+        };
+        Ok(ClientShared {
+            settings: settings_in(conn).await?,
+            nodes: presence_nodes(conn).await?,
+            proxies: sc::all(conn, ClientKind::ProxyProfile).await?,
+            cti_servers: sc::all(conn, ClientKind::CtiGatewayServer).await?,
+            cti_profiles: sc::all(conn, ClientKind::CtiGatewayProfile).await?,
+            ldap_profiles: store::directory::find_profiles(conn, &all).await?.items,
+            ldap_servers: store::directory::find_servers(conn, &all).await?.items,
+            map: self.ldap_attribute_map_in(conn).await?,
+        })
+    }
+}
+
+impl ClientShared {
+    /// The soft-client part of the file of a phone owned by `o`.
+    pub(crate) fn file(&self, o: &sc::OwnerProfiles) -> model::soft_client::ClientFile {
+        use model::soft_client::{ClientAttribute, ClientFile, ClientLdap, ClientServer};
+        let home = home_of(&o.user_id, o.home_node.as_deref(), &self.nodes);
+        let proxy = o
+            .proxy
+            .as_ref()
+            .and_then(|p| self.proxies.iter().find(|r| &r.name == p))
+            .map(|r| spec_of::<model::soft_client::ProxyProfileSpec>(r).primary_proxy)
+            .unwrap_or_default();
+        let cti = o
+            .cti
+            .as_ref()
+            .and_then(|p| self.cti_profiles.iter().find(|r| &r.name == p))
+            .map(spec_of::<CtiGatewayProfileSpec>);
+        let cti_servers = cti
+            .iter()
+            .flat_map(|p| std::iter::once(&p.primary).chain(&p.backups))
+            .filter_map(|n| self.cti_servers.iter().find(|r| &r.name == n))
+            .map(|r| {
+                let s: CtiGatewayServerSpec = spec_of(r);
+                ClientServer {
+                    host: s.host,
+                    port: s.port.unwrap_or(model::soft_client::CTI_PORT),
+                    protocol: "TCP".into(),
+                }
+            })
+            .collect();
+        let ldap = o
+            .ldap
+            .as_ref()
+            .and_then(|p| self.ldap_profiles.iter().find(|l| &l.name == p))
+            .map(|p| ClientLdap {
+                profile: p.name.clone(),
+                servers: std::iter::once(&p.primary_server)
+                    .chain(&p.backup_servers)
+                    .filter_map(|n| self.ldap_servers.iter().find(|s| &s.name == n))
+                    .map(|s| ClientServer {
+                        host: s.host.clone(),
+                        port: s.port,
+                        protocol: s.security.as_str().into(),
+                    })
+                    .collect(),
+                anonymous_bind: p.anonymous_bind,
+                bind_dn: if p.anonymous_bind {
+                    String::new()
+                } else {
+                    p.bind_dn.clone()
+                },
+                search_base: p.search_context.clone(),
+                recursive: p.recursive,
+                attributes: self
+                    .map
+                    .fields
+                    .entries()
+                    .into_iter()
+                    .filter(|(_, a)| !a.is_empty())
+                    .map(|(f, a)| ClientAttribute {
+                        field: f.into(),
+                        attribute: a.into(),
+                    })
+                    .collect(),
+            });
+        ClientFile {
+            user_id: o.user_id.clone(),
+            home_node: home.map(|h| h.node.clone()).unwrap_or_default(),
+            failover_node: home.and_then(|h| h.failover.clone()).unwrap_or_default(),
+            instant_messaging: self.settings.instant_messaging,
+            max_contact_list: self.settings.max_contact_list,
+            tftp_servers: self.settings.tftp_servers.clone(),
+            proxy,
+            cti_profile: cti.map(|p| p.name).unwrap_or_default(),
+            cti_servers,
+            cti_reconnect: model::soft_client::cti_reconnect_text(),
+            ldap,
+            voicemail_profile: o.voicemail.clone().unwrap_or_default(),
+            conferencing_profile: o.conferencing.clone().unwrap_or_default(),
+        }
+    }
 }

@@ -2,8 +2,8 @@
 //! profiles, CTI gateway servers and profiles, each kept as the JSON the model checked, under its
 //! kind and name; and the users naming them.
 
-use crate::sql::{push_prefix, Find};
 use crate::sql::Sql;
+use crate::sql::{push_prefix, Find};
 use crate::{now, versioned, Result};
 use model::soft_client::ClientKind;
 use model::Page;
@@ -230,4 +230,47 @@ pub async fn call_control_systems(conn: &mut AnyConnection) -> Result<Vec<i64>> 
             .fetch_all(conn)
             .await?,
     )
+}
+
+/// What a soft client's owner names: their user ID, home node and application profiles.
+#[derive(Debug, Clone, Default)]
+pub struct OwnerProfiles {
+    pub user_id: String,
+    pub home_node: Option<String>,
+    pub ldap: Option<String>,
+    pub cti: Option<String>,
+    pub proxy: Option<String>,
+    pub voicemail: Option<String>,
+    pub conferencing: Option<String>,
+}
+
+/// The users `ids` (those that exist), by id, in one statement per 512.
+pub async fn owners(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, OwnerProfiles>> {
+    let backend = conn.backend_name().to_string();
+    let mut out = std::collections::HashMap::new();
+    for part in ids.chunks(512) {
+        let mut q = Sql::new(
+            "SELECT id, user_id, presence_home_node, ldap_profile, cti_profile, proxy_profile, \
+             voicemail_profile, conferencing_profile FROM users WHERE id IN ",
+        );
+        q.bind_in(&backend, part);
+        for r in q.query().fetch_all(&mut *conn).await? {
+            out.insert(
+                r.try_get::<i64, _>(0)?,
+                OwnerProfiles {
+                    user_id: r.try_get(1)?,
+                    home_node: r.try_get(2)?,
+                    ldap: r.try_get(3)?,
+                    cti: r.try_get(4)?,
+                    proxy: r.try_get(5)?,
+                    voicemail: r.try_get(6)?,
+                    conferencing: r.try_get(7)?,
+                },
+            );
+        }
+    }
+    Ok(out)
 }

@@ -1,5 +1,6 @@
 //! Cisco Unified Personal Communicator (docs/phones.md, "What each phone fetches"):
-//! `UPC<NAME>.cnf.xml`, named after its user. Soft clients take no resync NOTIFY: they read their
+//! `UPC<NAME>.cnf.xml`, named after its user, and the same file under the name a Jabber-style
+//! client asks for, `CSF<NAME>.cnf.xml`. Soft clients take no resync NOTIFY: they read their
 //! file when they start.
 
 use super::{strip_prefix_ci, strip_suffix_ci, Asked, DeviceKey, Family, ResyncBy};
@@ -13,11 +14,14 @@ impl Family for CiscoSoftClient {
     }
 
     fn patterns(&self) -> &'static [&'static str] {
-        &["UPC<NAME>.cnf.xml"]
+        &["UPC<NAME>.cnf.xml", "CSF<NAME>.cnf.xml"]
     }
 
     fn identify(&self, file: &str) -> Option<Asked> {
         let name = strip_suffix_ci(file, ".cnf.xml")?;
+        if let Some(user) = strip_prefix_ci(name, "CSF") {
+            return Some(Asked::Device(DeviceKey::Name(format!("UPC{user}"))));
+        }
         strip_prefix_ci(name, "UPC")?;
         Some(Asked::Device(DeviceKey::Name(name.to_string())))
     }

@@ -336,14 +336,30 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sync_ldap_profile))
         .routes(routes!(rehome))
         .routes(routes!(list_subclusters, create_subcluster))
-        .routes(routes!(get_subcluster, update_subcluster, delete_subcluster))
+        .routes(routes!(
+            get_subcluster,
+            update_subcluster,
+            delete_subcluster
+        ))
         .routes(routes!(list_proxy_profiles, create_proxy_profile))
-        .routes(routes!(get_proxy_profile, update_proxy_profile, delete_proxy_profile))
+        .routes(routes!(
+            get_proxy_profile,
+            update_proxy_profile,
+            delete_proxy_profile
+        ))
         .routes(routes!(cti_from_systems))
         .routes(routes!(list_cti_servers, create_cti_server))
-        .routes(routes!(get_cti_server, update_cti_server, delete_cti_server))
+        .routes(routes!(
+            get_cti_server,
+            update_cti_server,
+            delete_cti_server
+        ))
         .routes(routes!(list_cti_profiles, create_cti_profile))
-        .routes(routes!(get_cti_profile, update_cti_profile, delete_cti_profile))
+        .routes(routes!(
+            get_cti_profile,
+            update_cti_profile,
+            delete_cti_profile
+        ))
         .routes(routes!(get_soft_client_settings, put_soft_client_settings))
         .routes(routes!(get_attribute_map, put_attribute_map))
         .routes(routes!(restore_attribute_map))

@@ -1,0 +1,469 @@
+//! The servers soft clients learn of (seed 003; docs/soft-clients.md), on both backends:
+//! presence subclusters and home nodes, proxy profiles, CTI gateway servers and profiles, the
+//! shared settings, application profiles, and the soft client's file a real HTTP client reads.
+
+mod common;
+
+use common::TestApp;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use store::testing::TestDb;
+
+/// A GET on the phone listener: status and body.
+async fn phone_get(t: &TestApp, path: &str) -> (StatusCode, String) {
+    let url = format!("http://{}{path}", t.app.http_addr.unwrap());
+    let r = t.client.get(url).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// The text of the first element `path` (tags from the root down, `/` between).
+fn at(xml: &str, path: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+    let mut node = doc.root_element();
+    for tag in path.split('/') {
+        node = node.children().find(|c| c.has_tag_name(tag))?;
+    }
+    Some(node.text().unwrap_or_default().to_string())
+}
+
+/// The texts of every `tag` under the first element `path`.
+fn all(xml: &str, path: &str, tag: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    let mut node = doc.root_element();
+    for t in path.split('/') {
+        match node.children().find(|c| c.has_tag_name(t)) {
+            Some(n) => node = n,
+            None => return Vec::new(),
+        }
+    }
+    node.descendants()
+        .filter(|n| n.has_tag_name(tag))
+        .map(|n| n.text().unwrap_or_default().to_string())
+        .collect()
+}
+
+async fn version(t: &TestApp, path: &str) -> Value {
+    let (s, v) = t.get(path).await;
+    assert_eq!(s, StatusCode::OK, "{path}: {v}");
+    v["version"].clone()
+}
+
+#[tokio::test]
+async fn soft_clients_get_presence_proxy_cti_and_directory_servers() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        const INVALID: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+
+        // CTI gateway servers made from the call-control servers (port 2748, TCP), with a
+        // default profile over them; asking again makes nothing new.
+        let v = version(&t, "/api/v1/systems/default").await;
+        let (s, sys) = t
+            .patch(
+                "/api/v1/systems/default",
+                json!({"version": v, "settings": {"servers": [{"host": "CM1.example.com"}, {"host": "cm2.example.com"}]}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {sys}");
+        let (s, made) = t
+            .post("/api/v1/cti-gateway-servers/from-systems", json!(null))
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {made}");
+        assert_eq!(
+            made["servers"],
+            json!(["cm1.example.com", "cm2.example.com"]),
+            "[{l}]"
+        );
+        assert_eq!(made["profiles"], json!(["default-cti-tcp"]), "[{l}]");
+        let (_, again) = t
+            .post("/api/v1/cti-gateway-servers/from-systems", json!(null))
+            .await;
+        assert_eq!(again, json!({"servers": [], "profiles": []}), "[{l}]");
+        let (_, cm1) = t.get("/api/v1/cti-gateway-servers/cm1.example.com").await;
+        assert_eq!(
+            (
+                cm1["port"].as_u64(),
+                cm1["protocol"].as_str(),
+                cm1["used_by"].clone()
+            ),
+            (Some(2748), Some("tcp"), json!(["default-cti-tcp"])),
+            "[{l}] {cm1}"
+        );
+        let (_, p) = t.get("/api/v1/cti-gateway-profiles/default-cti-tcp").await;
+        assert_eq!(
+            (
+                p["primary"].as_str(),
+                p["backups"].clone(),
+                p["default_profile"].as_bool()
+            ),
+            (
+                Some("cm1.example.com"),
+                json!(["cm2.example.com"]),
+                Some(true)
+            ),
+            "[{l}] {p}"
+        );
+        let e = t.refused(
+            t.post(
+                "/api/v1/cti-gateway-servers",
+                json!({"name": "x", "host": "10.0.0.9", "protocol": "udp"}),
+            )
+            .await,
+            INVALID,
+            "protocol",
+        );
+        assert!(e.contains("TCP"), "[{l}] {e}");
+        t.refused(
+            t.post(
+                "/api/v1/cti-gateway-profiles",
+                json!({"name": "p", "primary": "nope"}),
+            )
+            .await,
+            INVALID,
+            "primary",
+        );
+        t.refused(
+            t.delete("/api/v1/cti-gateway-servers/cm2.example.com")
+                .await,
+            StatusCode::CONFLICT,
+            "name",
+        );
+
+        // Proxy profiles: TCP only, with the seed's reason; no backup proxy.
+        let e = t.refused(
+            t.post(
+                "/api/v1/proxy-profiles",
+                json!({"name": "p", "listener": "udp", "primary_proxy": "cup1.example.com"}),
+            )
+            .await,
+            INVALID,
+            "listener",
+        );
+        assert!(e.contains("large contact lists"), "[{l}] {e}");
+        t.refused(
+            t.post(
+                "/api/v1/proxy-profiles",
+                json!({"name": "p", "primary_proxy": "cup1", "backup_proxy": "cup2"}),
+            )
+            .await,
+            INVALID,
+            "backup_proxy",
+        );
+        t.create(
+            "/api/v1/proxy-profiles",
+            json!({"name": "cup-proxy", "primary_proxy": "cup1.example.com:5060"}),
+        )
+        .await;
+
+        // Presence subclusters: a node is in one subcluster.
+        t.create("/api/v1/presence-subclusters", json!({"name": "sc1", "primary_node": "cup1.example.com", "secondary_node": "cup2.example.com"})).await;
+        t.create("/api/v1/presence-subclusters", json!({"name": "sc2", "primary_node": "cup3.example.com", "secondary_node": "cup4.example.com"})).await;
+        t.refused(
+            t.post(
+                "/api/v1/presence-subclusters",
+                json!({"name": "sc3", "primary_node": "cup2.example.com"}),
+            )
+            .await,
+            StatusCode::CONFLICT,
+            "primary_node",
+        );
+
+        // The shared settings: IM on and 200 contacts by default; a primary TFTP server needed.
+        let (_, d) = t.get("/api/v1/soft-client-settings").await;
+        assert_eq!(
+            d,
+            json!({"instant_messaging": true, "max_contact_list": 200, "tftp_servers": []}),
+            "[{l}]"
+        );
+        t.refused(
+            t.put(
+                "/api/v1/soft-client-settings",
+                json!({"instant_messaging": false}),
+            )
+            .await,
+            INVALID,
+            "tftp_servers[0]",
+        );
+        t.refused(
+            t.put(
+                "/api/v1/soft-client-settings",
+                json!({"max_contact_list": 201, "tftp_servers": ["tftp1"]}),
+            )
+            .await,
+            INVALID,
+            "max_contact_list",
+        );
+        let (s, v) = t
+            .put(
+                "/api/v1/soft-client-settings",
+                json!({"instant_messaging": false, "max_contact_list": 50, "tftp_servers": ["tftp1.example.com", "tftp2.example.com"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {v}");
+
+        // An LDAP profile with a password the file must never carry.
+        t.create(
+            "/api/v1/ldap-servers",
+            json!({"name": "dc1", "host": "dc1.example.com"}),
+        )
+        .await;
+        t.create("/api/v1/ldap-profiles", json!({"name": "corp", "primary_server": "dc1", "bind_dn": "cn=reader,dc=example,dc=com",
+            "password": "Bind-Secret-42", "search_context": "ou=people,dc=example,dc=com", "recursive": true})).await;
+
+        // Application profiles must exist.
+        for (field, body) in [
+            (
+                "app_profiles.cti",
+                json!({"user_id": "x", "last_name": "X", "app_profiles": {"cti": "nope"}}),
+            ),
+            (
+                "app_profiles.proxy",
+                json!({"user_id": "x", "last_name": "X", "app_profiles": {"proxy": "nope"}}),
+            ),
+            (
+                "app_profiles.voicemail",
+                json!({"user_id": "x", "last_name": "X", "app_profiles": {"voicemail": "nope"}}),
+            ),
+            (
+                "presence_home_node",
+                json!({"user_id": "x", "last_name": "X", "presence_home_node": "cup9.example.com"}),
+            ),
+        ] {
+            t.refused(t.post("/api/v1/users", body).await, INVALID, field);
+        }
+        // A soft-client user: the default CTI profile, homed on the node with the fewest users.
+        let u = t
+            .create(
+                "/api/v1/users",
+                json!({"user_id": "jsmith", "first_name": "John", "last_name": "Smith",
+                       "capabilities": {"soft_client": true, "presence": true},
+                       "app_profiles": {"proxy": "cup-proxy", "ldap": "corp"}}),
+            )
+            .await;
+        assert_eq!(
+            (
+                u["app_profiles"]["cti"].as_str(),
+                u["presence_home_node"].as_str()
+            ),
+            (Some("default-cti-tcp"), Some("cup1.example.com")),
+            "[{l}] {u}"
+        );
+        let u2 = t
+            .create(
+                "/api/v1/users",
+                json!({"user_id": "adoe", "last_name": "Doe", "capabilities": {"soft_client": true}}),
+            )
+            .await;
+        assert_eq!(
+            u2["presence_home_node"], "cup2.example.com",
+            "[{l}] the least loaded node"
+        );
+        t.create(
+            "/api/v1/phones",
+            json!({"model": "CUPC", "owner_user_id": "jsmith"}),
+        )
+        .await;
+
+        // The file a soft client reads carries it all, under both names.
+        let (s, file) = phone_get(&t, "/UPCJSMITH.cnf.xml").await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {file}");
+        let (_, csf) = phone_get(&t, "/CSFJSMITH.cnf.xml").await;
+        assert_eq!(csf, file, "[{l}] the Jabber-style name reads the same file");
+        assert_eq!(
+            all(&file, "tftpServers", "server"),
+            ["tftp1.example.com", "tftp2.example.com"],
+            "[{l}]"
+        );
+        assert_eq!(
+            at(&file, "softClient/userId").as_deref(),
+            Some("jsmith"),
+            "[{l}]"
+        );
+        assert_eq!(
+            at(&file, "softClient/presence/homeNode").as_deref(),
+            Some("cup1.example.com"),
+            "[{l}]"
+        );
+        assert_eq!(
+            at(&file, "softClient/presence/failoverNode").as_deref(),
+            Some("cup2.example.com"),
+            "[{l}]"
+        );
+        assert_eq!(
+            at(&file, "softClient/presence/instantMessaging").as_deref(),
+            Some("false"),
+            "[{l}]"
+        );
+        assert_eq!(
+            at(&file, "softClient/presence/maxContactListSize").as_deref(),
+            Some("50"),
+            "[{l}]"
+        );
+        assert_eq!(
+            at(&file, "softClient/proxy/listener").as_deref(),
+            Some("TCP"),
+            "[{l}]"
+        );
+        assert_eq!(
+            at(&file, "softClient/proxy/server").as_deref(),
+            Some("cup1.example.com:5060"),
+            "[{l}]"
+        );
+        assert_eq!(
+            all(&file, "softClient/ctiGateway", "host"),
+            ["cm1.example.com", "cm2.example.com"],
+            "[{l}]"
+        );
+        assert_eq!(
+            all(&file, "softClient/ctiGateway", "port"),
+            ["2748", "2748"],
+            "[{l}]"
+        );
+        assert_eq!(
+            at(&file, "softClient/ctiGateway/reconnectSeconds").as_deref(),
+            Some("4,8,16,32,60"),
+            "[{l}]"
+        );
+        assert_eq!(
+            all(&file, "softClient/ldap", "host"),
+            ["dc1.example.com"],
+            "[{l}]"
+        );
+        assert_eq!(
+            at(&file, "softClient/ldap/bindDN").as_deref(),
+            Some("cn=reader,dc=example,dc=com"),
+            "[{l}]"
+        );
+        assert!(
+            !file.contains("Bind-Secret-42"),
+            "[{l}] the LDAP password never reaches a file"
+        );
+        assert_eq!(
+            all(&file, "devicePool", "processNodeName"),
+            ["CM1.example.com", "cm2.example.com"],
+            "[{l}]"
+        );
+
+        // Rehoming moves the users of a node; their files follow.
+        let e = t.refused(
+            t.delete("/api/v1/presence-subclusters/sc1").await,
+            StatusCode::CONFLICT,
+            "name",
+        );
+        assert!(e.contains("rehome"), "[{l}] {e}");
+        t.refused(
+            t.post(
+                "/api/v1/presence-subclusters/rehome",
+                json!({"from_node": "cup1.example.com", "to_node": "cup9.example.com"}),
+            )
+            .await,
+            INVALID,
+            "to_node",
+        );
+        let (s, r) = t
+            .post(
+                "/api/v1/presence-subclusters/rehome",
+                json!({"from_node": "cup1.example.com", "to_node": "cup3.example.com"}),
+            )
+            .await;
+        assert_eq!(
+            (s, r["users"].as_i64()),
+            (StatusCode::OK, Some(1)),
+            "[{l}] {r}"
+        );
+        let (_, file) = phone_get(&t, "/UPCJSMITH.cnf.xml").await;
+        assert_eq!(
+            at(&file, "softClient/presence/homeNode").as_deref(),
+            Some("cup3.example.com"),
+            "[{l}]"
+        );
+        assert_eq!(
+            at(&file, "softClient/presence/failoverNode").as_deref(),
+            Some("cup4.example.com"),
+            "[{l}]"
+        );
+        let (_, sc2) = t.get("/api/v1/presence-subclusters/sc2").await;
+        assert_eq!(sc2["users"], 1, "[{l}] {sc2}");
+
+        // Renaming a profile takes its users along; what is in use is not deleted.
+        let v = version(&t, "/api/v1/cti-gateway-profiles/default-cti-tcp").await;
+        let (s, p) = t
+            .patch(
+                "/api/v1/cti-gateway-profiles/default-cti-tcp",
+                json!({"version": v, "name": "cti-hq"}),
+            )
+            .await;
+        assert_eq!(
+            (s, p["users"].as_i64()),
+            (StatusCode::OK, Some(2)),
+            "[{l}] {p}"
+        );
+        let (_, u) = t.get("/api/v1/users/jsmith").await;
+        assert_eq!(u["app_profiles"]["cti"], "cti-hq", "[{l}] {u}");
+        let e = t.refused(
+            t.delete("/api/v1/proxy-profiles/cup-proxy").await,
+            StatusCode::CONFLICT,
+            "name",
+        );
+        assert!(e.contains("jsmith"), "[{l}] {e}");
+        let (s, v) = t
+            .patch(
+                "/api/v1/proxy-profiles/cup-proxy",
+                json!({"version": 1, "backup_proxy": "x"}),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (INVALID, Some("backup_proxy")),
+            "[{l}] {v}"
+        );
+        let (s, v) = t
+            .patch(
+                "/api/v1/proxy-profiles/cup-proxy",
+                json!({"version": 7, "description": "x"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "[{l}] a stale version: {v}");
+        // Settings changes reach the file.
+        t.put(
+            "/api/v1/soft-client-settings",
+            json!({"instant_messaging": true, "max_contact_list": 0, "tftp_servers": ["tftp3.example.com"]}),
+        )
+        .await;
+        let (_, file) = phone_get(&t, "/UPCJSMITH.cnf.xml").await;
+        assert_eq!(
+            at(&file, "softClient/presence/instantMessaging").as_deref(),
+            Some("true"),
+            "[{l}]"
+        );
+        assert_eq!(
+            at(&file, "softClient/presence/maxContactListSize").as_deref(),
+            Some("0"),
+            "[{l}]"
+        );
+        assert_eq!(
+            all(&file, "tftpServers", "server"),
+            ["tftp3.example.com"],
+            "[{l}]"
+        );
+        // Each change is audited.
+        let (_, audit) = t.get("/api/v1/audit?limit=200").await;
+        for resource in [
+            "presence_subcluster",
+            "proxy_profile",
+            "cti_gateway_server",
+            "cti_gateway_profile",
+            "soft_client_settings",
+        ] {
+            assert!(
+                audit["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e["resource"] == resource),
+                "[{l}] no audit entry for {resource}"
+            );
+        }
+        t.stop().await;
+    }
+}
