@@ -1489,5 +1489,146 @@ async fn ldap_servers_and_profiles_in_the_console() {
     }
 }
 
+#[tokio::test]
+async fn soft_client_servers_in_the_console() {
+    let (Some(chromedriver), Some(chromium)) =
+        (common::peer("chromedriver"), common::peer("chromium"))
+    else {
+        return;
+    };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        let base = t.base.clone();
+        let d = driver(&chromedriver).await;
+        let c = browser(&d, &chromium).await;
+        log_in(&c, &base, "admin", PASSWORD).await;
+
+        // A proxy profile over UDP is refused with the seed's reason, then added over TCP.
+        c.goto(&format!("{base}/proxy-profiles")).await.unwrap();
+        submit(&c, "a.button[href='/proxy-profiles/new']").await;
+        fill(&c, "name", "cup-proxy").await;
+        choose(&c, "listener", "udp").await;
+        fill(&c, "primary_proxy", "cup1.example.com:5060").await;
+        submit(&c, "main form button[type=submit]").await;
+        let bad = text(&c, ".notice.bad").await;
+        assert!(bad.contains("large contact lists"), "[{l}] {bad}");
+        choose(&c, "listener", "tcp").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "h1").await, "Proxy profile cup-proxy", "[{l}]");
+
+        // A CTI gateway server keeps port 2748 when none is given; a profile names it.
+        c.goto(&format!("{base}/cti-gateway-servers/new"))
+            .await
+            .unwrap();
+        fill(&c, "name", "cm1").await;
+        fill(&c, "host", "cm1.example.com").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "#port").await, "2748", "[{l}]");
+        c.goto(&format!("{base}/cti-gateway-profiles/new"))
+            .await
+            .unwrap();
+        fill(&c, "name", "cti-hq").await;
+        fill(&c, "primary", "cm1").await;
+        fill(&c, "backups", "cm9").await;
+        submit(&c, "main form button[type=submit]").await;
+        let bad = text(&c, ".notice.bad").await;
+        assert!(
+            bad.contains("there is no CTI gateway server cm9"),
+            "[{l}] {bad}"
+        );
+        fill(&c, "backups", "").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "h1").await, "CTI gateway profile cti-hq", "[{l}]");
+        c.goto(&format!("{base}/cti-gateway-servers"))
+            .await
+            .unwrap();
+        assert!(
+            text(&c, "main table").await.contains("cti-hq"),
+            "[{l}] used by"
+        );
+
+        // A subcluster, then the shared settings: the primary TFTP server is required.
+        c.goto(&format!("{base}/presence-subclusters/new"))
+            .await
+            .unwrap();
+        fill(&c, "name", "sc1").await;
+        fill(&c, "primary_node", "cup1.example.com").await;
+        fill(&c, "secondary_node", "cup2.example.com").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "h1").await, "Presence subcluster sc1", "[{l}]");
+        c.goto(&format!("{base}/soft-clients")).await.unwrap();
+        fill(&c, "max_contact_list", "50").await;
+        submit(&c, "#save").await;
+        assert!(
+            text(&c, "#error")
+                .await
+                .contains("primary TFTP server is required"),
+            "[{l}]"
+        );
+        fill(&c, "max_contact_list", "50").await;
+        fill(&c, "tftp_servers", "tftp1.example.com, tftp2.example.com").await;
+        submit(&c, "#save").await;
+        assert!(text(&c, "#done").await.starts_with("Saved"), "[{l}]");
+        let (_, v) = t.get("/api/v1/soft-client-settings").await;
+        assert_eq!(
+            (
+                v["max_contact_list"].as_u64(),
+                v["tftp_servers"].clone(),
+                v["instant_messaging"].as_bool()
+            ),
+            (
+                Some(50),
+                serde_json::json!(["tftp1.example.com", "tftp2.example.com"]),
+                Some(true)
+            ),
+            "[{l}] {v}"
+        );
+        screenshot(&c, "soft-client-settings", l).await;
+
+        // A user's application profiles from the user form.
+        t.create(
+            "/api/v1/users",
+            serde_json::json!({"user_id": "jsmith", "last_name": "Smith"}),
+        )
+        .await;
+        c.goto(&format!("{base}/users/jsmith/edit")).await.unwrap();
+        fill(&c, "app_profiles.cti", "nope").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert!(
+            text(&c, ".notice.bad")
+                .await
+                .contains("there is no CTI gateway profile nope"),
+            "[{l}]"
+        );
+        c.goto(&format!("{base}/users/jsmith/edit")).await.unwrap();
+        fill(&c, "app_profiles.cti", "cti-hq").await;
+        fill(&c, "app_profiles.proxy", "cup-proxy").await;
+        fill(&c, "presence_home_node", "cup2.example.com").await;
+        submit(&c, "main form button[type=submit]").await;
+        let (_, u) = t.get("/api/v1/users/jsmith").await;
+        assert_eq!(
+            (
+                u["app_profiles"]["cti"].as_str(),
+                u["app_profiles"]["proxy"].as_str(),
+                u["presence_home_node"].as_str()
+            ),
+            (Some("cti-hq"), Some("cup-proxy"), Some("cup2.example.com")),
+            "[{l}] {u}"
+        );
+        // Rehoming from the settings page.
+        c.goto(&format!("{base}/soft-clients")).await.unwrap();
+        fill(&c, "from_node", "cup2.example.com").await;
+        fill(&c, "to_node", "cup1.example.com").await;
+        submit(&c, "#rehome").await;
+        assert_eq!(
+            text(&c, "#done").await,
+            "1 user moved from cup2.example.com to cup1.example.com.",
+            "[{l}]"
+        );
+        t.stop().await;
+    }
+}
+
 #[path = "../../ldap/tests/support/slapd.rs"]
 mod slapd;

@@ -37,6 +37,7 @@ mod phones;
 mod record_lists;
 mod records;
 mod self_care;
+mod soft_clients;
 mod stale;
 mod templates;
 mod users;
@@ -81,6 +82,28 @@ pub(crate) fn routes() -> Router<AppState> {
     let r = record_routes(r, Res::UserProfile, "/user-profiles", get(user_profiles));
     let r = record_routes(r, Res::LdapServer, "/ldap-servers", get(ldap_servers));
     let r = record_routes(r, Res::LdapProfile, "/ldap-profiles", get(ldap_profiles));
+    let r = model::soft_client::ClientKind::ALL
+        .into_iter()
+        .fold(r, |r, kind| {
+            let list = get(
+                move |State(s): State<AppState>,
+                      c: Console,
+                      Query(q): Query<BTreeMap<String, String>>| {
+                    record_lists::client_records(s, c, kind, q)
+                },
+            );
+            record_routes(r, Res::Client(kind), &format!("/{}", kind.path()), list)
+        });
+    let r = r
+        .route(
+            "/soft-clients",
+            get(soft_clients::page).post(soft_clients::save),
+        )
+        .route("/soft-clients/rehome", post(soft_clients::rehome))
+        .route(
+            "/soft-clients/cti-from-systems",
+            post(soft_clients::cti_from_systems),
+        );
     let r = r.route(
         "/ldap-profiles/{key}/sync",
         get(ldap_sync::page).post(ldap_sync::run),
@@ -291,6 +314,10 @@ fn env() -> &'static Environment<'static> {
                 "ldap_sync.html",
                 include_str!("../../templates/ldap_sync.html"),
             ),
+            (
+                "soft_clients.html",
+                include_str!("../../templates/soft_clients.html"),
+            ),
             ("record.html", include_str!("../../templates/record.html")),
             ("fields.html", include_str!("../../templates/fields.html")),
             (
@@ -362,6 +389,23 @@ impl Console {
             ("templates", "/templates", "Templates"),
             ("ldap-profiles", "/ldap-profiles", "LDAP profiles"),
             ("ldap-servers", "/ldap-servers", "LDAP servers"),
+            (
+                "presence-subclusters",
+                "/presence-subclusters",
+                "Presence subclusters",
+            ),
+            ("proxy-profiles", "/proxy-profiles", "Proxy profiles"),
+            (
+                "cti-gateway-servers",
+                "/cti-gateway-servers",
+                "CTI gateway servers",
+            ),
+            (
+                "cti-gateway-profiles",
+                "/cti-gateway-profiles",
+                "CTI gateway profiles",
+            ),
+            ("soft-clients", "/soft-clients", "Soft-client settings"),
             ("user-profiles", "/user-profiles", "User profiles"),
             (
                 "universal-device-templates",

@@ -1,6 +1,7 @@
 //! The lists of device profiles, voicemail subscribers and product systems.
 
 use super::*;
+use model::soft_client::ClientKind;
 
 pub(super) fn links(items: impl IntoIterator<Item = (String, String)>) -> Vec<Value> {
     items
@@ -282,4 +283,125 @@ pub(super) async fn ldap_profiles(
         delete_found: None,
     };
     list_page(&c, w, &q, &f, listed)
+}
+
+/// The list of one kind of the records soft clients learn of.
+pub(super) async fn client_records(
+    s: AppState,
+    c: Console,
+    kind: ClientKind,
+    q: BTreeMap<String, String>,
+) -> Response {
+    let f = find_of(&q, &[]);
+    let (headers, cells): (
+        &'static [&'static str],
+        fn(&serde_json::Value) -> Vec<String>,
+    ) = match kind {
+        ClientKind::PresenceSubcluster => {
+            (&["Name", "Primary node", "Secondary node", "Users"], |r| {
+                vec![
+                    text(r, "name"),
+                    text(r, "primary_node"),
+                    text(r, "secondary_node"),
+                    r["users"].to_string(),
+                ]
+            })
+        }
+        ClientKind::ProxyProfile => (&["Name", "Listener", "Primary proxy", "Users"], |r| {
+            vec![
+                text(r, "name"),
+                text(r, "listener").to_uppercase(),
+                text(r, "primary_proxy"),
+                r["users"].to_string(),
+            ]
+        }),
+        ClientKind::CtiGatewayServer => (&["Name", "Host", "Port", "Protocol", "Used by"], |r| {
+            vec![
+                text(r, "name"),
+                text(r, "host"),
+                r["port"].to_string(),
+                text(r, "protocol").to_uppercase(),
+                list(r, "used_by"),
+            ]
+        }),
+        ClientKind::CtiGatewayProfile => {
+            (&["Name", "Primary", "Backups", "Default", "Users"], |r| {
+                vec![
+                    text(r, "name"),
+                    text(r, "primary"),
+                    list(r, "backups"),
+                    if r["default_profile"] == true {
+                        "default"
+                    } else {
+                        ""
+                    }
+                    .to_string(),
+                    r["users"].to_string(),
+                ]
+            })
+        }
+    };
+    let listed = s.service.find_client_records(kind, &f).await.map(|p| {
+        Listed {
+        headers,
+        total: p.total,
+        total_exact: p.total_exact,
+        rows: p
+            .items
+            .iter()
+            .map(|r| context! {
+                href => format!("/{}/{}", kind.path(), urlencode(r["name"].as_str().unwrap_or(""))),
+                cells => cells(r),
+            })
+            .collect(),
+    }
+    });
+    let (title, new, add) = match kind {
+        ClientKind::PresenceSubcluster => (
+            "Presence subclusters",
+            "/presence-subclusters/new",
+            "Add a presence subcluster",
+        ),
+        ClientKind::ProxyProfile => (
+            "Proxy profiles",
+            "/proxy-profiles/new",
+            "Add a proxy profile",
+        ),
+        ClientKind::CtiGatewayServer => (
+            "CTI gateway servers",
+            "/cti-gateway-servers/new",
+            "Add a CTI gateway server",
+        ),
+        ClientKind::CtiGatewayProfile => (
+            "CTI gateway profiles",
+            "/cti-gateway-profiles/new",
+            "Add a CTI gateway profile",
+        ),
+    };
+    let w = Words {
+        here: kind.path(),
+        title,
+        noun: "records",
+        placeholder: "Name starts with…",
+        action: c
+            .actor()
+            .may_somewhere(kind.as_str(), "create")
+            .then_some((new, add)),
+        filters: Vec::new(),
+        delete_found: None,
+    };
+    list_page(&c, w, &q, &f, listed)
+}
+
+fn text(r: &serde_json::Value, k: &str) -> String {
+    r[k].as_str().unwrap_or("").to_string()
+}
+
+fn list(r: &serde_json::Value, k: &str) -> String {
+    r[k].as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

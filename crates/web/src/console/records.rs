@@ -4,6 +4,7 @@
 //! JSON the API takes, so the service checks them exactly as it checks the API's.
 
 use super::*;
+use model::soft_client::ClientKind;
 use serde_json::{Map, Value as Json};
 
 /// How a field is typed in the form.
@@ -385,6 +386,69 @@ const LDAP_PROFILE_FIELDS: &[Field] = &[
     ),
 ];
 
+const SUBCLUSTER_FIELDS: &[Field] = &[
+    key("name", "Name", Input::Text),
+    field("description", "Description", Input::Text),
+    field(
+        "primary_node",
+        "Primary node (host name or IP address)",
+        Input::Text,
+    ),
+    field(
+        "secondary_node",
+        "Secondary node, the primary's failover (empty: none)",
+        Input::Text,
+    ),
+];
+
+const PROXY_PROFILE_FIELDS: &[Field] = &[
+    key("name", "Name", Input::Text),
+    field("description", "Description", Input::Text),
+    field(
+        "listener",
+        "Proxy listener (TCP: UDP loses availability on large contact lists)",
+        Input::Choice(&["tcp", "udp"]),
+    ),
+    field(
+        "primary_proxy",
+        "Primary proxy server (host[:port])",
+        Input::Text,
+    ),
+    field(
+        "backup_proxy",
+        "Backup proxy server (leave empty: soft clients take no redundant proxy)",
+        Input::Text,
+    ),
+];
+
+const CTI_SERVER_FIELDS: &[Field] = &[
+    key("name", "Name", Input::Text),
+    field("description", "Description", Input::Text),
+    field(
+        "host",
+        "Host name or IP address of the CTIManager",
+        Input::Text,
+    ),
+    field("port", "Port (2748)", Input::Number),
+    field("protocol", "Protocol", Input::Choice(&["tcp", "udp"])),
+];
+
+const CTI_PROFILE_FIELDS: &[Field] = &[
+    key("name", "Name", Input::Text),
+    field("description", "Description", Input::Text),
+    field("primary", "Primary CTI gateway server", Input::Text),
+    field(
+        "backups",
+        "Backup CTI gateway servers, in order (commas between, at most 2)",
+        Input::List,
+    ),
+    field(
+        "default_profile",
+        "The default CTI gateway profile for new users",
+        Input::Check,
+    ),
+];
+
 /// Which kind of record a page is about.
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum Res {
@@ -396,6 +460,8 @@ pub(super) enum Res {
     UserProfile,
     LdapServer,
     LdapProfile,
+    /// A server or profile soft clients learn of.
+    Client(ClientKind),
 }
 
 /// Where a record is besides its key: its system (subscribers, lines) and partition (lines).
@@ -428,6 +494,7 @@ impl Res {
             Res::UserProfile => "user-profiles",
             Res::LdapServer => "ldap-servers",
             Res::LdapProfile => "ldap-profiles",
+            Res::Client(k) => k.path(),
         }
     }
     fn noun(self) -> &'static str {
@@ -440,6 +507,7 @@ impl Res {
             Res::UserProfile => "user profile",
             Res::LdapServer => "LDAP server",
             Res::LdapProfile => "LDAP profile",
+            Res::Client(k) => k.noun(),
         }
     }
     /// The resource of privileges.
@@ -453,6 +521,7 @@ impl Res {
             Res::UserProfile => "user_profile",
             Res::LdapServer => "ldap_server",
             Res::LdapProfile => "ldap_profile",
+            Res::Client(k) => k.as_str(),
         }
     }
     fn fields(self) -> &'static [Field] {
@@ -465,6 +534,10 @@ impl Res {
             Res::UserProfile => USER_PROFILE_FIELDS,
             Res::LdapServer => LDAP_SERVER_FIELDS,
             Res::LdapProfile => LDAP_PROFILE_FIELDS,
+            Res::Client(ClientKind::PresenceSubcluster) => SUBCLUSTER_FIELDS,
+            Res::Client(ClientKind::ProxyProfile) => PROXY_PROFILE_FIELDS,
+            Res::Client(ClientKind::CtiGatewayServer) => CTI_SERVER_FIELDS,
+            Res::Client(ClientKind::CtiGatewayProfile) => CTI_PROFILE_FIELDS,
         }
     }
 
@@ -478,7 +551,7 @@ impl Res {
             Res::DeviceTemplate | Res::LineTemplate | Res::UserProfile => {
                 (text("name"), text("system"))
             }
-            Res::LdapServer | Res::LdapProfile => (text("name"), String::new()),
+            Res::LdapServer | Res::LdapProfile | Res::Client(_) => (text("name"), String::new()),
         }
     }
 
@@ -504,7 +577,7 @@ impl Res {
                 text("name"),
                 text("system")
             ),
-            Res::LdapServer | Res::LdapProfile => {
+            Res::LdapServer | Res::LdapProfile | Res::Client(_) => {
                 format!("/{}/{}{then}", self.here(), text("name"))
             }
         }
@@ -521,6 +594,7 @@ impl Res {
             Res::UserProfile => json(svc.user_profile(key, at.system()).await?),
             Res::LdapServer => json(svc.ldap_server(key).await?),
             Res::LdapProfile => json(svc.ldap_profile(key).await?),
+            Res::Client(k) => svc.client_record(k, key).await,
         }
     }
 
@@ -540,6 +614,7 @@ impl Res {
             Res::UserProfile => json(svc.create_user_profile(actor, parse(m)?).await?),
             Res::LdapServer => json(svc.create_ldap_server(actor, parse(m)?).await?),
             Res::LdapProfile => json(svc.create_ldap_profile(actor, parse(m)?).await?),
+            Res::Client(k) => svc.create_client_record(actor, k, Json::Object(m)).await,
         }
     }
 
@@ -576,6 +651,10 @@ impl Res {
             ),
             Res::LdapServer => json(svc.update_ldap_server(actor, key, parse(m)?).await?),
             Res::LdapProfile => json(svc.update_ldap_profile(actor, key, parse(m)?).await?),
+            Res::Client(k) => {
+                svc.update_client_record(actor, k, key, Json::Object(m))
+                    .await
+            }
         }
     }
 
@@ -596,6 +675,7 @@ impl Res {
             Res::UserProfile => svc.delete_user_profile(actor, key, at.system()).await,
             Res::LdapServer => svc.delete_ldap_server(actor, key).await,
             Res::LdapProfile => svc.delete_ldap_profile(actor, key).await,
+            Res::Client(k) => svc.delete_client_record(actor, k, key).await,
         }
     }
 
@@ -640,6 +720,23 @@ impl Res {
                     used.join(", ")
                 };
                 vec![context! { label => "Used by", value, id => "used-by" }]
+            }
+            Res::Client(ClientKind::CtiGatewayServer) => {
+                let used: Vec<&str> = r["used_by"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| u.as_str())
+                    .collect();
+                let value = if used.is_empty() {
+                    "no profile".to_string()
+                } else {
+                    used.join(", ")
+                };
+                vec![context! { label => "Used by", value, id => "used-by" }]
+            }
+            Res::Client(_) => {
+                vec![context! { label => "Users", value => r["users"].to_string(), id => "users" }]
             }
             Res::LdapProfile => {
                 let name = r["name"].as_str().unwrap_or("");
@@ -688,7 +785,11 @@ impl Res {
                 "Line {key}{}",
                 if r["shared"] == true { " (shared)" } else { "" }
             ),
-            Res::LdapServer | Res::LdapProfile => format!("{} {key}", self.noun()),
+            Res::LdapServer | Res::LdapProfile | Res::Client(_) => {
+                let mut n = self.noun().to_string();
+                n[..1].make_ascii_uppercase();
+                format!("{n} {key}")
+            }
             Res::DeviceTemplate | Res::LineTemplate | Res::UserProfile => {
                 let mut n = self.noun().to_string();
                 n[..1].make_ascii_uppercase();

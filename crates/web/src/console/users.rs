@@ -15,7 +15,38 @@ pub(super) const USER_FIELDS: &[(&str, &str, &str)] = &[
     ("primary_extension", "Primary extension", "text"),
     ("password", "Password", "password"),
     ("pin", "PIN", "password"),
+    (
+        "presence_home_node",
+        "Presence home node (empty: the least loaded)",
+        "text",
+    ),
+    ("app_profiles.ldap", "LDAP profile", "text"),
+    ("app_profiles.cti", "CTI gateway profile", "text"),
+    ("app_profiles.proxy", "Proxy profile", "text"),
+    (
+        "app_profiles.voicemail",
+        "Voicemail profile (a voicemail system)",
+        "text",
+    ),
+    ("app_profiles.conferencing", "Conferencing profile", "text"),
 ];
+
+/// Sets `key` in `m`; a dotted key (`app_profiles.cti`) inside its object.
+fn put(m: &mut serde_json::Map<String, serde_json::Value>, key: &str, value: &str) {
+    match key.split_once('.') {
+        Some((outer, inner)) => {
+            let o = m
+                .entry(outer.to_string())
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if let serde_json::Value::Object(o) = o {
+                o.insert(inner.to_string(), value.into());
+            }
+        }
+        None => {
+            m.insert(key.to_string(), value.into());
+        }
+    }
+}
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
@@ -33,7 +64,10 @@ pub(super) fn form_values<T: serde::Serialize>(
     fields
         .iter()
         .map(|(f, _, _)| {
-            let x = match &v[*f] {
+            let at = f
+                .split('.')
+                .fold(&v, |v, k| v.get(k).unwrap_or(&serde_json::Value::Null));
+            let x = match at {
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Null => String::new(),
                 other => other.to_string(),
@@ -149,7 +183,7 @@ pub(super) async fn create_user(
         .chain(USER_FIELDS.iter().map(|(f, _, _)| f))
     {
         if let Some(x) = v.get(*k).map(|x| x.trim()).filter(|x| !x.is_empty()) {
-            m.insert(k.to_string(), x.into());
+            put(&mut m, k, x);
         }
     }
     let r = match serde_json::from_value::<NewUser>(serde_json::Value::Object(m)) {
@@ -198,7 +232,7 @@ pub(super) async fn update_user(
         let x = v.get(*f).map(|x| x.trim().to_string()).unwrap_or_default();
         // An empty password or PIN leaves it as it is.
         if *ty != "password" || !x.is_empty() {
-            m.insert(f.to_string(), x.into());
+            put(&mut m, f, &x);
         }
     }
     let r = match serde_json::from_value::<UserPatch>(serde_json::Value::Object(m)) {
