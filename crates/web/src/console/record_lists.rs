@@ -285,6 +285,9 @@ pub(super) async fn ldap_profiles(
     list_page(&c, w, &q, &f, listed)
 }
 
+/// A list's cells of one record.
+type Cells = fn(&serde_json::Value) -> Vec<String>;
+
 /// The list of one kind of the records soft clients learn of.
 pub(super) async fn client_records(
     s: AppState,
@@ -293,10 +296,7 @@ pub(super) async fn client_records(
     q: BTreeMap<String, String>,
 ) -> Response {
     let f = find_of(&q, &[]);
-    let (headers, cells): (
-        &'static [&'static str],
-        fn(&serde_json::Value) -> Vec<String>,
-    ) = match kind {
+    let (headers, cells): (&[&str], Cells) = match kind {
         ClientKind::PresenceSubcluster => {
             (&["Name", "Primary node", "Secondary node", "Users"], |r| {
                 vec![
