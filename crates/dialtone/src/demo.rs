@@ -260,6 +260,38 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
         },
     )
     .await?;
+    // What soft clients learn besides call control (docs/soft-clients.md): two presence
+    // subclusters, a proxy over TCP, CTI gateways made from the call-control servers (with the
+    // default profile new users get), and the shared settings.
+    for (name, primary, secondary) in [
+        ("sc-hq-1", "cup-hq-1.example.com", "cup-hq-2.example.com"),
+        ("sc-hq-2", "cup-hq-3.example.com", "cup-hq-4.example.com"),
+    ] {
+        svc.create_client_record(
+            &a,
+            soft_client::ClientKind::PresenceSubcluster,
+            serde_json::json!({"name": name, "primary_node": primary, "secondary_node": secondary}),
+        )
+        .await?;
+    }
+    svc.create_client_record(
+        &a,
+        soft_client::ClientKind::ProxyProfile,
+        serde_json::json!({"name": "cup-proxy", "primary_proxy": "cup-hq-1.example.com:5060"}),
+    )
+    .await?;
+    svc.cti_servers_from_systems(&a).await?;
+    svc.set_soft_client_settings(
+        &a,
+        soft_client::SoftClientSettings {
+            tftp_servers: vec![
+                "tftp-hq-1.example.com".into(),
+                "tftp-hq-2.example.com".into(),
+            ],
+            ..Default::default()
+        },
+    )
+    .await?;
     svc.create_distribution_list(
         &a,
         NewDistributionList {
@@ -361,6 +393,11 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
                 capabilities: Capabilities {
                     presence: i % 4 == 0,
                     soft_client: i % 10 == 0,
+                },
+                app_profiles: AppProfiles {
+                    proxy: (i % 10 == 0).then(|| "cup-proxy".to_string()),
+                    voicemail: Some("unity".into()),
+                    ..Default::default()
                 },
                 lines: vec![LineRef {
                     pattern: ext.clone(),
