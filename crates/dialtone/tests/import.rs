@@ -641,3 +641,104 @@ async fn self_provisioning_records_import_export_and_modify() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// Seed 003's bulk change of application profiles: export, edit, update; a row naming a
+/// profile that does not exist fails with why, the others go in.
+#[tokio::test]
+async fn application_profiles_are_exported_edited_and_updated_in_bulk() {
+    use serde_json::json;
+    for db in TestDb::all().await {
+        let l = db.label;
+        let t = common::TestApp::spawn(&db).await;
+        t.create(
+            "/api/v1/cti-gateway-servers",
+            json!({"name": "cm1", "host": "cm1.example.com"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/cti-gateway-profiles",
+            json!({"name": "cti-a", "primary": "cm1", "default_profile": true}),
+        )
+        .await;
+        t.create(
+            "/api/v1/cti-gateway-profiles",
+            json!({"name": "cti-b", "primary": "cm1"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/proxy-profiles",
+            json!({"name": "cup-proxy", "primary_proxy": "cup1.example.com"}),
+        )
+        .await;
+        for u in ["amy", "bob", "cyd"] {
+            t.create("/api/v1/users", json!({"user_id": u, "last_name": u}))
+                .await;
+        }
+        let csv = export(&db, "app-profiles");
+        let mut lines = csv.lines();
+        let header = lines.next().unwrap();
+        assert!(
+            header.contains("CTI PROFILE") && header.contains("PROXY PROFILE"),
+            "[{l}] {header}"
+        );
+        assert_eq!(
+            csv.matches("cti-a").count(),
+            3,
+            "[{l}] new users got the default: {csv}"
+        );
+        let dir =
+            std::env::temp_dir().join(format!("dialtone-import-ap-{}-{l}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Everyone to cti-b with the proxy, but cyd to a profile that does not exist.
+        let cols: Vec<&str> = header.split(',').collect();
+        let cti = cols.iter().position(|c| *c == "CTI PROFILE").unwrap();
+        let proxy = cols.iter().position(|c| *c == "PROXY PROFILE").unwrap();
+        let mut edited = format!("{header}\n");
+        for row in lines {
+            let mut cells: Vec<String> = row.split(',').map(str::to_string).collect();
+            cells[cti] = if row.starts_with("cyd") {
+                "nope".into()
+            } else {
+                "cti-b".into()
+            };
+            cells[proxy] = "cup-proxy".into();
+            edited.push_str(&cells.join(","));
+            edited.push('\n');
+        }
+        let f = file(&dir, "app-profiles.csv", &edited);
+        let r = run(
+            &db,
+            &[
+                "import",
+                "--kind",
+                "app-profiles",
+                "--mode",
+                "modify",
+                f.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            r.out.contains("3 rows: 2 ok, 1 failed"),
+            "[{l}] {}{}",
+            r.out,
+            r.err
+        );
+        assert!(
+            r.err.contains("there is no CTI gateway profile nope"),
+            "[{l}] {}",
+            r.err
+        );
+        for (u, cti) in [("amy", "cti-b"), ("bob", "cti-b"), ("cyd", "cti-a")] {
+            let (_, v) = t.get(&format!("/api/v1/users/{u}")).await;
+            assert_eq!(v["app_profiles"]["cti"], cti, "[{l}] {v}");
+            let proxy = if u == "cyd" {
+                json!(null)
+            } else {
+                json!("cup-proxy")
+            };
+            assert_eq!(v["app_profiles"]["proxy"], proxy, "[{l}] {v}");
+        }
+        t.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -135,7 +135,8 @@ impl Service {
             .map(|(s, why)| format!("{s}: {why}"))
             .collect();
         if !req.dry_run {
-            self.apply_sync(actor, &plan, &profile, &system.name, &mut report)
+            report = self
+                .apply_on_own_thread(actor, plan, &profile, &system.name, report)
                 .await?;
             let outcome = match (
                 report.failed_users,
@@ -155,6 +156,52 @@ impl Service {
         report.took_ms = started.elapsed().as_millis() as u64;
         tracing::info!(profile, system = %system.name, dry_run = req.dry_run, took_ms = report.took_ms, "LDAP sync: {}", report.summary());
         Ok(report)
+    }
+
+    /// [`Service::apply_sync`] as an import job runs: on a thread of its own kept to one CPU,
+    /// with a connection of its own opened there (see `keep_to_one_cpu`); the caller awaits the
+    /// report.
+    async fn apply_on_own_thread(
+        &self,
+        actor: &Actor,
+        plan: ldap::sync::Plan,
+        profile: &str,
+        system: &str,
+        mut report: LdapSyncReport,
+    ) -> Result<LdapSyncReport> {
+        let (svc, actor) = (self.clone(), actor.clone());
+        let (profile, system) = (profile.to_string(), system.to_string());
+        let (done, answer) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("ldap-sync-{profile}"))
+            .spawn(move || {
+                crate::keep_to_one_cpu();
+                let r = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(async {
+                        let svc = match svc.store.detached().await {
+                            Ok(store) => Service { store, ..svc },
+                            Err(err) => {
+                                tracing::warn!(%err, "an LDAP sync runs on the shared connections");
+                                svc
+                            }
+                        };
+                        svc.apply_sync(&actor, &plan, &profile, &system, &mut report)
+                            .await
+                            .map(|()| report)
+                    }),
+                    Err(e) => Err(Error::Internal(format!(
+                        "the sync could not start its runtime: {e}"
+                    ))),
+                };
+                let _ = done.send(r);
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the sync's thread: {e}")))?;
+        answer
+            .await
+            .map_err(|_| Error::Internal("the sync's thread ended without an answer".into()))?
     }
 
     /// Writes a plan, a few hundred users to a transaction (a chunk whose write fails is run
