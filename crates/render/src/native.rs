@@ -450,7 +450,7 @@ mod tests {
     fn client(variant: usize) -> model::soft_client::ClientFile {
         use model::soft_client::{ClientAttribute, ClientFile, ClientLdap, ClientServer};
         let odd = |i: usize| ODD[(variant + i) % ODD.len()].to_string();
-        let full = variant % 2 == 0;
+        let full = variant.is_multiple_of(2);
         let server = |i: usize| ClientServer {
             host: ODD[(variant + i) % ODD.len()].to_string(),
             port: 2748,

@@ -707,21 +707,8 @@ impl Res {
             Res::UserProfile => {
                 vec![context! { label => "Users", value => r["users"].to_string(), id => "users" }]
             }
-            Res::LdapServer => {
-                let used: Vec<&str> = r["used_by"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|u| u.as_str())
-                    .collect();
-                let value = if used.is_empty() {
-                    "no profile".to_string()
-                } else {
-                    used.join(", ")
-                };
-                vec![context! { label => "Used by", value, id => "used-by" }]
-            }
-            Res::Client(ClientKind::CtiGatewayServer) => {
+            // Servers: the profiles that name them.
+            Res::LdapServer | Res::Client(ClientKind::CtiGatewayServer) => {
                 let used: Vec<&str> = r["used_by"]
                     .as_array()
                     .into_iter()
