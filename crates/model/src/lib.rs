@@ -13,6 +13,7 @@ pub mod files;
 mod find;
 pub use find::Find;
 pub mod contacts;
+pub mod dial_rules;
 pub mod directory;
 pub mod macros;
 pub mod profile_rule;
