@@ -467,3 +467,134 @@ async fn soft_clients_get_presence_proxy_cti_and_directory_servers() {
         t.stop().await;
     }
 }
+
+#[tokio::test]
+async fn dial_rules_transform_numbers_as_the_seed_says() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        const INVALID: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+        t.create(
+            "/api/v1/dial-rules",
+            json!({"name": "strip-area", "kind": "directory_lookup", "begins_with": "408",
+                   "number_of_digits": 10, "digits_removed": 5, "priority": 1}),
+        )
+        .await;
+        let r = t
+            .create(
+                "/api/v1/dial-rules",
+                json!({"name": "outside", "kind": "application", "number_of_digits": 7, "prefix": "9", "priority": 1}),
+            )
+            .await;
+        assert_eq!(r["digits_removed"], 0, "[{l}] {r}");
+        for (body, field) in [
+            (
+                json!({"name": "x", "number_of_digits": 7, "prefix": "9-", "priority": 1}),
+                "prefix",
+            ),
+            (
+                json!({"name": "x", "number_of_digits": 7, "digits_removed": 9, "priority": 1}),
+                "digits_removed",
+            ),
+            (
+                json!({"name": "x", "number_of_digits": 0, "priority": 1}),
+                "number_of_digits",
+            ),
+            (
+                json!({"name": "x", "number_of_digits": 7, "priority": 0}),
+                "priority",
+            ),
+            (
+                json!({"name": "x", "number_of_digits": 7, "priority": 1, "stripped": 1}),
+                "stripped",
+            ),
+        ] {
+            t.refused(t.post("/api/v1/dial-rules", body).await, INVALID, field);
+        }
+        let test = |number: &str, kind: &str| json!({"number": number, "kind": kind});
+        let (s, v) = t
+            .post(
+                "/api/v1/dial-rules/test",
+                test("4089023139", "directory_lookup"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {v}");
+        assert_eq!(
+            (v["result"].as_str(), v["rule"].as_str()),
+            (Some("23139"), Some("strip-area")),
+            "[{l}] {v}"
+        );
+        let (_, v) = t
+            .post("/api/v1/dial-rules/test", test("902-3139", "application"))
+            .await;
+        assert_eq!(
+            (v["result"].as_str(), v["rule"].as_str()),
+            (Some("99023139"), Some("outside")),
+            "[{l}] {v}"
+        );
+        let (_, v) = t
+            .post(
+                "/api/v1/dial-rules/test",
+                test("1800-GOTMILK", "application"),
+            )
+            .await;
+        assert_eq!(
+            (v["plain"].as_str(), v["result"].as_str(), v["rule"].clone()),
+            (Some("18004686455"), Some("18004686455"), json!(null)),
+            "[{l}] {v}"
+        );
+        t.refused(
+            t.post("/api/v1/dial-rules/test", test(" ", "application"))
+                .await,
+            INVALID,
+            "number",
+        );
+        // A lower priority number goes first.
+        let v = version(&t, "/api/v1/dial-rules/outside").await;
+        t.create(
+            "/api/v1/dial-rules",
+            json!({"name": "local-8", "kind": "application", "number_of_digits": 7, "begins_with": "902", "prefix": "8", "priority": 2}),
+        )
+        .await;
+        let (_, v2) = t
+            .patch(
+                "/api/v1/dial-rules/outside",
+                json!({"version": v, "priority": 3}),
+            )
+            .await;
+        assert_eq!(v2["priority"], 3, "[{l}] {v2}");
+        let (_, v) = t
+            .post("/api/v1/dial-rules/test", test("902-3139", "application"))
+            .await;
+        assert_eq!(
+            (v["result"].as_str(), v["rule"].as_str()),
+            (Some("89023139"), Some("local-8")),
+            "[{l}] {v}"
+        );
+        // Soft clients get the rules in their file, application rules first, by priority.
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "jsmith", "last_name": "Smith"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/phones",
+            json!({"model": "CUPC", "owner_user_id": "jsmith"}),
+        )
+        .await;
+        let (_, file) = phone_get(&t, "/UPCJSMITH.cnf.xml").await;
+        assert_eq!(
+            all(&file, "softClient/dialRules", "prefix"),
+            ["8", "9", ""],
+            "[{l}] {file}"
+        );
+        assert_eq!(
+            all(&file, "softClient/dialRules", "beginsWith"),
+            ["902", "", "408"],
+            "[{l}]"
+        );
+        let (s, _) = t.delete("/api/v1/dial-rules/local-8").await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "[{l}]");
+        t.stop().await;
+    }
+}

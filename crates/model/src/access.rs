@@ -33,13 +33,14 @@ pub enum Resource {
     CtiGatewayServer,
     CtiGatewayProfile,
     SoftClientSettings,
+    DialRule,
     /// An administrator's own API token: every administrator may make and drop their own.
     Token,
 }
 
 impl Resource {
     /// Every resource a privilege may name, in the order the API lists them.
-    pub const PRIVILEGED: [Resource; 24] = [
+    pub const PRIVILEGED: [Resource; 25] = [
         Resource::System,
         Resource::User,
         Resource::VoicemailSubscriber,
@@ -64,6 +65,7 @@ impl Resource {
         Resource::CtiGatewayServer,
         Resource::CtiGatewayProfile,
         Resource::SoftClientSettings,
+        Resource::DialRule,
     ];
 
     /// As the audit log and privileges write it.
@@ -93,6 +95,7 @@ impl Resource {
             Resource::CtiGatewayServer => "cti_gateway_server",
             Resource::CtiGatewayProfile => "cti_gateway_profile",
             Resource::SoftClientSettings => "soft_client_settings",
+            Resource::DialRule => "dial_rule",
             Resource::Token => "token",
         }
     }
@@ -105,6 +108,7 @@ impl Resource {
             K::ProxyProfile => Resource::ProxyProfile,
             K::CtiGatewayServer => Resource::CtiGatewayServer,
             K::CtiGatewayProfile => Resource::CtiGatewayProfile,
+            K::DialRule => Resource::DialRule,
         }
     }
 
@@ -207,6 +211,7 @@ pub const RESOURCES: &[&str] = &[
     "cti_gateway_server",
     "cti_gateway_profile",
     "soft_client_settings",
+    "dial_rule",
 ];
 
 /// The actions privileges name.

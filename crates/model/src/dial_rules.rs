@@ -183,6 +183,17 @@ pub fn plain_number(number: &str, locale: &str) -> String {
     out
 }
 
+/// A number to try the rules of a kind on (`POST /api/v1/dial-rules/test`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DialTest {
+    pub number: String,
+    pub kind: DialRuleKind,
+    /// The keypad letters are read by (`en_US` when left out).
+    #[serde(default)]
+    pub locale: Option<String>,
+}
+
 /// What applying the rules of a kind made of a number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DialResult {

@@ -28,14 +28,17 @@ pub enum ClientKind {
     ProxyProfile,
     CtiGatewayServer,
     CtiGatewayProfile,
+    /// An application dial rule or a directory lookup rule (`crate::dial_rules`).
+    DialRule,
 }
 
 impl ClientKind {
-    pub const ALL: [ClientKind; 4] = [
+    pub const ALL: [ClientKind; 5] = [
         ClientKind::PresenceSubcluster,
         ClientKind::ProxyProfile,
         ClientKind::CtiGatewayServer,
         ClientKind::CtiGatewayProfile,
+        ClientKind::DialRule,
     ];
 
     /// As the store, the audit log and privileges write it.
@@ -45,6 +48,7 @@ impl ClientKind {
             ClientKind::ProxyProfile => "proxy_profile",
             ClientKind::CtiGatewayServer => "cti_gateway_server",
             ClientKind::CtiGatewayProfile => "cti_gateway_profile",
+            ClientKind::DialRule => "dial_rule",
         }
     }
 
@@ -55,6 +59,7 @@ impl ClientKind {
             ClientKind::ProxyProfile => "proxy-profiles",
             ClientKind::CtiGatewayServer => "cti-gateway-servers",
             ClientKind::CtiGatewayProfile => "cti-gateway-profiles",
+            ClientKind::DialRule => "dial-rules",
         }
     }
 
@@ -64,6 +69,7 @@ impl ClientKind {
             ClientKind::ProxyProfile => "proxy profile",
             ClientKind::CtiGatewayServer => "CTI gateway server",
             ClientKind::CtiGatewayProfile => "CTI gateway profile",
+            ClientKind::DialRule => "dial rule",
         }
     }
 
@@ -87,6 +93,7 @@ impl ClientKind {
             ClientKind::ProxyProfile => ClientSpec::ProxyProfile(read(record)?),
             ClientKind::CtiGatewayServer => ClientSpec::CtiGatewayServer(read(record)?),
             ClientKind::CtiGatewayProfile => ClientSpec::CtiGatewayProfile(read(record)?),
+            ClientKind::DialRule => ClientSpec::DialRule(read(record)?),
         };
         spec.check()?;
         Ok(spec)
@@ -203,6 +210,7 @@ pub enum ClientSpec {
     ProxyProfile(ProxyProfileSpec),
     CtiGatewayServer(CtiGatewayServerSpec),
     CtiGatewayProfile(CtiGatewayProfileSpec),
+    DialRule(crate::dial_rules::DialRuleSpec),
 }
 
 impl ClientSpec {
@@ -212,6 +220,7 @@ impl ClientSpec {
             ClientSpec::ProxyProfile(_) => ClientKind::ProxyProfile,
             ClientSpec::CtiGatewayServer(_) => ClientKind::CtiGatewayServer,
             ClientSpec::CtiGatewayProfile(_) => ClientKind::CtiGatewayProfile,
+            ClientSpec::DialRule(_) => ClientKind::DialRule,
         }
     }
 
@@ -221,6 +230,7 @@ impl ClientSpec {
             ClientSpec::ProxyProfile(s) => &s.name,
             ClientSpec::CtiGatewayServer(s) => &s.name,
             ClientSpec::CtiGatewayProfile(s) => &s.name,
+            ClientSpec::DialRule(s) => &s.name,
         }
     }
 
@@ -231,6 +241,7 @@ impl ClientSpec {
             ClientSpec::ProxyProfile(s) => serde_json::to_value(s),
             ClientSpec::CtiGatewayServer(s) => serde_json::to_value(s),
             ClientSpec::CtiGatewayProfile(s) => serde_json::to_value(s),
+            ClientSpec::DialRule(s) => serde_json::to_value(s),
         }
         .unwrap_or_default()
     }
@@ -340,6 +351,7 @@ impl ClientSpec {
                 }
                 s.backups = backups;
             }
+            ClientSpec::DialRule(r) => *r = std::mem::take(r).checked()?,
         }
         Ok(())
     }
@@ -477,6 +489,8 @@ pub struct ClientFile {
     /// The reconnect intervals, comma-separated (4,8,16,32,60).
     pub cti_reconnect: String,
     pub ldap: Option<ClientLdap>,
+    /// Application dial rules, then directory lookup rules, each in the order they are tried.
+    pub dial_rules: Vec<crate::dial_rules::DialRuleSpec>,
     pub voicemail_profile: String,
     pub conferencing_profile: String,
 }

@@ -291,6 +291,22 @@ fn client_file(o: &mut String, c: &ClientFile) {
         }
         o.push_str("      </attributeMap>\n    </ldap>\n");
     }
+    if !c.dial_rules.is_empty() {
+        o.push_str("    <dialRules>\n");
+        for r in &c.dial_rules {
+            o.push_str("      <rule kind=\"");
+            o.push_str(r.kind.as_str());
+            o.push_str("\" priority=\"");
+            n(o, r.priority);
+            o.push_str("\">\n");
+            el(o, "        ", "beginsWith", &r.begins_with);
+            el_n(o, "        ", "numberOfDigits", r.number_of_digits);
+            el_n(o, "        ", "digitsRemoved", r.digits_removed);
+            el(o, "        ", "prefix", &r.prefix);
+            o.push_str("      </rule>\n");
+        }
+        o.push_str("    </dialRules>\n");
+    }
     opt(o, "    ", "voicemailProfile", &c.voicemail_profile);
     opt(o, "    ", "conferencingProfile", &c.conferencing_profile);
     o.push_str("  </softClient>\n");
@@ -481,6 +497,22 @@ mod tests {
                     })
                     .collect(),
             }),
+            dial_rules: (0..variant % 3)
+                .map(|i| model::dial_rules::DialRuleSpec {
+                    name: odd(i),
+                    kind: if i == 0 {
+                        model::dial_rules::DialRuleKind::Application
+                    } else {
+                        model::dial_rules::DialRuleKind::DirectoryLookup
+                    },
+                    begins_with: odd(i + 1),
+                    number_of_digits: 7 + i as u32,
+                    digits_removed: i as u32,
+                    prefix: odd(i + 2),
+                    priority: 1 + i as u32,
+                    ..Default::default()
+                })
+                .collect(),
             voicemail_profile: if full { odd(8) } else { String::new() },
             conferencing_profile: if variant == 3 { odd(9) } else { String::new() },
         }

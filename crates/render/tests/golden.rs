@@ -245,6 +245,7 @@ fn soft_client_and_default_files() {
                 },
             ],
         }),
+        dial_rules: Vec::new(),
         voicemail_profile: "unity".into(),
         conferencing_profile: String::new(),
     });

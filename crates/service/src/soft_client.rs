@@ -121,6 +121,7 @@ impl Service {
             ClientKind::CtiGatewayServer => {
                 j["used_by"] = self.cti_profiles_naming(conn, &r.name).await?.into();
             }
+            ClientKind::DialRule => {}
         }
         Ok(j)
     }
@@ -314,7 +315,7 @@ impl Service {
                 }
                 return Ok(());
             }
-            ClientKind::PresenceSubcluster => return Ok(()),
+            ClientKind::PresenceSubcluster | ClientKind::DialRule => return Ok(()),
         };
         for id in sc::rename_in_users(tx.conn(), col, from, to).await? {
             tx.changed(store::Change::Owner(id));
@@ -445,6 +446,7 @@ impl Service {
                         ));
                     }
                 }
+                ClientKind::DialRule => {}
             }
             sc::delete(tx.conn(), current.id).await?;
             self.soft_clients_changed(tx).await?;
@@ -685,6 +687,36 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Every dial rule, both kinds.
+    pub(crate) async fn dial_rules_in(
+        &self,
+        conn: &mut store::Conn,
+    ) -> Result<Vec<model::dial_rules::DialRuleSpec>> {
+        Ok(sc::all(conn, ClientKind::DialRule)
+            .await?
+            .iter()
+            .map(spec_of)
+            .collect())
+    }
+
+    /// What the rules of `kind` make of `number` (the keypad of `locale` for letters; US
+    /// English when not given), and which rule applied.
+    pub async fn test_dial_rules(
+        &self,
+        t: &model::dial_rules::DialTest,
+    ) -> Result<model::dial_rules::DialResult> {
+        let number = t.number.trim();
+        if number.is_empty() {
+            return Err(Error::invalid("number", "give the number to transform"));
+        }
+        let mut c = self.store.read().await?;
+        let rules = self.dial_rules_in(&mut c).await?;
+        let locale = t.locale.as_deref().unwrap_or("en_US");
+        Ok(model::dial_rules::transform(&rules, t.kind, number, locale))
+    }
+}
+
 pub(crate) async fn settings_in(conn: &mut store::Conn) -> Result<SoftClientSettings> {
     Ok(match store::admins::setting(conn, SETTINGS).await? {
         Some(json) => serde_json::from_str(&json).unwrap_or_default(),
@@ -702,6 +734,8 @@ pub(crate) struct ClientShared {
     ldap_profiles: Vec<model::LdapProfile>,
     ldap_servers: Vec<model::LdapServer>,
     map: model::AttributeMap,
+    /// In the order a client tries them: application rules, then lookup rules, by priority.
+    dial_rules: Vec<model::dial_rules::DialRuleSpec>,
 }
 
 impl Service {
@@ -719,6 +753,17 @@ impl Service {
             ldap_profiles: store::directory::find_profiles(conn, &all).await?.items,
             ldap_servers: store::directory::find_servers(conn, &all).await?.items,
             map: self.ldap_attribute_map_in(conn).await?,
+            dial_rules: {
+                let mut rules = self.dial_rules_in(conn).await?;
+                rules.sort_by(|a, b| {
+                    (a.kind.as_str(), a.priority, &a.name).cmp(&(
+                        b.kind.as_str(),
+                        b.priority,
+                        &b.name,
+                    ))
+                });
+                rules
+            },
         })
     }
 }
@@ -799,6 +844,7 @@ impl ClientShared {
             cti_servers,
             cti_reconnect: model::soft_client::cti_reconnect_text(),
             ldap,
+            dial_rules: self.dial_rules.clone(),
             voicemail_profile: o.voicemail.clone().unwrap_or_default(),
             conferencing_profile: o.conferencing.clone().unwrap_or_default(),
         }

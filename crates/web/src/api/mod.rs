@@ -361,6 +361,9 @@ fn api_router() -> OpenApiRouter<AppState> {
             delete_cti_profile
         ))
         .routes(routes!(get_soft_client_settings, put_soft_client_settings))
+        .routes(routes!(test_dial_rules))
+        .routes(routes!(list_dial_rules, create_dial_rule))
+        .routes(routes!(get_dial_rule, update_dial_rule, delete_dial_rule))
         .routes(routes!(get_attribute_map, put_attribute_map))
         .routes(routes!(restore_attribute_map))
         .routes(routes!(auto_registration_status))

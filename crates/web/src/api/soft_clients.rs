@@ -5,6 +5,7 @@
 //! `created_at`, `updated_at`, and who uses it (`users`, or for a CTI gateway server `used_by`).
 
 use super::*;
+use model::dial_rules::{DialResult, DialRuleSpec, DialTest};
 use model::soft_client::{
     ClientKind, CtiFromSystems, CtiGatewayProfileSpec, CtiGatewayServerSpec,
     PresenceSubclusterSpec, ProxyProfileSpec, Rehome, Rehomed, SoftClientSettings,
@@ -117,6 +118,30 @@ client_api!(
     update_cti_profile,
     delete_cti_profile
 );
+
+client_api!(
+    ClientKind::DialRule,
+    DialRuleSpec,
+    "/api/v1/dial-rules",
+    "/api/v1/dial-rules/{key}",
+    list_dial_rules,
+    create_dial_rule,
+    get_dial_rule,
+    update_dial_rule,
+    delete_dial_rule
+);
+
+/// What the rules of a kind make of a number, as a soft client applies them (letters by the
+/// keypad of `locale`, then the first matching rule by priority), and which rule applied.
+#[utoipa::path(post, path = "/api/v1/dial-rules/test", tag = "soft clients", request_body = DialTest,
+    responses((status = 200, body = DialResult), (status = 422, body = ErrorBody)))]
+pub(super) async fn test_dial_rules(
+    State(s): State<AppState>,
+    _a: Admin,
+    Body(b): Body<DialTest>,
+) -> ApiResult<Json<DialResult>> {
+    Ok(Json(s.service.test_dial_rules(&b).await?))
+}
 
 /// Moves every user homed on one presence node to another (a node of a subcluster).
 #[utoipa::path(post, path = "/api/v1/presence-subclusters/rehome", tag = "soft clients", request_body = Rehome,

@@ -406,6 +406,7 @@ impl Console {
                 "CTI gateway profiles",
             ),
             ("soft-clients", "/soft-clients", "Soft-client settings"),
+            ("dial-rules", "/dial-rules", "Dial rules"),
             ("user-profiles", "/user-profiles", "User profiles"),
             (
                 "universal-device-templates",

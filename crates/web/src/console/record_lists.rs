@@ -324,6 +324,28 @@ pub(super) async fn client_records(
                 list(r, "used_by"),
             ]
         }),
+        ClientKind::DialRule => (
+            &[
+                "Name",
+                "Kind",
+                "Begins with",
+                "Digits",
+                "Removed",
+                "Prefix",
+                "Priority",
+            ],
+            |r| {
+                vec![
+                    text(r, "name"),
+                    text(r, "kind").replace('_', " "),
+                    text(r, "begins_with"),
+                    r["number_of_digits"].to_string(),
+                    r["digits_removed"].to_string(),
+                    text(r, "prefix"),
+                    r["priority"].to_string(),
+                ]
+            },
+        ),
         ClientKind::CtiGatewayProfile => {
             (&["Name", "Primary", "Backups", "Default", "Users"], |r| {
                 vec![
@@ -372,6 +394,7 @@ pub(super) async fn client_records(
             "/cti-gateway-servers/new",
             "Add a CTI gateway server",
         ),
+        ClientKind::DialRule => ("Dial rules", "/dial-rules/new", "Add a dial rule"),
         ClientKind::CtiGatewayProfile => (
             "CTI gateway profiles",
             "/cti-gateway-profiles/new",

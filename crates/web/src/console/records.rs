@@ -449,6 +449,29 @@ const CTI_PROFILE_FIELDS: &[Field] = &[
     ),
 ];
 
+const DIAL_RULE_FIELDS: &[Field] = &[
+    key("name", "Name", Input::Text),
+    field("description", "Description", Input::Text),
+    field(
+        "kind",
+        "Kind (application: numbers dialled; directory lookup: callers' numbers)",
+        Input::Choice(&["application", "directory_lookup"]),
+    ),
+    field(
+        "begins_with",
+        "Number begins with (digits, a leading + allowed; empty: any)",
+        Input::Text,
+    ),
+    field("number_of_digits", "Number of digits", Input::Number),
+    field(
+        "digits_removed",
+        "Total digits to be removed from the front",
+        Input::Number,
+    ),
+    field("prefix", "Prefix with", Input::Text),
+    field("priority", "Priority (1 is tried first)", Input::Number),
+];
+
 /// Which kind of record a page is about.
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum Res {
@@ -538,6 +561,7 @@ impl Res {
             Res::Client(ClientKind::ProxyProfile) => PROXY_PROFILE_FIELDS,
             Res::Client(ClientKind::CtiGatewayServer) => CTI_SERVER_FIELDS,
             Res::Client(ClientKind::CtiGatewayProfile) => CTI_PROFILE_FIELDS,
+            Res::Client(ClientKind::DialRule) => DIAL_RULE_FIELDS,
         }
     }
 
@@ -722,6 +746,7 @@ impl Res {
                 };
                 vec![context! { label => "Used by", value, id => "used-by" }]
             }
+            Res::Client(ClientKind::DialRule) => Vec::new(),
             Res::Client(_) => {
                 vec![context! { label => "Users", value => r["users"].to_string(), id => "users" }]
             }
