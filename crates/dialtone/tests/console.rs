@@ -1626,6 +1626,21 @@ async fn soft_client_servers_in_the_console() {
             "1 user moved from cup2.example.com to cup1.example.com.",
             "[{l}]"
         );
+        // The dial rules' tester, from the rules' list.
+        t.create(
+            "/api/v1/dial-rules",
+            serde_json::json!({"name": "strip-area", "kind": "directory_lookup", "begins_with": "408",
+                   "number_of_digits": 10, "digits_removed": 5, "priority": 1}),
+        )
+        .await;
+        c.goto(&format!("{base}/dial-rules")).await.unwrap();
+        assert!(text(&c, "main table").await.contains("strip-area"), "[{l}]");
+        submit(&c, "#extra").await;
+        fill(&c, "number", "(408) 902-3139").await;
+        choose(&c, "kind", "directory_lookup").await;
+        submit(&c, "#try").await;
+        assert_eq!(text(&c, "#dialled").await, "23139", "[{l}]");
+        assert_eq!(text(&c, "#rule").await, "strip-area", "[{l}]");
         t.stop().await;
     }
 }

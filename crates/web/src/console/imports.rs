@@ -123,6 +123,7 @@ pub(super) async fn jobs(
             action: Some(("/imports/new", "Import a CSV file")),
             filters: Vec::new(),
             delete_found: None,
+            extra: None,
         },
         &q,
         &f,

@@ -145,6 +145,8 @@ pub(super) struct Words {
     pub(super) filters: Vec<Value>,
     /// Where the records found can be deleted all at once ([`delete_found_link`]).
     pub(super) delete_found: Option<String>,
+    /// Another page of the kind, linked beside the button: (where, what it says).
+    pub(super) extra: Option<(&'static str, &'static str)>,
 }
 
 /// One of the plain lists: its rows, a link on the first cell, conflicts in red.
@@ -163,6 +165,7 @@ pub(super) fn list_page(
         action,
         filters,
         delete_found,
+        extra,
     } = w;
     let filter_names: Vec<Value> = filters
         .iter()
@@ -187,6 +190,7 @@ pub(super) fn list_page(
                         keep, noun, placeholder,
                         headers => l.headers,
                         action => action.map(|(href, label)| context! { href, label }),
+                        extra => extra.map(|(href, label)| context! { href, label }),
                         filters, filter_names, delete_found,
                         rows => l.rows,
                         total => if l.total_exact { l.total.to_string() } else { format!("{}+", l.total) },
@@ -240,6 +244,7 @@ pub(super) async fn users(
                 filter(&q, "conflicts", "Conflicts", &["true"]),
             ],
             delete_found: delete_found_link(&c, TemplateKind::User, &q),
+            extra: None,
         },
         &q,
         &f,
@@ -293,6 +298,7 @@ pub(super) async fn lines(
                 .then_some(("/lines/new", "Add a line")),
             filters: Vec::new(),
             delete_found: None,
+            extra: None,
         },
         &q,
         &f,
@@ -340,6 +346,7 @@ pub(super) async fn device_profiles(
                 .then_some(("/device-profiles/new", "Add a device profile")),
             filters: Vec::new(),
             delete_found: delete_found_link(&c, TemplateKind::DeviceProfile, &q),
+            extra: None,
         },
         &q,
         &f,
@@ -387,6 +394,7 @@ pub(super) async fn templates(
                 .then_some(("/templates/new", "Add a template")),
             filters: Vec::new(),
             delete_found: None,
+            extra: None,
         },
         &q,
         &f,
@@ -435,6 +443,7 @@ pub(super) async fn status(
             action: None,
             filters: Vec::new(),
             delete_found: None,
+            extra: None,
         },
         &q,
         &f,
@@ -499,6 +508,7 @@ pub(super) async fn audit(
                 filter(&q, "result", "Result", &["ok", "partial", "failed"]),
             ],
             delete_found: None,
+            extra: None,
         },
         &q,
         &f,

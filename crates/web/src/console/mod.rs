@@ -101,6 +101,10 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/soft-clients/rehome", post(soft_clients::rehome))
         .route(
+            "/dial-rules/test",
+            get(soft_clients::dial_test_page).post(soft_clients::dial_test_run),
+        )
+        .route(
             "/soft-clients/cti-from-systems",
             post(soft_clients::cti_from_systems),
         );
@@ -317,6 +321,10 @@ fn env() -> &'static Environment<'static> {
             (
                 "soft_clients.html",
                 include_str!("../../templates/soft_clients.html"),
+            ),
+            (
+                "dial_test.html",
+                include_str!("../../templates/dial_test.html"),
             ),
             ("record.html", include_str!("../../templates/record.html")),
             ("fields.html", include_str!("../../templates/fields.html")),

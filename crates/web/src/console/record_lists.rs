@@ -46,6 +46,7 @@ pub(super) async fn voicemail_subscribers(
                 .then_some(("/voicemail-subscribers/new", "Add a subscriber")),
             filters: vec![filter(&q, "class_of_service", "Class of service", &[])],
             delete_found: None,
+            extra: None,
         },
         &q,
         &f,
@@ -78,6 +79,7 @@ pub(super) async fn systems(State(s): State<AppState>, c: Console) -> Response {
                 .then_some(("/systems/new", "Add a product system")),
             filters: Vec::new(),
             delete_found: None,
+            extra: None,
         },
         &q,
         &f,
@@ -101,6 +103,7 @@ fn self_provisioning_words(
         action: c.actor().may_somewhere(resource, "create").then_some(add),
         filters: Vec::new(),
         delete_found: None,
+        extra: None,
     }
 }
 
@@ -246,6 +249,7 @@ pub(super) async fn ldap_servers(
             .then_some(("/ldap-servers/new", "Add an LDAP server")),
         filters: Vec::new(),
         delete_found: None,
+        extra: None,
     };
     list_page(&c, w, &q, &f, listed)
 }
@@ -281,6 +285,7 @@ pub(super) async fn ldap_profiles(
             .then_some(("/ldap-profiles/new", "Add an LDAP profile")),
         filters: Vec::new(),
         delete_found: None,
+        extra: None,
     };
     list_page(&c, w, &q, &f, listed)
 }
@@ -412,6 +417,7 @@ pub(super) async fn client_records(
             .then_some((new, add)),
         filters: Vec::new(),
         delete_found: None,
+        extra: (kind == ClientKind::DialRule).then_some(("/dial-rules/test", "Try the rules")),
     };
     list_page(&c, w, &q, &f, listed)
 }

@@ -184,3 +184,65 @@ async fn show(s: &AppState, c: &Console, done: Option<String>, error: Option<Str
         ),
     )
 }
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct DialTestForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    locale: String,
+}
+
+/// `/dial-rules/test`: what the rules make of a number, and which rule applied.
+pub(super) async fn dial_test_page(c: Console) -> Response {
+    dial_test(&c, &DialTestForm::default(), None, None)
+}
+
+pub(super) async fn dial_test_run(
+    State(s): State<AppState>,
+    c: Console,
+    Form(f): Form<DialTestForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    let t = model::dial_rules::DialTest {
+        number: f.number.clone(),
+        kind: if f.kind == "directory_lookup" {
+            model::dial_rules::DialRuleKind::DirectoryLookup
+        } else {
+            model::dial_rules::DialRuleKind::Application
+        },
+        locale: Some(f.locale.trim().to_string()).filter(|l| !l.is_empty()),
+    };
+    match s.service.test_dial_rules(&t).await {
+        Ok(r) => dial_test(&c, &f, Some(r), None),
+        Err(e) => dial_test(&c, &f, None, Some(e.to_string())),
+    }
+}
+
+fn dial_test(
+    c: &Console,
+    f: &DialTestForm,
+    result: Option<model::dial_rules::DialResult>,
+    error: Option<String>,
+) -> Response {
+    render(
+        "dial_test.html",
+        c.page(
+            "dial-rules",
+            "Try the dial rules",
+            context! {
+                number => f.number,
+                kind => if f.kind.is_empty() { "application" } else { f.kind.as_str() },
+                locale => if f.locale.is_empty() { "en_US" } else { f.locale.as_str() },
+                result,
+                error,
+            },
+        ),
+    )
+}
