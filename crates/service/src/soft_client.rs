@@ -96,26 +96,20 @@ impl Service {
         match kind {
             ClientKind::PresenceSubcluster => {
                 let s: PresenceSubclusterSpec = spec_of(r);
-                let mut users = sc::users_naming(conn, UserRef::HomeNode, &s.primary_node)
-                    .await?
-                    .0;
+                let mut users = sc::users_count(conn, UserRef::HomeNode, &s.primary_node).await?;
                 if !s.secondary_node.is_empty() {
-                    users += sc::users_naming(conn, UserRef::HomeNode, &s.secondary_node)
-                        .await?
-                        .0;
+                    users += sc::users_count(conn, UserRef::HomeNode, &s.secondary_node).await?;
                 }
                 j["users"] = users.into();
             }
             ClientKind::ProxyProfile => {
-                j["users"] = sc::users_naming(conn, UserRef::ProxyProfile, &r.name)
+                j["users"] = sc::users_count(conn, UserRef::ProxyProfile, &r.name)
                     .await?
-                    .0
                     .into();
             }
             ClientKind::CtiGatewayProfile => {
-                j["users"] = sc::users_naming(conn, UserRef::CtiProfile, &r.name)
+                j["users"] = sc::users_count(conn, UserRef::CtiProfile, &r.name)
                     .await?
-                    .0
                     .into();
             }
             ClientKind::CtiGatewayServer => {
@@ -647,7 +641,8 @@ impl Service {
         let voicemail = opt(u.app_profiles.voicemail.as_ref());
         if let Some(v) = &voicemail {
             if !kept(&voicemail, before.map(|b| &b.app_profiles.voicemail)) {
-                let is_voicemail = store::systems::list(conn)
+                let is_voicemail = self
+                    .systems_in(conn)
                     .await?
                     .iter()
                     .any(|s| s.kind == SystemKind::Voicemail && &s.name == v);
@@ -731,28 +726,39 @@ pub(crate) struct ClientShared {
     proxies: Vec<Record>,
     cti_servers: Vec<Record>,
     cti_profiles: Vec<Record>,
-    ldap_profiles: Vec<model::LdapProfile>,
-    ldap_servers: Vec<model::LdapServer>,
-    map: model::AttributeMap,
+    /// Every LDAP profile as a client searches with it, the attribute map filled in.
+    ldap: Vec<model::soft_client::ClientLdap>,
     /// In the order a client tries them: application rules, then lookup rules, by priority.
     dial_rules: Vec<model::dial_rules::DialRuleSpec>,
 }
 
 impl Service {
     pub(crate) async fn client_shared(&self, conn: &mut store::Conn) -> Result<ClientShared> {
-        let all = model::Find {
-            limit: i64::MAX / 2,
-            ..Default::default()
-        };
+        let map = self.ldap_attribute_map_in(conn).await?;
+        let attributes: Vec<model::soft_client::ClientAttribute> = map
+            .fields
+            .entries()
+            .into_iter()
+            .filter(|(_, a)| !a.is_empty())
+            .map(|(f, a)| model::soft_client::ClientAttribute {
+                field: f.into(),
+                attribute: a.into(),
+            })
+            .collect();
+        let mut ldap = store::directory::client_profiles(conn).await?;
+        for l in &mut ldap {
+            l.attributes = attributes.clone();
+            if l.anonymous_bind {
+                l.bind_dn.clear();
+            }
+        }
         Ok(ClientShared {
             settings: settings_in(conn).await?,
             nodes: presence_nodes(conn).await?,
             proxies: sc::all(conn, ClientKind::ProxyProfile).await?,
             cti_servers: sc::all(conn, ClientKind::CtiGatewayServer).await?,
             cti_profiles: sc::all(conn, ClientKind::CtiGatewayProfile).await?,
-            ldap_profiles: store::directory::find_profiles(conn, &all).await?.items,
-            ldap_servers: store::directory::find_servers(conn, &all).await?.items,
-            map: self.ldap_attribute_map_in(conn).await?,
+            ldap,
             dial_rules: {
                 let mut rules = self.dial_rules_in(conn).await?;
                 rules.sort_by(|a, b| {
@@ -771,7 +777,7 @@ impl Service {
 impl ClientShared {
     /// The soft-client part of the file of a phone owned by `o`.
     pub(crate) fn file(&self, o: &sc::OwnerProfiles) -> model::soft_client::ClientFile {
-        use model::soft_client::{ClientAttribute, ClientFile, ClientLdap, ClientServer};
+        use model::soft_client::{ClientFile, ClientServer};
         let home = home_of(&o.user_id, o.home_node.as_deref(), &self.nodes);
         let proxy = o
             .proxy
@@ -800,38 +806,8 @@ impl ClientShared {
         let ldap = o
             .ldap
             .as_ref()
-            .and_then(|p| self.ldap_profiles.iter().find(|l| &l.name == p))
-            .map(|p| ClientLdap {
-                profile: p.name.clone(),
-                servers: std::iter::once(&p.primary_server)
-                    .chain(&p.backup_servers)
-                    .filter_map(|n| self.ldap_servers.iter().find(|s| &s.name == n))
-                    .map(|s| ClientServer {
-                        host: s.host.clone(),
-                        port: s.port,
-                        protocol: s.security.as_str().into(),
-                    })
-                    .collect(),
-                anonymous_bind: p.anonymous_bind,
-                bind_dn: if p.anonymous_bind {
-                    String::new()
-                } else {
-                    p.bind_dn.clone()
-                },
-                search_base: p.search_context.clone(),
-                recursive: p.recursive,
-                attributes: self
-                    .map
-                    .fields
-                    .entries()
-                    .into_iter()
-                    .filter(|(_, a)| !a.is_empty())
-                    .map(|(f, a)| ClientAttribute {
-                        field: f.into(),
-                        attribute: a.into(),
-                    })
-                    .collect(),
-            });
+            .and_then(|p| self.ldap.iter().find(|l| &l.profile == p))
+            .cloned();
         ClientFile {
             user_id: o.user_id.clone(),
             home_node: home.map(|h| h.node.clone()).unwrap_or_default(),

@@ -582,3 +582,44 @@ pub async fn contacts(
         })
         .collect()
 }
+
+/// Every profile as a soft client searches with it (its servers in order, never the password;
+/// `attributes` left for the caller): what a soft client's file needs, without the counts and
+/// look-ups the API's records carry.
+pub async fn client_profiles(
+    conn: &mut AnyConnection,
+) -> Result<Vec<model::soft_client::ClientLdap>> {
+    let rows = sqlx::query(
+        "SELECT p.name, p.bind_dn, p.anonymous_bind, p.search_context, p.recursive, \
+         s0.host, s0.port, s0.security, s1.host, s1.port, s1.security, s2.host, s2.port, s2.security \
+         FROM ldap_profiles p JOIN ldap_servers s0 ON s0.id = p.primary_server_id \
+         LEFT JOIN ldap_servers s1 ON s1.id = p.backup1_server_id \
+         LEFT JOIN ldap_servers s2 ON s2.id = p.backup2_server_id ORDER BY p.name",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let mut servers = Vec::new();
+            for i in 0..3 {
+                let host: Option<String> = r.try_get(5 + 3 * i)?;
+                if let Some(host) = host {
+                    servers.push(model::soft_client::ClientServer {
+                        host,
+                        port: r.try_get::<i64, _>(6 + 3 * i)? as u16,
+                        protocol: r.try_get(7 + 3 * i)?,
+                    });
+                }
+            }
+            Ok(model::soft_client::ClientLdap {
+                profile: r.try_get(0)?,
+                servers,
+                anonymous_bind: b(r.try_get(2)?),
+                bind_dn: r.try_get(1)?,
+                search_base: r.try_get(3)?,
+                recursive: b(r.try_get(4)?),
+                attributes: Vec::new(),
+            })
+        })
+        .collect()
+}

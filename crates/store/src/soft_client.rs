@@ -165,6 +165,17 @@ impl UserRef {
     }
 }
 
+/// How many users name `value` in `col`.
+pub async fn users_count(conn: &mut AnyConnection, col: UserRef, value: &str) -> Result<i64> {
+    let c = col.column();
+    Ok(
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {c} = $1"))
+            .bind(value)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
 /// How many users name `value` in `col`, and the first few of them (user IDs).
 pub async fn users_naming(
     conn: &mut AnyConnection,
@@ -172,10 +183,7 @@ pub async fn users_naming(
     value: &str,
 ) -> Result<(i64, Vec<String>)> {
     let c = col.column();
-    let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {c} = $1"))
-        .bind(value)
-        .fetch_one(&mut *conn)
-        .await?;
+    let n = users_count(conn, col, value).await?;
     let some = sqlx::query_scalar(&format!(
         "SELECT user_id FROM users WHERE {c} = $1 ORDER BY user_id LIMIT 5"
     ))

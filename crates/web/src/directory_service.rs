@@ -11,7 +11,8 @@
 //! Like the directory a phone reads from its call-control server, it asks for no credentials:
 //! it shows what a desk phone's Directories button shows (names, numbers, mail, department).
 
-use crate::ip_phone_xml::{esc, input_item, q, text, xml};
+use crate::console::urlencode;
+use crate::ip_phone_xml::{esc, input_item, text, xml};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -106,7 +107,7 @@ fn directory(base: &str, s: &ContactSearch, found: &ContactPage) -> String {
             ("number", &s.number),
         ] {
             if !v.trim().is_empty() {
-                u.push_str(&format!("&{k}={}", q(v.trim())));
+                u.push_str(&format!("&{k}={}", urlencode(v.trim())));
             }
         }
         u

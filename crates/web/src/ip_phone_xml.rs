@@ -49,16 +49,3 @@ pub(crate) fn input_item(label: &str, param: &str, flags: &str) -> String {
         esc(label)
     )
 }
-
-/// A query string value, percent-encoded.
-pub(crate) fn q(v: &str) -> String {
-    let mut o = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            o.push(b as char);
-        } else {
-            o.push_str(&format!("%{b:02X}"));
-        }
-    }
-    o
-}

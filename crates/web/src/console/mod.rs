@@ -530,7 +530,8 @@ impl FromRequestParts<AppState> for Console {
     }
 }
 
-fn urlencode(s: &str) -> String {
+/// `s` percent-encoded for a URL path or query (`/` kept).
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
