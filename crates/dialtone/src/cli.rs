@@ -71,6 +71,57 @@ pub enum Command {
     /// The corporate directory (docs/directory.md): LDAP syncs.
     #[command(subcommand)]
     Ldap(LdapCmd),
+    /// Licence units (docs/licensing.md): the report, uploading licences, and for whoever sells
+    /// them, a key pair and signed licence files.
+    #[command(subcommand)]
+    Licence(LicenceCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LicenceCmd {
+    /// The licence unit report: authorised, used and remaining units per kind, and the
+    /// licences uploaded.
+    Report {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Uploads a licence file (its name must end in .lic); the server's configuration must
+    /// carry the seller's public key ([licensing] public_key).
+    Upload { file: PathBuf },
+    /// Removes an uploaded licence by its id.
+    Remove { id: String },
+    /// Makes a seller's key pair: writes the private key to FILE (readable by you alone) and
+    /// prints the public key to give servers ([licensing] public_key).
+    Keygen {
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Writes a licence file signed with a private key from `keygen`.
+    Make {
+        /// The private key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The licence's id (letters, digits, '-', '_', '.'); each is uploaded once.
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        issued_to: String,
+        /// YYYY-MM-DD; today when left out.
+        #[arg(long)]
+        issued: Option<String>,
+        /// YYYY-MM-DD, the last day it counts; it never expires when left out.
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        device_units: i64,
+        #[arg(long, default_value_t = 0)]
+        presence_user_units: i64,
+        #[arg(long, default_value_t = 0)]
+        soft_client_units: i64,
+        /// Where to write it (a name ending in .lic); standard output when left out.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

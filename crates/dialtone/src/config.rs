@@ -37,6 +37,17 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key_file: Option<String>,
     pub log: Log,
+    #[serde(default)]
+    pub licensing: Licensing,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Licensing {
+    /// The seller's licence public key (32 bytes in base64, as `dialtone licence keygen`
+    /// prints it). Given, licence units are enforced (docs/licensing.md); not given, nothing
+    /// is counted against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -147,6 +158,7 @@ impl std::fmt::Debug for Config {
                 &self.admin_password.as_ref().map(|_| "***"),
             )
             .field("log", &self.log)
+            .field("licensing", &self.licensing)
             .finish()
     }
 }
@@ -174,6 +186,7 @@ impl Default for Config {
             log: Log {
                 level: "info".into(),
             },
+            licensing: Licensing::default(),
         }
     }
 }
@@ -201,6 +214,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("admin_password_file", &[]),
     ("secret_key", &[]),
     ("secret_key_file", &[]),
+    ("licensing", &["public_key"]),
 ];
 
 impl Config {

@@ -141,6 +141,24 @@ fn mac(n: usize) -> String {
     format!("00562B{:06X}", 0x040000 + n)
 }
 
+/// The demo's licence, signed with `private_key`: units for its phones and capabilities with
+/// room to spare, so the licence unit report has something to show.
+pub fn licence(private_key: &str, users: usize) -> anyhow::Result<String> {
+    let n = users as i64;
+    let l = model::licensing::Licence {
+        id: "DEMO-1".into(),
+        issued_to: "Dialtone demo".into(),
+        issued: service::now()[..10].to_string(),
+        expires: None,
+        units: model::licensing::Units {
+            device: 2 * n + 50,
+            presence_user: n + 10,
+            soft_client: n + 10,
+        },
+    };
+    Ok(service::sign_licence(private_key, &l)?)
+}
+
 pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
     let a = Actor::new("demo");
     let mut sum = Summary::default();

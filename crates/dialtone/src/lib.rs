@@ -31,7 +31,13 @@ pub async fn open_service(cfg: &Config) -> anyhow::Result<(Service, Option<Strin
     let store = store::Store::open_with(&cfg.database.url, cfg.database.sqlite_memory())
         .await
         .context("opening the database")?;
-    let service = Service::new(store, cfg.secret_key()?);
+    let mut service = Service::new(store, cfg.secret_key()?);
+    if let Some(key) = &cfg.licensing.public_key {
+        service = service.with_licence_key(
+            service::LicenceKey::parse(key)
+                .map_err(|e| anyhow::anyhow!("[licensing] public_key: {e}"))?,
+        );
+    }
     service.bootstrap().await.context("first-start set-up")?;
     let password = cfg.admin_password()?;
     let generated = service

@@ -3,10 +3,11 @@
 use anyhow::{bail, Context};
 use clap::Parser;
 use dialtone::cli::{
-    self, Cli, Command, LdapCmd, LineCmd, PhoneCmd, ResyncArgs, SelfProvisioningCmd, StatusArgs,
+    self, Cli, Command, LdapCmd, LicenceCmd, LineCmd, PhoneCmd, ResyncArgs, SelfProvisioningCmd, StatusArgs,
     UserCmd,
 };
 use dialtone::{App, Config};
+use model::licensing::UnitKind;
 use model::*;
 use service::{Actor, Service};
 use std::io::{IsTerminal, Read, Write};
@@ -63,6 +64,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Template(_)
             | Command::SelfProvisioning(_)
             | Command::Ldap(_)
+            | Command::Licence(_)
     );
     init_logging(if quiet { "warn" } else { &cfg.log.level });
     for w in warnings {
@@ -123,7 +125,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if cfg.admin_password()?.is_none() {
                 cfg.admin_password = Some("dialtone-demo".into());
             }
+            // Licence units enforced with a key made for this demo (docs/licensing.md), and a
+            // licence with room to spare uploaded before anything uses units.
+            let demo_licence = match cfg.licensing.public_key {
+                Some(_) => None,
+                None => {
+                    let (private, public) = service::licence_key_pair()?;
+                    cfg.licensing.public_key = Some(public);
+                    Some(dialtone::demo::licence(&private, args.users)?)
+                }
+            };
             let (svc, _) = dialtone::open_service(&cfg).await?;
+            if let Some(text) = demo_licence {
+                svc.upload_licence(&Actor::new("demo"), "demo.lic", text.as_bytes())
+                    .await?;
+            }
             let started = std::time::Instant::now();
             let sum = dialtone::demo::fill(&svc, args.users).await?;
             svc.close().await;
@@ -248,7 +264,129 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Licence(cmd) => licence_cmd(&cfg, &cli_actor, cmd).await,
     }
+}
+
+async fn licence_cmd(cfg: &Config, actor: &Actor, cmd: LicenceCmd) -> anyhow::Result<()> {
+    match cmd {
+        LicenceCmd::Keygen { out } => {
+            let (private, public) = service::licence_key_pair()?;
+            write_private(&out, &format!("{private}\n"))?;
+            println!("Private key written to {} (keep it secret: it signs licences).", out.display());
+            println!("Public key, for the servers' configuration:\n\n[licensing]\npublic_key = \"{public}\"");
+            Ok(())
+        }
+        LicenceCmd::Make { key, id, issued_to, issued, expires, device_units, presence_user_units, soft_client_units, out } => {
+            let private = std::fs::read_to_string(&key)
+                .with_context(|| format!("reading the private key {}", key.display()))?;
+            let l = model::licensing::Licence {
+                id,
+                issued_to,
+                issued: issued.unwrap_or_else(|| service::now()[..10].to_string()),
+                expires,
+                units: model::licensing::Units {
+                    device: device_units,
+                    presence_user: presence_user_units,
+                    soft_client: soft_client_units,
+                },
+            };
+            let text = service::sign_licence(&private, &l)?;
+            match out {
+                Some(p) => {
+                    if !p.to_string_lossy().to_ascii_lowercase().ends_with(model::licensing::SUFFIX) {
+                        bail!("{}: licence files must have a .lic suffix", p.display());
+                    }
+                    std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+                    println!("Licence {} written to {}.", l.id, p.display());
+                }
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+        LicenceCmd::Upload { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let (svc, _) = dialtone::open_service(cfg).await?;
+            let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let l = svc.upload_licence(actor, &name, &bytes).await?;
+            println!(
+                "Licence {} for {} uploaded: {}, {}, {}.",
+                l.id,
+                l.issued_to,
+                UnitKind::Device.units(l.units.device),
+                UnitKind::PresenceUser.units(l.units.presence_user),
+                UnitKind::SoftClient.units(l.units.soft_client)
+            );
+            Ok(())
+        }
+        LicenceCmd::Remove { id } => {
+            let (svc, _) = dialtone::open_service(cfg).await?;
+            svc.delete_licence(actor, &id).await?;
+            println!("Licence {id} removed.");
+            Ok(())
+        }
+        LicenceCmd::Report { json } => {
+            let (svc, _) = dialtone::open_service(cfg).await?;
+            let r = svc.licence_report().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", licence_report_text(&r));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A private key file only its owner reads.
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o
+        .open(path)
+        .with_context(|| format!("creating {} (an existing key is never overwritten)", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// The licence unit report as a person reads it.
+fn licence_report_text(r: &model::licensing::LicenceReport) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    if !r.enforced {
+        let _ = writeln!(o, "Units are not enforced: no licence public key is configured ([licensing] public_key).");
+    }
+    let _ = writeln!(o, "{:<16} {:>11} {:>8} {:>10}", "Units", "Authorised", "Used", "Remaining");
+    for l in &r.units {
+        let _ = writeln!(o, "{:<16} {:>11} {:>8} {:>10}", l.kind.as_str(), l.authorised, l.used, l.remaining);
+    }
+    let u = &r.used_by;
+    let _ = writeln!(
+        o,
+        "Used by {} desk phones, {} soft phones, {} adjunct soft phones, {} users with Enable CUP, {} with Enable CUPC.",
+        u.desk_phones, u.soft_phones, u.adjunct_soft_phones, u.presence_users, u.soft_client_users
+    );
+    if r.licences.is_empty() {
+        let _ = writeln!(o, "No licence is uploaded.");
+    }
+    for l in &r.licences {
+        let _ = writeln!(
+            o,
+            "Licence {} for {}, issued {}{}: {} device, {} presence user, {} soft-client units{}",
+            l.licence.id,
+            l.licence.issued_to,
+            l.licence.issued,
+            l.licence.expires.as_deref().map(|e| format!(", expires {e}")).unwrap_or_default(),
+            l.licence.units.device,
+            l.licence.units.presence_user,
+            l.licence.units.soft_client,
+            if l.expired { " (expired: counts for nothing)" } else { "" }
+        );
+    }
+    o
 }
 
 /// A sync's report as a person reads it.

@@ -34,13 +34,15 @@ pub enum Resource {
     CtiGatewayProfile,
     SoftClientSettings,
     DialRule,
+    /// An uploaded licence file.
+    Licence,
     /// An administrator's own API token: every administrator may make and drop their own.
     Token,
 }
 
 impl Resource {
     /// Every resource a privilege may name, in the order the API lists them.
-    pub const PRIVILEGED: [Resource; 25] = [
+    pub const PRIVILEGED: [Resource; 26] = [
         Resource::System,
         Resource::User,
         Resource::VoicemailSubscriber,
@@ -66,6 +68,7 @@ impl Resource {
         Resource::CtiGatewayProfile,
         Resource::SoftClientSettings,
         Resource::DialRule,
+        Resource::Licence,
     ];
 
     /// As the audit log and privileges write it.
@@ -96,6 +99,7 @@ impl Resource {
             Resource::CtiGatewayProfile => "cti_gateway_profile",
             Resource::SoftClientSettings => "soft_client_settings",
             Resource::DialRule => "dial_rule",
+            Resource::Licence => "licence",
             Resource::Token => "token",
         }
     }
@@ -149,6 +153,8 @@ pub enum Action {
     Claim,
     /// An LDAP profile's directory sync (its summary).
     Sync,
+    /// Capabilities given to many users at once (its summary).
+    AssignCapabilities,
 }
 
 impl Action {
@@ -167,6 +173,7 @@ impl Action {
             Action::RemoveHttpCredential => "remove http credential",
             Action::Claim => "claim",
             Action::Sync => "sync",
+            Action::AssignCapabilities => "assign_capabilities",
         }
     }
 
@@ -212,6 +219,7 @@ pub const RESOURCES: &[&str] = &[
     "cti_gateway_profile",
     "soft_client_settings",
     "dial_rule",
+    "licence",
 ];
 
 /// The actions privileges name.

@@ -15,6 +15,7 @@ pub use find::Find;
 pub mod contacts;
 pub mod dial_rules;
 pub mod directory;
+pub mod licensing;
 pub mod macros;
 pub mod profile_rule;
 pub mod provisioning;

@@ -14,6 +14,8 @@ mod devices;
 mod directory;
 mod directory_sync;
 mod http_credentials;
+mod licensing;
+pub use licensing::{licence_key_pair, sign_licence, LicenceKey};
 mod lines;
 mod parameters;
 mod phone_files;
@@ -239,6 +241,8 @@ pub struct Service {
     systems_at: std::sync::Arc<std::sync::Mutex<Option<SystemsAt>>>,
     /// Wrong self-provisioning secrets, per user and per phone.
     attempts: std::sync::Arc<self_provisioning::Attempts>,
+    /// The key licences are checked with; none: licence units are not enforced.
+    licence_key: Option<licensing::LicenceKey>,
 }
 
 /// The product systems read at a generation.
@@ -267,6 +271,7 @@ impl Service {
             systems: None,
             systems_at: Default::default(),
             attempts: Default::default(),
+            licence_key: None,
         }
     }
 

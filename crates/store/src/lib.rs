@@ -17,6 +17,7 @@ pub mod directory;
 pub mod lines;
 pub mod parameters;
 pub mod services;
+pub mod licensing;
 pub mod soft_client;
 pub mod status;
 pub mod systems;

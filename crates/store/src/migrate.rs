@@ -73,6 +73,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "soft_clients",
             sql: include_str!("../migrations/0012_soft_clients.sql"),
         },
+        Migration {
+            version: 13,
+            name: "licences",
+            sql: include_str!("../migrations/0013_licences.sql"),
+        },
     ]
 }
 

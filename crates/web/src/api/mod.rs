@@ -197,6 +197,7 @@ mod device_profiles;
 mod device_types;
 mod directory;
 mod imports;
+mod licensing;
 mod lines;
 mod parameters;
 mod phone_files;
@@ -214,6 +215,7 @@ use device_types::*;
 use directory::*;
 pub(crate) use imports::MAX_IMPORT_BYTES;
 use imports::*;
+use licensing::*;
 use lines::*;
 use parameters::*;
 use phone_files::*;
@@ -362,6 +364,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(get_soft_client_settings, put_soft_client_settings))
         .routes(routes!(test_dial_rules))
+        .routes(routes!(licence_report))
+        .routes(routes!(upload_licence))
+        .routes(routes!(delete_licence))
+        .routes(routes!(calculate_units))
+        .routes(routes!(licensed_users))
+        .routes(routes!(assign_capabilities))
         .routes(routes!(list_dial_rules, create_dial_rule))
         .routes(routes!(get_dial_rule, update_dial_rule, delete_dial_rule))
         .routes(routes!(get_attribute_map, put_attribute_map))
