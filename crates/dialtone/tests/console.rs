@@ -1647,3 +1647,85 @@ async fn soft_client_servers_in_the_console() {
 
 #[path = "../../ldap/tests/support/slapd.rs"]
 mod slapd;
+
+/// Licensing in the console (seed 003, "System > Licensing"): a phone refused with the numbers
+/// before a licence, a licence file uploaded (a wrong one refused with its reason), the unit
+/// report, the calculator, capabilities given to the users a find holds (the one past the
+/// units refused), and the licensed users.
+#[tokio::test]
+async fn licensing_in_the_console() {
+    let (Some(chromedriver), Some(chromium)) =
+        (common::peer("chromedriver"), common::peer("chromium"))
+    else {
+        return;
+    };
+    let (private, public) = service::licence_key_pair().unwrap();
+    for db in TestDb::all().await {
+        let key = public.clone();
+        let t = TestApp::spawn_with(&db, move |c| c.licensing.public_key = Some(key)).await;
+        let l = t.label;
+        let base = t.base.clone();
+        let dir = std::env::temp_dir().join(format!("dialtone-lic-console-{}-{l}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for u in ["lic-ann", "lic-bob"] {
+            t.create("/api/v1/users", json!({"user_id": u, "last_name": "Licensed"})).await;
+        }
+        let d = driver(&chromedriver).await;
+        let c = browser(&d, &chromium).await;
+        log_in(&c, &base, "admin", PASSWORD).await;
+
+        // No licence: a new phone is refused, saying how many units it needs.
+        c.goto(&format!("{base}/phones/new")).await.unwrap();
+        fill(&c, "mac", "0C:11:22:33:44:66").await;
+        choose(&c, "model", "7960").await;
+        submit(&c, "main form button[type=submit]").await;
+        let bad = text(&c, ".notice.bad").await;
+        assert!(bad.contains("needs 1 device unit, 0 remain"), "[{l}] {bad}");
+
+        // A file without the .lic suffix, then the licence.
+        let lic = model::licensing::Licence {
+            id: "CONSOLE-1".into(),
+            issued_to: "ACME".into(),
+            issued: "2026-01-01".into(),
+            expires: None,
+            units: model::licensing::Units { device: 4, presence_user: 1, soft_client: 1 },
+        };
+        let text_of = service::sign_licence(&private, &lic).unwrap();
+        std::fs::write(dir.join("acme.txt"), &text_of).unwrap();
+        std::fs::write(dir.join("acme.lic"), &text_of).unwrap();
+        c.goto(&format!("{base}/licensing")).await.unwrap();
+        assert!(text(&c, "#no-licence").await.contains("No licence"), "[{l}]");
+        for (file, ok) in [("acme.txt", false), ("acme.lic", true)] {
+            c.find(Locator::Id("file")).await.unwrap().send_keys(dir.join(file).to_str().unwrap()).await.unwrap();
+            submit(&c, "#upload").await;
+            if ok {
+                assert_eq!(text(&c, "#done").await, "The licence is uploaded.", "[{l}]");
+            } else {
+                assert!(text(&c, "#error").await.contains("must have a .lic suffix"), "[{l}]");
+            }
+        }
+        assert!(text(&c, "#licences").await.contains("CONSOLE-1"), "[{l}]");
+        let device = text(&c, "#units-device").await;
+        assert_eq!(device.split_whitespace().collect::<Vec<_>>(), ["Device", "4", "0", "4"], "[{l}]");
+
+        // The calculator: 2 desk phones and a soft phone on its own need 5 device units.
+        fill(&c, "desk_phones", "2").await;
+        fill(&c, "soft_phones", "1").await;
+        submit(&c, "#calculate").await;
+        assert!(text(&c, "#calculation").await.contains("Device 5 -1"), "[{l}] {}", text(&c, "#calculation").await);
+        assert!(text(&c, "#fits").await.contains("need more units"), "[{l}]");
+        screenshot(&c, "licensing", l).await;
+
+        // Capabilities for every user found: one presence unit, so one of the two is refused.
+        c.goto(&format!("{base}/licensing/capabilities?q=lic-")).await.unwrap();
+        assert!(text(&c, "#users").await.contains("lic-bob"), "[{l}]");
+        choose(&c, "presence", "set").await;
+        submit(&c, "#assign").await;
+        assert!(text(&c, "#outcome").await.contains("1 assigned, 1 failed"), "[{l}]");
+        assert!(text(&c, "#failed").await.contains("needs 1 presence user unit, 0 remain"), "[{l}]");
+        c.goto(&format!("{base}/licensing/users")).await.unwrap();
+        assert!(text(&c, "#licensed").await.contains("lic-ann"), "[{l}]");
+        let _ = std::fs::remove_dir_all(&dir);
+        t.stop().await;
+    }
+}

@@ -399,6 +399,7 @@ impl Service {
                 .build(tx.conn(), DeviceClass::Phone, &spec, None)
                 .await?;
             let id = self.write_device(tx.conn(), None, &b).await?;
+            self.check_units(tx.conn(), self.device_units(&b.row), "model").await?;
             crate::devices::changed(&mut tx, id, b.appearances.iter().map(|a| a.line_id));
             Ok(Some((id, number)))
         }
@@ -433,7 +434,11 @@ impl Service {
                     number,
                 })
             }
-            Err(e @ (Error::Invalid(_) | Error::NotFound(_))) => {
+            // Refused by a rule, or for want of licence units (a conflict on the model).
+            Err(e)
+                if matches!(e, Error::Invalid(_) | Error::NotFound(_))
+                    || (matches!(e, Error::Conflict { .. }) && e.field() == Some("model")) =>
+            {
                 let message = format!("auto-registration on {} cannot make {name}: {e}", sys.name);
                 self.finish::<()>(&actor, tx, a, Err(e)).await.ok();
                 refused(AutoRefusal::Invalid, message)

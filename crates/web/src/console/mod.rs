@@ -30,6 +30,7 @@ mod devices;
 mod found;
 mod imports;
 mod ldap_sync;
+mod licensing;
 mod lists;
 mod login;
 mod overview;
@@ -146,6 +147,18 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admins/{username}", post(update_admin))
         .route("/roles", post(create_role))
         .route("/roles/{name}/delete", post(delete_role))
+        .route("/licensing", get(licensing::licensing_page))
+        .route("/licensing/upload", post(licensing::upload_licence))
+        .route(
+            "/licensing/licences/{id}/remove",
+            post(licensing::remove_licence),
+        )
+        .route("/licensing/calculator", post(licensing::calculate))
+        .route("/licensing/users", get(licensing::licensed_users))
+        .route(
+            "/licensing/capabilities",
+            get(licensing::capabilities_page).post(licensing::assign_capabilities),
+        )
         .route("/status", get(status))
         .route("/audit", get(audit))
         .route("/jobs", get(jobs))
@@ -335,6 +348,18 @@ fn env() -> &'static Environment<'static> {
             ("user.html", include_str!("../../templates/user.html")),
             ("admins.html", include_str!("../../templates/admins.html")),
             ("batch.html", include_str!("../../templates/batch.html")),
+            (
+                "licensing.html",
+                include_str!("../../templates/licensing.html"),
+            ),
+            (
+                "licensed_users.html",
+                include_str!("../../templates/licensed_users.html"),
+            ),
+            (
+                "capabilities.html",
+                include_str!("../../templates/capabilities.html"),
+            ),
             ("confirm.html", include_str!("../../templates/confirm.html")),
             (
                 "template.html",
@@ -427,6 +452,7 @@ impl Console {
                 "Line templates",
             ),
             ("jobs", "/jobs", "Imports"),
+            ("licensing", "/licensing", "Licensing"),
             ("status", "/status", "Status"),
             ("audit", "/audit", "Audit log"),
             ("systems", "/systems", "Systems"),
