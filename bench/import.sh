@@ -5,6 +5,8 @@
 # same files uploaded to a running server (POST /api/v1/imports, the job the console's upload
 # starts) into another fresh database, timed from the upload until the job is done.
 # Prints rows/s per file and backend. Usage: N=100000 bash bench/import.sh
+# LICENSED=1: licence units enforced (docs/licensing.md): every user with Enable CUP, a licence
+# with room for all uploaded first, so each row is counted against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-100000}
@@ -13,27 +15,35 @@ cargo build --release -q -p dialtone
 export DIALTONE_SECRET_KEY=$(head -c 32 /dev/urandom | base64) DIALTONE_ADMIN_PASSWORD=bench-password
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-python3 - "$dir" "$N" <<'PY'
+LICENSED=${LICENSED:-0}
+if [ "$LICENSED" = 1 ]; then
+  target/release/dialtone licence keygen --out "$dir/seller.key" >"$dir/keygen.txt"
+  export DIALTONE_LICENSING__PUBLIC_KEY=$(sed -n 's/^public_key = "\(.*\)"$/\1/p' "$dir/keygen.txt")
+  target/release/dialtone licence make --key "$dir/seller.key" --id BENCH --issued-to bench \
+    --device-units $((2 * N)) --presence-user-units "$N" --out "$dir/bench.lic" >/dev/null
+fi
+python3 - "$dir" "$N" "$LICENSED" <<'PY'
 import sys
-d, n = sys.argv[1], int(sys.argv[2])
+d, n, licensed = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 with open(f"{d}/lines.csv", "w") as f:
     f.write("DIRECTORY NUMBER,DESCRIPTION,ALERTING NAME,MAXIMUM NUMBER OF CALLS,BUSY TRIGGER\n")
     for i in range(n):
         f.write(f"{1000000+i},Line {i},User {i},4,2\n")
 with open(f"{d}/users.csv", "w") as f:
-    f.write("USER ID,FIRST NAME,LAST NAME,MAIL ID,PRIMARY EXTENSION,DEPARTMENT\n")
+    f.write("USER ID,FIRST NAME,LAST NAME,MAIL ID,PRIMARY EXTENSION,DEPARTMENT" + (",ENABLE CUP" if licensed else "") + "\n")
     for i in range(n):
-        f.write(f"user{i:06d},First{i},Last{i},user{i}@example.com,{1000000+i},Dept {i%40}\n")
+        f.write(f"user{i:06d},First{i},Last{i},user{i}@example.com,{1000000+i},Dept {i%40}" + (",t" if licensed else "") + "\n")
 with open(f"{d}/phones.csv", "w") as f:
     f.write("MAC ADDRESS,DEVICE TYPE,DESCRIPTION,OWNER USER ID,DIRECTORY NUMBER 1,LINE TEXT LABEL 1\n")
     for i in range(n):
         model = "8861" if i % 2 else "7960"
         f.write(f"0C{i:010X},{model},Desk {i},user{i:06d},{1000000+i},User {i}\n")
 PY
-echo "# $(nproc) cores, $(uname -r), $(date -u +%F), $N rows per file" >&2
+echo "# $(nproc) cores, $(uname -r), $(date -u +%F), $N rows per file, licence units enforced: $LICENSED" >&2
 run() { # backend url
   local backend=$1 url=$2
   target/release/dialtone --db "$url" migrate >/dev/null 2>&1
+  [ "$LICENSED" = 1 ] && target/release/dialtone --db "$url" licence upload "$dir/bench.lic" >/dev/null
   for kind in lines users phones; do
     local start end out
     start=$(date +%s.%N)
@@ -50,6 +60,7 @@ server() { # backend url
   target/release/dialtone --db "$url" serve --admin "127.0.0.1:$port" --http 127.0.0.1:0 >"$dir/serve.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  [ "$LICENSED" = 1 ] && target/release/dialtone --db "$url" licence upload "$dir/bench.lic" >/dev/null
   for kind in lines users phones; do
     python3 - "$port" "$kind" "$dir/$kind.csv" "$backend" "$N" <<'PY2'
 import sys, time, json, base64, urllib.request

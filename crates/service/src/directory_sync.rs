@@ -246,7 +246,7 @@ impl Service {
             svc.apply_op(actor, op, profile, system, report).await;
             pending.push(op);
             if svc.store.poisoned() {
-                svc.store.rollback_batch().await;
+                svc.rollback_batch().await;
                 svc.store.set_optimistic(false);
                 back_to(report, before);
                 for op in &pending {
@@ -254,14 +254,14 @@ impl Service {
                 }
             }
             if pending.len() >= CHUNK {
-                svc.store.commit_batch().await?;
+                svc.commit_batch().await?;
                 svc.store
                     .set_optimistic(report.failed_users == before.failed);
                 pending.clear();
                 before = mark(report);
             }
         }
-        svc.store.commit_batch().await?;
+        svc.commit_batch().await?;
         Ok(())
     }
 

@@ -495,7 +495,7 @@ impl Service {
                 .await;
             pending.push(row);
             if svc.store.poisoned() {
-                svc.store.rollback_batch().await;
+                svc.rollback_batch().await;
                 svc.store.set_optimistic(false);
                 report.back_to(before);
                 for row in &pending {
@@ -605,7 +605,7 @@ impl Service {
         )
         .await?;
         tx.commit().await?;
-        self.store.commit_batch().await?;
+        self.commit_batch().await?;
         *reported = report.errors.len();
         Ok(())
     }

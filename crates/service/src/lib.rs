@@ -243,6 +243,9 @@ pub struct Service {
     attempts: std::sync::Arc<self_provisioning::Attempts>,
     /// The key licences are checked with; none: licence units are not enforced.
     licence_key: Option<licensing::LicenceKey>,
+    /// Set while an import or sync runs: licence units authorised and used as this batch
+    /// last counted them ([`Service::check_units`]).
+    units: Option<std::sync::Arc<std::sync::Mutex<Option<licensing::Tally>>>>,
 }
 
 /// The product systems read at a generation.
@@ -272,6 +275,7 @@ impl Service {
             systems_at: Default::default(),
             attempts: Default::default(),
             licence_key: None,
+            units: None,
         }
     }
 
@@ -290,6 +294,7 @@ impl Service {
         Service {
             store: self.store.batched(),
             systems: Some(Default::default()),
+            units: Some(Default::default()),
             ..self.clone()
         }
     }

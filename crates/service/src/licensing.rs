@@ -78,6 +78,13 @@ impl LicenceKey {
     }
 }
 
+/// Units authorised and used as a batch last counted them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tally {
+    authorised: Units,
+    used: Units,
+}
+
 fn today() -> String {
     crate::now()[..10].to_string()
 }
@@ -87,6 +94,24 @@ impl Service {
     pub fn with_licence_key(mut self, key: LicenceKey) -> Service {
         self.licence_key = Some(key);
         self
+    }
+
+    /// Commits what a batched service wrote; the next batch counts units afresh.
+    pub(crate) async fn commit_batch(&self) -> store::Result<()> {
+        self.forget_units();
+        self.store.commit_batch().await
+    }
+
+    /// Rolls back what a batched service wrote since its last commit.
+    pub(crate) async fn rollback_batch(&self) {
+        self.forget_units();
+        self.store.rollback_batch().await
+    }
+
+    fn forget_units(&self) {
+        if let Some(t) = &self.units {
+            *t.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
     }
 
     pub fn licensing_enforced(&self) -> bool {
@@ -209,9 +234,25 @@ impl Service {
         if !self.licensing_enforced() || added == Units::default() {
             return Ok(());
         }
+        // A batch (an import, a sync) counts once, then adds what each row uses; past the
+        // units by that count, it counts again (rows that failed after counting may have
+        // been added), so a refusal is always made on the exact numbers.
+        if let Some(tally) = &self.units {
+            let known = *tally.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(t) = known {
+                let used = t.used.add(added);
+                if UnitKind::ALL.into_iter().all(|k| used.get(k) <= t.authorised.get(k)) {
+                    *tally.lock().unwrap_or_else(|p| p.into_inner()) = Some(Tally { used, ..t });
+                    return Ok(());
+                }
+            }
+        }
         store::licensing::lock(conn).await?;
         let authorised = store::licensing::authorised(conn, &today()).await?;
         let used = self.used_by(conn).await?.units();
+        if let Some(tally) = &self.units {
+            *tally.lock().unwrap_or_else(|p| p.into_inner()) = Some(Tally { authorised, used });
+        }
         let remaining_before = authorised.minus(used).add(added);
         let over = UnitKind::ALL
             .into_iter()
