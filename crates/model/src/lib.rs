@@ -14,6 +14,7 @@ mod find;
 pub use find::Find;
 pub mod contacts;
 pub mod dial_rules;
+pub mod dnd;
 pub mod directory;
 pub mod licensing;
 pub mod macros;

@@ -213,6 +213,19 @@ impl DeviceView {
     pub(crate) fn each_flat_entry(&self, mut f: impl FnMut(&str, &'static str, &str)) {
         f("Station_Name", "ro", &self.name);
         f("Station_Display_Name", "rw", &self.description);
+        // Do Not Disturb: MPP phones have one kind, calls rejected (Phone > Supplementary
+        // Services "DND Serv" offers it, User > "DND Setting" turns it on). Ringer off is not a
+        // mode they have: it leaves DND off (docs/phones.md).
+        f("DND_Serv", "na", "Yes");
+        f(
+            "DND_Setting",
+            "rw",
+            if self.dnd == DndMode::CallReject {
+                "Yes"
+            } else {
+                "No"
+            },
+        );
         let names = param_elements();
         for (p, element) in PARAMS.iter().zip(names) {
             let value = self

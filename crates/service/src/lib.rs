@@ -13,6 +13,7 @@ mod crypto;
 mod devices;
 mod directory;
 mod directory_sync;
+mod dnd;
 mod http_credentials;
 mod licensing;
 pub use licensing::{licence_key_pair, sign_licence, LicenceKey};

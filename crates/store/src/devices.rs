@@ -742,3 +742,29 @@ pub async fn user_ids(conn: &mut AnyConnection, device: i64) -> Result<Vec<i64>>
         .await?,
     )
 }
+
+/// The phones associated with a user: those they control (`user_devices`) and those they own,
+/// by name.
+pub async fn associated_phones(conn: &mut AnyConnection, user: i64) -> Result<Vec<(i64, String)>> {
+    let rows = sqlx::query(
+        "SELECT d.id, d.name FROM devices d WHERE d.class = 'phone' AND (d.owner_id = $1 \
+         OR d.id IN (SELECT ud.device_id FROM user_devices ud WHERE ud.user_id = $1)) ORDER BY d.name",
+    )
+    .bind(user)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// Sets a device's DND mode (a new version of it).
+pub async fn set_dnd(conn: &mut AnyConnection, id: i64, mode: &str) -> Result<()> {
+    sqlx::query("UPDATE devices SET dnd = $1, version = version + 1, updated_at = $2 WHERE id = $3")
+        .bind(mode)
+        .bind(crate::now())
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -81,3 +81,37 @@ pub(super) async fn delete_lines(
 ) -> ApiResult<Json<BatchResult>> {
     Ok(Json(s.service.delete_lines(&a, &b).await?))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallOutcomeParams {
+    /// `internal` (default) or `external`: which of the line's forwards apply.
+    caller: Option<String>,
+    /// The product system, when the pattern exists on several.
+    system: Option<String>,
+    /// The partition, when the pattern exists in several.
+    partition: Option<String>,
+}
+
+/// What happens to a call on the line, by the DND modes of the phones it appears on, its
+/// shared appearances and its forwards (seed 003, Table 2-2): who is alerted and how, where the
+/// call is forwarded, and what happens when nobody answers.
+#[utoipa::path(get, path = "/api/v1/lines/{key}/call-outcome", tag = "lines", params(("key" = String, Path, description = "pattern or id"), CallOutcomeParams),
+    responses((status = 200, body = model::dnd::CallOutcome), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn call_outcome(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(key): Path<String>,
+    Query(p): Query<CallOutcomeParams>,
+) -> ApiResult<Json<model::dnd::CallOutcome>> {
+    Ok(Json(
+        s.service
+            .call_outcome(
+                &key,
+                p.partition.as_deref(),
+                p.system.as_deref(),
+                p.caller.as_deref().unwrap_or(""),
+            )
+            .await?,
+    ))
+}

@@ -364,6 +364,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(get_soft_client_settings, put_soft_client_settings))
         .routes(routes!(test_dial_rules))
+        .routes(routes!(set_user_dnd))
+        .routes(routes!(call_outcome))
         .routes(routes!(licence_report))
         .routes(routes!(upload_licence))
         .routes(routes!(delete_licence))

@@ -73,3 +73,21 @@ pub(super) async fn delete_users(
 ) -> ApiResult<Json<BatchResult>> {
     Ok(Json(s.service.delete_users(&a, &b).await?))
 }
+
+/// Sets (or clears, with `off`) a user's Do Not Disturb on every phone associated with them,
+/// shared ones too (seed 003); each phone whose mode changed gets its new file and a resync.
+#[utoipa::path(put, path = "/api/v1/users/{key}/dnd", tag = "users", params(("key" = String, Path, description = "user ID or id"), KeyParams),
+    request_body = model::dnd::UserDnd, responses((status = 200, body = model::dnd::UserDndSet), (status = 404, body = ErrorBody)))]
+pub(super) async fn set_user_dnd(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(key): Path<String>,
+    Query(k): Query<KeyParams>,
+    Body(b): Body<model::dnd::UserDnd>,
+) -> ApiResult<Json<model::dnd::UserDndSet>> {
+    Ok(Json(
+        s.service
+            .set_user_dnd(&a, &key, k.system.as_deref(), b.dnd)
+            .await?,
+    ))
+}
