@@ -319,6 +319,19 @@ static APP_PROFILES: [Column; 7] = [
     c("CONFERENCING PROFILE", "app_profiles.conferencing"),
 ];
 
+/// Application dial rules and directory lookup rules (docs/dial-rules.md): RULE TYPE is
+/// `application` or `directory_lookup`.
+static DIAL_RULES: [Column; 8] = [
+    c("NAME", "name"),
+    c("DESCRIPTION", "description"),
+    c("RULE TYPE", "kind"),
+    c("BEGINS WITH", "begins_with"),
+    int("NUMBER OF DIGITS", "number_of_digits"),
+    int("TOTAL DIGITS TO BE REMOVED", "digits_removed"),
+    c("PREFIX WITH PATTERN", "prefix"),
+    int("PRIORITY", "priority"),
+];
+
 static USER_PROFILES: [Column; 7] = [
     c("NAME", "name"),
     c("SYSTEM", "system"),
@@ -400,6 +413,7 @@ pub(crate) fn of(kind: Kind) -> &'static [Column] {
         Kind::DeviceProfiles => &DEVICE_PROFILES,
         Kind::VoicemailSubscribers => &VOICEMAIL,
         Kind::AppProfiles => &APP_PROFILES,
+        Kind::DialRules => &DIAL_RULES,
     }
 }
 

@@ -24,10 +24,11 @@ pub enum Kind {
     UserProfiles,
     UniversalDeviceTemplates,
     UniversalLineTemplates,
+    DialRules,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Users,
         Kind::Phones,
         Kind::DeviceProfiles,
@@ -37,6 +38,7 @@ impl Kind {
         Kind::UserProfiles,
         Kind::UniversalDeviceTemplates,
         Kind::UniversalLineTemplates,
+        Kind::DialRules,
     ];
 
     pub fn parse(s: &str) -> Option<Kind> {
@@ -55,6 +57,7 @@ impl Kind {
             Kind::UserProfiles => "user-profiles",
             Kind::UniversalDeviceTemplates => "universal-device-templates",
             Kind::UniversalLineTemplates => "universal-line-templates",
+            Kind::DialRules => "dial-rules",
         }
     }
 
@@ -72,9 +75,10 @@ impl Kind {
             Kind::DeviceProfiles => &["DEVICE PROFILE NAME"],
             Kind::Lines => &["DIRECTORY NUMBER"],
             Kind::VoicemailSubscribers => &["ALIAS"],
-            Kind::UserProfiles | Kind::UniversalDeviceTemplates | Kind::UniversalLineTemplates => {
-                &["NAME"]
-            }
+            Kind::UserProfiles
+            | Kind::UniversalDeviceTemplates
+            | Kind::UniversalLineTemplates
+            | Kind::DialRules => &["NAME"],
         }
     }
 }

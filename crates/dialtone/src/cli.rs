@@ -75,6 +75,51 @@ pub enum Command {
     /// them, a key pair and signed licence files.
     #[command(subcommand)]
     Licence(LicenceCmd),
+    /// Application dial rules and directory lookup rules (docs/dial-rules.md).
+    #[command(subcommand)]
+    DialRule(DialRuleCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DialRuleCmd {
+    /// Lists the rules, application rules first, each by priority.
+    List,
+    /// Adds a rule.
+    Add {
+        name: String,
+        /// application or directory_lookup.
+        #[arg(long, default_value = "application")]
+        kind: String,
+        /// Digits the number starts with (empty: any).
+        #[arg(long, default_value = "")]
+        begins_with: String,
+        /// How many digits the number has.
+        #[arg(long)]
+        digits: u32,
+        /// How many characters to remove from the front.
+        #[arg(long, default_value_t = 0)]
+        remove: u32,
+        /// Digits to put in front.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// 1 is tried first.
+        #[arg(long, default_value_t = 1)]
+        priority: u32,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Removes a rule by name.
+    Remove { name: String },
+    /// What the rules make of a number, and which rule applied.
+    Test {
+        number: String,
+        /// application or directory_lookup.
+        #[arg(long, default_value = "application")]
+        kind: String,
+        /// The keypad letters are read by (en_US when left out).
+        #[arg(long)]
+        locale: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

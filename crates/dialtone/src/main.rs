@@ -3,7 +3,7 @@
 use anyhow::{bail, Context};
 use clap::Parser;
 use dialtone::cli::{
-    self, Cli, Command, LdapCmd, LicenceCmd, LineCmd, PhoneCmd, ResyncArgs, SelfProvisioningCmd, StatusArgs,
+    self, Cli, Command, DialRuleCmd, LdapCmd, LicenceCmd, LineCmd, PhoneCmd, ResyncArgs, SelfProvisioningCmd, StatusArgs,
     UserCmd,
 };
 use dialtone::{App, Config};
@@ -65,6 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::SelfProvisioning(_)
             | Command::Ldap(_)
             | Command::Licence(_)
+            | Command::DialRule(_)
     );
     init_logging(if quiet { "warn" } else { &cfg.log.level });
     for w in warnings {
@@ -265,6 +266,76 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Licence(cmd) => licence_cmd(&cfg, &cli_actor, cmd).await,
+        Command::DialRule(cmd) => {
+            let (svc, _) = dialtone::open_service(&cfg).await?;
+            dial_rule_cmd(&svc, &cli_actor, cmd).await
+        }
+    }
+}
+
+fn dial_kind(kind: &str) -> anyhow::Result<model::dial_rules::DialRuleKind> {
+    use model::dial_rules::DialRuleKind;
+    match kind {
+        "application" => Ok(DialRuleKind::Application),
+        "directory_lookup" | "directory-lookup" => Ok(DialRuleKind::DirectoryLookup),
+        other => bail!("--kind {other}: say application or directory_lookup"),
+    }
+}
+
+async fn dial_rule_cmd(svc: &Service, actor: &Actor, cmd: DialRuleCmd) -> anyhow::Result<()> {
+    use model::soft_client::ClientKind;
+    match cmd {
+        DialRuleCmd::List => {
+            let f = model::Find { limit: 1000, ..Default::default() };
+            let mut rules: Vec<serde_json::Value> = svc.find_client_records(ClientKind::DialRule, &f).await?.items;
+            rules.sort_by_key(|r| (r["kind"].as_str().unwrap_or("") != "application", r["priority"].as_u64().unwrap_or(0)));
+            println!("{:<20} {:<17} {:>8} {:<12} {:>6} {:>6} {:<10}", "NAME", "KIND", "PRIORITY", "BEGINS WITH", "DIGITS", "REMOVE", "PREFIX");
+            for r in &rules {
+                println!(
+                    "{:<20} {:<17} {:>8} {:<12} {:>6} {:>6} {:<10}",
+                    r["name"].as_str().unwrap_or(""),
+                    r["kind"].as_str().unwrap_or(""),
+                    r["priority"].as_u64().unwrap_or(0),
+                    r["begins_with"].as_str().unwrap_or(""),
+                    r["number_of_digits"].as_u64().unwrap_or(0),
+                    r["digits_removed"].as_u64().unwrap_or(0),
+                    r["prefix"].as_str().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        DialRuleCmd::Add { name, kind, begins_with, digits, remove, prefix, priority, description } => {
+            let spec = model::dial_rules::DialRuleSpec {
+                name,
+                description,
+                kind: dial_kind(&kind)?,
+                begins_with,
+                number_of_digits: digits,
+                digits_removed: remove,
+                prefix,
+                priority,
+            };
+            let r = svc.create_client_record(actor, ClientKind::DialRule, serde_json::to_value(&spec)?).await?;
+            println!("Dial rule {} added.", r["name"].as_str().unwrap_or(""));
+            Ok(())
+        }
+        DialRuleCmd::Remove { name } => {
+            svc.delete_client_record(actor, ClientKind::DialRule, &name).await?;
+            println!("Dial rule {name} removed.");
+            Ok(())
+        }
+        DialRuleCmd::Test { number, kind, locale } => {
+            let r = svc
+                .test_dial_rules(&model::dial_rules::DialTest { number, kind: dial_kind(&kind)?, locale })
+                .await?;
+            println!("Made plain: {}", r.plain);
+            println!("Result:     {}", r.result);
+            match &r.rule {
+                Some(rule) => println!("Rule:       {rule}"),
+                None => println!("Rule:       none matched: the number stays as it is"),
+            }
+            Ok(())
+        }
     }
 }
 

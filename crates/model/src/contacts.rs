@@ -105,6 +105,12 @@ pub struct ContactPage {
     pub per_page: u32,
     /// Whether a next page has more.
     pub more: bool,
+    /// The number searched when a directory lookup rule changed the one given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_searched: Option<String>,
+    /// The directory lookup rule that changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup_rule: Option<String>,
 }
 
 /// A user's stored fields, as the store reads them for the directory.

@@ -8,6 +8,7 @@ use crate::{Actor, Error, Result, Service};
 use bulk::{Kind, RowError};
 use model::access::Action;
 use model::rules::DeviceClass;
+use model::soft_client::ClientKind;
 use model::*;
 use serde_json::{Map, Value};
 use store::audit::NewEntry;
@@ -170,6 +171,17 @@ fn patch<T: serde::de::DeserializeOwned>(
     }
     r.insert("version".into(), Value::from(version));
     input(r)
+}
+
+/// A dial rule row's RULE TYPE, checked before the rule is read (so the error names the column).
+fn rule_type(r: &Map<String, Value>) -> Result<()> {
+    match text(r, "kind") {
+        None | Some("application") | Some("directory_lookup") => Ok(()),
+        Some(other) => Err(Error::invalid(
+            "kind",
+            format!("{other:?} is not a rule type: say application or directory_lookup"),
+        )),
+    }
 }
 
 /// A phone named by the row: its device name, or `SEP` + its MAC.
@@ -759,6 +771,28 @@ impl Service {
             (Kind::UniversalLineTemplates, Add) => {
                 drop(self.create_line_template(actor, input(r)?).await?)
             }
+            (Kind::DialRules, Add) => {
+                rule_type(&r)?;
+                drop(
+                    self.create_client_record(actor, ClientKind::DialRule, Value::Object(r))
+                        .await?,
+                )
+            }
+            (Kind::DialRules, Modify) => {
+                rule_type(&r)?;
+                let key = text(&r, "name").unwrap_or("").to_string();
+                let v = version(&self.stored(opts.kind, &r).await?);
+                let p = patch::<Value>(r, &["name"], v)?;
+                drop(
+                    self.update_client_record(actor, ClientKind::DialRule, &key, p)
+                        .await?,
+                )
+            }
+            (Kind::DialRules, Delete) => {
+                let key = text(&r, "name").unwrap_or("");
+                self.delete_client_record(actor, ClientKind::DialRule, key)
+                    .await?
+            }
             (
                 Kind::UserProfiles | Kind::UniversalDeviceTemplates | Kind::UniversalLineTemplates,
                 Delete,
@@ -848,6 +882,7 @@ impl Service {
                 json(self.device_template(&key("name"), system).await?)
             }
             Kind::UniversalLineTemplates => json(self.line_template(&key("name"), system).await?),
+            Kind::DialRules => self.client_record(ClientKind::DialRule, &key("name")).await,
         }
     }
 
@@ -883,6 +918,9 @@ impl Service {
                 Kind::UserProfiles => page_json(self.find_user_profiles(&f).await?)?,
                 Kind::UniversalDeviceTemplates => page_json(self.find_device_templates(&f).await?)?,
                 Kind::UniversalLineTemplates => page_json(self.find_line_templates(&f).await?)?,
+                Kind::DialRules => {
+                    page_json(self.find_client_records(ClientKind::DialRule, &f).await?)?
+                }
             };
             let n = items.len() as i64;
             out.extend(items);
