@@ -23,6 +23,7 @@ fn sample(header: &str, ty: Ty, n: usize) -> String {
         (_, Ty::Bool) => "t".into(),
         ("DEVICE SECURITY MODE", _) => "encrypted".into(),
         ("DO NOT DISTURB", _) => "ringer_off".into(),
+        ("RULE TYPE", _) => "directory_lookup".into(),
         _ => format!("v{n}"),
     }
 }
@@ -76,6 +77,9 @@ fn every_column_is_a_field_of_the_record() {
             }
             Kind::UniversalLineTemplates => {
                 serde_json::from_value::<model::NewUniversalLineTemplate>(v.clone()).map(|_| ())
+            }
+            Kind::DialRules => {
+                serde_json::from_value::<model::dial_rules::DialRuleSpec>(v.clone()).map(|_| ())
             }
         };
         checked.unwrap_or_else(|e| panic!("{kind:?}: {e}\n{v:#}"));

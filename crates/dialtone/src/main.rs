@@ -3,8 +3,8 @@
 use anyhow::{bail, Context};
 use clap::Parser;
 use dialtone::cli::{
-    self, Cli, Command, DialRuleCmd, LdapCmd, LicenceCmd, LineCmd, PhoneCmd, ResyncArgs, SelfProvisioningCmd, StatusArgs,
-    UserCmd,
+    self, Cli, Command, DialRuleCmd, LdapCmd, LicenceCmd, LineCmd, PhoneCmd, ResyncArgs,
+    SelfProvisioningCmd, StatusArgs, UserCmd,
 };
 use dialtone::{App, Config};
 use model::licensing::UnitKind;
@@ -286,10 +286,24 @@ async fn dial_rule_cmd(svc: &Service, actor: &Actor, cmd: DialRuleCmd) -> anyhow
     use model::soft_client::ClientKind;
     match cmd {
         DialRuleCmd::List => {
-            let f = model::Find { limit: 1000, ..Default::default() };
-            let mut rules: Vec<serde_json::Value> = svc.find_client_records(ClientKind::DialRule, &f).await?.items;
-            rules.sort_by_key(|r| (r["kind"].as_str().unwrap_or("") != "application", r["priority"].as_u64().unwrap_or(0)));
-            println!("{:<20} {:<17} {:>8} {:<12} {:>6} {:>6} {:<10}", "NAME", "KIND", "PRIORITY", "BEGINS WITH", "DIGITS", "REMOVE", "PREFIX");
+            let f = model::Find {
+                limit: 1000,
+                ..Default::default()
+            };
+            let mut rules: Vec<serde_json::Value> = svc
+                .find_client_records(ClientKind::DialRule, &f)
+                .await?
+                .items;
+            rules.sort_by_key(|r| {
+                (
+                    r["kind"].as_str().unwrap_or("") != "application",
+                    r["priority"].as_u64().unwrap_or(0),
+                )
+            });
+            println!(
+                "{:<20} {:<17} {:>8} {:<12} {:>6} {:>6} {:<10}",
+                "NAME", "KIND", "PRIORITY", "BEGINS WITH", "DIGITS", "REMOVE", "PREFIX"
+            );
             for r in &rules {
                 println!(
                     "{:<20} {:<17} {:>8} {:<12} {:>6} {:>6} {:<10}",
@@ -304,7 +318,16 @@ async fn dial_rule_cmd(svc: &Service, actor: &Actor, cmd: DialRuleCmd) -> anyhow
             }
             Ok(())
         }
-        DialRuleCmd::Add { name, kind, begins_with, digits, remove, prefix, priority, description } => {
+        DialRuleCmd::Add {
+            name,
+            kind,
+            begins_with,
+            digits,
+            remove,
+            prefix,
+            priority,
+            description,
+        } => {
             let spec = model::dial_rules::DialRuleSpec {
                 name,
                 description,
@@ -315,18 +338,29 @@ async fn dial_rule_cmd(svc: &Service, actor: &Actor, cmd: DialRuleCmd) -> anyhow
                 prefix,
                 priority,
             };
-            let r = svc.create_client_record(actor, ClientKind::DialRule, serde_json::to_value(&spec)?).await?;
+            let r = svc
+                .create_client_record(actor, ClientKind::DialRule, serde_json::to_value(&spec)?)
+                .await?;
             println!("Dial rule {} added.", r["name"].as_str().unwrap_or(""));
             Ok(())
         }
         DialRuleCmd::Remove { name } => {
-            svc.delete_client_record(actor, ClientKind::DialRule, &name).await?;
+            svc.delete_client_record(actor, ClientKind::DialRule, &name)
+                .await?;
             println!("Dial rule {name} removed.");
             Ok(())
         }
-        DialRuleCmd::Test { number, kind, locale } => {
+        DialRuleCmd::Test {
+            number,
+            kind,
+            locale,
+        } => {
             let r = svc
-                .test_dial_rules(&model::dial_rules::DialTest { number, kind: dial_kind(&kind)?, locale })
+                .test_dial_rules(&model::dial_rules::DialTest {
+                    number,
+                    kind: dial_kind(&kind)?,
+                    locale,
+                })
                 .await?;
             println!("Made plain: {}", r.plain);
             println!("Result:     {}", r.result);
@@ -344,11 +378,24 @@ async fn licence_cmd(cfg: &Config, actor: &Actor, cmd: LicenceCmd) -> anyhow::Re
         LicenceCmd::Keygen { out } => {
             let (private, public) = service::licence_key_pair()?;
             write_private(&out, &format!("{private}\n"))?;
-            println!("Private key written to {} (keep it secret: it signs licences).", out.display());
+            println!(
+                "Private key written to {} (keep it secret: it signs licences).",
+                out.display()
+            );
             println!("Public key, for the servers' configuration:\n\n[licensing]\npublic_key = \"{public}\"");
             Ok(())
         }
-        LicenceCmd::Make { key, id, issued_to, issued, expires, device_units, presence_user_units, soft_client_units, out } => {
+        LicenceCmd::Make {
+            key,
+            id,
+            issued_to,
+            issued,
+            expires,
+            device_units,
+            presence_user_units,
+            soft_client_units,
+            out,
+        } => {
             let private = std::fs::read_to_string(&key)
                 .with_context(|| format!("reading the private key {}", key.display()))?;
             let l = model::licensing::Licence {
@@ -365,7 +412,11 @@ async fn licence_cmd(cfg: &Config, actor: &Actor, cmd: LicenceCmd) -> anyhow::Re
             let text = service::sign_licence(&private, &l)?;
             match out {
                 Some(p) => {
-                    if !p.to_string_lossy().to_ascii_lowercase().ends_with(model::licensing::SUFFIX) {
+                    if !p
+                        .to_string_lossy()
+                        .to_ascii_lowercase()
+                        .ends_with(model::licensing::SUFFIX)
+                    {
                         bail!("{}: licence files must have a .lic suffix", p.display());
                     }
                     std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
@@ -376,9 +427,13 @@ async fn licence_cmd(cfg: &Config, actor: &Actor, cmd: LicenceCmd) -> anyhow::Re
             Ok(())
         }
         LicenceCmd::Upload { file } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let (svc, _) = dialtone::open_service(cfg).await?;
-            let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
             let l = svc.upload_licence(actor, &name, &bytes).await?;
             println!(
                 "Licence {} for {} uploaded: {}, {}, {}.",
@@ -416,9 +471,12 @@ fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     o.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut f = o
-        .open(path)
-        .with_context(|| format!("creating {} (an existing key is never overwritten)", path.display()))?;
+    let mut f = o.open(path).with_context(|| {
+        format!(
+            "creating {} (an existing key is never overwritten)",
+            path.display()
+        )
+    })?;
     f.write_all(text.as_bytes())?;
     Ok(())
 }
@@ -428,11 +486,25 @@ fn licence_report_text(r: &model::licensing::LicenceReport) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
     if !r.enforced {
-        let _ = writeln!(o, "Units are not enforced: no licence public key is configured ([licensing] public_key).");
+        let _ = writeln!(
+            o,
+            "Units are not enforced: no licence public key is configured ([licensing] public_key)."
+        );
     }
-    let _ = writeln!(o, "{:<16} {:>11} {:>8} {:>10}", "Units", "Authorised", "Used", "Remaining");
+    let _ = writeln!(
+        o,
+        "{:<16} {:>11} {:>8} {:>10}",
+        "Units", "Authorised", "Used", "Remaining"
+    );
     for l in &r.units {
-        let _ = writeln!(o, "{:<16} {:>11} {:>8} {:>10}", l.kind.as_str(), l.authorised, l.used, l.remaining);
+        let _ = writeln!(
+            o,
+            "{:<16} {:>11} {:>8} {:>10}",
+            l.kind.as_str(),
+            l.authorised,
+            l.used,
+            l.remaining
+        );
     }
     let u = &r.used_by;
     let _ = writeln!(
@@ -444,7 +516,8 @@ fn licence_report_text(r: &model::licensing::LicenceReport) -> String {
         let _ = writeln!(o, "No licence is uploaded.");
     }
     for l in &r.licences {
-        let _ = writeln!(
+        let _ =
+            writeln!(
             o,
             "Licence {} for {}, issued {}{}: {} device, {} presence user, {} soft-client units{}",
             l.licence.id,

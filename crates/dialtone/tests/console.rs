@@ -1665,10 +1665,15 @@ async fn licensing_in_the_console() {
         let t = TestApp::spawn_with(&db, move |c| c.licensing.public_key = Some(key)).await;
         let l = t.label;
         let base = t.base.clone();
-        let dir = std::env::temp_dir().join(format!("dialtone-lic-console-{}-{l}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("dialtone-lic-console-{}-{l}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         for u in ["lic-ann", "lic-bob"] {
-            t.create("/api/v1/users", json!({"user_id": u, "last_name": "Licensed"})).await;
+            t.create(
+                "/api/v1/users",
+                json!({"user_id": u, "last_name": "Licensed"}),
+            )
+            .await;
         }
         let d = driver(&chromedriver).await;
         let c = browser(&d, &chromium).await;
@@ -1688,43 +1693,120 @@ async fn licensing_in_the_console() {
             issued_to: "ACME".into(),
             issued: "2026-01-01".into(),
             expires: None,
-            units: model::licensing::Units { device: 4, presence_user: 1, soft_client: 1 },
+            units: model::licensing::Units {
+                device: 4,
+                presence_user: 1,
+                soft_client: 1,
+            },
         };
         let text_of = service::sign_licence(&private, &lic).unwrap();
         std::fs::write(dir.join("acme.txt"), &text_of).unwrap();
         std::fs::write(dir.join("acme.lic"), &text_of).unwrap();
         c.goto(&format!("{base}/licensing")).await.unwrap();
-        assert!(text(&c, "#no-licence").await.contains("No licence"), "[{l}]");
+        assert!(
+            text(&c, "#no-licence").await.contains("No licence"),
+            "[{l}]"
+        );
         for (file, ok) in [("acme.txt", false), ("acme.lic", true)] {
-            c.find(Locator::Id("file")).await.unwrap().send_keys(dir.join(file).to_str().unwrap()).await.unwrap();
+            c.find(Locator::Id("file"))
+                .await
+                .unwrap()
+                .send_keys(dir.join(file).to_str().unwrap())
+                .await
+                .unwrap();
             submit(&c, "#upload").await;
             if ok {
                 assert_eq!(text(&c, "#done").await, "The licence is uploaded.", "[{l}]");
             } else {
-                assert!(text(&c, "#error").await.contains("must have a .lic suffix"), "[{l}]");
+                assert!(
+                    text(&c, "#error").await.contains("must have a .lic suffix"),
+                    "[{l}]"
+                );
             }
         }
         assert!(text(&c, "#licences").await.contains("CONSOLE-1"), "[{l}]");
         let device = text(&c, "#units-device").await;
-        assert_eq!(device.split_whitespace().collect::<Vec<_>>(), ["Device", "4", "0", "4"], "[{l}]");
+        assert_eq!(
+            device.split_whitespace().collect::<Vec<_>>(),
+            ["Device", "4", "0", "4"],
+            "[{l}]"
+        );
 
         // The calculator: 2 desk phones and a soft phone on its own need 5 device units.
         fill(&c, "desk_phones", "2").await;
         fill(&c, "soft_phones", "1").await;
         submit(&c, "#calculate").await;
-        assert!(text(&c, "#calculation").await.contains("Device 5 -1"), "[{l}] {}", text(&c, "#calculation").await);
+        assert!(
+            text(&c, "#calculation").await.contains("Device 5 -1"),
+            "[{l}] {}",
+            text(&c, "#calculation").await
+        );
         assert!(text(&c, "#fits").await.contains("need more units"), "[{l}]");
         screenshot(&c, "licensing", l).await;
 
         // Capabilities for every user found: one presence unit, so one of the two is refused.
-        c.goto(&format!("{base}/licensing/capabilities?q=lic-")).await.unwrap();
+        c.goto(&format!("{base}/licensing/capabilities?q=lic-"))
+            .await
+            .unwrap();
         assert!(text(&c, "#users").await.contains("lic-bob"), "[{l}]");
         choose(&c, "presence", "set").await;
         submit(&c, "#assign").await;
-        assert!(text(&c, "#outcome").await.contains("1 assigned, 1 failed"), "[{l}]");
-        assert!(text(&c, "#failed").await.contains("needs 1 presence user unit, 0 remain"), "[{l}]");
+        assert!(
+            text(&c, "#outcome").await.contains("1 assigned, 1 failed"),
+            "[{l}]"
+        );
+        assert!(
+            text(&c, "#failed")
+                .await
+                .contains("needs 1 presence user unit, 0 remain"),
+            "[{l}]"
+        );
         c.goto(&format!("{base}/licensing/users")).await.unwrap();
         assert!(text(&c, "#licensed").await.contains("lic-ann"), "[{l}]");
+
+        // One user's capabilities on their page: one soft-client unit, so the second is refused.
+        for (user, ok) in [("lic-bob", true), ("lic-ann", false)] {
+            c.goto(&format!("{base}/users/{user}")).await.unwrap();
+            c.find(Locator::Id("soft_client"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            submit(&c, "#save-capabilities").await;
+            if ok {
+                assert_eq!(text(&c, "#done").await, "Capabilities saved.", "[{l}]");
+                assert!(
+                    text(&c, "#capabilities").await.contains("Enable CUPC: yes"),
+                    "[{l}]"
+                );
+            } else {
+                assert!(
+                    text(&c, "#error")
+                        .await
+                        .contains("needs 1 soft-client unit, 0 remain"),
+                    "[{l}]"
+                );
+            }
+        }
+
+        // A user's DND on their phone, and what a call on its line then meets.
+        t.create("/api/v1/phones", json!({"mac": "0C1122334477", "model": "7960", "protocol": "SIP", "owner_user_id": "lic-ann", "lines": [{"pattern": "6001"}]})).await;
+        c.goto(&format!("{base}/users/lic-ann")).await.unwrap();
+        choose(&c, "dnd", "call_reject").await;
+        submit(&c, "#set-dnd").await;
+        assert!(
+            text(&c, "#done")
+                .await
+                .contains("call reject on SEP0C1122334477"),
+            "[{l}]"
+        );
+        c.goto(&format!("{base}/lines/6001")).await.unwrap();
+        let o = text(&c, "#call-outcome").await;
+        assert!(
+            o.contains("DND Call Reject") && o.contains("busy tone"),
+            "[{l}] {o}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
         t.stop().await;
     }

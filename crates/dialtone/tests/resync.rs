@@ -234,7 +234,10 @@ async fn a_change_notifies_the_phones_it_alters_and_their_reports_show() {
             "{v}"
         );
 
-        wait_for("the NOTIFY to C by model", || c_got.lock().unwrap().len() == 2).await;
+        wait_for("the NOTIFY to C by model", || {
+            c_got.lock().unwrap().len() == 2
+        })
+        .await;
         // A user's DND (seed 003): every phone associated with jsmith (A, which jsmith owns)
         // gets a NOTIFY; B and C do not.
         let (a_before, b_before, c_before) = (
@@ -242,16 +245,32 @@ async fn a_change_notifies_the_phones_it_alters_and_their_reports_show() {
             b_got.lock().unwrap().len(),
             c_got.lock().unwrap().len(),
         );
-        let (s, v) = t.put("/api/v1/users/jsmith/dnd", json!({"dnd": "call_reject"})).await;
-        assert_eq!((s, &v["changed"]), (StatusCode::OK, &json!(["SEP00562B000001"])), "{v}");
-        wait_for("the NOTIFY after DND", || a_got.lock().unwrap().len() == a_before + 1).await;
+        let (s, v) = t
+            .put("/api/v1/users/jsmith/dnd", json!({"dnd": "call_reject"}))
+            .await;
+        assert_eq!(
+            (s, &v["changed"]),
+            (StatusCode::OK, &json!(["SEP00562B000001"])),
+            "{v}"
+        );
+        wait_for("the NOTIFY after DND", || {
+            a_got.lock().unwrap().len() == a_before + 1
+        })
+        .await;
         let g = t.app.service.generation().await.unwrap();
         wait_for("the scan of DND", || resync.scanned_generation() >= g).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(b_got.lock().unwrap().len(), b_before, "B is not jsmith's");
         assert_eq!(c_got.lock().unwrap().len(), c_before, "nor is C");
-        let (_, body) = fetch_from("127.0.0.2".parse().unwrap(), &format!("{http}/00562b000001.xml")).await;
-        assert!(body.contains("<DND_Setting ua=\"rw\">Yes</DND_Setting>"), "{body}");
+        let (_, body) = fetch_from(
+            "127.0.0.2".parse().unwrap(),
+            &format!("{http}/00562b000001.xml"),
+        )
+        .await;
+        assert!(
+            body.contains("<DND_Setting ua=\"rw\">Yes</DND_Setting>"),
+            "{body}"
+        );
         let _: SocketAddr = t.app.sip_addr.unwrap();
         t.stop().await;
     }

@@ -608,13 +608,24 @@ async fn dial_rules_transform_numbers_as_the_seed_says() {
         assert_eq!(s, StatusCode::OK, "[{l}] {body}");
         let v: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["contacts"][0]["number"], "23139", "[{l}] {v}");
-        assert_eq!((v["number_searched"].as_str(), v["lookup_rule"].as_str()), (Some("23139"), Some("strip-area")), "[{l}] {v}");
+        assert_eq!(
+            (v["number_searched"].as_str(), v["lookup_rule"].as_str()),
+            (Some("23139"), Some("strip-area")),
+            "[{l}] {v}"
+        );
         let (_, xml) = phone_get(&t, "/services/directory/search?number=4089023139").await;
         assert!(xml.contains("Ler") && xml.contains("23139"), "[{l}] {xml}");
         // A number no rule changes is searched as it is.
         let (_, body) = phone_get(&t, "/directory/contacts?number=2313").await;
         let v: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!((v["contacts"][0]["number"].as_str(), v.get("number_searched")), (Some("23139"), None), "[{l}] {v}");
+        assert_eq!(
+            (
+                v["contacts"][0]["number"].as_str(),
+                v.get("number_searched")
+            ),
+            (Some("23139"), None),
+            "[{l}] {v}"
+        );
         t.stop().await;
     }
 }
@@ -630,7 +641,14 @@ async fn dial_rules_by_csv_and_cli() {
         std::fs::create_dir_all(&dir).unwrap();
         let run = |args: &[&str]| {
             let o = common::dialtone(&db, args);
-            (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+            (
+                o.status.success(),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                ),
+            )
         };
         let csv = dir.join("rules.csv");
         std::fs::write(
@@ -643,22 +661,53 @@ async fn dial_rules_by_csv_and_cli() {
         .unwrap();
         let (ok, out) = run(&["import", "--kind", "dial-rules", csv.to_str().unwrap()]);
         assert!(!ok, "[{l}] {out}");
-        assert!(out.contains("line 4, column RULE TYPE") && out.contains("3 rows: 2 ok, 1 failed"), "[{l}] {out}");
-        let (ok, out) = run(&["dial-rule", "test", "4089023139", "--kind", "directory_lookup"]);
-        assert!(ok && out.contains("Result:     23139") && out.contains("strip-area"), "[{l}] {out}");
-        let (ok, out) = run(&["dial-rule", "add", "intl", "--digits", "11", "--begins-with", "1", "--prefix", "+", "--priority", "2"]);
+        assert!(
+            out.contains("line 4, column RULE TYPE") && out.contains("3 rows: 2 ok, 1 failed"),
+            "[{l}] {out}"
+        );
+        let (ok, out) = run(&[
+            "dial-rule",
+            "test",
+            "4089023139",
+            "--kind",
+            "directory_lookup",
+        ]);
+        assert!(
+            ok && out.contains("Result:     23139") && out.contains("strip-area"),
+            "[{l}] {out}"
+        );
+        let (ok, out) = run(&[
+            "dial-rule",
+            "add",
+            "intl",
+            "--digits",
+            "11",
+            "--begins-with",
+            "1",
+            "--prefix",
+            "+",
+            "--priority",
+            "2",
+        ]);
         assert!(ok, "[{l}] {out}");
         let (ok, out) = run(&["dial-rule", "add", "wrong", "--digits", "30"]);
         assert!(!ok && out.contains("number_of_digits"), "[{l}] {out}");
         let (_, list) = run(&["dial-rule", "list"]);
-        let names: Vec<&str> = list.lines().skip(1).filter_map(|x| x.split_whitespace().next()).collect();
+        let names: Vec<&str> = list
+            .lines()
+            .skip(1)
+            .filter_map(|x| x.split_whitespace().next())
+            .collect();
         assert_eq!(names, ["outside", "intl", "strip-area"], "[{l}] {list}");
         let (ok, exported) = run(&["export", "--kind", "dial-rules"]);
         assert!(ok, "[{l}]");
         let again = dir.join("again.csv");
         std::fs::write(&again, exported.as_bytes()).unwrap();
         let (ok, out) = run(&["import", "--kind", "dial-rules", again.to_str().unwrap()]);
-        assert!(ok && out.contains("3 ok") && out.contains("3 of the ok were there already"), "[{l}] {out}");
+        assert!(
+            ok && out.contains("3 ok") && out.contains("3 of the ok were there already"),
+            "[{l}] {out}"
+        );
         let (ok, out) = run(&["dial-rule", "remove", "intl"]);
         assert!(ok, "[{l}] {out}");
         let (ok, out) = run(&["dial-rule", "remove", "intl"]);

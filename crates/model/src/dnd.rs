@@ -166,7 +166,9 @@ pub fn call_outcome(endpoints: &[Endpoint], f: &Forwards) -> CallOutcome {
     if endpoints.is_empty() {
         match set(&f.no_answer) {
             Some(t) => {
-                why.push(format!("No device shows the line: the call goes to the CFNA target {t}."));
+                why.push(format!(
+                    "No device shows the line: the call goes to the CFNA target {t}."
+                ));
                 o.outcome = Outcome::Forwarded;
                 o.target = Some(t);
             }
@@ -177,8 +179,11 @@ pub fn call_outcome(endpoints: &[Endpoint], f: &Forwards) -> CallOutcome {
         }
         return o;
     }
-    let alerted: Vec<&EndpointOutcome> =
-        o.endpoints.iter().filter(|e| e.alert != Alert::None).collect();
+    let alerted: Vec<&EndpointOutcome> = o
+        .endpoints
+        .iter()
+        .filter(|e| e.alert != Alert::None)
+        .collect();
     if alerted.is_empty() {
         // Every endpoint rejects.
         let (rule, forward, name) = if desk {
@@ -216,7 +221,11 @@ pub fn call_outcome(endpoints: &[Endpoint], f: &Forwards) -> CallOutcome {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let (ringing, silent, rejecting) = (names(Alert::Audible), names(Alert::Silent), names(Alert::None));
+    let (ringing, silent, rejecting) = (
+        names(Alert::Audible),
+        names(Alert::Silent),
+        names(Alert::None),
+    );
     if !rejecting.is_empty() {
         why.push(format!(
             "Shared line: {rejecting} in DND Call Reject {} not alerted; the endpoints not in call reject are, and the caller hears ringing.",
@@ -226,7 +235,10 @@ pub fn call_outcome(endpoints: &[Endpoint], f: &Forwards) -> CallOutcome {
         why.push("The caller hears ringing.".into());
     }
     if !ringing.is_empty() {
-        why.push(format!("{ringing} ring{}.", if ringing.contains(", ") { "" } else { "s" }));
+        why.push(format!(
+            "{ringing} ring{}.",
+            if ringing.contains(", ") { "" } else { "s" }
+        ));
     }
     if !silent.is_empty() {
         why.push(format!(
@@ -244,7 +256,9 @@ pub fn call_outcome(endpoints: &[Endpoint], f: &Forwards) -> CallOutcome {
             o.unanswered = Some(Unanswered::Busy);
         }
         (None, true) => {
-            why.push("No CFNA target is set: unanswered, it rings until the caller hangs up.".into());
+            why.push(
+                "No CFNA target is set: unanswered, it rings until the caller hangs up.".into(),
+            );
             o.unanswered = Some(Unanswered::KeepsRinging);
         }
     }
@@ -276,7 +290,10 @@ mod tests {
     fn soft_phone_mode_in_dnd_goes_to_cfna_or_busy() {
         let upc = [e("UPCANN", true, DndMode::CallReject)];
         let o = call_outcome(&upc, &fw("7000", "8000"));
-        assert_eq!((o.outcome, o.target.as_deref()), (Outcome::Forwarded, Some("8000")));
+        assert_eq!(
+            (o.outcome, o.target.as_deref()),
+            (Outcome::Forwarded, Some("8000"))
+        );
         assert_eq!(o.mode, "soft_phone");
         let o = call_outcome(&upc, &fw("7000", ""));
         assert_eq!((o.outcome, o.target), (Outcome::Busy, None));
@@ -285,7 +302,10 @@ mod tests {
 
     #[test]
     fn shared_lines_alert_the_endpoints_not_rejecting() {
-        let both = [e("UPCANN", true, DndMode::CallReject), e("SEP1", false, DndMode::Off)];
+        let both = [
+            e("UPCANN", true, DndMode::CallReject),
+            e("SEP1", false, DndMode::Off),
+        ];
         let o = call_outcome(&both, &fw("", "8000"));
         assert_eq!(o.outcome, Outcome::Rings);
         assert_eq!(o.endpoints[0].alert, Alert::None);
@@ -295,12 +315,21 @@ mod tests {
 
     #[test]
     fn every_endpoint_rejecting_goes_to_cfb_in_desk_phone_mode_and_cfna_in_soft_phone_mode() {
-        let desk = [e("UPCANN", true, DndMode::CallReject), e("SEP1", false, DndMode::CallReject)];
+        let desk = [
+            e("UPCANN", true, DndMode::CallReject),
+            e("SEP1", false, DndMode::CallReject),
+        ];
         let o = call_outcome(&desk, &fw("7000", "8000"));
-        assert_eq!((o.mode.as_str(), o.target.as_deref()), ("desk_phone", Some("7000")));
+        assert_eq!(
+            (o.mode.as_str(), o.target.as_deref()),
+            ("desk_phone", Some("7000"))
+        );
         let o = call_outcome(&desk, &fw("", "8000"));
         assert_eq!(o.outcome, Outcome::Busy);
-        let soft = [e("UPCANN", true, DndMode::CallReject), e("UPCBOB", true, DndMode::CallReject)];
+        let soft = [
+            e("UPCANN", true, DndMode::CallReject),
+            e("UPCBOB", true, DndMode::CallReject),
+        ];
         let o = call_outcome(&soft, &fw("7000", "8000"));
         assert_eq!(o.target.as_deref(), Some("8000"));
     }
@@ -309,8 +338,14 @@ mod tests {
     fn ringer_off_shows_the_call_silently_then_cfna_or_busy() {
         let phone = [e("SEP1", false, DndMode::RingerOff)];
         let o = call_outcome(&phone, &fw("7000", "8000"));
-        assert_eq!((o.outcome, o.endpoints[0].alert), (Outcome::Rings, Alert::Silent));
-        assert_eq!((o.unanswered, o.unanswered_target.as_deref()), (Some(Unanswered::Forwarded), Some("8000")));
+        assert_eq!(
+            (o.outcome, o.endpoints[0].alert),
+            (Outcome::Rings, Alert::Silent)
+        );
+        assert_eq!(
+            (o.unanswered, o.unanswered_target.as_deref()),
+            (Some(Unanswered::Forwarded), Some("8000"))
+        );
         let o = call_outcome(&phone, &fw("7000", ""));
         assert_eq!(o.unanswered, Some(Unanswered::Busy));
         let o = call_outcome(&[e("SEP1", false, DndMode::Off)], &fw("", ""));
@@ -322,6 +357,9 @@ mod tests {
         let mut f = fw("7000", "8000");
         f.all = "9000".into();
         let o = call_outcome(&[e("SEP1", false, DndMode::Off)], &f);
-        assert_eq!((o.outcome, o.target.as_deref()), (Outcome::Forwarded, Some("9000")));
+        assert_eq!(
+            (o.outcome, o.target.as_deref()),
+            (Outcome::Forwarded, Some("9000"))
+        );
     }
 }

@@ -31,7 +31,9 @@ pub const SUFFIX: &str = ".lic";
 pub const MAX_BYTES: usize = 16 * 1024;
 
 /// The three kinds of units a licence authorises (seed 003, "Licensing Options").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UnitKind {
     /// Phone device units: 1 a desk phone, 3 a soft phone, 1 a soft phone adjunct to a primary.
@@ -103,20 +105,6 @@ impl Units {
         }
     }
 
-    pub fn add(mut self, o: Units) -> Units {
-        for k in UnitKind::ALL {
-            *self.slot(k) += o.get(k);
-        }
-        self
-    }
-
-    pub fn minus(mut self, o: Units) -> Units {
-        for k in UnitKind::ALL {
-            *self.slot(k) -= o.get(k);
-        }
-        self
-    }
-
     /// The units a phone of this family uses: a soft client 3, or 1 when it is secondary
     /// (adjunct) to a primary phone; any other phone 1 (seed 003, "Licensing Options").
     pub fn of_phone(soft_client: bool, secondary: bool) -> Units {
@@ -133,6 +121,26 @@ impl Units {
             soft_client: soft_client as i64,
             ..Units::default()
         }
+    }
+}
+
+impl std::ops::Add for Units {
+    type Output = Units;
+    fn add(mut self, o: Units) -> Units {
+        for k in UnitKind::ALL {
+            *self.slot(k) += o.get(k);
+        }
+        self
+    }
+}
+
+impl std::ops::Sub for Units {
+    type Output = Units;
+    fn sub(mut self, o: Units) -> Units {
+        for k in UnitKind::ALL {
+            *self.slot(k) -= o.get(k);
+        }
+        self
     }
 }
 
@@ -239,19 +247,35 @@ pub fn parse(signed: &str) -> Result<Licence, Invalid> {
                         format!("{k} is not a key of a licence file (id, issued-to, issued, expires, device-units, presence-user-units, soft-client-units)"),
                     ));
                 };
-                let n: i64 = v.parse().ok().filter(|n| (0..=10_000_000).contains(n)).ok_or_else(|| {
-                    Invalid::new("file", format!("{k}: {v:?} is not a count of units (0 to 10000000)"))
-                })?;
+                let n: i64 = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (0..=10_000_000).contains(n))
+                    .ok_or_else(|| {
+                        Invalid::new(
+                            "file",
+                            format!("{k}: {v:?} is not a count of units (0 to 10000000)"),
+                        )
+                    })?;
                 *l.units.slot(kind) = n;
             }
         }
     }
-    for (k, v) in [("id", &l.id), ("issued-to", &l.issued_to), ("issued", &l.issued)] {
+    for (k, v) in [
+        ("id", &l.id),
+        ("issued-to", &l.issued_to),
+        ("issued", &l.issued),
+    ] {
         if v.is_empty() {
             return Err(Invalid::new("file", format!("the licence has no {k}")));
         }
     }
-    if l.id.len() > 64 || !l.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+    if l.id.len() > 64
+        || !l
+            .id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
         return Err(Invalid::new(
             "file",
             "id: letters, digits, '-', '_' and '.' only, at most 64",
@@ -409,7 +433,11 @@ pub fn shortfall(needed: Units, remaining: Units) -> Option<String> {
                 "needs {}, {} remain{}",
                 k.units(needed.get(k)),
                 remaining.get(k).max(0),
-                if remaining.get(k).max(0) == 1 { "s" } else { "" }
+                if remaining.get(k).max(0) == 1 {
+                    "s"
+                } else {
+                    ""
+                }
             )
         })
         .collect();
@@ -452,7 +480,10 @@ mod tests {
         assert!(e(&t.replace("device-units", "desk-units")).contains("not a key"));
         assert!(e(&t.replace(HEADER, "Licence")).contains("starts with"));
         assert!(e(&format!("{t}id: again\n")).contains("twice"));
-        assert!(split_signature(&t).unwrap_err().message.contains("no signature"));
+        assert!(split_signature(&t)
+            .unwrap_err()
+            .message
+            .contains("no signature"));
         assert!(split_signature(&format!("{t}signature: x\nmore: 1\n"))
             .unwrap_err()
             .message
@@ -465,18 +496,52 @@ mod tests {
         assert_eq!(Units::of_phone(false, false).device, 1);
         assert_eq!(Units::of_phone(true, false).device, 3);
         assert_eq!(Units::of_phone(true, true).device, 1);
-        assert_eq!(Units::of_capabilities(true, true), Units { device: 0, presence_user: 1, soft_client: 1 });
-        let c = UsedBy { desk_phones: 2, soft_phones: 1, adjunct_soft_phones: 2, presence_users: 3, soft_client_users: 1 };
-        assert_eq!(c.units(), Units { device: 7, presence_user: 3, soft_client: 1 });
+        assert_eq!(
+            Units::of_capabilities(true, true),
+            Units {
+                device: 0,
+                presence_user: 1,
+                soft_client: 1
+            }
+        );
+        let c = UsedBy {
+            desk_phones: 2,
+            soft_phones: 1,
+            adjunct_soft_phones: 2,
+            presence_users: 3,
+            soft_client_users: 1,
+        };
+        assert_eq!(
+            c.units(),
+            Units {
+                device: 7,
+                presence_user: 3,
+                soft_client: 1
+            }
+        );
         let needs = Units::of_phone(true, false);
         assert_eq!(
-            shortfall(needs, Units { device: 2, ..Units::default() }).unwrap(),
+            shortfall(
+                needs,
+                Units {
+                    device: 2,
+                    ..Units::default()
+                }
+            )
+            .unwrap(),
             "needs 3 device units, 2 remain"
         );
         assert_eq!(
             shortfall(Units::of_capabilities(true, false), Units::default()).unwrap(),
             "needs 1 presence user unit, 0 remain"
         );
-        assert!(shortfall(needs, Units { device: 3, ..Units::default() }).is_none());
+        assert!(shortfall(
+            needs,
+            Units {
+                device: 3,
+                ..Units::default()
+            }
+        )
+        .is_none());
     }
 }

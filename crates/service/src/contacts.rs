@@ -25,7 +25,10 @@ impl Service {
                 &s.number,
                 "en_US",
             );
-            if let Some(rule) = r.rule.filter(|_| r.result != s.number && !r.result.is_empty()) {
+            if let Some(rule) = r
+                .rule
+                .filter(|_| r.result != s.number && !r.result.is_empty())
+            {
                 s.number = r.result.clone();
                 looked_up = Some((r.result, rule));
             }

@@ -805,7 +805,8 @@ impl Service {
             let b = self.build(tx.conn(), class, &spec, None).await?;
             a.target = b.row.name.clone();
             let id = self.write_device(tx.conn(), None, &b).await?;
-            self.check_units(tx.conn(), self.device_units(&b.row), "model").await?;
+            self.check_units(tx.conn(), self.device_units(&b.row), "model")
+                .await?;
             changed(tx, id, b.appearances.iter().map(|a| a.line_id));
             a.system = b.system.clone();
             Ok(id)
@@ -866,7 +867,7 @@ impl Service {
                 }
                 r => r?,
             };
-            let added = self.device_units(&b.row).minus(self.device_units(&current.row));
+            let added = self.device_units(&b.row) - self.device_units(&current.row);
             self.check_units(tx.conn(), added, "model").await?;
             let lines = current.appearances.iter().map(|(l, _)| *l);
             changed(

@@ -72,7 +72,9 @@ impl Service {
             let Some((id, class)) = store::devices::id_by_name(&mut c, &a.device).await? else {
                 continue;
             };
-            if class != DeviceClass::Phone || endpoints.iter().any(|e: &Endpoint| e.device == a.device) {
+            if class != DeviceClass::Phone
+                || endpoints.iter().any(|e: &Endpoint| e.device == a.device)
+            {
                 continue;
             }
             let d = store::devices::by_id(&mut c, id).await?;
@@ -88,8 +90,18 @@ impl Service {
         }
         let f = Forwards {
             all: line.forward_all.clone(),
-            busy: if external { &line.forward_busy_external } else { &line.forward_busy_internal }.clone(),
-            no_answer: if external { &line.forward_no_answer_external } else { &line.forward_no_answer_internal }.clone(),
+            busy: if external {
+                &line.forward_busy_external
+            } else {
+                &line.forward_busy_internal
+            }
+            .clone(),
+            no_answer: if external {
+                &line.forward_no_answer_external
+            } else {
+                &line.forward_no_answer_internal
+            }
+            .clone(),
         };
         let mut o = dnd::call_outcome(&endpoints, &f);
         o.pattern = line.pattern;

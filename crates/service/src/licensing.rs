@@ -23,14 +23,20 @@ pub fn licence_key_pair() -> Result<(String, String)> {
         .map_err(|_| Error::Internal("the system's random source failed".into()))?;
     let pair = Ed25519KeyPair::from_pkcs8(doc.as_ref())
         .map_err(|_| Error::Internal("a fresh key pair did not read back".into()))?;
-    Ok((B64.encode(doc.as_ref()), B64.encode(pair.public_key().as_ref())))
+    Ok((
+        B64.encode(doc.as_ref()),
+        B64.encode(pair.public_key().as_ref()),
+    ))
 }
 
 /// A licence file's whole text for `l`, signed with the seller's private key (as
 /// [`licence_key_pair`] writes it).
 pub fn sign_licence(private_key: &str, l: &Licence) -> Result<String> {
     let der = B64.decode(private_key.trim()).map_err(|_| {
-        Error::invalid("key", "the private key is not base64 (as `dialtone licence keygen` writes it)")
+        Error::invalid(
+            "key",
+            "the private key is not base64 (as `dialtone licence keygen` writes it)",
+        )
     })?;
     let pair = Ed25519KeyPair::from_pkcs8(&der).map_err(|_| {
         Error::invalid("key", "the private key is not an Ed25519 key in PKCS#8 (as `dialtone licence keygen` writes it)")
@@ -38,7 +44,10 @@ pub fn sign_licence(private_key: &str, l: &Licence) -> Result<String> {
     let text = licensing::unsigned_text(l);
     // What is signed must read back as the same licence.
     if licensing::parse(&text)? != *l {
-        return Err(Error::invalid("file", "the licence does not read back as given"));
+        return Err(Error::invalid(
+            "file",
+            "the licence does not read back as given",
+        ));
     }
     let sig = pair.sign(text.as_bytes());
     Ok(format!("{text}signature: {}\n", B64.encode(sig.as_ref())))
@@ -50,7 +59,10 @@ pub struct LicenceKey(std::sync::Arc<[u8; 32]>);
 
 impl LicenceKey {
     pub fn parse(b64: &str) -> Result<LicenceKey> {
-        let raw = B64.decode(b64.trim()).ok().and_then(|v| <[u8; 32]>::try_from(v).ok());
+        let raw = B64
+            .decode(b64.trim())
+            .ok()
+            .and_then(|v| <[u8; 32]>::try_from(v).ok());
         raw.map(|k| LicenceKey(std::sync::Arc::new(k))).ok_or_else(|| {
             Error::invalid(
                 "licensing.public_key",
@@ -63,7 +75,10 @@ impl LicenceKey {
     fn check(&self, text: &str) -> Result<Licence> {
         let (signed, sig) = licensing::split_signature(text)?;
         let sig = B64.decode(sig).map_err(|_| {
-            Error::invalid("file", "the signature is not base64: the file was changed or cut")
+            Error::invalid(
+                "file",
+                "the signature is not base64: the file was changed or cut",
+            )
         })?;
         UnparsedPublicKey::new(&ED25519, &self.0[..])
             .verify(signed.as_bytes(), &sig)
@@ -120,7 +135,12 @@ impl Service {
 
     /// Uploads a licence file: `file_name` must end in `.lic`; its signature must be the
     /// configured key's; a licence is uploaded once.
-    pub async fn upload_licence(&self, actor: &Actor, file_name: &str, bytes: &[u8]) -> Result<Licence> {
+    pub async fn upload_licence(
+        &self,
+        actor: &Actor,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> Result<Licence> {
         let a = Audit {
             action: Action::Create,
             resource: Resource::Licence,
@@ -201,14 +221,18 @@ impl Service {
     pub(crate) async fn used_by(&self, conn: &mut store::Conn) -> Result<UsedBy> {
         let mut u = UsedBy::default();
         for (model, secondary, n) in store::licensing::phones_by_model(conn).await? {
-            let soft = self.catalog.get(&model).is_some_and(|t| t.family == DeviceFamily::SoftClient);
+            let soft = self
+                .catalog
+                .get(&model)
+                .is_some_and(|t| t.family == DeviceFamily::SoftClient);
             match (soft, secondary) {
                 (true, true) => u.adjunct_soft_phones += n,
                 (true, false) => u.soft_phones += n,
                 (false, _) => u.desk_phones += n,
             }
         }
-        (u.presence_users, u.soft_client_users) = store::licensing::users_with_capabilities(conn).await?;
+        (u.presence_users, u.soft_client_users) =
+            store::licensing::users_with_capabilities(conn).await?;
         Ok(u)
     }
 
@@ -218,14 +242,22 @@ impl Service {
         if d.class != model::rules::DeviceClass::Phone {
             return Units::default();
         }
-        let soft = self.catalog.get(&d.model).is_some_and(|t| t.family == DeviceFamily::SoftClient);
+        let soft = self
+            .catalog
+            .get(&d.model)
+            .is_some_and(|t| t.family == DeviceFamily::SoftClient);
         Units::of_phone(soft, d.primary_phone_id.is_some())
     }
 
     /// After a change in `tx` that uses `added` more units (its own write done), refuses it
     /// when that leaves more used than authorised, with the numbers: `needs 3 device units,
     /// 2 remain`. Nothing is checked when units are not enforced or nothing more is used.
-    pub(crate) async fn check_units(&self, conn: &mut store::Conn, added: Units, field: &str) -> Result<()> {
+    pub(crate) async fn check_units(
+        &self,
+        conn: &mut store::Conn,
+        added: Units,
+        field: &str,
+    ) -> Result<()> {
         let added = Units {
             device: added.device.max(0),
             presence_user: added.presence_user.max(0),
@@ -240,8 +272,11 @@ impl Service {
         if let Some(tally) = &self.units {
             let known = *tally.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(t) = known {
-                let used = t.used.add(added);
-                if UnitKind::ALL.into_iter().all(|k| used.get(k) <= t.authorised.get(k)) {
+                let used = t.used + added;
+                if UnitKind::ALL
+                    .into_iter()
+                    .all(|k| used.get(k) <= t.authorised.get(k))
+                {
                     *tally.lock().unwrap_or_else(|p| p.into_inner()) = Some(Tally { used, ..t });
                     return Ok(());
                 }
@@ -253,7 +288,7 @@ impl Service {
         if let Some(tally) = &self.units {
             *tally.lock().unwrap_or_else(|p| p.into_inner()) = Some(Tally { authorised, used });
         }
-        let remaining_before = authorised.minus(used).add(added);
+        let remaining_before = authorised - used + added;
         let over = UnitKind::ALL
             .into_iter()
             .any(|k| added.get(k) > 0 && used.get(k) > authorised.get(k));
@@ -276,7 +311,7 @@ impl Service {
         let authorised = licences
             .iter()
             .filter(|l| !l.expired)
-            .fold(Units::default(), |a, l| a.add(l.licence.units));
+            .fold(Units::default(), |a, l| a + l.licence.units);
         let used_by = self.used_by(&mut c).await?;
         let used = used_by.units();
         Ok(LicenceReport {
@@ -301,16 +336,26 @@ impl Service {
         counts.checked()?;
         let r = self.licence_report().await?;
         let needed = counts.units();
-        let mut remaining_after = Units::default();
-        for l in &r.units {
-            remaining_after = remaining_after.add(match l.kind {
-                UnitKind::Device => Units { device: l.remaining - needed.device, ..Units::default() },
-                UnitKind::PresenceUser => Units { presence_user: l.remaining - needed.presence_user, ..Units::default() },
-                UnitKind::SoftClient => Units { soft_client: l.remaining - needed.soft_client, ..Units::default() },
-            });
-        }
-        let fits = UnitKind::ALL.into_iter().all(|k| remaining_after.get(k) >= 0 || needed.get(k) == 0);
-        Ok(Calculation { needed, remaining_after, fits })
+        let remaining = |k: UnitKind| {
+            r.units
+                .iter()
+                .find(|l| l.kind == k)
+                .map_or(0, |l| l.remaining)
+        };
+        let remaining = Units {
+            device: remaining(UnitKind::Device),
+            presence_user: remaining(UnitKind::PresenceUser),
+            soft_client: remaining(UnitKind::SoftClient),
+        };
+        let remaining_after = remaining - needed;
+        let fits = UnitKind::ALL
+            .into_iter()
+            .all(|k| remaining_after.get(k) >= 0 || needed.get(k) == 0);
+        Ok(Calculation {
+            needed,
+            remaining_after,
+            fits,
+        })
     }
 
     /// Gives (or takes) capabilities to many users, each on its own; a user the licences
@@ -327,22 +372,30 @@ impl Service {
             ));
         }
         let sys = req.system.as_deref();
-        self.batch(actor, Action::AssignCapabilities, Resource::User, &req.targets, |t| async move {
-            let u = self.user(&t, sys).await?;
-            let mut caps = u.capabilities.clone();
-            if let Some(v) = req.presence {
-                caps.presence = v;
-            }
-            if let Some(v) = req.soft_client {
-                caps.soft_client = v;
-            }
-            let patch = model::UserPatch {
-                version: u.version,
-                capabilities: Some(caps),
-                ..Default::default()
-            };
-            self.update_user(actor, &u.id.to_string(), None, patch).await.map(|_| ())
-        })
+        self.batch(
+            actor,
+            Action::AssignCapabilities,
+            Resource::User,
+            &req.targets,
+            |t| async move {
+                let u = self.user(&t, sys).await?;
+                let mut caps = u.capabilities.clone();
+                if let Some(v) = req.presence {
+                    caps.presence = v;
+                }
+                if let Some(v) = req.soft_client {
+                    caps.soft_client = v;
+                }
+                let patch = model::UserPatch {
+                    version: u.version,
+                    capabilities: Some(caps),
+                    ..Default::default()
+                };
+                self.update_user(actor, &u.id.to_string(), None, patch)
+                    .await
+                    .map(|_| ())
+            },
+        )
         .await
     }
 
@@ -353,7 +406,13 @@ impl Service {
         let offset = offset.max(0);
         let mut c = self.store.read().await?;
         let (items, total) = store::licensing::licensed_users(&mut c, limit, offset).await?;
-        Ok(Page { items, total, total_exact: true, limit, offset })
+        Ok(Page {
+            items,
+            total,
+            total_exact: true,
+            limit,
+            offset,
+        })
     }
 }
 
@@ -370,15 +429,27 @@ mod tests {
             issued_to: "Test".into(),
             issued: "2026-01-01".into(),
             expires: None,
-            units: Units { device: 5, presence_user: 1, soft_client: 1 },
+            units: Units {
+                device: 5,
+                presence_user: 1,
+                soft_client: 1,
+            },
         };
         let text = sign_licence(&private, &l).unwrap();
         assert_eq!(key.check(&text).unwrap(), l);
         let changed = text.replace("device-units: 5", "device-units: 500");
-        assert!(key.check(&changed).unwrap_err().to_string().contains("does not match"));
+        assert!(key
+            .check(&changed)
+            .unwrap_err()
+            .to_string()
+            .contains("does not match"));
         let (_, other) = licence_key_pair().unwrap();
         let other = LicenceKey::parse(&other).unwrap();
-        assert!(other.check(&text).unwrap_err().to_string().contains("another seller"));
+        assert!(other
+            .check(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("another seller"));
         assert!(LicenceKey::parse("abc").is_err());
         assert!(sign_licence("bm90IGEga2V5", &l).is_err());
     }

@@ -399,7 +399,8 @@ impl Service {
                 .build(tx.conn(), DeviceClass::Phone, &spec, None)
                 .await?;
             let id = self.write_device(tx.conn(), None, &b).await?;
-            self.check_units(tx.conn(), self.device_units(&b.row), "model").await?;
+            self.check_units(tx.conn(), self.device_units(&b.row), "model")
+                .await?;
             crate::devices::changed(&mut tx, id, b.appearances.iter().map(|a| a.line_id));
             Ok(Some((id, number)))
         }

@@ -337,7 +337,8 @@ impl Service {
                 r => r?,
             };
             self.write_assoc(tx.conn(), id, &assoc, true).await?;
-            self.check_units(tx.conn(), capability_units(&row), "capabilities").await?;
+            self.check_units(tx.conn(), capability_units(&row), "capabilities")
+                .await?;
             Ok(id)
         })
         .await
@@ -419,7 +420,7 @@ impl Service {
             let written = store::users::update(tx.conn(), cu.id, p.version, &row).await;
             crate::unless_stale(written, async || Ok(store::users::by_id(tx.conn(), cu.id).await?.user)).await?;
             self.write_assoc(tx.conn(), cu.id, &assoc, false).await?;
-            let added = capability_units(&row).minus(capability_units(&current.row));
+            let added = capability_units(&row) - capability_units(&current.row);
             self.check_units(tx.conn(), added, "capabilities").await?;
             Ok(store::users::by_id(tx.conn(), cu.id).await?.user)
         })
@@ -496,5 +497,8 @@ impl Service {
 
 /// The licence units a user's capabilities use (Enable CUP 1, Enable CUPC 1).
 fn capability_units(row: &store::users::UserRow) -> model::licensing::Units {
-    model::licensing::Units::of_capabilities(row.capabilities.presence, row.capabilities.soft_client)
+    model::licensing::Units::of_capabilities(
+        row.capabilities.presence,
+        row.capabilities.soft_client,
+    )
 }

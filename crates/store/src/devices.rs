@@ -760,11 +760,13 @@ pub async fn associated_phones(conn: &mut AnyConnection, user: i64) -> Result<Ve
 
 /// Sets a device's DND mode (a new version of it).
 pub async fn set_dnd(conn: &mut AnyConnection, id: i64, mode: &str) -> Result<()> {
-    sqlx::query("UPDATE devices SET dnd = $1, version = version + 1, updated_at = $2 WHERE id = $3")
-        .bind(mode)
-        .bind(crate::now())
-        .bind(id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE devices SET dnd = $1, version = version + 1, updated_at = $2 WHERE id = $3",
+    )
+    .bind(mode)
+    .bind(crate::now())
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -64,7 +64,7 @@ pub async fn authorised(conn: &mut AnyConnection, today: &str) -> Result<Units> 
         .await?
         .iter()
         .filter(|l| !l.expired)
-        .fold(Units::default(), |a, l| a.add(l.licence.units)))
+        .fold(Units::default(), |a, l| a + l.licence.units))
 }
 
 /// Whether any licence was uploaded (expired or not).
@@ -95,13 +95,7 @@ pub async fn phones_by_model(conn: &mut AnyConnection) -> Result<Vec<(String, bo
     .fetch_all(conn)
     .await?;
     rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get(0)?,
-                r.try_get::<i64, _>(1)? != 0,
-                r.try_get(2)?,
-            ))
-        })
+        .map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? != 0, r.try_get(2)?)))
         .collect()
 }
 

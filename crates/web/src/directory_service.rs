@@ -218,6 +218,8 @@ mod tests {
             page: 2,
             per_page: 2,
             more: true,
+            number_searched: None,
+            lookup_rule: None,
         };
         let x = directory("http://p:6970", &s, &found);
         assert!(
@@ -236,6 +238,8 @@ mod tests {
             page: 1,
             per_page: 2,
             more: false,
+            number_searched: None,
+            lookup_rule: None,
         };
         let x = directory("http://p:6970", &ContactSearch::default(), &last);
         assert!(x.contains("No one found") && !x.contains("Next"), "{x}");

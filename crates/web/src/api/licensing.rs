@@ -3,7 +3,7 @@
 
 use super::*;
 use model::licensing::{
-    CapabilitiesAssignment, Calculation, Licence, LicenceReport, LicensedUser, UsedBy,
+    Calculation, CapabilitiesAssignment, Licence, LicenceReport, LicensedUser, UsedBy,
 };
 
 /// The licence unit report: per kind of unit (device, presence user, soft client) the units

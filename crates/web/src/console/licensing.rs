@@ -93,7 +93,11 @@ pub(super) async fn upload_licence(
                     match field.bytes().await {
                         Ok(b) => file = Some((fname, b)),
                         Err(e) => {
-                            return c.error(StatusCode::BAD_REQUEST, "The upload broke off", &e.to_string())
+                            return c.error(
+                                StatusCode::BAD_REQUEST,
+                                "The upload broke off",
+                                &e.to_string(),
+                            )
                         }
                     }
                 } else if name == "csrf" {
@@ -101,7 +105,13 @@ pub(super) async fn upload_licence(
                 }
             }
             Ok(None) => break,
-            Err(e) => return c.error(StatusCode::BAD_REQUEST, "The upload broke off", &e.to_string()),
+            Err(e) => {
+                return c.error(
+                    StatusCode::BAD_REQUEST,
+                    "The upload broke off",
+                    &e.to_string(),
+                )
+            }
         }
     }
     if let Some(r) = c.forged(&csrf) {
@@ -168,9 +178,21 @@ pub(super) async fn calculate(
     for (label, v, slot) in [
         ("Desk phones", &f.desk_phones, &mut counts.desk_phones),
         ("Soft phones", &f.soft_phones, &mut counts.soft_phones),
-        ("Adjunct soft phones", &f.adjunct_soft_phones, &mut counts.adjunct_soft_phones),
-        ("Users with Enable CUP", &f.presence_users, &mut counts.presence_users),
-        ("Users with Enable CUPC", &f.soft_client_users, &mut counts.soft_client_users),
+        (
+            "Adjunct soft phones",
+            &f.adjunct_soft_phones,
+            &mut counts.adjunct_soft_phones,
+        ),
+        (
+            "Users with Enable CUP",
+            &f.presence_users,
+            &mut counts.presence_users,
+        ),
+        (
+            "Users with Enable CUPC",
+            &f.soft_client_users,
+            &mut counts.soft_client_users,
+        ),
     ] {
         let v = v.trim();
         match v.parse() {
@@ -241,7 +263,11 @@ pub(super) async fn capabilities_page(
     match s.service.find_users(&f).await {
         Ok(p) => render(
             "capabilities.html",
-            c.page("licensing", "Capabilities assignment", context! { q => find, p }),
+            c.page(
+                "licensing",
+                "Capabilities assignment",
+                context! { q => find, p },
+            ),
         ),
         Err(e) => c.failed(e),
     }
@@ -276,7 +302,11 @@ pub(super) async fn assign_capabilities(
     for (key, system) in found {
         by_system.entry(system).or_default().push(key);
     }
-    let mut all = BatchResult { result: Outcome::Ok, succeeded: Vec::new(), failed: Vec::new() };
+    let mut all = BatchResult {
+        result: Outcome::Ok,
+        succeeded: Vec::new(),
+        failed: Vec::new(),
+    };
     for (system, targets) in by_system {
         let req = CapabilitiesAssignment {
             targets,

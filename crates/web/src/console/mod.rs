@@ -127,6 +127,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/users/{key}", get(user).post(update_user))
         .route("/users/{key}/edit", get(edit_user))
         .route("/users/{key}/delete", post(delete_user))
+        .route("/users/{key}/capabilities", post(user_capabilities))
+        .route("/users/{key}/dnd", post(user_dnd))
         .route("/templates", get(templates).post(create_template))
         .route("/templates/new", get(new_template))
         .route(

@@ -1123,6 +1123,22 @@ pub(super) async fn view(s: AppState, c: Console, res: Res, key: String, at: At)
         })
         .collect();
     rows.extend(res.more_rows(&r));
+    if matches!(res, Res::Line) {
+        // What a call meets now, by the DND modes of the phones the line is on (seed 003).
+        let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+        if let Ok(o) = s
+            .service
+            .call_outcome(
+                &text("pattern"),
+                Some(&text("partition")),
+                Some(&text("system")),
+                "internal",
+            )
+            .await
+        {
+            rows.push(context! { label => "A call now (internal caller)", value => o.explanation.join(" "), id => "call-outcome" });
+        }
+    }
     rows.push(context! { label => "Version", value => r["version"].to_string(), id => "version" });
     let (_, system) = res.names(&r);
     let a = c.actor();

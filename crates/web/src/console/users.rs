@@ -148,19 +148,116 @@ pub(super) async fn user(
     Path(key): Path<String>,
     Query(q): Query<SystemQuery>,
 ) -> Response {
-    match s.service.user(&key, q.system.as_deref()).await {
+    user_page(&s, &c, &key, q.system.as_deref(), None, None).await
+}
+
+/// The user's page, with what a form on it did (`done`) or why it was refused (`error`).
+async fn user_page(
+    s: &AppState,
+    c: &Console,
+    key: &str,
+    system: Option<&str>,
+    done: Option<String>,
+    error: Option<String>,
+) -> Response {
+    match s.service.user(key, system).await {
         Ok(u) => {
             let a = c.actor();
-            render(
+            let mut r = render(
                 "user.html",
                 c.page(
                     "users",
                     &format!("User {}", u.user_id),
-                    context! { may_update => a.may(&u.system, "user", "update"), may_delete => a.may(&u.system, "user", "delete"), u },
+                    context! { may_update => a.may(&u.system, "user", "update"), may_delete => a.may(&u.system, "user", "delete"), u, done, error => error.clone() },
                 ),
-            )
+            );
+            if error.is_some() {
+                *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            }
+            r
         }
         Err(e) => c.failed(e),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct UserFeatureForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: i64,
+    #[serde(default)]
+    presence: Option<String>,
+    #[serde(default)]
+    soft_client: Option<String>,
+    #[serde(default)]
+    dnd: String,
+}
+
+/// Enable CUP and Enable CUPC for one user (seed 003, "Assigning Capabilities to Users").
+pub(super) async fn user_capabilities(
+    State(s): State<AppState>,
+    c: Console,
+    Path(key): Path<String>,
+    Query(q): Query<SystemQuery>,
+    Form(f): Form<UserFeatureForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    let p = UserPatch {
+        version: f.version,
+        capabilities: Some(Capabilities {
+            presence: f.presence.is_some(),
+            soft_client: f.soft_client.is_some(),
+        }),
+        ..Default::default()
+    };
+    let sys = q.system.as_deref();
+    match s.service.update_user(c.actor(), &key, sys, p).await {
+        Ok(_) => user_page(&s, &c, &key, sys, Some("Capabilities saved.".into()), None).await,
+        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
+        Err(e) => user_page(&s, &c, &key, sys, None, Some(e.to_string())).await,
+    }
+}
+
+/// A user's Do Not Disturb, on every phone associated with them.
+pub(super) async fn user_dnd(
+    State(s): State<AppState>,
+    c: Console,
+    Path(key): Path<String>,
+    Query(q): Query<SystemQuery>,
+    Form(f): Form<UserFeatureForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    let mode = match f.dnd.as_str() {
+        "off" => DndMode::Off,
+        "call_reject" => DndMode::CallReject,
+        "ringer_off" => DndMode::RingerOff,
+        other => {
+            let e = format!("Do Not Disturb {other:?}: choose off, call reject or ringer off");
+            return user_page(&s, &c, &key, q.system.as_deref(), None, Some(e)).await;
+        }
+    };
+    let sys = q.system.as_deref();
+    match s.service.set_user_dnd(c.actor(), &key, sys, mode).await {
+        Ok(r) => {
+            let done = if r.devices.is_empty() {
+                "No phone is associated with this user: nothing to set.".to_string()
+            } else {
+                format!(
+                    "Do Not Disturb {} on {} ({} changed and told to resync).",
+                    mode.as_str().replace('_', " "),
+                    r.devices.join(", "),
+                    r.changed.len()
+                )
+            };
+            user_page(&s, &c, &key, sys, Some(done), None).await
+        }
+        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
+        Err(e) => user_page(&s, &c, &key, sys, None, Some(e.to_string())).await,
     }
 }
 
