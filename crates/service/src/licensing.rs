@@ -399,6 +399,27 @@ impl Service {
         .await
     }
 
+    /// [`Service::assign_capabilities`] for every user `f` finds (the console's Capabilities
+    /// assignment), one batch per product system.
+    pub async fn assign_capabilities_found(
+        &self,
+        actor: &Actor,
+        f: model::Find,
+        presence: Option<bool>,
+        soft_client: Option<bool>,
+    ) -> Result<model::BatchResult> {
+        self.found_per_system(model::TemplateKind::User, f, |req| async move {
+            let a = licensing::CapabilitiesAssignment {
+                targets: req.targets,
+                system: req.system,
+                presence,
+                soft_client,
+            };
+            self.assign_capabilities(actor, &a).await
+        })
+        .await
+    }
+
     /// The licensing status summary: users with a capability, each with primary extension,
     /// devices and contacts.
     pub async fn licensed_users(&self, limit: i64, offset: i64) -> Result<Page<LicensedUser>> {

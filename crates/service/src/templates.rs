@@ -205,6 +205,28 @@ impl Service {
         kind: TemplateKind,
         f: model::Find,
     ) -> Result<BatchResult> {
+        self.found_per_system(kind, f, |req| async move {
+            match kind {
+                TemplateKind::User => self.delete_users(actor, &req).await,
+                TemplateKind::Phone => self.delete_phones(actor, &req).await,
+                TemplateKind::DeviceProfile => self.delete_device_profiles(actor, &req).await,
+            }
+        })
+        .await
+    }
+
+    /// Runs `each` on what `f` finds, one batch per product system (a user ID on two systems
+    /// names one user in each), and answers what the batches did together.
+    pub(crate) async fn found_per_system<F, Fut>(
+        &self,
+        kind: TemplateKind,
+        f: model::Find,
+        each: F,
+    ) -> Result<BatchResult>
+    where
+        F: Fn(BatchRequest) -> Fut,
+        Fut: std::future::Future<Output = Result<BatchResult>>,
+    {
         let mut by_system: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for (key, system) in self.found(kind, f).await? {
             by_system.entry(system).or_default().push(key);
@@ -215,15 +237,11 @@ impl Service {
             failed: Vec::new(),
         };
         for (system, targets) in by_system {
-            let req = BatchRequest {
+            let r = each(BatchRequest {
                 targets,
                 system: Some(system),
-            };
-            let r = match kind {
-                TemplateKind::User => self.delete_users(actor, &req).await?,
-                TemplateKind::Phone => self.delete_phones(actor, &req).await?,
-                TemplateKind::DeviceProfile => self.delete_device_profiles(actor, &req).await?,
-            };
+            })
+            .await?;
             all.succeeded.extend(r.succeeded);
             all.failed.extend(r.failed);
         }

@@ -10,41 +10,20 @@ pub(super) async fn new_import(c: Console) -> Response {
 pub(super) async fn start_import(
     State(s): State<AppState>,
     c: Console,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Response {
-    let mut fields: BTreeMap<String, String> = BTreeMap::new();
-    let mut file: Option<(String, bytes::Bytes)> = None;
-    loop {
-        match form.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or("").to_string();
-                if name == "file" {
-                    let fname = field.file_name().unwrap_or("upload.csv").to_string();
-                    match field.bytes().await {
-                        Ok(b) => file = Some((fname, b)),
-                        Err(e) => {
-                            return c.error(
-                                StatusCode::BAD_REQUEST,
-                                "The upload broke off",
-                                &e.to_string(),
-                            )
-                        }
-                    }
-                } else {
-                    let v = field.text().await.unwrap_or_default();
-                    fields.insert(name, v);
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                return c.error(
-                    StatusCode::BAD_REQUEST,
-                    "The upload broke off",
-                    &e.to_string(),
-                )
-            }
-        }
-    }
+    let (fields, file) = match read_upload(&c, form).await {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let file = file.map(|(name, bytes)| {
+        let name = if name.is_empty() {
+            "upload.csv".to_string()
+        } else {
+            name
+        };
+        (name, bytes)
+    });
     if let Some(r) = c.forged(fields.get("csrf").map(String::as_str).unwrap_or("")) {
         return r;
     }

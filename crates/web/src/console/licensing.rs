@@ -24,7 +24,7 @@ pub(super) async fn licensing_page(
     licensing(&s, &c, done, None, None, &UsedBy::default()).await
 }
 
-use model::licensing::{Calculation, CapabilitiesAssignment, UsedBy};
+use model::licensing::{Calculation, UsedBy};
 
 async fn licensing(
     s: &AppState,
@@ -80,40 +80,13 @@ async fn licensing(
 pub(super) async fn upload_licence(
     State(s): State<AppState>,
     c: Console,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Response {
-    let mut csrf = String::new();
-    let mut file: Option<(String, bytes::Bytes)> = None;
-    loop {
-        match form.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or("").to_string();
-                if name == "file" {
-                    let fname = field.file_name().unwrap_or("").to_string();
-                    match field.bytes().await {
-                        Ok(b) => file = Some((fname, b)),
-                        Err(e) => {
-                            return c.error(
-                                StatusCode::BAD_REQUEST,
-                                "The upload broke off",
-                                &e.to_string(),
-                            )
-                        }
-                    }
-                } else if name == "csrf" {
-                    csrf = field.text().await.unwrap_or_default();
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                return c.error(
-                    StatusCode::BAD_REQUEST,
-                    "The upload broke off",
-                    &e.to_string(),
-                )
-            }
-        }
-    }
+    let (fields, file) = match read_upload(&c, form).await {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let csrf = fields.get("csrf").cloned().unwrap_or_default();
     if let Some(r) = c.forged(&csrf) {
         return r;
     }
@@ -294,34 +267,14 @@ pub(super) async fn assign_capabilities(
         q: Some(f.q.trim().to_string()).filter(|q| !q.is_empty()),
         ..Default::default()
     };
-    let found = match s.service.found(TemplateKind::User, find).await {
-        Ok(x) => x,
+    let all = match s
+        .service
+        .assign_capabilities_found(c.actor(), find, choice(&f.presence), choice(&f.soft_client))
+        .await
+    {
+        Ok(r) => r,
         Err(e) => return c.failed(e),
     };
-    let mut by_system: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (key, system) in found {
-        by_system.entry(system).or_default().push(key);
-    }
-    let mut all = BatchResult {
-        result: Outcome::Ok,
-        succeeded: Vec::new(),
-        failed: Vec::new(),
-    };
-    for (system, targets) in by_system {
-        let req = CapabilitiesAssignment {
-            targets,
-            system: Some(system),
-            presence: choice(&f.presence),
-            soft_client: choice(&f.soft_client),
-        };
-        match s.service.assign_capabilities(c.actor(), &req).await {
-            Ok(r) => {
-                all.succeeded.extend(r.succeeded);
-                all.failed.extend(r.failed);
-            }
-            Err(e) => return c.failed(e),
-        }
-    }
     render(
         "batch.html",
         c.page(

@@ -375,6 +375,33 @@ fn env() -> &'static Environment<'static> {
     })
 }
 
+/// An uploaded file as a multipart form carries it: its name (empty when the browser sent none)
+/// and its bytes.
+type Upload = (String, bytes::Bytes);
+
+/// A multipart form's text fields and its `file`; or the page saying the upload broke off.
+async fn read_upload(
+    c: &Console,
+    mut form: Multipart,
+) -> Result<(BTreeMap<String, String>, Option<Upload>), Box<Response>> {
+    let broke = |e: String| Box::new(c.error(StatusCode::BAD_REQUEST, "The upload broke off", &e));
+    let mut fields = BTreeMap::new();
+    let mut file = None;
+    while let Some(field) = form.next_field().await.map_err(|e| broke(e.to_string()))? {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "file" {
+            let fname = field.file_name().unwrap_or("").to_string();
+            file = Some((
+                fname,
+                field.bytes().await.map_err(|e| broke(e.to_string()))?,
+            ));
+        } else {
+            fields.insert(name, field.text().await.unwrap_or_default());
+        }
+    }
+    Ok((fields, file))
+}
+
 /// A form shown again with what was wrong is 422; a fresh one 200.
 fn form_status(error: &Option<String>) -> StatusCode {
     if error.is_some() {
