@@ -383,6 +383,30 @@ impl App {
             }));
             stops.push(stop);
         }
+        {
+            // Extension mobility: logins past the system's maximum login time end (the
+            // phone loads its logout profile and is told to resync), checked every 15 s.
+            let svc = service.clone();
+            let (stop, mut stopped) = oneshot::channel::<()>();
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = &mut stopped => return Ok(()),
+                    }
+                    match svc.end_expired_logins().await {
+                        Ok(ended) => {
+                            for l in ended {
+                                tracing::info!(phone = %l.phone, user = %l.user_id, "login time ran out: logged out");
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "could not end the expired logins"),
+                    }
+                }
+            }));
+            stops.push(stop);
+        }
         let router = web::router(web::AppState {
             service: service.clone(),
             provisioner,

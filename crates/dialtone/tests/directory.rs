@@ -633,18 +633,21 @@ async fn phones_and_soft_clients_search_the_corporate_directory() {
         );
         assert_eq!(
             texts(&file, "servicesURL"),
-            [format!("{phone_http}/services")],
+            [format!("{phone_http}/services?device=SEP00562B000101")],
             "[{l}]"
         );
-        let (_, menu) = phone_get(&t, "/services").await;
+        let (_, menu) = phone_get(&t, "/services?device=SEP00562B000101").await;
         assert_eq!(
             texts(&menu, "Name"),
-            ["Corporate directory"],
+            ["Extension Mobility", "Corporate directory"],
             "[{l}] {menu}"
         );
         assert_eq!(
             texts(&menu, "URL"),
-            [format!("{phone_http}/services/directory")],
+            [
+                format!("{phone_http}/services/em?device=SEP00562B000101"),
+                format!("{phone_http}/services/directory")
+            ],
             "[{l}]"
         );
         let (_, form) = phone_get(&t, "/services/directory").await;

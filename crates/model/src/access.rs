@@ -155,6 +155,10 @@ pub enum Action {
     Sync,
     /// Capabilities given to many users at once (its summary).
     AssignCapabilities,
+    /// A user logged in on a phone (extension mobility).
+    Login,
+    /// A user logged out of a phone (by themselves, an administrator, or the login's time).
+    Logout,
 }
 
 impl Action {
@@ -174,6 +178,8 @@ impl Action {
             Action::Claim => "claim",
             Action::Sync => "sync",
             Action::AssignCapabilities => "assign_capabilities",
+            Action::Login => "login",
+            Action::Logout => "logout",
         }
     }
 

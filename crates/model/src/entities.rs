@@ -203,6 +203,8 @@ pub struct SystemSettings {
     pub auto_registration_model: String,
     /// Self-provisioning: how a claim authenticates, the IVR's extension and languages.
     pub self_provisioning: crate::self_provisioning::SelfProvisioningSettings,
+    /// Extension mobility: what a login on a second phone does, and how long a login lasts.
+    pub extension_mobility: crate::extension_mobility::ExtensionMobilitySettings,
 }
 
 impl Default for SystemSettings {
@@ -224,6 +226,7 @@ impl Default for SystemSettings {
             auto_registration_line_template: String::new(),
             auto_registration_model: String::new(),
             self_provisioning: Default::default(),
+            extension_mobility: Default::default(),
         }
     }
 }
@@ -311,6 +314,16 @@ impl SystemSettings {
             }
         }
         self.self_provisioning.check()?;
+        if self.extension_mobility.max_login_minutes > crate::extension_mobility::MAX_LOGIN_MINUTES
+        {
+            return Err(Invalid::new(
+                "settings.extension_mobility.max_login_minutes",
+                format!(
+                    "at most {} minutes (a week); 0: a login lasts until the user logs out",
+                    crate::extension_mobility::MAX_LOGIN_MINUTES
+                ),
+            ));
+        }
         Ok(())
     }
 

@@ -16,6 +16,7 @@ pub mod contacts;
 pub mod dial_rules;
 pub mod directory;
 pub mod dnd;
+pub mod extension_mobility;
 pub mod licensing;
 pub mod macros;
 pub mod profile_rule;

@@ -110,11 +110,11 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (Device
             })
             .collect(),
         // A system without a services URL of its own gives its phones the menu of the services
-        // on the phone listener (the corporate directory).
+        // on the phone listener (its subscriptions, extension mobility, the corporate directory).
         services_url: match &self_provisioning_url {
             Some(u) if !mpp => u.clone(),
             _ if s.services_url.is_empty() && !phone_http.is_empty() => {
-                format!("{phone_http}/services")
+                format!("{phone_http}/services?device={}", p.name)
             }
             _ => s.services_url.clone(),
         },

@@ -912,6 +912,16 @@ impl Service {
                     ),
                 ));
             }
+            let logins = store::extension_mobility::of_profile(tx.conn(), current.id).await?;
+            if let Some(l) = logins.first() {
+                return Err(Error::conflict(
+                    "name",
+                    format!(
+                        "{} is in use: {} is logged in on {} with it; log them out first",
+                        current.row.name, l.login.user_id, l.login.phone
+                    ),
+                ));
+            }
             if !current.logout_profile_of.is_empty() {
                 return Err(Error::conflict(
                     "name",

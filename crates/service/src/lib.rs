@@ -14,6 +14,7 @@ mod devices;
 mod directory;
 mod directory_sync;
 mod dnd;
+mod extension_mobility;
 mod http_credentials;
 mod licensing;
 pub use licensing::{licence_key_pair, sign_licence, LicenceKey};

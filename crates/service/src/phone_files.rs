@@ -218,7 +218,19 @@ impl Service {
                 owner,
                 http_credential,
                 auto_registered: d.auto_registered,
-                lines: d.lines.clone(),
+                // A device profile's lines on this phone's own buttons: those past them are not
+                // shown (the login says which).
+                lines: match &d.profile {
+                    Some(_) => {
+                        let cap = self.button_capacity(&d.model, &d.expansion_modules);
+                        d.lines
+                            .iter()
+                            .filter(|l| l.button <= cap)
+                            .cloned()
+                            .collect()
+                    }
+                    None => d.lines.clone(),
+                },
                 parameters,
                 soft_client: match (&soft, d.owner_id) {
                     (Some((shared, owners)), Some(o)) if is_soft(&d.model) => {

@@ -17,7 +17,12 @@ struct Assoc {
 }
 
 impl Service {
-    async fn user_id_of(&self, conn: &mut Conn, key: &str, system: Option<&str>) -> Result<i64> {
+    pub(crate) async fn user_id_of(
+        &self,
+        conn: &mut Conn,
+        key: &str,
+        system: Option<&str>,
+    ) -> Result<i64> {
         let found = store::users::ids_by_user_id(conn, key, system).await?;
         if found.is_empty() {
             if let Ok(id) = key.parse::<i64>() {
@@ -443,6 +448,10 @@ impl Service {
             // Their phones lose the owner's credential: note them while they are still theirs.
             for d in store::devices::owned_by(tx.conn(), current.id).await? {
                 tx.changed(store::Change::Device(d));
+            }
+            // The phones they are logged in on go back to their logout profiles.
+            for l in store::extension_mobility::of_user(tx.conn(), current.id).await? {
+                tx.changed(store::Change::Device(l.device_id));
             }
             store::users::delete(tx.conn(), current.id).await?;
             Ok(())

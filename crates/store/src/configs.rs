@@ -52,6 +52,12 @@ pub struct ConfigDevice {
     pub auto_registered: bool,
     /// By button.
     pub lines: Vec<FileLine>,
+    /// The device profile the phone runs (extension mobility): the logged-in user's, else its
+    /// logout profile; its lines and speed dials are the phone's, and a logged-in user's
+    /// credential its lines'.
+    pub profile: Option<String>,
+    /// The user logged in on it.
+    pub logged_in: Option<String>,
 }
 
 /// A provisioning parameter set as resolution needs it.
@@ -154,13 +160,31 @@ pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<Config
             owner_digest_enc: r.17,
             auto_registered: r.18 != 0,
             lines: Vec::new(),
+            profile: None,
+            logged_in: None,
         })
         .collect();
     out.sort_unstable_by_key(|d| d.id);
     if out.is_empty() {
         return Ok(out);
     }
-    let ids: Vec<i64> = out.iter().map(|d| d.id).collect();
+    let mut ids: Vec<i64> = out.iter().map(|d| d.id).collect();
+    let runs = profiles_run(conn, &backend, &ids).await?;
+    let mut profiles: HashMap<i64, (String, Vec<SpeedDial>)> = HashMap::new();
+    if !runs.is_empty() {
+        let mut wanted: Vec<i64> = runs.values().map(|r| r.profile).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut q = Sql::new("SELECT id, name, speed_dials_json FROM devices WHERE id IN ");
+        q.bind_in(&backend, &wanted);
+        for r in q.query().fetch_all(&mut *conn).await? {
+            let id: i64 = r.try_get(0)?;
+            profiles.insert(id, (r.try_get(1)?, json_list(&r.try_get::<String, _>(2)?)));
+        }
+        ids.extend(wanted);
+        ids.sort_unstable();
+        ids.dedup();
+    }
     let mut q = Sql::new(&aggregated(
         &backend,
         "a.device_id, a.line_id, a.button, a.label, a.display, l.pattern, l.alerting_name, l.max_calls, \
@@ -183,10 +207,62 @@ pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<Config
             shared: r.9 > 1,
         });
     }
-    for d in &mut out {
-        let mut l = lines.remove(&d.id).unwrap_or_default();
+    for l in lines.values_mut() {
         l.sort_unstable_by_key(|l| l.button);
-        d.lines = l;
+    }
+    for d in &mut out {
+        match runs.get(&d.id) {
+            Some(run) => {
+                d.lines = lines.get(&run.profile).cloned().unwrap_or_default();
+                if let Some((name, dials)) = profiles.get(&run.profile) {
+                    d.profile = Some(name.clone());
+                    d.speed_dials = dials.clone();
+                }
+                if let Some((id, user_id, digest)) = &run.user {
+                    d.owner_id = Some(*id);
+                    d.owner_user_id = Some(user_id.clone());
+                    d.owner_digest_enc = digest.clone();
+                    d.logged_in = Some(user_id.clone());
+                }
+            }
+            None => d.lines = lines.remove(&d.id).unwrap_or_default(),
+        }
+    }
+    Ok(out)
+}
+
+/// The profile a phone runs, and who is logged in on it (id, user ID, sealed credential).
+struct Run {
+    profile: i64,
+    user: Option<(i64, String, Option<String>)>,
+}
+
+/// The phones among `ids` that run a device profile: a login's, else their logout profile.
+async fn profiles_run(
+    conn: &mut AnyConnection,
+    backend: &str,
+    ids: &[i64],
+) -> Result<HashMap<i64, Run>> {
+    let mut q = Sql::new(
+        "SELECT d.id, COALESCE(l.profile_id, d.logout_profile_id), l.user_id, u.user_id, \
+         u.digest_credential_enc FROM devices d LEFT JOIN em_logins l ON l.device_id = d.id \
+         LEFT JOIN users u ON u.id = l.user_id WHERE (l.profile_id IS NOT NULL OR \
+         d.logout_profile_id IS NOT NULL) AND d.id IN ",
+    );
+    q.bind_in(backend, ids);
+    let mut out = HashMap::new();
+    for r in q.query().fetch_all(conn).await? {
+        let user: Option<i64> = r.try_get(2)?;
+        out.insert(
+            r.try_get::<i64, _>(0)?,
+            Run {
+                profile: r.try_get(1)?,
+                user: match user {
+                    Some(id) => Some((id, r.try_get(3)?, r.try_get(4)?)),
+                    None => None,
+                },
+            },
+        );
     }
     Ok(out)
 }

@@ -14,6 +14,7 @@ pub mod changes;
 pub mod configs;
 pub mod devices;
 pub mod directory;
+pub mod extension_mobility;
 pub mod licensing;
 pub mod lines;
 pub mod parameters;
@@ -793,6 +794,11 @@ pub fn older_than(at: &str, d: Duration) -> bool {
 /// The current time as the store writes it: RFC 3339, UTC, milliseconds (sorts as text).
 pub fn now() -> String {
     format_time(time::OffsetDateTime::now_utc())
+}
+
+/// The time `d` from now, as [`now`] writes it.
+pub fn time_after(d: Duration) -> String {
+    format_time(time::OffsetDateTime::now_utc() + d)
 }
 
 /// The time `d` ago, as [`now`] writes it.

@@ -78,6 +78,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "licences",
             sql: include_str!("../migrations/0013_licences.sql"),
         },
+        Migration {
+            version: 14,
+            name: "extension_mobility",
+            sql: include_str!("../migrations/0014_extension_mobility.sql"),
+        },
     ]
 }
 

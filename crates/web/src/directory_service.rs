@@ -1,7 +1,6 @@
 //! The corporate directory on the phone listener (docs/directory.md, "The phones' directory"):
 //!
-//! - `GET /services`: a `CiscoIPPhoneMenu` of the services here (a system whose services URL is
-//!   not set gives its phones this one);
+//! - (`GET /services`, the menu that leads here, is in `em_service`);
 //! - `GET /services/directory`: a `CiscoIPPhoneInput` asking for the start of a first name, a
 //!   last name or a number (a phone's `directoryURL` points here);
 //! - `GET /services/directory/search?first=…&last=…&number=…&page=N`: a
@@ -21,24 +20,14 @@ use axum::{Json, Router};
 use model::contacts::{ContactPage, ContactSearch, PHONE_PAGE};
 use service::Service;
 
-const TITLE: &str = "Corporate directory";
+pub(crate) const TITLE: &str = "Corporate directory";
 
 pub(crate) fn routes(service: Service) -> Router {
     Router::new()
-        .route("/services", get(menu))
         .route("/services/directory", get(form))
         .route("/services/directory/search", get(search))
         .route("/directory/contacts", get(contacts))
         .with_state(service)
-}
-
-/// `GET /services`.
-async fn menu(headers: HeaderMap) -> Response {
-    let base = crate::phones::base_url(&headers, "");
-    xml(format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CiscoIPPhoneMenu>\n  <Title>Services</Title>\n  <Prompt>Select a service</Prompt>\n  <MenuItem>\n    <Name>{TITLE}</Name>\n    <URL>{}</URL>\n  </MenuItem>\n</CiscoIPPhoneMenu>\n",
-        esc(&format!("{base}/services/directory"))
-    ))
 }
 
 /// `GET /services/directory`.

@@ -8,6 +8,7 @@ mod auth;
 mod claims;
 mod console;
 mod directory_service;
+mod em_service;
 mod error;
 mod ip_phone_xml;
 mod phone_auth;

@@ -43,6 +43,7 @@ pub fn phone_router(
             resync,
         });
     let directory = crate::directory_service::routes(provisioner.service().clone());
+    let em = crate::em_service::routes(provisioner.service().clone());
     Router::new()
         .fallback(serve_file)
         .with_state(PhoneState {
@@ -51,6 +52,7 @@ pub fn phone_router(
         })
         .merge(self_service)
         .merge(directory)
+        .merge(em)
 }
 
 fn unauthorized(nonces: &Nonces, stale: bool) -> Response {

@@ -65,3 +65,64 @@ pub(super) async fn delete_phones(
 ) -> ApiResult<Json<BatchResult>> {
     Ok(Json(s.service.delete_phones(&a, &b).await?))
 }
+
+/// Who is logged in on the phone (extension mobility), and the profile it loads otherwise.
+#[utoipa::path(get, path = "/api/v1/phones/{name}/login", tag = "phones", params(("name" = String, Path, description = "device name or id")),
+    responses((status = 200, body = model::extension_mobility::LoginState), (status = 404, body = ErrorBody)))]
+pub(super) async fn login_state(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(name): Path<String>,
+) -> ApiResult<Json<model::extension_mobility::LoginState>> {
+    Ok(Json(s.service.login_state(&name).await?))
+}
+
+/// Logs a user in on the phone with their PIN: the phone runs their device profile (their
+/// default one) on its own model and is told to resync. Three wrong PINs lock the user and the
+/// phone out for a while.
+#[utoipa::path(post, path = "/api/v1/phones/{name}/login", tag = "phones", params(("name" = String, Path, description = "device name or id")),
+    request_body = model::extension_mobility::LoginRequest,
+    responses((status = 200, body = model::extension_mobility::LoginState), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn login(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+    Body(b): Body<model::extension_mobility::LoginRequest>,
+) -> ApiResult<Json<model::extension_mobility::LoginState>> {
+    Ok(Json(s.service.login(&a, &name, &b).await?))
+}
+
+/// Logs whoever is logged in out of the phone: it loads its logout profile (or its own
+/// settings) and is told to resync.
+#[utoipa::path(post, path = "/api/v1/phones/{name}/logout", tag = "phones", params(("name" = String, Path, description = "device name or id")),
+    responses((status = 200, body = model::extension_mobility::LoginState), (status = 409, body = ErrorBody)))]
+pub(super) async fn logout(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+) -> ApiResult<Json<model::extension_mobility::LoginState>> {
+    Ok(Json(s.service.logout(&a, &name).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LoginsParams {
+    /// Page size, 1 to 1000 (default 50).
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// Every extension mobility login, by phone.
+#[utoipa::path(get, path = "/api/v1/logins", tag = "phones", params(LoginsParams),
+    responses((status = 200, body = Page<model::extension_mobility::Login>)))]
+pub(super) async fn list_logins(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(p): Query<LoginsParams>,
+) -> ApiResult<Json<Page<model::extension_mobility::Login>>> {
+    Ok(Json(
+        s.service
+            .logins(p.limit.unwrap_or(50), p.offset.unwrap_or(0))
+            .await?,
+    ))
+}

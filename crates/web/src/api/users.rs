@@ -91,3 +91,17 @@ pub(super) async fn set_user_dnd(
             .await?,
     ))
 }
+
+/// The phones the user is logged in on (extension mobility).
+#[utoipa::path(get, path = "/api/v1/users/{key}/logins", tag = "users", params(("key" = String, Path, description = "user ID or id"), KeyParams),
+    responses((status = 200, body = Vec<model::extension_mobility::Login>), (status = 404, body = ErrorBody)))]
+pub(super) async fn user_logins(
+    State(s): State<AppState>,
+    _a: Admin,
+    Path(key): Path<String>,
+    Query(k): Query<KeyParams>,
+) -> ApiResult<Json<Vec<model::extension_mobility::Login>>> {
+    Ok(Json(
+        s.service.user_logins(&key, k.system.as_deref()).await?,
+    ))
+}
