@@ -1811,3 +1811,76 @@ async fn licensing_in_the_console() {
         t.stop().await;
     }
 }
+
+/// Extension mobility in the console: a user logged in on a phone from its page (a wrong PIN
+/// said), seen on the phone, the user and the device status pages, then logged out.
+#[tokio::test]
+async fn extension_mobility_in_the_console() {
+    let (Some(chromedriver), Some(chromium)) =
+        (common::peer("chromedriver"), common::peer("chromium"))
+    else {
+        return;
+    };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        let base = t.base.clone();
+        t.create("/api/v1/device-profiles", json!({"name": "EM-ann", "model": "7960", "protocol": "SIP", "lines": [{"pattern": "7101"}]})).await;
+        t.create("/api/v1/users", json!({"user_id": "ann", "last_name": "Mobile", "pin": "1234", "device_profiles": ["EM-ann"], "default_device_profile": "EM-ann"})).await;
+        t.create("/api/v1/phones", json!({"mac": "00562B0E0E01", "model": "7960", "protocol": "SIP", "lines": [{"pattern": "7001"}]})).await;
+        let d = driver(&chromedriver).await;
+        let c = browser(&d, &chromium).await;
+        log_in(&c, &base, "admin", PASSWORD).await;
+        c.goto(&format!("{base}/phones/SEP00562B0E0E01"))
+            .await
+            .unwrap();
+        assert!(
+            text(&c, "#em-state").await.contains("Nobody is logged in"),
+            "[{l}]"
+        );
+        for (pin, ok) in [("9999", false), ("1234", true)] {
+            fill(&c, "em-user", "ann").await;
+            fill(&c, "em-pin", pin).await;
+            submit(&c, "#em-login").await;
+            if ok {
+                assert!(
+                    text(&c, "#em-state")
+                        .await
+                        .contains("ann is logged in with EM-ann"),
+                    "[{l}]"
+                );
+            } else {
+                assert!(
+                    text(&c, "#em-error").await.contains("wrong user ID or PIN"),
+                    "[{l}]"
+                );
+            }
+        }
+        assert!(
+            text(&c, "#lines").await.contains("7001"),
+            "[{l}] the phone's own lines are listed"
+        );
+        c.goto(&format!("{base}/users/ann")).await.unwrap();
+        assert!(
+            text(&c, "#logged-in")
+                .await
+                .contains("SEP00562B0E0E01 (EM-ann)"),
+            "[{l}]"
+        );
+        c.goto(&format!("{base}/status?q=SEP00562B0E0E01"))
+            .await
+            .unwrap();
+        assert!(text(&c, "main table").await.contains("ann"), "[{l}]");
+        c.goto(&format!("{base}/phones/SEP00562B0E0E01"))
+            .await
+            .unwrap();
+        submit(&c, "#em-logout").await;
+        assert!(
+            text(&c, "#em-state")
+                .await
+                .contains("Nobody is logged in: the phone runs its own settings"),
+            "[{l}]"
+        );
+        t.stop().await;
+    }
+}

@@ -1325,6 +1325,8 @@ pub struct DeviceStatus {
     pub notify_outcome: Option<String>,
     /// When the device's file last changed (a committed change that altered it).
     pub file_changed_at: Option<String>,
+    /// The user logged in on it (extension mobility).
+    pub logged_in: Option<String>,
 }
 
 /// Which phones to resync (at least one selector; they add up).

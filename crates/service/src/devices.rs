@@ -1281,6 +1281,7 @@ fn status_of(row: store::status::StatusRow) -> model::DeviceStatus {
         notified_at: r.notified_at,
         notify_outcome: Some(r.notify_outcome).filter(|o| !o.is_empty()),
         file_changed_at: r.file_changed_at,
+        logged_in: row.logged_in,
     }
 }
 

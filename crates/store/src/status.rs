@@ -232,12 +232,15 @@ pub enum StateFilter {
 pub struct StatusRow {
     pub device_id: i64,
     pub name: String,
+    /// The user logged in on it (extension mobility).
+    pub logged_in: Option<String>,
     pub seen: Option<Seen>,
     pub resync: Option<Resync>,
 }
 
 const STATUS_FROM: &str = " FROM devices d LEFT JOIN device_status s ON s.device_id = d.id \
-    LEFT JOIN device_resync r ON r.device_id = d.id WHERE d.class = 'phone'";
+    LEFT JOIN device_resync r ON r.device_id = d.id LEFT JOIN em_logins lg ON lg.device_id = d.id \
+    LEFT JOIN users lu ON lu.id = lg.user_id WHERE d.class = 'phone'";
 
 fn state_sql(f: StateFilter) -> &'static str {
     match f {
@@ -265,7 +268,7 @@ pub async fn list(
     let mut q = crate::sql::Sql::new(
         "SELECT d.id, d.name, s.last_seen, s.last_ip, s.last_user_agent, s.last_file, s.last_protocol, s.requests, \
          r.device_id AS r_id, r.requested_at, r.succeeded_at, r.failed_at, r.error, r.firmware, r.syslog_ip, r.notified_at, \
-         r.notify_outcome, r.file_changed_at, COUNT(*) OVER () AS total",
+         r.notify_outcome, r.file_changed_at, lu.user_id AS logged_in, COUNT(*) OVER () AS total",
     );
     q.push(STATUS_FROM).push(state_sql(filter));
     if !prefix.is_empty() {
@@ -291,7 +294,7 @@ pub async fn of_device(conn: &mut AnyConnection, device_id: i64) -> Result<Optio
     let mut q = crate::sql::Sql::new(
         "SELECT d.id, d.name, s.last_seen, s.last_ip, s.last_user_agent, s.last_file, s.last_protocol, s.requests, \
          r.device_id AS r_id, r.requested_at, r.succeeded_at, r.failed_at, r.error, r.firmware, r.syslog_ip, r.notified_at, \
-         r.notify_outcome, r.file_changed_at",
+         r.notify_outcome, r.file_changed_at, lu.user_id AS logged_in",
     );
     q.push(STATUS_FROM).push(" AND d.id = ").bind(device_id);
     q.query()
@@ -333,6 +336,7 @@ fn status_row(r: &sqlx::any::AnyRow) -> Result<StatusRow> {
     Ok(StatusRow {
         device_id,
         name: r.try_get("name")?,
+        logged_in: r.try_get("logged_in")?,
         seen,
         resync,
     })

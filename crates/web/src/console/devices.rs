@@ -433,6 +433,17 @@ fn rows(dev: Dev, r: &Json) -> Vec<Value> {
 }
 
 pub(super) async fn view(s: AppState, c: Console, dev: Dev, name: String) -> Response {
+    view_with(s, c, dev, name, None).await
+}
+
+/// A device's page, with why a form on it was refused.
+pub(super) async fn view_with(
+    s: AppState,
+    c: Console,
+    dev: Dev,
+    name: String,
+    error: Option<String>,
+) -> Response {
     let r = match dev.get(&s, &name).await {
         Ok(r) => r,
         Err(e) => return c.failed(e),
@@ -440,6 +451,18 @@ pub(super) async fn view(s: AppState, c: Console, dev: Dev, name: String) -> Res
     let status = match dev {
         Dev::Phone => s.service.phone_status(&name).await.ok(),
         Dev::Profile => None,
+    };
+    // Extension mobility, on phones whose model has it.
+    let em = match dev {
+        Dev::Phone
+            if s.service
+                .catalog()
+                .get(r["model"].as_str().unwrap_or(""))
+                .is_some_and(|t| t.device_profile) =>
+        {
+            s.service.login_state(&name).await.ok()
+        }
+        _ => None,
     };
     let name = r["name"].as_str().unwrap_or("").to_string();
     let system = r["system"].as_str().unwrap_or("").to_string();
@@ -475,9 +498,49 @@ pub(super) async fn view(s: AppState, c: Console, dev: Dev, name: String) -> Res
                 rows => rows(dev, &r),
                 lines,
                 status,
+                em,
+                error,
+                may_login => a.may(&system, dev.resource(), "update"),
             },
         ),
     )
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    user_id: String,
+    #[serde(default)]
+    pin: String,
+}
+
+/// Logs a user in on a phone (with their PIN), or whoever is logged in out.
+pub(super) async fn phone_login(
+    State(s): State<AppState>,
+    c: Console,
+    Path((name, what)): Path<(String, String)>,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if let Some(r) = c.forged(&f.csrf) {
+        return r;
+    }
+    let r = match what.as_str() {
+        "login" => {
+            let req = model::extension_mobility::LoginRequest {
+                user_id: f.user_id.trim().to_string(),
+                pin: model::Secret::new(f.pin),
+            };
+            s.service.login(c.actor(), &name, &req).await
+        }
+        _ => s.service.logout(c.actor(), &name).await,
+    };
+    match r {
+        Ok(_) => Redirect::to(&format!("/phones/{}", urlencode(&name))).into_response(),
+        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
+        Err(e) => view_with(s, c, Dev::Phone, name, Some(e.to_string())).await,
+    }
 }
 
 pub(super) async fn new(s: AppState, c: Console, dev: Dev) -> Response {

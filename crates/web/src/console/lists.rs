@@ -414,7 +414,7 @@ pub(super) async fn status(
         .device_statuses(state, f.q.as_deref().unwrap_or(""), f.limit, f.offset)
         .await
         .map(|p| Listed {
-            headers: &["Device", "State", "Last seen", "Firmware", "Last resync", "Last NOTIFY"],
+            headers: &["Device", "State", "Last seen", "Firmware", "Last resync", "Last NOTIFY", "Logged in"],
             total: p.total,
             total_exact: p.total_exact,
             rows: p
@@ -428,6 +428,7 @@ pub(super) async fn status(
                             d.device.clone(), d.state.clone(), d.last_seen.clone().unwrap_or_else(|| "never".into()),
                             d.firmware.clone().unwrap_or_default(), d.resync_succeeded_at.clone().or(d.resync_failed_at.clone()).unwrap_or_default(),
                             d.notify_outcome.clone().unwrap_or_default(),
+                            d.logged_in.clone().unwrap_or_default(),
                         ],
                     }
                 })

@@ -128,6 +128,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/users/{key}/edit", get(edit_user))
         .route("/users/{key}/delete", post(delete_user))
         .route("/users/{key}/capabilities", post(user_capabilities))
+        .route("/phones/{name}/em/{what}", post(devices::phone_login))
         .route("/users/{key}/dnd", post(user_dnd))
         .route("/templates", get(templates).post(create_template))
         .route("/templates/new", get(new_template))

@@ -168,6 +168,16 @@ const SYSTEM_FIELDS: &[Field] = &[
         Input::Text,
     ),
     field("settings.network_locale", "Network locale", Input::Text),
+    field(
+        "settings.extension_mobility.multiple_login",
+        "Extension mobility: a login on a second phone",
+        Input::Choice(&["refuse", "auto_logout"]),
+    ),
+    field(
+        "settings.extension_mobility.max_login_minutes",
+        "Extension mobility: maximum login time in minutes (0: no limit)",
+        Input::Number,
+    ),
 ];
 
 const LINE_FIELDS: &[Field] = &[

@@ -163,12 +163,17 @@ async fn user_page(
     match s.service.user(key, system).await {
         Ok(u) => {
             let a = c.actor();
+            let logins = s
+                .service
+                .user_logins(&u.user_id, Some(&u.system))
+                .await
+                .unwrap_or_default();
             let mut r = render(
                 "user.html",
                 c.page(
                     "users",
                     &format!("User {}", u.user_id),
-                    context! { may_update => a.may(&u.system, "user", "update"), may_delete => a.may(&u.system, "user", "delete"), u, done, error => error.clone() },
+                    context! { may_update => a.may(&u.system, "user", "update"), may_delete => a.may(&u.system, "user", "delete"), u, done, error => error.clone(), logins },
                 ),
             );
             if error.is_some() {
