@@ -909,9 +909,6 @@ pub struct Phone {
     pub lines: Vec<Appearance>,
     pub services: Vec<Subscription>,
     pub speed_dials: Vec<SpeedDial>,
-    /// Per-device parameter overrides.
-    #[schema(value_type = Object)]
-    pub parameters: serde_json::Map<String, serde_json::Value>,
     /// Users associated with the phone.
     pub users: Vec<String>,
     /// Where the phone listens for SIP (`host:port`), when not at the address its requests come
@@ -965,6 +962,8 @@ pub struct NewPhone {
     pub lines: Vec<AppearanceInput>,
     pub services: Vec<Subscription>,
     pub speed_dials: Vec<SpeedDial>,
+    /// Not taken: a phone's own provisioning parameters are the device scope's
+    /// (`PUT /api/v1/parameters/device?target=NAME`); a value here is refused, saying so.
     #[schema(value_type = Object)]
     pub parameters: serde_json::Map<String, serde_json::Value>,
     /// Where the phone listens for SIP (`host:port` or `host`), when not where its requests
@@ -1000,6 +999,8 @@ pub struct PhonePatch {
     pub lines: Option<Vec<AppearanceInput>>,
     pub services: Option<Vec<Subscription>>,
     pub speed_dials: Option<Vec<SpeedDial>>,
+    /// Not taken: a phone's own provisioning parameters are the device scope's
+    /// (`PUT /api/v1/parameters/device?target=NAME`); a value here is refused, saying so.
     #[schema(value_type = Option<Object>)]
     pub parameters: Option<serde_json::Map<String, serde_json::Value>>,
     /// `""` clears it.

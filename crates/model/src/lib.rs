@@ -30,6 +30,7 @@ pub use directory::{
 };
 pub mod status;
 pub mod templates;
+pub mod trigger;
 pub mod values;
 
 pub use access::{

@@ -21,8 +21,12 @@ pub enum Kind {
     HhMm,
     /// Resync At Random Delay: seconds; 0 disables, under 600 means 600, rounded up to minutes.
     AtRandomDelay,
-    /// A profile rule (empty allowed for B–D).
+    /// A profile rule; empty allowed (seed 002: "If a resync is triggered and the Profile Rule
+    /// is blank then the remaining Profile Rules B through D are still calculated and executed").
     Rule,
+    /// A resync trigger: empty, or a conditional expression (seeds 002 and 004: the resync is
+    /// triggered "when the logic equation in these parameters evaluates to TRUE").
+    Trigger,
     /// DHCP options to use, in order: a comma-separated list of 66, 150, 159, 160.
     DhcpOptions,
     /// Free text (log messages with macros, resync triggers).
@@ -107,13 +111,13 @@ pub const PARAMS: &[ParamDef] = &[
         key: "resync_trigger_1",
         web_name: "Resync Trigger 1",
         default: "",
-        kind: Kind::Text,
+        kind: Kind::Trigger,
     },
     ParamDef {
         key: "resync_trigger_2",
         web_name: "Resync Trigger 2",
         default: "",
-        kind: Kind::Text,
+        kind: Kind::Trigger,
     },
     ParamDef {
         key: "resync_fails_on_fnf",
@@ -246,8 +250,21 @@ pub fn check(key: &str, value: &str) -> Result<(String, Option<Invalid>), Invali
         Kind::Rule => {
             if !v.is_empty() {
                 ProfileRule::parse(key, v)?;
-            } else if key == "profile_rule" {
-                return Err(Invalid::new(key, "Profile Rule cannot be empty: the default is /spa$PSN.cfg"));
+            }
+            Ok((v.to_string(), None))
+        }
+        Kind::Trigger => {
+            if !v.is_empty() {
+                crate::trigger::parse(v).map_err(|why| {
+                    Invalid::new(
+                        key,
+                        format!(
+                            "`{value}` is not a resync trigger: {why} (a condition such as \
+                             `$REGTMR1 gt 300 and $PRVTMR ge 1200`: operands $MACRO, numbers or \
+                             quoted text; eq, ne, lt, le, gt, ge; and, or; parentheses)"
+                        ),
+                    )
+                })?;
             }
             Ok((v.to_string(), None))
         }
@@ -496,7 +513,12 @@ mod tests {
             .message
             .contains("provision_enable"));
         assert!(check("profile_rule", "ftp://x/y").is_err());
-        assert!(check("profile_rule", "").is_err());
+        // Seed 002: "If a resync is triggered and the Profile Rule is blank then the remaining
+        // Profile Rules B through D are still calculated and executed."
+        assert_eq!(check("profile_rule", "").unwrap().0, "");
+        assert!(check("resync_trigger_1", "$REGTMR1 gt 300 and $PRVTMR ge 1200").is_ok());
+        assert!(check("resync_trigger_2", "$REGTMR1 300").is_err());
+        assert_eq!(check("resync_trigger_2", "").unwrap().0, "");
         assert_eq!(check("profile_rule_b", "").unwrap().0, "");
         assert_eq!(check("dhcp_option_to_use", "66, 150").unwrap().0, "66,150");
         assert!(check("dhcp_option_to_use", "66,66").is_err());

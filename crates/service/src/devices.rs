@@ -42,7 +42,10 @@ pub(crate) struct DeviceSpec {
     pub(crate) lines: Vec<AppearanceInput>,
     pub(crate) services: Vec<Subscription>,
     pub(crate) speed_dials: Vec<SpeedDial>,
+    /// What is stored in the retired per-device `parameters` (kept as it is, never read).
     pub(crate) parameters: serde_json::Map<String, serde_json::Value>,
+    /// A request gave `parameters`: refused (they are the device scope's).
+    pub(crate) parameters_given: bool,
     pub(crate) mlpp_domain: String,
     pub(crate) mlpp_indication: bool,
     pub(crate) mlpp_preemption: bool,
@@ -76,7 +79,7 @@ impl From<NewPhone> for DeviceSpec {
             lines: p.lines,
             services: p.services,
             speed_dials: p.speed_dials,
-            parameters: p.parameters,
+            parameters_given: !p.parameters.is_empty(),
             sip_contact: p.sip_contact,
             ..Default::default()
         }
@@ -144,6 +147,7 @@ pub(crate) fn spec_of(d: &StoredDevice) -> DeviceSpec {
         services: d.services.clone(),
         speed_dials: r.speed_dials.clone(),
         parameters: r.parameters.clone(),
+        parameters_given: false,
         mlpp_domain: r.mlpp_domain.clone(),
         mlpp_indication: r.mlpp_indication,
         mlpp_preemption: r.mlpp_preemption,
@@ -323,6 +327,16 @@ impl Service {
             }
         }
 
+        if s.parameters_given {
+            return Err(Error::invalid(
+                "parameters",
+                format!(
+                    "a phone's own provisioning parameters are the device scope's: \
+                     PUT /api/v1/parameters/device?target={} (docs/phones.md, \"Profile rules and resync\")",
+                    s.name.as_deref().unwrap_or("NAME")
+                ),
+            ));
+        }
         // What the model supports.
         let buttons = assign_buttons(&s.lines.iter().map(|l| l.button).collect::<Vec<_>>());
         check_device_shape(
@@ -1043,8 +1057,8 @@ impl Service {
                     if let Some(v) = p.speed_dials {
                         s.speed_dials = v;
                     }
-                    if let Some(v) = p.parameters {
-                        s.parameters = v;
+                    if p.parameters.is_some_and(|v| !v.is_empty()) {
+                        s.parameters_given = true;
                     }
                 },
             )

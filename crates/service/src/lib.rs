@@ -366,6 +366,17 @@ impl Service {
             .await?;
         }
         tx.commit().await?;
+        // Values in the retired per-device `parameters` were stored and never reached a file:
+        // say where they belong now (they stay where they are).
+        let mut c = self.store.read().await?;
+        let retired = store::devices::with_retired_parameters(&mut c, 10).await?;
+        if !retired.is_empty() {
+            tracing::warn!(
+                phones = %retired.join(", "),
+                "these phones have values in the retired `parameters` field, which never reached their files: \
+                 set them at device scope (PUT /api/v1/parameters/device?target=NAME) and they will"
+            );
+        }
         Ok(())
     }
 

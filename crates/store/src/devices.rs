@@ -34,6 +34,8 @@ pub struct DeviceRow {
     pub logout_profile_id: Option<i64>,
     pub primary_phone_id: Option<i64>,
     pub speed_dials: Vec<SpeedDial>,
+    /// The retired per-device `parameters` as stored before (never read into files; a phone's
+    /// own provisioning parameters are the device scope's parameter set).
     pub parameters: serde_json::Map<String, serde_json::Value>,
     pub mlpp_domain: String,
     pub mlpp_indication: bool,
@@ -110,7 +112,6 @@ impl StoredDevice {
             lines: self.appearances.iter().map(|(_, a)| a.clone()).collect(),
             services: self.services.clone(),
             speed_dials: r.speed_dials.clone(),
-            parameters: r.parameters.clone(),
             users: self.users.clone(),
             sip_contact: r.sip_contact.clone(),
             auto_registered: r.auto_registered,
@@ -769,4 +770,14 @@ pub async fn set_dnd(conn: &mut AnyConnection, id: i64, mode: &str) -> Result<()
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The phones with values in the retired per-device `parameters`, by name (at most `limit`).
+pub async fn with_retired_parameters(conn: &mut AnyConnection, limit: i64) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT name FROM devices WHERE parameters_json <> '{}' ORDER BY name LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
 }
