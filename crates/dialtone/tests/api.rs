@@ -1248,10 +1248,19 @@ async fn provisioning_parameters_resolve_most_specific_first() {
         .await;
         assert_eq!(
             (s, v["error"]["field"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("values.resync_trigger_1")),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("values.resync_trigger_1")
+            ),
             "{v}"
         );
-        assert!(v["error"]["message"].as_str().unwrap().contains("`300` where a comparison"), "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("`300` where a comparison"),
+            "{v}"
+        );
         let (s, v) = put(
             "/api/v1/parameters/model?target=7841",
             json!({"values": {"resync_trigger_1": "$REGTMR1 gt 300 and $PRVTMR ge 1200", "profile_rule": "", "profile_rule_b": "http://10.0.0.5/$MA.xml"}}),
@@ -1268,21 +1277,41 @@ async fn provisioning_parameters_resolve_most_specific_first() {
             .text()
             .await
             .unwrap();
-        assert!(mpp.contains("<Profile_Rule ua=\"na\"></Profile_Rule>"), "{mpp}");
+        assert!(
+            mpp.contains("<Profile_Rule ua=\"na\"></Profile_Rule>"),
+            "{mpp}"
+        );
         assert!(mpp.contains("$REGTMR1 gt 300 and $PRVTMR ge 1200"), "{mpp}");
 
         // The phone record's retired `parameters`: refused, saying where they belong.
         let (s, v) = t
             .post("/api/v1/phones", json!({"mac": "00562B300003", "model": "8861", "parameters": {"resync_periodic": "60"}}))
             .await;
-        assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("parameters")), "{v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains("/api/v1/parameters/device?target="), "{v}");
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("parameters")),
+            "{v}"
+        );
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("/api/v1/parameters/device?target="),
+            "{v}"
+        );
         let (_, ph) = t.get("/api/v1/phones/SEP00562B300002").await;
         assert!(ph.get("parameters").is_none(), "{ph}");
         let (s, v) = t
-            .patch("/api/v1/phones/SEP00562B300002", json!({"version": ph["version"], "parameters": {"resync_periodic": "60"}}))
+            .patch(
+                "/api/v1/phones/SEP00562B300002",
+                json!({"version": ph["version"], "parameters": {"resync_periodic": "60"}}),
+            )
             .await;
-        assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("parameters")), "{v}");
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("parameters")),
+            "{v}"
+        );
 
         // Bad values and scopes are refused with the field; a set that exists needs its version.
         let (s, v) = put(

@@ -139,6 +139,31 @@ async fn a_users_dnd_reaches_every_associated_phone_and_its_file() {
             .await
             .contains("<DND_Setting ua=\"rw\">No</DND_Setting>"));
 
+        // The MPP file carries the line's forwards (User > Call Forward), its shared appearance
+        // and the speed dials on their line keys.
+        forwards(&t, "4001", "7000", "8000").await;
+        let (_, m) = t.get("/api/v1/phones/SEP00562B0D0002").await;
+        let (s, v) = t
+            .patch(
+                "/api/v1/phones/SEP00562B0D0002",
+                json!({"version": m["version"], "speed_dials": [{"position": 3, "number": "5550100", "label": "Home"}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {v}");
+        let mpp = file(&t, "SEP00562B0D0002", "00562b0d0002.xml").await;
+        for want in [
+            "<Cfwd_Busy ua=\"rw\">Yes</Cfwd_Busy>",
+            "<Cfwd_Busy_Dest ua=\"rw\">7000</Cfwd_Busy_Dest>",
+            "<Cfwd_No_Answer_Dest ua=\"rw\">8000</Cfwd_No_Answer_Dest>",
+            "<Cfwd_All ua=\"rw\">No</Cfwd_All>",
+            "<Share_Ext_1_ ua=\"na\">Yes</Share_Ext_1_>",
+            "<Shared_User_ID_1_ ua=\"na\">4001</Shared_User_ID_1_>",
+            "<Extension_3_ ua=\"na\">Disabled</Extension_3_>",
+            "<Extended_Function_3_ ua=\"na\">fnc=sd;ext=5550100@$PROXY;nme=Home</Extended_Function_3_>",
+        ] {
+            assert!(mpp.contains(want), "[{l}] {want} in {mpp}");
+        }
+
         // Wrong input is said.
         let (s, v) = t
             .put("/api/v1/users/ann/dnd", json!({"dnd": "silent"}))

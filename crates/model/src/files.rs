@@ -13,4 +13,8 @@ pub struct FileLine {
     pub busy_trigger: i64,
     /// The line appears on another device too.
     pub shared: bool,
+    /// Call forward all, busy and no answer (internal callers): empty when not set.
+    pub forward_all: String,
+    pub forward_busy: String,
+    pub forward_no_answer: String,
 }

@@ -98,6 +98,9 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (Device
                 busy_trigger: l.busy_trigger,
                 shared: l.shared,
                 voicemail: s.voicemail_pilot.clone(),
+                forward_all: l.forward_all.clone(),
+                forward_busy: l.forward_busy.clone(),
+                forward_no_answer: l.forward_no_answer.clone(),
             })
             .collect(),
         speed_dials: p

@@ -408,6 +408,17 @@ mod tests {
                         busy_trigger: i as i64,
                         shared: i % 2 == 1,
                         voicemail: odd(i),
+                        forward_all: if variant == 1 {
+                            odd(i + 5)
+                        } else {
+                            String::new()
+                        },
+                        forward_busy: odd(i + 6),
+                        forward_no_answer: if variant == 4 {
+                            String::new()
+                        } else {
+                            odd(i + 7)
+                        },
                     })
                     .collect();
                 out.push(DeviceView {

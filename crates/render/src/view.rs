@@ -48,6 +48,10 @@ pub struct LineView {
     pub shared: bool,
     /// The voicemail pilot number.
     pub voicemail: String,
+    /// Call forward all, busy and no answer (empty: not set).
+    pub forward_all: String,
+    pub forward_busy: String,
+    pub forward_no_answer: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -266,6 +270,38 @@ impl DeviceView {
                 },
             );
             line("Voice Mail Server", "na", &l.voicemail);
+            // Shared line appearance (Cisco IP Phone 8800 Multiplatform administration guide,
+            // Ext(n) > Share Line Appearance: `Share_Ext_1_`, `Shared_User_ID_1_`).
+            line("Share Ext", "na", if l.shared { "Yes" } else { "No" });
+            line(
+                "Shared User ID",
+                "na",
+                if l.shared { &l.pattern } else { "" },
+            );
+        }
+        // Call forward (the same guide, "Parameters for Enable Call Forward on User Tab":
+        // `Cfwd_All`, `Cfwd_All_Dest`, …) is the phone's, not a line's: the first line's.
+        if let Some(l) = self.lines.first() {
+            let yes = |v: &str| if v.is_empty() { "No" } else { "Yes" };
+            f("Cfwd_All", "rw", yes(&l.forward_all));
+            f("Cfwd_All_Dest", "rw", &l.forward_all);
+            f("Cfwd_Busy", "rw", yes(&l.forward_busy));
+            f("Cfwd_Busy_Dest", "rw", &l.forward_busy);
+            f("Cfwd_No_Answer", "rw", yes(&l.forward_no_answer));
+            f("Cfwd_No_Answer_Dest", "rw", &l.forward_no_answer);
+        }
+        // Speed dials on their line keys (the key's `Extension_n_` Disabled, its
+        // `Extended_Function_n_` `fnc=sd;ext=…@$PROXY;nme=…`), as the enterprise file puts them
+        // on their buttons.
+        for sd in &self.speed_dials {
+            let n = sd.button as u32;
+            f(&line_element_name("Extension", n), "na", "Disabled");
+            let label: String = sd.label.chars().filter(|c| *c != ';').collect();
+            f(
+                &line_element_name("Extended Function", n),
+                "na",
+                &format!("fnc=sd;ext={}@$PROXY;nme={label}", sd.number),
+            );
         }
         if !self.directory_url.is_empty() {
             f("XML_Directory_Service_Name", "na", "Corporate directory");

@@ -39,6 +39,17 @@ fn line(button: i64, pattern: &str, name: &str, shared: bool) -> LineView {
         busy_trigger: 2,
         shared,
         voicemail: "8000".into(),
+        forward_all: String::new(),
+        forward_busy: if button == 1 {
+            "8000".into()
+        } else {
+            String::new()
+        },
+        forward_no_answer: if button == 1 {
+            "8000".into()
+        } else {
+            String::new()
+        },
     }
 }
 

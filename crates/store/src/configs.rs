@@ -111,8 +111,22 @@ struct DeviceJson(
 );
 
 /// A line appearance row: device, line, button, label, display, pattern, alerting name, max
-/// calls, busy trigger, devices on the line.
-type LineJson = (i64, i64, i64, String, String, String, String, i64, i64, i64);
+/// calls, busy trigger, devices on the line, forward all, forward busy and no answer (internal).
+type LineJson = (
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+);
 
 /// The devices `keys` name (those that exist), in id order, with their lines.
 pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<ConfigDevice>> {
@@ -188,7 +202,8 @@ pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<Config
     let mut q = Sql::new(&aggregated(
         &backend,
         "a.device_id, a.line_id, a.button, a.label, a.display, l.pattern, l.alerting_name, l.max_calls, \
-         l.busy_trigger, (SELECT COUNT(DISTINCT o.device_id) FROM appearances o WHERE o.line_id = a.line_id)",
+         l.busy_trigger, (SELECT COUNT(DISTINCT o.device_id) FROM appearances o WHERE o.line_id = a.line_id), \
+         l.forward_all, l.forward_busy_internal, l.forward_no_answer_internal",
         "FROM appearances a JOIN lines l ON l.id = a.line_id WHERE a.device_id IN ",
     ));
     q.bind_in(&backend, &ids);
@@ -205,6 +220,9 @@ pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<Config
             max_calls: r.7,
             busy_trigger: r.8,
             shared: r.9 > 1,
+            forward_all: r.10,
+            forward_busy: r.11,
+            forward_no_answer: r.12,
         });
     }
     for l in lines.values_mut() {
