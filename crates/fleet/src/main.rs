@@ -6,7 +6,8 @@
 //! It ends by printing one JSON object: `phones`, `provisioned` (phones whose file is the one the
 //! server holds, by the administrators' preview when `--admin` is given, else phones that got
 //! their own file), `requests`, `errors`, `p50_ms`, `p99_ms`, `elapsed_s`,
-//! `last_provisioned_s`, `notifies`; and exits non-zero when not every phone was provisioned.
+//! `last_provisioned_s`, `notifies`, `em_logins`, `em_logouts`; and exits non-zero when not
+//! every phone was provisioned.
 #![forbid(unsafe_code)]
 
 mod phone;
@@ -89,6 +90,19 @@ struct Args {
     /// Requests open at once at most.
     #[arg(long, default_value_t = 512)]
     concurrency: usize,
+    /// Extension mobility: once it has its file, each phone logs in from its services menu as
+    /// this user, `{i}` replaced by the phone's index from 0 (`emuser{i}`); enterprise phones.
+    #[arg(long)]
+    em_user: Option<String>,
+    /// The PIN those users log in with.
+    #[arg(long, default_value = "")]
+    em_pin: String,
+    /// Phone-time seconds after logging in that each phone logs out again.
+    #[arg(long)]
+    em_logout_after: Option<f64>,
+    /// Phone-time seconds after a phone got its file that its user logs in.
+    #[arg(long, default_value_t = 60.0)]
+    em_login_after: f64,
     /// Write each phone's outcome (name, provisioned, notifies) here, one JSON object a line.
     #[arg(long)]
     per_phone: Option<std::path::PathBuf>,
@@ -188,6 +202,12 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         latencies_us: Default::default(),
         open: tokio::sync::Semaphore::new(args.concurrency.max(1)),
         provisioned: Default::default(),
+        em_user: args.em_user.clone(),
+        em_pin: args.em_pin.clone(),
+        em_logout_after: args.em_logout_after,
+        em_login_after: args.em_login_after,
+        em_logins: Default::default(),
+        em_logouts: Default::default(),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut running = tokio::task::JoinSet::new();
@@ -207,13 +227,14 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                 .with_context(|| format!("listening for SIP on {ip}:{}", args.sip_port))?;
             sip_tasks.spawn(sip::serve(sock, side.clone()));
         }
-        let p = Phone::new(
+        let mut p = Phone::new(
             mac(&args.mac_prefix, args.mac_start + i)?,
             model.clone(),
             family(&model),
             ip,
             side,
         );
+        p.index = i;
         running.spawn(p.run(fleet.clone(), stop_rx.clone()));
     }
     match args.duration {
@@ -300,6 +321,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         "elapsed_s": (elapsed * 1000.0).round() / 1000.0,
         "last_provisioned_s": (last * 1000.0).round() / 1000.0,
         "notifies": outcomes.iter().map(|o| o.notifies).sum::<u64>(),
+        "em_logins": fleet.em_logins.load(Ordering::Relaxed),
+        "em_logouts": fleet.em_logouts.load(Ordering::Relaxed),
     });
     println!("{report}");
     Ok(provisioned == args.phones as u64)

@@ -35,6 +35,16 @@ pub struct Fleet {
     pub open: tokio::sync::Semaphore,
     /// Phones that have their own file, for the run that ends when all have.
     pub provisioned: AtomicU64,
+    /// Extension mobility: each phone logs in with the user this makes of its index (`{i}`
+    /// replaced) and this PIN, from its services menu, once it has its file.
+    pub em_user: Option<String>,
+    pub em_pin: String,
+    /// Phone-time seconds after a login that the phone logs out again (none: it stays).
+    pub em_logout_after: Option<f64>,
+    /// Phone-time seconds after it got its file that the user walks up and logs in.
+    pub em_login_after: f64,
+    pub em_logins: AtomicU64,
+    pub em_logouts: AtomicU64,
 }
 
 impl Fleet {
@@ -88,6 +98,17 @@ pub struct Phone {
     out: Outcome,
     /// Set when the first full config arrived (counted once).
     counted: bool,
+    /// The phone's index in the fleet (extension mobility's user).
+    pub index: usize,
+    /// Its services menu URL (enterprise files' `<servicesURL>`).
+    services_url: Option<String>,
+    /// Extension mobility: when it logged in (fleet time), and whether it logged out since.
+    logged_in_at: Option<Instant>,
+    logged_out: bool,
+    /// When it first got its own file.
+    provisioned_at: Option<Instant>,
+    /// Its user tried to log in (once, whatever came of it).
+    em_tried: bool,
 }
 
 enum Fetch {
@@ -119,6 +140,12 @@ impl Phone {
             params: BTreeMap::new(),
             rules: Default::default(),
             counted: false,
+            index: 0,
+            services_url: None,
+            logged_in_at: None,
+            logged_out: false,
+            provisioned_at: None,
+            em_tried: false,
         }
     }
 
@@ -341,6 +368,9 @@ impl Phone {
                         .and_then(|x| x.text())
                         .map(str::to_string)
                 };
+                if let Some(u) = find("servicesURL").filter(|u| !u.is_empty()) {
+                    self.services_url = Some(u);
+                }
                 if let (Some(a), Some(p)) = (find("authName"), find("authPassword")) {
                     if !p.is_empty() {
                         *self.sip.credential.lock().expect("credential") = Some((a, p));
@@ -356,6 +386,7 @@ impl Phone {
             }
             if !self.counted {
                 self.counted = true;
+                self.provisioned_at = Some(Instant::now());
                 fleet.provisioned.fetch_add(1, Ordering::AcqRel);
             }
         }
@@ -539,7 +570,29 @@ impl Phone {
                 continue;
             }
             chained = 0;
-            let wait = self.next_resync(&fleet, ok);
+            if ok && self.counted {
+                self.extension_mobility(&fleet).await;
+            }
+            let mut wait = self.next_resync(&fleet, ok);
+            // A phone whose user has yet to walk up wakes to log in (once).
+            if let (Some(at), Some(_), None, false, true) = (
+                self.provisioned_at,
+                &fleet.em_user,
+                self.logged_in_at,
+                self.em_tried,
+                self.services_url.is_some(),
+            ) {
+                let left =
+                    (fleet.em_login_after - at.elapsed().as_secs_f64() * fleet.scale).max(0.0);
+                wait = Some(wait.map_or(left, |w| w.min(left)));
+            }
+            // A phone logged in wakes when its login's time is up, to log out.
+            if let (Some(at), Some(after), false) =
+                (self.logged_in_at, fleet.em_logout_after, self.logged_out)
+            {
+                let left = (after - at.elapsed().as_secs_f64() * fleet.scale).max(0.0);
+                wait = Some(wait.map_or(left, |w| w.min(left)));
+            }
             let timer = async {
                 match wait {
                     Some(s) => tokio::time::sleep(fleet.phone_time(s)).await,
@@ -554,8 +607,132 @@ impl Phone {
         }
     }
 
+    /// A Cisco IP Phone XML object from the phone's services, as the phone would fetch it.
+    async fn service_get(&mut self, fleet: &Fleet, url: &str) -> Option<String> {
+        match self.http_get(fleet, url, None).await {
+            Fetch::Got(b) => Some(String::from_utf8_lossy(&b).to_string()),
+            _ => None,
+        }
+    }
+
+    /// Extension mobility as a user at the phone does it: Services, Extension Mobility, then
+    /// the user ID and PIN (or, when its time is up, Log out). True when it logged in or out.
+    async fn extension_mobility(&mut self, fleet: &Fleet) -> bool {
+        let (Some(user), Some(menu_url)) = (fleet.em_user.clone(), self.services_url.clone())
+        else {
+            return false;
+        };
+        let logout_due = match (self.logged_in_at, fleet.em_logout_after) {
+            (Some(at), Some(after)) => !self.logged_out && at.elapsed() >= fleet.phone_time(after),
+            _ => false,
+        };
+        if self.logged_in_at.is_some() && !logout_due {
+            return false;
+        }
+        let walked_up = self
+            .provisioned_at
+            .is_some_and(|at| at.elapsed() >= fleet.phone_time(fleet.em_login_after));
+        if self.logged_in_at.is_none() && (!walked_up || self.em_tried) {
+            return false;
+        }
+        if self.logged_in_at.is_none() {
+            self.em_tried = true;
+        }
+        let Some(menu) = self.service_get(fleet, &menu_url).await else {
+            return false;
+        };
+        let Some(em_url) = menu_item(&menu, "Extension Mobility") else {
+            return false;
+        };
+        let Some(page) = self.service_get(fleet, &em_url).await else {
+            return false;
+        };
+        if logout_due {
+            let Some(out) = soft_key(&page, "Log out") else {
+                return false;
+            };
+            if self
+                .service_get(fleet, &out)
+                .await
+                .is_some_and(|t| t.contains("Logged out"))
+            {
+                self.logged_out = true;
+                fleet.em_logouts.fetch_add(1, Ordering::AcqRel);
+                return true;
+            }
+            return false;
+        }
+        if page.contains("<CiscoIPPhoneText>") {
+            // Someone is logged in already (from an earlier run): the phone takes it as its own.
+            self.logged_in_at = Some(Instant::now());
+            return false;
+        }
+        let Some(action) = tag_text(&page, "URL") else {
+            return false;
+        };
+        let user = user.replace("{i}", &self.index.to_string());
+        let url = format!(
+            "{action}&user={}&pin={}",
+            encode(&user),
+            encode(&fleet.em_pin)
+        );
+        if self
+            .service_get(fleet, &url)
+            .await
+            .is_some_and(|t| t.contains("Welcome"))
+        {
+            self.logged_in_at = Some(Instant::now());
+            fleet.em_logins.fetch_add(1, Ordering::AcqRel);
+            return true;
+        }
+        false
+    }
+
     fn done(mut self) -> Outcome {
         self.out.notifies = self.sip.notifies.load(Ordering::Relaxed);
         self.out
     }
+}
+
+/// The text of the first `<tag>` in an XML object.
+fn tag_text(xml: &str, tag: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(xml).ok()?;
+    doc.descendants()
+        .find(|n| n.has_tag_name(tag))
+        .and_then(|n| n.text())
+        .map(str::to_string)
+}
+
+/// The URL of the `<MenuItem>` (or `<SoftKeyItem>`) named `name`.
+fn item_url(xml: &str, item: &str, name: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(xml).ok()?;
+    doc.descendants()
+        .filter(|n| n.has_tag_name(item))
+        .find(|n| {
+            n.children()
+                .any(|c| c.has_tag_name("Name") && c.text() == Some(name))
+        })
+        .and_then(|n| n.children().find(|c| c.has_tag_name("URL")))
+        .and_then(|u| u.text())
+        .map(str::to_string)
+}
+
+fn menu_item(xml: &str, name: &str) -> Option<String> {
+    item_url(xml, "MenuItem", name)
+}
+
+fn soft_key(xml: &str, name: &str) -> Option<String> {
+    item_url(xml, "SoftKeyItem", name)
+}
+
+/// Percent-encoding for a query value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -468,3 +468,118 @@ async fn unknown_phones_auto_register_and_are_claimed_by_their_users() {
         app.stop().await.unwrap();
     }
 }
+
+/// Extension mobility played by phones (docs/phones.md): six enterprise phones log in from their
+/// services menu (Extension Mobility, user ID and PIN), are told to resync and end with their
+/// users' profile lines; run again with a login time, they log in, log out and end with their
+/// own lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phones_log_in_and_out_with_extension_mobility() {
+    const N: usize = 6;
+    for db in TestDb::all().await {
+        let l = db.label;
+        let (cfg, sip_port) = config(&db);
+        let mut app = App::build(&cfg).await.unwrap();
+        let api = Api {
+            base: format!("http://{}", app.admin_addr),
+            client: reqwest::Client::new(),
+        };
+        let http = format!("http://{}", app.http_addr.unwrap());
+        for i in 0..N {
+            for (path, body) in [
+                (
+                    "/api/v1/phones",
+                    json!({"mac": &name(i)[3..], "model": "7960", "protocol": "SIP", "lines": [{"pattern": format!("{}", 3000 + i)}]}),
+                ),
+                (
+                    "/api/v1/device-profiles",
+                    json!({"name": format!("EM-{i}"), "model": "7960", "protocol": "SIP", "lines": [{"pattern": format!("{}", 6000 + i)}]}),
+                ),
+                (
+                    "/api/v1/users",
+                    json!({"user_id": format!("emuser{i}"), "last_name": "Mobile", "pin": "2468",
+                    "device_profiles": [format!("EM-{i}")], "default_device_profile": format!("EM-{i}")}),
+                ),
+            ] {
+                let (s, v) = api.post(path, body).await;
+                assert_eq!(s, 201, "[{l}] {path}: {v}");
+            }
+        }
+        let fleet = |extra: &[&str]| {
+            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_fleet"));
+            c.args(["--phones", &N.to_string(), "--model", "7960"])
+                .args(["--http", &http, "--admin", &api.base])
+                .args(["--sip-port", &sip_port.to_string()])
+                .args(["--time-scale", "60", "--duration", "10"])
+                .args(["--em-user", "emuser{i}", "--em-pin", "2468"])
+                .args(extra)
+                .env("FLEET_ADMIN_PASSWORD", PASSWORD);
+            c
+        };
+        let run = |mut c: std::process::Command| async move {
+            let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+                .await
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|_| {
+                panic!(
+                    "[{l}] fleet said {text} {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+            v
+        };
+
+        // Logged in, and holding the profiles' lines.
+        let r = run(fleet(&[])).await;
+        assert_eq!(
+            (r["em_logins"].as_u64(), r["provisioned"].as_u64()),
+            (Some(N as u64), Some(N as u64)),
+            "[{l}] {r}"
+        );
+        assert_eq!(api.get("/api/v1/logins").await["total"], N, "[{l}]");
+        for i in 0..N {
+            let st = api.get(&format!("/api/v1/phones/{}/login", name(i))).await;
+            assert_eq!(st["login"]["user_id"], format!("emuser{i}"), "[{l}] {st}");
+        }
+        let f = api
+            .client
+            .get(format!(
+                "{}/api/v1/phones/{}/files/{}.cnf.xml",
+                api.base,
+                name(2),
+                name(2)
+            ))
+            .basic_auth("admin", Some(PASSWORD))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            f.contains("<name>6002</name>") && !f.contains("<name>3002</name>"),
+            "[{l}] {f}"
+        );
+
+        // Logged out after their time (2 minutes of phone time), back on their own lines.
+        for i in 0..N {
+            let (s, v) = api
+                .post(&format!("/api/v1/phones/{}/logout", name(i)), json!({}))
+                .await;
+            assert_eq!(s, 200, "[{l}] {v}");
+        }
+        let r = run(fleet(&["--em-logout-after", "120"])).await;
+        assert_eq!(
+            (
+                r["em_logins"].as_u64(),
+                r["em_logouts"].as_u64(),
+                r["provisioned"].as_u64()
+            ),
+            (Some(N as u64), Some(N as u64), Some(N as u64)),
+            "[{l}] {r}"
+        );
+        assert_eq!(api.get("/api/v1/logins").await["total"], 0, "[{l}]");
+        app.stop().await.unwrap();
+    }
+}
