@@ -176,6 +176,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "  curl -u admin:{} '{base}/api/v1/users?conflicts=true'",
                 cfg.admin_password()?.unwrap_or_default()
             );
+            println!(
+                "Extension mobility: jsmith (PIN 13579) logs in on a 7960:\n  curl -u admin:{} -H 'content-type: application/json' -d '{{\"user_id\":\"jsmith\",\"pin\":\"13579\"}}' {base}/api/v1/phones/SEP00562B04000A/login",
+                cfg.admin_password()?.unwrap_or_default()
+            );
             if let Some(h) = app.http_addr {
                 println!("Phones fetch their files from http://{h}/, e.g.:\n  curl http://{h}/SEP00562B040000.cnf.xml");
             }

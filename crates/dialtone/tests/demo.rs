@@ -46,6 +46,16 @@ async fn the_demo_fills_both_backends_and_shows_conflicts() {
             db.label,
             shared.total
         );
+        // What `demo` prints for extension mobility works: jsmith logs in on SEP00562B04000A.
+        let req = model::extension_mobility::LoginRequest {
+            user_id: "jsmith".into(),
+            pin: model::Secret::new("13579".to_string()),
+        };
+        let st = svc
+            .login(&service::Actor::new("test"), "SEP00562B04000A", &req)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] {e}", db.label));
+        assert_eq!(st.login.unwrap().profile, "EM-jsmith", "[{}]", db.label);
         svc.close().await;
     }
 }

@@ -109,7 +109,9 @@ async fn login(State(s): State<Service>, Query(q): Qs) -> Response {
         user_id: user.clone(),
         pin: model::Secret::new(q.get("pin").cloned().unwrap_or_default()),
     };
-    let actor = Actor::new(format!("{user} on {name}"));
+    // The audit log names who tried: what was keyed, cut short (it may be anything).
+    let who: String = user.chars().take(64).collect();
+    let actor = Actor::new(format!("{who} on {name}"));
     match s.login(&actor, &name, &req).await {
         Ok(st) => {
             let profile = st.login.map(|l| l.profile).unwrap_or_default();
