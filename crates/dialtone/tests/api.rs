@@ -1432,3 +1432,71 @@ async fn many_basic_logins_at_once() {
     }
     t.stop().await;
 }
+
+/// Users and voicemail subscribers found together (seed 000's "Manage User"), by ID, a user
+/// before the subscriber of the same ID, conflicts between systems on each.
+#[tokio::test]
+async fn users_and_subscribers_are_found_together() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        t.create(
+            "/api/v1/systems",
+            json!({"name": "unity", "kind": "voicemail"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "jsmith", "first_name": "John", "last_name": "Smith"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "ann", "first_name": "Ann", "last_name": "Ash"}),
+        )
+        .await;
+        t.create("/api/v1/voicemail-subscribers", json!({"alias": "jsmith", "system": "unity", "first_name": "Joe", "last_name": "Smith", "extension": "2000"})).await;
+        t.create("/api/v1/voicemail-subscribers", json!({"alias": "bob", "system": "unity", "first_name": "Bob", "last_name": "Birch", "extension": "2001"})).await;
+        let (s, v) = t.get("/api/v1/people").await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {v}");
+        let got: Vec<(String, String)> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["key"].as_str().unwrap().to_string(),
+                    p["kind"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let want = [
+            ("ann", "user"),
+            ("bob", "voicemail_subscriber"),
+            ("jsmith", "user"),
+            ("jsmith", "voicemail_subscriber"),
+        ];
+        assert_eq!(
+            got,
+            want.map(|(a, b)| (a.to_string(), b.to_string())),
+            "[{l}] {v}"
+        );
+        assert_eq!(v["total"], 4);
+        // John and Joe Smith share an ID: both say so.
+        for p in &v["items"].as_array().unwrap()[2..] {
+            assert!(!p["conflicts"].as_array().unwrap().is_empty(), "[{l}] {p}");
+        }
+        let (_, v) = t.get("/api/v1/people?q=js").await;
+        assert_eq!(v["items"].as_array().unwrap().len(), 2, "[{l}] {v}");
+        let (_, v) = t.get("/api/v1/people?limit=1&offset=1").await;
+        assert_eq!(v["items"][0]["key"], "bob", "[{l}] {v}");
+        let (_, v) = t.get("/api/v1/people?system=unity").await;
+        assert_eq!(v["total"], 2, "[{l}] {v}");
+        t.refused(
+            t.get("/api/v1/people?offset=1000").await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "offset",
+        );
+        t.stop().await;
+    }
+}

@@ -1871,6 +1871,13 @@ async fn extension_mobility_in_the_console() {
             .await
             .unwrap();
         assert!(text(&c, "main table").await.contains("ann"), "[{l}]");
+        // Users and voicemail subscribers together.
+        c.goto(&format!("{base}/people?q=an")).await.unwrap();
+        let people = text(&c, "main table").await;
+        assert!(
+            people.contains("ann") && people.contains("user"),
+            "[{l}] {people}"
+        );
         c.goto(&format!("{base}/phones/SEP00562B0E0E01"))
             .await
             .unwrap();

@@ -374,6 +374,25 @@ pub struct Conflict {
 }
 
 // ---------------------------------------------------------------------------------------------
+// People: users and voicemail subscribers found together (seed 000, "Manage User")
+
+/// A call-control user or a voicemail subscriber, as the combined find lists them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Person {
+    /// `user` or `voicemail_subscriber`.
+    pub kind: String,
+    /// The user ID or the subscriber's alias.
+    pub key: String,
+    pub system: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// The primary extension, or the subscriber's extension.
+    pub extension: String,
+    /// Conflicts between product systems (the same ID on several, or with other names).
+    pub conflicts: Vec<Conflict>,
+}
+
+// ---------------------------------------------------------------------------------------------
 // End users
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -20,6 +20,7 @@ mod licensing;
 pub use licensing::{licence_key_pair, sign_licence, LicenceKey};
 mod lines;
 mod parameters;
+mod people;
 mod phone_files;
 mod phone_services;
 mod self_care;

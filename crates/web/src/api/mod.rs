@@ -365,6 +365,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_soft_client_settings, put_soft_client_settings))
         .routes(routes!(test_dial_rules))
         .routes(routes!(set_user_dnd))
+        .routes(routes!(list_people))
         .routes(routes!(user_logins))
         .routes(routes!(login_state, login))
         .routes(routes!(logout))

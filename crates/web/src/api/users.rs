@@ -105,3 +105,17 @@ pub(super) async fn user_logins(
         s.service.user_logins(&key, k.system.as_deref()).await?,
     ))
 }
+
+/// Users and voicemail subscribers together (seed 000's "Manage User"): `q` is the start of an
+/// ID or a name, `system` one product system; by ID, each with its conflicts between systems.
+/// Pages through the first 1,000.
+#[utoipa::path(get, path = "/api/v1/people", tag = "users", params(ListParams),
+    responses((status = 200, body = Page<Person>), (status = 422, body = ErrorBody)))]
+pub(super) async fn list_people(
+    State(s): State<AppState>,
+    _a: Admin,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Page<Person>>> {
+    let f = find(&q, &[], &[])?;
+    Ok(Json(s.service.find_people(&f).await?))
+}

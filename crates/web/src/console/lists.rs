@@ -252,6 +252,53 @@ pub(super) async fn users(
     )
 }
 
+/// `/people`: users and voicemail subscribers found together, conflicts in red.
+pub(super) async fn people(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let mut f = find_of(&q, &[]);
+    f.count_up_to = Some(model::Find::LIST_COUNT);
+    let listed = s.service.find_people(&f).await.map(|p| Listed {
+        headers: &["ID", "Kind", "Name", "System", "Extension", "Conflict"],
+        total: p.total,
+        total_exact: p.total_exact,
+        rows: p
+            .items
+            .into_iter()
+            .map(|x| {
+                let conflict = conflicts_of(&x.conflicts);
+                let (base, kind) = match x.kind.as_str() {
+                    "user" => ("/users", "user"),
+                    _ => ("/voicemail-subscribers", "voicemail subscriber"),
+                };
+                context! {
+                    href => format!("{base}/{}?system={}", urlencode(&x.key), urlencode(&x.system)),
+                    conflict => (!conflict.is_empty()).then(|| conflict.clone()),
+                    cells => vec![x.key, kind.to_string(), format!("{} {}", x.first_name, x.last_name), x.system, x.extension, conflict],
+                }
+            })
+            .collect(),
+    });
+    list_page(
+        &c,
+        Words {
+            here: "people",
+            title: "Users and subscribers",
+            noun: "people",
+            placeholder: "ID or name starts with…",
+            action: None,
+            filters: Vec::new(),
+            delete_found: None,
+            extra: None,
+        },
+        &q,
+        &f,
+        listed,
+    )
+}
+
 pub(super) async fn lines(
     State(s): State<AppState>,
     c: Console,

@@ -123,6 +123,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/", get(dashboard))
         .route("/users", get(users).post(create_user))
+        .route("/people", get(people))
         .route("/users/new", get(new_user))
         .route("/users/{key}", get(user).post(update_user))
         .route("/users/{key}/edit", get(edit_user))
@@ -442,6 +443,7 @@ impl Console {
         let nav: Vec<Value> = [
             ("phones", "/phones", "Phones"),
             ("users", "/users", "Users"),
+            ("people", "/people", "Users and subscribers"),
             ("lines", "/lines", "Lines"),
             ("device-profiles", "/device-profiles", "Device profiles"),
             (

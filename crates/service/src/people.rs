@@ -1,0 +1,79 @@
+//! Users and voicemail subscribers found together (seed 000's "Manage User"): one list by ID,
+//! each with its conflicts between product systems.
+
+use crate::{Error, Result, Service};
+use model::{Page, Person};
+
+/// How far the combined list pages (it merges two finds).
+const PEOPLE_MAX: i64 = 1000;
+
+impl Service {
+    /// Users and voicemail subscribers whose ID or name starts with `f.q` (of `f.system`), by ID,
+    /// a user before the subscriber of the same ID.
+    pub async fn find_people(&self, f: &model::Find) -> Result<Page<Person>> {
+        let limit = f.limit.clamp(1, 1000);
+        let offset = f.offset.max(0);
+        if offset + limit > PEOPLE_MAX {
+            return Err(Error::invalid(
+                "offset",
+                format!(
+                    "the list of users and subscribers together pages through its first {PEOPLE_MAX}: \
+                     narrow the find (the start of an ID or a name), or list users and subscribers apart"
+                ),
+            ));
+        }
+        let part = |sort: &str| model::Find {
+            q: f.q.clone(),
+            system: f.system.clone(),
+            sort: Some(sort.into()),
+            descending: false,
+            limit: offset + limit,
+            offset: 0,
+            count_up_to: f.count_up_to,
+            filters: Vec::new(),
+        };
+        let users = self.find_users(&part("user_id")).await?;
+        let subs = self.find_voicemail_subscribers(&part("alias")).await?;
+        let mut all: Vec<Person> = users
+            .items
+            .into_iter()
+            .map(|u| Person {
+                kind: "user".into(),
+                key: u.user_id,
+                system: u.system,
+                first_name: u.first_name,
+                last_name: u.last_name,
+                extension: u.primary_extension.unwrap_or_default(),
+                conflicts: u.conflicts,
+            })
+            .chain(subs.items.into_iter().map(|v| Person {
+                kind: "voicemail_subscriber".into(),
+                key: v.alias,
+                system: v.system,
+                first_name: v.first_name,
+                last_name: v.last_name,
+                extension: v.extension,
+                conflicts: v.conflicts,
+            }))
+            .collect();
+        all.sort_by(|a, b| {
+            (a.key.to_lowercase(), a.kind.as_str(), a.system.as_str()).cmp(&(
+                b.key.to_lowercase(),
+                b.kind.as_str(),
+                b.system.as_str(),
+            ))
+        });
+        let items = all
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect();
+        Ok(Page {
+            items,
+            total: users.total + subs.total,
+            total_exact: users.total_exact && subs.total_exact,
+            limit,
+            offset,
+        })
+    }
+}
