@@ -148,6 +148,20 @@ async fn users_log_in_and_out_and_phones_run_their_profiles() {
         assert_eq!(s, StatusCode::OK, "[{l}] {v}");
         let served = phone_get(&t, &format!("/{p1}.cnf.xml")).await;
         assert_eq!(lines(&served), ["7101", "7102", "7103"], "[{l}] {served}");
+        // A change to the profile alone (a speed dial, no line) reaches it too.
+        let (_, prof) = t.get("/api/v1/device-profiles/EM-ann").await;
+        let (s, v) = t
+            .patch(
+                "/api/v1/device-profiles/EM-ann",
+                json!({"version": prof["version"], "speed_dials": [{"position": 4, "number": "5550199", "label": "Office"}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {v}");
+        let served = phone_get(&t, &format!("/{p1}.cnf.xml")).await;
+        assert!(
+            served.contains("5550199") && !served.contains("5550100"),
+            "[{l}] {served}"
+        );
         assert_eq!(
             t.get("/api/v1/users/ann/logins").await.1[0]["phone"],
             p1,

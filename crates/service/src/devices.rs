@@ -889,6 +889,12 @@ impl Service {
                 current.id,
                 lines.chain(b.appearances.iter().map(|a| a.line_id)),
             );
+            // A device profile's change reaches the phones running it (extension mobility).
+            if class == DeviceClass::DeviceProfile {
+                for p in store::extension_mobility::phones_running(tx.conn(), current.id).await? {
+                    tx.changed(store::Change::Device(p));
+                }
+            }
             if b.row.name != current.row.name {
                 store::parameters::device_renamed(
                     tx.conn(),

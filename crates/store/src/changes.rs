@@ -135,21 +135,11 @@ pub async fn since(conn: &mut AnyConnection, after: i64) -> Result<Option<Vec<En
 /// pool or model on it.
 pub async fn devices_in(conn: &mut AnyConnection, change: &Change) -> Result<Vec<i64>> {
     let mut q = Sql::new("SELECT id FROM devices WHERE ");
-    // A device profile reaches the phones that run it (extension mobility: logged in with it,
-    // or it is their logout profile, with nobody logged in).
-    const RUNNING: &str = "SELECT l.device_id FROM em_logins l WHERE l.profile_id IN (PROFILES) \
-         UNION SELECT d.id FROM devices d WHERE d.logout_profile_id IN (PROFILES) \
-         AND NOT EXISTS (SELECT 1 FROM em_logins x WHERE x.device_id = d.id)";
+    use crate::extension_mobility::RUNNING;
     match change {
-        Change::Device(id) => {
-            let mut ids = vec![*id];
-            let running: Vec<i64> = sqlx::query_scalar(&RUNNING.replace("PROFILES", "$1"))
-                .bind(*id)
-                .fetch_all(&mut *conn)
-                .await?;
-            ids.extend(running);
-            return Ok(ids);
-        }
+        // A device profile's own changes name the phones running it when they are written
+        // (`extension_mobility::phones_running`): a device is itself alone here.
+        Change::Device(id) => return Ok(vec![*id]),
         Change::Line(id) => {
             let on = "SELECT device_id FROM appearances WHERE line_id = $1";
             return Ok(sqlx::query_scalar(&format!(

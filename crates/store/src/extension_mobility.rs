@@ -10,6 +10,21 @@ const LOGIN: &str =
      JOIN users u ON u.id = l.user_id JOIN systems s ON s.id = u.system_id \
      JOIN devices f ON f.id = l.profile_id";
 
+/// The phones that run the device profiles `PROFILES` (a subquery or `$1`) stands for: logged
+/// in with one, or having one as logout profile with nobody logged in.
+pub(crate) const RUNNING: &str =
+    "SELECT l.device_id FROM em_logins l WHERE l.profile_id IN (PROFILES) \
+     UNION SELECT d.id FROM devices d WHERE d.logout_profile_id IN (PROFILES) \
+     AND NOT EXISTS (SELECT 1 FROM em_logins x WHERE x.device_id = d.id)";
+
+/// The phones running a device profile (its changes reach their files).
+pub async fn phones_running(conn: &mut AnyConnection, profile: i64) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar(&RUNNING.replace("PROFILES", "$1"))
+        .bind(profile)
+        .fetch_all(conn)
+        .await?)
+}
+
 /// A login with the ids behind it.
 #[derive(Debug, Clone)]
 pub struct StoredLogin {
