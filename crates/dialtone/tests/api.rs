@@ -1267,16 +1267,7 @@ async fn provisioning_parameters_resolve_most_specific_first() {
         )
         .await;
         assert_eq!(s, StatusCode::OK, "{v}");
-        let mpp = t
-            .client
-            .get(t.url("/api/v1/phones/SEP00562B300002/files/00562b300002.xml"))
-            .bearer_auth(&t.token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let mpp = t.file_preview("SEP00562B300002", "00562b300002.xml").await;
         assert!(
             mpp.contains("<Profile_Rule ua=\"na\"></Profile_Rule>"),
             "{mpp}"

@@ -10,18 +10,6 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use store::testing::TestDb;
 
-async fn file(t: &TestApp, phone: &str, name: &str) -> String {
-    let r = t
-        .client
-        .get(t.url(&format!("/api/v1/phones/{phone}/files/{name}")))
-        .bearer_auth(&t.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    r.text().await.unwrap()
-}
-
 async fn outcome(t: &TestApp, line: &str) -> Value {
     let (s, v) = t.get(&format!("/api/v1/lines/{line}/call-outcome")).await;
     assert_eq!(s, StatusCode::OK, "[{}] {v}", t.label);
@@ -76,10 +64,12 @@ async fn a_users_dnd_reaches_every_associated_phone_and_its_file() {
             )
             .await;
         assert_eq!(s, StatusCode::OK, "[{l}] {v}");
-        assert!(file(&t, "SEP00562B0D0001", "SEP00562B0D0001.cnf.xml")
+        assert!(t
+            .file_preview("SEP00562B0D0001", "SEP00562B0D0001.cnf.xml")
             .await
             .contains("<dndControl>0</dndControl>"));
-        assert!(file(&t, "SEP00562B0D0002", "00562b0d0002.xml")
+        assert!(t
+            .file_preview("SEP00562B0D0002", "00562b0d0002.xml")
             .await
             .contains("<DND_Setting ua=\"rw\">No</DND_Setting>"));
 
@@ -106,13 +96,13 @@ async fn a_users_dnd_reaches_every_associated_phone_and_its_file() {
             "off"
         );
         assert!(
-            file(&t, "SEP00562B0D0001", "SEP00562B0D0001.cnf.xml")
+            t.file_preview("SEP00562B0D0001", "SEP00562B0D0001.cnf.xml")
                 .await
                 .contains("<dndControl>2</dndControl>"),
             "[{l}]"
         );
         assert!(
-            file(&t, "SEP00562B0D0002", "00562b0d0002.xml")
+            t.file_preview("SEP00562B0D0002", "00562b0d0002.xml")
                 .await
                 .contains("<DND_Setting ua=\"rw\">Yes</DND_Setting>"),
             "[{l}]"
@@ -122,7 +112,7 @@ async fn a_users_dnd_reaches_every_associated_phone_and_its_file() {
         let (_, r) = t.put("/api/v1/users/bob/dnd", json!({"dnd": "off"})).await;
         assert_eq!(r["changed"], json!(["SEP00562B0D0001"]), "[{l}] {r}");
         assert!(
-            file(&t, "SEP00562B0D0001", "SEP00562B0D0001.cnf.xml")
+            t.file_preview("SEP00562B0D0001", "SEP00562B0D0001.cnf.xml")
                 .await
                 .contains("<dndControl>0</dndControl>"),
             "[{l}]"
@@ -132,10 +122,12 @@ async fn a_users_dnd_reaches_every_associated_phone_and_its_file() {
             .put("/api/v1/users/ann/dnd", json!({"dnd": "ringer_off"}))
             .await;
         assert_eq!(r["changed"].as_array().unwrap().len(), 3, "[{l}] {r}");
-        assert!(file(&t, "SEP00562B0D0001", "SEP00562B0D0001.cnf.xml")
+        assert!(t
+            .file_preview("SEP00562B0D0001", "SEP00562B0D0001.cnf.xml")
             .await
             .contains("<dndControl>1</dndControl>"));
-        assert!(file(&t, "SEP00562B0D0002", "00562b0d0002.xml")
+        assert!(t
+            .file_preview("SEP00562B0D0002", "00562b0d0002.xml")
             .await
             .contains("<DND_Setting ua=\"rw\">No</DND_Setting>"));
 
@@ -150,7 +142,7 @@ async fn a_users_dnd_reaches_every_associated_phone_and_its_file() {
             )
             .await;
         assert_eq!(s, StatusCode::OK, "[{l}] {v}");
-        let mpp = file(&t, "SEP00562B0D0002", "00562b0d0002.xml").await;
+        let mpp = t.file_preview("SEP00562B0D0002", "00562b0d0002.xml").await;
         for want in [
             "<Cfwd_Busy ua=\"rw\">Yes</Cfwd_Busy>",
             "<Cfwd_Busy_Dest ua=\"rw\">7000</Cfwd_Busy_Dest>",

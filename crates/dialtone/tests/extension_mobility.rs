@@ -15,15 +15,7 @@ const INVALID: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 const CONFLICT: StatusCode = StatusCode::CONFLICT;
 
 async fn file(t: &TestApp, phone: &str) -> String {
-    let r = t
-        .client
-        .get(t.url(&format!("/api/v1/phones/{phone}/files/{phone}.cnf.xml")))
-        .bearer_auth(&t.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    r.text().await.unwrap()
+    t.file_preview(phone, &format!("{phone}.cnf.xml")).await
 }
 
 /// The patterns of a phone file's lines.

@@ -4,6 +4,7 @@
 
 use crate::sip::SipSide;
 use crate::tftp;
+use model::extension_mobility::query_encode;
 use model::macros::PhoneMacros;
 use model::profile_rule::ProfileRule;
 use model::provisioning::{self, Behaviour, Origin, PARAMS};
@@ -673,8 +674,8 @@ impl Phone {
         let user = user.replace("{i}", &self.index.to_string());
         let url = format!(
             "{action}&user={}&pin={}",
-            encode(&user),
-            encode(&fleet.em_pin)
+            query_encode(&user),
+            query_encode(&fleet.em_pin)
         );
         if self
             .service_get(fleet, &url)
@@ -723,16 +724,4 @@ fn menu_item(xml: &str, name: &str) -> Option<String> {
 
 fn soft_key(xml: &str, name: &str) -> Option<String> {
     item_url(xml, "SoftKeyItem", name)
-}
-
-/// Percent-encoding for a query value.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

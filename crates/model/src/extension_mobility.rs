@@ -91,24 +91,26 @@ pub struct MenuService {
     pub url: String,
 }
 
+/// A query string value, percent-encoded (every byte but the unreserved ones of RFC 3986).
+pub fn query_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// `url` with `params` added to its query string (percent-encoded).
 pub fn with_query(url: &str, params: &[(String, String)]) -> String {
     if params.is_empty() {
         return url.to_string();
     }
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
     let q: Vec<String> = params
         .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .map(|(k, v)| format!("{}={}", query_encode(k), query_encode(v)))
         .collect();
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}{}", q.join("&"))

@@ -331,6 +331,14 @@ pub struct StoredLicence {
     pub expired: bool,
 }
 
+/// The units the licences that have not expired authorise, together.
+pub fn authorised(licences: &[StoredLicence]) -> Units {
+    licences
+        .iter()
+        .filter(|l| !l.expired)
+        .fold(Units::default(), |a, l| a + l.licence.units)
+}
+
 /// The licence unit report (seed 003: "the number of authorized, used, and remaining licenses").
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LicenceReport {

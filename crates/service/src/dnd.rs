@@ -5,7 +5,7 @@ use crate::{Actor, Audit, Error, Result, Service};
 use model::access::{Action, Resource};
 use model::dnd::{self, CallOutcome, Endpoint, Forwards, UserDndSet};
 use model::rules::DeviceClass;
-use model::{DeviceFamily, DndMode};
+use model::DndMode;
 
 impl Service {
     /// Sets (or clears) a user's DND on every phone associated with them, shared ones too;
@@ -80,10 +80,7 @@ impl Service {
             let d = store::devices::by_id(&mut c, id).await?;
             endpoints.push(Endpoint {
                 device: d.row.name.clone(),
-                soft_client: self
-                    .catalog
-                    .get(&d.row.model)
-                    .is_some_and(|t| t.family == DeviceFamily::SoftClient),
+                soft_client: self.is_soft_client(&d.row.model),
                 model: d.row.model.clone(),
                 dnd: d.row.dnd,
             });

@@ -221,11 +221,7 @@ impl Service {
     pub(crate) async fn used_by(&self, conn: &mut store::Conn) -> Result<UsedBy> {
         let mut u = UsedBy::default();
         for (model, secondary, n) in store::licensing::phones_by_model(conn).await? {
-            let soft = self
-                .catalog
-                .get(&model)
-                .is_some_and(|t| t.family == DeviceFamily::SoftClient);
-            match (soft, secondary) {
+            match (self.is_soft_client(&model), secondary) {
                 (true, true) => u.adjunct_soft_phones += n,
                 (true, false) => u.soft_phones += n,
                 (false, _) => u.desk_phones += n,
@@ -242,11 +238,14 @@ impl Service {
         if d.class != model::rules::DeviceClass::Phone {
             return Units::default();
         }
-        let soft = self
-            .catalog
-            .get(&d.model)
-            .is_some_and(|t| t.family == DeviceFamily::SoftClient);
-        Units::of_phone(soft, d.primary_phone_id.is_some())
+        Units::of_phone(self.is_soft_client(&d.model), d.primary_phone_id.is_some())
+    }
+
+    /// Whether a model is a soft client (the catalogue's `soft_client` family).
+    pub(crate) fn is_soft_client(&self, model: &str) -> bool {
+        self.catalog
+            .get(model)
+            .is_some_and(|t| t.family == DeviceFamily::SoftClient)
     }
 
     /// After a change in `tx` that uses `added` more units (its own write done), refuses it
@@ -308,10 +307,7 @@ impl Service {
     pub async fn licence_report(&self) -> Result<LicenceReport> {
         let mut c = self.store.read().await?;
         let licences = store::licensing::all(&mut c, &today()).await?;
-        let authorised = licences
-            .iter()
-            .filter(|l| !l.expired)
-            .fold(Units::default(), |a, l| a + l.licence.units);
+        let authorised = licensing::authorised(&licences);
         let used_by = self.used_by(&mut c).await?;
         let used = used_by.units();
         Ok(LicenceReport {

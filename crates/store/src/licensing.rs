@@ -60,11 +60,7 @@ pub async fn all(conn: &mut AnyConnection, today: &str) -> Result<Vec<StoredLice
 
 /// The units the licences that have not expired by `today` authorise, together.
 pub async fn authorised(conn: &mut AnyConnection, today: &str) -> Result<Units> {
-    Ok(all(conn, today)
-        .await?
-        .iter()
-        .filter(|l| !l.expired)
-        .fold(Units::default(), |a, l| a + l.licence.units))
+    Ok(model::licensing::authorised(&all(conn, today).await?))
 }
 
 /// Whether any licence was uploaded (expired or not).

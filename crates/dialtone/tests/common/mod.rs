@@ -93,6 +93,24 @@ impl TestApp {
         v
     }
 
+    /// A phone's file as the administrators' preview shows it (`/api/v1/phones/{phone}/files/{file}`).
+    pub async fn file_preview(&self, phone: &str, file: &str) -> String {
+        let r = self
+            .client
+            .get(self.url(&format!("/api/v1/phones/{phone}/files/{file}")))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "[{}] {phone}/{file}",
+            self.label
+        );
+        r.text().await.unwrap()
+    }
+
     /// A request that must fail with `status`, naming `field`; returns the error message.
     pub fn refused(&self, got: (StatusCode, Value), status: StatusCode, field: &str) -> String {
         let (s, v) = got;
