@@ -125,6 +125,7 @@ async fn run() -> anyhow::Result<()> {
             match p.fetch(f, None, base).await? {
                 provision::Answer::File { bytes: b, .. } => bytes += b.len(),
                 provision::Answer::NotFound(why) => anyhow::bail!("{why}"),
+                provision::Answer::Firmware { name, .. } => anyhow::bail!("{name} is firmware"),
             }
         }
         report(family, "one at a time", files.len(), bytes, t);
@@ -142,6 +143,9 @@ async fn run() -> anyhow::Result<()> {
                 match r?? {
                     provision::Answer::File { bytes: b, .. } => bytes += b.len(),
                     provision::Answer::NotFound(why) => anyhow::bail!("{why}"),
+                    provision::Answer::Firmware { name, .. } => {
+                        anyhow::bail!("{name} is firmware")
+                    }
                 }
             }
         }

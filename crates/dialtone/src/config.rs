@@ -39,6 +39,17 @@ pub struct Config {
     pub log: Log,
     #[serde(default)]
     pub licensing: Licensing,
+    #[serde(default)]
+    pub firmware: FirmwareConfig,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FirmwareConfig {
+    /// The folder of firmware files phones may fetch (docs/firmware.md). Default: beside the
+    /// SQLite file (`dialtone.db.firmware`), or `firmware` in the working directory for
+    /// PostgreSQL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -159,6 +170,7 @@ impl std::fmt::Debug for Config {
             )
             .field("log", &self.log)
             .field("licensing", &self.licensing)
+            .field("firmware", &self.firmware)
             .finish()
     }
 }
@@ -187,6 +199,7 @@ impl Default for Config {
                 level: "info".into(),
             },
             licensing: Licensing::default(),
+            firmware: FirmwareConfig::default(),
         }
     }
 }
@@ -215,6 +228,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("secret_key", &[]),
     ("secret_key_file", &[]),
     ("licensing", &["public_key"]),
+    ("firmware", &["folder"]),
 ];
 
 impl Config {
@@ -265,6 +279,21 @@ impl Config {
 }
 
 impl Config {
+    /// The firmware folder: as configured, else beside the SQLite file, else `firmware`.
+    pub fn firmware_folder(&self) -> std::path::PathBuf {
+        if let Some(f) = &self.firmware.folder {
+            return f.into();
+        }
+        match self.database.url.strip_prefix("sqlite:") {
+            Some(p) if !p.contains(":memory:") && !p.contains("mode=memory") => format!(
+                "{}.firmware",
+                p.split('?').next().unwrap_or(p).trim_start_matches("//")
+            )
+            .into(),
+            _ => "firmware".into(),
+        }
+    }
+
     /// The secret key: the value, or the key file (created with a new key when missing).
     pub fn secret_key(&self) -> anyhow::Result<service::SecretKey> {
         if let Some(k) = &self.secret_key {

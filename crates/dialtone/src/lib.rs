@@ -31,7 +31,8 @@ pub async fn open_service(cfg: &Config) -> anyhow::Result<(Service, Option<Strin
     let store = store::Store::open_with(&cfg.database.url, cfg.database.sqlite_memory())
         .await
         .context("opening the database")?;
-    let mut service = Service::new(store, cfg.secret_key()?);
+    let mut service =
+        Service::new(store, cfg.secret_key()?).with_firmware_folder(cfg.firmware_folder());
     if let Some(key) = &cfg.licensing.public_key {
         service = service.with_licence_key(
             service::LicenceKey::parse(key)
@@ -118,6 +119,15 @@ impl tftp::FileSource for TftpSource {
                     self.provisioner
                         .seen(id, &peer.ip().to_string(), "", name, "tftp");
                 }
+                Ok(bytes)
+            }
+            Ok(provision::Answer::Firmware { path, name }) => {
+                let bytes = self.provisioner.firmware_bytes(&path).await.map_err(|e| {
+                    tracing::error!(name, error = %e, "tftp: could not read a firmware file");
+                    tftp::ReadError::Internal(format!("reading {name}: {e}"))
+                })?;
+                self.provisioner
+                    .firmware_fetched(&name, &peer.ip().to_string());
                 Ok(bytes)
             }
             Ok(provision::Answer::NotFound(why)) => {

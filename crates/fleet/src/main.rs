@@ -57,6 +57,10 @@ struct Args {
     /// TFTP block size the phones ask for.
     #[arg(long, default_value_t = 1428)]
     blksize: u16,
+    /// TFTP window the phones ask for (RFC 7440): blocks sent per acknowledgement; 1 is the
+    /// lockstep of RFC 1350.
+    #[arg(long, default_value_t = 1)]
+    windowsize: u16,
     /// The admin API, to compare what each phone got with what the server holds.
     #[arg(long)]
     admin: Option<String>,
@@ -191,6 +195,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         syslog: args.syslog,
         scale: args.time_scale,
         blksize: args.blksize,
+        windowsize: args.windowsize.max(1),
         boot_random_delay: args.boot_random_delay,
         profile_rule: args.profile_rule.clone(),
         start: Instant::now(),
@@ -208,6 +213,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         em_login_after: args.em_login_after,
         em_logins: Default::default(),
         em_logouts: Default::default(),
+        upgrades: Default::default(),
+        upgrade_bytes: Default::default(),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut running = tokio::task::JoinSet::new();
@@ -323,6 +330,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         "notifies": outcomes.iter().map(|o| o.notifies).sum::<u64>(),
         "em_logins": fleet.em_logins.load(Ordering::Relaxed),
         "em_logouts": fleet.em_logouts.load(Ordering::Relaxed),
+        "firmware_upgrades": fleet.upgrades.load(Ordering::Relaxed),
+        "firmware_bytes": fleet.upgrade_bytes.load(Ordering::Relaxed),
     });
     println!("{report}");
     Ok(provisioned == args.phones as u64)

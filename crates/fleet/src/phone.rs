@@ -22,6 +22,8 @@ pub struct Fleet {
     pub syslog: Option<SocketAddr>,
     pub scale: f64,
     pub blksize: u16,
+    /// TFTP window the phones ask for (RFC 7440; 1: one block per acknowledgement).
+    pub windowsize: u16,
     /// Resync Random Delay the phones boot with, in units of 20 s.
     pub boot_random_delay: u64,
     /// The Profile Rule MPP phones boot with (DHCP option 160), when given.
@@ -46,6 +48,10 @@ pub struct Fleet {
     pub em_login_after: f64,
     pub em_logins: AtomicU64,
     pub em_logouts: AtomicU64,
+    /// Firmware loads fetched (a phone told of a load it does not run fetches it), and their
+    /// bytes.
+    pub upgrades: AtomicU64,
+    pub upgrade_bytes: AtomicU64,
 }
 
 impl Fleet {
@@ -110,6 +116,10 @@ pub struct Phone {
     provisioned_at: Option<Instant>,
     /// Its user tried to log in (once, whatever came of it).
     em_tried: bool,
+    /// The firmware it runs, and the load its file names with where to fetch it (the manifest's
+    /// name over TFTP for enterprise phones, MPP's Upgrade_Rule).
+    pub firmware: String,
+    load_wanted: Option<(String, String)>,
 }
 
 enum Fetch {
@@ -134,7 +144,6 @@ impl Phone {
                 notifies: 0,
             },
             mac,
-            model,
             family,
             ip,
             sip,
@@ -147,6 +156,12 @@ impl Phone {
             logged_out: false,
             provisioned_at: None,
             em_tried: false,
+            firmware: match family {
+                Family::Mpp => "sip88xx.11-3-1MPP".into(),
+                Family::Enterprise => format!("sip{model}.12-8-1"),
+            },
+            load_wanted: None,
+            model,
         }
     }
 
@@ -160,7 +175,7 @@ impl Phone {
             product_name: format!("CP-{}", self.psn()),
             product_serial_name: self.psn(),
             serial_number: format!("FCH{}", &self.mac[6..]),
-            extra: std::iter::once(("SWVER".to_string(), "sip88xx.11-3-1MPP".to_string()))
+            extra: std::iter::once(("SWVER".to_string(), self.firmware.clone()))
                 .chain(extra.iter().map(|(k, v)| (k.to_string(), v.clone())))
                 .collect(),
         }
@@ -308,7 +323,15 @@ impl Phone {
     async fn tftp_get(&mut self, fleet: &Fleet, server: SocketAddr, file: &str) -> Fetch {
         let _permit = fleet.open.acquire().await.expect("semaphore");
         let started = Instant::now();
-        let r = tftp::get(self.ip, server, file, fleet.blksize, Duration::from_secs(2)).await;
+        let r = tftp::get(
+            self.ip,
+            server,
+            file,
+            fleet.blksize,
+            fleet.windowsize,
+            Duration::from_secs(2),
+        )
+        .await;
         fleet.record(started, r.is_ok());
         match r {
             Ok(b) => Fetch::Got(b),
@@ -329,6 +352,7 @@ impl Phone {
                 let mut auth: Option<String> = None;
                 let mut user: Option<String> = None;
                 let mut pass: Option<String> = None;
+                let (mut upgrade, mut rule) = (false, String::new());
                 for el in root.children().filter(|n| n.is_element()) {
                     let tag = el.tag_name().name();
                     let value = el.text().unwrap_or("").to_string();
@@ -342,8 +366,16 @@ impl Phone {
                         "Auth_ID_1_" => auth = Some(value),
                         "User_ID_1_" => user = Some(value),
                         "Password_1_" => pass = Some(value),
+                        "Upgrade_Enable" => upgrade = value == "Yes",
+                        "Upgrade_Rule" => rule = value,
                         _ => {}
                     }
+                }
+                // The load is the rule's file without `.loads`.
+                if upgrade && !rule.is_empty() {
+                    let file = rule.rsplit('/').next().unwrap_or_default();
+                    let load = model::firmware::load_of_file(file).unwrap_or(file);
+                    self.load_wanted = Some((load.to_string(), rule));
                 }
                 for (i, key) in [
                     "profile_rule",
@@ -371,6 +403,10 @@ impl Phone {
                 };
                 if let Some(u) = find("servicesURL").filter(|u| !u.is_empty()) {
                     self.services_url = Some(u);
+                }
+                if let Some(l) = find("loadInformation").filter(|l| !l.is_empty()) {
+                    let file = format!("{l}{}", model::firmware::LOADS_SUFFIX);
+                    self.load_wanted = Some((l, file));
                 }
                 if let (Some(a), Some(p)) = (find("authName"), find("authPassword")) {
                     if !p.is_empty() {
@@ -572,6 +608,7 @@ impl Phone {
             }
             chained = 0;
             if ok && self.counted {
+                self.upgrade(&fleet).await;
                 self.extension_mobility(&fleet).await;
             }
             let mut wait = self.next_resync(&fleet, ok);
@@ -605,6 +642,45 @@ impl Phone {
                 _ = self.sip.resync.notified() => {}
                 _ = stop.changed() => return self.done(),
             }
+        }
+    }
+
+    /// Fetches the load its file names when it runs another: an enterprise phone its manifest
+    /// over TFTP (over HTTP when the fleet has no TFTP server), an MPP phone what its
+    /// Upgrade_Rule says. It then runs that load (the manifest's signed contents are Cisco's,
+    /// not simulated), which its syslog `$SWVER` says from then on.
+    async fn upgrade(&mut self, fleet: &Fleet) {
+        let Some((load, from)) = self.load_wanted.clone() else {
+            return;
+        };
+        if model::firmware::runs(&self.firmware, &load) {
+            return;
+        }
+        let got = if from.starts_with("http://") || from.starts_with("https://") {
+            self.http_get(fleet, &from, None).await
+        } else {
+            let file = from
+                .strip_prefix("tftp://")
+                .map(|r| r.split_once('/').map_or("", |(_, f)| f))
+                .unwrap_or(&from)
+                .trim_start_matches('/')
+                .to_string();
+            match (fleet.tftp, &fleet.http) {
+                (Some(t), _) => self.tftp_get(fleet, t, &file).await,
+                (None, Some(h)) => self.http_get(fleet, &format!("{h}/{file}"), None).await,
+                (None, None) => return,
+            }
+        };
+        match got {
+            Fetch::Got(bytes) => {
+                fleet.upgrades.fetch_add(1, Ordering::Relaxed);
+                fleet
+                    .upgrade_bytes
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                self.firmware = load;
+            }
+            // It keeps what it runs, and tries again at its next resync.
+            Fetch::NotFound(_) | Fetch::Failed(_) => {}
         }
     }
 

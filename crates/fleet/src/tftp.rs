@@ -34,20 +34,31 @@ impl From<std::io::Error> for TftpError {
     }
 }
 
-/// Fetches `file` from `server`, from address `local`.
+/// Fetches `file` from `server`, from address `local`, asking for blocks of `blksize` and, when
+/// `windowsize` is more than 1, windows of that many blocks per acknowledgement (RFC 7440).
 pub async fn get(
     local: IpAddr,
     server: SocketAddr,
     file: &str,
     blksize: u16,
+    windowsize: u16,
     timeout: Duration,
 ) -> Result<Vec<u8>, TftpError> {
     let sock = UdpSocket::bind(SocketAddr::new(local, 0)).await?;
     let mut rrq = vec![0, 1];
-    for f in [file, "octet", "blksize", &blksize.to_string(), "tsize", "0"] {
+    let (b, w) = (blksize.to_string(), windowsize.to_string());
+    let mut fields = vec![file, "octet", "blksize", &b, "tsize", "0"];
+    if windowsize > 1 {
+        fields.extend(["windowsize", &w]);
+    }
+    for f in fields {
         rrq.extend_from_slice(f.as_bytes());
         rrq.push(0);
     }
+    // Blocks taken since the last acknowledgement, and the window agreed (1 until the OACK
+    // says more).
+    let mut in_window = 0u16;
+    let mut window = 1u16;
     let mut buf = vec![0u8; usize::from(blksize.max(512)) + 4];
     let mut block_size = 512usize;
     let mut expected: u16 = 1;
@@ -83,11 +94,11 @@ pub async fn get(
                 let fields: Vec<&[u8]> = buf[2..n].split(|b| *b == 0).collect();
                 for kv in fields.chunks(2) {
                     if let [k, v] = kv {
+                        let n = std::str::from_utf8(v).ok().and_then(|v| v.parse().ok());
                         if k.eq_ignore_ascii_case(b"blksize") {
-                            block_size = std::str::from_utf8(v)
-                                .ok()
-                                .and_then(|v| v.parse().ok())
-                                .unwrap_or(512);
+                            block_size = n.unwrap_or(512);
+                        } else if k.eq_ignore_ascii_case(b"windowsize") {
+                            window = n.and_then(|n: usize| u16::try_from(n).ok()).unwrap_or(1);
                         }
                     }
                 }
@@ -103,14 +114,24 @@ pub async fn get(
                     out.extend_from_slice(&buf[4..n]);
                     expected = expected.wrapping_add(1);
                     last_sent = ack.to_vec();
-                    sock.send_to(&ack, from).await?;
                     tries = 0;
-                    if n - 4 < block_size {
+                    in_window += 1;
+                    let last = n - 4 < block_size;
+                    // RFC 7440: one acknowledgement per window, and for the last block.
+                    if in_window >= window || last {
+                        sock.send_to(&ack, from).await?;
+                        in_window = 0;
+                    }
+                    if last {
                         return Ok(out);
                     }
                 } else {
-                    // A duplicate: acknowledge it again.
-                    sock.send_to(&ack, from).await?;
+                    // Out of order or a duplicate: acknowledge the last block taken in order,
+                    // so the server sends again from the one after it.
+                    let got = expected.wrapping_sub(1).to_be_bytes();
+                    last_sent = vec![0, 4, got[0], got[1]];
+                    sock.send_to(&last_sent, from).await?;
+                    in_window = 0;
                 }
             }
             5 => {

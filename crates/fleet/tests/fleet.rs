@@ -583,3 +583,111 @@ async fn phones_log_in_and_out_with_extension_mobility() {
         app.stop().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phones_fetch_their_firmware_load_over_tftp_with_a_window_of_16() {
+    const N: usize = 6;
+    for db in TestDb::all().await {
+        let l = db.label;
+        let (mut cfg, sip_port) = config(&db);
+        cfg.tftp.listen = "127.0.0.1:0".into();
+        let folder = std::env::temp_dir().join(format!(
+            "dialtone-fleet-firmware-{}-{l}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&folder);
+        cfg.firmware.folder = Some(folder.display().to_string());
+        let mut app = App::build(&cfg).await.unwrap();
+        let api = Api {
+            base: format!("http://{}", app.admin_addr),
+            client: reqwest::Client::new(),
+        };
+        // Two loads: 400 KB for the 7960s (TFTP), 100 KB for the 8861s (HTTP, their rule).
+        let loads = [
+            ("sip7960.9-4-2SR3", 400_000usize, "7960"),
+            ("sip88xx.14-2-1MPP-0001-154", 100_000, "8861"),
+        ];
+        for (load, size, model) in loads {
+            let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+            let r = api
+                .client
+                .put(format!("{}/api/v1/firmware/files/{load}.loads", api.base))
+                .basic_auth("admin", Some(PASSWORD))
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "[{l}] upload {load}");
+            let r = api
+                .client
+                .put(format!("{}/api/v1/firmware/loads", api.base))
+                .basic_auth("admin", Some(PASSWORD))
+                .json(&json!({"model": model, "scope": "system", "load": load}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "[{l}] choose {load}");
+        }
+        for i in 0..N {
+            let model = if i % 2 == 0 { "7960" } else { "8861" };
+            let (s, v) = api
+                .post(
+                    "/api/v1/phones",
+                    json!({"mac": &name(i)[3..], "model": model, "protocol": "SIP", "lines": [{"pattern": format!("{}", 3100 + i)}]}),
+                )
+                .await;
+            assert_eq!(s, 201, "[{l}] {v}");
+        }
+        let off = api.get("/api/v1/firmware/phones-off-load").await;
+        assert_eq!(off.as_array().map(Vec::len), Some(N), "[{l}] {off}");
+
+        let tftp = app.tftp_addr.unwrap();
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_fleet"));
+        c.args(["--phones", &N.to_string(), "--model", "7960,8861"])
+            .args(["--http", &format!("http://{}", app.http_addr.unwrap())])
+            .args(["--tftp", &tftp.to_string(), "--windowsize", "16"])
+            .args(["--admin", &api.base, "--sip-port", &sip_port.to_string()])
+            .args(["--time-scale", "60", "--duration", "5"])
+            .env("FLEET_ADMIN_PASSWORD", PASSWORD);
+        let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let r: Value = serde_json::from_str(text.trim()).unwrap_or_else(|_| {
+            panic!(
+                "[{l}] fleet said {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        assert_eq!(
+            (
+                r["provisioned"].as_u64(),
+                r["firmware_upgrades"].as_u64(),
+                r["firmware_bytes"].as_u64()
+            ),
+            (
+                Some(N as u64),
+                Some(N as u64),
+                Some(3 * 400_000 + 3 * 100_000)
+            ),
+            "[{l}] {r}"
+        );
+        // Each phone recorded on the load it fetched, from the address it was seen at.
+        let start = Instant::now();
+        loop {
+            let off = api.get("/api/v1/firmware/phones-off-load").await;
+            if off.as_array().is_some_and(Vec::is_empty) {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "[{l}] still off their load: {off}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let st = api.get(&format!("/api/v1/phones/{}/status", name(0))).await;
+        assert_eq!(st["firmware"], "sip7960.9-4-2SR3", "[{l}] {st}");
+        app.stop().await.unwrap();
+        let _ = std::fs::remove_dir_all(&folder);
+    }
+}

@@ -36,13 +36,15 @@ pub enum Resource {
     DialRule,
     /// An uploaded licence file.
     Licence,
+    /// Firmware files and the load chosen per model.
+    Firmware,
     /// An administrator's own API token: every administrator may make and drop their own.
     Token,
 }
 
 impl Resource {
     /// Every resource a privilege may name, in the order the API lists them.
-    pub const PRIVILEGED: [Resource; 26] = [
+    pub const PRIVILEGED: [Resource; 27] = [
         Resource::System,
         Resource::User,
         Resource::VoicemailSubscriber,
@@ -69,6 +71,7 @@ impl Resource {
         Resource::SoftClientSettings,
         Resource::DialRule,
         Resource::Licence,
+        Resource::Firmware,
     ];
 
     /// As the audit log and privileges write it.
@@ -100,6 +103,7 @@ impl Resource {
             Resource::SoftClientSettings => "soft_client_settings",
             Resource::DialRule => "dial_rule",
             Resource::Licence => "licence",
+            Resource::Firmware => "firmware",
             Resource::Token => "token",
         }
     }
@@ -226,6 +230,7 @@ pub const RESOURCES: &[&str] = &[
     "soft_client_settings",
     "dial_rule",
     "licence",
+    "firmware",
 ];
 
 /// The actions privileges name.

@@ -17,6 +17,7 @@ pub mod dial_rules;
 pub mod directory;
 pub mod dnd;
 pub mod extension_mobility;
+pub mod firmware;
 pub mod licensing;
 pub mod macros;
 pub mod profile_rule;

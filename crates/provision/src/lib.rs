@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod cache;
+mod firmware;
 pub mod reports;
 pub mod resync;
 mod view;
@@ -59,6 +60,12 @@ pub enum Answer {
         device_id: Option<i64>,
         /// Who may have it: the servers check this before sending a byte.
         access: Access,
+    },
+    /// A file of the firmware folder (docs/firmware.md): HTTP streams it from `path` (with
+    /// ranges), TFTP reads it through [`Provisioner::firmware_bytes`].
+    Firmware {
+        path: std::path::PathBuf,
+        name: String,
     },
     /// Nothing to serve, and why (for the log, never for the phone).
     NotFound(String),
@@ -115,6 +122,8 @@ struct Inner {
     auto: AutoCounts,
     /// The phone HTTP listener's port (0: none), for links in files fetched over TFTP.
     http_port: std::sync::atomic::AtomicU16,
+    /// Firmware files as TFTP sends them.
+    firmware: firmware::FirmwareCache,
 }
 
 /// Auto-registrations since the server started.
@@ -198,6 +207,7 @@ impl Provisioner {
                 touched: Mutex::new(None),
                 auto: AutoCounts::default(),
                 http_port: std::sync::atomic::AtomicU16::new(0),
+                firmware: firmware::FirmwareCache::new(firmware::DEFAULT_BYTES),
             }),
         }
     }
@@ -229,6 +239,48 @@ impl Provisioner {
         &self.inner.service
     }
 
+    /// The bytes of a firmware file for TFTP, shared while unchanged.
+    pub async fn firmware_bytes(&self, path: &std::path::Path) -> std::io::Result<bytes::Bytes> {
+        self.inner.firmware.read(path).await
+    }
+
+    /// A phone at `ip` fetched firmware file `name`: a load's manifest is recorded as the load
+    /// the phone at that address runs (enterprise phones report no firmware of their own).
+    pub fn firmware_fetched(&self, name: &str, ip: &str) {
+        let Some(load) = model::firmware::load_of_file(name) else {
+            return;
+        };
+        // The phone seen at that address: among the requests not yet written, else as stored.
+        let pending: Vec<i64> = {
+            let m = self.inner.seen.lock().expect("seen lock");
+            m.values()
+                .filter(|v| v.ip == ip)
+                .map(|v| v.device_id)
+                .collect()
+        };
+        let (service, load, ip) = (self.inner.service.clone(), load.to_string(), ip.to_string());
+        tokio::spawn(async move {
+            let device = match pending.as_slice() {
+                [one] => Ok(Some(*one)),
+                [] => service.device_at(&ip).await,
+                _ => Ok(None),
+            };
+            let r = match device {
+                Ok(Some(id)) => service.record_load(id, &load).await.map(|_| Some(id)),
+                other => other,
+            };
+            match r {
+                Ok(Some(_)) => tracing::info!(%ip, load, "a phone fetched a firmware load"),
+                Ok(None) => {
+                    tracing::info!(%ip, load, "firmware load fetched from an address no one phone was seen at")
+                }
+                Err(e) => {
+                    tracing::warn!(%ip, load, error = %e, "could not record a firmware fetch")
+                }
+            }
+        });
+    }
+
     /// Files cached, and the bytes they hold.
     pub fn cached(&self) -> (usize, u64) {
         (self.inner.cache.len(), self.inner.cache.weight())
@@ -249,8 +301,14 @@ impl Provisioner {
             )));
         };
         let Some((_family, asked)) = render::family::identify(file) else {
+            if let Some(path) = self.inner.service.firmware_file(file) {
+                return Ok(Answer::Firmware {
+                    path,
+                    name: file.to_string(),
+                });
+            }
             return Ok(Answer::NotFound(format!(
-                "{file}: no device in the directory has this file"
+                "{file}: no device in the directory has this file, and the firmware folder neither"
             )));
         };
         match asked {
@@ -766,7 +824,7 @@ impl Provisioner {
                 content_type,
                 ..
             } => Ok(Some((bytes, content_type))),
-            Answer::NotFound(_) => Ok(None),
+            Answer::Firmware { .. } | Answer::NotFound(_) => Ok(None),
         }
     }
 }

@@ -137,6 +137,16 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (Device
         provisioning_rule: format!("{base_url}/$MA.xml"),
         self_provisioning_url,
         soft_client: p.soft_client.as_deref().cloned(),
+        // The load's manifest on the phone listener (over TFTP, from the server the phone
+        // used, when there is no phone listener).
+        upgrade_rule: match &p.load {
+            Some(l) if !phone_http.is_empty() => {
+                format!("{phone_http}/{l}{}", model::firmware::LOADS_SUFFIX)
+            }
+            Some(l) => format!("/{l}{}", model::firmware::LOADS_SUFFIX),
+            None => String::new(),
+        },
+        load: p.load.clone(),
     };
     (view, access)
 }

@@ -162,7 +162,14 @@ pub(crate) fn enterprise(v: &DeviceView) -> String {
         el(&mut o, "      ", "deviceType", m);
         o.push_str("    </addOnModule>");
     }
-    o.push_str("\n  </addOnModules>\n  <vendorConfig>\n    <webAccess>1</webAccess>\n    <settingsAccess>1</settingsAccess>\n  </vendorConfig>\n");
+    o.push_str("\n  </addOnModules>\n");
+    el(
+        &mut o,
+        "  ",
+        "loadInformation",
+        v.load.as_deref().unwrap_or_default(),
+    );
+    o.push_str("  <vendorConfig>\n    <webAccess>1</webAccess>\n    <settingsAccess>1</settingsAccess>\n  </vendorConfig>\n");
     el(&mut o, "  ", "versionStamp", STAMP);
     o.push_str("</device>\n");
     o
@@ -467,6 +474,8 @@ mod tests {
                     self_provisioning_url: None,
                     soft_client: (t.family == DeviceFamily::SoftClient && variant != 1)
                         .then(|| client(variant)),
+                    load: (variant % 2 == 1).then(|| odd(3)),
+                    upgrade_rule: odd(4),
                 });
             }
         }

@@ -99,6 +99,10 @@ pub struct DeviceView {
     pub self_provisioning_url: Option<String>,
     /// A soft client's servers besides call control (seed 003), when it is a soft client.
     pub soft_client: Option<model::soft_client::ClientFile>,
+    /// The firmware load chosen for it (enterprise `<loadInformation>`), if any.
+    pub load: Option<String>,
+    /// Where an MPP phone fetches that load's manifest (its `Upgrade_Rule`).
+    pub upgrade_rule: String,
 }
 
 /// `XMLDefault.cnf.xml`.
@@ -147,6 +151,7 @@ struct CtxDevice<'a> {
     expansion_modules: &'a [String],
     tftp_servers: &'a [String],
     soft_client: Option<&'a model::soft_client::ClientFile>,
+    load: &'a str,
     flat: Vec<FlatEntry>,
 }
 
@@ -190,6 +195,7 @@ impl DeviceView {
                 expansion_modules: &self.expansion_modules,
                 tftp_servers: &self.tftp_servers,
                 soft_client: self.soft_client.as_ref(),
+                load: self.load.as_deref().unwrap_or_default(),
                 flat: if self.family == DeviceFamily::Mpp {
                     self.flat_profile()
                 } else {
@@ -238,6 +244,12 @@ impl DeviceView {
                 .find(|(k, _)| k == p.key)
                 .map_or(p.default, |(_, v)| v.as_str());
             f(element, "na", value);
+        }
+        // The chosen firmware load (Provisioning > Firmware Upgrade: "Upgrade Enable",
+        // "Upgrade Rule"); without one the phone keeps its own upgrade settings.
+        if self.load.is_some() {
+            f("Upgrade_Enable", "na", "Yes");
+            f("Upgrade_Rule", "na", &self.upgrade_rule);
         }
         let proxy = self
             .servers

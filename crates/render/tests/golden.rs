@@ -88,6 +88,15 @@ fn view(model: &str, name: &str, mac: Option<&str>) -> DeviceView {
         provisioning_rule: "http://dialtone.example.com:6970/$MA.xml".into(),
         self_provisioning_url: None,
         soft_client: None,
+        load: Some(
+            if t.family == model::DeviceFamily::Mpp {
+                "sip88xx.14-2-1MPP-0001-154"
+            } else {
+                "sip78xx.14-2-1-0001-14"
+            }
+            .into(),
+        ),
+        upgrade_rule: "http://dialtone.example.com:6970/sip88xx.14-2-1MPP-0001-154.loads".into(),
     }
 }
 

@@ -15,6 +15,8 @@ mod directory;
 mod directory_sync;
 mod dnd;
 mod extension_mobility;
+mod firmware;
+pub use firmware::MAX_UPLOAD_BYTES as MAX_FIRMWARE_UPLOAD_BYTES;
 mod http_credentials;
 mod licensing;
 pub use licensing::{licence_key_pair, sign_licence, LicenceKey};
@@ -249,6 +251,8 @@ pub struct Service {
     /// Set while an import or sync runs: licence units authorised and used as this batch
     /// last counted them ([`Service::check_units`]).
     units: Option<std::sync::Arc<std::sync::Mutex<Option<licensing::Tally>>>>,
+    /// Where firmware files are (docs/firmware.md).
+    firmware_folder: std::sync::Arc<std::path::PathBuf>,
 }
 
 /// The product systems read at a generation.
@@ -279,6 +283,7 @@ impl Service {
             attempts: Default::default(),
             licence_key: None,
             units: None,
+            firmware_folder: std::sync::Arc::new("firmware".into()),
         }
     }
 

@@ -52,6 +52,8 @@ pub struct PhoneConfig {
     /// A soft client's servers besides call control (its owner's profiles, the presence nodes,
     /// the shared settings); `None` for other phones, and for a soft client with no owner.
     pub soft_client: Option<Arc<model::soft_client::ClientFile>>,
+    /// The firmware load chosen for it (its own, its pool's or its system's for its model).
+    pub load: Option<String>,
 }
 
 impl std::fmt::Debug for PhoneConfig {
@@ -111,12 +113,16 @@ impl Service {
         }
         let mut devices = configs::devices(snap.conn(), &keys).await?;
         devices.retain(|d| d.class == DeviceClass::Phone);
-        let (systems, sets) = if devices.is_empty() {
-            (Arc::default(), Vec::new())
+        let (systems, sets, loads) = if devices.is_empty() {
+            (Arc::default(), Vec::new(), Vec::new())
         } else {
+            let mut ids: Vec<i64> = devices.iter().map(|d| d.system_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
             (
                 self.systems_at(snap.conn(), generation).await?,
                 configs::parameters(snap.conn(), &devices).await?,
+                store::firmware::of_systems(snap.conn(), &ids).await?,
             )
         };
         // Soft clients' owners and what their files share, read only when there are some.
@@ -152,6 +158,13 @@ impl Service {
                 )
             })
             .collect();
+        let mut loads_of: HashMap<(i64, &str), Vec<&model::firmware::LoadChoice>> = HashMap::new();
+        for c in &loads {
+            loads_of
+                .entry((c.system_id, c.choice.model.as_str()))
+                .or_default()
+                .push(&c.choice);
+        }
         // Phones of one system, pool and model without sets of their own share one resolution.
         let mut shared: HashMap<(i64, &str, &str), Arc<Resolved>> = HashMap::new();
         let mut phones = Vec::with_capacity(devices.len());
@@ -238,6 +251,12 @@ impl Service {
                     }
                     _ => None,
                 },
+                load: loads_of
+                    .get(&(d.system_id, d.model.as_str()))
+                    .and_then(|c| {
+                        model::firmware::chosen(c.iter().copied(), &d.name, &d.device_pool)
+                    })
+                    .map(|c| c.load.clone()),
             });
         }
         Ok(PhoneConfigs { generation, phones })

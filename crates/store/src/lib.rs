@@ -15,6 +15,7 @@ pub mod configs;
 pub mod devices;
 pub mod directory;
 pub mod extension_mobility;
+pub mod firmware;
 pub mod licensing;
 pub mod lines;
 pub mod parameters;
@@ -806,7 +807,8 @@ pub fn time_ago(d: Duration) -> String {
     format_time(time::OffsetDateTime::now_utc() - d)
 }
 
-fn format_time(t: time::OffsetDateTime) -> String {
+/// A time as the store writes it (UTC, milliseconds).
+pub fn format_time(t: time::OffsetDateTime) -> String {
     let f = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );

@@ -83,6 +83,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "extension_mobility",
             sql: include_str!("../migrations/0014_extension_mobility.sql"),
         },
+        Migration {
+            version: 15,
+            name: "firmware",
+            sql: include_str!("../migrations/0015_firmware.sql"),
+        },
     ]
 }
 

@@ -113,7 +113,8 @@ pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Keeps a device's parameters with it when its name changes (a new MAC), and drops them with it.
+/// Keeps a device's parameters and its firmware load with it when its name changes (a new MAC),
+/// and drops them with it.
 pub async fn device_renamed(
     conn: &mut AnyConnection,
     system_id: i64,
@@ -122,19 +123,25 @@ pub async fn device_renamed(
 ) -> Result<()> {
     match new {
         Some(new) => {
-            sqlx::query("UPDATE parameter_sets SET target = $1 WHERE scope = 'device' AND system_id = $2 AND target = $3")
-                .bind(new)
-                .bind(system_id)
-                .bind(old)
-                .execute(conn)
-                .await?;
+            for table in ["parameter_sets", "firmware_loads"] {
+                sqlx::query(&format!("UPDATE {table} SET target = $1 WHERE scope = 'device' AND system_id = $2 AND target = $3"))
+                    .bind(new)
+                    .bind(system_id)
+                    .bind(old)
+                    .execute(&mut *conn)
+                    .await?;
+            }
         }
         None => {
-            sqlx::query("DELETE FROM parameter_sets WHERE scope = 'device' AND system_id = $1 AND target = $2")
+            for table in ["parameter_sets", "firmware_loads"] {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE scope = 'device' AND system_id = $1 AND target = $2"
+                ))
                 .bind(system_id)
                 .bind(old)
-                .execute(conn)
+                .execute(&mut *conn)
                 .await?;
+            }
         }
     }
     Ok(())

@@ -160,12 +160,33 @@ async fn serve_file(State(st): State<PhoneState>, req: Request) -> Response {
             )
                 .into_response()
         }
+        Ok(Answer::Firmware { path: file, name }) => {
+            p.firmware_fetched(&name, &ip);
+            tracing::debug!(%path, "firmware served");
+            firmware(file, req).await
+        }
         Ok(Answer::NotFound(why)) => {
             tracing::debug!(%path, %why, "not found");
             (StatusCode::NOT_FOUND, "not found\n").into_response()
         }
         Err(e) => {
             tracing::error!(%path, error = %e, "could not answer a phone");
+            (StatusCode::INTERNAL_SERVER_ERROR, "error\n").into_response()
+        }
+    }
+}
+
+/// A firmware file, streamed from disk with `Range` (a phone resuming a large download) and
+/// `If-Modified-Since` answered, by tower-http's `ServeFile`.
+async fn firmware(file: std::path::PathBuf, req: Request) -> Response {
+    use tower::ServiceExt;
+    match tower_http::services::ServeFile::new(file)
+        .oneshot(req)
+        .await
+    {
+        Ok(r) => r.map(axum::body::Body::new),
+        Err(e) => {
+            tracing::error!(error = %e, "could not read a firmware file");
             (StatusCode::INTERNAL_SERVER_ERROR, "error\n").into_response()
         }
     }

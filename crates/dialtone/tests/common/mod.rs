@@ -33,6 +33,7 @@ impl TestApp {
         cfg.tftp.listen = "127.0.0.1:0".into();
         cfg.admin_password = Some(PASSWORD.into());
         cfg.secret_key = Some(SECRET_KEY.into());
+        cfg.firmware.folder = Some(temp_folder("firmware").display().to_string());
         change(&mut cfg);
         let app = App::build(&cfg).await.expect("the server starts");
         let base = format!("http://{}", app.admin_addr);
@@ -210,4 +211,14 @@ pub async fn new_token(client: &reqwest::Client, base: &str, user: &str, passwor
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// A new, empty folder of this test process (under the system's temporary folder).
+pub fn temp_folder(what: &str) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = std::env::temp_dir().join(format!("dialtone-test-{what}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).expect("a temporary folder");
+    p
 }

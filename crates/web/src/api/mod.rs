@@ -196,6 +196,7 @@ mod access;
 mod device_profiles;
 mod device_types;
 mod directory;
+mod firmware;
 mod imports;
 mod licensing;
 mod lines;
@@ -213,6 +214,7 @@ use access::*;
 use device_profiles::*;
 use device_types::*;
 use directory::*;
+use firmware::*;
 pub(crate) use imports::MAX_IMPORT_BYTES;
 use imports::*;
 use licensing::*;
@@ -371,6 +373,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
         .routes(routes!(list_logins))
         .routes(routes!(call_outcome))
+        .routes(routes!(get_firmware))
+        .routes(routes!(upload_firmware, delete_firmware))
+        .routes(routes!(choose_load, unchoose_load))
+        .routes(routes!(phones_off_load))
         .routes(routes!(licence_report))
         .routes(routes!(upload_licence))
         .routes(routes!(delete_licence))
