@@ -127,6 +127,9 @@ const DESK_MODELS: &[&str] = &[
     "7960", "7940", "7970", "8861", "8851", "8841", "7841", "7821", "7912", "8845",
 ];
 
+/// The load the demo chooses for its 8861s.
+pub const DEMO_LOAD: &str = "sip88xx.14-2-1MPP-0001-154";
+
 /// What the demo made.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -609,5 +612,22 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
     .await?;
     sum.users += 1;
     sum.voicemail_subscribers += 1;
+    // A firmware load for the 8861s (docs/firmware.md): a stand-in manifest, not a phone image,
+    // so the Firmware page has a load chosen and phones not on it yet.
+    let manifest =
+        format!("{DEMO_LOAD} (a demo manifest: Dialtone serves it, no phone can install it)\n");
+    svc.upload_firmware(&a, &format!("{DEMO_LOAD}.loads"), manifest.as_bytes())
+        .await?;
+    svc.choose_load(
+        &a,
+        &firmware::LoadChoice {
+            system: hq.into(),
+            model: "8861".into(),
+            scope: firmware::LoadScope::System,
+            target: String::new(),
+            load: DEMO_LOAD.into(),
+        },
+    )
+    .await?;
     Ok(sum)
 }

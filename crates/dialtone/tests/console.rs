@@ -1891,3 +1891,108 @@ async fn extension_mobility_in_the_console() {
         t.stop().await;
     }
 }
+
+/// Firmware in the browser: a load uploaded through the file input, a wrongly named file
+/// refused, the load chosen for a model, its phone listed as not on it, the file deleted only
+/// once the load is no longer chosen.
+#[tokio::test]
+async fn firmware_in_the_console() {
+    let (Some(chromedriver), Some(chromium)) =
+        (common::peer("chromedriver"), common::peer("chromium"))
+    else {
+        return;
+    };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        let base = t.base.clone();
+        let dir = common::temp_folder("console-firmware");
+        let load: Vec<u8> = (0..2_200_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(dir.join("sip7960.9-4-2SR3.loads"), &load).unwrap();
+        std::fs::write(dir.join("bad name.loads"), b"x").unwrap();
+        t.create("/api/v1/phones", json!({"mac": "0C1122335501", "model": "7960", "protocol": "SIP", "lines": [{"pattern": "6501"}]})).await;
+        let d = driver(&chromedriver).await;
+        let c = browser(&d, &chromium).await;
+        log_in(&c, &base, "admin", PASSWORD).await;
+        c.goto(&format!("{base}/firmware")).await.unwrap();
+        assert!(text(&c, "#no-loads").await.contains("no load"), "[{l}]");
+        for (file, ok) in [("bad name.loads", false), ("sip7960.9-4-2SR3.loads", true)] {
+            c.find(Locator::Id("file"))
+                .await
+                .unwrap()
+                .send_keys(dir.join(file).to_str().unwrap())
+                .await
+                .unwrap();
+            submit(&c, "#upload").await;
+            if ok {
+                assert_eq!(
+                    text(&c, "#done").await,
+                    "The file is in the firmware folder.",
+                    "[{l}]"
+                );
+            } else {
+                let e = text(&c, "#error").await;
+                assert!(e.contains("is not allowed"), "[{l}] {e}");
+            }
+        }
+        let files = text(&c, "#files").await;
+        assert!(
+            files.contains("sip7960.9-4-2SR3.loads") && files.contains("2.1 MB"),
+            "[{l}] {files}"
+        );
+        choose(&c, "model", "7960").await;
+        choose(&c, "scope", "system").await;
+        choose(&c, "load", "sip7960.9-4-2SR3").await;
+        submit(&c, "#choose-load").await;
+        assert!(
+            text(&c, "#done").await.contains("The load is chosen"),
+            "[{l}]"
+        );
+        assert!(
+            text(&c, "#choices").await.contains("sip7960.9-4-2SR3"),
+            "[{l}]"
+        );
+        let off = text(&c, "#off-load").await;
+        assert!(
+            off.contains("SEP0C1122335501") && off.contains("not reported"),
+            "[{l}] {off}"
+        );
+        screenshot(&c, "firmware", l).await;
+        let phone_file = t
+            .file_preview("SEP0C1122335501", "SEP0C1122335501.cnf.xml")
+            .await;
+        assert!(
+            phone_file.contains("<loadInformation>sip7960.9-4-2SR3</loadInformation>"),
+            "[{l}]"
+        );
+
+        // In use: its deletion is refused; once the choice is removed, it goes.
+        for (form, asks, want) in [
+            ("#files form button", Some("Delete sip7960"), "#error"),
+            ("#choices form button", None, "#done"),
+            ("#files form button", Some("Delete sip7960"), "#done"),
+        ] {
+            let page = c.find(Locator::Css("html")).await.unwrap();
+            c.find(Locator::Css(form))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            if let Some(asks) = asks {
+                let alert = c.get_alert_text().await.unwrap();
+                assert!(alert.contains(asks), "[{l}] {alert}");
+                c.accept_alert().await.unwrap();
+            }
+            gone(&page).await;
+            let said = text(&c, want).await;
+            assert!(!said.is_empty(), "[{l}] {want}");
+            if want == "#error" {
+                assert!(said.contains("is chosen for model 7960"), "[{l}] {said}");
+            }
+        }
+        assert!(text(&c, "#no-files").await.contains("no file"), "[{l}]");
+        c.close().await.unwrap();
+        t.stop().await;
+    }
+}

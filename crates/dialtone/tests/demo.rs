@@ -9,6 +9,12 @@ async fn the_demo_fills_both_backends_and_shows_conflicts() {
         cfg.database.url = db.url.clone();
         cfg.admin_password = Some("demo-test-password".into());
         cfg.secret_key = Some(service::SecretKey::generate().to_base64());
+        let folder = std::env::temp_dir().join(format!(
+            "dialtone-demo-fw-{}-{}",
+            std::process::id(),
+            db.label
+        ));
+        cfg.firmware.folder = Some(folder.display().to_string());
         let (svc, _) = dialtone::open_service(&cfg).await.unwrap();
         let sum = dialtone::demo::fill(&svc, 40).await.unwrap();
         assert_eq!(
@@ -56,6 +62,17 @@ async fn the_demo_fills_both_backends_and_shows_conflicts() {
             .await
             .unwrap_or_else(|e| panic!("[{}] {e}", db.label));
         assert_eq!(st.login.unwrap().profile, "EM-jsmith", "[{}]", db.label);
+        // The 8861s have a load chosen, and none runs it yet (README's firmware example).
+        let off = svc.phones_off_load().await.unwrap();
+        assert!(
+            !off.is_empty()
+                && off
+                    .iter()
+                    .all(|p| p.model == "8861" && p.chosen == dialtone::demo::DEMO_LOAD),
+            "[{}] {off:?}",
+            db.label
+        );
         svc.close().await;
+        let _ = std::fs::remove_dir_all(&folder);
     }
 }

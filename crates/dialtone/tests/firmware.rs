@@ -53,7 +53,7 @@ async fn loads_are_uploaded_chosen_named_in_files_and_served() {
     for db in TestDb::all().await {
         let t = TestApp::spawn(&db).await;
         let l = t.label;
-        let enterprise = load_bytes(700_000, 1);
+        let enterprise = load_bytes(2_600_000, 1);
         let mpp = load_bytes(300_000, 2);
 
         // Uploads: wrong names and an empty body are refused, nothing is left behind.
@@ -71,7 +71,7 @@ async fn loads_are_uploaded_chosen_named_in_files_and_served() {
         assert_eq!(s, StatusCode::OK, "[{l}] {f}");
         assert_eq!(
             (f["bytes"].as_u64(), f["load"].as_str()),
-            (Some(700_000), Some("sip7960.9-4-2SR3")),
+            (Some(2_600_000), Some("sip7960.9-4-2SR3")),
             "[{l}] {f}"
         );
         let (s, _) = upload(&t, "sip88xx.14-2-1MPP-0001-154.loads", mpp.clone()).await;

@@ -27,6 +27,7 @@ const PAGE: i64 = 50;
 mod admins;
 mod assets;
 mod devices;
+mod firmware;
 mod found;
 mod imports;
 mod ldap_sync;
@@ -151,6 +152,16 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admins/{username}", post(update_admin))
         .route("/roles", post(create_role))
         .route("/roles/{name}/delete", post(delete_role))
+        .route("/firmware", get(firmware::firmware_page))
+        .route(
+            "/firmware/upload",
+            post(firmware::upload).layer(axum::extract::DefaultBodyLimit::max(
+                service::MAX_FIRMWARE_UPLOAD_BYTES as usize + (1 << 20),
+            )),
+        )
+        .route("/firmware/files/{name}/delete", post(firmware::delete))
+        .route("/firmware/loads", post(firmware::choose))
+        .route("/firmware/loads/remove", post(firmware::unchoose))
         .route("/licensing", get(licensing::licensing_page))
         .route("/licensing/upload", post(licensing::upload_licence))
         .route(
@@ -353,6 +364,10 @@ fn env() -> &'static Environment<'static> {
             ("admins.html", include_str!("../../templates/admins.html")),
             ("batch.html", include_str!("../../templates/batch.html")),
             (
+                "firmware.html",
+                include_str!("../../templates/firmware.html"),
+            ),
+            (
                 "licensing.html",
                 include_str!("../../templates/licensing.html"),
             ),
@@ -484,6 +499,7 @@ impl Console {
                 "Line templates",
             ),
             ("jobs", "/jobs", "Imports"),
+            ("firmware", "/firmware", "Firmware"),
             ("licensing", "/licensing", "Licensing"),
             ("status", "/status", "Status"),
             ("audit", "/audit", "Audit log"),
