@@ -208,6 +208,10 @@ macro_rules! buttons {
                 200,
                 "position",
             ),
+            Column {
+                ty: Ty::Bool,
+                ..nth_at("SPEED DIAL BLF {n}", "speed_dials.{n}.blf", 200, "position")
+            },
             nth("SERVICE {n}", "services.{n}.service", 100),
             nth("EXPANSION MODULE {n}", "expansion_modules.{n}", 2),
         ]
@@ -255,7 +259,7 @@ static LINES: [Column; 14] = [
     int("BUSY TRIGGER", "busy_trigger"),
 ];
 
-static PHONES: [Column; 38] = join(
+static PHONES: [Column; 39] = join(
     [
         c("MAC ADDRESS", "mac"),
         c("DEVICE NAME", "name"),
@@ -279,7 +283,7 @@ static PHONES: [Column; 38] = join(
     buttons!(),
 );
 
-static DEVICE_PROFILES: [Column; 30] = join(
+static DEVICE_PROFILES: [Column; 31] = join(
     [
         c("DEVICE PROFILE NAME", "name"),
         c("DEVICE TYPE", "model"),
@@ -348,7 +352,7 @@ static USER_PROFILES: [Column; 7] = [
     ),
 ];
 
-static DEVICE_TEMPLATES: [Column; 14] = [
+static DEVICE_TEMPLATES: [Column; 15] = [
     c("NAME", "name"),
     c("SYSTEM", "system"),
     c("DESCRIPTION", "description"),
@@ -371,6 +375,15 @@ static DEVICE_TEMPLATES: [Column; 14] = [
         200,
         "position",
     ),
+    Column {
+        ty: Ty::Bool,
+        ..nth_at(
+            "SPEED DIAL BLF {n}",
+            "device.speed_dials.{n}.blf",
+            200,
+            "position",
+        )
+    },
     nth("SERVICE {n}", "device.services.{n}.service", 100),
     nth("EXPANSION MODULE {n}", "device.expansion_modules.{n}", 2),
 ];

@@ -224,6 +224,7 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
                     position: 1,
                     number: "5000".into(),
                     label: "Self-provisioning".into(),
+                    blf: false,
                 }],
                 ..Default::default()
             },

@@ -138,10 +138,70 @@ async fn a_users_dnd_reaches_every_associated_phone_and_its_file() {
         let (s, v) = t
             .patch(
                 "/api/v1/phones/SEP00562B0D0002",
-                json!({"version": m["version"], "speed_dials": [{"position": 3, "number": "5550100", "label": "Home"}]}),
+                json!({"version": m["version"], "speed_dials": [{"position": 3, "number": "5550100", "label": "Home"},
+                    {"position": 4, "number": "4002", "label": "Bob", "blf": true}]}),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "[{l}] {v}");
+        let mpp = t.file_preview("SEP00562B0D0002", "00562b0d0002.xml").await;
+        for want in [
+            "<Extended_Function_4_ ua=\"na\">fnc=blf+sd+cp;sub=4002@$PROXY;ext=4002@$PROXY;nme=Bob</Extended_Function_4_>",
+            "<Call_Appearances_Per_Line ua=\"na\">4</Call_Appearances_Per_Line>",
+        ] {
+            assert!(mpp.contains(want), "[{l}] {want} in {mpp}");
+        }
+        // The same speed dials on an enterprise phone: feature 2, and 21 with busy lamp field.
+        let (_, e) = t.get("/api/v1/phones/SEP00562B0D0001").await;
+        t.patch(
+            "/api/v1/phones/SEP00562B0D0001",
+            json!({"version": e["version"], "speed_dials": [{"position": 3, "number": "5550100", "label": "Home"},
+                {"position": 4, "number": "4002", "label": "Bob", "blf": true}]}),
+        )
+        .await;
+        let ent = t
+            .file_preview("SEP00562B0D0001", "SEP00562B0D0001.cnf.xml")
+            .await;
+        let doc = roxmltree::Document::parse(&ent).unwrap();
+        let keys: Vec<(String, String)> = doc
+            .descendants()
+            .filter(|n| {
+                n.has_tag_name("line") && n.children().any(|c| c.has_tag_name("speedDialNumber"))
+            })
+            .map(|n| {
+                let get = |t: &str| {
+                    n.children()
+                        .find(|c| c.has_tag_name(t))
+                        .and_then(|c| c.text())
+                        .unwrap_or("")
+                        .to_string()
+                };
+                (get("featureID"), get("featureOptionMask"))
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("2".to_string(), String::new()),
+                ("21".to_string(), "0".to_string())
+            ],
+            "[{l}] {ent}"
+        );
+        // A forward to voicemail is the system's voicemail pilot on the phone.
+        let (_, sys) = t.get("/api/v1/systems/default").await;
+        let (s, v) = t
+            .patch(
+                "/api/v1/systems/default",
+                json!({"version": sys["version"], "settings": {"voicemail_pilot": "8999"}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {v}");
+        forwards(&t, "4001", "7000", "voicemail").await;
+        let vm = t.file_preview("SEP00562B0D0002", "00562b0d0002.xml").await;
+        assert!(
+            vm.contains("<Cfwd_No_Answer_Dest ua=\"rw\">8999</Cfwd_No_Answer_Dest>"),
+            "[{l}] {vm}"
+        );
+        forwards(&t, "4001", "7000", "8000").await;
         let mpp = t.file_preview("SEP00562B0D0002", "00562b0d0002.xml").await;
         for want in [
             "<Cfwd_Busy ua=\"rw\">Yes</Cfwd_Busy>",

@@ -898,6 +898,9 @@ pub struct SpeedDial {
     pub position: i64,
     pub number: String,
     pub label: String,
+    /// A busy lamp field speed dial: the key also shows whether the number is in use (and, on
+    /// MPP phones, picks up its ringing call).
+    pub blf: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -98,9 +98,9 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (Device
                 busy_trigger: l.busy_trigger,
                 shared: l.shared,
                 voicemail: s.voicemail_pilot.clone(),
-                forward_all: l.forward_all.clone(),
-                forward_busy: l.forward_busy.clone(),
-                forward_no_answer: l.forward_no_answer.clone(),
+                forward_all: to_number(&l.forward_all, &s.voicemail_pilot),
+                forward_busy: to_number(&l.forward_busy, &s.voicemail_pilot),
+                forward_no_answer: to_number(&l.forward_no_answer, &s.voicemail_pilot),
             })
             .collect(),
         speed_dials: p
@@ -110,6 +110,7 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (Device
                 button: sd.position,
                 number: sd.number.clone(),
                 label: sd.label.clone(),
+                blf: sd.blf,
             })
             .collect(),
         // A system without a services URL of its own gives its phones the menu of the services
@@ -149,6 +150,16 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (Device
         load: p.load.clone(),
     };
     (view, access)
+}
+
+/// A forward's number as a phone dials it: `voicemail` (CUCM's "Voice Mail" box) is the
+/// system's voicemail pilot, and no forward when the system has none.
+fn to_number(forward: &str, voicemail_pilot: &str) -> String {
+    if forward.eq_ignore_ascii_case("voicemail") {
+        voicemail_pilot.to_string()
+    } else {
+        forward.to_string()
+    }
 }
 
 /// The Profile Rule an MPP phone's own file gives it. A rule an administrator set is sent as

@@ -133,9 +133,17 @@ pub(crate) fn enterprise(v: &DeviceView) -> String {
         for sd in &v.speed_dials {
             o.push_str("\n      <line button=\"");
             n(&mut o, sd.button);
-            o.push_str("\">\n        <featureID>21</featureID>\n");
+            // Speed dial 2, speed dial with busy lamp field 21 (CUCM's feature IDs).
+            o.push_str(if sd.blf {
+                "\">\n        <featureID>21</featureID>\n"
+            } else {
+                "\">\n        <featureID>2</featureID>\n"
+            });
             el(&mut o, "        ", "featureLabel", &sd.label);
             el(&mut o, "        ", "speedDialNumber", &sd.number);
+            if sd.blf {
+                o.push_str("        <featureOptionMask>0</featureOptionMask>\n");
+            }
             o.push_str("      </line>");
         }
         o.push_str("\n    </sipLines>\n  </sipProfile>");
@@ -455,6 +463,7 @@ mod tests {
                             button: 5 + i as i64,
                             number: odd(i),
                             label: odd(i + 1),
+                            blf: i == 1,
                         })
                         .collect(),
                     services_url: odd(4),

@@ -59,6 +59,8 @@ pub struct SpeedDialView {
     pub button: i64,
     pub number: String,
     pub label: String,
+    /// Busy lamp field: enterprise feature 21 (speed dial with BLF), MPP `fnc=blf+sd+cp`.
+    pub blf: bool,
 }
 
 /// A device as its files show it.
@@ -301,18 +303,33 @@ impl DeviceView {
             f("Cfwd_Busy_Dest", "rw", &l.forward_busy);
             f("Cfwd_No_Answer", "rw", yes(&l.forward_no_answer));
             f("Cfwd_No_Answer_Dest", "rw", &l.forward_no_answer);
+            // Calls per line (the same guide, Voice > Phone > Miscellaneous Line Key Settings,
+            // "Call Appearances Per Line", 1 to 10) is the phone's too: the first line's max
+            // calls. MPP phones have no busy trigger of their own; the call control applies it.
+            f(
+                "Call_Appearances_Per_Line",
+                "na",
+                &l.max_calls.clamp(1, 10).to_string(),
+            );
         }
         // Speed dials on their line keys (the key's `Extension_n_` Disabled, its
         // `Extended_Function_n_` `fnc=sd;ext=…@$PROXY;nme=…`), as the enterprise file puts them
-        // on their buttons.
+        // on their buttons. A busy lamp field one subscribes to the number's state and picks up
+        // its calls too (Cisco IP Phone 8800 MPP administration guide, "Configure Busy Lamp
+        // Field": `fnc=blf+sd+cp;sub=…@$PROXY`).
         for sd in &self.speed_dials {
             let n = sd.button as u32;
             f(&line_element_name("Extension", n), "na", "Disabled");
             let label: String = sd.label.chars().filter(|c| *c != ';').collect();
+            let number: String = sd.number.chars().filter(|c| *c != ';').collect();
             f(
                 &line_element_name("Extended Function", n),
                 "na",
-                &format!("fnc=sd;ext={}@$PROXY;nme={label}", sd.number),
+                &if sd.blf {
+                    format!("fnc=blf+sd+cp;sub={number}@$PROXY;ext={number}@$PROXY;nme={label}")
+                } else {
+                    format!("fnc=sd;ext={number}@$PROXY;nme={label}")
+                },
             );
         }
         if !self.directory_url.is_empty() {

@@ -75,7 +75,22 @@ fn view(model: &str, name: &str, mac: Option<&str>) -> DeviceView {
             line(1, "2000", "John Smith", false),
             line(2, "2001", "Reception", true),
         ],
-        speed_dials: vec![],
+        // A speed dial and a busy lamp field one (enterprise feature IDs 2 and 21; MPP
+        // `fnc=sd` and `fnc=blf+sd+cp`).
+        speed_dials: vec![
+            SpeedDialView {
+                button: 3,
+                number: "5550100".into(),
+                label: "Home".into(),
+                blf: false,
+            },
+            SpeedDialView {
+                button: 4,
+                number: "2002".into(),
+                label: "Assistant".into(),
+                blf: true,
+            },
+        ],
         services_url: "http://dialtone.example.com:6970/services".into(),
         directory_url: "http://dialtone.example.com:6970/services/directory".into(),
         expansion_modules: vec![],
@@ -138,11 +153,20 @@ fn enterprise_sip_phone() {
     let mut v = view("7960", "SEP00562B043615", Some("00562B043615"));
     v.security_mode = Some(SecurityMode::Encrypted);
     v.expansion_modules = vec!["7914".into()];
-    v.speed_dials = vec![SpeedDialView {
-        button: 3,
-        number: "+14085551234".into(),
-        label: "Help desk".into(),
-    }];
+    v.speed_dials = vec![
+        SpeedDialView {
+            button: 3,
+            number: "+14085551234".into(),
+            label: "Help desk".into(),
+            blf: false,
+        },
+        SpeedDialView {
+            button: 4,
+            number: "2002".into(),
+            label: "Assistant".into(),
+            blf: true,
+        },
+    ];
     assert_eq!(v.files(), vec!["SEP00562B043615.cnf.xml"]);
     let bytes = render(&r, &v, "sep00562b043615.cnf.xml");
     check("SEP00562B043615.cnf.xml", &bytes);
@@ -152,7 +176,11 @@ fn enterprise_sip_phone() {
         .descendants()
         .filter(|n| n.has_tag_name("line"))
         .collect();
-    assert_eq!(lines.len(), 3, "two lines and a speed dial");
+    assert_eq!(
+        lines.len(),
+        4,
+        "two lines, a speed dial and a BLF speed dial"
+    );
     let first = lines[0];
     let child = |n: roxmltree::Node, tag: &str| {
         n.children()
@@ -170,6 +198,12 @@ fn enterprise_sip_phone() {
     assert_eq!(child(first, "maxNumCalls"), "4");
     assert_eq!(child(lines[1], "sharedLine"), "true");
     assert_eq!(child(lines[2], "speedDialNumber"), "+14085551234");
+    // CUCM's feature IDs: 2 a speed dial, 21 a speed dial with busy lamp field.
+    assert_eq!(
+        (child(lines[2], "featureID"), child(lines[3], "featureID")),
+        ("2".to_string(), "21".to_string())
+    );
+    assert_eq!(child(lines[3], "featureOptionMask"), "0");
     assert!(text.contains("<deviceSecurityMode>3</deviceSecurityMode>"));
 
     // The stamp changes with the content and only then.
