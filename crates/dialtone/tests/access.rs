@@ -194,3 +194,137 @@ async fn an_administrator_does_what_their_roles_allow_and_nothing_else() {
         t.stop().await;
     }
 }
+
+/// The read privilege: an administrator sees only the systems and resources their roles name
+/// (any action on them lets them see; `read` lets them do nothing more).
+#[tokio::test]
+async fn an_administrator_sees_only_what_their_roles_name() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        t.create(
+            "/api/v1/systems",
+            json!({"name": "branch", "kind": "call_control"}),
+        )
+        .await;
+        for (u, sys) in [("hq-ann", "default"), ("br-bob", "branch")] {
+            t.create(
+                "/api/v1/users",
+                json!({"user_id": u, "last_name": "Reader", "system": sys}),
+            )
+            .await;
+        }
+        for (mac, sys) in [("0C0000000A01", "default"), ("0C0000000A02", "branch")] {
+            t.create(
+                "/api/v1/phones",
+                json!({"mac": mac, "model": "7960", "system": sys}),
+            )
+            .await;
+        }
+        t.create(
+            "/api/v1/roles",
+            json!({"name": "Branch reader", "privileges": [
+                {"system": "branch", "resource": "*", "action": "read"},
+                {"system": "default", "resource": "phone", "action": "update"}]}),
+        )
+        .await;
+        t.create(
+            "/api/v1/admins",
+            json!({"username": "clerk", "password": "clerk-password", "roles": ["Branch reader"]}),
+        )
+        .await;
+        let get = |p: &'static str| as_clerk(&t, reqwest::Method::GET, p, None);
+
+        // Lists hold what they may see: users of branch, phones of both (update implies read).
+        let (s, users) = get("/api/v1/users?q=").await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {users}");
+        let ids: Vec<&str> = users["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["user_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["br-bob"], "[{l}] {users}");
+        assert_eq!(users["total"], 1, "[{l}] {users}");
+        let (_, phones) = get("/api/v1/phones").await;
+        assert_eq!(phones["total"], 2, "[{l}] {phones}");
+        let (_, people) = get("/api/v1/people?q=").await;
+        assert!(
+            people["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["system"] == "branch"),
+            "[{l}] {people}"
+        );
+
+        // One record of another system, a system filter on it, a resource of none: refused.
+        let (s, e) = get("/api/v1/users/hq-ann").await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{l}] {e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("may not read user on default"),
+            "[{l}] {e}"
+        );
+        assert_eq!(get("/api/v1/users/br-bob").await.0, StatusCode::OK, "[{l}]");
+        assert_eq!(
+            get("/api/v1/users?system=default").await.0,
+            StatusCode::FORBIDDEN,
+            "[{l}]"
+        );
+        assert_eq!(
+            get("/api/v1/phones/SEP0C0000000A01").await.0,
+            StatusCode::OK,
+            "[{l}]"
+        );
+        let (s, e) = get("/api/v1/admins").await;
+        assert_eq!(
+            s,
+            StatusCode::FORBIDDEN,
+            "[{l}] administrators are of no system: only a privilege on `*` shows them"
+        );
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("(*, admin)"),
+            "[{l}] {e}"
+        );
+
+        // Read is only read.
+        let (s, e) = as_clerk(
+            &t,
+            reqwest::Method::POST,
+            "/api/v1/users",
+            Some(json!({"user_id": "br-new", "last_name": "New", "system": "branch"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{l}] {e}");
+
+        // A role on phones of default alone: users are not theirs to see at all.
+        t.create("/api/v1/roles", json!({"name": "Phones", "privileges": [{"system": "default", "resource": "phone", "action": "*"}]})).await;
+        let (s, v) = t
+            .patch("/api/v1/admins/clerk", json!({"roles": ["Phones"]}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {v}");
+        let (s, e) = get("/api/v1/users").await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{l}] {e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("may not read user"),
+            "[{l}] {e}"
+        );
+        let (_, phones) = get("/api/v1/phones").await;
+        assert_eq!(phones["total"], 1, "[{l}] {phones}");
+        assert_eq!(
+            get("/api/v1/phones/SEP0C0000000A02").await.0,
+            StatusCode::FORBIDDEN,
+            "[{l}]"
+        );
+        t.stop().await;
+    }
+}

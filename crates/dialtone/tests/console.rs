@@ -1996,3 +1996,85 @@ async fn firmware_in_the_console() {
         t.stop().await;
     }
 }
+
+/// The read privilege in the browser: an administrator who may only read branch's records sees
+/// the menu entries they may read, branch's users alone in the list, a refusal on another
+/// system's user, and no Add or Delete.
+#[tokio::test]
+async fn a_reader_sees_only_what_their_roles_name_in_the_console() {
+    let (Some(chromedriver), Some(chromium)) =
+        (common::peer("chromedriver"), common::peer("chromium"))
+    else {
+        return;
+    };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        let base = t.base.clone();
+        t.create(
+            "/api/v1/systems",
+            json!({"name": "branch", "kind": "call_control"}),
+        )
+        .await;
+        for (u, sys) in [("hq-ann", "default"), ("br-bob", "branch")] {
+            t.create(
+                "/api/v1/users",
+                json!({"user_id": u, "last_name": "Reader", "system": sys}),
+            )
+            .await;
+        }
+        t.create("/api/v1/roles", json!({"name": "Branch users", "privileges": [{"system": "branch", "resource": "user", "action": "read"}]})).await;
+        t.create(
+            "/api/v1/admins",
+            json!({"username": "reader", "password": "reader-password", "roles": ["Branch users"]}),
+        )
+        .await;
+        let d = driver(&chromedriver).await;
+        let c = browser(&d, &chromium).await;
+        c.goto(&format!("{base}/users")).await.unwrap();
+        fill(&c, "username", "reader").await;
+        fill(&c, "password", "reader-password").await;
+        submit(&c, "form.login button[type=submit]").await;
+        assert_eq!(text(&c, "h1").await, "Users", "[{l}]");
+        let menu = text(&c, "nav").await;
+        assert!(
+            menu.contains("Users")
+                && !menu.contains("Phones")
+                && !menu.contains("Administrators")
+                && !menu.contains("Firmware"),
+            "[{l}] {menu}"
+        );
+        let list = text(&c, "main table").await;
+        assert!(
+            list.contains("br-bob") && !list.contains("hq-ann"),
+            "[{l}] {list}"
+        );
+        assert!(
+            c.find(Locator::LinkText("Add a user")).await.is_err(),
+            "[{l}] no Add without create"
+        );
+        c.goto(&format!("{base}/users/br-bob?system=branch"))
+            .await
+            .unwrap();
+        assert!(
+            c.find(Locator::Css("form button.danger")).await.is_err(),
+            "[{l}] no Delete without delete"
+        );
+        c.goto(&format!("{base}/users/hq-ann?system=default"))
+            .await
+            .unwrap();
+        let refused = text(&c, "main").await;
+        assert!(
+            refused.contains("Not yours to see")
+                && refused.contains("may not read user on default"),
+            "[{l}] {refused}"
+        );
+        c.goto(&format!("{base}/phones")).await.unwrap();
+        assert!(
+            text(&c, "main").await.contains("may not read phone"),
+            "[{l}]"
+        );
+        c.close().await.unwrap();
+        t.stop().await;
+    }
+}

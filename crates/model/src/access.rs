@@ -234,7 +234,7 @@ pub const RESOURCES: &[&str] = &[
 ];
 
 /// The actions privileges name.
-pub const ACTIONS: &[&str] = &["create", "update", "delete"];
+pub const ACTIONS: &[&str] = &["read", "create", "update", "delete"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -243,7 +243,8 @@ pub struct Privilege {
     pub system: String,
     /// One of [`RESOURCES`], or `*`.
     pub resource: String,
-    /// `create`, `update`, `delete`, or `*`.
+    /// `read`, `create`, `update`, `delete`, or `*`. Any of them lets the administrator see the
+    /// records it names (one cannot change what one cannot see); `read` lets them do no more.
     pub action: String,
 }
 
@@ -255,6 +256,13 @@ impl Privilege {
         (self.system == "*" || (!system.is_empty() && self.system == system))
             && m(&self.resource, resource)
             && m(&self.action, action)
+    }
+
+    /// Whether this privilege lets its holder see `resource` records of `system` (`""`: of no
+    /// system, which only `*` covers): any action does.
+    pub fn reads(&self, system: &str, resource: &str) -> bool {
+        (self.system == "*" || (!system.is_empty() && self.system == system))
+            && (self.resource == "*" || self.resource == resource)
     }
 
     pub fn check(&self, field: &str) -> Result<(), Invalid> {

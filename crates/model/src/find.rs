@@ -7,6 +7,8 @@ pub struct Find {
     pub q: Option<String>,
     /// Only records of this system.
     pub system: Option<String>,
+    /// Only records of these systems (what the administrator asking may see); `None`: any.
+    pub systems: Option<Vec<String>>,
     /// `field = value` filters the resource allows.
     pub filters: Vec<(String, String)>,
     pub sort: Option<String>,

@@ -107,6 +107,33 @@ impl Actor {
         }
     }
 
+    /// Whether this actor may see `resource` records of `system` (`""`: of no system).
+    pub fn may_read(&self, system: &str, resource: &str) -> bool {
+        match &self.privileges {
+            None => true,
+            Some(ps) => ps.iter().any(|p| p.reads(system, resource)),
+        }
+    }
+
+    /// The systems whose `resource` records this actor may see: `None` for every one (a
+    /// privilege on `*`), else those named (empty: none).
+    pub fn readable_systems(&self, resource: &str) -> Option<Vec<String>> {
+        let ps = self.privileges.as_ref()?;
+        let mine = ps
+            .iter()
+            .filter(|p| p.resource == "*" || p.resource == resource);
+        let mut systems = Vec::new();
+        for p in mine {
+            if p.system == "*" {
+                return None;
+            }
+            if !systems.contains(&p.system) {
+                systems.push(p.system.clone());
+            }
+        }
+        Some(systems)
+    }
+
     /// The privileges, `None` meaning every one.
     pub fn privileges(&self) -> Option<&[model::Privilege]> {
         self.privileges.as_deref()

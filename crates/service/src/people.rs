@@ -10,7 +10,13 @@ const PEOPLE_MAX: i64 = 1000;
 impl Service {
     /// Users and voicemail subscribers whose ID or name starts with `f.q` (of `f.system`), by ID,
     /// a user before the subscriber of the same ID.
-    pub async fn find_people(&self, f: &model::Find) -> Result<Page<Person>> {
+    /// `subscriber_systems` narrows the subscribers as `f.systems` narrows the users (the
+    /// systems an administrator may see of each).
+    pub async fn find_people(
+        &self,
+        f: &model::Find,
+        subscriber_systems: Option<Vec<String>>,
+    ) -> Result<Page<Person>> {
         let limit = f.limit.clamp(1, 1000);
         let offset = f.offset.max(0);
         if offset + limit > PEOPLE_MAX {
@@ -22,9 +28,10 @@ impl Service {
                 ),
             ));
         }
-        let part = |sort: &str| model::Find {
+        let part = |sort: &str, systems: Option<Vec<String>>| model::Find {
             q: f.q.clone(),
             system: f.system.clone(),
+            systems,
             sort: Some(sort.into()),
             descending: false,
             limit: offset + limit,
@@ -32,8 +39,10 @@ impl Service {
             count_up_to: f.count_up_to,
             filters: Vec::new(),
         };
-        let users = self.find_users(&part("user_id")).await?;
-        let subs = self.find_voicemail_subscribers(&part("alias")).await?;
+        let users = self.find_users(&part("user_id", f.systems.clone())).await?;
+        let subs = self
+            .find_voicemail_subscribers(&part("alias", subscriber_systems))
+            .await?;
         let mut all: Vec<Person> = users
             .items
             .into_iter()

@@ -105,6 +105,21 @@ impl Sql {
             .push("))")
     }
 
+    /// Appends ` AND {column} IN (…)` for the systems an administrator may see (nothing when
+    /// `systems` is `None`; no row when it is empty).
+    pub fn within_systems(
+        &mut self,
+        backend: &str,
+        column: &str,
+        systems: Option<&[String]>,
+    ) -> &mut Sql {
+        match systems {
+            None => self,
+            Some([]) => self.push(" AND 1 = 0"),
+            Some(s) => self.push(&format!(" AND {column} IN ")).bind_in(backend, s),
+        }
+    }
+
     /// Appends another statement part with its arguments (renumbering its placeholders).
     pub fn append(&mut self, other: &Sql) -> &mut Sql {
         let base = self.args.len();

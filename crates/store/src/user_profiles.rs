@@ -49,6 +49,8 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<UserProfile
     if let Some(s) = &f.system {
         w.push(" AND s.name = ").bind(s.as_str());
     }
+    let backend = conn.backend_name().to_string();
+    w.within_systems(&backend, "s.name", f.systems.as_deref());
     if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
         w.push(" AND ");
         push_prefix(&mut w, "p.name", q);

@@ -320,6 +320,17 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<User>> {
             .bind(s.as_str())
             .push(")");
     }
+    if let Some(systems) = f.systems.as_deref() {
+        let backend = conn.backend_name().to_string();
+        if systems.is_empty() {
+            filters.push(" AND 1 = 0");
+        } else {
+            filters
+                .push(" AND u.system_id IN (SELECT id FROM systems WHERE name IN ")
+                .bind_in(&backend, systems)
+                .push(")");
+        }
+    }
     for (k, v) in &f.filters {
         match k.as_str() {
             "user_id" | "last_name" | "first_name" | "department" => {

@@ -57,6 +57,130 @@ impl FromRequestParts<AppState> for Admin {
                 "use the Basic or the Bearer authorization scheme",
             ));
         };
+        if parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD {
+            if let Some(resource) = parts
+                .uri
+                .path()
+                .strip_prefix("/api/v1/")
+                .and_then(|p| resource_of(p.split('/').next().unwrap_or("")))
+            {
+                let system = parts.uri.query().and_then(|q| {
+                    q.split('&')
+                        .find_map(|kv| kv.strip_prefix("system="))
+                        .map(|s| s.replace('+', " "))
+                });
+                match system.filter(|s| !s.is_empty()) {
+                    Some(s) if !actor.may_read(&s, resource) => {
+                        return Err(cannot_read(&actor, resource, Some(&s)))
+                    }
+                    _ if !may_see(&actor, resource) => {
+                        return Err(cannot_read(&actor, resource, None))
+                    }
+                    _ => {}
+                }
+            }
+        }
         Ok(Admin(actor))
+    }
+}
+
+/// The resource of privileges that a collection of the API (`users`, `device-profiles`) or a
+/// console page holds; `None` for those every administrator sees (their own tokens, the
+/// catalogue, the audit log, imports).
+pub(crate) fn resource_of(collection: &str) -> Option<&'static str> {
+    Some(match collection {
+        "users" | "people" => "user",
+        "phones" | "status" | "logins" => "phone",
+        "lines" => "line",
+        "device-profiles" => "device_profile",
+        "voicemail-subscribers" => "voicemail_subscriber",
+        "classes-of-service" => "class_of_service",
+        "distribution-lists" => "distribution_list",
+        "systems" => "system",
+        "services" => "service",
+        "parameters" => "parameters",
+        "templates" => "template",
+        "admins" => "admin",
+        "roles" => "role",
+        "universal-device-templates" => "universal_device_template",
+        "universal-line-templates" => "universal_line_template",
+        "user-profiles" => "user_profile",
+        "ldap-servers" => "ldap_server",
+        "ldap-profiles" => "ldap_profile",
+        "ldap-attribute-map" => "ldap_attribute_map",
+        "presence-subclusters" => "presence_subcluster",
+        "proxy-profiles" => "proxy_profile",
+        "cti-gateway-servers" => "cti_gateway_server",
+        "cti-gateway-profiles" => "cti_gateway_profile",
+        "soft-client-settings" | "soft-clients" => "soft_client_settings",
+        "dial-rules" => "dial_rule",
+        "licensing" => "licence",
+        "firmware" => "firmware",
+        _ => return None,
+    })
+}
+
+/// Resources whose records belong to no product system: only a privilege on `*` shows them.
+const OF_NO_SYSTEM: &[&str] = &[
+    "template",
+    "admin",
+    "role",
+    "ldap_server",
+    "ldap_profile",
+    "ldap_attribute_map",
+    "presence_subcluster",
+    "proxy_profile",
+    "cti_gateway_server",
+    "cti_gateway_profile",
+    "soft_client_settings",
+    "dial_rule",
+    "licence",
+    "firmware",
+];
+
+/// Whether the actor may see some records of `resource`: of some system, or (for records of
+/// no system) any.
+pub(crate) fn may_see(actor: &Actor, resource: &str) -> bool {
+    if OF_NO_SYSTEM.contains(&resource) {
+        actor.may_read("", resource)
+    } else {
+        !actor
+            .readable_systems(resource)
+            .is_some_and(|s| s.is_empty())
+    }
+}
+
+/// The refusal of a read the actor's roles do not give.
+pub(crate) fn cannot_read(actor: &Actor, resource: &str, system: Option<&str>) -> ApiError {
+    ApiError {
+        status: StatusCode::FORBIDDEN,
+        detail: crate::error::ErrorDetail {
+            code: "forbidden",
+            message: format!(
+                "{} may not read {}{}: none of their roles gives a privilege on ({}, {resource})",
+                actor.name,
+                resource.replace('_', " "),
+                system.map(|s| format!(" on {s}")).unwrap_or_default(),
+                system.unwrap_or("*"),
+            ),
+            field: None,
+            version: None,
+            current: None,
+        },
+    }
+}
+
+/// Narrows a find to the systems whose `resource` records the actor may see.
+pub(crate) fn within(actor: &Actor, resource: &str, mut f: model::Find) -> model::Find {
+    f.systems = actor.readable_systems(resource);
+    f
+}
+
+/// Refuses a record of `system` the actor may not see.
+pub(crate) fn readable(actor: &Actor, resource: &str, system: &str) -> Result<(), ApiError> {
+    if actor.may_read(system, resource) {
+        Ok(())
+    } else {
+        Err(cannot_read(actor, resource, Some(system)))
     }
 }

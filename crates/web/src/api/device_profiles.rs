@@ -7,10 +7,14 @@ use super::*;
 #[utoipa::path(get, path = "/api/v1/device-profiles", tag = "device profiles", params(ListParams), responses((status = 200, body = Page<DeviceProfile>)))]
 pub(super) async fn list_profiles(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<DeviceProfile>>> {
-    let f = find(&q, PROFILE_FILTERS, DEVICE_SORTS)?;
+    let f = crate::auth::within(
+        &a,
+        "device_profile",
+        find(&q, PROFILE_FILTERS, DEVICE_SORTS)?,
+    );
     Ok(Json(s.service.find_device_profiles(&f).await?))
 }
 
@@ -28,10 +32,12 @@ pub(super) async fn create_profile(
     responses((status = 200, body = DeviceProfile), (status = 404, body = ErrorBody)))]
 pub(super) async fn get_profile(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Path(name): Path<String>,
 ) -> ApiResult<Json<DeviceProfile>> {
-    Ok(Json(s.service.device_profile(&name).await?))
+    let r = s.service.device_profile(&name).await?;
+    crate::auth::readable(&a, "device_profile", &r.system)?;
+    Ok(Json(r))
 }
 
 #[utoipa::path(patch, path = "/api/v1/device-profiles/{name}", tag = "device profiles", params(("name" = String, Path, description = "name or id")),

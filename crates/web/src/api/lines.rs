@@ -7,14 +7,18 @@ use super::*;
 #[utoipa::path(get, path = "/api/v1/lines", tag = "lines", params(ListParams), responses((status = 200, body = Page<Line>)))]
 pub(super) async fn list_lines(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<Line>>> {
-    let f = find(
-        &q,
-        &["partition", "pattern", "shared"],
-        &["pattern", "partition", "description", "updated_at"],
-    )?;
+    let f = crate::auth::within(
+        &a,
+        "line",
+        find(
+            &q,
+            &["partition", "pattern", "shared"],
+            &["pattern", "partition", "description", "updated_at"],
+        )?,
+    );
     Ok(Json(s.service.find_lines(&f).await?))
 }
 
@@ -32,15 +36,16 @@ pub(super) async fn create_line(
     responses((status = 200, body = Line), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn get_line(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Path(key): Path<String>,
     Query(k): Query<KeyParams>,
 ) -> ApiResult<Json<Line>> {
-    Ok(Json(
-        s.service
-            .line(&key, k.partition.as_deref(), k.system.as_deref())
-            .await?,
-    ))
+    let r = s
+        .service
+        .line(&key, k.partition.as_deref(), k.system.as_deref())
+        .await?;
+    crate::auth::readable(&a, "line", &r.system)?;
+    Ok(Json(r))
 }
 
 #[utoipa::path(patch, path = "/api/v1/lines/{key}", tag = "lines", params(("key" = String, Path, description = "pattern or id"), KeyParams),

@@ -6,10 +6,10 @@ use super::*;
 #[utoipa::path(get, path = "/api/v1/services", tag = "services", params(ListParams), responses((status = 200, body = Page<PhoneService>)))]
 pub(super) async fn list_services(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<PhoneService>>> {
-    let f = find(&q, &[], &["name"])?;
+    let f = crate::auth::within(&a, "service", find(&q, &[], &["name"])?);
     Ok(Json(s.service.find_services(&f).await?))
 }
 

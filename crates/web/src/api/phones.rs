@@ -8,10 +8,10 @@ use super::*;
 #[utoipa::path(get, path = "/api/v1/phones", tag = "phones", params(ListParams), responses((status = 200, body = Page<Phone>)))]
 pub(super) async fn list_phones(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<Phone>>> {
-    let f = find(&q, PHONE_FILTERS, DEVICE_SORTS)?;
+    let f = crate::auth::within(&a, "phone", find(&q, PHONE_FILTERS, DEVICE_SORTS)?);
     Ok(Json(s.service.find_phones(&f).await?))
 }
 
@@ -29,10 +29,12 @@ pub(super) async fn create_phone(
     responses((status = 200, body = Phone), (status = 404, body = ErrorBody)))]
 pub(super) async fn get_phone(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Phone>> {
-    Ok(Json(s.service.phone(&name).await?))
+    let r = s.service.phone(&name).await?;
+    crate::auth::readable(&a, "phone", &r.system)?;
+    Ok(Json(r))
 }
 
 #[utoipa::path(patch, path = "/api/v1/phones/{name}", tag = "phones", params(("name" = String, Path, description = "device name or id")),

@@ -9,10 +9,10 @@ use super::*;
     responses((status = 200, body = Page<UniversalDeviceTemplate>)))]
 pub(super) async fn list_device_templates(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<UniversalDeviceTemplate>>> {
-    let f = find(&q, &[], &["name"])?;
+    let f = crate::auth::within(&a, "universal_device_template", find(&q, &[], &["name"])?);
     Ok(Json(s.service.find_device_templates(&f).await?))
 }
 
@@ -77,10 +77,10 @@ pub(super) async fn delete_device_template(
     responses((status = 200, body = Page<UniversalLineTemplate>)))]
 pub(super) async fn list_line_templates(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<UniversalLineTemplate>>> {
-    let f = find(&q, &[], &["name"])?;
+    let f = crate::auth::within(&a, "universal_line_template", find(&q, &[], &["name"])?);
     Ok(Json(s.service.find_line_templates(&f).await?))
 }
 
@@ -145,10 +145,10 @@ pub(super) async fn delete_line_template(
     responses((status = 200, body = Page<UserProfile>)))]
 pub(super) async fn list_user_profiles(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<UserProfile>>> {
-    let f = find(&q, &[], &["name"])?;
+    let f = crate::auth::within(&a, "user_profile", find(&q, &[], &["name"])?);
     Ok(Json(s.service.find_user_profiles(&f).await?))
 }
 

@@ -8,10 +8,10 @@ use super::*;
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListParams), responses((status = 200, body = Page<User>)))]
 pub(super) async fn list_users(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<User>>> {
-    let f = find(&q, USER_FILTERS, USER_SORTS)?;
+    let f = crate::auth::within(&a, "user", find(&q, USER_FILTERS, USER_SORTS)?);
     Ok(Json(s.service.find_users(&f).await?))
 }
 
@@ -29,11 +29,13 @@ pub(super) async fn create_user(
     responses((status = 200, body = User), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the user ID exists on several systems")))]
 pub(super) async fn get_user(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Path(key): Path<String>,
     Query(k): Query<KeyParams>,
 ) -> ApiResult<Json<User>> {
-    Ok(Json(s.service.user(&key, k.system.as_deref()).await?))
+    let r = s.service.user(&key, k.system.as_deref()).await?;
+    crate::auth::readable(&a, "user", &r.system)?;
+    Ok(Json(r))
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{key}", tag = "users", params(("key" = String, Path, description = "user ID or id"), KeyParams),
@@ -113,9 +115,10 @@ pub(super) async fn user_logins(
     responses((status = 200, body = Page<Person>), (status = 422, body = ErrorBody)))]
 pub(super) async fn list_people(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<Person>>> {
-    let f = find(&q, &[], &[])?;
-    Ok(Json(s.service.find_people(&f).await?))
+    let f = crate::auth::within(&a, "user", find(&q, &[], &[])?);
+    let subscribers = a.readable_systems("voicemail_subscriber");
+    Ok(Json(s.service.find_people(&f, subscribers).await?))
 }

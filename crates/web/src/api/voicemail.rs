@@ -8,14 +8,18 @@ use super::*;
     responses((status = 200, body = Page<VoicemailSubscriber>)))]
 pub(super) async fn list_subscribers(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Page<VoicemailSubscriber>>> {
-    let f = find(
-        &q,
-        &["alias", "extension", "class_of_service"],
-        &["last_name", "alias", "extension", "updated_at"],
-    )?;
+    let f = crate::auth::within(
+        &a,
+        "voicemail_subscriber",
+        find(
+            &q,
+            &["alias", "extension", "class_of_service"],
+            &["last_name", "alias", "extension", "updated_at"],
+        )?,
+    );
     Ok(Json(s.service.find_voicemail_subscribers(&f).await?))
 }
 
@@ -33,15 +37,16 @@ pub(super) async fn create_subscriber(
     params(("key" = String, Path, description = "alias or id"), KeyParams), responses((status = 200, body = VoicemailSubscriber), (status = 404, body = ErrorBody)))]
 pub(super) async fn get_subscriber(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Path(key): Path<String>,
     Query(k): Query<KeyParams>,
 ) -> ApiResult<Json<VoicemailSubscriber>> {
-    Ok(Json(
-        s.service
-            .voicemail_subscriber(&key, k.system.as_deref())
-            .await?,
-    ))
+    let r = s
+        .service
+        .voicemail_subscriber(&key, k.system.as_deref())
+        .await?;
+    crate::auth::readable(&a, "voicemail_subscriber", &r.system)?;
+    Ok(Json(r))
 }
 
 #[utoipa::path(patch, path = "/api/v1/voicemail-subscribers/{key}", tag = "voicemail",

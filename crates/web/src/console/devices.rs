@@ -444,9 +444,9 @@ pub(super) async fn view_with(
     name: String,
     error: Option<String>,
 ) -> Response {
-    let r = match dev.get(&s, &name).await {
+    let r = match readable(&s, &c, dev, &name).await {
         Ok(r) => r,
-        Err(e) => return c.failed(e),
+        Err(page) => return page,
     };
     let status = match dev {
         Dev::Phone => s.service.phone_status(&name).await.ok(),
@@ -576,8 +576,28 @@ pub(super) async fn create(
     }
 }
 
+/// A device the administrator may see: one of another system is refused.
+async fn readable(
+    s: &AppState,
+    c: &Console,
+    dev: Dev,
+    name: &str,
+) -> Result<serde_json::Value, Response> {
+    let r = dev.get(s, name).await.map_err(|e| c.failed(e))?;
+    let system = r["system"].as_str().unwrap_or("");
+    if !c.actor().may_read(system, dev.resource()) {
+        let why = crate::auth::cannot_read(c.actor(), dev.resource(), Some(system));
+        return Err(c.error(
+            StatusCode::FORBIDDEN,
+            "Not yours to see",
+            &why.detail.message,
+        ));
+    }
+    Ok(r)
+}
+
 pub(super) async fn edit(s: AppState, c: Console, dev: Dev, name: String) -> Response {
-    match dev.get(&s, &name).await {
+    match readable(&s, &c, dev, &name).await {
         Ok(r) => {
             let system = r["system"].as_str().unwrap_or("").to_string();
             let name = r["name"].as_str().unwrap_or("").to_string();
@@ -591,7 +611,7 @@ pub(super) async fn edit(s: AppState, c: Console, dev: Dev, name: String) -> Res
             )
             .await
         }
-        Err(e) => c.failed(e),
+        Err(page) => page,
     }
 }
 

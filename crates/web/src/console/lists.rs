@@ -81,7 +81,7 @@ pub(super) async fn phones(
     c: Console,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let f = find_of(&q, PHONE_FILTERS);
+    let f = crate::auth::within(c.actor(), "phone", find_of(&q, PHONE_FILTERS));
     match s.service.find_phones(&f).await {
         Ok(page) => {
             let nav = pages("/phones", &q, &f, page.has_next());
@@ -208,7 +208,7 @@ pub(super) async fn users(
     c: Console,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let mut f = find_of(&q, USER_FILTERS);
+    let mut f = crate::auth::within(c.actor(), "user", find_of(&q, USER_FILTERS));
     // A broad prefix among a million users is counted only so far ("1000+ users").
     f.count_up_to = Some(model::Find::LIST_COUNT);
     let listed = s.service.find_users(&f).await.map(|p| Listed {
@@ -258,9 +258,10 @@ pub(super) async fn people(
     c: Console,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let mut f = find_of(&q, &[]);
+    let mut f = crate::auth::within(c.actor(), "user", find_of(&q, &[]));
     f.count_up_to = Some(model::Find::LIST_COUNT);
-    let listed = s.service.find_people(&f).await.map(|p| Listed {
+    let subscribers = c.actor().readable_systems("voicemail_subscriber");
+    let listed = s.service.find_people(&f, subscribers).await.map(|p| Listed {
         headers: &["ID", "Kind", "Name", "System", "Extension", "Conflict"],
         total: p.total,
         total_exact: p.total_exact,
@@ -304,7 +305,7 @@ pub(super) async fn lines(
     c: Console,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let f = find_of(&q, &["partition", "shared"]);
+    let f = crate::auth::within(c.actor(), "line", find_of(&q, &["partition", "shared"]));
     let listed = s.service.find_lines(&f).await.map(|p| Listed {
         headers: &[
             "Directory number",
@@ -358,7 +359,7 @@ pub(super) async fn device_profiles(
     c: Console,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let f = find_of(&q, PROFILE_FILTERS);
+    let f = crate::auth::within(c.actor(), "device_profile", find_of(&q, PROFILE_FILTERS));
     let listed = s.service.find_device_profiles(&f).await.map(|p| Listed {
         headers: &["Name", "Model", "Description", "Lines"],
         total: p.total,

@@ -507,6 +507,10 @@ impl Console {
             ("admins", "/admins", "Administrators"),
         ]
         .into_iter()
+        // Only what the administrator may see.
+        .filter(|(key, _, _)| {
+            crate::auth::resource_of(key).is_none_or(|r| crate::auth::may_see(self.actor(), r))
+        })
         .map(|(key, href, label)| context! { key, href, label })
         .collect();
         context! {
@@ -593,7 +597,23 @@ impl FromRequestParts<AppState> for Console {
             return Err(to_login(false));
         };
         match state.service.session(&id).await {
-            Ok(Some(session)) => Ok(Console { session }),
+            Ok(Some(session)) => {
+                let c = Console { session };
+                // A page of records the administrator may not see, on any system.
+                let first = parts.uri.path().trim_start_matches('/').split('/').next();
+                if let Some(resource) = first.and_then(crate::auth::resource_of) {
+                    if !crate::auth::may_see(c.actor(), resource) {
+                        return Err(c.error(
+                            StatusCode::FORBIDDEN,
+                            "Not yours to see",
+                            &crate::auth::cannot_read(c.actor(), resource, None)
+                                .detail
+                                .message,
+                        ));
+                    }
+                }
+                Ok(c)
+            }
             Ok(None) => Err(to_login(true)),
             Err(e) => Err((
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -2,6 +2,8 @@
 
 use super::*;
 
+use crate::auth::within;
+
 pub(super) async fn dashboard(State(s): State<AppState>, c: Console) -> Response {
     let one = || model::Find {
         limit: 1,
@@ -9,10 +11,11 @@ pub(super) async fn dashboard(State(s): State<AppState>, c: Console) -> Response
     };
     let counts = async {
         Ok::<_, service::Error>(context! {
-            phones => s.service.find_phones(&one()).await?.total,
-            users => s.service.find_users(&one()).await?.total,
-            lines => s.service.find_lines(&one()).await?.total,
-            profiles => s.service.find_device_profiles(&one()).await?.total,
+            // What this administrator may see of each.
+            phones => s.service.find_phones(&within(c.actor(), "phone", one())).await?.total,
+            users => s.service.find_users(&within(c.actor(), "user", one())).await?.total,
+            lines => s.service.find_lines(&within(c.actor(), "line", one())).await?.total,
+            profiles => s.service.find_device_profiles(&within(c.actor(), "device_profile", one())).await?.total,
         })
     };
     let status = async {

@@ -15,7 +15,11 @@ pub(super) async fn voicemail_subscribers(
     c: Console,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let f = find_of(&q, &["class_of_service", "extension"]);
+    let f = crate::auth::within(
+        c.actor(),
+        "voicemail_subscriber",
+        find_of(&q, &["class_of_service", "extension"]),
+    );
     let listed = s.service.find_voicemail_subscribers(&f).await.map(|p| Listed {
         headers: &["Alias", "Name", "System", "Extension", "Class of service", "Conflict"],
         total: p.total,
@@ -120,7 +124,7 @@ pub(super) async fn universal_device_templates(
     c: Console,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let f = find_of(&q, &[]);
+    let f = crate::auth::within(c.actor(), "universal_device_template", find_of(&q, &[]));
     let listed = s.service.find_device_templates(&f).await.map(|p| Listed {
         headers: &["Name", "System", "Device pool", "Used by"],
         total: p.total,
@@ -149,7 +153,7 @@ pub(super) async fn universal_line_templates(
     c: Console,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let f = find_of(&q, &[]);
+    let f = crate::auth::within(c.actor(), "universal_line_template", find_of(&q, &[]));
     let listed = s.service.find_line_templates(&f).await.map(|p| Listed {
         headers: &["Name", "System", "Partition", "Used by"],
         total: p.total,
@@ -178,7 +182,7 @@ pub(super) async fn user_profiles(
     c: Console,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let f = find_of(&q, &[]);
+    let f = crate::auth::within(c.actor(), "user_profile", find_of(&q, &[]));
     let listed = s.service.find_user_profiles(&f).await.map(|p| Listed {
         headers: &[
             "Name",

@@ -1096,10 +1096,31 @@ async fn form(
         .into_response()
 }
 
+/// A record the administrator may see: the page of one of another system is refused.
+async fn get_readable(
+    s: &AppState,
+    c: &Console,
+    res: Res,
+    key: &str,
+    at: &At,
+) -> Result<Json, Response> {
+    let r = res.get(s, key, at).await.map_err(|e| c.failed(e))?;
+    let (_, system) = res.names(&r);
+    if !c.actor().may_read(&system, res.resource()) {
+        let why = crate::auth::cannot_read(c.actor(), res.resource(), Some(&system));
+        return Err(c.error(
+            StatusCode::FORBIDDEN,
+            "Not yours to see",
+            &why.detail.message,
+        ));
+    }
+    Ok(r)
+}
+
 pub(super) async fn view(s: AppState, c: Console, res: Res, key: String, at: At) -> Response {
-    let r = match res.get(&s, &key, &at).await {
+    let r = match get_readable(&s, &c, res, &key, &at).await {
         Ok(r) => r,
-        Err(e) => return c.failed(e),
+        Err(page) => return page,
     };
     let values = values_of(&r, res.fields());
     let mut rows: Vec<Value> = res
@@ -1203,12 +1224,12 @@ pub(super) async fn create(
 }
 
 pub(super) async fn edit(s: AppState, c: Console, res: Res, key: String, at: At) -> Response {
-    match res.get(&s, &key, &at).await {
+    match get_readable(&s, &c, res, &key, &at).await {
         Ok(r) => {
             let values = values_of(&r, res.fields());
             form(&s, &c, res, Some(&r), &values, None).await
         }
-        Err(e) => c.failed(e),
+        Err(page) => page,
     }
 }
 

@@ -161,6 +161,14 @@ async fn user_page(
     error: Option<String>,
 ) -> Response {
     match s.service.user(key, system).await {
+        Ok(u) if !c.actor().may_read(&u.system, "user") => {
+            let why = crate::auth::cannot_read(c.actor(), "user", Some(&u.system));
+            c.error(
+                StatusCode::FORBIDDEN,
+                "Not yours to see",
+                &why.detail.message,
+            )
+        }
         Ok(u) => {
             let a = c.actor();
             let logins = s
@@ -311,6 +319,14 @@ pub(super) async fn edit_user(
     Query(q): Query<SystemQuery>,
 ) -> Response {
     match s.service.user(&key, q.system.as_deref()).await {
+        Ok(u) if !c.actor().may_read(&u.system, "user") => {
+            let why = crate::auth::cannot_read(c.actor(), "user", Some(&u.system));
+            c.error(
+                StatusCode::FORBIDDEN,
+                "Not yours to see",
+                &why.detail.message,
+            )
+        }
         Ok(u) => user_form(&s, &c, Some(&u.user_id), values_of(&u), None).await,
         Err(e) => c.failed(e),
     }
