@@ -915,17 +915,67 @@ async fn services_voicemail_and_device_types() {
         .await;
         let (_, cos) = t.get("/api/v1/classes-of-service").await;
         assert_eq!(cos["items"][0]["name"], "Default Subscriber");
-        t.create("/api/v1/classes-of-service", json!({"name": "Executives", "max_message_seconds": 600, "send_to_public_lists": true,
-            "transfer_restriction": [{"pattern": "9011*", "allowed": false}, {"pattern": "*", "allowed": true}]})).await;
+        // Restriction tables are named records, shared by classes of service: the predefined
+        // ones, and one of our own with a wrong row refused.
+        let (_, rts) = t.get("/api/v1/restriction-tables").await;
+        let names: Vec<&str> = rts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["Default Fax", "Default Outdial", "Default Transfer"],
+            "{rts}"
+        );
+        assert_eq!(
+            rts["items"][2]["used_by"],
+            json!(["Default Subscriber"]),
+            "{rts}"
+        );
         t.refused(
             t.post(
-                "/api/v1/classes-of-service",
-                json!({"name": "Bad", "fax_restriction": [{"pattern": "abc", "allowed": true}]}),
+                "/api/v1/restriction-tables",
+                json!({"name": "Bad", "entries": [{"pattern": "abc", "allowed": true}]}),
             )
             .await,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "fax_restriction[0].pattern",
+            "entries[0].pattern",
         );
+        t.create("/api/v1/restriction-tables", json!({"name": "No international",
+            "entries": [{"pattern": "9011*", "allowed": false}, {"pattern": "*", "allowed": true}]})).await;
+        t.create(
+            "/api/v1/classes-of-service",
+            json!({"name": "Executives", "max_message_seconds": 600, "send_to_public_lists": true,
+            "transfer_restriction": "No international"}),
+        )
+        .await;
+        t.refused(
+            t.post(
+                "/api/v1/classes-of-service",
+                json!({"name": "Bad", "fax_restriction": "Nowhere"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "fax_restriction",
+        );
+        // In use: not deleted; changed: every class of service naming it follows.
+        let (s, v) = t
+            .delete("/api/v1/restriction-tables/No%20international")
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Executives"),
+            "{v}"
+        );
+        let (_, rt) = t.get("/api/v1/restriction-tables/No%20international").await;
+        let (s, v) = t.patch("/api/v1/restriction-tables/No%20international",
+            json!({"version": rt["version"], "name": "No overseas", "entries": [{"pattern": "9011*", "allowed": false}]})).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
         let (_, cos) = t.get("/api/v1/classes-of-service?q=exec").await;
         let exec = &cos["items"][0];
         let path = format!("/api/v1/classes-of-service/{}", exec["id"]);
@@ -941,9 +991,12 @@ async fn services_voicemail_and_device_types() {
             "{v}"
         );
         assert_eq!(
-            v["transfer_restriction"].as_array().unwrap().len(),
-            2,
-            "unchanged"
+            (
+                v["transfer_restriction"].as_str(),
+                v["fax_restriction"].as_str()
+            ),
+            (Some("No overseas"), Some("Default Fax")),
+            "the renamed table, and the predefined one when none was named: {v}"
         );
         t.refused(
             t.patch(
@@ -1487,6 +1540,99 @@ async fn users_and_subscribers_are_found_together() {
             t.get("/api/v1/people?offset=1000").await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "offset",
+        );
+        t.stop().await;
+    }
+}
+
+/// One place to add a person to both (seed 000's "Manage User"): the user and the subscriber
+/// are added together, the subscriber taking the user's ID, names and PIN; when either part is
+/// refused, neither is added, and the error names the part.
+#[tokio::test]
+async fn a_person_is_added_as_user_and_subscriber_or_not_at_all() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        t.create(
+            "/api/v1/systems",
+            json!({"name": "unity", "kind": "voicemail"}),
+        )
+        .await;
+        let (s, p) = t
+            .post("/api/v1/people", json!({"user": {"user_id": "kim", "first_name": "Kim", "last_name": "Lee", "pin": "24680"},
+                "subscriber": {"extension": "3001"}}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "[{l}] {p}");
+        assert_eq!(
+            (
+                p["subscriber"]["alias"].as_str(),
+                p["subscriber"]["last_name"].as_str(),
+                p["subscriber"]["has_pin"].as_bool(),
+                p["user"]["has_pin"].as_bool()
+            ),
+            (Some("kim"), Some("Lee"), Some(true), Some(true)),
+            "[{l}] {p}"
+        );
+        assert!(!p.to_string().contains("24680"), "[{l}]");
+        let (_, people) = t.get("/api/v1/people?q=kim").await;
+        assert_eq!(people["total"], 2, "[{l}] {people}");
+
+        // The subscriber refused (no extension): no user either.
+        let m = t.refused(
+            t.post(
+                "/api/v1/people",
+                json!({"user": {"user_id": "lou", "last_name": "Lane"}, "subscriber": {}}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "subscriber.extension",
+        );
+        assert!(m.contains("extension"), "[{l}] {m}");
+        assert_eq!(
+            t.get("/api/v1/users/lou").await.0,
+            StatusCode::NOT_FOUND,
+            "[{l}] nothing half-added"
+        );
+        // The user refused: no subscriber.
+        t.refused(
+            t.post(
+                "/api/v1/people",
+                json!({"user": {"user_id": "max"}, "subscriber": {"extension": "3003"}}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "user.last_name",
+        );
+        assert_eq!(
+            t.get("/api/v1/voicemail-subscribers/max").await.0,
+            StatusCode::NOT_FOUND,
+            "[{l}]"
+        );
+        // A subscriber alias taken already: refused before the user is added.
+        let (s, v) = t
+            .post("/api/v1/people", json!({"user": {"user_id": "nia", "last_name": "N"}, "subscriber": {"alias": "kim", "extension": "3004"}}))
+            .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::CONFLICT, Some("subscriber.alias")),
+            "[{l}] {v}"
+        );
+        assert_eq!(
+            t.get("/api/v1/users/nia").await.0,
+            StatusCode::NOT_FOUND,
+            "[{l}]"
+        );
+        // A user alone.
+        let (s, p) = t
+            .post(
+                "/api/v1/people",
+                json!({"user": {"user_id": "oli", "last_name": "O"}}),
+            )
+            .await;
+        assert_eq!(
+            (s, p["subscriber"].is_null()),
+            (StatusCode::CREATED, true),
+            "[{l}] {p}"
         );
         t.stop().await;
     }

@@ -2078,3 +2078,117 @@ async fn a_reader_sees_only_what_their_roles_name_in_the_console() {
         t.stop().await;
     }
 }
+
+/// The voicemail records in the browser: a restriction table's rows edited (a wrong row said),
+/// a subscriber template added with a default PIN, and a person added as user and subscriber in
+/// one step from the people page, made from that template.
+#[tokio::test]
+async fn voicemail_records_and_a_person_in_the_console() {
+    let (Some(chromedriver), Some(chromium)) =
+        (common::peer("chromedriver"), common::peer("chromium"))
+    else {
+        return;
+    };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        let base = t.base.clone();
+        t.create(
+            "/api/v1/systems",
+            json!({"name": "unity", "kind": "voicemail"}),
+        )
+        .await;
+        let d = driver(&chromedriver).await;
+        let c = browser(&d, &chromium).await;
+        log_in(&c, &base, "admin", PASSWORD).await;
+
+        // The predefined restriction tables, one edited.
+        c.goto(&format!("{base}/restriction-tables")).await.unwrap();
+        let list = text(&c, "main table").await;
+        assert!(
+            list.contains("Default Transfer") && list.contains("Default Subscriber"),
+            "[{l}] {list}"
+        );
+        c.goto(&format!(
+            "{base}/restriction-tables/Default%20Transfer/edit?system=unity"
+        ))
+        .await
+        .unwrap();
+        fill(&c, "entries", "9011* block\n91* sometimes").await;
+        submit(&c, "main form button[type=submit]").await;
+        let e = text(&c, ".notice.bad").await;
+        assert!(
+            e.contains("91* sometimes") && e.contains("allow or block"),
+            "[{l}] {e}"
+        );
+        fill(&c, "entries", "9011* block\n91* block\n* allow").await;
+        submit(&c, "main form button[type=submit]").await;
+        let page = text(&c, "main").await;
+        assert!(
+            page.contains("91* block") && page.contains("Default Subscriber"),
+            "[{l}] {page}"
+        );
+
+        // A subscriber template with a default PIN.
+        c.goto(&format!("{base}/subscriber-templates/new"))
+            .await
+            .unwrap();
+        fill(&c, "name", "Sales").await;
+        fill(&c, "default_pin", "80808").await;
+        submit(&c, "main form button[type=submit]").await;
+        let page = text(&c, "main").await;
+        assert!(
+            page.contains("Subscriber template Sales on unity")
+                && page.contains("Default PIN of new subscribers\nset"),
+            "[{l}] {page}"
+        );
+
+        // A person, user and subscriber at once, from the people page.
+        c.goto(&format!("{base}/people")).await.unwrap();
+        c.find(Locator::LinkText("Add a person"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        fill(&c, "user_id", "pat").await;
+        fill(&c, "first_name", "Pat").await;
+        fill(&c, "last_name", "Price").await;
+        c.find(Locator::Id("voicemail"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        choose(&c, "subscriber_template", "Sales").await;
+        submit(&c, "#add-person").await;
+        let e = text(&c, "#error").await;
+        assert!(e.contains("extension"), "[{l}] no extension: {e}");
+        assert_eq!(
+            t.get("/api/v1/users/pat").await.0,
+            reqwest::StatusCode::NOT_FOUND,
+            "[{l}] nothing half-added"
+        );
+        fill(&c, "extension", "3101").await;
+        submit(&c, "#add-person").await;
+        let list = text(&c, "main table").await;
+        assert!(
+            list.contains("user")
+                && list.contains("voicemail subscriber")
+                && list.contains("Pat Price"),
+            "[{l}] {list}"
+        );
+        let (_, sub) = t.get("/api/v1/voicemail-subscribers/pat").await;
+        assert_eq!(
+            (
+                sub["subscriber_template"].as_str(),
+                sub["has_pin"].as_bool()
+            ),
+            (Some("Sales"), Some(true)),
+            "[{l}] the template's PIN: {sub}"
+        );
+        screenshot(&c, "people-new", l).await;
+        c.close().await.unwrap();
+        t.stop().await;
+    }
+}

@@ -387,3 +387,142 @@ async fn a_template_fills_what_an_import_leaves_out() {
         );
     }
 }
+
+/// Subscriber templates (seed 000): a new subscriber gets its template's class of service,
+/// lists and default PIN unless it says otherwise, by the API and by a CSV import; the default
+/// template stays; one in use is kept; a rename is followed.
+#[tokio::test]
+async fn voicemail_subscribers_are_made_from_subscriber_templates() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        t.create(
+            "/api/v1/systems",
+            json!({"name": "unity", "kind": "voicemail"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/classes-of-service",
+            json!({"name": "Sales staff", "max_message_seconds": 120}),
+        )
+        .await;
+        t.create("/api/v1/distribution-lists", json!({"name": "Sales"}))
+            .await;
+        let (_, all) = t.get("/api/v1/subscriber-templates").await;
+        assert_eq!(all["items"][0]["name"], "DefaultSubscriber", "[{l}] {all}");
+        assert_eq!(
+            all["items"][0]["class_of_service"], "Default Subscriber",
+            "[{l}]"
+        );
+        t.refused(
+            t.post(
+                "/api/v1/subscriber-templates",
+                json!({"name": "Bad", "default_pin": "12"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "default_pin",
+        );
+        t.refused(
+            t.post(
+                "/api/v1/subscriber-templates",
+                json!({"name": "Bad", "distribution_lists": ["Nope"]}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "distribution_lists[0]",
+        );
+        let tpl = t
+            .create(
+                "/api/v1/subscriber-templates",
+                json!({"name": "Sales", "class_of_service": "Sales staff",
+                "distribution_lists": ["Sales"], "default_pin": "80808"}),
+            )
+            .await;
+        assert_eq!(
+            (
+                tpl["has_default_pin"].as_bool(),
+                tpl["subscribers"].as_i64()
+            ),
+            (Some(true), Some(0)),
+            "[{l}] {tpl}"
+        );
+        assert!(!tpl.to_string().contains("80808"), "[{l}]");
+
+        // By the API: what it does not say comes from the template; what it says wins.
+        let ann = t.create("/api/v1/voicemail-subscribers", json!({"alias": "ann", "last_name": "Ames", "extension": "2001", "subscriber_template": "Sales"})).await;
+        assert_eq!(
+            (
+                ann["class_of_service"].as_str(),
+                ann["distribution_lists"].clone(),
+                ann["has_pin"].as_bool()
+            ),
+            (Some("Sales staff"), json!(["Sales"]), Some(true)),
+            "[{l}] {ann}"
+        );
+        let bob = t
+            .create(
+                "/api/v1/voicemail-subscribers",
+                json!({"alias": "bob", "last_name": "Berg", "extension": "2002",
+            "subscriber_template": "Sales", "class_of_service": "Default Subscriber"}),
+            )
+            .await;
+        assert_eq!(bob["class_of_service"], "Default Subscriber", "[{l}] {bob}");
+        let m = t.refused(
+            t.post("/api/v1/voicemail-subscribers", json!({"alias": "cat", "last_name": "C", "extension": "2003", "subscriber_template": "Nope"})).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "subscriber_template",
+        );
+        assert!(m.contains("DefaultSubscriber, Sales"), "[{l}] {m}");
+
+        // By a CSV import, as BAT's SUBSCRIBER TEMPLATE column.
+        let (s, j) = upload(&t, "kind=voicemail-subscribers",
+            "ALIAS,FIRST NAME,LAST NAME,EXTENSION,SUBSCRIBER TEMPLATE\ndan,Dan,Dale,2004,Sales\neve,Eve,Eden,2005,\n").await;
+        assert_eq!(s, StatusCode::ACCEPTED, "[{l}] {j}");
+        let j = finished(&t, j["id"].as_i64().unwrap()).await;
+        assert_eq!(j["failed"], 0, "[{l}] {j}");
+        let (_, dan) = t.get("/api/v1/voicemail-subscribers/dan").await;
+        assert_eq!(
+            (dan["class_of_service"].as_str(), dan["has_pin"].as_bool()),
+            (Some("Sales staff"), Some(true)),
+            "[{l}] {dan}"
+        );
+        let (_, eve) = t.get("/api/v1/voicemail-subscribers/eve").await;
+        assert_eq!(
+            (
+                eve["subscriber_template"].as_str(),
+                eve["class_of_service"].as_str()
+            ),
+            (Some("DefaultSubscriber"), Some("Default Subscriber")),
+            "[{l}] {eve}"
+        );
+
+        // Kept while used; the default stays; a rename is followed; the list it gives stays.
+        let (s, v) = t.delete("/api/v1/subscriber-templates/Sales").await;
+        assert_eq!(s, StatusCode::CONFLICT, "[{l}] {v}");
+        let (s, v) = t
+            .delete("/api/v1/subscriber-templates/DefaultSubscriber")
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "[{l}] {v}");
+        let (_, dls) = t.get("/api/v1/distribution-lists").await;
+        let (s, v) = t
+            .delete(&format!(
+                "/api/v1/distribution-lists/{}",
+                dls["items"][0]["id"]
+            ))
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "[{l}] {v}");
+        let (_, tpl) = t.get("/api/v1/subscriber-templates/Sales").await;
+        assert_eq!(tpl["subscribers"], 3, "[{l}] {tpl}");
+        let (s, v) = t
+            .patch(
+                "/api/v1/subscriber-templates/Sales",
+                json!({"version": tpl["version"], "name": "Field sales"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {v}");
+        let (_, ann) = t.get("/api/v1/voicemail-subscribers/ann").await;
+        assert_eq!(ann["subscriber_template"], "Field sales", "[{l}] {ann}");
+        t.stop().await;
+    }
+}

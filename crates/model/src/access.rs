@@ -20,6 +20,8 @@ pub enum Resource {
     Template,
     ClassOfService,
     DistributionList,
+    RestrictionTable,
+    SubscriberTemplate,
     Admin,
     Role,
     UniversalDeviceTemplate,
@@ -44,7 +46,7 @@ pub enum Resource {
 
 impl Resource {
     /// Every resource a privilege may name, in the order the API lists them.
-    pub const PRIVILEGED: [Resource; 27] = [
+    pub const PRIVILEGED: [Resource; 29] = [
         Resource::System,
         Resource::User,
         Resource::VoicemailSubscriber,
@@ -56,6 +58,8 @@ impl Resource {
         Resource::Template,
         Resource::ClassOfService,
         Resource::DistributionList,
+        Resource::RestrictionTable,
+        Resource::SubscriberTemplate,
         Resource::Admin,
         Resource::Role,
         Resource::UniversalDeviceTemplate,
@@ -88,6 +92,8 @@ impl Resource {
             Resource::Template => "template",
             Resource::ClassOfService => "class_of_service",
             Resource::DistributionList => "distribution_list",
+            Resource::RestrictionTable => "restriction_table",
+            Resource::SubscriberTemplate => "subscriber_template",
             Resource::Admin => "admin",
             Resource::Role => "role",
             Resource::UniversalDeviceTemplate => "universal_device_template",
@@ -215,6 +221,8 @@ pub const RESOURCES: &[&str] = &[
     "template",
     "class_of_service",
     "distribution_list",
+    "restriction_table",
+    "subscriber_template",
     "admin",
     "role",
     "universal_device_template",

@@ -392,6 +392,23 @@ pub struct Person {
     pub conflicts: Vec<Conflict>,
 }
 
+/// A person added in one step as a call-control user and, when `subscriber` is given, a
+/// voicemail subscriber (seed 000's "Manage User"). The subscriber's alias, names, mail and PIN
+/// default to the user's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewPerson {
+    pub user: NewUser,
+    pub subscriber: Option<NewVoicemailSubscriber>,
+}
+
+/// What adding a person made.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PersonAdded {
+    pub user: User,
+    pub subscriber: Option<VoicemailSubscriber>,
+}
+
 // ---------------------------------------------------------------------------------------------
 // End users
 
@@ -622,9 +639,12 @@ pub struct ClassOfService {
     pub send_to_public_lists: bool,
     pub secure_logon: bool,
     pub directory_listing: bool,
-    pub transfer_restriction: Vec<RestrictionEntry>,
-    pub notification_restriction: Vec<RestrictionEntry>,
-    pub fax_restriction: Vec<RestrictionEntry>,
+    /// The restriction table for call transfers (its name).
+    pub transfer_restriction: String,
+    /// The restriction table for message notifications.
+    pub notification_restriction: String,
+    /// The restriction table for fax deliveries.
+    pub fax_restriction: String,
     pub version: i64,
 }
 
@@ -646,9 +666,11 @@ pub struct NewClassOfService {
     pub send_to_public_lists: bool,
     pub secure_logon: bool,
     pub directory_listing: bool,
-    pub transfer_restriction: Vec<RestrictionEntry>,
-    pub notification_restriction: Vec<RestrictionEntry>,
-    pub fax_restriction: Vec<RestrictionEntry>,
+    /// Restriction tables by name; left empty, the predefined `Default Transfer`,
+    /// `Default Outdial` and `Default Fax`.
+    pub transfer_restriction: String,
+    pub notification_restriction: String,
+    pub fax_restriction: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -660,9 +682,9 @@ pub struct ClassOfServicePatch {
     pub send_to_public_lists: Option<bool>,
     pub secure_logon: Option<bool>,
     pub directory_listing: Option<bool>,
-    pub transfer_restriction: Option<Vec<RestrictionEntry>>,
-    pub notification_restriction: Option<Vec<RestrictionEntry>>,
-    pub fax_restriction: Option<Vec<RestrictionEntry>>,
+    pub transfer_restriction: Option<String>,
+    pub notification_restriction: Option<String>,
+    pub fax_restriction: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -689,6 +711,79 @@ pub struct DistributionListPatch {
     pub version: i64,
     pub name: Option<String>,
     pub description: Option<String>,
+}
+
+/// A restriction table (seed 000, "Restriction Tables"): which numbers subscribers may use for
+/// transfers, notifications and faxes. Classes of service name one for each; a voicemail system
+/// starts with `Default Transfer`, `Default Outdial` and `Default Fax`, which may be modified.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RestrictionTable {
+    pub id: i64,
+    pub system: String,
+    pub name: String,
+    /// In order: the first row whose pattern matches a number decides.
+    pub entries: Vec<RestrictionEntry>,
+    /// The classes of service that name it.
+    pub used_by: Vec<String>,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewRestrictionTable {
+    pub name: String,
+    pub system: Option<String>,
+    pub entries: Vec<RestrictionEntry>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestrictionTablePatch {
+    pub version: i64,
+    pub name: Option<String>,
+    pub entries: Option<Vec<RestrictionEntry>>,
+}
+
+/// A subscriber template (seed 000, "Subscriber Templates"): what a new voicemail subscriber
+/// gets when it names the template and does not say otherwise: its class of service, its public
+/// distribution lists and its default PIN. Each voicemail system has `DefaultSubscriber`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SubscriberTemplate {
+    pub id: i64,
+    pub system: String,
+    pub name: String,
+    pub class_of_service: String,
+    pub distribution_lists: Vec<String>,
+    /// Whether new subscribers get a default PIN (never shown).
+    pub has_default_pin: bool,
+    /// Subscribers made from it.
+    pub subscribers: i64,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewSubscriberTemplate {
+    pub name: String,
+    pub system: Option<String>,
+    /// Left empty: the system's `Default Subscriber`.
+    pub class_of_service: String,
+    pub distribution_lists: Vec<String>,
+    /// Write-only: the PIN new subscribers get when they are given none.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub default_pin: Option<crate::Secret>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubscriberTemplatePatch {
+    pub version: i64,
+    pub name: Option<String>,
+    pub class_of_service: Option<String>,
+    pub distribution_lists: Option<Vec<String>>,
+    /// Write-only; an empty value removes the default PIN.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub default_pin: Option<crate::Secret>,
 }
 
 // ---------------------------------------------------------------------------------------------

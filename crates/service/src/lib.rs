@@ -39,6 +39,7 @@ mod universal_templates;
 mod user_profiles;
 mod users;
 mod voicemail;
+mod voicemail_records;
 
 pub use auth::{hash_secret, verify_secret};
 pub use crypto::SecretKey;

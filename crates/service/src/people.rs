@@ -1,8 +1,8 @@
 //! Users and voicemail subscribers found together (seed 000's "Manage User"): one list by ID,
 //! each with its conflicts between product systems.
 
-use crate::{Error, Result, Service};
-use model::{Page, Person};
+use crate::{Actor, Error, Result, Service};
+use model::{NewPerson, Page, Person, PersonAdded};
 
 /// How far the combined list pages (it merges two finds).
 const PEOPLE_MAX: i64 = 1000;
@@ -84,5 +84,73 @@ impl Service {
             limit,
             offset,
         })
+    }
+
+    /// Adds a person as a user and, when asked, a voicemail subscriber: the subscriber is
+    /// checked first, after the user (dry runs against what is stored), then the user is added, then the
+    /// subscriber; should the subscriber still be refused, the user is taken out again, so that
+    /// a person is added whole or not at all. Errors name their part (`user.…`,
+    /// `subscriber.…`).
+    pub async fn add_person(&self, actor: &Actor, req: NewPerson) -> Result<PersonAdded> {
+        let u = &req.user;
+        let subscriber = req.subscriber.clone().map(|mut s| {
+            let or = |v: &mut String, d: &str| {
+                if v.trim().is_empty() {
+                    *v = d.to_string();
+                }
+            };
+            or(&mut s.alias, &u.user_id);
+            or(&mut s.first_name, &u.first_name);
+            or(&mut s.last_name, &u.last_name);
+            or(&mut s.display_name, &u.display_name);
+            or(&mut s.mail, &u.mail);
+            if s.pin.is_none() {
+                s.pin = u.pin.clone();
+            }
+            s
+        });
+        // Both checked first, the user's part before the subscriber's.
+        self.dry_run()
+            .add_user(actor, req.user.clone())
+            .await
+            .map_err(|e| part(e, "user"))?;
+        if let Some(s) = &subscriber {
+            self.dry_run()
+                .create_voicemail_subscriber(actor, s.clone())
+                .await
+                .map_err(|e| part(e, "subscriber"))?;
+        }
+        let user = self
+            .create_user(actor, req.user.clone())
+            .await
+            .map_err(|e| part(e, "user"))?;
+        let subscriber = match subscriber {
+            None => None,
+            Some(s) => match self.create_voicemail_subscriber(actor, s).await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    if let Err(undo) = self
+                        .delete_user(actor, &user.user_id, Some(&user.system))
+                        .await
+                    {
+                        tracing::error!(user = %user.user_id, error = %undo, "a person's user could not be taken out after their subscriber was refused");
+                    }
+                    return Err(part(e, "subscriber"));
+                }
+            },
+        };
+        Ok(PersonAdded { user, subscriber })
+    }
+}
+
+/// An error of one part of a person: its field named within the part.
+fn part(e: Error, name: &str) -> Error {
+    match e {
+        Error::Invalid(i) => Error::Invalid(i.within(name)),
+        Error::Conflict { field, message } => Error::Conflict {
+            field: Some(field.map_or(name.to_string(), |f| format!("{name}.{f}"))),
+            message,
+        },
+        e => e,
     }
 }

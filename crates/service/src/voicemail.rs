@@ -8,15 +8,19 @@ use model::{
     NewVoicemailSubscriber, Page, Pin, RestrictionEntry, SystemKind, UserId, VoicemailSubscriber,
     VoicemailSubscriberPatch,
 };
-use store::voicemail::{CosRow, SubscriberRow};
+use store::voicemail::{CosRow, SubscriberRow, TemplateRow};
 use store::Conn;
 
 /// The class of service a new voicemail system starts with.
 pub const DEFAULT_COS: &str = "Default Subscriber";
 pub const DEFAULT_TEMPLATE: &str = "DefaultSubscriber";
+/// The restriction tables a voicemail system starts with (Cisco Unity's predefined ones), which
+/// may be modified: for transfers, message notifications (outdial) and faxes.
+pub const DEFAULT_TABLES: [&str; 3] = ["Default Transfer", "Default Outdial", "Default Fax"];
 
-/// Creates the settings a voicemail system starts with: a class of service whose restriction
-/// tables block international numbers and allow the rest.
+/// Creates the settings a voicemail system starts with: the predefined restriction tables
+/// (international numbers blocked, the rest allowed), a class of service naming them, and the
+/// default subscriber template with that class of service.
 pub(crate) async fn create_defaults(conn: &mut Conn, system_id: i64) -> Result<()> {
     let table = vec![
         RestrictionEntry {
@@ -28,7 +32,11 @@ pub(crate) async fn create_defaults(conn: &mut Conn, system_id: i64) -> Result<(
             allowed: true,
         },
     ];
-    store::voicemail::insert_cos(
+    let mut ids = [0i64; 3];
+    for (i, name) in DEFAULT_TABLES.iter().enumerate() {
+        ids[i] = store::voicemail::insert_rt(conn, system_id, name, &table).await?;
+    }
+    let cos_id = store::voicemail::insert_cos(
         conn,
         &CosRow {
             system_id,
@@ -37,17 +45,58 @@ pub(crate) async fn create_defaults(conn: &mut Conn, system_id: i64) -> Result<(
             send_to_public_lists: true,
             secure_logon: false,
             directory_listing: true,
-            transfer: table.clone(),
-            notification: table.clone(),
-            fax: table,
+            transfer: ids[0],
+            notification: ids[1],
+            fax: ids[2],
+        },
+    )
+    .await?;
+    store::voicemail::insert_st(
+        conn,
+        &TemplateRow {
+            system_id,
+            name: DEFAULT_TEMPLATE.into(),
+            cos_id,
+            pin_hash: None,
+            lists: Vec::new(),
         },
     )
     .await?;
     Ok(())
 }
 
+/// The id of restriction table `name` on a system (empty: the predefined one for `field`).
+async fn table_id(conn: &mut Conn, system: &str, field: &str, name: &str) -> Result<i64> {
+    let default = match field {
+        "transfer_restriction" => DEFAULT_TABLES[0],
+        "notification_restriction" => DEFAULT_TABLES[1],
+        _ => DEFAULT_TABLES[2],
+    };
+    let name = if name.trim().is_empty() {
+        default
+    } else {
+        name.trim()
+    };
+    store::voicemail::rt_ids(conn, name, Some(system))
+        .await?
+        .into_iter()
+        .next()
+        .map(|(id, _)| id)
+        .ok_or_else(|| {
+            Error::invalid(
+                field,
+                format!("there is no restriction table `{name}` on {system}"),
+            )
+        })
+}
+
 /// Checks a class of service's settings into a row.
-fn cos_row(system_id: i64, req: NewClassOfService) -> Result<CosRow> {
+async fn cos_row(
+    conn: &mut Conn,
+    system_id: i64,
+    system: &str,
+    req: NewClassOfService,
+) -> Result<CosRow> {
     let name = Name::parse("name", &req.name)?;
     let max = req.max_message_seconds.unwrap_or(300);
     if !(1..=3600).contains(&max) {
@@ -56,9 +105,6 @@ fn cos_row(system_id: i64, req: NewClassOfService) -> Result<CosRow> {
             "the longest message is 1 to 3600 seconds",
         ));
     }
-    check_restrictions("transfer_restriction", &req.transfer_restriction)?;
-    check_restrictions("notification_restriction", &req.notification_restriction)?;
-    check_restrictions("fax_restriction", &req.fax_restriction)?;
     Ok(CosRow {
         system_id,
         name: name.into_string(),
@@ -66,13 +112,25 @@ fn cos_row(system_id: i64, req: NewClassOfService) -> Result<CosRow> {
         send_to_public_lists: req.send_to_public_lists,
         secure_logon: req.secure_logon,
         directory_listing: req.directory_listing,
-        transfer: req.transfer_restriction,
-        notification: req.notification_restriction,
-        fax: req.fax_restriction,
+        transfer: table_id(
+            conn,
+            system,
+            "transfer_restriction",
+            &req.transfer_restriction,
+        )
+        .await?,
+        notification: table_id(
+            conn,
+            system,
+            "notification_restriction",
+            &req.notification_restriction,
+        )
+        .await?,
+        fax: table_id(conn, system, "fax_restriction", &req.fax_restriction).await?,
     })
 }
 
-fn check_restrictions(field: &str, entries: &[RestrictionEntry]) -> Result<()> {
+pub(crate) fn check_restrictions(field: &str, entries: &[RestrictionEntry]) -> Result<()> {
     for (i, e) in entries.iter().enumerate() {
         let p = e.pattern.trim();
         if p.is_empty()
@@ -128,6 +186,7 @@ impl Service {
         system: &str,
         v: &NewVoicemailSubscriber,
         keep_pin: Option<String>,
+        creating: bool,
     ) -> Result<(SubscriberRow, Vec<i64>)> {
         let alias = UserId::parse(&v.alias)
             .map_err(|e| Error::invalid("alias", e.message.replace("user ID", "alias")))?;
@@ -146,21 +205,52 @@ impl Service {
         }
         let extension = DirectoryNumber::parse(extension)
             .map_err(|e| Error::invalid("extension", e.message))?;
-        let cos_name = if v.class_of_service.trim().is_empty() {
-            DEFAULT_COS
+        // The template it is made from: at creation, what the subscriber does not say comes
+        // from it (seed 000: "applied to all user accounts as the accounts are created").
+        let template = if v.subscriber_template.trim().is_empty() {
+            DEFAULT_TEMPLATE
         } else {
-            v.class_of_service.trim()
+            v.subscriber_template.trim()
         };
-        let cos_id = store::voicemail::cos_id(conn, system_id, cos_name)
+        let Some((tid, _)) = store::voicemail::st_ids(conn, template, Some(system))
             .await?
-            .ok_or_else(|| {
-                Error::invalid(
-                    "class_of_service",
-                    format!("there is no class of service `{cos_name}` on {system}"),
-                )
-            })?;
+            .into_iter()
+            .next()
+        else {
+            let there: Vec<String> = store::voicemail::list_sts(conn, Some(system))
+                .await?
+                .into_iter()
+                .map(|t| t.template.name)
+                .collect();
+            return Err(Error::invalid(
+                "subscriber_template",
+                format!(
+                    "there is no subscriber template `{template}` on {system}; the templates are: {}",
+                    if there.is_empty() { "none".to_string() } else { there.join(", ") }
+                ),
+            ));
+        };
+        let tpl = store::voicemail::st_by_id(conn, tid).await?;
+        let cos_id = if v.class_of_service.trim().is_empty() && creating {
+            tpl.cos_id
+        } else {
+            let cos_name = if v.class_of_service.trim().is_empty() {
+                DEFAULT_COS
+            } else {
+                v.class_of_service.trim()
+            };
+            store::voicemail::cos_id(conn, system_id, cos_name)
+                .await?
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "class_of_service",
+                        format!("there is no class of service `{cos_name}` on {system}"),
+                    )
+                })?
+        };
         let pin_hash = match v.pin.as_ref().map(model::Secret::expose) {
             Some(p) => Some(hash_secret(Pin::parse(p)?.expose())?),
+            None if creating => tpl.pin_hash.clone(),
             None => keep_pin,
         };
         let mut lists = Vec::new();
@@ -177,11 +267,10 @@ impl Service {
                 lists.push(id);
             }
         }
-        let template = if v.subscriber_template.trim().is_empty() {
-            DEFAULT_TEMPLATE
-        } else {
-            v.subscriber_template.trim()
-        };
+        if creating && v.distribution_lists.is_empty() {
+            lists = tpl.list_ids.clone();
+        }
+        let template = tpl.template.name.clone();
         Ok((
             SubscriberRow {
                 system_id,
@@ -193,7 +282,7 @@ impl Service {
                 mail: v.mail.trim().into(),
                 pin_hash,
                 cos_id,
-                subscriber_template: template.into(),
+                subscriber_template: template,
             },
             lists,
         ))
@@ -216,7 +305,7 @@ impl Service {
                 .await?;
             a.system = sys.name.clone();
             let (row, lists) = self
-                .subscriber_row(tx.conn(), sys.id, &sys.name, &req, None)
+                .subscriber_row(tx.conn(), sys.id, &sys.name, &req, None, true)
                 .await?;
             if !store::voicemail::ids_by_alias(tx.conn(), &row.alias, Some(&sys.name))
                 .await?
@@ -305,6 +394,7 @@ impl Service {
                     &cs.system,
                     &spec,
                     current.row.pin_hash.clone(),
+                    false,
                 )
                 .await?;
             let written = store::voicemail::update(tx.conn(), cs.id, p.version, &row).await;
@@ -376,7 +466,7 @@ impl Service {
                 .pick_system(tx.conn(), req.system.as_deref(), SystemKind::Voicemail)
                 .await?;
             a.system = sys.name.clone();
-            let row = cos_row(sys.id, req.clone())?;
+            let row = cos_row(tx.conn(), sys.id, &sys.name, req.clone()).await?;
             if store::voicemail::cos_id(tx.conn(), sys.id, &row.name)
                 .await?
                 .is_some()
@@ -417,7 +507,9 @@ impl Service {
         self.change(actor, a, async |tx| {
             let sys = store::systems::by_name(tx.conn(), &cur.system).await?;
             let row = cos_row(
+                tx.conn(),
                 sys.id,
+                &sys.name,
                 NewClassOfService {
                     name: p.name.clone().unwrap_or(cur.name.clone()),
                     system: None,
@@ -442,7 +534,8 @@ impl Service {
                         .clone()
                         .unwrap_or(cur.fax_restriction.clone()),
                 },
-            )?;
+            )
+            .await?;
             if row.name != cur.name
                 && store::voicemail::cos_id(tx.conn(), sys.id, &row.name)
                     .await?
@@ -480,6 +573,17 @@ impl Service {
             system: cos.system.clone(),
         };
         self.change(actor, a, async |tx| {
+            let templates = store::voicemail::templates_using(tx.conn(), None, Some(id)).await?;
+            if !templates.is_empty() {
+                return Err(Error::conflict(
+                    "class_of_service",
+                    format!(
+                        "subscriber templates {} give {}: give them another class of service first",
+                        templates.join(", "),
+                        cos.name
+                    ),
+                ));
+            }
             let n = store::voicemail::cos_users(tx.conn(), id).await?;
             if n > 0 {
                 return Err(Error::conflict(
@@ -604,6 +708,17 @@ impl Service {
             system: dl.system.clone(),
         };
         self.change(actor, a, async |tx| {
+            let templates = store::voicemail::templates_using(tx.conn(), Some(id), None).await?;
+            if !templates.is_empty() {
+                return Err(Error::conflict(
+                    "name",
+                    format!(
+                        "subscriber templates {} give {}: take it out of them first",
+                        templates.join(", "),
+                        dl.name
+                    ),
+                ));
+            }
             Ok(store::voicemail::delete_dl(tx.conn(), id).await?)
         })
         .await

@@ -88,6 +88,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "firmware",
             sql: include_str!("../migrations/0015_firmware.sql"),
         },
+        Migration {
+            version: 16,
+            name: "voicemail_records",
+            sql: include_str!("../migrations/0016_voicemail_records.sql"),
+        },
     ]
 }
 
@@ -128,6 +133,11 @@ fn statements(sql: &str) -> Vec<String> {
 }
 
 pub(crate) async fn run(store: &Store) -> Result<usize> {
+    run_through(store, i64::MAX).await
+}
+
+/// Applies the migrations not applied yet up to `last` (a test builds an older schema).
+async fn run_through(store: &Store, last: i64) -> Result<usize> {
     let mut tx = store.begin(false).await?;
     sqlx::query(&dialect(
         "CREATE TABLE IF NOT EXISTS dialtone_migrations (version {int} PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
@@ -152,7 +162,7 @@ pub(crate) async fn run(store: &Store) -> Result<usize> {
     }
     let mut ran = 0;
     for m in migrations() {
-        if applied.contains(&m.version) {
+        if applied.contains(&m.version) || m.version > last {
             continue;
         }
         for stmt in statements(&dialect(m.sql, store.backend())) {
@@ -178,6 +188,58 @@ pub(crate) async fn run(store: &Store) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Migration 16 on a database with voicemail records: every class of service keeps its
+    /// restriction rows (in tables named after it), the predefined tables exist, and the
+    /// template names subscribers carried become templates.
+    #[tokio::test]
+    async fn restriction_rows_and_template_names_survive_migration_16() {
+        use sqlx::Row;
+        for db in crate::testing::TestDb::all().await {
+            let store = Store::connect_with(&db.url, crate::SqliteMemory::default())
+                .await
+                .unwrap();
+            run_through(&store, 15).await.unwrap();
+            let mut tx = store.begin(false).await.unwrap();
+            for sql in [
+                "INSERT INTO systems (name, kind, created_at, updated_at) VALUES ('unity', 'voicemail', 'x', 'x')",
+                "INSERT INTO classes_of_service (system_id, name, max_message_seconds, transfer_json, notification_json, fax_json, created_at, updated_at) \
+                 SELECT id, 'Default Subscriber', 300, '[{\"pattern\":\"9*\",\"allowed\":false}]', '[]', '[]', 'x', 'x' FROM systems WHERE name = 'unity'",
+                "INSERT INTO voicemail_subscribers (system_id, alias, alias_lc, cos_id, subscriber_template, created_at, updated_at) \
+                 SELECT s.id, 'ann', 'ann', c.id, 'Sales', 'x', 'x' FROM systems s JOIN classes_of_service c ON c.system_id = s.id",
+            ] {
+                sqlx::query(sql).execute(tx.conn()).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+            run_through(&store, 16).await.unwrap();
+            let mut c = store.read().await.unwrap();
+            let rows = sqlx::query(
+                "SELECT r.name, r.entries_json FROM classes_of_service c JOIN restriction_tables r ON r.id = c.transfer_table_id",
+            )
+            .fetch_all(&mut *c)
+            .await
+            .unwrap();
+            let (name, entries): (String, String) = (rows[0].get(0), rows[0].get(1));
+            assert_eq!(name, "Default Subscriber transfer", "[{}]", db.label);
+            assert!(entries.contains("9*"), "[{}] {entries}", db.label);
+            let tables: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM restriction_tables ORDER BY name")
+                    .fetch_all(&mut *c)
+                    .await
+                    .unwrap();
+            assert!(
+                tables.contains(&"Default Transfer".to_string()) && tables.len() == 6,
+                "[{}] {tables:?}",
+                db.label
+            );
+            let templates: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM subscriber_templates ORDER BY name")
+                    .fetch_all(&mut *c)
+                    .await
+                    .unwrap();
+            assert_eq!(templates, ["DefaultSubscriber", "Sales"], "[{}]", db.label);
+        }
+    }
 
     #[test]
     fn every_statement_is_complete() {

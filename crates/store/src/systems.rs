@@ -123,18 +123,24 @@ pub async fn usage(conn: &mut AnyConnection, id: i64) -> Result<Vec<(&'static st
 }
 
 pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM parameter_sets WHERE system_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    // Children first: subscriber templates name classes of service and lists (theirs go with
+    // them), classes of service name restriction tables.
+    for table in ["parameter_sets", "firmware_loads", "subscriber_templates"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE system_id = $1"))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
     sqlx::query("DELETE FROM classes_of_service WHERE system_id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("DELETE FROM distribution_lists WHERE system_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    for table in ["restriction_tables", "distribution_lists"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE system_id = $1"))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
     sqlx::query("DELETE FROM systems WHERE id = $1")
         .bind(id)
         .execute(conn)

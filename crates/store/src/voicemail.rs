@@ -3,7 +3,10 @@
 use crate::sql::{push_prefix, Find, Sql};
 use crate::users::{conflicts_of, namesakes};
 use crate::{b, json_list, now, to_json, versioned, Error, Result};
-use model::{ClassOfService, DistributionList, Page, RestrictionEntry, VoicemailSubscriber};
+use model::{
+    ClassOfService, DistributionList, Page, RestrictionEntry, RestrictionTable, SubscriberTemplate,
+    VoicemailSubscriber,
+};
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
 
@@ -247,13 +250,18 @@ pub struct CosRow {
     pub send_to_public_lists: bool,
     pub secure_logon: bool,
     pub directory_listing: bool,
-    pub transfer: Vec<RestrictionEntry>,
-    pub notification: Vec<RestrictionEntry>,
-    pub fax: Vec<RestrictionEntry>,
+    /// Restriction tables, by id.
+    pub transfer: i64,
+    pub notification: i64,
+    pub fax: i64,
 }
 
 const COS_SELECT: &str = "SELECT c.id, s.name AS system_name, c.name, c.max_message_seconds, c.send_to_public_lists, c.secure_logon, \
-    c.directory_listing, c.transfer_json, c.notification_json, c.fax_json, c.version FROM classes_of_service c JOIN systems s ON s.id = c.system_id";
+    c.directory_listing, COALESCE(rt.name, '') AS transfer_name, COALESCE(rn.name, '') AS notification_name, \
+    COALESCE(rf.name, '') AS fax_name, c.version FROM classes_of_service c JOIN systems s ON s.id = c.system_id \
+    LEFT JOIN restriction_tables rt ON rt.id = c.transfer_table_id \
+    LEFT JOIN restriction_tables rn ON rn.id = c.notification_table_id \
+    LEFT JOIN restriction_tables rf ON rf.id = c.fax_table_id";
 
 fn cos_from_row(r: &sqlx::any::AnyRow) -> Result<ClassOfService> {
     Ok(ClassOfService {
@@ -264,9 +272,9 @@ fn cos_from_row(r: &sqlx::any::AnyRow) -> Result<ClassOfService> {
         send_to_public_lists: b(r.try_get("send_to_public_lists")?),
         secure_logon: b(r.try_get("secure_logon")?),
         directory_listing: b(r.try_get("directory_listing")?),
-        transfer_restriction: json_list(&r.try_get::<String, _>("transfer_json")?),
-        notification_restriction: json_list(&r.try_get::<String, _>("notification_json")?),
-        fax_restriction: json_list(&r.try_get::<String, _>("fax_json")?),
+        transfer_restriction: r.try_get("transfer_name")?,
+        notification_restriction: r.try_get("notification_name")?,
+        fax_restriction: r.try_get("fax_name")?,
         version: r.try_get("version")?,
     })
 }
@@ -312,7 +320,7 @@ pub async fn cos_by_id(conn: &mut AnyConnection, id: i64) -> Result<ClassOfServi
 pub async fn insert_cos(conn: &mut AnyConnection, c: &CosRow) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO classes_of_service (system_id, name, max_message_seconds, send_to_public_lists, secure_logon, \
-         directory_listing, transfer_json, notification_json, fax_json, created_at, updated_at) \
+         directory_listing, transfer_table_id, notification_table_id, fax_table_id, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
     )
     .bind(c.system_id)
@@ -321,9 +329,9 @@ pub async fn insert_cos(conn: &mut AnyConnection, c: &CosRow) -> Result<i64> {
     .bind(c.send_to_public_lists as i64)
     .bind(c.secure_logon as i64)
     .bind(c.directory_listing as i64)
-    .bind(to_json(&c.transfer))
-    .bind(to_json(&c.notification))
-    .bind(to_json(&c.fax))
+    .bind(c.transfer)
+    .bind(c.notification)
+    .bind(c.fax)
     .bind(now())
     .fetch_one(conn)
     .await?)
@@ -332,7 +340,7 @@ pub async fn insert_cos(conn: &mut AnyConnection, c: &CosRow) -> Result<i64> {
 pub async fn update_cos(conn: &mut AnyConnection, id: i64, version: i64, c: &CosRow) -> Result<()> {
     versioned(sqlx::query(
         "UPDATE classes_of_service SET name = $1, max_message_seconds = $2, send_to_public_lists = $3, secure_logon = $4, \
-         directory_listing = $5, transfer_json = $6, notification_json = $7, fax_json = $8, version = version + 1, \
+         directory_listing = $5, transfer_table_id = $6, notification_table_id = $7, fax_table_id = $8, version = version + 1, \
          updated_at = $9 WHERE id = $10 AND version = $11",
     )
     .bind(&c.name)
@@ -340,9 +348,9 @@ pub async fn update_cos(conn: &mut AnyConnection, id: i64, version: i64, c: &Cos
     .bind(c.send_to_public_lists as i64)
     .bind(c.secure_logon as i64)
     .bind(c.directory_listing as i64)
-    .bind(to_json(&c.transfer))
-    .bind(to_json(&c.notification))
-    .bind(to_json(&c.fax))
+    .bind(c.transfer)
+    .bind(c.notification)
+    .bind(c.fax)
     .bind(now())
     .bind(id)
     .bind(version)
@@ -471,4 +479,317 @@ pub async fn delete_dl(conn: &mut AnyConnection, id: i64) -> Result<()> {
         .execute(conn)
         .await?;
     Ok(())
+}
+
+// --- restriction tables ---------------------------------------------------------------------
+
+const RT_SELECT: &str =
+    "SELECT r.id, s.name AS system_name, r.name, r.entries_json, r.version, r.system_id \
+    FROM restriction_tables r JOIN systems s ON s.id = r.system_id";
+
+async fn rt_from_row(conn: &mut AnyConnection, r: &sqlx::any::AnyRow) -> Result<RestrictionTable> {
+    let id: i64 = r.try_get("id")?;
+    let used_by: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM classes_of_service WHERE transfer_table_id = $1 OR notification_table_id = $1 \
+         OR fax_table_id = $1 ORDER BY name",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?;
+    Ok(RestrictionTable {
+        id,
+        system: r.try_get("system_name")?,
+        name: r.try_get("name")?,
+        entries: json_list(&r.try_get::<String, _>("entries_json")?),
+        used_by,
+        version: r.try_get("version")?,
+    })
+}
+
+/// The restriction tables, of one system or all, by system and name.
+pub async fn list_rts(
+    conn: &mut AnyConnection,
+    system: Option<&str>,
+) -> Result<Vec<RestrictionTable>> {
+    let mut q = Sql::new(RT_SELECT);
+    if let Some(s) = system {
+        q.push(" WHERE s.name = ").bind(s);
+    }
+    q.push(" ORDER BY s.name, r.name");
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(rt_from_row(conn, r).await?);
+    }
+    Ok(out)
+}
+
+pub async fn rt_by_id(conn: &mut AnyConnection, id: i64) -> Result<RestrictionTable> {
+    let r = sqlx::query(&format!("{RT_SELECT} WHERE r.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(Error::NotFound)?;
+    rt_from_row(conn, &r).await
+}
+
+/// The restriction tables named `name` (of `system` when given): id and system.
+pub async fn rt_ids(
+    conn: &mut AnyConnection,
+    name: &str,
+    system: Option<&str>,
+) -> Result<Vec<(i64, String)>> {
+    let mut q = Sql::new("SELECT r.id, s.name FROM restriction_tables r JOIN systems s ON s.id = r.system_id WHERE r.name = ");
+    q.bind(name);
+    if let Some(s) = system {
+        q.push(" AND s.name = ").bind(s);
+    }
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+pub async fn insert_rt(
+    conn: &mut AnyConnection,
+    system_id: i64,
+    name: &str,
+    entries: &[RestrictionEntry],
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO restriction_tables (system_id, name, entries_json, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) RETURNING id",
+    )
+    .bind(system_id)
+    .bind(name)
+    .bind(to_json(&entries.to_vec()))
+    .bind(now())
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn update_rt(
+    conn: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    name: &str,
+    entries: &[RestrictionEntry],
+) -> Result<()> {
+    versioned(sqlx::query(
+        "UPDATE restriction_tables SET name = $1, entries_json = $2, version = version + 1, updated_at = $3 \
+         WHERE id = $4 AND version = $5",
+    )
+    .bind(name)
+    .bind(to_json(&entries.to_vec()))
+    .bind(now())
+    .bind(id)
+    .bind(version)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+pub async fn delete_rt(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM restriction_tables WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+// --- subscriber templates -------------------------------------------------------------------
+
+/// A subscriber template as stored: what a new subscriber made from it gets.
+#[derive(Debug, Clone)]
+pub struct StoredTemplate {
+    pub template: SubscriberTemplate,
+    pub system_id: i64,
+    pub cos_id: i64,
+    pub pin_hash: Option<String>,
+    pub list_ids: Vec<i64>,
+}
+
+const ST_SELECT: &str = "SELECT t.id, s.name AS system_name, t.name, c.name AS cos_name, t.pin_hash, t.version, \
+    t.system_id, t.cos_id, (SELECT COUNT(*) FROM voicemail_subscribers v WHERE v.system_id = t.system_id \
+    AND v.subscriber_template = t.name) AS subscribers \
+    FROM subscriber_templates t JOIN systems s ON s.id = t.system_id JOIN classes_of_service c ON c.id = t.cos_id";
+
+async fn st_from_row(conn: &mut AnyConnection, r: &sqlx::any::AnyRow) -> Result<StoredTemplate> {
+    let id: i64 = r.try_get("id")?;
+    let lists = sqlx::query(
+        "SELECT d.id, d.name FROM subscriber_template_lists l JOIN distribution_lists d ON d.id = l.list_id \
+         WHERE l.template_id = $1 ORDER BY d.name",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?;
+    let pin_hash: Option<String> = r.try_get("pin_hash")?;
+    Ok(StoredTemplate {
+        template: SubscriberTemplate {
+            id,
+            system: r.try_get("system_name")?,
+            name: r.try_get("name")?,
+            class_of_service: r.try_get("cos_name")?,
+            distribution_lists: lists
+                .iter()
+                .map(|l| l.try_get::<String, _>(1))
+                .collect::<std::result::Result<_, _>>()?,
+            has_default_pin: pin_hash.is_some(),
+            subscribers: r.try_get("subscribers")?,
+            version: r.try_get("version")?,
+        },
+        system_id: r.try_get("system_id")?,
+        cos_id: r.try_get("cos_id")?,
+        pin_hash,
+        list_ids: lists
+            .iter()
+            .map(|l| l.try_get::<i64, _>(0))
+            .collect::<std::result::Result<_, _>>()?,
+    })
+}
+
+pub async fn list_sts(
+    conn: &mut AnyConnection,
+    system: Option<&str>,
+) -> Result<Vec<StoredTemplate>> {
+    let mut q = Sql::new(ST_SELECT);
+    if let Some(s) = system {
+        q.push(" WHERE s.name = ").bind(s);
+    }
+    q.push(" ORDER BY s.name, t.name");
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(st_from_row(conn, r).await?);
+    }
+    Ok(out)
+}
+
+pub async fn st_by_id(conn: &mut AnyConnection, id: i64) -> Result<StoredTemplate> {
+    let r = sqlx::query(&format!("{ST_SELECT} WHERE t.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(Error::NotFound)?;
+    st_from_row(conn, &r).await
+}
+
+/// The subscriber templates named `name` (of `system` when given): id and system.
+pub async fn st_ids(
+    conn: &mut AnyConnection,
+    name: &str,
+    system: Option<&str>,
+) -> Result<Vec<(i64, String)>> {
+    let mut q = Sql::new("SELECT t.id, s.name FROM subscriber_templates t JOIN systems s ON s.id = t.system_id WHERE t.name = ");
+    q.bind(name);
+    if let Some(s) = system {
+        q.push(" AND s.name = ").bind(s);
+    }
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// A template's fields as written.
+#[derive(Debug, Clone)]
+pub struct TemplateRow {
+    pub system_id: i64,
+    pub name: String,
+    pub cos_id: i64,
+    pub pin_hash: Option<String>,
+    pub lists: Vec<i64>,
+}
+
+pub async fn insert_st(conn: &mut AnyConnection, t: &TemplateRow) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO subscriber_templates (system_id, name, cos_id, pin_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+    )
+    .bind(t.system_id)
+    .bind(&t.name)
+    .bind(t.cos_id)
+    .bind(&t.pin_hash)
+    .bind(now())
+    .fetch_one(&mut *conn)
+    .await?;
+    set_st_lists(conn, id, &t.lists).await?;
+    Ok(id)
+}
+
+async fn set_st_lists(conn: &mut AnyConnection, id: i64, lists: &[i64]) -> Result<()> {
+    sqlx::query("DELETE FROM subscriber_template_lists WHERE template_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for l in lists {
+        sqlx::query("INSERT INTO subscriber_template_lists (template_id, list_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(l)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Updates a template; subscribers made from it follow a new name.
+pub async fn update_st(
+    conn: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    old_name: &str,
+    t: &TemplateRow,
+) -> Result<()> {
+    versioned(
+        sqlx::query(
+            "UPDATE subscriber_templates SET name = $1, cos_id = $2, pin_hash = $3, version = version + 1, \
+             updated_at = $4 WHERE id = $5 AND version = $6",
+        )
+        .bind(&t.name)
+        .bind(t.cos_id)
+        .bind(&t.pin_hash)
+        .bind(now())
+        .bind(id)
+        .bind(version)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected(),
+    )?;
+    set_st_lists(conn, id, &t.lists).await?;
+    if t.name != old_name {
+        sqlx::query(
+            "UPDATE voicemail_subscribers SET subscriber_template = $1 WHERE system_id = $2 AND subscriber_template = $3",
+        )
+        .bind(&t.name)
+        .bind(t.system_id)
+        .bind(old_name)
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn delete_st(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM subscriber_templates WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The subscriber templates naming a distribution list or a class of service.
+pub async fn templates_using(
+    conn: &mut AnyConnection,
+    list: Option<i64>,
+    cos: Option<i64>,
+) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT t.name FROM subscriber_templates t WHERE t.cos_id = $2 \
+         OR EXISTS (SELECT 1 FROM subscriber_template_lists l WHERE l.template_id = t.id AND l.list_id = $1) \
+         ORDER BY t.name",
+    )
+    .bind(list.unwrap_or(-1))
+    .bind(cos.unwrap_or(-1))
+    .fetch_all(conn)
+    .await?)
 }

@@ -96,6 +96,8 @@ pub(crate) fn resource_of(collection: &str) -> Option<&'static str> {
         "voicemail-subscribers" => "voicemail_subscriber",
         "classes-of-service" => "class_of_service",
         "distribution-lists" => "distribution_list",
+        "restriction-tables" => "restriction_table",
+        "subscriber-templates" => "subscriber_template",
         "systems" => "system",
         "services" => "service",
         "parameters" => "parameters",

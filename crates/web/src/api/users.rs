@@ -122,3 +122,17 @@ pub(super) async fn list_people(
     let subscribers = a.readable_systems("voicemail_subscriber");
     Ok(Json(s.service.find_people(&f, subscribers).await?))
 }
+
+/// Adds a person in one step (seed 000's "Manage User"): a call-control user and, with
+/// `subscriber`, a voicemail subscriber whose alias, names, mail and PIN default to the user's.
+/// Both are added or neither; errors name their part (`user.last_name`,
+/// `subscriber.extension`).
+#[utoipa::path(post, path = "/api/v1/people", tag = "users", request_body = NewPerson,
+    responses((status = 201, body = PersonAdded), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn add_person(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Body(b): Body<NewPerson>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(s.service.add_person(&a, b).await?))
+}

@@ -289,7 +289,10 @@ pub(super) async fn people(
             title: "Users and subscribers",
             noun: "people",
             placeholder: "ID or name starts with…",
-            action: None,
+            action: c
+                .actor()
+                .may_somewhere("user", "create")
+                .then_some(("/people/new", "Add a person")),
             filters: Vec::new(),
             delete_found: None,
             extra: None,
@@ -563,4 +566,80 @@ pub(super) async fn audit(
         &f,
         listed,
     )
+}
+
+/// `/people/new`: a user and, ticked, a voicemail subscriber, added in one step.
+pub(super) async fn new_person(State(s): State<AppState>, c: Console) -> Response {
+    person_form(&s, &c, &BTreeMap::new(), None).await
+}
+
+async fn person_form(
+    s: &AppState,
+    c: &Console,
+    form: &BTreeMap<String, String>,
+    error: Option<String>,
+) -> Response {
+    let systems = super::users::systems_of_kind(s, model::SystemKind::CallControl).await;
+    let voicemail_systems = super::users::systems_of_kind(s, model::SystemKind::Voicemail).await;
+    let templates: Vec<String> = s
+        .service
+        .subscriber_templates(None)
+        .await
+        .map(|ts| {
+            let mut names: Vec<String> = ts.into_iter().map(|t| t.name).collect();
+            names.sort();
+            names.dedup();
+            names
+        })
+        .unwrap_or_default();
+    let mut r = render(
+        "person_form.html",
+        c.page(
+            "people",
+            "Add a person",
+            context! { form, systems, voicemail_systems, templates, error => error.clone() },
+        ),
+    );
+    if error.is_some() {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    r
+}
+
+pub(super) async fn add_person(
+    State(s): State<AppState>,
+    c: Console,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(r) = c.forged(f.get("csrf").map(String::as_str).unwrap_or("")) {
+        return r;
+    }
+    let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let secret = |k: &str| {
+        Some(get(k))
+            .filter(|v| !v.is_empty())
+            .map(model::Secret::new)
+    };
+    let req = model::NewPerson {
+        user: model::NewUser {
+            user_id: get("user_id"),
+            system: Some(get("system")).filter(|v| !v.is_empty()),
+            first_name: get("first_name"),
+            last_name: get("last_name"),
+            mail: get("mail"),
+            pin: secret("pin"),
+            ..Default::default()
+        },
+        subscriber: (get("voicemail") == "true").then(|| model::NewVoicemailSubscriber {
+            system: Some(get("vm_system")).filter(|v| !v.is_empty()),
+            extension: get("extension"),
+            subscriber_template: get("subscriber_template"),
+            ..Default::default()
+        }),
+    };
+    match s.service.add_person(c.actor(), req).await {
+        Ok(p) => Redirect::to(&format!("/people?q={}", urlencode(&p.user.user_id))).into_response(),
+        Err(e @ service::Error::Forbidden(_)) => c.failed(e),
+        Err(e) => person_form(&s, &c, &f, Some(super::phones::field_message(&e))).await,
+    }
 }

@@ -82,6 +82,18 @@ pub(crate) fn routes() -> Router<AppState> {
         get(universal_line_templates),
     );
     let r = record_routes(r, Res::UserProfile, "/user-profiles", get(user_profiles));
+    let r = record_routes(
+        r,
+        Res::RestrictionTable,
+        "/restriction-tables",
+        get(record_lists::restriction_tables),
+    );
+    let r = record_routes(
+        r,
+        Res::SubscriberTemplate,
+        "/subscriber-templates",
+        get(record_lists::subscriber_templates),
+    );
     let r = record_routes(r, Res::LdapServer, "/ldap-servers", get(ldap_servers));
     let r = record_routes(r, Res::LdapProfile, "/ldap-profiles", get(ldap_profiles));
     let r = model::soft_client::ClientKind::ALL
@@ -125,6 +137,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(dashboard))
         .route("/users", get(users).post(create_user))
         .route("/people", get(people))
+        .route(
+            "/people/new",
+            get(lists::new_person).post(lists::add_person),
+        )
         .route("/users/new", get(new_user))
         .route("/users/{key}", get(user).post(update_user))
         .route("/users/{key}/edit", get(edit_user))
@@ -364,6 +380,10 @@ fn env() -> &'static Environment<'static> {
             ("admins.html", include_str!("../../templates/admins.html")),
             ("batch.html", include_str!("../../templates/batch.html")),
             (
+                "person_form.html",
+                include_str!("../../templates/person_form.html"),
+            ),
+            (
                 "firmware.html",
                 include_str!("../../templates/firmware.html"),
             ),
@@ -465,6 +485,16 @@ impl Console {
                 "voicemail-subscribers",
                 "/voicemail-subscribers",
                 "Voicemail",
+            ),
+            (
+                "subscriber-templates",
+                "/subscriber-templates",
+                "Subscriber templates",
+            ),
+            (
+                "restriction-tables",
+                "/restriction-tables",
+                "Restriction tables",
             ),
             ("templates", "/templates", "Templates"),
             ("ldap-profiles", "/ldap-profiles", "LDAP profiles"),

@@ -438,3 +438,140 @@ fn list(r: &serde_json::Value, k: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// A list of a voicemail system's records, of the systems the administrator may read.
+fn voicemail_list<T>(
+    c: &Console,
+    q: &BTreeMap<String, String>,
+    base: &str,
+    resource: &str,
+    items: service::Result<Vec<T>>,
+    headers: &'static [&'static str],
+    row: impl Fn(T) -> (String, String, Vec<String>),
+) -> (model::Find, service::Result<Listed>) {
+    let f = find_of(q, &[]);
+    let prefix = f.q.clone().unwrap_or_default().to_lowercase();
+    let listed = items.map(|items| {
+        let rows: Vec<Value> = items
+            .into_iter()
+            .map(&row)
+            .filter(|(name, system, _)| {
+                name.to_lowercase().starts_with(&prefix) && c.actor().may_read(system, resource)
+            })
+            .map(|(name, system, cells)| {
+                context! { href => format!("{base}{}?system={}", urlencode(&name), urlencode(&system)), cells }
+            })
+            .collect();
+        Listed {
+            headers,
+            total: rows.len() as i64,
+            total_exact: true,
+            rows,
+        }
+    });
+    (f, listed)
+}
+
+/// `/restriction-tables`.
+pub(super) async fn restriction_tables(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let items = s
+        .service
+        .restriction_tables(
+            q.get("system")
+                .map(String::as_str)
+                .filter(|x| !x.is_empty()),
+        )
+        .await;
+    let (f, listed) = voicemail_list(
+        &c,
+        &q,
+        "/restriction-tables/",
+        "restriction_table",
+        items,
+        &["Name", "System", "Rows", "Used by"],
+        |t| {
+            let rows = t
+                .entries
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {}",
+                        e.pattern,
+                        if e.allowed { "allow" } else { "block" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            (
+                t.name.clone(),
+                t.system.clone(),
+                vec![t.name, t.system, rows, used_by(&t.used_by)],
+            )
+        },
+    );
+    let w = self_provisioning_words(
+        &c,
+        "restriction-tables",
+        "Restriction tables",
+        "restriction_table",
+        ("/restriction-tables/new", "Add a restriction table"),
+    );
+    list_page(&c, w, &q, &f, listed)
+}
+
+/// `/subscriber-templates`.
+pub(super) async fn subscriber_templates(
+    State(s): State<AppState>,
+    c: Console,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let items = s
+        .service
+        .subscriber_templates(
+            q.get("system")
+                .map(String::as_str)
+                .filter(|x| !x.is_empty()),
+        )
+        .await;
+    let (f, listed) = voicemail_list(
+        &c,
+        &q,
+        "/subscriber-templates/",
+        "subscriber_template",
+        items,
+        &[
+            "Name",
+            "System",
+            "Class of service",
+            "Distribution lists",
+            "Default PIN",
+            "Subscribers",
+        ],
+        |t| {
+            (
+                t.name.clone(),
+                t.system.clone(),
+                vec![
+                    t.name,
+                    t.system,
+                    t.class_of_service,
+                    t.distribution_lists.join(", "),
+                    if t.has_default_pin { "set" } else { "none" }.to_string(),
+                    t.subscribers.to_string(),
+                ],
+            )
+        },
+    );
+    let w = self_provisioning_words(
+        &c,
+        "subscriber-templates",
+        "Subscriber templates",
+        "subscriber_template",
+        ("/subscriber-templates/new", "Add a subscriber template"),
+    );
+    list_page(&c, w, &q, &f, listed)
+}

@@ -26,6 +26,8 @@ pub(super) enum Input {
     Servers,
     /// Speed dials, one per line: `position number [label]`.
     SpeedDials,
+    /// Restriction table rows, one per line: `pattern allow` or `pattern block`.
+    Restrictions,
 }
 
 pub(super) struct Field {
@@ -74,6 +76,36 @@ const SUBSCRIBER_FIELDS: &[Field] = &[
         "distribution_lists",
         "Public distribution lists (commas between)",
         Input::List,
+    ),
+];
+
+const RESTRICTION_TABLE_FIELDS: &[Field] = &[
+    key("name", "Name", Input::Text),
+    key("system", "Voicemail system", Input::System(SystemKind::Voicemail)),
+    field(
+        "entries",
+        "Rows, first match wins (one per line: pattern allow|block; digits, ? one digit, * any digits)",
+        Input::Restrictions,
+    ),
+];
+
+const SUBSCRIBER_TEMPLATE_FIELDS: &[Field] = &[
+    key("name", "Name", Input::Text),
+    key(
+        "system",
+        "Voicemail system",
+        Input::System(SystemKind::Voicemail),
+    ),
+    field("class_of_service", "Class of service", Input::Text),
+    field(
+        "distribution_lists",
+        "Public distribution lists (commas between)",
+        Input::List,
+    ),
+    field(
+        "default_pin",
+        "Default PIN of new subscribers",
+        Input::Secret,
     ),
 ];
 
@@ -491,6 +523,8 @@ pub(super) enum Res {
     DeviceTemplate,
     LineTemplate,
     UserProfile,
+    RestrictionTable,
+    SubscriberTemplate,
     LdapServer,
     LdapProfile,
     /// A server or profile soft clients learn of.
@@ -525,6 +559,8 @@ impl Res {
             Res::DeviceTemplate => "universal-device-templates",
             Res::LineTemplate => "universal-line-templates",
             Res::UserProfile => "user-profiles",
+            Res::RestrictionTable => "restriction-tables",
+            Res::SubscriberTemplate => "subscriber-templates",
             Res::LdapServer => "ldap-servers",
             Res::LdapProfile => "ldap-profiles",
             Res::Client(k) => k.path(),
@@ -538,6 +574,8 @@ impl Res {
             Res::DeviceTemplate => "universal device template",
             Res::LineTemplate => "universal line template",
             Res::UserProfile => "user profile",
+            Res::RestrictionTable => "restriction table",
+            Res::SubscriberTemplate => "subscriber template",
             Res::LdapServer => "LDAP server",
             Res::LdapProfile => "LDAP profile",
             Res::Client(k) => k.noun(),
@@ -552,6 +590,8 @@ impl Res {
             Res::DeviceTemplate => "universal_device_template",
             Res::LineTemplate => "universal_line_template",
             Res::UserProfile => "user_profile",
+            Res::RestrictionTable => "restriction_table",
+            Res::SubscriberTemplate => "subscriber_template",
             Res::LdapServer => "ldap_server",
             Res::LdapProfile => "ldap_profile",
             Res::Client(k) => k.as_str(),
@@ -565,6 +605,8 @@ impl Res {
             Res::DeviceTemplate => DEVICE_TEMPLATE_FIELDS,
             Res::LineTemplate => LINE_TEMPLATE_FIELDS,
             Res::UserProfile => USER_PROFILE_FIELDS,
+            Res::RestrictionTable => RESTRICTION_TABLE_FIELDS,
+            Res::SubscriberTemplate => SUBSCRIBER_TEMPLATE_FIELDS,
             Res::LdapServer => LDAP_SERVER_FIELDS,
             Res::LdapProfile => LDAP_PROFILE_FIELDS,
             Res::Client(ClientKind::PresenceSubcluster) => SUBCLUSTER_FIELDS,
@@ -582,9 +624,11 @@ impl Res {
             Res::Subscriber => (text("alias"), text("system")),
             Res::System => (text("name"), text("name")),
             Res::Line => (text("pattern"), text("system")),
-            Res::DeviceTemplate | Res::LineTemplate | Res::UserProfile => {
-                (text("name"), text("system"))
-            }
+            Res::DeviceTemplate
+            | Res::LineTemplate
+            | Res::UserProfile
+            | Res::RestrictionTable
+            | Res::SubscriberTemplate => (text("name"), text("system")),
             Res::LdapServer | Res::LdapProfile | Res::Client(_) => (text("name"), String::new()),
         }
     }
@@ -605,7 +649,11 @@ impl Res {
                 text("partition"),
                 text("system")
             ),
-            Res::DeviceTemplate | Res::LineTemplate | Res::UserProfile => format!(
+            Res::DeviceTemplate
+            | Res::LineTemplate
+            | Res::UserProfile
+            | Res::RestrictionTable
+            | Res::SubscriberTemplate => format!(
                 "/{}/{}{then}?system={}",
                 self.here(),
                 text("name"),
@@ -626,6 +674,8 @@ impl Res {
             Res::DeviceTemplate => json(svc.device_template(key, at.system()).await?),
             Res::LineTemplate => json(svc.line_template(key, at.system()).await?),
             Res::UserProfile => json(svc.user_profile(key, at.system()).await?),
+            Res::RestrictionTable => json(svc.restriction_table(key, at.system()).await?),
+            Res::SubscriberTemplate => json(svc.subscriber_template(key, at.system()).await?),
             Res::LdapServer => json(svc.ldap_server(key).await?),
             Res::LdapProfile => json(svc.ldap_profile(key).await?),
             Res::Client(k) => svc.client_record(k, key).await,
@@ -646,6 +696,10 @@ impl Res {
             Res::DeviceTemplate => json(svc.create_device_template(actor, parse(m)?).await?),
             Res::LineTemplate => json(svc.create_line_template(actor, parse(m)?).await?),
             Res::UserProfile => json(svc.create_user_profile(actor, parse(m)?).await?),
+            Res::RestrictionTable => json(svc.create_restriction_table(actor, parse(m)?).await?),
+            Res::SubscriberTemplate => {
+                json(svc.create_subscriber_template(actor, parse(m)?).await?)
+            }
             Res::LdapServer => json(svc.create_ldap_server(actor, parse(m)?).await?),
             Res::LdapProfile => json(svc.create_ldap_profile(actor, parse(m)?).await?),
             Res::Client(k) => svc.create_client_record(actor, k, Json::Object(m)).await,
@@ -683,6 +737,14 @@ impl Res {
                 svc.update_user_profile(actor, key, at.system(), parse(m)?)
                     .await?,
             ),
+            Res::RestrictionTable => json(
+                svc.update_restriction_table(actor, key, at.system(), parse(m)?)
+                    .await?,
+            ),
+            Res::SubscriberTemplate => json(
+                svc.update_subscriber_template(actor, key, at.system(), parse(m)?)
+                    .await?,
+            ),
             Res::LdapServer => json(svc.update_ldap_server(actor, key, parse(m)?).await?),
             Res::LdapProfile => json(svc.update_ldap_profile(actor, key, parse(m)?).await?),
             Res::Client(k) => {
@@ -707,6 +769,11 @@ impl Res {
             Res::DeviceTemplate => svc.delete_device_template(actor, key, at.system()).await,
             Res::LineTemplate => svc.delete_line_template(actor, key, at.system()).await,
             Res::UserProfile => svc.delete_user_profile(actor, key, at.system()).await,
+            Res::RestrictionTable => svc.delete_restriction_table(actor, key, at.system()).await,
+            Res::SubscriberTemplate => {
+                svc.delete_subscriber_template(actor, key, at.system())
+                    .await
+            }
             Res::LdapServer => svc.delete_ldap_server(actor, key).await,
             Res::LdapProfile => svc.delete_ldap_profile(actor, key).await,
             Res::Client(k) => svc.delete_client_record(actor, k, key).await,
@@ -724,6 +791,23 @@ impl Res {
                 rows
             }
             Res::System => Vec::new(),
+            Res::RestrictionTable => {
+                let used: Vec<String> = r["used_by"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| u.as_str().map(str::to_string))
+                    .collect();
+                let value = if used.is_empty() {
+                    "no class of service".to_string()
+                } else {
+                    used.join(", ")
+                };
+                vec![context! { label => "Used by", value, id => "used-by" }]
+            }
+            Res::SubscriberTemplate => vec![
+                context! { label => "Subscribers made from it", value => r["subscribers"].to_string(), id => "subscribers" },
+            ],
             Res::DeviceTemplate | Res::LineTemplate => {
                 let used: Vec<&str> = r["used_by"]
                     .as_array()
@@ -812,7 +896,11 @@ impl Res {
                 n[..1].make_ascii_uppercase();
                 format!("{n} {key}")
             }
-            Res::DeviceTemplate | Res::LineTemplate | Res::UserProfile => {
+            Res::DeviceTemplate
+            | Res::LineTemplate
+            | Res::UserProfile
+            | Res::RestrictionTable
+            | Res::SubscriberTemplate => {
                 let mut n = self.noun().to_string();
                 n[..1].make_ascii_uppercase();
                 format!("{n} {key} on {}", r["system"].as_str().unwrap_or(""))
@@ -863,6 +951,23 @@ pub(super) fn values_of(r: &Json, fields: &[Field]) -> BTreeMap<String, String> 
                             s["sip_port"],
                             s["secure_sip_port"],
                             s["sccp_port"]
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                Input::Restrictions => v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| {
+                        format!(
+                            "{} {}",
+                            e["pattern"].as_str().unwrap_or(""),
+                            if e["allowed"] == true {
+                                "allow"
+                            } else {
+                                "block"
+                            }
                         )
                     })
                     .collect::<Vec<_>>()
@@ -958,6 +1063,28 @@ pub(super) fn json_of(
                 }
                 Json::Array(servers)
             }
+            Input::Restrictions => {
+                let mut rows = Vec::new();
+                for line in raw.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                    let mut words = line.split_whitespace();
+                    let pattern = words.next().unwrap_or("");
+                    let allowed = match words.next() {
+                        Some("allow") => true,
+                        Some("block") => false,
+                        _ => {
+                            return Err(format!(
+                                "{}: `{line}`: write the pattern, then allow or block",
+                                f.label
+                            ))
+                        }
+                    };
+                    let mut e = Map::new();
+                    e.insert("pattern".into(), pattern.into());
+                    e.insert("allowed".into(), allowed.into());
+                    rows.push(Json::Object(e));
+                }
+                Json::Array(rows)
+            }
             Input::SpeedDials => {
                 let mut dials = Vec::new();
                 for line in raw.lines().map(str::trim).filter(|l| !l.is_empty()) {
@@ -1039,7 +1166,7 @@ pub(super) async fn inputs(
             Input::Secret => ("password", Vec::new()),
             Input::Check => ("checkbox", Vec::new()),
             Input::List => ("text", Vec::new()),
-            Input::Servers | Input::SpeedDials => ("textarea", Vec::new()),
+            Input::Servers | Input::SpeedDials | Input::Restrictions => ("textarea", Vec::new()),
             Input::Choice(o) => ("select", o.iter().map(|x| x.to_string()).collect()),
             Input::System(kind) => ("select", systems_of_kind(s, kind).await),
             Input::Model(profiles) => ("select", models(s, profiles)),
@@ -1149,7 +1276,10 @@ pub(super) async fn view(s: AppState, c: Console, res: Res, key: String, at: At)
                 .to_string(),
                 _ => values[f.name].clone(),
             };
-            let lines = matches!(f.input, Input::Servers | Input::SpeedDials);
+            let lines = matches!(
+                f.input,
+                Input::Servers | Input::SpeedDials | Input::Restrictions
+            );
             context! { label => f.label, value, id => f.name.replace('.', "-"), lines }
         })
         .collect();
