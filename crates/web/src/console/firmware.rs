@@ -202,47 +202,49 @@ impl ChoiceForm {
     }
 }
 
-/// Chooses a load (`/firmware/loads`) or removes a choice (`/firmware/loads/remove`).
+/// Chooses a load (`/firmware/loads`).
 pub(super) async fn choose(
     State(s): State<AppState>,
     c: Console,
     Form(f): Form<ChoiceForm>,
 ) -> Response {
-    if let Some(r) = c.forged(&f.csrf) {
-        return r;
-    }
-    let r = match f.choice() {
-        Ok(ch) => s
-            .service
-            .choose_load(c.actor(), &ch)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e),
-    };
-    match r {
-        Ok(_) => Redirect::to("/firmware?done=chosen").into_response(),
-        Err(e) => firmware(&s, &c, None, Some(e)).await,
-    }
+    choice(&s, &c, &f, false).await
 }
 
+/// Removes a choice (`/firmware/loads/remove`).
 pub(super) async fn unchoose(
     State(s): State<AppState>,
     c: Console,
     Form(f): Form<ChoiceForm>,
 ) -> Response {
+    choice(&s, &c, &f, true).await
+}
+
+async fn choice(s: &AppState, c: &Console, f: &ChoiceForm, remove: bool) -> Response {
     if let Some(r) = c.forged(&f.csrf) {
         return r;
     }
     let r = match f.choice() {
-        Ok(ch) => s
+        Ok(ch) if remove => s
             .service
             .unchoose_load(c.actor(), &ch)
             .await
             .map_err(|e| e.to_string()),
+        Ok(ch) => s
+            .service
+            .choose_load(c.actor(), &ch)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
     match r {
-        Ok(_) => Redirect::to("/firmware?done=removed").into_response(),
-        Err(e) => firmware(&s, &c, None, Some(e)).await,
+        Ok(()) => Redirect::to(if remove {
+            "/firmware?done=removed"
+        } else {
+            "/firmware?done=chosen"
+        })
+        .into_response(),
+        Err(e) => firmware(s, c, None, Some(e)).await,
     }
 }
