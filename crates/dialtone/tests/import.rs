@@ -742,3 +742,103 @@ async fn application_profiles_are_exported_edited_and_updated_in_bulk() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A dry run reports exactly what the run will (issue: "a dry run that tells the truth"): rows
+/// see the rows before them in the same file, in files of several chunks. Users repeated within
+/// the file (the same values: done once, then unchanged; other values: refused), phones sharing
+/// a line an earlier row of the file added, a MAC repeated; the two reports compared line by line.
+#[tokio::test]
+async fn a_dry_run_reports_what_the_run_does_line_by_line() {
+    for db in TestDb::all().await {
+        let l = db.label;
+        let dir = std::env::temp_dir().join(format!("dialtone-dry-{}-{l}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(run(&db, &["migrate"]).ok);
+        // 1,210 users (three chunks), repeats far apart.
+        let mut users = String::from("USER ID,FIRST NAME,LAST NAME,DEPARTMENT\n");
+        for i in 0..1200 {
+            users.push_str(&format!("user{i:05},U,Number {i},Sales\n"));
+        }
+        users.push_str(",No,Id,Sales\n"); // line 1202: no user ID
+        users.push_str("user00001,U,Number 1,Sales\n"); // line 1203: the same again: unchanged
+        users.push_str("user00002,Someone,Else,Sales\n"); // line 1204: another person
+        for i in 0..7 {
+            users.push_str(&format!("late{i},L,Late,Support\n"));
+        }
+        let users = file(&dir, "users.csv", &users);
+        // Phones: the second shares the line the first adds; the third repeats the first's MAC.
+        let phones = file(
+            &dir,
+            "phones.csv",
+            "MAC ADDRESS,DEVICE TYPE,DIRECTORY NUMBER 1,DESCRIPTION\n\
+             00562B0D1001,7960,7001,first\n\
+             00562B0D1002,7960,7001,shares the first's line\n\
+             00562B0D1001,7960,7002,the first's MAC again\n",
+        );
+        for (kind, path) in [("users", &users), ("phones", &phones)] {
+            let p = path.to_str().unwrap();
+            let dry = run(&db, &["import", "--kind", kind, "--dry-run", p]);
+            let real = run(&db, &["import", "--kind", kind, "--yes", p]);
+            // `FILE: line N, column C: reason`, as the CLI says them.
+            let lines = |t: &str| {
+                t.lines()
+                    .filter_map(|x| x.split_once(": line ").map(|(_, e)| format!("line {e}")))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                lines(&dry.err),
+                lines(&real.err),
+                "[{l}] {kind}: the dry run's errors are the run's"
+            );
+            let counts = |t: &str| {
+                t.lines().find(|x| x.contains(" rows: ")).map(|x| {
+                    x.split(" (dry run")
+                        .next()
+                        .unwrap_or(x)
+                        .split(" in ")
+                        .next()
+                        .unwrap_or(x)
+                        .to_string()
+                })
+            };
+            assert!(
+                counts(&real.out).is_some(),
+                "[{l}] {kind}: {} {}",
+                real.out,
+                real.err
+            );
+            assert_eq!(
+                counts(&dry.out),
+                counts(&real.out),
+                "[{l}] {kind}: {} / {}",
+                dry.out,
+                real.out
+            );
+            match kind {
+                "users" => {
+                    let e = lines(&real.err);
+                    assert_eq!(e.len(), 2, "[{l}] {e:?}");
+                    assert!(e[0].starts_with("line 1202"), "[{l}] {e:?}");
+                    assert!(
+                        e[1].starts_with("line 1204") && e[1].contains("already exists"),
+                        "[{l}] {e:?}"
+                    );
+                    assert!(
+                        real.out.contains(
+                            "1210 rows: 1208 ok, 2 failed; 1 of the ok were there already"
+                        ),
+                        "[{l}] {}",
+                        real.out
+                    );
+                }
+                _ => {
+                    let e = lines(&real.err);
+                    assert_eq!(e.len(), 1, "[{l}] {e:?}");
+                    assert!(e[0].starts_with("line 4"), "[{l}] {e:?}");
+                }
+            }
+        }
+        let csv = export(&db, "lines");
+        assert!(csv.contains("\n7001,"), "[{l}] {csv}");
+    }
+}

@@ -483,14 +483,15 @@ impl Service {
         // row took. A chunk runs optimistically, without a savepoint per row (two statements
         // less a row), when the chunk before it had no failed row; a row that fails after it
         // wrote something poisons the chunk, which is then rolled back and run again with a
-        // savepoint per row, so that the bad row fails alone and says why. A dry run rolls
-        // each row back, so it always needs the savepoints.
-        let svc = if opts.dry_run {
-            self.dry_run()
-        } else {
-            self.clone()
-        };
-        let svc = svc.batched();
+        // savepoint per row, so that the bad row fails alone and says why.
+        //
+        // A dry run runs every row as the run would, in one transaction for the whole file,
+        // rolled back at its end: each row sees the rows before it (a repeated key, a line an
+        // earlier row added, a limit reached within the file), so it reports exactly what the
+        // run would, on the same lines with the same words. It always takes the savepoints (a
+        // replay could not go back further than the chunk), and its progress is written once,
+        // at the end, after the rollback.
+        let svc = self.batched();
         let mut report = ImportReport {
             job,
             dry_run: opts.dry_run,
@@ -519,7 +520,9 @@ impl Service {
             // Progress is told only of committed rows, and the job's record is written in the
             // same transaction as they are: what a killed import reported done is stored.
             if stop || pending.len() >= CHUNK_ROWS || started.elapsed() >= CHUNK_TIME {
-                svc.commit_rows(job, &report, &mut reported, None).await?;
+                if !opts.dry_run {
+                    svc.commit_rows(job, &report, &mut reported, None).await?;
+                }
                 progress(&report);
                 svc.store
                     .set_optimistic(!opts.dry_run && report.failed == before.failed);
@@ -533,8 +536,14 @@ impl Service {
             }
         }
         let summary = report.summary();
-        svc.commit_rows(job, &report, &mut reported, Some(&summary))
-            .await?;
+        if opts.dry_run {
+            svc.rollback_batch().await;
+            self.commit_rows(job, &report, &mut reported, Some(&summary))
+                .await?;
+        } else {
+            svc.commit_rows(job, &report, &mut reported, Some(&summary))
+                .await?;
+        }
         progress(&report);
         if !opts.dry_run {
             self.audit_import(actor, opts, &report).await?;
