@@ -110,9 +110,11 @@ impl Service {
             ));
         };
         let pin = req.pin.expose().to_string();
-        let ok = tokio::task::spawn_blocking(move || crate::verify_secret(&pin, &hash))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let key = self.secret_key();
+        let ok =
+            tokio::task::spawn_blocking(move || crate::secrets::secret_matches(&key, &pin, &hash))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?;
         let keys: Vec<&str> = locks.iter().map(String::as_str).collect();
         if !ok {
             self.attempts.wrong(&keys, now);

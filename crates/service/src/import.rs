@@ -36,6 +36,21 @@ pub fn keep_to_one_cpu() {
     }
 }
 
+/// Lets the calling thread run on every CPU again (a thread started by one kept to one CPU
+/// inherits that: the hasher's threads undo it). Does nothing off Linux.
+pub fn use_every_cpu() {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sched::{sched_setaffinity, CpuSet};
+        // Every CPU the set can name: the kernel keeps those that are online.
+        let mut all = CpuSet::new();
+        for cpu in 0..CpuSet::count() {
+            let _ = all.set(cpu);
+        }
+        let _ = sched_setaffinity(nix::unistd::Pid::from_raw(0), &all);
+    }
+}
+
 /// How many dry runs' files are kept to run for real ([`Service::run_checked`]).
 const KEPT_FILES: i64 = 10;
 

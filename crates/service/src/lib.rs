@@ -25,6 +25,8 @@ mod parameters;
 mod people;
 mod phone_files;
 mod phone_services;
+mod secrets;
+pub use secrets::{hashing_cpus, HASH_BATCH};
 mod self_care;
 pub use self_care::{EndUserSession, SelfCare};
 mod self_provisioning;
@@ -281,6 +283,9 @@ pub struct Service {
     units: Option<std::sync::Arc<std::sync::Mutex<Option<licensing::Tally>>>>,
     /// Where firmware files are (docs/firmware.md).
     firmware_folder: std::sync::Arc<std::path::PathBuf>,
+    /// Set while an import runs: passwords and PINs are sealed for the background hasher
+    /// instead of hashed on the import's one CPU (docs/csv.md).
+    seal_secrets: bool,
 }
 
 /// The product systems read at a generation.
@@ -312,6 +317,7 @@ impl Service {
             licence_key: None,
             units: None,
             firmware_folder: std::sync::Arc::new("firmware".into()),
+            seal_secrets: false,
         }
     }
 
@@ -331,6 +337,7 @@ impl Service {
             store: self.store.batched(),
             systems: Some(Default::default()),
             units: Some(Default::default()),
+            seal_secrets: true,
             ..self.clone()
         }
     }

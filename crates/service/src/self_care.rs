@@ -82,10 +82,13 @@ impl Service {
         }
         let hash = user.row.password_hash.clone();
         let secret = password.to_string();
+        let sealing = self.secret_key();
         let ok = match hash {
-            Some(h) => tokio::task::spawn_blocking(move || crate::verify_secret(&secret, &h))
-                .await
-                .unwrap_or(false),
+            Some(h) => tokio::task::spawn_blocking(move || {
+                crate::secrets::secret_matches(&sealing, &secret, &h)
+            })
+            .await
+            .unwrap_or(false),
             None => false,
         };
         if !ok {

@@ -742,9 +742,12 @@ impl Service {
                 let key = crate::systems::authentication_code_setting(sys.id);
                 hashes.extend(store::admins::setting(&mut conn, &key).await?);
             }
+            let key = self.secret_key();
             let ok = !secret.is_empty()
                 && tokio::task::spawn_blocking(move || {
-                    hashes.iter().any(|h| crate::verify_secret(&secret, h))
+                    hashes
+                        .iter()
+                        .any(|h| crate::secrets::secret_matches(&key, &secret, h))
                 })
                 .await
                 .unwrap_or(false);

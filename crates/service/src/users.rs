@@ -1,6 +1,6 @@
 //! End users and their associations.
 
-use crate::{hash_secret, one_of, opt, Actor, Audit, Error, Result, Service};
+use crate::{one_of, opt, Actor, Audit, Error, Result, Service};
 use model::access::{Action, Resource};
 use model::rules::DeviceClass;
 use model::{
@@ -60,11 +60,11 @@ impl Service {
             return Err(Error::invalid("last_name", "a user needs a last name"));
         }
         let password_hash = match u.password.as_ref().map(model::Secret::expose) {
-            Some(p) => Some(hash_secret(Password::parse("password", p, 1)?.expose())?),
+            Some(p) => Some(self.protect_secret(Password::parse("password", p, 1)?.expose())?),
             None => keep.and_then(|k| k.password_hash.clone()),
         };
         let pin_hash = match u.pin.as_ref().map(model::Secret::expose) {
-            Some(p) => Some(hash_secret(Pin::parse(p)?.expose())?),
+            Some(p) => Some(self.protect_secret(Pin::parse(p)?.expose())?),
             None => keep.and_then(|k| k.pin_hash.clone()),
         };
         let digest_credential_enc = match u.digest_credential.as_ref().map(model::Secret::expose) {

@@ -1,6 +1,6 @@
 //! Voicemail subscribers, classes of service, distribution lists.
 
-use crate::{hash_secret, nf, one_of, Actor, Audit, Error, Result, Service};
+use crate::{nf, one_of, Actor, Audit, Error, Result, Service};
 use model::access::{Action, Resource};
 use model::{
     BatchRequest, BatchResult, ClassOfService, ClassOfServicePatch, DirectoryNumber,
@@ -249,7 +249,7 @@ impl Service {
                 })?
         };
         let pin_hash = match v.pin.as_ref().map(model::Secret::expose) {
-            Some(p) => Some(hash_secret(Pin::parse(p)?.expose())?),
+            Some(p) => Some(self.protect_secret(Pin::parse(p)?.expose())?),
             None if creating => tpl.pin_hash.clone(),
             None => keep_pin,
         };
