@@ -7,6 +7,9 @@
 # Prints rows/s per file and backend. Usage: N=100000 bash bench/import.sh
 # LICENSED=1: licence units enforced (docs/licensing.md): every user with Enable CUP, a licence
 # with room for all uploaded first, so each row is counted against it.
+# SECRETS=1 (the default): also N users each with a password and a PIN (as BAT users files
+# usually are), into a fresh database with `dialtone import`: the import's rows/s, then the time
+# until every secret has its argon2id hash (docs/csv.md "Passwords and PINs"). SECRETS=0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-100000}
@@ -33,6 +36,10 @@ with open(f"{d}/users.csv", "w") as f:
     f.write("USER ID,FIRST NAME,LAST NAME,MAIL ID,PRIMARY EXTENSION,DEPARTMENT" + (",ENABLE CUP" if licensed else "") + "\n")
     for i in range(n):
         f.write(f"user{i:06d},First{i},Last{i},user{i}@example.com,{1000000+i},Dept {i%40}" + (",t" if licensed else "") + "\n")
+with open(f"{d}/secrets.csv", "w") as f:
+    f.write("USER ID,FIRST NAME,LAST NAME,MAIL ID,PIN,PASSWORD\n")
+    for i in range(n):
+        f.write(f"sec{i:06d},First{i},Last{i},sec{i}@example.com,{100000+i},Pass-{i:06d}-word\n")
 with open(f"{d}/phones.csv", "w") as f:
     f.write("MAC ADDRESS,DEVICE TYPE,DESCRIPTION,OWNER USER ID,DIRECTORY NUMBER 1,LINE TEXT LABEL 1\n")
     for i in range(n):
@@ -52,6 +59,22 @@ run() { # backend url
     python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'{sys.argv[3]:<10} {sys.argv[4]:<7} {int(sys.argv[5])/s:8.0f} rows/s  ({s:.1f} s: {sys.argv[6]})')" \
       "$start" "$end" "$backend" "$kind" "$N" "$out"
   done
+}
+# Users with a password and a PIN: the import, then the hashing `dialtone import` waits for.
+secrets() { # backend url
+  local backend=$1 url=$2 start end out
+  target/release/dialtone --db "$url" migrate >/dev/null 2>&1
+  start=$(date +%s.%N)
+  out=$(target/release/dialtone --db "$url" import --kind users --yes "$dir/secrets.csv" 2>/dev/null)
+  end=$(date +%s.%N)
+  python3 - "$start" "$end" "$backend" "$N" "$out" <<'PY3'
+import re, sys
+start, end, backend, n, out = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+imp = float(re.search(r" in ([0-9.]+) s \(import job", out).group(1))
+hashed = re.search(r"(\d+) passwords and PINs hashed in ([0-9.]+) s", out)
+print(f"{backend:<10} secrets {n / imp:8.0f} rows/s  ({imp:.1f} s import; "
+      f"{hashed.group(1)} hashes done {float(hashed.group(2)):.1f} s later; {end - start:.1f} s in all)")
+PY3
 }
 # The same files through a running server: upload, then poll the job until it is done.
 server() { # backend url
@@ -83,7 +106,9 @@ PY2
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
+SECRETS=${SECRETS:-1}
 run sqlite "sqlite:$dir/import.db"
+[ "$SECRETS" = 1 ] && secrets sqlite "sqlite:$dir/secrets.db"
 server sqlite "sqlite:$dir/server.db"
 host=${PG#*@}; host=${host%%/*}
 if (exec 3<>"/dev/tcp/${host%%:*}/${host##*:}") 2>/dev/null; then
@@ -91,6 +116,11 @@ if (exec 3<>"/dev/tcp/${host%%:*}/${host##*:}") 2>/dev/null; then
   psql "$PG" -qc "CREATE DATABASE $db" >/dev/null
   run postgresql "${PG%/*}/$db"
   psql "$PG" -qc "DROP DATABASE $db" >/dev/null
+  if [ "$SECRETS" = 1 ]; then
+    psql "$PG" -qc "CREATE DATABASE $db" >/dev/null
+    secrets postgresql "${PG%/*}/$db"
+    psql "$PG" -qc "DROP DATABASE $db" >/dev/null
+  fi
   psql "$PG" -qc "CREATE DATABASE $db" >/dev/null
   server postgresql "${PG%/*}/$db"
   psql "$PG" -qc "DROP DATABASE $db" >/dev/null
