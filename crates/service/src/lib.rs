@@ -655,6 +655,24 @@ fn pick_system(systems: Vec<System>, given: Option<&str>, kind: SystemKind) -> R
 }
 
 /// A record's id from a natural key that may exist on several systems.
+/// [`one_of`] for a key that may also be an id: when no record has the key and it is a number,
+/// the record with that id, if `exists` says there is one.
+pub(crate) async fn one_by_key_or_id(
+    what: &str,
+    key: &str,
+    found: Vec<(i64, String)>,
+    exists: impl AsyncFnOnce(i64) -> bool,
+) -> Result<i64> {
+    if found.is_empty() {
+        if let Ok(id) = key.parse::<i64>() {
+            if exists(id).await {
+                return Ok(id);
+            }
+        }
+    }
+    one_of(what, key, found)
+}
+
 pub(crate) fn one_of(what: &str, key: &str, found: Vec<(i64, String)>) -> Result<i64> {
     match found.len() {
         0 => Err(Error::NotFound(format!("there is no {what} `{key}`"))),

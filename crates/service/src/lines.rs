@@ -1,6 +1,6 @@
 //! Lines (directory numbers).
 
-use crate::{nf, one_of, Actor, Audit, Error, Result, Service};
+use crate::{nf, Actor, Audit, Error, Result, Service};
 use model::access::{Action, Resource};
 use model::rules::{check_line_calls, DEFAULT_BUSY_TRIGGER, DEFAULT_MAX_CALLS};
 use model::{
@@ -101,14 +101,11 @@ impl Service {
                 found.push((id, where_));
             }
         }
-        if found.is_empty() {
-            if let Ok(id) = key.parse::<i64>() {
-                if store::lines::by_id(conn, id).await.is_ok() {
-                    return Ok(id);
-                }
-            }
-        }
-        one_of("line", key, found).map_err(|e| match e {
+        crate::one_by_key_or_id("line", key, found, async |id| {
+            store::lines::by_id(conn, id).await.is_ok()
+        })
+        .await
+        .map_err(|e| match e {
             Error::Ambiguous(m) => {
                 Error::Ambiguous(m.replace("?system=NAME", "?system=NAME and ?partition=NAME"))
             }

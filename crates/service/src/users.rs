@@ -1,6 +1,6 @@
 //! End users and their associations.
 
-use crate::{one_of, opt, Actor, Audit, Error, Result, Service};
+use crate::{opt, Actor, Audit, Error, Result, Service};
 use model::access::{Action, Resource};
 use model::rules::DeviceClass;
 use model::{
@@ -24,14 +24,10 @@ impl Service {
         system: Option<&str>,
     ) -> Result<i64> {
         let found = store::users::ids_by_user_id(conn, key, system).await?;
-        if found.is_empty() {
-            if let Ok(id) = key.parse::<i64>() {
-                if store::users::by_id(conn, id).await.is_ok() {
-                    return Ok(id);
-                }
-            }
-        }
-        one_of("user", key, found)
+        crate::one_by_key_or_id("user", key, found, async |id| {
+            store::users::by_id(conn, id).await.is_ok()
+        })
+        .await
     }
 
     pub async fn find_users(&self, f: &model::Find) -> Result<Page<User>> {

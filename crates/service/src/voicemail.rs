@@ -1,6 +1,6 @@
 //! Voicemail subscribers, classes of service, distribution lists.
 
-use crate::{nf, one_of, Actor, Audit, Error, Result, Service};
+use crate::{nf, Actor, Audit, Error, Result, Service};
 use model::access::{Action, Resource};
 use model::{
     BatchRequest, BatchResult, ClassOfService, ClassOfServicePatch, DirectoryNumber,
@@ -151,14 +151,10 @@ pub(crate) fn check_restrictions(field: &str, entries: &[RestrictionEntry]) -> R
 impl Service {
     async fn subscriber_id(&self, conn: &mut Conn, key: &str, system: Option<&str>) -> Result<i64> {
         let found = store::voicemail::ids_by_alias(conn, key, system).await?;
-        if found.is_empty() {
-            if let Ok(id) = key.parse::<i64>() {
-                if store::voicemail::by_id(conn, id).await.is_ok() {
-                    return Ok(id);
-                }
-            }
-        }
-        one_of("voicemail subscriber", key, found)
+        crate::one_by_key_or_id("voicemail subscriber", key, found, async |id| {
+            store::voicemail::by_id(conn, id).await.is_ok()
+        })
+        .await
     }
 
     pub async fn find_voicemail_subscribers(

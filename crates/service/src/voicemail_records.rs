@@ -3,7 +3,7 @@
 //! when it does not say otherwise.
 
 use crate::voicemail::{check_restrictions, DEFAULT_TABLES, DEFAULT_TEMPLATE};
-use crate::{hash_secret, nf, one_of, Actor, Audit, Error, Result, Service};
+use crate::{hash_secret, nf, Actor, Audit, Error, Result, Service};
 use model::access::{Action, Resource};
 use model::{
     Name, NewRestrictionTable, NewSubscriberTemplate, Pin, RestrictionTable, RestrictionTablePatch,
@@ -15,26 +15,18 @@ use store::Conn;
 impl Service {
     async fn rt_id(&self, conn: &mut Conn, key: &str, system: Option<&str>) -> Result<i64> {
         let found = store::voicemail::rt_ids(conn, key.trim(), system).await?;
-        if found.is_empty() {
-            if let Ok(id) = key.parse::<i64>() {
-                if store::voicemail::rt_by_id(conn, id).await.is_ok() {
-                    return Ok(id);
-                }
-            }
-        }
-        one_of("restriction table", key, found)
+        crate::one_by_key_or_id("restriction table", key, found, async |id| {
+            store::voicemail::rt_by_id(conn, id).await.is_ok()
+        })
+        .await
     }
 
     async fn st_id(&self, conn: &mut Conn, key: &str, system: Option<&str>) -> Result<i64> {
         let found = store::voicemail::st_ids(conn, key.trim(), system).await?;
-        if found.is_empty() {
-            if let Ok(id) = key.parse::<i64>() {
-                if store::voicemail::st_by_id(conn, id).await.is_ok() {
-                    return Ok(id);
-                }
-            }
-        }
-        one_of("subscriber template", key, found)
+        crate::one_by_key_or_id("subscriber template", key, found, async |id| {
+            store::voicemail::st_by_id(conn, id).await.is_ok()
+        })
+        .await
     }
 
     // --- restriction tables -------------------------------------------------------------
