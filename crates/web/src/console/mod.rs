@@ -36,6 +36,7 @@ mod lists;
 mod login;
 mod overview;
 mod phones;
+mod record_fields;
 mod record_lists;
 mod records;
 mod self_care;
