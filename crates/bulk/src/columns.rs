@@ -218,7 +218,7 @@ macro_rules! buttons {
     };
 }
 
-static USERS: [Column; 21] = [
+static USERS: [Column; 22] = [
     c("USER ID", "user_id"),
     c("SYSTEM", "system"),
     c("FIRST NAME", "first_name"),
@@ -240,6 +240,7 @@ static USERS: [Column; 21] = [
     flag("ENABLE CUPC", "capabilities.soft_client"),
     nth("USER GROUP {n}", "groups.{n}", 50),
     nth("CONTROLLED DEVICE {n}", "devices.{n}", 100),
+    nth("CONTROLLED PROFILE {n}", "device_profiles.{n}", 50),
 ];
 
 static LINES: [Column; 14] = [
@@ -259,7 +260,7 @@ static LINES: [Column; 14] = [
     int("BUSY TRIGGER", "busy_trigger"),
 ];
 
-static PHONES: [Column; 39] = join(
+static PHONES: [Column; 57] = join(
     [
         c("MAC ADDRESS", "mac"),
         c("DEVICE NAME", "name"),
@@ -279,6 +280,30 @@ static PHONES: [Column; 39] = join(
         c("LOGOUT PROFILE", "logout_profile"),
         c("PRIMARY PHONE", "primary_phone"),
         c("SIP CONTACT", "sip_contact"),
+        // BAT's "phones with users": the user the phone is for, created with the phone or
+        // updated by it, made its owner (unless OWNER USER ID names another) and associated
+        // with it.
+        c("USER ID", "user.user_id"),
+        c("FIRST NAME", "user.first_name"),
+        c("LAST NAME", "user.last_name"),
+        c("DISPLAY NAME", "user.display_name"),
+        c("DEPARTMENT", "user.department"),
+        c("MANAGER USER ID", "user.manager"),
+        c("MAIL ID", "user.mail"),
+        c("TELEPHONE NUMBER", "user.telephone_number"),
+        secret("PASSWORD", "user.password"),
+        secret("PIN", "user.pin"),
+        secret("DIGEST CREDENTIALS", "user.digest_credential"),
+        c("PRIMARY EXTENSION", "user.primary_extension"),
+        c(
+            "PRIMARY EXTENSION PARTITION",
+            "user.primary_extension_partition",
+        ),
+        c("USER PROFILE", "user.user_profile"),
+        c("SELF-PROVISIONING ID", "user.self_service_id"),
+        flag("ENABLE CUP", "user.capabilities.presence"),
+        flag("ENABLE CUPC", "user.capabilities.soft_client"),
+        nth("USER GROUP {n}", "user.groups.{n}", 50),
     ],
     buttons!(),
 );

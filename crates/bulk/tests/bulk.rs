@@ -60,7 +60,17 @@ fn every_column_is_a_field_of_the_record() {
         let v = Value::Object(ok(&r[0]).clone());
         let checked = match kind {
             Kind::Users => serde_json::from_value::<model::NewUser>(v.clone()).map(|_| ()),
-            Kind::Phones => serde_json::from_value::<model::NewPhone>(v.clone()).map(|_| ()),
+            // The user columns (BAT's phones with users) are the phone's user, a new user.
+            Kind::Phones => {
+                let mut phone = v.clone();
+                let user = phone
+                    .as_object_mut()
+                    .and_then(|p| p.remove("user"))
+                    .expect("the user columns fill `user`");
+                serde_json::from_value::<model::NewUser>(user)
+                    .and_then(|_| serde_json::from_value::<model::NewPhone>(phone))
+                    .map(|_| ())
+            }
             Kind::DeviceProfiles => {
                 serde_json::from_value::<model::NewDeviceProfile>(v.clone()).map(|_| ())
             }

@@ -292,7 +292,9 @@ pub struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// users, phones, device-profiles, lines, voicemail-subscribers or app-profiles.
+    /// Any kind a file can be imported as: users, phones (with their owners' user columns),
+    /// lines, device-profiles, voicemail-subscribers, app-profiles, user-profiles,
+    /// universal-line-templates, universal-device-templates or dial-rules.
     #[arg(long)]
     pub kind: String,
     /// Where to write (standard output when left out).

@@ -842,3 +842,218 @@ async fn a_dry_run_reports_what_the_run_does_line_by_line() {
         assert!(csv.contains("\n7001,"), "[{l}] {csv}");
     }
 }
+
+/// BAT's "phones with users": user columns on a phones file add or change the phone's user with
+/// the phone, all or nothing; and a whole directory, exported kind by kind, goes into an empty
+/// one in one pass per kind (docs/csv.md "Order of files") and exports the same again.
+#[tokio::test]
+async fn phones_with_users_and_a_whole_directory_in_one_pass_per_kind() {
+    for db in TestDb::all().await {
+        let l = db.label;
+        let dir = std::env::temp_dir().join(format!("dialtone-pwu-{}-{l}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(run(&db, &["migrate"]).ok);
+        let lines = file(
+            &dir,
+            "l.csv",
+            "DIRECTORY NUMBER,DESCRIPTION\n3100,Hunt\n3200,Desk\n",
+        );
+        let profiles = file(
+            &dir,
+            "dp.csv",
+            "DEVICE PROFILE NAME,DEVICE TYPE,DIRECTORY NUMBER 1\nUDP-alee,7960,3200\n",
+        );
+        // Line 2: a new user whose primary extension is the line the row's phone brings.
+        // Line 3: the same user's second phone, the user by ID alone.
+        // Line 4: a new user without LAST NAME: the row fails whole (no phone, no line, no user).
+        // Line 5: a phone that names its user and another owner.
+        // Line 6: user columns without USER ID.
+        let phones = file(
+            &dir,
+            "p.csv",
+            "MAC ADDRESS,DEVICE TYPE,DIRECTORY NUMBER 1,USER ID,FIRST NAME,LAST NAME,PASSWORD,PIN,PRIMARY EXTENSION,DEPARTMENT,OWNER USER ID\n\
+             00562B0E0001,8861,3001,alee,Ann,Lee,Change-me-2,24680,3001,Sales,\n\
+             00562B0E0002,7960,3100,alee,,,,,,,\n\
+             00562B0E0003,8861,3003,bnew,Bob,,,,,Sales,\n\
+             00562B0E0004,8861,3004,cfox,Cy,Fox,,,,Support,alee\n\
+             00562B0E0005,8861,3005,,Dee,Fay,,,,,\n",
+        );
+        for (kind, f) in [("lines", &lines), ("device-profiles", &profiles)] {
+            let r = run(
+                &db,
+                &["import", "--kind", kind, "--yes", f.to_str().unwrap()],
+            );
+            assert!(r.ok, "[{l}] {kind}: {} {}", r.out, r.err);
+        }
+        let p = phones.to_str().unwrap();
+        let dry = run(&db, &["import", "--kind", "phones", "--dry-run", p]);
+        let r = run(&db, &["import", "--kind", "phones", "--yes", p]);
+        assert!(r.out.contains("5 rows: 3 ok, 2 failed"), "[{l}] {}", r.out);
+        let errors = |t: &str| {
+            t.lines()
+                .filter(|x| x.contains(": line "))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            errors(&dry.err),
+            errors(&r.err),
+            "[{l}] the dry run's errors are the run's"
+        );
+        assert!(
+            r.err.contains("line 4, column LAST NAME: "),
+            "[{l}] {}",
+            r.err
+        );
+        assert!(
+            r.err
+                .contains("line 6, column USER ID: user.user_id: is empty"),
+            "[{l}] {}",
+            r.err
+        );
+        let users = export(&db, "users");
+        assert!(
+            !users.contains("bnew"),
+            "[{l}] a failed row added its user: {users}"
+        );
+        let csv = export(&db, "phones");
+        assert!(!csv.contains("00562B0E0003"), "[{l}] {csv}");
+        assert!(
+            !export(&db, "lines").contains("\n3003,"),
+            "[{l}] the failed row's line"
+        );
+        // alee: added with the phone, owning and controlling both phones, primary extension the
+        // line the first phone brought, the PIN and password hashed by the import.
+        let who = run(&db, &["user", "find", "alee", "--json"]);
+        let alee: serde_json::Value =
+            serde_json::from_str(who.out.lines().next().unwrap()).unwrap();
+        assert_eq!(alee["primary_extension"], "3001", "[{l}] {alee}");
+        assert_eq!(alee["department"], "Sales", "[{l}] {alee}");
+        assert_eq!(alee["has_pin"], true, "[{l}] {alee}");
+        assert_eq!(alee["has_password"], true, "[{l}] {alee}");
+        let mut devices: Vec<String> = serde_json::from_value(alee["devices"].clone()).unwrap();
+        devices.sort();
+        assert_eq!(devices, ["SEP00562B0E0001", "SEP00562B0E0002"], "[{l}]");
+        // cfox controls the phone alee owns.
+        let cfox = run(&db, &["user", "find", "cfox", "--json"]);
+        assert!(cfox.out.contains("SEP00562B0E0004"), "[{l}] {}", cfox.out);
+        assert!(
+            csv.lines()
+                .any(|r| r.contains("00562B0E0004") && r.contains(",alee,")),
+            "[{l}] {csv}"
+        );
+        // A user who owns nothing and controls a phone, and a user with no phone at all.
+        let more = file(
+            &dir,
+            "u.csv",
+            "USER ID,FIRST NAME,LAST NAME,CONTROLLED DEVICE 1,CONTROLLED DEVICE 2,CONTROLLED PROFILE 1,DEFAULT PROFILE\n\
+             gray,Gil,Gray,SEP00562B0E0002,,,\n\
+             hope,Hal,Hope,,,,\n\
+             alee,Ann,Lee,SEP00562B0E0001,SEP00562B0E0002,UDP-alee,UDP-alee\n\
+             cfox,Cy,Other,,,,\n",
+        );
+        // alee, brought by the phones file, gets her profile (her associations); cfox's row
+        // differs in a name: an add never overwrites that.
+        let r = run(
+            &db,
+            &["import", "--kind", "users", "--yes", more.to_str().unwrap()],
+        );
+        assert!(
+            r.out.contains("4 rows: 3 ok, 1 failed"),
+            "[{l}] {} {}",
+            r.out,
+            r.err
+        );
+        assert!(
+            r.err.contains("line 5, column USER ID: ") && r.err.contains("already exists"),
+            "[{l}] {}",
+            r.err
+        );
+        let who = run(&db, &["user", "find", "alee", "--json"]);
+        assert!(
+            who.out.contains("\"default_device_profile\":\"UDP-alee\""),
+            "[{l}] {}",
+            who.out
+        );
+        // Changing a user through a phones row in modify mode.
+        let modify = file(
+            &dir,
+            "pm.csv",
+            "MAC ADDRESS,USER ID,DEPARTMENT\n00562B0E0002,alee,Support\n",
+        );
+        let r = run(
+            &db,
+            &[
+                "import",
+                "--kind",
+                "phones",
+                "--mode",
+                "modify",
+                "--yes",
+                modify.to_str().unwrap(),
+            ],
+        );
+        assert!(r.ok, "[{l}] {} {}", r.out, r.err);
+        let who = run(&db, &["user", "find", "alee", "--json"]);
+        assert!(
+            who.out.contains("\"department\":\"Support\""),
+            "[{l}] {}",
+            who.out
+        );
+
+        // The whole directory into an empty one, one pass per kind, in the documented order.
+        let kinds = [
+            "universal-line-templates",
+            "universal-device-templates",
+            "user-profiles",
+            "lines",
+            "device-profiles",
+            "phones",
+            "users",
+            "voicemail-subscribers",
+            "app-profiles",
+            "dial-rules",
+        ];
+        let before: Vec<String> = kinds.iter().map(|k| export(&db, k)).collect();
+        assert!(
+            before[5]
+                .lines()
+                .next()
+                .unwrap()
+                .contains("USER ID,FIRST NAME"),
+            "[{l}] the phones export has the user columns: {}",
+            before[5]
+        );
+        let empty = match l {
+            "sqlite" => TestDb::sqlite(),
+            _ => TestDb::postgres()
+                .await
+                .expect("a second PostgreSQL database"),
+        };
+        assert!(run(&empty, &["migrate"]).ok);
+        for (kind, text) in kinds.iter().zip(&before) {
+            let f = file(&dir, &format!("all-{kind}.csv"), text);
+            let r = run(
+                &empty,
+                &["import", "--kind", kind, "--yes", f.to_str().unwrap()],
+            );
+            assert!(
+                r.ok,
+                "[{l}] {kind} into the empty directory: {} {}",
+                r.out, r.err
+            );
+            assert!(
+                r.out.contains(" 0 failed") || !r.out.contains("failed"),
+                "[{l}] {}",
+                r.out
+            );
+        }
+        for (kind, text) in kinds.iter().zip(&before) {
+            assert_eq!(
+                &export(&empty, kind),
+                text,
+                "[{l}] {kind} after the round trip"
+            );
+        }
+    }
+}

@@ -199,6 +199,65 @@ fn rule_type(r: &Map<String, Value>) -> Result<()> {
     }
 }
 
+/// The fields of a user that associate them with other records: what a users row in add mode
+/// may set on a user stored already ([`Service::complete_user`]).
+const USER_ASSOCIATIONS: [&str; 4] = [
+    "devices",
+    "device_profiles",
+    "default_device_profile",
+    "groups",
+];
+
+/// Counts a failed row in `report`, its error under the column the field is in.
+fn row_failed(
+    report: &mut ImportReport,
+    kind: Kind,
+    line: u64,
+    record: &Map<String, Value>,
+    e: &Error,
+) {
+    let column = e
+        .field()
+        .filter(|f| !f.is_empty())
+        .and_then(|f| bulk::column_for(kind, f, record));
+    report.failed += 1;
+    report.errors.push(RowError {
+        line,
+        column,
+        reason: e.to_string(),
+    });
+}
+
+/// The user columns of a phones row, taken out of it (`None` when the row fills none).
+fn take_user(r: &mut Map<String, Value>) -> Option<Map<String, Value>> {
+    match r.remove("user") {
+        Some(Value::Object(u)) if !u.is_empty() => Some(u),
+        _ => None,
+    }
+}
+
+/// Whether the row gives a password, PIN or digest credential.
+fn has_secret(r: &Map<String, Value>) -> bool {
+    ["password", "pin", "digest_credential"]
+        .iter()
+        .any(|k| r.contains_key(*k))
+}
+
+/// An error of a phones row's user, reported under its columns (`user.first_name`).
+fn in_user(e: Error) -> Error {
+    match e {
+        Error::Invalid(i) => Error::Invalid(i.within("user")),
+        Error::Conflict {
+            field: Some(f),
+            message,
+        } => Error::Conflict {
+            field: Some(format!("user.{f}")),
+            message,
+        },
+        e => e,
+    }
+}
+
 /// A phone named by the row: its device name, or `SEP` + its MAC.
 fn phone_name(r: &Map<String, Value>) -> Result<String> {
     if let Some(n) = text(r, "name") {
@@ -598,18 +657,17 @@ impl Service {
                 report.ok += 1;
                 report.unchanged += 1;
             }
-            Err(e) => {
-                let column = e
-                    .field()
-                    .filter(|f| !f.is_empty())
-                    .and_then(|f| bulk::column_for(opts.kind, f, &record));
-                report.failed += 1;
-                report.errors.push(RowError {
-                    line: row.line,
-                    column,
-                    reason: e.to_string(),
-                });
+            Err(e @ Error::Conflict { .. })
+                if opts.mode == ImportMode::Add && opts.kind == Kind::Users =>
+            {
+                match self.complete_user(actor, &record).await {
+                    Ok(true) => report.ok += 1,
+                    Err(_) if self.store.poisoned() => {}
+                    Ok(false) => row_failed(report, opts.kind, row.line, &record, &e),
+                    Err(e) => row_failed(report, opts.kind, row.line, &record, &e),
+                }
             }
+            Err(e) => row_failed(report, opts.kind, row.line, &record, &e),
         }
     }
 
@@ -690,6 +748,18 @@ impl Service {
         r: Map<String, Value>,
     ) -> Result<()> {
         use ImportMode::*;
+        let mut r = r;
+        if opts.kind == Kind::Phones {
+            if let Some(user) = take_user(&mut r) {
+                if opts.mode == Delete {
+                    return Err(Error::invalid(
+                        "user",
+                        "the user columns (USER ID, FIRST NAME, …) add or change a phone's user: leave them out of a file that deletes phones",
+                    ));
+                }
+                return self.import_phone_with_user(actor, opts, r, user).await;
+            }
+        }
         let system = text(&r, "system").map(str::to_string);
         let system = system.as_deref();
         match (opts.kind, opts.mode) {
@@ -871,17 +941,173 @@ impl Service {
 }
 
 impl Service {
-    /// Whether the record the row names is stored with every value the row gives. Rows with
-    /// secrets never are (a stored secret is a hash: it cannot be compared here).
-    async fn already_there(&self, kind: Kind, r: &Map<String, Value>) -> bool {
-        if ["password", "pin", "digest_credential"]
+    /// A phones row with user columns (BAT's "phones with users"), all or nothing: the user is
+    /// added (or the columns given change it), the phone added or changed with that user as its
+    /// owner (unless OWNER USER ID names another), and the phone associated with the user. The
+    /// user's primary extension is set last, so that it may be a line the phone brings.
+    async fn import_phone_with_user(
+        &self,
+        actor: &Actor,
+        opts: &ImportOptions,
+        mut r: Map<String, Value>,
+        mut user: Map<String, Value>,
+    ) -> Result<()> {
+        let system = text(&r, "system").map(str::to_string);
+        let system = system.as_deref();
+        let uid = match text(&user, "user_id").map(str::trim) {
+            Some(u) if !u.is_empty() => u.to_string(),
+            _ => {
+                return Err(Error::invalid(
+                    "user.user_id",
+                    "is empty: the user columns of a phone (FIRST NAME, PASSWORD, …) need the USER ID they are for",
+                ))
+            }
+        };
+        let name = phone_name(&r)?;
+        let extension: Map<String, Value> = ["primary_extension", "primary_extension_partition"]
+            .into_iter()
+            .filter_map(|k| user.remove(k).map(|v| (k.to_string(), v)))
+            .collect();
+        r.entry("owner_user_id")
+            .or_insert_with(|| Value::from(uid.clone()));
+        self.store.begin_group().await?;
+        let done = async {
+            self.import_phone_user(actor, system, &uid, user)
+                .await
+                .map_err(in_user)?;
+            Box::pin(self.import_row(actor, opts, r)).await?;
+            self.associate_phone(actor, &uid, system, &name, extension)
+                .await
+                .map_err(in_user)
+        }
+        .await;
+        let ended = self.store.end_group(done.is_ok()).await;
+        done?;
+        Ok(ended?)
+    }
+
+    /// The user of a phones row: added when not stored, else changed where the row's columns
+    /// differ from what is stored.
+    async fn import_phone_user(
+        &self,
+        actor: &Actor,
+        system: Option<&str>,
+        uid: &str,
+        mut u: Map<String, Value>,
+    ) -> Result<()> {
+        match self.user(uid, system).await {
+            Ok(current) => {
+                let current = json(current)?;
+                u.remove("user_id");
+                if within(&Value::Object(u.clone()), &current, "") {
+                    return Ok(());
+                }
+                crate::templates::merge_capabilities(&current, &mut u);
+                let p = patch(u, &[], version(&current))?;
+                drop(self.update_user(actor, uid, system, p).await?);
+            }
+            Err(Error::NotFound(_)) => {
+                if let Some(s) = system {
+                    u.insert("system".into(), Value::from(s));
+                }
+                self.add_user(actor, input(u)?).await?;
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// Associates phone `name` with user `uid` (a controlled device), and sets the user's
+    /// primary extension when the row gives one: one change of the user, or none.
+    async fn associate_phone(
+        &self,
+        actor: &Actor,
+        uid: &str,
+        system: Option<&str>,
+        name: &str,
+        extension: Map<String, Value>,
+    ) -> Result<()> {
+        let current = json(self.user(uid, system).await?)?;
+        let mut p = if within(&Value::Object(extension.clone()), &current, "") {
+            Map::new()
+        } else {
+            extension
+        };
+        let devices = current["devices"].as_array().cloned().unwrap_or_default();
+        if !devices
             .iter()
-            .any(|k| r.contains_key(*k))
+            .any(|d| d.as_str().is_some_and(|d| d.eq_ignore_ascii_case(name)))
         {
+            let mut devices = devices;
+            devices.push(Value::from(name));
+            p.insert("devices".into(), Value::Array(devices));
+        }
+        if p.is_empty() {
+            return Ok(());
+        }
+        let p = patch(p, &[], version(&current))?;
+        drop(self.update_user(actor, uid, system, p).await?);
+        Ok(())
+    }
+
+    /// A users row in add mode whose user is stored already, with every value the row gives
+    /// but some of its associations ([`USER_ASSOCIATIONS`]): a user a phones file's user
+    /// columns brought, or one made before the file. The associations are set as the row has
+    /// them, and the row is done; `false` when the row is not such a row (its add then fails as
+    /// a conflict).
+    async fn complete_user(&self, actor: &Actor, r: &Map<String, Value>) -> Result<bool> {
+        if has_secret(r) {
+            return Ok(false);
+        }
+        let Ok(stored) = self.stored(Kind::Users, r).await else {
+            return Ok(false);
+        };
+        let (lists, values): (Map<String, Value>, Map<String, Value>) = r
+            .clone()
+            .into_iter()
+            .partition(|(k, _)| USER_ASSOCIATIONS.contains(&k.as_str()));
+        if lists.is_empty() || !within(&Value::Object(values), &stored, "") {
+            return Ok(false);
+        }
+        let key = text(r, "user_id").unwrap_or("").to_string();
+        let p = patch(lists, &[], version(&stored))?;
+        drop(self.update_user(actor, &key, text(r, "system"), p).await?);
+        Ok(true)
+    }
+
+    /// Whether the record the row names is stored with every value the row gives. Rows with
+    /// secrets never are (a stored secret is a hash: it cannot be compared here). A phones
+    /// row's user columns are compared with its user, who must be associated with the phone.
+    async fn already_there(&self, kind: Kind, r: &Map<String, Value>) -> bool {
+        if has_secret(r) {
             return false;
         }
-        match self.stored(kind, r).await {
-            Ok(stored) => within(&Value::Object(r.clone()), &stored, ""),
+        let mut r = r.clone();
+        if kind == Kind::Phones {
+            if let Some(user) = take_user(&mut r) {
+                if has_secret(&user) {
+                    return false;
+                }
+                let uid = text(&user, "user_id").unwrap_or("").to_string();
+                r.entry("owner_user_id")
+                    .or_insert_with(|| Value::from(uid.clone()));
+                let Ok(name) = phone_name(&r) else {
+                    return false;
+                };
+                let Ok(stored) = self.user(&uid, text(&r, "system")).await.and_then(json) else {
+                    return false;
+                };
+                let associated = stored["devices"].as_array().is_some_and(|d| {
+                    d.iter()
+                        .any(|d| d.as_str().is_some_and(|d| d.eq_ignore_ascii_case(&name)))
+                });
+                if !associated || !within(&Value::Object(user), &stored, "") {
+                    return false;
+                }
+            }
+        }
+        match self.stored(kind, &r).await {
+            Ok(stored) => within(&Value::Object(r), &stored, ""),
             Err(_) => false,
         }
     }
@@ -917,7 +1143,48 @@ impl Service {
     }
 
     /// [`Service::export`], telling `progress` (records read, records in all) after each page.
+    /// A phone associated with its owner carries the owner's user columns (BAT's "phones with
+    /// users"): a phones file brings the users who own phones, before the users file.
     pub async fn export_with(
+        &self,
+        kind: Kind,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<Vec<Value>> {
+        let mut out = self.export_records(kind, progress).await?;
+        if kind == Kind::Phones {
+            let owners: std::collections::HashMap<(String, String), Value> = self
+                .export_records(Kind::Users, |_, _| {})
+                .await?
+                .into_iter()
+                .filter(|u| u["devices"].as_array().is_some_and(|d| !d.is_empty()))
+                .map(|u| {
+                    let key = (
+                        u["system"].as_str().unwrap_or("").to_string(),
+                        u["user_id"].as_str().unwrap_or("").to_string(),
+                    );
+                    (key, u)
+                })
+                .collect();
+            for phone in &mut out {
+                let key = (
+                    phone["system"].as_str().unwrap_or("").to_string(),
+                    phone["owner_user_id"].as_str().unwrap_or("").to_string(),
+                );
+                let name = phone["name"].as_str().unwrap_or("");
+                if let Some(owner) = owners.get(&key) {
+                    let controls = owner["devices"]
+                        .as_array()
+                        .is_some_and(|d| d.iter().any(|d| d.as_str() == Some(name)));
+                    if controls {
+                        phone["user"] = owner.clone();
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn export_records(
         &self,
         kind: Kind,
         mut progress: impl FnMut(u64, u64),

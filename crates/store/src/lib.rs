@@ -273,6 +273,8 @@ pub struct BatchState {
     audit: Vec<audit::Held>,
     /// The changes of released savepoints, journalled at the batch's commit.
     changes: Vec<Change>,
+    /// An open [`Store::begin_group`]: how many audit entries and changes were held before it.
+    group: Option<(usize, usize)>,
 }
 
 impl BatchState {
@@ -680,6 +682,7 @@ impl Store {
         let Some(mut tx) = state.tx.take() else {
             return Ok(());
         };
+        state.group = None;
         let bump = std::mem::take(&mut state.bump);
         let held = std::mem::take(&mut state.audit);
         let mut changed = std::mem::take(&mut state.changes);
@@ -701,6 +704,63 @@ impl Store {
         Ok(())
     }
 
+    /// Makes the batch's next writes one: [`Store::end_group`] keeps them all or none. For an
+    /// import row that is several use cases (a phone with its user): a failure of the last
+    /// must not leave the first done. Run optimistically, the group takes no savepoint: a
+    /// group that ends badly poisons the batch, which is then replayed with them. Does nothing
+    /// on a store that is not batched.
+    pub async fn begin_group(&self) -> Result<()> {
+        let Some(batch) = &self.batch else {
+            return Ok(());
+        };
+        let mut state = batch.lock().await;
+        if state.poisoned || self.optimistic() {
+            return Ok(());
+        }
+        if state.tx.is_none() {
+            let (tx, guard) = self.begin_own().await?;
+            state.tx = Some(tx);
+            state._guard = guard;
+        }
+        state.settle().await?;
+        sqlx::query("SAVEPOINT dialtone_group")
+            .execute(state.conn())
+            .await?;
+        state.group = Some((state.audit.len(), state.changes.len()));
+        Ok(())
+    }
+
+    /// Ends what [`Store::begin_group`] began: keeps its writes (`keep`) or rolls them all
+    /// back, with the audit entries and changes they held for the batch's commit.
+    pub async fn end_group(&self, keep: bool) -> Result<()> {
+        let Some(batch) = &self.batch else {
+            return Ok(());
+        };
+        let mut state = batch.lock().await;
+        let Some((audit, changes)) = state.group.take() else {
+            // Optimistic: nothing to roll back to but the batch itself.
+            if !keep && self.optimistic() {
+                state.poisoned = true;
+            }
+            return Ok(());
+        };
+        if state.tx.is_none() || state.poisoned {
+            return Ok(());
+        }
+        state.settle().await?;
+        if !keep {
+            sqlx::query("ROLLBACK TO SAVEPOINT dialtone_group")
+                .execute(state.conn())
+                .await?;
+            state.audit.truncate(audit);
+            state.changes.truncate(changes);
+        }
+        sqlx::query("RELEASE SAVEPOINT dialtone_group")
+            .execute(state.conn())
+            .await?;
+        Ok(())
+    }
+
     /// Throws away what a batched store wrote since its last commit.
     pub async fn rollback_batch(&self) {
         if let Some(batch) = &self.batch {
@@ -712,6 +772,7 @@ impl Store {
             state.bump = false;
             state.audit.clear();
             state.changes.clear();
+            state.group = None;
         }
     }
 
