@@ -58,7 +58,9 @@ fn config(db: &TestDb) -> (Config, u16) {
     cfg.sip.listen = "127.0.0.1:0".into();
     cfg.sip.phone_port = sip_port;
     cfg.sip.debounce_ms = 200;
-    cfg.sip.t1_ms = 100;
+    // Timer F (64 × T1) is 16 s: a NOTIFY waits that long for a phone whose fleet is starved
+    // of CPU by the tests beside it (at T1 = 100 ms, 6.4 s once ran out on a loaded CI machine).
+    cfg.sip.t1_ms = 250;
     cfg.sip.rate = 500;
     cfg.syslog.listen = "127.0.0.1:0".into();
     cfg.admin_password = Some(PASSWORD.into());
