@@ -279,7 +279,8 @@ impl Service {
             }
             (Some(uid), _) => {
                 let uid = UserId::parse(uid).map_err(|e| e.within("owner_user_id"))?;
-                let id = store::users::id_on_system(conn, sys.id, uid.as_str())
+                let id = self
+                    .user_id_on_system(conn, sys.id, uid.as_str())
                     .await?
                     .ok_or_else(|| {
                         Error::invalid(
@@ -463,8 +464,9 @@ impl Service {
                     ),
                 ));
             }
-            let stored =
-                store::lines::id_by_key(conn, sys.id, pattern.as_str(), partition.as_str()).await?;
+            let stored = self
+                .line_id_by_key(conn, sys.id, &pattern, &partition)
+                .await?;
             let line_id = match stored {
                 Some(id) => {
                     if has_line_settings(l) {
@@ -744,8 +746,8 @@ impl Service {
     ) -> store::Result<i64> {
         match id {
             None => {
-                let id = store::devices::insert(conn, &b.row).await?;
-                store::devices::add_appearances(conn, id, &b.appearances).await?;
+                let id =
+                    store::devices::insert_with_appearances(conn, &b.row, &b.appearances).await?;
                 store::devices::add_subscriptions(conn, id, &b.subscriptions).await?;
                 Ok(id)
             }

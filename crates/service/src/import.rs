@@ -577,7 +577,24 @@ impl Service {
         let mut started = std::time::Instant::now();
         let mut reported = 0;
         svc.store.set_optimistic(!opts.dry_run);
-        for row in rows {
+        // Rows are read a chunk ahead, so that the ids they look up are read in one go
+        // ([`crate::prefetch`]).
+        let mut rows = rows;
+        let mut ahead: std::collections::VecDeque<bulk::Row> = Default::default();
+        loop {
+            if ahead.is_empty() {
+                ahead.extend(rows.by_ref().take(CHUNK_ROWS));
+                if ahead.is_empty() {
+                    break;
+                }
+                if opts.mode == ImportMode::Add {
+                    svc.prefetch_ids(ahead.iter().filter_map(|r| r.record.as_ref().ok()))
+                        .await?;
+                }
+            }
+            let Some(row) = ahead.pop_front() else {
+                break;
+            };
             svc.import_one(actor, opts, template.as_ref(), &row, &mut report)
                 .await;
             pending.push(row);

@@ -61,19 +61,6 @@ fn duplicate(row: &LineRow, system: &str) -> Error {
     )
 }
 
-/// Finds the line of a system by pattern and partition; with no partition given and several
-/// partitions holding the pattern, asks which.
-pub(crate) async fn line_id(
-    conn: &mut AnyConnection,
-    system_id: i64,
-    pattern: &str,
-    partition: Option<&str>,
-) -> Result<Option<i64>> {
-    let p = DirectoryNumber::parse(pattern)?;
-    let part = Partition::parse(partition.unwrap_or(""))?;
-    Ok(store::lines::id_by_key(conn, system_id, p.as_str(), part.as_str()).await?)
-}
-
 impl Service {
     pub async fn find_lines(&self, f: &model::Find) -> Result<Page<Line>> {
         let mut c = self.store.read().await?;

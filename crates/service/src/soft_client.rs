@@ -69,6 +69,15 @@ pub fn home_of<'a>(
     nodes.iter().find(|p| &p.node == n)
 }
 
+/// The name of the default CTI gateway profile, if one is.
+pub(crate) async fn default_cti_profile(conn: &mut store::Conn) -> Result<Option<String>> {
+    Ok(sc::all(conn, ClientKind::CtiGatewayProfile)
+        .await?
+        .into_iter()
+        .find(|r| spec_of::<CtiGatewayProfileSpec>(r).default_profile)
+        .map(|r| r.name))
+}
+
 impl Service {
     async fn client_by_key(
         &self,
@@ -616,11 +625,7 @@ impl Service {
                 Some(p)
             }
             Some(p) => Some(p),
-            None if before.is_none() => sc::all(conn, ClientKind::CtiGatewayProfile)
-                .await?
-                .into_iter()
-                .find(|r| spec_of::<CtiGatewayProfileSpec>(r).default_profile)
-                .map(|r| r.name),
+            None if before.is_none() => self.new_user_defaults(conn).await?.1,
             None => None,
         };
         let proxy = opt(u.app_profiles.proxy.as_ref());

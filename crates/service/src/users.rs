@@ -80,7 +80,7 @@ impl Service {
             None => None,
             Some(pe) => {
                 let partition = u.primary_extension_partition.as_deref();
-                Some(crate::lines::line_id(conn, system_id, &pe, partition).await.map_err(|e| match e {
+                Some(self.line_id(conn, system_id, &pe, partition).await.map_err(|e| match e {
                     Error::Invalid(i) => Error::Invalid(i.within("primary_extension")),
                     e => e,
                 })?.ok_or_else(|| {
@@ -125,7 +125,7 @@ impl Service {
                 }
                 Some(p)
             }
-            None if keep.is_none() => store::directory::default_profile(conn).await?,
+            None if keep.is_none() => self.new_user_defaults(conn).await?.0,
             None => None,
         };
         let (cti, proxy, voicemail, home_node) = self.user_client_refs(conn, u, keep).await?;
@@ -223,7 +223,8 @@ impl Service {
         };
         let mut lines = Vec::new();
         for (i, l) in u.lines.iter().enumerate() {
-            let id = crate::lines::line_id(conn, system_id, &l.pattern, Some(&l.partition))
+            let id = self
+                .line_id(conn, system_id, &l.pattern, Some(&l.partition))
                 .await
                 .map_err(|e| match e {
                     Error::Invalid(inv) => Error::Invalid(inv.within(&format!("lines[{i}]"))),

@@ -289,3 +289,25 @@ pub async fn taken_between(
     .fetch_all(conn)
     .await?)
 }
+
+/// The lines with any of these patterns, as (system, pattern, partition, id): an import reads a
+/// chunk's lines in one statement ([`id_by_key`] for each row would be one each).
+pub async fn keys_with_patterns(
+    conn: &mut AnyConnection,
+    patterns: &[&str],
+) -> Result<Vec<(i64, String, String, i64)>> {
+    let mut out = Vec::new();
+    for part in patterns.chunks(500) {
+        let ph: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT system_id, pattern, partition, id FROM lines WHERE pattern IN ({})",
+            ph.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (i64, String, String, i64)>(&sql);
+        for p in part {
+            q = q.bind(*p);
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}

@@ -776,3 +776,25 @@ pub async fn by_self_service_id(
     .fetch_all(conn)
     .await?)
 }
+
+/// The users with any of these user IDs, as (system, user ID, id): an import reads a chunk's
+/// owners in one statement ([`id_on_system`] for each row would be one each).
+pub async fn keys_with_user_ids(
+    conn: &mut AnyConnection,
+    user_ids: &[&str],
+) -> Result<Vec<(i64, String, i64)>> {
+    let mut out = Vec::new();
+    for part in user_ids.chunks(500) {
+        let ph: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT system_id, user_id, id FROM users WHERE user_id IN ({})",
+            ph.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (i64, String, i64)>(&sql);
+        for u in part {
+            q = q.bind(*u);
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
