@@ -298,10 +298,9 @@ pub async fn keys_with_patterns(
 ) -> Result<Vec<(i64, String, String, i64)>> {
     let mut out = Vec::new();
     for part in patterns.chunks(500) {
-        let ph: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT system_id, pattern, partition, id FROM lines WHERE pattern IN ({})",
-            ph.join(", ")
+            crate::sql::placeholders(part.len())
         );
         let mut q = sqlx::query_as::<_, (i64, String, String, i64)>(&sql);
         for p in part {

@@ -173,14 +173,21 @@ impl Sql {
 /// RETURNING id`: the row's columns, then the system and the time.
 pub fn insert_sql(table: &str, cols: &str) -> String {
     let n = cols.split(',').count();
-    let ph: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
     format!(
         "INSERT INTO {table} ({cols}, system_id, created_at, updated_at) VALUES ({}, ${}, ${}, ${}) RETURNING id",
-        ph.join(", "),
+        placeholders(n),
         n + 1,
         n + 2,
         n + 2
     )
+}
+
+/// `$1, $2, …, $n`.
+pub fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `UPDATE table SET col = $1, …, version = version + 1, updated_at = $n+1 WHERE id = $n+2 AND

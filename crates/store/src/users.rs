@@ -785,10 +785,9 @@ pub async fn keys_with_user_ids(
 ) -> Result<Vec<(i64, String, i64)>> {
     let mut out = Vec::new();
     for part in user_ids.chunks(500) {
-        let ph: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT system_id, user_id, id FROM users WHERE user_id IN ({})",
-            ph.join(", ")
+            crate::sql::placeholders(part.len())
         );
         let mut q = sqlx::query_as::<_, (i64, String, i64)>(&sql);
         for u in part {
