@@ -740,18 +740,14 @@ impl Service {
 
     pub(crate) async fn write_device(
         &self,
-        conn: &mut AnyConnection,
+        tx: &mut store::WriteTx,
         id: Option<(i64, i64)>,
         b: &Built,
     ) -> store::Result<i64> {
         match id {
-            None => {
-                let id =
-                    store::devices::insert_with_appearances(conn, &b.row, &b.appearances).await?;
-                store::devices::add_subscriptions(conn, id, &b.subscriptions).await?;
-                Ok(id)
-            }
+            None => store::devices::insert_new(tx, &b.row, &b.appearances, &b.subscriptions).await,
             Some((id, version)) => {
+                let conn = tx.conn();
                 store::devices::update(conn, id, version, &b.row).await?;
                 store::devices::set_appearances(conn, id, &b.appearances).await?;
                 store::devices::set_subscriptions(conn, id, &b.subscriptions).await?;
@@ -820,7 +816,7 @@ impl Service {
         self.change_named(actor, a, async |tx, a| {
             let b = self.build(tx.conn(), class, &spec, None).await?;
             a.target = b.row.name.clone();
-            let id = self.write_device(tx.conn(), None, &b).await?;
+            let id = self.write_device(tx, None, &b).await?;
             self.check_units(tx.conn(), self.device_units(&b.row), "model")
                 .await?;
             changed(tx, id, b.appearances.iter().map(|a| a.line_id));
@@ -870,10 +866,7 @@ impl Service {
             let b = self
                 .build(tx.conn(), class, &spec, Some(current.id))
                 .await?;
-            match self
-                .write_device(tx.conn(), Some((current.id, version)), &b)
-                .await
-            {
+            match self.write_device(tx, Some((current.id, version)), &b).await {
                 Err(store::Error::Stale) => {
                     let now = store::devices::by_id(tx.conn(), current.id).await?;
                     return Err(match class {

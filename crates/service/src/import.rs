@@ -577,6 +577,8 @@ impl Service {
         let mut started = std::time::Instant::now();
         let mut reported = 0;
         svc.store.set_optimistic(!opts.dry_run);
+        // Licence units are counted from what is stored: rows held back would go uncounted.
+        svc.store.set_holding(!svc.licensing_enforced());
         // Rows are read a chunk ahead, so that the ids they look up are read in one go
         // ([`crate::prefetch`]).
         let mut rows = rows;
@@ -598,14 +600,24 @@ impl Service {
             svc.import_one(actor, opts, template.as_ref(), &row, &mut report)
                 .await;
             pending.push(row);
+            let ends = opts.stop_on_error && report.failed > 0
+                || pending.len() >= CHUNK_ROWS
+                || started.elapsed() >= CHUNK_TIME;
+            if ends && !svc.store.poisoned() {
+                // The rows held back go in before the chunk commits (a failure among them
+                // poisons it: replayed below).
+                let _ = svc.store.write_held().await;
+            }
             if svc.store.poisoned() {
-                svc.rollback_batch().await;
-                svc.store.set_optimistic(false);
-                report.back_to(before);
-                for row in &pending {
-                    svc.import_one(actor, opts, template.as_ref(), row, &mut report)
-                        .await;
-                }
+                svc.replay(
+                    actor,
+                    opts,
+                    template.as_ref(),
+                    &pending,
+                    &mut report,
+                    before,
+                )
+                .await;
             }
             let stop = opts.stop_on_error && report.failed > 0;
             // Progress is told only of committed rows, and the job's record is written in the
@@ -626,6 +638,20 @@ impl Service {
                 break;
             }
         }
+        if !svc.store.poisoned() {
+            let _ = svc.store.write_held().await;
+        }
+        if svc.store.poisoned() {
+            svc.replay(
+                actor,
+                opts,
+                template.as_ref(),
+                &pending,
+                &mut report,
+                before,
+            )
+            .await;
+        }
         let summary = report.summary();
         if opts.dry_run {
             svc.rollback_batch().await;
@@ -640,6 +666,25 @@ impl Service {
             self.audit_import(actor, opts, &report).await?;
         }
         Ok(report)
+    }
+
+    /// Runs the rows of a poisoned chunk again, each in its savepoint, from where the report
+    /// was before them: what failed fails alone and says why.
+    async fn replay(
+        &self,
+        actor: &Actor,
+        opts: &ImportOptions,
+        template: Option<&Template>,
+        pending: &[bulk::Row],
+        report: &mut ImportReport,
+        before: Mark,
+    ) {
+        self.rollback_batch().await;
+        self.store.set_optimistic(false);
+        report.back_to(before);
+        for row in pending {
+            self.import_one(actor, opts, template, row, report).await;
+        }
     }
 
     /// Runs one row of an import and counts how it went in `report`.
@@ -666,8 +711,9 @@ impl Service {
         }
         match self.import_row(actor, opts, record.clone()).await {
             Ok(()) => report.ok += 1,
-            // A poisoned batch is run again: what failed is found then.
-            Err(_) if self.store.poisoned() => {}
+            // A poisoned batch is run again: what failed is found then. So is one holding rows
+            // back, which the failed row could not see.
+            Err(_) if self.store.poisoned() || self.store.poison_if_held() => {}
             Err(Error::Conflict { .. })
                 if opts.mode == ImportMode::Add && self.already_there(opts.kind, &record).await =>
             {

@@ -132,7 +132,7 @@ impl Service {
             a.system = sys.name.clone();
             let row = line_row(sys.id, &req)?;
             // The unique key (system, pattern, partition) finds a duplicate: no read first.
-            match store::lines::insert(tx.conn(), &row).await {
+            match store::lines::insert_in(tx, &row).await {
                 Err(store::Error::Unique(_)) => Err(duplicate(&row, &sys.name)),
                 r => Ok(r?),
             }

@@ -398,7 +398,7 @@ impl Service {
             let b = self
                 .build(tx.conn(), DeviceClass::Phone, &spec, None)
                 .await?;
-            let id = self.write_device(tx.conn(), None, &b).await?;
+            let id = self.write_device(&mut tx, None, &b).await?;
             self.check_units(tx.conn(), self.device_units(&b.row), "model")
                 .await?;
             crate::devices::changed(&mut tx, id, b.appearances.iter().map(|a| a.line_id));
@@ -866,7 +866,7 @@ impl Service {
                 let b = self
                     .build(tx.conn(), DeviceClass::Phone, &spec, Some(device_id))
                     .await?;
-                self.write_device(tx.conn(), Some((device_id, now_phone.version)), &b)
+                self.write_device(tx, Some((device_id, now_phone.version)), &b)
                     .await?;
                 let mut users: Vec<i64> = store::devices::user_ids(tx.conn(), device_id).await?;
                 if !users.contains(&u.id) {

@@ -281,14 +281,10 @@ impl Service {
     }
 
     /// Writes a user's associations: replacing what a stored user has, or adding a new one's.
-    async fn write_assoc(&self, conn: &mut Conn, id: i64, a: &Assoc, new: bool) -> Result<()> {
-        if new {
-            store::users::add_devices(conn, id, &a.devices, a.default_profile).await?;
-            store::users::add_lines(conn, id, &a.lines).await?;
-        } else {
-            store::users::set_devices(conn, id, &a.devices, a.default_profile).await?;
-            store::users::set_lines(conn, id, &a.lines).await?;
-        }
+    /// Replaces a stored user's devices and lines.
+    async fn write_assoc(&self, conn: &mut Conn, id: i64, a: &Assoc) -> Result<()> {
+        store::users::set_devices(conn, id, &a.devices, a.default_profile).await?;
+        store::users::set_lines(conn, id, &a.lines).await?;
         Ok(())
     }
 
@@ -326,7 +322,15 @@ impl Service {
                 .await?;
             row.ldap_synced = synced;
             // The unique key (system, user ID) finds a duplicate: no read first.
-            let id = match store::users::insert(tx.conn(), &row).await {
+            let inserted = store::users::insert_new(
+                tx,
+                &row,
+                &assoc.devices,
+                assoc.default_profile,
+                &assoc.lines,
+            )
+            .await;
+            let id = match inserted {
                 Err(store::Error::Unique(_)) => {
                     return Err(Error::conflict(
                         "user_id",
@@ -338,7 +342,6 @@ impl Service {
                 }
                 r => r?,
             };
-            self.write_assoc(tx.conn(), id, &assoc, true).await?;
             self.check_units(tx.conn(), capability_units(&row), "capabilities")
                 .await?;
             Ok(id)
@@ -421,7 +424,7 @@ impl Service {
             tx.changed(store::Change::Owner(cu.id));
             let written = store::users::update(tx.conn(), cu.id, p.version, &row).await;
             crate::unless_stale(written, async || Ok(store::users::by_id(tx.conn(), cu.id).await?.user)).await?;
-            self.write_assoc(tx.conn(), cu.id, &assoc, false).await?;
+            self.write_assoc(tx.conn(), cu.id, &assoc).await?;
             let added = capability_units(&row) - capability_units(&current.row);
             self.check_units(tx.conn(), added, "capabilities").await?;
             Ok(store::users::by_id(tx.conn(), cu.id).await?.user)

@@ -439,37 +439,45 @@ pub async fn by_mac(conn: &mut AnyConnection, mac: &str) -> Result<Option<(i64, 
     r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
 }
 
+/// The values of [`WRITE_COLS`], in order.
+fn row_args(d: &DeviceRow) -> Vec<crate::Arg> {
+    use crate::Arg::{Int, OptInt, OptText, Text};
+    vec![
+        Text(d.name.clone()),
+        Text(d.name.to_lowercase()),
+        OptText(d.mac.clone()),
+        Text(d.model.clone()),
+        Text(d.protocol.as_str().to_string()),
+        Text(d.description.clone()),
+        Text(d.device_pool.clone()),
+        Text(d.button_template.clone()),
+        Text(d.softkey_template.clone()),
+        Text(d.calling_search_space.clone()),
+        Text(d.location.clone()),
+        OptText(d.security_mode.map(|s| s.as_str().to_string())),
+        Text(d.security_profile.clone()),
+        Int(d.allow_cti_control as i64),
+        OptInt(d.owner_id),
+        Text(d.dnd.as_str().to_string()),
+        Text(to_json(&d.expansion_modules)),
+        OptInt(d.logout_profile_id),
+        OptInt(d.primary_phone_id),
+        Text(to_json(&d.speed_dials)),
+        Text(to_json(&d.parameters)),
+        Text(d.mlpp_domain.clone()),
+        Int(d.mlpp_indication as i64),
+        Int(d.mlpp_preemption as i64),
+        OptText(d.sip_contact.clone()),
+        Int(d.auto_registered as i64),
+        Text(class_str(d.class).to_string()),
+    ]
+}
+
 fn bind_row<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    d: &'q DeviceRow,
+    d: &DeviceRow,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    q.bind(d.name.as_str())
-        .bind(d.name.to_lowercase())
-        .bind(d.mac.as_deref())
-        .bind(d.model.as_str())
-        .bind(d.protocol.as_str())
-        .bind(d.description.as_str())
-        .bind(d.device_pool.as_str())
-        .bind(d.button_template.as_str())
-        .bind(d.softkey_template.as_str())
-        .bind(d.calling_search_space.as_str())
-        .bind(d.location.as_str())
-        .bind(d.security_mode.map(|s| s.as_str()))
-        .bind(d.security_profile.as_str())
-        .bind(d.allow_cti_control as i64)
-        .bind(d.owner_id)
-        .bind(d.dnd.as_str())
-        .bind(to_json(&d.expansion_modules))
-        .bind(d.logout_profile_id)
-        .bind(d.primary_phone_id)
-        .bind(to_json(&d.speed_dials))
-        .bind(to_json(&d.parameters))
-        .bind(d.mlpp_domain.as_str())
-        .bind(d.mlpp_indication as i64)
-        .bind(d.mlpp_preemption as i64)
-        .bind(d.sip_contact.as_deref())
-        .bind(d.auto_registered as i64)
-        .bind(class_str(d.class))
+    row_args(d).into_iter().fold(q, crate::bind_arg)
 }
 
 const WRITE_COLS: &str = "name, name_lc, mac, model, protocol, description, device_pool, button_template, softkey_template, \
@@ -485,6 +493,62 @@ pub async fn insert(conn: &mut AnyConnection, d: &DeviceRow) -> Result<i64> {
         .fetch_one(conn)
         .await?
         .try_get(0)?)
+}
+
+/// The columns of a held device row ([`insert_new`]): the id, [`WRITE_COLS`], the system, the
+/// times.
+static HELD_COLS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("id, {WRITE_COLS}, system_id, created_at, updated_at"));
+
+/// Inserts a new device with its appearances and service subscriptions. In a write that holds
+/// rows back ([`crate::WriteTx::holds_rows`]: an optimistic import chunk on PostgreSQL) all of
+/// it goes in with the rows held after it, under an id taken ahead.
+pub async fn insert_new(
+    tx: &mut crate::WriteTx,
+    d: &DeviceRow,
+    apps: &[AppearanceRow],
+    subs: &[SubscriptionRow],
+) -> Result<i64> {
+    if !tx.holds_rows() {
+        let id = insert_with_appearances(tx.conn(), d, apps).await?;
+        add_subscriptions(tx.conn(), id, subs).await?;
+        return Ok(id);
+    }
+    use crate::Arg::{Int, Text};
+    let id = tx.take_id("devices").await?;
+    let t = now();
+    let mut args = vec![Int(id)];
+    args.extend(row_args(d));
+    args.extend([Int(d.system_id), Text(t.clone()), Text(t)]);
+    tx.hold_row("devices", HELD_COLS.as_str(), args);
+    for a in apps {
+        tx.hold_row(
+            "appearances",
+            "device_id, line_id, button, label, display, external_mask",
+            vec![
+                Int(id),
+                Int(a.line_id),
+                Int(a.button),
+                Text(a.label.clone()),
+                Text(a.display.clone()),
+                Text(a.external_mask.clone()),
+            ],
+        );
+    }
+    for (i, s) in subs.iter().enumerate() {
+        tx.hold_row(
+            "subscriptions",
+            "device_id, service_id, position, label, parameters_json",
+            vec![
+                Int(id),
+                Int(s.service_id),
+                Int(i as i64),
+                Text(s.label.clone()),
+                Text(to_json(&s.parameters)),
+            ],
+        );
+    }
+    Ok(id)
 }
 
 /// Inserts a new device with its line appearances: on PostgreSQL in one statement (a

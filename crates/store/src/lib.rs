@@ -209,6 +209,9 @@ pub struct Store {
     memory: SqliteMemory,
     /// A batched store's writes take no savepoint ([`Store::set_optimistic`]).
     optimistic: Arc<std::sync::atomic::AtomicBool>,
+    /// A batched store's optimistic writes on PostgreSQL may hold their new rows back
+    /// ([`Store::set_holding`]).
+    holding: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The generation as this process knows it: what its own commits set at once, and what the
@@ -238,6 +241,8 @@ pub struct WriteTx {
     inner: Option<Inner>,
     /// In a batch: whether this write is in a savepoint of its own.
     savepoint: bool,
+    /// Whether this write may hold its new rows back ([`WriteTx::hold_row`]).
+    hold: bool,
     /// The entry [`WriteTx::audit`] was given, written with the commit.
     audit: Option<audit::Held>,
     /// Bump the generation on commit (everything but the migrations themselves).
@@ -275,7 +280,45 @@ pub struct BatchState {
     changes: Vec<Change>,
     /// An open [`Store::begin_group`]: how many audit entries and changes were held before it.
     group: Option<(usize, usize)>,
+    /// New rows held back by optimistic writes on PostgreSQL ([`WriteTx::hold_row`]): written
+    /// several to a statement before anything else runs on the batch's connection.
+    held_rows: Vec<HeldRow>,
+    /// Ids taken ahead from each table's sequence for held rows.
+    spare_ids: std::collections::HashMap<&'static str, Vec<i64>>,
 }
+
+/// A value of a held row.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(String),
+    OptText(Option<String>),
+}
+
+/// A new row of `table` whose INSERT waits to go with others ([`WriteTx::hold_row`]).
+#[derive(Debug)]
+struct HeldRow {
+    table: &'static str,
+    cols: &'static str,
+    args: Vec<Arg>,
+}
+
+/// Binds one value.
+pub fn bind_arg<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    a: Arg,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    match a {
+        Arg::Int(v) => q.bind(v),
+        Arg::OptInt(v) => q.bind(v),
+        Arg::Text(v) => q.bind(v),
+        Arg::OptText(v) => q.bind(v),
+    }
+}
+
+/// Most values one multi-row INSERT binds (PostgreSQL's limit is 65,535).
+const HELD_ARGS: usize = 30_000;
 
 impl BatchState {
     fn conn(&mut self) -> &mut AnyConnection {
@@ -296,6 +339,58 @@ impl BatchState {
         self.undo = false;
         Ok(())
     }
+
+    /// Writes the held rows, consecutive rows of one table and columns in one INSERT. A
+    /// failure (a duplicate the optimistic write did not look for) poisons the batch: what
+    /// failed is found when it is replayed with savepoints, row by row.
+    async fn write_held(&mut self) -> Result<()> {
+        if self.held_rows.is_empty() || self.tx.is_none() {
+            return Ok(());
+        }
+        // A table's rows together, tables in the order first held: a row refers only to rows
+        // held before it (a user's lines after the user), so each table's parents go first.
+        let mut rows = std::mem::take(&mut self.held_rows);
+        let mut order: Vec<(&'static str, &'static str)> = Vec::new();
+        for r in &rows {
+            if !order.contains(&(r.table, r.cols)) {
+                order.push((r.table, r.cols));
+            }
+        }
+        rows.sort_by_key(|r| {
+            order
+                .iter()
+                .position(|k| *k == (r.table, r.cols))
+                .unwrap_or(0)
+        });
+        let mut i = 0;
+        while i < rows.len() {
+            let (table, cols, n) = (rows[i].table, rows[i].cols, rows[i].args.len());
+            let per = (HELD_ARGS / n.max(1)).max(1);
+            let mut j = i;
+            while j < rows.len() && j - i < per && rows[j].table == table && rows[j].cols == cols {
+                j += 1;
+            }
+            let values: Vec<String> = (0..j - i)
+                .map(|r| {
+                    let one: Vec<String> = (1..=n).map(|k| format!("${}", r * n + k)).collect();
+                    format!("({})", one.join(", "))
+                })
+                .collect();
+            let sql = format!("INSERT INTO {table} ({cols}) VALUES {}", values.join(", "));
+            let mut q = sqlx::query(&sql);
+            for r in &rows[i..j] {
+                for a in &r.args {
+                    q = bind_arg(q, a.clone());
+                }
+            }
+            if let Err(e) = q.execute(self.conn()).await {
+                self.poisoned = true;
+                return Err(e.into());
+            }
+            i = j;
+        }
+        Ok(())
+    }
 }
 
 impl WriteTx {
@@ -309,6 +404,48 @@ impl WriteTx {
     /// generation it bumps ([`changes`]).
     pub fn changed(&mut self, c: Change) {
         self.changes.push(c);
+    }
+
+    /// Whether this write may hold its new rows back to go several to a statement
+    /// ([`WriteTx::hold_row`]): a write of an optimistic batch on PostgreSQL, where each
+    /// statement is a round trip (on SQLite a statement costs none, and a savepoint's write
+    /// must fail where it is).
+    pub fn holds_rows(&self) -> bool {
+        self.hold
+    }
+
+    /// An id for a new row of `table`, taken ahead from its sequence (a few hundred at a time)
+    /// for a row [`WriteTx::hold_row`] holds back.
+    pub async fn take_id(&mut self, table: &'static str) -> Result<i64> {
+        let Some(Inner::Batched(state)) = self.inner.as_mut() else {
+            return Err(Error::Db("ids are taken ahead only in a batch".into()));
+        };
+        if state.spare_ids.get(table).is_none_or(Vec::is_empty) {
+            let mut ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, 256)",
+            )
+            .bind(table)
+            .fetch_all(state.conn())
+            .await?;
+            ids.reverse();
+            state.spare_ids.insert(table, ids);
+        }
+        Ok(state
+            .spare_ids
+            .get_mut(table)
+            .and_then(Vec::pop)
+            .expect("ids were just taken"))
+    }
+
+    /// Holds back the INSERT of a new row (`cols` and their values, the id among them): it is
+    /// written with the rows held after it, before the batch reads outside a write
+    /// ([`Store::read`]), commits, or a group begins. The writes after it do not see it: a row
+    /// that fails meanwhile replays the chunk without holding ([`Store::poison_if_held`]).
+    /// Only when [`WriteTx::holds_rows`].
+    pub fn hold_row(&mut self, table: &'static str, cols: &'static str, args: Vec<Arg>) {
+        if let Some(Inner::Batched(state)) = self.inner.as_mut() {
+            state.held_rows.push(HeldRow { table, cols, args });
+        }
     }
 
     /// Whether [`WriteTx::changed`] was called.
@@ -500,6 +637,7 @@ impl Store {
             generation: Arc::default(),
             batch: None,
             optimistic: Arc::default(),
+            holding: Arc::default(),
             memory,
         })
     }
@@ -592,6 +730,9 @@ impl Store {
             return Ok(WriteTx {
                 inner: Some(Inner::Batched(state)),
                 savepoint,
+                hold: !savepoint
+                    && self.backend == Backend::Postgres
+                    && self.holding.load(std::sync::atomic::Ordering::Acquire),
                 audit: None,
                 bump,
                 changes: Vec::new(),
@@ -602,6 +743,7 @@ impl Store {
         Ok(WriteTx {
             inner: Some(Inner::Own { tx, _guard: guard }),
             savepoint: false,
+            hold: false,
             audit: None,
             bump,
             changes: Vec::new(),
@@ -635,6 +777,7 @@ impl Store {
         Store {
             batch: Some(Arc::default()),
             optimistic: Arc::default(),
+            holding: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             ..self.clone()
         }
     }
@@ -649,6 +792,13 @@ impl Store {
             optimistic && self.batch.is_some(),
             std::sync::atomic::Ordering::Release,
         );
+    }
+
+    /// Lets the batch's optimistic writes hold their new rows back (the default) or not: a
+    /// batch whose writes count what is stored (licence units) must see every row at once.
+    pub fn set_holding(&self, holding: bool) {
+        self.holding
+            .store(holding, std::sync::atomic::Ordering::Release);
     }
 
     /// Whether this store's writes go without savepoints ([`Store::set_optimistic`]): a
@@ -679,6 +829,7 @@ impl Store {
             ));
         }
         state.settle().await?;
+        state.write_held().await?;
         let Some(mut tx) = state.tx.take() else {
             return Ok(());
         };
@@ -704,6 +855,37 @@ impl Store {
         Ok(())
     }
 
+    /// Writes the rows a batch's optimistic writes held back ([`WriteTx::hold_row`]); a
+    /// failure among them poisons the batch ([`Store::poisoned`]).
+    pub async fn write_held(&self) -> Result<()> {
+        let Some(batch) = &self.batch else {
+            return Ok(());
+        };
+        let mut state = batch.lock().await;
+        if state.poisoned {
+            return Ok(());
+        }
+        state.write_held().await
+    }
+
+    /// Poisons the batch when it holds rows back ([`WriteTx::hold_row`]), and says whether it
+    /// did: a row that failed while rows were held may have failed for not seeing them (a
+    /// phone whose primary phone an earlier row of the chunk added), so the chunk is replayed
+    /// without holding, where each row sees the rows before it. Asked between writes.
+    pub fn poison_if_held(&self) -> bool {
+        let Some(batch) = &self.batch else {
+            return false;
+        };
+        let Ok(mut state) = batch.try_lock() else {
+            return false;
+        };
+        if state.held_rows.is_empty() {
+            return false;
+        }
+        state.poisoned = true;
+        true
+    }
+
     /// Makes the batch's next writes one: [`Store::end_group`] keeps them all or none. For an
     /// import row that is several use cases (a phone with its user): a failure of the last
     /// must not leave the first done. Run optimistically, the group takes no savepoint: a
@@ -723,6 +905,7 @@ impl Store {
             state._guard = guard;
         }
         state.settle().await?;
+        state.write_held().await?;
         sqlx::query("SAVEPOINT dialtone_group")
             .execute(state.conn())
             .await?;
@@ -773,6 +956,7 @@ impl Store {
             state.audit.clear();
             state.changes.clear();
             state.group = None;
+            state.held_rows.clear();
         }
     }
 
@@ -784,6 +968,7 @@ impl Store {
             if let Ok(mut state) = batch.clone().try_lock_owned() {
                 if state.tx.is_some() {
                     state.settle().await?;
+                    state.write_held().await?;
                     return Ok(ReadConn::Batched(state));
                 }
             }
@@ -799,6 +984,7 @@ impl Store {
             if let Ok(mut state) = batch.clone().try_lock_owned() {
                 if state.tx.is_some() {
                     state.settle().await?;
+                    state.write_held().await?;
                     return Ok(Snapshot::Batched(state));
                 }
             }

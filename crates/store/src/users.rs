@@ -615,39 +615,47 @@ pub async fn with_self_service_id(
     .await?)
 }
 
+/// The values of [`WRITE_COLS`], in order.
+fn row_args(u: &UserRow) -> Vec<crate::Arg> {
+    use crate::Arg::{Int, OptInt, OptText, Text};
+    vec![
+        Text(u.user_id.clone()),
+        Text(u.user_id.to_lowercase()),
+        Text(u.first_name.clone()),
+        Text(u.first_name.to_lowercase()),
+        Text(u.last_name.clone()),
+        Text(u.last_name.to_lowercase()),
+        Text(u.display_name.clone()),
+        Text(u.department.clone()),
+        Text(u.manager.clone()),
+        Text(u.mail.clone()),
+        Text(u.telephone_number.clone()),
+        OptText(u.password_hash.clone()),
+        OptText(u.pin_hash.clone()),
+        OptText(u.digest_credential_enc.clone()),
+        OptInt(u.primary_line_id),
+        OptText(u.user_profile.clone()),
+        Text(to_json(&u.groups)),
+        Int(u.must_change_password as i64),
+        Int(u.password_never_expires as i64),
+        OptText(u.presence_home_node.clone()),
+        OptText(u.app_profiles.ldap.clone()),
+        OptText(u.app_profiles.cti.clone()),
+        OptText(u.app_profiles.voicemail.clone()),
+        OptText(u.app_profiles.conferencing.clone()),
+        Int(u.capabilities.presence as i64),
+        Int(u.capabilities.soft_client as i64),
+        Int(u.ldap_synced as i64),
+        OptText(u.self_service_id.clone()),
+        OptText(u.app_profiles.proxy.clone()),
+    ]
+}
+
 fn bind_row<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    u: &'q UserRow,
+    u: &UserRow,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    q.bind(&u.user_id)
-        .bind(u.user_id.to_lowercase())
-        .bind(&u.first_name)
-        .bind(u.first_name.to_lowercase())
-        .bind(&u.last_name)
-        .bind(u.last_name.to_lowercase())
-        .bind(&u.display_name)
-        .bind(&u.department)
-        .bind(&u.manager)
-        .bind(&u.mail)
-        .bind(&u.telephone_number)
-        .bind(u.password_hash.as_deref())
-        .bind(u.pin_hash.as_deref())
-        .bind(u.digest_credential_enc.as_deref())
-        .bind(u.primary_line_id)
-        .bind(u.user_profile.as_deref())
-        .bind(to_json(&u.groups))
-        .bind(u.must_change_password as i64)
-        .bind(u.password_never_expires as i64)
-        .bind(u.presence_home_node.as_deref())
-        .bind(u.app_profiles.ldap.as_deref())
-        .bind(u.app_profiles.cti.as_deref())
-        .bind(u.app_profiles.voicemail.as_deref())
-        .bind(u.app_profiles.conferencing.as_deref())
-        .bind(u.capabilities.presence as i64)
-        .bind(u.capabilities.soft_client as i64)
-        .bind(u.ldap_synced as i64)
-        .bind(u.self_service_id.as_deref())
-        .bind(u.app_profiles.proxy.as_deref())
+    row_args(u).into_iter().fold(q, crate::bind_arg)
 }
 
 const WRITE_COLS: &str = "user_id, user_id_lc, first_name, first_lc, last_name, last_lc, display_name, department, manager, mail, \
@@ -663,6 +671,46 @@ pub async fn insert(conn: &mut AnyConnection, u: &UserRow) -> Result<i64> {
         .fetch_one(conn)
         .await?
         .try_get(0)?)
+}
+
+/// The columns of a held user row ([`insert_new`]): the id, [`WRITE_COLS`], the system, the times.
+static HELD_COLS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("id, {WRITE_COLS}, system_id, created_at, updated_at"));
+
+/// Inserts a new user with their devices (`default` the extension-mobility profile) and lines.
+/// In a write that holds rows back ([`crate::WriteTx::holds_rows`]: an optimistic import chunk
+/// on PostgreSQL) all of it goes in with the rows held after it, under an id taken ahead.
+pub async fn insert_new(
+    tx: &mut crate::WriteTx,
+    u: &UserRow,
+    devices: &[i64],
+    default: Option<i64>,
+    lines: &[i64],
+) -> Result<i64> {
+    if !tx.holds_rows() {
+        let id = insert(tx.conn(), u).await?;
+        add_devices(tx.conn(), id, devices, default).await?;
+        add_lines(tx.conn(), id, lines).await?;
+        return Ok(id);
+    }
+    use crate::Arg::{Int, Text};
+    let id = tx.take_id("users").await?;
+    let t = now();
+    let mut args = vec![Int(id)];
+    args.extend(row_args(u));
+    args.extend([Int(u.system_id), Text(t.clone()), Text(t)]);
+    tx.hold_row("users", HELD_COLS.as_str(), args);
+    for d in devices {
+        tx.hold_row(
+            "user_devices",
+            "user_id, device_id, is_default",
+            vec![Int(id), Int(*d), Int((Some(*d) == default) as i64)],
+        );
+    }
+    for l in lines {
+        tx.hold_row("user_lines", "user_id, line_id", vec![Int(id), Int(*l)]);
+    }
+    Ok(id)
 }
 
 pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, u: &UserRow) -> Result<()> {
