@@ -603,22 +603,16 @@ impl Service {
             let ends = opts.stop_on_error && report.failed > 0
                 || pending.len() >= CHUNK_ROWS
                 || started.elapsed() >= CHUNK_TIME;
-            if ends && !svc.store.poisoned() {
-                // The rows held back go in before the chunk commits (a failure among them
-                // poisons it: replayed below).
-                let _ = svc.store.write_held().await;
-            }
-            if svc.store.poisoned() {
-                svc.replay(
-                    actor,
-                    opts,
-                    template.as_ref(),
-                    &pending,
-                    &mut report,
-                    before,
-                )
-                .await;
-            }
+            svc.settle_chunk(
+                actor,
+                opts,
+                template.as_ref(),
+                &pending,
+                &mut report,
+                before,
+                ends,
+            )
+            .await;
             let stop = opts.stop_on_error && report.failed > 0;
             // Progress is told only of committed rows, and the job's record is written in the
             // same transaction as they are: what a killed import reported done is stored.
@@ -638,20 +632,16 @@ impl Service {
                 break;
             }
         }
-        if !svc.store.poisoned() {
-            let _ = svc.store.write_held().await;
-        }
-        if svc.store.poisoned() {
-            svc.replay(
-                actor,
-                opts,
-                template.as_ref(),
-                &pending,
-                &mut report,
-                before,
-            )
-            .await;
-        }
+        svc.settle_chunk(
+            actor,
+            opts,
+            template.as_ref(),
+            &pending,
+            &mut report,
+            before,
+            true,
+        )
+        .await;
         let summary = report.summary();
         if opts.dry_run {
             svc.rollback_batch().await;
@@ -666,6 +656,30 @@ impl Service {
             self.audit_import(actor, opts, &report).await?;
         }
         Ok(report)
+    }
+
+    /// After a row: when the chunk `ends`, writes the rows held back (a failure among them
+    /// poisons it); a poisoned chunk is run again, each row in its savepoint, from where the
+    /// report was before it: what failed fails alone and says why.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle_chunk(
+        &self,
+        actor: &Actor,
+        opts: &ImportOptions,
+        template: Option<&Template>,
+        pending: &[bulk::Row],
+        report: &mut ImportReport,
+        before: Mark,
+        ends: bool,
+    ) {
+        if ends {
+            // Poisons the batch on failure (and does nothing on one poisoned already).
+            let _ = self.store.write_held().await;
+        }
+        if self.store.poisoned() {
+            self.replay(actor, opts, template, pending, report, before)
+                .await;
+        }
     }
 
     /// Runs the rows of a poisoned chunk again, each in its savepoint, from where the report
