@@ -41,9 +41,10 @@ impl Held {
     }
 }
 
-/// Writes held entries, a hundred to a statement.
+/// Writes held entries, a thousand to a statement (8,000 values: within SQLite's 32,766 and
+/// PostgreSQL's 65,535).
 pub(crate) async fn append_held(conn: &mut AnyConnection, held: &[Held]) -> Result<()> {
-    for part in held.chunks(100) {
+    for part in held.chunks(1000) {
         let mut q = Sql::new(
             "INSERT INTO audit_log (at, actor, action, resource, target, system, result, detail) VALUES ",
         );

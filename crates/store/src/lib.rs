@@ -414,7 +414,7 @@ impl WriteTx {
         self.hold
     }
 
-    /// An id for a new row of `table`, taken ahead from its sequence (a few hundred at a time)
+    /// An id for a new row of `table`, taken ahead from its sequence (a thousand at a time)
     /// for a row [`WriteTx::hold_row`] holds back.
     pub async fn take_id(&mut self, table: &'static str) -> Result<i64> {
         let Some(Inner::Batched(state)) = self.inner.as_mut() else {
@@ -422,7 +422,7 @@ impl WriteTx {
         };
         if state.spare_ids.get(table).is_none_or(Vec::is_empty) {
             let mut ids: Vec<i64> = sqlx::query_scalar(
-                "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, 256)",
+                "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, 1000)",
             )
             .bind(table)
             .fetch_all(state.conn())
