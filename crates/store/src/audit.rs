@@ -41,10 +41,11 @@ impl Held {
     }
 }
 
-/// Writes held entries, a thousand to a statement (8,000 values: within SQLite's 32,766 and
-/// PostgreSQL's 65,535).
+/// Writes held entries, a hundred to a statement. Not more: the last statement's length
+/// differs from batch to batch, and on SQLite preparing a statement of a thousand rows each
+/// time halved an import's rows/s (measured: 50,000 phones 4,902 rows/s against 9,091).
 pub(crate) async fn append_held(conn: &mut AnyConnection, held: &[Held]) -> Result<()> {
-    for part in held.chunks(1000) {
+    for part in held.chunks(100) {
         let mut q = Sql::new(
             "INSERT INTO audit_log (at, actor, action, resource, target, system, result, detail) VALUES ",
         );

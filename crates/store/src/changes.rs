@@ -38,7 +38,8 @@ pub struct Entry {
 /// The settings row holding the newest generation whose entries were pruned.
 const PRUNED: &str = "changes_pruned_through";
 
-/// Writes `changes` under `generation`, a thousand to a statement (5,000 values).
+/// Writes `changes` under `generation`, a hundred to a statement (not more: see
+/// [`crate::audit::append_held`]).
 pub(crate) async fn append(
     conn: &mut AnyConnection,
     generation: i64,
@@ -50,7 +51,7 @@ pub(crate) async fn append(
         changes.retain(|c| *c == Change::All);
     }
     let at = now();
-    for part in changes.chunks(1000) {
+    for part in changes.chunks(100) {
         let mut q = Sql::new("INSERT INTO changes (generation, scope, ref_id, target, at) VALUES ");
         for (i, c) in part.iter().enumerate() {
             if i > 0 {
