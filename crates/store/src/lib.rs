@@ -374,6 +374,11 @@ impl BatchState {
             while j < rows.len() && j - i < per && rows[j].table == table && rows[j].cols == cols {
                 j += 1;
             }
+            // A chunk that ends on time has a row count of its own: a few statements are
+            // kept, not one for each count a long import meets (each some 100 KB).
+            if self.held_sql.len() >= 8 && !self.held_sql.contains_key(&(table, cols, j - i)) {
+                self.held_sql.clear();
+            }
             let sql = self
                 .held_sql
                 .entry((table, cols, j - i))
