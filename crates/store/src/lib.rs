@@ -382,7 +382,7 @@ impl BatchState {
             let sql = self
                 .held_sql
                 .entry((table, cols, j - i))
-                .or_insert_with(|| held_insert(table, cols, n, j - i))
+                .or_insert_with(|| sql::insert_rows_sql(table, cols, n, j - i))
                 .clone();
             let mut q = sqlx::query(sql.as_str());
             for r in &rows[i..j] {
@@ -398,21 +398,6 @@ impl BatchState {
         }
         Ok(())
     }
-}
-
-/// `INSERT INTO table (cols) VALUES ($1, …, $n), …` for `rows` rows of `n` values.
-fn held_insert(table: &str, cols: &str, n: usize, rows: usize) -> String {
-    use std::fmt::Write;
-    let mut sql = format!("INSERT INTO {table} ({cols}) VALUES ");
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for k in 1..=n {
-            let sep = if k == 1 { "" } else { ", " };
-            let _ = write!(sql, "{sep}${}", r * n + k);
-        }
-        sql.push(')');
-    }
-    sql
 }
 
 impl WriteTx {

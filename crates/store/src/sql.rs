@@ -182,6 +182,21 @@ pub fn insert_sql(table: &str, cols: &str) -> String {
     )
 }
 
+/// `INSERT INTO table (cols) VALUES ($1, …, $n), …` for `rows` rows of `n` values.
+pub(crate) fn insert_rows_sql(table: &str, cols: &str, n: usize, rows: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = format!("INSERT INTO {table} ({cols}) VALUES ");
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for k in 1..=n {
+            let sep = if k == 1 { "" } else { ", " };
+            let _ = write!(sql, "{sep}${}", r * n + k);
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// `$1, $2, …, $n`.
 pub fn placeholders(n: usize) -> String {
     (1..=n)
@@ -296,6 +311,14 @@ mod tests {
         a.append(&b).push(" OR d = ").bind(2i64);
         assert_eq!(a.text, "a = $1 AND b = $2 AND c = $3 OR d = $4");
         assert_eq!(a.args.len(), 4);
+    }
+
+    #[test]
+    fn rows_are_numbered_one_after_another() {
+        assert_eq!(
+            insert_rows_sql("t", "a, b", 2, 2),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+        );
     }
 
     #[test]
