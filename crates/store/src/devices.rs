@@ -515,12 +515,9 @@ pub async fn insert_new(
         return Ok(id);
     }
     use crate::Arg::{Int, Text};
-    let id = tx.take_id("devices").await?;
-    let t = now();
-    let mut args = vec![Int(id)];
-    args.extend(row_args(d));
-    args.extend([Int(d.system_id), Text(t.clone()), Text(t)]);
-    tx.hold_row("devices", HELD_COLS.as_str(), args);
+    let id = tx
+        .hold_record("devices", HELD_COLS.as_str(), row_args(d), d.system_id)
+        .await?;
     for a in apps {
         tx.hold_row(
             "appearances",

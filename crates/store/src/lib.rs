@@ -455,6 +455,26 @@ impl WriteTx {
         }
     }
 
+    /// Holds back a new record of `table` ([`WriteTx::hold_row`]) under an id taken ahead
+    /// ([`WriteTx::take_id`]): `cols` name the id, the record's own columns (`args`), its
+    /// system and its two times, in that order. Returns the id.
+    pub async fn hold_record(
+        &mut self,
+        table: &'static str,
+        cols: &'static str,
+        args: Vec<Arg>,
+        system_id: i64,
+    ) -> Result<i64> {
+        let id = self.take_id(table).await?;
+        let t = now();
+        let mut row = Vec::with_capacity(args.len() + 4);
+        row.push(Arg::Int(id));
+        row.extend(args);
+        row.extend([Arg::Int(system_id), Arg::Text(t.clone()), Arg::Text(t)]);
+        self.hold_row(table, cols, row);
+        Ok(id)
+    }
+
     /// Whether [`WriteTx::changed`] was called.
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()

@@ -335,17 +335,10 @@ pub async fn keys_with_patterns(
     conn: &mut AnyConnection,
     patterns: &[&str],
 ) -> Result<Vec<(i64, String, String, i64)>> {
-    let mut out = Vec::new();
-    for part in patterns.chunks(500) {
-        let sql = format!(
-            "SELECT system_id, pattern, partition, id FROM lines WHERE pattern IN ({})",
-            crate::sql::placeholders(part.len())
-        );
-        let mut q = sqlx::query_as::<_, (i64, String, String, i64)>(&sql);
-        for p in part {
-            q = q.bind(*p);
-        }
-        out.extend(q.fetch_all(&mut *conn).await?);
-    }
-    Ok(out)
+    crate::sql::rows_in(
+        conn,
+        "SELECT system_id, pattern, partition, id FROM lines WHERE pattern IN",
+        patterns,
+    )
+    .await
 }

@@ -205,6 +205,28 @@ pub fn placeholders(n: usize) -> String {
         .join(", ")
 }
 
+/// The rows `select` (a statement ending in `IN`) reads for each of `keys`, 500 keys to a
+/// statement.
+pub async fn rows_in<T>(
+    conn: &mut sqlx::AnyConnection,
+    select: &str,
+    keys: &[&str],
+) -> crate::Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let mut out = Vec::new();
+    for part in keys.chunks(500) {
+        let sql = format!("{select} ({})", placeholders(part.len()));
+        let mut q = sqlx::query_as::<_, T>(&sql);
+        for k in part {
+            q = q.bind(*k);
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
 /// `UPDATE table SET col = $1, …, version = version + 1, updated_at = $n+1 WHERE id = $n+2 AND
 /// version = $n+3`: the row's columns, then the time, the id and the version read.
 pub fn update_sql(table: &str, cols: &str) -> String {

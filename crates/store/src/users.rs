@@ -693,13 +693,10 @@ pub async fn insert_new(
         add_lines(tx.conn(), id, lines).await?;
         return Ok(id);
     }
-    use crate::Arg::{Int, Text};
-    let id = tx.take_id("users").await?;
-    let t = now();
-    let mut args = vec![Int(id)];
-    args.extend(row_args(u));
-    args.extend([Int(u.system_id), Text(t.clone()), Text(t)]);
-    tx.hold_row("users", HELD_COLS.as_str(), args);
+    use crate::Arg::Int;
+    let id = tx
+        .hold_record("users", HELD_COLS.as_str(), row_args(u), u.system_id)
+        .await?;
     for d in devices {
         tx.hold_row(
             "user_devices",
@@ -831,17 +828,10 @@ pub async fn keys_with_user_ids(
     conn: &mut AnyConnection,
     user_ids: &[&str],
 ) -> Result<Vec<(i64, String, i64)>> {
-    let mut out = Vec::new();
-    for part in user_ids.chunks(500) {
-        let sql = format!(
-            "SELECT system_id, user_id, id FROM users WHERE user_id IN ({})",
-            crate::sql::placeholders(part.len())
-        );
-        let mut q = sqlx::query_as::<_, (i64, String, i64)>(&sql);
-        for u in part {
-            q = q.bind(*u);
-        }
-        out.extend(q.fetch_all(&mut *conn).await?);
-    }
-    Ok(out)
+    crate::sql::rows_in(
+        conn,
+        "SELECT system_id, user_id, id FROM users WHERE user_id IN",
+        user_ids,
+    )
+    .await
 }
