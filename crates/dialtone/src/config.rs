@@ -152,6 +152,13 @@ pub struct Syslog {
 pub struct Log {
     /// A tracing filter: `info`, `debug`, `dialtone=debug,sqlx=warn`, …
     pub level: String,
+    /// `text` (the default, for a person) or `json` (one object a line, for a log collector).
+    #[serde(default = "text_format")]
+    pub format: String,
+}
+
+fn text_format() -> String {
+    "text".into()
 }
 
 impl std::fmt::Debug for Config {
@@ -197,6 +204,7 @@ impl Default for Config {
             secret_key_file: None,
             log: Log {
                 level: "info".into(),
+                format: text_format(),
             },
             licensing: Licensing::default(),
             firmware: FirmwareConfig::default(),
@@ -222,7 +230,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     ),
     ("syslog", &["listen"]),
     ("templates", &[]),
-    ("log", &["level"]),
+    ("log", &["level", "format"]),
     ("admin_password", &[]),
     ("admin_password_file", &[]),
     ("secret_key", &[]),

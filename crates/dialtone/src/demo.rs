@@ -146,6 +146,43 @@ fn mac(n: usize) -> String {
 
 /// The demo's licence, signed with `private_key`: units for its phones and capabilities with
 /// room to spare, so the licence unit report has something to show.
+/// The address a demo listener (`what`, chosen with `flag`) takes, checked before anything is
+/// filled: `given` as it is, refused when it is in use; else `default`, or when that is in use
+/// the next free port after it, with a line that says so.
+pub fn listen_address(
+    given: Option<&str>,
+    default: &str,
+    flag: &str,
+    what: &str,
+) -> anyhow::Result<(String, Option<String>)> {
+    // An address given, or a default that is not an IP and a port (a host name from a
+    // configuration file), is taken as it is or refused.
+    let addr = match (given, default.parse::<std::net::SocketAddr>()) {
+        (None, Ok(addr)) => addr,
+        (given, _) => {
+            let a = given.unwrap_or(default);
+            return match std::net::TcpListener::bind(a) {
+                Ok(_) => Ok((a.to_string(), None)),
+                Err(e) => anyhow::bail!(
+                    "{what} cannot listen on {a} ({e}): choose another address with {flag} \
+                     ({flag} 127.0.0.1:0 takes any free port)"
+                ),
+            };
+        }
+    };
+    for port in addr.port()..=addr.port().saturating_add(100) {
+        let a = std::net::SocketAddr::new(addr.ip(), port);
+        if std::net::TcpListener::bind(a).is_ok() {
+            let note = (port != addr.port())
+                .then(|| format!("{what}: {default} is taken, {a} instead ({flag} chooses)"));
+            return Ok((a.to_string(), note));
+        }
+    }
+    anyhow::bail!(
+        "{what}: {default} and the hundred ports after it are taken; choose an address with {flag}"
+    )
+}
+
 pub fn licence(private_key: &str, users: usize) -> anyhow::Result<String> {
     let n = users as i64;
     let l = model::licensing::Licence {

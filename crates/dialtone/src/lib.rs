@@ -96,6 +96,27 @@ struct TftpSource {
 
 impl tftp::FileSource for TftpSource {
     async fn read(&self, name: &str, peer: SocketAddr) -> Result<bytes::Bytes, tftp::ReadError> {
+        use provision::metrics::{Outcome, Protocol};
+        use tracing::Instrument;
+        let id = provision::new_request_id();
+        let span = tracing::info_span!("phone_request", request_id = %id, protocol = "tftp");
+        let r = provision::REQUEST_ID
+            .scope(id, self.answer(name, peer).instrument(span))
+            .await;
+        let outcome = match &r {
+            Ok(_) => Outcome::Ok,
+            Err(tftp::ReadError::Denied(_)) => Outcome::Unauthorized,
+            Err(tftp::ReadError::NotFound) => Outcome::NotFound,
+            Err(_) => Outcome::Error,
+        };
+        self.provisioner.metrics().request(Protocol::Tftp, outcome);
+        r
+    }
+}
+
+impl TftpSource {
+    /// A phone's request for `name` over TFTP.
+    async fn answer(&self, name: &str, peer: SocketAddr) -> Result<bytes::Bytes, tftp::ReadError> {
         match self.provisioner.fetch(name, None, &self.base_url).await {
             Ok(provision::Answer::File {
                 bytes,
@@ -162,7 +183,12 @@ impl App {
         let (service, generated) = open_service(cfg).await?;
         let listener = TcpListener::bind(&cfg.admin.listen)
             .await
-            .with_context(|| format!("binding the admin listener on {}", cfg.admin.listen))?;
+            .with_context(|| {
+                format!(
+                    "binding the admin listener on {} (--admin or [admin] listen chooses another)",
+                    cfg.admin.listen
+                )
+            })?;
         let admin_addr = listener.local_addr()?;
         let provisioner = std::sync::Arc::new(provision::Provisioner::with_cache(
             service.clone(),
@@ -177,7 +203,7 @@ impl App {
         let mut phone_listener = None;
         if !cfg.http.listen.trim().is_empty() {
             let l = TcpListener::bind(&cfg.http.listen).await.with_context(|| {
-                format!("binding the phone HTTP listener on {}", cfg.http.listen)
+                format!("binding the phone HTTP listener on {} (--http or [http] listen chooses another)", cfg.http.listen)
             })?;
             let addr = l.local_addr()?;
             http_addr = Some(addr);
@@ -192,7 +218,12 @@ impl App {
             });
             let server = tftp::TftpServer::bind(&cfg.tftp.listen, unbound, tftp::Config::default())
                 .await
-                .with_context(|| format!("binding the TFTP listener on {}", cfg.tftp.listen))?;
+                .with_context(|| {
+                    format!(
+                        "binding the TFTP listener on {} (--tftp or [tftp] listen chooses another)",
+                        cfg.tftp.listen
+                    )
+                })?;
             let addr = server.local_addr()?;
             tftp_addr = Some(addr);
             // MPP phones that first reach us by TFTP are sent on to their own file by TFTP.
@@ -213,12 +244,15 @@ impl App {
             stops.push(stop);
             tracing::info!(%addr, "TFTP listener");
         }
-        let reports = std::sync::Arc::new(provision::reports::Reports::new(service.clone()));
+        let reports = std::sync::Arc::new(provision::reports::Reports::new(
+            service.clone(),
+            provisioner.metrics().clone(),
+        ));
         let mut syslog_addr = None;
         if !cfg.syslog.listen.trim().is_empty() {
             let sock = tokio::net::UdpSocket::bind(&cfg.syslog.listen)
                 .await
-                .with_context(|| format!("binding the syslog receiver on {}", cfg.syslog.listen))?;
+                .with_context(|| format!("binding the syslog receiver on {} (--syslog or [syslog] listen chooses another)", cfg.syslog.listen))?;
             let addr = sock.local_addr()?;
             syslog_addr = Some(addr);
             // The socket is drained by a loop that only copies datagrams into a queue, so a burst
@@ -276,7 +310,7 @@ impl App {
             let notifier = std::sync::Arc::new(
                 sip::Notifier::bind(listen, timers)
                     .await
-                    .with_context(|| format!("binding the SIP socket on {listen}"))?,
+                    .with_context(|| format!("binding the SIP socket on {listen} (--sip or [sip] listen chooses another)"))?,
             );
             sip_addr = Some(notifier.local_addr());
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -467,6 +501,7 @@ impl App {
             phone_base_url,
             tftp_base_url: tftp_addr.map(|a| format!("tftp://{a}")),
             resync: resync.clone(),
+            reports: reports.clone(),
         });
         let (s, t) = serve(listener, router);
         stops.push(s);

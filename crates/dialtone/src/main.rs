@@ -37,13 +37,21 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn init_logging(level: &str) {
+fn init_logging(level: &str, format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        // The spans a line is in (a phone's request, with its id) go with it.
+        log.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        log.try_init()
+    };
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -67,7 +75,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Licence(_)
             | Command::DialRule(_)
     );
-    init_logging(if quiet { "warn" } else { &cfg.log.level });
+    if !matches!(cfg.log.format.as_str(), "text" | "json") {
+        bail!(
+            "log.format `{}`: say text or json (DIALTONE_LOG__FORMAT)",
+            cfg.log.format
+        );
+    }
+    init_logging(if quiet { "warn" } else { &cfg.log.level }, &cfg.log.format);
     for w in warnings {
         tracing::warn!("{w}");
     }
@@ -100,11 +114,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_signal().await
         }
         Command::Demo(args) => {
-            if let Some(a) = args.admin {
+            // The ports are checked before the database is filled: a busy one is refused (when
+            // given) or passed over for the next free one (the default), saying so.
+            let mut moved = Vec::new();
+            if !args.no_serve {
+                let (a, note) = dialtone::demo::listen_address(
+                    args.admin.as_deref(),
+                    &cfg.admin.listen,
+                    "--admin",
+                    "The console and REST API",
+                )?;
                 cfg.admin.listen = a;
+                moved.extend(note);
+                if args.http.is_some() || !cfg.http.listen.is_empty() {
+                    let (h, note) = dialtone::demo::listen_address(
+                        args.http.as_deref(),
+                        &cfg.http.listen,
+                        "--http",
+                        "Phone files over HTTP",
+                    )?;
+                    cfg.http.listen = h;
+                    moved.extend(note);
+                }
+            } else {
+                if let Some(a) = args.admin {
+                    cfg.admin.listen = a;
+                }
+                if let Some(h) = args.http {
+                    cfg.http.listen = h;
+                }
             }
-            if let Some(h) = args.http {
-                cfg.http.listen = h;
+            for m in &moved {
+                println!("{m}");
             }
             if cli.db.is_none() {
                 cfg.database.url = "sqlite:dialtone-demo.db".into();
@@ -265,7 +306,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", sync_text(&r));
             }
             if r.failed_users > 0 {
-                bail!("{} users could not be written", r.failed_users);
+                bail!(
+                    "{} could not be written",
+                    counted(r.failed_users, "user", "users")
+                );
             }
             Ok(())
         }
@@ -543,11 +587,11 @@ fn sync_text(r: &LdapSyncReport) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "{} sync of LDAP profile {} into {}: {} entries read from {} in {} ms",
+        "{} sync of LDAP profile {} into {}: {} read from {} in {} ms",
         if r.dry_run { "Dry run of the" } else { "The" },
         r.profile,
         r.system,
-        r.entries,
+        counted(r.entries, "entry", "entries"),
         r.server,
         r.took_ms
     );
@@ -858,11 +902,11 @@ async fn phone_cmd(svc: &Service, actor: &Actor, cmd: PhoneCmd) -> anyhow::Resul
                 )
                 .await?;
             println!(
-                "added phone {} ({}) on {} with {} lines",
+                "added phone {} ({}) on {} with {}",
                 p.name,
                 p.model,
                 p.system,
-                p.lines.len()
+                counted(p.lines.len(), "line", "lines")
             );
             Ok(())
         }
@@ -982,10 +1026,16 @@ async fn resync_cmd(cfg: &Config, args: ResyncArgs) -> anyhow::Result<()> {
             None => {}
         }
     }
-    println!("{n} phones: {ok} accepted, {failed} not accepted, {skipped} skipped");
+    println!(
+        "{}: {ok} accepted, {failed} not accepted, {skipped} skipped",
+        counted(n, "phone", "phones")
+    );
     svc.close().await;
     if failed > 0 {
-        bail!("{failed} phones did not accept the NOTIFY");
+        bail!(
+            "{} did not accept the NOTIFY",
+            counted(failed, "phone", "phones")
+        );
     }
     Ok(())
 }
@@ -1036,7 +1086,12 @@ async fn status_cmd(svc: &Service, args: StatusArgs) -> anyhow::Result<()> {
                 last
             )?;
         }
-        writeln!(out, "{} of {} phones", page.items.len(), page.total)?;
+        writeln!(
+            out,
+            "{} of {}",
+            page.items.len(),
+            counted(page.total, "phone", "phones")
+        )?;
     }
     Ok(())
 }
@@ -1212,8 +1267,8 @@ async fn template_cmd(svc: &Service, actor: &Actor, cmd: cli::TemplateCmd) -> an
                 eprintln!("{}: {}", f.target, f.message);
             }
             println!(
-                "{} records: {} changed, {} failed",
-                targets.len(),
+                "{}: {} changed, {} failed",
+                counted(targets.len(), "record", "records"),
                 r.succeeded.len(),
                 r.failed.len()
             );
@@ -1265,9 +1320,13 @@ async fn export_cmd(svc: &service::Service, args: cli::ExportArgs) -> anyhow::Re
                 .with_context(|| format!("creating {}", path.display()))?;
             bulk::write(kind, &records, std::io::BufWriter::new(f))?;
             eprintln!(
-                "{} {} records written to {}",
+                "{} {} written to {}",
                 records.len(),
-                kind.name(),
+                if records.len() == 1 {
+                    "record"
+                } else {
+                    "records"
+                },
                 path.display()
             );
         }

@@ -1084,6 +1084,23 @@ async fn batches_report_partial_failures_and_everything_is_audited() {
             .map(|e| e["action"].as_str().unwrap())
             .collect();
         assert_eq!(actions, vec!["delete", "create"], "newest first");
+        for (order, want) in [
+            ("desc", ["delete", "create"]),
+            ("asc", ["create", "delete"]),
+        ] {
+            let (_, a) = t
+                .get(&format!(
+                    "/api/v1/audit?resource=user&target=a1&order={order}"
+                ))
+                .await;
+            let actions: Vec<&str> = a["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["action"].as_str().unwrap())
+                .collect();
+            assert_eq!(actions, want, "order={order}");
+        }
         assert_eq!(a["items"][0]["actor"], "admin");
         assert_eq!(a["items"][0]["system"], "default");
         // A refused change is in the log too, with its reason.

@@ -500,8 +500,18 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
         let (s, _) = t.get("/api/v1/phones/SEP0C1122334455").await;
         assert!(s.is_success(), "[{l}] the phone is still there");
 
-        // The audit log, filtered in the page: the refused delete is there, in red.
+        // The audit log, newest first: the top row is the refused delete, the entry the API
+        // lists first.
         c.goto(&format!("{base}/audit")).await.unwrap();
+        let (_, newest) = t.get("/api/v1/audit?limit=1").await;
+        let newest = &newest["items"][0];
+        assert_eq!(newest["result"], "failed", "[{l}] {newest}");
+        let top = text(&c, "table tr:nth-child(2)").await;
+        for field in ["actor", "action", "target"] {
+            let want = newest[field].as_str().unwrap();
+            assert!(top.contains(want), "[{l}] top row {top:?}, newest {newest}");
+        }
+        // Filtered in the page: the refused delete is there, in red.
         c.find(Locator::Css("select[name=result] option[value=failed]"))
             .await
             .unwrap()
@@ -1870,7 +1880,10 @@ async fn extension_mobility_in_the_console() {
         c.goto(&format!("{base}/status?q=SEP00562B0E0E01"))
             .await
             .unwrap();
-        assert!(text(&c, "main table").await.contains("ann"), "[{l}]");
+        assert!(
+            text(&c, "main table:last-of-type").await.contains("ann"),
+            "[{l}]"
+        );
         // Users and voicemail subscribers together.
         c.goto(&format!("{base}/people?q=an")).await.unwrap();
         let people = text(&c, "main table").await;
@@ -2190,5 +2203,130 @@ async fn voicemail_records_and_a_person_in_the_console() {
         screenshot(&c, "people-new", l).await;
         c.close().await.unwrap();
         t.stop().await;
+    }
+}
+
+/// Runs axe-core (vendored from npm) on the page `c` shows: the violations of serious or
+/// critical impact, as "rule: what, where" lines.
+async fn accessibility_violations(c: &Client) -> Vec<String> {
+    const AXE: &str = include_str!("vendor/axe-core-4.14.1.min.js");
+    c.execute(&format!("{AXE}\nreturn true;"), vec![])
+        .await
+        .expect("axe-core loads");
+    let found = c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })
+                 .then(r => done(r.violations
+                   .filter(v => v.impact === "serious" || v.impact === "critical")
+                   .map(v => v.id + ": " + v.help + ", at " + v.nodes.map(n => n.target.join(" ")).join("; "))))
+                 .catch(e => done(["axe failed: " + e]));"#,
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    serde_json::from_value(found).expect("a list of violations")
+}
+
+/// The status page is a dashboard of what phones did (counts by state, by model and firmware,
+/// charts of the last hour and day from this node's counters); it and the pages an
+/// administrator uses most pass axe-core with no serious or critical violation.
+#[tokio::test]
+async fn the_status_dashboard_shows_what_phones_did_and_pages_pass_axe() {
+    let (Some(chromedriver), Some(chromium)) =
+        (common::peer("chromedriver"), common::peer("chromium"))
+    else {
+        return;
+    };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        let base = t.base.clone();
+        let phone = format!("http://{}", t.app.http_addr.unwrap());
+        for (mac, model) in [
+            ("0C1122336601", "7960"),
+            ("0C1122336602", "7960"),
+            ("0C1122336603", "8861"),
+        ] {
+            t.create(
+                "/api/v1/phones",
+                json!({"mac": mac, "model": model, "protocol": "SIP"}),
+            )
+            .await;
+        }
+        // Two phones fetch their files (the 8861 as an MPP phone, naming its firmware); one
+        // never does.
+        let http = reqwest::Client::new();
+        for (path, ua) in [
+            ("/SEP0C1122336601.cnf.xml", "Cisco/7960"),
+            (
+                "/0c1122336603.xml",
+                "Cisco-CP-8861-3PCC/11.3.1 (0c1122336603)",
+            ),
+            (
+                "/0c1122336603.xml",
+                "Cisco-CP-8861-3PCC/11.3.1 (0c1122336603)",
+            ),
+        ] {
+            let r = http
+                .get(format!("{phone}{path}"))
+                .header("user-agent", ua)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "[{l}] {path}: {}", r.status());
+        }
+        let d = driver(&chromedriver).await;
+        let c = browser(&d, &chromium).await;
+        log_in(&c, &base, "admin", PASSWORD).await;
+        c.goto(&format!("{base}/status")).await.unwrap();
+        assert!(
+            text(&c, "ul.counts").await.contains("1 never seen"),
+            "[{l}] {}",
+            text(&c, "ul.counts").await
+        );
+        let firmware = text(&c, "table.by-firmware").await;
+        assert!(
+            firmware.contains("8861 11.3.1 1") && firmware.contains("7960 not known yet 2"),
+            "[{l}] {firmware}"
+        );
+        // The hour's request chart says (and draws) the three requests.
+        let chart = c
+            .find(Locator::Css("figure.chart svg"))
+            .await
+            .unwrap()
+            .attr("aria-label")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert!(
+            chart.starts_with("Phone file requests, last hour") && chart.ends_with("requests 3"),
+            "[{l}] {chart}"
+        );
+        let bars = c.find_all(Locator::Css("figure.chart rect")).await.unwrap();
+        assert!(!bars.is_empty(), "[{l}] no bar drawn");
+        // States read as words, times in the reader's zone with the stored time as tooltip.
+        let rows = text(&c, "main table:last-of-type").await;
+        assert!(
+            rows.contains("Never seen") && !rows.contains("never_seen"),
+            "[{l}] {rows}"
+        );
+        let seen = c
+            .find(Locator::Css("main table:last-of-type time"))
+            .await
+            .unwrap();
+        let iso = seen.attr("title").await.unwrap().unwrap_or_default();
+        assert!(
+            iso.contains('T'),
+            "[{l}] the stored time as tooltip: {iso:?}"
+        );
+        assert_ne!(seen.text().await.unwrap(), iso, "[{l}] shown as local time");
+        screenshot(&c, "status", l).await;
+        for page in ["/status", "/phones", "/users", "/imports", "/audit", "/"] {
+            c.goto(&format!("{base}{page}")).await.unwrap();
+            let v = accessibility_violations(&c).await;
+            assert!(v.is_empty(), "[{l}] {page}:\n{}", v.join("\n"));
+        }
+        c.close().await.unwrap();
     }
 }

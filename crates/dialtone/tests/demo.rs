@@ -76,3 +76,51 @@ async fn the_demo_fills_both_backends_and_shows_conflicts() {
         let _ = std::fs::remove_dir_all(&folder);
     }
 }
+
+#[test]
+fn the_demo_passes_over_a_busy_default_port_and_refuses_a_busy_given_one() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = busy.local_addr().unwrap().to_string();
+    let what = "The console and REST API";
+    let (addr, note) = dialtone::demo::listen_address(None, &taken, "--admin", what).unwrap();
+    assert_ne!(addr, taken);
+    let note = note.expect("a line saying the port moved");
+    assert!(
+        note.contains(&taken) && note.contains(&addr) && note.contains("--admin"),
+        "{note}"
+    );
+    std::net::TcpListener::bind(&addr).expect("the address chosen is free");
+    let e = dialtone::demo::listen_address(Some(&taken), "127.0.0.1:8080", "--admin", what)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&taken) && e.contains("--admin"), "{e}");
+
+    // The binary refuses before it fills anything: no database file, the flag named.
+    let dir = std::env::temp_dir().join(format!("dialtone-demo-port-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("demo.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialtone"))
+        .arg("--db")
+        .arg(format!("sqlite:{}", db.display()))
+        .args([
+            "demo",
+            "--users",
+            "5",
+            "--admin",
+            &taken,
+            "--http",
+            "127.0.0.1:0",
+        ])
+        .env_remove("DIALTONE_CONFIG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--admin") && stderr.contains(&taken),
+        "{stderr}"
+    );
+    assert!(!db.exists(), "nothing is filled when a port is taken");
+    drop(busy);
+    let _ = std::fs::remove_dir_all(&dir);
+}

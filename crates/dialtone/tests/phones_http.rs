@@ -86,7 +86,7 @@ async fn phones_get_their_files_and_never_a_stale_one() {
         // Every request updates the device's status: when, from where, with what, which file.
         let (_, before) = t.get("/api/v1/phones/SEP00562B300009/status").await;
         assert_eq!(before["error"]["code"], "not_found");
-        let st = t.status_when_seen("SEP00562B043616").await;
+        let st = t.status_now("SEP00562B043616").await;
         assert_eq!(st["seen"], true, "{st}");
         assert_eq!(
             (st["ip"].as_str(), st["protocol"].as_str()),
@@ -421,7 +421,7 @@ async fn first_contact_is_decided_per_phone() {
         assert_eq!(code, 404);
         let (code, _) = curl(&curl_bin, &["-A", &ua("00562b0a0002"), &url]);
         assert_eq!(code, 200);
-        let st = t.status_when_seen("SEP00562B0A0002").await;
+        let st = t.status_now("SEP00562B0A0002").await;
         assert_eq!(
             st["user_agent"],
             json!(ua("00562b0a0002")),
@@ -555,4 +555,219 @@ async fn a_change_reaches_only_the_phones_it_alters() {
 async fn curl_file(http: std::net::SocketAddr, file: &str) -> (u16, String) {
     let r = reqwest::get(format!("http://{http}/{file}")).await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// `/metrics` counts what phones asked and how it went, in a text Prometheus's own checker
+/// (promtool) accepts; only administrators read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_phone_requests_in_a_text_promtool_accepts() {
+    let Some(curl_bin) = peer("curl") else { return };
+    let Some(promtool) = peer("promtool") else {
+        return;
+    };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let phone = format!("http://{}", t.app.http_addr.unwrap());
+        t.create(
+            "/api/v1/phones",
+            json!({"mac": "00562B600001", "model": "7960", "protocol": "SIP"}),
+        )
+        .await;
+        // Its file twice (rendered, then from the cache), and a file no phone has.
+        for _ in 0..2 {
+            let (code, _) = curl(&curl_bin, &[&format!("{phone}/SEP00562B600001.cnf.xml")]);
+            assert_eq!(code, 200, "[{}]", t.label);
+        }
+        let (code, _) = curl(&curl_bin, &[&format!("{phone}/SEP00562B6FFFFF.cnf.xml")]);
+        assert_eq!(code, 404);
+
+        let anonymous = reqwest::get(t.url("/metrics")).await.unwrap();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        let (s, text) = t.get("/metrics").await;
+        assert_eq!(s, StatusCode::OK);
+        let text = text.as_str().expect("text").to_string();
+        let value = |series: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+                .unwrap_or_else(|| panic!("[{}] no {series} in\n{text}", t.label))
+        };
+        let ok = r#"dialtone_phone_requests_total{protocol="http",outcome="ok"}"#;
+        let missing = r#"dialtone_phone_requests_total{protocol="http",outcome="not_found"}"#;
+        assert_eq!(value(ok), 2.0, "[{}]", t.label);
+        assert_eq!(value(missing), 1.0, "[{}]", t.label);
+        assert_eq!(
+            value(r#"dialtone_render_cache_lookups_total{result="hit"}"#),
+            1.0,
+            "[{}] the second fetch",
+            t.label
+        );
+        assert_eq!(value("dialtone_render_seconds_count"), 1.0, "[{}]", t.label);
+        assert!(value("dialtone_db_connections") >= 1.0, "[{}]", t.label);
+
+        let mut check = std::process::Command::new(&promtool)
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        check
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = check.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "[{}] promtool: {}{}\n{text}",
+            t.label,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        grafana_dashboard_reads_what_metrics_serves(&promtool, &text);
+        t.stop().await;
+    }
+}
+
+/// The Grafana dashboard in deploy/grafana: each panel's query is PromQL promtool accepts, and
+/// names only series `/metrics` serves (`text`).
+fn grafana_dashboard_reads_what_metrics_serves(promtool: &std::path::Path, text: &str) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/grafana/dialtone.json"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut rules = Vec::new();
+    for p in dashboard["panels"].as_array().unwrap() {
+        for target in p["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("dialtone_"))
+            {
+                let family = ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .unwrap_or(name);
+                assert!(
+                    text.contains(&format!("# TYPE {family} ")),
+                    "panel {}: {name} is not in /metrics",
+                    p["title"]
+                );
+            }
+            // Grafana's variables as a query would have them.
+            let expr = expr
+                .replace("$__rate_interval", "5m")
+                .replace("$instance", ".*");
+            rules.push(json!({"record": format!("dashboard:panel_{}", rules.len()), "expr": expr}));
+        }
+    }
+    let file = std::env::temp_dir().join(format!("dialtone-dashboard-{}.yml", std::process::id()));
+    std::fs::write(
+        &file,
+        json!({"groups": [{"name": "dashboard", "rules": rules}]}).to_string(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(promtool)
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "promtool check rules: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// With `log.format = "json"`, a phone's request has an id (also in its answer's
+/// `X-Request-Id`) that the lines of its render and of its status write carry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_request_id_runs_through_the_json_log() {
+    use std::io::BufRead;
+    let Some(curl_bin) = peer("curl") else { return };
+    for db in TestDb::all().await {
+        let added = common::dialtone(
+            &db,
+            &["phone", "add", "--mac", "00562B610001", "--model", "7960"],
+        );
+        assert!(added.status.success(), "{added:?}");
+        struct Killed(std::process::Child);
+        impl Drop for Killed {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let mut server = Killed(
+            common::command(
+                &db,
+                &["serve", "--admin", "127.0.0.1:0", "--http", "127.0.0.1:0"],
+            )
+            .env("DIALTONE_LOG__FORMAT", "json")
+            .env("RUST_LOG", "info,dialtone_provision=debug")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+        );
+        let (tx, lines) = std::sync::mpsc::channel::<serde_json::Value>();
+        let stderr = server.0.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let v = serde_json::from_str(&l)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"));
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        let next = |what: &dyn Fn(&serde_json::Value) -> bool| loop {
+            let v = lines
+                .recv_timeout(std::time::Duration::from_secs(20))
+                .expect("a log line in time");
+            if what(&v) {
+                return v;
+            }
+        };
+        let listening = next(&|v| v["fields"]["message"] == "phone HTTP listener");
+        let addr = listening["fields"]["addr"].as_str().unwrap().to_string();
+        let out = std::process::Command::new(&curl_bin)
+            .args(["-s", "-D", "-", "-o", "/dev/null"])
+            .arg(format!("http://{addr}/SEP00562B610001.cnf.xml"))
+            .output()
+            .unwrap();
+        let headers = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            headers.starts_with("HTTP/1.1 200"),
+            "[{}] {headers}",
+            db.label
+        );
+        let id = headers
+            .lines()
+            .find_map(|l| l.strip_prefix("x-request-id: "))
+            .unwrap_or_else(|| panic!("[{}] no X-Request-Id in {headers}", db.label))
+            .trim()
+            .to_string();
+        let rendered = next(&|v| v["fields"]["message"] == "rendered");
+        assert_eq!(
+            rendered["fields"]["request_id"], id,
+            "[{}] {rendered}",
+            db.label
+        );
+        let written = next(&|v| v["fields"]["message"] == "status written");
+        assert_eq!(
+            written["fields"]["request_id"], id,
+            "[{}] {written}",
+            db.label
+        );
+        drop(server);
+    }
 }

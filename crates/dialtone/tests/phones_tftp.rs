@@ -140,7 +140,7 @@ async fn phones_get_their_files_over_tftp() {
         let r = preview("ftp").await.unwrap();
         assert_eq!(r.status(), 400);
 
-        let st = t.status_when_seen("SEP00562B500001").await;
+        let st = t.status_now("SEP00562B500001").await;
         assert_eq!(
             (st["protocol"].as_str(), st["file"].as_str()),
             (Some("tftp"), Some("SEP00562B500001.cnf.xml")),

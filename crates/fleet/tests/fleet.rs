@@ -232,6 +232,42 @@ async fn two_hundred_phones_boot_resync_on_a_change_and_report_it() {
             assert_eq!(v["notifies"], if affected { 1 } else { 0 }, "{v}");
         }
         assert_eq!(app.reports.counts().malformed, 0);
+        // /metrics counted the fleet: each NOTIFY accepted, each phone's files and reports.
+        let text = api
+            .client
+            .get(format!("{}/metrics", api.base))
+            .basic_auth("admin", Some(PASSWORD))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let value = |series: &str| {
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix(series)
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                })
+                .unwrap_or(0.0)
+        };
+        assert_eq!(
+            value(r#"dialtone_notifies_total{outcome="accepted"}"#),
+            100.0,
+            "[{}] {text}",
+            db.label
+        );
+        assert!(
+            value(r#"dialtone_phone_requests_total{protocol="http",outcome="ok"}"#)
+                >= 2.0 * PHONES as f64,
+            "[{}] every phone fetched at least its two files: {text}",
+            db.label
+        );
+        assert!(
+            value(r#"dialtone_syslog_datagrams_total{taken="resync_report"}"#) >= PHONES as f64,
+            "[{}] {text}",
+            db.label
+        );
         app.stop().await.unwrap();
     }
 }

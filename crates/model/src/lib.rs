@@ -6,6 +6,13 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+
+/// A count with its noun, singular or plural: `counted(1, "line", "lines")` is `1 line`.
+pub fn counted(n: impl std::fmt::Display, one: &str, many: &str) -> String {
+    let n = n.to_string();
+    let noun = if n == "1" { one } else { many };
+    format!("{n} {noun}")
+}
 pub mod catalog;
 pub mod entities;
 pub mod error;

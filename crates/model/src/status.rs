@@ -13,6 +13,8 @@ pub struct Seen {
     pub protocol: String,
     /// Requests since the last record.
     pub requests: i64,
+    /// The firmware the request's User-Agent names; empty when it names none.
+    pub firmware: String,
 }
 
 /// What a phone reported over syslog about a resync.

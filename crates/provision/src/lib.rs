@@ -11,6 +11,7 @@
 
 mod cache;
 mod firmware;
+pub mod metrics;
 pub mod reports;
 pub mod resync;
 mod view;
@@ -23,6 +24,25 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
+
+tokio::task_local! {
+    /// The id of the phone request being answered (set by the HTTP and TFTP listeners with
+    /// [`new_request_id`]): the render and the status write it leads to log it, so that one
+    /// request can be followed through the log.
+    pub static REQUEST_ID: String;
+}
+
+/// A new id for a phone request: this process's start time and a count, in hex.
+pub fn new_request_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let start = START.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    format!("{start:x}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -92,6 +112,8 @@ const BATCH: usize = 500;
 
 /// A request that missed the cache, waiting for its batch.
 struct Miss {
+    /// The request that missed ([`REQUEST_ID`]), for the render's log line.
+    request_id: Option<String>,
     file: String,
     key: DeviceKey,
     base_url: String,
@@ -112,8 +134,10 @@ struct Inner {
     cache: FileCache,
     /// Files that are no device's own (first contact, XMLDefault): kept for one generation.
     shared: Mutex<HashMap<String, Cached>>,
-    /// Requests seen since the last flush, by device.
-    seen: Mutex<HashMap<i64, Seen>>,
+    /// Requests seen since the last flush, by device, with the last one's id.
+    seen: Mutex<HashMap<i64, (Seen, Option<String>)>>,
+    /// One flush of `seen` at a time: two at once could write an older request last.
+    flushing: tokio::sync::Mutex<()>,
     pending: Mutex<Pending>,
     /// One catch-up with the change journal at a time.
     follow: tokio::sync::Mutex<()>,
@@ -124,6 +148,7 @@ struct Inner {
     http_port: std::sync::atomic::AtomicU16,
     /// Firmware files as TFTP sends them.
     firmware: firmware::FirmwareCache,
+    metrics: Arc<metrics::Metrics>,
 }
 
 /// Auto-registrations since the server started.
@@ -202,12 +227,14 @@ impl Provisioner {
                 cache: FileCache::new(cache_bytes),
                 shared: Mutex::default(),
                 seen: Mutex::default(),
+                flushing: tokio::sync::Mutex::default(),
                 pending: Mutex::default(),
                 follow: tokio::sync::Mutex::new(()),
                 touched: Mutex::new(None),
                 auto: AutoCounts::default(),
                 http_port: std::sync::atomic::AtomicU16::new(0),
                 firmware: firmware::FirmwareCache::new(firmware::DEFAULT_BYTES),
+                metrics: Arc::new(metrics::Metrics::new()),
             }),
         }
     }
@@ -254,8 +281,8 @@ impl Provisioner {
         let pending: Vec<i64> = {
             let m = self.inner.seen.lock().expect("seen lock");
             m.values()
-                .filter(|v| v.ip == ip)
-                .map(|v| v.device_id)
+                .filter(|(v, _)| v.ip == ip)
+                .map(|(v, _)| v.device_id)
                 .collect()
         };
         let (service, load, ip) = (self.inner.service.clone(), load.to_string(), ip.to_string());
@@ -279,6 +306,12 @@ impl Provisioner {
                 }
             }
         });
+    }
+
+    /// What this node counts (`/metrics`, the console's dashboard), with the cache's size as
+    /// it is now.
+    pub fn metrics(&self) -> &Arc<metrics::Metrics> {
+        &self.inner.metrics
     }
 
     /// Files cached, and the bytes they hold.
@@ -333,10 +366,13 @@ impl Provisioner {
         self.catch_up().await?;
         let ck = cache_key(file, base_url);
         if let Some(c) = self.inner.cache.get(&ck) {
+            self.inner.metrics.cache_hit();
             return Ok(c.into());
         }
+        self.inner.metrics.cache_miss();
         let (tx, rx) = oneshot::channel();
         self.enqueue(Miss {
+            request_id: REQUEST_ID.try_with(Clone::clone).ok(),
             file: file.to_string(),
             key,
             base_url: base_url.to_string(),
@@ -533,7 +569,20 @@ impl Provisioner {
                     let (v, access) = views
                         .entry((p.id, m.base_url.as_str()))
                         .or_insert_with(|| view::view(p, &m.base_url, &self.http_of(&m.base_url)));
-                    match self.inner.renderer.render(v, &m.file) {
+                    let started = std::time::Instant::now();
+                    let rendered = self.inner.renderer.render(v, &m.file);
+                    if let Some(Ok(_)) = &rendered {
+                        let took = started.elapsed();
+                        self.inner.metrics.rendered(took);
+                        tracing::debug!(
+                            request_id = m.request_id.as_deref().unwrap_or("-"),
+                            device = %v.name,
+                            file = %m.file,
+                            took_us = took.as_micros() as u64,
+                            "rendered"
+                        );
+                    }
+                    match rendered {
                         None => Ok(Answer::NotFound(format!(
                             "{}: {} does not fetch this file",
                             m.file, v.name
@@ -673,16 +722,22 @@ impl Provisioner {
     /// a boot storm does not become a storm of writes.
     pub fn seen(&self, device_id: i64, ip: &str, user_agent: &str, file: &str, protocol: &str) {
         let at = service::now();
+        let request_id = REQUEST_ID.try_with(Clone::clone).ok();
         let mut m = self.inner.seen.lock().expect("seen lock");
-        let e = m.entry(device_id).or_insert_with(|| Seen {
-            device_id,
-            at: String::new(),
-            ip: String::new(),
-            user_agent: String::new(),
-            file: String::new(),
-            protocol: String::new(),
-            requests: 0,
+        let (e, last) = m.entry(device_id).or_insert_with(|| {
+            let s = Seen {
+                device_id,
+                at: String::new(),
+                ip: String::new(),
+                user_agent: String::new(),
+                file: String::new(),
+                protocol: String::new(),
+                requests: 0,
+                firmware: String::new(),
+            };
+            (s, None)
         });
+        *last = request_id;
         e.at = at;
         e.ip = ip.to_string();
         if !user_agent.is_empty() {
@@ -694,17 +749,29 @@ impl Provisioner {
     }
 
     /// Writes the requests seen since the last flush (without bumping the generation: no file
-    /// changes with a status).
+    /// changes with a status). Every half second, and before a status is read, so that a phone
+    /// that has just fetched its file shows it.
     pub async fn flush_status(&self) -> Result<usize> {
-        let batch: Vec<Seen> = self
+        let _one = self.inner.flushing.lock().await;
+        let (batch, ids): (Vec<Seen>, Vec<Option<String>>) = self
             .inner
             .seen
             .lock()
             .expect("seen lock")
             .drain()
             .map(|(_, v)| v)
-            .collect();
+            .unzip();
         self.inner.service.record_seen(&batch).await?;
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            for (s, id) in batch.iter().zip(&ids) {
+                tracing::debug!(
+                    request_id = id.as_deref().unwrap_or("-"),
+                    device_id = s.device_id,
+                    requests = s.requests,
+                    "status written"
+                );
+            }
+        }
         Ok(batch.len())
     }
 

@@ -42,6 +42,7 @@ pub struct Reports {
     templates: tokio::sync::RwLock<(i64, Templates)>,
     pending: Mutex<Vec<model::status::ResyncReport>>,
     counters: Counters,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Reports {
@@ -53,12 +54,14 @@ impl std::fmt::Debug for Reports {
 }
 
 impl Reports {
-    pub fn new(service: Service) -> Reports {
+    /// Reports recorded through `service`, counted in `metrics` (the provisioner's).
+    pub fn new(service: Service, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Reports {
         Reports {
             service,
             templates: tokio::sync::RwLock::new((-1, Templates::default())),
             pending: Mutex::new(Vec::new()),
             counters: Counters::default(),
+            metrics,
         }
     }
 
@@ -142,6 +145,9 @@ impl Reports {
             Kind::Success => model::status::Report::Succeeded,
             Kind::Failure => model::status::Report::Failed,
         };
+        if report != model::status::Report::Requested {
+            self.metrics.happened(crate::metrics::Event::Resync);
+        }
         if report == model::status::Report::Failed {
             tracing::info!(device_id, %from, error = event.error.as_deref().unwrap_or(""), "a phone reports a failed resync");
         }

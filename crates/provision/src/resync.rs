@@ -273,6 +273,7 @@ impl Resync {
         };
         let outcome = self.notifier.notify(&t).await;
         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.provisioner.metrics().notified(outcome.kind());
         match &outcome {
             Outcome::Accepted { .. } => {
                 tracing::debug!(device_id = id, to = %t.addr, "NOTIFY accepted")
@@ -439,6 +440,7 @@ pub async fn run_once(
     }
     while let Some(done) = running.join_next().await {
         let Ok((id, outcome)) = done else { continue };
+        p.metrics().notified(outcome.kind());
         p.service().record_notify(id, &outcome.describe()).await?;
         report.insert(id, Ok(outcome));
     }

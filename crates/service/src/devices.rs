@@ -1092,6 +1092,13 @@ impl Service {
         Ok(status_of(row))
     }
 
+    /// Phones by model and firmware (reported, fetched, or named by their last request; empty
+    /// when none), most first: (model, firmware, phones).
+    pub async fn phones_by_firmware(&self) -> Result<Vec<(String, String, i64)>> {
+        let mut c = self.store.read().await?;
+        Ok(store::status::by_model_and_firmware(&mut c).await?)
+    }
+
     /// Phones' status, filtered by state (`never_seen`, `failing`, `not_resynced`) and name
     /// prefix.
     pub async fn device_statuses(
@@ -1244,7 +1251,7 @@ impl Service {
 }
 
 /// The firmware an MPP User-Agent names: `Cisco-CP-8861-3PCC/11.3.1 (…)` gives `11.3.1`.
-fn firmware_of(user_agent: &str) -> Option<String> {
+pub(crate) fn firmware_of(user_agent: &str) -> Option<String> {
     let rest = user_agent.strip_prefix("Cisco-")?;
     let v = rest.split_once('/')?.1.split_whitespace().next()?;
     (!v.is_empty()).then(|| v.to_string())
@@ -1274,6 +1281,11 @@ fn status_of(row: store::status::StatusRow) -> model::DeviceStatus {
     };
     let firmware = Some(r.firmware.clone())
         .filter(|f| !f.is_empty())
+        .or_else(|| {
+            s.as_ref()
+                .map(|s| s.firmware.clone())
+                .filter(|f| !f.is_empty())
+        })
         .or_else(|| s.as_ref().and_then(|s| firmware_of(&s.user_agent)));
     model::DeviceStatus {
         device: row.name,

@@ -143,8 +143,8 @@ impl ImportReport {
     /// `N rows: A ok, B failed`.
     pub fn summary(&self) -> String {
         format!(
-            "{} rows: {} ok, {} failed{}{}{}",
-            self.rows,
+            "{}: {} ok, {} failed{}{}{}",
+            model::counted(self.rows, "row", "rows"),
             self.ok,
             self.failed,
             if self.unchanged > 0 {
@@ -576,6 +576,8 @@ impl Service {
         let mut before = report.mark();
         let mut started = std::time::Instant::now();
         let mut reported = 0;
+        // Rows ok and failed counted in `/metrics` so far.
+        let mut counted = (0, 0);
         svc.store.set_optimistic(!opts.dry_run);
         // Licence units are counted from what is stored: rows held back would go uncounted.
         svc.store.set_holding(!svc.licensing_enforced());
@@ -619,6 +621,7 @@ impl Service {
             if stop || pending.len() >= CHUNK_ROWS || started.elapsed() >= CHUNK_TIME {
                 if !opts.dry_run {
                     svc.commit_rows(job, &report, &mut reported, None).await?;
+                    self.count_committed(opts.kind, &report, &mut counted);
                 }
                 progress(&report);
                 svc.store
@@ -650,6 +653,7 @@ impl Service {
         } else {
             svc.commit_rows(job, &report, &mut reported, Some(&summary))
                 .await?;
+            self.count_committed(opts.kind, &report, &mut counted);
         }
         progress(&report);
         if !opts.dry_run {
@@ -746,6 +750,16 @@ impl Service {
             }
             Err(e) => row_failed(report, opts.kind, row.line, &record, &e),
         }
+    }
+
+    /// Counts the rows committed since `counted` ([`Service::imported_rows`]).
+    fn count_committed(&self, kind: Kind, report: &ImportReport, counted: &mut (u64, u64)) {
+        self.count_imported(
+            kind.name(),
+            report.ok - counted.0,
+            report.failed - counted.1,
+        );
+        *counted = (report.ok, report.failed);
     }
 
     /// Writes the job's progress (and the row errors found since `reported`) and commits the

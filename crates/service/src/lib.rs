@@ -292,6 +292,9 @@ pub struct Service {
     /// Set while an import runs: passwords and PINs are sealed for the background hasher
     /// instead of hashed on the import's one CPU (docs/csv.md).
     seal_secrets: bool,
+    /// Import rows committed since the start, by kind: (ok, failed) (`/metrics`).
+    imported:
+        std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<&'static str, (u64, u64)>>>,
 }
 
 /// The default LDAP profile and CTI gateway profile, by name.
@@ -329,7 +332,29 @@ impl Service {
             units: None,
             firmware_folder: std::sync::Arc::new("firmware".into()),
             seal_secrets: false,
+            imported: Default::default(),
         }
+    }
+
+    /// Import rows committed by this process since it started, by kind: (kind, ok, failed).
+    pub fn imported_rows(&self) -> Vec<(String, u64, u64)> {
+        let m = self.imported.lock().expect("import counts");
+        m.iter()
+            .map(|(k, (ok, failed))| (k.to_string(), *ok, *failed))
+            .collect()
+    }
+
+    /// Counts import rows committed ([`Service::imported_rows`]).
+    pub(crate) fn count_imported(&self, kind: &'static str, ok: u64, failed: u64) {
+        let mut m = self.imported.lock().expect("import counts");
+        let e = m.entry(kind).or_default();
+        e.0 += ok;
+        e.1 += failed;
+    }
+
+    /// The database pool: connections open, and idle among them.
+    pub fn pool_stats(&self) -> (u64, u64) {
+        self.store.pool_stats()
     }
 
     /// The same use cases, each run to its end in its transaction and then rolled back: every
@@ -597,17 +622,19 @@ impl Service {
             (true, false) => Outcome::Failed,
             (false, false) => Outcome::Partial,
         };
-        let detail = format!(
-            "{} succeeded{}{}; {} failed{}",
-            succeeded.len(),
-            if succeeded.is_empty() { "" } else { ": " },
-            succeeded.join(", "),
-            failed.len(),
-            failed
+        // `2 succeeded: a1, a2. 1 failed: ghost (there is no user ghost).`
+        let mut detail = format!("{} succeeded", succeeded.len());
+        if !succeeded.is_empty() {
+            detail.push_str(&format!(": {}", succeeded.join(", ")));
+        }
+        if !failed.is_empty() {
+            let why: Vec<String> = failed
                 .iter()
-                .map(|f| format!("; {}: {}", f.target, f.message))
-                .collect::<String>()
-        );
+                .map(|f| format!("{} ({})", f.target, f.message))
+                .collect();
+            detail.push_str(&format!(". {} failed: {}", failed.len(), why.join("; ")));
+        }
+        detail.push('.');
         let mut tx = self.store.write().await?;
         store::audit::append(
             tx.conn(),
@@ -615,7 +642,7 @@ impl Service {
                 actor: &actor.name,
                 action: action.as_str(),
                 resource: resource.as_str(),
-                target: &format!("{} records", targets.len()),
+                target: &model::counted(targets.len(), "record", "records"),
                 system: "",
                 result,
                 detail: &detail,

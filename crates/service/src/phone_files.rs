@@ -371,8 +371,16 @@ impl Service {
         if seen.is_empty() {
             return Ok(());
         }
+        // The firmware a User-Agent names, kept for the counts by firmware.
+        let seen: Vec<Seen> = seen
+            .iter()
+            .map(|s| Seen {
+                firmware: crate::devices::firmware_of(&s.user_agent).unwrap_or_default(),
+                ..s.clone()
+            })
+            .collect();
         let mut tx = self.store.write_unversioned().await?;
-        store::status::record(tx.conn(), seen).await?;
+        store::status::record(tx.conn(), &seen).await?;
         tx.commit().await?;
         Ok(())
     }

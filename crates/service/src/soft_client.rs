@@ -332,7 +332,8 @@ impl Service {
             return Err(Error::conflict(
                 "name",
                 format!(
-                    "{n} users are homed on presence node {node} ({}{}): rehome them first (POST /api/v1/presence-subclusters/rehome)",
+                    "{} homed on presence node {node} ({}{}): rehome them first (POST /api/v1/presence-subclusters/rehome)",
+                    if n == 1 { "1 user is".to_string() } else { format!("{n} users are") },
                     some.join(", "),
                     if n > some.len() as i64 { ", …" } else { "" }
                 ),
@@ -413,7 +414,9 @@ impl Service {
                 Error::conflict(
                     "name",
                     format!(
-                        "{n} users have {} {} as their {what} ({}{}): give them another first",
+                        "{} {} {} {} as their {what} ({}{}): give them another first",
+                    model::counted(n, "user", "users"),
+                    if n == 1 { "has" } else { "have" },
                         kind.noun(),
                         current.name,
                         some.join(", "),

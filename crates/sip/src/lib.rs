@@ -117,6 +117,18 @@ impl Outcome {
         matches!(self, Outcome::Accepted { .. })
     }
 
+    /// The outcome in a word, for counting: `accepted`, `refused`, `unauthorized`, `timeout`
+    /// or `send_failed`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Accepted { .. } => "accepted",
+            Outcome::Refused { .. } => "refused",
+            Outcome::Unauthorized { .. } => "unauthorized",
+            Outcome::Timeout => "timeout",
+            Outcome::SendFailed(_) => "send_failed",
+        }
+    }
+
     /// One line for the device status and the log.
     pub fn describe(&self) -> String {
         match self {

@@ -82,7 +82,8 @@ pub async fn append(conn: &mut AnyConnection, e: &NewEntry<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Newest first. Filters: `actor`, `action`, `resource`, `target`, `system`, `result`,
+/// In the order of writing, newest first when `descending` (as the API and the console ask by
+/// default). Filters: `actor`, `action`, `resource`, `target`, `system`, `result`,
 /// `since` and `until` (RFC 3339 times); `q` is a prefix of the target.
 pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<AuditEntry>> {
     let mut w = Sql::new(" WHERE 1 = 1");
@@ -105,7 +106,7 @@ pub async fn find(conn: &mut AnyConnection, f: &Find) -> Result<Page<AuditEntry>
         crate::sql::push_prefix(&mut w, "target", q);
     }
     let cols = "id, at, actor, action, resource, target, system, result, detail";
-    let order = if f.descending { "id ASC" } else { "id DESC" };
+    let order = if f.descending { "id DESC" } else { "id ASC" };
     crate::page::page(
         conn,
         cols,

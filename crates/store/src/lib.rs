@@ -690,6 +690,11 @@ impl Store {
         self.backend
     }
 
+    /// Connections open in the pool, and idle among them.
+    pub fn pool_stats(&self) -> (u64, u64) {
+        (u64::from(self.pool.size()), self.pool.num_idle() as u64)
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

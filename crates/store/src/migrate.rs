@@ -93,6 +93,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "voicemail_records",
             sql: include_str!("../migrations/0016_voicemail_records.sql"),
         },
+        Migration {
+            version: 17,
+            name: "status_firmware",
+            sql: include_str!("../migrations/0017_status_firmware.sql"),
+        },
     ]
 }
 

@@ -11,8 +11,8 @@ pub use model::status::{Report, ResyncReport, Seen};
 pub async fn record(conn: &mut AnyConnection, seen: &[Seen]) -> Result<()> {
     for part in seen.chunks(100) {
         let mut q = crate::sql::Sql::new(
-            "INSERT INTO device_status (device_id, last_seen, last_ip, last_user_agent, last_file, last_protocol, requests) \
-             SELECT d.id, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM (VALUES ",
+            "INSERT INTO device_status (device_id, last_seen, last_ip, last_user_agent, last_file, last_protocol, requests, last_firmware) \
+             SELECT d.id, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8 FROM (VALUES ",
         );
         for (i, s) in part.iter().enumerate() {
             if i > 0 {
@@ -32,6 +32,8 @@ pub async fn record(conn: &mut AnyConnection, seen: &[Seen]) -> Result<()> {
                 .bind(s.protocol.as_str())
                 .push(", ")
                 .bind(s.requests)
+                .push(", ")
+                .bind(s.firmware.as_str())
                 .push(")");
         }
         // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
@@ -40,7 +42,9 @@ pub async fn record(conn: &mut AnyConnection, seen: &[Seen]) -> Result<()> {
              ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen, last_ip = excluded.last_ip, \
              last_user_agent = excluded.last_user_agent, \
              last_file = excluded.last_file, last_protocol = excluded.last_protocol, \
-             requests = device_status.requests + excluded.requests",
+             requests = device_status.requests + excluded.requests, \
+             last_firmware = CASE WHEN excluded.last_firmware <> '' THEN excluded.last_firmware \
+             ELSE device_status.last_firmware END",
         );
         q.query().execute(&mut *conn).await?;
     }
@@ -49,7 +53,8 @@ pub async fn record(conn: &mut AnyConnection, seen: &[Seen]) -> Result<()> {
 
 pub async fn get(conn: &mut AnyConnection, device_id: i64) -> Result<Option<Seen>> {
     let r = sqlx::query(
-        "SELECT device_id, last_seen, last_ip, last_user_agent, last_file, last_protocol, requests FROM device_status WHERE device_id = $1",
+        "SELECT device_id, last_seen, last_ip, last_user_agent, last_file, last_protocol, requests, last_firmware \
+         FROM device_status WHERE device_id = $1",
     )
     .bind(device_id)
     .fetch_optional(conn)
@@ -63,6 +68,7 @@ pub async fn get(conn: &mut AnyConnection, device_id: i64) -> Result<Option<Seen
             file: r.try_get(4)?,
             protocol: r.try_get(5)?,
             requests: r.try_get(6)?,
+            firmware: r.try_get(7)?,
         })
     })
     .transpose()
@@ -266,7 +272,7 @@ pub async fn list(
     offset: i64,
 ) -> Result<(Vec<StatusRow>, i64)> {
     let mut q = crate::sql::Sql::new(
-        "SELECT d.id, d.name, s.last_seen, s.last_ip, s.last_user_agent, s.last_file, s.last_protocol, s.requests, \
+        "SELECT d.id, d.name, s.last_seen, s.last_ip, s.last_user_agent, s.last_file, s.last_protocol, s.requests, s.last_firmware, \
          r.device_id AS r_id, r.requested_at, r.succeeded_at, r.failed_at, r.error, r.firmware, r.syslog_ip, r.notified_at, \
          r.notify_outcome, r.file_changed_at, lu.user_id AS logged_in, COUNT(*) OVER () AS total",
     );
@@ -292,7 +298,7 @@ pub async fn list(
 /// One device's status.
 pub async fn of_device(conn: &mut AnyConnection, device_id: i64) -> Result<Option<StatusRow>> {
     let mut q = crate::sql::Sql::new(
-        "SELECT d.id, d.name, s.last_seen, s.last_ip, s.last_user_agent, s.last_file, s.last_protocol, s.requests, \
+        "SELECT d.id, d.name, s.last_seen, s.last_ip, s.last_user_agent, s.last_file, s.last_protocol, s.requests, s.last_firmware, \
          r.device_id AS r_id, r.requested_at, r.succeeded_at, r.failed_at, r.error, r.firmware, r.syslog_ip, r.notified_at, \
          r.notify_outcome, r.file_changed_at, lu.user_id AS logged_in",
     );
@@ -316,6 +322,7 @@ fn status_row(r: &sqlx::any::AnyRow) -> Result<StatusRow> {
             file: r.try_get("last_file")?,
             protocol: r.try_get("last_protocol")?,
             requests: r.try_get("requests")?,
+            firmware: r.try_get("last_firmware")?,
         }),
         None => None,
     };
@@ -353,4 +360,18 @@ pub async fn device_by_ip(conn: &mut AnyConnection, ip: &str) -> Result<Option<i
         [one] => Some(*one),
         _ => None,
     })
+}
+
+/// Phones by model and firmware (as reported over syslog or fetched, else as their last
+/// request named it; empty when neither), most first.
+pub async fn by_model_and_firmware(conn: &mut AnyConnection) -> Result<Vec<(String, String, i64)>> {
+    let rows = sqlx::query_as::<_, (String, String, i64)>(
+        "SELECT d.model, COALESCE(NULLIF(r.firmware, ''), s.last_firmware, '') AS firmware, COUNT(*) AS n \
+         FROM devices d LEFT JOIN device_status s ON s.device_id = d.id \
+         LEFT JOIN device_resync r ON r.device_id = d.id WHERE d.class = 'phone' \
+         GROUP BY d.model, COALESCE(NULLIF(r.firmware, ''), s.last_firmware, '') ORDER BY n DESC, d.model, firmware",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows)
 }

@@ -598,3 +598,43 @@ async fn file_digests_move_compare_and_set_in_one_batch() {
         tx.commit().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn the_audit_log_reads_newest_first_when_descending_and_oldest_first_when_not() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let label = db.label;
+        let mut tx = store.write().await.unwrap();
+        for target in ["first", "second", "third"] {
+            store::audit::append(
+                tx.conn(),
+                &store::audit::NewEntry {
+                    actor: "admin",
+                    action: "create",
+                    resource: "user",
+                    target,
+                    system: "",
+                    result: model::Outcome::Ok,
+                    detail: "",
+                },
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        for (descending, want) in [
+            (true, ["third", "second", "first"]),
+            (false, ["first", "second", "third"]),
+        ] {
+            let f = Find {
+                descending,
+                limit: 10,
+                ..Default::default()
+            };
+            let page = store::audit::find(&mut c, &f).await.unwrap();
+            let got: Vec<&str> = page.items.iter().map(|e| e.target.as_str()).collect();
+            assert_eq!(got, want, "{label}: descending {descending}");
+        }
+    }
+}

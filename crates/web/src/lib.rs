@@ -34,6 +34,18 @@ pub struct AppState {
     pub tftp_base_url: Option<String>,
     /// The resync engine, when the server sends NOTIFYs (`--sip`).
     pub resync: Option<std::sync::Arc<provision::resync::Resync>>,
+    /// The syslog receiver's reports (counted in `/metrics` whether it listens or not).
+    pub reports: std::sync::Arc<provision::reports::Reports>,
+}
+
+impl AppState {
+    /// Writes the phone requests not written yet, before a status is read: a phone that has
+    /// just fetched its file is seen at once, not at the next flush.
+    pub(crate) async fn flush_seen(&self) {
+        if let Err(e) = self.provisioner.flush_status().await {
+            tracing::warn!(error = %e, "could not record device status");
+        }
+    }
 }
 
 /// The admin listener's routes: the REST API, its OpenAPI document, `/healthz`.

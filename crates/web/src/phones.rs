@@ -77,7 +77,31 @@ pub(crate) fn base_url(headers: &HeaderMap, fallback: &str) -> String {
     }
 }
 
+/// Answers a phone's request for a file, counting how it went (`/metrics`, the dashboard),
+/// under a request id that its render and status write log too, and that the answer carries
+/// (`X-Request-Id`).
 async fn serve_file(State(st): State<PhoneState>, req: Request) -> Response {
+    use provision::metrics::{Outcome, Protocol};
+    use tracing::Instrument;
+    let id = provision::new_request_id();
+    let span = tracing::info_span!("phone_request", request_id = %id, protocol = "http");
+    let mut r = provision::REQUEST_ID
+        .scope(id.clone(), answer(&st, req).instrument(span))
+        .await;
+    if let Ok(v) = header::HeaderValue::from_str(&id) {
+        r.headers_mut().insert("x-request-id", v);
+    }
+    let outcome = match r.status() {
+        s if s.is_success() || s.is_redirection() => Outcome::Ok,
+        StatusCode::UNAUTHORIZED => Outcome::Unauthorized,
+        s if s.is_server_error() => Outcome::Error,
+        _ => Outcome::NotFound,
+    };
+    st.provisioner.metrics().request(Protocol::Http, outcome);
+    r
+}
+
+async fn answer(st: &PhoneState, req: Request) -> Response {
     let p = &st.provisioner;
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return (

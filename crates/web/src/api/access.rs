@@ -11,6 +11,44 @@ pub(super) async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// What this node counts, in the Prometheus text format (version 0.0.4): phone requests by
+/// protocol and outcome, render cache lookups, render time, NOTIFYs by outcome, syslog
+/// datagrams, import rows, the database pool. Any administrator (a token works as a bearer,
+/// for a Prometheus scrape job); docs/operations.md.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"), (status = 401, body = ErrorBody)))]
+pub(super) async fn metrics(
+    State(s): State<AppState>,
+    _a: Admin,
+) -> ApiResult<axum::response::Response> {
+    let m = s.provisioner.metrics();
+    let (files, bytes) = s.provisioner.cached();
+    m.set_cached(files as u64, bytes);
+    let c = s.reports.counts();
+    let scrape = provision::metrics::Scrape {
+        import_rows: s.service.imported_rows(),
+        pool: s.service.pool_stats(),
+        syslog: vec![
+            ("resync_report", c.events),
+            ("other", c.other),
+            ("malformed", c.malformed),
+            ("unknown_device", c.unknown_device),
+            ("dropped", c.dropped),
+        ],
+    };
+    let text = m
+        .encode(&scrape)
+        .map_err(|e| service::Error::Internal(format!("writing the metrics: {e}")))?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            provision::metrics::CONTENT_TYPE,
+        )],
+        text,
+    )
+        .into_response())
+}
+
 /// The administrator the credentials belong to.
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "admin", responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
 pub(super) async fn whoami(Admin(a): Admin) -> Json<WhoAmI> {
@@ -124,8 +162,8 @@ pub(super) async fn create_token(
     Ok(created(s.service.create_token(&a, &b.name).await?))
 }
 
-/// The audit log, newest first. Filters: `actor`, `action`, `resource`, `target`, `system`,
-/// `result`, `since`, `until`; `q` is a prefix of the target.
+/// The audit log, newest first (`order=asc`: oldest first). Filters: `actor`, `action`,
+/// `resource`, `target`, `system`, `result`, `since`, `until`; `q` is a prefix of the target.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(ListParams),
     responses((status = 200, body = Page<AuditEntry>), (status = 401, body = ErrorBody)))]
 pub(super) async fn audit(
@@ -141,6 +179,9 @@ pub(super) async fn audit(
         &[],
     )?;
     let mut f = f;
+    if !q.contains_key("order") {
+        f.descending = true;
+    }
     if let Some(sys) = f.system.take() {
         f.filters.push(("system".into(), sys));
     }

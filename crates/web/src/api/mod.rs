@@ -257,6 +257,7 @@ struct ApiDoc;
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
+        .routes(routes!(metrics))
         .routes(routes!(whoami))
         .routes(routes!(list_roles, create_role))
         .routes(routes!(get_role, update_role, delete_role))

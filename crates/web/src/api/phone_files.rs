@@ -159,6 +159,7 @@ pub(super) async fn list_status(
             Some("system".into()),
         ));
     }
+    s.flush_seen().await;
     Ok(Json(
         s.service
             .device_statuses(
@@ -219,6 +220,7 @@ pub(super) async fn phone_status(
     _a: Admin,
     Path(name): Path<String>,
 ) -> ApiResult<Json<DeviceStatus>> {
+    s.flush_seen().await;
     Ok(Json(s.service.phone_status(&name).await?))
 }
 

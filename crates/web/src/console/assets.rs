@@ -21,3 +21,13 @@ pub(super) async fn style() -> impl IntoResponse {
         include_str!("../../assets/style.css"),
     )
 }
+
+pub(super) async fn console_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/console.js"),
+    )
+}

@@ -449,7 +449,10 @@ pub(super) async fn view_with(
         Err(page) => return page,
     };
     let status = match dev {
-        Dev::Phone => s.service.phone_status(&name).await.ok(),
+        Dev::Phone => {
+            s.flush_seen().await;
+            s.service.phone_status(&name).await.ok()
+        }
         Dev::Profile => None,
     };
     // Extension mobility, on phones whose model has it.

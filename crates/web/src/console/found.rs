@@ -61,7 +61,7 @@ pub(super) async fn confirm_delete_found(
                         heading => format!("Delete {n} {}", what(k)),
                         none => format!("The find holds no {}.", what(k)),
                         verb => "deletes", many => n > MANY, targets, hidden, danger => true,
-                        action => link, button => format!("Delete {n} records"),
+                        action => link, button => format!("Delete {}", model::counted(n, "record", "records")),
                         back => format!("/{kind}?{}", link.split_once('?').map(|(_, q)| q).unwrap_or("")),
                     },
                 ),

@@ -83,7 +83,7 @@ pub(super) async fn jobs(
             .map(|j| {
                 context! {
                     href => format!("/jobs/{}", j.id),
-                    conflict => (j.failed > 0).then(|| format!("{} rows failed", j.failed)),
+                    conflict => (j.failed > 0).then(|| format!("{} failed", model::counted(j.failed, "row", "rows"))),
                     cells => vec![
                         j.id.to_string(), j.kind, format!("{}{}", j.mode, if j.dry_run { " (dry run)" } else { "" }), j.source,
                         j.state.as_str().to_string(), j.rows_done.to_string(), j.ok.to_string(), j.failed.to_string(), j.actor, j.created_at,

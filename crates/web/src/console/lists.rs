@@ -129,7 +129,33 @@ pub(super) fn filter(
     label: &str,
     options: &[&str],
 ) -> Value {
+    let labeled: Vec<(&str, String)> = options.iter().map(|o| (*o, words(o))).collect();
+    filter_labeled(q, name, label, &labeled)
+}
+
+/// [`filter`] whose options say something else than their value: (value, what it says).
+pub(super) fn filter_labeled(
+    q: &BTreeMap<String, String>,
+    name: &str,
+    label: &str,
+    options: &[(&str, String)],
+) -> Value {
+    let options: Vec<Value> = options
+        .iter()
+        .map(|(value, label)| context! { value, label })
+        .collect();
     context! { name, label, options, value => q.get(name).cloned().unwrap_or_default() }
+}
+
+/// A value as a person reads it: `device-profiles` and `never_seen` are "Device profiles" and
+/// "Never seen".
+pub(super) fn words(slug: &str) -> String {
+    let spaced = slug.replace(['_', '-'], " ");
+    let mut c = spaced.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 /// How a plain list names itself: its path (and menu entry), title, what it lists, and what its
@@ -156,6 +182,18 @@ pub(super) fn list_page(
     q: &BTreeMap<String, String>,
     f: &model::Find,
     listed: service::Result<Listed>,
+) -> Response {
+    list_page_with(c, w, q, f, listed, None)
+}
+
+/// [`list_page`] with `above` (HTML made here, such as charts) between the title and the list.
+pub(super) fn list_page_with(
+    c: &Console,
+    w: Words,
+    q: &BTreeMap<String, String>,
+    f: &model::Find,
+    listed: service::Result<Listed>,
+    above: Option<String>,
 ) -> Response {
     let Words {
         here,
@@ -191,7 +229,7 @@ pub(super) fn list_page(
                         headers => l.headers,
                         action => action.map(|(href, label)| context! { href, label }),
                         extra => extra.map(|(href, label)| context! { href, label }),
-                        filters, filter_names, delete_found,
+                        filters, filter_names, delete_found, above,
                         rows => l.rows,
                         total => if l.total_exact { l.total.to_string() } else { format!("{}+", l.total) },
                         ..nav
@@ -241,7 +279,12 @@ pub(super) async fn users(
                 .then_some(("/users/new", "Add a user")),
             filters: vec![
                 filter(&q, "department", "Department", &[]),
-                filter(&q, "conflicts", "Conflicts", &["true"]),
+                filter_labeled(
+                    &q,
+                    "conflicts",
+                    "Conflicts",
+                    &[("true", "In conflict".to_string())],
+                ),
             ],
             delete_found: delete_found_link(&c, TemplateKind::User, &q),
             extra: None,
@@ -460,6 +503,7 @@ pub(super) async fn status(
 ) -> Response {
     let f = find_of(&q, &[]);
     let state = q.get("state").map(String::as_str);
+    s.flush_seen().await;
     let listed = s
         .service
         .device_statuses(state, f.q.as_deref().unwrap_or(""), f.limit, f.offset)
@@ -476,7 +520,7 @@ pub(super) async fn status(
                         href => format!("/phones/{}", d.device),
                         conflict => (d.state == "failing").then(|| d.resync_error.clone().or(d.notify_outcome.clone()).unwrap_or_default()),
                         cells => vec![
-                            d.device.clone(), d.state.clone(), d.last_seen.clone().unwrap_or_else(|| "never".into()),
+                            d.device.clone(), state_words(&d.state).to_string(), d.last_seen.clone().unwrap_or_else(|| "never".into()),
                             d.firmware.clone().unwrap_or_default(), d.resync_succeeded_at.clone().or(d.resync_failed_at.clone()).unwrap_or_default(),
                             d.notify_outcome.clone().unwrap_or_default(),
                             d.logged_in.clone().unwrap_or_default(),
@@ -485,7 +529,11 @@ pub(super) async fn status(
                 })
                 .collect(),
         });
-    list_page(
+    let above = match status_counts(&s).await {
+        Ok(counts) => counts + &activity_charts(s.provisioner.metrics()),
+        Err(e) => return c.failed(e),
+    };
+    list_page_with(
         &c,
         Words {
             here: "status",
@@ -493,14 +541,143 @@ pub(super) async fn status(
             noun: "devices",
             placeholder: "Device name starts with…",
             action: None,
-            filters: Vec::new(),
+            filters: vec![filter_labeled(
+                &q,
+                "state",
+                "State",
+                &["failing", "never_seen", "not_resynced"].map(|s| (s, state_words(s).to_string())),
+            )],
             delete_found: None,
             extra: None,
         },
         &q,
         &f,
         listed,
+        Some(above),
     )
+}
+
+/// A phone's state (`model::DeviceStatus::state`) as a person reads it.
+pub(super) fn state_words(state: &str) -> &str {
+    match state {
+        "ok" => "OK",
+        "failing" => "Failing",
+        "never_seen" => "Never seen",
+        "not_resynced" => "Changed since its last resync",
+        other => other,
+    }
+}
+
+/// How many phones are in each state, each a link to them.
+async fn status_counts(s: &AppState) -> service::Result<String> {
+    let mut out = String::from(r#"<ul class="counts" aria-label="Phones by state">"#);
+    for (state, words) in [
+        ("failing", "failing"),
+        ("never_seen", "never seen"),
+        ("not_resynced", "changed since their last resync"),
+    ] {
+        let n = s
+            .service
+            .device_statuses(Some(state), "", 1, 0)
+            .await?
+            .total;
+        out.push_str(&format!(
+            r#"<li class="{}"><a href="/status?state={state}"><b>{n}</b> {words}</a></li>"#,
+            if state == "failing" && n > 0 {
+                "conflict"
+            } else {
+                ""
+            }
+        ));
+    }
+    out.push_str("</ul>");
+    let by = s.service.phones_by_firmware().await?;
+    if !by.is_empty() {
+        out.push_str(
+            r#"<table class="by-firmware"><caption>Phones by model and firmware</caption><tr><th>Model</th><th>Firmware</th><th>Phones</th></tr>"#,
+        );
+        for (model, firmware, n) in by.iter().take(12) {
+            let firmware = if firmware.is_empty() {
+                "not known yet".to_string()
+            } else {
+                html_escape(firmware)
+            };
+            out.push_str(&format!(
+                "<tr><td>{}</td><td>{firmware}</td><td>{n}</td></tr>",
+                html_escape(model)
+            ));
+        }
+        if by.len() > 12 {
+            out.push_str(&format!(
+                r#"<tr><td colspan="3" class="muted">and {} more</td></tr>"#,
+                by.len() - 12
+            ));
+        }
+        out.push_str("</table>");
+    }
+    Ok(out)
+}
+
+/// `s` with `&`, `<`, `>` and `"` written as entities, for HTML made here.
+pub(super) fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// What phones asked of this node and the resyncs it saw, over the last hour and the last day.
+fn activity_charts(m: &provision::metrics::Metrics) -> String {
+    use super::chart::{buckets, chart, Series};
+    let mut out = String::from(r#"<section class="charts" aria-label="Activity">"#);
+    for (minutes, per, from, span) in [
+        (m.history(60), 1, "an hour ago", "last hour"),
+        (
+            m.history(provision::metrics::DAY_MINUTES),
+            15,
+            "a day ago",
+            "last day",
+        ),
+    ] {
+        out.push_str(&chart(
+            &format!("Phone file requests, {span}"),
+            &[Series {
+                name: "requests",
+                class: "s-requests",
+                values: buckets(&minutes, per, |m| m.requests),
+            }],
+            true,
+            from,
+            "now",
+        ));
+        out.push_str(&chart(
+            &format!("Resyncs and NOTIFYs, {span}"),
+            &[
+                Series {
+                    name: "resyncs reported",
+                    class: "s-resyncs",
+                    values: buckets(&minutes, per, |m| m.resyncs),
+                },
+                Series {
+                    name: "NOTIFYs accepted",
+                    class: "s-accepted",
+                    values: buckets(&minutes, per, |m| m.notifies_accepted),
+                },
+                Series {
+                    name: "NOTIFYs not accepted",
+                    class: "s-failed",
+                    values: buckets(&minutes, per, |m| m.notifies_failed),
+                },
+            ],
+            false,
+            from,
+            "now",
+        ));
+    }
+    out.push_str(
+        r#"<p class="muted">Counted by this node since it started; <code>/metrics</code> gives the same to Prometheus.</p></section>"#,
+    );
+    out
 }
 
 pub(super) async fn audit(

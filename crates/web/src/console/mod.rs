@@ -26,6 +26,7 @@ const PAGE: i64 = 50;
 
 mod admins;
 mod assets;
+mod chart;
 mod devices;
 mod firmware;
 mod found;
@@ -207,6 +208,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/exports/{file}", get(export))
         .route("/assets/htmx.min.js", get(htmx))
         .route("/assets/style.css", get(style))
+        .route("/assets/console.js", get(console_js))
 }
 
 /// The pages of records edited through their fields ([`records`]): the list at `base` (and
@@ -328,6 +330,26 @@ fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut e = Environment::new();
+        // `{{ kind|words }}`: "device-profiles" as "Device profiles".
+        e.add_filter("words", |s: String| lists::words(&s));
+        // `{{ job.created_at|when }}`: a stored time as <time>, which console.js shows in the
+        // reader's time zone.
+        e.add_filter("when", |s: String| {
+            let s = lists::html_escape(&s);
+            Value::from_safe_string(format!(r#"<time datetime="{s}">{s}</time>"#))
+        });
+        // `{% if c is timestamp %}`: a stored time (RFC 3339), shown as <time>.
+        e.add_test("timestamp", |s: String| {
+            let b = s.as_bytes();
+            b.len() >= 20
+                && b[4] == b'-'
+                && b[7] == b'-'
+                && b[10] == b'T'
+                && b[13] == b':'
+                && b[..4].iter().all(u8::is_ascii_digit)
+        });
+        // `{{ status.state|state }}`: "never_seen" as "Never seen".
+        e.add_filter("state", |s: String| lists::state_words(&s).to_string());
         for (name, src) in [
             ("base.html", include_str!("../../templates/base.html")),
             ("login.html", include_str!("../../templates/login.html")),

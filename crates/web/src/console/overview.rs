@@ -19,6 +19,7 @@ pub(super) async fn dashboard(State(s): State<AppState>, c: Console) -> Response
         })
     };
     let status = async {
+        s.flush_seen().await;
         Ok::<_, service::Error>(context! {
             never_seen => s.service.device_statuses(Some("never_seen"), "", 1, 0).await?.total,
             failing => s.service.device_statuses(Some("failing"), "", 1, 0).await?.total,

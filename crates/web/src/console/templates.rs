@@ -308,7 +308,7 @@ pub(super) async fn confirm_apply(
                         none => format!("No {} name starts with “{}”.", what(kind), f.q),
                         verb => "changes", many => n > MANY, targets,
                         action => format!("{path}/apply"), hidden => vec![hidden("q", &f.q)],
-                        button => format!("Apply to {n} records"), back => path,
+                        button => format!("Apply to {}", model::counted(n, "record", "records")), back => path,
                     },
                 ),
             )
