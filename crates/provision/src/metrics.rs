@@ -17,7 +17,13 @@ use prometheus_client::registry::Registry;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// What a NOTIFY's outcome is counted as (`sip::Outcome::kind`).
-const NOTIFY_OUTCOMES: [&str; 5] = ["accepted", "refused", "unauthorized", "timeout", "send_failed"];
+const NOTIFY_OUTCOMES: [&str; 5] = [
+    "accepted",
+    "refused",
+    "unauthorized",
+    "timeout",
+    "send_failed",
+];
 
 /// The `Content-Type` of [`Metrics::encode`]'s text.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
