@@ -220,7 +220,7 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
             .unwrap();
         let found = text(&c, "#results").await;
         assert!(
-            found.contains("1 phones") && found.contains("SEP0C1122334455"),
+            found.contains("1 phone whose") && found.contains("SEP0C1122334455"),
             "[{l}] {found}"
         );
         c.refresh().await.unwrap();
@@ -2322,7 +2322,60 @@ async fn the_status_dashboard_shows_what_phones_did_and_pages_pass_axe() {
         );
         assert_ne!(seen.text().await.unwrap(), iso, "[{l}] shown as local time");
         screenshot(&c, "status", l).await;
-        for page in ["/status", "/phones", "/users", "/imports", "/audit", "/"] {
+
+        // Lists page with numbers and a size, sort by their columns, and count in the title.
+        for i in 0..30 {
+            t.create("/api/v1/lines", json!({"pattern": format!("{}", 7100 + i)}))
+                .await;
+        }
+        c.goto(&format!("{base}/lines?limit=25")).await.unwrap();
+        assert_eq!(c.title().await.unwrap(), "Lines (30) · Dialtone", "[{l}]");
+        let nav = text(&c, "nav.pages").await;
+        assert!(nav.contains("page 1 of 2"), "[{l}] {nav}");
+        let rows = |c: &Client| {
+            let c = c.clone();
+            async move {
+                c.find_all(Locator::Css("main table tr td:first-child"))
+                    .await
+                    .unwrap()
+                    .len()
+            }
+        };
+        assert_eq!(rows(&c).await, 25, "[{l}]");
+        submit(&c, "nav.pages a[aria-label='Page 2']").await;
+        assert_eq!(rows(&c).await, 5, "[{l}] the second page");
+        assert!(c
+            .current_url()
+            .await
+            .unwrap()
+            .query()
+            .unwrap_or("")
+            .contains("limit=25"));
+        // Sorted by directory number, then the other way round.
+        let th = c.find(Locator::Css("th[aria-sort]")).await.unwrap();
+        assert_eq!(
+            th.attr("aria-sort").await.unwrap().as_deref(),
+            Some("ascending")
+        );
+        submit(&c, "th[aria-sort] a").await;
+        assert_eq!(
+            text(&c, "main table tr:nth-child(2) td:first-child").await,
+            "7129",
+            "[{l}] highest first"
+        );
+        assert_eq!(
+            c.find(Locator::Css("th[aria-sort]"))
+                .await
+                .unwrap()
+                .attr("aria-sort")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("descending")
+        );
+        for page in [
+            "/status", "/phones", "/users", "/lines", "/imports", "/audit", "/",
+        ] {
             c.goto(&format!("{base}{page}")).await.unwrap();
             let v = accessibility_violations(&c).await;
             assert!(v.is_empty(), "[{l}] {page}:\n{}", v.join("\n"));

@@ -2,16 +2,26 @@
 
 use super::*;
 
-/// A list's query: `q`, `offset`, and the filters a list takes.
+/// How many rows a list page may show (`?limit=`; [`PAGE`] when not given).
+pub(super) const PAGE_SIZES: [i64; 4] = [25, 50, 100, 200];
+
+/// A list's query: `q`, `offset`, `limit` (one of [`PAGE_SIZES`]), `sort` and `order`, and the
+/// filters a list takes. A sort the list does not know sorts as it does by default.
 pub(super) fn find_of(q: &BTreeMap<String, String>, filters: &[&str]) -> model::Find {
     let mut f = model::Find {
         q: q.get("q").filter(|v| !v.is_empty()).cloned(),
-        limit: PAGE,
+        limit: q
+            .get("limit")
+            .and_then(|v| v.parse().ok())
+            .filter(|n| PAGE_SIZES.contains(n))
+            .unwrap_or(PAGE),
         offset: q
             .get("offset")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
             .max(0),
+        sort: q.get("sort").filter(|v| !v.is_empty()).cloned(),
+        descending: q.get("order").is_some_and(|o| o == "desc"),
         ..Default::default()
     };
     for k in filters {
@@ -22,26 +32,97 @@ pub(super) fn find_of(q: &BTreeMap<String, String>, filters: &[&str]) -> model::
     f
 }
 
-/// Links to the previous and next pages of a list at `path`.
+/// `path` with the query `q` and these parameters changed (`None`: left out).
+fn link_with(path: &str, q: &BTreeMap<String, String>, set: &[(&str, Option<String>)]) -> String {
+    let mut q = q.clone();
+    for (k, v) in set {
+        match v {
+            Some(v) => q.insert(k.to_string(), v.clone()),
+            None => q.remove(*k),
+        };
+    }
+    let qs: Vec<String> = q
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect();
+    format!("{path}?{}", qs.join("&"))
+}
+
+/// The paging of a list at `path`: the previous and next pages, page numbers around this one
+/// (with the first and, when the count is exact, the last), and the page sizes.
 pub(super) fn pages(
     path: &str,
     q: &BTreeMap<String, String>,
     f: &model::Find,
     more: bool,
+    total: i64,
+    total_exact: bool,
 ) -> Value {
-    let link = |offset: i64| {
-        let mut q = q.clone();
-        q.insert("offset".into(), offset.to_string());
-        let qs: Vec<String> = q
-            .iter()
-            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-            .collect();
-        format!("{path}?{}", qs.join("&"))
+    let size = f.limit.max(1);
+    let at = |offset: i64| link_with(path, q, &[("offset", Some(offset.to_string()))]);
+    let current = f.offset / size + 1;
+    let last = if total_exact {
+        ((total + size - 1) / size).max(1)
+    } else {
+        ((total + size - 1) / size).max(current + i64::from(more))
     };
-    context! {
-        prev => (f.offset > 0).then(|| link((f.offset - PAGE).max(0))),
-        next => more.then(|| link(f.offset + PAGE)),
+    let mut shown: Vec<i64> = vec![1, last];
+    shown.extend((current - 2).max(1)..=(current + 2).min(last));
+    shown.sort_unstable();
+    shown.dedup();
+    let mut numbers = Vec::new();
+    let mut before = 0;
+    for n in shown {
+        numbers.push(context! {
+            n,
+            gap => n > before + 1,
+            href => (n != current).then(|| at((n - 1) * size)),
+        });
+        before = n;
     }
+    let sizes: Vec<Value> = PAGE_SIZES
+        .iter()
+        .map(|s| {
+            context! {
+                size => s,
+                href => (*s != size).then(|| link_with(path, q, &[("limit", Some(s.to_string())), ("offset", None)])),
+            }
+        })
+        .collect();
+    context! {
+        prev => (f.offset > 0).then(|| at((f.offset - size).max(0))),
+        next => more.then(|| at(f.offset + size)),
+        numbers => (last > 1).then_some(numbers),
+        current, last, last_exact => total_exact,
+        sizes => (total > PAGE_SIZES[0]).then_some(sizes),
+    }
+}
+
+/// A list's column headers, those in `sorts` (header, sort key) as links that sort by them
+/// (again: the other way round), with `aria-sort` on the one sorted by.
+pub(super) fn headers(
+    path: &str,
+    q: &BTreeMap<String, String>,
+    f: &model::Find,
+    headers: &[&str],
+    sorts: &[(&str, &str)],
+) -> Vec<Value> {
+    headers
+        .iter()
+        .map(|h| match sorts.iter().find(|(header, _)| header == h) {
+            None => context! { label => h },
+            Some((_, key)) => {
+                let by = f.sort.as_deref() == Some(*key)
+                    || (f.sort.is_none() && sorts.first().is_some_and(|(_, k)| k == key));
+                let order = if by && !f.descending { "desc" } else { "asc" };
+                context! {
+                    label => h,
+                    href => link_with(path, q, &[("sort", Some(key.to_string())), ("order", Some(order.into())), ("offset", None)]),
+                    sorted => by.then_some(if f.descending { "descending" } else { "ascending" }),
+                }
+            }
+        })
+        .collect()
 }
 
 /// The filters of the lists of phones, users and device profiles (and of deleting what they
@@ -82,19 +163,47 @@ pub(super) async fn phones(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     let f = crate::auth::within(c.actor(), "phone", find_of(&q, PHONE_FILTERS));
-    match s.service.find_phones(&f).await {
-        Ok(page) => {
-            let nav = pages("/phones", &q, &f, page.has_next());
+    let found = async {
+        let page = s.service.find_phones(&f).await?;
+        let call_control = s
+            .service
+            .systems()
+            .await?
+            .iter()
+            .filter(|s| s.kind == SystemKind::CallControl)
+            .count();
+        Ok::<_, service::Error>((page, call_control > 1))
+    };
+    match found.await {
+        Ok((page, many_systems)) => {
+            let nav = pages(
+                "/phones",
+                &q,
+                &f,
+                page.has_next(),
+                page.total,
+                page.total_exact,
+            );
+            let mut columns = vec!["Name", "Model", "Description", "Owner", "Lines"];
+            if many_systems {
+                columns.insert(1, "System");
+            }
+            let headers = headers("/phones", &q, &f, &columns, PHONE_SORTS);
+            let total = if page.total_exact {
+                page.total.to_string()
+            } else {
+                format!("{}+", page.total)
+            };
             render(
                 "phones.html",
                 c.page(
                     "phones",
-                    "Phones",
+                    &format!("Phones ({total})"),
                     context! {
                         q => q.get("q").cloned().unwrap_or_default(),
                         may_create => c.actor().may_somewhere("phone", "create"),
                         delete_found => delete_found_link(&c, TemplateKind::Phone, &q),
-                        page,
+                        page, headers, many_systems, total,
                         ..nav
                     },
                 ),
@@ -103,6 +212,13 @@ pub(super) async fn phones(
         Err(e) => c.failed(e),
     }
 }
+
+/// The columns the phones list sorts by (the store's sorts), the default first.
+const PHONE_SORTS: &[(&str, &str)] = &[
+    ("Name", "name"),
+    ("Model", "model"),
+    ("Description", "description"),
+];
 
 pub(super) struct Listed {
     pub(super) headers: &'static [&'static str],
@@ -183,18 +299,28 @@ pub(super) fn list_page(
     f: &model::Find,
     listed: service::Result<Listed>,
 ) -> Response {
-    list_page_with(c, w, q, f, listed, None)
+    list_page_with(c, w, q, f, listed, Extras::default())
 }
 
-/// [`list_page`] with `above` (HTML made here, such as charts) between the title and the list.
+/// What a list may have besides its rows.
+#[derive(Default)]
+pub(super) struct Extras {
+    /// HTML made here (charts, counts) between the title and the list.
+    pub(super) above: Option<String>,
+    /// The columns it sorts by: (header, sort key), the default sort first.
+    pub(super) sorts: &'static [(&'static str, &'static str)],
+}
+
+/// [`list_page`] with [`Extras`].
 pub(super) fn list_page_with(
     c: &Console,
     w: Words,
     q: &BTreeMap<String, String>,
     f: &model::Find,
     listed: service::Result<Listed>,
-    above: Option<String>,
+    extras: Extras,
 ) -> Response {
+    let Extras { above, sorts } = extras;
     let Words {
         here,
         title,
@@ -215,23 +341,30 @@ pub(super) fn list_page_with(
                 .iter()
                 .filter(|(k, _)| *k != "q" && *k != "offset")
                 .collect();
-            let more = model::more_after(f.offset, l.rows.len(), PAGE, l.total, l.total_exact);
-            let nav = pages(&format!("/{here}"), q, f, more);
+            let more = model::more_after(f.offset, l.rows.len(), f.limit, l.total, l.total_exact);
+            let path = format!("/{here}");
+            let nav = pages(&path, q, f, more, l.total, l.total_exact);
+            let total = if l.total_exact {
+                l.total.to_string()
+            } else {
+                format!("{}+", l.total)
+            };
             render(
                 "list.html",
                 c.page(
                     here,
-                    title,
+                    &format!("{title} ({total})"),
                     context! {
-                        path => format!("/{here}"),
+                        heading => title,
                         q => q.get("q").cloned().unwrap_or_default(),
                         keep, noun, placeholder,
-                        headers => l.headers,
+                        headers => headers(&path, q, f, l.headers, sorts),
+                        path,
                         action => action.map(|(href, label)| context! { href, label }),
                         extra => extra.map(|(href, label)| context! { href, label }),
                         filters, filter_names, delete_found, above,
                         rows => l.rows,
-                        total => if l.total_exact { l.total.to_string() } else { format!("{}+", l.total) },
+                        total,
                         ..nav
                     },
                 ),
@@ -266,7 +399,7 @@ pub(super) async fn users(
             })
             .collect(),
     });
-    list_page(
+    list_page_with(
         &c,
         Words {
             here: "users",
@@ -292,6 +425,10 @@ pub(super) async fn users(
         &q,
         &f,
         listed,
+        Extras {
+            sorts: &[("Name", "last_name"), ("User ID", "user_id")],
+            ..Default::default()
+        },
     )
 }
 
@@ -379,7 +516,7 @@ pub(super) async fn lines(
             })
             .collect(),
     });
-    list_page(
+    list_page_with(
         &c,
         Words {
             here: "lines",
@@ -397,6 +534,14 @@ pub(super) async fn lines(
         &q,
         &f,
         listed,
+        Extras {
+            sorts: &[
+                ("Directory number", "pattern"),
+                ("Partition", "partition"),
+                ("Description", "description"),
+            ],
+            ..Default::default()
+        },
     )
 }
 
@@ -553,7 +698,10 @@ pub(super) async fn status(
         &q,
         &f,
         listed,
-        Some(above),
+        Extras {
+            above: Some(above),
+            ..Default::default()
+        },
     )
 }
 

@@ -363,6 +363,7 @@ fn env() -> &'static Environment<'static> {
             ),
             ("phones.html", include_str!("../../templates/phones.html")),
             ("pages.html", include_str!("../../templates/pages.html")),
+            ("headers.html", include_str!("../../templates/headers.html")),
             ("device.html", include_str!("../../templates/device.html")),
             (
                 "device_form.html",

@@ -37,7 +37,7 @@ pub(super) async fn voicemail_subscribers(
             })
             .collect(),
     });
-    list_page(
+    list_page_with(
         &c,
         Words {
             here: "voicemail-subscribers",
@@ -55,6 +55,14 @@ pub(super) async fn voicemail_subscribers(
         &q,
         &f,
         listed,
+        Extras {
+            sorts: &[
+                ("Name", "name"),
+                ("Alias", "alias"),
+                ("Extension", "extension"),
+            ],
+            ..Default::default()
+        },
     )
 }
 
