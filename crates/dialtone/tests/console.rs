@@ -2373,10 +2373,32 @@ async fn the_status_dashboard_shows_what_phones_did_and_pages_pass_axe() {
                 .as_deref(),
             Some("descending")
         );
+        // Help the console serves: the import page links to every kind's columns.
+        c.goto(&format!("{base}/imports/new")).await.unwrap();
+        submit(&c, "a[href='/help/csv']").await;
+        let phones = text(&c, "h2#phones + p + table").await;
+        assert!(
+            phones.contains("MAC ADDRESS") && phones.contains("names the record"),
+            "[{l}] {phones}"
+        );
+        assert!(
+            phones.contains("DIRECTORY NUMBER 1 … DIRECTORY NUMBER"),
+            "[{l}] {phones}"
+        );
         for page in [
-            "/status", "/phones", "/users", "/lines", "/imports", "/audit", "/",
+            "/status",
+            "/phones",
+            "/phones/new",
+            "/phones/SEP0C1122336601",
+            "/users",
+            "/lines",
+            "/imports/new",
+            "/help/csv",
+            "/audit",
+            "/",
         ] {
             c.goto(&format!("{base}{page}")).await.unwrap();
+            assert_ne!(text(&c, "h1").await, "", "[{l}] {page} is a page");
             let v = accessibility_violations(&c).await;
             assert!(v.is_empty(), "[{l}] {page}:\n{}", v.join("\n"));
         }

@@ -369,9 +369,11 @@ fn rows(dev: Dev, r: &Json) -> Vec<Value> {
                 urlencode(&values[f.name]),
                 urlencode(&text("system"))
             );
-            rows.push(context! { label => f.label, id => f.name, links => links([(href, values[f.name].clone())]) });
+            rows.push(context! { label => f.shown(), id => f.name, links => links([(href, values[f.name].clone())]) });
         } else {
-            rows.push(context! { label => f.label, value => values[f.name].clone(), id => f.name });
+            rows.push(
+                context! { label => f.shown(), value => values[f.name].clone(), id => f.name },
+            );
         }
     }
     let services: Vec<String> = r["services"]

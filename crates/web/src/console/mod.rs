@@ -30,6 +30,7 @@ mod chart;
 mod devices;
 mod firmware;
 mod found;
+mod help;
 mod imports;
 mod ldap_sync;
 mod licensing;
@@ -206,6 +207,7 @@ pub(crate) fn routes() -> Router<AppState> {
             )),
         )
         .route("/exports/{file}", get(export))
+        .route("/help/csv", get(help::csv_help))
         .route("/assets/htmx.min.js", get(htmx))
         .route("/assets/style.css", get(style))
         .route("/assets/console.js", get(console_js))
@@ -364,6 +366,10 @@ fn env() -> &'static Environment<'static> {
             ("phones.html", include_str!("../../templates/phones.html")),
             ("pages.html", include_str!("../../templates/pages.html")),
             ("headers.html", include_str!("../../templates/headers.html")),
+            (
+                "help_csv.html",
+                include_str!("../../templates/help_csv.html"),
+            ),
             ("device.html", include_str!("../../templates/device.html")),
             (
                 "device_form.html",

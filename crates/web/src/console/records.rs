@@ -40,6 +40,18 @@ pub(super) struct Field {
     pub new_only: bool,
 }
 
+impl Field {
+    /// The label as a record's page shows it: without the hint on how to write the value
+    /// (`(… commas between …)`), which only its form needs.
+    pub(super) fn shown(&self) -> &'static str {
+        let label: &'static str = self.label;
+        match label.find(" (") {
+            Some(i) if label.ends_with(')') && label[i..].contains("commas between") => &label[..i],
+            _ => label,
+        }
+    }
+}
+
 pub(super) const fn field(name: &'static str, label: &'static str, input: Input) -> Field {
     Field {
         name,
@@ -824,7 +836,7 @@ pub(super) async fn view(s: AppState, c: Console, res: Res, key: String, at: At)
                 f.input,
                 Input::Servers | Input::SpeedDials | Input::Restrictions
             );
-            context! { label => f.label, value, id => f.name.replace('.', "-"), lines }
+            context! { label => f.shown(), value, id => f.name.replace('.', "-"), lines }
         })
         .collect();
     rows.extend(res.more_rows(&r));
