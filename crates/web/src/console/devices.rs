@@ -372,7 +372,7 @@ fn rows(dev: Dev, r: &Json) -> Vec<Value> {
             rows.push(context! { label => f.shown(), id => f.name, links => links([(href, values[f.name].clone())]) });
         } else {
             rows.push(
-                context! { label => f.shown(), value => values[f.name].clone(), id => f.name },
+                context! { label => f.shown(), value => f.shown_value(&values[f.name]), id => f.name },
             );
         }
     }
@@ -430,7 +430,7 @@ fn rows(dev: Dev, r: &Json) -> Vec<Value> {
             rows.push(context! { label => "Logout profile of", id => "logout", links => of });
         }
     }
-    rows.push(context! { label => "Version", value => format!("{} (changed {})", r["version"], text("updated_at")), id => "version" });
+    rows.push(context! { label => "Version", version => r["version"].clone(), changed => text("updated_at"), id => "version" });
     rows
 }
 

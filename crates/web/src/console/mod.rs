@@ -505,10 +505,10 @@ impl Console {
 
     /// The context every page has: the administrator, the CSRF token, the menu.
     fn page(&self, here: &str, title: &str, extra: Value) -> Value {
-        let nav: Vec<Value> = [
+        // What an administrator uses every day, then the rest by what it is about.
+        const MAIN: &[(&str, &str, &str)] = &[
             ("phones", "/phones", "Phones"),
             ("users", "/users", "Users"),
-            ("people", "/people", "Users and subscribers"),
             ("lines", "/lines", "Lines"),
             ("device-profiles", "/device-profiles", "Device profiles"),
             (
@@ -516,67 +516,109 @@ impl Console {
                 "/voicemail-subscribers",
                 "Voicemail",
             ),
-            (
-                "subscriber-templates",
-                "/subscriber-templates",
-                "Subscriber templates",
-            ),
-            (
-                "restriction-tables",
-                "/restriction-tables",
-                "Restriction tables",
-            ),
             ("templates", "/templates", "Templates"),
-            ("ldap-profiles", "/ldap-profiles", "LDAP profiles"),
-            ("ldap-servers", "/ldap-servers", "LDAP servers"),
-            (
-                "presence-subclusters",
-                "/presence-subclusters",
-                "Presence subclusters",
-            ),
-            ("proxy-profiles", "/proxy-profiles", "Proxy profiles"),
-            (
-                "cti-gateway-servers",
-                "/cti-gateway-servers",
-                "CTI gateway servers",
-            ),
-            (
-                "cti-gateway-profiles",
-                "/cti-gateway-profiles",
-                "CTI gateway profiles",
-            ),
-            ("soft-clients", "/soft-clients", "Soft-client settings"),
-            ("dial-rules", "/dial-rules", "Dial rules"),
-            ("user-profiles", "/user-profiles", "User profiles"),
-            (
-                "universal-device-templates",
-                "/universal-device-templates",
-                "Device templates",
-            ),
-            (
-                "universal-line-templates",
-                "/universal-line-templates",
-                "Line templates",
-            ),
             ("jobs", "/jobs", "Imports"),
             ("firmware", "/firmware", "Firmware"),
-            ("licensing", "/licensing", "Licensing"),
             ("status", "/status", "Status"),
             ("audit", "/audit", "Audit log"),
-            ("systems", "/systems", "Systems"),
-            ("admins", "/admins", "Administrators"),
-        ]
-        .into_iter()
+        ];
+        type Links = &'static [(&'static str, &'static str, &'static str)];
+        const MORE: &[(&str, Links)] = &[
+            (
+                "Directory",
+                &[
+                    ("people", "/people", "Users and subscribers"),
+                    ("ldap-profiles", "/ldap-profiles", "LDAP profiles"),
+                    ("ldap-servers", "/ldap-servers", "LDAP servers"),
+                ],
+            ),
+            (
+                "Voicemail",
+                &[
+                    (
+                        "subscriber-templates",
+                        "/subscriber-templates",
+                        "Subscriber templates",
+                    ),
+                    (
+                        "restriction-tables",
+                        "/restriction-tables",
+                        "Restriction tables",
+                    ),
+                ],
+            ),
+            (
+                "Soft clients",
+                &[
+                    (
+                        "presence-subclusters",
+                        "/presence-subclusters",
+                        "Presence subclusters",
+                    ),
+                    ("proxy-profiles", "/proxy-profiles", "Proxy profiles"),
+                    (
+                        "cti-gateway-servers",
+                        "/cti-gateway-servers",
+                        "CTI gateway servers",
+                    ),
+                    (
+                        "cti-gateway-profiles",
+                        "/cti-gateway-profiles",
+                        "CTI gateway profiles",
+                    ),
+                    ("soft-clients", "/soft-clients", "Soft-client settings"),
+                ],
+            ),
+            (
+                "Self-provisioning",
+                &[
+                    ("user-profiles", "/user-profiles", "User profiles"),
+                    (
+                        "universal-device-templates",
+                        "/universal-device-templates",
+                        "Device templates",
+                    ),
+                    (
+                        "universal-line-templates",
+                        "/universal-line-templates",
+                        "Line templates",
+                    ),
+                ],
+            ),
+            (
+                "Administration",
+                &[
+                    ("dial-rules", "/dial-rules", "Dial rules"),
+                    ("licensing", "/licensing", "Licensing"),
+                    ("systems", "/systems", "Systems"),
+                    ("admins", "/admins", "Administrators"),
+                ],
+            ),
+        ];
         // Only what the administrator may see.
-        .filter(|(key, _, _)| {
-            crate::auth::resource_of(key).is_none_or(|r| crate::auth::may_see(self.actor(), r))
-        })
-        .map(|(key, href, label)| context! { key, href, label })
-        .collect();
+        let links = |items: &[(&str, &str, &str)]| -> Vec<Value> {
+            items
+                .iter()
+                .filter(|(key, _, _)| {
+                    crate::auth::resource_of(key)
+                        .is_none_or(|r| crate::auth::may_see(self.actor(), r))
+                })
+                .map(|(key, href, label)| context! { key, href, label })
+                .collect()
+        };
+        let nav = links(MAIN);
+        let more: Vec<Value> = MORE
+            .iter()
+            .map(|(group, items)| context! { group, links => links(items) })
+            .filter(|g| g.get_attr("links").is_ok_and(|l| l.len().unwrap_or(0) > 0))
+            .collect();
+        let more_here = MORE
+            .iter()
+            .any(|(_, items)| items.iter().any(|(key, _, _)| *key == here));
         context! {
             admin => self.actor().name,
             csrf => self.session.csrf,
-            nav,
+            nav, more, more_here,
             here,
             title,
             ..extra

@@ -41,6 +41,14 @@ pub(super) struct Field {
 }
 
 impl Field {
+    /// A stored value as a record's page shows it: a choice's slug in words ("Ringer off").
+    pub(super) fn shown_value(&self, raw: &str) -> String {
+        match self.input {
+            Input::Choice(_) if !raw.is_empty() => lists::words(raw),
+            _ => raw.to_string(),
+        }
+    }
+
     /// The label as a record's page shows it: without the hint on how to write the value
     /// (`(… commas between …)`), which only its form needs.
     pub(super) fn shown(&self) -> &'static str {
@@ -716,16 +724,29 @@ pub(super) async fn inputs(
     let mut out = Vec::new();
     for f in fields.iter().filter(|f| adding || !f.new_only) {
         let value = values.get(f.name).cloned().unwrap_or_default();
-        let (ty, options): (&str, Vec<String>) = match f.input {
+        // A select's options as (value, what it says): a choice's slugs in words, systems and
+        // models by their names.
+        let named = |names: Vec<String>| -> Vec<Value> {
+            names
+                .into_iter()
+                .map(|n| context! { label => n.clone(), value => n })
+                .collect()
+        };
+        let (ty, options): (&str, Vec<Value>) = match f.input {
             Input::Text => ("text", Vec::new()),
             Input::Number => ("number", Vec::new()),
             Input::Secret => ("password", Vec::new()),
             Input::Check => ("checkbox", Vec::new()),
             Input::List => ("text", Vec::new()),
             Input::Servers | Input::SpeedDials | Input::Restrictions => ("textarea", Vec::new()),
-            Input::Choice(o) => ("select", o.iter().map(|x| x.to_string()).collect()),
-            Input::System(kind) => ("select", systems_of_kind(s, kind).await),
-            Input::Model(profiles) => ("select", models(s, profiles)),
+            Input::Choice(o) => (
+                "select",
+                o.iter()
+                    .map(|x| context! { value => x, label => lists::words(x) })
+                    .collect(),
+            ),
+            Input::System(kind) => ("select", named(systems_of_kind(s, kind).await)),
+            Input::Model(profiles) => ("select", named(models(s, profiles))),
         };
         let value = if ty == "password" {
             String::new()
@@ -830,7 +851,7 @@ pub(super) async fn view(s: AppState, c: Console, res: Res, key: String, at: At)
                     "yes"
                 }
                 .to_string(),
-                _ => values[f.name].clone(),
+                _ => f.shown_value(&values[f.name]),
             };
             let lines = matches!(
                 f.input,
