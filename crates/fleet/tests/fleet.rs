@@ -268,6 +268,69 @@ async fn two_hundred_phones_boot_resync_on_a_change_and_report_it() {
             "[{}] {text}",
             db.label
         );
+        // And the console's status dashboard draws them: its charts say their totals.
+        let console = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let logged_in = console
+            .post(format!("{}/login", api.base))
+            .form(&[
+                ("username", "admin"),
+                ("password", PASSWORD),
+                ("next", "/status"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let cookie = logged_in.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let page = console
+            .get(format!("{}/status", api.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let said = |chart: &str, series: &str| -> u64 {
+            let label = page
+                .split("aria-label=\"")
+                .find(|l| l.starts_with(chart))
+                .unwrap_or_else(|| panic!("no chart {chart} in the status page"));
+            let label = &label[..label.find('"').unwrap()];
+            label
+                .split(", ")
+                .find_map(|part| {
+                    part.rsplit_once(": ")
+                        .map_or(part, |(_, p)| p)
+                        .strip_prefix(series)
+                })
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {series} in {label}"))
+        };
+        assert!(
+            said("Phone file requests, last hour", "requests") >= 2 * PHONES as u64,
+            "[{}] the requests chart",
+            db.label
+        );
+        assert_eq!(
+            said("Resyncs and NOTIFYs, last hour", "NOTIFYs accepted"),
+            100,
+            "[{}] the NOTIFY chart",
+            db.label
+        );
+        assert!(
+            said("Resyncs and NOTIFYs, last hour", "resyncs reported") >= PHONES as u64,
+            "[{}] the resyncs chart",
+            db.label
+        );
         app.stop().await.unwrap();
     }
 }

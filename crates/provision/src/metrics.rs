@@ -130,7 +130,7 @@ pub struct Metrics {
     render_seconds: Histogram,
     notifies: Family<[(&'static str, &'static str); 1], Counter>,
     history: Vec<Slot>,
-    /// The cache's files and bytes, set by the provisioner before encoding.
+    /// The cache's files and bytes, as last noted ([`Metrics::set_cached`]).
     cached: (AtomicU64, AtomicU64),
 }
 
