@@ -2373,6 +2373,24 @@ async fn the_status_dashboard_shows_what_phones_did_and_pages_pass_axe() {
                 .as_deref(),
             Some("descending")
         );
+        // With a second call-control system, the phones and device profiles lists say whose.
+        let phones_headers = |c: &Client| {
+            let c = c.clone();
+            async move { text(&c, "main table tr:first-child").await }
+        };
+        c.goto(&format!("{base}/phones")).await.unwrap();
+        assert!(!phones_headers(&c).await.contains("System"), "[{l}]");
+        t.create(
+            "/api/v1/systems",
+            json!({"name": "east", "kind": "call_control"}),
+        )
+        .await;
+        c.goto(&format!("{base}/phones")).await.unwrap();
+        assert!(phones_headers(&c).await.contains("System"), "[{l}]");
+        assert!(text(&c, "main table").await.contains("default"), "[{l}]");
+        c.goto(&format!("{base}/device-profiles")).await.unwrap();
+        assert!(phones_headers(&c).await.contains("System"), "[{l}]");
+
         // Help the console serves: the import page links to every kind's columns.
         c.goto(&format!("{base}/imports/new")).await.unwrap();
         submit(&c, "a[href='/help/csv']").await;

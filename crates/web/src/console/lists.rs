@@ -165,14 +165,7 @@ pub(super) async fn phones(
     let f = crate::auth::within(c.actor(), "phone", find_of(&q, PHONE_FILTERS));
     let found = async {
         let page = s.service.find_phones(&f).await?;
-        let call_control = s
-            .service
-            .systems()
-            .await?
-            .iter()
-            .filter(|s| s.kind == SystemKind::CallControl)
-            .count();
-        Ok::<_, service::Error>((page, call_control > 1))
+        Ok::<_, service::Error>((page, several_call_control_systems(&s).await?))
     };
     match found.await {
         Ok((page, many_systems)) => {
@@ -213,7 +206,19 @@ pub(super) async fn phones(
     }
 }
 
-/// The columns the phones list sorts by (the store's sorts), the default first.
+/// Whether the directory has more than one call-control system (lists then show each
+/// record's).
+async fn several_call_control_systems(s: &AppState) -> service::Result<bool> {
+    let systems = s.service.systems().await?;
+    Ok(systems
+        .iter()
+        .filter(|x| x.kind == SystemKind::CallControl)
+        .count()
+        > 1)
+}
+
+/// The columns the phones (and device profiles) list sorts by (the store's sorts), the default
+/// first.
 const PHONE_SORTS: &[(&str, &str)] = &[
     ("Name", "name"),
     ("Model", "model"),
@@ -261,6 +266,20 @@ pub(super) fn filter_labeled(
         .map(|(value, label)| context! { value, label })
         .collect();
     context! { name, label, options, value => q.get(name).cloned().unwrap_or_default() }
+}
+
+/// `noun` (a plural) for `n` of them: "1 device", "2 devices", "1 entry", "1 person".
+pub(super) fn noun_for(n: &str, noun: &str) -> String {
+    if n != "1" {
+        return noun.to_string();
+    }
+    if noun == "people" {
+        "person".into()
+    } else if let Some(stem) = noun.strip_suffix("ies") {
+        format!("{stem}y")
+    } else {
+        noun.strip_suffix('s').unwrap_or(noun).to_string()
+    }
 }
 
 /// A value as a person reads it: `device-profiles` and `never_seen` are "Device profiles" and
@@ -357,7 +376,8 @@ pub(super) fn list_page_with(
                     context! {
                         heading => title,
                         q => q.get("q").cloned().unwrap_or_default(),
-                        keep, noun, placeholder,
+                        keep, placeholder,
+                        noun => noun_for(&total, noun),
                         headers => headers(&path, q, f, l.headers, sorts),
                         path,
                         action => action.map(|(href, label)| context! { href, label }),
@@ -551,8 +571,16 @@ pub(super) async fn device_profiles(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     let f = crate::auth::within(c.actor(), "device_profile", find_of(&q, PROFILE_FILTERS));
+    let many = match several_call_control_systems(&s).await {
+        Ok(many) => many,
+        Err(e) => return c.failed(e),
+    };
     let listed = s.service.find_device_profiles(&f).await.map(|p| Listed {
-        headers: &["Name", "Model", "Description", "Lines"],
+        headers: if many {
+            &["Name", "System", "Model", "Description", "Lines"]
+        } else {
+            &["Name", "Model", "Description", "Lines"]
+        },
         total: p.total,
         total_exact: p.total_exact,
         rows: p
@@ -565,14 +593,18 @@ pub(super) async fn device_profiles(
                     .map(|l| l.pattern.clone())
                     .collect::<Vec<_>>()
                     .join(", ");
+                let mut cells = vec![d.name.clone(), d.model, d.description, lines];
+                if many {
+                    cells.insert(1, d.system);
+                }
                 context! {
                     href => format!("/device-profiles/{}", urlencode(&d.name)),
-                    cells => vec![d.name, d.model, d.description, lines],
+                    cells,
                 }
             })
             .collect(),
     });
-    list_page(
+    list_page_with(
         &c,
         Words {
             here: "device-profiles",
@@ -590,6 +622,10 @@ pub(super) async fn device_profiles(
         &q,
         &f,
         listed,
+        Extras {
+            sorts: PHONE_SORTS,
+            ..Default::default()
+        },
     )
 }
 

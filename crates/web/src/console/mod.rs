@@ -350,6 +350,10 @@ fn env() -> &'static Environment<'static> {
                 && b[13] == b':'
                 && b[..4].iter().all(u8::is_ascii_digit)
         });
+        // `{{ n|counted("record", "records") }}`: "1 record", "2 records".
+        e.add_filter("counted", |n: Value, one: String, many: String| {
+            model::counted(n, &one, &many)
+        });
         // `{{ status.state|state }}`: "never_seen" as "Never seen".
         e.add_filter("state", |s: String| lists::state_words(&s).to_string());
         for (name, src) in [
