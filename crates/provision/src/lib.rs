@@ -308,8 +308,7 @@ impl Provisioner {
         });
     }
 
-    /// What this node counts (`/metrics`, the console's dashboard), with the cache's size as
-    /// it is now.
+    /// What this node counts (`/metrics`, the console's dashboard).
     pub fn metrics(&self) -> &Arc<metrics::Metrics> {
         &self.inner.metrics
     }
