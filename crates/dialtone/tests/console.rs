@@ -2305,7 +2305,10 @@ async fn the_status_dashboard_shows_what_phones_did_and_pages_pass_axe() {
         );
         let bars = c.find_all(Locator::Css("figure.chart rect")).await.unwrap();
         assert!(!bars.is_empty(), "[{l}] no bar drawn");
-        // States read as words, times in the reader's zone with the stored time as tooltip.
+        // The phone never seen comes first; states read as words, times in the reader's zone
+        // with the stored time as tooltip.
+        let first = text(&c, "main table:last-of-type tr:nth-child(2)").await;
+        assert!(first.starts_with("SEP0C1122336602"), "[{l}] {first}");
         let rows = text(&c, "main table:last-of-type").await;
         assert!(
             rows.contains("Never seen") && !rows.contains("never_seen"),

@@ -263,7 +263,8 @@ fn state_sql(f: StateFilter) -> &'static str {
     }
 }
 
-/// Devices' status, by name, filtered by state and name prefix; with the total.
+/// Devices' status, filtered by state and name prefix, failing and never-seen devices first;
+/// with the total.
 pub async fn list(
     conn: &mut AnyConnection,
     filter: StateFilter,
@@ -281,10 +282,15 @@ pub async fn list(
         q.push(" AND ");
         crate::sql::push_prefix(&mut q, "d.name_lc", &prefix.to_lowercase());
     }
-    q.push(" ORDER BY d.name_lc LIMIT ")
-        .bind(limit)
-        .push(" OFFSET ")
-        .bind(offset);
+    // Failing phones first, then those never seen, then the rest, each by name.
+    let failing = state_sql(StateFilter::Failing).trim_start_matches(" AND ");
+    let never = state_sql(StateFilter::NeverSeen).trim_start_matches(" AND ");
+    q.push(&format!(
+        " ORDER BY CASE WHEN {failing} THEN 0 WHEN {never} THEN 1 ELSE 2 END, d.name_lc LIMIT "
+    ))
+    .bind(limit)
+    .push(" OFFSET ")
+    .bind(offset);
     let rows = q.query().fetch_all(conn).await?;
     let mut total = 0;
     let mut out = Vec::with_capacity(rows.len());

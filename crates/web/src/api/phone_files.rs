@@ -134,7 +134,8 @@ pub(super) async fn resync(
 
 /// Phones' status: what each last fetched, its resync reports over syslog, the NOTIFYs sent to
 /// it. `state` filters: `never_seen`, `failing`, `not_resynced` (its file changed after its last
-/// resync); `q` is a prefix of the device name.
+/// resync); `q` is a prefix of the device name. Failing phones come first, then those never
+/// seen, then the rest, each by name.
 #[utoipa::path(get, path = "/api/v1/status", tag = "provisioning",
     params(("state" = Option<String>, Query), ("q" = Option<String>, Query), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
     responses((status = 200, body = Page<DeviceStatus>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
