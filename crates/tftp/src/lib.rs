@@ -87,7 +87,8 @@ pub struct Negotiated {
 }
 
 /// Negotiates the options of a read request (RFC 2347–2349, 7440). Options out of range or
-/// unknown are left out of the answer, as RFC 2347 says.
+/// unknown are left out of the answer, as RFC 2347 says; an option given twice counts once, as
+/// first given (the OACK names each option once).
 pub fn negotiate(req: &Request, size: usize, cfg: &Config) -> Negotiated {
     let mut n = Negotiated {
         block_size: 512,
@@ -95,7 +96,12 @@ pub fn negotiate(req: &Request, size: usize, cfg: &Config) -> Negotiated {
         timeout: cfg.timeout,
         ack: Vec::new(),
     };
+    let mut seen: Vec<&str> = Vec::new();
     for (k, v) in &req.options {
+        if seen.contains(&k.as_str()) {
+            continue;
+        }
+        seen.push(k);
         let Ok(x) = v.trim().parse::<u64>() else {
             continue;
         };
@@ -461,6 +467,25 @@ mod tests {
             (n.block_size, n.window),
             (65464, 256),
             "capped by the server"
+        );
+        // An option given twice is acknowledged once, as first given.
+        let n = negotiate(
+            &req(&[
+                ("blksize", "1024"),
+                ("tsize", "0"),
+                ("blksize", "512"),
+                ("tsize", "0"),
+            ]),
+            77,
+            &cfg,
+        );
+        assert_eq!(n.block_size, 1024);
+        assert_eq!(
+            n.ack,
+            vec![
+                ("blksize".to_string(), "1024".to_string()),
+                ("tsize".to_string(), "77".to_string())
+            ]
         );
     }
 }
