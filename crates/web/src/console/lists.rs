@@ -32,6 +32,15 @@ pub(super) fn find_of(q: &BTreeMap<String, String>, filters: &[&str]) -> model::
     f
 }
 
+/// A list's count as a person reads it: `1000+` when the find stopped counting there.
+fn count_shown(total: i64, exact: bool) -> String {
+    if exact {
+        total.to_string()
+    } else {
+        format!("{total}+")
+    }
+}
+
 /// `path` with the query `q` and these parameters changed (`None`: left out).
 fn link_with(path: &str, q: &BTreeMap<String, String>, set: &[(&str, Option<String>)]) -> String {
     let mut q = q.clone();
@@ -182,11 +191,7 @@ pub(super) async fn phones(
                 columns.insert(1, "System");
             }
             let headers = headers("/phones", &q, &f, &columns, PHONE_SORTS);
-            let total = if page.total_exact {
-                page.total.to_string()
-            } else {
-                format!("{}+", page.total)
-            };
+            let total = count_shown(page.total, page.total_exact);
             render(
                 "phones.html",
                 c.page(
@@ -363,11 +368,7 @@ pub(super) fn list_page_with(
             let more = model::more_after(f.offset, l.rows.len(), f.limit, l.total, l.total_exact);
             let path = format!("/{here}");
             let nav = pages(&path, q, f, more, l.total, l.total_exact);
-            let total = if l.total_exact {
-                l.total.to_string()
-            } else {
-                format!("{}+", l.total)
-            };
+            let total = count_shown(l.total, l.total_exact);
             render(
                 "list.html",
                 c.page(
