@@ -83,8 +83,66 @@ impl Database {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Admin {
-    /// Address of the REST API (and later the web console).
+    /// Address of the REST API and the web console.
     pub listen: String,
+    /// Connections open at once (past it: 503 and closed).
+    #[serde(default = "admin_max_connections")]
+    pub max_connections: usize,
+    /// Connections open at once from one address.
+    #[serde(default = "admin_max_per_source")]
+    pub max_connections_per_source: usize,
+    /// Seconds a request's head may take, and an idle connection stays open.
+    #[serde(default = "admin_header_timeout")]
+    pub header_timeout_secs: u64,
+    /// Seconds a request body (an upload) may pause, and an answer wait for the client.
+    #[serde(default = "admin_io_timeout")]
+    pub io_timeout_secs: u64,
+}
+
+fn admin_max_connections() -> usize {
+    1024
+}
+fn admin_max_per_source() -> usize {
+    128
+}
+fn admin_header_timeout() -> u64 {
+    30
+}
+fn admin_io_timeout() -> u64 {
+    60
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            listen: "127.0.0.1:8080".into(),
+            max_connections: admin_max_connections(),
+            max_connections_per_source: admin_max_per_source(),
+            header_timeout_secs: admin_header_timeout(),
+            io_timeout_secs: admin_io_timeout(),
+        }
+    }
+}
+
+impl Admin {
+    pub fn limits(&self) -> web::listener::Limits {
+        limits(
+            self.max_connections,
+            self.max_connections_per_source,
+            self.header_timeout_secs,
+            self.io_timeout_secs,
+        )
+    }
+}
+
+fn limits(total: usize, per_source: usize, header: u64, io: u64) -> web::listener::Limits {
+    web::listener::Limits {
+        max_connections: total.max(1),
+        max_per_source: per_source.max(1),
+        header_timeout: std::time::Duration::from_secs(header.max(1)),
+        body_timeout: std::time::Duration::from_secs(io.max(1)),
+        send_timeout: std::time::Duration::from_secs(io.max(1)),
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -93,6 +151,31 @@ pub struct Http {
     pub listen: String,
     /// Megabytes of rendered phone files kept in memory (HTTP and TFTP share them).
     pub cache_mb: u64,
+    /// Connections open at once (past it: 503 with Retry-After, and closed).
+    #[serde(default = "http_max_connections")]
+    pub max_connections: usize,
+    /// Connections open at once from one address (a site behind NAT is one address).
+    #[serde(default = "http_max_per_source")]
+    pub max_connections_per_source: usize,
+    /// Seconds a request's head may take, and an idle connection stays open.
+    #[serde(default = "http_header_timeout")]
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may pause, and an answer wait for the phone.
+    #[serde(default = "http_io_timeout")]
+    pub io_timeout_secs: u64,
+}
+
+fn http_max_connections() -> usize {
+    4096
+}
+fn http_max_per_source() -> usize {
+    256
+}
+fn http_header_timeout() -> u64 {
+    10
+}
+fn http_io_timeout() -> u64 {
+    30
 }
 
 impl Default for Http {
@@ -100,14 +183,79 @@ impl Default for Http {
         Http {
             listen: "127.0.0.1:6970".into(),
             cache_mb: provision::DEFAULT_CACHE_BYTES >> 20,
+            max_connections: http_max_connections(),
+            max_connections_per_source: http_max_per_source(),
+            header_timeout_secs: http_header_timeout(),
+            io_timeout_secs: http_io_timeout(),
         }
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+impl Http {
+    pub fn limits(&self) -> web::listener::Limits {
+        limits(
+            self.max_connections,
+            self.max_connections_per_source,
+            self.header_timeout_secs,
+            self.io_timeout_secs,
+        )
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Tftp {
     /// Address of the TFTP listener (phones use port 69); empty (the default) turns it off.
     pub listen: String,
+    /// Transfers at once (past it: an error packet, "server busy").
+    #[serde(default = "tftp_max_transfers")]
+    pub max_transfers: usize,
+    /// Transfers at once to one address.
+    #[serde(default = "tftp_max_per_source")]
+    pub max_transfers_per_source: usize,
+    /// Seconds a transfer waits for an acknowledgement that moves it on before it is given up,
+    /// whatever timeout the client asks for (a larger `timeout` option is not acknowledged).
+    #[serde(default = "tftp_give_up")]
+    pub give_up_secs: u64,
+    /// Seconds one transfer may last in all.
+    #[serde(default = "tftp_max_transfer")]
+    pub max_transfer_secs: u64,
+}
+
+fn tftp_max_transfers() -> usize {
+    1024
+}
+fn tftp_max_per_source() -> usize {
+    32
+}
+fn tftp_give_up() -> u64 {
+    10
+}
+fn tftp_max_transfer() -> u64 {
+    300
+}
+
+impl Default for Tftp {
+    fn default() -> Self {
+        Tftp {
+            listen: String::new(),
+            max_transfers: tftp_max_transfers(),
+            max_transfers_per_source: tftp_max_per_source(),
+            give_up_secs: tftp_give_up(),
+            max_transfer_secs: tftp_max_transfer(),
+        }
+    }
+}
+
+impl Tftp {
+    pub fn server_config(&self) -> tftp::Config {
+        tftp::Config {
+            max_transfers: self.max_transfers.max(1),
+            max_per_source: self.max_transfers_per_source.max(1),
+            give_up: std::time::Duration::from_secs(self.give_up_secs.max(1)),
+            max_transfer_time: std::time::Duration::from_secs(self.max_transfer_secs.max(1)),
+            ..tftp::Config::default()
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -190,9 +338,7 @@ impl Default for Config {
                 sqlite_cache_mb: store::SqliteMemory::default().cache_mb,
                 sqlite_mmap_mb: store::SqliteMemory::default().mmap_mb,
             },
-            admin: Admin {
-                listen: "127.0.0.1:8080".into(),
-            },
+            admin: Admin::default(),
             http: Http::default(),
             tftp: Tftp::default(),
             sip: Sip::default(),
@@ -214,9 +360,37 @@ impl Default for Config {
 
 const KNOWN: &[(&str, &[&str])] = &[
     ("database", &["url", "sqlite_cache_mb", "sqlite_mmap_mb"]),
-    ("admin", &["listen"]),
-    ("http", &["listen", "cache_mb"]),
-    ("tftp", &["listen"]),
+    (
+        "admin",
+        &[
+            "listen",
+            "max_connections",
+            "max_connections_per_source",
+            "header_timeout_secs",
+            "io_timeout_secs",
+        ],
+    ),
+    (
+        "http",
+        &[
+            "listen",
+            "cache_mb",
+            "max_connections",
+            "max_connections_per_source",
+            "header_timeout_secs",
+            "io_timeout_secs",
+        ],
+    ),
+    (
+        "tftp",
+        &[
+            "listen",
+            "max_transfers",
+            "max_transfers_per_source",
+            "give_up_secs",
+            "max_transfer_secs",
+        ],
+    ),
     (
         "sip",
         &[

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod descriptors;
 
 use anyhow::Context;
 pub use config::Config;
@@ -70,22 +71,50 @@ pub struct App {
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
+/// Serves `router` on `listener` within `limits` (`web::listener`), until stopped.
 fn serve(
     listener: TcpListener,
     router: axum::Router,
+    limits: web::listener::Limits,
+    name: &'static str,
+    metrics: std::sync::Arc<provision::metrics::Metrics>,
 ) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
+    let task = tokio::spawn(web::listener::serve(
+        listener,
+        router,
+        limits,
+        name,
+        metrics,
+        async {
             let _ = stopped.await;
-        })
-        .await
-    });
+        },
+    ));
     (stop, task)
+}
+
+/// Counts TFTP requests refused at a cap, and logs them at most once every ten seconds.
+fn tftp_refusals(
+    metrics: std::sync::Arc<provision::metrics::Metrics>,
+) -> std::sync::Arc<dyn Fn(std::net::IpAddr, &'static str) + Send + Sync> {
+    let last = std::sync::Mutex::new((None::<std::time::Instant>, 0u64));
+    std::sync::Arc::new(move |ip, cap| {
+        metrics.refused("tftp", cap);
+        let mut l = last.lock().expect("tftp refusals");
+        l.1 += 1;
+        if l.0
+            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(10))
+        {
+            return;
+        }
+        let what = if cap == "total" {
+            "transfers under way in all"
+        } else {
+            "transfers under way to one address"
+        };
+        tracing::warn!(source = %ip, refused = l.1, "refusing TFTP requests: too many {what} (the last from {ip}); {} refused since the last such line", l.1);
+        *l = (Some(std::time::Instant::now()), 0);
+    })
 }
 
 /// Phone files for the TFTP server, from the provisioner.
@@ -180,6 +209,19 @@ pub fn renderer(cfg: &Config) -> render::Renderer {
 impl App {
     /// Opens the store and binds every listener (port 0 is fine: the bound address is reported).
     pub async fn build(cfg: &Config) -> anyhow::Result<App> {
+        let mut fitted = cfg.clone();
+        if let Some(limit) = descriptors::raise_limit() {
+            if descriptors::fit(&mut fitted, limit) {
+                tracing::warn!(
+                    limit,
+                    http = fitted.http.max_connections,
+                    admin = fitted.admin.max_connections,
+                    tftp = fitted.tftp.max_transfers,
+                    "the descriptor limit (ulimit -n) is low: connection caps lowered to fit it"
+                );
+            }
+        }
+        let cfg = &fitted;
         let (service, generated) = open_service(cfg).await?;
         let listener = TcpListener::bind(&cfg.admin.listen)
             .await
@@ -216,7 +258,9 @@ impl App {
                 provisioner: provisioner.clone(),
                 base_url: String::new(),
             });
-            let server = tftp::TftpServer::bind(&cfg.tftp.listen, unbound, tftp::Config::default())
+            let mut tftp_config = cfg.tftp.server_config();
+            tftp_config.on_refused = Some(tftp_refusals(provisioner.metrics().clone()));
+            let server = tftp::TftpServer::bind(&cfg.tftp.listen, unbound, tftp_config)
                 .await
                 .with_context(|| {
                     format!(
@@ -356,7 +400,13 @@ impl App {
             resync = Some(engine);
         }
         if let (Some(l), Some(addr)) = (phone_listener, http_addr) {
-            let (s, t) = serve(l, web::phone_router(provisioner.clone(), resync.clone()));
+            let (s, t) = serve(
+                l,
+                web::phone_router(provisioner.clone(), resync.clone()),
+                cfg.http.limits(),
+                "phone_http",
+                provisioner.metrics().clone(),
+            );
             stops.push(s);
             tasks.push(t);
             tracing::info!(%addr, "phone HTTP listener");
@@ -495,6 +545,7 @@ impl App {
             }));
             stops.push(stop);
         }
+        let metrics = provisioner.metrics().clone();
         let router = web::router(web::AppState {
             service: service.clone(),
             provisioner,
@@ -503,7 +554,7 @@ impl App {
             resync: resync.clone(),
             reports: reports.clone(),
         });
-        let (s, t) = serve(listener, router);
+        let (s, t) = serve(listener, router, cfg.admin.limits(), "admin", metrics);
         stops.push(s);
         tasks.push(t);
         tracing::info!(%admin_addr, "admin API listening");

@@ -25,6 +25,12 @@ const NOTIFY_OUTCOMES: [&str; 5] = [
     "send_failed",
 ];
 
+/// The listeners whose refusals are counted ([`Metrics::refused`]).
+pub const LISTENERS: [&str; 3] = ["phone_http", "admin", "tftp"];
+
+/// The caps a listener refuses at: connections (transfers) from one address, or in all.
+pub const CAPS: [&str; 2] = ["per_source", "total"];
+
 /// The `Content-Type` of [`Metrics::encode`]'s text.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
@@ -129,6 +135,7 @@ pub struct Metrics {
     cache_misses: Counter,
     render_seconds: Histogram,
     notifies: Family<[(&'static str, &'static str); 1], Counter>,
+    refused: Family<[(&'static str, &'static str); 2], Counter>,
     history: Vec<Slot>,
     /// The cache's files and bytes, as last noted ([`Metrics::set_cached`]).
     cached: (AtomicU64, AtomicU64),
@@ -192,6 +199,17 @@ impl Metrics {
         for kind in NOTIFY_OUTCOMES {
             let _ = notifies.get_or_create(&[("outcome", kind)]);
         }
+        let refused = Family::default();
+        registry.register(
+            "connections_refused",
+            "Connections (TFTP: transfers) refused because a cap was reached, by listener and cap",
+            refused.clone(),
+        );
+        for listener in LISTENERS {
+            for cap in CAPS {
+                let _ = refused.get_or_create(&[("listener", listener), ("cap", cap)]);
+            }
+        }
         Metrics {
             registry,
             requests,
@@ -199,6 +217,7 @@ impl Metrics {
             cache_misses,
             render_seconds,
             notifies,
+            refused,
             history: (0..DAY_MINUTES).map(|_| Slot::default()).collect(),
             cached: Default::default(),
         }
@@ -236,6 +255,14 @@ impl Metrics {
         } else {
             Event::NotifyFailed
         });
+    }
+
+    /// A connection (for TFTP, a transfer) the `listener` (one of [`LISTENERS`]) refused because
+    /// its `cap` (one of [`CAPS`]) was reached.
+    pub fn refused(&self, listener: &'static str, cap: &'static str) {
+        self.refused
+            .get_or_create(&[("listener", listener), ("cap", cap)])
+            .inc();
     }
 
     /// Counts `e` in this minute of the history. Two threads that meet a new minute at once

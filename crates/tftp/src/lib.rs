@@ -11,13 +11,12 @@
 pub mod packet;
 
 use packet::{Mode, Reply, Request};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UdpSocket;
-use tokio::sync::Semaphore;
 
 /// Why a file cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +36,7 @@ pub trait FileSource: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bytes::Bytes, ReadError>> + Send;
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// Largest block a client may ask for (RFC 2348 allows 65464).
     pub max_block_size: u16,
@@ -47,8 +46,35 @@ pub struct Config {
     pub timeout: Duration,
     /// Retransmissions of one window before the transfer is given up.
     pub retries: u32,
-    /// Transfers at once; requests past it are refused with an error.
+    /// Transfers at once; requests past it are refused with an error. Each transfer holds a
+    /// socket (a descriptor), so this stays well under the process's descriptor limit.
     pub max_transfers: usize,
+    /// Transfers at once to one address.
+    pub max_per_source: usize,
+    /// How long a transfer waits for an acknowledgement that moves it on before it is given
+    /// up, whatever the client asks: a `timeout` option above it is not acknowledged, and
+    /// retransmissions stop once this much time has passed without progress.
+    pub give_up: Duration,
+    /// How long one transfer may last in all (a client acknowledging one block at a time just
+    /// before each timeout cannot hold its socket for longer).
+    pub max_transfer_time: Duration,
+    /// Told of each request refused because a cap was reached: `per_source` or `total`.
+    pub on_refused: Option<Arc<dyn Fn(std::net::IpAddr, &'static str) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("max_block_size", &self.max_block_size)
+            .field("max_window", &self.max_window)
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .field("max_transfers", &self.max_transfers)
+            .field("max_per_source", &self.max_per_source)
+            .field("give_up", &self.give_up)
+            .field("max_transfer_time", &self.max_transfer_time)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Config {
@@ -58,7 +84,11 @@ impl Default for Config {
             max_window: 256,
             timeout: Duration::from_secs(1),
             retries: 5,
-            max_transfers: 20_000,
+            max_transfers: 1024,
+            max_per_source: 32,
+            give_up: Duration::from_secs(10),
+            max_transfer_time: Duration::from_secs(300),
+            on_refused: None,
         }
     }
 }
@@ -88,7 +118,8 @@ pub struct Negotiated {
 
 /// Negotiates the options of a read request (RFC 2347–2349, 7440). Options out of range or
 /// unknown are left out of the answer, as RFC 2347 says; an option given twice counts once, as
-/// first given (the OACK names each option once).
+/// first given (the OACK names each option once). A `timeout` longer than the server waits for
+/// progress ([`Config::give_up`]) is left out too: the client keeps its default.
 pub fn negotiate(req: &Request, size: usize, cfg: &Config) -> Negotiated {
     let mut n = Negotiated {
         block_size: 512,
@@ -110,7 +141,7 @@ pub fn negotiate(req: &Request, size: usize, cfg: &Config) -> Negotiated {
                 n.block_size = x.min(cfg.max_block_size as u64) as usize;
                 n.ack.push((k.clone(), n.block_size.to_string()));
             }
-            "timeout" if (1..=255).contains(&x) => {
+            "timeout" if (1..=255).contains(&x) && Duration::from_secs(x) <= cfg.give_up => {
                 n.timeout = Duration::from_secs(x);
                 n.ack.push((k.clone(), x.to_string()));
             }
@@ -162,7 +193,7 @@ impl<S: FileSource> TftpServer<S> {
     /// Serves until `stop` resolves.
     pub async fn serve(self, stop: impl Future<Output = ()>) {
         let busy: Arc<Mutex<HashSet<SocketAddr>>> = Arc::default();
-        let slots = Arc::new(Semaphore::new(self.config.max_transfers));
+        let open: Arc<Open> = Arc::default();
         let local_ip = self.socket.local_addr().map(|a| a.ip()).ok();
         let mut buf = vec![0u8; 2048];
         tokio::pin!(stop);
@@ -214,26 +245,87 @@ impl<S: FileSource> TftpServer<S> {
             if !busy.lock().expect("busy lock").insert(peer) {
                 continue; // a retransmitted request of a transfer under way
             }
-            let Ok(permit) = slots.clone().try_acquire_owned() else {
-                busy.lock().expect("busy lock").remove(&peer);
-                let _ = self
-                    .socket
-                    .send_to(
-                        &packet::error(packet::ERR_NOT_DEFINED, "server busy, try again"),
-                        peer,
-                    )
-                    .await;
-                continue;
+            let slot = match open.take(peer.ip(), &self.config) {
+                Ok(s) => s,
+                Err(cap) => {
+                    busy.lock().expect("busy lock").remove(&peer);
+                    if let Some(f) = &self.config.on_refused {
+                        f(peer.ip(), cap);
+                    }
+                    let _ = self
+                        .socket
+                        .send_to(
+                            &packet::error(packet::ERR_NOT_DEFINED, "server busy, try again"),
+                            peer,
+                        )
+                        .await;
+                    continue;
+                }
             };
             let (source, config, busy) = (self.source.clone(), self.config.clone(), busy.clone());
             tokio::spawn(async move {
-                let r = transfer(req, peer, local_ip, source, &config).await;
+                let r = tokio::time::timeout(
+                    config.max_transfer_time,
+                    transfer(req, peer, local_ip, source, &config),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the transfer took longer than it may",
+                    ))
+                });
                 if let Err(e) = r {
                     tracing::debug!(%peer, error = %e, "tftp transfer ended early");
                 }
                 busy.lock().expect("busy lock").remove(&peer);
-                drop(permit);
+                drop(slot);
             });
+        }
+    }
+}
+
+/// The transfers under way, in all and by address.
+#[derive(Debug, Default)]
+struct Open {
+    counts: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+impl Open {
+    /// A place for a transfer to `ip`, or the cap it would pass.
+    fn take(self: &Arc<Self>, ip: IpAddr, cfg: &Config) -> Result<Slot, &'static str> {
+        let mut c = self.counts.lock().expect("transfer counts");
+        if c.0 >= cfg.max_transfers {
+            return Err("total");
+        }
+        let n = c.1.entry(ip).or_insert(0);
+        if *n >= cfg.max_per_source {
+            return Err("per_source");
+        }
+        *n += 1;
+        c.0 += 1;
+        Ok(Slot {
+            open: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One transfer's place, given back when it ends.
+struct Slot {
+    open: Arc<Open>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut c = self.open.counts.lock().expect("transfer counts");
+        c.0 -= 1;
+        if let Some(n) = c.1.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                c.1.remove(&self.ip);
+            }
         }
     }
 }
@@ -279,7 +371,7 @@ async fn transfer<S: FileSource>(
         Mode::Netascii => std::borrow::Cow::Owned(packet::to_netascii(&bytes)),
     };
     let n = negotiate(&req, data.len(), cfg);
-    send_file(&sock, &data, &n, cfg.retries).await
+    send_file(&sock, &data, &n, cfg).await
 }
 
 /// Sends `data` in windows of blocks, as RFC 7440 describes: after each window the client acks
@@ -289,8 +381,13 @@ async fn send_file(
     sock: &UdpSocket,
     data: &[u8],
     n: &Negotiated,
-    retries: u32,
+    cfg: &Config,
 ) -> std::io::Result<()> {
+    let retries = cfg.retries;
+    // Retransmissions stop at `retries` or once `give_up` has passed without progress,
+    // whichever comes first.
+    let mut progress = tokio::time::Instant::now();
+    let stalled = |progress: tokio::time::Instant| progress.elapsed() >= cfg.give_up;
     let mut rbuf = vec![0u8; 1024];
     if !n.ack.is_empty() {
         let oack = packet::oack(&n.ack);
@@ -298,7 +395,10 @@ async fn send_file(
         loop {
             sock.send(&oack).await?;
             match wait_ack(sock, &mut rbuf, n.timeout).await? {
-                Some(Reply::Ack(0)) => break,
+                Some(Reply::Ack(0)) => {
+                    progress = tokio::time::Instant::now();
+                    break;
+                }
                 Some(Reply::Error(code, msg)) => {
                     return Err(std::io::Error::other(format!(
                         "client refused the options: {code} {msg}"
@@ -306,7 +406,7 @@ async fn send_file(
                 }
                 _ => {
                     tries += 1;
-                    if tries > retries {
+                    if tries > retries || stalled(progress) {
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::TimedOut,
                             "no ACK of the OACK",
@@ -361,9 +461,10 @@ async fn send_file(
         }
         if advanced {
             tries = 0;
+            progress = tokio::time::Instant::now();
         } else {
             tries += 1;
-            if tries > retries {
+            if tries > retries || stalled(progress) {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     format!("no ACK after block {}", next - 1),
@@ -468,6 +569,10 @@ mod tests {
             (65464, 256),
             "capped by the server"
         );
+        // A timeout longer than the server waits for progress is not granted.
+        let n = negotiate(&req(&[("timeout", "30"), ("tsize", "0")]), 1, &cfg);
+        assert_eq!(n.timeout, cfg.timeout);
+        assert_eq!(n.ack, vec![("tsize".to_string(), "1".to_string())]);
         // An option given twice is acknowledged once, as first given.
         let n = negotiate(
             &req(&[

@@ -11,6 +11,7 @@ mod directory_service;
 mod em_service;
 mod error;
 mod ip_phone_xml;
+pub mod listener;
 mod phone_auth;
 mod phones;
 mod self_service;
