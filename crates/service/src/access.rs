@@ -249,9 +249,15 @@ impl Service {
         .await
     }
 
-    /// Logs an administrator in to the web console: a new session (its id for the cookie).
-    pub async fn log_in(&self, username: &str, password: &str) -> Result<(String, Session)> {
-        let actor = self.authenticate_basic(username, password).await?;
+    /// Logs an administrator in to the web console from `source`: a new session (its id for
+    /// the cookie). Failures are throttled and audited as [`Service::authenticate_basic`]'s.
+    pub async fn log_in(
+        &self,
+        username: &str,
+        password: &str,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<(String, Session)> {
+        let actor = self.authenticate_basic(username, password, source).await?;
         let id = random_token();
         let csrf = random_token();
         let mut tx = self.store.write_unversioned().await?;

@@ -1,5 +1,6 @@
 //! Administrators: argon2 passwords, API tokens, and the first start's `admin`.
 
+use crate::throttle::{secs, Failed, Policy, Throttle};
 use crate::{Actor, Error, Result, Service};
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
@@ -10,7 +11,8 @@ use model::access::{Action, Resource};
 use model::{CreatedToken, Password};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::audit::NewEntry;
@@ -63,9 +65,38 @@ pub(crate) struct AuthCache {
     turns: Arc<tokio::sync::Semaphore>,
     /// Token hash to the generation it was read at and whose it is.
     tokens: Arc<Mutex<HashMap<String, (i64, Actor)>>>,
+    /// Failed log-ins by source address (any account).
+    sources: Arc<Throttle<IpAddr>>,
+    /// Failed log-ins by account (from addresses it has not logged in from).
+    accounts: Arc<Throttle<String>>,
+    /// Verifications queued or running, by address (one at a time each: [`AuthCache::source_turn`]).
+    checking: Arc<Mutex<HashMap<IpAddr, Arc<tokio::sync::Semaphore>>>>,
+    /// (account, address) pairs that logged in since this node started: the account's back-off
+    /// does not hold them, so guesses from elsewhere cannot lock a real administrator out.
+    known: Arc<Mutex<HashSet<(String, IpAddr)>>>,
 }
 
 const VERIFYING: usize = 4;
+
+/// Failed administrator log-ins from one address: ten are free; then 2 s, doubling to 15 minutes.
+pub(crate) const SOURCE_POLICY: Policy = Policy {
+    free: 10,
+    window: Duration::from_secs(900),
+    first: Duration::from_secs(2),
+    ceiling: Duration::from_secs(900),
+};
+
+/// Failed log-ins to one account from anywhere: five are free; then 1 s, doubling to 30 s (a
+/// short ceiling: a wait on an account also holds back its owner, unless their address is known).
+pub(crate) const ACCOUNT_POLICY: Policy = Policy {
+    free: 5,
+    window: Duration::from_secs(900),
+    first: Duration::from_secs(1),
+    ceiling: Duration::from_secs(30),
+};
+
+/// Pairs of account and address remembered at most.
+const KNOWN: usize = 10_000;
 
 impl Default for AuthCache {
     fn default() -> Self {
@@ -73,6 +104,30 @@ impl Default for AuthCache {
             verified: Arc::default(),
             turns: Arc::new(tokio::sync::Semaphore::new(VERIFYING)),
             tokens: Arc::default(),
+            sources: Arc::new(Throttle::new(SOURCE_POLICY)),
+            accounts: Arc::new(Throttle::new(ACCOUNT_POLICY)),
+            known: Arc::default(),
+            checking: Arc::default(),
+        }
+    }
+}
+
+/// An address's turn to have a password checked; given back (and forgotten when no one else
+/// from there waits) on drop.
+pub(crate) struct SourceTurn {
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ip: Option<IpAddr>,
+    checking: Arc<Mutex<HashMap<IpAddr, Arc<tokio::sync::Semaphore>>>>,
+}
+
+impl Drop for SourceTurn {
+    fn drop(&mut self) {
+        self._permit = None;
+        let Some(ip) = self.ip else { return };
+        let mut m = self.checking.lock().expect("log-ins being checked");
+        // Only the map holds it: no one from there is queued.
+        if m.get(&ip).is_some_and(|s| Arc::strong_count(s) == 1) {
+            m.remove(&ip);
         }
     }
 }
@@ -80,6 +135,27 @@ impl Default for AuthCache {
 const CACHE_TTL: Duration = Duration::from_secs(300);
 
 impl AuthCache {
+    /// Waits for `source`'s turn to have a password checked (no wait without an address).
+    async fn source_turn(&self, source: Option<IpAddr>) -> SourceTurn {
+        let sem = source.map(|ip| {
+            self.checking
+                .lock()
+                .expect("log-ins being checked")
+                .entry(ip)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(1)))
+                .clone()
+        });
+        let permit = match sem {
+            Some(s) => s.acquire_owned().await.ok(),
+            None => None,
+        };
+        SourceTurn {
+            _permit: permit,
+            ip: source,
+            checking: self.checking.clone(),
+        }
+    }
+
     fn check(&self, key: &str) -> bool {
         let mut m = self.verified.lock().expect("auth cache lock");
         match m.get(key) {
@@ -190,29 +266,49 @@ impl Service {
         .await
     }
 
-    /// Checks HTTP Basic credentials.
-    pub async fn authenticate_basic(&self, username: &str, password: &str) -> Result<Actor> {
+    /// Checks HTTP Basic credentials (or the console's log-in form) sent from `source` (`None`:
+    /// not over the network). Failed attempts are logged and audited, and make their address and
+    /// account wait before the next ([`SOURCE_POLICY`], [`ACCOUNT_POLICY`]); an attempt while
+    /// waiting is refused before any password is checked.
+    pub async fn authenticate_basic(
+        &self,
+        username: &str,
+        password: &str,
+        source: Option<IpAddr>,
+    ) -> Result<Actor> {
+        self.may_try(username, source)?;
         let mut c = self.store.read().await?;
-        let Some(admin) = store::admins::by_username(&mut c, username).await? else {
-            // Spend the time a real check would, so a wrong name is not faster than a wrong password.
-            let pw = password.to_string();
-            let _turn = self.auth.turns.acquire().await;
-            let _ = tokio::task::spawn_blocking(move || verify_secret(&pw, DUMMY_HASH)).await;
-            return Err(Error::Unauthorized(BAD_LOGIN.into()));
-        };
+        let found = store::admins::by_username(&mut c, username).await?;
         drop(c);
-        let key = sha256_hex(&[admin.password_hash.as_bytes(), password.as_bytes()]);
-        if self.auth.check(&key) {
-            return self.actor_of(&admin).await;
+        let key = found
+            .as_ref()
+            .map(|a| sha256_hex(&[a.password_hash.as_bytes(), password.as_bytes()]));
+        if let (Some(admin), Some(k)) = (&found, &key) {
+            if self.auth.check(k) {
+                return self.logged_in(admin, source).await;
+            }
         }
+        // One verification at a time from an address, so a flood from one host holds one of the
+        // turns at most and a log-in from elsewhere is not kept waiting behind it; attempts
+        // queued behind a failure that began a wait are refused when their turn comes.
+        let _mine = self.auth.source_turn(source).await;
+        self.may_try(username, source)?;
         let _turn = self
             .auth
             .turns
             .acquire()
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
+        let (Some(admin), Some(key)) = (found, key) else {
+            // Spend the time a real check would, so a wrong name is not faster than a wrong password.
+            let pw = password.to_string();
+            let _ = tokio::task::spawn_blocking(move || verify_secret(&pw, DUMMY_HASH)).await;
+            return Err(self
+                .log_in_failed(username, source, "no administrator of that name")
+                .await);
+        };
         if self.auth.check(&key) {
-            return self.actor_of(&admin).await;
+            return self.logged_in(&admin, source).await;
         }
         let hash = admin.password_hash.clone();
         let pw = password.to_string();
@@ -220,10 +316,100 @@ impl Service {
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
         if !ok {
-            return Err(Error::Unauthorized(BAD_LOGIN.into()));
+            return Err(self.log_in_failed(username, source, "wrong password").await);
         }
         self.auth.remember(key);
-        self.actor_of(&admin).await
+        self.logged_in(&admin, source).await
+    }
+
+    /// Refuses an attempt while its address, or its account (from an address it has not logged
+    /// in from), must wait.
+    fn may_try(&self, username: &str, source: Option<IpAddr>) -> Result<()> {
+        let Some(ip) = source else { return Ok(()) };
+        if let Some(w) = self.auth.sources.waiting(&ip) {
+            return Err(Error::Throttled {
+                message: format!(
+                    "too many failed log-ins from your address: try again in {} s",
+                    secs(w)
+                ),
+                retry_after: secs(w),
+            });
+        }
+        let known = self
+            .auth
+            .known
+            .lock()
+            .expect("known log-ins")
+            .contains(&(username.to_string(), ip));
+        if !known {
+            if let Some(w) = self.auth.accounts.waiting(&username.to_string()) {
+                return Err(Error::Throttled {
+                    message: format!(
+                        "too many failed log-ins to this account: try again in {} s",
+                        secs(w)
+                    ),
+                    retry_after: secs(w),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn logged_in(
+        &self,
+        admin: &store::admins::AdminRow,
+        source: Option<IpAddr>,
+    ) -> Result<Actor> {
+        if let Some(ip) = source {
+            self.auth.sources.succeeded(&ip);
+            self.auth.accounts.succeeded(&admin.username);
+            let mut k = self.auth.known.lock().expect("known log-ins");
+            if k.len() >= KNOWN {
+                k.clear();
+            }
+            k.insert((admin.username.clone(), ip));
+        }
+        self.actor_of(admin).await
+    }
+
+    /// Counts, logs and audits a failed log-in; the error to answer with.
+    async fn log_in_failed(&self, username: &str, source: Option<IpAddr>, why: &str) -> Error {
+        let name: String = username.chars().take(64).collect();
+        let from = source.map_or_else(|| "this machine".to_string(), |ip| ip.to_string());
+        let mut detail = format!("from {from}: {why}");
+        if let Some(ip) = source {
+            if let Failed::Wait(w) = self.auth.sources.failed(&ip) {
+                detail.push_str(&format!("; log-ins from {ip} now wait {} s", secs(w)));
+            }
+            if let Failed::Wait(w) = self.auth.accounts.failed(&name) {
+                detail.push_str(&format!(
+                    "; log-ins to {name} from other addresses now wait {} s",
+                    secs(w)
+                ));
+            }
+        }
+        tracing::warn!(user = %name, source = %from, "administrator log-in failed: {detail}");
+        let write = async {
+            let mut tx = self.store.write_unversioned().await?;
+            store::audit::append(
+                tx.conn(),
+                &NewEntry {
+                    actor: &name,
+                    action: Action::Login.as_str(),
+                    resource: Resource::Admin.as_str(),
+                    target: &name,
+                    system: "",
+                    result: model::Outcome::Failed,
+                    detail: &detail,
+                },
+            )
+            .await?;
+            tx.commit().await
+        };
+        if let Err(e) = write.await {
+            tracing::error!(error = %e, "could not write the audit entry of a failed log-in");
+        }
+        Error::Unauthorized(BAD_LOGIN.into())
     }
 
     /// The actor an administrator is, with their roles' privileges.

@@ -38,6 +38,7 @@ pub use self_provisioning::{
 pub use soft_client::{home_of, PresenceNode};
 mod systems;
 mod templates;
+pub mod throttle;
 mod universal_templates;
 mod user_profiles;
 mod users;
@@ -168,6 +169,9 @@ pub enum Error {
     Ambiguous(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// Too many failed attempts: the caller must wait `retry_after` seconds.
+    #[error("{message}")]
+    Throttled { message: String, retry_after: u64 },
     /// The actor's roles do not allow the change.
     #[error("{0}")]
     Forbidden(String),

@@ -20,6 +20,7 @@ fn unauthorized(message: &str) -> ApiError {
             field: None,
             version: None,
             current: None,
+            retry_after: None,
         },
     }
 }
@@ -49,7 +50,14 @@ impl FromRequestParts<AppState> for Admin {
             let (user, password) = decoded
                 .split_once(':')
                 .ok_or_else(|| unauthorized("the Basic credentials have no `:`"))?;
-            state.service.authenticate_basic(user, password).await?
+            let source = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip());
+            state
+                .service
+                .authenticate_basic(user, password, source)
+                .await?
         } else if scheme.eq_ignore_ascii_case("bearer") {
             state.service.authenticate_token(rest.trim()).await?
         } else {
@@ -168,6 +176,7 @@ pub(crate) fn cannot_read(actor: &Actor, resource: &str, system: Option<&str>) -
             field: None,
             version: None,
             current: None,
+            retry_after: None,
         },
     }
 }

@@ -65,6 +65,7 @@ impl From<ClaimError> for ApiError {
                 field: None,
                 version: None,
                 current: None,
+                retry_after: None,
             },
         }
     }

@@ -13,7 +13,7 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// `invalid`, `bad_request`, `not_found`, `conflict`, `stale`, `ambiguous`, `unauthorized`, `forbidden`, `upstream` (a directory server did not answer), `internal`.
+    /// `invalid`, `bad_request`, `not_found`, `conflict`, `stale`, `ambiguous`, `unauthorized`, `throttled` (too many failed log-ins: wait `retry_after_secs`), `forbidden`, `upstream` (a directory server did not answer), `internal`.
     pub code: &'static str,
     /// What is wrong and how to fix it.
     pub message: String,
@@ -26,7 +26,10 @@ pub struct ErrorDetail {
     /// For `stale`: the record as it is stored now.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub current: Option<serde_json::Value>,
+    pub current: Option<Box<serde_json::Value>>,
+    /// For `throttled`: seconds to wait before trying again (also sent as `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none", rename = "retry_after_secs")]
+    pub retry_after: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -45,6 +48,7 @@ impl ApiError {
                 field,
                 version: None,
                 current: None,
+                retry_after: None,
             },
         }
     }
@@ -55,15 +59,22 @@ impl From<service::Error> for ApiError {
         use service::Error as E;
         let field = e.field().map(str::to_string);
         let message = e.to_string();
+        let retry_after = match &e {
+            E::Throttled { retry_after, .. } => {
+                Some(u32::try_from(*retry_after).unwrap_or(u32::MAX))
+            }
+            _ => None,
+        };
         let (status, code, version, current) = match e {
             E::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", None, None),
             E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None, None),
             E::Conflict { .. } => (StatusCode::CONFLICT, "conflict", None, None),
             E::Stale { version, current } => {
-                (StatusCode::CONFLICT, "stale", Some(version), Some(*current))
+                (StatusCode::CONFLICT, "stale", Some(version), Some(current))
             }
             E::Ambiguous(_) => (StatusCode::CONFLICT, "ambiguous", None, None),
             E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", None, None),
+            E::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled", None, None),
             E::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None, None),
             E::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream", None, None),
             E::Internal(ref m) => {
@@ -79,6 +90,7 @@ impl From<service::Error> for ApiError {
                 field,
                 version,
                 current,
+                retry_after,
             },
         }
     }
@@ -87,7 +99,12 @@ impl From<service::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let unauthorized = self.status == StatusCode::UNAUTHORIZED;
+        let retry_after = self.detail.retry_after;
         let mut r = (self.status, Json(ErrorBody { error: self.detail })).into_response();
+        if let Some(s) = retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(s));
+        }
         if unauthorized {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -104,6 +104,7 @@ pub(super) async fn resync(
                 field: None,
                 version: None,
                 current: None,
+                retry_after: None,
             },
         });
     };

@@ -53,16 +53,25 @@ pub(super) struct LoginForm {
 
 pub(super) async fn login(
     State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    match s.service.log_in(&f.username, &f.password).await {
+    match s
+        .service
+        .log_in(&f.username, &f.password, Some(peer.ip()))
+        .await
+    {
         Ok((id, _)) => {
             // `Secure` wherever the browser keeps it; over plain HTTP to another machine it
             // would drop the cookie, and the log-in page says why that is unsafe instead.
             let cookie = format!(
                 "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict;{} Max-Age={}",
-                if secure_context(&headers) { " Secure;" } else { "" },
+                if secure_context(&headers) {
+                    " Secure;"
+                } else {
+                    ""
+                },
                 service::SESSION_IDLE.as_secs() * 48
             );
             (
@@ -71,14 +80,20 @@ pub(super) async fn login(
             )
                 .into_response()
         }
-        Err(e) => (
-            StatusCode::UNAUTHORIZED,
-            render(
-                "login.html",
-                context! { next => local_path(&f.next), username => f.username, error => e.to_string() },
-            ),
-        )
-            .into_response(),
+        Err(e) => {
+            let status = match &e {
+                service::Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            (
+                status,
+                render(
+                    "login.html",
+                    context! { next => local_path(&f.next), username => f.username, error => e.to_string() },
+                ),
+            )
+                .into_response()
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! roles do not allow is not shown; the service refuses it all the same.
 
 use crate::AppState;
-use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Multipart, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
