@@ -97,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
             match provisioner.fetch(&p, None, &base).await? {
                 provision::Answer::File { bytes, .. } => Ok::<_, anyhow::Error>(bytes),
                 provision::Answer::NotFound(why) => anyhow::bail!("{why}"),
+                provision::Answer::Throttled(w) => anyhow::bail!("throttled for {w:?}"),
                 provision::Answer::Firmware { name, .. } => anyhow::bail!("{name} is firmware"),
             }
         }

@@ -125,6 +125,7 @@ async fn run() -> anyhow::Result<()> {
             match p.fetch(f, None, base).await? {
                 provision::Answer::File { bytes: b, .. } => bytes += b.len(),
                 provision::Answer::NotFound(why) => anyhow::bail!("{why}"),
+                provision::Answer::Throttled(w) => anyhow::bail!("throttled for {w:?}"),
                 provision::Answer::Firmware { name, .. } => anyhow::bail!("{name} is firmware"),
             }
         }
@@ -143,6 +144,7 @@ async fn run() -> anyhow::Result<()> {
                 match r?? {
                     provision::Answer::File { bytes: b, .. } => bytes += b.len(),
                     provision::Answer::NotFound(why) => anyhow::bail!("{why}"),
+                    provision::Answer::Throttled(w) => anyhow::bail!("throttled for {w:?}"),
                     provision::Answer::Firmware { name, .. } => {
                         anyhow::bail!("{name} is firmware")
                     }

@@ -136,6 +136,7 @@ impl tftp::FileSource for TftpSource {
             Ok(_) => Outcome::Ok,
             Err(tftp::ReadError::Denied(_)) => Outcome::Unauthorized,
             Err(tftp::ReadError::NotFound) => Outcome::NotFound,
+            Err(tftp::ReadError::Throttled(_)) => Outcome::Throttled,
             Err(_) => Outcome::Error,
         };
         self.provisioner.metrics().request(Protocol::Tftp, outcome);
@@ -146,7 +147,11 @@ impl tftp::FileSource for TftpSource {
 impl TftpSource {
     /// A phone's request for `name` over TFTP.
     async fn answer(&self, name: &str, peer: SocketAddr) -> Result<bytes::Bytes, tftp::ReadError> {
-        match self.provisioner.fetch(name, None, &self.base_url).await {
+        match self
+            .provisioner
+            .fetch_from(name, None, &self.base_url, peer.ip())
+            .await
+        {
             Ok(provision::Answer::File {
                 bytes,
                 device_id,
@@ -166,6 +171,7 @@ impl TftpSource {
                     ));
                 }
                 if let Some(id) = device_id {
+                    self.provisioner.guard().served(name, peer.ip());
                     self.provisioner
                         .seen(id, &peer.ip().to_string(), "", name, "tftp");
                 }
@@ -179,6 +185,13 @@ impl TftpSource {
                 self.provisioner
                     .firmware_fetched(&name, &peer.ip().to_string());
                 Ok(bytes)
+            }
+            Ok(provision::Answer::Throttled(w)) => {
+                tracing::debug!(name, %peer, "tftp: refused, waiting after too many unknown devices");
+                Err(tftp::ReadError::Throttled(format!(
+                    "too many requests for devices not in the directory from your address: try again in {} s",
+                    service::throttle::secs(w)
+                )))
             }
             Ok(provision::Answer::NotFound(why)) => {
                 tracing::debug!(name, %why, "tftp: not found");

@@ -11,6 +11,7 @@
 
 mod cache;
 mod firmware;
+pub mod guard;
 pub mod metrics;
 pub mod reports;
 pub mod resync;
@@ -89,6 +90,9 @@ pub enum Answer {
     },
     /// Nothing to serve, and why (for the log, never for the phone).
     NotFound(String),
+    /// The requester asked for too many devices the directory does not have: it must wait this
+    /// long before a device's file is answered ([`guard`]).
+    Throttled(std::time::Duration),
 }
 
 impl From<Cached> for Answer {
@@ -149,6 +153,7 @@ struct Inner {
     /// Firmware files as TFTP sends them.
     firmware: firmware::FirmwareCache,
     metrics: Arc<metrics::Metrics>,
+    guard: guard::Guard,
 }
 
 /// Auto-registrations since the server started.
@@ -235,6 +240,7 @@ impl Provisioner {
                 http_port: std::sync::atomic::AtomicU16::new(0),
                 firmware: firmware::FirmwareCache::new(firmware::DEFAULT_BYTES),
                 metrics: Arc::new(metrics::Metrics::new()),
+                guard: guard::Guard::default(),
             }),
         }
     }
@@ -309,6 +315,11 @@ impl Provisioner {
     }
 
     /// What this node counts (`/metrics`, the console's dashboard).
+    /// What holds back hosts that guess MACs or phone passwords.
+    pub fn guard(&self) -> &guard::Guard {
+        &self.inner.guard
+    }
+
     pub fn metrics(&self) -> &Arc<metrics::Metrics> {
         &self.inner.metrics
     }
@@ -326,6 +337,29 @@ impl Provisioner {
         path: &str,
         user_agent: Option<&str>,
         base_url: &str,
+    ) -> Result<Answer> {
+        self.fetch_for(path, user_agent, base_url, None).await
+    }
+
+    /// [`Provisioner::fetch`] for a request from `peer`, which waits once it has asked for too
+    /// many devices the directory does not have ([`guard::Guard`]): then a device's file is
+    /// [`Answer::Throttled`] unless it was sent to `peer` before.
+    pub async fn fetch_from(
+        &self,
+        path: &str,
+        user_agent: Option<&str>,
+        base_url: &str,
+        peer: std::net::IpAddr,
+    ) -> Result<Answer> {
+        self.fetch_for(path, user_agent, base_url, Some(peer)).await
+    }
+
+    async fn fetch_for(
+        &self,
+        path: &str,
+        user_agent: Option<&str>,
+        base_url: &str,
+        peer: Option<std::net::IpAddr>,
     ) -> Result<Answer> {
         let Some(file) = file_name(path) else {
             return Ok(Answer::NotFound(format!(
@@ -348,14 +382,21 @@ impl Provisioner {
             Asked::Default => self.default_file(file).await,
             Asked::FirstContact => self.first_contact(file, user_agent, base_url).await,
             Asked::Device(key) => {
+                if let Some(w) = peer.and_then(|ip| self.inner.guard.sweep_wait(file, ip)) {
+                    return Ok(Answer::Throttled(w));
+                }
                 let a = self.device_file(file, key.clone(), base_url).await?;
-                match (&a, &key) {
+                let a = match (&a, &key) {
                     (Answer::NotFound(why), DeviceKey::Mac(mac)) => {
                         self.unknown_phone(file, mac, user_agent, base_url, why)
-                            .await
+                            .await?
                     }
-                    _ => Ok(a),
+                    _ => a,
+                };
+                if let (Answer::NotFound(_), Some(ip)) = (&a, peer) {
+                    self.inner.guard.missed(file, ip);
                 }
+                Ok(a)
             }
         }
     }
@@ -890,7 +931,7 @@ impl Provisioner {
                 content_type,
                 ..
             } => Ok(Some((bytes, content_type))),
-            Answer::Firmware { .. } | Answer::NotFound(_) => Ok(None),
+            _ => Ok(None),
         }
     }
 }

@@ -45,14 +45,18 @@ pub enum Outcome {
     Unauthorized,
     /// The server failed (the store, a render).
     Error,
+    /// The requester must wait first: too many unknown devices asked for, or wrong
+    /// credentials ([`crate::guard`]).
+    Throttled,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 4] = [
+    const ALL: [Outcome; 5] = [
         Outcome::Ok,
         Outcome::NotFound,
         Outcome::Unauthorized,
         Outcome::Error,
+        Outcome::Throttled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +65,7 @@ impl Outcome {
             Outcome::NotFound => "not_found",
             Outcome::Unauthorized => "unauthorized",
             Outcome::Error => "error",
+            Outcome::Throttled => "throttled",
         }
     }
 }
@@ -130,7 +135,7 @@ pub struct Scrape {
 pub struct Metrics {
     registry: Registry,
     /// By protocol, then outcome ([`Outcome::ALL`]'s order).
-    requests: [[Counter; 4]; 2],
+    requests: [[Counter; 5]; 2],
     cache_hits: Counter,
     cache_misses: Counter,
     render_seconds: Histogram,

@@ -23,6 +23,8 @@ use tokio::net::UdpSocket;
 pub enum ReadError {
     NotFound,
     Denied(String),
+    /// The client must wait before it asks again (the message says how long).
+    Throttled(String),
     Internal(String),
 }
 
@@ -357,6 +359,11 @@ async fn transfer<S: FileSource>(
         }
         Err(ReadError::Denied(m)) => {
             sock.send(&packet::error(packet::ERR_ACCESS, &m)).await?;
+            return Ok(());
+        }
+        Err(ReadError::Throttled(m)) => {
+            sock.send(&packet::error(packet::ERR_NOT_DEFINED, &m))
+                .await?;
             return Ok(());
         }
         Err(ReadError::Internal(m)) => {

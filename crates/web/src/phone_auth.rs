@@ -6,15 +6,18 @@
 //! Nonces carry no state: `<unix seconds in hex>.<HMAC of them>`, under a key derived from the
 //! installation's secret key, so any node of a cluster accepts another's nonce. A nonce is good
 //! for `NONCE_LIFETIME`; after that a correct answer is challenged again with `stale=true`, and
-//! the phone retries without asking anyone for the password. Nonce counts are not tracked
-//! (that would need shared state between nodes): a captured answer can be replayed for the
-//! same file within the lifetime, which gives nothing the capture did not already show.
+//! the phone retries without asking anyone for the password. Each Digest answer is accepted
+//! once: an answer covers its nonce, nonce count, client nonce, method and URI, so a phone
+//! reusing a nonce sends a new one, and a captured answer sent again is refused as a replay
+//! (with `stale=true`, so the phone itself would just retry). Answers are remembered for the
+//! nonce lifetime, on each node: a replay sent to another node of a cluster within it passes.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use digest_auth::{AuthContext, AuthorizationHeader, HttpMethod};
 use hmac::{Hmac, Mac};
 use service::DeviceCredential;
+use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) const REALM: &str = "dialtone phones";
@@ -28,6 +31,8 @@ pub(crate) enum Verdict {
     Missing,
     /// Right credentials on an expired nonce.
     Stale,
+    /// A Digest answer accepted before, sent again.
+    Replayed,
     /// Wrong user, wrong password, a nonce this server did not make, or a malformed header.
     Wrong(&'static str),
 }
@@ -35,7 +40,12 @@ pub(crate) enum Verdict {
 #[derive(Clone)]
 pub(crate) struct Nonces {
     key: [u8; 32],
+    /// Digest answers accepted within the nonce lifetime: (nonce, response) to when accepted.
+    answered: std::sync::Arc<std::sync::Mutex<HashMap<(String, String), u64>>>,
 }
+
+/// Accepted answers remembered at most; past it the expired ones go, and if none has, all.
+const ANSWERS_KEPT: usize = 200_000;
 
 impl std::fmt::Debug for Nonces {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,7 +67,23 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 impl Nonces {
     pub(crate) fn new(key: [u8; 32]) -> Nonces {
-        Nonces { key }
+        Nonces {
+            key,
+            answered: Default::default(),
+        }
+    }
+
+    /// Notes an accepted answer; false when it was accepted before.
+    fn first_use(&self, nonce: &str, response: &str, at: u64) -> bool {
+        let mut m = self.answered.lock().expect("digest answers");
+        if m.len() >= ANSWERS_KEPT {
+            m.retain(|_, t| at.saturating_sub(*t) <= NONCE_LIFETIME_S);
+            if m.len() >= ANSWERS_KEPT {
+                m.clear();
+            }
+        }
+        m.insert((nonce.to_string(), response.to_ascii_lowercase()), at)
+            .is_none()
     }
 
     fn sign(&self, stamp: &str) -> String {
@@ -185,10 +211,12 @@ impl Nonces {
         ) {
             return Verdict::Wrong("a wrong password");
         }
-        if fresh {
-            Verdict::Pass
-        } else {
+        if !fresh {
             Verdict::Stale
+        } else if !self.first_use(&given.nonce, &given.response, at) {
+            Verdict::Replayed
+        } else {
+            Verdict::Pass
         }
     }
 }
@@ -243,6 +271,11 @@ mod tests {
             assert_eq!(
                 n.check(Some(&ok), "GET", "/00562b043617.xml", &cred()),
                 Verdict::Wrong("a Digest answer for another URI")
+            );
+            // Nor does it open the same file twice: a captured answer is refused.
+            assert_eq!(
+                n.check(Some(&ok), "GET", "/00562b043616.xml", &cred()),
+                Verdict::Replayed
             );
         }
     }

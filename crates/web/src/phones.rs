@@ -69,6 +69,17 @@ fn unauthorized(nonces: &Nonces, stale: bool) -> Response {
     r
 }
 
+/// A refusal until the requester's wait is over ([`provision::guard`]).
+fn throttled(wait: std::time::Duration, what: &str) -> Response {
+    let secs = service::throttle::secs(wait);
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, secs.to_string())],
+        format!("{what} from your address: try again in {secs} s\n"),
+    )
+        .into_response()
+}
+
 /// `http://host[:port]` as the phone reached us (its Host header), for rules pointing back here.
 pub(crate) fn base_url(headers: &HeaderMap, fallback: &str) -> String {
     match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
@@ -94,6 +105,7 @@ async fn serve_file(State(st): State<PhoneState>, req: Request) -> Response {
     let outcome = match r.status() {
         s if s.is_success() || s.is_redirection() => Outcome::Ok,
         StatusCode::UNAUTHORIZED => Outcome::Unauthorized,
+        StatusCode::TOO_MANY_REQUESTS => Outcome::Throttled,
         s if s.is_server_error() => Outcome::Error,
         _ => Outcome::NotFound,
     };
@@ -112,18 +124,24 @@ async fn answer(st: &PhoneState, req: Request) -> Response {
             .into_response();
     }
     let path = req.uri().path().to_string();
-    let ip = req
+    let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default();
+        .map(|c| c.0.ip());
+    let ip = peer.map(|p| p.to_string()).unwrap_or_default();
     let ua = req
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let base = base_url(req.headers(), "");
-    match p.fetch(&path, ua.as_deref(), &base).await {
+    let fetched = match peer {
+        Some(peer) => p.fetch_from(&path, ua.as_deref(), &base, peer).await,
+        None => p.fetch(&path, ua.as_deref(), &base).await,
+    };
+    let file = provision::file_name(&path).unwrap_or_default();
+    let guard = p.guard();
+    match fetched {
         Ok(Answer::File {
             bytes,
             content_type,
@@ -139,6 +157,10 @@ async fn answer(st: &PhoneState, req: Request) -> Response {
                     return unauthorized(&st.nonces, false);
                 }
                 Access::Device(cred) => {
+                    if let Some(w) = peer.and_then(|a| guard.credential_wait(name, file, a)) {
+                        tracing::debug!(%path, %ip, device = name, "refused: waiting after wrong credentials");
+                        return throttled(w, "too many wrong credentials");
+                    }
                     let target = req
                         .uri()
                         .path_and_query()
@@ -152,20 +174,34 @@ async fn answer(st: &PhoneState, req: Request) -> Response {
                         .nonces
                         .check(authorization, req.method().as_str(), target, cred)
                     {
-                        Verdict::Pass => {}
+                        Verdict::Pass => {
+                            if let Some(a) = peer {
+                                guard.credential_passed(name, a);
+                            }
+                        }
                         Verdict::Missing => {
                             tracing::debug!(%path, %ip, device = name, "challenged for credentials");
                             return unauthorized(&st.nonces, false);
                         }
                         Verdict::Stale => return unauthorized(&st.nonces, true),
+                        Verdict::Replayed => {
+                            tracing::warn!(%path, %ip, device = name, "refused: a Digest answer accepted before, sent again (a replay)");
+                            return unauthorized(&st.nonces, true);
+                        }
                         Verdict::Wrong(why) => {
                             tracing::warn!(%path, %ip, device = name, why, "refused: wrong phone credentials");
+                            if let Some(a) = peer {
+                                guard.credential_failed(name, a);
+                            }
                             return unauthorized(&st.nonces, false);
                         }
                     }
                 }
             }
             if let Some(id) = device_id {
+                if let Some(a) = peer {
+                    guard.served(file, a);
+                }
                 p.seen(
                     id,
                     &ip,
@@ -188,6 +224,10 @@ async fn answer(st: &PhoneState, req: Request) -> Response {
             p.firmware_fetched(&name, &ip);
             tracing::debug!(%path, "firmware served");
             firmware(file, req).await
+        }
+        Ok(Answer::Throttled(w)) => {
+            tracing::debug!(%path, %ip, "refused: waiting after too many unknown devices");
+            throttled(w, "too many requests for devices not in the directory")
         }
         Ok(Answer::NotFound(why)) => {
             tracing::debug!(%path, %why, "not found");
