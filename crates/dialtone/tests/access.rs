@@ -328,3 +328,117 @@ async fn an_administrator_sees_only_what_their_roles_name() {
         t.stop().await;
     }
 }
+
+/// Finding 6 of issue 16: an administrator who may create and update phones, but not read
+/// their secrets, previews a phone's file with its SIP and HTTP passwords masked; the
+/// `read_secrets` privilege shows them, and each such read is audited.
+#[tokio::test]
+async fn a_preview_shows_secrets_only_with_the_privilege_to_read_them() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "jsmith", "last_name": "Smith", "digest_credential": "d1gest-Secret"}),
+        )
+        .await;
+        let p = t
+            .create(
+                "/api/v1/phones",
+                json!({"mac": "00562B910001", "model": "8861", "owner_user_id": "jsmith", "lines": [{"pattern": "2100"}]}),
+            )
+            .await;
+        let (s, _) = t
+            .put(
+                "/api/v1/phones/SEP00562B910001/http-credential",
+                json!({"version": p["version"], "password": "Ph0ne-pass.7"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}]");
+        let role = t
+            .create(
+                "/api/v1/roles",
+                json!({"name": "Phone clerk", "privileges": [
+                    {"system": "*", "resource": "phone", "action": "create"},
+                    {"system": "*", "resource": "phone", "action": "update"}]}),
+            )
+            .await;
+        t.create(
+            "/api/v1/admins",
+            json!({"username": "clerk", "password": "clerk-password", "roles": ["Phone clerk"]}),
+        )
+        .await;
+        let path = "/api/v1/phones/SEP00562B910001/files/00562b910001.xml";
+        let preview = |who: &'static str, pw: &'static str| {
+            let (client, url) = (t.client.clone(), t.url(path));
+            async move {
+                let r = client
+                    .get(url)
+                    .basic_auth(who, Some(pw))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::OK);
+                let masked = r.headers()["x-dialtone-masked"]
+                    .to_str()
+                    .unwrap()
+                    .to_string();
+                (masked, r.text().await.unwrap())
+            }
+        };
+        let (masked, body) = preview("clerk", "clerk-password").await;
+        assert_eq!(masked, "true", "[{l}]");
+        assert!(
+            !body.contains("d1gest-Secret") && !body.contains("Ph0ne-pass.7"),
+            "[{l}] {body}"
+        );
+        assert!(
+            body.contains("<Password_1_ ua=\"na\">********</Password_1_>"),
+            "[{l}] {body}"
+        );
+        assert!(body.contains("--pwd ********]"), "[{l}] {body}");
+        let (_, a) = t.get("/api/v1/audit?action=read_secrets").await;
+        assert_eq!(a["total"], 0, "[{l}] a masked preview reads no secret: {a}");
+
+        // With read_secrets the clerk sees the file as the phone does, and it is audited.
+        let (s, _) = t
+            .patch(
+                "/api/v1/roles/Phone%20clerk",
+                json!({"version": role["version"], "privileges": [
+                    {"system": "*", "resource": "phone", "action": "create"},
+                    {"system": "*", "resource": "phone", "action": "read_secrets"}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}]");
+        let (masked, body) = preview("clerk", "clerk-password").await;
+        assert_eq!(masked, "false", "[{l}]");
+        assert!(
+            body.contains("d1gest-Secret") && body.contains("Ph0ne-pass.7"),
+            "[{l}]"
+        );
+        let (_, a) = t.get("/api/v1/audit?action=read_secrets").await;
+        assert_eq!(a["total"], 1, "[{l}] {a}");
+        let e = &a["items"][0];
+        assert_eq!(
+            (e["actor"].as_str(), e["target"].as_str()),
+            (Some("clerk"), Some("SEP00562B910001")),
+            "[{l}] {e}"
+        );
+        assert!(
+            e["detail"].as_str().unwrap().contains("00562b910001.xml"),
+            "[{l}] {e}"
+        );
+        // An administrator who may not see phones at all is refused.
+        let (s, _) = t.patch("/api/v1/roles/Phone%20clerk", json!({"version": role["version"].as_i64().unwrap() + 1, "privileges": [{"system": "*", "resource": "user", "action": "read"}]})).await;
+        assert_eq!(s, StatusCode::OK, "[{l}]");
+        let r = t
+            .client
+            .get(t.url(path))
+            .basic_auth("clerk", Some("clerk-password"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "[{l}]");
+        t.stop().await;
+    }
+}

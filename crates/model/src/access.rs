@@ -169,6 +169,8 @@ pub enum Action {
     Login,
     /// A user logged out of a phone (by themselves, an administrator, or the login's time).
     Logout,
+    /// An administrator read a phone's file with its secrets in clear (the preview).
+    ReadSecrets,
 }
 
 impl Action {
@@ -190,6 +192,7 @@ impl Action {
             Action::AssignCapabilities => "assign_capabilities",
             Action::Login => "login",
             Action::Logout => "logout",
+            Action::ReadSecrets => "read_secrets",
         }
     }
 
@@ -242,7 +245,9 @@ pub const RESOURCES: &[&str] = &[
 ];
 
 /// The actions privileges name.
-pub const ACTIONS: &[&str] = &["read", "create", "update", "delete"];
+/// `read_secrets` (on `phone`) lets a preview of a phone's file show the SIP and HTTP
+/// passwords it carries; without it they are masked.
+pub const ACTIONS: &[&str] = &["read", "create", "update", "delete", "read_secrets"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -251,8 +256,10 @@ pub struct Privilege {
     pub system: String,
     /// One of [`RESOURCES`], or `*`.
     pub resource: String,
-    /// `read`, `create`, `update`, `delete`, or `*`. Any of them lets the administrator see the
-    /// records it names (one cannot change what one cannot see); `read` lets them do no more.
+    /// `read`, `create`, `update`, `delete`, `read_secrets`, or `*`. Any of them lets the
+    /// administrator see the records it names (one cannot change what one cannot see); `read`
+    /// lets them do no more; `read_secrets` on `phone` shows the passwords in a phone file's
+    /// preview.
     pub action: String,
 }
 

@@ -910,13 +910,10 @@ impl Provisioner {
         Ok(self.phone_view(name, "").await?.1.files())
     }
 
-    /// The exact bytes a phone gets for `file` (the administrators' preview).
-    pub async fn preview(
-        &self,
-        name: &str,
-        file: &str,
-        base_url: &str,
-    ) -> Result<Option<(bytes::Bytes, &'static str)>> {
+    /// The exact bytes a phone gets for `file` (the administrators' preview), with the secrets
+    /// they carry, so an administrator without the privilege to read them is shown
+    /// [`Preview::masked`].
+    pub async fn preview(&self, name: &str, file: &str, base_url: &str) -> Result<Option<Preview>> {
         let (p, v) = self.phone_view(name, base_url).await?;
         if v.pattern_of(file).is_none() {
             return Ok(None);
@@ -925,20 +922,127 @@ impl Provisioner {
             .mac
             .as_deref()
             .map(|m| format!("Cisco-CP-preview/0 ({m})"));
+        let mut secrets: Vec<model::Secret> = v
+            .lines
+            .iter()
+            .map(|l| l.auth_password.clone())
+            .chain(p.owner.iter().map(|(_, s)| s.clone()))
+            .chain(p.http_credential.iter().map(|c| c.password.clone()))
+            .chain(
+                v.parameters
+                    .iter()
+                    .filter(|(k, _)| secret_parameter(k))
+                    .map(|(_, v)| model::Secret::new(v.clone())),
+            )
+            .filter(|s| !s.expose().is_empty())
+            .collect();
+        // The longest first, so one secret inside another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
         match self.fetch(file, ua.as_deref(), base_url).await? {
             Answer::File {
                 bytes,
                 content_type,
                 ..
-            } => Ok(Some((bytes, content_type))),
+            } => Ok(Some(Preview {
+                bytes,
+                content_type,
+                secrets,
+            })),
             _ => Ok(None),
         }
+    }
+}
+
+/// Whether a device parameter holds a secret by its name (`Admin_Passwd`, `User_Password`,
+/// `Voice_Mail_PIN`).
+fn secret_parameter(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["passw", "pwd", "secret", "pin"]
+        .iter()
+        .any(|w| n.contains(w))
+}
+
+/// A phone's file as the administrators' preview shows it.
+pub struct Preview {
+    pub bytes: bytes::Bytes,
+    pub content_type: &'static str,
+    /// What in the bytes is secret: the lines' SIP passwords, the phone's HTTP password,
+    /// parameters named as passwords or PINs.
+    secrets: Vec<model::Secret>,
+}
+
+impl std::fmt::Debug for Preview {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preview")
+            .field("bytes", &self.bytes.len())
+            .field("content_type", &self.content_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a secret is shown as.
+pub const MASK: &str = "********";
+
+impl Preview {
+    /// Whether the file carries any secret.
+    pub fn has_secrets(&self) -> bool {
+        let text = String::from_utf8_lossy(&self.bytes);
+        self.secrets
+            .iter()
+            .any(|s| forms(s.expose()).iter().any(|f| text.contains(f.as_str())))
+    }
+
+    /// The bytes with every secret, as written and as XML escapes it, replaced by [`MASK`].
+    pub fn masked(&self) -> bytes::Bytes {
+        let mut text = String::from_utf8_lossy(&self.bytes).into_owned();
+        for s in &self.secrets {
+            for f in forms(s.expose()) {
+                text = text.replace(&f, MASK);
+            }
+        }
+        text.into()
+    }
+}
+
+/// A secret as a file may carry it: as is, and XML-escaped.
+fn forms(secret: &str) -> Vec<String> {
+    let escaped = secret
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;");
+    if escaped == secret {
+        vec![secret.to_string()]
+    } else {
+        vec![escaped, secret.to_string()]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_masked_preview_hides_each_secret_as_written_and_as_escaped() {
+        let p = Preview {
+            bytes: "<a>p&amp;ss</a><b>p&ss</b><c>longsecret</c><d>long</d>".into(),
+            content_type: "text/xml",
+            secrets: vec![
+                model::Secret::new("longsecret"),
+                model::Secret::new("p&ss"),
+                model::Secret::new("nowhere"),
+            ],
+        };
+        assert!(p.has_secrets());
+        assert_eq!(
+            p.masked(),
+            "<a>********</a><b>********</b><c>********</c><d>long</d>"
+        );
+        assert!(!format!("{p:?}").contains("longsecret"));
+        assert!(secret_parameter("Admin_Passwd") && secret_parameter("Voice_Mail_PIN"));
+        assert!(!secret_parameter("Display_Name"));
+    }
 
     #[test]
     fn file_names_cannot_escape() {

@@ -94,6 +94,33 @@ impl FileChanges {
 }
 
 impl Service {
+    /// Records that `actor` was shown `phone`'s `file` (of `system`) with its secrets in clear,
+    /// which their role's `read_secrets` privilege allowed.
+    pub async fn note_secrets_read(
+        &self,
+        actor: &crate::Actor,
+        phone: &str,
+        system: &str,
+        file: &str,
+    ) -> Result<()> {
+        let mut tx = self.store.write_unversioned().await?;
+        store::audit::append(
+            tx.conn(),
+            &store::audit::NewEntry {
+                actor: &actor.name,
+                action: model::access::Action::ReadSecrets.as_str(),
+                resource: model::access::Resource::Phone.as_str(),
+                target: phone,
+                system,
+                result: model::Outcome::Ok,
+                detail: &format!("{file}, with its passwords in clear"),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The phones `keys` name (those that exist), read in one snapshot with a fixed number of
     /// statements however many they are.
     pub async fn phone_configs(&self, keys: &PhoneKeys) -> Result<PhoneConfigs> {

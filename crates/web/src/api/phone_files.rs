@@ -34,12 +34,15 @@ pub struct ViaParams {
     via: Option<String>,
 }
 
-/// The exact bytes the phone gets for one of its files.
+/// The bytes the phone gets for one of its files. The SIP and HTTP passwords in it are shown
+/// only to an administrator whose roles give `read_secrets` on the phone's system (and each such
+/// read is audited); to others they are replaced by `********` (the answer says so in
+/// `X-Dialtone-Masked: true`).
 #[utoipa::path(get, path = "/api/v1/phones/{name}/files/{file}", tag = "provisioning", params(("name" = String, Path), ("file" = String, Path), ViaParams),
-    responses((status = 200, description = "the file", content_type = "text/xml"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "the file", content_type = "text/xml"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn phone_file(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Path((name, file)): Path<(String, String)>,
     Query(v): Query<ViaParams>,
 ) -> ApiResult<axum::response::Response> {
@@ -60,14 +63,42 @@ pub(super) async fn phone_file(
             ))
         }
     };
+    let phone = s.service.phone(&name).await?;
+    crate::auth::readable(&a, "phone", &phone.system)?;
     match s
         .provisioner
         .preview(&name, &file, &base_url)
         .await
         .map_err(provision_error)?
     {
-        Some((bytes, content_type)) => {
-            Ok(([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response())
+        Some(p) => {
+            let clear = a.may(&phone.system, "phone", "read_secrets");
+            let bytes = if !p.has_secrets() {
+                p.bytes.clone()
+            } else if clear {
+                s.service
+                    .note_secrets_read(&a, &phone.name, &phone.system, &file)
+                    .await?;
+                p.bytes.clone()
+            } else {
+                p.masked()
+            };
+            let masked = if p.has_secrets() && !clear {
+                "true"
+            } else {
+                "false"
+            };
+            Ok((
+                [
+                    (axum::http::header::CONTENT_TYPE, p.content_type),
+                    (
+                        axum::http::header::HeaderName::from_static("x-dialtone-masked"),
+                        masked,
+                    ),
+                ],
+                bytes,
+            )
+                .into_response())
         }
         None => {
             let files = s
