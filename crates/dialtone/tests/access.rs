@@ -442,3 +442,125 @@ async fn a_preview_shows_secrets_only_with_the_privilege_to_read_them() {
         t.stop().await;
     }
 }
+
+/// Finding 7 of issue 16: tokens are listed, revoked and expire; a password change ends the
+/// administrator's other tokens and console sessions, but not the credential it came through.
+#[tokio::test]
+async fn tokens_are_listed_revoked_and_end_with_a_password_change() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        let (s, made) = t
+            .post(
+                "/api/v1/tokens",
+                json!({"name": "scrape", "expires_in_days": 7}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "[{l}] {made}");
+        let scrape = made["token"].as_str().unwrap().to_string();
+        assert!(
+            made["expires_at"].as_str().unwrap() > "2026",
+            "[{l}] {made}"
+        );
+        t.refused(
+            t.post("/api/v1/tokens", json!({"name": "x", "expires_in_days": 0}))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expires_in_days",
+        );
+        let (s, list) = t.get("/api/v1/tokens").await;
+        assert_eq!(s, StatusCode::OK);
+        let names: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, vec!["tests", "scrape"], "[{l}] {list}");
+        assert!(
+            !list.to_string().contains(&scrape),
+            "[{l}] a list never shows a token"
+        );
+        let with = |token: String| {
+            let (c, url) = (t.client.clone(), t.url("/api/v1/whoami"));
+            async move { c.get(url).bearer_auth(token).send().await.unwrap().status() }
+        };
+        assert_eq!(with(scrape.clone()).await, StatusCode::OK, "[{l}]");
+        let (s, _) = t.delete(&format!("/api/v1/tokens/{}", made["id"])).await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "[{l}]");
+        assert_eq!(
+            with(scrape.clone()).await,
+            StatusCode::UNAUTHORIZED,
+            "[{l}] revoked"
+        );
+        let (s, _) = t.delete(&format!("/api/v1/tokens/{}", made["id"])).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "[{l}]");
+
+        // Another token and a console session of admin, then admin changes the password
+        // through the test's token: the other two end, the test's token still works.
+        let (_, other) = t.post("/api/v1/tokens", json!({"name": "other"})).await;
+        let other = other["token"].as_str().unwrap().to_string();
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = browser
+            .post(t.url("/login"))
+            .form(&[
+                ("username", "admin"),
+                ("password", common::PASSWORD),
+                ("next", "/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_redirection(), "[{l}] {}", r.status());
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let page = |c: reqwest::Client| {
+            let (url, cookie) = (t.url("/phones"), cookie.clone());
+            async move {
+                c.get(url)
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        assert_eq!(
+            page(browser.clone()).await,
+            StatusCode::OK,
+            "[{l}] logged in"
+        );
+        let (s, v) = t
+            .patch(
+                "/api/v1/admins/admin",
+                json!({"password": "a-new-password-2"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "[{l}] {v}");
+        assert_eq!(
+            with(other).await,
+            StatusCode::UNAUTHORIZED,
+            "[{l}] the other token ended"
+        );
+        assert!(
+            page(browser).await.is_redirection(),
+            "[{l}] the console session ended"
+        );
+        assert_eq!(
+            with(t.token.clone()).await,
+            StatusCode::OK,
+            "[{l}] the token used is kept"
+        );
+        let (_, a) = t.get("/api/v1/audit?resource=token").await;
+        assert!(a["total"].as_i64().unwrap() >= 3, "[{l}] {a}");
+        t.stop().await;
+    }
+}

@@ -1311,14 +1311,36 @@ pub struct BatchResult {
 pub struct NewToken {
     /// What the token is for (shown in the audit log).
     pub name: String,
+    /// Days until it stops working: 1 to 3650; 90 when left out.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreatedToken {
+    /// Its id, to revoke it (`DELETE /api/v1/tokens/{id}`).
+    pub id: i64,
     pub name: String,
     /// Shown once: send it as `Authorization: Bearer <token>`.
     pub token: String,
+    /// When it stops working (RFC 3339).
+    pub expires_at: String,
 }
+
+/// An API token as its owner sees it listed: never the token itself.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: String,
+    /// When it stops working (RFC 3339); absent: never (a token made before expiry existed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+/// The longest a token may be made to last, and how long one lasts when not said.
+pub const TOKEN_DAYS_MAX: u32 = 3650;
+pub const TOKEN_DAYS_DEFAULT: u32 = 90;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct WhoAmI {

@@ -218,6 +218,10 @@ impl Service {
             let admin = admin_row(tx.conn(), username).await?;
             if let Some(h) = &hash {
                 store::admins::set_password(tx.conn(), admin.id, h).await?;
+                // A new password ends the administrator's other sessions and tokens: whoever
+                // held the old one keeps nothing of it.
+                let keep = actor.credential.as_deref().unwrap_or("");
+                store::admins::end_credentials(tx.conn(), admin.id, keep).await?;
             }
             if let Some(roles) = &p.roles {
                 let ids = role_ids(tx.conn(), roles).await?;
@@ -293,7 +297,7 @@ impl Service {
             tx.commit().await?;
         }
         Ok(Some(Session {
-            actor: self.actor_of(&admin).await?,
+            actor: self.actor_of(&admin).await?.through(key),
             csrf,
         }))
     }

@@ -63,8 +63,9 @@ pub(crate) fn sha256_hex(parts: &[&[u8]]) -> String {
 pub(crate) struct AuthCache {
     verified: Arc<Mutex<HashMap<String, Instant>>>,
     turns: Arc<tokio::sync::Semaphore>,
-    /// Token hash to the generation it was read at and whose it is.
-    tokens: Arc<Mutex<HashMap<String, (i64, Actor)>>>,
+    /// Token hash to the generation it was read at, whose it is, and when it expires (`''`:
+    /// never).
+    tokens: Arc<Mutex<HashMap<String, KnownToken>>>,
     /// Failed log-ins by source address (any account).
     sources: Arc<Throttle<IpAddr>>,
     /// Failed log-ins by account (from addresses it has not logged in from).
@@ -178,20 +179,25 @@ impl AuthCache {
     fn token(&self, hash: &str, generation: i64) -> Option<Actor> {
         let m = self.tokens.lock().expect("token cache lock");
         m.get(hash)
-            .filter(|(g, _)| *g == generation)
-            .map(|(_, a)| a.clone())
+            .filter(|(g, _, expires)| {
+                *g == generation && (expires.is_empty() || *expires > store::now())
+            })
+            .map(|(_, a, _)| a.clone())
     }
-    fn remember_token(&self, hash: String, generation: i64, actor: Actor) {
+    fn remember_token(&self, hash: String, generation: i64, actor: Actor, expires_at: String) {
         let mut m = self.tokens.lock().expect("token cache lock");
         if m.len() >= TOKENS_KEPT {
-            m.retain(|_, (g, _)| *g == generation);
+            m.retain(|_, (g, _, _)| *g == generation);
             if m.len() >= TOKENS_KEPT {
                 m.clear();
             }
         }
-        m.insert(hash, (generation, actor));
+        m.insert(hash, (generation, actor, expires_at));
     }
 }
+
+/// A token read: the generation it was read at, whose it is, when it expires (`''`: never).
+type KnownToken = (i64, Actor, String);
 
 /// At most this many tokens' administrators are kept.
 const TOKENS_KEPT: usize = 10_000;
@@ -252,7 +258,10 @@ impl Service {
         };
         self.change(actor, a, async |tx| {
             match store::admins::by_username(tx.conn(), name.as_str()).await? {
-                Some(a) => store::admins::set_password(tx.conn(), a.id, &hash).await?,
+                Some(a) => {
+                    store::admins::set_password(tx.conn(), a.id, &hash).await?;
+                    store::admins::end_credentials(tx.conn(), a.id, "").await?;
+                }
                 None => {
                     // The CLI works on the database itself: whom it adds may do everything.
                     let id = store::admins::insert(tx.conn(), name.as_str(), &hash).await?;
@@ -430,19 +439,37 @@ impl Service {
         }
         let mut c = self.store.read().await?;
         match store::admins::by_token(&mut c, &hash).await? {
-            Some((a, privileges)) => {
-                let actor = Actor::with_privileges(a.username, privileges);
-                self.auth.remember_token(hash, generation, actor.clone());
+            Some((a, privileges, expires_at)) => {
+                let actor =
+                    Actor::with_privileges(a.username, privileges).through(hash.clone());
+                self.auth
+                    .remember_token(hash, generation, actor.clone(), expires_at);
                 Ok(actor)
             }
             None => Err(Error::Unauthorized(
-                "the bearer token is not known: create one with POST /api/v1/tokens".into(),
+                "the bearer token is not known, revoked or expired: create one with POST /api/v1/tokens".into(),
             )),
         }
     }
 
-    /// Creates an API token for the acting administrator; the token is shown only here.
-    pub async fn create_token(&self, actor: &Actor, name: &str) -> Result<CreatedToken> {
+    /// Creates an API token for the acting administrator, good for `days` (default
+    /// [`model::TOKEN_DAYS_DEFAULT`]); the token is shown only here.
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        days: Option<u32>,
+    ) -> Result<CreatedToken> {
+        let days = days.unwrap_or(model::TOKEN_DAYS_DEFAULT);
+        if !(1..=model::TOKEN_DAYS_MAX).contains(&days) {
+            return Err(Error::invalid(
+                "expires_in_days",
+                format!(
+                    "a token lasts 1 to {} days; {days} is outside",
+                    model::TOKEN_DAYS_MAX
+                ),
+            ));
+        }
         let mut b = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut b);
         let token = format!(
@@ -454,6 +481,7 @@ impl Service {
         } else {
             name.trim().to_string()
         };
+        let expires_at = store::time_after(Duration::from_secs(u64::from(days) * 86_400));
         let a = crate::Audit {
             action: Action::Create,
             resource: Resource::Token,
@@ -466,17 +494,62 @@ impl Service {
                 .ok_or_else(|| {
                     Error::Unauthorized("only administrators can create tokens".into())
                 })?;
-            store::admins::insert_token(
+            let id = store::admins::insert_token(
                 tx.conn(),
                 admin.id,
                 &name,
                 &sha256_hex(&[token.as_bytes()]),
+                &expires_at,
             )
             .await?;
             Ok(CreatedToken {
+                id,
                 name: name.clone(),
                 token: token.clone(),
+                expires_at: expires_at.clone(),
             })
+        })
+        .await
+    }
+
+    /// The acting administrator's API tokens (never the tokens themselves).
+    pub async fn tokens(&self, actor: &Actor) -> Result<Vec<model::TokenInfo>> {
+        let mut c = self.store.read().await?;
+        let admin = store::admins::by_username(&mut c, &actor.name)
+            .await?
+            .ok_or_else(|| Error::Unauthorized("only administrators have tokens".into()))?;
+        Ok(store::admins::tokens(&mut c, admin.id)
+            .await?
+            .into_iter()
+            .map(|t| model::TokenInfo {
+                id: t.id,
+                name: t.name,
+                created_at: t.created_at,
+                expires_at: Some(t.expires_at).filter(|e| !e.is_empty()),
+            })
+            .collect())
+    }
+
+    /// Revokes one of the acting administrator's tokens: it stops working at once on this
+    /// node, and on others at their next generation check.
+    pub async fn revoke_token(&self, actor: &Actor, id: i64) -> Result<()> {
+        let a = crate::Audit {
+            action: Action::Delete,
+            resource: Resource::Token,
+            target: id.to_string(),
+            system: String::new(),
+        };
+        self.change(actor, a, async |tx| {
+            let admin = store::admins::by_username(tx.conn(), &actor.name)
+                .await?
+                .ok_or_else(|| Error::Unauthorized("only administrators have tokens".into()))?;
+            if store::admins::delete_token(tx.conn(), admin.id, id).await? {
+                Ok(())
+            } else {
+                Err(Error::NotFound(format!(
+                    "you have no token {id}: GET /api/v1/tokens lists yours"
+                )))
+            }
         })
         .await
     }

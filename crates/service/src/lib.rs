@@ -70,6 +70,9 @@ pub struct Actor {
     pub name: String,
     /// `None`: everything (the CLI, the system itself, a superadmin).
     privileges: Option<std::sync::Arc<[model::Privilege]>>,
+    /// The hash of the token or console session this request came through, if one: a password
+    /// change ends the administrator's other credentials, not this one.
+    credential: Option<std::sync::Arc<str>>,
 }
 
 impl Actor {
@@ -78,7 +81,14 @@ impl Actor {
         Actor {
             name: name.into(),
             privileges: None,
+            credential: None,
         }
+    }
+
+    /// The same actor, acting through the credential whose hash is `hash`.
+    pub(crate) fn through(mut self, hash: String) -> Actor {
+        self.credential = Some(hash.into());
+        self
     }
 
     /// An administrator with the privileges their roles give.
@@ -89,6 +99,7 @@ impl Actor {
         Actor {
             name: name.into(),
             privileges: (!all).then(|| privileges.into()),
+            credential: None,
         }
     }
 

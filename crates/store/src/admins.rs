@@ -64,31 +64,97 @@ pub async fn insert_token(
     admin: i64,
     name: &str,
     token_hash: &str,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO api_tokens (admin_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+    expires_at: &str,
+) -> Result<i64> {
+    let r = sqlx::query(
+        "INSERT INTO api_tokens (admin_id, name, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(admin)
     .bind(name)
     .bind(token_hash)
     .bind(now())
-    .execute(conn)
+    .bind(expires_at)
+    .fetch_one(conn)
     .await?;
-    Ok(())
+    Ok(r.try_get(0)?)
 }
 
-/// The administrator a token hash belongs to, with every privilege their roles give: one
-/// statement, since every API request starts here.
+/// A token as its owner sees it listed (never its hash).
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub created_at: String,
+    /// `''`: never.
+    pub expires_at: String,
+}
+
+/// The tokens of an administrator, oldest first.
+pub async fn tokens(conn: &mut AnyConnection, admin: i64) -> Result<Vec<TokenRow>> {
+    let rows = sqlx::query(
+        "SELECT id, name, created_at, expires_at FROM api_tokens WHERE admin_id = $1 ORDER BY id",
+    )
+    .bind(admin)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TokenRow {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                created_at: r.try_get(2)?,
+                expires_at: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// Deletes an administrator's token; false when they have none with that id.
+pub async fn delete_token(conn: &mut AnyConnection, admin: i64, id: i64) -> Result<bool> {
+    Ok(
+        sqlx::query("DELETE FROM api_tokens WHERE admin_id = $1 AND id = $2")
+            .bind(admin)
+            .bind(id)
+            .execute(conn)
+            .await?
+            .rows_affected()
+            > 0,
+    )
+}
+
+/// Ends an administrator's console sessions and API tokens, but the credential whose hash is
+/// `keep` (the one the change came through); returns how many ended.
+pub async fn end_credentials(conn: &mut AnyConnection, admin: i64, keep: &str) -> Result<u64> {
+    let s = sqlx::query("DELETE FROM sessions WHERE admin_id = $1 AND id_hash <> $2")
+        .bind(admin)
+        .bind(keep)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    let t = sqlx::query("DELETE FROM api_tokens WHERE admin_id = $1 AND token_hash <> $2")
+        .bind(admin)
+        .bind(keep)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(s + t)
+}
+
+/// The administrator a token hash belongs to while it has not expired, with every privilege
+/// their roles give, and when it expires (`''`: never): one statement, since every API request
+/// starts here.
 pub async fn by_token(
     conn: &mut AnyConnection,
     token_hash: &str,
-) -> Result<Option<(AdminRow, Vec<model::Privilege>)>> {
+) -> Result<Option<(AdminRow, Vec<model::Privilege>, String)>> {
     let rows = sqlx::query(
-        "SELECT a.id, a.username, a.password_hash, r.privileges_json FROM api_tokens t \
+        "SELECT a.id, a.username, a.password_hash, r.privileges_json, t.expires_at FROM api_tokens t \
          JOIN admins a ON a.id = t.admin_id LEFT JOIN admin_roles ar ON ar.admin_id = a.id \
-         LEFT JOIN roles r ON r.id = ar.role_id WHERE t.token_hash = $1",
+         LEFT JOIN roles r ON r.id = ar.role_id \
+         WHERE t.token_hash = $1 AND (t.expires_at = '' OR t.expires_at > $2)",
     )
     .bind(token_hash)
+    .bind(now())
     .fetch_all(conn)
     .await?;
     let Some(first) = rows.first() else {
@@ -105,7 +171,8 @@ pub async fn by_token(
             privileges.extend(privileges_of(&json));
         }
     }
-    Ok(Some((admin, privileges)))
+    let expires_at: String = first.try_get(4)?;
+    Ok(Some((admin, privileges, expires_at)))
 }
 
 /// A role's privileges as stored (none when the column does not parse).

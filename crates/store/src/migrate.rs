@@ -98,6 +98,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "status_firmware",
             sql: include_str!("../migrations/0017_status_firmware.sql"),
         },
+        Migration {
+            version: 18,
+            name: "token_expiry",
+            sql: include_str!("../migrations/0018_token_expiry.sql"),
+        },
     ]
 }
 

@@ -638,3 +638,65 @@ async fn the_audit_log_reads_newest_first_when_descending_and_oldest_first_when_
         }
     }
 }
+
+/// An API token past its expiry is not found; one without (made before expiry existed) and one
+/// not yet expired are. Revoking deletes only the owner's own.
+#[tokio::test]
+async fn tokens_expire_and_are_revoked_by_their_owner() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let mut tx = store.write().await.unwrap();
+        let admin = store::admins::insert(tx.conn(), "tok-admin", "x")
+            .await
+            .unwrap();
+        let past = store::time_ago(std::time::Duration::from_secs(60));
+        let future = store::time_after(std::time::Duration::from_secs(3600));
+        store::admins::insert_token(tx.conn(), admin, "old", "h-old", &past)
+            .await
+            .unwrap();
+        let live = store::admins::insert_token(tx.conn(), admin, "live", "h-live", &future)
+            .await
+            .unwrap();
+        store::admins::insert_token(tx.conn(), admin, "never", "h-never", "")
+            .await
+            .unwrap();
+        assert!(
+            store::admins::by_token(tx.conn(), "h-old")
+                .await
+                .unwrap()
+                .is_none(),
+            "[{}]",
+            db.label
+        );
+        let (a, _, exp) = store::admins::by_token(tx.conn(), "h-live")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (a.username.as_str(), exp.as_str()),
+            ("tok-admin", future.as_str())
+        );
+        assert!(store::admins::by_token(tx.conn(), "h-never")
+            .await
+            .unwrap()
+            .is_some());
+        assert!(
+            !store::admins::delete_token(tx.conn(), admin + 1, live)
+                .await
+                .unwrap(),
+            "another's"
+        );
+        assert!(store::admins::delete_token(tx.conn(), admin, live)
+            .await
+            .unwrap());
+        assert!(store::admins::by_token(tx.conn(), "h-live")
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            store::admins::tokens(tx.conn(), admin).await.unwrap().len(),
+            2
+        );
+        tx.commit().await.unwrap();
+    }
+}

@@ -151,15 +151,44 @@ pub(super) async fn delete_admin(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Creates an API token for the calling administrator (shown once).
+/// Creates an API token for the calling administrator (shown once), good for
+/// `expires_in_days` (90 when left out, at most 3650). A change of the administrator's password
+/// ends their other tokens.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "admin", request_body = NewToken,
-    responses((status = 201, body = CreatedToken), (status = 401, body = ErrorBody)))]
+    responses((status = 201, body = CreatedToken), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn create_token(
     State(s): State<AppState>,
     Admin(a): Admin,
     Body(b): Body<NewToken>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(created(s.service.create_token(&a, &b.name).await?))
+    Ok(created(
+        s.service
+            .create_token(&a, &b.name, b.expires_in_days)
+            .await?,
+    ))
+}
+
+/// The calling administrator's API tokens: id, name, when made and when they expire (never the
+/// tokens themselves).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "admin",
+    responses((status = 200, body = Vec<model::TokenInfo>), (status = 401, body = ErrorBody)))]
+pub(super) async fn list_tokens(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+) -> ApiResult<Json<Vec<model::TokenInfo>>> {
+    Ok(Json(s.service.tokens(&a).await?))
+}
+
+/// Revokes one of the calling administrator's tokens: it stops working at once.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "admin", params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn revoke_token(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    s.service.revoke_token(&a, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The audit log, newest first (`order=asc`: oldest first). Filters: `actor`, `action`,
