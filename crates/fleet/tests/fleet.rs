@@ -454,8 +454,14 @@ async fn unknown_phones_auto_register_and_are_claimed_by_their_users() {
 
         // Phone 1 (an MPP phone) on its own screen: its file's XML application, then the form.
         let mpp = name(0);
-        let file = api
-            .client
+        // Fetched from the phone's own address (the fleet's first phone is 127.1.1.1): the
+        // server tells a phone to resync at the address it last fetched from, and a fetch from
+        // 127.0.0.1 would send the NOTIFY where no phone listens.
+        let as_phone = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 1, 1, 1]))
+            .build()
+            .unwrap();
+        let file = as_phone
             .get(format!("{http}/00562b000001.xml"))
             .header("User-Agent", "Cisco-CP-8861-3PCC/11.3.1 (00562b000001)")
             .send()
@@ -497,6 +503,17 @@ async fn unknown_phones_auto_register_and_are_claimed_by_their_users() {
         assert!(
             done.contains("now ada&apos;s, extension 2001"),
             "[{}] {done}",
+            db.label
+        );
+        let seen_at = statuses(&api)
+            .await
+            .into_iter()
+            .find(|x| x["device"] == mpp.as_str())
+            .map(|x| x["ip"].clone());
+        assert_eq!(
+            seen_at,
+            Some(json!("127.1.1.1")),
+            "[{}] the phone's address, where its NOTIFY goes",
             db.label
         );
         // Phone 2 (an enterprise phone) through the API, by the number it shows.
