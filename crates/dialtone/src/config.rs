@@ -41,6 +41,29 @@ pub struct Config {
     pub licensing: Licensing,
     #[serde(default)]
     pub firmware: FirmwareConfig,
+    #[serde(default)]
+    pub import: ImportConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ImportConfig {
+    /// The megabytes of dry runs' files kept (sealed, in the database) to run for real: the
+    /// newest first, ten at most. A dry run of a larger file is not kept (upload it again to
+    /// run it).
+    #[serde(default = "keep_dry_runs_mb")]
+    pub keep_dry_runs_mb: u64,
+}
+
+fn keep_dry_runs_mb() -> u64 {
+    service::KEPT_BYTES >> 20
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig {
+            keep_dry_runs_mb: keep_dry_runs_mb(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -354,6 +377,7 @@ impl Default for Config {
             },
             licensing: Licensing::default(),
             firmware: FirmwareConfig::default(),
+            import: ImportConfig::default(),
         }
     }
 }
@@ -411,6 +435,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("secret_key_file", &[]),
     ("licensing", &["public_key"]),
     ("firmware", &["folder"]),
+    ("import", &["keep_dry_runs_mb"]),
 ];
 
 impl Config {

@@ -32,8 +32,9 @@ pub async fn open_service(cfg: &Config) -> anyhow::Result<(Service, Option<Strin
     let store = store::Store::open_with(&cfg.database.url, cfg.database.sqlite_memory())
         .await
         .context("opening the database")?;
-    let mut service =
-        Service::new(store, cfg.secret_key()?).with_firmware_folder(cfg.firmware_folder());
+    let mut service = Service::new(store, cfg.secret_key()?)
+        .with_firmware_folder(cfg.firmware_folder())
+        .with_kept_dry_runs(cfg.import.keep_dry_runs_mb << 20);
     if let Some(key) = &cfg.licensing.public_key {
         service = service.with_licence_key(
             service::LicenceKey::parse(key)

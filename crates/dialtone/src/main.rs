@@ -37,12 +37,30 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Standard error for the log, whose lines are dropped once it cannot be written (the pipe
+/// it went to closed). With `std::io::stderr` itself, tracing-subscriber reports the failed
+/// write with `eprintln!`, which panics on the same closed pipe: the server stopped at its
+/// next log line, from whichever thread wrote it.
+struct LogOut;
+
+impl std::io::Write for LogOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 fn init_logging(level: &str, format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| LogOut);
     let _ = if format == "json" {
         // The spans a line is in (a phone's request, with its id) go with it.
         log.json()
@@ -236,7 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Healthcheck { admin } => healthcheck(&admin).await,
         Command::Openapi => {
-            println!("{}", web::openapi().to_pretty_json()?);
+            println!("{}", web::openapi());
             Ok(())
         }
         Command::AdminPassword { username } => {
@@ -261,7 +279,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (svc, _) = dialtone::open_service(&cfg).await?;
             user_cmd(&svc, &cli_actor, cmd).await
         }
-        Command::Resync(args) => resync_cmd(&cfg, args).await,
+        Command::Resync(args) => resync_cmd(&cfg, &cli_actor, args).await,
         Command::Status(args) => {
             let (svc, _) = dialtone::open_service(&cfg).await?;
             status_cmd(&svc, args).await
@@ -967,15 +985,18 @@ async fn line_cmd(svc: &Service, actor: &Actor, cmd: LineCmd) -> anyhow::Result<
     }
 }
 
-async fn resync_cmd(cfg: &Config, args: ResyncArgs) -> anyhow::Result<()> {
+async fn resync_cmd(cfg: &Config, actor: &Actor, args: ResyncArgs) -> anyhow::Result<()> {
     let (svc, _) = dialtone::open_service(cfg).await?;
     let phones = svc
-        .select_phones(&ResyncRequest {
-            devices: args.devices,
-            device_pool: args.pool,
-            model: args.model,
-            all: args.all,
-        })
+        .select_phones(
+            actor,
+            &ResyncRequest {
+                devices: args.devices,
+                device_pool: args.pool,
+                model: args.model,
+                all: args.all,
+            },
+        )
         .await?;
     let from = args
         .from

@@ -564,3 +564,217 @@ async fn tokens_are_listed_revoked_and_end_with_a_password_change() {
         t.stop().await;
     }
 }
+
+/// Uploads `csv` as an import by `who`; the status and the answer.
+async fn import_as(
+    t: &TestApp,
+    who: &str,
+    password: &str,
+    query: &str,
+    csv: &str,
+) -> (StatusCode, Value) {
+    let r = t
+        .client
+        .post(t.url(&format!("/api/v1/imports?{query}")))
+        .basic_auth(who, Some(password))
+        .header("Content-Type", "text/csv")
+        .body(csv.to_string())
+        .send()
+        .await
+        .unwrap();
+    let s = r.status();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_import_needs_the_privilege_for_its_kind_and_a_dry_run_is_its_owners() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let l = t.label;
+        t.create(
+            "/api/v1/roles",
+            json!({"name": "Phone clerk", "privileges": [
+                {"system": "*", "resource": "phone", "action": "create"}]}),
+        )
+        .await;
+        for who in ["clerk", "clerk2"] {
+            t.create(
+                "/api/v1/admins",
+                json!({"username": who, "password": "clerk-password", "roles": ["Phone clerk"]}),
+            )
+            .await;
+        }
+        let (_, jobs_before) = t.get("/api/v1/imports").await;
+        let users = "USER ID,LAST NAME\nmallory,Mallory\n";
+        // Users, or phones in delete mode: refused before the file is read, and audited.
+        for (query, csv, right) in [
+            ("kind=users&source=u.csv", users, "(user, create)"),
+            (
+                "kind=phones&mode=delete&source=p.csv",
+                "MAC ADDRESS\n00562B920001\n",
+                "(phone, delete)",
+            ),
+            (
+                "kind=app-profiles&mode=modify&source=a.csv",
+                "USER ID\nada\n",
+                "(user, update)",
+            ),
+        ] {
+            let (s, e) = import_as(&t, "clerk", "clerk-password", query, csv).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "[{l}] {query}: {e}");
+            let m = e["error"]["message"].as_str().unwrap();
+            assert!(m.contains(right), "[{l}] {m}");
+        }
+        let (_, jobs) = t.get("/api/v1/imports").await;
+        assert_eq!(jobs["total"], jobs_before["total"], "[{l}] no job was made");
+        let (_, audit) = t
+            .get("/api/v1/audit?actor=clerk&action=import&limit=10")
+            .await;
+        let refused: Vec<&str> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["result"] == "failed")
+            .map(|e| e["target"].as_str().unwrap())
+            .collect();
+        assert_eq!(refused.len(), 3, "[{l}] {audit}");
+        assert!(refused.contains(&"u.csv"), "[{l}] {refused:?}");
+
+        // Phones to add: the clerk may, and their own dry run is theirs to run.
+        let phones = "MAC ADDRESS,DEVICE TYPE\n00562B920001,8861\n";
+        let (s, job) = import_as(
+            &t,
+            "clerk",
+            "clerk-password",
+            "kind=phones&dry_run=true&source=p.csv",
+            phones,
+        )
+        .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "[{l}] {job}");
+        let id = job["id"].as_i64().unwrap();
+        t.import_finished(id).await;
+        // Another clerk may not run it…
+        let r = t
+            .client
+            .post(t.url(&format!("/api/v1/imports/{id}/run")))
+            .basic_auth("clerk2", Some("clerk-password"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "[{l}]");
+        let e: Value = r.json().await.unwrap();
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("is clerk's dry run"),
+            "[{l}] {e}"
+        );
+        // …its owner may.
+        let r = t
+            .client
+            .post(t.url(&format!("/api/v1/imports/{id}/run")))
+            .basic_auth("clerk", Some("clerk-password"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "[{l}]");
+        let run: Value = r.json().await.unwrap();
+        t.import_finished(run["id"].as_i64().unwrap()).await;
+        let (s, _) = t.get("/api/v1/phones/SEP00562B920001").await;
+        assert_eq!(s, StatusCode::OK, "[{l}] the checked file ran");
+    }
+}
+
+#[tokio::test]
+async fn resyncing_a_phone_needs_the_privilege_to_update_it() {
+    for db in TestDb::all().await {
+        let t = TestApp::spawn_with(&db, |c| c.sip.listen = "127.0.0.1:0".into()).await;
+        let l = t.label;
+        t.create(
+            "/api/v1/systems",
+            json!({"name": "branch", "kind": "call_control"}),
+        )
+        .await;
+        for (mac, sys) in [("0C0000000B01", "default"), ("0C0000000B02", "branch")] {
+            t.create(
+                "/api/v1/phones",
+                json!({"mac": mac, "model": "7960", "system": sys}),
+            )
+            .await;
+        }
+        t.create(
+            "/api/v1/roles",
+            json!({"name": "Branch clerk", "privileges": [
+                {"system": "branch", "resource": "phone", "action": "update"},
+                {"system": "default", "resource": "phone", "action": "read"}]}),
+        )
+        .await;
+        t.create(
+            "/api/v1/admins",
+            json!({"username": "clerk", "password": "clerk-password", "roles": ["Branch clerk"]}),
+        )
+        .await;
+        let resync =
+            |body: Value| as_clerk(&t, reqwest::Method::POST, "/api/v1/resync", Some(body));
+
+        // A phone of a system they only read: refused, and audited.
+        let (s, e) = resync(json!({"devices": ["SEP0C0000000B01"]})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{l}] {e}");
+        let m = e["error"]["message"].as_str().unwrap();
+        assert!(m.contains("SEP0C0000000B01 (on default)"), "[{l}] {m}");
+        let (s, e) = resync(json!({"devices": ["SEP0C0000000B02", "SEP0C0000000B01"]})).await;
+        assert_eq!(
+            s,
+            StatusCode::FORBIDDEN,
+            "[{l}] one refused refuses the request: {e}"
+        );
+        // Their own system's phone, and `all`, which means the phones they may update.
+        let (s, v) = resync(json!({"devices": ["SEP0C0000000B02"]})).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "[{l}] {v}");
+        let (s, v) = resync(json!({"all": true})).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "[{l}] {v}");
+        let named = v["queued"].as_u64().unwrap() + v["skipped"].as_array().unwrap().len() as u64;
+        assert_eq!(named, 1, "[{l}] only the branch's phone: {v}");
+        // A model whose phones are all elsewhere: refused.
+        t.create(
+            "/api/v1/phones",
+            json!({"mac": "0C0000000B03", "model": "8861", "system": "default"}),
+        )
+        .await;
+        let (s, e) = resync(json!({"model": "8861"})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "[{l}] {e}");
+
+        let (_, audit) = t
+            .get("/api/v1/audit?actor=clerk&action=resync&limit=10")
+            .await;
+        let results: Vec<(&str, &str)> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["result"].as_str().unwrap(), e["target"].as_str().unwrap()))
+            .collect();
+        assert_eq!(results.len(), 5, "[{l}] {audit}");
+        assert!(
+            results.contains(&("ok", "SEP0C0000000B02"))
+                && results.contains(&("ok", "every phone"))
+                && results.contains(&("failed", "model 8861")),
+            "[{l}] {results:?}"
+        );
+        let every = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["target"] == "every phone")
+            .unwrap();
+        assert_eq!(
+            every["detail"], "1 phone; 1 phone of systems they may not update left out",
+            "[{l}]"
+        );
+        assert_eq!(
+            results.iter().filter(|(r, _)| *r == "failed").count(),
+            3,
+            "[{l}] {results:?}"
+        );
+    }
+}

@@ -1057,7 +1057,7 @@ async fn systems_subscribers_lines_profiles_services_and_a_dry_run_then_run() {
             v["error"]["message"]
                 .as_str()
                 .unwrap()
-                .contains("no longer kept"),
+                .contains("is not kept (it ran already"),
             "[{l}] {v}"
         );
         let _ = std::fs::remove_dir_all(&dir);

@@ -314,15 +314,7 @@ async fn one_host_cannot_hold_the_tftp_listener() {
 /// limit at start and the admin listener answers throughout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_under_a_low_descriptor_limit_stops_nothing() {
-    use std::io::BufRead;
     let db = TestDb::sqlite();
-    struct Killed(std::process::Child);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let server = common::command(&db, &[]);
     let mut sh = std::process::Command::new("sh");
     sh.arg("-c")
@@ -336,50 +328,22 @@ async fn a_flood_under_a_low_descriptor_limit_stops_nothing() {
             None => sh.env_remove(k),
         };
     }
-    let mut child = Killed(
-        sh.env("DIALTONE_LOG__FORMAT", "json")
-            .env("DIALTONE_HTTP__HEADER_TIMEOUT_SECS", "3")
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let (tx, lines) = std::sync::mpsc::channel::<serde_json::Value>();
-    let stderr = child.0.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for l in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Ok(v) = serde_json::from_str(&l) {
-                if tx.send(v).is_err() {
-                    return;
-                }
-            }
-        }
+    sh.env("DIALTONE_HTTP__HEADER_TIMEOUT_SECS", "3");
+    let served = common::Served::start(sh);
+    let lowered = served.started.iter().any(|v| {
+        v["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("descriptor limit"))
     });
-    let (mut admin, mut http, mut lowered) = (None, None, false);
-    while admin.is_none() || http.is_none() {
-        let v = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server starts");
-        let f = &v["fields"];
-        match f["message"].as_str() {
-            Some("admin API listening") => admin = f["admin_addr"].as_str().map(String::from),
-            Some("phone HTTP listener") => http = f["addr"].as_str().map(String::from),
-            Some(m) if m.contains("descriptor limit") => lowered = true,
-            _ => {}
-        }
-    }
     assert!(
         lowered,
         "the start says the caps were lowered to fit 1024 descriptors"
     );
-    let admin = admin.unwrap();
-    let http: SocketAddr = http.unwrap().parse().unwrap();
+    let (admin, http) = (served.admin.clone(), served.http);
     let client = reqwest::Client::new();
     let health = || async {
         client
-            .get(format!("http://{admin}/healthz"))
+            .get(format!("{admin}/healthz"))
             .timeout(Duration::from_secs(5))
             .send()
             .await
@@ -411,4 +375,40 @@ async fn a_flood_under_a_low_descriptor_limit_stops_nothing() {
         .await
         .expect("the phone listener answers after the flood");
     assert_eq!(r.status(), 404);
+}
+
+/// The pipe the server logs to closes (the program reading it stopped): the server goes on
+/// serving, its log lines dropped. It once stopped at its next line, tracing-subscriber
+/// reporting the failed write with a print that panics on the same closed pipe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_log_pipe_does_not_stop_the_server() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let db = TestDb::sqlite();
+    let reading = std::sync::Arc::new(AtomicBool::new(true));
+    let served = common::Served::start_reading(
+        common::command(
+            &db,
+            &["serve", "--admin", "127.0.0.1:0", "--http", "127.0.0.1:0"],
+        ),
+        reading.clone(),
+    );
+    reading.store(false, Ordering::Relaxed);
+    let client = reqwest::Client::new();
+    // Each wrong log-in is logged: the first closes the pipe, the next are written to it.
+    for i in 0..5 {
+        let r = client
+            .get(format!("{}/api/v1/tokens", served.admin))
+            .basic_auth(format!("nobody{i}"), Some("wrong"))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("log-in {i} after the log pipe closed: {e}"));
+        assert_eq!(r.status(), 401);
+    }
+    let r = client
+        .get(format!("{}/healthz", served.admin))
+        .send()
+        .await
+        .expect("the server still answers");
+    assert_eq!(r.status(), 200);
 }

@@ -3,6 +3,8 @@
 //! while waiting is refused with 429 and Retry-After before any password is checked, and a flood
 //! of guesses from one host neither locks out the real administrator nor keeps them waiting.
 //! Guesses come from other loopback addresses (127.0.0.2, …); the administrator is on 127.0.0.1.
+//! Also: a log-in form posted from another site is refused (log-in CSRF, finding 10), and the
+//! admin listener's answers carry the security headers (finding 9).
 
 mod common;
 
@@ -220,4 +222,83 @@ async fn a_flood_of_guesses_does_not_starve_a_real_log_in() {
         .await;
     assert_eq!(a["total"].as_i64(), Some(checked as i64), "{a}");
     t.stop().await;
+}
+
+#[tokio::test]
+async fn log_ins_from_other_sites_are_refused_and_pages_carry_security_headers() {
+    let db = TestDb::sqlite();
+    let t = TestApp::spawn(&db).await;
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let host = t.base.trim_start_matches("http://").to_string();
+    let form = [("username", "admin"), ("password", PASSWORD), ("next", "/")];
+    let log_in = |headers: Vec<(&'static str, String)>| {
+        let mut rb = c.post(t.url("/login")).form(&form);
+        for (k, v) in headers {
+            rb = rb.header(k, v);
+        }
+        rb.send()
+    };
+    // Another site's page posting the form: refused, no session.
+    for headers in [
+        vec![("Origin", "http://evil.example".to_string())],
+        vec![("Origin", "null".to_string())],
+        vec![
+            ("Origin", format!("http://{host}")),
+            ("Sec-Fetch-Site", "cross-site".to_string()),
+        ],
+    ] {
+        let r = log_in(headers.clone()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(r.headers().get("set-cookie").is_none(), "{headers:?}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains("sent from another site"), "{page}");
+    }
+    // The console's own page, and a client that is no browser (no Origin): logged in.
+    for headers in [
+        vec![
+            ("Origin", format!("http://{host}")),
+            ("Sec-Fetch-Site", "same-origin".to_string()),
+        ],
+        vec![],
+    ] {
+        let r = log_in(headers.clone()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{headers:?}");
+        assert!(r.headers().get("set-cookie").is_some(), "{headers:?}");
+    }
+    // The end users' self-care log-in the same way.
+    let r = c
+        .post(t.url("/self-care/login"))
+        .header("Origin", "http://evil.example")
+        .form(&[("user_id", "ada"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Pages: a Content-Security-Policy without inline script, no framing, no sniffing, no
+    // address sent elsewhere; API answers the same but the policy.
+    let r = c.get(t.url("/login")).send().await.unwrap();
+    let h = r.headers();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self';") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "same-origin");
+    let r = c
+        .get(t.url("/api/v1/phones"))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert!(r.headers().get("content-security-policy").is_none());
 }

@@ -127,24 +127,6 @@ async fn templates_are_checked_by_name_and_fields_and_applied_record_by_record()
     }
 }
 
-/// Polls an import job until it is no longer running.
-async fn finished(t: &TestApp, id: i64) -> Value {
-    let start = std::time::Instant::now();
-    loop {
-        let (s, j) = t.get(&format!("/api/v1/imports/{id}")).await;
-        assert_eq!(s, StatusCode::OK, "{j}");
-        if j["state"] != "running" {
-            return j;
-        }
-        assert!(
-            start.elapsed().as_secs() < 60,
-            "[{}] job {id} still running: {j}",
-            t.label
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 async fn upload(t: &TestApp, query: &str, csv: &str) -> (StatusCode, Value) {
     let r = t
         .client
@@ -187,7 +169,7 @@ async fn an_uploaded_file_runs_as_a_job_with_progress_errors_and_a_result() {
         let (s, job) = upload(&t, "kind=lines&dry_run=true&source=lines.csv", &csv).await;
         assert_eq!(s, StatusCode::ACCEPTED, "[{l}] {job}");
         assert_eq!(job["rows_total"], 1500, "[{l}] {job}");
-        let job = finished(&t, job["id"].as_i64().unwrap()).await;
+        let job = t.import_finished(job["id"].as_i64().unwrap()).await;
         assert_eq!(
             (
                 job["state"].as_str(),
@@ -203,7 +185,7 @@ async fn an_uploaded_file_runs_as_a_job_with_progress_errors_and_a_result() {
         // The job itself.
         let (_, job) = upload(&t, "kind=lines&source=lines.csv", &csv).await;
         let id = job["id"].as_i64().unwrap();
-        let job = finished(&t, id).await;
+        let job = t.import_finished(id).await;
         assert_eq!(job["state"], "done", "[{l}] {job}");
         assert_eq!(
             (
@@ -479,7 +461,7 @@ async fn voicemail_subscribers_are_made_from_subscriber_templates() {
         let (s, j) = upload(&t, "kind=voicemail-subscribers",
             "ALIAS,FIRST NAME,LAST NAME,EXTENSION,SUBSCRIBER TEMPLATE\ndan,Dan,Dale,2004,Sales\neve,Eve,Eden,2005,\n").await;
         assert_eq!(s, StatusCode::ACCEPTED, "[{l}] {j}");
-        let j = finished(&t, j["id"].as_i64().unwrap()).await;
+        let j = t.import_finished(j["id"].as_i64().unwrap()).await;
         assert_eq!(j["failed"], 0, "[{l}] {j}");
         let (_, dan) = t.get("/api/v1/voicemail-subscribers/dan").await;
         assert_eq!(

@@ -171,6 +171,8 @@ pub enum Action {
     Logout,
     /// An administrator read a phone's file with its secrets in clear (the preview).
     ReadSecrets,
+    /// Phones told to resync (a SIP NOTIFY each).
+    Resync,
 }
 
 impl Action {
@@ -193,6 +195,7 @@ impl Action {
             Action::Login => "login",
             Action::Logout => "logout",
             Action::ReadSecrets => "read_secrets",
+            Action::Resync => "resync",
         }
     }
 

@@ -1353,7 +1353,16 @@ fn sip_contact(class: DeviceClass, c: Option<&str>) -> Result<Option<String>> {
 
 impl Service {
     /// The phones a resync request names (id, name), each once.
-    pub async fn select_phones(&self, r: &model::ResyncRequest) -> Result<Vec<(i64, String)>> {
+    ///
+    /// Telling a phone to resync needs `update` on `phone` for its system: a phone named that
+    /// `actor` may not update is refused (403, audited); `all`, a pool or a model select the
+    /// phones of the systems they may update (403 when that is none of those matching). The
+    /// request is audited with how many phones it names.
+    pub async fn select_phones(
+        &self,
+        actor: &Actor,
+        r: &model::ResyncRequest,
+    ) -> Result<Vec<(i64, String)>> {
         let pool = opt(r.device_pool.as_deref());
         let model_name = opt(r.model.as_deref());
         if r.devices.is_empty() && pool.is_none() && model_name.is_none() && !r.all {
@@ -1363,7 +1372,16 @@ impl Service {
             ));
         }
         let mut c = self.store.read().await?;
+        let systems = self.systems_in(&mut c).await?;
+        let system_of = |id: i64| {
+            systems
+                .iter()
+                .find(|s| s.id == id)
+                .map_or("", |s| s.name.as_str())
+        };
+        let may = |system_id: i64| actor.may(system_of(system_id), "phone", "update");
         let mut out: Vec<(i64, String)> = Vec::new();
+        let mut refused: Vec<(String, &str)> = Vec::new();
         for (i, name) in r.devices.iter().enumerate() {
             let id = self
                 .device_id(&mut c, DeviceClass::Phone, name)
@@ -1372,15 +1390,42 @@ impl Service {
                     Error::NotFound(m) => Error::invalid(format!("devices[{i}]"), m),
                     e => e,
                 })?;
-            out.push((id, store::devices::by_id(&mut c, id).await?.row.name));
+            let row = store::devices::by_id(&mut c, id).await?.row;
+            if may(row.system_id) {
+                out.push((id, row.name));
+            } else {
+                refused.push((row.name, system_of(row.system_id)));
+            }
+        }
+        // What the request names, for the audit log.
+        let mut named: Vec<String> = Vec::new();
+        if !r.devices.is_empty() {
+            named.push(if r.devices.len() <= 5 {
+                r.devices.join(", ")
+            } else {
+                model::counted(r.devices.len() as u64, "phone", "phones")
+            });
         }
         if r.all {
-            out.extend(store::devices::phones_where(&mut c, None, None).await?);
-        } else if pool.is_some() || model_name.is_some() {
-            let found =
-                store::devices::phones_where(&mut c, pool.as_deref(), model_name.as_deref())
-                    .await?;
-            if found.is_empty() {
+            named.push("every phone".into());
+        } else {
+            if let Some(p) = &pool {
+                named.push(format!("device pool {p}"));
+            }
+            if let Some(m) = &model_name {
+                named.push(format!("model {m}"));
+            }
+        }
+        let named = named.join(", ");
+        let mut left_out = 0;
+        if r.all || pool.is_some() || model_name.is_some() {
+            let (pool, model_name) = if r.all {
+                (None, None)
+            } else {
+                (pool.as_deref(), model_name.as_deref())
+            };
+            let found = store::devices::phones_where(&mut c, pool, model_name).await?;
+            if found.is_empty() && !r.all {
                 return Err(Error::invalid(
                     if pool.is_some() {
                         "device_pool"
@@ -1390,10 +1435,64 @@ impl Service {
                     "no phone matches: check the device pool's or the model's name",
                 ));
             }
-            out.extend(found);
+            let mine: Vec<(i64, String)> = found
+                .iter()
+                .filter(|(_, _, system)| may(*system))
+                .map(|(id, name, _)| (*id, name.clone()))
+                .collect();
+            left_out = found.len() - mine.len();
+            if mine.is_empty() && left_out > 0 {
+                refused.push((
+                    format!(
+                        "{} ({})",
+                        if r.all {
+                            "every phone"
+                        } else {
+                            "the phones selected"
+                        },
+                        model::counted(left_out as u64, "phone", "phones")
+                    ),
+                    "",
+                ));
+            }
+            out.extend(mine);
+        }
+        drop(c);
+        let audit = |target: String| Audit {
+            action: Action::Resync,
+            resource: Resource::Phone,
+            target,
+            system: String::new(),
+        };
+        if !refused.is_empty() {
+            let names: Vec<String> = refused
+                .iter()
+                .map(|(n, sys)| {
+                    if sys.is_empty() {
+                        n.clone()
+                    } else {
+                        format!("{n} (on {sys})")
+                    }
+                })
+                .collect();
+            let e = Error::Forbidden(format!(
+                "{} may not resync {}: none of their roles gives (SYSTEM, phone, update) for it",
+                actor.name,
+                names.join(", ")
+            ));
+            self.audit_failure(actor, &audit(named), &e).await;
+            return Err(e);
         }
         let mut seen = BTreeSet::new();
         out.retain(|(id, _)| seen.insert(*id));
+        let mut detail = model::counted(out.len() as u64, "phone", "phones");
+        if left_out > 0 {
+            detail.push_str(&format!(
+                "; {} of systems they may not update left out",
+                model::counted(left_out as u64, "phone", "phones")
+            ));
+        }
+        self.note(actor, &audit(named), &detail).await?;
         Ok(out)
     }
 }

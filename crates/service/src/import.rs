@@ -6,7 +6,7 @@
 
 use crate::{Actor, Error, Result, Service};
 use bulk::{Kind, RowError};
-use model::access::Action;
+use model::access::{Action, Resource};
 use model::rules::DeviceClass;
 use model::soft_client::ClientKind;
 use model::*;
@@ -51,8 +51,108 @@ pub fn use_every_cpu() {
     }
 }
 
-/// How many dry runs' files are kept to run for real ([`Service::run_checked`]).
+/// How many dry runs' files are kept to run for real ([`Service::run_checked`])…
 const KEPT_FILES: i64 = 10;
+/// …and how many bytes of them (sealed) by default: `[import] keep_dry_runs_mb`.
+pub const KEPT_BYTES: u64 = 64 << 20;
+
+/// The largest CSV file an import takes: a whole company's file is a few tens of megabytes.
+pub const MAX_IMPORT_BYTES: u64 = 256 << 20;
+
+/// A CSV file uploaded for import, written to an unnamed temporary file as it arrives (in the
+/// system's temporary folder, `TMPDIR`; readable by this process only, and gone when dropped or
+/// when the process dies): an upload holds a buffer of memory, whatever its size.
+pub struct Spooled {
+    file: std::fs::File,
+    len: u64,
+}
+
+impl std::fmt::Debug for Spooled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spooled").field("len", &self.len).finish()
+    }
+}
+
+impl Spooled {
+    /// Writes `body` (at most [`MAX_IMPORT_BYTES`]) to a temporary file; `name` is the file's
+    /// name, for the errors.
+    pub async fn write(mut body: impl tokio::io::AsyncRead + Unpin, name: &str) -> Result<Spooled> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let file = tokio::task::spawn_blocking(tempfile::tempfile)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(|e| {
+                Error::Internal(format!(
+                    "cannot make a temporary file for the upload in {}: {e}",
+                    std::env::temp_dir().display()
+                ))
+            })?;
+        let mut out = tokio::fs::File::from_std(file);
+        let mut limited = (&mut body).take(MAX_IMPORT_BYTES + 1);
+        let len = tokio::io::copy(&mut limited, &mut out)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                    Error::Internal(format!(
+                        "the temporary folder {} is full: {e}",
+                        std::env::temp_dir().display()
+                    ))
+                }
+                _ => Error::invalid("file", format!("the upload of {name} broke off: {e}")),
+            })?;
+        if len > MAX_IMPORT_BYTES {
+            return Err(Error::TooLarge(format!(
+                "{name} is larger than {} MB, the most an import takes: split it",
+                MAX_IMPORT_BYTES >> 20
+            )));
+        }
+        out.flush()
+            .await
+            .map_err(|e| Error::Internal(format!("writing the upload of {name}: {e}")))?;
+        Ok(Spooled {
+            file: out.into_std().await,
+            len,
+        })
+    }
+
+    /// The file's size in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The file from its start (blocking).
+    fn rewound(mut self) -> std::io::Result<std::fs::File> {
+        use std::io::Seek;
+        self.file.rewind()?;
+        Ok(self.file)
+    }
+}
+
+/// The resource and the action an import of `kind` in `mode` needs a privilege for: rows of
+/// application profiles change their users.
+fn import_right(kind: Kind, mode: ImportMode) -> (Resource, &'static str) {
+    let resource = match kind {
+        Kind::Users | Kind::AppProfiles => Resource::User,
+        Kind::Phones => Resource::Phone,
+        Kind::DeviceProfiles => Resource::DeviceProfile,
+        Kind::Lines => Resource::Line,
+        Kind::VoicemailSubscribers => Resource::VoicemailSubscriber,
+        Kind::UserProfiles => Resource::UserProfile,
+        Kind::UniversalDeviceTemplates => Resource::UniversalDeviceTemplate,
+        Kind::UniversalLineTemplates => Resource::UniversalLineTemplate,
+        Kind::DialRules => Resource::DialRule,
+    };
+    let action = match (kind, mode) {
+        (Kind::AppProfiles, _) | (_, ImportMode::Modify) => "update",
+        (_, ImportMode::Add) => "create",
+        (_, ImportMode::Delete) => "delete",
+    };
+    (resource, action)
+}
 
 /// What each row does to its record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,29 +416,79 @@ impl Service {
         self.import_job(id).await
     }
 
-    /// Starts an import of the CSV file `body` as a job that runs in the background (on this
-    /// process's runtime): the file's header is checked and its rows counted first, so a bad
-    /// header is refused before any job exists.
-    pub async fn spawn_import<B>(
+    /// Refuses (403, audited) an import `actor`'s roles could not do a row of: the file's kind
+    /// and mode need a privilege (create, update or delete on the kind's records) on at least
+    /// one product system. Each row is checked again as it runs.
+    pub async fn may_import(&self, actor: &Actor, opts: &ImportOptions) -> Result<()> {
+        let (resource, action) = import_right(opts.kind, opts.mode);
+        if actor.may_somewhere(resource.as_str(), action) {
+            return Ok(());
+        }
+        let e = Error::Forbidden(format!(
+            "{} may not import {} in {} mode: none of their roles gives ({}, {action}) on any system",
+            actor.name,
+            opts.kind.name(),
+            opts.mode.name(),
+            resource.as_str()
+        ));
+        let a = crate::Audit {
+            action: Action::Import,
+            resource,
+            target: opts.source.clone(),
+            system: String::new(),
+        };
+        self.audit_failure(actor, &a, &e).await;
+        Err(e)
+    }
+
+    /// Starts an import of the CSV file `upload` as a job that runs in the background (on
+    /// this process's runtime): the file's header is checked and its rows counted first, so a
+    /// bad header is refused before any job exists. A dry run's file is kept (sealed, in the
+    /// database) to run for real when it fits in the bytes kept for dry runs.
+    pub async fn spawn_import(
         &self,
         actor: &Actor,
         opts: ImportOptions,
-        body: B,
-    ) -> Result<ImportJob>
-    where
-        B: AsRef<[u8]> + Send + Sync + 'static,
-    {
-        let header = |e: bulk::FileError| Error::invalid("file", format!("{}: {e}", opts.source));
-        let rows = bulk::reader(opts.kind, body.as_ref())
-            .map_err(header)?
-            .count() as i64;
+        upload: Spooled,
+    ) -> Result<ImportJob> {
+        self.may_import(actor, &opts).await?;
+        let len = upload.len();
+        let (kind, source) = (opts.kind, opts.source.clone());
+        let header = move |e: bulk::FileError| Error::invalid("file", format!("{source}: {e}"));
+        let io = |e: std::io::Error| Error::Internal(format!("reading the uploaded file: {e}"));
+        let (file, rows) = {
+            let header = header.clone();
+            tokio::task::spawn_blocking(move || -> Result<(std::fs::File, i64)> {
+                let file = upload.rewound().map_err(io)?;
+                let rows = bulk::reader(kind, &file).map_err(header)?.count() as i64;
+                let file = Spooled { file, len }.rewound().map_err(io)?;
+                Ok((file, rows))
+            })
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??
+        };
         let job = self.start_import(actor, &opts, Some(rows)).await?;
-        if opts.dry_run {
+        // Sealed, a file takes a third more (base64) and 28 bytes (nonce, tag).
+        let sealed_len = (len + 28).div_ceil(3) * 4 + 16;
+        let file = if opts.dry_run && sealed_len <= self.kept_bytes {
             // Kept, so that the file checked is the file that then runs ([`Service::run_checked`]).
-            self.keep_checked_file(job.id, &self.key.seal_bytes(body.as_ref())?)
-                .await?;
-        }
-        let reader = bulk::reader(opts.kind, std::io::Cursor::new(body)).map_err(header)?;
+            let key = self.key.clone();
+            let (file, sealed) = tokio::task::spawn_blocking(move || -> Result<_> {
+                use std::io::Read;
+                let mut plain = Vec::with_capacity(len as usize);
+                (&file).read_to_end(&mut plain).map_err(io)?;
+                let sealed = key.seal_vec(plain)?;
+                Ok((Spooled { file, len }.rewound().map_err(io)?, sealed))
+            })
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
+            self.keep_checked_file(job.id, &sealed).await?;
+            file
+        } else {
+            file
+        };
+        let reader = bulk::reader(opts.kind, std::io::BufReader::with_capacity(64 << 10, file))
+            .map_err(header)?;
         // On a thread of its own kept to one CPU, with a connection of its own opened there
         // (see `keep_to_one_cpu`): the server's other threads are left as they are.
         let (svc, actor, id) = (self.clone(), actor.clone(), job.id);
@@ -380,7 +530,8 @@ impl Service {
     /// Keeps the sealed file dry-run job `id` checked (of the last [`KEPT_FILES`] dry runs).
     async fn keep_checked_file(&self, id: i64, sealed: &str) -> Result<()> {
         let mut tx = self.store.write_unversioned().await?;
-        store::templates::keep_file(tx.conn(), id, sealed, KEPT_FILES).await?;
+        store::templates::keep_file(tx.conn(), id, sealed, KEPT_FILES, self.kept_bytes as i64)
+            .await?;
         Ok(tx.commit().await?)
     }
 
@@ -392,8 +543,27 @@ impl Service {
 
     /// Runs for real, as a new job in the background, the file dry-run job `id` checked, with
     /// the same kind, mode and template. The file is kept for one run.
+    ///
+    /// Only the administrator who ran the dry run (or one whose roles allow everything) may
+    /// run its file, and only with the privilege to import its kind.
     pub async fn run_checked(&self, actor: &Actor, id: i64) -> Result<ImportJob> {
         let job = self.import_job(id).await?;
+        if job.actor != actor.name && actor.privileges().is_some() {
+            let e = Error::Forbidden(format!(
+                "import job {id} is {}'s dry run: only they, or an administrator whose roles allow everything, may run its file",
+                job.actor
+            ));
+            let a = crate::Audit {
+                action: Action::Import,
+                resource: Kind::parse(&job.kind)
+                    .zip(ImportMode::parse(&job.mode))
+                    .map_or(Resource::User, |(k, m)| import_right(k, m).0),
+                target: job.source.clone(),
+                system: String::new(),
+            };
+            self.audit_failure(actor, &a, &e).await;
+            return Err(e);
+        }
         if !job.dry_run {
             return Err(Error::invalid(
                 "job",
@@ -413,18 +583,6 @@ impl Service {
                 job.kind, job.mode
             )));
         };
-        let sealed = {
-            let mut tx = self.store.write_unversioned().await?;
-            let sealed = store::templates::take_file(tx.conn(), id).await?;
-            tx.commit().await?;
-            sealed
-        };
-        let Some(sealed) = sealed else {
-            return Err(Error::NotFound(format!(
-                "the file import job {id} checked is no longer kept (it ran already, or it is older than the last {KEPT_FILES} dry runs): upload it again"
-            )));
-        };
-        let body = self.key.open_bytes(&sealed)?;
         let opts = ImportOptions {
             kind,
             mode,
@@ -433,7 +591,25 @@ impl Service {
             template: Some(job.template).filter(|t| !t.is_empty()),
             source: job.source,
         };
-        let run = self.spawn_import(actor, opts, body).await;
+        self.may_import(actor, &opts).await?;
+        let sealed = {
+            let mut tx = self.store.write_unversioned().await?;
+            let sealed = store::templates::take_file(tx.conn(), id).await?;
+            tx.commit().await?;
+            sealed
+        };
+        let Some(sealed) = sealed else {
+            return Err(Error::NotFound(format!(
+                "the file import job {id} checked is not kept (it ran already, it is older than the last {KEPT_FILES} dry runs, or it did not fit in the {} MB kept for dry runs): upload it again",
+                self.kept_bytes >> 20
+            )));
+        };
+        let run = async {
+            let body = self.key.open_bytes(&sealed)?;
+            let file = Spooled::write(std::io::Cursor::new(body), &opts.source).await?;
+            self.spawn_import(actor, opts, file).await
+        }
+        .await;
         if run.is_err() {
             // Not run: kept again, for when what stopped it is mended.
             self.keep_checked_file(id, &sealed).await?;

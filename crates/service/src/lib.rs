@@ -7,7 +7,9 @@ mod access;
 pub use access::{Session, SESSION_IDLE};
 mod auth;
 mod import;
-pub use import::{keep_to_one_cpu, ImportMode, ImportOptions, ImportReport};
+pub use import::{
+    keep_to_one_cpu, ImportMode, ImportOptions, ImportReport, Spooled, KEPT_BYTES, MAX_IMPORT_BYTES,
+};
 mod contacts;
 mod crypto;
 mod devices;
@@ -180,6 +182,9 @@ pub enum Error {
     Ambiguous(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// An upload larger than the most the use case takes.
+    #[error("{0}")]
+    TooLarge(String),
     /// Too many failed attempts: the caller must wait `retry_after` seconds.
     #[error("{message}")]
     Throttled { message: String, retry_after: u64 },
@@ -304,6 +309,11 @@ pub struct Service {
     units: Option<std::sync::Arc<std::sync::Mutex<Option<licensing::Tally>>>>,
     /// Where firmware files are (docs/firmware.md).
     firmware_folder: std::sync::Arc<std::path::PathBuf>,
+    /// The bytes of dry runs' files kept (sealed) to run for real.
+    kept_bytes: u64,
+    /// End users' and phones' passwords and PINs checked at once (argon2: 19 MiB and a CPU
+    /// each for tens of milliseconds): a flood of them waits its turn.
+    checks: std::sync::Arc<tokio::sync::Semaphore>,
     /// Set while an import runs: passwords and PINs are sealed for the background hasher
     /// instead of hashed on the import's one CPU (docs/csv.md).
     seal_secrets: bool,
@@ -346,9 +356,18 @@ impl Service {
             licence_key: None,
             units: None,
             firmware_folder: std::sync::Arc::new("firmware".into()),
+            kept_bytes: import::KEPT_BYTES,
+            checks: std::sync::Arc::new(tokio::sync::Semaphore::new(secrets::CHECKING)),
             seal_secrets: false,
             imported: Default::default(),
         }
+    }
+
+    /// Keeps at most `bytes` of dry runs' files (sealed) to run for real; a larger file's dry
+    /// run is not kept.
+    pub fn with_kept_dry_runs(mut self, bytes: u64) -> Service {
+        self.kept_bytes = bytes;
+        self
     }
 
     /// Import rows committed by this process since it started, by kind: (kind, ok, failed).
@@ -571,6 +590,27 @@ impl Service {
                 Err(e)
             }
         }
+    }
+
+    /// Audits `a`, done, with `detail`: for what is not a write of the store (a resync, a
+    /// read of secrets).
+    pub(crate) async fn note(&self, actor: &Actor, a: &Audit, detail: &str) -> Result<()> {
+        let mut tx = self.store.write_unversioned().await?;
+        store::audit::append(
+            tx.conn(),
+            &NewEntry {
+                actor: &actor.name,
+                action: a.action.as_str(),
+                resource: a.resource.as_str(),
+                target: &a.target,
+                system: &a.system,
+                result: Outcome::Ok,
+                detail,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub(crate) async fn audit_failure(&self, actor: &Actor, a: &Audit, e: &Error) {

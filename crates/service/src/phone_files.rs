@@ -103,22 +103,14 @@ impl Service {
         system: &str,
         file: &str,
     ) -> Result<()> {
-        let mut tx = self.store.write_unversioned().await?;
-        store::audit::append(
-            tx.conn(),
-            &store::audit::NewEntry {
-                actor: &actor.name,
-                action: model::access::Action::ReadSecrets.as_str(),
-                resource: model::access::Resource::Phone.as_str(),
-                target: phone,
-                system,
-                result: model::Outcome::Ok,
-                detail: &format!("{file}, with its passwords in clear"),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let a = crate::Audit {
+            action: model::access::Action::ReadSecrets,
+            resource: model::access::Resource::Phone,
+            target: phone.to_string(),
+            system: system.to_string(),
+        };
+        self.note(actor, &a, &format!("{file}, with its passwords in clear"))
+            .await
     }
 
     /// The phones `keys` name (those that exist), read in one snapshot with a fixed number of

@@ -80,17 +80,8 @@ impl Service {
                 crate::self_provisioning::minutes(left)
             )));
         }
-        let hash = user.row.password_hash.clone();
-        let secret = password.to_string();
-        let sealing = self.secret_key();
-        let ok = match hash {
-            Some(h) => tokio::task::spawn_blocking(move || {
-                crate::secrets::secret_matches(&sealing, &secret, &h)
-            })
-            .await
-            .unwrap_or(false),
-            None => false,
-        };
+        let hashes = user.row.password_hash.clone().into_iter().collect();
+        let ok = self.secret_matches_any(password.to_string(), hashes).await;
         if !ok {
             self.attempts.wrong(&[&key], now);
             tracing::info!(user = user_id, "self-care log-in refused");

@@ -742,15 +742,7 @@ impl Service {
                 let key = crate::systems::authentication_code_setting(sys.id);
                 hashes.extend(store::admins::setting(&mut conn, &key).await?);
             }
-            let key = self.secret_key();
-            let ok = !secret.is_empty()
-                && tokio::task::spawn_blocking(move || {
-                    hashes
-                        .iter()
-                        .any(|h| crate::secrets::secret_matches(&key, &secret, h))
-                })
-                .await
-                .unwrap_or(false);
+            let ok = !secret.is_empty() && self.secret_matches_any(secret, hashes).await;
             if !ok {
                 self.attempts.wrong(&[&phone_lock, &user_lock], now);
                 let what = match mode {

@@ -497,10 +497,9 @@ impl Service {
         let mut c = self.store.read().await?;
         let id = self.user_id_of(&mut c, key, system).await?;
         let u = store::users::by_id(&mut c, id).await?;
-        Ok(u.row
-            .password_hash
-            .as_deref()
-            .is_some_and(|h| crate::verify_secret(password, h)))
+        drop(c);
+        let hashes = u.row.password_hash.into_iter().collect();
+        Ok(self.secret_matches_any(password.to_string(), hashes).await)
     }
 }
 

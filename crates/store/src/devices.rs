@@ -796,8 +796,8 @@ pub async fn phones_where(
     conn: &mut AnyConnection,
     device_pool: Option<&str>,
     model: Option<&str>,
-) -> Result<Vec<(i64, String)>> {
-    let mut q = Sql::new("SELECT id, name FROM devices WHERE class = 'phone'");
+) -> Result<Vec<(i64, String, i64)>> {
+    let mut q = Sql::new("SELECT id, name, system_id FROM devices WHERE class = 'phone'");
     if let Some(p) = device_pool {
         q.push(" AND LOWER(device_pool) = ").bind(p.to_lowercase());
     }
@@ -809,7 +809,7 @@ pub async fn phones_where(
         .fetch_all(conn)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
         .collect()
 }
 

@@ -103,6 +103,75 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+/// The file of a `sqlite:` URL (`None` for an in-memory database or another backend).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let path = rest
+        .split('?')
+        .next()
+        .unwrap_or(rest)
+        .trim_start_matches("//");
+    if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    Some(path.into())
+}
+
+/// The SQLite file, its write-ahead log and its shared memory readable by their owner only
+/// (the file holds the SIP passwords, sealed, and the password hashes): a new file is made so,
+/// and an existing one readable by others is made so too. SQLite gives the log and the shared
+/// memory the database file's mode when it makes them.
+fn keep_private(path: &std::path::Path, create: bool) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true).mode(0o600);
+        match if create {
+            o.open(path).map(drop)
+        } else {
+            Ok(())
+        } {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(Error::Config(format!(
+                    "cannot create the database file {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+        let mut files = vec![path.to_path_buf()];
+        for ext in ["-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(ext);
+            files.push(p.into());
+        }
+        for f in files {
+            let Ok(meta) = std::fs::metadata(&f) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                match std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode & 0o700)) {
+                    Ok(()) => tracing::info!(
+                        file = %f.display(),
+                        "the database file was readable by others ({mode:o}): now by its owner only"
+                    ),
+                    Err(e) => tracing::warn!(
+                        file = %f.display(),
+                        error = %e,
+                        "the database file is readable by others ({mode:o}) and could not be made private"
+                    ),
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, create);
+    Ok(())
+}
+
 /// A URL with any password replaced by `***`, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -641,6 +710,9 @@ impl Store {
         };
         let opts = AnyConnectOptions::from_str(&url)
             .map_err(|e| Error::Config(format!("database URL `{}`: {e}", redact_url(&url))))?;
+        if let Some(file) = sqlite_file(&url) {
+            keep_private(&file, url.contains("mode=rwc"))?;
+        }
         let pool = pool_options(
             backend,
             match backend {

@@ -245,21 +245,38 @@ pub async fn job_errors(
         .collect()
 }
 
-/// Keeps the sealed file of dry-run job `job`, and forgets the files of all but the `keep`
-/// latest dry runs.
-pub async fn keep_file(conn: &mut AnyConnection, job: i64, sealed: &str, keep: i64) -> Result<()> {
+/// Keeps the sealed file of dry-run job `job`, then forgets, newest first, the kept files
+/// beyond the newest `keep` or beyond `bytes` in all (this one is kept whatever its size: the
+/// caller checks it).
+pub async fn keep_file(
+    conn: &mut AnyConnection,
+    job: i64,
+    sealed: &str,
+    keep: i64,
+    bytes: i64,
+) -> Result<()> {
     sqlx::query("INSERT INTO import_files (job_id, sealed) VALUES ($1, $2)")
         .bind(job)
         .bind(sealed)
         .execute(&mut *conn)
         .await?;
-    sqlx::query(
-        "DELETE FROM import_files WHERE job_id NOT IN \
-         (SELECT job_id FROM import_files ORDER BY job_id DESC LIMIT $1)",
+    let kept: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT job_id, CAST(LENGTH(sealed) AS BIGINT) FROM import_files ORDER BY job_id DESC",
     )
-    .bind(keep)
-    .execute(conn)
+    .fetch_all(&mut *conn)
     .await?;
+    let (mut count, mut total) = (0, 0);
+    for (id, len) in kept {
+        if count > 0 && (count >= keep || total + len > bytes) {
+            sqlx::query("DELETE FROM import_files WHERE job_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        } else {
+            count += 1;
+            total += len;
+        }
+    }
     Ok(())
 }
 

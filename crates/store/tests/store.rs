@@ -700,3 +700,102 @@ async fn tokens_expire_and_are_revoked_by_their_owner() {
         tx.commit().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn kept_dry_run_files_are_bounded_in_count_and_bytes() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let mut tx = store.write().await.unwrap();
+        let job = model::ImportJob {
+            id: 0,
+            kind: "users".into(),
+            mode: "add".into(),
+            dry_run: true,
+            stop_on_error: false,
+            template: String::new(),
+            source: "u.csv".into(),
+            actor: "admin".into(),
+            state: model::JobState::Done,
+            rows_total: None,
+            rows_done: 0,
+            ok: 0,
+            unchanged: 0,
+            failed: 0,
+            message: String::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+            finished_at: None,
+        };
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            ids.push(store::templates::insert_job(tx.conn(), &job).await.unwrap());
+        }
+        // 100 bytes each, at most 3 files and 250 bytes: the newest two.
+        for &id in &ids[..3] {
+            store::templates::keep_file(tx.conn(), id, &"s".repeat(100), 3, 250)
+                .await
+                .unwrap();
+        }
+        assert_eq!(kept(&mut tx, &ids).await, ids[1..3], "[{}]", db.label);
+        // One larger than the bound is kept alone, being the newest.
+        store::templates::keep_file(tx.conn(), ids[3], &"s".repeat(400), 3, 250)
+            .await
+            .unwrap();
+        assert_eq!(kept(&mut tx, &ids).await, ids[3..4], "[{}]", db.label);
+        // Then a small one beside nothing older: the large one goes.
+        store::templates::keep_file(tx.conn(), ids[4], &"s".repeat(100), 3, 250)
+            .await
+            .unwrap();
+        assert_eq!(kept(&mut tx, &ids).await, ids[4..5], "[{}]", db.label);
+        drop(tx);
+    }
+}
+
+async fn kept(tx: &mut store::WriteTx, ids: &[i64]) -> Vec<i64> {
+    let mut k = Vec::new();
+    for &id in ids {
+        if store::templates::file_kept(tx.conn(), id).await.unwrap() {
+            k.push(id);
+        }
+    }
+    k
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("dialtone-private-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let with = |p: &std::path::Path, ext: &str| {
+        let mut s = p.as_os_str().to_owned();
+        s.push(ext);
+        std::path::PathBuf::from(s)
+    };
+    // A new database: the file, its log and its shared memory.
+    let new = dir.join("new.db");
+    let store = store::Store::open(&format!("sqlite:{}", new.display()))
+        .await
+        .unwrap();
+    let mut tx = store.write().await.unwrap();
+    store::admins::insert(tx.conn(), "someone", "x")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    for f in [new.clone(), with(&new, "-wal"), with(&new, "-shm")] {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+    drop(store);
+    // One made readable by others (0644) is made private again at the next start.
+    let old = dir.join("old.db");
+    std::fs::write(&old, b"").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = store::Store::open(&format!("sqlite:{}", old.display()))
+        .await
+        .unwrap();
+    assert_eq!(mode(&old), 0o600);
+    assert_eq!(mode(&with(&old, "-wal")), 0o600);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -27,3 +27,20 @@
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
   document.addEventListener("htmx:afterSwap", function (e) { localTimes(e.target); });
 })();
+
+// Confirmations and "Back" links without inline script (the console's Content-Security-Policy
+// runs only these files): a form or a button with data-confirm asks before it is sent; a link
+// with data-back goes back where there is somewhere to go back to.
+(function () {
+  function closest(el, sel) { return el && el.closest ? el.closest(sel) : null; }
+  document.addEventListener("click", function (e) {
+    var b = closest(e.target, "button[data-confirm], input[data-confirm]");
+    if (b && !window.confirm(b.getAttribute("data-confirm"))) { e.preventDefault(); return; }
+    var a = closest(e.target, "a[data-back]");
+    if (a && window.history.length > 1) { e.preventDefault(); window.history.back(); }
+  });
+  document.addEventListener("submit", function (e) {
+    var q = e.target.getAttribute && e.target.getAttribute("data-confirm");
+    if (q && !window.confirm(q)) e.preventDefault();
+  });
+})();

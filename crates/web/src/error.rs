@@ -75,6 +75,7 @@ impl From<service::Error> for ApiError {
             E::Ambiguous(_) => (StatusCode::CONFLICT, "ambiguous", None, None),
             E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", None, None),
             E::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled", None, None),
+            E::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", None, None),
             E::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None, None),
             E::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream", None, None),
             E::Internal(ref m) => {

@@ -5,6 +5,8 @@
 use dialtone::{App, Config};
 use reqwest::StatusCode;
 use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use store::testing::TestDb;
 
 pub const PASSWORD: &str = "test-admin-password";
@@ -20,6 +22,24 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Polls import job `id` until it is no longer running; the job.
+    pub async fn import_finished(&self, id: i64) -> Value {
+        let start = std::time::Instant::now();
+        loop {
+            let (s, j) = self.get(&format!("/api/v1/imports/{id}")).await;
+            assert_eq!(s, StatusCode::OK, "{j}");
+            if j["state"] != "running" {
+                return j;
+            }
+            assert!(
+                start.elapsed().as_secs() < 60,
+                "[{}] job {id} still running: {j}",
+                self.label
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn spawn(db: &TestDb) -> TestApp {
         Self::spawn_with(db, |_| {}).await
     }
@@ -215,4 +235,93 @@ pub fn temp_folder(what: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&p);
     std::fs::create_dir_all(&p).expect("a temporary folder");
     p
+}
+
+/// The real binary serving, as a process of its own (so its memory and descriptors are its
+/// own): killed when dropped.
+pub struct Served {
+    child: std::process::Child,
+    pub pid: u32,
+    /// `http://` and the admin listener's address.
+    pub admin: String,
+    pub http: std::net::SocketAddr,
+    /// The log lines (JSON) written before both listeners were up.
+    pub started: Vec<Value>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    /// Runs `cmd` (the binary's `serve` with `--admin` and `--http` on port 0, perhaps behind
+    /// a shell) with JSON logs, and waits until both listeners are up.
+    pub fn start(cmd: std::process::Command) -> Served {
+        Self::start_reading(cmd, Arc::new(AtomicBool::new(true)))
+    }
+
+    /// [`Served::start`], reading the server's log while `reading` holds: once it is false,
+    /// the pipe is closed at the next line.
+    pub fn start_reading(mut cmd: std::process::Command, reading: Arc<AtomicBool>) -> Served {
+        use std::io::BufRead;
+        let mut child = cmd
+            .env("DIALTONE_LOG__FORMAT", "json")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run dialtone");
+        let (tx, lines) = std::sync::mpsc::channel::<Value>();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                // Read to the end (a server writing to a closed pipe is not what is tested);
+                // shown when DIALTONE_TEST_SERVER_LOG is set.
+                if std::env::var_os("DIALTONE_TEST_SERVER_LOG").is_some() {
+                    eprintln!("server: {l}");
+                }
+                if let Ok(v) = serde_json::from_str(&l) {
+                    let _ = tx.send(v);
+                }
+                if !reading.load(Ordering::Relaxed) {
+                    return;
+                }
+            }
+        });
+        let (mut admin, mut http, mut started) = (None, None, Vec::new());
+        while admin.is_none() || http.is_none() {
+            let v = lines
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .expect("the server starts");
+            let f = &v["fields"];
+            match f["message"].as_str() {
+                Some("admin API listening") => admin = f["admin_addr"].as_str().map(String::from),
+                Some("phone HTTP listener") => http = f["addr"].as_str().map(String::from),
+                _ => {}
+            }
+            started.push(v);
+        }
+        Served {
+            pid: child.id(),
+            child,
+            admin: format!("http://{}", admin.unwrap()),
+            http: http.unwrap().parse().unwrap(),
+            started,
+        }
+    }
+
+    /// A line of `/proc/PID/status` in kB: `VmRSS` (memory now) or `VmHWM` (the most so far).
+    pub fn memory_kb(&self, what: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .expect("the server's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(what)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {what} in /proc/{}/status", self.pid))
+    }
 }

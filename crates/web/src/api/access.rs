@@ -3,7 +3,7 @@
 use super::*;
 
 /// Liveness and database check; no authentication.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "ok"), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()), responses((status = 200, description = "ok"), (status = 503, body = ErrorBody)))]
 pub(super) async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
     match s.service.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),

@@ -28,11 +28,7 @@ pub(super) async fn upload_firmware(
     Path(name): Path<String>,
     body: axum::body::Body,
 ) -> ApiResult<Json<FirmwareFile>> {
-    use futures_util::StreamExt;
-    let stream = body
-        .into_data_stream()
-        .map(|r| r.map_err(std::io::Error::other));
-    let reader = tokio_util::io::StreamReader::new(stream);
+    let reader = crate::body_reader(body.into_data_stream());
     Ok(Json(s.service.upload_firmware(&a, &name, reader).await?))
 }
 

@@ -19,9 +19,6 @@ pub struct ImportParams {
     source: Option<String>,
 }
 
-/// The largest CSV file an upload may carry.
-pub(crate) const MAX_IMPORT_BYTES: usize = 256 << 20;
-
 pub(super) fn bulk_kind(kind: &str) -> ApiResult<bulk::Kind> {
     bulk::Kind::parse(kind).ok_or_else(|| {
         ApiError::bad_request(
@@ -39,7 +36,8 @@ pub(super) fn bulk_kind(kind: &str) -> ApiResult<bulk::Kind> {
 /// it. A file whose header line is wrong is refused at once (422), before any row.
 #[utoipa::path(post, path = "/api/v1/imports", tag = "imports", params(ImportParams),
     request_body(content = String, content_type = "text/csv"),
-    responses((status = 202, body = ImportJob), (status = 422, body = ErrorBody)))]
+    responses((status = 202, body = ImportJob), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn start_import(
     State(s): State<AppState>,
     Admin(a): Admin,
@@ -47,20 +45,6 @@ pub(super) async fn start_import(
     body: axum::body::Body,
 ) -> ApiResult<impl IntoResponse> {
     let kind = bulk_kind(&p.kind)?;
-    // A whole company's file is a few tens of megabytes: more than the 2 MB other requests get.
-    let body = axum::body::to_bytes(body, MAX_IMPORT_BYTES)
-        .await
-        .map_err(|_| {
-            let mut e = ApiError::bad_request(
-                format!(
-                    "the file is larger than {} MB (or the upload broke off): split it",
-                    MAX_IMPORT_BYTES >> 20
-                ),
-                Some("file".into()),
-            );
-            e.status = StatusCode::PAYLOAD_TOO_LARGE;
-            e
-        })?;
     let m = p.mode.as_deref().unwrap_or("add");
     let mode = service::ImportMode::parse(m).ok_or_else(|| {
         ApiError::bad_request(
@@ -76,7 +60,11 @@ pub(super) async fn start_import(
         template: p.template.filter(|t| !t.is_empty()),
         source: p.source.unwrap_or_else(|| "upload".into()),
     };
-    let job = s.service.spawn_import(&a, opts, body).await?;
+    // Refused before a byte of the file is read; then the file goes to disk as it arrives.
+    s.service.may_import(&a, &opts).await?;
+    let file =
+        service::Spooled::write(crate::body_reader(body.into_data_stream()), &opts.source).await?;
+    let job = s.service.spawn_import(&a, opts, file).await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
@@ -96,14 +84,7 @@ pub(super) async fn list_imports(
     _a: Admin,
     Query(p): Query<PageParams>,
 ) -> ApiResult<Json<Page<ImportJob>>> {
-    let limit = p.limit.unwrap_or(50);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "limit is 1 to 1000",
-            Some("limit".into()),
-        ));
-    }
-    let offset = p.offset.unwrap_or(0).max(0);
+    let (limit, offset) = super::page_of(p.limit, p.offset)?;
     Ok(Json(s.service.import_jobs(limit, offset).await?))
 }
 
@@ -119,9 +100,11 @@ pub(super) async fn get_import(
 }
 
 /// Runs for real, as a new job (202), the file dry-run job `id` checked, with its kind, mode and
-/// template: the file is kept with the dry run's job for one run (of the latest 10 dry runs).
+/// template: the file is kept with the dry run's job for one run (of the latest 10 dry runs,
+/// within `[import] keep_dry_runs_mb`). Only the administrator who ran the dry run (or one
+/// whose roles allow everything) may run it.
 #[utoipa::path(post, path = "/api/v1/imports/{id}/run", tag = "imports", params(("id" = i64, Path)),
-    responses((status = 202, body = ImportJob), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 202, body = ImportJob), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn run_import(
     State(s): State<AppState>,
     Admin(a): Admin,

@@ -83,11 +83,8 @@ pub(super) async fn licensed_users(
     _a: Admin,
     Query(p): Query<PageParams>,
 ) -> ApiResult<Json<Page<LicensedUser>>> {
-    Ok(Json(
-        s.service
-            .licensed_users(p.limit.unwrap_or(50), p.offset.unwrap_or(0))
-            .await?,
-    ))
+    let (limit, offset) = super::page_of(p.limit, p.offset)?;
+    Ok(Json(s.service.licensed_users(limit, offset).await?))
 }
 
 /// Gives (or takes away) Enable CUP and Enable CUPC for many users: each succeeds or fails on

@@ -215,7 +215,6 @@ use device_profiles::*;
 use device_types::*;
 use directory::*;
 use firmware::*;
-pub(crate) use imports::MAX_IMPORT_BYTES;
 use imports::*;
 use licensing::*;
 use lines::*;
@@ -401,19 +400,128 @@ fn api_router() -> OpenApiRouter<AppState> {
         ))
 }
 
+/// A page's `limit` (1 to 1000, 50 when not given) and `offset` (0 or more), or 400.
+pub(crate) fn page_of(limit: Option<i64>, offset: Option<i64>) -> ApiResult<(i64, i64)> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "limit is 1 to 1000",
+            Some("limit".into()),
+        ));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::bad_request(
+            "offset is 0 or more",
+            Some("offset".into()),
+        ));
+    }
+    Ok((limit, offset))
+}
+
 /// The OpenAPI document of the API, as served at `/api/v1/openapi.json`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, mut api) = api_router().split_for_parts();
+pub fn openapi() -> String {
+    document(api_router().split_for_parts().1)
+}
+
+/// `api` with what every operation shares written out (see [`complete`]), as JSON.
+fn document(mut api: utoipa::openapi::OpenApi) -> String {
     api.info.version = env!("CARGO_PKG_VERSION").to_string();
-    api
+    let mut doc = serde_json::to_value(&api).expect("the OpenAPI document serialises");
+    complete(&mut doc);
+    serde_json::to_string_pretty(&doc).expect("the OpenAPI document serialises")
+}
+
+/// Writes into every operation what the API answers for all of them, so that a client
+/// generated from the document (or a checker like schemathesis) knows every answer: 400 for a
+/// body or query the endpoint does not take, 401 without credentials, 429 while a log-in
+/// waits, 403 when a change is not one's roles', 404 for a path naming nothing; `limit` is 1
+/// to 1000 and `offset` at least 0; a patch's `version` is required (a change without the
+/// version read first is refused).
+fn complete(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let error = |what: &str| {
+        json!({
+            "description": what,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        })
+    };
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (path, ops) in paths.iter_mut() {
+            let Some(ops) = ops.as_object_mut() else {
+                continue;
+            };
+            for (method, op) in ops.iter_mut() {
+                let public = op.get("security").is_some_and(|s| {
+                    s.as_array().is_some_and(|a| {
+                        a.iter()
+                            .all(|x| x.as_object().is_some_and(|o| o.is_empty()))
+                    })
+                });
+                let takes = op.get("parameters").is_some() || op.get("requestBody").is_some();
+                let responses = op["responses"].as_object_mut().expect("responses");
+                let mut add = |status: &str, what: &str| {
+                    responses.entry(status).or_insert_with(|| error(what));
+                };
+                if takes {
+                    add("400", "the query or the body is not what the endpoint takes (malformed JSON, an unknown field, a wrong type, a parameter out of range)");
+                }
+                if !public {
+                    add("401", "no credentials, or wrong ones");
+                    add("429", "too many failed log-ins from this address or to this account: wait `Retry-After` seconds");
+                    if method != "get" {
+                        add("403", "none of the administrator's roles allows it");
+                    }
+                }
+                if path.contains('{') {
+                    add("404", "the path names no record");
+                }
+                if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                    for p in params {
+                        let range = match p["name"].as_str() {
+                            Some("limit") if p["in"] == "query" => {
+                                json!({"minimum": 1, "maximum": 1000})
+                            }
+                            Some("offset") if p["in"] == "query" => json!({"minimum": 0}),
+                            _ => continue,
+                        };
+                        if let (Some(schema), Some(range)) =
+                            (p["schema"].as_object_mut(), range.as_object())
+                        {
+                            schema.extend(range.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        for (name, schema) in schemas.iter_mut() {
+            let patch = name.ends_with("Patch") || name == "HttpCredentialInput";
+            if !patch || schema["properties"].get("version").is_none() {
+                continue;
+            }
+            if let Some(v) = schema["properties"]["version"].as_object_mut() {
+                v.remove("default");
+                v.insert("minimum".into(), json!(1));
+            }
+            let required = schema
+                .as_object_mut()
+                .expect("a schema")
+                .entry("required")
+                .or_insert_with(|| json!([]));
+            if let Some(r) = required.as_array_mut() {
+                if !r.iter().any(|x| x == "version") {
+                    r.insert(0, json!("version"));
+                }
+            }
+        }
+    }
 }
 
 pub(crate) fn routes() -> Router<AppState> {
-    let (router, mut api) = api_router().split_for_parts();
-    api.info.version = env!("CARGO_PKG_VERSION").to_string();
-    let doc = api
-        .to_pretty_json()
-        .expect("the OpenAPI document serialises");
+    let (router, api) = api_router().split_for_parts();
+    let doc = document(api);
     router
         .route(
             "/api/v1/openapi.json",

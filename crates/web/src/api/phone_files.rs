@@ -123,7 +123,7 @@ pub(super) async fn phone_file(
     responses((status = 202, body = ResyncAnswer), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn resync(
     State(s): State<AppState>,
-    _a: Admin,
+    Admin(a): Admin,
     Body(b): Body<ResyncRequest>,
 ) -> ApiResult<(StatusCode, Json<ResyncAnswer>)> {
     let Some(engine) = &s.resync else {
@@ -139,7 +139,7 @@ pub(super) async fn resync(
             },
         });
     };
-    let phones = s.service.select_phones(&b).await?;
+    let phones = s.service.select_phones(&a, &b).await?;
     let ids: Vec<i64> = phones.iter().map(|(id, _)| *id).collect();
     let (queued, skipped) = engine.request(&ids).await.map_err(provision_error)?;
     let name = |id: i64| {

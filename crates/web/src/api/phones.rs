@@ -122,9 +122,6 @@ pub(super) async fn list_logins(
     _a: Admin,
     Query(p): Query<LoginsParams>,
 ) -> ApiResult<Json<Page<model::extension_mobility::Login>>> {
-    Ok(Json(
-        s.service
-            .logins(p.limit.unwrap_or(50), p.offset.unwrap_or(0))
-            .await?,
-    ))
+    let (limit, offset) = super::page_of(p.limit, p.offset)?;
+    Ok(Json(s.service.logins(limit, offset).await?))
 }

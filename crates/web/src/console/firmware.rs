@@ -110,7 +110,6 @@ fn human_bytes(n: u64) -> String {
 
 /// The upload: the CSRF field first, then the file, streamed to the folder as it arrives.
 pub(super) async fn upload(State(s): State<AppState>, c: Console, mut form: Multipart) -> Response {
-    use futures_util::StreamExt;
     let mut csrf = String::new();
     loop {
         let field = match form.next_field().await {
@@ -130,9 +129,7 @@ pub(super) async fn upload(State(s): State<AppState>, c: Console, mut form: Mult
                 if name.is_empty() {
                     break;
                 }
-                let reader = tokio_util::io::StreamReader::new(
-                    field.map(|r| r.map_err(std::io::Error::other)),
-                );
+                let reader = crate::body_reader(field);
                 return match s.service.upload_firmware(c.actor(), &name, reader).await {
                     Ok(_) => Redirect::to("/firmware?done=uploaded").into_response(),
                     Err(e) => firmware(&s, &c, None, Some(e.to_string())).await,

@@ -10,27 +10,12 @@ pub(super) async fn new_import(c: Console) -> Response {
 pub(super) async fn start_import(
     State(s): State<AppState>,
     c: Console,
-    form: Multipart,
+    mut form: Multipart,
 ) -> Response {
-    let (fields, file) = match read_upload(&c, form).await {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let file = file.map(|(name, bytes)| {
-        let name = if name.is_empty() {
-            "upload.csv".to_string()
-        } else {
-            name
-        };
-        (name, bytes)
-    });
-    if let Some(r) = c.forged(fields.get("csrf").map(String::as_str).unwrap_or("")) {
-        return r;
-    }
-    let again = |error: String| {
+    let again = |status: StatusCode, error: String| {
         let kinds: Vec<&str> = bulk::Kind::ALL.iter().map(|k| k.name()).collect();
         (
-            StatusCode::UNPROCESSABLE_ENTITY,
+            status,
             render(
                 "import.html",
                 c.page("jobs", "Import", context! { kinds, error }),
@@ -38,16 +23,58 @@ pub(super) async fn start_import(
         )
             .into_response()
     };
-    let Some((source, body)) = file.filter(|(_, b)| !b.is_empty()) else {
-        return again("choose a CSV file".into());
+    // The form's fields come before its file (import.html): the CSRF token is checked before
+    // the file is read, and the file goes to disk as it arrives.
+    let mut fields = BTreeMap::new();
+    let mut file = None;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                return again(
+                    StatusCode::BAD_REQUEST,
+                    format!("the upload broke off: {e}"),
+                )
+            }
+        };
+        let name = field.name().unwrap_or("").to_string();
+        if name != "file" {
+            fields.insert(name, field.text().await.unwrap_or_default());
+            continue;
+        }
+        if let Some(r) = c.forged(fields.get("csrf").map(String::as_str).unwrap_or("")) {
+            return r;
+        }
+        let source = match field.file_name().unwrap_or("") {
+            "" => "upload.csv".to_string(),
+            n => n.to_string(),
+        };
+        match service::Spooled::write(crate::body_reader(field), &source).await {
+            Ok(f) => file = Some((source, f)),
+            Err(e) => {
+                let status = match e {
+                    service::Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                return again(status, e.to_string());
+            }
+        }
+    }
+    if let Some(r) = c.forged(fields.get("csrf").map(String::as_str).unwrap_or("")) {
+        return r;
+    }
+    let bad = |e: &str| again(StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
+    let Some((source, body)) = file.filter(|(_, f)| !f.is_empty()) else {
+        return bad("choose a CSV file");
     };
     let Some(kind) = fields.get("kind").and_then(|k| bulk::Kind::parse(k)) else {
-        return again("choose the kind of records".into());
+        return bad("choose the kind of records");
     };
     let Some(mode) =
         service::ImportMode::parse(fields.get("mode").map(String::as_str).unwrap_or("add"))
     else {
-        return again("the mode is add, modify or delete".into());
+        return bad("the mode is add, modify or delete");
     };
     let opts = service::ImportOptions {
         kind,
@@ -60,11 +87,11 @@ pub(super) async fn start_import(
             .filter(|t| !t.is_empty()),
         source,
     };
-    let id = match s.service.spawn_import(c.actor(), opts, body).await {
-        Ok(j) => j.id,
-        Err(e) => return again(e.to_string()),
-    };
-    Redirect::to(&format!("/jobs/{id}")).into_response()
+    match s.service.spawn_import(c.actor(), opts, body).await {
+        Ok(j) => Redirect::to(&format!("/jobs/{}", j.id)).into_response(),
+        Err(e @ service::Error::Forbidden(_)) => again(StatusCode::FORBIDDEN, e.to_string()),
+        Err(e) => bad(&e.to_string()),
+    }
 }
 
 pub(super) async fn jobs(

@@ -27,6 +27,26 @@ pub(super) fn secure_context(headers: &HeaderMap) -> bool {
     https || name == "localhost" || name.starts_with("127.") || name == "[::1]"
 }
 
+/// Where a log-in form was sent from, when a browser says it was another site: a page
+/// elsewhere posting the form would log the browser in as the attacker's account (log-in
+/// CSRF). Browsers send `Sec-Fetch-Site` and `Origin` with every cross-site POST; a request
+/// with neither (curl, a script) is not a browser's and is let through.
+pub(super) fn foreign_origin(headers: &HeaderMap) -> Option<String> {
+    let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return Some(get("origin").unwrap_or(site).to_string());
+        }
+    }
+    let origin = get("origin")?;
+    let host = get(header::HOST.as_str()).unwrap_or("");
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest.trim_end_matches('/'))
+        .unwrap_or("");
+    (origin == "null" || !origin_host.eq_ignore_ascii_case(host)).then(|| origin.to_string())
+}
+
 pub(super) const PLAIN_HTTP: &str = "This page came over plain HTTP: your password and the session cross the network unencrypted. Put the console behind HTTPS (a proxy that sets X-Forwarded-Proto: https).";
 
 pub(super) async fn login_page(headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
@@ -57,6 +77,20 @@ pub(super) async fn login(
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
+    if let Some(from) = foreign_origin(&headers) {
+        tracing::warn!(origin = %from, source = %peer.ip(), "a log-in form sent from another site was refused");
+        let error = format!(
+            "This log-in was sent from another site ({from}): log in from the console's own page."
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            render(
+                "login.html",
+                context! { next => local_path(&f.next), username => "", error },
+            ),
+        )
+            .into_response();
+    }
     match s
         .service
         .log_in(&f.username, &f.password, Some(peer.ip()))

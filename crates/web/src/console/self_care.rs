@@ -111,6 +111,12 @@ pub(super) async fn self_care_login(
     headers: HeaderMap,
     Form(f): Form<SelfCareLogin>,
 ) -> Response {
+    if let Some(from) = super::login::foreign_origin(&headers) {
+        let error =
+            format!("This log-in was sent from another site ({from}): log in from this page.");
+        let page = login_form(&s, &headers, "", Some(error)).await;
+        return (StatusCode::FORBIDDEN, page).into_response();
+    }
     let system = (!f.system.is_empty()).then_some(f.system.as_str());
     match s
         .service
