@@ -23,7 +23,14 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+# Every fuzz target for a few seconds from its seeds (fuzz/run; DIALTONE_FUZZ_SECS=0 leaves it
+# out): a crash, a hang or runaway memory fails the run.
+fuzz_secs="${DIALTONE_FUZZ_SECS:-10}"
+fuzz=skipped
+if [ "$fuzz_secs" != 0 ]; then
+    if FUZZ_SECS="$fuzz_secs" bash fuzz/run; then fuzz=ok; else fuzz=FAILED; status=1; fi
+fi
 # One closing line for the whole run, summed over every test binary.
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
-     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+awk -v fuzz="$fuzz" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "tests: %d passed, %d failed, %d skipped; fuzzing %s\n", p, f, s, fuzz }' "$log"
 exit "$status"

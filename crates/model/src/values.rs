@@ -99,9 +99,11 @@ impl DeviceName {
     /// A hardware phone's name: `SEP` followed by its MAC's 12 hex digits.
     pub fn parse_sep(s: &str) -> Result<DeviceName, Invalid> {
         let t = s.trim();
+        // Checked as bytes: a name with a multi-byte character among its first three must
+        // not be cut inside it (found by fuzzing: `C`, four U+FFFD and `th` panicked here).
         let ok = t.len() == 15
-            && t[..3].eq_ignore_ascii_case("SEP")
-            && t[3..].chars().all(|c| c.is_ascii_hexdigit());
+            && t.as_bytes()[..3].eq_ignore_ascii_case(b"SEP")
+            && t.as_bytes()[3..].iter().all(u8::is_ascii_hexdigit);
         if !ok {
             return Err(Invalid::new(
                 "name",
@@ -284,9 +286,57 @@ impl fmt::Debug for Pin {
 
 /// A secret as a request carries it (a password or PIN before hashing): serialised as the plain
 /// string it is, but never shown by `Debug`, so logging a request cannot leak it.
-#[derive(Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+/// A string; anything else is refused without its value in the message (serde's own message
+/// quotes a number or a character it did not expect, and a PIN sent as a number would be
+/// echoed in the answer and the log).
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        struct Text;
+        impl<'de> serde::de::Visitor<'de> for Text {
+            type Value = Secret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Secret, E> {
+                Ok(Secret(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Secret, E> {
+                Err(E::custom("a secret is a string, not a number (quote it)"))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Secret, E> {
+                Err(E::custom("a secret is a string, not a number (quote it)"))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Secret, E> {
+                Err(E::custom("a secret is a string, not a number (quote it)"))
+            }
+            fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<Secret, E> {
+                Err(E::custom("a secret is a string"))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Secret, E> {
+                Err(E::custom("a secret is a string, not true or false"))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Secret, E> {
+                Err(E::custom("a secret is a string, not null"))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<Secret, A::Error> {
+                Err(serde::de::Error::custom("a secret is a string, not a list"))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Secret, A::Error> {
+                Err(serde::de::Error::custom(
+                    "a secret is a string, not an object",
+                ))
+            }
+        }
+        d.deserialize_any(Text)
+    }
+}
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Secret {
@@ -387,6 +437,12 @@ mod tests {
             .message
             .contains("12 hex digits"));
         assert!(DeviceName::parse_sep("SEP00562B04361Z").is_err());
+        // Fifteen bytes with a character of several across the third (fuzz/run directory_values).
+        let found = "C\u{fffd}\u{fffd}\u{fffd}\u{fffd}th";
+        assert_eq!(found.len(), 15);
+        assert!(DeviceName::parse_sep(found).is_err());
+        assert!(DeviceName::parse_sep("SE\u{e9}562B0436150").is_err());
+        assert!(DeviceName::parse(found).is_err());
         assert!(DeviceName::parse_sep("XYZ00562B043615").is_err());
         assert_eq!(
             DeviceName::parse("SEP00562B043615")

@@ -167,7 +167,6 @@ impl Renderer {
     /// The built-in templates with the `*.j2` files of `dir` over them. Answers the renderer and
     /// the templates that were refused, each with its name, line and reason.
     pub fn with_overrides(dir: &Path) -> (Renderer, Vec<RenderError>) {
-        let mut r = Renderer::builtin();
         let mut problems = Vec::new();
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
@@ -177,7 +176,7 @@ impl Renderer {
                     line: None,
                     message: format!("cannot read the template directory: {e}"),
                 });
-                return (r, problems);
+                return (Renderer::builtin(), problems);
             }
         };
         let mut files: Vec<_> = entries
@@ -186,6 +185,7 @@ impl Renderer {
             .filter(|p| p.extension().is_some_and(|x| x == "j2"))
             .collect();
         files.sort();
+        let mut sources = Vec::new();
         for path in files {
             let name = path
                 .file_name()
@@ -193,17 +193,32 @@ impl Renderer {
                 .unwrap_or_default()
                 .to_string();
             match std::fs::read_to_string(&path) {
-                Ok(src) => match r.env.add_template_owned(name.clone(), src) {
-                    Ok(()) => {
-                        r.overridden.insert(name);
-                    }
-                    Err(e) => problems.push(RenderError::from_jinja(&name, &e)),
-                },
+                Ok(src) => sources.push((name, src)),
                 Err(e) => problems.push(RenderError {
                     template: name,
                     line: None,
                     message: format!("cannot read: {e}"),
                 }),
+            }
+        }
+        let (r, more) = Renderer::with_sources(sources);
+        problems.extend(more);
+        (r, problems)
+    }
+
+    /// The built-in templates with operator templates (name, source) in place of theirs or
+    /// beside them; each that does not compile is reported and left out.
+    pub fn with_sources(
+        sources: impl IntoIterator<Item = (String, String)>,
+    ) -> (Renderer, Vec<RenderError>) {
+        let mut r = Renderer::builtin();
+        let mut problems = Vec::new();
+        for (name, src) in sources {
+            match r.env.add_template_owned(name.clone(), src) {
+                Ok(()) => {
+                    r.overridden.insert(name);
+                }
+                Err(e) => problems.push(RenderError::from_jinja(&name, &e)),
             }
         }
         (r, problems)

@@ -247,6 +247,8 @@ pub struct Served {
     pub http: std::net::SocketAddr,
     /// The log lines (JSON) written before both listeners were up.
     pub started: Vec<Value>,
+    /// Every line the server wrote to standard error so far.
+    log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Served {
@@ -274,6 +276,8 @@ impl Served {
             .expect("run dialtone");
         let (tx, lines) = std::sync::mpsc::channel::<Value>();
         let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let all = log.clone();
         std::thread::spawn(move || {
             for l in std::io::BufReader::new(stderr)
                 .lines()
@@ -284,6 +288,7 @@ impl Served {
                 if std::env::var_os("DIALTONE_TEST_SERVER_LOG").is_some() {
                     eprintln!("server: {l}");
                 }
+                all.lock().unwrap().push(l.clone());
                 if let Ok(v) = serde_json::from_str(&l) {
                     let _ = tx.send(v);
                 }
@@ -311,7 +316,13 @@ impl Served {
             admin: format!("http://{}", admin.unwrap()),
             http: http.unwrap().parse().unwrap(),
             started,
+            log,
         }
+    }
+
+    /// Every line the server has written to standard error so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 
     /// A line of `/proc/PID/status` in kB: `VmRSS` (memory now) or `VmHWM` (the most so far).
