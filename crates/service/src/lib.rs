@@ -282,6 +282,21 @@ pub(crate) struct Audit {
     pub system: String,
 }
 
+impl Audit {
+    /// The audit log's entry of this change by `actor`.
+    fn entry<'a>(&'a self, actor: &'a Actor, result: Outcome, detail: &'a str) -> NewEntry<'a> {
+        NewEntry {
+            actor: &actor.name,
+            action: self.action.as_str(),
+            resource: self.resource.as_str(),
+            target: &self.target,
+            system: &self.system,
+            result,
+            detail,
+        }
+    }
+}
+
 /// Dialtone's use cases over one store.
 #[derive(Clone)]
 pub struct Service {
@@ -572,15 +587,7 @@ impl Service {
         }
         match r {
             Ok(v) => {
-                tx.audit(&NewEntry {
-                    actor: &actor.name,
-                    action: a.action.as_str(),
-                    resource: a.resource.as_str(),
-                    target: &a.target,
-                    system: &a.system,
-                    result: Outcome::Ok,
-                    detail: "",
-                });
+                tx.audit(&a.entry(actor, Outcome::Ok, ""));
                 tx.commit().await?;
                 Ok(v)
             }
@@ -596,19 +603,7 @@ impl Service {
     /// read of secrets).
     pub(crate) async fn note(&self, actor: &Actor, a: &Audit, detail: &str) -> Result<()> {
         let mut tx = self.store.write_unversioned().await?;
-        store::audit::append(
-            tx.conn(),
-            &NewEntry {
-                actor: &actor.name,
-                action: a.action.as_str(),
-                resource: a.resource.as_str(),
-                target: &a.target,
-                system: &a.system,
-                result: Outcome::Ok,
-                detail,
-            },
-        )
-        .await?;
+        store::audit::append(tx.conn(), &a.entry(actor, Outcome::Ok, detail)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -626,19 +621,7 @@ impl Service {
         };
         let write = async {
             let mut tx = self.store.write().await?;
-            store::audit::append(
-                tx.conn(),
-                &NewEntry {
-                    actor: &actor.name,
-                    action: a.action.as_str(),
-                    resource: a.resource.as_str(),
-                    target: &a.target,
-                    system: &a.system,
-                    result: Outcome::Failed,
-                    detail: &detail,
-                },
-            )
-            .await?;
+            store::audit::append(tx.conn(), &a.entry(actor, Outcome::Failed, &detail)).await?;
             tx.commit().await
         };
         if let Err(err) = write.await {
