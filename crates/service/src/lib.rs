@@ -7,9 +7,7 @@ mod access;
 pub use access::{Session, SESSION_IDLE};
 mod auth;
 mod import;
-pub use import::{
-    keep_to_one_cpu, ImportMode, ImportOptions, ImportReport, Spooled, KEPT_BYTES, MAX_IMPORT_BYTES,
-};
+pub use import::{keep_to_one_cpu, ImportMode, ImportOptions, ImportReport, KEPT_BYTES};
 mod contacts;
 mod crypto;
 mod devices;
@@ -28,16 +26,19 @@ mod people;
 mod phone_files;
 mod phone_services;
 mod prefetch;
+mod resync;
 mod secrets;
 pub use secrets::{hashing_cpus, HASH_BATCH};
 mod self_care;
 pub use self_care::{EndUserSession, SelfCare};
 mod self_provisioning;
 mod soft_client;
+mod spool;
 pub use self_provisioning::{
     AutoRefusal, AutoRegistration, Claim, ClaimError, CLAIM_ATTEMPTS, CLAIM_LOCKOUT,
 };
 pub use soft_client::{home_of, PresenceNode};
+pub use spool::{Spooled, MAX_IMPORT_BYTES};
 mod systems;
 mod templates;
 pub mod throttle;
