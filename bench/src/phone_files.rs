@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(60);
     let mut cfg = dialtone::Config::default();
+    cfg.admin.https_listen.clear();
     cfg.database.url = db;
     cfg.admin.listen = "127.0.0.1:0".into();
     cfg.http.listen = "127.0.0.1:0".into();

@@ -68,6 +68,7 @@ async fn seed_soft_clients(svc: &Service, n: usize) -> anyhow::Result<()> {
 async fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let mut cfg = dialtone::Config::default();
+    cfg.admin.https_listen.clear();
     cfg.database.url = arg(&args, "--db").context("--db URL")?;
     cfg.admin_password = Some("bench-password".into());
     cfg.secret_key = Some(std::env::var("DIALTONE_SECRET_KEY").context("DIALTONE_SECRET_KEY")?);

@@ -93,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
     }
     // The system the first start makes; then N users, 5,000 per transaction.
     let mut cfg = dialtone::Config::default();
+    cfg.admin.https_listen.clear();
     cfg.database.url = db.clone();
     cfg.admin.listen = "127.0.0.1:0".into();
     // --sqlite-cache-mb / --sqlite-mmap-mb: the server's SQLite memory (configuration

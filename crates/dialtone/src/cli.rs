@@ -50,6 +50,10 @@ pub enum Command {
     /// Set an administrator's password (creating the administrator if needed); the password is
     /// read from DIALTONE_NEW_PASSWORD or from standard input.
     AdminPassword { username: String },
+    /// Rotate the installation's secret key: a new key, every sealed secret (SIP credentials,
+    /// phone passwords and profile keys, LDAP passwords, kept dry runs) sealed again under it,
+    /// the old key kept in `<key file>.old`. Every server on the database must be stopped.
+    RotateKey,
     /// Send resync NOTIFYs now (paced), wait for each outcome and print it; exits non-zero when
     /// a phone did not accept. Works on the database directly, with or without a server.
     Resync(ResyncArgs),
@@ -347,9 +351,15 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address of the REST API (default 127.0.0.1:8080).
+    /// Address of the REST API (default 127.0.0.1:8080); "" turns plain HTTP off.
     #[arg(long)]
     pub admin: Option<String>,
+    /// Address of the REST API over HTTPS (default 127.0.0.1:8443); "" turns it off.
+    #[arg(long)]
+    pub https: Option<String>,
+    /// Address of the phone HTTPS listener (e.g. 0.0.0.0:6971); off unless given.
+    #[arg(long)]
+    pub phone_https: Option<String>,
     /// Address of the phone HTTP listener (default 127.0.0.1:6970; 0.0.0.0:6970 for phones on the network).
     #[arg(long)]
     pub http: Option<String>,
@@ -372,6 +382,9 @@ pub struct DemoArgs {
     /// Address of the REST API (default 127.0.0.1:8080).
     #[arg(long)]
     pub admin: Option<String>,
+    /// Address of the REST API over HTTPS (default 127.0.0.1:8443); "" turns it off.
+    #[arg(long)]
+    pub https: Option<String>,
     /// Address of the phone HTTP listener (default 127.0.0.1:6970).
     #[arg(long)]
     pub http: Option<String>,

@@ -43,6 +43,24 @@ pub struct Config {
     pub firmware: FirmwareConfig,
     #[serde(default)]
     pub import: ImportConfig,
+    #[serde(default)]
+    pub tls: TlsConfig,
+}
+
+/// The certificate of the HTTPS listeners.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct TlsConfig {
+    /// The certificate chain (PEM, leaf first). Without it and `private_key_file`, a
+    /// self-signed certificate is made at first start and kept beside the database.
+    #[serde(default)]
+    pub certificate_file: Option<String>,
+    /// Its private key (PEM).
+    #[serde(default)]
+    pub private_key_file: Option<String>,
+    /// Host names and addresses the self-signed certificate names, besides `localhost`,
+    /// 127.0.0.1, ::1 and this machine's host name.
+    #[serde(default)]
+    pub names: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -106,8 +124,11 @@ impl Database {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Admin {
-    /// Address of the REST API and the web console.
+    /// Address of the REST API and the web console over plain HTTP; empty turns it off.
     pub listen: String,
+    /// Address of the REST API and the web console over HTTPS ([tls]); empty turns it off.
+    #[serde(default)]
+    pub https_listen: String,
     /// Connections open at once (past it: 503 and closed).
     #[serde(default = "admin_max_connections")]
     pub max_connections: usize,
@@ -139,6 +160,7 @@ impl Default for Admin {
     fn default() -> Self {
         Admin {
             listen: "127.0.0.1:8080".into(),
+            https_listen: "127.0.0.1:8443".into(),
             max_connections: admin_max_connections(),
             max_connections_per_source: admin_max_per_source(),
             header_timeout_secs: admin_header_timeout(),
@@ -172,6 +194,10 @@ fn limits(total: usize, per_source: usize, header: u64, io: u64) -> web::listene
 pub struct Http {
     /// Address of the phone HTTP listener (Cisco phones look on 6970 first); empty turns it off.
     pub listen: String,
+    /// Address of the phone HTTPS listener ([tls]; CUCM's port is 6971); empty (the default)
+    /// turns it off.
+    #[serde(default)]
+    pub https_listen: String,
     /// Megabytes of rendered phone files kept in memory (HTTP and TFTP share them).
     pub cache_mb: u64,
     /// Connections open at once (past it: 503 with Retry-After, and closed).
@@ -205,6 +231,7 @@ impl Default for Http {
     fn default() -> Self {
         Http {
             listen: "127.0.0.1:6970".into(),
+            https_listen: String::new(),
             cache_mb: provision::DEFAULT_CACHE_BYTES >> 20,
             max_connections: http_max_connections(),
             max_connections_per_source: http_max_per_source(),
@@ -349,6 +376,8 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("licensing", &self.licensing)
             .field("firmware", &self.firmware)
+            .field("import", &self.import)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -378,6 +407,7 @@ impl Default for Config {
             licensing: Licensing::default(),
             firmware: FirmwareConfig::default(),
             import: ImportConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -388,6 +418,7 @@ const KNOWN: &[(&str, &[&str])] = &[
         "admin",
         &[
             "listen",
+            "https_listen",
             "max_connections",
             "max_connections_per_source",
             "header_timeout_secs",
@@ -398,6 +429,7 @@ const KNOWN: &[(&str, &[&str])] = &[
         "http",
         &[
             "listen",
+            "https_listen",
             "cache_mb",
             "max_connections",
             "max_connections_per_source",
@@ -436,6 +468,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("licensing", &["public_key"]),
     ("firmware", &["folder"]),
     ("import", &["keep_dry_runs_mb"]),
+    ("tls", &["certificate_file", "private_key_file", "names"]),
 ];
 
 impl Config {
@@ -501,21 +534,26 @@ impl Config {
         }
     }
 
+    /// The file the secret key is kept in (`secret_key_file`, else beside the data); none when
+    /// the key is given as a value (`secret_key`).
+    pub fn key_file(&self) -> Option<std::path::PathBuf> {
+        if self.secret_key.is_some() {
+            return None;
+        }
+        Some(match &self.secret_key_file {
+            Some(f) => std::path::PathBuf::from(f),
+            None => self.beside_data("key"),
+        })
+    }
+
     /// The secret key: the value, or the key file (created with a new key when missing).
     pub fn secret_key(&self) -> anyhow::Result<service::SecretKey> {
         if let Some(k) = &self.secret_key {
             return service::SecretKey::from_base64(k)
                 .map_err(|e| anyhow::anyhow!("secret_key: {e}"));
         }
-        let path = match &self.secret_key_file {
-            Some(f) => std::path::PathBuf::from(f),
-            None => match self.database.url.strip_prefix("sqlite:") {
-                Some(p) => std::path::PathBuf::from(format!(
-                    "{}.key",
-                    p.split('?').next().unwrap_or(p).trim_start_matches("//")
-                )),
-                None => std::path::PathBuf::from("dialtone.key"),
-            },
+        let Some(path) = self.key_file() else {
+            unreachable!("no key file only when the key is given")
         };
         if path.exists() {
             let text = std::fs::read_to_string(&path)
@@ -531,14 +569,82 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Whether a listener speaks HTTPS.
+    pub fn wants_tls(&self) -> bool {
+        !self.admin.https_listen.trim().is_empty() || !self.http.https_listen.trim().is_empty()
+    }
+
+    /// Where a file beside the data lives: `<database>.<suffix>` for SQLite, `dialtone.<suffix>`
+    /// in the working folder otherwise.
+    fn beside_data(&self, suffix: &str) -> std::path::PathBuf {
+        match self.database.url.strip_prefix("sqlite:") {
+            Some(p) => std::path::PathBuf::from(format!(
+                "{}.{suffix}",
+                p.split('?').next().unwrap_or(p).trim_start_matches("//")
+            )),
+            None => std::path::PathBuf::from(format!("dialtone.{suffix}")),
+        }
+    }
+
+    /// The HTTPS listeners' certificate: the configured files, or the self-signed pair beside
+    /// the data (made now when missing). Logs its fingerprint.
+    pub fn tls(&self) -> anyhow::Result<web::tls::Tls> {
+        let (cert, key, made) = match (&self.tls.certificate_file, &self.tls.private_key_file) {
+            (Some(c), Some(k)) => (c.into(), k.into(), false),
+            (None, None) => {
+                let (c, k) = (self.beside_data("tls.crt"), self.beside_data("tls.key"));
+                let made = !c.exists() && !k.exists();
+                if made {
+                    let mut names: Vec<String> =
+                        vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+                    if let Some(h) = host_name() {
+                        names.push(h);
+                    }
+                    for n in &self.tls.names {
+                        if !names.contains(n) {
+                            names.push(n.clone());
+                        }
+                    }
+                    let pem = web::tls::self_signed(&names).map_err(anyhow::Error::msg)?;
+                    write_private(&k, &pem.private_key)
+                        .with_context(|| format!("creating {}", k.display()))?;
+                    write_private(&c, &pem.certificate)
+                        .with_context(|| format!("creating {}", c.display()))?;
+                }
+                (c, k, made)
+            }
+            _ => anyhow::bail!(
+                "[tls] needs both certificate_file and private_key_file, or neither (a self-signed certificate)"
+            ),
+        };
+        let tls = web::tls::from_files(&cert, &key).map_err(anyhow::Error::msg)?;
+        if made {
+            tracing::info!(certificate = %cert.display(), fingerprint = %tls.fingerprint, "made a self-signed HTTPS certificate: check this SHA-256 fingerprint when a browser or a client first meets it, or give your own ([tls] certificate_file, private_key_file)");
+        } else {
+            tracing::info!(certificate = %cert.display(), fingerprint = %tls.fingerprint, "HTTPS certificate");
+        }
+        Ok(tls)
+    }
+}
+
+/// This machine's host name, if it has a usable one.
+fn host_name() -> Option<String> {
+    let h = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let h = h.trim();
+    (!h.is_empty() && h != "localhost").then(|| h.to_string())
+}
+
 /// Writes a file only its owner can read.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut o = std::fs::OpenOptions::new();
     o.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o.open(path)?.write_all(text.as_bytes())
+    let mut f = o.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
 }
 
 fn unknown_keys(fig: &Figment) -> Vec<String> {

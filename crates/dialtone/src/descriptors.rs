@@ -69,6 +69,7 @@ mod tests {
     #[test]
     fn caps_fit_under_a_low_limit_in_proportion() {
         let mut cfg = Config::default();
+        cfg.admin.https_listen.clear();
         cfg.tftp.listen = "127.0.0.1:0".into();
         assert!(
             !fit(&mut cfg, 20_000),

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod descriptors;
+pub mod key_rotation;
 
 use anyhow::Context;
 pub use config::Config;
@@ -32,7 +33,12 @@ pub async fn open_service(cfg: &Config) -> anyhow::Result<(Service, Option<Strin
     let store = store::Store::open_with(&cfg.database.url, cfg.database.sqlite_memory())
         .await
         .context("opening the database")?;
-    let mut service = Service::new(store, cfg.secret_key()?)
+    // Shared with every other server and command on this database; a key rotation waits for
+    // none of them and is refused while any runs.
+    let lock = store.key_lock(false).await?;
+    let key = key_rotation::settle(cfg, &store).await?;
+    let mut service = Service::new(store, key)
+        .with_key_lock(lock)
         .with_firmware_folder(cfg.firmware_folder())
         .with_kept_dry_runs(cfg.import.keep_dry_runs_mb << 20);
     if let Some(key) = &cfg.licensing.public_key {
@@ -52,9 +58,14 @@ pub async fn open_service(cfg: &Config) -> anyhow::Result<(Service, Option<Strin
 
 /// A running Dialtone: its listeners' addresses and a handle to stop it.
 pub struct App {
+    /// The admin listener: plain HTTP when on, else HTTPS.
     pub admin_addr: SocketAddr,
+    /// The admin HTTPS listener, when on.
+    pub admin_https_addr: Option<SocketAddr>,
     /// The phone HTTP listener, when on.
     pub http_addr: Option<SocketAddr>,
+    /// The phone HTTPS listener, when on.
+    pub https_addr: Option<SocketAddr>,
     /// The TFTP listener, when on.
     pub tftp_addr: Option<SocketAddr>,
     /// The socket resync NOTIFYs are sent from, when on.
@@ -72,11 +83,24 @@ pub struct App {
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
-/// Serves `router` on `listener` within `limits` (`web::listener`), until stopped.
+/// Binds `addr` for `what`, or nothing when it is empty; `choose` says where another is set.
+async fn bind(addr: &str, what: &str, choose: &str) -> anyhow::Result<Option<TcpListener>> {
+    if addr.trim().is_empty() {
+        return Ok(None);
+    }
+    let l = TcpListener::bind(addr.trim())
+        .await
+        .with_context(|| format!("binding {what} on {addr} ({choose} chooses another)"))?;
+    Ok(Some(l))
+}
+
+/// Serves `router` on `listener` within `limits` (`web::listener`), over HTTPS with `tls`, until
+/// stopped.
 fn serve(
     listener: TcpListener,
     router: axum::Router,
     limits: web::listener::Limits,
+    tls: Option<std::sync::Arc<web::tls::ServerConfig>>,
     name: &'static str,
     metrics: std::sync::Arc<provision::metrics::Metrics>,
 ) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
@@ -85,6 +109,7 @@ fn serve(
         listener,
         router,
         limits,
+        tls,
         name,
         metrics,
         async {
@@ -158,8 +183,20 @@ impl TftpSource {
                 device_id,
                 access,
                 device,
+                sealing,
                 ..
             }) => {
+                if matches!(sealing, provision::Sealing::Required(_)) {
+                    tracing::warn!(
+                        name,
+                        %peer,
+                        device = device.as_deref().unwrap_or("-"),
+                        "tftp: refused, this phone's profile is encrypted (profile_encryption required): its clear file is served over HTTPS only"
+                    );
+                    return Err(tftp::ReadError::Denied(
+                        "this phone's profile is encrypted: fetch <mac>.cfg".into(),
+                    ));
+                }
                 if !matches!(access, provision::Access::Anyone) {
                     tracing::warn!(
                         name,
@@ -237,15 +274,30 @@ impl App {
         }
         let cfg = &fitted;
         let (service, generated) = open_service(cfg).await?;
-        let listener = TcpListener::bind(&cfg.admin.listen)
-            .await
-            .with_context(|| {
-                format!(
-                    "binding the admin listener on {} (--admin or [admin] listen chooses another)",
-                    cfg.admin.listen
-                )
-            })?;
-        let admin_addr = listener.local_addr()?;
+        let tls = if cfg.wants_tls() {
+            Some(cfg.tls().context("the HTTPS certificate ([tls])")?)
+        } else {
+            None
+        };
+        let admin_plain = bind(
+            &cfg.admin.listen,
+            "the admin listener",
+            "--admin or [admin] listen",
+        )
+        .await?;
+        let admin_tls = bind(
+            &cfg.admin.https_listen,
+            "the admin HTTPS listener",
+            "--https or [admin] https_listen",
+        )
+        .await?;
+        let admin_addr = match (&admin_plain, &admin_tls) {
+            (Some(l), _) | (None, Some(l)) => l.local_addr()?,
+            (None, None) => anyhow::bail!(
+                "the admin listener is off over both HTTP and HTTPS: set [admin] listen or https_listen"
+            ),
+        };
+        let admin_https_addr = admin_tls.as_ref().map(|l| l.local_addr()).transpose()?;
         let provisioner = std::sync::Arc::new(provision::Provisioner::with_cache(
             service.clone(),
             std::sync::Arc::new(renderer(cfg)),
@@ -256,16 +308,24 @@ impl App {
         let mut http_addr = None;
         // Bound now, served once the resync engine exists (the phone's self-provisioning
         // service asks it for a NOTIFY).
-        let mut phone_listener = None;
-        if !cfg.http.listen.trim().is_empty() {
-            let l = TcpListener::bind(&cfg.http.listen).await.with_context(|| {
-                format!("binding the phone HTTP listener on {} (--http or [http] listen chooses another)", cfg.http.listen)
-            })?;
+        let phone_listener = bind(
+            &cfg.http.listen,
+            "the phone HTTP listener",
+            "--http or [http] listen",
+        )
+        .await?;
+        if let Some(l) = &phone_listener {
             let addr = l.local_addr()?;
             http_addr = Some(addr);
             provisioner.set_http_port(addr.port());
-            phone_listener = Some(l);
         }
+        let phone_tls = bind(
+            &cfg.http.https_listen,
+            "the phone HTTPS listener",
+            "--phone-https or [http] https_listen",
+        )
+        .await?;
+        let https_addr = phone_tls.as_ref().map(|l| l.local_addr()).transpose()?;
         let mut tftp_addr = None;
         if !cfg.tftp.listen.trim().is_empty() {
             let unbound = std::sync::Arc::new(TftpSource {
@@ -413,17 +473,29 @@ impl App {
             tracing::info!(addr = ?sip_addr, rate = cfg.sip.rate, "resync by SIP NOTIFY");
             resync = Some(engine);
         }
-        if let (Some(l), Some(addr)) = (phone_listener, http_addr) {
+        let phone_router = web::phone_router(provisioner.clone(), resync.clone());
+        for (l, secure) in [(phone_listener, None), (phone_tls, tls.as_ref())] {
+            let Some(l) = l else { continue };
+            let addr = l.local_addr()?;
             let (s, t) = serve(
                 l,
-                web::phone_router(provisioner.clone(), resync.clone()),
+                phone_router.clone(),
                 cfg.http.limits(),
-                "phone_http",
+                secure.map(|t| t.config.clone()),
+                if secure.is_some() {
+                    "phone_https"
+                } else {
+                    "phone_http"
+                },
                 provisioner.metrics().clone(),
             );
             stops.push(s);
             tasks.push(t);
-            tracing::info!(%addr, "phone HTTP listener");
+            if secure.is_some() {
+                tracing::info!(%addr, "phone HTTPS listener");
+            } else {
+                tracing::info!(%addr, "phone HTTP listener");
+            }
         }
         {
             // Device status goes to the store in batches, twice a second, and once more at stop.
@@ -568,13 +640,30 @@ impl App {
             resync: resync.clone(),
             reports: reports.clone(),
         });
-        let (s, t) = serve(listener, router, cfg.admin.limits(), "admin", metrics);
-        stops.push(s);
-        tasks.push(t);
-        tracing::info!(%admin_addr, "admin API listening");
+        if let Some(l) = admin_tls {
+            let (s, t) = serve(
+                l,
+                router.clone(),
+                cfg.admin.limits(),
+                tls.as_ref().map(|t| t.config.clone()),
+                "admin_https",
+                metrics.clone(),
+            );
+            stops.push(s);
+            tasks.push(t);
+            tracing::info!(https_addr = %admin_https_addr.expect("bound"), "admin API listening over HTTPS");
+        }
+        if let Some(l) = admin_plain {
+            let (s, t) = serve(l, router, cfg.admin.limits(), None, "admin", metrics);
+            stops.push(s);
+            tasks.push(t);
+            tracing::info!(%admin_addr, "admin API listening");
+        }
         Ok(App {
             admin_addr,
+            admin_https_addr,
             http_addr,
+            https_addr,
             tftp_addr,
             sip_addr,
             syslog_addr,

@@ -112,6 +112,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(a) = args.admin {
                 cfg.admin.listen = a;
             }
+            if let Some(a) = args.https {
+                cfg.admin.https_listen = a;
+            }
+            if let Some(a) = args.phone_https {
+                cfg.http.https_listen = a;
+            }
             if let Some(h) = args.http {
                 cfg.http.listen = h;
             }
@@ -144,6 +150,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )?;
                 cfg.admin.listen = a;
                 moved.extend(note);
+                if args.https.as_deref() == Some("") {
+                    cfg.admin.https_listen.clear();
+                } else if args.https.is_some() || !cfg.admin.https_listen.is_empty() {
+                    let (a, note) = dialtone::demo::listen_address(
+                        args.https.as_deref(),
+                        &cfg.admin.https_listen,
+                        "--https",
+                        "The console and REST API over HTTPS",
+                    )?;
+                    cfg.admin.https_listen = a;
+                    moved.extend(note);
+                }
                 if args.http.is_some() || !cfg.http.listen.is_empty() {
                     let (h, note) = dialtone::demo::listen_address(
                         args.http.as_deref(),
@@ -157,6 +175,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 if let Some(a) = args.admin {
                     cfg.admin.listen = a;
+                }
+                if let Some(a) = args.https {
+                    cfg.admin.https_listen = a;
                 }
                 if let Some(h) = args.http {
                     cfg.http.listen = h;
@@ -253,6 +274,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Healthcheck { admin } => healthcheck(&admin).await,
+        Command::RotateKey => {
+            let (rotation, file) = dialtone::key_rotation::rotate(&cfg, &cli_actor.name).await?;
+            let old = dialtone::key_rotation::previous_file(&file);
+            println!("sealed again under a new secret key: {rotation}");
+            println!("the new key is in {}", file.display());
+            println!(
+                "the previous key is in {}: keep it while a backup made before now may be restored, then delete it",
+                old.display()
+            );
+            println!("give every other node the new key file before starting it");
+            Ok(())
+        }
         Command::Openapi => {
             println!("{}", web::openapi());
             Ok(())
@@ -738,11 +771,19 @@ async fn self_provisioning_cmd(
 }
 
 fn announce(app: &App, cfg: &Config) {
+    let scheme = if cfg.admin.listen.trim().is_empty() {
+        "https"
+    } else {
+        "http"
+    };
     println!(
-        "Dialtone is serving the REST API on http://{}/api/v1/ (database {})",
+        "Dialtone is serving the REST API on {scheme}://{}/api/v1/ (database {})",
         app.admin_addr,
         store::redact_url(&cfg.database.url)
     );
+    if let (Some(a), "http") = (app.admin_https_addr, scheme) {
+        println!("and over HTTPS on https://{a}/api/v1/");
+    }
     if let Some(p) = &app.generated_admin_password {
         println!("First start: created administrator `admin` with password {p}\n(shown once; change it with `dialtone admin-password admin`)");
     }

@@ -1204,6 +1204,7 @@ async fn sip_digest_credentials_are_sealed_at_rest() {
 
         // The same database with another key: the server refuses to start, and says why.
         let mut cfg = dialtone::Config::default();
+        cfg.admin.https_listen.clear();
         cfg.database.url = db.url.clone();
         cfg.admin.listen = "127.0.0.1:0".into();
         cfg.secret_key = Some(service::SecretKey::generate().to_base64());

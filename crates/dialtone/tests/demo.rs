@@ -6,6 +6,7 @@ use store::testing::TestDb;
 async fn the_demo_fills_both_backends_and_shows_conflicts() {
     for db in TestDb::all().await {
         let mut cfg = dialtone::Config::default();
+        cfg.admin.https_listen.clear();
         cfg.database.url = db.url.clone();
         cfg.admin_password = Some("demo-test-password".into());
         cfg.secret_key = Some(service::SecretKey::generate().to_base64());

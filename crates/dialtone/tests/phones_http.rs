@@ -152,6 +152,7 @@ async fn phones_get_their_files_and_never_a_stale_one() {
         );
         {
             let mut cfg = dialtone::Config::default();
+            cfg.admin.https_listen.clear();
             cfg.database.url = db.url.clone();
             cfg.secret_key = Some(common::SECRET_KEY.into());
             let (other, _) = dialtone::open_service(&cfg).await.unwrap();

@@ -52,6 +52,7 @@ fn config(db: &TestDb) -> (Config, u16) {
         .unwrap()
         .port();
     let mut cfg = Config::default();
+    cfg.admin.https_listen.clear();
     cfg.database.url = db.url.clone();
     cfg.admin.listen = "127.0.0.1:0".into();
     cfg.http.listen = "127.0.0.1:0".into();

@@ -159,6 +159,8 @@ pub enum Action {
     ApplyTemplate,
     SetHttpCredential,
     RemoveHttpCredential,
+    SetProfileKey,
+    RemoveProfileKey,
     /// A user made an auto-registered phone theirs (self-provisioning).
     Claim,
     /// An LDAP profile's directory sync (its summary).
@@ -173,6 +175,8 @@ pub enum Action {
     ReadSecrets,
     /// Phones told to resync (a SIP NOTIFY each).
     Resync,
+    /// Every sealed secret sealed again under a new installation key (`dialtone rotate-key`).
+    RotateKey,
 }
 
 impl Action {
@@ -189,6 +193,8 @@ impl Action {
             Action::ApplyTemplate => "apply_template",
             Action::SetHttpCredential => "set http credential",
             Action::RemoveHttpCredential => "remove http credential",
+            Action::SetProfileKey => "set profile key",
+            Action::RemoveProfileKey => "remove profile key",
             Action::Claim => "claim",
             Action::Sync => "sync",
             Action::AssignCapabilities => "assign_capabilities",
@@ -196,6 +202,7 @@ impl Action {
             Action::Logout => "logout",
             Action::ReadSecrets => "read_secrets",
             Action::Resync => "resync",
+            Action::RotateKey => "rotate secret key",
         }
     }
 

@@ -93,6 +93,10 @@ pub struct System {
     pub description: String,
     /// What phones of this system are told: servers, TFTP servers, transport, locales.
     pub settings: SystemSettings,
+    /// Whether the system has a key for its phones' encrypted MPP profiles (set with
+    /// `PUT /systems/{name}/profile-key`; never returned).
+    #[serde(default)]
+    pub has_profile_key: bool,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -168,6 +172,21 @@ pub enum PhoneAuth {
     All,
 }
 
+/// Whether MPP phones fetch their own file encrypted (AES-256-CBC, `openssl enc` format, the key
+/// in their profile rule as `[--key …]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileEncryption {
+    /// Files are served in clear; `<mac>.cfg` is not served.
+    #[default]
+    Off,
+    /// A phone with a key (its own, else its system's) is sent to `<mac>.cfg`, its file
+    /// encrypted; `<mac>.xml` is still served in clear, so phones move over at their next resync.
+    On,
+    /// As `on`, and `<mac>.xml` of a phone with a key is served over HTTPS only.
+    Required,
+}
+
 /// Settings of a product system that go into its phones' files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -190,6 +209,9 @@ pub struct SystemSettings {
     /// Which files need the device's HTTP credentials (`off`, `secrets`, `all`). A device
     /// without an HTTP password cannot fetch a file that needs one.
     pub phone_auth: PhoneAuth,
+    /// Encrypted MPP profiles (`off`, `on`, `required`); the key is set with
+    /// `PUT /systems/{name}/profile-key` or per phone.
+    pub profile_encryption: ProfileEncryption,
     /// The directory numbers auto-registered phones get, the next free one each (both ends
     /// included, the same width; equal ends turn auto-registration off, as CUCM does).
     pub auto_registration_start_dn: String,
@@ -220,6 +242,7 @@ impl Default for SystemSettings {
             voicemail_pilot: String::new(),
             services_url: String::new(),
             phone_auth: PhoneAuth::Off,
+            profile_encryption: ProfileEncryption::Off,
             auto_registration_start_dn: String::new(),
             auto_registration_end_dn: String::new(),
             auto_registration_device_template: String::new(),
@@ -1037,9 +1060,24 @@ pub struct Phone {
     /// Whether the phone has an HTTP password for its files (set with
     /// `PUT /phones/{name}/http-credential`; never returned).
     pub has_http_password: bool,
+    /// Whether the phone has its own key for its encrypted MPP profile (set with
+    /// `PUT /phones/{name}/profile-key`; never returned).
+    pub has_profile_key: bool,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// Sets a phone's HTTP password (the user name is the MAC in lower case, as `$MA` expands).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProfileKeyInput {
+    /// The version of the phone or system read before; a stale one is refused with 409.
+    pub version: i64,
+    /// 8 to 64 letters, digits and `-._~!@#%^*+=` (it travels inside a profile rule as
+    /// `[--key …]`).
+    #[schema(value_type = String)]
+    pub key: crate::Secret,
 }
 
 /// Sets a phone's HTTP password (the user name is the MAC in lower case, as `$MA` expands).

@@ -357,15 +357,32 @@ impl fmt::Debug for Secret {
 /// an MPP profile rule (`[--uid $MA --pwd …]`), where a space, a bracket or a `$` would change
 /// the rule's meaning.
 pub fn check_http_password(s: &str) -> Result<(), Invalid> {
-    let ok = (8..=64).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-._~!@#%^*+=".contains(c));
-    if ok {
+    if rule_safe(s) {
         Ok(())
     } else {
         Err(Invalid::new(
             "password",
             "a phone's HTTP password has 8 to 64 letters, digits and `-._~!@#%^*+=` \
+             (no spaces, brackets or `$`: it goes into the phone's profile rule)",
+        ))
+    }
+}
+
+/// 8 to 64 characters that keep their meaning inside a profile rule.
+fn rule_safe(s: &str) -> bool {
+    (8..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~!@#%^*+=".contains(c))
+}
+
+/// An MPP profile key: what `[--key …]` in a profile rule carries.
+pub fn check_profile_key(s: &str) -> Result<(), Invalid> {
+    if rule_safe(s) {
+        Ok(())
+    } else {
+        Err(Invalid::new(
+            "key",
+            "a profile key has 8 to 64 letters, digits and `-._~!@#%^*+=` \
              (no spaces, brackets or `$`: it goes into the phone's profile rule)",
         ))
     }

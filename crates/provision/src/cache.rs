@@ -18,6 +18,7 @@ pub(crate) struct Cached {
     pub device: Option<String>,
     pub device_id: Option<i64>,
     pub access: Access,
+    pub sealing: crate::Sealing,
 }
 
 #[derive(Clone)]

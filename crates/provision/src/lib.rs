@@ -70,6 +70,28 @@ pub enum Access {
     Nobody,
 }
 
+/// Whether a phone's own file is also served encrypted (`<mac>.cfg`), and whether the clear
+/// one is kept to HTTPS (system setting `profile_encryption`, MPP phones with a key).
+#[derive(Debug, Clone)]
+pub enum Sealing {
+    /// Served in clear only.
+    Clear,
+    /// `<mac>.cfg` is the file encrypted with this key; the clear file is served as ever.
+    Offered(Arc<model::Secret>),
+    /// As offered, and the clear file is served over HTTPS only.
+    Required(Arc<model::Secret>),
+}
+
+impl Sealing {
+    /// The key, when the file is served encrypted.
+    pub fn key(&self) -> Option<&model::Secret> {
+        match self {
+            Sealing::Clear => None,
+            Sealing::Offered(k) | Sealing::Required(k) => Some(k),
+        }
+    }
+}
+
 /// What a request gets.
 #[derive(Debug, Clone)]
 pub enum Answer {
@@ -81,6 +103,8 @@ pub enum Answer {
         device_id: Option<i64>,
         /// Who may have it: the servers check this before sending a byte.
         access: Access,
+        /// Whether the clear file is kept to HTTPS ([`Sealing::Required`]): the servers check.
+        sealing: Sealing,
     },
     /// A file of the firmware folder (docs/firmware.md): HTTP streams it from `path` (with
     /// ranges), TFTP reads it through [`Provisioner::firmware_bytes`].
@@ -103,6 +127,7 @@ impl From<Cached> for Answer {
             device: c.device,
             device_id: c.device_id,
             access: c.access,
+            sealing: c.sealing,
         }
     }
 }
@@ -366,6 +391,10 @@ impl Provisioner {
                 "`{path}` is outside the phone files"
             )));
         };
+        // `<mac>.cfg`: the phone's own file, encrypted with its profile key.
+        if let Some(plain) = render::family::plain_of_encrypted(file) {
+            return self.encrypted(file, &plain, base_url, peer).await;
+        }
         let Some((_family, asked)) = render::family::identify(file) else {
             if let Some(path) = self.inner.service.firmware_file(file) {
                 return Ok(Answer::Firmware {
@@ -399,6 +428,55 @@ impl Provisioner {
                 Ok(a)
             }
         }
+    }
+
+    /// `file`, the encrypted form of the phone's own `plain` file: 404 unless the phone's
+    /// profile is served encrypted (docs/phones.md, "Encrypted profiles").
+    async fn encrypted(
+        &self,
+        file: &str,
+        plain: &str,
+        base_url: &str,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Answer> {
+        let Some((_, Asked::Device(key))) = render::family::identify(plain) else {
+            return Ok(Answer::NotFound(format!("{file}: not a phone's file")));
+        };
+        if let Some(w) = peer.and_then(|ip| self.inner.guard.sweep_wait(file, ip)) {
+            return Ok(Answer::Throttled(w));
+        }
+        let a = self.device_file(plain, key, base_url).await?;
+        Ok(match a {
+            Answer::File {
+                bytes,
+                device,
+                device_id,
+                access,
+                sealing,
+                ..
+            } => match sealing.key() {
+                Some(k) => Answer::File {
+                    bytes: render::family::encrypt_profile(&bytes, k.expose(), rand::random())
+                        .into(),
+                    content_type: "application/octet-stream",
+                    device,
+                    device_id,
+                    access,
+                    // What goes out is encrypted: any transport may carry it.
+                    sealing: Sealing::Clear,
+                },
+                None => Answer::NotFound(format!(
+                    "{file}: {} has no encrypted profile (its system's profile_encryption is off, or neither it nor its system has a key)",
+                    device.as_deref().unwrap_or("the phone")
+                )),
+            },
+            other => {
+                if let (Answer::NotFound(_), Some(ip)) = (&other, peer) {
+                    self.inner.guard.missed(file, ip);
+                }
+                other
+            }
+        })
     }
 
     /// A device's own file, from the cache or read and rendered in a batch.
@@ -636,6 +714,7 @@ impl Provisioner {
                                 device: Some(v.name.clone()),
                                 device_id: Some(p.id),
                                 access: access.clone(),
+                                sealing: view::sealing(p),
                             };
                             self.inner.cache.insert(m.cache_key.clone(), c.clone());
                             Ok(c.into())
@@ -706,6 +785,7 @@ impl Provisioner {
                     device: None,
                     device_id: None,
                     access: Access::Anyone,
+                    sealing: Sealing::Clear,
                 };
                 self.keep_shared(key, &c);
                 c
@@ -717,6 +797,7 @@ impl Provisioner {
             device: None,
             device_id: id,
             access: c.access,
+            sealing: c.sealing,
         })
     }
 
@@ -743,6 +824,7 @@ impl Provisioner {
             device: None,
             device_id: None,
             access: Access::Anyone,
+            sealing: Sealing::Clear,
         };
         self.keep_shared(key, &c);
         Ok(c.into())
@@ -852,6 +934,7 @@ impl Provisioner {
                             device: Some(v.name.clone()),
                             device_id: Some(p.id),
                             access: access.clone(),
+                            sealing: view::sealing(&p),
                         },
                     );
                     files.push((file, bytes));
@@ -928,6 +1011,7 @@ impl Provisioner {
             .map(|l| l.auth_password.clone())
             .chain(p.owner.iter().map(|(_, s)| s.clone()))
             .chain(p.http_credential.iter().map(|c| c.password.clone()))
+            .chain(p.profile_key.iter().cloned())
             .chain(
                 v.parameters
                     .iter()

@@ -1,8 +1,8 @@
 //! From a phone as the directory holds it ([`service::PhoneConfig`]) to what its renderer sees
 //! ([`render::DeviceView`]) and who may have its files.
 
-use crate::Access;
-use model::{Catalog, DeviceFamily, PhoneAuth, SipTransport};
+use crate::{Access, Sealing};
+use model::{Catalog, DeviceFamily, PhoneAuth, ProfileEncryption, SipTransport};
 use render::{DeviceView, LineView, Server, SpeedDialView, Transport};
 use service::{DeviceCredential, PhoneConfig};
 use std::sync::Arc;
@@ -40,6 +40,7 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (Device
                     matches!(origin, model::provisioning::Origin::Default),
                     base_url,
                     credential,
+                    p.profile_key.as_ref(),
                 )
             } else {
                 value.clone()
@@ -162,30 +163,51 @@ fn to_number(forward: &str, voicemail_pilot: &str) -> String {
     }
 }
 
+/// Whether a phone's own file is served encrypted: MPP phones with a key (their own or their
+/// system's) while the system's `profile_encryption` is on.
+pub(crate) fn sealing(p: &PhoneConfig) -> Sealing {
+    let mpp = Catalog::builtin().get(&p.model).map(|t| t.family) == Some(DeviceFamily::Mpp);
+    match (&p.profile_key, p.system.settings.profile_encryption) {
+        (Some(k), ProfileEncryption::On) if mpp => Sealing::Offered(Arc::new(k.clone())),
+        (Some(k), ProfileEncryption::Required) if mpp => Sealing::Required(Arc::new(k.clone())),
+        _ => Sealing::Clear,
+    }
+}
+
 /// The Profile Rule an MPP phone's own file gives it. A rule an administrator set is sent as
 /// written. Left at its default (`/spa$PSN.cfg`, which sends the phone back through the
 /// first-contact file), it becomes this server's URL of the phone's own file, as the phone
 /// reached it: over HTTP with the device's credential in front (`[--uid $MA --pwd …]`) when it
 /// has one, so that the phone sends it on every resync; over TFTP (which has no credentials)
 /// as `tftp://server/$MA.xml`, since a TFTP request for `spa$PSN.cfg` cannot say which phone
-/// asks and would be refused with auto-registration off.
+/// asks and would be refused with auto-registration off. With a profile key (encrypted
+/// profiles on) it names the encrypted file, `$MA.cfg`, with `--key` in front.
 fn own_rule(
     value: &str,
     is_default: bool,
     base_url: &str,
     credential: Option<&DeviceCredential>,
+    profile_key: Option<&model::Secret>,
 ) -> String {
     if !is_default || base_url.is_empty() {
         return value.to_string();
     }
-    if base_url.starts_with("tftp") {
-        return format!("{base_url}/$MA.xml");
+    let mut options = Vec::new();
+    if let Some(k) = profile_key {
+        options.push(format!("--key {}", k.expose()));
     }
-    match credential {
-        Some(c) => format!(
-            "[--uid $MA --pwd {}]{base_url}/$MA.xml",
-            c.password.expose()
-        ),
-        None => format!("{base_url}/$MA.xml"),
+    let tftp = base_url.starts_with("tftp");
+    if let (Some(c), false) = (credential, tftp) {
+        options.push(format!("--uid $MA --pwd {}", c.password.expose()));
+    }
+    let file = if profile_key.is_some() {
+        render::family::ENCRYPTED_FILE
+    } else {
+        "$MA.xml"
+    };
+    if options.is_empty() {
+        format!("{base_url}/{file}")
+    } else {
+        format!("[{}]{base_url}/{file}", options.join(" "))
     }
 }

@@ -27,6 +27,8 @@ mod phone_files;
 mod phone_services;
 mod prefetch;
 mod resync;
+mod rotation;
+pub use rotation::{key_opens, Rotation};
 mod secrets;
 pub use secrets::{hashing_cpus, HASH_BATCH};
 mod self_care;
@@ -305,6 +307,8 @@ pub struct Service {
     catalog: &'static Catalog,
     auth: auth::AuthCache,
     key: std::sync::Arc<SecretKey>,
+    /// Held shared while this service may seal under `key`, so that no rotation runs meanwhile.
+    _key_lock: Option<std::sync::Arc<std::sync::Mutex<store::rekey::KeyLock>>>,
     /// Every use case checks and writes as usual, then rolls back (and audits nothing).
     dry_run: bool,
     /// Set while an import runs: the product systems, read once (an import adds none).
@@ -363,6 +367,7 @@ impl Service {
             catalog: Catalog::builtin(),
             auth: auth::AuthCache::default(),
             key: std::sync::Arc::new(key),
+            _key_lock: None,
             dry_run: false,
             systems: None,
             new_user_defaults: None,
@@ -377,6 +382,12 @@ impl Service {
             seal_secrets: false,
             imported: Default::default(),
         }
+    }
+
+    /// Keeps `lock` (the key lock, shared) as long as this service or a clone of it lives.
+    pub fn with_key_lock(mut self, lock: store::rekey::KeyLock) -> Service {
+        self._key_lock = Some(std::sync::Arc::new(std::sync::Mutex::new(lock)));
+        self
     }
 
     /// Keeps at most `bytes` of dry runs' files (sealed) to run for real; a larger file's dry

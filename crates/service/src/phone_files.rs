@@ -8,7 +8,7 @@ use model::files::FileLine;
 use model::provisioning::{self, Origin, Resolved};
 use model::rules::DeviceClass;
 use model::status::{ResyncReport, Seen};
-use model::{DndMode, Mac, Secret, SecurityMode, SpeedDial, System};
+use model::{DndMode, Mac, ProfileEncryption, Secret, SecurityMode, SpeedDial, System};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use store::{changes, configs, Change};
@@ -43,6 +43,9 @@ pub struct PhoneConfig {
     pub owner: Option<(String, Secret)>,
     /// The phone's own HTTP credential, when it has one.
     pub http_credential: Option<DeviceCredential>,
+    /// The key of its encrypted MPP profile when its system's `profile_encryption` is on: its
+    /// own, else its system's; `None` when off or there is none.
+    pub profile_key: Option<Secret>,
     /// Auto-registered and not claimed: its files lead to the self-provisioning service.
     pub auto_registered: bool,
     /// By button.
@@ -132,8 +135,8 @@ impl Service {
         }
         let mut devices = configs::devices(snap.conn(), &keys).await?;
         devices.retain(|d| d.class == DeviceClass::Phone);
-        let (systems, sets, loads) = if devices.is_empty() {
-            (Arc::default(), Vec::new(), Vec::new())
+        let (systems, sets, loads, system_keys) = if devices.is_empty() {
+            (Arc::default(), Vec::new(), Vec::new(), Vec::new())
         } else {
             let mut ids: Vec<i64> = devices.iter().map(|d| d.system_id).collect();
             ids.sort_unstable();
@@ -142,6 +145,7 @@ impl Service {
                 self.systems_at(snap.conn(), generation).await?,
                 configs::parameters(snap.conn(), &devices).await?,
                 store::firmware::of_systems(snap.conn(), &ids).await?,
+                store::systems::profile_keys(snap.conn()).await?,
             )
         };
         // Soft clients' owners and what their files share, read only when there are some.
@@ -233,6 +237,20 @@ impl Service {
                     })
                 })
                 .transpose()?;
+            let profile_key = if system.settings.profile_encryption == ProfileEncryption::Off {
+                None
+            } else {
+                d.profile_key_enc
+                    .as_deref()
+                    .or_else(|| {
+                        system_keys
+                            .iter()
+                            .find(|(id, _)| *id == d.system_id)
+                            .map(|(_, k)| k.as_str())
+                    })
+                    .map(|enc| self.key.open(enc).map(Secret::new))
+                    .transpose()?
+            };
             phones.push(PhoneConfig {
                 id: d.id,
                 name: d.name.clone(),
@@ -249,6 +267,7 @@ impl Service {
                 system: system.clone(),
                 owner,
                 http_credential,
+                profile_key,
                 auto_registered: d.auto_registered,
                 // A device profile's lines on this phone's own buttons: those past them are not
                 // shown (the login says which).

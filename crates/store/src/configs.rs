@@ -45,6 +45,8 @@ pub struct ConfigDevice {
     pub sip_contact: Option<String>,
     /// The device's HTTP password, sealed.
     pub http_password_enc: Option<String>,
+    /// The device's own MPP profile key, sealed.
+    pub profile_key_enc: Option<String>,
     pub owner_id: Option<i64>,
     pub owner_user_id: Option<String>,
     /// The owner's SIP digest credential, sealed.
@@ -108,6 +110,7 @@ struct DeviceJson(
     Option<String>,
     Option<String>,
     i64,
+    Option<String>,
 );
 
 /// A line appearance row: device, line, button, label, display, pattern, alerting name, max
@@ -138,7 +141,7 @@ pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<Config
         &backend,
         "d.id, d.class, d.name, d.mac, d.model, d.protocol, d.system_id, d.description, d.device_pool, \
          d.security_mode, d.dnd, d.expansion_modules_json, d.speed_dials_json, d.sip_contact, d.http_password_enc, \
-         d.owner_id, u.user_id, u.digest_credential_enc, d.auto_registered",
+         d.owner_id, u.user_id, u.digest_credential_enc, d.auto_registered, d.profile_key_enc",
         "FROM devices d LEFT JOIN users u ON u.id = d.owner_id WHERE ",
     ));
     let mut first = true;
@@ -173,6 +176,7 @@ pub async fn devices(conn: &mut AnyConnection, keys: &Keys) -> Result<Vec<Config
             owner_user_id: r.16,
             owner_digest_enc: r.17,
             auto_registered: r.18 != 0,
+            profile_key_enc: r.19,
             lines: Vec::new(),
             profile: None,
             logged_in: None,

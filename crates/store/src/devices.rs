@@ -79,6 +79,9 @@ pub struct StoredDevice {
     /// The phone's HTTP password, sealed (see `service::crypto`); written only by
     /// `set_http_password`, so an edit of the device never touches it.
     pub http_password_enc: Option<String>,
+    /// The phone's own key for its encrypted MPP profile, sealed; written only by
+    /// `set_profile_key`.
+    pub profile_key_enc: Option<String>,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -116,6 +119,7 @@ impl StoredDevice {
             sip_contact: r.sip_contact.clone(),
             auto_registered: r.auto_registered,
             has_http_password: self.http_password_enc.is_some(),
+            has_profile_key: self.profile_key_enc.is_some(),
             version: self.version,
             created_at: self.created_at.clone(),
             updated_at: self.updated_at.clone(),
@@ -157,7 +161,7 @@ const COLS: &str = "d.id, d.class, d.name, d.mac, d.model, d.protocol, d.system_
     d.device_pool, d.button_template, d.softkey_template, d.calling_search_space, d.location, d.security_mode, \
     d.security_profile, d.allow_cti_control, d.owner_id, ou.user_id AS owner_user_id, d.dnd, d.expansion_modules_json, \
     d.logout_profile_id, lp.name AS logout_name, d.primary_phone_id, pp.name AS primary_name, d.speed_dials_json, \
-    d.parameters_json, d.mlpp_domain, d.mlpp_indication, d.mlpp_preemption, d.sip_contact, d.auto_registered, d.http_password_enc, d.version, d.created_at, d.updated_at";
+    d.parameters_json, d.mlpp_domain, d.mlpp_indication, d.mlpp_preemption, d.sip_contact, d.auto_registered, d.http_password_enc, d.profile_key_enc, d.version, d.created_at, d.updated_at";
 const FROM: &str = " FROM devices d JOIN systems s ON s.id = d.system_id LEFT JOIN users ou ON ou.id = d.owner_id \
     LEFT JOIN devices lp ON lp.id = d.logout_profile_id LEFT JOIN devices pp ON pp.id = d.primary_phone_id";
 
@@ -213,6 +217,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredDevice> {
         secondary_phones: Vec::new(),
         logout_profile_of: Vec::new(),
         http_password_enc: r.try_get("http_password_enc")?,
+        profile_key_enc: r.try_get("profile_key_enc")?,
         version: r.try_get("version")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -606,18 +611,30 @@ pub async fn update(conn: &mut AnyConnection, id: i64, version: i64, d: &DeviceR
     )
 }
 
-/// Sets (or with `None` removes) a device's sealed HTTP password, when its version is `version`.
-pub async fn set_http_password(
+/// A device's secret kept sealed: its HTTP password, or its MPP profile key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedColumn {
+    HttpPassword,
+    ProfileKey,
+}
+
+/// Sets (or with `None` removes) a device's sealed secret, when its version is `version`.
+pub async fn set_sealed(
     conn: &mut AnyConnection,
     id: i64,
     version: i64,
+    column: SealedColumn,
     sealed: Option<&str>,
 ) -> Result<()> {
+    let column = match column {
+        SealedColumn::HttpPassword => "http_password_enc",
+        SealedColumn::ProfileKey => "profile_key_enc",
+    };
     versioned(
-        sqlx::query(
-            "UPDATE devices SET http_password_enc = $1, version = version + 1, updated_at = $2 \
-             WHERE id = $3 AND version = $4",
-        )
+        sqlx::query(&format!(
+            "UPDATE devices SET {column} = $1, version = version + 1, updated_at = $2 \
+             WHERE id = $3 AND version = $4"
+        ))
         .bind(sealed)
         .bind(now())
         .bind(id)

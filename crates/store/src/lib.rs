@@ -19,6 +19,7 @@ pub mod firmware;
 pub mod licensing;
 pub mod lines;
 pub mod parameters;
+pub mod rekey;
 pub mod secrets;
 pub mod services;
 pub mod soft_client;

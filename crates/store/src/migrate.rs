@@ -103,6 +103,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "token_expiry",
             sql: include_str!("../migrations/0018_token_expiry.sql"),
         },
+        Migration {
+            version: 19,
+            name: "profile_keys",
+            sql: include_str!("../migrations/0019_profile_keys.sql"),
+        },
     ]
 }
 

@@ -4,7 +4,7 @@ use crate::{now, versioned, Error, Result};
 use model::{System, SystemKind, SystemSettings};
 use sqlx::{AnyConnection, Row};
 
-const COLS: &str = "id, name, kind, description, settings_json, version, created_at, updated_at";
+const COLS: &str = "id, name, kind, description, settings_json, CAST(CASE WHEN profile_key_enc IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_profile_key, version, created_at, updated_at";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<System> {
     Ok(System {
@@ -14,6 +14,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<System> {
         description: r.try_get("description")?,
         settings: serde_json::from_str(&r.try_get::<String, _>("settings_json")?)
             .unwrap_or_default(),
+        has_profile_key: r.try_get::<i64, _>("has_profile_key")? != 0,
         version: r.try_get("version")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -82,6 +83,40 @@ pub async fn update(conn: &mut AnyConnection, s: &System, expected_version: i64)
         .await?
         .rows_affected(),
     )
+}
+
+/// Sets (or with `None` removes) the system's sealed MPP profile key, when its version is
+/// `version`.
+pub async fn set_profile_key(
+    conn: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    sealed: Option<&str>,
+) -> Result<()> {
+    versioned(
+        sqlx::query(
+            "UPDATE systems SET profile_key_enc = $1, version = version + 1, updated_at = $2 \
+             WHERE id = $3 AND version = $4",
+        )
+        .bind(sealed)
+        .bind(now())
+        .bind(id)
+        .bind(version)
+        .execute(conn)
+        .await?
+        .rows_affected(),
+    )
+}
+
+/// The systems' sealed MPP profile keys, by system id (those that have one).
+pub async fn profile_keys(conn: &mut AnyConnection) -> Result<Vec<(i64, String)>> {
+    let rows =
+        sqlx::query("SELECT id, profile_key_enc FROM systems WHERE profile_key_enc IS NOT NULL")
+            .fetch_all(conn)
+            .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
 /// How many records belong to the system, by table (classes of service and distribution lists

@@ -107,7 +107,7 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {
             Cleanup::File(p) => {
-                for suffix in ["", "-wal", "-shm", ".key"] {
+                for suffix in ["", "-wal", "-shm", ".key", ".tls.crt", ".tls.key"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
                 }
             }

@@ -15,6 +15,7 @@ pub mod listener;
 mod phone_auth;
 mod phones;
 mod self_service;
+pub mod tls;
 
 pub use api::openapi;
 pub use error::{ApiError, ErrorBody};

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// What one listener allows.
 #[derive(Debug, Clone)]
@@ -48,12 +48,22 @@ pub struct Limits {
 /// What a connection past a cap is told before it is closed.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain\r\nContent-Length: 43\r\nConnection: close\r\n\r\nToo many connections: try again in a while\n";
 
+/// How a request reached the server: over HTTPS or plain HTTP (an extension on every request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Http,
+    Https,
+}
+
 /// Serves `router` on `tcp` until `stop` resolves, then lets the requests under way finish.
-/// `name` is the listener's name in logs and metrics (`phone_http`, `admin`).
+/// `name` is the listener's name in logs and metrics (`phone_http`, `admin`); with `tls` the
+/// listener speaks HTTPS, and a handshake must end within the header timeout.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     tcp: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     name: &'static str,
     metrics: Arc<provision::metrics::Metrics>,
     stop: impl Future<Output = ()> + Send,
@@ -90,7 +100,25 @@ pub async fn serve(
             peer,
             stopped: stopped.clone(),
         };
-        tokio::spawn(conn.run(stream, slot));
+        match &tls {
+            None => {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(conn.run(stream, slot, Transport::Http));
+            }
+            Some(config) => {
+                let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+                tokio::spawn(async move {
+                    let _ = stream.set_nodelay(true);
+                    let handshake =
+                        tokio::time::timeout(conn.limits.header_timeout, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(tls)) => conn.run(tls, slot, Transport::Https).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
     }
     drop(tcp);
     drop(stopped);
@@ -122,15 +150,26 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(mut self, stream: TcpStream, slot: Slot) {
+    async fn run<S>(mut self, stream: S, slot: Slot, transport: Transport)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let _slot = slot;
-        let _ = stream.set_nodelay(true);
         let io = TokioIo::new(SendTimeout::new(stream, self.limits.send_timeout));
         let (router, peer, body_timeout) = (self.router, self.peer, self.limits.body_timeout);
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let mut req =
                 req.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(body_timeout, b)));
             req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(transport);
+            if transport == Transport::Https {
+                // What a TLS-terminating proxy would say, so the console's secure-context
+                // checks (Secure cookies) hold for our own HTTPS too.
+                req.headers_mut().insert(
+                    "x-forwarded-proto",
+                    hyper::header::HeaderValue::from_static("https"),
+                );
+            }
             tower::Service::call(&mut router.clone(), req)
         });
         let mut http = hyper::server::conn::http1::Builder::new();

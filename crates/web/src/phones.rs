@@ -134,7 +134,14 @@ async fn answer(st: &PhoneState, req: Request) -> Response {
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let base = base_url(req.headers(), "");
+    let https = req.extensions().get::<crate::listener::Transport>()
+        == Some(&crate::listener::Transport::Https);
+    let mut base = base_url(req.headers(), "");
+    if https {
+        if let Some(rest) = base.strip_prefix("http://") {
+            base = format!("https://{rest}");
+        }
+    }
     let fetched = match peer {
         Some(peer) => p.fetch_from(&path, ua.as_deref(), &base, peer).await,
         None => p.fetch(&path, ua.as_deref(), &base).await,
@@ -148,8 +155,17 @@ async fn answer(st: &PhoneState, req: Request) -> Response {
             device,
             device_id,
             access,
+            sealing,
         }) => {
             let name = device.as_deref().unwrap_or("-");
+            if matches!(sealing, provision::Sealing::Required(_)) && !https {
+                tracing::warn!(%path, %ip, device = name, "refused: this phone's profile is encrypted (profile_encryption required); its clear file is served over HTTPS only");
+                return (
+                    StatusCode::FORBIDDEN,
+                    "this phone's profile is encrypted: fetch <mac>.cfg, or this file over HTTPS\n",
+                )
+                    .into_response();
+            }
             match &access {
                 Access::Anyone => {}
                 Access::Nobody => {

@@ -47,6 +47,7 @@ impl TestApp {
     /// The server with some settings changed first.
     pub async fn spawn_with(db: &TestDb, change: impl FnOnce(&mut Config)) -> TestApp {
         let mut cfg = Config::default();
+        cfg.admin.https_listen.clear();
         cfg.database.url = db.url.clone();
         cfg.admin.listen = "127.0.0.1:0".into();
         cfg.http.listen = "127.0.0.1:0".into();
@@ -245,6 +246,8 @@ pub struct Served {
     /// `http://` and the admin listener's address.
     pub admin: String,
     pub http: std::net::SocketAddr,
+    /// The admin listener over HTTPS, when on: `https://` and its address.
+    pub https: Option<String>,
     /// The log lines (JSON) written before both listeners were up.
     pub started: Vec<Value>,
     /// Every line the server wrote to standard error so far.
@@ -269,6 +272,15 @@ impl Served {
     /// the pipe is closed at the next line.
     pub fn start_reading(mut cmd: std::process::Command, reading: Arc<AtomicBool>) -> Served {
         use std::io::BufRead;
+        // HTTPS off unless the test asks for it (`--https`): its default port, 8443, would be
+        // shared by every test, and on PostgreSQL its self-signed certificate would be made in
+        // the working folder.
+        if !cmd
+            .get_envs()
+            .any(|(k, _)| k == "DIALTONE_ADMIN__HTTPS_LISTEN")
+        {
+            cmd.env("DIALTONE_ADMIN__HTTPS_LISTEN", "");
+        }
         let mut child = cmd
             .env("DIALTONE_LOG__FORMAT", "json")
             .stderr(std::process::Stdio::piped())
@@ -297,7 +309,7 @@ impl Served {
                 }
             }
         });
-        let (mut admin, mut http, mut started) = (None, None, Vec::new());
+        let (mut admin, mut http, mut https, mut started) = (None, None, None, Vec::new());
         while admin.is_none() || http.is_none() {
             let v = lines
                 .recv_timeout(std::time::Duration::from_secs(30))
@@ -306,6 +318,9 @@ impl Served {
             match f["message"].as_str() {
                 Some("admin API listening") => admin = f["admin_addr"].as_str().map(String::from),
                 Some("phone HTTP listener") => http = f["addr"].as_str().map(String::from),
+                Some("admin API listening over HTTPS") => {
+                    https = f["https_addr"].as_str().map(|a| format!("https://{a}"))
+                }
                 _ => {}
             }
             started.push(v);
@@ -315,6 +330,7 @@ impl Served {
             child,
             admin: format!("http://{}", admin.unwrap()),
             http: http.unwrap().parse().unwrap(),
+            https,
             started,
             log,
         }

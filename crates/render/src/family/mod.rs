@@ -6,6 +6,7 @@
 
 mod cisco_enterprise;
 mod cisco_mpp;
+pub use cisco_mpp::{encrypt_profile, plain_of_encrypted, ENCRYPTED_FILE};
 mod cisco_soft_client;
 
 use crate::{DeviceView, RenderError, Rendered, Renderer};

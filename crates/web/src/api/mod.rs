@@ -303,6 +303,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(phone_file))
         .routes(routes!(phone_status))
         .routes(routes!(set_http_credential, remove_http_credential))
+        .routes(routes!(set_phone_profile_key, remove_phone_profile_key))
+        .routes(routes!(set_system_profile_key, remove_system_profile_key))
         .routes(routes!(list_status))
         .routes(routes!(resync))
         .routes(routes!(list_services, create_service))

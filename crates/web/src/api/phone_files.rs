@@ -245,6 +245,67 @@ pub(super) async fn remove_http_credential(
     ))
 }
 
+/// Sets the phone's own key for its encrypted MPP profile (over its system's key; system setting
+/// `profile_encryption`). It goes, sealed, into the store and, in clear, into the phone's own
+/// profile rule (`[--key …]`); it is never returned.
+#[utoipa::path(put, path = "/api/v1/phones/{name}/profile-key", tag = "provisioning", params(("name" = String, Path)),
+    request_body = ProfileKeyInput,
+    responses((status = 200, body = Phone), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn set_phone_profile_key(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+    Body(b): Body<ProfileKeyInput>,
+) -> ApiResult<Json<Phone>> {
+    Ok(Json(s.service.set_phone_profile_key(&a, &name, b).await?))
+}
+
+/// Removes the phone's own profile key (its system's key serves, if it has one).
+#[utoipa::path(delete, path = "/api/v1/phones/{name}/profile-key", tag = "provisioning", params(("name" = String, Path), VersionParam),
+    responses((status = 200, body = Phone), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn remove_phone_profile_key(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+    Query(q): Query<VersionParam>,
+) -> ApiResult<Json<Phone>> {
+    Ok(Json(
+        s.service
+            .remove_phone_profile_key(&a, &name, q.version)
+            .await?,
+    ))
+}
+
+/// Sets the key the system's MPP phones decrypt their profiles with (system setting
+/// `profile_encryption`); a phone's own key wins over it. Never returned.
+#[utoipa::path(put, path = "/api/v1/systems/{name}/profile-key", tag = "systems", params(("name" = String, Path)),
+    request_body = ProfileKeyInput,
+    responses((status = 200, body = System), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn set_system_profile_key(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+    Body(b): Body<ProfileKeyInput>,
+) -> ApiResult<Json<System>> {
+    Ok(Json(s.service.set_system_profile_key(&a, &name, b).await?))
+}
+
+/// Removes the system's profile key.
+#[utoipa::path(delete, path = "/api/v1/systems/{name}/profile-key", tag = "systems", params(("name" = String, Path), VersionParam),
+    responses((status = 200, body = System), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn remove_system_profile_key(
+    State(s): State<AppState>,
+    Admin(a): Admin,
+    Path(name): Path<String>,
+    Query(q): Query<VersionParam>,
+) -> ApiResult<Json<System>> {
+    Ok(Json(
+        s.service
+            .remove_system_profile_key(&a, &name, q.version)
+            .await?,
+    ))
+}
+
 /// What the phone last fetched, from which address, with which user agent.
 #[utoipa::path(get, path = "/api/v1/phones/{name}/status", tag = "provisioning", params(("name" = String, Path)),
     responses((status = 200, body = DeviceStatus), (status = 404, body = ErrorBody)))]

@@ -134,6 +134,11 @@ pub(super) const SYSTEM_FIELDS: &[Field] = &[
         "Files that need the phone's credentials",
         Input::Choice(&["off", "secrets", "all"]),
     ),
+    field(
+        "settings.profile_encryption",
+        "MPP profiles served encrypted (needs a profile key; required: clear files over HTTPS only)",
+        Input::Choice(&["off", "on", "required"]),
+    ),
     field("settings.voicemail_pilot", "Voicemail pilot", Input::Text),
     field(
         "settings.services_url",
