@@ -12,6 +12,9 @@
 # failures, latency as the phones saw it (p50/p99), and Dialtone's memory (peak VmHWM, peak
 # anonymous memory, and the proportional set size at the end, the database file counted once); each
 # Dialtone run ends with every phone's bytes compared with the server's preview (--admin).
+# While each Dialtone run goes, an administrator lists 20 phones through the REST API every 0.2 s
+# (with a token): its p50, p99 and max say how the admin API fares during the storm; the
+# requests the server turned away for overload (`outcome="shed"`) are counted too.
 # Usage: SIZES="10000 100000" PROTOS="http tftp" CONCURRENCY=512 bash bench/boot-storm.sh
 # Needs nginx and tftpd-hpa (apt-get install nginx-light tftpd-hpa).
 set -euo pipefail
@@ -37,6 +40,22 @@ fleet() { # fleet PROTO BASE [extra args]: prints the fleet's JSON
   else from=(--tftp "$base" --profile-rule "tftp://$base/\$MA.xml"); fi
   timeout 1800 target/release/fleet --phones "$n" --model 7960,8861 --mac-prefix 0A --mac-start 0 \
     "${from[@]}" --sip-port 0 --concurrency "$CONCURRENCY" "$@" || true
+}
+
+# admin_probe TOKEN: times GET /api/v1/phones?limit=20 every 0.2 s until $dir/probe.stop exists.
+admin_probe() {
+  rm -f "$dir/probe.times"
+  while [ ! -e "$dir/probe.stop" ]; do
+    curl -s -o /dev/null -w '%{time_total}\n' -H "authorization: Bearer $1" \
+      'http://127.0.0.1:18180/api/v1/phones?limit=20' >>"$dir/probe.times" || true
+    sleep 0.2
+  done
+}
+# admin_figures: the probe's count, p50, p99 and max in milliseconds, as JSON fields.
+admin_figures() {
+  sort -n "$dir/probe.times" | awk '{t[NR]=$1*1000} END {
+    p50=t[int((NR-1)*0.50)+1]; p99=t[int((NR-1)*0.99)+1];
+    printf "\"admin_requests\": %d, \"admin_p50_ms\": %.1f, \"admin_p99_ms\": %.1f, \"admin_max_ms\": %.1f", NR, p50, p99, t[NR] }'
 }
 
 for n in $SIZES; do
@@ -77,13 +96,19 @@ CONF
         a=$(awk '/RssAnon/ {print $2}' "/proc/$server/status" 2>/dev/null || echo 0)
         [ "${a:-0}" -gt "$peak" ] && peak=$a && echo "$peak" >"$dir/anon.peak"; sleep 0.2; done ) &
     pids+=($!)
+    token=$(curl -s -u admin:bench-password -H 'content-type: application/json' -d '{"name": "storm"}' \
+      http://127.0.0.1:18180/api/v1/tokens | sed 's/.*"token":"\([^"]*\)".*/\1/')
     for cache in cold warm; do
+      rm -f "$dir/probe.stop"; admin_probe "$token" & probe=$!; pids+=("$probe")
       result=$(fleet "$proto" "$base" --admin http://127.0.0.1:18180)
+      touch "$dir/probe.stop"; wait "$probe" 2>/dev/null || true
+      shed=$(curl -s -H "authorization: Bearer $token" http://127.0.0.1:18180/metrics \
+        | awk '/^dialtone_phone_requests_total.*outcome="shed"/ {s += $2} END {print s + 0}')
       if ! hwm=$(awk '/VmHWM/ {print $2}' "/proc/$server/status" 2>/dev/null); then
         echo "the server is gone; its log:" >&2; tail -20 "$dir/server.log" >&2; exit 1
       fi
       pss=$(awk '/^Pss:/ {print $2}' "/proc/$server/smaps_rollup")
-      echo "{\"phones\": $n, \"over\": \"$proto\", \"server\": \"dialtone $cache\", \"server_peak_rss_mb\": $((hwm / 1024)), \"server_peak_anon_mb\": $(( $(cat "$dir/anon.peak") / 1024 )), \"server_pss_mb\": $((pss / 1024)), \"fleet\": $result}"
+      echo "{\"phones\": $n, \"over\": \"$proto\", \"server\": \"dialtone $cache\", \"server_peak_rss_mb\": $((hwm / 1024)), \"server_peak_anon_mb\": $(( $(cat "$dir/anon.peak") / 1024 )), \"server_pss_mb\": $((pss / 1024)), $(admin_figures), \"shed\": $shed, \"fleet\": $result}"
     done
     kill "$server"; wait "$server" 2>/dev/null || true
   done

@@ -95,12 +95,11 @@ async fn main() -> anyhow::Result<()> {
     let rendered = |p: String, base: String| {
         let provisioner = provisioner.clone();
         async move {
-            match provisioner.fetch(&p, None, &base).await? {
-                provision::Answer::File { bytes, .. } => Ok::<_, anyhow::Error>(bytes),
-                provision::Answer::NotFound(why) => anyhow::bail!("{why}"),
-                provision::Answer::Throttled(w) => anyhow::bail!("throttled for {w:?}"),
-                provision::Answer::Firmware { name, .. } => anyhow::bail!("{name} is firmware"),
-            }
+            provisioner
+                .fetch(&p, None, &base)
+                .await?
+                .file_bytes()
+                .map_err(anyhow::Error::msg)
         }
     };
     let base = arg(&args, "--base");

@@ -123,12 +123,12 @@ async fn run() -> anyhow::Result<()> {
         let t = Instant::now();
         let mut bytes = 0;
         for f in files {
-            match p.fetch(f, None, base).await? {
-                provision::Answer::File { bytes: b, .. } => bytes += b.len(),
-                provision::Answer::NotFound(why) => anyhow::bail!("{why}"),
-                provision::Answer::Throttled(w) => anyhow::bail!("throttled for {w:?}"),
-                provision::Answer::Firmware { name, .. } => anyhow::bail!("{name} is firmware"),
-            }
+            bytes += p
+                .fetch(f, None, base)
+                .await?
+                .file_bytes()
+                .map_err(anyhow::Error::msg)?
+                .len();
         }
         report(family, "one at a time", files.len(), bytes, t);
         // 256 at once.
@@ -142,14 +142,7 @@ async fn run() -> anyhow::Result<()> {
                 set.spawn(async move { p.fetch(&f, None, base).await });
             }
             while let Some(r) = set.join_next().await {
-                match r?? {
-                    provision::Answer::File { bytes: b, .. } => bytes += b.len(),
-                    provision::Answer::NotFound(why) => anyhow::bail!("{why}"),
-                    provision::Answer::Throttled(w) => anyhow::bail!("throttled for {w:?}"),
-                    provision::Answer::Firmware { name, .. } => {
-                        anyhow::bail!("{name} is firmware")
-                    }
-                }
+                bytes += r??.file_bytes().map_err(anyhow::Error::msg)?.len();
             }
         }
         report(family, "256 at once", files.len(), bytes, t);

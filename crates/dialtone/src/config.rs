@@ -200,6 +200,10 @@ pub struct Http {
     pub https_listen: String,
     /// Megabytes of rendered phone files kept in memory (HTTP and TFTP share them).
     pub cache_mb: u64,
+    /// Milliseconds a file not in the cache may wait to be read and rendered; past it new
+    /// misses are turned away (HTTP 503 with Retry-After, TFTP "busy") until the queue moves.
+    #[serde(default = "http_shed_after_ms")]
+    pub shed_after_ms: u64,
     /// Connections open at once (past it: 503 with Retry-After, and closed).
     #[serde(default = "http_max_connections")]
     pub max_connections: usize,
@@ -214,6 +218,9 @@ pub struct Http {
     pub io_timeout_secs: u64,
 }
 
+fn http_shed_after_ms() -> u64 {
+    provision::DEFAULT_SHED_AFTER.as_millis() as u64
+}
 fn http_max_connections() -> usize {
     4096
 }
@@ -233,6 +240,7 @@ impl Default for Http {
             listen: "127.0.0.1:6970".into(),
             https_listen: String::new(),
             cache_mb: provision::DEFAULT_CACHE_BYTES >> 20,
+            shed_after_ms: http_shed_after_ms(),
             max_connections: http_max_connections(),
             max_connections_per_source: http_max_per_source(),
             header_timeout_secs: http_header_timeout(),
@@ -431,6 +439,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "listen",
             "https_listen",
             "cache_mb",
+            "shed_after_ms",
             "max_connections",
             "max_connections_per_source",
             "header_timeout_secs",

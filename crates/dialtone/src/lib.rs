@@ -163,6 +163,7 @@ impl tftp::FileSource for TftpSource {
             Err(tftp::ReadError::Denied(_)) => Outcome::Unauthorized,
             Err(tftp::ReadError::NotFound) => Outcome::NotFound,
             Err(tftp::ReadError::Throttled(_)) => Outcome::Throttled,
+            Err(tftp::ReadError::Busy(_)) => Outcome::Shed,
             Err(_) => Outcome::Error,
         };
         self.provisioner.metrics().request(Protocol::Tftp, outcome);
@@ -228,6 +229,13 @@ impl TftpSource {
                 tracing::debug!(name, %peer, "tftp: refused, waiting after too many unknown devices");
                 Err(tftp::ReadError::Throttled(format!(
                     "too many requests for devices not in the directory from your address: try again in {} s",
+                    service::throttle::secs(w)
+                )))
+            }
+            Ok(provision::Answer::Busy(w)) => {
+                tracing::debug!(name, %peer, "tftp: turned away, files wait too long to be rendered");
+                Err(tftp::ReadError::Busy(format!(
+                    "the server is busy: try again in {} s",
                     service::throttle::secs(w)
                 )))
             }
@@ -303,6 +311,7 @@ impl App {
             std::sync::Arc::new(renderer(cfg)),
             cfg.http.cache_mb.max(1) << 20,
         ));
+        provisioner.set_shed_after(std::time::Duration::from_millis(cfg.http.shed_after_ms));
         let mut stops = Vec::new();
         let mut tasks = Vec::new();
         let mut http_addr = None;

@@ -117,6 +117,23 @@ pub enum Answer {
     /// The requester asked for too many devices the directory does not have: it must wait this
     /// long before a device's file is answered ([`guard`]).
     Throttled(std::time::Duration),
+    /// The files not in the cache wait longer than the server allows to be read and rendered
+    /// (the store is slow or the server past its capacity): ask again after this long.
+    Busy(std::time::Duration),
+}
+
+impl Answer {
+    /// The bytes of a rendered file; what else the answer is, as an error (for tools that
+    /// render phone files outside a server: the benchmarks, the exporter).
+    pub fn file_bytes(self) -> std::result::Result<bytes::Bytes, String> {
+        match self {
+            Answer::File { bytes, .. } => Ok(bytes),
+            Answer::NotFound(why) => Err(why),
+            Answer::Throttled(w) => Err(format!("throttled for {w:?}")),
+            Answer::Busy(w) => Err(format!("turned away for {w:?}")),
+            Answer::Firmware { name, .. } => Err(format!("{name} is firmware")),
+        }
+    }
 }
 
 impl From<Cached> for Answer {
@@ -148,6 +165,8 @@ struct Miss {
     base_url: String,
     cache_key: String,
     answer: oneshot::Sender<Result<Answer, String>>,
+    /// When it joined the queue.
+    queued: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -155,7 +174,13 @@ struct Pending {
     misses: Vec<Miss>,
     /// A task is reading and rendering batches.
     running: bool,
+    /// When the batch being read and rendered now started.
+    batch_since: Option<std::time::Instant>,
 }
+
+/// How long the files not in the cache may wait to be read and rendered before new misses are
+/// turned away ([`Answer::Busy`]) by default.
+pub const DEFAULT_SHED_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 struct Inner {
     service: Service,
@@ -179,6 +204,10 @@ struct Inner {
     firmware: firmware::FirmwareCache,
     metrics: Arc<metrics::Metrics>,
     guard: guard::Guard,
+    /// Milliseconds a miss may wait before new ones are turned away ([`DEFAULT_SHED_AFTER`]).
+    shed_after_ms: AtomicU64,
+    /// Misses turned away since the server started.
+    shed: AtomicU64,
 }
 
 /// Auto-registrations since the server started.
@@ -266,8 +295,34 @@ impl Provisioner {
                 firmware: firmware::FirmwareCache::new(firmware::DEFAULT_BYTES),
                 metrics: Arc::new(metrics::Metrics::new()),
                 guard: guard::Guard::default(),
+                shed_after_ms: AtomicU64::new(DEFAULT_SHED_AFTER.as_millis() as u64),
+                shed: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// How long the files not in the cache may wait to be read and rendered: past it, while
+    /// the batch being read or the oldest waiting miss is older, new misses are answered
+    /// [`Answer::Busy`] at once instead of joining a queue that does not move (cache hits are
+    /// served as ever).
+    pub fn set_shed_after(&self, after: std::time::Duration) {
+        self.inner
+            .shed_after_ms
+            .store(after.as_millis().max(1) as u64, Ordering::Relaxed);
+    }
+
+    /// When misses wait too long ([`Provisioner::set_shed_after`]): how long a phone should
+    /// wait before it asks again.
+    fn overloaded(&self) -> Option<std::time::Duration> {
+        let after =
+            std::time::Duration::from_millis(self.inner.shed_after_ms.load(Ordering::Relaxed));
+        let p = self.inner.pending.lock().expect("pending lock");
+        let oldest = p
+            .batch_since
+            .into_iter()
+            .chain(p.misses.first().map(|m| m.queued))
+            .min()?;
+        (oldest.elapsed() > after).then(|| (after * 2).max(std::time::Duration::from_secs(1)))
     }
 
     /// Says on which port the phone HTTP listener is, so that files fetched over TFTP can link
@@ -488,6 +543,16 @@ impl Provisioner {
             return Ok(c.into());
         }
         self.inner.metrics.cache_miss();
+        if let Some(wait) = self.overloaded() {
+            let n = self.inner.shed.fetch_add(1, Ordering::Relaxed) + 1;
+            if n == 1 || n.is_multiple_of(1000) {
+                tracing::warn!(
+                    shed = n,
+                    "phone files not in the cache wait longer than allowed to be read and rendered: new ones are turned away (HTTP 503, TFTP busy) until the queue moves"
+                );
+            }
+            return Ok(Answer::Busy(wait));
+        }
         let (tx, rx) = oneshot::channel();
         self.enqueue(Miss {
             request_id: REQUEST_ID.try_with(Clone::clone).ok(),
@@ -496,6 +561,7 @@ impl Provisioner {
             base_url: base_url.to_string(),
             cache_key: ck,
             answer: tx,
+            queued: std::time::Instant::now(),
         });
         match rx.await {
             Ok(Ok(a)) => Ok(a),
@@ -630,8 +696,10 @@ impl Provisioner {
                 let mut p = self.inner.pending.lock().expect("pending lock");
                 if p.misses.is_empty() {
                     p.running = false;
+                    p.batch_since = None;
                     return;
                 }
+                p.batch_since = Some(std::time::Instant::now());
                 let n = p.misses.len().min(BATCH);
                 p.misses.drain(..n).collect()
             };

@@ -48,15 +48,18 @@ pub enum Outcome {
     /// The requester must wait first: too many unknown devices asked for, or wrong
     /// credentials ([`crate::guard`]).
     Throttled,
+    /// Turned away because files wait too long to be read and rendered (overload).
+    Shed,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 5] = [
+    const ALL: [Outcome; 6] = [
         Outcome::Ok,
         Outcome::NotFound,
         Outcome::Unauthorized,
         Outcome::Error,
         Outcome::Throttled,
+        Outcome::Shed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +69,7 @@ impl Outcome {
             Outcome::Unauthorized => "unauthorized",
             Outcome::Error => "error",
             Outcome::Throttled => "throttled",
+            Outcome::Shed => "shed",
         }
     }
 }
@@ -135,7 +139,7 @@ pub struct Scrape {
 pub struct Metrics {
     registry: Registry,
     /// By protocol, then outcome ([`Outcome::ALL`]'s order).
-    requests: [[Counter; 5]; 2],
+    requests: [[Counter; 6]; 2],
     cache_hits: Counter,
     cache_misses: Counter,
     render_seconds: Histogram,

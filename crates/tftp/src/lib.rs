@@ -25,6 +25,9 @@ pub enum ReadError {
     Denied(String),
     /// The client must wait before it asks again (the message says how long).
     Throttled(String),
+    /// The server is past its capacity: the client should ask again later (the message says
+    /// when).
+    Busy(String),
     Internal(String),
 }
 
@@ -361,7 +364,7 @@ async fn transfer<S: FileSource>(
             sock.send(&packet::error(packet::ERR_ACCESS, &m)).await?;
             return Ok(());
         }
-        Err(ReadError::Throttled(m)) => {
+        Err(ReadError::Throttled(m) | ReadError::Busy(m)) => {
             sock.send(&packet::error(packet::ERR_NOT_DEFINED, &m))
                 .await?;
             return Ok(());

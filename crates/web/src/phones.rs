@@ -106,6 +106,7 @@ async fn serve_file(State(st): State<PhoneState>, req: Request) -> Response {
         s if s.is_success() || s.is_redirection() => Outcome::Ok,
         StatusCode::UNAUTHORIZED => Outcome::Unauthorized,
         StatusCode::TOO_MANY_REQUESTS => Outcome::Throttled,
+        StatusCode::SERVICE_UNAVAILABLE => Outcome::Shed,
         s if s.is_server_error() => Outcome::Error,
         _ => Outcome::NotFound,
     };
@@ -244,6 +245,16 @@ async fn answer(st: &PhoneState, req: Request) -> Response {
         Ok(Answer::Throttled(w)) => {
             tracing::debug!(%path, %ip, "refused: waiting after too many unknown devices");
             throttled(w, "too many requests for devices not in the directory")
+        }
+        Ok(Answer::Busy(w)) => {
+            tracing::debug!(%path, %ip, "turned away: files wait too long to be rendered");
+            let secs = service::throttle::secs(w);
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, secs.to_string())],
+                format!("the server is busy: try again in {secs} s\n"),
+            )
+                .into_response()
         }
         Ok(Answer::NotFound(why)) => {
             tracing::debug!(%path, %why, "not found");
