@@ -20,6 +20,9 @@ const SECRETS: &[&str] = &[
     "99887766",
     "Dg-Leak-5521",
     "Ph-Leak-3390",
+    "Pk-Leak-2201",
+    "SysPk-Leak-9902",
+    "Bad Leak$Key-3131",
     "Ldap-Leak-6612",
     "Csv-Leak-4471",
     "55443322",
@@ -116,6 +119,46 @@ async fn no_secret_is_logged_or_answered() {
         )
         .await;
     assert_eq!(st, 200);
+    // Profile keys, the phone's and its system's, with encrypted profiles on.
+    let phone = api.get("/api/v1/phones/SEP00562B990001").await;
+    let (st, v) = api
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/phones/SEP00562B990001/profile-key",
+            Some(json!({"version": phone["version"], "key": "Pk-Leak-2201"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let sys = api.get("/api/v1/systems/default").await;
+    let (st, v) = api
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/systems/default/profile-key",
+            Some(json!({"version": sys["version"], "key": "SysPk-Leak-9902"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let sys: Value = serde_json::from_str(&v).unwrap();
+    let mut settings = sys["settings"].clone();
+    settings["profile_encryption"] = json!("on");
+    let (st, v) = api
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/systems/default",
+            Some(json!({"version": sys["version"], "settings": settings})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    // A key that breaks the rules is refused without being echoed.
+    let phone = api.get("/api/v1/phones/SEP00562B990001").await;
+    let (st, _) = api
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/phones/SEP00562B990001/profile-key",
+            Some(json!({"version": phone["version"], "key": "Bad Leak$Key-3131"})),
+        )
+        .await;
+    assert_eq!(st, 422);
     let (st, v) = api
         .post(
             "/api/v1/ldap-servers",
@@ -232,6 +275,17 @@ async fn no_secret_is_logged_or_answered() {
         file.contains("Dg-Leak-5521"),
         "the phone gets its SIP password"
     );
+    assert!(file.contains("[--key Pk-Leak-2201"), "and its profile key");
+    let sealed = api
+        .client
+        .get(format!("http://{}/00562b990001.cfg", s.http))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(sealed.starts_with(b"Salted__"), "its encrypted profile");
 
     // Everything an administrator reads.
     for path in [
