@@ -30,7 +30,23 @@ fuzz=skipped
 if [ "$fuzz_secs" != 0 ]; then
     if FUZZ_SECS="$fuzz_secs" bash fuzz/run; then fuzz=ok; else fuzz=FAILED; status=1; fi
 fi
+# schemathesis against the served OpenAPI document, on a server of its own, for
+# DIALTONE_SCHEMATHESIS_SECS (default 180; 0 leaves it out): a 5xx or an answer the document does
+# not describe fails the run. Without schemathesis installed it is skipped, unless
+# DIALTONE_REQUIRE_PEERS=1.
+st_secs="${DIALTONE_SCHEMATHESIS_SECS:-180}"
+api=skipped
+if [ "$st_secs" != 0 ]; then
+    if command -v schemathesis >/dev/null 2>&1 || [ -n "${SCHEMATHESIS:-}" ]; then
+        if ST_SECONDS="$st_secs" bash scripts/schemathesis.sh; then api=ok; else api=FAILED; status=1; fi
+    elif [ "${DIALTONE_REQUIRE_PEERS:-0}" = 1 ]; then
+        echo "schemathesis is not installed and DIALTONE_REQUIRE_PEERS=1: failing." >&2
+        api=FAILED; status=1
+    else
+        echo "NOTE: schemathesis is not installed (pip install schemathesis): the API fuzzing is SKIPPED." >&2
+    fi
+fi
 # One closing line for the whole run, summed over every test binary.
-awk -v fuzz="$fuzz" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
-     END { printf "tests: %d passed, %d failed, %d skipped; fuzzing %s\n", p, f, s, fuzz }' "$log"
+awk -v fuzz="$fuzz" -v api="$api" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "tests: %d passed, %d failed, %d skipped; fuzzing %s; schemathesis %s\n", p, f, s, fuzz, api }' "$log"
 exit "$status"
