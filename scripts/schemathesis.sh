@@ -18,6 +18,7 @@ if [ -z "$st" ]; then
     exit 0
 fi
 cargo build -q -p dialtone
+bin="${CARGO_TARGET_DIR:-target}/debug/dialtone"
 dir=$(mktemp -d)
 server=
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$dir"; }
@@ -25,13 +26,19 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 admin="http://127.0.0.1:$port"
 DIALTONE_ADMIN_PASSWORD=schemathesis-password DIALTONE_SECRET_KEY=$(head -c 32 /dev/urandom | base64) \
-    target/debug/dialtone --db "sqlite:$dir/st.db" serve --admin "127.0.0.1:$port" --https "" \
+    "$bin" --db "sqlite:$dir/st.db" serve --admin "127.0.0.1:$port" --https "" \
     --http 127.0.0.1:0 >"$dir/server.log" 2>&1 &
 server=$!
-for _ in $(seq 1 100); do
-    target/debug/dialtone healthcheck --admin "127.0.0.1:$port" >/dev/null 2>&1 && break
+up=
+for _ in $(seq 1 300); do
+    "$bin" healthcheck --admin "127.0.0.1:$port" >/dev/null 2>&1 && up=1 && break
     sleep 0.1
 done
+if [ -z "$up" ]; then
+    echo "schemathesis: the server did not start; its log:" >&2
+    tail -20 "$dir/server.log" >&2
+    exit 1
+fi
 token=$(curl -sf -u admin:schemathesis-password -H 'content-type: application/json' \
     -d '{"name": "schemathesis"}' "$admin/api/v1/tokens" | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
 status=0

@@ -203,6 +203,9 @@ pub fn command(db: &TestDb, args: &[&str]) -> std::process::Command {
         .args(args)
         .env("DIALTONE_ADMIN_PASSWORD", PASSWORD)
         .env("DIALTONE_SECRET_KEY", SECRET_KEY)
+        // HTTPS off unless the test asks for it (`--https`): on PostgreSQL its self-signed
+        // certificate would be made in the working folder, by every server at once.
+        .env("DIALTONE_ADMIN__HTTPS_LISTEN", "")
         .env_remove("DIALTONE_CONFIG");
     c
 }
