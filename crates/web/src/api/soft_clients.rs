@@ -12,12 +12,57 @@ use model::soft_client::{
 };
 use serde_json::Value as Json_;
 
+/// A record of the kind `T` describes, as the API answers it: `T`'s fields and the record's own
+/// (`id`, `version`, `created_at`, `updated_at`, and who uses it: `users` or `used_by`). `T`
+/// refuses unknown fields in a request; its answer has these more (found by schemathesis).
+pub(super) struct Stored<T>(std::marker::PhantomData<T>);
+
+// utoipa's derive implements `ComposeSchema` (its path and generic machinery asks for it) and
+// `PartialSchema` follows from it; a schema built by hand has to take the same road.
+impl<T: utoipa::ToSchema> utoipa::__dev::ComposeSchema for Stored<T> {
+    fn compose(
+        _generics: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, Type};
+        use utoipa::openapi::{KnownFormat, RefOr};
+        let mut s = T::schema();
+        if let RefOr::T(Schema::Object(o)) = &mut s {
+            o.additional_properties = None;
+            let int = || {
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            };
+            let text = || ObjectBuilder::new().schema_type(Type::String);
+            let names = || ArrayBuilder::new().items(text());
+            o.properties.insert("id".into(), int().into());
+            o.properties.insert("version".into(), int().into());
+            o.properties.insert("created_at".into(), text().into());
+            o.properties.insert("updated_at".into(), text().into());
+            o.properties.insert("users".into(), names().into());
+            o.properties.insert("used_by".into(), names().into());
+            for f in ["id", "version", "created_at", "updated_at"] {
+                if !o.required.iter().any(|r| r == f) {
+                    o.required.push(f.into());
+                }
+            }
+        }
+        s
+    }
+}
+
+impl<T: utoipa::ToSchema> utoipa::ToSchema for Stored<T> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        format!("Stored{}", T::name()).into()
+    }
+}
+
 macro_rules! client_api {
     ($kind:expr, $spec:ident, $path:literal, $key_path:literal,
      $list:ident, $create:ident, $get:ident, $update:ident, $delete:ident) => {
         /// Finds records; `q` is a prefix of the name.
         #[utoipa::path(get, path = $path, tag = "soft clients", params(ListParams),
-            responses((status = 200, body = Page<$spec>)))]
+            responses((status = 200, body = Page<Stored<$spec>>)))]
         pub(super) async fn $list(
             State(s): State<AppState>,
             _a: Admin,
@@ -28,7 +73,7 @@ macro_rules! client_api {
         }
 
         #[utoipa::path(post, path = $path, tag = "soft clients", request_body = $spec,
-            responses((status = 201, body = $spec), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+            responses((status = 201, body = inline(Stored<$spec>)), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
         pub(super) async fn $create(
             State(s): State<AppState>,
             Admin(a): Admin,
@@ -38,7 +83,7 @@ macro_rules! client_api {
         }
 
         #[utoipa::path(get, path = $key_path, tag = "soft clients", params(("key" = String, Path, description = "name or id")),
-            responses((status = 200, body = $spec), (status = 404, body = ErrorBody)))]
+            responses((status = 200, body = inline(Stored<$spec>)), (status = 404, body = ErrorBody)))]
         pub(super) async fn $get(
             State(s): State<AppState>,
             _a: Admin,
@@ -50,7 +95,7 @@ macro_rules! client_api {
         /// Changes the fields given (with the `version` read); the others stay.
         #[utoipa::path(patch, path = $key_path, tag = "soft clients", params(("key" = String, Path, description = "name or id")),
             request_body = $spec,
-            responses((status = 200, body = $spec), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+            responses((status = 200, body = inline(Stored<$spec>)), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
         pub(super) async fn $update(
             State(s): State<AppState>,
             Admin(a): Admin,
