@@ -13,7 +13,8 @@ use model::soft_client::{
 use serde_json::Value as Json_;
 
 /// A record of the kind `T` describes, as the API answers it: `T`'s fields and the record's own
-/// (`id`, `version`, `created_at`, `updated_at`, and who uses it: `users` or `used_by`). `T`
+/// (`id`, `version`, `created_at`, `updated_at`, and who uses it: how many `users`, or which
+/// profiles, `used_by`). `T`
 /// refuses unknown fields in a request; its answer has these more (found by schemathesis).
 pub(super) struct Stored<T>(std::marker::PhantomData<T>);
 
@@ -39,8 +40,22 @@ impl<T: utoipa::ToSchema> utoipa::__dev::ComposeSchema for Stored<T> {
             o.properties.insert("version".into(), int().into());
             o.properties.insert("created_at".into(), text().into());
             o.properties.insert("updated_at".into(), text().into());
-            o.properties.insert("users".into(), names().into());
-            o.properties.insert("used_by".into(), names().into());
+            o.properties.insert(
+                "users".into(),
+                int()
+                    .description(Some(
+                        "How many users it serves (presence subclusters, profiles)",
+                    ))
+                    .into(),
+            );
+            o.properties.insert(
+                "used_by".into(),
+                names()
+                    .description(Some(
+                        "The CTI gateway profiles that name it (CTI gateway servers)",
+                    ))
+                    .into(),
+            );
             for f in ["id", "version", "created_at", "updated_at"] {
                 if !o.required.iter().any(|r| r == f) {
                     o.required.push(f.into());
