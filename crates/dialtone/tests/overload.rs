@@ -11,24 +11,8 @@ mod common;
 use common::TestApp;
 use serde_json::json;
 use sqlx::Connection;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use store::testing::TestDb;
-
-/// A TFTP read request for `file` from 127.0.0.1; the answer's opcode and text.
-fn tftp_rrq(to: SocketAddr, file: &str) -> (u8, String) {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut req = vec![0, 1];
-    for f in [file, "octet"] {
-        req.extend_from_slice(f.as_bytes());
-        req.push(0);
-    }
-    s.send_to(&req, to).unwrap();
-    let mut buf = vec![0u8; 2048];
-    let (n, _) = s.recv_from(&mut buf).unwrap();
-    (buf[1], String::from_utf8_lossy(&buf[4..n]).to_string())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_store_sheds_new_misses_and_keeps_serving_the_rest() {
@@ -88,7 +72,7 @@ async fn a_stuck_store_sheds_new_misses_and_keeps_serving_the_rest() {
         "{:?}",
         start.elapsed()
     );
-    let (op, text) = tftp_rrq(tftp, "00562b930002.xml");
+    let (op, text) = common::tftp_rrq(1, tftp, "00562b930002.xml");
     assert_eq!(op, 5, "an error packet");
     assert!(
         text.contains("the server is busy: try again in 1 s"),
