@@ -59,6 +59,13 @@ pub enum Command {
     Resync(ResyncArgs),
     /// Phones' status: last request, resync reports, NOTIFYs.
     Status(StatusArgs),
+    /// The nodes sharing this database (docs/scale-out.md): whether each is up, when it was
+    /// last heard from, where it listens and what it is doing.
+    Cluster {
+        /// One JSON object, as `GET /api/v1/cluster` answers.
+        #[arg(long)]
+        json: bool,
+    },
     /// Import a CSV file (CUCM BAT headers): each row succeeds or fails on its own; prints
     /// every failed row (line, column, reason) and `N rows: A ok, B failed`; exits non-zero
     /// when a row failed. Works on the database directly, with or without a server.

@@ -45,6 +45,22 @@ pub struct Config {
     pub import: ImportConfig,
     #[serde(default)]
     pub tls: TlsConfig,
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+}
+
+/// This server as a node of a cluster on one PostgreSQL database (docs/scale-out.md). A
+/// single server is a cluster of one node.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ClusterConfig {
+    /// The node's name, unique in the cluster. Default: this machine's host name.
+    #[serde(default)]
+    pub node: String,
+    /// The address phones are given for this node in TFTP server lists (soft clients'
+    /// configuration files), when the system names none. Default: the TFTP listener's address,
+    /// unless it listens on every interface (then give it here).
+    #[serde(default)]
+    pub tftp_host: String,
 }
 
 /// The certificate of the HTTPS listeners.
@@ -416,6 +432,7 @@ impl Default for Config {
             firmware: FirmwareConfig::default(),
             import: ImportConfig::default(),
             tls: TlsConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -478,6 +495,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("firmware", &["folder"]),
     ("import", &["keep_dry_runs_mb"]),
     ("tls", &["certificate_file", "private_key_file", "names"]),
+    ("cluster", &["node", "tftp_host"]),
 ];
 
 impl Config {
@@ -634,6 +652,17 @@ impl Config {
             tracing::info!(certificate = %cert.display(), fingerprint = %tls.fingerprint, "HTTPS certificate");
         }
         Ok(tls)
+    }
+}
+
+impl Config {
+    /// This node's name in the cluster: `[cluster] node`, else the host name.
+    pub fn node_name(&self) -> String {
+        let n = self.cluster.node.trim();
+        if !n.is_empty() {
+            return n.to_string();
+        }
+        host_name().unwrap_or_else(|| "dialtone".into())
     }
 }
 

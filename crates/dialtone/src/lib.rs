@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod descriptors;
@@ -282,6 +283,9 @@ impl App {
         }
         let cfg = &fitted;
         let (service, generated) = open_service(cfg).await?;
+        let service = service.with_node(&cfg.node_name());
+        // On PostgreSQL, other nodes' commits are heard as they happen.
+        let follow = service.follow_commits();
         let tls = if cfg.wants_tls() {
             Some(cfg.tls().context("the HTTPS certificate ([tls])")?)
         } else {
@@ -532,8 +536,7 @@ impl App {
                         let (files, bytes) = p.cached();
                         tracing::debug!(files, mb = bytes >> 20, "render cache");
                     }
-                    if ticks == 1_200 {
-                        ticks = 0;
+                    if ticks == 1_200 && p.service().is_scheduler() {
                         match p
                             .service()
                             .prune_changes(std::time::Duration::from_secs(3_600))
@@ -545,6 +548,9 @@ impl App {
                                 tracing::warn!(error = %e, "could not prune the change journal")
                             }
                         }
+                    }
+                    if ticks == 1_200 {
+                        ticks = 0;
                     }
                     if last {
                         return Ok(());
@@ -564,6 +570,9 @@ impl App {
                     tokio::select! {
                         _ = tick.tick() => {}
                         _ = &mut stopped => return Ok(()),
+                    }
+                    if !svc.is_scheduler() {
+                        continue;
                     }
                     if let Err(e) = svc.run_due_ldap_syncs(&actor).await {
                         tracing::warn!(error = %e, "could not run the scheduled LDAP syncs");
@@ -628,6 +637,9 @@ impl App {
                         _ = tick.tick() => {}
                         _ = &mut stopped => return Ok(()),
                     }
+                    if !svc.is_scheduler() {
+                        continue;
+                    }
                     match svc.end_expired_logins().await {
                         Ok(ended) => {
                             for l in ended {
@@ -637,6 +649,41 @@ impl App {
                         Err(e) => tracing::warn!(error = %e, "could not end the expired logins"),
                     }
                 }
+            }));
+            stops.push(stop);
+        }
+        {
+            let addresses = model::cluster::NodeAddresses {
+                admin: admin_plain
+                    .as_ref()
+                    .and_then(|l| l.local_addr().ok())
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+                admin_https: admin_https_addr.map(|a| a.to_string()).unwrap_or_default(),
+                http: http_addr.map(|a| a.to_string()).unwrap_or_default(),
+                https: https_addr.map(|a| a.to_string()).unwrap_or_default(),
+                tftp: tftp_addr.map(|a| a.to_string()).unwrap_or_default(),
+                sip: sip_addr.map(|a| a.to_string()).unwrap_or_default(),
+                syslog: syslog_addr.map(|a| a.to_string()).unwrap_or_default(),
+            };
+            let host = cluster::tftp_host(&cfg.cluster.tftp_host, tftp_addr);
+            let (stop, task) = cluster::start(
+                &service,
+                provisioner.clone(),
+                resync.clone(),
+                &addresses,
+                &host,
+            )
+            .await?;
+            stops.push(stop);
+            tasks.push(task);
+        }
+        if let Some(f) = follow {
+            let (stop, stopped) = oneshot::channel::<()>();
+            tasks.push(tokio::spawn(async move {
+                let _ = stopped.await;
+                f.abort();
+                Ok(())
             }));
             stops.push(stop);
         }

@@ -85,6 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Openapi
             | Command::Healthcheck { .. }
             | Command::Status(_)
+            | Command::Cluster { .. }
             | Command::Import(_)
             | Command::Export(_)
             | Command::Template(_)
@@ -316,6 +317,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => {
             let (svc, _) = dialtone::open_service(&cfg).await?;
             status_cmd(&svc, args).await
+        }
+        Command::Cluster { json } => {
+            let (svc, _) = dialtone::open_service(&cfg).await?;
+            dialtone::cluster::print(&svc, json).await
         }
         Command::Import(args) => {
             let (svc, _) = dialtone::open_service(&cfg).await?;

@@ -1,8 +1,9 @@
 //! Chaos (issue 16, "Crashes and overload"): an import, API writes and a phone storm run
 //! together while the real server is killed with SIGKILL at a different moment each round.
 //! After each restart every write the server acknowledged is there, nothing is half-written (a
-//! phone created with two lines has both; each imported line is its whole row; the import job
-//! says it was interrupted, or done), and in the end every phone gets its whole file. On
+//! phone created with two lines has both; each imported line is its whole row; the killed
+//! import is carried on by the restarted server to its end, each row once), and in the end
+//! every phone gets its whole file. On
 //! SQLite and PostgreSQL; on PostgreSQL the database itself is restarted once under load, and
 //! the server carries on without a restart of its own.
 
@@ -156,33 +157,38 @@ async fn check(db: &TestDb, s: &Served, label: &str, round: usize, acked: &Acked
     if let Some(id) = acked.import {
         let (st, job) = get(&c, &s.admin, &format!("/api/v1/imports/{id}")).await;
         assert_eq!(st, 200, "[{label}] the import job is there");
+        // The restarted server carries the killed job on after its last committed chunk (its
+        // run died with the process: docs/scale-out.md), and a database restart only makes it
+        // wait: it ends done, each row done once (a row done twice would count as unchanged).
+        let started = Instant::now();
+        let mut job = job;
+        while job["state"] == json!("running") && started.elapsed() < Duration::from_secs(120) {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            job = get(&c, &s.admin, &format!("/api/v1/imports/{id}")).await.1;
+        }
         let state = job["state"].as_str().unwrap_or_default().to_string();
-        // Failed only where the database went away under it, saying so.
-        let may_fail = acked.database_restarted && state == "failed";
-        assert!(
-            ["interrupted", "done", "running"].contains(&state.as_str()) || may_fail,
-            "[{label}] round {round}: the killed import says {state}: {job}"
+        let errors = get(&c, &s.admin, &format!("/api/v1/imports/{id}/errors"))
+            .await
+            .1;
+        assert_eq!(
+            state, "done",
+            "[{label}] round {round}: the killed import: {job} {errors}"
         );
-        if may_fail {
-            eprintln!(
-                "[{label}] round {round}: the import failed with the database: {}",
-                job["message"]
-            );
-            assert_ne!(job["message"], json!(""), "[{label}] {job}");
-        }
-        if state == "running" {
-            // Killed mid-job: nothing runs it any more. It says `running` until a minute
-            // passes without a commit (store::templates::JOB_SILENCE: another process or node
-            // may be running a job, so a start cannot end them all), then `interrupted`; it
-            // must not move meanwhile.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let (_, again) = get(&c, &s.admin, &format!("/api/v1/imports/{id}")).await;
-            assert_eq!(
-                (&again["rows_done"], &again["updated_at"]),
-                (&job["rows_done"], &job["updated_at"]),
-                "[{label}] round {round}: a killed job moved"
-            );
-        }
+        assert_eq!(
+            (
+                &job["ok"],
+                &job["unchanged"],
+                &job["failed"],
+                &job["rows_done"]
+            ),
+            (
+                &json!(IMPORT_ROWS),
+                &json!(0),
+                &json!(0),
+                &json!(IMPORT_ROWS)
+            ),
+            "[{label}] round {round}: every row once: {job} {errors}"
+        );
         // Each line it stored is its whole row (read from the export: every line at once).
         let o = common::dialtone(db, &["export", "--kind", "lines"]);
         assert!(
@@ -219,10 +225,11 @@ async fn check(db: &TestDb, s: &Served, label: &str, round: usize, acked: &Acked
             stored >= reported,
             "[{label}] round {round}: the job reported {reported} rows in, {stored} are: {job}"
         );
-        if state == "done" {
-            assert_eq!(stored, IMPORT_ROWS, "[{label}] round {round}: {job}");
-        }
-        eprintln!("[{label}] round {round}: the import was {state} with {stored} lines in");
+        assert_eq!(stored, IMPORT_ROWS, "[{label}] round {round}: {job}");
+        eprintln!(
+            "[{label}] round {round}: the import carried on to its end in {} ms after the restart",
+            started.elapsed().as_millis()
+        );
     }
 }
 

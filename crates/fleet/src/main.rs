@@ -42,12 +42,15 @@ struct Args {
     /// The counter's first value, in hex like the MAC (`040000`).
     #[arg(long, default_value = "1", value_parser = hex_counter)]
     mac_start: usize,
-    /// Fetch over HTTP from this base URL (`http://127.0.0.1:6970`).
-    #[arg(long)]
-    http: Option<String>,
-    /// Fetch over TFTP from this server (and take it as the DHCP option 66 server).
-    #[arg(long)]
-    tftp: Option<SocketAddr>,
+    /// Fetch over HTTP from this base URL (`http://127.0.0.1:6970`); several, comma-separated,
+    /// are the nodes of a cluster: phone i starts on node i mod n (as round-robin DNS spreads
+    /// them) and fails over to the next nodes in turn when its node does not answer.
+    #[arg(long, value_delimiter = ',')]
+    http: Vec<String>,
+    /// Fetch over TFTP from this server (and take it as the DHCP option 66 server); several,
+    /// comma-separated, are a cluster's nodes, as DHCP option 150 lists them.
+    #[arg(long, value_delimiter = ',')]
+    tftp: Vec<SocketAddr>,
     /// The Profile Rule MPP phones start with, as DHCP option 160 hands it out
     /// (`tftp://10.0.0.5/$MA.xml`); by default `$PSN.xml` on the --http or --tftp server. Over
     /// TFTP a phone asking for `$PSN.xml` cannot say who it is (no User-Agent): the server
@@ -169,7 +172,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<bool> {
-    if args.http.is_none() && args.tftp.is_none() {
+    if args.http.is_empty() && args.tftp.is_empty() {
         bail!("say where the phones fetch from: --http URL or --tftp HOST:PORT");
     }
     if let Some(rule) = &args.profile_rule {
@@ -189,9 +192,10 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let fleet = Arc::new(Fleet {
         http: args
             .http
-            .clone()
-            .map(|h| h.trim_end_matches('/').to_string()),
-        tftp: args.tftp,
+            .iter()
+            .map(|h| h.trim_end_matches('/').to_string())
+            .collect(),
+        tftp: args.tftp.clone(),
         syslog: args.syslog,
         scale: args.time_scale,
         blksize: args.blksize,
@@ -242,6 +246,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             side,
         );
         p.index = i;
+        p.node = i;
         running.spawn(p.run(fleet.clone(), stop_rx.clone()));
     }
     match args.duration {
@@ -276,10 +281,15 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             continue;
         };
         let (client, asking) = (client.clone(), asking.clone());
-        let url = format!(
-            "{a}/api/v1/phones/{}/files/{}?via={}",
-            o.name, o.file, o.via
-        );
+        // The file as the phone got it: through the node (and address) it reached.
+        let mut url =
+            reqwest::Url::parse(&format!("{a}/api/v1/phones/{}/files/{}", o.name, o.file))
+                .context("--admin is not a URL")?;
+        url.query_pairs_mut().append_pair("via", o.via);
+        if !o.base.is_empty() {
+            url.query_pairs_mut().append_pair("base", &o.base);
+        }
+        let url = url.to_string();
         let (user, password) = (args.admin_user.clone(), args.admin_password.clone());
         checks.spawn(async move {
             let _p = asking.acquire().await?;

@@ -17,8 +17,12 @@ use std::time::{Duration, Instant};
 
 /// What every phone shares.
 pub struct Fleet {
-    pub http: Option<String>,
-    pub tftp: Option<SocketAddr>,
+    /// The servers' HTTP base URLs: several are the nodes of a cluster, which a phone tries in
+    /// turn when the one it uses does not answer (as it does the addresses a name resolves to,
+    /// or DHCP option 150's list).
+    pub http: Vec<String>,
+    /// The servers' TFTP addresses, likewise.
+    pub tftp: Vec<SocketAddr>,
     pub syslog: Option<SocketAddr>,
     pub scale: f64,
     pub blksize: u16,
@@ -91,6 +95,8 @@ pub struct Outcome {
     pub got_at: Option<Duration>,
     /// How it got them: `http` or `tftp`.
     pub via: &'static str,
+    /// Where it got them: `http://host:port` or `tftp://host:port` (a node of a cluster).
+    pub base: String,
     pub notifies: u64,
 }
 
@@ -120,6 +126,10 @@ pub struct Phone {
     /// name over TFTP for enterprise phones, MPP's Upgrade_Rule).
     pub firmware: String,
     load_wanted: Option<(String, String)>,
+    /// The node it uses (an index in the fleet's lists): the one that last answered.
+    pub node: usize,
+    /// Where its last successful fetch went (`http://host:port`, `tftp://host:port`).
+    last_base: String,
 }
 
 enum Fetch {
@@ -141,6 +151,7 @@ impl Phone {
                 bytes: None,
                 got_at: None,
                 via: "http",
+                base: String::new(),
                 notifies: 0,
             },
             mac,
@@ -161,8 +172,20 @@ impl Phone {
                 Family::Enterprise => format!("sip{model}.12-8-1"),
             },
             load_wanted: None,
+            node: 0,
+            last_base: String::new(),
             model,
         }
+    }
+
+    /// The HTTP base URL of the node it uses.
+    fn http_base(&self, fleet: &Fleet) -> Option<String> {
+        (!fleet.http.is_empty()).then(|| fleet.http[self.node % fleet.http.len()].clone())
+    }
+
+    /// The TFTP server of the node it uses.
+    fn tftp_server(&self, fleet: &Fleet) -> Option<SocketAddr> {
+        (!fleet.tftp.is_empty()).then(|| fleet.tftp[self.node % fleet.tftp.len()])
     }
 
     fn psn(&self) -> String {
@@ -224,7 +247,47 @@ impl Phone {
             .expect("an HTTP client")
     }
 
+    /// GET `url`; when it is on a node of the cluster that does not answer, on the next
+    /// nodes in turn (the phone then stays on the one that answered).
     async fn http_get(
+        &mut self,
+        fleet: &Fleet,
+        url: &str,
+        cred: Option<(String, String)>,
+    ) -> Fetch {
+        let on = fleet.http.iter().position(|b| {
+            url.strip_prefix(b.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        });
+        let Some(k) = on else {
+            let got = self.http_get_once(fleet, url, cred).await;
+            if matches!(got, Fetch::Got(_)) {
+                self.last_base = url_base(url);
+            }
+            return got;
+        };
+        let rest = &url[fleet.http[k].len()..];
+        let n = fleet.http.len();
+        let mut got = Fetch::Failed("no node".into());
+        for j in 0..n {
+            let node = (k + j) % n;
+            got = self
+                .http_get_once(fleet, &format!("{}{rest}", fleet.http[node]), cred.clone())
+                .await;
+            match &got {
+                Fetch::Failed(why) if why.starts_with("HTTP: ") => continue,
+                Fetch::Got(_) => {
+                    self.node = node;
+                    self.last_base = fleet.http[node].clone();
+                    break;
+                }
+                _ => break,
+            }
+        }
+        got
+    }
+
+    async fn http_get_once(
         &mut self,
         fleet: &Fleet,
         url: &str,
@@ -320,7 +383,35 @@ impl Phone {
         }
     }
 
+    /// Reads `file` from `server`; when it is a node of the cluster that does not answer, from
+    /// the next nodes in turn (the phone then stays on the one that answered).
     async fn tftp_get(&mut self, fleet: &Fleet, server: SocketAddr, file: &str) -> Fetch {
+        let Some(k) = fleet.tftp.iter().position(|t| *t == server) else {
+            let got = self.tftp_get_once(fleet, server, file).await;
+            if matches!(got, Fetch::Got(_)) {
+                self.last_base = format!("tftp://{server}");
+            }
+            return got;
+        };
+        let n = fleet.tftp.len();
+        let mut got = Fetch::Failed("no node".into());
+        for j in 0..n {
+            let node = (k + j) % n;
+            got = self.tftp_get_once(fleet, fleet.tftp[node], file).await;
+            match &got {
+                Fetch::Failed(_) => continue,
+                Fetch::Got(_) => {
+                    self.node = node;
+                    self.last_base = format!("tftp://{}", fleet.tftp[node]);
+                    break;
+                }
+                Fetch::NotFound(_) => break,
+            }
+        }
+        got
+    }
+
+    async fn tftp_get_once(&mut self, fleet: &Fleet, server: SocketAddr, file: &str) -> Fetch {
         let _permit = fleet.open.acquire().await.expect("semaphore");
         let started = Instant::now();
         let r = tftp::get(
@@ -417,6 +508,7 @@ impl Phone {
         }
         if file.eq_ignore_ascii_case(&self.out.file) {
             self.out.via = via;
+            self.out.base = self.last_base.clone();
             if self.out.bytes.as_deref() != Some(&bytes[..]) {
                 self.out.bytes = Some(bytes);
                 self.out.got_at = Some(fleet.start.elapsed());
@@ -434,7 +526,7 @@ impl Phone {
     async fn resync(&mut self, fleet: &Fleet) -> bool {
         if self.family == Family::Enterprise {
             let file = self.out.file.clone();
-            let (got, via) = match (&fleet.http, fleet.tftp) {
+            let (got, via) = match (self.http_base(fleet), self.tftp_server(fleet)) {
                 (Some(base), _) => (
                     self.http_get(fleet, &format!("{base}/{file}"), None).await,
                     "http",
@@ -451,7 +543,7 @@ impl Phone {
             };
         }
         if self.rules.iter().all(|r| r.trim().is_empty()) {
-            self.rules[0] = match (&fleet.profile_rule, &fleet.http) {
+            self.rules[0] = match (&fleet.profile_rule, self.http_base(fleet)) {
                 (Some(rule), _) => rule.clone(),
                 (None, Some(base)) => format!("{base}/$PSN.xml"),
                 (None, None) => "/$PSN.xml".into(),
@@ -489,7 +581,7 @@ impl Phone {
                         .map(&expand)
                         .unwrap_or_else(|| alt.url.default_port().to_string()),
                 ),
-                _ => match fleet.tftp {
+                _ => match self.tftp_server(fleet) {
                     Some(t) => (t.ip().to_string(), t.port().to_string()),
                     None => (String::new(), String::new()),
                 },
@@ -665,7 +757,7 @@ impl Phone {
                 .unwrap_or(&from)
                 .trim_start_matches('/')
                 .to_string();
-            match (fleet.tftp, &fleet.http) {
+            match (self.tftp_server(fleet), self.http_base(fleet)) {
                 (Some(t), _) => self.tftp_get(fleet, t, &file).await,
                 (None, Some(h)) => self.http_get(fleet, &format!("{h}/{file}"), None).await,
                 (None, None) => return,
@@ -800,4 +892,14 @@ fn menu_item(xml: &str, name: &str) -> Option<String> {
 
 fn soft_key(xml: &str, name: &str) -> Option<String> {
     item_url(xml, "SoftKeyItem", name)
+}
+
+/// `scheme://host[:port]` of a URL.
+fn url_base(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest))
+        }
+        None => String::new(),
+    }
 }

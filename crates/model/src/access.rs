@@ -40,13 +40,15 @@ pub enum Resource {
     Licence,
     /// Firmware files and the load chosen per model.
     Firmware,
+    /// A node of the cluster (forgetting one that is gone).
+    Node,
     /// An administrator's own API token: every administrator may make and drop their own.
     Token,
 }
 
 impl Resource {
     /// Every resource a privilege may name, in the order the API lists them.
-    pub const PRIVILEGED: [Resource; 29] = [
+    pub const PRIVILEGED: [Resource; 30] = [
         Resource::System,
         Resource::User,
         Resource::VoicemailSubscriber,
@@ -76,6 +78,7 @@ impl Resource {
         Resource::DialRule,
         Resource::Licence,
         Resource::Firmware,
+        Resource::Node,
     ];
 
     /// As the audit log and privileges write it.
@@ -110,6 +113,7 @@ impl Resource {
             Resource::DialRule => "dial_rule",
             Resource::Licence => "licence",
             Resource::Firmware => "firmware",
+            Resource::Node => "node",
             Resource::Token => "token",
         }
     }

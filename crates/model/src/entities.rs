@@ -194,7 +194,7 @@ pub struct SystemSettings {
     /// Call-control nodes (at most 3: primary, secondary, tertiary).
     pub servers: Vec<ServerSetting>,
     /// TFTP servers soft clients use, primary first (at most 3; docs/phones.md, "What each phone
-    /// fetches").
+    /// fetches"). None: the cluster's nodes (docs/scale-out.md).
     pub tftp_servers: Vec<String>,
     pub transport: SipTransport,
     /// Phones not in the directory get `XMLDefault.cnf.xml` / the first-contact file (else 404).

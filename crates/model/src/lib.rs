@@ -14,6 +14,7 @@ pub fn counted(n: impl std::fmt::Display, one: &str, many: &str) -> String {
     format!("{n} {noun}")
 }
 pub mod catalog;
+pub mod cluster;
 pub mod entities;
 pub mod error;
 pub mod files;

@@ -243,6 +243,19 @@ impl Metrics {
         self.happened(Event::Request);
     }
 
+    /// Phone file requests answered since the start, every protocol and outcome.
+    pub fn requests_total(&self) -> u64 {
+        self.requests.iter().flatten().map(|c| c.get()).sum()
+    }
+
+    /// NOTIFYs sent since the start, every outcome.
+    pub fn notifies_total(&self) -> u64 {
+        NOTIFY_OUTCOMES
+            .iter()
+            .map(|k| self.notifies.get_or_create(&[("outcome", k)]).get())
+            .sum()
+    }
+
     pub fn cache_hit(&self) {
         self.cache_hits.inc();
     }

@@ -156,20 +156,38 @@ impl std::fmt::Debug for Resync {
     }
 }
 
-/// The digest of a device's files as phones get them.
-fn digest(files: &[(String, bytes::Bytes)]) -> String {
+/// What a digest of [`digest`] starts with. A stored digest without it was made before
+/// digests left the node's own address out: it is a baseline, not a change.
+const DIGEST_MARK: &str = "u";
+
+/// The digest of a device's files as phones get them, rendered for `base_url`, with
+/// `base_url` left out: nodes of a cluster render rules pointing at themselves, and must agree
+/// that a file changed (or did not) whichever node looked.
+fn digest(files: &[(String, bytes::Bytes)], base_url: &str) -> String {
     let mut h = Sha256::new();
     for (name, bytes) in files {
         h.update(name.as_bytes());
         h.update([0]);
-        h.update((bytes.len() as u64).to_be_bytes());
-        h.update(bytes);
+        let mut rest: &[u8] = bytes;
+        let needle = base_url.as_bytes();
+        while let Some(i) = (!needle.is_empty())
+            .then(|| rest.windows(needle.len()).position(|w| w == needle))
+            .flatten()
+        {
+            h.update(&rest[..i]);
+            h.update([0]);
+            rest = &rest[i + needle.len()..];
+        }
+        h.update(rest);
+        h.update([0xff]);
     }
-    h.finalize()
+    let hex: String = h
+        .finalize()
         .iter()
         .take(16)
         .map(|b| format!("{b:02x}"))
-        .collect()
+        .collect();
+    format!("{DIGEST_MARK}{hex}")
 }
 
 impl Resync {
@@ -267,6 +285,7 @@ impl Resync {
             Some((_, Ok(t))) => t,
             Some((_, Err(why))) => {
                 tracing::debug!(device_id = id, %why, "no NOTIFY");
+                self.provisioner.service().settle_notify(id).await?;
                 return Ok(());
             }
             None => return Ok(()),
@@ -380,18 +399,25 @@ impl Resync {
                 .collect();
             let known = p.service().file_digests(&with_files).await?;
             let mut moves: Vec<(i64, String, String)> = Vec::new();
+            let mut baselines: Vec<(i64, String, String)> = Vec::new();
             for (c, _, files) in &phones {
                 if files.is_empty() {
                     continue;
                 }
                 rendered += 1;
-                let d = digest(files);
+                let d = digest(files, &self.settings.base_url);
                 let old = known.get(&c.id).cloned().unwrap_or_default();
                 if d != old {
-                    moves.push((c.id, old, d));
+                    if old.is_empty() || old.starts_with(DIGEST_MARK) {
+                        moves.push((c.id, old, d));
+                    } else {
+                        baselines.push((c.id, old, d));
+                    }
                 }
             }
-            for id in p.service().move_file_digests(&moves).await? {
+            // Digests of the earlier kind are replaced without a NOTIFY.
+            p.service().move_file_digests(&baselines, false).await?;
+            for id in p.service().move_file_digests(&moves, true).await? {
                 self.enqueue(id);
                 changed += 1;
             }
@@ -445,4 +471,40 @@ pub async fn run_once(
         report.insert(id, Ok(outcome));
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(base: &str, extra: &str) -> Vec<(String, bytes::Bytes)> {
+        vec![(
+            "SEP00562B000001.cnf.xml".to_string(),
+            bytes::Bytes::from(format!(
+                "<rule>{base}/$MA.xml</rule><services>{base}/services</services>{extra}"
+            )),
+        )]
+    }
+
+    #[test]
+    fn nodes_agree_on_a_digest_whatever_their_own_address() {
+        let a = digest(&files("http://10.0.0.1:6970", ""), "http://10.0.0.1:6970");
+        let b = digest(&files("http://10.0.0.2:6970", ""), "http://10.0.0.2:6970");
+        assert_eq!(a, b);
+        assert!(a.starts_with(DIGEST_MARK));
+        // A change to what the file says is a change on every node.
+        let c = digest(
+            &files("http://10.0.0.2:6970", "<dnd/>"),
+            "http://10.0.0.2:6970",
+        );
+        assert_ne!(a, c);
+        // Where the address was is part of what is digested: moving it is a change.
+        let moved = vec![(
+            "SEP00562B000001.cnf.xml".to_string(),
+            bytes::Bytes::from(
+                "<rule>/$MA.xml</rule><services>http://10.0.0.1:6970/services</services>",
+            ),
+        )];
+        assert_ne!(a, digest(&moved, ""));
+    }
 }

@@ -134,6 +134,34 @@ pub struct ImportReport {
     pub dry_run: bool,
     /// True when `stop_on_error` ended the job before the end of the file.
     pub stopped: bool,
+    /// The database went away under a row: the chunk is not to be committed, and the job
+    /// carries on from its last commit once the database is back (no row failed).
+    #[serde(skip)]
+    unavailable: Option<String>,
+}
+
+/// Where a job carried on by another node (or after the database came back) starts again:
+/// what its last committed chunk had done.
+#[derive(Debug, Default)]
+pub(crate) struct Resume {
+    pub rows: u64,
+    pub ok: u64,
+    pub unchanged: u64,
+    pub failed: u64,
+    /// Its failed rows so far (the first thousand: for the audit entry's detail).
+    pub errors: Vec<RowError>,
+}
+
+/// A job this node runs in the background: its progress is written only while the job is
+/// still this run's ([`crate::cluster`]).
+pub(crate) struct Background<'a> {
+    pub run: &'a str,
+    pub resume: Resume,
+}
+
+/// The job was taken over by another node (this one was thought dead): it stops here.
+pub(crate) fn taken_over(e: &Error) -> bool {
+    matches!(e, Error::Conflict { field: Some(f), .. } if f == "run")
 }
 
 /// Where an import's report was: what a chunk run again goes back to.
@@ -336,7 +364,7 @@ impl Service {
             updated_at: String::new(),
             finished_at: None,
         };
-        let id = store::templates::insert_job(tx.conn(), &j).await?;
+        let id = store::templates::insert_job(tx.conn(), &j, "").await?;
         tx.commit().await?;
         self.import_job(id).await
     }
@@ -366,94 +394,8 @@ impl Service {
         Err(e)
     }
 
-    /// Starts an import of the CSV file `upload` as a job that runs in the background (on
-    /// this process's runtime): the file's header is checked and its rows counted first, so a
-    /// bad header is refused before any job exists. A dry run's file is kept (sealed, in the
-    /// database) to run for real when it fits in the bytes kept for dry runs.
-    pub async fn spawn_import(
-        &self,
-        actor: &Actor,
-        opts: ImportOptions,
-        upload: Spooled,
-    ) -> Result<ImportJob> {
-        self.may_import(actor, &opts).await?;
-        let len = upload.len();
-        let (kind, source) = (opts.kind, opts.source.clone());
-        let header = move |e: bulk::FileError| Error::invalid("file", format!("{source}: {e}"));
-        let io = |e: std::io::Error| Error::Internal(format!("reading the uploaded file: {e}"));
-        let (file, rows) = {
-            let header = header.clone();
-            tokio::task::spawn_blocking(move || -> Result<(std::fs::File, i64)> {
-                let file = upload.rewound().map_err(io)?;
-                let rows = bulk::reader(kind, &file).map_err(header)?.count() as i64;
-                let file = Spooled { file, len }.rewound().map_err(io)?;
-                Ok((file, rows))
-            })
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))??
-        };
-        let job = self.start_import(actor, &opts, Some(rows)).await?;
-        // Sealed, a file takes a third more (base64) and 28 bytes (nonce, tag).
-        let sealed_len = (len + 28).div_ceil(3) * 4 + 16;
-        let file = if opts.dry_run && sealed_len <= self.kept_bytes {
-            // Kept, so that the file checked is the file that then runs ([`Service::run_checked`]).
-            let key = self.key.clone();
-            let (file, sealed) = tokio::task::spawn_blocking(move || -> Result<_> {
-                use std::io::Read;
-                let mut plain = Vec::with_capacity(len as usize);
-                (&file).read_to_end(&mut plain).map_err(io)?;
-                let sealed = key.seal_vec(plain)?;
-                Ok((Spooled { file, len }.rewound().map_err(io)?, sealed))
-            })
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))??;
-            self.keep_checked_file(job.id, &sealed).await?;
-            file
-        } else {
-            file
-        };
-        let reader = bulk::reader(opts.kind, std::io::BufReader::with_capacity(64 << 10, file))
-            .map_err(header)?;
-        // On a thread of its own kept to one CPU, with a connection of its own opened there
-        // (see `keep_to_one_cpu`): the server's other threads are left as they are.
-        let (svc, actor, id) = (self.clone(), actor.clone(), job.id);
-        let thread = std::thread::Builder::new()
-            .name(format!("import-{id}"))
-            .spawn(move || {
-                keep_to_one_cpu();
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(err) => {
-                        tracing::error!(%err, job = id, "an import job could not start its runtime");
-                        return;
-                    }
-                };
-                rt.block_on(async move {
-                    let svc = match svc.store.detached().await {
-                        Ok(store) => Service { store, ..svc },
-                        Err(err) => {
-                            tracing::warn!(%err, job = id, "an import job runs on the shared connections");
-                            svc
-                        }
-                    };
-                    if let Err(err) = svc.run_import(&actor, id, &opts, reader, |_| {}).await {
-                        tracing::warn!(%err, job = id, "an import job stopped");
-                    }
-                });
-            });
-        if let Err(e) = thread {
-            return Err(Error::Internal(format!(
-                "cannot start import job {id}: {e}"
-            )));
-        }
-        Ok(job)
-    }
-
     /// Keeps the sealed file dry-run job `id` checked (of the last [`KEPT_FILES`] dry runs).
-    async fn keep_checked_file(&self, id: i64, sealed: &str) -> Result<()> {
+    pub(crate) async fn keep_checked_file(&self, id: i64, sealed: &str) -> Result<()> {
         let mut tx = self.store.write_unversioned().await?;
         store::templates::keep_file(tx.conn(), id, sealed, KEPT_FILES, self.kept_bytes as i64)
             .await?;
@@ -501,20 +443,9 @@ impl Service {
                 format!("the dry run of import job {id} is still running: wait until it ends"),
             ));
         }
-        let (Some(kind), Some(mode)) = (Kind::parse(&job.kind), ImportMode::parse(&job.mode))
-        else {
-            return Err(Error::Internal(format!(
-                "import job {id} names a kind `{}` or mode `{}` this version does not know",
-                job.kind, job.mode
-            )));
-        };
         let opts = ImportOptions {
-            kind,
-            mode,
             dry_run: false,
-            stop_on_error: job.stop_on_error,
-            template: Some(job.template).filter(|t| !t.is_empty()),
-            source: job.source,
+            ..crate::import_jobs::options_of(&job)?
         };
         self.may_import(actor, &opts).await?;
         let sealed = {
@@ -614,8 +545,27 @@ impl Service {
         rows: bulk::Reader<R>,
         progress: impl FnMut(&ImportReport),
     ) -> Result<ImportReport> {
-        let r = self.run_rows(actor, job, opts, rows, progress).await;
+        self.run_job(actor, job, opts, rows, progress, None).await
+    }
+
+    /// [`Service::run_import`], or for a job run in the background by this node (`bg`): from
+    /// where it was, writing its progress only while the job is still this node's.
+    pub(crate) async fn run_job<R: std::io::Read>(
+        &self,
+        actor: &Actor,
+        job: i64,
+        opts: &ImportOptions,
+        rows: bulk::Reader<R>,
+        progress: impl FnMut(&ImportReport),
+        bg: Option<Background<'_>>,
+    ) -> Result<ImportReport> {
+        let run = bg.as_ref().map(|b| b.run);
+        let r = self.run_rows(actor, job, opts, rows, progress, bg).await;
         if let Err(e) = &r {
+            // Another node carries on; or, with the database back, this one does.
+            if taken_over(e) || (run.is_some() && matches!(e, Error::Unavailable(_))) {
+                return r;
+            }
             // The rows committed so far stay; the job says why it stopped.
             let end = async {
                 let mut c = self.store.read().await?;
@@ -633,6 +583,7 @@ impl Service {
                         failed: j.failed,
                         new_errors: &[],
                         end: Some((JobState::Failed, &message)),
+                        run,
                     },
                 )
                 .await?;
@@ -652,8 +603,10 @@ impl Service {
         opts: &ImportOptions,
         rows: bulk::Reader<R>,
         mut progress: impl FnMut(&ImportReport),
+        bg: Option<Background<'_>>,
     ) -> Result<ImportReport> {
         let template = self.import_template(opts).await?;
+        let run = bg.as_ref().map(|b| b.run);
         // Rows go in a few hundred to a transaction: one commit per row was most of the time a
         // row took. A chunk runs optimistically, without a savepoint per row (two statements
         // less a row), when the chunk before it had no failed row; a row that fails after it
@@ -672,19 +625,31 @@ impl Service {
             dry_run: opts.dry_run,
             ..Default::default()
         };
+        let mut rows = rows;
+        // A job carried on from its last committed chunk: those rows are done (a dry run's
+        // rows are never committed: it starts again).
+        let resume = bg.map(|b| b.resume).unwrap_or_default();
+        if !opts.dry_run && resume.rows > 0 {
+            report.rows = resume.rows;
+            report.ok = resume.ok;
+            report.unchanged = resume.unchanged;
+            report.failed = resume.failed;
+            report.errors = resume.errors;
+            rows.by_ref().take(resume.rows as usize).for_each(drop);
+        }
         // The rows of the chunk not committed yet, and where the report was before them.
         let mut pending: Vec<bulk::Row> = Vec::new();
         let mut before = report.mark();
         let mut started = std::time::Instant::now();
-        let mut reported = 0;
-        // Rows ok and failed counted in `/metrics` so far.
-        let mut counted = (0, 0);
+        // The errors written so far (those of the chunks before a resume).
+        let mut reported = report.errors.len();
+        // Rows ok and failed counted in `/metrics` so far (by this process).
+        let mut counted = (report.ok, report.failed);
         svc.store.set_optimistic(!opts.dry_run);
         // Licence units are counted from what is stored: rows held back would go uncounted.
         svc.store.set_holding(!svc.licensing_enforced());
         // Rows are read a chunk ahead, so that the ids they look up are read in one go
         // ([`crate::prefetch`]).
-        let mut rows = rows;
         let mut ahead: std::collections::VecDeque<bulk::Row> = Default::default();
         loop {
             if ahead.is_empty() {
@@ -716,12 +681,16 @@ impl Service {
                 ends,
             )
             .await;
+            if let Some(m) = report.unavailable.take() {
+                return Err(Error::Unavailable(m));
+            }
             let stop = opts.stop_on_error && report.failed > 0;
             // Progress is told only of committed rows, and the job's record is written in the
             // same transaction as they are: what a killed import reported done is stored.
             if stop || pending.len() >= CHUNK_ROWS || started.elapsed() >= CHUNK_TIME {
                 if !opts.dry_run {
-                    svc.commit_rows(job, &report, &mut reported, None).await?;
+                    svc.commit_rows(job, &report, &mut reported, None, run)
+                        .await?;
                     self.count_committed(opts.kind, &report, &mut counted);
                 }
                 progress(&report);
@@ -746,13 +715,16 @@ impl Service {
             true,
         )
         .await;
+        if let Some(m) = report.unavailable.take() {
+            return Err(Error::Unavailable(m));
+        }
         let summary = report.summary();
         if opts.dry_run {
             svc.rollback_batch().await;
-            self.commit_rows(job, &report, &mut reported, Some(&summary))
+            self.commit_rows(job, &report, &mut reported, Some(&summary), run)
                 .await?;
         } else {
-            svc.commit_rows(job, &report, &mut reported, Some(&summary))
+            svc.commit_rows(job, &report, &mut reported, Some(&summary), run)
                 .await?;
             self.count_committed(opts.kind, &report, &mut counted);
         }
@@ -833,6 +805,7 @@ impl Service {
             // A poisoned batch is run again: what failed is found then. So is one holding rows
             // back, which the failed row could not see.
             Err(_) if self.store.poisoned() || self.store.poison_if_held() => {}
+            Err(Error::Unavailable(m)) => report.unavailable = Some(m),
             Err(Error::Conflict { .. })
                 if opts.mode == ImportMode::Add && self.already_there(opts.kind, &record).await =>
             {
@@ -845,6 +818,7 @@ impl Service {
                 match self.complete_user(actor, &record).await {
                     Ok(true) => report.ok += 1,
                     Err(_) if self.store.poisoned() => {}
+                    Err(Error::Unavailable(m)) => report.unavailable = Some(m),
                     Ok(false) => row_failed(report, opts.kind, row.line, &record, &e),
                     Err(e) => row_failed(report, opts.kind, row.line, &record, &e),
                 }
@@ -871,6 +845,7 @@ impl Service {
         report: &ImportReport,
         reported: &mut usize,
         end: Option<&str>,
+        run: Option<&str>,
     ) -> Result<()> {
         let new: Vec<(u64, Option<String>, String)> = report.errors[*reported..]
             .iter()
@@ -887,9 +862,17 @@ impl Service {
                 failed: report.failed as i64,
                 new_errors: &new,
                 end: end.map(|m| (JobState::Done, m)),
+                run,
             },
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            store::Error::Stale => Error::Conflict {
+                field: Some("run".into()),
+                message: format!("import job {job} was taken over by another node"),
+            },
+            e => e.into(),
+        })?;
         tx.commit().await?;
         self.commit_batch().await?;
         *reported = report.errors.len();

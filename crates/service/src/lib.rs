@@ -6,7 +6,10 @@
 mod access;
 pub use access::{Session, SESSION_IDLE};
 mod auth;
+mod cluster;
+pub use cluster::{Node, SCHEDULER};
 mod import;
+mod import_jobs;
 pub use import::{keep_to_one_cpu, ImportMode, ImportOptions, ImportReport, KEPT_BYTES};
 mod contacts;
 mod crypto;
@@ -197,6 +200,9 @@ pub enum Error {
     /// A server Dialtone depends on (an LDAP directory) did not answer or refused it.
     #[error("{0}")]
     Upstream(String),
+    /// The database is unavailable for now (unreachable, or restarting): try again later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -235,6 +241,9 @@ impl From<store::Error> for Error {
             },
             store::Error::Config(m) => Error::Internal(m),
             store::Error::Db(m) => Error::Internal(m),
+            store::Error::Unavailable(m) => {
+                Error::Unavailable(format!("the database is unavailable, try again: {m}"))
+            }
         }
     }
 }
@@ -340,6 +349,8 @@ pub struct Service {
     /// Import rows committed since the start, by kind: (ok, failed) (`/metrics`).
     imported:
         std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<&'static str, (u64, u64)>>>,
+    /// This process as a node of the cluster ([`cluster`]).
+    node: std::sync::Arc<cluster::Node>,
 }
 
 /// The default LDAP profile and CTI gateway profile, by name.
@@ -381,6 +392,7 @@ impl Service {
             checks: std::sync::Arc::new(tokio::sync::Semaphore::new(secrets::CHECKING)),
             seal_secrets: false,
             imported: Default::default(),
+            node: Default::default(),
         }
     }
 

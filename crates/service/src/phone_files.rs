@@ -312,7 +312,19 @@ impl Service {
                 return Ok(s.clone());
             }
         }
-        let s = Arc::new(self.systems_in(conn).await?);
+        let mut systems = self.systems_in(conn).await?;
+        // A system that names no TFTP servers gives its soft clients the cluster's nodes: the
+        // first three by name, a primary and two backups as the clients take them.
+        let nodes = store::cluster::tftp_hosts(conn).await?;
+        if !nodes.is_empty() {
+            for s in systems
+                .iter_mut()
+                .filter(|s| s.settings.tftp_servers.is_empty())
+            {
+                s.settings.tftp_servers = nodes.iter().take(3).cloned().collect();
+            }
+        }
+        let s = Arc::new(systems);
         *self.systems_at.lock().expect("systems lock") = Some((generation, s.clone()));
         Ok(s)
     }
@@ -454,15 +466,48 @@ impl Service {
 
     /// Moves each device's file digest from the old value to the new one, compare-and-set
     /// (of several nodes seeing the same change, one alone moves it). Answers the devices
-    /// whose digest this call moved from a previous one (a first digest is a baseline).
-    pub async fn move_file_digests(&self, moves: &[(i64, String, String)]) -> Result<Vec<i64>> {
+    /// whose digest this call moved from a previous one (a first digest is a baseline). With
+    /// `owe`, this node owes each of them a NOTIFY until [`Service::record_notify`] or
+    /// [`Service::settle_notify`]: should it die first, another node sends it.
+    pub async fn move_file_digests(
+        &self,
+        moves: &[(i64, String, String)],
+        owe: bool,
+    ) -> Result<Vec<i64>> {
         if moves.is_empty() {
             return Ok(Vec::new());
         }
+        let owed_by = if owe { self.node().run.as_str() } else { "" };
         let mut tx = self.store.write_unversioned().await?;
-        let changed = store::status::move_file_digests(tx.conn(), moves, &store::now()).await?;
+        let changed =
+            store::status::move_file_digests(tx.conn(), moves, &store::now(), owed_by).await?;
         tx.commit().await?;
         Ok(changed)
+    }
+
+    /// The NOTIFY owed to a device needs no sending (it has no address).
+    pub async fn settle_notify(&self, device_id: i64) -> Result<()> {
+        let mut tx = self.store.write_unversioned().await?;
+        store::status::settle_notify(tx.conn(), device_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes over the NOTIFYs owed by nodes that died: the devices this node now owes one.
+    pub async fn claim_owed_notifies(&self) -> Result<Vec<i64>> {
+        if self.node().run.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = self.store.clock_ms().await?;
+        let mut tx = self.store.write_unversioned().await?;
+        let ids = store::status::claim_owed_notifies(
+            tx.conn(),
+            &self.node().run,
+            at - model::cluster::NODE_DEAD_MS,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ids)
     }
 
     /// Checks that the database answers.

@@ -11,6 +11,7 @@ pub mod sql;
 pub mod admins;
 pub mod audit;
 pub mod changes;
+pub mod cluster;
 pub mod configs;
 pub mod devices;
 pub mod directory;
@@ -84,6 +85,10 @@ pub enum Error {
     Config(String),
     #[error("database error: {0}")]
     Db(String),
+    /// The database could not be reached, or dropped the connection (PostgreSQL restarting):
+    /// nothing of the statement was done, and trying again later may work.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -97,8 +102,21 @@ impl From<sqlx::Error> for Error {
                 sqlx::error::ErrorKind::ForeignKeyViolation => {
                     Error::InUse(d.message().to_string())
                 }
+                // Class 08 (connection exception) and 57P (the server shutting down or
+                // starting).
+                _ if d
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
+                {
+                    Error::Unavailable(d.message().to_string())
+                }
                 _ => Error::Db(d.message().to_string()),
             },
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_) => Error::Unavailable(e.to_string()),
             other => Error::Db(other.to_string()),
         }
     }
@@ -269,6 +287,8 @@ fn pool_options(backend: Backend, max: u32, memory: SqliteMemory) -> AnyPoolOpti
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The database's URL (its password too: never shown).
+    url: Arc<str>,
     /// SQLite has one writer at a time; writers of this process queue here instead of failing
     /// with SQLITE_BUSY when a read-then-write transaction loses the race.
     write_lock: Option<Arc<Mutex<()>>>,
@@ -284,11 +304,15 @@ pub struct Store {
     holding: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// The generation as this process knows it: what its own commits set at once, and what the
-/// database says, asked at most every `GENERATION_RECHECK` (other processes and nodes).
+/// The generation as this process knows it: what its own commits set at once, what other
+/// processes' commits announce (on PostgreSQL, [`Store::follow_commits`]), and what the
+/// database says, asked at most every `GENERATION_RECHECK` (every `GENERATION_FALLBACK` while
+/// announcements are heard).
 #[derive(Debug, Default)]
 struct Generation {
     known: std::sync::atomic::AtomicI64,
+    /// Announcements of commits are being heard.
+    listening: std::sync::atomic::AtomicBool,
     /// Milliseconds since `epoch` when the database was last asked; 0 before the first time.
     checked_ms: std::sync::atomic::AtomicU64,
     epoch: std::sync::OnceLock<std::time::Instant>,
@@ -297,6 +321,10 @@ struct Generation {
 /// How long a generation read from the database is trusted before it is asked again: the most a
 /// change committed by another process or node can take to reach this one's phone files.
 pub const GENERATION_RECHECK: Duration = Duration::from_millis(250);
+
+/// While commits are announced to this process ([`Store::follow_commits`]), the generation is
+/// still asked this often: the fallback should an announcement be missed.
+pub const GENERATION_FALLBACK: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -615,12 +643,19 @@ impl Drop for WriteTx {
     }
 }
 
+/// The channel commits are announced on, on PostgreSQL (the new generation as the payload).
+pub const COMMIT_CHANNEL: &str = "dialtone_generation";
+
 async fn bump_generation(conn: &mut AnyConnection) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar("UPDATE generation SET n = n + 1 WHERE id = 1 RETURNING n")
-            .fetch_one(conn)
-            .await?,
-    )
+    // On PostgreSQL the commit is announced in the same statement: other nodes listening
+    // ([`Store::follow_commits`]) hear of it once it commits, not a poll later.
+    let sql = if conn.backend_name() == "PostgreSQL" {
+        "WITH b AS (UPDATE generation SET n = n + 1 WHERE id = 1 RETURNING n) \
+         SELECT b.n FROM b, LATERAL (SELECT pg_notify('dialtone_generation', CAST(b.n AS TEXT))) AS told"
+    } else {
+        "UPDATE generation SET n = n + 1 WHERE id = 1 RETURNING n"
+    };
+    Ok(sqlx::query_scalar(sql).fetch_one(conn).await?)
 }
 
 /// A connection for reads: from the pool, or a batch's transaction (which sees the batch's own
@@ -733,6 +768,7 @@ impl Store {
         Ok(Store {
             pool,
             backend,
+            url: url.into(),
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
             generation: Arc::default(),
             batch: None,
@@ -796,7 +832,12 @@ impl Store {
         let epoch = *g.epoch.get_or_init(std::time::Instant::now);
         let now_ms = epoch.elapsed().as_millis() as u64 + 1;
         let checked = g.checked_ms.load(Ordering::Acquire);
-        if checked != 0 && now_ms.saturating_sub(checked) < GENERATION_RECHECK.as_millis() as u64 {
+        let trusted = if g.listening.load(Ordering::Acquire) {
+            GENERATION_FALLBACK
+        } else {
+            GENERATION_RECHECK
+        };
+        if checked != 0 && now_ms.saturating_sub(checked) < trusted.as_millis() as u64 {
             return Ok(g.known.load(Ordering::Acquire));
         }
         let n: i64 = sqlx::query_scalar("SELECT n FROM generation WHERE id = 1")
@@ -1109,6 +1150,70 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// On PostgreSQL, follows the commits of other processes and nodes as they are announced
+    /// (LISTEN on [`COMMIT_CHANNEL`]), so that [`Store::generation`] knows of them within
+    /// milliseconds. A lost connection is opened again, and the generation then read afresh
+    /// (announcements made meanwhile are lost); until then the poll every
+    /// `GENERATION_RECHECK` stands in. Nothing to do on SQLite (one machine: the poll).
+    pub fn follow_commits(&self) -> Option<tokio::task::JoinHandle<()>> {
+        use std::sync::atomic::Ordering;
+        if self.backend != Backend::Postgres {
+            return None;
+        }
+        let url = self.url.clone();
+        let g = self.generation.clone();
+        Some(tokio::spawn(async move {
+            let mut wait = Duration::from_millis(100);
+            loop {
+                let mut listener = match sqlx::postgres::PgListener::connect(&url).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for other nodes' commits: polling");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(5));
+                        continue;
+                    }
+                };
+                if let Err(e) = listener.listen(COMMIT_CHANNEL).await {
+                    tracing::warn!(error = %e, "cannot listen for other nodes' commits: polling");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+                wait = Duration::from_millis(100);
+                // Heard from now on; what was committed before is read afresh.
+                g.listening.store(true, Ordering::Release);
+                g.checked_ms.store(0, Ordering::Release);
+                tracing::debug!("listening for other nodes' commits");
+                // Until the connection is lost (`Ok(None)`, or an error): what is announced
+                // meanwhile is not heard.
+                while let Ok(Some(n)) = listener.try_recv().await {
+                    if let Ok(n) = n.payload().parse::<i64>() {
+                        g.known.fetch_max(n, Ordering::AcqRel);
+                    }
+                }
+                g.listening.store(false, Ordering::Release);
+                g.checked_ms.store(0, Ordering::Release);
+                tracing::warn!("lost the announcements of other nodes' commits: polling until they are heard again");
+                tokio::time::sleep(wait).await;
+            }
+        }))
+    }
+
+    /// The database's clock, in milliseconds since 1970: what the nodes of a cluster agree on
+    /// (their own clocks may differ).
+    pub async fn clock_ms(&self) -> Result<i64> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+            }
+            Backend::Postgres => {
+                "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+            }
+        };
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
     }
 
     pub async fn close(&self) {

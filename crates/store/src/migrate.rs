@@ -108,6 +108,11 @@ pub fn migrations() -> &'static [Migration] {
             name: "profile_keys",
             sql: include_str!("../migrations/0019_profile_keys.sql"),
         },
+        Migration {
+            version: 20,
+            name: "cluster",
+            sql: include_str!("../migrations/0020_cluster.sql"),
+        },
     ]
 }
 

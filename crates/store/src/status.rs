@@ -113,7 +113,8 @@ pub async fn record_notify(
     sqlx::query(
         "INSERT INTO device_resync (device_id, notified_at, notify_outcome) \
          SELECT id, $2, $3 FROM devices WHERE id = $1 \
-         ON CONFLICT (device_id) DO UPDATE SET notified_at = excluded.notified_at, notify_outcome = excluded.notify_outcome",
+         ON CONFLICT (device_id) DO UPDATE SET notified_at = excluded.notified_at, \
+         notify_outcome = excluded.notify_outcome, notify_run = ''",
     )
     .bind(device_id)
     .bind(at)
@@ -163,6 +164,7 @@ pub async fn move_file_digests(
     conn: &mut AnyConnection,
     moves: &[(i64, String, String)],
     changed_at: &str,
+    owed_by: &str,
 ) -> Result<Vec<i64>> {
     let mut changed = Vec::new();
     let (first, moved): (Vec<_>, Vec<_>) = moves.iter().partition(|(_, old, _)| old.is_empty());
@@ -181,6 +183,8 @@ pub async fn move_file_digests(
         }
         q.push(") UPDATE device_resync SET file_digest = m.new, file_changed_at = ")
             .bind(changed_at)
+            .push(", notify_run = ")
+            .bind(owed_by)
             .push(
                 " FROM m WHERE device_resync.device_id = m.id AND device_resync.file_digest = m.old \
                  RETURNING device_id",
@@ -380,4 +384,34 @@ pub async fn by_model_and_firmware(conn: &mut AnyConnection) -> Result<Vec<(Stri
     .fetch_all(conn)
     .await?;
     Ok(rows)
+}
+
+/// A NOTIFY owed to `device_id` is settled (sent, or there is no address to send it to).
+pub async fn settle_notify(conn: &mut AnyConnection, device_id: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE device_resync SET notify_run = '' WHERE device_id = $1 AND notify_run <> ''",
+    )
+    .bind(device_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes over, for `run`, the NOTIFYs owed by runs not alive at `alive_after_ms` (see
+/// [`crate::cluster`]): the devices now owed by `run`.
+pub async fn claim_owed_notifies(
+    conn: &mut AnyConnection,
+    run: &str,
+    alive_after_ms: i64,
+) -> Result<Vec<i64>> {
+    let rows = sqlx::query(
+        "UPDATE device_resync SET notify_run = $1 WHERE notify_run <> '' AND notify_run <> $1 \
+         AND notify_run NOT IN (SELECT run FROM nodes WHERE stopped = 0 AND heartbeat_ms > $2) \
+         RETURNING device_id",
+    )
+    .bind(run)
+    .bind(alive_after_ms)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }

@@ -127,10 +127,12 @@ fn job_from_row(r: &sqlx::any::AnyRow) -> Result<ImportJob> {
 }
 
 /// A new job, running.
-pub async fn insert_job(conn: &mut AnyConnection, j: &ImportJob) -> Result<i64> {
+/// Records a new job, running; `run` is the node run doing it in the background, or '' for a
+/// job done in the foreground ([`crate::cluster`]).
+pub async fn insert_job(conn: &mut AnyConnection, j: &ImportJob, run: &str) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO import_jobs (kind, mode, dry_run, stop_on_error, template, source, actor, state, rows_total, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+        "INSERT INTO import_jobs (kind, mode, dry_run, stop_on_error, template, source, actor, state, rows_total, created_at, updated_at, run) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING id",
     )
     .bind(&j.kind)
     .bind(&j.mode)
@@ -142,6 +144,7 @@ pub async fn insert_job(conn: &mut AnyConnection, j: &ImportJob) -> Result<i64> 
     .bind(JobState::Running.as_str())
     .bind(j.rows_total)
     .bind(now())
+    .bind(run)
     .fetch_one(conn)
     .await?)
 }
@@ -156,9 +159,23 @@ pub struct Progress<'a> {
     pub new_errors: &'a [(u64, Option<String>, String)],
     /// Set at the end: the state and the closing message.
     pub end: Option<(JobState, &'a str)>,
+    /// The run the job must still belong to: when another node has taken it over, nothing is
+    /// written and the answer is [`Error::Stale`].
+    pub run: Option<&'a str>,
 }
 
 pub async fn progress(conn: &mut AnyConnection, id: i64, p: &Progress<'_>) -> Result<()> {
+    if let Some(run) = p.run {
+        // First, so that a job taken over writes none of its errors either.
+        let r = sqlx::query("UPDATE import_jobs SET run = run WHERE id = $1 AND run = $2")
+            .bind(id)
+            .bind(run)
+            .execute(&mut *conn)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(Error::Stale);
+        }
+    }
     for part in p.new_errors.chunks(100) {
         let mut q = Sql::new("INSERT INTO import_errors (job_id, line, col, reason) VALUES ");
         for (i, (line, col, reason)) in part.iter().enumerate() {
@@ -176,6 +193,10 @@ pub async fn progress(conn: &mut AnyConnection, id: i64, p: &Progress<'_>) -> Re
                 .push(")");
         }
         q.query().execute(&mut *conn).await?;
+    }
+    if p.end.is_some() {
+        // A job that ends lets go of its file ([`crate::cluster::put_part`]).
+        crate::cluster::drop_parts(&mut *conn, id).await?;
     }
     let t = now();
     let (state, message, finished) = match p.end {

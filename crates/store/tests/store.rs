@@ -562,6 +562,7 @@ async fn file_digests_move_compare_and_set_in_one_batch() {
             tx.conn(),
             &[m(a, "", "a1"), m(b, "", "b1"), m(c + 100, "", "x")],
             "2026-01-01T00:00:00Z",
+            "",
         )
         .await
         .unwrap();
@@ -577,11 +578,44 @@ async fn file_digests_move_compare_and_set_in_one_batch() {
                 m(b, "", "b3"),
             ],
             "2026-01-02T00:00:00Z",
+            "node1#dead",
         )
         .await
         .unwrap();
         moved.sort();
         assert_eq!(moved, vec![a], "{label}");
+        // The move owes a its NOTIFY. node1#dead is no node alive: node2 takes it over once,
+        // and a NOTIFY recorded settles it.
+        let live = store::cluster::NodeRow {
+            name: "node2".into(),
+            run: "node2#live".into(),
+            version: "0".into(),
+            addresses: "{}".into(),
+            tftp_host: String::new(),
+            started_at: "2026-01-02T00:00:00Z".into(),
+            heartbeat_ms: 10_000,
+            stopped: false,
+            doing: String::new(),
+        };
+        store::cluster::register(tx.conn(), &live).await.unwrap();
+        let owed = store::status::claim_owed_notifies(tx.conn(), "node2#live", 5_000)
+            .await
+            .unwrap();
+        assert_eq!(owed, vec![a], "{label}");
+        // Owed by a live run now: nobody else takes it.
+        let again = store::status::claim_owed_notifies(tx.conn(), "node3#live", 5_000)
+            .await
+            .unwrap();
+        assert!(again.is_empty(), "{label}: {again:?}");
+        store::status::record_notify(tx.conn(), a, "2026-01-02T00:00:01Z", "accepted (200)")
+            .await
+            .unwrap();
+        // Once node2 is heard from no more (its heartbeat before the time asked), nothing is
+        // owed any more anyway.
+        let none = store::status::claim_owed_notifies(tx.conn(), "node3#live", 20_000)
+            .await
+            .unwrap();
+        assert!(none.is_empty(), "{label}: {none:?}");
         let digests = store::status::file_digests(tx.conn()).await.unwrap();
         let want: std::collections::HashMap<i64, String> = [(a, "a2"), (b, "b1"), (c, "c1")]
             .map(|(i, d)| (i, d.to_string()))
@@ -728,7 +762,11 @@ async fn kept_dry_run_files_are_bounded_in_count_and_bytes() {
         };
         let mut ids = Vec::new();
         for _ in 0..5 {
-            ids.push(store::templates::insert_job(tx.conn(), &job).await.unwrap());
+            ids.push(
+                store::templates::insert_job(tx.conn(), &job, "")
+                    .await
+                    .unwrap(),
+            );
         }
         // 100 bytes each, at most 3 files and 250 bytes: the newest two.
         for &id in &ids[..3] {
@@ -798,4 +836,123 @@ async fn the_sqlite_files_are_readable_by_their_owner_only() {
     assert_eq!(mode(&with(&old, "-wal")), 0o600);
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn leases_go_to_one_run_until_they_run_out_and_dead_runs_jobs_are_claimed_once() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let label = db.label;
+        let mut tx = store.write_unversioned().await.unwrap();
+        use store::cluster::{claim_job, lease, orphaned_jobs, register, NodeRow};
+        // A lease is one run's until it runs out; its holder renews it.
+        assert!(lease(tx.conn(), "scheduler", "a#1", 1_000, 10_000)
+            .await
+            .unwrap());
+        assert!(!lease(tx.conn(), "scheduler", "b#1", 5_000, 10_000)
+            .await
+            .unwrap());
+        assert!(lease(tx.conn(), "scheduler", "a#1", 9_000, 10_000)
+            .await
+            .unwrap());
+        assert!(!lease(tx.conn(), "scheduler", "b#1", 18_000, 10_000)
+            .await
+            .unwrap());
+        assert!(lease(tx.conn(), "scheduler", "b#1", 19_001, 10_000)
+            .await
+            .unwrap());
+        assert!(!lease(tx.conn(), "scheduler", "a#1", 20_000, 10_000)
+            .await
+            .unwrap());
+        // A background job of a run that is not alive is claimed by the first who asks.
+        let job = model::ImportJob {
+            id: 0,
+            kind: "lines".into(),
+            mode: "add".into(),
+            dry_run: false,
+            stop_on_error: false,
+            template: String::new(),
+            source: "x.csv".into(),
+            actor: "admin".into(),
+            state: model::JobState::Running,
+            rows_total: Some(1),
+            rows_done: 0,
+            ok: 0,
+            unchanged: 0,
+            failed: 0,
+            message: String::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+            finished_at: None,
+        };
+        let bg = store::templates::insert_job(tx.conn(), &job, "a#1")
+            .await
+            .unwrap();
+        let fg = store::templates::insert_job(tx.conn(), &job, "")
+            .await
+            .unwrap();
+        let node = |name: &str, run: &str, beat: i64| NodeRow {
+            name: name.into(),
+            run: run.into(),
+            version: "0".into(),
+            addresses: "{}".into(),
+            tftp_host: format!("10.0.0.{}", name.len()),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            heartbeat_ms: beat,
+            stopped: false,
+            doing: String::new(),
+        };
+        register(tx.conn(), &node("a", "a#1", 50_000))
+            .await
+            .unwrap();
+        assert!(
+            orphaned_jobs(tx.conn(), 40_000).await.unwrap().is_empty(),
+            "{label}"
+        );
+        let orphans = orphaned_jobs(tx.conn(), 60_000).await.unwrap();
+        assert_eq!(
+            orphans,
+            vec![(bg, "a#1".to_string())],
+            "{label}: {fg} is foreground"
+        );
+        assert!(claim_job(tx.conn(), bg, "a#1", "b#1").await.unwrap());
+        assert!(
+            !claim_job(tx.conn(), bg, "a#1", "c#1").await.unwrap(),
+            "{label}"
+        );
+        // Its progress is written only by the run that holds it.
+        let p = |run| store::templates::Progress {
+            rows_done: 1,
+            ok: 1,
+            unchanged: 0,
+            failed: 0,
+            new_errors: &[],
+            end: None,
+            run,
+        };
+        assert!(matches!(
+            store::templates::progress(tx.conn(), bg, &p(Some("a#1"))).await,
+            Err(store::Error::Stale)
+        ));
+        store::templates::progress(tx.conn(), bg, &p(Some("b#1")))
+            .await
+            .unwrap();
+        // A node that restarts under its name replaces its run.
+        let before = register(tx.conn(), &node("a", "a#2", 70_000))
+            .await
+            .unwrap();
+        assert_eq!(before.map(|b| b.run).as_deref(), Some("a#1"), "{label}");
+        assert!(
+            store::cluster::heartbeat(tx.conn(), "a", "a#2", 71_000, "{}")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store::cluster::heartbeat(tx.conn(), "a", "a#1", 71_000, "{}")
+                .await
+                .unwrap(),
+            "{label}: the old run's heartbeat is refused"
+        );
+        tx.commit().await.unwrap();
+    }
 }

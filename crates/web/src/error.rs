@@ -63,6 +63,7 @@ impl From<service::Error> for ApiError {
             E::Throttled { retry_after, .. } => {
                 Some(u32::try_from(*retry_after).unwrap_or(u32::MAX))
             }
+            E::Unavailable(_) => Some(2),
             _ => None,
         };
         let (status, code, version, current) = match e {
@@ -78,6 +79,10 @@ impl From<service::Error> for ApiError {
             E::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", None, None),
             E::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None, None),
             E::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream", None, None),
+            E::Unavailable(ref m) => {
+                tracing::warn!(error = %m, "database unavailable");
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None, None)
+            }
             E::Internal(ref m) => {
                 tracing::error!(error = %m, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None, None)

@@ -193,6 +193,7 @@ fn created<T: serde::Serialize>(v: T) -> impl IntoResponse {
 }
 
 mod access;
+mod cluster;
 mod device_profiles;
 mod device_types;
 mod directory;
@@ -211,6 +212,7 @@ mod templates;
 mod users;
 mod voicemail;
 use access::*;
+use cluster::*;
 use device_profiles::*;
 use device_types::*;
 use directory::*;
@@ -384,6 +386,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(upload_firmware, delete_firmware))
         .routes(routes!(choose_load, unchoose_load))
         .routes(routes!(phones_off_load))
+        .routes(routes!(get_cluster))
+        .routes(routes!(forget_node))
         .routes(routes!(licence_report))
         .routes(routes!(upload_licence))
         .routes(routes!(delete_licence))

@@ -32,6 +32,33 @@ pub struct ViaParams {
     /// `http` (the default when the phone HTTP listener is on) or `tftp`: an MPP file's default
     /// profile rule points back at the server the way the phone reached it.
     via: Option<String>,
+    /// Where the phone reached the server, as `http://host[:port]`, `https://host[:port]` or
+    /// `tftp://host:port` (a name or another node of the cluster): the file as a phone that
+    /// came that way gets it. Given, it decides `via`.
+    base: Option<String>,
+}
+
+/// A `base` the preview takes: a scheme, then a host and port only.
+fn checked_base(b: &str) -> ApiResult<String> {
+    let bad = |why: &str| {
+        ApiError::bad_request(
+            format!("base: `{b}` {why}; write http://host[:port], https://host[:port] or tftp://host:port"),
+            Some("base".into()),
+        )
+    };
+    let (scheme, rest) = b.split_once("://").ok_or_else(|| bad("has no scheme"))?;
+    if !matches!(scheme, "http" | "https" | "tftp") {
+        return Err(bad("is not http, https or tftp"));
+    }
+    if rest.is_empty()
+        || rest.len() > 255
+        || !rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+    {
+        return Err(bad("is not a host and port alone"));
+    }
+    Ok(b.to_string())
 }
 
 /// The bytes the phone gets for one of its files. The SIP and HTTP passwords in it are shown
@@ -49,19 +76,22 @@ pub(super) async fn phone_file(
     let http = Some(s.phone_base_url.clone()).filter(|u| !u.is_empty());
     let off =
         |what: &str| ApiError::bad_request(format!("via: the {what} is off"), Some("via".into()));
-    let base_url = match v.via.as_deref() {
-        None => http.or(s.tftp_base_url.clone()).unwrap_or_default(),
-        Some("http") => http.ok_or_else(|| off("phone HTTP listener"))?,
-        Some("tftp") => s
-            .tftp_base_url
-            .clone()
-            .ok_or_else(|| off("TFTP listener"))?,
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                format!("via: `{other}` is not http or tftp"),
-                Some("via".into()),
-            ))
-        }
+    let base_url = match (v.base.as_deref(), v.via.as_deref()) {
+        (Some(b), _) => checked_base(b)?,
+        (None, via) => match via {
+            None => http.or(s.tftp_base_url.clone()).unwrap_or_default(),
+            Some("http") => http.ok_or_else(|| off("phone HTTP listener"))?,
+            Some("tftp") => s
+                .tftp_base_url
+                .clone()
+                .ok_or_else(|| off("TFTP listener"))?,
+            Some(other) => {
+                return Err(ApiError::bad_request(
+                    format!("via: `{other}` is not http or tftp"),
+                    Some("via".into()),
+                ))
+            }
+        },
     };
     let phone = s.service.phone(&name).await?;
     crate::auth::readable(&a, "phone", &phone.system)?;

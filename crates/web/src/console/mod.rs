@@ -664,6 +664,10 @@ impl Console {
             service::Error::Upstream(_) => {
                 (StatusCode::BAD_GATEWAY, "The directory did not answer")
             }
+            service::Error::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is unavailable",
+            ),
             service::Error::Conflict { .. }
             | service::Error::Stale { .. }
             | service::Error::Ambiguous(_) => (StatusCode::CONFLICT, "Not done"),
