@@ -30,6 +30,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Bring the database schema up to date, then exit.
     Migrate,
+    /// Copy the SQLite database into FILE while servers run on it: a consistent copy of one
+    /// moment, readable by you alone. Keep the secret key file with it (docs/scale-out.md);
+    /// on PostgreSQL use pg_dump.
+    Backup { file: PathBuf },
     /// Exit 0 when the server at ADDR answers its health check.
     Healthcheck {
         /// Address of the admin listener.

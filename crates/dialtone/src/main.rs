@@ -86,6 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Healthcheck { .. }
             | Command::Status(_)
             | Command::Cluster { .. }
+            | Command::Backup { .. }
             | Command::Import(_)
             | Command::Export(_)
             | Command::Template(_)
@@ -187,10 +188,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for m in &moved {
                 println!("{m}");
             }
-            if cli.db.is_none() {
+            // The demo's own SQLite file, unless a database was given (--db, the
+            // configuration or DIALTONE_DATABASE__URL).
+            if cli.db.is_none() && cfg.database.url == Config::default().database.url {
                 cfg.database.url = "sqlite:dialtone-demo.db".into();
             }
-            if let Some(path) = cfg.database.url.strip_prefix("sqlite:") {
+            let postgres = cfg.database.url.starts_with("postgres");
+            if postgres {
+                // A cluster's first start (docs/scale-out.md, the compose file): the sample
+                // goes into an empty database; one that holds a directory is left as it is.
+            } else if let Some(path) = cfg.database.url.strip_prefix("sqlite:") {
                 let path = path.split('?').next().unwrap_or(path);
                 for suffix in ["", "-wal", "-shm"] {
                     let f = format!("{path}{suffix}");
@@ -201,7 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             } else {
                 bail!(
-                    "the demo fills a fresh SQLite file; give --db sqlite:PATH (or leave --db out)"
+                    "the demo fills a fresh SQLite file or an empty PostgreSQL database; give --db sqlite:PATH or postgres://… (or leave --db out)"
                 );
             }
             if cfg.admin_password()?.is_none() {
@@ -209,8 +216,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             // Licence units enforced with a key made for this demo (docs/licensing.md), and a
             // licence with room to spare uploaded before anything uses units.
+            // (Not on PostgreSQL: every node would need the demo's public key.)
             let demo_licence = match cfg.licensing.public_key {
                 Some(_) => None,
+                None if postgres => None,
                 None => {
                     let (private, public) = service::licence_key_pair()?;
                     cfg.licensing.public_key = Some(public);
@@ -218,6 +227,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             let (svc, _) = dialtone::open_service(&cfg).await?;
+            if postgres {
+                let f = model::Find {
+                    limit: 1,
+                    ..model::Find::all()
+                };
+                if svc.find_users(&f).await?.total > 0 {
+                    println!(
+                        "The database {} already holds a directory: the demo leaves it as it is.",
+                        store::redact_url(&cfg.database.url)
+                    );
+                    svc.close().await;
+                    if args.no_serve {
+                        return Ok(());
+                    }
+                    let app = App::build(&cfg).await?;
+                    return app.run_until_signal().await;
+                }
+            }
             if let Some(text) = demo_licence {
                 svc.upload_licence(&Actor::new("demo"), "demo.lic", text.as_bytes())
                     .await?;
@@ -227,7 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             svc.close().await;
             println!(
                 "Demo database {}: {} users, {} phones, {} lines, {} device profiles, {} voicemail subscribers (filled in {:.1} s).",
-                cfg.database.url,
+                store::redact_url(&cfg.database.url),
                 sum.users,
                 sum.phones,
                 sum.lines,
@@ -275,6 +302,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Healthcheck { admin } => healthcheck(&admin).await,
+        Command::Backup { file } => {
+            let store =
+                store::Store::connect_with(&cfg.database.url, cfg.database.sqlite_memory()).await?;
+            let started = std::time::Instant::now();
+            store.backup_to(&file).await?;
+            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "backed up {} into {} ({:.1} MB in {:.1} s); keep the secret key file ({}) with it",
+                store::redact_url(&cfg.database.url),
+                file.display(),
+                size as f64 / 1e6,
+                started.elapsed().as_secs_f64(),
+                cfg.key_file()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "given in the configuration".into())
+            );
+            Ok(())
+        }
         Command::RotateKey => {
             let (rotation, file) = dialtone::key_rotation::rotate(&cfg, &cli_actor.name).await?;
             let old = dialtone::key_rotation::previous_file(&file);

@@ -130,3 +130,61 @@ async fn healthcheck_tells_a_running_server_from_none() {
     let e = fails(&db, &["healthcheck", "--admin", &addr]);
     assert!(e.contains("error"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_copies_a_sqlite_database_in_use_and_refuses_postgresql() {
+    let db = TestDb::sqlite();
+    let t = common::TestApp::spawn(&db).await;
+    // Writes go on while the copy is made.
+    let writing = {
+        let (client, url) = (t.client.clone(), t.url("/api/v1/users"));
+        tokio::spawn(async move {
+            for i in 0..200 {
+                let r = client
+                    .post(&url)
+                    .basic_auth("admin", Some(common::PASSWORD))
+                    .json(
+                        &serde_json::json!({"user_id": format!("bk{i:03}"), "last_name": "Backup"}),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            }
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let dir = common::temp_folder("backup");
+    let file = dir.join("copy.db");
+    let out = ok(&db, &["backup", file.to_str().unwrap()]);
+    assert!(out.contains("keep the secret key file"), "{out}");
+    writing.await.unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the copy is its owner's alone");
+    }
+    // The copy opens as a database of its own (with the same key), holding the users written
+    // before it, whole.
+    let copy = format!("sqlite:{}", file.display());
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dialtone"))
+        .args([
+            "--db", &copy, "user", "find", "bk", "--json", "--limit", "500",
+        ])
+        .env("DIALTONE_SECRET_KEY", common::SECRET_KEY)
+        .env_remove("DIALTONE_CONFIG")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let n = String::from_utf8_lossy(&o.stdout).lines().count();
+    assert!(n > 0 && n <= 200, "{n} users in the copy");
+    // A second copy into the same file is refused; nothing is overwritten.
+    let e = fails(&db, &["backup", file.to_str().unwrap()]);
+    assert!(e.contains("exists"), "{e}");
+    t.stop().await;
+    if let Some(pg) = TestDb::postgres().await {
+        let e = fails(&pg, &["backup", dir.join("pg.db").to_str().unwrap()]);
+        assert!(e.contains("pg_dump"), "{e}");
+    }
+}

@@ -256,6 +256,7 @@ pub const RESOURCES: &[&str] = &[
     "dial_rule",
     "licence",
     "firmware",
+    "node",
 ];
 
 /// The actions privileges name.

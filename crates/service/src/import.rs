@@ -567,31 +567,7 @@ impl Service {
                 return r;
             }
             // The rows committed so far stay; the job says why it stopped.
-            let end = async {
-                let mut c = self.store.read().await?;
-                let j = store::templates::job(&mut c, job).await?;
-                drop(c);
-                let mut tx = self.store.write_unversioned().await?;
-                let message = format!("stopped: {e}");
-                store::templates::progress(
-                    tx.conn(),
-                    job,
-                    &store::templates::Progress {
-                        rows_done: j.rows_done,
-                        ok: j.ok,
-                        unchanged: j.unchanged,
-                        failed: j.failed,
-                        new_errors: &[],
-                        end: Some((JobState::Failed, &message)),
-                        run,
-                    },
-                )
-                .await?;
-                tx.commit().await
-            };
-            if let Err(err) = end.await {
-                tracing::error!(%err, job, "could not record how an import job ended");
-            }
+            self.fail_job(job, run, &format!("stopped: {e}")).await;
         }
         r
     }

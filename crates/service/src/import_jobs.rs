@@ -35,10 +35,12 @@ pub(crate) fn options_of(job: &ImportJob) -> Result<ImportOptions> {
 }
 
 impl Service {
-    /// Starts an import of the CSV file `upload` as a job that runs in the background (on
-    /// this process's runtime): the file's header is checked and its rows counted first, so a
+    /// Starts an import of the CSV file `upload` as a job that runs in the background (on a
+    /// thread of this process): the file's header is checked and its rows counted first, so a
     /// bad header is refused before any job exists. A dry run's file is kept (sealed, in the
-    /// database) to run for real when it fits in the bytes kept for dry runs.
+    /// database) to run for real when it fits in the bytes kept for dry runs. On a node, the
+    /// job's file is kept until it ends, for another node to carry it on
+    /// ([`Service::resume_import`]).
     pub async fn spawn_import(
         &self,
         actor: &Actor,
@@ -240,8 +242,9 @@ impl Service {
         Ok((file, resume))
     }
 
-    /// Ends job `id` failed with `message` (while it is still `run`'s, when given).
-    async fn fail_job(&self, id: i64, run: Option<&str>, message: &str) {
+    /// Ends job `id` failed with `message` (while it is still `run`'s, when given); the rows
+    /// committed so far stay.
+    pub(crate) async fn fail_job(&self, id: i64, run: Option<&str>, message: &str) {
         let end = async {
             let j = self.import_job(id).await?;
             let mut tx = self.store.write_unversioned().await?;

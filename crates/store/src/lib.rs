@@ -1202,6 +1202,34 @@ impl Store {
         }))
     }
 
+    /// Copies the database, while servers use it, into the new file `path`: one moment's
+    /// consistent copy (SQLite's `VACUUM INTO`), readable by its owner alone. On PostgreSQL
+    /// `pg_dump` does it (docs/scale-out.md).
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
+        if self.backend != Backend::Sqlite {
+            return Err(Error::Config(
+                "on PostgreSQL, back up with pg_dump (docs/scale-out.md); this command copies a SQLite file".into(),
+            ));
+        }
+        if path.exists() {
+            return Err(Error::Config(format!(
+                "{} exists: give a new file to back up into",
+                path.display()
+            )));
+        }
+        // Made empty and private first: SQLite writes into an empty file, keeping its mode.
+        keep_private(path, true)?;
+        let done = sqlx::query("VACUUM INTO $1")
+            .bind(path.to_string_lossy().to_string())
+            .execute(&self.pool)
+            .await;
+        if let Err(e) = done {
+            let _ = std::fs::remove_file(path);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
     /// The database's clock, in milliseconds since 1970: what the nodes of a cluster agree on
     /// (their own clocks may differ).
     pub async fn clock_ms(&self) -> Result<i64> {

@@ -201,7 +201,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(found, 6, "{columns:?}");
+        assert_eq!(found, 7, "{columns:?}");
         for s in SEALED_COLUMNS {
             assert!(
                 columns.iter().any(|(t, c)| t == s.table && c == s.column),

@@ -31,11 +31,22 @@ pub(super) async fn dashboard(State(s): State<AppState>, c: Console) -> Response
         f.filters.push(("conflicts".into(), "true".into()));
         s.service.find_users(&f).await.map(|p| p.total)
     };
-    match (counts.await, status.await, conflicts.await) {
-        (Ok(counts), Ok(status), Ok(conflicts)) => render(
+    match (
+        counts.await,
+        status.await,
+        conflicts.await,
+        s.service.cluster().await,
+    ) {
+        (Ok(counts), Ok(status), Ok(conflicts), Ok(cluster)) => render(
             "dashboard.html",
-            c.page("", "Overview", context! { counts, status, conflicts }),
+            c.page(
+                "",
+                "Overview",
+                context! { counts, status, conflicts, nodes => cluster.nodes },
+            ),
         ),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => c.failed(e),
+        (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
+            c.failed(e)
+        }
     }
 }
