@@ -67,7 +67,8 @@ for k in $NODES; do
     sleep 0.05
   done
   end=$(date +%s.%N)
-  echo "{\"nodes\": $k, \"import_rows\": $M, \"state\": \"$state\", \"seconds\": $(echo "$end - $start" | bc), \"rows_per_s\": $(echo "$M / ($end - $start)" | bc)}"
+  ok=$(curl -s -u admin:bench-password "${admins[0]}/api/v1/imports/$job" | sed 's/.*"ok":\([0-9]*\).*/\1/')
+  echo "{\"nodes\": $k, \"import_rows\": $M, \"state\": \"$state\", \"ok\": $ok, \"seconds\": $(echo "$end - $start" | bc), \"rows_per_s\": $(echo "$M / ($end - $start)" | bc)}"
   # Commit on node 1, file from node K.
   python3 - "${admins[0]}" "${https[$((k - 1))]}" "$R" "$k" <<'PY'
 import base64, http.client, json, sys, time, urllib.parse
