@@ -3,11 +3,12 @@
 use dialtone_store as store;
 use model::rules::DeviceClass;
 use model::{DndMode, SecurityMode, SystemKind};
+use std::time::Duration;
 use store::devices::{AppearanceRow, DeviceRow};
 use store::lines::LineRow;
 use store::testing::TestDb;
 use store::users::UserRow;
-use store::{Error, Find};
+use store::{Error, Find, Store};
 
 fn device(name: &str, system_id: i64) -> DeviceRow {
     DeviceRow {
@@ -955,4 +956,72 @@ async fn leases_go_to_one_run_until_they_run_out_and_dead_runs_jobs_are_claimed_
         );
         tx.commit().await.unwrap();
     }
+}
+
+/// On PostgreSQL a commit of one process is announced to the others (LISTEN/NOTIFY): a store
+/// that follows commits knows the new generation at once, where the poll alone would have it
+/// up to 250 ms later. A listening connection that is cut is opened again; meanwhile the poll
+/// stands in, and afterwards announcements are heard again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_are_heard_by_other_nodes_and_a_cut_listener_comes_back() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let writer = db.open().await;
+    let follower = Store::open(&db.url).await.unwrap();
+    let listening = follower
+        .follow_commits()
+        .expect("PostgreSQL follows commits");
+    let write = async || {
+        let mut tx = writer.write().await.unwrap();
+        store::admins::set_setting(tx.conn(), "probe", &store::now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        writer.generation().await.unwrap()
+    };
+    // Heard: after a first read (which asks the database), a commit elsewhere is known well
+    // within the poll's 250 ms.
+    let heard = async |what: &str| {
+        follower.generation().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = follower.generation().await.unwrap();
+        let n = write().await;
+        assert!(n > before);
+        let start = std::time::Instant::now();
+        while follower.generation().await.unwrap() < n {
+            assert!(
+                start.elapsed() < Duration::from_millis(150),
+                "{what}: commit {n} not heard within 150 ms"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    // Let the listener connect.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    heard("listening").await;
+    // Cut the listening connection from the server's side.
+    let mut c = writer.read().await.unwrap();
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    drop(c);
+    assert_eq!(cut, 1, "one listening connection");
+    // Meanwhile a commit is still seen (the poll), and once the listener is back, heard again.
+    let n = write().await;
+    let start = std::time::Instant::now();
+    while follower.generation().await.unwrap() < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "the poll stands in"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    heard("listening again").await;
+    listening.abort();
 }
