@@ -197,11 +197,12 @@ async fn a_log_in_flood_leaves_memory_where_it_was() {
     }
     let before = s.memory_kb("VmRSS");
 
-    // Two rounds of 64 addresses guessing at once, each until it is made to wait (10 argon2
-    // checks an address, 640 a round): what the first leaves (caches filled, threads started)
-    // the second does not add to.
+    // Three rounds of 64 addresses guessing at once, each until it is made to wait (10 argon2
+    // checks an address, 640 a round): what the first rounds leave (caches filled, threads
+    // started) the last does not add to. (On a loaded machine the first round may stop short of
+    // that plateau and the second reach it: CI once saw 31 MB, then 20 MB more.)
     let mut after = Vec::new();
-    for round in 0..2u8 {
+    for round in 0..3u8 {
         let start = Instant::now();
         let mut guessers = tokio::task::JoinSet::new();
         for host in 0..64u8 {
@@ -238,12 +239,12 @@ async fn a_log_in_flood_leaves_memory_where_it_was() {
             s.memory_kb("VmHWM") / 1024
         );
     }
-    let first_mb = after[0].saturating_sub(before) / 1024;
-    let second_mb = after[1].saturating_sub(after[0]) / 1024;
+    let first_mb = after[1].saturating_sub(before) / 1024;
+    let last_mb = after[2].saturating_sub(after[1]) / 1024;
     assert!(
-        first_mb < 100 && second_mb < 20,
-        "wrong log-ins from 64 addresses left the server {first_mb} MB larger, then {second_mb} MB \
-         more ({} MB before)",
+        first_mb < 100 && last_mb < 20,
+        "wrong log-ins from 64 addresses left the server {first_mb} MB larger after two rounds, \
+         then {last_mb} MB more after the third ({} MB before)",
         before / 1024
     );
 

@@ -28,6 +28,7 @@ struct Node {
     child: std::process::Child,
     admin: String,
     http: String,
+    tftp: String,
     syslog: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -113,6 +114,7 @@ fn start(db: &TestDb, i: u8, phone_sip_port: u16) -> Node {
         child,
         admin: format!("http://{}", admin.unwrap()),
         http: format!("http://{}", http.unwrap()),
+        tftp: tftp.unwrap(),
         syslog: syslog.unwrap().parse().unwrap(),
         log,
     }
@@ -180,6 +182,7 @@ async fn three_nodes_serve_one_fleet_and_lose_one_without_losing_anything() {
         .unwrap());
     let admin1 = n(0, &nodes);
     let admin2 = n(1, &nodes);
+    let [tftp1, tftp2, tftp3] = [0, 1, 2].map(|k| nodes[k].as_ref().unwrap().tftp.clone());
 
     // Every node is up and sees the others.
     until("three nodes up", 15, async || {
@@ -419,5 +422,106 @@ async fn three_nodes_serve_one_fleet_and_lose_one_without_losing_anything() {
             two_log.lock().unwrap().len()
         );
     }
+
+    // A token made on node 1 works on node 3, and once revoked on node 1, no longer there.
+    let (s, t) = api
+        .send(
+            api.0
+                .post(format!("{admin1}/api/v1/tokens"))
+                .json(&json!({"name": "cluster"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{t}");
+    let admin3 = n(2, &nodes);
+    let with_token = async || {
+        api.0
+            .get(format!("{admin3}/api/v1/whoami"))
+            .bearer_auth(t["token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(with_token().await, 200);
+    let (s, v) = api
+        .send(api.0.delete(format!("{admin1}/api/v1/tokens/{}", t["id"])))
+        .await;
+    assert_eq!(s, 204, "{v}");
+    until("the revoked token refused on node 3", 2, async || {
+        let got = with_token().await;
+        (got != 401).then(|| got.to_string())
+    })
+    .await;
+
+    // Soft clients of a system that names no TFTP servers are given the nodes, by name.
+    let tftps: Vec<String> = [&tftp1, &tftp2, &tftp3].map(|t| t.to_string()).into();
+    let (s, v) = api
+        .send(
+            api.0
+                .post(format!("{admin1}/api/v1/phones"))
+                .json(&json!({"model": "CUPC", "owner_user_id": "jsmith"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let http3 = nodes[2].as_ref().unwrap().http.clone();
+    let soft_tftp = async || -> Vec<String> {
+        let xml = api
+            .0
+            .get(format!("{http3}/UPCJSMITH.cnf.xml"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+        doc.descendants()
+            .filter(|n| n.has_tag_name("tftpServers"))
+            .flat_map(|n| n.children().filter(|c| c.has_tag_name("server")))
+            .map(|n| n.text().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(soft_tftp().await, tftps);
+
+    // A node that is up is not forgotten; one that is down is, and leaves the lists.
+    let forget = async |name: &str| {
+        api.send(
+            api.0
+                .delete(format!("{admin1}/api/v1/cluster/nodes/{name}")),
+        )
+        .await
+    };
+    let (s, v) = forget("node1").await;
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(forget("node9").await.0, 404);
+    let (s, v) = forget("node2").await;
+    assert_eq!(s, 204, "{v}");
+    let c = api.get(format!("{admin1}/api/v1/cluster")).await;
+    let names: Vec<&str> = c["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["name"].as_str())
+        .collect();
+    assert_eq!(names, ["node1", "node3"], "{c}");
+    let audit = api
+        .get(format!("{admin1}/api/v1/audit?action=delete"))
+        .await;
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["resource"] == "node" && e["target"] == "node2"),
+        "{audit}"
+    );
+    // Node 3 hears of it (its cache drops the file) within a second.
+    let want = vec![tftps[0].clone(), tftps[2].clone()];
+    until("the soft client's TFTP list without node2", 5, async || {
+        let got = soft_tftp().await;
+        (got != want).then(|| format!("{got:?}"))
+    })
+    .await;
     drop(nodes);
 }
