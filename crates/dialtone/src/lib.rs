@@ -566,6 +566,10 @@ impl App {
             tasks.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
                 let actor = service::Actor::new("scheduled LDAP sync");
+                tokio::select! {
+                    _ = svc.until_heard() => {}
+                    _ = &mut stopped => return Ok(()),
+                }
                 loop {
                     tokio::select! {
                         _ = tick.tick() => {}
@@ -632,6 +636,10 @@ impl App {
             let (stop, mut stopped) = oneshot::channel::<()>();
             tasks.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
+                tokio::select! {
+                    _ = svc.until_heard() => {}
+                    _ = &mut stopped => return Ok(()),
+                }
                 loop {
                     tokio::select! {
                         _ = tick.tick() => {}

@@ -23,6 +23,9 @@ pub struct Node {
     scheduler: AtomicBool,
     /// Its name was taken by another process at its last heartbeat (told once).
     displaced: AtomicBool,
+    /// Its first heartbeat is done: whether it holds the scheduler lease is known.
+    heard: AtomicBool,
+    heard_now: tokio::sync::Notify,
 }
 
 impl Node {
@@ -62,6 +65,19 @@ impl Service {
     /// Whether this node does the cluster's scheduled work now ([`SCHEDULER`]).
     pub fn is_scheduler(&self) -> bool {
         self.node.scheduler.load(Ordering::Acquire)
+    }
+
+    /// Waits for this node's first heartbeat, after which [`Service::is_scheduler`] says
+    /// whether it does the cluster's scheduled work (a loop of that work waits for it before
+    /// its first look).
+    pub async fn until_heard(&self) {
+        loop {
+            let woken = self.node.heard_now.notified();
+            if self.node.heard.load(Ordering::Acquire) {
+                return;
+            }
+            woken.await;
+        }
     }
 
     /// Records this run of the node, where it listens and the address phones are given for it.
@@ -116,6 +132,9 @@ impl Service {
             self.node.displaced.store(false, Ordering::Release);
         }
         let was = self.node.scheduler.swap(lead, Ordering::AcqRel);
+        if !self.node.heard.swap(true, Ordering::AcqRel) {
+            self.node.heard_now.notify_waiters();
+        }
         if was != lead {
             tracing::info!(
                 node = %self.node.name,
