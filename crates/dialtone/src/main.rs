@@ -188,9 +188,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for m in &moved {
                 println!("{m}");
             }
-            // The demo's own SQLite file, unless a database was given (--db, the
-            // configuration or DIALTONE_DATABASE__URL).
-            if cli.db.is_none() && cfg.database.url == Config::default().database.url {
+            // The demo's own SQLite file, unless --db names one, or a PostgreSQL database is
+            // configured (filled only when empty). A SQLite file of the configuration is never
+            // the demo's: the demo starts by deleting its file.
+            if cli.db.is_none() && !cfg.database.url.starts_with("postgres") {
                 cfg.database.url = "sqlite:dialtone-demo.db".into();
             }
             let postgres = cfg.database.url.starts_with("postgres");

@@ -125,3 +125,60 @@ fn the_demo_passes_over_a_busy_default_port_and_refuses_a_busy_given_one() {
     drop(busy);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `dialtone demo --no-serve` on the real binary: a configured SQLite file is never the demo's
+/// (the demo deletes its file first); a configured PostgreSQL database is filled when empty and
+/// left as it is once it holds a directory (the compose file's seed runs at every `up`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_leaves_a_configured_sqlite_file_and_fills_postgresql_once() {
+    let run = |url: &str, dir: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dialtone"))
+            .args(["demo", "--no-serve", "--users", "5"])
+            .current_dir(dir)
+            .env("DIALTONE_DATABASE__URL", url)
+            .env("DIALTONE_ADMIN_PASSWORD", "demo-test-password")
+            .env(
+                "DIALTONE_SECRET_KEY",
+                "ZGlhbHRvbmUgdGVzdCBzZWNyZXQga2V5IDMyIGJ5dGU=",
+            )
+            .env("DIALTONE_ADMIN__HTTPS_LISTEN", "")
+            .env_remove("DIALTONE_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let dir = std::env::temp_dir().join(format!("dialtone-demo-cfg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mine = TestDb::sqlite();
+    std::fs::write(mine.url.trim_start_matches("sqlite:"), b"").unwrap();
+    let o = run(&mine.url, &dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("sqlite:dialtone-demo.db"), "{out}");
+    assert!(dir.join("dialtone-demo.db").exists());
+    assert_eq!(
+        std::fs::metadata(mine.url.trim_start_matches("sqlite:"))
+            .unwrap()
+            .len(),
+        0,
+        "the configured file is untouched"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Some(pg) = TestDb::postgres().await {
+        std::fs::create_dir_all(&dir).unwrap();
+        let o = run(&pg.url, &dir);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(o.status.success() && out.contains("7 users"), "{out}");
+        assert!(
+            !out.contains("postgres:postgres@"),
+            "no password printed: {out}"
+        );
+        let o = run(&pg.url, &dir);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(
+            o.status.success() && out.contains("leaves it as it is"),
+            "{out}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
