@@ -102,10 +102,19 @@ impl Service {
         if before.as_ref().map(|b| b.tftp_host.as_str()) != Some(tftp_host) {
             tx.changed(Change::All);
         }
+        // The run before this one under the name is over (killed, or stopped): its leases go
+        // now rather than when they run out.
+        if let Some(b) = &before {
+            store::cluster::drop_leases(tx.conn(), &b.run).await?;
+        }
         tx.commit().await?;
         if let Some(b) = before {
             if !b.stopped && at - b.heartbeat_ms < NODE_DEAD_MS {
-                tracing::warn!(node = %b.name, "a node of this name was alive a moment ago: two servers may share a name ([cluster] node)");
+                tracing::warn!(
+                    node = %b.name,
+                    heard_ms_ago = at - b.heartbeat_ms,
+                    "the previous run of this node was heard from a moment ago: if it still runs, two servers share a name ([cluster] node)"
+                );
             }
         }
         tracing::info!(node = %self.node.name, run = %self.node.run, tftp_host, "joined the cluster");

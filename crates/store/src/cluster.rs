@@ -109,6 +109,11 @@ pub async fn stopped(conn: &mut AnyConnection, name: &str, run: &str) -> Result<
         .bind(run)
         .execute(&mut *conn)
         .await?;
+    drop_leases(conn, run).await
+}
+
+/// Lets go of every lease `run` holds.
+pub async fn drop_leases(conn: &mut AnyConnection, run: &str) -> Result<()> {
     sqlx::query("DELETE FROM leases WHERE run = $1")
         .bind(run)
         .execute(conn)
