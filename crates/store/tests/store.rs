@@ -736,30 +736,42 @@ async fn tokens_expire_and_are_revoked_by_their_owner() {
     }
 }
 
+/// An import job of a line, running, as recorded at its start.
+fn import_job() -> model::ImportJob {
+    model::ImportJob {
+        id: 0,
+        kind: "lines".into(),
+        mode: "add".into(),
+        dry_run: false,
+        stop_on_error: false,
+        template: String::new(),
+        source: "x.csv".into(),
+        actor: "admin".into(),
+        state: model::JobState::Running,
+        rows_total: Some(1),
+        rows_done: 0,
+        ok: 0,
+        unchanged: 0,
+        failed: 0,
+        message: String::new(),
+        created_at: String::new(),
+        updated_at: String::new(),
+        finished_at: None,
+    }
+}
+
 #[tokio::test]
 async fn kept_dry_run_files_are_bounded_in_count_and_bytes() {
     for db in TestDb::all().await {
         let store = db.open().await;
         let mut tx = store.write().await.unwrap();
         let job = model::ImportJob {
-            id: 0,
             kind: "users".into(),
-            mode: "add".into(),
             dry_run: true,
-            stop_on_error: false,
-            template: String::new(),
             source: "u.csv".into(),
-            actor: "admin".into(),
             state: model::JobState::Done,
             rows_total: None,
-            rows_done: 0,
-            ok: 0,
-            unchanged: 0,
-            failed: 0,
-            message: String::new(),
-            created_at: String::new(),
-            updated_at: String::new(),
-            finished_at: None,
+            ..import_job()
         };
         let mut ids = Vec::new();
         for _ in 0..5 {
@@ -866,26 +878,7 @@ async fn leases_go_to_one_run_until_they_run_out_and_dead_runs_jobs_are_claimed_
             .await
             .unwrap());
         // A background job of a run that is not alive is claimed by the first who asks.
-        let job = model::ImportJob {
-            id: 0,
-            kind: "lines".into(),
-            mode: "add".into(),
-            dry_run: false,
-            stop_on_error: false,
-            template: String::new(),
-            source: "x.csv".into(),
-            actor: "admin".into(),
-            state: model::JobState::Running,
-            rows_total: Some(1),
-            rows_done: 0,
-            ok: 0,
-            unchanged: 0,
-            failed: 0,
-            message: String::new(),
-            created_at: String::new(),
-            updated_at: String::new(),
-            finished_at: None,
-        };
+        let job = import_job();
         let bg = store::templates::insert_job(tx.conn(), &job, "a#1")
             .await
             .unwrap();
