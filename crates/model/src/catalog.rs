@@ -18,6 +18,28 @@ pub enum DeviceFamily {
     Conference,
     /// Key expansion modules, attached to a phone rather than a device of their own.
     ExpansionModule,
+    /// Yealink T4x/T5x phones (`y0000000000xx.cfg`, `<mac>.cfg`).
+    Yealink,
+    /// Poly VVX phones on UC Software (`<mac>.cfg` or `000000000000.cfg`, then the files it
+    /// names).
+    Polycom,
+    /// Grandstream GRP/GXP phones (`cfg<mac>.xml`).
+    Grandstream,
+    /// Snom D7xx phones (`snom<model>.htm`, then `<MAC>.xml`).
+    Snom,
+}
+
+impl DeviceFamily {
+    /// Phones of another vendor than Cisco.
+    pub fn is_other_vendor(self) -> bool {
+        matches!(
+            self,
+            DeviceFamily::Yealink
+                | DeviceFamily::Polycom
+                | DeviceFamily::Grandstream
+                | DeviceFamily::Snom
+        )
+    }
 }
 
 /// How a model's device name is formed.
@@ -130,6 +152,13 @@ impl Catalog {
     pub fn get(&self, model: &str) -> Option<&DeviceType> {
         let m = model.trim();
         if let Some(t) = self.by_model.get(m) {
+            return Some(t);
+        }
+        if let Some(t) = self
+            .by_model
+            .values()
+            .find(|t| t.model.eq_ignore_ascii_case(m))
+        {
             return Some(t);
         }
         let upper = m.to_ascii_uppercase();

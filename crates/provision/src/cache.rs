@@ -19,6 +19,10 @@ pub(crate) struct Cached {
     pub device_id: Option<i64>,
     pub access: Access,
     pub sealing: crate::Sealing,
+    /// The bytes are the phone's clear file and what is asked for is its encrypted form
+    /// (`<mac>.cfg` of an MPP phone): each answer encrypts them with the sealing key, under a
+    /// salt of its own.
+    pub encrypted: bool,
 }
 
 #[derive(Clone)]

@@ -138,6 +138,20 @@ impl Answer {
 
 impl From<Cached> for Answer {
     fn from(c: Cached) -> Answer {
+        if c.encrypted {
+            if let Some(k) = c.sealing.key() {
+                return Answer::File {
+                    bytes: render::family::encrypt_profile(&c.bytes, k.expose(), rand::random())
+                        .into(),
+                    content_type: "application/octet-stream",
+                    device: c.device,
+                    device_id: c.device_id,
+                    access: c.access,
+                    // What goes out is encrypted: any transport may carry it.
+                    sealing: Sealing::Clear,
+                };
+            }
+        }
         Answer::File {
             bytes: c.bytes,
             content_type: c.content_type,
@@ -446,11 +460,7 @@ impl Provisioner {
                 "`{path}` is outside the phone files"
             )));
         };
-        // `<mac>.cfg`: the phone's own file, encrypted with its profile key.
-        if let Some(plain) = render::family::plain_of_encrypted(file) {
-            return self.encrypted(file, &plain, base_url, peer).await;
-        }
-        let Some((_family, asked)) = render::family::identify(file) else {
+        let Some((family, asked)) = render::family::identify(file) else {
             if let Some(path) = self.inner.service.firmware_file(file) {
                 return Ok(Answer::Firmware {
                     path,
@@ -465,6 +475,7 @@ impl Provisioner {
             Asked::Refused(why) => Ok(Answer::NotFound(format!("{file}: {why}"))),
             Asked::Default => self.default_file(file).await,
             Asked::FirstContact => self.first_contact(file, user_agent, base_url).await,
+            Asked::Common => self.common_file(family, file, user_agent, base_url).await,
             Asked::Device(key) => {
                 if let Some(w) = peer.and_then(|ip| self.inner.guard.sweep_wait(file, ip)) {
                     return Ok(Answer::Throttled(w));
@@ -483,55 +494,6 @@ impl Provisioner {
                 Ok(a)
             }
         }
-    }
-
-    /// `file`, the encrypted form of the phone's own `plain` file: 404 unless the phone's
-    /// profile is served encrypted (docs/phones.md, "Encrypted profiles").
-    async fn encrypted(
-        &self,
-        file: &str,
-        plain: &str,
-        base_url: &str,
-        peer: Option<std::net::IpAddr>,
-    ) -> Result<Answer> {
-        let Some((_, Asked::Device(key))) = render::family::identify(plain) else {
-            return Ok(Answer::NotFound(format!("{file}: not a phone's file")));
-        };
-        if let Some(w) = peer.and_then(|ip| self.inner.guard.sweep_wait(file, ip)) {
-            return Ok(Answer::Throttled(w));
-        }
-        let a = self.device_file(plain, key, base_url).await?;
-        Ok(match a {
-            Answer::File {
-                bytes,
-                device,
-                device_id,
-                access,
-                sealing,
-                ..
-            } => match sealing.key() {
-                Some(k) => Answer::File {
-                    bytes: render::family::encrypt_profile(&bytes, k.expose(), rand::random())
-                        .into(),
-                    content_type: "application/octet-stream",
-                    device,
-                    device_id,
-                    access,
-                    // What goes out is encrypted: any transport may carry it.
-                    sealing: Sealing::Clear,
-                },
-                None => Answer::NotFound(format!(
-                    "{file}: {} has no encrypted profile (its system's profile_encryption is off, or neither it nor its system has a key)",
-                    device.as_deref().unwrap_or("the phone")
-                )),
-            },
-            other => {
-                if let (Answer::NotFound(_), Some(ip)) = (&other, peer) {
-                    self.inner.guard.missed(file, ip);
-                }
-                other
-            }
-        })
     }
 
     /// A device's own file, from the cache or read and rendered in a batch.
@@ -756,7 +718,27 @@ impl Provisioner {
                         .entry((p.id, m.base_url.as_str()))
                         .or_insert_with(|| view::view(p, &m.base_url, &self.http_of(&m.base_url)));
                     let started = std::time::Instant::now();
-                    let rendered = self.inner.renderer.render(v, &m.file);
+                    let sealing = view::sealing(p);
+                    // `<mac>.cfg` is a Yealink's or a Poly's own file, and an MPP phone's
+                    // own file encrypted with its profile key (docs/phones.md, "Encrypted
+                    // profiles").
+                    let (rendered, encrypted) = match self.inner.renderer.render(v, &m.file) {
+                        None => match render::family::plain_of_encrypted(&m.file) {
+                            Some(plain) if v.family == model::DeviceFamily::Mpp => {
+                                if sealing.key().is_some() {
+                                    (self.inner.renderer.render(v, &plain), true)
+                                } else {
+                                    answers.push(Ok(Answer::NotFound(format!(
+                                        "{}: {} has no encrypted profile (its system's profile_encryption is off, or neither it nor its system has a key)",
+                                        m.file, v.name
+                                    ))));
+                                    continue;
+                                }
+                            }
+                            _ => (None, false),
+                        },
+                        r => (r, false),
+                    };
                     if let Some(Ok(_)) = &rendered {
                         let took = started.elapsed();
                         self.inner.metrics.rendered(took);
@@ -782,7 +764,8 @@ impl Provisioner {
                                 device: Some(v.name.clone()),
                                 device_id: Some(p.id),
                                 access: access.clone(),
-                                sealing: view::sealing(p),
+                                sealing,
+                                encrypted,
                             };
                             self.inner.cache.insert(m.cache_key.clone(), c.clone());
                             Ok(c.into())
@@ -854,6 +837,53 @@ impl Provisioner {
                     device_id: None,
                     access: Access::Anyone,
                     sealing: Sealing::Clear,
+                    encrypted: false,
+                };
+                self.keep_shared(key, &c);
+                c
+            }
+        };
+        Ok(Answer::File {
+            bytes: c.bytes,
+            content_type: c.content_type,
+            device: None,
+            device_id: id,
+            access: c.access,
+            sealing: c.sealing,
+        })
+    }
+
+    /// A file every phone of a family (or model) gets the same (Yealink `y0000000000xx.cfg`,
+    /// Poly `000000000000.cfg`, Snom `snom<model>.htm`): served to whoever asks, kept while the
+    /// generation holds. When the User-Agent names a phone of the directory, the fetch is noted
+    /// in its status.
+    async fn common_file(
+        &self,
+        family: &'static dyn render::Family,
+        file: &str,
+        user_agent: Option<&str>,
+        base_url: &str,
+    ) -> Result<Answer> {
+        let i = &self.inner;
+        let id = match user_agent.and_then(|ua| family.device_from_user_agent(ua)) {
+            Some(m) => i.service.device_with_mac(&m).await?,
+            None => None,
+        };
+        let generation = i.service.generation().await?;
+        let key = cache_key(file, base_url);
+        let c = match self.shared_cached(&key, generation) {
+            Some(c) => c,
+            None => {
+                let r = family.render_common(&i.renderer, file, base_url)?;
+                let c = Cached {
+                    generation,
+                    bytes: bytes_of(r),
+                    content_type: content_type(file),
+                    device: None,
+                    device_id: None,
+                    access: Access::Anyone,
+                    sealing: Sealing::Clear,
+                    encrypted: false,
                 };
                 self.keep_shared(key, &c);
                 c
@@ -893,6 +923,7 @@ impl Provisioner {
             device_id: None,
             access: Access::Anyone,
             sealing: Sealing::Clear,
+            encrypted: false,
         };
         self.keep_shared(key, &c);
         Ok(c.into())
@@ -1003,6 +1034,7 @@ impl Provisioner {
                             device_id: Some(p.id),
                             access: access.clone(),
                             sealing: view::sealing(&p),
+                            encrypted: false,
                         },
                     );
                     files.push((file, bytes));

@@ -96,6 +96,7 @@ async fn target(
     let event = match v.family().map(|f| f.resync(v)) {
         Some(ResyncBy::Event("check-sync")) => ResyncEvent::CheckSync,
         Some(ResyncBy::Event("resync")) => ResyncEvent::Resync,
+        Some(ResyncBy::Event("check-sync;reboot=false")) => ResyncEvent::CheckSyncNoReboot,
         Some(ResyncBy::Event(other)) => {
             return Err(Skip::NoNotify(format!(
                 "Dialtone cannot send `Event: {other}` yet"

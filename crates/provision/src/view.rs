@@ -23,18 +23,22 @@ pub(crate) fn servers(s: &model::SystemSettings) -> Vec<Server> {
 /// files.
 pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (DeviceView, Access) {
     let t = Catalog::builtin().get(&p.model);
-    let mpp = t.map(|t| t.family) == Some(DeviceFamily::Mpp);
-    // Only MPP phones send HTTP credentials (profile rules with `--uid`/`--pwd`); the files of
+    let kind = t.map(|t| t.family).unwrap_or(DeviceFamily::Enterprise);
+    let mpp = kind == DeviceFamily::Mpp;
+    let other_vendor = kind.is_other_vendor();
+    // Only MPP phones (profile rules with `--uid`/`--pwd`) and other vendors' phones (their
+    // provisioning server's user name and password) send HTTP credentials; the files of
     // enterprise phones and soft clients stay open (see docs/phones.md).
-    let credential = if mpp {
+    let authenticates = render::family::family_of_kind(kind).is_some_and(|f| f.sends_credentials());
+    let credential = if authenticates {
         p.http_credential.as_ref()
     } else {
         None
     };
     let mut parameters: Vec<(String, String)> = Vec::new();
-    if mpp {
+    if mpp || other_vendor {
         for (key, (value, origin)) in &p.parameters.values {
-            let value = if *key == "profile_rule" {
+            let value = if mpp && *key == "profile_rule" {
                 own_rule(
                     value,
                     matches!(origin, model::provisioning::Origin::Default),
@@ -55,7 +59,7 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (Device
     let (auth_name, auth_password) = p.owner.clone().unwrap_or_default();
     let carries_secret =
         credential.is_some() || (!p.lines.is_empty() && !auth_password.expose().is_empty());
-    let access = match (mpp, s.phone_auth, credential) {
+    let access = match (authenticates, s.phone_auth, credential) {
         (false, _, _) | (_, PhoneAuth::Off, _) => Access::Anyone,
         (true, PhoneAuth::Secrets, _) if !carries_secret => Access::Anyone,
         (true, _, Some(c)) => Access::Device(Arc::new(c.clone())),
@@ -65,7 +69,7 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (Device
         name: p.name.clone(),
         mac: p.mac.clone(),
         model: p.model.clone(),
-        family: t.map(|t| t.family).unwrap_or(DeviceFamily::Enterprise),
+        family: kind,
         psn: t.and_then(|t| t.psn.clone()),
         file_patterns: t.map(|t| t.files.clone()).unwrap_or_default(),
         protocol: p.protocol.clone(),
@@ -149,6 +153,10 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (Device
             None => String::new(),
         },
         load: p.load.clone(),
+        provisioning_url: base_url.to_string(),
+        http_credential: other_vendor
+            .then(|| credential.map(|c| (c.username.clone(), c.password.clone())))
+            .flatten(),
     };
     (view, access)
 }

@@ -8,6 +8,7 @@
 
 pub mod family;
 mod native;
+mod vendor;
 mod view;
 
 pub use family::{Asked, DeviceKey, Family, ResyncBy};
@@ -39,6 +40,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "soft-client.cnf.xml.j2",
         include_str!("../templates/soft-client.cnf.xml.j2"),
+    ),
+    (
+        "yealink-common.cfg.j2",
+        include_str!("../templates/yealink-common.cfg.j2"),
+    ),
+    (
+        "yealink-device.cfg.j2",
+        include_str!("../templates/yealink-device.cfg.j2"),
     ),
 ];
 
@@ -115,19 +124,42 @@ pub(crate) fn xml_escape(s: &str, out: &mut String) {
     out.push_str(&s[plain..]);
 }
 
+/// Whether a template writes `key = value` lines (Yealink's `.cfg` files) rather than XML.
+fn line_format(name: &str) -> bool {
+    let name = name.rsplit('/').next().unwrap_or(name);
+    name.starts_with("yealink") && name.ends_with(".cfg.j2")
+}
+
+/// A value in a `key = value` line: control characters (a line break would start a line of
+/// its own: another setting) are dropped, the rest is written as it is.
+pub(crate) fn line_escape(s: &str, out: &mut String) {
+    out.extend(s.chars().filter(|c| !c.is_control()));
+}
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
     env.set_fuel(Some(FUEL));
-    env.set_auto_escape_callback(|_| AutoEscape::Custom("xml"));
+    env.set_auto_escape_callback(|name| {
+        if line_format(name) {
+            AutoEscape::Custom("line")
+        } else {
+            AutoEscape::Custom("xml")
+        }
+    });
     env.set_formatter(|out, state, value| {
-        if state.auto_escape() == AutoEscape::Custom("xml") && !value.is_safe() {
+        let escape = state.auto_escape();
+        if matches!(escape, AutoEscape::Custom(_)) && !value.is_safe() {
             if value.is_none() || value.is_undefined() {
                 return Ok(());
             }
             let mut s = String::new();
-            xml_escape(&value.to_string(), &mut s);
+            if escape == AutoEscape::Custom("xml") {
+                xml_escape(&value.to_string(), &mut s);
+            } else {
+                line_escape(&value.to_string(), &mut s);
+            }
             out.write_str(&s).map_err(minijinja::Error::from)
         } else {
             minijinja::escape_formatter(out, state, value)
@@ -288,11 +320,46 @@ impl Renderer {
         }
     }
 
+    /// Renders `template` with `ctx` by minijinja: the operator's version when there is one and
+    /// it renders, the built-in one otherwise (templates with no Rust twin).
+    pub(crate) fn render_template<S: serde::Serialize>(
+        &self,
+        template: &str,
+        ctx: &S,
+    ) -> Result<Rendered, RenderError> {
+        let value = minijinja::Value::from_serialize(ctx);
+        let mut failure = None;
+        if self.overridden.contains(template) {
+            match self
+                .env
+                .get_template(template)
+                .and_then(|t| t.render(&value))
+            {
+                Ok(s) => {
+                    return Ok(Rendered {
+                        bytes: stamp(s).into_bytes(),
+                        fallback: None,
+                    })
+                }
+                Err(e) => failure = Some(RenderError::from_jinja(template, &e)),
+            }
+        }
+        let builtin = builtin_name(template);
+        self.env
+            .get_template(&builtin)
+            .and_then(|t| t.render(&value))
+            .map(|s| Rendered {
+                bytes: stamp(s).into_bytes(),
+                fallback: failure,
+            })
+            .map_err(|e| RenderError::from_jinja(&builtin, &e))
+    }
+
     /// The bytes of `file` for this device, or `None` when the device does not fetch it.
     /// The second value is a failed operator template that the built-in one replaced.
     pub fn render(&self, view: &DeviceView, file: &str) -> Option<Result<Rendered, RenderError>> {
         let pattern = view.pattern_of(file)?;
-        let family = family::family_of_pattern(pattern)?;
+        let family = family::family_of_pattern(pattern, view.family)?;
         Some(family.render(self, view, pattern))
     }
 

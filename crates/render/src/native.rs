@@ -485,6 +485,8 @@ mod tests {
                         .then(|| client(variant)),
                     load: (variant % 2 == 1).then(|| odd(3)),
                     upgrade_rule: odd(4),
+                    provisioning_url: "http://dialtone.example.com:6970".into(),
+                    http_credential: None,
                 });
             }
         }

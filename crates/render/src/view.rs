@@ -105,6 +105,12 @@ pub struct DeviceView {
     pub load: Option<String>,
     /// Where an MPP phone fetches that load's manifest (its `Upgrade_Rule`).
     pub upgrade_rule: String,
+    /// This server as the phone reached it (`http://host:6970`, `tftp://host:69`): where the
+    /// files of other vendors' phones send them back for their next resync.
+    pub provisioning_url: String,
+    /// The user name and password the phone sends when it fetches its files (its HTTP
+    /// credential), for the files of vendors that carry it; never `Debug`.
+    pub http_credential: Option<(String, Secret)>,
 }
 
 /// `XMLDefault.cnf.xml`.

@@ -112,6 +112,8 @@ fn view(model: &str, name: &str, mac: Option<&str>) -> DeviceView {
             .into(),
         ),
         upgrade_rule: "http://dialtone.example.com:6970/sip88xx.14-2-1MPP-0001-154.loads".into(),
+        provisioning_url: "http://dialtone.example.com:6970".into(),
+        http_credential: None,
     }
 }
 
@@ -120,8 +122,11 @@ fn check(name: &str, bytes: &[u8]) {
         .join("tests/golden")
         .join(name);
     let text = std::str::from_utf8(bytes).expect("UTF-8");
-    roxmltree::Document::parse(text)
-        .unwrap_or_else(|e| panic!("{name} is not well-formed XML: {e}\n{text}"));
+    // Yealink's files are `key = value` lines; every other file is XML.
+    if !text.starts_with("#!version:") {
+        roxmltree::Document::parse(text)
+            .unwrap_or_else(|e| panic!("{name} is not well-formed XML: {e}\n{text}"));
+    }
     if std::env::var("DIALTONE_UPDATE_GOLDEN").is_ok() {
         std::fs::write(&path, bytes).unwrap();
     }
@@ -396,4 +401,136 @@ fn a_runaway_template_runs_out_of_fuel() {
     );
     assert!(String::from_utf8(b).unwrap().contains("Profile_Rule"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A phone of another vendor as the fixtures above show it, with an HTTP credential, its
+/// periodic resync at 30 minutes and the BLF key on an expansion module's first key.
+fn vendor_view(model: &str, mac: &str) -> DeviceView {
+    let mut v = view(model, &format!("SEP{mac}"), Some(mac));
+    v.http_credential = Some((mac.to_ascii_lowercase(), Secret::new("Ph0ne-pass.1")));
+    v.load = None;
+    v.upgrade_rule = String::new();
+    v.dnd = DndMode::CallReject;
+    v
+}
+
+/// The `key = value` settings of a Yealink file, in order (comments and the header left out).
+fn yealink_settings(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (k, v) = l
+                .split_once(" = ")
+                .unwrap_or_else(|| panic!("not `key = value`: {l}"));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// Yealink, "Administrator's Guide for SIP-T2 Series/T4 Series/T5 Series IP Phones":
+/// - "MAC CFG File": the phone's own file is `<MAC>.cfg` in lower case (its example
+///   `00156574b150.cfg`); "Common CFG File": `y0000000000xx.cfg`, one per model.
+/// - "Configuration Files": the first line is `#!version:1.0.0.1`, which "must be placed in the
+///   first line"; the settings are `parameter = value` lines, `#` starts a comment.
+/// - "Rebooting Issues": on `Event: check-sync` the phone reboots only when told so
+///   (`reboot=true`) while `sip.notify_reboot_enable` is 0; 2 ignores the NOTIFY.
+#[test]
+fn yealink_files() {
+    let r = Renderer::builtin();
+    let mut v = vendor_view("T46U", "805EC0112233");
+    v.expansion_modules = vec!["EXP43".into()];
+    v.speed_dials[1].button = 28;
+    assert_eq!(v.files(), vec!["y000000000108.cfg", "805ec0112233.cfg"]);
+    let common = render(&r, &v, "Y000000000108.CFG");
+    check("y000000000108.cfg", &common);
+    assert!(common.starts_with(b"#!version:1.0.0.1\n"));
+    assert!(String::from_utf8(common)
+        .unwrap()
+        .contains("Yealink SIP-T46U"));
+
+    let bytes = render(&r, &v, "805EC0112233.cfg");
+    check("805ec0112233.cfg", &bytes);
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.starts_with("#!version:1.0.0.1\n"), "{text}");
+    let settings = yealink_settings(&text);
+    let get = |k: &str| {
+        settings
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{k} missing:\n{text}"))
+    };
+    for (k, want) in [
+        (
+            "static.auto_provision.server.url",
+            "http://dialtone.example.com:6970/",
+        ),
+        ("static.auto_provision.server.username", "805ec0112233"),
+        ("static.auto_provision.server.password", "Ph0ne-pass.1"),
+        ("static.auto_provision.repeat.enable", "1"),
+        ("static.auto_provision.repeat.minutes", "30"),
+        ("sip.notify_reboot_enable", "0"),
+        ("account.1.enable", "1"),
+        ("account.1.user_name", "2000"),
+        ("account.1.auth_name", "jsmith"),
+        ("account.1.password", "s1p&<secret>"),
+        ("account.1.label", "John Smith - 2000"),
+        ("account.1.display_name", "John Smith"),
+        ("account.1.sip_server.1.address", "cucm1.example.com"),
+        ("account.1.sip_server.1.port", "5060"),
+        ("account.1.sip_server.1.transport_type", "0"),
+        ("account.1.sip_server.2.address", "cucm2.example.com"),
+        ("account.1.shared_line", "0"),
+        ("account.2.shared_line", "1"),
+        ("account.3.enable", "0"),
+        ("account.16.enable", "0"),
+        ("voice_mail.number.1", "8000"),
+        ("features.dnd.enable", "1"),
+        ("forward.always.enable", "0"),
+        ("forward.busy.enable", "1"),
+        ("forward.busy.target", "8000"),
+        ("forward.no_answer.target", "8000"),
+        // Line keys: 15 a line, 13 a speed dial, 16 a BLF.
+        ("linekey.1.type", "15"),
+        ("linekey.1.line", "1"),
+        ("linekey.2.type", "15"),
+        ("linekey.2.line", "2"),
+        ("linekey.3.type", "13"),
+        ("linekey.3.value", "5550100"),
+        ("linekey.3.label", "Home"),
+        ("linekey.4.type", "0"),
+        ("linekey.27.type", "0"),
+        ("expansion_module.1.key.1.type", "16"),
+        ("expansion_module.1.key.1.value", "2002"),
+    ] {
+        assert_eq!(get(k), want, "{k}");
+    }
+    assert!(
+        !settings.iter().any(|(k, _)| k == "linekey.28.type"),
+        "27 keys on a T46U"
+    );
+}
+
+#[test]
+fn a_yealink_value_cannot_start_a_line_of_its_own() {
+    let r = Renderer::builtin();
+    let mut v = vendor_view("T54W", "805EC0112244");
+    v.description = "desk\nstatic.security.user_password = admin:owned".into();
+    v.lines[0].display_name = "John\r\naccount.1.password = x".into();
+    let text = String::from_utf8(render(&r, &v, "805ec0112244.cfg")).unwrap();
+    let settings = yealink_settings(&text);
+    assert!(
+        !settings
+            .iter()
+            .any(|(k, _)| k == "static.security.user_password"),
+        "{text}"
+    );
+    assert_eq!(
+        settings
+            .iter()
+            .filter(|(k, _)| k == "account.1.password")
+            .count(),
+        1,
+        "{text}"
+    );
 }

@@ -357,6 +357,10 @@ fn family_name(f: Option<model::DeviceFamily>) -> &'static str {
         Some(SoftClient) => "soft clients",
         Some(Conference) => "conference stations",
         Some(ExpansionModule) => "expansion modules",
+        Some(Yealink) => "Yealink phones",
+        Some(Polycom) => "Poly phones",
+        Some(Grandstream) => "Grandstream phones",
+        Some(Snom) => "Snom phones",
         None => "a model not in the catalogue",
     }
 }

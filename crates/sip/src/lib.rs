@@ -63,6 +63,9 @@ pub enum ResyncEvent {
     CheckSync,
     /// Cisco MPP phones (with Resync From SIP on): `Event: resync`.
     Resync,
+    /// Yealink, Snom and others that read the event's parameter: fetch the files again and
+    /// reboot only if a change needs it, `Event: check-sync;reboot=false`.
+    CheckSyncNoReboot,
 }
 
 impl ResyncEvent {
@@ -70,6 +73,7 @@ impl ResyncEvent {
         match self {
             ResyncEvent::CheckSync => "check-sync",
             ResyncEvent::Resync => "resync",
+            ResyncEvent::CheckSyncNoReboot => "check-sync;reboot=false",
         }
     }
 }

@@ -15,6 +15,14 @@ impl Family for CiscoEnterprise {
         "cisco-enterprise"
     }
 
+    fn kinds(&self) -> &'static [DeviceFamily] {
+        &[
+            DeviceFamily::Enterprise,
+            DeviceFamily::Conference,
+            DeviceFamily::SoftClient,
+        ]
+    }
+
     fn patterns(&self) -> &'static [&'static str] {
         &["SEP<MAC>.cnf.xml"]
     }

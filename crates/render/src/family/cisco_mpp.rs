@@ -6,7 +6,7 @@
 
 use super::{strip_prefix_ci, strip_suffix_ci, Asked, DeviceKey, Family, ResyncBy};
 use crate::{DeviceView, RenderError, Rendered, Renderer};
-use model::{Catalog, Mac};
+use model::{Catalog, DeviceFamily, Mac};
 
 pub(crate) struct CiscoMpp;
 
@@ -17,17 +17,27 @@ impl Family for CiscoMpp {
         "cisco-mpp"
     }
 
+    fn kinds(&self) -> &'static [DeviceFamily] {
+        &[DeviceFamily::Mpp]
+    }
+
     fn patterns(&self) -> &'static [&'static str] {
         &[FIRST_CONTACT, "<mac>.xml"]
     }
 
+    fn sends_credentials(&self) -> bool {
+        true
+    }
+
     fn identify(&self, file: &str) -> Option<Asked> {
         if let Some(rest) = strip_suffix_ci(file, ".xml") {
-            if rest.len() == 12 {
-                if let Ok(m) = Mac::parse(rest) {
-                    return Some(Asked::Device(DeviceKey::Mac(m)));
-                }
+            if let Some(m) = super::mac_of(rest) {
+                return Some(Asked::Device(DeviceKey::Mac(m)));
             }
+        }
+        // Its own file encrypted (`<mac>.cfg`, [`plain_of_encrypted`]).
+        if let Some(m) = strip_suffix_ci(file, ".cfg").and_then(super::mac_of) {
+            return Some(Asked::Device(DeviceKey::Mac(m)));
         }
         let psn = strip_suffix_ci(file, ".xml")
             .or_else(|| strip_suffix_ci(file, ".cfg").and_then(|r| strip_prefix_ci(r, "spa")))?;

@@ -5,12 +5,17 @@
 
 use super::{strip_prefix_ci, strip_suffix_ci, Asked, DeviceKey, Family, ResyncBy};
 use crate::{DeviceView, RenderError, Rendered, Renderer};
+use model::DeviceFamily;
 
 pub(crate) struct CiscoSoftClient;
 
 impl Family for CiscoSoftClient {
     fn name(&self) -> &'static str {
         "cisco-soft-client"
+    }
+
+    fn kinds(&self) -> &'static [DeviceFamily] {
+        &[DeviceFamily::SoftClient]
     }
 
     fn patterns(&self) -> &'static [&'static str] {

@@ -8,9 +8,10 @@ mod cisco_enterprise;
 mod cisco_mpp;
 pub use cisco_mpp::{encrypt_profile, plain_of_encrypted, ENCRYPTED_FILE};
 mod cisco_soft_client;
+mod yealink;
 
 use crate::{DeviceView, RenderError, Rendered, Renderer};
-use model::Mac;
+use model::{DeviceFamily, Mac};
 
 /// How a request names a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,10 @@ pub enum Asked {
     FirstContact,
     /// What phones not in the directory get when auto-registration is on.
     Default,
+    /// A file every phone of a family (or of one of its models) gets the same, naming no
+    /// device: Yealink's `y0000000000xx.cfg`, Poly's `000000000000.cfg`, Snom's
+    /// `snom<model>.htm`. Who asks is told by the User-Agent, if at all.
+    Common,
     /// A file this server never serves, and why.
     Refused(&'static str),
 }
@@ -47,8 +52,20 @@ pub enum ResyncBy {
 pub trait Family: Send + Sync {
     /// For logs.
     fn name(&self) -> &'static str;
+    /// The catalogue's families of the devices this family renders.
+    fn kinds(&self) -> &'static [DeviceFamily];
     /// The catalogue's file name patterns this family renders (`SEP<MAC>.cnf.xml`, …).
     fn patterns(&self) -> &'static [&'static str];
+    /// Whether `pattern`, a file name of the catalogue, is one of this family's: one of
+    /// [`Family::patterns`], or a name a family serves as written (a per-model common file).
+    fn owns(&self, pattern: &str) -> bool {
+        self.patterns().contains(&pattern)
+    }
+    /// Whether its phones send HTTP credentials when they fetch their files (and so can be
+    /// asked for them: system setting `phone_auth`).
+    fn sends_credentials(&self) -> bool {
+        false
+    }
     /// What `file` (the last segment of a request's path) asks for, when it is one of this
     /// family's names.
     fn identify(&self, file: &str) -> Option<Asked>;
@@ -70,6 +87,20 @@ pub trait Family: Send + Sync {
     ) -> Result<Rendered, RenderError>;
     /// Whether `view`'s device takes a resync NOTIFY.
     fn resync(&self, view: &DeviceView) -> ResyncBy;
+    /// Renders `file`, one of its [`Asked::Common`] files, as a phone that reached this server
+    /// at `base_url` gets it.
+    fn render_common(
+        &self,
+        _r: &Renderer,
+        file: &str,
+        _base_url: &str,
+    ) -> Result<Rendered, RenderError> {
+        Err(RenderError {
+            template: file.to_string(),
+            line: None,
+            message: format!("the {} family has no common files", self.name()),
+        })
+    }
 }
 
 /// Every family Dialtone serves, in the order requests are matched against them.
@@ -77,6 +108,7 @@ pub static FAMILIES: &[&dyn Family] = &[
     &cisco_enterprise::CiscoEnterprise,
     &cisco_mpp::CiscoMpp,
     &cisco_soft_client::CiscoSoftClient,
+    &yealink::Yealink,
 ];
 
 /// What `file` asks for, and the family that says so; `None` when no family knows the name.
@@ -93,30 +125,48 @@ pub fn device_from_user_agent(user_agent: &str) -> Option<Mac> {
         .find_map(|f| f.device_from_user_agent(user_agent))
 }
 
-/// The model a request for `file` says it comes from, when the family owning the file can tell
-/// (its name or its User-Agent), and only a model of that family: a User-Agent of one family
-/// asking for another's file names nothing.
+/// The model a request for `file` says it comes from, when a family that knows the file name
+/// can tell (by the name or the User-Agent), and only a model of that family: a User-Agent of
+/// one family asking for another's file names nothing. (`<mac>.cfg` is a Yealink's and a Poly's
+/// file, `<mac>.xml` an MPP phone's and a Snom's: each family that knows the name is asked.)
 pub fn model_of_request(file: &str, user_agent: Option<&str>) -> Option<String> {
-    let (family, _) = identify(file)?;
-    let model = family.model_of_request(file, user_agent.unwrap_or(""))?;
-    let t = model::Catalog::builtin().get(&model)?;
-    t.files
+    FAMILIES
         .iter()
-        .any(|p| family.patterns().contains(&p.as_str()))
-        .then(|| t.model.clone())
+        .filter(|f| f.identify(file).is_some())
+        .find_map(|family| {
+            let model = family.model_of_request(file, user_agent.unwrap_or(""))?;
+            let t = model::Catalog::builtin().get(&model)?;
+            family.kinds().contains(&t.family).then(|| t.model.clone())
+        })
 }
 
-/// The family that renders files of `pattern`.
-pub fn family_of_pattern(pattern: &str) -> Option<&'static dyn Family> {
+/// The family that renders files of `pattern` for devices of the catalogue's `kind`.
+pub fn family_of_pattern(pattern: &str, kind: DeviceFamily) -> Option<&'static dyn Family> {
     FAMILIES
         .iter()
         .copied()
-        .find(|f| f.patterns().contains(&pattern))
+        .find(|f| f.kinds().contains(&kind) && f.owns(pattern))
 }
 
-/// The family that renders a device's first file (the one that decides its resync).
+/// The family that renders a device's files and decides its resync.
 pub fn family_of(view: &DeviceView) -> Option<&'static dyn Family> {
-    view.file_patterns.iter().find_map(|p| family_of_pattern(p))
+    view.file_patterns
+        .iter()
+        .find_map(|p| family_of_pattern(p, view.family))
+}
+
+/// The family that renders devices of the catalogue's `kind`, if Dialtone serves it.
+pub fn family_of_kind(kind: DeviceFamily) -> Option<&'static dyn Family> {
+    FAMILIES.iter().copied().find(|f| f.kinds().contains(&kind))
+}
+
+/// A MAC spelled as 12 hex digits, not all zero (`000000000000` names no phone: it is Poly's
+/// common file).
+fn mac_of(hex: &str) -> Option<Mac> {
+    if hex.len() != 12 || hex.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    Mac::parse(hex).ok()
 }
 
 /// `file` without the `suffix`, compared case-insensitively.
@@ -222,7 +272,7 @@ mod tests {
             for p in &t.files {
                 let n = FAMILIES
                     .iter()
-                    .filter(|f| f.patterns().contains(&p.as_str()))
+                    .filter(|f| f.kinds().contains(&t.family) && f.owns(p))
                     .count();
                 assert_eq!(n, 1, "{}: {p}", t.model);
             }

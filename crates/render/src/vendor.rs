@@ -1,0 +1,215 @@
+//! What the templates of other vendors' phones (Yealink, Poly, Grandstream, Snom) see of a
+//! device: one context for the four, in the terms their files use (accounts numbered from 1,
+//! keys by position, forwards and DND as the phone's own, the periodic resync in seconds).
+//! Operators who override a vendor's template get the same names (docs/phones.md).
+
+use crate::view::{DeviceView, Server};
+use model::DndMode;
+use serde::Serialize;
+
+#[derive(Serialize)]
+pub(crate) struct VendorCtx<'a> {
+    pub d: VendorDevice<'a>,
+    pub version_stamp: &'static str,
+}
+
+#[derive(Serialize)]
+pub(crate) struct VendorDevice<'a> {
+    pub name: &'a str,
+    /// 12 hex digits, lower case (`805ec0112233`).
+    pub mac: String,
+    /// 12 hex digits, upper case.
+    pub mac_upper: String,
+    pub model: &'a str,
+    pub description: &'a str,
+    pub servers: &'a [Server],
+    /// `udp`, `tcp` or `tls`.
+    pub transport: &'static str,
+    /// The registrations ("accounts"), numbered from 1 in button order.
+    pub accounts: Vec<Account<'a>>,
+    /// Every programmable key in use, by position: lines, speed dials and BLF.
+    pub keys: Vec<Key<'a>>,
+    /// The keys on the phone itself (the catalogue's `lines`), and on each of its expansion
+    /// modules; a key past the phone's is on a module.
+    pub key_count: u32,
+    pub module_keys: u32,
+    pub modules: usize,
+    /// Do Not Disturb, calls rejected (the one kind these phones have).
+    pub dnd: bool,
+    /// `off`, `ringer_off` or `call_reject`, for templates that tell them apart.
+    pub dnd_mode: &'static str,
+    /// The phone's call forwards (its first line's; empty: not set).
+    pub forward_all: &'a str,
+    pub forward_busy: &'a str,
+    pub forward_no_answer: &'a str,
+    pub voicemail: &'a str,
+    /// The corporate directory service on the phone listener (empty: none).
+    pub directory_url: &'a str,
+    /// This server as the phone reached it, without a trailing slash.
+    pub provisioning_url: &'a str,
+    /// The phone's HTTP credential (empty when it has none).
+    pub http_user: &'a str,
+    pub http_password: &'a str,
+    /// The periodic resync, in seconds (0: none), and in minutes (rounded up, at least 1).
+    pub resync_secs: u64,
+    pub resync_minutes: u64,
+    /// Whether the phone fetches its files again when it gets a resync NOTIFY.
+    pub resync_from_sip: bool,
+    pub user_locale: &'a str,
+    pub network_locale: &'a str,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Account<'a> {
+    /// 1, 2, … in button order.
+    pub n: usize,
+    /// The key it is on.
+    pub button: i64,
+    pub number: &'a str,
+    pub display_name: &'a str,
+    /// What the key shows: the line's label, or its number.
+    pub label: &'a str,
+    pub auth_name: &'a str,
+    pub password: &'a str,
+    pub shared: bool,
+    pub max_calls: i64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Key<'a> {
+    pub button: i64,
+    /// `line`, `speed_dial` or `blf`.
+    pub kind: &'static str,
+    /// The account a line key is (0 for the others).
+    pub account: usize,
+    /// The number a speed dial or BLF key dials (a line key: its number).
+    pub number: &'a str,
+    pub label: &'a str,
+}
+
+impl DeviceView {
+    pub(crate) fn vendor_context(&self) -> VendorCtx<'_> {
+        let mac = self.mac.as_deref().unwrap_or_default();
+        let mut accounts: Vec<Account<'_>> = self
+            .lines
+            .iter()
+            .map(|l| Account {
+                n: 0,
+                button: l.button,
+                number: &l.pattern,
+                display_name: &l.display_name,
+                label: if l.label.is_empty() {
+                    &l.pattern
+                } else {
+                    &l.label
+                },
+                auth_name: if l.auth_name.is_empty() {
+                    &l.pattern
+                } else {
+                    &l.auth_name
+                },
+                password: l.auth_password.expose(),
+                shared: l.shared,
+                max_calls: l.max_calls,
+            })
+            .collect();
+        accounts.sort_by_key(|a| a.button);
+        for (i, a) in accounts.iter_mut().enumerate() {
+            a.n = i + 1;
+        }
+        let mut keys: Vec<Key<'_>> = accounts
+            .iter()
+            .map(|a| Key {
+                button: a.button,
+                kind: "line",
+                account: a.n,
+                number: a.number,
+                label: a.label,
+            })
+            .chain(self.speed_dials.iter().map(|sd| Key {
+                button: sd.button,
+                kind: if sd.blf { "blf" } else { "speed_dial" },
+                account: 0,
+                number: &sd.number,
+                label: if sd.label.is_empty() {
+                    &sd.number
+                } else {
+                    &sd.label
+                },
+            }))
+            .collect();
+        keys.sort_by_key(|k| k.button);
+        let first = self.lines.first();
+        let t = model::Catalog::builtin().get(&self.model);
+        let module_keys = t
+            .and_then(|t| t.expansion_modules.first())
+            .and_then(|m| model::Catalog::builtin().get(m))
+            .map_or(0, |m| m.lines);
+        let resync_secs = self
+            .parameter("resync_periodic")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(3600);
+        let (http_user, http_password) = match &self.http_credential {
+            Some((u, p)) => (u.as_str(), p.expose()),
+            None => ("", ""),
+        };
+        VendorCtx {
+            d: VendorDevice {
+                name: &self.name,
+                mac: mac.to_ascii_lowercase(),
+                mac_upper: mac.to_ascii_uppercase(),
+                model: &self.model,
+                description: &self.description,
+                servers: &self.servers,
+                transport: match self.transport {
+                    crate::Transport::Udp => "udp",
+                    crate::Transport::Tcp => "tcp",
+                    crate::Transport::Tls => "tls",
+                },
+                accounts,
+                keys,
+                key_count: t.map_or(0, |t| t.lines),
+                module_keys,
+                modules: self.expansion_modules.len(),
+                dnd: self.dnd == DndMode::CallReject,
+                dnd_mode: match self.dnd {
+                    DndMode::Off => "off",
+                    DndMode::RingerOff => "ringer_off",
+                    DndMode::CallReject => "call_reject",
+                },
+                forward_all: first.map_or("", |l| l.forward_all.as_str()),
+                forward_busy: first.map_or("", |l| l.forward_busy.as_str()),
+                forward_no_answer: first.map_or("", |l| l.forward_no_answer.as_str()),
+                voicemail: first.map_or("", |l| l.voicemail.as_str()),
+                directory_url: &self.directory_url,
+                provisioning_url: self.provisioning_url.trim_end_matches('/'),
+                http_user,
+                http_password,
+                resync_secs,
+                resync_minutes: if resync_secs == 0 {
+                    0
+                } else {
+                    resync_secs.div_ceil(60)
+                },
+                resync_from_sip: self.resync_from_sip(),
+                user_locale: &self.user_locale,
+                network_locale: &self.network_locale,
+            },
+            version_stamp: crate::STAMP_PLACEHOLDER,
+        }
+    }
+
+    /// A resolved provisioning parameter's value.
+    pub(crate) fn parameter(&self, key: &str) -> Option<&str> {
+        self.parameters
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the phone takes a resync NOTIFY (provisioning parameter Resync From SIP, on
+    /// unless set to No).
+    pub(crate) fn resync_from_sip(&self) -> bool {
+        self.parameter("resync_from_sip").is_none_or(|v| v == "Yes")
+    }
+}
