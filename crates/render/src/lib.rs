@@ -42,6 +42,22 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../templates/soft-client.cnf.xml.j2"),
     ),
     (
+        "polycom-master.cfg.j2",
+        include_str!("../templates/polycom-master.cfg.j2"),
+    ),
+    (
+        "polycom-phone1.cfg.j2",
+        include_str!("../templates/polycom-phone1.cfg.j2"),
+    ),
+    (
+        "polycom-sip.cfg.j2",
+        include_str!("../templates/polycom-sip.cfg.j2"),
+    ),
+    (
+        "polycom-directory.xml.j2",
+        include_str!("../templates/polycom-directory.xml.j2"),
+    ),
+    (
         "yealink-common.cfg.j2",
         include_str!("../templates/yealink-common.cfg.j2"),
     ),

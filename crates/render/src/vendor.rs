@@ -45,8 +45,11 @@ pub(crate) struct VendorDevice<'a> {
     pub voicemail: &'a str,
     /// The corporate directory service on the phone listener (empty: none).
     pub directory_url: &'a str,
-    /// This server as the phone reached it, without a trailing slash.
+    /// This server as the phone reached it, without a trailing slash; its scheme (`http`,
+    /// `https`, `tftp`) and the rest (`host:port`).
     pub provisioning_url: &'a str,
+    pub provisioning_scheme: &'a str,
+    pub provisioning_server: &'a str,
     /// The phone's HTTP credential (empty when it has none).
     pub http_user: &'a str,
     pub http_password: &'a str,
@@ -183,6 +186,15 @@ impl DeviceView {
                 voicemail: first.map_or("", |l| l.voicemail.as_str()),
                 directory_url: &self.directory_url,
                 provisioning_url: self.provisioning_url.trim_end_matches('/'),
+                provisioning_scheme: self
+                    .provisioning_url
+                    .split_once("://")
+                    .map_or("http", |(s, _)| s),
+                provisioning_server: self
+                    .provisioning_url
+                    .split_once("://")
+                    .map_or(self.provisioning_url.as_str(), |(_, r)| r)
+                    .trim_end_matches('/'),
                 http_user,
                 http_password,
                 resync_secs,

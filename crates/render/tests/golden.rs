@@ -534,3 +534,120 @@ fn a_yealink_value_cannot_start_a_line_of_its_own() {
         "{text}"
     );
 }
+
+/// The `name="value"` attributes of a Poly `.cfg` file's elements, in order.
+fn polycom_settings(text: &str) -> Vec<(String, String)> {
+    let doc = roxmltree::Document::parse(text).unwrap();
+    doc.descendants()
+        .flat_map(|n| n.attributes())
+        .map(|a| (a.name().to_string(), a.value().to_string()))
+        .collect()
+}
+
+fn setting<'a>(settings: &'a [(String, String)], key: &str, text: &str) -> &'a str {
+    settings
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("{key} missing:\n{text}"))
+}
+
+/// Poly, "UC Software Administrator Guide" (5.9):
+/// - "Master Configuration File": a phone asks for `<MAC>.cfg`, then `000000000000.cfg`; its
+///   `APPLICATION` element's `CONFIG_FILES` lists the files read next, "the files listed first
+///   have a higher precedence"; `[PHONE_MAC_ADDRESS]` in it stands for the phone's MAC.
+/// - "Registration" (`reg.x.address`, `reg.x.auth.userId`, `reg.x.type` private or shared,
+///   `reg.x.server.y.transport` UDPOnly/TCPOnly/TLS), "Provisioning Server" (`device.prov.*`
+///   with `device.set` and each `.set`), "Polling" (`prov.polling.period` in seconds),
+///   "Flexible Line Key Assignment" (`lineKey.x.category` Line/SpeedDial/BLF/Unassigned),
+///   "Local Contact Directory" (`<MAC>-directory.xml`, `<sd>` its speed dial index).
+#[test]
+fn polycom_files() {
+    let r = Renderer::builtin();
+    let v = vendor_view("VVX450", "0004F2ABCDEF");
+    assert_eq!(
+        v.files(),
+        vec![
+            "0004f2abcdef.cfg",
+            "000000000000.cfg",
+            "0004f2abcdef-phone1.cfg",
+            "0004f2abcdef-sip.cfg",
+            "0004f2abcdef-directory.xml"
+        ]
+    );
+    let master = render(&r, &v, "0004F2ABCDEF.cfg");
+    check("0004f2abcdef.cfg", &master);
+    assert!(String::from_utf8(master)
+        .unwrap()
+        .contains("CONFIG_FILES=\"0004f2abcdef-phone1.cfg, 0004f2abcdef-sip.cfg\""));
+    let common = render(&r, &v, "000000000000.cfg");
+    check("000000000000.cfg", &common);
+    assert!(String::from_utf8(common)
+        .unwrap()
+        .contains("CONFIG_FILES=\"[PHONE_MAC_ADDRESS]-phone1.cfg, [PHONE_MAC_ADDRESS]-sip.cfg\""));
+
+    let bytes = render(&r, &v, "0004f2abcdef-phone1.cfg");
+    check("0004f2abcdef-phone1.cfg", &bytes);
+    let text = String::from_utf8(bytes).unwrap();
+    let s = polycom_settings(&text);
+    for (k, want) in [
+        ("reg.1.address", "2000"),
+        ("reg.1.auth.userId", "jsmith"),
+        ("reg.1.auth.password", "s1p&<secret>"),
+        ("reg.1.label", "John Smith - 2000"),
+        ("reg.1.type", "private"),
+        ("reg.2.type", "shared"),
+        ("reg.1.server.1.address", "cucm1.example.com"),
+        ("reg.1.server.1.transport", "UDPOnly"),
+        ("reg.1.server.2.address", "cucm2.example.com"),
+        ("reg.1.fwd.busy.status", "1"),
+        ("reg.1.fwd.busy.contact", "8000"),
+        ("reg.1.fwdStatus", "0"),
+        ("reg.3.address", ""),
+        ("reg.12.address", ""),
+        ("msg.mwi.1.callBack", "8000"),
+        ("call.rejectBusyOnDnd", "1"),
+        ("lineKey.1.category", "Line"),
+        ("lineKey.2.index", "2"),
+        ("lineKey.3.category", "SpeedDial"),
+        ("lineKey.3.index", "1"),
+        ("lineKey.4.category", "BLF"),
+        ("lineKey.4.index", "1"),
+        ("lineKey.5.category", "Unassigned"),
+        ("attendant.resourceList.1.address", "2002"),
+        ("attendant.resourceList.1.label", "Assistant"),
+    ] {
+        assert_eq!(setting(&s, k, &text), want, "{k}");
+    }
+    assert!(
+        !s.iter().any(|(k, _)| k == "reg.13.address"),
+        "12 lines on a VVX 450"
+    );
+
+    let bytes = render(&r, &v, "0004f2abcdef-sip.cfg");
+    check("0004f2abcdef-sip.cfg", &bytes);
+    let text = String::from_utf8(bytes).unwrap();
+    let s = polycom_settings(&text);
+    for (k, want) in [
+        ("device.set", "1"),
+        ("device.prov.serverType", "2"),
+        ("device.prov.serverName", "dialtone.example.com:6970"),
+        ("device.prov.user", "0004f2abcdef"),
+        ("device.prov.password", "Ph0ne-pass.1"),
+        ("prov.polling.enabled", "1"),
+        ("prov.polling.period", "1800"),
+        ("voIpProt.SIP.specialEvent.checkSync.alwaysReboot", "0"),
+    ] {
+        assert_eq!(setting(&s, k, &text), want, "{k}");
+    }
+
+    let bytes = render(&r, &v, "0004f2abcdef-directory.xml");
+    check("0004f2abcdef-directory.xml", &bytes);
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(
+        text.contains("<fn>Home</fn>")
+            && text.contains("<ct>5550100</ct>")
+            && text.contains("<sd>1</sd>"),
+        "{text}"
+    );
+}

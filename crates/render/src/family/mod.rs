@@ -8,6 +8,7 @@ mod cisco_enterprise;
 mod cisco_mpp;
 pub use cisco_mpp::{encrypt_profile, plain_of_encrypted, ENCRYPTED_FILE};
 mod cisco_soft_client;
+mod polycom;
 mod yealink;
 
 use crate::{DeviceView, RenderError, Rendered, Renderer};
@@ -108,6 +109,7 @@ pub static FAMILIES: &[&dyn Family] = &[
     &cisco_enterprise::CiscoEnterprise,
     &cisco_mpp::CiscoMpp,
     &cisco_soft_client::CiscoSoftClient,
+    &polycom::Polycom,
     &yealink::Yealink,
 ];
 
