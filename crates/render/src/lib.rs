@@ -58,6 +58,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../templates/polycom-directory.xml.j2"),
     ),
     (
+        "snom-first.htm.j2",
+        include_str!("../templates/snom-first.htm.j2"),
+    ),
+    (
+        "snom-device.xml.j2",
+        include_str!("../templates/snom-device.xml.j2"),
+    ),
+    (
         "yealink-common.cfg.j2",
         include_str!("../templates/yealink-common.cfg.j2"),
     ),

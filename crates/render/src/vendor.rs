@@ -50,6 +50,9 @@ pub(crate) struct VendorDevice<'a> {
     pub provisioning_url: &'a str,
     pub provisioning_scheme: &'a str,
     pub provisioning_server: &'a str,
+    /// Where a Snom fetches its first file again: `snom<model>.htm` on this server, with the
+    /// phone's credential in the URL when it has one (percent-encoded).
+    pub setting_server: String,
     /// The phone's HTTP credential (empty when it has none).
     pub http_user: &'a str,
     pub http_password: &'a str,
@@ -156,8 +159,21 @@ impl DeviceView {
             Some((u, p)) => (u.as_str(), p.expose()),
             None => ("", ""),
         };
+        let setting_server = {
+            let url = self.provisioning_url.trim_end_matches('/');
+            let url = match (&self.http_credential, url.split_once("://")) {
+                (Some((u, p)), Some((scheme, rest))) if scheme != "tftp" => format!(
+                    "{scheme}://{}:{}@{rest}",
+                    percent_encode(u),
+                    percent_encode(p.expose())
+                ),
+                _ => url.to_string(),
+            };
+            format!("{url}/snom{}.htm", self.model)
+        };
         VendorCtx {
             d: VendorDevice {
+                setting_server,
                 name: &self.name,
                 mac: mac.to_ascii_lowercase(),
                 mac_upper: mac.to_ascii_uppercase(),
@@ -224,4 +240,18 @@ impl DeviceView {
     pub(crate) fn resync_from_sip(&self) -> bool {
         self.parameter("resync_from_sip").is_none_or(|v| v == "Yes")
     }
+}
+
+/// `s` with every byte but letters, digits and `-._~` percent-encoded (RFC 3986, for a user name
+/// or password in a URL).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

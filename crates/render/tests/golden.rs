@@ -651,3 +651,91 @@ fn polycom_files() {
         "{text}"
     );
 }
+
+/// Snom service wiki:
+/// - "Auto Provisioning" / "XML Provisioning": `<setting-files>` lists the files the phone
+///   reads, `{mac}` in a URL standing for its MAC; a settings file is `<settings>` with
+///   `<phone-settings e="2">` and `<functionKeys e="2">`, each setting's `perm` R (read only)
+///   or RW, per-identity settings with `idx`.
+/// - Settings `user_name`, `user_pname`, `user_pass`, `user_host`, `user_outbound`
+///   (`host:port;transport=…`, a comma between servers), `user_shared_line`, `user_mailbox`,
+///   `dnd_mode`, `redirect_allways`/`redirect_number`, `redirect_on_busy`,
+///   `redirect_on_timeout`, `setting_server`, `update_policy`, `settings_refresh_timer`;
+///   "Function Key Types": `line`, `speed <number>`, `blf <sip:user@host>`, `none`.
+#[test]
+fn snom_files() {
+    let r = Renderer::builtin();
+    let mut v = vendor_view("D785", "000413922D24");
+    v.expansion_modules = vec!["D7".into()];
+    assert_eq!(v.files(), vec!["snomD785.htm", "000413922D24.xml"]);
+    let first = render(&r, &v, "snomD785.htm");
+    check("snomD785.htm", &first);
+    assert!(String::from_utf8(first)
+        .unwrap()
+        .contains("<file url=\"http://dialtone.example.com:6970/{mac}.xml\"/>"));
+
+    let bytes = render(&r, &v, "000413922d24.xml");
+    check("000413922D24.xml", &bytes);
+    let text = String::from_utf8(bytes).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let get = |tag: &str, idx: Option<&str>| {
+        doc.descendants()
+            .find(|n| n.has_tag_name(tag) && n.attribute("idx") == idx)
+            .unwrap_or_else(|| panic!("<{tag} idx={idx:?}> missing:\n{text}"))
+            .text()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(
+        get("setting_server", None),
+        "http://000413922d24:Ph0ne-pass.1@dialtone.example.com:6970/snomD785.htm"
+    );
+    assert_eq!(get("settings_refresh_timer", None), "1800");
+    assert_eq!(get("update_policy", None), "auto_update");
+    for (tag, idx, want) in [
+        ("user_name", "1", "2000"),
+        ("user_pname", "1", "jsmith"),
+        ("user_pass", "1", "s1p&<secret>"),
+        ("user_realname", "1", "John Smith"),
+        ("user_host", "1", "cucm1.example.com:5060"),
+        (
+            "user_outbound",
+            "1",
+            "cucm1.example.com:5060;transport=udp,cucm2.example.com:5060;transport=udp",
+        ),
+        ("user_shared_line", "1", "off"),
+        ("user_shared_line", "2", "on"),
+        ("user_mailbox", "1", "8000"),
+        ("dnd_mode", "1", "on"),
+        ("user_active", "3", "off"),
+        ("user_active", "12", "off"),
+    ] {
+        assert_eq!(get(tag, Some(idx)), want, "{tag} {idx}");
+    }
+    assert_eq!(get("redirect_allways", None), "off");
+    assert_eq!(get("redirect_on_busy", None), "on");
+    assert_eq!(get("redirect_busy_number", None), "8000");
+    let fkey = |idx: &str| {
+        let n = doc
+            .descendants()
+            .find(|n| n.has_tag_name("fkey") && n.attribute("idx") == Some(idx))
+            .unwrap_or_else(|| panic!("fkey {idx} missing"));
+        (
+            n.attribute("context").unwrap().to_string(),
+            n.text().unwrap_or("").to_string(),
+        )
+    };
+    assert_eq!(fkey("0"), ("1".into(), "line".into()));
+    assert_eq!(fkey("1"), ("2".into(), "line".into()));
+    assert_eq!(fkey("2"), ("active".into(), "speed 5550100".into()));
+    assert_eq!(
+        fkey("3"),
+        ("active".into(), "blf <sip:2002@cucm1.example.com>".into())
+    );
+    assert_eq!(fkey("41").1, "none", "24 keys and a D7's 18");
+    assert!(
+        !doc.descendants()
+            .any(|n| n.has_tag_name("fkey") && n.attribute("idx") == Some("42")),
+        "{text}"
+    );
+}

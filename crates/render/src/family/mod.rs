@@ -9,6 +9,7 @@ mod cisco_mpp;
 pub use cisco_mpp::{encrypt_profile, plain_of_encrypted, ENCRYPTED_FILE};
 mod cisco_soft_client;
 mod polycom;
+mod snom;
 mod yealink;
 
 use crate::{DeviceView, RenderError, Rendered, Renderer};
@@ -111,6 +112,7 @@ pub static FAMILIES: &[&dyn Family] = &[
     &cisco_soft_client::CiscoSoftClient,
     &polycom::Polycom,
     &yealink::Yealink,
+    &snom::Snom,
 ];
 
 /// What `file` asks for, and the family that says so; `None` when no family knows the name.
