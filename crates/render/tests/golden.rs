@@ -739,3 +739,78 @@ fn snom_files() {
         "{text}"
     );
 }
+
+/// Grandstream, "GXP21xx Administration Guide", "Provisioning": the phone asks for
+/// `cfg<MAC>` then `cfg<MAC>.xml`, "the configuration file name should be in lower case
+/// letters"; the XML form is `<gs_provision version="1">` with the phone's `<mac>` and
+/// `<config version="1">` of P-values, each named in the firmware's configuration template
+/// (1.0.9.127): P271/P401/P501/P601/P1701/P1801 Account Active, P47/P402/… SIP Server,
+/// P2312/P2412/… Secondary SIP Server, P35 SIP User ID, P36 Authenticate ID, P34 Password,
+/// P3 Name, P270 Account Name, P33 Voice Mail Access Number, P130 SIP Transport; P212 Config
+/// Via, P237 Config Server Path, P1360/P1361 Config HTTP/HTTPS User Name/Password, P194
+/// Automatic Upgrade (1: every P193 minutes, 60 to 86400); VPK 1-6 mode/account/description/
+/// value at P1363/P1364/P1465/P1466 (+2 each), VPK 7 on at P23800.. in fours; a fixed VPK's
+/// mode is 0 its account, 1 shared line, 10 speed dial, 11 BLF, a dynamic one's 0 speed dial,
+/// 1 BLF, -1 none.
+#[test]
+fn grandstream_files() {
+    let r = Renderer::builtin();
+    let mut v = vendor_view("GXP2170", "000B82AABBCC");
+    v.speed_dials[1].button = 20;
+    assert_eq!(v.files(), vec!["cfg000b82aabbcc.xml"]);
+    let bytes = render(&r, &v, "cfg000B82AABBCC.xml");
+    check("cfg000b82aabbcc.xml", &bytes);
+    let text = String::from_utf8(bytes).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    assert_eq!(
+        doc.descendants()
+            .find(|n| n.has_tag_name("mac"))
+            .and_then(|n| n.text()),
+        Some("000b82aabbcc")
+    );
+    let p = |n: u32| {
+        let tag = format!("P{n}");
+        doc.descendants()
+            .find(|e| e.has_tag_name(tag.as_str()))
+            .map(|e| e.text().unwrap_or("").to_string())
+            .unwrap_or_else(|| panic!("{tag} missing:\n{text}"))
+    };
+    for (n, want) in [
+        (212, "1"),
+        (237, "dialtone.example.com:6970"),
+        (1360, "000b82aabbcc"),
+        (1361, "Ph0ne-pass.1"),
+        (194, "1"),
+        (193, "60"),
+        (271, "1"),
+        (47, "cucm1.example.com:5060"),
+        (2312, "cucm2.example.com:5060"),
+        (35, "2000"),
+        (36, "jsmith"),
+        (34, "s1p&<secret>"),
+        (3, "John Smith"),
+        (270, "John Smith - 2000"),
+        (33, "8000"),
+        (130, "0"),
+        (401, "1"),
+        (404, "2001"),
+        (501, "0"),
+        (1801, "0"),
+        // VPK 1 and 2: the accounts (the second shared), 3 a speed dial, 4 none.
+        (1363, "0"),
+        (1364, "0"),
+        (1365, "1"),
+        (1366, "1"),
+        (1367, "10"),
+        (1470, "5550100"),
+        (1469, "Home"),
+        (1369, "-1"),
+        // VPK 20, dynamic: a BLF at 23800 + 4 × 13.
+        (23852, "1"),
+        (23854, "Assistant"),
+        (23855, "2002"),
+    ] {
+        assert_eq!(p(n), want, "P{n}");
+    }
+    assert_eq!(p(23800 + 4 * (48 - 7)), "-1", "48 keys on a GXP2170");
+}

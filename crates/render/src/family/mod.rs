@@ -8,6 +8,7 @@ mod cisco_enterprise;
 mod cisco_mpp;
 pub use cisco_mpp::{encrypt_profile, plain_of_encrypted, ENCRYPTED_FILE};
 mod cisco_soft_client;
+mod grandstream;
 mod polycom;
 mod snom;
 mod yealink;
@@ -113,6 +114,7 @@ pub static FAMILIES: &[&dyn Family] = &[
     &polycom::Polycom,
     &yealink::Yealink,
     &snom::Snom,
+    &grandstream::Grandstream,
 ];
 
 /// What `file` asks for, and the family that says so; `None` when no family knows the name.
