@@ -6,66 +6,13 @@
 
 mod common;
 
-use common::TestApp;
+use common::{answer_notifies, fetch_from, wait_for, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use store::testing::TestDb;
 use tokio::net::UdpSocket;
-
-/// A phone's SIP side: answers every request 200 and keeps what it got.
-fn answer_notifies(sock: UdpSocket) -> Arc<Mutex<Vec<String>>> {
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let keep = got.clone();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 4096];
-        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
-            let text = String::from_utf8_lossy(&buf[..n]).to_string();
-            let copy = |name: &str| {
-                text.lines()
-                    .find(|l| {
-                        l.to_ascii_lowercase()
-                            .starts_with(&format!("{}:", name.to_ascii_lowercase()))
-                    })
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            let answer = format!(
-                "SIP/2.0 200 OK\r\n{}\r\n{}\r\n{};tag=phone\r\n{}\r\n{}\r\nContent-Length: 0\r\n\r\n",
-                copy("Via"),
-                copy("From"),
-                copy("To"),
-                copy("Call-ID"),
-                copy("CSeq")
-            );
-            keep.lock().unwrap().push(text);
-            let _ = sock.send_to(answer.as_bytes(), from).await;
-        }
-    });
-    got
-}
-
-async fn fetch_from(ip: IpAddr, url: &str) -> (StatusCode, String) {
-    let c = reqwest::Client::builder()
-        .local_address(ip)
-        .build()
-        .unwrap();
-    let r = c.get(url).send().await.unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
-async fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn status_until(t: &TestApp, name: &str, ok: impl Fn(&Value) -> bool) -> Value {
     let start = Instant::now();

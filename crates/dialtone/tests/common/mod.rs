@@ -376,3 +376,55 @@ pub fn tftp_rrq(host: u8, to: std::net::SocketAddr, file: &str) -> (u8, String) 
     }
     (buf[1], String::from_utf8_lossy(&buf[4..n]).to_string())
 }
+
+/// A phone's SIP side: answers every request 200 and keeps what it got.
+pub fn answer_notifies(sock: tokio::net::UdpSocket) -> Arc<std::sync::Mutex<Vec<String>>> {
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            let copy = |name: &str| {
+                text.lines()
+                    .find(|l| {
+                        l.to_ascii_lowercase()
+                            .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+                    })
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let answer = format!(
+                "SIP/2.0 200 OK\r\n{}\r\n{}\r\n{};tag=phone\r\n{}\r\n{}\r\nContent-Length: 0\r\n\r\n",
+                copy("Via"),
+                copy("From"),
+                copy("To"),
+                copy("Call-ID"),
+                copy("CSeq")
+            );
+            keep.lock().unwrap().push(text);
+            let _ = sock.send_to(answer.as_bytes(), from).await;
+        }
+    });
+    got
+}
+
+pub async fn fetch_from(ip: std::net::IpAddr, url: &str) -> (StatusCode, String) {
+    let c = reqwest::Client::builder()
+        .local_address(ip)
+        .build()
+        .unwrap();
+    let r = c.get(url).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+pub async fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(15),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
