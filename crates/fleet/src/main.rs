@@ -13,6 +13,7 @@
 mod phone;
 mod sip;
 mod tftp;
+mod vendor;
 
 use anyhow::{bail, Context};
 use clap::Parser;
@@ -140,17 +141,6 @@ fn mac(prefix: &str, n: usize) -> anyhow::Result<String> {
     Ok(format!("{p}{counter}"))
 }
 
-fn family(model: &str) -> Family {
-    let mpp = [
-        "7811", "7821", "7841", "7861", "8811", "8841", "8845", "8851", "8861", "8865",
-    ];
-    if mpp.contains(&model) {
-        Family::Mpp
-    } else {
-        Family::Enterprise
-    }
-}
-
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -228,6 +218,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         let ip = address(i);
         let side = Arc::new(sip::SipSide {
             credential: Default::default(),
+            event: Family::of_model(&model).event(),
             challenge: args.challenge,
             resync: Default::default(),
             notifies: Default::default(),
@@ -241,7 +232,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         let mut p = Phone::new(
             mac(&args.mac_prefix, args.mac_start + i)?,
             model.clone(),
-            family(&model),
+            Family::of_model(&model),
             ip,
             side,
         );

@@ -82,6 +82,38 @@ impl Fleet {
 pub enum Family {
     Mpp,
     Enterprise,
+    Yealink,
+    Polycom,
+    Grandstream,
+    Snom,
+}
+
+impl Family {
+    /// The family of a model of the catalogue (enterprise when it is not there).
+    pub fn of_model(model: &str) -> Family {
+        use model::DeviceFamily as D;
+        match model::Catalog::builtin().get(model).map(|t| t.family) {
+            Some(D::Mpp) => Family::Mpp,
+            Some(D::Yealink) => Family::Yealink,
+            Some(D::Polycom) => Family::Polycom,
+            Some(D::Grandstream) => Family::Grandstream,
+            Some(D::Snom) => Family::Snom,
+            _ => Family::Enterprise,
+        }
+    }
+
+    /// Another vendor's phone (`crate::vendor`).
+    pub fn other_vendor(self) -> bool {
+        !matches!(self, Family::Mpp | Family::Enterprise)
+    }
+
+    /// The NOTIFY event it resyncs on (`Event:` without its parameters).
+    pub fn event(self) -> &'static str {
+        match self {
+            Family::Mpp => "resync",
+            _ => "check-sync",
+        }
+    }
 }
 
 /// What a phone ends with.
@@ -130,6 +162,8 @@ pub struct Phone {
     pub node: usize,
     /// Where its last successful fetch went (`http://host:port`, `tftp://host:port`).
     last_base: String,
+    /// The HTTP credential another vendor's phone was given in its files, sent when asked.
+    http_credential: Option<(String, String)>,
 }
 
 enum Fetch {
@@ -140,10 +174,7 @@ enum Fetch {
 
 impl Phone {
     pub fn new(mac: String, model: String, family: Family, ip: IpAddr, sip: Arc<SipSide>) -> Phone {
-        let file = match family {
-            Family::Mpp => format!("{}.xml", mac.to_ascii_lowercase()),
-            Family::Enterprise => format!("SEP{}.cnf.xml", mac.to_ascii_uppercase()),
-        };
+        let file = crate::vendor::own_file(family, &mac);
         Phone {
             out: Outcome {
                 name: format!("SEP{}", mac.to_ascii_uppercase()),
@@ -169,11 +200,12 @@ impl Phone {
             em_tried: false,
             firmware: match family {
                 Family::Mpp => "sip88xx.11-3-1MPP".into(),
-                Family::Enterprise => format!("sip{model}.12-8-1"),
+                _ => format!("sip{model}.12-8-1"),
             },
             load_wanted: None,
             node: 0,
             last_base: String::new(),
+            http_credential: None,
             model,
         }
     }
@@ -300,6 +332,7 @@ impl Phone {
                 self.mac.to_ascii_lowercase()
             ),
             Family::Enterprise => format!("Cisco-CP{}G/8.0", self.model),
+            other => crate::vendor::user_agent(other, &self.model, &self.mac),
         };
         let client = self.client();
         let _permit = fleet.open.acquire().await.expect("semaphore");
@@ -524,6 +557,9 @@ impl Phone {
     /// One resync: every profile rule in turn (MPP), or the phone's file (enterprise). True
     /// when nothing failed.
     async fn resync(&mut self, fleet: &Fleet) -> bool {
+        if self.family.other_vendor() {
+            return self.vendor_resync(fleet).await;
+        }
         if self.family == Family::Enterprise {
             let file = self.out.file.clone();
             let (got, via) = match (self.http_base(fleet), self.tftp_server(fleet)) {
@@ -633,6 +669,67 @@ impl Phone {
                     ok = false;
                     self.log(fleet, "log_failure_msg", &[("ERR", why)]);
                 }
+            }
+        }
+        ok
+    }
+
+    /// One resync of another vendor's phone: the files its vendor's phones ask for, in their
+    /// order, each naming the next where the vendor's do (`crate::vendor`), over HTTP with its
+    /// User-Agent and the credential its files gave it, or over TFTP. True when nothing failed.
+    async fn vendor_resync(&mut self, fleet: &Fleet) -> bool {
+        use crate::vendor::{self, Missing};
+        let files = model::Catalog::builtin()
+            .get(&self.model)
+            .map(|t| t.files.clone())
+            .unwrap_or_default();
+        let mut queue: std::collections::VecDeque<vendor::Step> =
+            vendor::first_steps(self.family, &self.model, &self.mac, &files).into();
+        let mut ok = true;
+        // A phone asks for a bounded number of files in one resync, whatever the files say.
+        let mut left = 16;
+        while let Some(step) = queue.pop_front() {
+            left -= 1;
+            if left == 0 {
+                return false;
+            }
+            let (got, via) = match (self.http_base(fleet), self.tftp_server(fleet)) {
+                (Some(base), _) => {
+                    let url = format!("{base}/{}", step.file);
+                    let cred = self.http_credential.clone();
+                    (self.http_get(fleet, &url, cred).await, "http")
+                }
+                (None, Some(t)) => (self.tftp_get(fleet, t, &step.file).await, "tftp"),
+                (None, None) => return false,
+            };
+            match got {
+                Fetch::Got(bytes) => {
+                    let text = String::from_utf8_lossy(&bytes).to_string();
+                    let learned = vendor::learn(self.family, &text, &self.mac);
+                    for s in learned.next.into_iter().rev() {
+                        queue.push_front(s);
+                    }
+                    if let Some(c) = learned.sip_credential {
+                        *self.sip.credential.lock().expect("credential") = Some(c);
+                    }
+                    if learned.http_credential.is_some() {
+                        self.http_credential = learned.http_credential;
+                    }
+                    if let Some(secs) = learned.periodic_secs {
+                        self.params
+                            .insert("resync_periodic".into(), secs.to_string());
+                    }
+                    self.apply(fleet, &step.file, bytes, via);
+                }
+                Fetch::NotFound(_) => match step.on_missing {
+                    Missing::Skip => {}
+                    Missing::Instead(file) => queue.push_front(vendor::Step {
+                        file,
+                        on_missing: Missing::Fail,
+                    }),
+                    Missing::Fail => ok = false,
+                },
+                Fetch::Failed(_) => ok = false,
             }
         }
         ok

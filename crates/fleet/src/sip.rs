@@ -1,7 +1,7 @@
 //! A phone's SIP side, as far as resync goes: NOTIFYs are parsed with `ezk-sip-types`, answered
-//! 200 (after a 401 digest challenge when asked, checked with `digest_auth`), and an `Event:
-//! resync` / `check-sync` wakes the phone. Retransmissions of a request get the same answer and
-//! wake nobody twice.
+//! 200 (after a 401 digest challenge when asked, checked with `digest_auth`), and the event its
+//! phone takes (`Event: resync` for MPP, `check-sync` for the others, parameters aside) wakes
+//! it. Retransmissions of a request get the same answer and wake nobody twice.
 
 use bytes::Bytes;
 use ezk_sip_types::header::typed::{CSeq, CallID};
@@ -20,6 +20,9 @@ pub struct SipSide {
     pub credential: Mutex<Option<(String, String)>>,
     /// Challenge every NOTIFY once before accepting it.
     pub challenge: bool,
+    /// The event its phone resyncs on (`resync` for MPP, `check-sync` for the others); any
+    /// other is answered 489 Bad Event.
+    pub event: &'static str,
     /// Woken by an accepted resync NOTIFY.
     pub resync: Notify,
     pub notifies: std::sync::atomic::AtomicU64,
@@ -133,7 +136,7 @@ pub async fn serve(sock: UdpSocket, side: Arc<SipSide>) {
                 .unwrap_or("")
                 .trim()
                 .to_ascii_lowercase();
-            if event != "resync" && event != "check-sync" {
+            if event != side.event {
                 respond(&req, "489 Bad Event", &[])
             } else {
                 let cred = side.credential.lock().expect("credential lock").clone();

@@ -1,4 +1,5 @@
-//! The loop closed, on SQLite and PostgreSQL: 200 simulated phones (the `fleet` binary, each
+//! The loop closed, on SQLite and PostgreSQL (and, in the last test, with phones of every vendor):
+//! 200 simulated phones (the `fleet` binary, each
 //! phone on its own loopback address) boot against `dialtone serve`; an administrator changes a
 //! line 100 of them share; each of those gets a NOTIFY (answered after a 401 challenge, with
 //! the credentials the server gave it), resyncs, and reports success over syslog; their status
@@ -808,5 +809,170 @@ async fn phones_fetch_their_firmware_load_over_tftp_with_a_window_of_16() {
         assert_eq!(st["firmware"], "sip7960.9-4-2SR3", "[{l}] {st}");
         app.stop().await.unwrap();
         let _ = std::fs::remove_dir_all(&folder);
+    }
+}
+
+/// A mixed fleet of all five vendors, on SQLite and PostgreSQL: Cisco MPP and enterprise,
+/// Yealink, Poly, Grandstream and Snom phones boot against `dialtone serve`, each fetching what
+/// its vendor's phones fetch in their order; each learns its HTTP credential from its files, so
+/// `phone_auth` can then be turned on without a visit; a change to a line half of them share
+/// reaches those with their own vendor's NOTIFY (challenged, answered with the credentials
+/// their files gave them), they fetch again with their credentials, and at the end every phone
+/// holds what the server holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_of_every_vendor_boots_and_resyncs_on_its_own_notify() {
+    const MODELS: [&str; 6] = ["8861", "7960", "T46U", "VVX450", "GXP2170", "D785"];
+    const N: usize = 36;
+    for db in TestDb::all().await {
+        let (cfg, sip_port) = config(&db);
+        let mut app = App::build(&cfg).await.unwrap();
+        let api = Api {
+            base: format!("http://{}", app.admin_addr),
+            client: reqwest::Client::new(),
+        };
+        let http = format!("http://{}", app.http_addr.unwrap());
+        let (s, v) = api
+            .post(
+                "/api/v1/users",
+                json!({"user_id": "jsmith", "last_name": "Smith", "digest_credential": "d1gest"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        for i in 0..N {
+            let model = MODELS[i % MODELS.len()];
+            let mut lines = vec![json!({"pattern": format!("{}", 6000 + i)})];
+            if i < N / 2 {
+                lines.insert(0, json!({"pattern": "5000"}));
+            }
+            let (s, v) = api
+                .post(
+                    "/api/v1/phones",
+                    json!({"mac": format!("00562B{:06X}", i + 1), "model": model, "protocol": "SIP",
+                           "owner_user_id": "jsmith", "lines": lines}),
+                )
+                .await;
+            assert_eq!(s, 201, "{model}: {v}");
+            if model != "7960" {
+                let (s, v) = api
+                    .send(
+                        api.client
+                            .put(format!("{}/api/v1/phones/{}/http-credential", api.base, name(i)))
+                            .json(&json!({"version": v["version"], "password": format!("Pass-{i}.word")})),
+                    )
+                    .await;
+                assert_eq!(s, 200, "{v}");
+            }
+        }
+
+        let per_phone = std::env::temp_dir().join(format!(
+            "fleet-mixed-{}-{}.jsonl",
+            std::process::id(),
+            db.label
+        ));
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_fleet"))
+            .args(["--phones", &N.to_string(), "--model", &MODELS.join(",")])
+            .args(["--http", &http, "--admin", &api.base])
+            .args(["--sip-port", &sip_port.to_string(), "--challenge"])
+            .args(["--time-scale", "60", "--duration", "20"])
+            .arg("--per-phone")
+            .arg(&per_phone)
+            .env("FLEET_ADMIN_PASSWORD", PASSWORD)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("run fleet");
+
+        // Booted: every phone has asked for its files.
+        until("every phone to fetch its files", &api, |s| {
+            s.len() == N && s.iter().all(|x| x["seen"] == true)
+        })
+        .await;
+        let resync = app.resync.clone().unwrap();
+        let g = app.service.generation().await.unwrap();
+        let start = Instant::now();
+        while resync.scanned_generation() < g {
+            assert!(start.elapsed() < Duration::from_secs(20));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            resync.sent(),
+            0,
+            "[{}] booting phones need no NOTIFY",
+            db.label
+        );
+
+        // Their files carried their credentials: the policy goes on, then the change.
+        let sys = api.get("/api/v1/systems/default").await;
+        let mut settings = sys["settings"].clone();
+        settings["phone_auth"] = json!("secrets");
+        let (s, v) = api
+            .patch(
+                "/api/v1/systems/default",
+                json!({"version": sys["version"], "settings": settings}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let line = api.get("/api/v1/lines/5000").await;
+        let (s, v) = api
+            .patch(
+                "/api/v1/lines/5000",
+                json!({"version": line["version"], "alerting_name": "Front desk"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        until(
+            "the phones sharing 5000 to accept their NOTIFY",
+            &api,
+            |s| {
+                s.iter()
+                    .filter(|x| x["device"].as_str() <= Some(name(N / 2 - 1).as_str()))
+                    .all(|x| x["notify_outcome"] == "accepted (200)")
+            },
+        )
+        .await;
+
+        let out = child.wait_with_output().await.unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!(
+                "fleet printed no report: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        let lines = std::fs::read_to_string(&per_phone).unwrap();
+        let _ = std::fs::remove_file(&per_phone);
+        assert!(out.status.success(), "[{}] {report}\n{lines}", db.label);
+        assert_eq!(report["provisioned"], N, "[{}] {report}", db.label);
+        assert_eq!(
+            report["notifies"],
+            N / 2,
+            "[{}] {report}\n{lines}",
+            db.label
+        );
+        for l in lines.lines() {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let affected = v["name"].as_str() <= Some(name(N / 2 - 1).as_str());
+            assert_eq!(v["provisioned"], true, "[{}] {v}", db.label);
+            assert_eq!(
+                v["notifies"],
+                if affected { 1 } else { 0 },
+                "[{}] {v}",
+                db.label
+            );
+        }
+        // Each vendor's phones fetched their own files, by their vendors' names.
+        let text = api
+            .client
+            .get(format!("{}/api/v1/phones/{}/status", api.base, name(2)))
+            .basic_auth("admin", Some(PASSWORD))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(text.contains("Yealink SIP-T46U"), "[{}] {text}", db.label);
+        app.stop().await.unwrap();
     }
 }
