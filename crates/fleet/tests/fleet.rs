@@ -1,10 +1,9 @@
-//! The loop closed, on SQLite and PostgreSQL (and, in the last test, with phones of every vendor):
-//! 200 simulated phones (the `fleet` binary, each
+//! The loop closed, on SQLite and PostgreSQL: 200 simulated phones (the `fleet` binary, each
 //! phone on its own loopback address) boot against `dialtone serve`; an administrator changes a
 //! line 100 of them share; each of those gets a NOTIFY (answered after a 401 challenge, with
 //! the credentials the server gave it), resyncs, and reports success over syslog; their status
 //! shows it; the 100 others get no NOTIFY; at the end every phone holds what the server holds.
-
+//! The last test does the same with phones of every vendor.
 use dialtone::{App, Config};
 use serde_json::{json, Value};
 use std::process::Stdio;
