@@ -4,6 +4,7 @@
 //! the credentials the server gave it), resyncs, and reports success over syslog; their status
 //! shows it; the 100 others get no NOTIFY; at the end every phone holds what the server holds.
 //! The last test does the same with phones of every vendor.
+
 use dialtone::{App, Config};
 use serde_json::{json, Value};
 use std::process::Stdio;
