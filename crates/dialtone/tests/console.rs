@@ -601,6 +601,29 @@ async fn an_administrator_works_in_the_console_in_a_real_browser() {
         );
         screenshot(&c, "admins", l).await;
 
+        // Other vendors' models are offered and taken like Cisco's.
+        c.goto(&format!("{base}/phones/new")).await.unwrap();
+        for model in ["T46U", "VVX450", "GXP2170", "D785"] {
+            assert!(
+                !c.find_all(Locator::Css(&format!("#model option[value='{model}']")))
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "[{l}] {model} is offered"
+            );
+        }
+        fill(&c, "mac", "80:5E:C0:11:22:33").await;
+        choose(&c, "model", "T46U").await;
+        fill(&c, "line0_pattern", "5002").await;
+        fill(&c, "line0_label", "Yealink desk").await;
+        submit(&c, "main form button[type=submit]").await;
+        assert_eq!(text(&c, "h1").await, "Phone SEP805EC0112233", "[{l}]");
+        let body = t.file_preview("SEP805EC0112233", "805ec0112233.cfg").await;
+        assert!(
+            body.contains("account.1.label = Yealink desk"),
+            "[{l}] {body}"
+        );
+
         c.close().await.unwrap();
         drop(d);
         t.stop().await;

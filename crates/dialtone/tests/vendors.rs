@@ -356,3 +356,61 @@ async fn each_vendor_is_notified_with_its_own_event() {
         t.stop().await;
     }
 }
+
+/// BAT-style CSV with every vendor's models, through the real binary: the rows are phones like
+/// any other (a model the catalogue does not have is refused on its own line), and each gets
+/// its vendor's files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_of_every_vendor_imports_and_each_phone_gets_its_files() {
+    for db in TestDb::all().await {
+        let dir = common::temp_folder("vendors-csv");
+        let csv = dir.join("phones.csv");
+        std::fs::write(
+            &csv,
+            "MAC ADDRESS,DEVICE TYPE,DESCRIPTION,DIRECTORY NUMBER 1\n\
+             805EC0223344,T54W,Yealink at reception,7101\n\
+             0004F2223344,VVX350,Poly in the lab,7102\n\
+             000B82223344,GXP2135,Grandstream in the store,7103\n\
+             000413223344,D735,Snom in the office,7104\n\
+             000413223345,D999,a model nobody makes,7105\n",
+        )
+        .unwrap();
+        let out = common::dialtone(&db, &["import", "--kind", "phones", csv.to_str().unwrap()]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("D999"),
+            "[{}] the bad row is named: {text}",
+            db.label
+        );
+        assert!(
+            text.contains("line 6"),
+            "[{}] with its line: {text}",
+            db.label
+        );
+        let t = TestApp::spawn(&db).await;
+        for (name, model, file, number) in [
+            ("SEP805EC0223344", "T54W", "805ec0223344.cfg", "7101"),
+            (
+                "SEP0004F2223344",
+                "VVX350",
+                "0004f2223344-phone1.cfg",
+                "7102",
+            ),
+            ("SEP000B82223344", "GXP2135", "cfg000b82223344.xml", "7103"),
+            ("SEP000413223344", "D735", "000413223344.xml", "7104"),
+        ] {
+            let (s, p) = t.get(&format!("/api/v1/phones/{name}")).await;
+            assert_eq!(s, StatusCode::OK, "[{}] {p}", t.label);
+            assert_eq!(p["model"], model, "[{}] {p}", t.label);
+            let body = t.file_preview(name, file).await;
+            assert!(body.contains(number), "[{}] {file}: {body}", t.label);
+        }
+        let (s, _) = t.get("/api/v1/phones/SEP000413223345").await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "[{}]", t.label);
+        t.stop().await;
+    }
+}

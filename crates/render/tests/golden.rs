@@ -814,3 +814,44 @@ fn grandstream_files() {
     }
     assert_eq!(p(23800 + 4 * (48 - 7)), "-1", "48 keys on a GXP2170");
 }
+
+/// An operator's template of a vendor's file is used as Cisco ones are: with the same names in
+/// the context, each a file of its own; one that fails falls back to the built-in and says so.
+#[test]
+fn operator_templates_of_other_vendors() {
+    let (r, problems) = Renderer::with_sources([
+        (
+            "yealink-common.cfg.j2".to_string(),
+            "#!version:1.0.0.1\nlocal_time.ntp_server1 = ntp.example.com\n".to_string(),
+        ),
+        (
+            "yealink-device.cfg.j2".to_string(),
+            "#!version:1.0.0.1\n{% for a in d.accounts %}account.{{ a.n }}.label = {{ a.label }}\n{% endfor %}".to_string(),
+        ),
+        (
+            "snom-device.xml.j2".to_string(),
+            "<settings>{{ d.no_such_field.x }}</settings>".to_string(),
+        ),
+    ]);
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut v = vendor_view("T46U", "805EC0112233");
+    v.lines[0].label = "Desk\nstatic.security.user_password = admin:x".into();
+    let common = r.render(&v, "y000000000108.cfg").unwrap().unwrap();
+    assert_eq!(
+        String::from_utf8(common.bytes).unwrap(),
+        "#!version:1.0.0.1\nlocal_time.ntp_server1 = ntp.example.com\n"
+    );
+    let own = String::from_utf8(r.render(&v, "805ec0112233.cfg").unwrap().unwrap().bytes).unwrap();
+    assert_eq!(
+        own,
+        "#!version:1.0.0.1\naccount.1.label = Deskstatic.security.user_password = admin:x\naccount.2.label = Reception - 2001\n",
+        "an operator's Yealink template is escaped as the built-in one: no line of its own"
+    );
+    let s = vendor_view("D785", "000413922D24");
+    let dialtone_render::Rendered { bytes, fallback } =
+        r.render(&s, "000413922D24.xml").unwrap().unwrap();
+    assert!(String::from_utf8(bytes)
+        .unwrap()
+        .contains("<user_name idx=\"1\""));
+    assert_eq!(fallback.expect("reported").template, "snom-device.xml.j2");
+}
