@@ -414,3 +414,75 @@ async fn a_csv_of_every_vendor_imports_and_each_phone_gets_its_files() {
         t.stop().await;
     }
 }
+
+/// Other vendors' phones search their owner's LDAP profile (docs/directory.md), with its bind
+/// password; a change to the profile's server reaches their next file (nothing cached stays).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_searches_its_owners_ldap_profile_and_follows_its_changes() {
+    let Some(curl_bin) = peer("curl") else { return };
+    for db in TestDb::all().await {
+        let t = TestApp::spawn(&db).await;
+        let http = format!("http://{}", t.app.http_addr.expect("phone listener"));
+        t.create(
+            "/api/v1/ldap-servers",
+            json!({"name": "dc1", "host": "dc1.example.com", "security": "ldaps"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/ldap-profiles",
+            json!({"name": "corp", "primary_server": "dc1", "bind_dn": "cn=phones,dc=example,dc=com",
+                   "password": "B1nd-pass", "search_context": "ou=people,dc=example,dc=com"}),
+        )
+        .await;
+        t.create(
+            "/api/v1/users",
+            json!({"user_id": "jsmith", "last_name": "Smith", "digest_credential": "d1gest",
+                   "app_profiles": {"ldap": "corp"}}),
+        )
+        .await;
+        t.create("/api/v1/phones", json!({"mac": "805EC0445566", "model": "T54W", "owner_user_id": "jsmith", "lines": [{"pattern": "4100"}]})).await;
+        t.create("/api/v1/phones", json!({"mac": "000413445566", "model": "D785", "owner_user_id": "jsmith", "lines": [{"pattern": "4101"}]})).await;
+        // A Yealink without an owner has no directory.
+        t.create(
+            "/api/v1/phones",
+            json!({"mac": "805EC0445567", "model": "T54W", "lines": [{"pattern": "4102"}]}),
+        )
+        .await;
+        let (_, file) = curl(&curl_bin, &[&format!("{http}/805ec0445566.cfg")]);
+        for want in [
+            "ldap.enable = 1",
+            "ldap.host = dc1.example.com",
+            "ldap.port = 636",
+            "ldap.tls_mode = 2",
+            "ldap.base = ou=people,dc=example,dc=com",
+            "ldap.user = cn=phones,dc=example,dc=com",
+            "ldap.password = B1nd-pass",
+        ] {
+            assert!(file.contains(want), "[{}] {want}:\n{file}", t.label);
+        }
+        let (_, snom) = curl(&curl_bin, &[&format!("{http}/000413445566.xml")]);
+        assert!(
+            snom.contains("<ldap_server perm=\"R\">dc1.example.com</ldap_server>"),
+            "[{}] {snom}",
+            t.label
+        );
+        let (_, none) = curl(&curl_bin, &[&format!("{http}/805ec0445567.cfg")]);
+        assert!(none.contains("ldap.enable = 0"), "[{}] {none}", t.label);
+
+        let (_, s) = t.get("/api/v1/ldap-servers/dc1").await;
+        let (code, v) = t
+            .patch(
+                "/api/v1/ldap-servers/dc1",
+                json!({"version": s["version"], "host": "dc2.example.com"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{v}");
+        let (_, file) = curl(&curl_bin, &[&format!("{http}/805ec0445566.cfg")]);
+        assert!(
+            file.contains("ldap.host = dc2.example.com"),
+            "[{}] the change reached the file:\n{file}",
+            t.label
+        );
+        t.stop().await;
+    }
+}

@@ -1112,6 +1112,7 @@ impl Provisioner {
             .chain(p.owner.iter().map(|(_, s)| s.clone()))
             .chain(p.http_credential.iter().map(|c| c.password.clone()))
             .chain(p.profile_key.iter().cloned())
+            .chain(p.directory.iter().map(|d| d.password.clone()))
             .chain(
                 v.parameters
                     .iter()
@@ -1196,11 +1197,15 @@ fn forms(secret: &str) -> Vec<String> {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&apos;");
-    if escaped == secret {
-        vec![secret.to_string()]
-    } else {
-        vec![escaped, secret.to_string()]
+    // A Snom's setting server carries the phone's password in its URL, percent-encoded.
+    let encoded = render::percent_encode(secret);
+    let mut out = vec![secret.to_string()];
+    for f in [escaped, encoded] {
+        if !out.contains(&f) {
+            out.insert(0, f);
+        }
     }
+    out
 }
 
 #[cfg(test)]
@@ -1210,7 +1215,7 @@ mod tests {
     #[test]
     fn a_masked_preview_hides_each_secret_as_written_and_as_escaped() {
         let p = Preview {
-            bytes: "<a>p&amp;ss</a><b>p&ss</b><c>longsecret</c><d>long</d>".into(),
+            bytes: "<a>p&amp;ss</a><b>p&ss</b><c>longsecret</c><d>long</d><e>p%26ss</e>".into(),
             content_type: "text/xml",
             secrets: vec![
                 model::Secret::new("longsecret"),
@@ -1221,7 +1226,8 @@ mod tests {
         assert!(p.has_secrets());
         assert_eq!(
             p.masked(),
-            "<a>********</a><b>********</b><c>********</c><d>long</d>"
+            "<a>********</a><b>********</b><c>********</c><d>long</d><e>********</e>",
+            "escaped for XML, and percent-encoded as a URL carries it"
         );
         assert!(!format!("{p:?}").contains("longsecret"));
         assert!(secret_parameter("Admin_Passwd") && secret_parameter("Voice_Mail_PIN"));

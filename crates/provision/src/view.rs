@@ -154,11 +154,48 @@ pub(crate) fn view(p: &PhoneConfig, base_url: &str, phone_http: &str) -> (Device
         },
         load: p.load.clone(),
         provisioning_url: base_url.to_string(),
+        directory: p.directory.as_deref().and_then(directory),
         http_credential: other_vendor
             .then(|| credential.map(|c| (c.username.clone(), c.password.clone())))
             .flatten(),
     };
     (view, access)
+}
+
+/// The owner's LDAP profile as another vendor's phone searches it: its first server, the
+/// attributes the attribute map names.
+fn directory(d: &service::PhoneDirectory) -> Option<render::DirectoryView> {
+    let server = d.ldap.servers.first()?;
+    let attr = |field: &str| {
+        d.ldap
+            .attributes
+            .iter()
+            .find(|a| a.field == field)
+            .map(|a| a.attribute.clone())
+            .unwrap_or_default()
+    };
+    Some(render::DirectoryView {
+        host: server.host.clone(),
+        port: server.port,
+        security: server.protocol.clone(),
+        base: d.ldap.search_base.clone(),
+        bind_dn: d.ldap.bind_dn.clone(),
+        password: d.password.clone(),
+        recursive: d.ldap.recursive,
+        first_name: attr("first_name"),
+        last_name: attr("last_name"),
+        display_name: attr("display_name"),
+        numbers: [
+            "business_phone",
+            "mobile_phone",
+            "home_phone",
+            "other_phone",
+        ]
+        .into_iter()
+        .map(attr)
+        .filter(|a| !a.is_empty())
+        .collect(),
+    })
 }
 
 /// A forward's number as a phone dials it: `voicemail` (CUCM's "Voice Mail" box) is the

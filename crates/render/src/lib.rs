@@ -12,7 +12,10 @@ mod vendor;
 mod view;
 
 pub use family::{Asked, DeviceKey, Family, ResyncBy};
-pub use view::{DefaultView, DeviceView, LineView, Server, SpeedDialView, Transport};
+pub use vendor::percent_encode;
+pub use view::{
+    DefaultView, DeviceView, DirectoryView, LineView, Server, SpeedDialView, Transport,
+};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use sha2::{Digest, Sha256};

@@ -487,6 +487,7 @@ mod tests {
                     upgrade_rule: odd(4),
                     provisioning_url: "http://dialtone.example.com:6970".into(),
                     http_credential: None,
+                    directory: None,
                 });
             }
         }

@@ -63,6 +63,46 @@ pub(crate) struct VendorDevice<'a> {
     pub resync_from_sip: bool,
     pub user_locale: &'a str,
     pub network_locale: &'a str,
+    /// The corporate directory, when the phone has one.
+    pub ldap: Option<Ldap<'a>>,
+}
+
+/// An LDAP directory in the terms phones' settings use: filters with `%` for what the user
+/// types, attribute lists separated by spaces.
+#[derive(Serialize)]
+pub(crate) struct Ldap<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    /// `tcp`, `ldaps` or `start_tls`.
+    pub security: &'a str,
+    pub base: &'a str,
+    pub user: &'a str,
+    pub password: &'a str,
+    /// `sub` (below the base too) or `one`.
+    pub scope: &'static str,
+    /// `(|(givenName=%)(sn=%))`, `(|(telephoneNumber=%)(mobile=%))`.
+    pub name_filter: String,
+    pub number_filter: String,
+    /// `givenName sn`, `telephoneNumber mobile`.
+    pub name_attributes: String,
+    pub number_attributes: String,
+    /// The attribute a phone shows for an entry (the display name's, else the last name's).
+    pub display: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub numbers: &'a [String],
+}
+
+/// `(|(a=%)(b=%))` of `attributes`, or `(a=%)` of one.
+fn any_of(attributes: &[&str]) -> String {
+    match attributes {
+        [] => String::new(),
+        [one] => format!("({one}=%)"),
+        many => format!(
+            "(|{})",
+            many.iter().map(|a| format!("({a}=%)")).collect::<String>()
+        ),
+    }
 }
 
 #[derive(Serialize)]
@@ -222,6 +262,34 @@ impl DeviceView {
                 resync_from_sip: self.resync_from_sip(),
                 user_locale: &self.user_locale,
                 network_locale: &self.network_locale,
+                ldap: self.directory.as_ref().map(|l| {
+                    let names: Vec<&str> = [l.first_name.as_str(), l.last_name.as_str()]
+                        .into_iter()
+                        .filter(|a| !a.is_empty())
+                        .collect();
+                    let numbers: Vec<&str> = l.numbers.iter().map(String::as_str).collect();
+                    Ldap {
+                        host: &l.host,
+                        port: l.port,
+                        security: &l.security,
+                        base: &l.base,
+                        user: &l.bind_dn,
+                        password: l.password.expose(),
+                        scope: if l.recursive { "sub" } else { "one" },
+                        name_filter: any_of(&names),
+                        number_filter: any_of(&numbers),
+                        name_attributes: names.join(" "),
+                        number_attributes: numbers.join(" "),
+                        display: if l.display_name.is_empty() {
+                            &l.last_name
+                        } else {
+                            &l.display_name
+                        },
+                        first_name: &l.first_name,
+                        last_name: &l.last_name,
+                        numbers: &l.numbers,
+                    }
+                }),
             },
             version_stamp: crate::STAMP_PLACEHOLDER,
         }
@@ -244,7 +312,7 @@ impl DeviceView {
 
 /// `s` with every byte but letters, digits and `-._~` percent-encoded (RFC 3986, for a user name
 /// or password in a URL).
-fn percent_encode(s: &str) -> String {
+pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -111,6 +111,29 @@ pub struct DeviceView {
     /// The user name and password the phone sends when it fetches its files (its HTTP
     /// credential), for the files of vendors that carry it; never `Debug`.
     pub http_credential: Option<(String, Secret)>,
+    /// The corporate directory another vendor's phone searches (its owner's LDAP profile).
+    pub directory: Option<DirectoryView>,
+}
+
+/// An LDAP directory as a desk phone searches it.
+#[derive(Debug, Clone)]
+pub struct DirectoryView {
+    pub host: String,
+    pub port: u16,
+    /// `tcp`, `ldaps` or `start_tls`.
+    pub security: String,
+    pub base: String,
+    /// Empty with an anonymous bind.
+    pub bind_dn: String,
+    pub password: Secret,
+    /// Below the base too.
+    pub recursive: bool,
+    /// The attributes of a person's first, last and display name (empty: not mapped).
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    /// The attributes of a person's numbers (business, mobile, home, other), those mapped.
+    pub numbers: Vec<String>,
 }
 
 /// `XMLDefault.cnf.xml`.

@@ -2,7 +2,7 @@
 //! `DIALTONE_UPDATE_GOLDEN=1 cargo test -p dialtone-render` and review the diff.
 
 use dialtone_render::{
-    DefaultView, DeviceView, LineView, Renderer, Server, SpeedDialView, Transport,
+    DefaultView, DeviceView, DirectoryView, LineView, Renderer, Server, SpeedDialView, Transport,
 };
 use model::soft_client::{
     cti_reconnect_text, ClientAttribute, ClientFile, ClientLdap, ClientServer,
@@ -114,6 +114,7 @@ fn view(model: &str, name: &str, mac: Option<&str>) -> DeviceView {
         upgrade_rule: "http://dialtone.example.com:6970/sip88xx.14-2-1MPP-0001-154.loads".into(),
         provisioning_url: "http://dialtone.example.com:6970".into(),
         http_credential: None,
+        directory: None,
     }
 }
 
@@ -411,6 +412,19 @@ fn vendor_view(model: &str, mac: &str) -> DeviceView {
     v.load = None;
     v.upgrade_rule = String::new();
     v.dnd = DndMode::CallReject;
+    v.directory = Some(DirectoryView {
+        host: "dc1.example.com".into(),
+        port: 636,
+        security: "ldaps".into(),
+        base: "ou=people,dc=example,dc=com".into(),
+        bind_dn: "cn=phones,dc=example,dc=com".into(),
+        password: Secret::new("ld&p-pass"),
+        recursive: true,
+        first_name: "givenName".into(),
+        last_name: "sn".into(),
+        display_name: "displayName".into(),
+        numbers: vec!["telephoneNumber".into(), "mobile".into()],
+    });
     v
 }
 
@@ -502,6 +516,19 @@ fn yealink_files() {
         ("linekey.27.type", "0"),
         ("expansion_module.1.key.1.type", "16"),
         ("expansion_module.1.key.1.value", "2002"),
+        // "LDAP" (the guide's section): the owner's LDAP profile.
+        ("ldap.enable", "1"),
+        ("ldap.host", "dc1.example.com"),
+        ("ldap.port", "636"),
+        ("ldap.tls_mode", "2"),
+        ("ldap.base", "ou=people,dc=example,dc=com"),
+        ("ldap.user", "cn=phones,dc=example,dc=com"),
+        ("ldap.password", "ld&p-pass"),
+        ("ldap.name_filter", "(|(givenName=%)(sn=%))"),
+        ("ldap.number_filter", "(|(telephoneNumber=%)(mobile=%))"),
+        ("ldap.name_attr", "givenName sn"),
+        ("ldap.numb_attr", "telephoneNumber mobile"),
+        ("ldap.display_name", "%displayName"),
     ] {
         assert_eq!(get(k), want, "{k}");
     }
@@ -616,6 +643,20 @@ fn polycom_files() {
         ("lineKey.5.category", "Unassigned"),
         ("attendant.resourceList.1.address", "2002"),
         ("attendant.resourceList.1.label", "Assistant"),
+        // "Corporate Directory": `dir.corp.*`.
+        ("feature.corporateDirectory.enabled", "1"),
+        ("dir.corp.address", "dc1.example.com"),
+        ("dir.corp.port", "636"),
+        ("dir.corp.transport", "TLS"),
+        ("dir.corp.baseDN", "ou=people,dc=example,dc=com"),
+        ("dir.corp.scope", "sub"),
+        ("dir.corp.user", "cn=phones,dc=example,dc=com"),
+        ("dir.corp.password", "ld&p-pass"),
+        ("dir.corp.attribute.1.name", "sn"),
+        ("dir.corp.attribute.1.type", "last_name"),
+        ("dir.corp.attribute.2.name", "givenName"),
+        ("dir.corp.attribute.3.name", "telephoneNumber"),
+        ("dir.corp.attribute.3.type", "phone_number"),
     ] {
         assert_eq!(setting(&s, k, &text), want, "{k}");
     }
@@ -715,6 +756,17 @@ fn snom_files() {
     assert_eq!(get("redirect_allways", None), "off");
     assert_eq!(get("redirect_on_busy", None), "on");
     assert_eq!(get("redirect_busy_number", None), "8000");
+    for (tag, want) in [
+        ("ldap_server", "dc1.example.com"),
+        ("ldap_port", "636"),
+        ("ldap_base", "ou=people,dc=example,dc=com"),
+        ("ldap_username", "cn=phones,dc=example,dc=com"),
+        ("ldap_password", "ld&p-pass"),
+        ("ldap_search_filter", "(|(givenName=%)(sn=%))"),
+        ("ldap_number_filter", "(|(telephoneNumber=%)(mobile=%))"),
+    ] {
+        assert_eq!(get(tag, None), want, "{tag}");
+    }
     let fkey = |idx: &str| {
         let n = doc
             .descendants()
@@ -809,6 +861,16 @@ fn grandstream_files() {
         (23852, "1"),
         (23854, "Assistant"),
         (23855, "2002"),
+        // Directory / LDAP: P8020 server to P8030 display name.
+        (8020, "dc1.example.com"),
+        (8021, "636"),
+        (8022, "ou=people,dc=example,dc=com"),
+        (8023, "cn=phones,dc=example,dc=com"),
+        (8024, "ld&p-pass"),
+        (8025, "(|(telephoneNumber=%)(mobile=%))"),
+        (8026, "(|(givenName=%)(sn=%))"),
+        (8028, "givenName sn"),
+        (8030, "displayName"),
     ] {
         assert_eq!(p(n), want, "P{n}");
     }

@@ -120,6 +120,8 @@ impl Service {
             system: String::new(),
         };
         self.change(actor, a, async |tx| {
+            // Soft clients' and other vendors' phones' files carry it.
+            tx.changed(store::Change::All);
             let name = Name::parse("name", p.name.as_deref().unwrap_or(&current.name))?;
             let security = p.security.unwrap_or(current.security);
             let port = p.port.unwrap_or(current.port);
@@ -347,6 +349,8 @@ impl Service {
             None => current.password_enc.clone(),
         };
         self.change(actor, a, async |tx| {
+            // Soft clients' and other vendors' phones' files carry it.
+            tx.changed(store::Change::All);
             let spec = ProfileSpec {
                 name: p.name.clone().unwrap_or_else(|| cur.name.clone()),
                 description: p
@@ -438,6 +442,8 @@ impl Service {
             system: String::new(),
         };
         self.change(actor, a, async |tx| {
+            // Soft clients' and other vendors' phones' files carry it.
+            tx.changed(store::Change::All);
             m.check()?;
             let mut m = m;
             for f in [

@@ -56,7 +56,7 @@ mod voicemail_records;
 pub use auth::{hash_secret, verify_secret};
 pub use crypto::SecretKey;
 pub use http_credentials::{http_username, DeviceCredential};
-pub use phone_files::{FileChanges, PhoneConfig, PhoneConfigs, PhoneKeys};
+pub use phone_files::{FileChanges, PhoneConfig, PhoneConfigs, PhoneDirectory, PhoneKeys};
 /// How long this process trusts the generation it read before asking the database again: the
 /// most a change committed by another process or node takes to reach this one's phone files.
 pub use store::GENERATION_RECHECK;

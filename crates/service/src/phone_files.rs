@@ -57,6 +57,27 @@ pub struct PhoneConfig {
     pub soft_client: Option<Arc<model::soft_client::ClientFile>>,
     /// The firmware load chosen for it (its own, its pool's or its system's for its model).
     pub load: Option<String>,
+    /// The corporate directory another vendor's phone searches: its owner's LDAP profile
+    /// (docs/directory.md), with the bind password; `None` for Cisco phones, and for a phone
+    /// whose owner has none.
+    pub directory: Option<Arc<PhoneDirectory>>,
+}
+
+/// An LDAP profile as a desk phone searches with it: its servers, base and bind account, and
+/// the attributes the installation's attribute map names (never `Debug`: it has the password).
+#[derive(Clone)]
+pub struct PhoneDirectory {
+    pub ldap: model::soft_client::ClientLdap,
+    /// The bind password (empty with an anonymous bind or none set).
+    pub password: Secret,
+}
+
+impl std::fmt::Debug for PhoneDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhoneDirectory")
+            .field("profile", &self.ldap.profile)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for PhoneConfig {
@@ -165,6 +186,52 @@ impl Service {
             Some((
                 self.client_shared(snap.conn()).await?,
                 store::soft_client::owners(snap.conn(), &soft_owners).await?,
+            ))
+        };
+        // Other vendors' desk phones search their owners' LDAP profiles: read only when there
+        // are some.
+        let is_vendor = |model: &str| {
+            self.catalog
+                .get(model)
+                .is_some_and(|t| t.family.is_other_vendor())
+        };
+        let vendor_owners: Vec<i64> = devices
+            .iter()
+            .filter(|d| is_vendor(&d.model))
+            .filter_map(|d| d.owner_id)
+            .collect();
+        let directories = if vendor_owners.is_empty() {
+            None
+        } else {
+            let map = self.ldap_attribute_map_in(snap.conn()).await?;
+            let attributes: Vec<model::soft_client::ClientAttribute> = map
+                .fields
+                .entries()
+                .into_iter()
+                .filter(|(_, a)| !a.is_empty())
+                .map(|(f, a)| model::soft_client::ClientAttribute {
+                    field: f.into(),
+                    attribute: a.into(),
+                })
+                .collect();
+            let mut profiles = HashMap::new();
+            for (mut ldap, sealed) in store::directory::client_profiles(snap.conn()).await? {
+                ldap.attributes = attributes.clone();
+                let password = match (&sealed, ldap.anonymous_bind) {
+                    (Some(enc), false) => Secret::new(self.key.open(enc)?),
+                    _ => Secret::default(),
+                };
+                if ldap.anonymous_bind {
+                    ldap.bind_dn.clear();
+                }
+                profiles.insert(
+                    ldap.profile.clone(),
+                    Arc::new(PhoneDirectory { ldap, password }),
+                );
+            }
+            Some((
+                store::soft_client::owners(snap.conn(), &vendor_owners).await?,
+                profiles,
             ))
         };
         snap.finish().await?;
@@ -295,6 +362,14 @@ impl Service {
                         model::firmware::chosen(c.iter().copied(), &d.name, &d.device_pool)
                     })
                     .map(|c| c.load.clone()),
+                directory: match (&directories, d.owner_id) {
+                    (Some((owners, profiles)), Some(o)) if is_vendor(&d.model) => owners
+                        .get(&o)
+                        .and_then(|op| op.ldap.as_ref())
+                        .and_then(|name| profiles.get(name))
+                        .cloned(),
+                    _ => None,
+                },
             });
         }
         Ok(PhoneConfigs { generation, phones })

@@ -753,7 +753,11 @@ impl Service {
                 attribute: a.into(),
             })
             .collect();
-        let mut ldap = store::directory::client_profiles(conn).await?;
+        let mut ldap: Vec<_> = store::directory::client_profiles(conn)
+            .await?
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect();
         for l in &mut ldap {
             l.attributes = attributes.clone();
             if l.anonymous_bind {

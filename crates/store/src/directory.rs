@@ -583,15 +583,17 @@ pub async fn contacts(
         .collect()
 }
 
-/// Every profile as a soft client searches with it (its servers in order, never the password;
-/// `attributes` left for the caller): what a soft client's file needs, without the counts and
-/// look-ups the API's records carry.
+/// Every profile as a client searches with it (its servers in order; `attributes` left for the
+/// caller), with its bind password as sealed: what a soft client's file needs (never the
+/// password) and what the LDAP settings of other vendors' desk phones need (the password too),
+/// without the counts and look-ups the API's records carry.
 pub async fn client_profiles(
     conn: &mut AnyConnection,
-) -> Result<Vec<model::soft_client::ClientLdap>> {
+) -> Result<Vec<(model::soft_client::ClientLdap, Option<String>)>> {
     let rows = sqlx::query(
         "SELECT p.name, p.bind_dn, p.anonymous_bind, p.search_context, p.recursive, \
-         s0.host, s0.port, s0.security, s1.host, s1.port, s1.security, s2.host, s2.port, s2.security \
+         s0.host, s0.port, s0.security, s1.host, s1.port, s1.security, s2.host, s2.port, s2.security, \
+         p.password_enc \
          FROM ldap_profiles p JOIN ldap_servers s0 ON s0.id = p.primary_server_id \
          LEFT JOIN ldap_servers s1 ON s1.id = p.backup1_server_id \
          LEFT JOIN ldap_servers s2 ON s2.id = p.backup2_server_id ORDER BY p.name",
@@ -611,15 +613,18 @@ pub async fn client_profiles(
                     });
                 }
             }
-            Ok(model::soft_client::ClientLdap {
-                profile: r.try_get(0)?,
-                servers,
-                anonymous_bind: b(r.try_get(2)?),
-                bind_dn: r.try_get(1)?,
-                search_base: r.try_get(3)?,
-                recursive: b(r.try_get(4)?),
-                attributes: Vec::new(),
-            })
+            Ok((
+                model::soft_client::ClientLdap {
+                    profile: r.try_get(0)?,
+                    servers,
+                    anonymous_bind: b(r.try_get(2)?),
+                    bind_dn: r.try_get(1)?,
+                    search_base: r.try_get(3)?,
+                    recursive: b(r.try_get(4)?),
+                    attributes: Vec::new(),
+                },
+                r.try_get(14)?,
+            ))
         })
         .collect()
 }
