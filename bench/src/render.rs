@@ -8,8 +8,11 @@
 //! and then a full scan (the resync engine rendering every phone's every file). Each measurement starts from a fresh provisioner, so nothing is in its cache; the database's
 //! own pages are warm, as on a running server. Prints one JSON object per measurement.
 //!
-//! Usage: render --db URL [--per-family N] [--soft N] (CACHE_MB sets the render cache's size,
-//! SQLITE_CACHE_MB and SQLITE_MMAP_MB SQLite's memory)
+//! Usage: render --db URL [--per-family N] [--soft N] [--vendor N] (CACHE_MB sets the render
+//! cache's size, SQLITE_CACHE_MB and SQLITE_MMAP_MB SQLite's memory). `--vendor N` adds N
+//! phones of each other vendor, as an installation has them: two lines, a speed dial and a
+//! BLF key, an owner with a SIP credential and an LDAP profile (its bind password in the file),
+//! and an HTTP credential of their own, every secret sealed at rest and opened for the file.
 
 use anyhow::Context;
 use model::NewPhone;
@@ -65,6 +68,65 @@ async fn seed_soft_clients(svc: &Service, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The other vendors' models the bench seeds, and the family each is timed under.
+const VENDORS: [(&str, &str); 4] = [
+    ("T46U", "yealink"),
+    ("VVX450", "polycom"),
+    ("GXP2170", "grandstream"),
+    ("D785", "snom"),
+];
+
+/// Adds `n` phones of each other vendor (and their owners, an LDAP profile), unless the
+/// database has them already.
+async fn seed_vendor_phones(svc: &Service, n: usize) -> anyhow::Result<()> {
+    let a = Actor::new("bench");
+    if n == 0 || svc.ldap_profile("bench-corp").await.is_ok() {
+        return Ok(());
+    }
+    svc.create_ldap_server(
+        &a,
+        serde_json::from_value(
+            serde_json::json!({"name": "bench-dc", "host": "dc1.example.com", "security": "ldaps"}),
+        )?,
+    )
+    .await?;
+    svc.create_ldap_profile(
+        &a,
+        serde_json::from_value(serde_json::json!({
+            "name": "bench-corp", "primary_server": "bench-dc", "bind_dn": "cn=phones,dc=example,dc=com",
+            "password": "B1nd-pass&word", "search_context": "ou=people,dc=example,dc=com"
+        }))?,
+    )
+    .await?;
+    for u in 0..100 {
+        let user = serde_json::json!({
+            "user_id": format!("vendor{u:03}"), "last_name": "Vendor", "first_name": format!("Owner {u}"),
+            "digest_credential": format!("d1gest-{u}&<x>"), "app_profiles": {"ldap": "bench-corp"}
+        });
+        svc.create_user(&a, serde_json::from_value(user)?).await?;
+    }
+    for (k, (model, _)) in VENDORS.iter().enumerate() {
+        for i in 0..n {
+            let phone = serde_json::json!({
+                "mac": format!("0A{k:02X}00{i:06X}"), "model": model,
+                "owner_user_id": format!("vendor{:03}", i % 100),
+                "lines": [{"pattern": format!("{}", 700_000 + k * 100_000 + i), "label": "Desk"},
+                          {"pattern": "699999", "label": "Reception"}],
+                "speed_dials": [{"position": 3, "number": "5550100", "label": "Home"},
+                                {"position": 4, "number": "699998", "label": "Assistant", "blf": true}]
+            });
+            let made = svc.create_phone(&a, serde_json::from_value(phone)?).await?;
+            svc.set_phone_http_password(
+                &a,
+                &made.name,
+                serde_json::from_value(serde_json::json!({"version": made.version, "password": format!("Ph0ne-{i}.pass")}))?,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 async fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let mut cfg = dialtone::Config::default();
@@ -89,8 +151,13 @@ async fn run() -> anyhow::Result<()> {
     if let Some(mb) = env_mb("SQLITE_MMAP_MB") {
         cfg.database.sqlite_mmap_mb = mb;
     }
+    let vendor: usize = arg(&args, "--vendor")
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(2_000);
     let (svc, _) = dialtone::open_service(&cfg).await?;
     seed_soft_clients(&svc, soft).await?;
+    seed_vendor_phones(&svc, vendor).await?;
     let renderer = Arc::new(dialtone::renderer(&cfg));
     let cache_bytes = std::env::var("CACHE_MB")
         .ok()
@@ -107,12 +174,23 @@ async fn run() -> anyhow::Result<()> {
             "7960" => "enterprise",
             "8861" => "mpp",
             "CUPC" => "soft_client",
-            _ => continue,
+            m => match VENDORS.iter().find(|(model, _)| *model == m) {
+                Some((_, f)) => *f,
+                None => continue,
+            },
         };
         let files = by_family.entry(family).or_default();
         if files.len() < per_family {
-            // The device's own file (an MPP phone's first-contact file is the same for all).
-            if let Some(f) = v.files().last() {
+            if VENDORS.iter().any(|(_, f)| *f == family) {
+                // Each of its own files (its vendor's common files are the same for all).
+                files.extend(v.files().into_iter().filter(|f| {
+                    matches!(
+                        render::family::identify(f),
+                        Some((_, render::Asked::Device(_)))
+                    )
+                }));
+            } else if let Some(f) = v.files().last() {
+                // The device's own file (an MPP phone's first-contact file is the same for all).
                 files.push(f.clone());
             }
         }

@@ -650,6 +650,41 @@ pub async fn fill(svc: &Service, users: usize) -> anyhow::Result<Summary> {
     .await?;
     sum.users += 1;
     sum.voicemail_subscribers += 1;
+    // One phone of each other vendor (docs/phones.md, "Other vendors' phones"), in the
+    // reception, on a line of its own and the reception's shared line 2000.
+    for (model, mac, ext) in [
+        ("T54W", "805EC0DE0001", "2901"),
+        ("VVX450", "0004F2DE0001", "2902"),
+        ("GXP2170", "000B82DE0001", "2903"),
+        ("D785", "000413DE0001", "2904"),
+    ] {
+        svc.create_phone(
+            &a,
+            NewPhone {
+                mac: Some(mac.into()),
+                model: model.into(),
+                system: Some(hq.into()),
+                description: format!("Reception - {model}"),
+                device_pool: "DP-HQ-1".into(),
+                lines: vec![
+                    AppearanceInput {
+                        pattern: ext.into(),
+                        label: format!("Reception {ext}"),
+                        ..Default::default()
+                    },
+                    AppearanceInput {
+                        pattern: "2000".into(),
+                        label: "Front desk".into(),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            },
+        )
+        .await
+        .with_context(|| format!("the demo's {model}"))?;
+        sum.phones += 1;
+    }
     // A firmware load for the 8861s (docs/firmware.md): a stand-in manifest, not a phone image,
     // so the Firmware page has a load chosen and phones not on it yet.
     let manifest =
