@@ -108,12 +108,14 @@ async fn seed_vendor_phones(svc: &Service, n: usize) -> anyhow::Result<()> {
     for (k, (model, _)) in VENDORS.iter().enumerate() {
         for i in 0..n {
             let phone = serde_json::json!({
-                "mac": format!("0A{k:02X}00{i:06X}"), "model": model,
+                "mac": format!("0E{k:02X}00{i:06X}"), "model": model,
                 "owner_user_id": format!("vendor{:03}", i % 100),
+                // Its own line, and its neighbour's (shared by the two, as `phone-files` pairs
+                // phones).
                 "lines": [{"pattern": format!("{}", 700_000 + k * 100_000 + i), "label": "Desk"},
-                          {"pattern": "699999", "label": "Reception"}],
+                          {"pattern": format!("{}", 700_000 + k * 100_000 + (i ^ 1)), "label": "Neighbour"}],
                 "speed_dials": [{"position": 3, "number": "5550100", "label": "Home"},
-                                {"position": 4, "number": "699998", "label": "Assistant", "blf": true}]
+                                {"position": 4, "number": format!("{}", 700_000 + k * 100_000 + (i ^ 1)), "label": "Neighbour", "blf": true}]
             });
             let made = svc.create_phone(&a, serde_json::from_value(phone)?).await?;
             svc.set_phone_http_password(

@@ -371,6 +371,7 @@ async fn a_csv_of_every_vendor_imports_and_each_phone_gets_its_files() {
              805EC0223344,T54W,Yealink at reception,7101\n\
              0004F2223344,VVX350,Poly in the lab,7102\n\
              000B82223344,GXP2135,Grandstream in the store,7103\n\
+             C074AD223344,GRP2616,Grandstream in the hall,7106\n\
              000413223344,D735,Snom in the office,7104\n\
              000413223345,D999,a model nobody makes,7105\n",
         )
@@ -387,7 +388,7 @@ async fn a_csv_of_every_vendor_imports_and_each_phone_gets_its_files() {
             db.label
         );
         assert!(
-            text.contains("line 6"),
+            text.contains("line 7"),
             "[{}] with its line: {text}",
             db.label
         );
@@ -401,6 +402,7 @@ async fn a_csv_of_every_vendor_imports_and_each_phone_gets_its_files() {
                 "7102",
             ),
             ("SEP000B82223344", "GXP2135", "cfg000b82223344.xml", "7103"),
+            ("SEPC074AD223344", "GRP2616", "cfgc074ad223344.xml", "7106"),
             ("SEP000413223344", "D735", "000413223344.xml", "7104"),
         ] {
             let (s, p) = t.get(&format!("/api/v1/phones/{name}")).await;
@@ -411,6 +413,20 @@ async fn a_csv_of_every_vendor_imports_and_each_phone_gets_its_files() {
         }
         let (s, _) = t.get("/api/v1/phones/SEP000413223345").await;
         assert_eq!(s, StatusCode::NOT_FOUND, "[{}]", t.label);
+        // A model that registers fewer lines than it has keys says so.
+        let got = t
+            .post(
+                "/api/v1/phones",
+                json!({"mac": "C074AD223399", "model": "GRP2612",
+                       "lines": [{"pattern": "7201"}, {"pattern": "7202"}, {"pattern": "7203"}]}),
+            )
+            .await;
+        let message = t.refused(got, StatusCode::UNPROCESSABLE_ENTITY, "lines");
+        assert!(
+            message.contains("registers 2 lines at most"),
+            "[{}] {message}",
+            t.label
+        );
         t.stop().await;
     }
 }

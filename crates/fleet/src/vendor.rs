@@ -206,6 +206,30 @@ fn grandstream(text: &str) -> Learned {
     let Ok(doc) = roxmltree::Document::parse(text) else {
         return Learned::default();
     };
+    // A GRP's settings by name (configuration version 2).
+    let item = |name: &str| {
+        doc.descendants()
+            .find(|e| e.has_tag_name("item") && e.attribute("name") == Some(name))
+            .and_then(|e| e.text())
+            .map(str::to_string)
+            .filter(|v| !v.is_empty())
+    };
+    if item("provisioning.config.protocol").is_some() {
+        return Learned {
+            next: Vec::new(),
+            sip_credential: item("account.1.sip.subscriber.userid")
+                .or_else(|| item("account.1.sip.userid"))
+                .zip(item("account.1.sip.subscriber.password")),
+            http_credential: item("provisioning.config.username")
+                .zip(item("provisioning.config.password")),
+            periodic_secs: match item("provisioning.auto.mode").as_deref() {
+                Some("YesUpgradeMin") => item("provisioning.auto.minute")
+                    .and_then(|m| m.parse::<u64>().ok())
+                    .map(|m| m * 60),
+                _ => Some(0),
+            },
+        };
+    }
     let p = |n: u32| {
         let tag = format!("P{n}");
         doc.descendants()

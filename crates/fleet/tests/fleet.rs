@@ -821,8 +821,10 @@ async fn phones_fetch_their_firmware_load_over_tftp_with_a_window_of_16() {
 /// holds what the server holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_of_every_vendor_boots_and_resyncs_on_its_own_notify() {
-    const MODELS: [&str; 6] = ["8861", "7960", "T46U", "VVX450", "GXP2170", "D785"];
-    const N: usize = 36;
+    const MODELS: [&str; 7] = [
+        "8861", "7960", "T46U", "VVX450", "GXP2170", "GRP2614", "D785",
+    ];
+    const N: usize = 42;
     for db in TestDb::all().await {
         let (cfg, sip_port) = config(&db);
         let mut app = App::build(&cfg).await.unwrap();

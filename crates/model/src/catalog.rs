@@ -95,6 +95,10 @@ pub struct DeviceType {
     /// Whether it may be the secondary (adjunct) device of a primary phone.
     #[serde(default)]
     pub secondary: bool,
+    /// Registrations (SIP accounts) the model takes, when it is fewer than its line keys
+    /// (another vendor's phone: a Grandstream GRP2612 has 16 keys and 2 accounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<u32>,
     /// Product serial name of MPP phones (`8861-3PCC`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub psn: Option<String>,

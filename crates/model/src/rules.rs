@@ -123,8 +123,8 @@ pub struct DeviceShape<'a> {
 }
 
 /// Refuses settings the model does not support: device security mode where it does not apply,
-/// expansion modules it does not take or too many of them, more lines than buttons, and
-/// buttons used twice.
+/// expansion modules it does not take or too many of them, more lines than buttons or than it
+/// registers, and buttons used twice.
 pub fn check_device_shape(
     catalog: &Catalog,
     t: &DeviceType,
@@ -199,6 +199,17 @@ pub fn check_device_shape(
                 } else {
                     ""
                 }
+            ),
+        ));
+    }
+    if let Some(n) = t.accounts.filter(|n| shape.buttons.len() > *n as usize) {
+        return Err(Invalid::new(
+            "lines",
+            format!(
+                "a {} registers {n} lines at most, not {}: remove {} of them",
+                t.model,
+                shape.buttons.len(),
+                shape.buttons.len() - n as usize
             ),
         ));
     }

@@ -49,6 +49,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../templates/grandstream-device.xml.j2"),
     ),
     (
+        "grandstream-grp.xml.j2",
+        include_str!("../templates/grandstream-grp.xml.j2"),
+    ),
+    (
         "polycom-master.cfg.j2",
         include_str!("../templates/polycom-master.cfg.j2"),
     ),

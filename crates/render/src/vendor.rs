@@ -34,6 +34,8 @@ pub(crate) struct VendorDevice<'a> {
     pub key_count: u32,
     pub module_keys: u32,
     pub modules: usize,
+    /// The registrations the model takes (the catalogue's `accounts`; 16 when it says none).
+    pub max_accounts: u32,
     /// Do Not Disturb, calls rejected (the one kind these phones have).
     pub dnd: bool,
     /// `off`, `ringer_off` or `call_reject`, for templates that tell them apart.
@@ -228,6 +230,7 @@ impl DeviceView {
                 accounts,
                 keys,
                 key_count: t.map_or(0, |t| t.lines),
+                max_accounts: t.and_then(|t| t.accounts).unwrap_or(16),
                 module_keys,
                 modules: self.expansion_modules.len(),
                 dnd: self.dnd == DndMode::CallReject,

@@ -917,3 +917,67 @@ fn operator_templates_of_other_vendors() {
         .contains("<user_name idx=\"1\""));
     assert_eq!(fallback.expect("reported").template, "snom-device.xml.j2");
 }
+
+/// Grandstream GRP261x: the same files as a GXP's, their settings by name (the configuration
+/// template's items: `account.N.sip.userid`, `…subscriber.userid`/`password`/`name`,
+/// `…sip.server.1.address`, `…sip.transport` UDP/TCP/TlsOrTcp; `pks.vpk.N.keyMode` Line,
+/// SharedLine, SpeedDial, BLF or None with `.account` 0 for Account1; `provisioning.config.*`,
+/// `provisioning.auto.mode` YesUpgradeMin and `.minute`; `ldap.*`), `<config version="2">`.
+#[test]
+fn grandstream_grp_files() {
+    let r = Renderer::builtin();
+    let v = vendor_view("GRP2614", "C074AD0B63EE");
+    assert_eq!(v.files(), vec!["cfgc074ad0b63ee.xml"]);
+    let bytes = render(&r, &v, "cfgc074ad0b63ee.xml");
+    check("cfgc074ad0b63ee.xml", &bytes);
+    let text = String::from_utf8(bytes).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    assert_eq!(
+        doc.descendants()
+            .find(|n| n.has_tag_name("config"))
+            .and_then(|n| n.attribute("version")),
+        Some("2")
+    );
+    let item = |name: &str| {
+        doc.descendants()
+            .find(|n| n.has_tag_name("item") && n.attribute("name") == Some(name))
+            .map(|n| n.text().unwrap_or("").to_string())
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+    };
+    for (name, want) in [
+        ("provisioning.config.protocol", "HTTP"),
+        (
+            "provisioning.config.serverPath",
+            "dialtone.example.com:6970",
+        ),
+        ("provisioning.config.username", "c074ad0b63ee"),
+        ("provisioning.config.password", "Ph0ne-pass.1"),
+        ("provisioning.auto.mode", "YesUpgradeMin"),
+        ("provisioning.auto.minute", "60"),
+        ("account.1.enable", "Yes"),
+        ("account.1.sip.userid", "2000"),
+        ("account.1.sip.subscriber.userid", "jsmith"),
+        ("account.1.sip.subscriber.password", "s1p&<secret>"),
+        ("account.1.sip.server.1.address", "cucm1.example.com:5060"),
+        ("account.1.sip.transport", "UDP"),
+        ("account.3.enable", "No"),
+        ("account.4.enable", "No"),
+        ("pks.vpk.1.keyMode", "Line"),
+        ("pks.vpk.2.keyMode", "SharedLine"),
+        ("pks.vpk.2.account", "1"),
+        ("pks.vpk.3.keyMode", "SpeedDial"),
+        ("pks.vpk.3.value", "5550100"),
+        ("pks.vpk.4.keyMode", "BLF"),
+        ("pks.vpk.5.keyMode", "None"),
+        ("ldap.protocol", "LDAPS"),
+        ("ldap.server", "dc1.example.com"),
+        ("ldap.ldapNameFilter", "(|(givenName=%)(sn=%))"),
+    ] {
+        assert_eq!(item(name), want, "{name}");
+    }
+    assert!(
+        !doc.descendants()
+            .any(|n| n.attribute("name") == Some("account.5.enable")),
+        "a GRP2614 registers 4 lines"
+    );
+}

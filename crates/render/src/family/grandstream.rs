@@ -1,10 +1,12 @@
-//! Grandstream GXP21xx phones (Grandstream, "GXP21xx Administration Guide", "Provisioning",
-//! and the "Configuration Template" of firmware 1.0.9.127, whose P-values these are): a phone
-//! asks for `cfg<mac>` (the binary form) then `cfg<mac>.xml` (lower case), then its model's
-//! and the generic file when that fails. The XML file is `<gs_provision>` with the phone's
-//! `<mac>` and `<config version="1">` of P-values: accounts 1 to 6, the virtual multi-purpose
-//! keys (the first ones the phone's line keys), the config server, its credential and the
-//! automatic check. Its User-Agent names model and MAC
+//! Grandstream GXP21xx and GRP261x phones (Grandstream, "GXP21xx Administration Guide",
+//! "Provisioning", and the "Configuration Template" of firmware 1.0.9.127, whose P-values
+//! these are; for GRP phones the same template's named items): a phone asks for `cfg<mac>`
+//! (the binary form) then `cfg<mac>.xml` (lower case), then its model's and the generic file
+//! when that fails. The XML file is `<gs_provision>` with the phone's `<mac>` and, for a GXP,
+//! `<config version="1">` of P-values: accounts 1 to 6, the virtual multi-purpose keys (the
+//! first ones the phone's line keys), the config server, its credential and the automatic
+//! check; for a GRP, `<config version="2">` of the same settings by name (`account.1.sip.userid`,
+//! `pks.vpk.1.keyMode`, …), the form GRP phones take from a config server. Its User-Agent names model and MAC
 //! (`Grandstream Model HW GXP2170 SW 1.0.9.135 DevId 000b82aabbcc`). It resyncs on
 //! `Event: check-sync`.
 
@@ -65,7 +67,12 @@ impl Family for Grandstream {
         view: &DeviceView,
         _pattern: &str,
     ) -> Result<Rendered, RenderError> {
-        r.render_template("grandstream-device.xml.j2", &view.vendor_context())
+        // GRP phones take the named settings of configuration version 2; GXP phones P-values.
+        if view.model.starts_with("GRP") {
+            r.render_template("grandstream-grp.xml.j2", &view.vendor_context())
+        } else {
+            r.render_template("grandstream-device.xml.j2", &view.vendor_context())
+        }
     }
 
     fn resync(&self, view: &DeviceView) -> ResyncBy {
