@@ -29,6 +29,9 @@ pub(crate) struct VendorDevice<'a> {
     pub accounts: Vec<Account<'a>>,
     /// Every programmable key in use, by position: lines, speed dials and BLF.
     pub keys: Vec<Key<'a>>,
+    /// Each key of the phone itself, 1 to `key_count` (`slots[n - 1]` is key n), with what is
+    /// on it or none: templates that write every key walk this once.
+    pub slots: Vec<Option<Key<'a>>>,
     /// The keys on the phone itself (the catalogue's `lines`), and on each of its expansion
     /// modules; a key past the phone's is on a module.
     pub key_count: u32,
@@ -123,7 +126,7 @@ pub(crate) struct Account<'a> {
     pub max_calls: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub(crate) struct Key<'a> {
     pub button: i64,
     /// `line`, `speed_dial` or `blf`.
@@ -189,6 +192,16 @@ impl DeviceView {
         keys.sort_by_key(|k| k.button);
         let first = self.lines.first();
         let t = model::Catalog::builtin().get(&self.model);
+        let key_count = t.map_or(0, |t| t.lines);
+        let mut slots: Vec<Option<Key<'_>>> = vec![None; key_count as usize];
+        for k in &keys {
+            if let Some(s) = usize::try_from(k.button - 1)
+                .ok()
+                .and_then(|i| slots.get_mut(i))
+            {
+                *s = Some(k.clone());
+            }
+        }
         let module_keys = t
             .and_then(|t| t.expansion_modules.first())
             .and_then(|m| model::Catalog::builtin().get(m))
@@ -229,7 +242,8 @@ impl DeviceView {
                 },
                 accounts,
                 keys,
-                key_count: t.map_or(0, |t| t.lines),
+                key_count,
+                slots,
                 max_accounts: t.and_then(|t| t.accounts).unwrap_or(16),
                 module_keys,
                 modules: self.expansion_modules.len(),
