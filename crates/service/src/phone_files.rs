@@ -203,17 +203,9 @@ impl Service {
         let directories = if vendor_owners.is_empty() {
             None
         } else {
-            let map = self.ldap_attribute_map_in(snap.conn()).await?;
-            let attributes: Vec<model::soft_client::ClientAttribute> = map
-                .fields
-                .entries()
-                .into_iter()
-                .filter(|(_, a)| !a.is_empty())
-                .map(|(f, a)| model::soft_client::ClientAttribute {
-                    field: f.into(),
-                    attribute: a.into(),
-                })
-                .collect();
+            let attributes = crate::soft_client::client_attributes(
+                &self.ldap_attribute_map_in(snap.conn()).await?,
+            );
             let mut profiles = HashMap::new();
             for (mut ldap, sealed) in store::directory::client_profiles(snap.conn()).await? {
                 ldap.attributes = attributes.clone();

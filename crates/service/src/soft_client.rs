@@ -742,17 +742,7 @@ pub(crate) struct ClientShared {
 
 impl Service {
     pub(crate) async fn client_shared(&self, conn: &mut store::Conn) -> Result<ClientShared> {
-        let map = self.ldap_attribute_map_in(conn).await?;
-        let attributes: Vec<model::soft_client::ClientAttribute> = map
-            .fields
-            .entries()
-            .into_iter()
-            .filter(|(_, a)| !a.is_empty())
-            .map(|(f, a)| model::soft_client::ClientAttribute {
-                field: f.into(),
-                attribute: a.into(),
-            })
-            .collect();
+        let attributes = client_attributes(&self.ldap_attribute_map_in(conn).await?);
         let mut ldap: Vec<_> = store::directory::client_profiles(conn)
             .await?
             .into_iter()
@@ -837,4 +827,20 @@ impl ClientShared {
             conferencing_profile: o.conferencing.clone().unwrap_or_default(),
         }
     }
+}
+
+/// The attribute map as clients search with it: (Dialtone field, LDAP attribute) for every
+/// field mapped.
+pub(crate) fn client_attributes(
+    map: &model::AttributeMap,
+) -> Vec<model::soft_client::ClientAttribute> {
+    map.fields
+        .entries()
+        .into_iter()
+        .filter(|(_, a)| !a.is_empty())
+        .map(|(f, a)| model::soft_client::ClientAttribute {
+            field: f.into(),
+            attribute: a.into(),
+        })
+        .collect()
 }

@@ -97,16 +97,7 @@ impl Family for CiscoMpp {
     }
 
     fn resync(&self, view: &DeviceView) -> ResyncBy {
-        let on = view
-            .parameters
-            .iter()
-            .find(|(k, _)| k == "resync_from_sip")
-            .is_none_or(|(_, v)| v == "Yes");
-        if on {
-            ResyncBy::Event("resync")
-        } else {
-            ResyncBy::No("Resync From SIP is off for this phone (provisioning parameter)".into())
-        }
+        super::unless_resync_off(view, "resync")
     }
 }
 

@@ -76,10 +76,6 @@ impl Family for Grandstream {
     }
 
     fn resync(&self, view: &DeviceView) -> ResyncBy {
-        if view.resync_from_sip() {
-            ResyncBy::Event("check-sync")
-        } else {
-            ResyncBy::No("Resync From SIP is off for this phone (provisioning parameter)".into())
-        }
+        super::unless_resync_off(view, "check-sync")
     }
 }

@@ -166,6 +166,15 @@ pub fn family_of_kind(kind: DeviceFamily) -> Option<&'static dyn Family> {
     FAMILIES.iter().copied().find(|f| f.kinds().contains(&kind))
 }
 
+/// `Event: event`, unless the phone's Resync From SIP parameter is `No`.
+fn unless_resync_off(view: &DeviceView, event: &'static str) -> ResyncBy {
+    if view.resync_from_sip() {
+        ResyncBy::Event(event)
+    } else {
+        ResyncBy::No("Resync From SIP is off for this phone (provisioning parameter)".into())
+    }
+}
+
 /// A MAC spelled as 12 hex digits, not all zero (`000000000000` names no phone: it is Poly's
 /// common file).
 fn mac_of(hex: &str) -> Option<Mac> {

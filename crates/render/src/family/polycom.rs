@@ -97,11 +97,7 @@ impl Family for Polycom {
     }
 
     fn resync(&self, view: &DeviceView) -> ResyncBy {
-        if view.resync_from_sip() {
-            ResyncBy::Event("check-sync")
-        } else {
-            ResyncBy::No("Resync From SIP is off for this phone (provisioning parameter)".into())
-        }
+        super::unless_resync_off(view, "check-sync")
     }
 
     fn render_common(

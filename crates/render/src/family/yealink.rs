@@ -101,11 +101,7 @@ impl Family for Yealink {
     }
 
     fn resync(&self, view: &DeviceView) -> ResyncBy {
-        if view.resync_from_sip() {
-            ResyncBy::Event("check-sync;reboot=false")
-        } else {
-            ResyncBy::No("Resync From SIP is off for this phone (provisioning parameter)".into())
-        }
+        super::unless_resync_off(view, "check-sync;reboot=false")
     }
 
     fn render_common(
