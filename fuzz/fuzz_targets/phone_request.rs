@@ -13,5 +13,15 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = render::family::identify(path);
     let _ = render::family::device_from_user_agent(ua);
-    let _ = render::family::family_of_pattern(path);
+    for kind in [
+        model::DeviceFamily::Enterprise,
+        model::DeviceFamily::Mpp,
+        model::DeviceFamily::SoftClient,
+        model::DeviceFamily::Yealink,
+        model::DeviceFamily::Polycom,
+        model::DeviceFamily::Grandstream,
+        model::DeviceFamily::Snom,
+    ] {
+        let _ = render::family::family_of_pattern(path, kind);
+    }
 });

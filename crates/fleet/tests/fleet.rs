@@ -866,6 +866,17 @@ async fn a_fleet_of_every_vendor_boots_and_resyncs_on_its_own_notify() {
             }
         }
 
+        // The resync engine has looked at all of that before a phone boots: a credential set
+        // after the engine's first look at its phone is a change, and had the phone already
+        // asked for a file, it would be owed a NOTIFY (with no address yet, it is settled).
+        let resync = app.resync.clone().unwrap();
+        let g = app.service.generation().await.unwrap();
+        let start = Instant::now();
+        while resync.scanned_generation() < g {
+            assert!(start.elapsed() < Duration::from_secs(20));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
         let per_phone = std::env::temp_dir().join(format!(
             "fleet-mixed-{}-{}.jsonl",
             std::process::id(),
@@ -890,7 +901,6 @@ async fn a_fleet_of_every_vendor_boots_and_resyncs_on_its_own_notify() {
             s.len() == N && s.iter().all(|x| x["seen"] == true)
         })
         .await;
-        let resync = app.resync.clone().unwrap();
         let g = app.service.generation().await.unwrap();
         let start = Instant::now();
         while resync.scanned_generation() < g {
