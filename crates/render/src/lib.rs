@@ -305,24 +305,14 @@ impl Renderer {
         ctx: impl FnOnce() -> S,
         native: impl FnOnce() -> String,
     ) -> Result<Rendered, RenderError> {
-        let mut failure = None;
         let mut ctx = Some(ctx);
-        if self.overridden.contains(template) {
-            let value = minijinja::Value::from_serialize((ctx.take().expect("once"))());
-            match self
-                .env
-                .get_template(template)
-                .and_then(|t| t.render(&value))
-            {
-                Ok(s) => {
-                    return Ok(Rendered {
-                        bytes: stamp(s).into_bytes(),
-                        fallback: None,
-                    })
-                }
-                Err(e) => failure = Some(RenderError::from_jinja(template, &e)),
-            }
-        }
+        let failure = match self.operator_version(template, || {
+            minijinja::Value::from_serialize((ctx.take().expect("once"))())
+        }) {
+            Some(Ok(r)) => return Ok(r),
+            Some(Err(e)) => Some(e),
+            None => None,
+        };
         if !self.interpreted {
             return Ok(Rendered {
                 bytes: stamp(native()).into_bytes(),
@@ -355,6 +345,29 @@ impl Renderer {
         }
     }
 
+    /// The operator's version of `template` rendered with `value`, or why it failed (to be
+    /// reported beside the built-in one's bytes); `None` when the operator has none.
+    fn operator_version(
+        &self,
+        template: &str,
+        value: impl FnOnce() -> minijinja::Value,
+    ) -> Option<Result<Rendered, RenderError>> {
+        if !self.overridden.contains(template) {
+            return None;
+        }
+        let value = value();
+        Some(
+            self.env
+                .get_template(template)
+                .and_then(|t| t.render(&value))
+                .map(|s| Rendered {
+                    bytes: stamp(s).into_bytes(),
+                    fallback: None,
+                })
+                .map_err(|e| RenderError::from_jinja(template, &e)),
+        )
+    }
+
     /// Renders `template` with `ctx` by minijinja: the operator's version when there is one and
     /// it renders, the built-in one otherwise (templates with no Rust twin).
     pub(crate) fn render_template<S: serde::Serialize>(
@@ -363,22 +376,11 @@ impl Renderer {
         ctx: &S,
     ) -> Result<Rendered, RenderError> {
         let value = minijinja::Value::from_serialize(ctx);
-        let mut failure = None;
-        if self.overridden.contains(template) {
-            match self
-                .env
-                .get_template(template)
-                .and_then(|t| t.render(&value))
-            {
-                Ok(s) => {
-                    return Ok(Rendered {
-                        bytes: stamp(s).into_bytes(),
-                        fallback: None,
-                    })
-                }
-                Err(e) => failure = Some(RenderError::from_jinja(template, &e)),
-            }
-        }
+        let failure = match self.operator_version(template, || value.clone()) {
+            Some(Ok(r)) => return Ok(r),
+            Some(Err(e)) => Some(e),
+            None => None,
+        };
         let builtin = builtin_name(template);
         self.env
             .get_template(&builtin)
