@@ -821,36 +821,11 @@ impl Provisioner {
                 "{file}: the phone is not in the directory and auto-registration is off"
             )));
         }
-        let generation = i.service.generation().await?;
-        let key = cache_key(file, base_url);
-        let c = match self.shared_cached(&key, generation) {
-            Some(c) => c,
-            None => {
-                let r = i
-                    .renderer
-                    .render_first_contact(&format!("{base_url}/$MA.xml"))?;
-                let c = Cached {
-                    generation,
-                    bytes: bytes_of(r),
-                    content_type: content_type(file),
-                    device: None,
-                    device_id: None,
-                    access: Access::Anyone,
-                    sealing: Sealing::Clear,
-                    encrypted: false,
-                };
-                self.keep_shared(key, &c);
-                c
-            }
-        };
-        Ok(Answer::File {
-            bytes: c.bytes,
-            content_type: c.content_type,
-            device: None,
-            device_id: id,
-            access: c.access,
-            sealing: c.sealing,
+        self.shared_file(file, base_url, id, || {
+            i.renderer
+                .render_first_contact(&format!("{base_url}/$MA.xml"))
         })
+        .await
     }
 
     /// A file every phone of a family (or model) gets the same (Yealink `y0000000000xx.cfg`,
@@ -869,15 +844,30 @@ impl Provisioner {
             Some(m) => i.service.device_with_mac(&m).await?,
             None => None,
         };
-        let generation = i.service.generation().await?;
+        self.shared_file(file, base_url, id, || {
+            family.render_common(&i.renderer, file, base_url)
+        })
+        .await
+    }
+
+    /// A file that names no device (first contact, a common file), the same for whoever asks
+    /// through `base_url`: kept while the generation holds, rendered by `render` otherwise, and
+    /// answered as fetched by device `id` when the request said which.
+    async fn shared_file(
+        &self,
+        file: &str,
+        base_url: &str,
+        id: Option<i64>,
+        render: impl FnOnce() -> std::result::Result<render::Rendered, render::RenderError>,
+    ) -> Result<Answer> {
+        let generation = self.inner.service.generation().await?;
         let key = cache_key(file, base_url);
         let c = match self.shared_cached(&key, generation) {
             Some(c) => c,
             None => {
-                let r = family.render_common(&i.renderer, file, base_url)?;
                 let c = Cached {
                     generation,
-                    bytes: bytes_of(r),
+                    bytes: bytes_of(render()?),
                     content_type: content_type(file),
                     device: None,
                     device_id: None,
